@@ -1,0 +1,30 @@
+// Package mailstore is Sealgate's embedded store: accounts, mailboxes, messages, and the
+// outbound spool, in one data directory that several processes may open at once (the server
+// and the CLI).
+//
+// # Layout
+//
+//	DIR/mail.db        SQLite database in WAL mode (synchronous=FULL): all metadata, and the
+//	                   bodies of messages up to InlineLimit bytes
+//	DIR/blobs/xx/ID    bodies larger than InlineLimit, one file each, never modified
+//
+// # Durability
+//
+// Deliver is the only way a message enters the store, and it is atomic: every copy of one
+// message — mailbox entries for local recipients and the outbound spool entry for remote
+// ones — becomes visible in one SQLite transaction, or none does. A large body file is
+// written, fsynced, renamed into place and its directory fsynced before that transaction; a
+// crash in between leaves an unreferenced file that Open removes. When Deliver returns nil the
+// transaction is committed and its WAL frames fsynced, so the SMTP server may answer 250.
+//
+// Concurrent Deliver calls are committed together (group commit): one writer goroutine takes
+// every request waiting, applies each in its own savepoint, and commits them with a single
+// fsync. A request that fails rolls back only its savepoint.
+//
+// # Identity
+//
+// Each mailbox has a UIDVALIDITY that is never reused in this store and a UIDNEXT that only
+// grows; a message's UID never changes. Bodies are shared: copies with equal bytes delivered
+// to several mailboxes in one Deliver reference one body, which is removed when its last
+// reference is.
+package mailstore

@@ -1,0 +1,178 @@
+package mailstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Mailbox is a folder of one user.
+type Mailbox struct {
+	ID            int64
+	UserID        int64
+	Name          string
+	SpecialUse    string
+	UIDValidity   uint32
+	UIDNext       uint32
+	HighestModSeq uint64
+	Subscribed    bool
+}
+
+// Flags are the IMAP system flags of a message.
+type Flags uint16
+
+// System flags (RFC 9051 §2.3.2).
+const (
+	FlagSeen Flags = 1 << iota
+	FlagAnswered
+	FlagFlagged
+	FlagDeleted
+	FlagDraft
+)
+
+// Message is a message's entry in a mailbox.
+type Message struct {
+	MailboxID    int64
+	UID          uint32
+	BodyID       int64
+	Flags        Flags
+	Keywords     []string
+	InternalDate time.Time
+	Size         int64
+	ModSeq       uint64
+}
+
+// Mailboxes lists a user's mailboxes ordered by name.
+func (s *Store) Mailboxes(ctx context.Context, userID int64) ([]Mailbox, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT id, user_id, name, special_use, uidvalidity, uidnext, highest_modseq, subscribed
+		FROM mailboxes WHERE user_id = ? ORDER BY name`, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Mailbox
+	for rows.Next() {
+		var m Mailbox
+		if err := rows.Scan(&m.ID, &m.UserID, &m.Name, &m.SpecialUse, &m.UIDValidity, &m.UIDNext, &m.HighestModSeq, &m.Subscribed); err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// MailboxByName finds a user's mailbox; "inbox" matches INBOX in any case.
+func (s *Store) MailboxByName(ctx context.Context, userID int64, name string) (Mailbox, error) {
+	if strings.EqualFold(name, "INBOX") {
+		name = "INBOX"
+	}
+	var m Mailbox
+	err := s.rdb.QueryRowContext(ctx, `SELECT id, user_id, name, special_use, uidvalidity, uidnext, highest_modseq, subscribed
+		FROM mailboxes WHERE user_id = ? AND name = ?`, userID, name).
+		Scan(&m.ID, &m.UserID, &m.Name, &m.SpecialUse, &m.UIDValidity, &m.UIDNext, &m.HighestModSeq, &m.Subscribed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Mailbox{}, ErrNotFound
+	}
+	return m, err
+}
+
+// CreateMailbox creates a mailbox. The name must pass ValidMailboxName.
+func (s *Store) CreateMailbox(ctx context.Context, userID int64, name, specialUse string) (int64, error) {
+	if !ValidMailboxName(name) {
+		return 0, ErrInvalidName
+	}
+	var id int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var err error
+		id, err = createMailboxTx(tx, userID, name, specialUse)
+		return err
+	})
+	return id, err
+}
+
+// Messages lists the messages of a mailbox in UID order.
+func (s *Store) Messages(ctx context.Context, mailboxID int64) ([]Message, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT uid, body_id, flags, keywords, internal_date, size, modseq
+		FROM messages WHERE mailbox_id = ? ORDER BY uid`, mailboxID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Message
+	for rows.Next() {
+		m := Message{MailboxID: mailboxID}
+		var kw string
+		var date int64
+		if err := rows.Scan(&m.UID, &m.BodyID, &m.Flags, &kw, &date, &m.Size, &m.ModSeq); err != nil {
+			return nil, err
+		}
+		if kw != "" {
+			m.Keywords = strings.Fields(kw)
+		}
+		m.InternalDate = time.UnixMilli(date)
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// OpenBody returns a reader over a stored body and its size.
+func (s *Store) OpenBody(ctx context.Context, bodyID int64) (io.ReadCloser, int64, error) {
+	var data []byte
+	var path sql.NullString
+	var size int64
+	err := s.rdb.QueryRowContext(ctx, `SELECT data, path, size FROM bodies WHERE id = ?`, bodyID).Scan(&data, &path, &size)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, 0, ErrNotFound
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	if path.Valid {
+		f, err := os.Open(filepath.Join(s.dir, path.String))
+		if err != nil {
+			return nil, 0, err
+		}
+		return f, size, nil
+	}
+	return io.NopCloser(strings.NewReader(string(data))), size, nil
+}
+
+// SetFlags replaces the system flags of the given messages and bumps their MODSEQ.
+func (s *Store) SetFlags(ctx context.Context, mailboxID int64, uids []uint32, flags Flags) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		var modseq int64
+		if err := tx.QueryRow(`UPDATE mailboxes SET highest_modseq = highest_modseq + 1 WHERE id = ? RETURNING highest_modseq`,
+			mailboxID).Scan(&modseq); err != nil {
+			return err
+		}
+		for _, uid := range uids {
+			if _, err := tx.Exec(`UPDATE messages SET flags = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?`,
+				flags, modseq, mailboxID, uid); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Expunge removes the given messages from a mailbox. Bodies no longer referenced are deleted.
+func (s *Store) Expunge(ctx context.Context, mailboxID int64, uids []uint32) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		for _, uid := range uids {
+			if _, err := tx.Exec(`DELETE FROM messages WHERE mailbox_id = ? AND uid = ?`, mailboxID, uid); err != nil {
+				return err
+			}
+		}
+		_, err := tx.Exec(`UPDATE mailboxes SET highest_modseq = highest_modseq + 1 WHERE id = ?`, mailboxID)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return s.removeDeadFiles(ctx)
+}

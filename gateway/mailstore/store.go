@@ -1,0 +1,296 @@
+package mailstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// Errors callers test with errors.Is.
+var (
+	ErrNotFound      = errors.New("mailstore: not found")
+	ErrExists        = errors.New("mailstore: already exists")
+	ErrClosed        = errors.New("mailstore: closed")
+	ErrInvalidName   = errors.New("mailstore: invalid mailbox name")
+	ErrSchemaVersion = errors.New("mailstore: the database was written by a newer Sealgate")
+)
+
+// InlineLimit is the largest body kept inside the database; larger bodies are files.
+const InlineLimit = 1 << 20
+
+const schemaVersion = 1
+
+// Options configure Open.
+type Options struct {
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// OnCommit, if set, is called after each committed Deliver with what it added. It runs on
+	// the writer goroutine and must not block.
+	OnCommit func(Delivered)
+}
+
+// Store is the embedded mail store. It is safe for concurrent use.
+type Store struct {
+	dir  string
+	opts Options
+	wdb  *sql.DB // one connection: all writes of this process go through it
+	rdb  *sql.DB // readers
+
+	writes   chan *writeReq
+	stopOnce sync.Once
+	stopped  chan struct{}
+	loopDone chan struct{}
+}
+
+type writeReq struct {
+	fn   func(tx *sql.Tx) error
+	done chan error
+}
+
+// Open opens (creating if needed) the store in dir, which must exist.
+func Open(dir string, opts Options) (*Store, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "blobs"), 0o700); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, "mail.db")
+	dsn := "file:" + path + "?_pragma=busy_timeout(15000)&_pragma=journal_mode(WAL)" +
+		"&_pragma=synchronous(FULL)&_pragma=foreign_keys(ON)"
+	wdb, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
+	if err != nil {
+		return nil, err
+	}
+	wdb.SetMaxOpenConns(1)
+	wdb.SetMaxIdleConns(1)
+	wdb.SetConnMaxLifetime(0)
+	rdb, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		wdb.Close()
+		return nil, err
+	}
+	rdb.SetMaxOpenConns(8)
+	rdb.SetMaxIdleConns(8)
+	s := &Store{
+		dir: dir, opts: opts, wdb: wdb, rdb: rdb,
+		writes:   make(chan *writeReq, 1024),
+		stopped:  make(chan struct{}),
+		loopDone: make(chan struct{}),
+	}
+	if err := s.migrate(); err != nil {
+		wdb.Close()
+		rdb.Close()
+		return nil, fmt.Errorf("mailstore: open %s: %w", path, err)
+	}
+	go s.commitLoop()
+	return s, nil
+}
+
+// Close stops the writer and closes the database. Writes still queued fail with ErrClosed.
+func (s *Store) Close() error {
+	s.stopOnce.Do(func() { close(s.stopped) })
+	<-s.loopDone
+	err1 := s.wdb.Close()
+	err2 := s.rdb.Close()
+	return errors.Join(err1, err2)
+}
+
+// Dir is the data directory of the store.
+func (s *Store) Dir() string { return s.dir }
+
+func (s *Store) migrate() error {
+	if _, err := s.wdb.Exec(schema); err != nil {
+		return err
+	}
+	var v int
+	err := s.wdb.QueryRow(`SELECT value FROM meta WHERE key = 'schema_version'`).Scan(&v)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		_, err = s.wdb.Exec(`INSERT INTO meta(key, value) VALUES ('schema_version', ?), ('uidvalidity_next', ?)`,
+			schemaVersion, s.opts.Now().Unix())
+		if err != nil {
+			return err
+		}
+	case err != nil:
+		return err
+	case v > schemaVersion:
+		return ErrSchemaVersion
+	}
+	return s.sweepOrphanBlobs()
+}
+
+// sweepOrphanBlobs removes body files that no committed row references (a crash between the
+// file's rename and the transaction) and files whose rows were deleted.
+func (s *Store) sweepOrphanBlobs() error {
+	rows, err := s.wdb.Query(`SELECT path FROM dead_files`)
+	if err != nil {
+		return err
+	}
+	var dead []string
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			rows.Close()
+			return err
+		}
+		dead = append(dead, p)
+	}
+	rows.Close()
+	for _, p := range dead {
+		if err := os.Remove(filepath.Join(s.dir, p)); err != nil && !os.IsNotExist(err) {
+			return err
+		}
+	}
+	if _, err := s.wdb.Exec(`DELETE FROM dead_files`); err != nil {
+		return err
+	}
+	// Files older than an hour that no body references are leftovers of a crash. Younger ones
+	// may belong to a Deliver in flight in another process.
+	cutoff := s.opts.Now().Add(-time.Hour)
+	return filepath.WalkDir(filepath.Join(s.dir, "blobs"), func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil || info.ModTime().After(cutoff) {
+			return err
+		}
+		rel, _ := filepath.Rel(s.dir, path)
+		var n int
+		if err := s.wdb.QueryRow(`SELECT count(*) FROM bodies WHERE path = ?`, rel).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return os.Remove(path)
+		}
+		return nil
+	})
+}
+
+// write runs fn inside the next group commit and returns once that commit is durable (or fn or
+// the commit failed). fn must not keep tx.
+func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	req := &writeReq{fn: fn, done: make(chan error, 1)}
+	select {
+	case s.writes <- req:
+	case <-s.stopped:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// Once queued, wait for the outcome even if ctx ends: returning early would leave the
+	// caller unsure whether its write committed.
+	return <-req.done
+}
+
+const maxBatch = 256
+
+func (s *Store) commitLoop() {
+	defer close(s.loopDone)
+	for {
+		var first *writeReq
+		select {
+		case first = <-s.writes:
+		case <-s.stopped:
+			for {
+				select {
+				case r := <-s.writes:
+					r.done <- ErrClosed
+				default:
+					return
+				}
+			}
+		}
+		batch := []*writeReq{first}
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case r := <-s.writes:
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		s.commitBatch(batch)
+	}
+}
+
+func (s *Store) commitBatch(batch []*writeReq) {
+	errs := make([]error, len(batch))
+	tx, err := s.wdb.Begin()
+	if err != nil {
+		for _, r := range batch {
+			r.done <- err
+		}
+		return
+	}
+	for i, r := range batch {
+		if _, err := tx.Exec(`SAVEPOINT w`); err != nil {
+			errs[i] = err
+			continue
+		}
+		if err := r.fn(tx); err != nil {
+			errs[i] = err
+			if _, rbErr := tx.Exec(`ROLLBACK TO w`); rbErr != nil {
+				// The transaction is unusable; fail the whole batch.
+				tx.Rollback()
+				for _, r := range batch {
+					r.done <- errors.Join(err, rbErr)
+				}
+				return
+			}
+		}
+		if _, err := tx.Exec(`RELEASE w`); err != nil && errs[i] == nil {
+			errs[i] = err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		for _, r := range batch {
+			r.done <- fmt.Errorf("mailstore: commit: %w", err)
+		}
+		return
+	}
+	for i, r := range batch {
+		r.done <- errs[i]
+	}
+}
+
+// ValidMailboxName reports whether name may be used as a mailbox name: UTF-8, no control
+// characters, hierarchy delimiter "/" with no empty levels, no "." or ".." levels, at most 255
+// bytes and 16 levels.
+func ValidMailboxName(name string) bool {
+	if name == "" || len(name) > 255 {
+		return false
+	}
+	if strings.ContainsAny(name, "\x00\r\n\t*%\\") || !isValidUTF8NoControls(name) {
+		return false
+	}
+	levels := strings.Split(name, "/")
+	if len(levels) > 16 {
+		return false
+	}
+	for _, l := range levels {
+		if l == "" || l == "." || l == ".." || strings.TrimSpace(l) != l {
+			return false
+		}
+	}
+	return true
+}
+
+func isValidUTF8NoControls(s string) bool {
+	for _, r := range s {
+		if r == 0xFFFD || r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
