@@ -1,0 +1,367 @@
+// Package mimeutil holds the byte-exact MIME helpers shared by the crypto
+// packages: raw header blocks, multipart splitting that keeps every byte of
+// a part, CRLF canonicalisation and transfer-encoding decoding.
+//
+// Nothing here rewrites a part it does not have to: SplitMultipart returns
+// sub-slices of its input so that signed parts can be verified and passed
+// through unchanged.
+package mimeutil
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"io"
+	"mime"
+	"mime/quotedprintable"
+	"strings"
+)
+
+// ErrMalformed is returned for MIME structures that cannot be parsed.
+var ErrMalformed = errors.New("mimeutil: malformed MIME structure")
+
+// MaxHeaderSize caps a header block read from a stream.
+const MaxHeaderSize = 1 << 20
+
+// Field is one header field, Raw holding its exact bytes including the
+// folded continuation lines and the final line break.
+type Field struct {
+	Name string // as written
+	Raw  []byte
+}
+
+// Value returns the unfolded field value with surrounding space trimmed.
+func (f Field) Value() string {
+	i := bytes.IndexByte(f.Raw, ':')
+	if i < 0 {
+		return ""
+	}
+	v := string(f.Raw[i+1:])
+	v = strings.ReplaceAll(v, "\r\n", "")
+	v = strings.ReplaceAll(v, "\n", "")
+	return strings.TrimSpace(v)
+}
+
+// Header is a parsed header block that remembers its raw bytes.
+type Header struct {
+	Fields []Field
+}
+
+// Get returns the value of the first field called name (case-insensitive).
+func (h Header) Get(name string) string {
+	for _, f := range h.Fields {
+		if strings.EqualFold(f.Name, name) {
+			return f.Value()
+		}
+	}
+	return ""
+}
+
+// Values returns the values of every field called name.
+func (h Header) Values(name string) []string {
+	var out []string
+	for _, f := range h.Fields {
+		if strings.EqualFold(f.Name, name) {
+			out = append(out, f.Value())
+		}
+	}
+	return out
+}
+
+// ContentType returns the lower-cased media type and its parameters; a
+// missing or unparsable field gives text/plain as RFC 2045 says.
+func (h Header) ContentType() (string, map[string]string) {
+	v := h.Get("Content-Type")
+	if v == "" {
+		return "text/plain", map[string]string{}
+	}
+	mt, params, err := mime.ParseMediaType(v)
+	if err != nil {
+		// Lenient fallback: take the type before the first ';'.
+		mt = strings.ToLower(strings.TrimSpace(strings.SplitN(v, ";", 2)[0]))
+		params = lenientParams(v)
+	}
+	return mt, params
+}
+
+func lenientParams(v string) map[string]string {
+	out := map[string]string{}
+	for _, p := range strings.Split(v, ";")[1:] {
+		k, val, ok := strings.Cut(p, "=")
+		if !ok {
+			continue
+		}
+		out[strings.ToLower(strings.TrimSpace(k))] = strings.Trim(strings.TrimSpace(val), `"`)
+	}
+	return out
+}
+
+// IsContent reports whether a field describes the MIME content (Content-*
+// and MIME-Version), i.e. belongs to the entity rather than the message.
+func IsContent(name string) bool {
+	n := strings.ToLower(name)
+	return strings.HasPrefix(n, "content-") || n == "mime-version"
+}
+
+// ParseHeader parses a raw header block (without the empty separator line).
+func ParseHeader(raw []byte) Header {
+	var h Header
+	for len(raw) > 0 {
+		end := lineEnd(raw)
+		// continuation lines
+		for end < len(raw) && (raw[end] == ' ' || raw[end] == '\t') {
+			end += lineEnd(raw[end:])
+		}
+		line := raw[:end]
+		raw = raw[end:]
+		name := ""
+		if i := bytes.IndexByte(line, ':'); i > 0 {
+			name = strings.TrimSpace(string(line[:i]))
+		}
+		h.Fields = append(h.Fields, Field{Name: name, Raw: line})
+	}
+	return h
+}
+
+func lineEnd(b []byte) int {
+	i := bytes.IndexByte(b, '\n')
+	if i < 0 {
+		return len(b)
+	}
+	return i + 1
+}
+
+// SplitEntity splits an entity into its header block and body. The blank
+// line between them belongs to neither. An entity without a blank line is
+// all header (or all body if it does not start with a field).
+func SplitEntity(b []byte) (header, body []byte) {
+	off := 0
+	for off < len(b) {
+		e := off + lineEnd(b[off:])
+		line := b[off:e]
+		if len(bytes.TrimRight(line, "\r\n")) == 0 {
+			return b[:off], b[e:]
+		}
+		off = e
+	}
+	return b, nil
+}
+
+// ReadHeader reads a raw header block from br, consuming the blank line
+// that ends it. The returned bytes exclude that blank line; sep is the line
+// break it used ("\r\n" or "\n").
+func ReadHeader(br *bufio.Reader) (raw []byte, sep string, err error) {
+	var buf bytes.Buffer
+	for {
+		line, err := br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			buf.Write(line)
+			if buf.Len() > MaxHeaderSize {
+				return nil, "", ErrMalformed
+			}
+			continue
+		}
+		if len(bytes.TrimRight(line, "\r\n")) == 0 && (err == nil || len(line) > 0) {
+			s := "\r\n"
+			if !bytes.HasSuffix(line, []byte("\r\n")) {
+				s = "\n"
+			}
+			return buf.Bytes(), s, nil
+		}
+		buf.Write(line)
+		if buf.Len() > MaxHeaderSize {
+			return nil, "", ErrMalformed
+		}
+		if err != nil {
+			if err == io.EOF {
+				return buf.Bytes(), "\r\n", nil
+			}
+			return nil, "", err
+		}
+	}
+}
+
+// SplitMultipart splits a multipart body into the exact bytes of its parts.
+// The line break before each delimiter line belongs to the delimiter (RFC
+// 2046 §5.1.1), so it is not part of the preceding part.
+func SplitMultipart(body []byte, boundary string) ([][]byte, error) {
+	if boundary == "" {
+		return nil, ErrMalformed
+	}
+	delim := []byte("--" + boundary)
+	var parts [][]byte
+	start := -1 // start of current part
+	off := 0
+	closed := false
+	for off < len(body) {
+		e := off + lineEnd(body[off:])
+		line := body[off:e]
+		if bytes.HasPrefix(line, delim) {
+			rest := bytes.TrimRight(line[len(delim):], " \t\r\n")
+			isClose := bytes.Equal(rest, []byte("--"))
+			if len(rest) == 0 || isClose {
+				if start >= 0 {
+					end := off
+					if end > start && body[end-1] == '\n' {
+						end--
+						if end > start && body[end-1] == '\r' {
+							end--
+						}
+					}
+					if end < start {
+						end = start
+					}
+					parts = append(parts, body[start:end])
+				}
+				if isClose {
+					closed = true
+					break
+				}
+				start = e
+			}
+		}
+		off = e
+	}
+	if !closed && start >= 0 {
+		// tolerate a missing close delimiter
+		parts = append(parts, bytes.TrimRight(body[start:], "\r\n"))
+	}
+	if len(parts) == 0 {
+		return nil, ErrMalformed
+	}
+	return parts, nil
+}
+
+// CanonicalCRLF returns b with every bare LF turned into CRLF.
+func CanonicalCRLF(b []byte) []byte {
+	n := bytes.Count(b, []byte("\n")) - bytes.Count(b, []byte("\r\n"))
+	if n == 0 {
+		return b
+	}
+	out := make([]byte, 0, len(b)+n)
+	for i, c := range b {
+		if c == '\n' && (i == 0 || b[i-1] != '\r') {
+			out = append(out, '\r')
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// CRLFWriter converts bare LF to CRLF while streaming.
+type CRLFWriter struct {
+	W      io.Writer
+	lastCR bool
+}
+
+func (c *CRLFWriter) Write(p []byte) (int, error) {
+	var buf []byte
+	start := 0
+	for i, ch := range p {
+		if ch == '\n' {
+			prevCR := c.lastCR
+			if i > 0 {
+				prevCR = p[i-1] == '\r'
+			}
+			if !prevCR {
+				buf = append(buf, p[start:i]...)
+				buf = append(buf, '\r', '\n')
+				start = i + 1
+			}
+		}
+	}
+	if len(p) > 0 {
+		c.lastCR = p[len(p)-1] == '\r'
+	}
+	if buf == nil {
+		_, err := c.W.Write(p)
+		if err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
+	buf = append(buf, p[start:]...)
+	if _, err := c.W.Write(buf); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// DecodeBody returns a reader for body decoded by its transfer encoding.
+func DecodeBody(body io.Reader, cte string) io.Reader {
+	switch strings.ToLower(strings.TrimSpace(cte)) {
+	case "base64":
+		return base64.NewDecoder(base64.StdEncoding, &base64Cleaner{r: body})
+	case "quoted-printable":
+		return quotedprintable.NewReader(body)
+	}
+	return body
+}
+
+// DecodeBytes decodes body by its transfer encoding.
+func DecodeBytes(body []byte, cte string) ([]byte, error) {
+	return io.ReadAll(DecodeBody(bytes.NewReader(body), cte))
+}
+
+// base64Cleaner drops characters outside the base64 alphabet (line
+// breaks, stray spaces) so that the standard decoder accepts mail bodies.
+type base64Cleaner struct {
+	r    io.Reader
+	done bool
+}
+
+func (c *base64Cleaner) Read(p []byte) (int, error) {
+	for {
+		n, err := c.r.Read(p)
+		j := 0
+		for _, ch := range p[:n] {
+			if (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '+' || ch == '/' || ch == '=' {
+				p[j] = ch
+				j++
+			}
+		}
+		if j > 0 || err != nil {
+			return j, err
+		}
+	}
+}
+
+// Entity is a parsed MIME entity whose slices point into the original bytes.
+type Entity struct {
+	Raw       []byte // the whole entity
+	RawHeader []byte
+	Header    Header
+	Body      []byte // raw, still transfer-encoded
+	MediaType string
+	Params    map[string]string
+}
+
+// ParseEntity parses b as a MIME entity without copying.
+func ParseEntity(b []byte) *Entity {
+	rh, body := SplitEntity(b)
+	h := ParseHeader(rh)
+	mt, params := h.ContentType()
+	return &Entity{Raw: b, RawHeader: rh, Header: h, Body: body, MediaType: mt, Params: params}
+}
+
+// Parts splits a multipart entity into its child entities.
+func (e *Entity) Parts() ([]*Entity, error) {
+	if !strings.HasPrefix(e.MediaType, "multipart/") {
+		return nil, ErrMalformed
+	}
+	raw, err := SplitMultipart(e.Body, e.Params["boundary"])
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Entity, len(raw))
+	for i, p := range raw {
+		out[i] = ParseEntity(p)
+	}
+	return out, nil
+}
+
+// Decoded returns the body decoded by its Content-Transfer-Encoding.
+func (e *Entity) Decoded() ([]byte, error) {
+	return DecodeBytes(e.Body, e.Header.Get("Content-Transfer-Encoding"))
+}

@@ -1,0 +1,172 @@
+package pgpmime
+
+import (
+	"bufio"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
+
+	"github.com/sealgate/sealgate/crypto/internal/mimeutil"
+)
+
+// EncryptOptions configures Encrypt.
+type EncryptOptions struct {
+	// Recipients receive the message; each needs a valid encryption
+	// (sub)key at Now. Required.
+	Recipients KeyRing
+	// Signer, when set, signs inside the encrypted message (RFC 3156 §6.2).
+	// Its secret key must be unlocked.
+	Signer *Key
+	// ProtectedHeaders moves the real Subject into the encrypted part and
+	// writes "..." as the outer Subject.
+	ProtectedHeaders bool
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// protectedFields are copied into the encrypted part with protected headers.
+var protectedFields = []string{"Subject", "From", "To", "Cc", "Reply-To", "Date", "Message-ID", "References", "In-Reply-To"}
+
+// Encrypt reads an RFC 5322 message from msg and writes it to dst as a
+// PGP/MIME multipart/encrypted message. Header fields other than the
+// Content-* fields stay outside, byte for byte (line endings become CRLF);
+// the Content-* fields and the body are encrypted as the inner entity.
+func Encrypt(dst io.Writer, msg io.Reader, opts EncryptOptions) error {
+	if len(opts.Recipients) == 0 {
+		return ErrNoRecipients
+	}
+	cfg := packetConfig(opts.Now)
+	to := opts.Recipients.entities()
+	for _, e := range to {
+		if _, err := e.EncryptionKeyWithError(cfg.Now(), cfg); err != nil {
+			return fmt.Errorf("%w: %s: %v", ErrBadKey, (&Key{entity: e}).Fingerprint(), err)
+		}
+	}
+	var signers []*openpgp.Entity
+	if opts.Signer != nil {
+		signers = []*openpgp.Entity{opts.Signer.entity}
+		if err := checkSigner(opts.Signer, cfg); err != nil {
+			return err
+		}
+	}
+	br := bufio.NewReaderSize(msg, 64<<10)
+	rawHeader, _, err := mimeutil.ReadHeader(br)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	h := mimeutil.ParseHeader(rawHeader)
+	boundary := newBoundary()
+	out := bufio.NewWriterSize(dst, 32<<10)
+	cw := &mimeutil.CRLFWriter{W: out}
+
+	for _, f := range h.Fields {
+		if mimeutil.IsContent(f.Name) {
+			continue
+		}
+		if opts.ProtectedHeaders && strings.EqualFold(f.Name, "Subject") {
+			io.WriteString(cw, "Subject: ...\r\n")
+			continue
+		}
+		cw.Write(f.Raw)
+	}
+	fmt.Fprintf(out, "MIME-Version: 1.0\r\nContent-Type: multipart/encrypted;\r\n protocol=\"application/pgp-encrypted\";\r\n boundary=\"%s\"\r\n\r\n", boundary)
+	fmt.Fprintf(out, "This is an OpenPGP/MIME encrypted message (RFC 4880 and 3156)\r\n--%s\r\n", boundary)
+	fmt.Fprintf(out, "Content-Type: application/pgp-encrypted\r\nContent-Description: PGP/MIME version identification\r\n\r\nVersion: 1\r\n\r\n--%s\r\n", boundary)
+	fmt.Fprintf(out, "Content-Type: application/octet-stream; name=\"encrypted.asc\"\r\nContent-Description: OpenPGP encrypted message\r\nContent-Disposition: inline; filename=\"encrypted.asc\"\r\n\r\n")
+
+	aw, err := armor.Encode(&mimeutil.CRLFWriter{W: out}, "PGP MESSAGE", nil)
+	if err != nil {
+		return err
+	}
+	pt, err := openpgp.EncryptWithParams(aw, to, nil, &openpgp.EncryptParams{
+		Signers: signers,
+		Hints:   &openpgp.FileHints{},
+		Config:  cfg,
+	})
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrBadKey, err)
+	}
+	ptw := bufio.NewWriterSize(&mimeutil.CRLFWriter{W: pt}, 32<<10)
+	writeInnerHeader(ptw, h, opts.ProtectedHeaders)
+	if _, err := io.Copy(ptw, br); err != nil {
+		return err
+	}
+	if err := ptw.Flush(); err != nil {
+		return err
+	}
+	if err := pt.Close(); err != nil {
+		return err
+	}
+	if err := aw.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\r\n\r\n--%s--\r\n", boundary)
+	return out.Flush()
+}
+
+// writeInnerHeader writes the Content-* fields of h (and, with protected
+// headers, copies of the message fields) followed by the blank line.
+func writeInnerHeader(w io.Writer, h mimeutil.Header, protected bool) {
+	hasCT := false
+	for _, f := range h.Fields {
+		if !mimeutil.IsContent(f.Name) || strings.EqualFold(f.Name, "MIME-Version") {
+			continue
+		}
+		if strings.EqualFold(f.Name, "Content-Type") {
+			hasCT = true
+			if protected {
+				fmt.Fprintf(w, "Content-Type: %s; protected-headers=\"v1\"\r\n", f.Value())
+				continue
+			}
+		}
+		w.Write(f.Raw)
+	}
+	if !hasCT {
+		if protected {
+			io.WriteString(w, "Content-Type: text/plain; charset=us-ascii; protected-headers=\"v1\"\r\n")
+		} else {
+			io.WriteString(w, "Content-Type: text/plain; charset=us-ascii\r\n")
+		}
+	}
+	if protected {
+		for _, name := range protectedFields {
+			for _, f := range h.Fields {
+				if strings.EqualFold(f.Name, name) {
+					w.Write(f.Raw)
+				}
+			}
+		}
+	}
+	io.WriteString(w, "\r\n")
+}
+
+func newBoundary() string {
+	var b [18]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return "sg-" + hex.EncodeToString(b[:])
+}
+
+func checkSigner(k *Key, cfg interface{ Now() time.Time }) error {
+	if k.entity.PrivateKey == nil {
+		return fmt.Errorf("%w: signer has no secret key", ErrBadKey)
+	}
+	sk, ok := k.entity.SigningKey(cfg.Now(), nil)
+	if !ok {
+		return fmt.Errorf("%w: signer has no valid signing key", ErrBadKey)
+	}
+	if sk.PrivateKey == nil {
+		return fmt.Errorf("%w: signing subkey has no secret", ErrBadKey)
+	}
+	if sk.PrivateKey.Encrypted {
+		return ErrKeyLocked
+	}
+	return nil
+}
