@@ -41,6 +41,9 @@ type DecryptOptions struct {
 	// VerifyKeys are public keys for checking a signature inside the
 	// encrypted message, in addition to the decryption key ring.
 	VerifyKeys KeyRing
+	// Passphrase, when set, decrypts symmetrically encrypted messages
+	// (SKESK, e.g. Delta Chat broadcast channels).
+	Passphrase []byte
 	// Now is the clock for key validity; nil means time.Now.
 	Now func() time.Time
 }
@@ -299,7 +302,15 @@ func decryptPayload(dst io.Writer, outer mimeutil.Header, payload io.Reader, key
 func readMessage(body io.Reader, keys KeyRing, opts DecryptOptions) (*openpgp.MessageDetails, KeyRing, error) {
 	all := append(append(KeyRing{}, keys...), opts.VerifyKeys...)
 	cfg := packetConfig(opts.Now)
-	md, err := openpgp.ReadMessage(body, all.entities(), nil, cfg)
+	tried := false
+	prompt := func(_ []openpgp.Key, symmetric bool) ([]byte, error) {
+		if symmetric && len(opts.Passphrase) > 0 && !tried {
+			tried = true
+			return opts.Passphrase, nil
+		}
+		return nil, pgperrors.ErrKeyIncorrect
+	}
+	md, err := openpgp.ReadMessage(body, all.entities(), prompt, cfg)
 	if err != nil {
 		if errors.Is(err, pgperrors.ErrKeyIncorrect) {
 			return nil, nil, fmt.Errorf("%w (or its cipher is unsupported)", ErrNoKey)

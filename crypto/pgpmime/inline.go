@@ -215,6 +215,7 @@ func normalizeArmor(block []byte) []byte {
 
 var (
 	htmlBreak = regexp.MustCompile(`(?i)<br\s*/?>|</div>|</p>|</pre>`)
+	htmlBlock = regexp.MustCompile(`(?i)<(br|div|p)\b`)
 	htmlTag   = regexp.MustCompile(`(?s)<[^>]*>`)
 	htmlStyle = regexp.MustCompile(`(?is)<(style|script)[^>]*>.*?</(style|script)>`)
 )
@@ -224,7 +225,10 @@ var (
 func htmlToText(b []byte) []byte {
 	s := htmlStyle.ReplaceAllString(string(b), "")
 	s = strings.ReplaceAll(s, "\r\n", "\n")
-	s = strings.ReplaceAll(s, "\n", "")
+	if htmlBlock.MatchString(s) {
+		// Line structure comes from the markup, not the source lines.
+		s = strings.ReplaceAll(s, "\n", "")
+	}
 	s = htmlBreak.ReplaceAllString(s, "\n")
 	s = htmlTag.ReplaceAllString(s, "")
 	s = html.UnescapeString(s)

@@ -75,8 +75,10 @@ type SignatureResult struct {
 }
 
 // MaxDateSkew is the default limit between a message's Date header and its
-// signature creation time before the result is StatusMismatch.
-const MaxDateSkew = time.Hour
+// signature creation time before the result is StatusMismatch. Clients set
+// both when sending, so hours of difference mean an edited Date header;
+// two hours leaves room for slow clocks and delayed sending.
+const MaxDateSkew = 2 * time.Hour
 
 func now(f func() time.Time) time.Time {
 	if f == nil {

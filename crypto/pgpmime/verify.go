@@ -76,6 +76,12 @@ func verifyEntity(e *mimeutil.Entity, keys KeyRing, opts VerifyOptions, top bool
 			return SignatureResult{Signed: true, Status: StatusBad, Reason: "undecodable signature part"}, nil
 		}
 		return verifyDetached(mimeutil.CanonicalCRLF(parts[0].Raw), sigData, keys, opts), nil
+	case e.MediaType == "multipart/signed":
+		// Another protocol's signature (S/MIME) around a PGP/MIME one.
+		parts, err := e.Parts()
+		if err == nil && len(parts) > 0 && parts[0].MediaType == "multipart/signed" {
+			return verifyEntity(parts[0], keys, opts, false)
+		}
 	case e.MediaType == "multipart/mixed" && top:
 		parts, err := e.Parts()
 		if err != nil || len(parts) == 0 {
