@@ -1,0 +1,263 @@
+package config
+
+import (
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// The doc comments on the types and fields in this file are the text of
+// `sealgate config example`: gen_example.go copies each field's comment above
+// its key in example.toml. Write them for an operator reading a TOML file, and
+// leave default values out of them: the example prints each default from
+// Default, so it cannot drift.
+
+//go:generate go run gen_example.go
+
+// Config is Sealgate's configuration.
+//
+// sealgate serve --config FILE reads FILE; without --config it reads
+// DIR/sealgate.toml if that exists, and otherwise runs on the built-in defaults.
+// A key left out of the file keeps its built-in default. Every key below is set
+// to its default, so this file behaves exactly like no file at all. Unknown keys
+// are errors. Durations are Go durations with an optional leading day count
+// ("90m", "1h30m", "5d", "1d12h"); sizes are bytes, or a string such as
+// "512KiB", "10MB" or "50MiB". Relative file paths are taken relative to the
+// directory of this file. Check a file with: sealgate config check FILE
+type Config struct {
+	// Name of this host: announced in the SMTP greeting and in EHLO, and
+	// written into Received headers. A DNS name; for Internet mail it should
+	// match the reverse DNS of the outgoing address.
+	Hostname string `toml:"hostname"`
+
+	// Local domains: mail to these domains is delivered into local mailboxes,
+	// mail to any other domain is relayed (only for authenticated users).
+	// Compared without regard to case; at least one is required.
+	Domains []string `toml:"domains"`
+
+	// Listening addresses, as "host:port". An empty string disables that
+	// listener; a host of "" or "0.0.0.0" listens on every interface.
+	Listen Listen `toml:"listen"`
+
+	// TLS certificate for every listener (STARTTLS and implicit TLS).
+	TLS TLS `toml:"tls"`
+
+	// Authentication of users over SMTP submission, IMAP, POP3 and web mail.
+	Auth Auth `toml:"auth"`
+
+	// Limits that protect the server; every limit answers with the protocol's
+	// own error.
+	Limits Limits `toml:"limits"`
+
+	// Delivery of mail to other domains.
+	Outbound Outbound `toml:"outbound"`
+
+	// Where mailboxes, the queue's metadata, users and keys are stored.
+	Storage Storage `toml:"storage"`
+
+	// The queue of messages waiting for delivery to other domains.
+	Queue Queue `toml:"queue"`
+
+	// Protection of private keys at rest.
+	Keys Keys `toml:"keys"`
+
+	// Logging to standard error.
+	Log Log `toml:"log"`
+}
+
+// Listen holds the listening addresses. An empty address disables that
+// listener; port 0 picks a free port (used by tests).
+type Listen struct {
+	// SMTP for the MX role (Internet mail to local users): no AUTH required,
+	// local recipients only. The Internet standard port is 25.
+	SMTP string `toml:"smtp"`
+
+	// SMTP submission for own users: STARTTLS and AUTH required. The standard
+	// port is 587.
+	Submission string `toml:"submission"`
+
+	// SMTP submission over implicit TLS, AUTH required. The standard port is 465.
+	Submissions string `toml:"submissions"`
+
+	// IMAP with STARTTLS offered. The standard port is 143.
+	IMAP string `toml:"imap"`
+
+	// IMAP over implicit TLS. The standard port is 993.
+	IMAPS string `toml:"imaps"`
+
+	// POP3 with STLS offered. The standard port is 110.
+	POP3 string `toml:"pop3"`
+
+	// POP3 over implicit TLS. The standard port is 995.
+	POP3S string `toml:"pop3s"`
+
+	// HTTP: web mail, the admin API, /metrics, /healthz and WKD
+	// (/.well-known/openpgpkey).
+	HTTP string `toml:"http"`
+}
+
+// TLS names the certificate the listeners present. Both paths empty: a
+// self-signed certificate is made in the data directory on first start.
+type TLS struct {
+	// PEM file with the certificate chain, leaf first. Set together with key;
+	// leave both empty for a self-signed certificate made in the data directory.
+	Cert string `toml:"cert"`
+
+	// PEM file with the private key of cert. It is read where it is, not
+	// sealed into the data directory.
+	Key string `toml:"key"`
+}
+
+// Auth holds the authentication settings.
+type Auth struct {
+	// Allow plaintext passwords (AUTH PLAIN/LOGIN, IMAP LOGIN, POP3 USER/PASS)
+	// without TLS, only from loopback clients. For local development; sealgate
+	// serve --demo turns it on.
+	PlaintextOnLoopback bool `toml:"plaintext_on_loopback"`
+}
+
+// Limits holds the resource limits.
+type Limits struct {
+	// Largest message accepted, in bytes or as "50MiB"; advertised in SMTP
+	// SIZE and IMAP APPENDLIMIT.
+	MaxMessageSize Size `toml:"max_message_size"`
+
+	// Most recipients accepted for one message.
+	MaxRecipients int `toml:"max_recipients"`
+
+	// Most simultaneous connections from one client IP address. Loopback
+	// clients are not exempt.
+	MaxConnectionsPerIP int `toml:"max_connections_per_ip"`
+
+	// Longest SMTP command or text line, in bytes.
+	MaxLineLength int `toml:"max_line_length"`
+
+	// An SMTP session idle this long is closed.
+	SMTPIdleTimeout Duration `toml:"smtp_idle_timeout"`
+
+	// An IMAP session idle this long is closed.
+	IMAPIdleTimeout Duration `toml:"imap_idle_timeout"`
+
+	// A POP3 session idle this long is closed.
+	POP3IdleTimeout Duration `toml:"pop3_idle_timeout"`
+}
+
+// Outbound holds the settings for delivery to other domains.
+type Outbound struct {
+	// "host:port" to relay all remote mail through instead of looking up each
+	// domain's MX; empty for direct delivery.
+	Smarthost string `toml:"smarthost"`
+
+	// Per-domain next hop, "domain" = "host:port", taking precedence over the
+	// smarthost and MX records (a transport map). Relaying to these domains
+	// still requires AUTH. Example: "partner.test" = "127.0.0.1:2626"
+	Routes map[string]string `toml:"routes"`
+}
+
+// Storage backends.
+const (
+	// BackendEmbedded keeps everything in the data directory.
+	BackendEmbedded = "embedded"
+	// BackendPostgres keeps metadata in PostgreSQL, shared by several nodes.
+	BackendPostgres = "postgres"
+)
+
+// Storage selects the store.
+type Storage struct {
+	// "embedded": everything in the data directory, no setup. "postgres":
+	// several gateway nodes share one PostgreSQL database (run sealgate db
+	// migrate first).
+	Backend string `toml:"backend"`
+
+	// PostgreSQL connection string, required when backend is "postgres", e.g.
+	// "postgres://user@host:5432/db?sslmode=disable".
+	DSN string `toml:"dsn"`
+}
+
+// Queue holds the retry schedule of the outbound queue.
+type Queue struct {
+	// A message not delivered after this long is bounced to its sender with a
+	// delivery status notification.
+	Lifetime Duration `toml:"lifetime"`
+
+	// Wait before the first retry; later waits grow exponentially up to
+	// max_backoff.
+	MinBackoff Duration `toml:"min_backoff"`
+
+	// Longest wait between two delivery attempts.
+	MaxBackoff Duration `toml:"max_backoff"`
+}
+
+// Keys holds the settings of the keyring.
+type Keys struct {
+	// File with the master key that seals every private key on disk. Empty:
+	// DIR/master.key, created with mode 0600 on first use. Nodes sharing a
+	// database must be given the same file.
+	MasterKeyFile string `toml:"master_key_file"`
+}
+
+// Log holds the logging settings.
+type Log struct {
+	// "text" for people, "json" for log collectors.
+	Format string `toml:"format"`
+
+	// Least severe level written: "debug", "info", "warn" or "error".
+	Level string `toml:"level"`
+}
+
+// Default returns the built-in configuration: loopback development ports,
+// domain "localhost", the embedded store and a self-signed certificate. Each
+// call returns a new value that the caller may change.
+func Default() *Config {
+	return &Config{
+		Hostname: "localhost",
+		Domains:  []string{"localhost"},
+		Listen: Listen{
+			SMTP:        "127.0.0.1:2525",
+			Submission:  "127.0.0.1:2587",
+			Submissions: "127.0.0.1:2465",
+			IMAP:        "127.0.0.1:2143",
+			IMAPS:       "127.0.0.1:2993",
+			POP3:        "127.0.0.1:2110",
+			POP3S:       "127.0.0.1:2995",
+			HTTP:        "127.0.0.1:8080",
+		},
+		Limits: Limits{
+			MaxMessageSize:      50 * MiB,
+			MaxRecipients:       1000,
+			MaxConnectionsPerIP: 100,
+			MaxLineLength:       4096,
+			SMTPIdleTimeout:     Duration{5 * time.Minute},
+			IMAPIdleTimeout:     Duration{30 * time.Minute},
+			POP3IdleTimeout:     Duration{10 * time.Minute},
+		},
+		Outbound: Outbound{Routes: map[string]string{}},
+		Storage:  Storage{Backend: BackendEmbedded},
+		Queue: Queue{
+			Lifetime:   Duration{5 * 24 * time.Hour},
+			MinBackoff: Duration{5 * time.Minute},
+			MaxBackoff: Duration{time.Hour},
+		},
+		Log: Log{Format: "text", Level: "info"},
+	}
+}
+
+// IsLocalDomain reports whether domain is one of c.Domains, ignoring case.
+func (c *Config) IsLocalDomain(domain string) bool {
+	for _, d := range c.Domains {
+		if strings.EqualFold(d, domain) {
+			return true
+		}
+	}
+	return false
+}
+
+// MasterKeyPath returns the master key file: k.MasterKeyFile if set, else
+// dataDir/master.key. It does not look at SEALGATE_MASTER_KEY_FILE; the
+// command line applies that.
+func (k Keys) MasterKeyPath(dataDir string) string {
+	if k.MasterKeyFile != "" {
+		return k.MasterKeyFile
+	}
+	return filepath.Join(dataDir, "master.key")
+}

@@ -1,0 +1,285 @@
+package config
+
+import (
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Validate checks c and returns every problem found, in the order of the
+// fields; nil means c can be used. It reads the TLS certificate and key
+// files named in c. Domains are checked without regard to case.
+func (c *Config) Validate() []Problem {
+	var v validator
+	v.name("hostname", c.Hostname)
+	v.domains(c.Domains)
+	v.listen(&c.Listen)
+	v.tls(&c.TLS)
+	v.limits(&c.Limits)
+	v.outbound(&c.Outbound)
+	v.storage(&c.Storage)
+	v.queue(&c.Queue)
+	v.log(&c.Log)
+	return v.probs
+}
+
+type validator struct{ probs []Problem }
+
+func (v *validator) add(key, format string, args ...any) {
+	v.probs = append(v.probs, Problem{Key: key, Message: fmt.Sprintf(format, args...)})
+}
+
+// name checks that s is a DNS name.
+func (v *validator) name(key, s string) {
+	if why := dnsNameProblem(s); why != "" {
+		v.add(key, "%q is not a valid DNS name: %s", s, why)
+	}
+}
+
+// dnsNameProblem says why s is not a DNS host or domain name (RFC 1035
+// letters, digits and hyphens, RFC 1123 leading digits), or returns "".
+func dnsNameProblem(s string) string {
+	switch {
+	case s == "":
+		return "empty"
+	case len(s) > 253:
+		return "longer than 253 characters"
+	case strings.HasSuffix(s, "."):
+		return "trailing dot"
+	}
+	if _, err := netip.ParseAddr(s); err == nil {
+		return "an IP address"
+	}
+	for _, label := range strings.Split(s, ".") {
+		switch {
+		case label == "":
+			return "empty label"
+		case len(label) > 63:
+			return "label longer than 63 characters"
+		case label[0] == '-' || label[len(label)-1] == '-':
+			return "label starts or ends with a hyphen"
+		}
+		for i := 0; i < len(label); i++ {
+			b := label[i]
+			if !('a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' || b == '-') {
+				if b >= 0x80 {
+					return "not ASCII (write an internationalized name in its xn-- form)"
+				}
+				return fmt.Sprintf("character %q not allowed", b)
+			}
+		}
+	}
+	return ""
+}
+
+func (v *validator) domains(domains []string) {
+	if len(domains) == 0 {
+		v.add("domains", "at least one local domain is required")
+	}
+	seen := map[string]bool{}
+	for _, d := range domains {
+		v.name("domains", d)
+		ld := strings.ToLower(d)
+		if seen[ld] {
+			v.add("domains", "%q is listed more than once", d)
+		}
+		seen[ld] = true
+	}
+}
+
+// hostPort checks "host:port" with a numeric port of at least minPort. The
+// host may be empty only if emptyHost; otherwise it is an IP address or a DNS
+// name. It returns the host and port, or ok false after adding a problem.
+func (v *validator) hostPort(key, addr string, minPort int, emptyHost bool) (host string, port int, ok bool) {
+	host, ps, err := net.SplitHostPort(addr)
+	if err != nil {
+		v.add(key, "%q is not host:port", addr)
+		return "", 0, false
+	}
+	p, err := strconv.ParseUint(ps, 10, 16)
+	if err != nil || int(p) < minPort {
+		v.add(key, "%q is not host:port: the port must be a number from %d to 65535", addr, minPort)
+		return "", 0, false
+	}
+	if host == "" && !emptyHost {
+		v.add(key, "%q is not host:port: the host is missing", addr)
+		return "", 0, false
+	}
+	if host != "" {
+		if _, err := netip.ParseAddr(host); err != nil {
+			if why := dnsNameProblem(host); why != "" {
+				v.add(key, "%q is not host:port: the host is neither an IP address nor a DNS name", addr)
+				return "", 0, false
+			}
+		}
+	}
+	return host, int(p), true
+}
+
+func (v *validator) listen(l *Listen) {
+	type bound struct{ key, host string }
+	byPort := map[int][]bound{}
+	for _, f := range []struct{ key, addr string }{
+		{"listen.smtp", l.SMTP},
+		{"listen.submission", l.Submission},
+		{"listen.submissions", l.Submissions},
+		{"listen.imap", l.IMAP},
+		{"listen.imaps", l.IMAPS},
+		{"listen.pop3", l.POP3},
+		{"listen.pop3s", l.POP3S},
+		{"listen.http", l.HTTP},
+	} {
+		if f.addr == "" {
+			continue
+		}
+		host, port, ok := v.hostPort(f.key, f.addr, 0, true)
+		if !ok || port == 0 {
+			continue
+		}
+		host = canonicalHost(host)
+		for _, b := range byPort[port] {
+			// A wildcard host takes the port on every address.
+			if b.host == host || b.host == "" || host == "" {
+				v.add(f.key, "%q conflicts with %s on port %d", f.addr, b.key, port)
+				break
+			}
+		}
+		byPort[port] = append(byPort[port], bound{f.key, host})
+	}
+}
+
+// canonicalHost returns "" for a wildcard host and a comparable form of any
+// other.
+func canonicalHost(host string) string {
+	if ip, err := netip.ParseAddr(host); err == nil {
+		if ip.IsUnspecified() {
+			return ""
+		}
+		return ip.Unmap().String()
+	}
+	return strings.ToLower(host)
+}
+
+func (v *validator) tls(t *TLS) {
+	switch {
+	case t.Cert == "" && t.Key == "":
+		return
+	case t.Cert == "":
+		v.add("tls.cert", "missing: tls.key is set, so tls.cert must be too")
+		return
+	case t.Key == "":
+		v.add("tls.key", "missing: tls.cert is set, so tls.key must be too")
+		return
+	}
+	ok := true
+	for _, f := range []struct{ key, path string }{{"tls.cert", t.Cert}, {"tls.key", t.Key}} {
+		if _, err := os.Stat(f.path); err != nil {
+			v.add(f.key, "%v", err)
+			ok = false
+		}
+	}
+	if !ok {
+		return
+	}
+	if _, err := tls.LoadX509KeyPair(t.Cert, t.Key); err != nil {
+		v.add("tls", "cannot use %q and %q as certificate and key: %v", t.Cert, t.Key, err)
+	}
+}
+
+func (v *validator) limits(l *Limits) {
+	if l.MaxMessageSize <= 0 {
+		v.add("limits.max_message_size", "must be more than 0, not %s", l.MaxMessageSize)
+	}
+	for _, f := range []struct {
+		key string
+		n   int
+	}{
+		{"limits.max_recipients", l.MaxRecipients},
+		{"limits.max_connections_per_ip", l.MaxConnectionsPerIP},
+		{"limits.max_line_length", l.MaxLineLength},
+	} {
+		if f.n <= 0 {
+			v.add(f.key, "must be more than 0, not %d", f.n)
+		}
+	}
+	v.positive("limits.smtp_idle_timeout", l.SMTPIdleTimeout)
+	v.positive("limits.imap_idle_timeout", l.IMAPIdleTimeout)
+	v.positive("limits.pop3_idle_timeout", l.POP3IdleTimeout)
+}
+
+func (v *validator) positive(key string, d Duration) {
+	if d.Duration <= 0 {
+		v.add(key, "must be longer than 0, not %s", d)
+	}
+}
+
+func (v *validator) outbound(o *Outbound) {
+	if o.Smarthost != "" {
+		v.hostPort("outbound.smarthost", o.Smarthost, 1, false)
+	}
+	domains := make([]string, 0, len(o.Routes))
+	for d := range o.Routes {
+		domains = append(domains, d)
+	}
+	sort.Strings(domains)
+	for _, d := range domains {
+		key := "outbound.routes." + quoteKey(d)
+		if why := dnsNameProblem(d); why != "" {
+			v.add(key, "%q is not a valid domain: %s", d, why)
+		}
+		v.hostPort(key, o.Routes[d], 1, false)
+	}
+}
+
+// quoteKey writes a TOML key piece, quoted when it is not a bare key.
+func quoteKey(s string) string {
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if !('a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' || b == '-' || b == '_') {
+			return strconv.Quote(s)
+		}
+	}
+	if s == "" {
+		return `""`
+	}
+	return s
+}
+
+func (v *validator) storage(s *Storage) {
+	switch s.Backend {
+	case BackendEmbedded:
+	case BackendPostgres:
+		if s.DSN == "" {
+			v.add("storage.dsn", "required when backend is %q", BackendPostgres)
+		}
+	default:
+		v.add("storage.backend", "%q is not %q or %q", s.Backend, BackendEmbedded, BackendPostgres)
+	}
+}
+
+func (v *validator) queue(q *Queue) {
+	v.positive("queue.lifetime", q.Lifetime)
+	v.positive("queue.min_backoff", q.MinBackoff)
+	v.positive("queue.max_backoff", q.MaxBackoff)
+	if q.MinBackoff.Duration > q.MaxBackoff.Duration {
+		v.add("queue.min_backoff", "%s is longer than max_backoff %s", q.MinBackoff, q.MaxBackoff)
+	}
+}
+
+func (v *validator) log(l *Log) {
+	switch l.Format {
+	case "text", "json":
+	default:
+		v.add("log.format", "%q is not \"text\" or \"json\"", l.Format)
+	}
+	switch l.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		v.add("log.level", "%q is not \"debug\", \"info\", \"warn\" or \"error\"", l.Level)
+	}
+}
