@@ -1,0 +1,167 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sealgate/sealgate/gateway"
+	"github.com/sealgate/sealgate/gateway/address"
+	"github.com/sealgate/sealgate/gateway/auth"
+	"github.com/sealgate/sealgate/gateway/config"
+	"github.com/sealgate/sealgate/gateway/mailstore"
+)
+
+func serveCmd(g *globals) *cobra.Command {
+	var demo bool
+	var logFormat, logLevel string
+	c := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the gateway",
+		Long: "Run every configured listener until SIGTERM or SIGINT. With --demo, also allow plaintext\n" +
+			"login from loopback and create the users alice@localhost and bob@localhost with new passwords.",
+		Args: exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := g.loadConfig()
+			if err != nil {
+				return err
+			}
+			if logFormat != "" {
+				cfg.Log.Format = logFormat
+			}
+			if logLevel != "" {
+				cfg.Log.Level = logLevel
+			}
+			if demo {
+				cfg.Auth.PlaintextOnLoopback = true
+			}
+			if ps := cfg.Validate(); len(ps) > 0 {
+				return &config.Problems{List: ps}
+			}
+			logger := newLogger(g.env.Stderr, cfg.Log)
+			gw, err := gateway.New(gateway.Options{Config: cfg, DataDir: g.dataDir, MasterKeyFile: g.masterKeyFile(), Logger: logger})
+			if err != nil {
+				return err
+			}
+			var demoUsers map[string]string
+			if demo {
+				if demoUsers, err = makeDemoUsers(gw.Store(), cfg); err != nil {
+					gw.Shutdown(context.Background())
+					return err
+				}
+			}
+			if err := gw.Start(); err != nil {
+				gw.Shutdown(context.Background())
+				return err
+			}
+			if demo {
+				printDemo(g.env.Stdout, gw, demoUsers)
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			var runErr error
+			select {
+			case <-ctx.Done():
+				logger.Info("shutting down")
+			case runErr = <-gw.Errors():
+				logger.Error("server failed", "err", runErr)
+			}
+			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			return errors.Join(runErr, gw.Shutdown(sctx))
+		},
+	}
+	c.Flags().BoolVar(&demo, "demo", false, "create demo users and allow plaintext login from loopback")
+	c.Flags().StringVar(&logFormat, "log-format", "", `log format: "text" or "json" (default from config)`)
+	c.Flags().StringVar(&logLevel, "log-level", "", `least severe level logged: debug, info, warn, error`)
+	return c
+}
+
+func newLogger(w io.Writer, c config.Log) *slog.Logger {
+	var level slog.Level
+	level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// makeDemoUsers creates (or resets the password of) alice and bob in the first local domain.
+func makeDemoUsers(s *mailstore.Store, cfg *config.Config) (map[string]string, error) {
+	out := map[string]string{}
+	ctx := context.Background()
+	for _, name := range []string{"alice", "bob"} {
+		a := address.Address{Local: name, Domain: cfg.Domains[0]}
+		var raw [12]byte
+		rand.Read(raw[:])
+		pw := base64.RawURLEncoding.EncodeToString(raw[:])
+		hash, err := auth.HashPassword(pw)
+		if err != nil {
+			return nil, err
+		}
+		_, err = s.AddUser(ctx, a, hash)
+		if errors.Is(err, mailstore.ErrExists) {
+			err = s.SetPasswordHash(ctx, a, hash)
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[a.String()] = pw
+	}
+	return out, nil
+}
+
+func printDemo(w io.Writer, gw *gateway.Gateway, users map[string]string) {
+	alice, bob := "", ""
+	for a := range users {
+		if a[:5] == "alice" {
+			alice = a
+		} else {
+			bob = a
+		}
+	}
+	fmt.Fprintf(w, `Sealgate demo is running.
+
+Users (passwords are new on every --demo start):
+  %-24s %s
+  %-24s %s
+
+Send alice a message over the MX listener (no login):
+  swaks --server %s --from someone@example.org --to %s --body "hello"
+
+Send as bob over submission (STARTTLS with the self-signed certificate, then AUTH):
+  swaks --server %s --tls --tls-verify=no --auth PLAIN --auth-user %s --auth-password '%s' \
+        --from %s --to %s --header "From: %s"
+
+Or with Python:
+  python3 -c "import smtplib; s=smtplib.SMTP('%s'.rsplit(':',1)[0], %s); s.sendmail('x@example.org', ['%s'], b'Subject: hi\r\n\r\nhello\r\n')"
+
+Mailboxes live in the data directory; users: sealgate user list
+Health and metrics: http://%s/healthz  http://%s/metrics
+Stop with Ctrl-C.
+`, alice, users[alice], bob, users[bob],
+		gw.Addr("smtp"), alice,
+		gw.Addr("submission"), bob, users[bob], bob, alice, bob,
+		gw.Addr("smtp"), port(gw.Addr("smtp")), alice,
+		gw.Addr("http"), gw.Addr("http"))
+}
+
+func port(hostport string) string {
+	for i := len(hostport) - 1; i >= 0; i-- {
+		if hostport[i] == ':' {
+			return hostport[i+1:]
+		}
+	}
+	return hostport
+}
+

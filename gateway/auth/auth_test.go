@@ -1,0 +1,95 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sealgate/sealgate/gateway/address"
+	"github.com/sealgate/sealgate/gateway/mailstore"
+)
+
+func TestHashAndVerify(t *testing.T) {
+	h, err := HashPassword("correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(h, "$argon2id$v=19$m=19456,t=2,p=1$") {
+		t.Fatalf("hash %q", h)
+	}
+	h2, _ := HashPassword("correct horse")
+	if h == h2 {
+		t.Fatal("two hashes of one password are equal: no salt")
+	}
+	if !VerifyPassword(h, "correct horse") || VerifyPassword(h, "correct horsE") || VerifyPassword(h, "") {
+		t.Fatal("verify gives the wrong answer")
+	}
+	for _, bad := range []string{"", "plain", "$argon2id$v=19$m=1,t=1,p=1$$", "$argon2i$v=19$m=19456,t=2,p=1$AAAA$AAAA"} {
+		if VerifyPassword(bad, "x") {
+			t.Fatalf("malformed hash %q verified", bad)
+		}
+	}
+	if _, err := HashPassword(""); err == nil {
+		t.Fatal("empty password hashed")
+	}
+}
+
+func TestStoreAuthenticate(t *testing.T) {
+	ctx := context.Background()
+	s, err := mailstore.Open(t.TempDir(), mailstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	h, _ := HashPassword("pw")
+	if _, err := s.AddUser(ctx, address.Address{Local: "alice", Domain: "x.test"}, h); err != nil {
+		t.Fatal(err)
+	}
+	a := New(Options{Accounts: s, Throttle: NewThrottle(ThrottleOptions{FreeFailures: 100})})
+	ip := netip.MustParseAddr("192.0.2.1")
+	if u, err := a.Authenticate(ctx, "ALICE@x.test", "pw", ip); err != nil || u.Address != "alice@x.test" {
+		t.Fatalf("login: %+v %v", u, err)
+	}
+	for _, c := range [][2]string{{"alice@x.test", "wrong"}, {"nobody@x.test", "pw"}, {"not an address", "pw"}} {
+		if _, err := a.Authenticate(ctx, c[0], c[1], ip); !errors.Is(err, ErrInvalidCredentials) {
+			t.Fatalf("%v: %v, want ErrInvalidCredentials", c, err)
+		}
+	}
+}
+
+func TestThrottle(t *testing.T) {
+	now := time.Unix(1000, 0)
+	th := NewThrottle(ThrottleOptions{FreeFailures: 2, BaseDelay: time.Second, MaxDelay: 4 * time.Second,
+		LockoutFailures: 6, LockoutWindow: time.Minute, Now: func() time.Time { return now }})
+	ip := netip.MustParseAddr("2001:db8::1")
+	other := netip.MustParseAddr("2001:db8::2") // same /64
+	var delays []time.Duration
+	for i := 0; i < 6; i++ {
+		if err := th.Allow(ip, "a"); err != nil {
+			t.Fatalf("attempt %d refused early", i)
+		}
+		delays = append(delays, th.Fail(ip, "a"))
+	}
+	want := []time.Duration{0, 0, time.Second, 2 * time.Second, 4 * time.Second, 4 * time.Second}
+	for i := range want {
+		if delays[i] != want[i] {
+			t.Fatalf("delays %v, want %v", delays, want)
+		}
+	}
+	if err := th.Allow(other, "b"); !errors.Is(err, ErrThrottled) {
+		t.Fatal("same /64 not throttled")
+	}
+	if err := th.Allow(netip.MustParseAddr("192.0.2.9"), "a"); !errors.Is(err, ErrThrottled) {
+		t.Fatal("account not throttled from another address")
+	}
+	if err := th.Allow(netip.MustParseAddr("192.0.2.9"), "c"); err != nil {
+		t.Fatal("unrelated client and account throttled")
+	}
+	now = now.Add(2 * time.Minute)
+	if err := th.Allow(ip, "a"); err != nil {
+		t.Fatal("lockout outlived its window")
+	}
+}

@@ -1,0 +1,295 @@
+// Package gateway is Sealgate's composition root: it builds every part from the config and
+// runs them. Parts are wired here explicitly, in Go; nothing registers itself.
+//
+// A Gateway owns its data directory (created 0700): the store, the master key (unless the
+// config names another file), the self-signed TLS certificate when none is configured, and the
+// spool directory for large messages in flight. Start binds every configured listener before
+// serving any, so a port conflict fails the start as a whole; Shutdown stops accepting, lets
+// sessions finish until its context ends, and closes the store last.
+package gateway
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/sealgate/sealgate/gateway/auth"
+	"github.com/sealgate/sealgate/gateway/config"
+	"github.com/sealgate/sealgate/gateway/connlimit"
+	"github.com/sealgate/sealgate/gateway/mailstore"
+	"github.com/sealgate/sealgate/gateway/pipeline"
+	"github.com/sealgate/sealgate/gateway/smtpserver"
+	"github.com/sealgate/sealgate/keys"
+)
+
+// Options configure New.
+type Options struct {
+	Config  *config.Config
+	DataDir string
+	// MasterKeyFile overrides the config's master key file (SEALGATE_MASTER_KEY_FILE).
+	MasterKeyFile string
+	Logger        *slog.Logger // nil: slog.Default()
+}
+
+// Gateway is a running Sealgate.
+type Gateway struct {
+	cfg      *config.Config
+	dataDir  string
+	log      *slog.Logger
+	store    *mailstore.Store
+	tlsConf  *tls.Config
+	registry *prometheus.Registry
+
+	servers []*listenerServer
+	http    *http.Server
+
+	mu    sync.Mutex
+	addrs map[string]string
+	errc  chan error
+	wg    sync.WaitGroup
+}
+
+// listenerServer is one configured listener and the server behind it.
+type listenerServer struct {
+	name  string
+	addr  string
+	smtp  *smtpserver.Server
+	ln    net.Listener
+	serve func(net.Listener) error
+}
+
+// OpenDataDir creates dir with mode 0700 if needed and refuses one others can read.
+func OpenDataDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return fmt.Errorf("data directory %s is open to other users and cannot be made 0700: %w", dir, err)
+		}
+	}
+	return nil
+}
+
+// New opens the store and builds every server. Nothing listens until Start.
+func New(opts Options) (*Gateway, error) {
+	cfg := opts.Config
+	if cfg == nil {
+		cfg = config.Default()
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	if cfg.Storage.Backend != config.BackendEmbedded {
+		return nil, fmt.Errorf("storage backend %q is not available in this build; use %q", cfg.Storage.Backend, config.BackendEmbedded)
+	}
+	if err := OpenDataDir(opts.DataDir); err != nil {
+		return nil, err
+	}
+	mkPath := opts.MasterKeyFile
+	if mkPath == "" {
+		mkPath = cfg.Keys.MasterKeyPath(opts.DataDir)
+	}
+	mk, err := keys.LoadOrCreateMasterKey(mkPath)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := loadCertificate(cfg.TLS, cfg.Hostname, opts.DataDir, mk)
+	if err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	spoolDir := filepath.Join(opts.DataDir, "spool")
+	if err := os.MkdirAll(spoolDir, 0o700); err != nil {
+		return nil, err
+	}
+	store, err := mailstore.Open(opts.DataDir, mailstore.Options{})
+	if err != nil {
+		return nil, err
+	}
+	g := &Gateway{
+		cfg: cfg, dataDir: opts.DataDir, log: logger, store: store,
+		tlsConf:  serverTLSConfig(cert),
+		registry: prometheus.NewRegistry(),
+		addrs:    map[string]string{},
+		errc:     make(chan error, 16),
+	}
+	g.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := g.buildSMTP(spoolDir); err != nil {
+		store.Close()
+		return nil, err
+	}
+	g.buildHTTP()
+	return g, nil
+}
+
+func (g *Gateway) buildSMTP(spoolDir string) error {
+	cfg := g.cfg
+	authn := auth.New(auth.Options{Accounts: g.store})
+	pipe := pipeline.New(pipeline.Options{Hostname: cfg.Hostname, Store: g.store, Logger: g.log})
+	limiter := connlimit.New(cfg.Limits.MaxConnectionsPerIP)
+	metrics := smtpserver.NewMetrics(g.registry)
+	roles := []struct {
+		name, addr  string
+		role        pipeline.Role
+		implicitTLS bool
+	}{
+		{"smtp", cfg.Listen.SMTP, pipeline.RoleMX, false},
+		{"submission", cfg.Listen.Submission, pipeline.RoleSubmission, false},
+		{"submissions", cfg.Listen.Submissions, pipeline.RoleSubmission, true},
+	}
+	for _, r := range roles {
+		if r.addr == "" {
+			continue
+		}
+		srv, err := smtpserver.New(smtpserver.Options{
+			Name:                    r.name,
+			Hostname:                cfg.Hostname,
+			Role:                    r.role,
+			TLSConfig:               g.tlsConf,
+			ImplicitTLS:             r.implicitTLS,
+			IsLocalDomain:           cfg.IsLocalDomain,
+			Accounts:                g.store,
+			Auth:                    authn,
+			Pipeline:                pipe,
+			PlaintextAuthOnLoopback: cfg.Auth.PlaintextOnLoopback,
+			MaxMessageSize:          int64(cfg.Limits.MaxMessageSize),
+			MaxRecipients:           cfg.Limits.MaxRecipients,
+			MaxLineLength:           cfg.Limits.MaxLineLength,
+			IdleTimeout:             cfg.Limits.SMTPIdleTimeout.D(),
+			ConnLimiter:             limiter,
+			SpoolDir:                spoolDir,
+			Logger:                  g.log,
+			Metrics:                 metrics,
+		})
+		if err != nil {
+			return err
+		}
+		g.servers = append(g.servers, &listenerServer{name: r.name, addr: r.addr, smtp: srv, serve: srv.Serve})
+	}
+	return nil
+}
+
+func (g *Gateway) buildHTTP() {
+	if g.cfg.Listen.HTTP == "" {
+		return
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		defer cancel()
+		if _, err := g.store.Users(ctx); err != nil {
+			g.log.Error("health check failed", "err", err)
+			http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(g.registry, promhttp.HandlerOpts{}))
+	g.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	g.servers = append(g.servers, &listenerServer{name: "http", addr: g.cfg.Listen.HTTP, serve: g.http.Serve})
+}
+
+// Start binds every listener, then serves them in the background.
+func (g *Gateway) Start() error {
+	for _, s := range g.servers {
+		ln, err := net.Listen("tcp", s.addr)
+		if err != nil {
+			for _, o := range g.servers {
+				if o.ln != nil {
+					o.ln.Close()
+				}
+			}
+			return fmt.Errorf("listen %s on %s: %w", s.name, s.addr, err)
+		}
+		s.ln = ln
+		g.mu.Lock()
+		g.addrs[s.name] = ln.Addr().String()
+		g.mu.Unlock()
+	}
+	for _, name := range []string{"imap", "imaps", "pop3", "pop3s"} {
+		if g.listenAddr(name) != "" {
+			g.log.Warn("listener configured but its server is not part of this build", "listener", name)
+		}
+	}
+	for _, s := range g.servers {
+		g.log.Info("listening", "listener", s.name, "addr", s.ln.Addr().String())
+		g.wg.Add(1)
+		go func(s *listenerServer) {
+			defer g.wg.Done()
+			err := s.serve(s.ln)
+			if err != nil && !errors.Is(err, smtpserver.ErrServerClosed) && !errors.Is(err, http.ErrServerClosed) {
+				g.errc <- fmt.Errorf("%s: %w", s.name, err)
+			}
+		}(s)
+	}
+	return nil
+}
+
+func (g *Gateway) listenAddr(name string) string {
+	l := g.cfg.Listen
+	return map[string]string{"imap": l.IMAP, "imaps": l.IMAPS, "pop3": l.POP3, "pop3s": l.POP3S}[name]
+}
+
+// Addr returns the bound address of a listener ("smtp", "submission", "submissions",
+// "http"), or "" when it is not listening.
+func (g *Gateway) Addr(name string) string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.addrs[name]
+}
+
+// Store is the gateway's mail store.
+func (g *Gateway) Store() *mailstore.Store { return g.store }
+
+// Errors delivers a server's failure while running.
+func (g *Gateway) Errors() <-chan error { return g.errc }
+
+// Shutdown stops every server, waiting for open sessions until ctx ends, then closes the store.
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	var errs []error
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for _, s := range g.servers {
+		if s.ln == nil {
+			continue
+		}
+		wg.Add(1)
+		go func(s *listenerServer) {
+			defer wg.Done()
+			var err error
+			switch {
+			case s.smtp != nil:
+				err = s.smtp.Shutdown(ctx)
+			case s.name == "http":
+				err = g.http.Shutdown(ctx)
+			}
+			if err != nil && !errors.Is(err, smtpserver.ErrServerClosed) {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("%s: %w", s.name, err))
+				mu.Unlock()
+			}
+		}(s)
+	}
+	wg.Wait()
+	g.wg.Wait()
+	errs = append(errs, g.store.Close())
+	return errors.Join(errs...)
+}
