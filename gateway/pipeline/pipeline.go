@@ -72,9 +72,9 @@ type Envelope struct {
 	RemoteIP   netip.Addr
 	Helo       string
 	TLS        bool
-	UTF8       bool                 // SMTPUTF8 was given
-	AuthUser   *mailstore.User      // the authenticated account, nil on MX
-	MailFrom   string               // "" for the null sender
+	UTF8       bool            // SMTPUTF8 was given
+	AuthUser   *mailstore.User // the authenticated account, nil on MX
+	MailFrom   string          // "" for the null sender
 	Recipients []Recipient
 	ReceivedAt time.Time
 }

@@ -164,4 +164,3 @@ func port(hostport string) string {
 	}
 	return hostport
 }
-
