@@ -58,7 +58,7 @@ func Parse(s string) (Address, error) {
 	if len(local) > 64 {
 		return Address{}, ErrSyntax
 	}
-	if strings.HasPrefix(local, `"`) != strings.HasSuffix(local, `"`) || (local == `"`) {
+	if !validLocal(local) {
 		return Address{}, ErrSyntax
 	}
 	d, ok := normalizeDomain(domain)
@@ -66,6 +66,38 @@ func Parse(s string) (Address, error) {
 		return Address{}, ErrSyntax
 	}
 	return Address{Local: local, Domain: d}, nil
+}
+
+// validLocal accepts an RFC 5321 Dot-string (atext and dots; UTF-8 allowed per RFC 6531) or
+// a Quoted-string.
+func validLocal(l string) bool {
+	if strings.HasPrefix(l, `"`) {
+		if len(l) < 2 || !strings.HasSuffix(l, `"`) {
+			return false
+		}
+		inner := l[1 : len(l)-1]
+		for i := 0; i < len(inner); i++ {
+			switch c := inner[i]; {
+			case c == '\\':
+				i++
+				if i == len(inner) {
+					return false
+				}
+			case c == '"':
+				return false
+			}
+		}
+		return true
+	}
+	for _, r := range l {
+		if r >= 0x80 || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			continue
+		}
+		if !strings.ContainsRune("!#$%&'*+-/=?^_`{|}~.", r) {
+			return false
+		}
+	}
+	return true
 }
 
 // Domain returns the canonical form of a domain name, or false when it is not one.

@@ -26,6 +26,11 @@ func TestParse(t *testing.T) {
 		{"user\x00@localhost", ""},
 		{"\xff@localhost", ""},
 		{"jörg@bücher.example", "jörg@bücher.example"},
+		{"a@b@localhost", ""},
+		{"a(b)@localhost", ""},
+		{`"a"b"@localhost`, ""},
+		{`"a\"b"@localhost`, `"a\"b"@localhost`},
+		{"first.o'neil+tag@localhost", "first.o'neil+tag@localhost"},
 	}
 	for _, c := range cases {
 		a, err := Parse(c.in)

@@ -1,0 +1,184 @@
+// Package gatewaytest boots a whole Sealgate gateway in-process for tests: every listener on
+// 127.0.0.1:0, a fresh data directory, the real store and servers. Tests talk to it through
+// real protocol clients.
+package gatewaytest
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sealgate/sealgate/gateway"
+	"github.com/sealgate/sealgate/gateway/address"
+	"github.com/sealgate/sealgate/gateway/auth"
+	"github.com/sealgate/sealgate/gateway/config"
+	"github.com/sealgate/sealgate/gateway/mailstore"
+)
+
+// Env is a running gateway.
+type Env struct {
+	T      testing.TB
+	GW     *gateway.Gateway
+	Dir    string
+	Config *config.Config
+	Log    *LogBuffer
+}
+
+// LogBuffer collects the gateway's log output.
+type LogBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (l *LogBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf = append(l.buf, p...)
+	return len(p), nil
+}
+
+// String returns everything logged so far.
+func (l *LogBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return string(l.buf)
+}
+
+// Config returns the test configuration: every listener on 127.0.0.1:0, domains localhost and
+// example.test.
+func Config() *config.Config {
+	c := config.Default()
+	c.Hostname = "mx.example.test"
+	c.Domains = []string{"localhost", "example.test"}
+	c.Listen = config.Listen{
+		SMTP:        "127.0.0.1:0",
+		Submission:  "127.0.0.1:0",
+		Submissions: "127.0.0.1:0",
+		HTTP:        "127.0.0.1:0",
+	}
+	return c
+}
+
+// Start boots a gateway with Config() changed by each mod; it is shut down when the test ends.
+func Start(t testing.TB, mods ...func(*config.Config)) *Env {
+	t.Helper()
+	cfg := Config()
+	for _, m := range mods {
+		m(cfg)
+	}
+	if ps := cfg.Validate(); len(ps) > 0 {
+		t.Fatalf("test config invalid: %v", ps)
+	}
+	dir := filepath.Join(t.TempDir(), "data")
+	logs := &LogBuffer{}
+	var w io.Writer = logs
+	if testing.Verbose() {
+		w = io.MultiWriter(logs, os.Stderr)
+	}
+	gw, err := gateway.New(gateway.Options{Config: cfg, DataDir: dir, Logger: slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gw.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := gw.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return &Env{T: t, GW: gw, Dir: dir, Config: cfg, Log: logs}
+}
+
+// AddUser creates an account.
+func (e *Env) AddUser(addr, password string) mailstore.User {
+	e.T.Helper()
+	a, err := address.Parse(addr)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	hash, err := auth.HashPassword(password)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	u, err := e.GW.Store().AddUser(context.Background(), a, hash)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	return u
+}
+
+// Stored is a message in a mailbox.
+type Stored struct {
+	UID  uint32
+	Body []byte
+}
+
+// Mailbox returns the messages of a user's mailbox, in UID order.
+func (e *Env) Mailbox(user, mailbox string) []Stored {
+	e.T.Helper()
+	return ReadMailbox(e.T, e.GW.Store(), user, mailbox)
+}
+
+// ReadMailbox reads a user's mailbox from any store.
+func ReadMailbox(t testing.TB, s *mailstore.Store, user, mailbox string) []Stored {
+	t.Helper()
+	ctx := context.Background()
+	a, err := address.Parse(user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := s.UserByAddress(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb, err := s.MailboxByName(ctx, u.ID, mailbox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := s.Messages(ctx, mb.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]Stored, 0, len(msgs))
+	for _, m := range msgs {
+		rc, _, err := s.OpenBody(ctx, m.BodyID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, Stored{UID: m.UID, Body: b})
+	}
+	return out
+}
+
+// TLSConfig trusts the gateway's self-signed certificate for the name "localhost".
+func (e *Env) TLSConfig() *tls.Config {
+	e.T.Helper()
+	pemData, err := os.ReadFile(filepath.Join(e.Dir, "tls", "cert.pem"))
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pemData) {
+		e.T.Fatal("self-signed certificate does not parse")
+	}
+	return &tls.Config{RootCAs: pool, ServerName: "localhost"}
+}
+
+// String shows a stored message in test failures.
+func (s Stored) String() string { return fmt.Sprintf("UID %d: %q", s.UID, s.Body) }
