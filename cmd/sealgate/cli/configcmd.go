@@ -9,7 +9,7 @@ import (
 )
 
 func configCmd(g *globals) *cobra.Command {
-	c := &cobra.Command{Use: "config", Short: "Print an example configuration or check one"}
+	c := group("config", "Print an example configuration or check one")
 	c.AddCommand(&cobra.Command{
 		Use:   "example",
 		Short: "Print a fully commented configuration with every default",

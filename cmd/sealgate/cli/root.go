@@ -54,7 +54,7 @@ func Run(env Env) int {
 	if defData == "" {
 		defData = "./sealgate-data"
 	}
-	root.PersistentFlags().StringVar(&g.dataDir, "data", defData, "data directory (default $SEALGATE_DATA, else ./sealgate-data)")
+	root.PersistentFlags().StringVar(&g.dataDir, "data", defData, "data directory ($SEALGATE_DATA sets the default)")
 	root.PersistentFlags().StringVar(&g.configFile, "config", "", "configuration file (default DIR/sealgate.toml when it exists)")
 	root.SetArgs(env.Args)
 	root.SetIn(env.Stdin)
@@ -97,6 +97,22 @@ func (g *globals) readPassword() (string, error) {
 		return "", errors.New("no password on standard input")
 	}
 	return pw, nil
+}
+
+// group makes a command that only holds subcommands: an unknown subcommand is an error, no
+// subcommand prints help.
+func group(use, short string) *cobra.Command {
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath())
+			}
+			return cmd.Help()
+		},
+	}
 }
 
 func exactArgs(n int, what string) cobra.PositionalArgs {

@@ -43,7 +43,7 @@ func parseUserAddress(cfg *config.Config, s string) (address.Address, error) {
 }
 
 func userCmd(g *globals) *cobra.Command {
-	c := &cobra.Command{Use: "user", Short: "Manage accounts"}
+	c := group("user", "Manage accounts")
 	var pwStdin bool
 	add := &cobra.Command{
 		Use:   "add ADDRESS --password-stdin",

@@ -1,0 +1,123 @@
+package cli
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/sealgate/sealgate/gateway/config"
+	"github.com/sealgate/sealgate/gateway/gatewaytest"
+)
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func run(t *testing.T, stdin string, env map[string]string, args ...string) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Run(Env{Args: args, Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb,
+		Getenv: func(k string) string { return env[k] }})
+	return result{code, out.String(), errb.String()}
+}
+
+// wantError checks the error contract: non-zero exit, exactly one line on stderr.
+func wantError(t *testing.T, r result, contains string) {
+	t.Helper()
+	if r.code == 0 {
+		t.Fatalf("exit 0, want failure (stdout %q)", r.stdout)
+	}
+	if strings.Count(r.stderr, "\n") != 1 || !strings.HasPrefix(r.stderr, "sealgate: ") || !strings.Contains(r.stderr, contains) {
+		t.Fatalf("stderr %q, want one line containing %q", r.stderr, contains)
+	}
+}
+
+func TestUserCommands(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	d := []string{"--data", dir}
+	if r := run(t, "s3cret\n", nil, append(d, "user", "add", "Alice@LocalHost", "--password-stdin")...); r.code != 0 {
+		t.Fatalf("user add: %+v", r)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("data directory mode: %v %v", fi.Mode().Perm(), err)
+	}
+	wantError(t, run(t, "x\n", nil, append(d, "user", "add", "alice@localhost", "--password-stdin")...), "already exists")
+	wantError(t, run(t, "x\n", nil, append(d, "user", "add", "bob@elsewhere.example", "--password-stdin")...), "not a local domain")
+	wantError(t, run(t, "", nil, append(d, "user", "add", "bob@localhost", "--password-stdin")...), "no password")
+	wantError(t, run(t, "x\n", nil, append(d, "user", "add", "bob@localhost")...), "--password-stdin")
+	wantError(t, run(t, "x\n", nil, append(d, "user", "add", "not-an-address", "--password-stdin")...), "not a valid address")
+	wantError(t, run(t, "", nil, append(d, "user", "frobnicate")...), "")
+	wantError(t, run(t, "", nil, append(d, "user", "list", "--bogus")...), "unknown flag")
+
+	// SEALGATE_DATA is the default data directory.
+	r := run(t, "", map[string]string{"SEALGATE_DATA": dir}, "user", "list")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "Alice@localhost\t") {
+		t.Fatalf("user list: %+v", r)
+	}
+	if r := run(t, "n3w\n", nil, append(d, "user", "passwd", "alice@localhost", "--password-stdin")...); r.code != 0 {
+		t.Fatalf("passwd: %+v", r)
+	}
+	wantError(t, run(t, "x\n", nil, append(d, "user", "passwd", "nobody@localhost", "--password-stdin")...), "no user")
+	if r := run(t, "", nil, append(d, "user", "delete", "alice@localhost")...); r.code != 0 {
+		t.Fatalf("delete: %+v", r)
+	}
+	wantError(t, run(t, "", nil, append(d, "user", "delete", "alice@localhost")...), "no user")
+	if r := run(t, "", nil, append(d, "user", "list")...); r.code != 0 || r.stdout != "" {
+		t.Fatalf("list after delete: %+v", r)
+	}
+}
+
+func TestConfigCommands(t *testing.T) {
+	r := run(t, "", nil, "config", "example")
+	if r.code != 0 || r.stdout != config.Example() {
+		t.Fatalf("config example: code %d", r.code)
+	}
+	good := filepath.Join(t.TempDir(), "good.toml")
+	os.WriteFile(good, []byte(r.stdout), 0o600)
+	if r := run(t, "", nil, "config", "check", good); r.code != 0 {
+		t.Fatalf("check example: %+v", r)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.toml")
+	os.WriteFile(bad, []byte("hostname = \"-bad-\"\n[listen]\nsmpt = \"x\"\nsmtp = \"nope\"\n"), 0o600)
+	r = run(t, "", nil, "config", "check", bad)
+	wantError(t, r, "listen.smtp")
+	for _, want := range []string{"hostname", `"listen.smpt"`} {
+		if !strings.Contains(r.stderr, want) {
+			t.Fatalf("check did not report %s: %q", want, r.stderr)
+		}
+	}
+}
+
+// A user added by the CLI while the server runs can receive mail at once.
+func TestCLIChangesReachRunningServer(t *testing.T) {
+	env := gatewaytest.Start(t)
+	c, err := smtp.Dial(env.GW.Addr("smtp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Mail("x@example.org", nil)
+	if err := c.Rcpt("carol@localhost", nil); err == nil {
+		t.Fatal("unknown user accepted")
+	}
+	if r := run(t, "pw\n", nil, "--data", env.Dir, "user", "add", "carol@localhost", "--password-stdin"); r.code != 0 {
+		t.Fatalf("user add: %+v", r)
+	}
+	if err := c.Rcpt("carol@localhost", nil); err != nil {
+		t.Fatalf("user added by the CLI is unknown to the running server: %v", err)
+	}
+	if r := run(t, "", nil, "--data", env.Dir, "user", "delete", "carol@localhost"); r.code != 0 {
+		t.Fatalf("user delete: %+v", r)
+	}
+	c.Reset()
+	c.Mail("x@example.org", nil)
+	if err := c.Rcpt("carol@localhost", nil); err == nil {
+		t.Fatal("deleted user still accepted")
+	}
+}

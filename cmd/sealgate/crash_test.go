@@ -1,0 +1,198 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/sealgate/sealgate/gateway/gatewaytest"
+	"github.com/sealgate/sealgate/gateway/mailstore"
+)
+
+// buildBinary compiles sealgate once for the tests that run the real program.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "sealgate")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+type server struct {
+	cmd  *exec.Cmd
+	logs *bytes.Buffer
+}
+
+func startServer(t *testing.T, bin, dataDir, smtpAddr string) *server {
+	t.Helper()
+	logs := &bytes.Buffer{}
+	cmd := exec.Command(bin, "--data", dataDir, "serve")
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", smtpAddr, time.Second)
+		if err == nil {
+			c.Close()
+			return &server{cmd: cmd, logs: logs}
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("server did not start: %v\n%s", err, logs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestKill9LosesNoAcknowledgedMessage sends mail over concurrent sessions while the real
+// server is killed with SIGKILL at random moments, restarts it, and checks that every message
+// answered 250 is in the mailbox exactly once and no message is there twice.
+func TestKill9LosesNoAcknowledgedMessage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the real binary")
+	}
+	bin := buildBinary(t)
+	dataDir := filepath.Join(t.TempDir(), "data")
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	smtpAddr := freePort(t)
+	conf := fmt.Sprintf(`[listen]
+smtp = %q
+submission = ""
+submissions = ""
+imap = ""
+imaps = ""
+pop3 = ""
+pop3s = ""
+http = ""
+`, smtpAddr)
+	if err := os.WriteFile(filepath.Join(dataDir, "sealgate.toml"), []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	add := exec.Command(bin, "--data", dataDir, "user", "add", "alice@localhost", "--password-stdin")
+	add.Stdin = bytes.NewBufferString("pw\n")
+	if out, err := add.CombinedOutput(); err != nil {
+		t.Fatalf("user add: %v\n%s", err, out)
+	}
+
+	const rounds, senders = 5, 8
+	var mu sync.Mutex
+	acked := map[string]bool{}
+	attempted := 0
+	for round := 0; round < rounds; round++ {
+		srv := startServer(t, bin, dataDir, smtpAddr)
+		ctx, stop := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		for s := 0; s < senders; s++ {
+			wg.Add(1)
+			go func(s int) {
+				defer wg.Done()
+				for seq := 0; ctx.Err() == nil; {
+					c, err := smtp.Dial(smtpAddr)
+					if err != nil {
+						return // server is gone
+					}
+					for ctx.Err() == nil {
+						id := fmt.Sprintf("r%d-s%d-m%d", round, s, seq)
+						seq++
+						mu.Lock()
+						attempted++
+						mu.Unlock()
+						if err := sendOne(c, id); err != nil {
+							break
+						}
+						mu.Lock()
+						acked[id] = true
+						mu.Unlock()
+					}
+					c.Close()
+				}
+			}(s)
+		}
+		time.Sleep(time.Duration(200+rand.IntN(600)) * time.Millisecond)
+		if err := srv.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		srv.cmd.Wait()
+		stop()
+		wg.Wait()
+	}
+
+	// Read the store as the next server would find it.
+	store, err := mailstore.Open(dataDir, mailstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	count := map[string]int{}
+	idRE := regexp.MustCompile(`X-Test-Id: (\S+)\r\n`)
+	for _, m := range gatewaytest.ReadMailbox(t, store, "alice@localhost", "INBOX") {
+		match := idRE.FindSubmatch(m.Body)
+		if match == nil {
+			t.Fatalf("message without test id: %q", m.Body)
+		}
+		count[string(match[1])]++
+	}
+	lost, dup := 0, 0
+	for id := range acked {
+		if count[id] == 0 {
+			lost++
+			t.Errorf("acknowledged message %s is missing", id)
+		}
+	}
+	for id, n := range count {
+		if n > 1 {
+			dup++
+			t.Errorf("message %s stored %d times", id, n)
+		}
+	}
+	t.Logf("%d kills, %d messages attempted, %d acknowledged, %d stored, %d lost, %d duplicated",
+		rounds, attempted, len(acked), len(count), lost, dup)
+	if len(acked) < rounds {
+		t.Fatalf("only %d messages acknowledged: the test did not exercise the server", len(acked))
+	}
+}
+
+func sendOne(c *smtp.Client, id string) error {
+	if err := c.Mail("sender@example.org", nil); err != nil {
+		return err
+	}
+	if err := c.Rcpt("alice@localhost", nil); err != nil {
+		return err
+	}
+	w, err := c.Data()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "From: sender@example.org\r\nSubject: crash test\r\nX-Test-Id: %s\r\n\r\n", id)
+	w.Write(bytes.Repeat([]byte("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\r\n"), 160))
+	return w.Close()
+}
