@@ -1,0 +1,211 @@
+package smime
+
+import (
+	"bufio"
+	"bytes"
+	"crypto"
+	"crypto/x509"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/sealgate/sealgate/crypto/internal/mimeutil"
+)
+
+// EncryptOptions configures Encrypt.
+type EncryptOptions struct {
+	// Recipients' certificates (RSA or EC). Required.
+	Recipients []*x509.Certificate
+	// Cipher: AES256CBC (default) or an AES-GCM AuthEnvelopedData.
+	Cipher Cipher
+	// KeyTransport for RSA recipients: RSAPKCS1v15 (default) or RSAOAEP.
+	KeyTransport KeyTransport
+	// Now is the clock for the certificate validity check; nil: time.Now.
+	Now func() time.Time
+}
+
+// DecryptOptions configures Decrypt.
+type DecryptOptions struct {
+	// Now is reserved for key validity checks; nil: time.Now.
+	Now func() time.Time
+}
+
+func readMessage(r io.Reader) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, MaxMessageSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > MaxMessageSize {
+		return nil, ErrTooLarge
+	}
+	return b, nil
+}
+
+// Encrypt reads an RFC 5322 message and writes it as S/MIME enveloped (or
+// authEnveloped) data. Header fields other than Content-* stay outside
+// unchanged; the Content-* fields and body, in canonical CRLF form, are
+// encrypted.
+func Encrypt(dst io.Writer, msg io.Reader, opts EncryptOptions) error {
+	if len(opts.Recipients) == 0 {
+		return ErrNoRecipients
+	}
+	t := now(opts.Now)
+	for _, c := range opts.Recipients {
+		if t.Before(c.NotBefore) || t.After(c.NotAfter) {
+			return fmt.Errorf("%w: %s is not valid at %s", ErrBadCertificate, c.Subject, t.Format(time.RFC3339))
+		}
+		if c.KeyUsage != 0 && c.KeyUsage&(x509.KeyUsageKeyEncipherment|x509.KeyUsageKeyAgreement) == 0 {
+			return fmt.Errorf("%w: %s may not be used for encryption", ErrBadCertificate, c.Subject)
+		}
+	}
+	data, err := readMessage(msg)
+	if err != nil {
+		return err
+	}
+	top := mimeutil.ParseEntity(data)
+	inner := innerEntity(top)
+	der, err := envelope(inner, opts.Recipients, opts.Cipher, opts.KeyTransport)
+	if err != nil {
+		return err
+	}
+	st := "enveloped-data"
+	if opts.Cipher == AES256GCM || opts.Cipher == AES128GCM {
+		st = "authEnveloped-data"
+	}
+	out := bufio.NewWriter(dst)
+	writeOuter(out, top.Header)
+	fmt.Fprintf(out, "MIME-Version: 1.0\r\nContent-Type: application/pkcs7-mime; smime-type=%s; name=\"smime.p7m\"\r\n"+
+		"Content-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\"smime.p7m\"\r\n\r\n", st)
+	writeBase64(out, der)
+	return out.Flush()
+}
+
+// innerEntity returns the Content-* fields and body of a message as a
+// MIME entity in canonical CRLF form.
+func innerEntity(top *mimeutil.Entity) []byte {
+	var b bytes.Buffer
+	hasCT := false
+	for _, f := range top.Header.Fields {
+		if mimeutil.IsContent(f.Name) && !strings.EqualFold(f.Name, "MIME-Version") {
+			if strings.EqualFold(f.Name, "Content-Type") {
+				hasCT = true
+			}
+			b.Write(f.Raw)
+		}
+	}
+	if !hasCT {
+		b.WriteString("Content-Type: text/plain; charset=us-ascii\r\n")
+	}
+	b.WriteString("\r\n")
+	b.Write(top.Body)
+	return mimeutil.CanonicalCRLF(b.Bytes())
+}
+
+// writeOuter writes the message header fields that are not Content-*.
+func writeOuter(w io.Writer, h mimeutil.Header) {
+	cw := &mimeutil.CRLFWriter{W: w}
+	for _, f := range h.Fields {
+		if !mimeutil.IsContent(f.Name) {
+			cw.Write(f.Raw)
+		}
+	}
+}
+
+func writeBase64(w io.Writer, der []byte) {
+	enc := base64.StdEncoding.EncodeToString(der)
+	for len(enc) > 76 {
+		io.WriteString(w, enc[:76]+"\r\n")
+		enc = enc[76:]
+	}
+	io.WriteString(w, enc+"\r\n")
+}
+
+// mergeOuter writes the outer header fields (without Content-*) followed
+// by an inner entity, whose bytes are kept as they are.
+func mergeOuter(w io.Writer, outer mimeutil.Header, inner []byte) error {
+	var buf bytes.Buffer
+	sep := "\r\n"
+	for _, f := range outer.Fields {
+		if !mimeutil.IsContent(f.Name) {
+			buf.Write(f.Raw)
+		}
+	}
+	ih, _ := mimeutil.SplitEntity(inner)
+	if !bytes.Contains(ih, []byte("\r\n")) && bytes.Contains(ih, []byte("\n")) {
+		sep = "\n"
+	}
+	if outer.Get("MIME-Version") != "" && mimeutil.ParseHeader(ih).Get("MIME-Version") == "" {
+		buf.WriteString("MIME-Version: 1.0" + sep)
+	}
+	buf.Write(inner)
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+// isPKCS7Mime reports whether e is application/(x-)pkcs7-mime (or a .p7m
+// octet-stream, as some clients label it).
+func isPKCS7Mime(e *mimeutil.Entity) bool {
+	switch e.MediaType {
+	case "application/pkcs7-mime", "application/x-pkcs7-mime":
+		return true
+	case "application/octet-stream":
+		return strings.HasSuffix(strings.ToLower(e.Params["name"]), ".p7m")
+	}
+	return false
+}
+
+// cmsBody decodes the body of a pkcs7-mime entity to DER.
+func cmsBody(e *mimeutil.Entity) ([]byte, error) {
+	raw, err := e.Decoded()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	der, err := berToDER(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	return der, nil
+}
+
+// Decrypt reads an S/MIME enveloped or authEnveloped message (also one
+// wrapped in a multipart/signed, whose outer signature is then ignored)
+// and writes the outer header fields followed by the decrypted entity.
+// key is the recipient's private key (*rsa.PrivateKey, *ecdsa.PrivateKey,
+// or a crypto.Decrypter for RSA); cert selects the recipient info (nil:
+// try every one).
+func Decrypt(dst io.Writer, msg io.Reader, cert *x509.Certificate, key crypto.PrivateKey, opts DecryptOptions) (Result, error) {
+	var res Result
+	data, err := readMessage(msg)
+	if err != nil {
+		return res, err
+	}
+	top := mimeutil.ParseEntity(data)
+	e := top
+	if top.MediaType == "multipart/signed" {
+		if parts, err := top.Parts(); err == nil && len(parts) > 0 && isPKCS7Mime(parts[0]) {
+			e = parts[0]
+		}
+	}
+	if !isPKCS7Mime(e) {
+		return res, ErrNotEncrypted
+	}
+	if st := strings.ToLower(e.Params["smime-type"]); st != "" && st != "enveloped-data" && st != "authenveloped-data" {
+		return res, fmt.Errorf("%w: smime-type=%s", ErrNotEncrypted, st)
+	}
+	der, err := cmsBody(e)
+	if err != nil {
+		return res, err
+	}
+	pt, info, err := decryptEnveloped(der, cert, key)
+	res.Info = info
+	if err != nil {
+		return res, err
+	}
+	res.SMIMEType = "enveloped-data"
+	if info.Authenticated {
+		res.SMIMEType = "authEnveloped-data"
+	}
+	return res, mergeOuter(dst, top.Header, pt)
+}

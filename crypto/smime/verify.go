@@ -1,0 +1,304 @@
+package smime
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/asn1"
+	"fmt"
+	"io"
+	"net/mail"
+	"sort"
+	"strings"
+	"time"
+
+	"go.mozilla.org/pkcs7"
+
+	"github.com/sealgate/sealgate/crypto/internal/mimeutil"
+)
+
+// MaxDateSkew is the default limit between the Date header and the CMS
+// signingTime before the result is StatusMismatch.
+const MaxDateSkew = 2 * time.Hour
+
+// VerifyOptions configures Verify.
+type VerifyOptions struct {
+	// Roots are the trust anchors. Required: without them Verify returns
+	// ErrNoTrustStore.
+	Roots *x509.CertPool
+	// Intermediates may help to build the chain (the message's own
+	// certificates are always used).
+	Intermediates []*x509.Certificate
+	// Now is the time at which the chain must be valid; nil: time.Now.
+	Now func() time.Time
+	// AllowSHA1 accepts SHA-1 signatures (refused by default, as
+	// Thunderbird does).
+	AllowSHA1 bool
+	// MaxDateSkew bounds |Date - signingTime|; 0: MaxDateSkew (the
+	// constant); negative: no check.
+	MaxDateSkew time.Duration
+}
+
+// Verify checks the S/MIME signature of a message: multipart/signed with
+// application/pkcs7-signature (the signed part hashed in canonical CRLF
+// form) or opaque application/pkcs7-mime signed-data. When dst is not nil
+// the message without this signature layer is written to it: the outer
+// header fields followed by the signed entity (for opaque signatures, the
+// embedded content), bytes unchanged. ErrNotSigned: no S/MIME signature.
+func Verify(dst io.Writer, msg io.Reader, opts VerifyOptions) (SignatureResult, error) {
+	if opts.Roots == nil {
+		return SignatureResult{}, ErrNoTrustStore
+	}
+	data, err := readMessage(msg)
+	if err != nil {
+		return SignatureResult{}, err
+	}
+	top := mimeutil.ParseEntity(data)
+	var res SignatureResult
+	var inner []byte
+	switch {
+	case top.MediaType == "multipart/signed" && isPKCS7Signature(top.Params["protocol"]):
+		parts, err := top.Parts()
+		if err != nil || len(parts) < 2 {
+			return SignatureResult{Signed: true, Status: StatusBad, Reason: "multipart/signed without a signature part"}, nil
+		}
+		inner = parts[0].Raw
+		der, err := cmsBody(parts[1])
+		if err != nil {
+			res = SignatureResult{Signed: true, Status: StatusBad, Reason: "undecodable signature: " + err.Error()}
+			break
+		}
+		res = verifyCMS(der, mimeutil.CanonicalCRLF(parts[0].Raw), opts)
+	case isPKCS7Mime(top):
+		st := strings.ToLower(top.Params["smime-type"])
+		der, err := cmsBody(top)
+		if err != nil {
+			return SignatureResult{}, err
+		}
+		if st != "signed-data" {
+			var ci contentInfo
+			if _, err := asn1.Unmarshal(der, &ci); err != nil || !ci.ContentType.Equal(oidSignedData) {
+				return SignatureResult{}, ErrNotSigned
+			}
+		}
+		p7, err := pkcs7.Parse(der)
+		if err != nil {
+			return SignatureResult{Signed: true, Opaque: true, Status: StatusBad, Reason: "malformed SignedData: " + err.Error()}, nil
+		}
+		inner = p7.Content
+		res = verifyParsed(p7, nil, opts)
+		res.Opaque = true
+	default:
+		return SignatureResult{}, ErrNotSigned
+	}
+	res.checkHeaders(top.Header, opts.MaxDateSkew)
+	if dst != nil && inner != nil {
+		if err := mergeOuter(dst, top.Header, inner); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+func isPKCS7Signature(p string) bool {
+	p = strings.ToLower(p)
+	return p == "application/pkcs7-signature" || p == "application/x-pkcs7-signature"
+}
+
+func verifyCMS(der, content []byte, opts VerifyOptions) SignatureResult {
+	p7, err := pkcs7.Parse(der)
+	if err != nil {
+		return SignatureResult{Signed: true, Status: StatusBad, Reason: "malformed SignedData: " + err.Error()}
+	}
+	return verifyParsed(p7, content, opts)
+}
+
+// verifyParsed checks every signer of p7; detached is the signed content
+// for a detached signature (nil for opaque).
+func verifyParsed(p7 *pkcs7.PKCS7, detached []byte, opts VerifyOptions) SignatureResult {
+	res := SignatureResult{Signed: true, Status: StatusBad}
+	if len(p7.Signers) == 0 {
+		res.Reason = "no signer"
+		return res
+	}
+	content := p7.Content
+	if detached != nil {
+		if len(p7.Content) > 0 && !bytes.Equal(p7.Content, detached) {
+			res.Reason = "embedded content differs from the signed part"
+			return res
+		}
+		content = detached
+	}
+	for i, si := range p7.Signers {
+		r := verifySigner(p7, si.IssuerAndSerialNumber.IssuerName.FullBytes, si.IssuerAndSerialNumber.SerialNumber.String(),
+			si.DigestAlgorithm.Algorithm, si.DigestEncryptionAlgorithm.Algorithm, si.AuthenticatedAttributes, si.EncryptedDigest, content, opts)
+		if i == 0 || r.Status > res.Status && r.Status != StatusMismatch {
+			res = r
+		}
+	}
+	return res
+}
+
+type p7attr = struct {
+	Type  asn1.ObjectIdentifier
+	Value asn1.RawValue `asn1:"set"`
+}
+
+func verifySigner[A any](p7 *pkcs7.PKCS7, issuer []byte, serial string, digestOID, sigOID asn1.ObjectIdentifier, attrs []A, sig, content []byte, opts VerifyOptions) SignatureResult {
+	res := SignatureResult{Signed: true, Status: StatusBad}
+	var ee *x509.Certificate
+	for _, c := range p7.Certificates {
+		if bytes.Equal(c.RawIssuer, issuer) && c.SerialNumber.String() == serial {
+			ee = c
+			break
+		}
+	}
+	if ee == nil {
+		res.Reason = "signer certificate not in the message"
+		return res
+	}
+	res.Certificate = ee
+	res.Subject = ee.Subject.String()
+	res.Fingerprint = Fingerprint(ee)
+	if em := certEmails(ee); len(em) > 0 {
+		res.Signer = em[0]
+	}
+	h, ok := hashForOID(digestOID)
+	if !ok {
+		res.Reason = "unsupported digest " + digestOID.String()
+		return res
+	}
+	res.Hash = strings.ReplaceAll(h.String(), "-", "")
+	d := newHash(h)
+	d.Write(content)
+	contentDigest := d.Sum(nil)
+	signed := content
+	if len(attrs) > 0 {
+		var enc [][]byte
+		var md []byte
+		for _, a := range attrs {
+			pa := any(a)
+			b, err := asn1.Marshal(pa)
+			if err != nil {
+				res.Reason = "malformed signed attributes"
+				return res
+			}
+			enc = append(enc, b)
+			var at p7attr
+			if _, err := asn1.Unmarshal(b, &at); err != nil {
+				continue
+			}
+			switch {
+			case at.Type.Equal(oidAttrMessageDigest):
+				asn1.Unmarshal(at.Value.Bytes, &md)
+			case at.Type.Equal(oidAttrSigningTime):
+				var t time.Time
+				if _, err := asn1.Unmarshal(at.Value.Bytes, &t); err == nil {
+					res.SigningTime = t
+				}
+			}
+		}
+		if !bytes.Equal(md, contentDigest) {
+			res.Reason = "content verify error: message digest mismatch (content changed)"
+			return res
+		}
+		sort.Slice(enc, func(i, j int) bool { return bytes.Compare(enc[i], enc[j]) < 0 })
+		signed, _ = asn1.Marshal(asn1.RawValue{Class: asn1.ClassUniversal, Tag: asn1.TagSet, IsCompound: true, Bytes: bytes.Join(enc, nil)})
+	}
+	d = newHash(h)
+	d.Write(signed)
+	hashed := d.Sum(nil)
+	switch pub := ee.PublicKey.(type) {
+	case *rsa.PublicKey:
+		var err error
+		if sigOID.Equal(oidRSASSAPSS) {
+			err = rsa.VerifyPSS(pub, h, hashed, sig, nil)
+		} else {
+			err = rsa.VerifyPKCS1v15(pub, h, hashed, sig)
+		}
+		if err != nil {
+			res.Reason = "signature verification failure"
+			return res
+		}
+	case *ecdsa.PublicKey:
+		if !ecdsa.VerifyASN1(pub, hashed, sig) {
+			res.Reason = "signature verification failure"
+			return res
+		}
+	default:
+		res.Reason = fmt.Sprintf("unsupported signer key %T", ee.PublicKey)
+		return res
+	}
+	res.CryptoValid = true
+	if h == crypto.SHA1 && !opts.AllowSHA1 {
+		res.Reason = "SHA-1 signature refused"
+		return res
+	}
+	res.Status = StatusUntrusted
+	if !res.SigningTime.IsZero() && (res.SigningTime.Before(ee.NotBefore) || res.SigningTime.After(ee.NotAfter)) {
+		res.Reason = "signing time outside the certificate validity"
+		return res
+	}
+	if ee.KeyUsage != 0 && ee.KeyUsage&(x509.KeyUsageDigitalSignature|x509.KeyUsageContentCommitment) == 0 {
+		res.Reason = "certificate key usage does not allow signing"
+		return res
+	}
+	inter := x509.NewCertPool()
+	for _, c := range p7.Certificates {
+		inter.AddCert(c)
+	}
+	for _, c := range opts.Intermediates {
+		inter.AddCert(c)
+	}
+	if _, err := ee.Verify(x509.VerifyOptions{
+		Roots:         opts.Roots,
+		Intermediates: inter,
+		CurrentTime:   now(opts.Now),
+		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection},
+	}); err != nil {
+		res.Reason = "certificate not trusted: " + err.Error()
+		return res
+	}
+	res.Status = StatusGood
+	res.Valid = true
+	return res
+}
+
+// checkHeaders applies the From and Date checks to a good result.
+func (r *SignatureResult) checkHeaders(h mimeutil.Header, skew time.Duration) {
+	if r.Status != StatusGood || r.Certificate == nil {
+		return
+	}
+	if from := h.Values("From"); len(from) > 0 {
+		if as, err := mail.ParseAddressList(from[0]); err == nil && len(as) > 0 {
+			addr := strings.ToLower(as[0].Address)
+			match := false
+			for _, e := range certEmails(r.Certificate) {
+				if e == addr {
+					match = true
+				}
+			}
+			r.SenderMismatch = !match
+		}
+	}
+	if skew == 0 {
+		skew = MaxDateSkew
+	}
+	if date := h.Get("Date"); skew > 0 && date != "" && !r.SigningTime.IsZero() {
+		if d, err := mail.ParseDate(date); err == nil {
+			diff := d.Sub(r.SigningTime)
+			if diff < 0 {
+				diff = -diff
+			}
+			r.DateMismatch = diff > skew
+		}
+	}
+	switch {
+	case r.SenderMismatch:
+		r.Status, r.Valid, r.Reason = StatusMismatch, false, "From address is not in the signer certificate"
+	case r.DateMismatch:
+		r.Status, r.Valid, r.Reason = StatusMismatch, false, "Date header differs from the signing time"
+	}
+}
