@@ -75,6 +75,9 @@ type SignatureResult struct {
 	// DateMismatch: the Date header is far from the signing time.
 	SenderMismatch bool
 	DateMismatch   bool
+	// Partial: the signature covers only the first part of a
+	// multipart/mixed.
+	Partial bool
 }
 
 // Fingerprint returns the SHA-256 of a certificate's DER, upper-case hex.

@@ -90,6 +90,18 @@ func Verify(dst io.Writer, msg io.Reader, opts VerifyOptions) (SignatureResult, 
 		inner = p7.Content
 		res = verifyParsed(p7, nil, opts)
 		res.Opaque = true
+	case top.MediaType == "multipart/mixed":
+		// A signed first part followed by unsigned additions (mailing
+		// list footers): check that part, report Partial.
+		parts, err := top.Parts()
+		if err != nil || len(parts) < 2 || parts[0].MediaType != "multipart/signed" || !isPKCS7Signature(parts[0].Params["protocol"]) {
+			return SignatureResult{}, ErrNotSigned
+		}
+		var sb bytes.Buffer
+		mergeOuter(&sb, top.Header, parts[0].Raw)
+		r, err := Verify(nil, &sb, opts)
+		r.Partial = true
+		return r, err
 	default:
 		return SignatureResult{}, ErrNotSigned
 	}
