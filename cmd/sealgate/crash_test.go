@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
@@ -71,9 +73,10 @@ func startServer(t *testing.T, bin, dataDir, smtpAddr string) *server {
 	}
 }
 
-// TestKill9LosesNoAcknowledgedMessage sends mail over concurrent sessions while the real
-// server is killed with SIGKILL at random moments, restarts it, and checks that every message
-// answered 250 is in the mailbox exactly once and no message is there twice.
+// TestKill9LosesNoAcknowledgedMessage sends mail over concurrent sessions — Internet mail for a
+// local mailbox and submitted mail for a remote domain — while the real server is killed with
+// SIGKILL at random moments, restarts it, and checks that every message answered 250 is in the
+// mailbox or the outbound spool exactly once and no message is there twice.
 func TestKill9LosesNoAcknowledgedMessage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the real binary")
@@ -83,17 +86,19 @@ func TestKill9LosesNoAcknowledgedMessage(t *testing.T) {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	smtpAddr := freePort(t)
-	conf := fmt.Sprintf(`[listen]
+	smtpAddr, subAddr := freePort(t), freePort(t)
+	conf := fmt.Sprintf(`[auth]
+plaintext_on_loopback = true
+[listen]
 smtp = %q
-submission = ""
+submission = %q
 submissions = ""
 imap = ""
 imaps = ""
 pop3 = ""
 pop3s = ""
 http = ""
-`, smtpAddr)
+`, smtpAddr, subAddr)
 	if err := os.WriteFile(filepath.Join(dataDir, "sealgate.toml"), []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +121,10 @@ http = ""
 			go func(s int) {
 				defer wg.Done()
 				for seq := 0; ctx.Err() == nil; {
-					c, err := smtp.Dial(smtpAddr)
+					// Even senders are Internet peers; odd ones are alice submitting to
+					// a remote domain, which goes to the outbound spool.
+					submit := s%2 == 1
+					c, err := dialRole(smtpAddr, subAddr, submit)
 					if err != nil {
 						return // server is gone
 					}
@@ -126,7 +134,7 @@ http = ""
 						mu.Lock()
 						attempted++
 						mu.Unlock()
-						if err := sendOne(c, id); err != nil {
+						if err := sendOne(c, id, submit); err != nil {
 							break
 						}
 						mu.Lock()
@@ -161,6 +169,23 @@ http = ""
 		}
 		count[string(match[1])]++
 	}
+	q, err := store.QueueEntries(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range q {
+		rc, _, err := store.OpenBody(context.Background(), e.BodyID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(rc)
+		rc.Close()
+		match := idRE.FindSubmatch(body)
+		if match == nil || len(e.Recipients) != 1 || e.Recipients[0].Address != "bob@remote.example" {
+			t.Fatalf("spool entry %+v: %q", e, body)
+		}
+		count[string(match[1])]++
+	}
 	lost, dup := 0, 0
 	for id := range acked {
 		if count[id] == 0 {
@@ -181,18 +206,37 @@ http = ""
 	}
 }
 
-func sendOne(c *smtp.Client, id string) error {
-	if err := c.Mail("sender@example.org", nil); err != nil {
+func dialRole(mx, sub string, submit bool) (*smtp.Client, error) {
+	if !submit {
+		return smtp.Dial(mx)
+	}
+	c, err := smtp.Dial(sub)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Auth(sasl.NewPlainClient("", "alice@localhost", "pw")); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func sendOne(c *smtp.Client, id string, submit bool) error {
+	from, to := "sender@example.org", "alice@localhost"
+	if submit {
+		from, to = "alice@localhost", "bob@remote.example"
+	}
+	if err := c.Mail(from, nil); err != nil {
 		return err
 	}
-	if err := c.Rcpt("alice@localhost", nil); err != nil {
+	if err := c.Rcpt(to, nil); err != nil {
 		return err
 	}
 	w, err := c.Data()
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "From: sender@example.org\r\nSubject: crash test\r\nX-Test-Id: %s\r\n\r\n", id)
+	fmt.Fprintf(w, "From: %s\r\nSubject: crash test\r\nX-Test-Id: %s\r\n\r\n", from, id)
 	w.Write(bytes.Repeat([]byte("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\r\n"), 160))
 	return w.Close()
 }

@@ -21,7 +21,7 @@ var ErrSyntax = errors.New("address: not a valid mail address")
 // Address is a parsed mail address.
 type Address struct {
 	Local  string
-	Domain string // lower case, no trailing dot; "[1.2.3.4]" for address literals
+	Domain string // lower case, no trailing dot; "[192.0.2.1]" or "[IPv6:2001:db8::1]" for address literals
 }
 
 // String is the canonical form.
@@ -108,11 +108,19 @@ func normalizeDomain(d string) (string, bool) {
 		if !strings.HasSuffix(d, "]") {
 			return "", false
 		}
-		inner := strings.TrimPrefix(d[1:len(d)-1], "IPv6:")
-		if _, err := netip.ParseAddr(inner); err != nil {
+		inner := d[1 : len(d)-1]
+		v6 := len(inner) > 5 && strings.EqualFold(inner[:5], "IPv6:")
+		if v6 {
+			inner = inner[5:]
+		}
+		ip, err := netip.ParseAddr(inner)
+		if err != nil || ip.Zone() != "" || ip.Is6() != v6 {
 			return "", false
 		}
-		return strings.ToLower(d), true
+		if v6 {
+			return "[IPv6:" + ip.String() + "]", true
+		}
+		return "[" + ip.String() + "]", true
 	}
 	d = strings.TrimSuffix(d, ".")
 	if d == "" || len(d) > 253 {

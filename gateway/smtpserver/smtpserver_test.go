@@ -531,3 +531,15 @@ func TestHealthAndMetrics(t *testing.T) {
 		t.Fatalf("metrics lack the accepted message:\n%s", m)
 	}
 }
+
+func TestIdleTimeout(t *testing.T) {
+	env := start(t, func(c *config.Config) { c.Limits.SMTPIdleTimeout = config.Duration{Duration: 300 * time.Millisecond} })
+	s := rawDial(t, env.GW.Addr("smtp"))
+	s.reply()
+	s.send("EHLO c\r\n")
+	s.reply()
+	// Say nothing more: the server must give up on the session with 421.
+	if got := s.reply(); !strings.HasPrefix(got[0], "421 4.4.2") {
+		t.Fatalf("idle session: %q", got)
+	}
+}
