@@ -51,6 +51,9 @@ type Gateway struct {
 	store    *mailstore.Store
 	tlsConf  *tls.Config
 	registry *prometheus.Registry
+	spoolDir string
+	authn    *auth.Authenticator // shared by every protocol, so throttling is too
+	limiter  *connlimit.Limiter  // connections per client address, across listeners
 
 	servers []*listenerServer
 	http    *http.Server
@@ -61,13 +64,14 @@ type Gateway struct {
 	wg    sync.WaitGroup
 }
 
-// listenerServer is one configured listener and the server behind it.
+// listenerServer is one configured listener and the server behind it. Each part adds its
+// listeners in its build step (buildSMTP, buildHTTP, ...).
 type listenerServer struct {
-	name  string
-	addr  string
-	smtp  *smtpserver.Server
-	ln    net.Listener
-	serve func(net.Listener) error
+	name     string
+	addr     string
+	ln       net.Listener
+	serve    func(net.Listener) error          // returns when shut down
+	shutdown func(ctx context.Context) error // stops accepting, ends sessions by ctx's end
 }
 
 // OpenDataDir creates dir with mode 0700 if needed and refuses one others can read.
@@ -131,19 +135,21 @@ func New(opts Options) (*Gateway, error) {
 		errc:     make(chan error, 16),
 	}
 	g.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if err := g.buildSMTP(spoolDir); err != nil {
-		store.Close()
-		return nil, err
+	g.spoolDir = spoolDir
+	g.authn = auth.New(auth.Options{Accounts: store})
+	g.limiter = connlimit.New(cfg.Limits.MaxConnectionsPerIP)
+	for _, build := range []func() error{g.buildSMTP, g.buildHTTP} {
+		if err := build(); err != nil {
+			store.Close()
+			return nil, err
+		}
 	}
-	g.buildHTTP()
 	return g, nil
 }
 
-func (g *Gateway) buildSMTP(spoolDir string) error {
+func (g *Gateway) buildSMTP() error {
 	cfg := g.cfg
-	authn := auth.New(auth.Options{Accounts: g.store})
 	pipe := pipeline.New(pipeline.Options{Hostname: cfg.Hostname, Store: g.store, Logger: g.log})
-	limiter := connlimit.New(cfg.Limits.MaxConnectionsPerIP)
 	metrics := smtpserver.NewMetrics(g.registry)
 	roles := []struct {
 		name, addr  string
@@ -166,29 +172,29 @@ func (g *Gateway) buildSMTP(spoolDir string) error {
 			ImplicitTLS:             r.implicitTLS,
 			IsLocalDomain:           cfg.IsLocalDomain,
 			Accounts:                g.store,
-			Auth:                    authn,
+			Auth:                    g.authn,
 			Pipeline:                pipe,
 			PlaintextAuthOnLoopback: cfg.Auth.PlaintextOnLoopback,
 			MaxMessageSize:          int64(cfg.Limits.MaxMessageSize),
 			MaxRecipients:           cfg.Limits.MaxRecipients,
 			MaxLineLength:           cfg.Limits.MaxLineLength,
 			IdleTimeout:             cfg.Limits.SMTPIdleTimeout.D(),
-			ConnLimiter:             limiter,
-			SpoolDir:                spoolDir,
+			ConnLimiter:             g.limiter,
+			SpoolDir:                g.spoolDir,
 			Logger:                  g.log,
 			Metrics:                 metrics,
 		})
 		if err != nil {
 			return err
 		}
-		g.servers = append(g.servers, &listenerServer{name: r.name, addr: r.addr, smtp: srv, serve: srv.Serve})
+		g.servers = append(g.servers, &listenerServer{name: r.name, addr: r.addr, serve: srv.Serve, shutdown: srv.Shutdown})
 	}
 	return nil
 }
 
-func (g *Gateway) buildHTTP() {
+func (g *Gateway) buildHTTP() error {
 	if g.cfg.Listen.HTTP == "" {
-		return
+		return nil
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -204,7 +210,8 @@ func (g *Gateway) buildHTTP() {
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g.registry, promhttp.HandlerOpts{}))
 	g.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
-	g.servers = append(g.servers, &listenerServer{name: "http", addr: g.cfg.Listen.HTTP, serve: g.http.Serve})
+	g.servers = append(g.servers, &listenerServer{name: "http", addr: g.cfg.Listen.HTTP, serve: g.http.Serve, shutdown: g.http.Shutdown})
+	return nil
 }
 
 // Start binds every listener, then serves them in the background.
@@ -274,14 +281,8 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		wg.Add(1)
 		go func(s *listenerServer) {
 			defer wg.Done()
-			var err error
-			switch {
-			case s.smtp != nil:
-				err = s.smtp.Shutdown(ctx)
-			case s.name == "http":
-				err = g.http.Shutdown(ctx)
-			}
-			if err != nil && !errors.Is(err, smtpserver.ErrServerClosed) {
+			err := s.shutdown(ctx)
+			if err != nil && !errors.Is(err, smtpserver.ErrServerClosed) && !errors.Is(err, http.ErrServerClosed) {
 				mu.Lock()
 				errs = append(errs, fmt.Errorf("%s: %w", s.name, err))
 				mu.Unlock()

@@ -1,8 +1,14 @@
 package mailstore
 
-// schema is applied at every Open; every statement is idempotent. Times are Unix seconds
-// (internal_date in milliseconds).
-const schema = `
+// schemaParts are applied in order at every Open. Every statement must be idempotent (CREATE
+// ... IF NOT EXISTS); a part that needs to change an existing table adds a new table or checks
+// before altering. Times are Unix seconds (internal_date in milliseconds).
+func schemaParts() []string {
+	return []string{schemaCore, schemaQueue}
+}
+
+// schemaCore: accounts, mailboxes, messages, bodies and their reference counting.
+const schemaCore = `
 CREATE TABLE IF NOT EXISTS meta (
 	key   TEXT PRIMARY KEY,
 	value ANY
@@ -49,36 +55,10 @@ CREATE TABLE IF NOT EXISTS messages (
 	PRIMARY KEY (mailbox_id, uid)
 ) STRICT, WITHOUT ROWID;
 
--- Outbound spool: one entry per message copy waiting for remote delivery.
-CREATE TABLE IF NOT EXISTS queue (
-	id           INTEGER PRIMARY KEY,
-	sender       TEXT NOT NULL,        -- envelope sender, "" for a bounce
-	body_id      INTEGER NOT NULL,
-	created      INTEGER NOT NULL,
-	next_attempt INTEGER NOT NULL,
-	attempts     INTEGER NOT NULL DEFAULT 0,
-	held         INTEGER NOT NULL DEFAULT 0,
-	last_error   TEXT NOT NULL DEFAULT '',
-	env_id       TEXT NOT NULL DEFAULT ''  -- the SMTP session's message id, for logs
-) STRICT;
-CREATE INDEX IF NOT EXISTS queue_due ON queue(next_attempt) WHERE held = 0;
-
-CREATE TABLE IF NOT EXISTS queue_rcpts (
-	queue_id   INTEGER NOT NULL REFERENCES queue(id) ON DELETE CASCADE,
-	rcpt       TEXT NOT NULL,
-	state      TEXT NOT NULL DEFAULT 'pending', -- pending | delivered | failed
-	last_error TEXT NOT NULL DEFAULT '',
-	updated    INTEGER NOT NULL,
-	PRIMARY KEY (queue_id, rcpt)
-) STRICT, WITHOUT ROWID;
-
 -- Body files whose last reference went away; removed from disk after the commit.
 CREATE TABLE IF NOT EXISTS dead_files (path TEXT NOT NULL) STRICT;
 
 CREATE TRIGGER IF NOT EXISTS messages_unref AFTER DELETE ON messages BEGIN
-	UPDATE bodies SET refs = refs - 1 WHERE id = OLD.body_id;
-END;
-CREATE TRIGGER IF NOT EXISTS queue_unref AFTER DELETE ON queue BEGIN
 	UPDATE bodies SET refs = refs - 1 WHERE id = OLD.body_id;
 END;
 CREATE TRIGGER IF NOT EXISTS bodies_gc AFTER UPDATE OF refs ON bodies WHEN NEW.refs <= 0 BEGIN

@@ -108,8 +108,10 @@ func (s *Store) Close() error {
 func (s *Store) Dir() string { return s.dir }
 
 func (s *Store) migrate() error {
-	if _, err := s.wdb.Exec(schema); err != nil {
-		return err
+	for _, part := range schemaParts() {
+		if _, err := s.wdb.Exec(part); err != nil {
+			return err
+		}
 	}
 	var v int
 	err := s.wdb.QueryRow(`SELECT value FROM meta WHERE key = 'schema_version'`).Scan(&v)
