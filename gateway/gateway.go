@@ -70,7 +70,7 @@ type listenerServer struct {
 	name     string
 	addr     string
 	ln       net.Listener
-	serve    func(net.Listener) error          // returns when shut down
+	serve    func(net.Listener) error        // returns when shut down
 	shutdown func(ctx context.Context) error // stops accepting, ends sessions by ctx's end
 }
 
