@@ -92,12 +92,14 @@ func Encrypt(dst io.Writer, msg io.Reader, opts EncryptOptions) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrBadKey, err)
 	}
-	ptw := bufio.NewWriterSize(&mimeutil.CRLFWriter{W: pt}, 32<<10)
+	// CRLF conversion before buffering: the OpenPGP writer sees large writes.
+	pbuf := bufio.NewWriterSize(pt, 64<<10)
+	ptw := &mimeutil.CRLFWriter{W: pbuf}
 	writeInnerHeader(ptw, h, opts.ProtectedHeaders)
 	if _, err := io.Copy(ptw, br); err != nil {
 		return err
 	}
-	if err := ptw.Flush(); err != nil {
+	if err := pbuf.Flush(); err != nil {
 		return err
 	}
 	if err := pt.Close(); err != nil {

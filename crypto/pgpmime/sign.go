@@ -62,10 +62,10 @@ func Sign(dst io.Writer, msg io.Reader, opts SignOptions) error {
 		return fmt.Errorf("%w: %v", ErrBadKey, err)
 	}
 	// Both the output and the signature see the same canonical bytes.
-	part := &mimeutil.CRLFWriter{W: io.MultiWriter(out, sw)}
-	pw := bufio.NewWriterSize(part, 32<<10)
-	writeInnerHeader(pw, h, false)
-	if _, err := io.Copy(pw, br); err != nil {
+	pw := bufio.NewWriterSize(io.MultiWriter(out, sw), 64<<10)
+	part := &mimeutil.CRLFWriter{W: pw}
+	writeInnerHeader(part, h, false)
+	if _, err := io.Copy(part, br); err != nil {
 		return err
 	}
 	if err := pw.Flush(); err != nil {

@@ -256,37 +256,39 @@ type CRLFWriter struct {
 }
 
 func (c *CRLFWriter) Write(p []byte) (int, error) {
-	var buf []byte
 	start := 0
 	for i, ch := range p {
-		if ch == '\n' {
-			prevCR := c.lastCR
-			if i > 0 {
-				prevCR = p[i-1] == '\r'
-			}
-			if !prevCR {
-				buf = append(buf, p[start:i]...)
-				buf = append(buf, '\r', '\n')
-				start = i + 1
-			}
+		if ch != '\n' {
+			continue
+		}
+		prevCR := c.lastCR
+		if i > 0 {
+			prevCR = p[i-1] == '\r'
+		}
+		if prevCR {
+			continue
+		}
+		// Write what precedes the bare LF, then CRLF; no allocation.
+		if _, err := c.W.Write(p[start:i]); err != nil {
+			return 0, err
+		}
+		if _, err := c.W.Write(crlf); err != nil {
+			return 0, err
+		}
+		start = i + 1
+	}
+	if start < len(p) {
+		if _, err := c.W.Write(p[start:]); err != nil {
+			return 0, err
 		}
 	}
 	if len(p) > 0 {
 		c.lastCR = p[len(p)-1] == '\r'
 	}
-	if buf == nil {
-		_, err := c.W.Write(p)
-		if err != nil {
-			return 0, err
-		}
-		return len(p), nil
-	}
-	buf = append(buf, p[start:]...)
-	if _, err := c.W.Write(buf); err != nil {
-		return 0, err
-	}
 	return len(p), nil
 }
+
+var crlf = []byte("\r\n")
 
 // DecodeBody returns a reader for body decoded by its transfer encoding.
 func DecodeBody(body io.Reader, cte string) io.Reader {
