@@ -183,7 +183,7 @@ func mixed(e *mimeutil.Entity, res *Result) Kind {
 		var sub Result
 		k, _ := classify(parts[0], &sub, false)
 		if k.Signed() {
-			res.Partial = true
+			res.Partial = len(parts) > 1
 			return k
 		}
 	}

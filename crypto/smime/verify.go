@@ -94,13 +94,13 @@ func Verify(dst io.Writer, msg io.Reader, opts VerifyOptions) (SignatureResult, 
 		// A signed first part followed by unsigned additions (mailing
 		// list footers): check that part, report Partial.
 		parts, err := top.Parts()
-		if err != nil || len(parts) < 2 || parts[0].MediaType != "multipart/signed" || !isPKCS7Signature(parts[0].Params["protocol"]) {
+		if err != nil || len(parts) == 0 || parts[0].MediaType != "multipart/signed" || !isPKCS7Signature(parts[0].Params["protocol"]) {
 			return SignatureResult{}, ErrNotSigned
 		}
 		var sb bytes.Buffer
 		mergeOuter(&sb, top.Header, parts[0].Raw)
 		r, err := Verify(nil, &sb, opts)
-		r.Partial = true
+		r.Partial = len(parts) > 1
 		return r, err
 	default:
 		return SignatureResult{}, ErrNotSigned
