@@ -19,7 +19,7 @@ CREATE INDEX IF NOT EXISTS queue_due ON queue(next_attempt) WHERE held = 0;
 CREATE TABLE IF NOT EXISTS queue_rcpts (
 	queue_id   INTEGER NOT NULL REFERENCES queue(id) ON DELETE CASCADE,
 	rcpt       TEXT NOT NULL,
-	state      TEXT NOT NULL DEFAULT 'pending', -- pending | delivered | failed
+	state      TEXT NOT NULL DEFAULT 'pending', -- pending | delivered | bouncing | failed (see queue.go)
 	last_error TEXT NOT NULL DEFAULT '',
 	updated    INTEGER NOT NULL,
 	PRIMARY KEY (queue_id, rcpt)
