@@ -138,7 +138,7 @@ func New(opts Options) (*Gateway, error) {
 	g.spoolDir = spoolDir
 	g.authn = auth.New(auth.Options{Accounts: store})
 	g.limiter = connlimit.New(cfg.Limits.MaxConnectionsPerIP)
-	for _, build := range []func() error{g.buildSMTP, g.buildHTTP} {
+	for _, build := range []func() error{g.buildSMTP, g.buildPOP3, g.buildHTTP} {
 		if err := build(); err != nil {
 			store.Close()
 			return nil, err
@@ -231,7 +231,7 @@ func (g *Gateway) Start() error {
 		g.addrs[s.name] = ln.Addr().String()
 		g.mu.Unlock()
 	}
-	for _, name := range []string{"imap", "imaps", "pop3", "pop3s"} {
+	for _, name := range []string{"imap", "imaps"} {
 		if g.listenAddr(name) != "" {
 			g.log.Warn("listener configured but its server is not part of this build", "listener", name)
 		}
@@ -252,7 +252,7 @@ func (g *Gateway) Start() error {
 
 func (g *Gateway) listenAddr(name string) string {
 	l := g.cfg.Listen
-	return map[string]string{"imap": l.IMAP, "imaps": l.IMAPS, "pop3": l.POP3, "pop3s": l.POP3S}[name]
+	return map[string]string{"imap": l.IMAP, "imaps": l.IMAPS}[name]
 }
 
 // Addr returns the bound address of a listener ("smtp", "submission", "submissions",

@@ -62,6 +62,8 @@ func Config() *config.Config {
 		SMTP:        "127.0.0.1:0",
 		Submission:  "127.0.0.1:0",
 		Submissions: "127.0.0.1:0",
+		POP3:        "127.0.0.1:0",
+		POP3S:       "127.0.0.1:0",
 		HTTP:        "127.0.0.1:0",
 	}
 	return c

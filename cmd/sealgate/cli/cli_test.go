@@ -121,3 +121,32 @@ func TestCLIChangesReachRunningServer(t *testing.T) {
 		t.Fatal("deleted user still accepted")
 	}
 }
+
+func TestPolicyCommands(t *testing.T) {
+	d := []string{"--data", filepath.Join(t.TempDir(), "data")}
+	if r := run(t, "", nil, append(d, "policy", "set", "global", "pop3.mode=keep", "inbound.encrypt=pgp")...); r.code != 0 {
+		t.Fatalf("set global: %+v", r)
+	}
+	if r := run(t, "", nil, append(d, "policy", "set", "Example.TEST", "pop3.mode=delete")...); r.code != 0 {
+		t.Fatalf("set domain: %+v", r)
+	}
+	r := run(t, "", nil, append(d, "policy", "show", "alice@example.test")...)
+	if r.code != 0 {
+		t.Fatalf("show: %+v", r)
+	}
+	for _, want := range []string{"pop3.mode         delete         example.test", "inbound.encrypt   pgp            global", "outbound.scheme   auto           default"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Fatalf("show lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if r := run(t, "", nil, append(d, "policy", "set", "example.test", "pop3.mode=")...); r.code != 0 {
+		t.Fatalf("unset: %+v", r)
+	}
+	if r := run(t, "", nil, append(d, "policy", "show", "alice@example.test")...); !strings.Contains(r.stdout, "pop3.mode         keep           global") {
+		t.Fatalf("after unset:\n%s", r.stdout)
+	}
+	wantError(t, run(t, "", nil, append(d, "policy", "set", "global", "pop3.mode=sometimes")...), "invalid value")
+	wantError(t, run(t, "", nil, append(d, "policy", "set", "global", "no.such=key")...), "unknown key")
+	wantError(t, run(t, "", nil, append(d, "policy", "set", "bad_domain!", "pop3.mode=keep")...), "invalid scope")
+	wantError(t, run(t, "", nil, append(d, "policy", "set", "global")...), "KEY=VALUE")
+}

@@ -1,0 +1,61 @@
+package gateway
+
+import (
+	"context"
+
+	"github.com/sealgate/sealgate/gateway/mailstore"
+	"github.com/sealgate/sealgate/gateway/pop3server"
+	"github.com/sealgate/sealgate/policy"
+)
+
+// buildPOP3 adds the pop3 (STLS) and pop3s (implicit TLS) listeners. They share the per-user
+// maildrop lock.
+func (g *Gateway) buildPOP3() error {
+	cfg := g.cfg
+	var first *pop3server.Server
+	for _, l := range []struct {
+		name, addr  string
+		implicitTLS bool
+	}{{"pop3", cfg.Listen.POP3, false}, {"pop3s", cfg.Listen.POP3S, true}} {
+		if l.addr == "" {
+			continue
+		}
+		srv, err := pop3server.New(pop3server.Options{
+			Name:                    l.name,
+			Hostname:                cfg.Hostname,
+			TLSConfig:               g.tlsConf,
+			ImplicitTLS:             l.implicitTLS,
+			Auth:                    g.authn,
+			Store:                   g.store,
+			ModeFor:                 g.pop3Mode,
+			PlaintextAuthOnLoopback: cfg.Auth.PlaintextOnLoopback,
+			IdleTimeout:             cfg.Limits.POP3IdleTimeout.D(),
+			ConnLimiter:             g.limiter,
+			Logger:                  g.log,
+		})
+		if err != nil {
+			return err
+		}
+		if first == nil {
+			first = srv
+		} else {
+			srv.ShareLocks(first)
+		}
+		g.servers = append(g.servers, &listenerServer{name: l.name, addr: l.addr, serve: srv.Serve, shutdown: srv.Shutdown})
+	}
+	return nil
+}
+
+// pop3Mode reads the user's effective pop3.mode policy; the CLI's `policy set` applies at the
+// next login.
+func (g *Gateway) pop3Mode(ctx context.Context, u mailstore.User) (pop3server.Mode, error) {
+	settings, err := g.store.PolicySettings(ctx)
+	if err != nil {
+		return "", err
+	}
+	scope, err := policy.ParseScope(u.Address)
+	if err != nil {
+		return "", err
+	}
+	return pop3server.Mode(policy.Settings(settings).Get(scope, "pop3.mode").Value), nil
+}

@@ -1,0 +1,44 @@
+package pop3server
+
+import (
+	"bufio"
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestWriteDotStuffed(t *testing.T) {
+	long := strings.Repeat("x", 40000)
+	cases := []struct {
+		name, in string
+		lines    int
+		want     string
+	}{
+		{"crlf", "A: 1\r\n\r\nbody\r\n", -1, "A: 1\r\n\r\nbody\r\n"},
+		{"bare lf", "A: 1\n\nbody\nmore", -1, "A: 1\r\n\r\nbody\r\nmore\r\n"},
+		{"dots", "A: 1\r\n\r\n.\r\n..x\r\n.\r\n", -1, "A: 1\r\n\r\n..\r\n...x\r\n..\r\n"},
+		{"top 0", "A: 1\r\nB: 2\r\n\r\nl1\r\nl2\r\n", 0, "A: 1\r\nB: 2\r\n\r\n"},
+		{"top 1", "A: 1\r\n\r\nl1\r\n.l2\r\nl3\r\n", 2, "A: 1\r\n\r\nl1\r\n..l2\r\n"},
+		{"top past end", "A: 1\r\n\r\nl1\r\n", 5, "A: 1\r\n\r\nl1\r\n"},
+		{"long line", "A: 1\r\n\r\n." + long + "\r\nend\r\n", -1, "A: 1\r\n\r\n.." + long + "\r\nend\r\n"},
+		// A CR that ends one buffer and an LF that starts the next are one line end.
+		{"crlf split", "A: 1\r\n\r\n" + strings.Repeat("y", 32<<10-1) + "\r\nz\r\n", -1, "A: 1\r\n\r\n" + strings.Repeat("y", 32<<10-1) + "\r\nz\r\n"},
+		{"lone cr kept", "A: 1\r\n\r\na\rb\r\n", -1, "A: 1\r\n\r\na\rb\r\n"},
+		{"empty", "", -1, ""},
+	}
+	for _, c := range cases {
+		var out bytes.Buffer
+		w := bufio.NewWriter(&out)
+		if err := writeDotStuffed(w, strings.NewReader(c.in), c.lines); err != nil {
+			t.Fatal(err)
+		}
+		w.Flush()
+		if out.String() != c.want {
+			got, want := out.String(), c.want
+			if len(got) > 200 {
+				got, want = got[len(got)-60:], want[len(want)-60:]
+			}
+			t.Errorf("%s: got %q, want %q", c.name, got, want)
+		}
+	}
+}

@@ -1,0 +1,232 @@
+// Package pop3server is Sealgate's POP3 server (RFC 1939) over the mail store, with CAPA and
+// response codes (RFC 2449), STLS (RFC 2595), SASL PLAIN (RFC 5034) and implicit TLS (pop3s).
+//
+// A session sees a snapshot of the user's INBOX taken at login; mail arriving during the
+// session appears in the next one. Only one session per user may be in the TRANSACTION state:
+// a second gets "-ERR [IN-USE]". Changes are applied only at QUIT, in one store transaction
+// (the UPDATE state); a connection that ends without QUIT changes nothing.
+//
+// Deletion follows the user's pop3.mode policy:
+//
+//   - client (default): DELE marks a message; QUIT expunges the marked ones, the same deletion
+//     IMAP sees.
+//   - delete: QUIT expunges every message retrieved with RETR in the session, and the marked
+//     ones.
+//   - keep: DELE only hides the message from later POP3 sessions; it stays in the mailbox for
+//     IMAP and web mail.
+//
+// In every mode QUIT marks retrieved messages \Seen. UIDL is "UIDVALIDITY.UID" of the INBOX,
+// which is stable for a message and never reused.
+//
+// USER/PASS and AUTH are refused before TLS unless the client is on loopback and
+// PlaintextAuthOnLoopback is set. Responses to RETR and TOP are streamed from the store and
+// dot-stuffed on the fly; pipelined commands are answered in order, and output is flushed
+// when the client has sent nothing more.
+package pop3server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/sealgate/sealgate/gateway/auth"
+	"github.com/sealgate/sealgate/gateway/connlimit"
+	"github.com/sealgate/sealgate/gateway/mailstore"
+)
+
+// ErrServerClosed is returned by Serve after Shutdown.
+var ErrServerClosed = errors.New("pop3server: server closed")
+
+// Mode is how deletion works for a user; see the package doc.
+type Mode string
+
+// Modes.
+const (
+	ModeClient Mode = "client"
+	ModeDelete Mode = "delete"
+	ModeKeep   Mode = "keep"
+)
+
+// Store is what the server needs of the mail store.
+type Store interface {
+	Maildrop(ctx context.Context, userID int64) (mailstore.Maildrop, error)
+	UpdateMaildrop(ctx context.Context, u mailstore.MaildropUpdate) error
+	OpenBody(ctx context.Context, bodyID int64) (io.ReadCloser, int64, error)
+}
+
+// Options configure a Server. Zero values take the defaults in brackets.
+type Options struct {
+	Hostname    string
+	TLSConfig   *tls.Config // enables STLS, or implicit TLS with ImplicitTLS
+	ImplicitTLS bool
+	Auth        *auth.Authenticator
+	Store       Store
+	// ModeFor returns the user's pop3.mode [always ModeClient].
+	ModeFor func(ctx context.Context, user mailstore.User) (Mode, error)
+	// PlaintextAuthOnLoopback allows login without TLS from loopback clients.
+	PlaintextAuthOnLoopback bool
+	IdleTimeout             time.Duration      // [10m, the RFC 1939 minimum]
+	MaxFailedLogins         int                // failed logins before the connection is closed [3]
+	ConnLimiter             *connlimit.Limiter // connections per client address; nil: no cap
+	Logger                  *slog.Logger
+	// Name labels this listener in logs ["pop3"].
+	Name string
+}
+
+// Server is one POP3 listener's server.
+type Server struct {
+	opts Options
+	log  *slog.Logger
+
+	mu       sync.Mutex
+	closed   bool
+	lns      []net.Listener
+	sessions map[*session]struct{}
+	wg       sync.WaitGroup
+	locks    *maildropLocks
+}
+
+// New returns a Server. Servers that must share the per-user lock (pop3 and pop3s) are made
+// with NewPair, or share it through WithLocksOf.
+func New(opts Options) (*Server, error) {
+	if opts.Hostname == "" || opts.Auth == nil || opts.Store == nil {
+		return nil, errors.New("pop3server: Hostname, Auth and Store are required")
+	}
+	if opts.ImplicitTLS && opts.TLSConfig == nil {
+		return nil, errors.New("pop3server: implicit TLS needs a TLSConfig")
+	}
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = 10 * time.Minute
+	}
+	if opts.MaxFailedLogins <= 0 {
+		opts.MaxFailedLogins = 3
+	}
+	if opts.ModeFor == nil {
+		opts.ModeFor = func(context.Context, mailstore.User) (Mode, error) { return ModeClient, nil }
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Name == "" {
+		opts.Name = "pop3"
+	}
+	return &Server{opts: opts, log: opts.Logger.With("listener", opts.Name), sessions: map[*session]struct{}{}, locks: newMaildropLocks()}, nil
+}
+
+// ShareLocks makes s use other's maildrop locks, so that a user's session on one listener
+// locks out a second session on the other.
+func (s *Server) ShareLocks(other *Server) { s.locks = other.locks }
+
+// Serve accepts connections on l until Shutdown.
+func (s *Server) Serve(l net.Listener) error {
+	if s.opts.ConnLimiter != nil {
+		l = &connlimit.Listener{Listener: l, Limiter: s.opts.ConnLimiter, Refuse: func(c net.Conn) {
+			if !s.opts.ImplicitTLS {
+				c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+				c.Write([]byte("-ERR [SYS/TEMP] Too many connections from your address\r\n"))
+			}
+		}}
+	}
+	if s.opts.ImplicitTLS {
+		l = tls.NewListener(l, s.opts.TLSConfig)
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	s.lns = append(s.lns, l)
+	s.mu.Unlock()
+	var delay time.Duration
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			s.mu.Lock()
+			closed := s.closed
+			s.mu.Unlock()
+			if closed {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		sess := newSession(s, c)
+		s.mu.Lock()
+		s.sessions[sess] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go func() {
+			defer s.wg.Done()
+			defer func() {
+				if r := recover(); r != nil {
+					s.log.Error("pop3 session panicked", "conn", sess.id, "panic", r)
+				}
+				c.Close()
+				s.mu.Lock()
+				delete(s.sessions, sess)
+				s.mu.Unlock()
+			}()
+			sess.run()
+		}()
+	}
+}
+
+// Shutdown stops accepting and waits for sessions to end until ctx is done; then it closes
+// them. Sessions that end this way change nothing (no QUIT).
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	for _, l := range s.lns {
+		l.Close()
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+	}
+	s.mu.Lock()
+	for sess := range s.sessions {
+		sess.conn.Close()
+	}
+	s.mu.Unlock()
+	<-done
+	return nil
+}
+
+// maildropLocks holds the users with a session in TRANSACTION state.
+type maildropLocks struct {
+	mu     sync.Mutex
+	locked map[int64]bool
+}
+
+func newMaildropLocks() *maildropLocks { return &maildropLocks{locked: map[int64]bool{}} }
+
+func (m *maildropLocks) lock(userID int64) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.locked[userID] {
+		return false
+	}
+	m.locked[userID] = true
+	return true
+}
+
+func (m *maildropLocks) unlock(userID int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.locked, userID)
+}
