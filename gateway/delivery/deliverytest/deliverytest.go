@@ -109,7 +109,7 @@ type Peer struct {
 	changed   chan struct{}
 	// BeforeDataReply, if set, runs after the message is read and before the reply; an error
 	// is the reply (an *smtp.SMTPError) or, for any other error, the connection is dropped.
-	beforeData func(c net.Conn) error
+	beforeData func(c net.Conn, m Received) error
 }
 
 // Start runs a Peer until the test ends.
@@ -179,7 +179,7 @@ func (p *Peer) SetDrop(at string) {
 
 // SetBeforeDataReply installs a hook that runs after the message is read and before the
 // reply; see Peer.beforeData.
-func (p *Peer) SetBeforeDataReply(f func(c net.Conn) error) {
+func (p *Peer) SetBeforeDataReply(f func(c net.Conn, m Received) error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.beforeData = f
@@ -305,8 +305,9 @@ func (s *session) Data(r io.Reader) error {
 	p.mu.Lock()
 	reply, drop, hook := p.dataReply, p.drop == "data", p.beforeData
 	p.mu.Unlock()
+	s.cur.Body = body
 	if hook != nil {
-		if err := hook(s.conn.Conn()); err != nil {
+		if err := hook(s.conn.Conn(), s.cur); err != nil {
 			var se *smtp.SMTPError
 			if errors.As(err, &se) {
 				return se
