@@ -152,6 +152,27 @@ type Outbound struct {
 	// smarthost and MX records (a transport map). Relaying to these domains
 	// still requires AUTH. Example: "partner.test" = "127.0.0.1:2626"
 	Routes map[string]string `toml:"routes"`
+
+	// How delivery to MX hosts uses STARTTLS: "opportunistic" (used when
+	// offered, any certificate accepted, plain SMTP when the peer offers
+	// none), "required" (STARTTLS must succeed; any certificate), "verify"
+	// (STARTTLS with a certificate valid for the host name) or "none".
+	TLS string `toml:"tls"`
+
+	// STARTTLS policy for the smarthost, with the values of tls.
+	SmarthostTLS string `toml:"smarthost_tls"`
+
+	// User name for AUTH PLAIN at the smarthost; empty sends no AUTH. AUTH
+	// is only ever sent inside TLS.
+	SmarthostUsername string `toml:"smarthost_username"`
+
+	// File whose first line is the smarthost password; required with
+	// smarthost_username. Keep it readable only by Sealgate.
+	SmarthostPasswordFile string `toml:"smarthost_password_file"`
+
+	// Per-domain STARTTLS policy, "domain" = policy with the values of tls,
+	// for that domain's route or MX hosts. Example: "partner.test" = "verify"
+	RouteTLS map[string]string `toml:"route_tls"`
 }
 
 // Storage backends.
@@ -186,6 +207,12 @@ type Queue struct {
 
 	// Longest wait between two delivery attempts.
 	MaxBackoff Duration `toml:"max_backoff"`
+
+	// Most delivery sessions open at once, in total.
+	MaxConnections int `toml:"max_connections"`
+
+	// Most delivery sessions open at once to one destination domain.
+	MaxConnectionsPerDomain int `toml:"max_connections_per_domain"`
 }
 
 // Keys holds the settings of the keyring.
@@ -231,12 +258,15 @@ func Default() *Config {
 			IMAPIdleTimeout:     Duration{30 * time.Minute},
 			POP3IdleTimeout:     Duration{10 * time.Minute},
 		},
-		Outbound: Outbound{Routes: map[string]string{}},
+		Outbound: Outbound{Routes: map[string]string{}, TLS: "opportunistic", SmarthostTLS: "opportunistic", RouteTLS: map[string]string{}},
 		Storage:  Storage{Backend: BackendEmbedded},
 		Queue: Queue{
 			Lifetime:   Duration{5 * 24 * time.Hour},
 			MinBackoff: Duration{5 * time.Minute},
 			MaxBackoff: Duration{time.Hour},
+
+			MaxConnections:          20,
+			MaxConnectionsPerDomain: 4,
 		},
 		Log: Log{Format: "text", Level: "info"},
 	}

@@ -56,7 +56,8 @@ func (e *Problems) Error() string {
 }
 
 // Load reads the configuration file at path with Parse, then makes relative
-// paths in tls.cert, tls.key and keys.master_key_file relative to the
+// paths in tls.cert, tls.key, keys.master_key_file and
+// outbound.smarthost_password_file relative to the
 // directory of path, and validates. A file that cannot be read gives the
 // *os.PathError (errors.Is(err, fs.ErrNotExist) works); a file that can be
 // read but not used gives a *Problems with File set to path.
@@ -92,7 +93,7 @@ func parse(data []byte, dir string) (*Config, error) {
 		return nil, &Problems{List: probs}
 	}
 	if dir != "" {
-		for _, p := range []*string{&c.TLS.Cert, &c.TLS.Key, &c.Keys.MasterKeyFile} {
+		for _, p := range []*string{&c.TLS.Cert, &c.TLS.Key, &c.Keys.MasterKeyFile, &c.Outbound.SmarthostPasswordFile} {
 			if *p != "" && !filepath.IsAbs(*p) {
 				*p = filepath.Join(dir, *p)
 			}

@@ -234,6 +234,39 @@ func (v *validator) outbound(o *Outbound) {
 		}
 		v.hostPort(key, o.Routes[d], 1, false)
 	}
+	v.tlsPolicy("outbound.tls", o.TLS)
+	v.tlsPolicy("outbound.smarthost_tls", o.SmarthostTLS)
+	if (o.SmarthostUsername == "") != (o.SmarthostPasswordFile == "") {
+		v.add("outbound.smarthost_username", "smarthost_username and smarthost_password_file go together")
+	}
+	if o.SmarthostUsername != "" {
+		if o.Smarthost == "" {
+			v.add("outbound.smarthost_username", "set, but there is no smarthost")
+		}
+		if o.SmarthostTLS == "none" {
+			v.add("outbound.smarthost_tls", "\"none\" with smarthost_username: AUTH is only sent over TLS")
+		}
+	}
+	domains = domains[:0]
+	for d := range o.RouteTLS {
+		domains = append(domains, d)
+	}
+	sort.Strings(domains)
+	for _, d := range domains {
+		key := "outbound.route_tls." + quoteKey(d)
+		if why := dnsNameProblem(d); why != "" {
+			v.add(key, "%q is not a valid domain: %s", d, why)
+		}
+		v.tlsPolicy(key, o.RouteTLS[d])
+	}
+}
+
+func (v *validator) tlsPolicy(key, p string) {
+	switch p {
+	case "opportunistic", "required", "verify", "none":
+	default:
+		v.add(key, "%q is not \"opportunistic\", \"required\", \"verify\" or \"none\"", p)
+	}
 }
 
 // quoteKey writes a TOML key piece, quoted when it is not a bare key.
@@ -268,6 +301,12 @@ func (v *validator) queue(q *Queue) {
 	v.positive("queue.max_backoff", q.MaxBackoff)
 	if q.MinBackoff.Duration > q.MaxBackoff.Duration {
 		v.add("queue.min_backoff", "%s is longer than max_backoff %s", q.MinBackoff, q.MaxBackoff)
+	}
+	if q.MaxConnections < 1 {
+		v.add("queue.max_connections", "must be at least 1, not %d", q.MaxConnections)
+	}
+	if q.MaxConnectionsPerDomain < 1 {
+		v.add("queue.max_connections_per_domain", "must be at least 1, not %d", q.MaxConnectionsPerDomain)
 	}
 }
 

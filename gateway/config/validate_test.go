@@ -118,6 +118,12 @@ func TestValidate(t *testing.T) {
 		{"smarthost no host", func(c *Config) { c.Outbound.Smarthost = ":25" }, `outbound.smarthost: ":25" is not host:port: the host is missing`},
 		{"route", func(c *Config) { c.Outbound.Routes = map[string]string{"partner.test": "127.0.0.1:2626"} }, ""},
 		{"route bad value", func(c *Config) { c.Outbound.Routes = map[string]string{"partner.test": "127.0.0.1"} }, `outbound.routes."partner.test": "127.0.0.1" is not host:port`},
+		{"route tls", func(c *Config) { c.Outbound.RouteTLS = map[string]string{"partner.test": "verify"} }, ""},
+		{"route tls bad", func(c *Config) { c.Outbound.RouteTLS = map[string]string{"partner.test": "always"} }, `outbound.route_tls."partner.test": "always" is not`},
+		{"mx tls bad", func(c *Config) { c.Outbound.TLS = "" }, `outbound.tls: "" is not`},
+		{"smarthost auth without host", func(c *Config) { c.Outbound.SmarthostUsername, c.Outbound.SmarthostPasswordFile = "u", "/pw" }, "outbound.smarthost_username: set, but there is no smarthost"},
+		{"smarthost auth half", func(c *Config) { c.Outbound.Smarthost, c.Outbound.SmarthostUsername = "relay.test:587", "u" }, "go together"},
+		{"queue connections", func(c *Config) { c.Queue.MaxConnectionsPerDomain = 0 }, "queue.max_connections_per_domain: must be at least 1"},
 		{"route bad domain", func(c *Config) { c.Outbound.Routes = map[string]string{"bad_domain": "127.0.0.1:25"} }, `outbound.routes.bad_domain: "bad_domain" is not a valid domain: character '_' not allowed`},
 
 		{"postgres", func(c *Config) { c.Storage = Storage{Backend: "postgres", DSN: "postgres://u@h/db"} }, ""},
