@@ -28,6 +28,7 @@ import (
 	"github.com/sealgate/sealgate/gateway/auth"
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/connlimit"
+	"github.com/sealgate/sealgate/gateway/imapserver"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 	"github.com/sealgate/sealgate/gateway/pipeline"
 	"github.com/sealgate/sealgate/gateway/smtpserver"
@@ -57,6 +58,8 @@ type Gateway struct {
 
 	servers []*listenerServer
 	http    *http.Server
+
+	imapNotify *imapserver.Notifier // wakes IDLE sessions when mail is delivered
 
 	mu    sync.Mutex
 	addrs map[string]string
@@ -123,7 +126,8 @@ func New(opts Options) (*Gateway, error) {
 	if err := os.MkdirAll(spoolDir, 0o700); err != nil {
 		return nil, err
 	}
-	store, err := mailstore.Open(opts.DataDir, mailstore.Options{})
+	imapNotify := imapserver.NewNotifier()
+	store, err := mailstore.Open(opts.DataDir, mailstore.Options{OnCommit: imapNotify.Delivered})
 	if err != nil {
 		return nil, err
 	}
@@ -136,9 +140,10 @@ func New(opts Options) (*Gateway, error) {
 	}
 	g.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	g.spoolDir = spoolDir
+	g.imapNotify = imapNotify
 	g.authn = auth.New(auth.Options{Accounts: store})
 	g.limiter = connlimit.New(cfg.Limits.MaxConnectionsPerIP)
-	for _, build := range []func() error{g.buildSMTP, g.buildPOP3, g.buildHTTP} {
+	for _, build := range []func() error{g.buildSMTP, g.buildPOP3, g.buildIMAP, g.buildHTTP} {
 		if err := build(); err != nil {
 			store.Close()
 			return nil, err
@@ -231,11 +236,6 @@ func (g *Gateway) Start() error {
 		g.addrs[s.name] = ln.Addr().String()
 		g.mu.Unlock()
 	}
-	for _, name := range []string{"imap", "imaps"} {
-		if g.listenAddr(name) != "" {
-			g.log.Warn("listener configured but its server is not part of this build", "listener", name)
-		}
-	}
 	for _, s := range g.servers {
 		g.log.Info("listening", "listener", s.name, "addr", s.ln.Addr().String())
 		g.wg.Add(1)
@@ -248,11 +248,6 @@ func (g *Gateway) Start() error {
 		}(s)
 	}
 	return nil
-}
-
-func (g *Gateway) listenAddr(name string) string {
-	l := g.cfg.Listen
-	return map[string]string{"imap": l.IMAP, "imaps": l.IMAPS}[name]
 }
 
 // Addr returns the bound address of a listener ("smtp", "submission", "submissions",

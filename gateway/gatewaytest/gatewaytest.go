@@ -64,6 +64,8 @@ func Config() *config.Config {
 		Submissions: "127.0.0.1:0",
 		POP3:        "127.0.0.1:0",
 		POP3S:       "127.0.0.1:0",
+		IMAP:        "127.0.0.1:0",
+		IMAPS:       "127.0.0.1:0",
 		HTTP:        "127.0.0.1:0",
 	}
 	return c

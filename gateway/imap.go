@@ -1,0 +1,50 @@
+package gateway
+
+import (
+	"errors"
+	"net"
+
+	"github.com/sealgate/sealgate/gateway/imapserver"
+)
+
+// buildIMAP adds the "imap" (STARTTLS) and "imaps" (implicit TLS) listeners. Both share the
+// gateway's Authenticator (so login throttling is shared with SMTP), connection limiter and
+// the notifier fed by the store's commit hook, so IDLE sees mail delivered over SMTP at once.
+func (g *Gateway) buildIMAP() error {
+	cfg := g.cfg
+	for _, l := range []struct {
+		name, addr  string
+		implicitTLS bool
+	}{
+		{"imap", cfg.Listen.IMAP, false},
+		{"imaps", cfg.Listen.IMAPS, true},
+	} {
+		if l.addr == "" {
+			continue
+		}
+		srv, err := imapserver.New(imapserver.Options{
+			Name:                    l.name,
+			TLSConfig:               g.tlsConf,
+			ImplicitTLS:             l.implicitTLS,
+			Store:                   g.store,
+			Auth:                    g.authn,
+			PlaintextAuthOnLoopback: cfg.Auth.PlaintextOnLoopback,
+			MaxMessageSize:          int64(cfg.Limits.MaxMessageSize),
+			IdleTimeout:             cfg.Limits.IMAPIdleTimeout.D(),
+			ConnLimiter:             g.limiter,
+			Notifier:                g.imapNotify,
+			Logger:                  g.log,
+		})
+		if err != nil {
+			return err
+		}
+		serve := func(ln net.Listener) error {
+			if err := srv.Serve(ln); !errors.Is(err, imapserver.ErrServerClosed) {
+				return err
+			}
+			return nil
+		}
+		g.servers = append(g.servers, &listenerServer{name: l.name, addr: l.addr, serve: serve, shutdown: srv.Shutdown})
+	}
+	return nil
+}

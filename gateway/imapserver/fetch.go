@@ -1,0 +1,243 @@
+package imapserver
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-message/textproto"
+
+	"github.com/sealgate/sealgate/gateway/mailstore"
+)
+
+func wholeMessage(sec *imap.FetchItemBodySection) bool {
+	return sec.Specifier == imap.PartSpecifierNone && len(sec.Part) == 0
+}
+
+func headerOnly(sec *imap.FetchItemBodySection) bool {
+	return sec.Specifier == imap.PartSpecifierHeader && len(sec.Part) == 0
+}
+
+func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *imap.FetchOptions) error {
+	v := s.sel
+	pos := v.resolve(numSet)
+	if len(pos) == 0 {
+		return nil
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	st := s.srv.opts.Store
+	lo, hi := v.msgs[pos[0]].uid, v.msgs[pos[len(pos)-1]].uid
+	list, err := st.MessagesInRange(ctx, v.mb.ID, lo, hi)
+	if err != nil {
+		return s.fail(err)
+	}
+	byUID := make(map[uint32]*mailstore.Message, len(list))
+	for i := range list {
+		byUID[list[i].UID] = &list[i]
+	}
+	needHeader := options.Envelope
+	setSeen := false
+	for _, sec := range options.BodySection {
+		needHeader = needHeader || headerOnly(sec)
+		setSeen = setSeen || !sec.Peek
+	}
+	for _, sec := range options.BinarySection {
+		setSeen = setSeen || !sec.Peek
+	}
+	var raws map[uint32][]byte
+	if needHeader {
+		if raws, err = st.RawHeaders(ctx, v.mb.ID, lo, hi); err != nil {
+			return s.fail(err)
+		}
+	}
+	seenNow := map[uint32]bool{}
+	if setSeen && !v.readOnly {
+		var unseen []uint32
+		for _, p := range pos {
+			if m := byUID[v.msgs[p].uid]; m != nil && m.Flags&mailstore.FlagSeen == 0 {
+				unseen = append(unseen, m.UID)
+			}
+		}
+		if len(unseen) > 0 {
+			res, err := st.UpdateFlags(ctx, v.mb.ID, unseen, mailstore.FlagChange{Op: mailstore.FlagsAdd, Flags: mailstore.FlagSeen})
+			if err != nil {
+				return s.fail(err)
+			}
+			for _, m := range res {
+				if bm := byUID[m.UID]; bm != nil {
+					bm.Flags, bm.Keywords = m.Flags, m.Keywords
+				}
+				seenNow[m.UID] = true
+			}
+			s.changed()
+		}
+	}
+	for _, p := range pos {
+		m := byUID[v.msgs[p].uid]
+		if m == nil {
+			continue // expunged by another session; the client learns it at the next chance
+		}
+		if err := s.fetchOne(w.CreateMessage(uint32(p+1)), m, raws[m.UID], options, seenNow[m.UID]); err != nil {
+			return err
+		}
+		if options.Flags || seenNow[m.UID] {
+			v.msgs[p].flags, v.msgs[p].kw = m.Flags, m.Keywords
+		}
+	}
+	return nil
+}
+
+// message is one message's body, read at most once per FETCH.
+type message struct {
+	s    *session
+	m    *mailstore.Message
+	data []byte
+}
+
+func (msg *message) reader() (io.ReadCloser, error) {
+	if msg.data != nil {
+		return io.NopCloser(bytes.NewReader(msg.data)), nil
+	}
+	ctx, cancel := msg.s.ctx()
+	defer cancel()
+	rc, _, err := msg.s.srv.opts.Store.OpenBody(ctx, msg.m.BodyID)
+	if err != nil {
+		return nil, err
+	}
+	if msg.m.Size > mailstore.InlineLimit {
+		return rc, nil // large: stream it again each time rather than hold it
+	}
+	defer rc.Close()
+	if msg.data, err = io.ReadAll(rc); err != nil {
+		return nil, err
+	}
+	return io.NopCloser(bytes.NewReader(msg.data)), nil
+}
+
+func (s *session) fetchOne(rw *imapserver.FetchResponseWriter, m *mailstore.Message, raw []byte, options *imap.FetchOptions, seen bool) error {
+	msg := &message{s: s, m: m}
+	rw.WriteUID(imap.UID(m.UID))
+	if options.Flags || seen {
+		rw.WriteFlags(imapFlags(m.Flags, m.Keywords))
+	}
+	if options.InternalDate {
+		rw.WriteInternalDate(m.InternalDate)
+	}
+	if options.RFC822Size {
+		rw.WriteRFC822Size(m.Size)
+	}
+	header := func() ([]byte, error) {
+		if raw != nil {
+			return raw, nil
+		}
+		rc, err := msg.reader()
+		if err != nil {
+			return nil, err
+		}
+		defer rc.Close()
+		return readRawHeader(bufio.NewReader(rc))
+	}
+	if options.Envelope {
+		h, err := header()
+		if err != nil {
+			return s.abortFetch(rw, err)
+		}
+		th, _ := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(h)))
+		rw.WriteEnvelope(imapserver.ExtractEnvelope(th))
+	}
+	if options.BodyStructure != nil {
+		rc, err := msg.reader()
+		if err != nil {
+			return s.abortFetch(rw, err)
+		}
+		bs := imapserver.ExtractBodyStructure(rc)
+		rc.Close()
+		rw.WriteBodyStructure(bs)
+	}
+	for _, sec := range options.BodySection {
+		if err := s.writeSection(rw, msg, sec, header); err != nil {
+			return err
+		}
+	}
+	for _, sec := range options.BinarySection {
+		rc, err := msg.reader()
+		if err != nil {
+			return s.abortFetch(rw, err)
+		}
+		buf := imapserver.ExtractBinarySection(rc, sec)
+		rc.Close()
+		if err := writeLiteral(rw.WriteBinarySection(sec, int64(len(buf))), buf); err != nil {
+			return err
+		}
+	}
+	for _, sec := range options.BinarySectionSize {
+		rc, err := msg.reader()
+		if err != nil {
+			return s.abortFetch(rw, err)
+		}
+		n := imapserver.ExtractBinarySectionSize(rc, sec)
+		rc.Close()
+		rw.WriteBinarySectionSize(sec, n)
+	}
+	return rw.Close()
+}
+
+func (s *session) writeSection(rw *imapserver.FetchResponseWriter, msg *message, sec *imap.FetchItemBodySection, header func() ([]byte, error)) error {
+	if wholeMessage(sec) {
+		// Streamed from the store as it is, whatever its size.
+		start, n := int64(0), msg.m.Size
+		if p := sec.Partial; p != nil {
+			start = min(p.Offset, msg.m.Size)
+			n = min(msg.m.Size-start, p.Size)
+		}
+		rc, err := msg.reader()
+		if err != nil {
+			return s.abortFetch(rw, err)
+		}
+		defer rc.Close()
+		if _, err := io.CopyN(io.Discard, rc, start); err != nil {
+			return s.abortFetch(rw, err)
+		}
+		lw := rw.WriteBodySection(sec, n)
+		if _, err := io.CopyN(lw, rc, n); err != nil {
+			lw.Close()
+			return err
+		}
+		return lw.Close()
+	}
+	var src io.Reader
+	if headerOnly(sec) {
+		h, err := header()
+		if err != nil {
+			return s.abortFetch(rw, err)
+		}
+		src = bytes.NewReader(h)
+	} else {
+		rc, err := msg.reader()
+		if err != nil {
+			return s.abortFetch(rw, err)
+		}
+		defer rc.Close()
+		src = rc
+	}
+	buf := imapserver.ExtractBodySection(src, sec)
+	return writeLiteral(rw.WriteBodySection(sec, int64(len(buf))), buf)
+}
+
+func writeLiteral(w io.WriteCloser, buf []byte) error {
+	_, err := w.Write(buf)
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// abortFetch ends a FETCH response that cannot be completed (its start is already on the
+// wire) and answers the command with the generic error.
+func (s *session) abortFetch(rw *imapserver.FetchResponseWriter, err error) error {
+	rw.Close()
+	return s.fail(err)
+}

@@ -1,0 +1,204 @@
+package imapserver_test
+
+import (
+	"bufio"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-smtp"
+
+	"github.com/sealgate/sealgate/gateway/config"
+	"github.com/sealgate/sealgate/gateway/gatewaytest"
+)
+
+const (
+	alicePW = "alice-secret-pw"
+	bobPW   = "bob-secret-pw"
+)
+
+func start(t *testing.T, mods ...func(*config.Config)) *gatewaytest.Env {
+	t.Helper()
+	env := gatewaytest.Start(t, mods...)
+	env.AddUser("alice@localhost", alicePW)
+	env.AddUser("bob@example.test", bobPW)
+	return env
+}
+
+// login opens an implicit-TLS session for user.
+func login(t *testing.T, env *gatewaytest.Env, user, pw string, opts ...func(*imapclient.Options)) *imapclient.Client {
+	t.Helper()
+	o := &imapclient.Options{TLSConfig: env.TLSConfig()}
+	for _, f := range opts {
+		f(o)
+	}
+	c, err := imapclient.DialTLS(env.GW.Addr("imaps"), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := c.Login(user, pw).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// deliver sends a message to rcpt through the MX listener.
+func deliver(t *testing.T, env *gatewaytest.Env, rcpt, msg string) {
+	t.Helper()
+	c, err := smtp.Dial(env.GW.Addr("smtp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Hello("client.example.org"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Mail("sender@example.org", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rcpt(rcpt, nil); err != nil {
+		t.Fatal(err)
+	}
+	w, err := c.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte(strings.ReplaceAll(msg, "\n", "\r\n"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Quit(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func simpleMsg(subject, body string) string {
+	return fmt.Sprintf("From: Sender <sender@example.org>\nTo: alice@localhost\nSubject: %s\nDate: Mon, 02 Jan 2023 15:04:05 +0000\nMessage-ID: <%s@example.org>\n\n%s\n",
+		subject, strings.ReplaceAll(subject, " ", "."), body)
+}
+
+func appendMsg(t *testing.T, c *imapclient.Client, mailbox, msg string, opts *imap.AppendOptions) *imap.AppendData {
+	t.Helper()
+	msg = strings.ReplaceAll(msg, "\n", "\r\n")
+	cmd := c.Append(mailbox, int64(len(msg)), opts)
+	if _, err := cmd.Write([]byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := cmd.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func mustSelect(t *testing.T, c *imapclient.Client, mailbox string) *imap.SelectData {
+	t.Helper()
+	d, err := c.Select(mailbox, nil).Wait()
+	if err != nil {
+		t.Fatalf("SELECT %s: %v", mailbox, err)
+	}
+	return d
+}
+
+func fetchAll(t *testing.T, c *imapclient.Client, set imap.NumSet, o *imap.FetchOptions) []*imapclient.FetchMessageBuffer {
+	t.Helper()
+	msgs, err := c.Fetch(set, o).Collect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msgs
+}
+
+func wantCode(t *testing.T, err error, code imap.ResponseCode) {
+	t.Helper()
+	var ie *imap.Error
+	if err == nil {
+		t.Fatalf("want NO [%s], got OK", code)
+	}
+	if !asIMAPError(err, &ie) || ie.Code != code {
+		t.Fatalf("want [%s], got %v", code, err)
+	}
+}
+
+func asIMAPError(err error, target **imap.Error) bool {
+	ie, ok := err.(*imap.Error)
+	if ok {
+		*target = ie
+	}
+	return ok
+}
+
+// raw is a line-level IMAP connection for what the client library hides.
+type raw struct {
+	t    *testing.T
+	conn net.Conn
+	r    *bufio.Reader
+}
+
+func rawDial(t *testing.T, addr string, tlsConf *tls.Config) *raw {
+	t.Helper()
+	var conn net.Conn
+	var err error
+	if tlsConf != nil {
+		conn, err = tls.Dial("tcp", addr, tlsConf)
+	} else {
+		conn, err = net.Dial("tcp", addr)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	r := &raw{t: t, conn: conn, r: bufio.NewReader(conn)}
+	r.line() // greeting
+	return r
+}
+
+func (r *raw) line() string {
+	r.t.Helper()
+	l, err := r.r.ReadString('\n')
+	if err != nil {
+		r.t.Fatalf("read: %v (so far %q)", err, l)
+	}
+	return strings.TrimRight(l, "\r\n")
+}
+
+func (r *raw) send(s string) {
+	r.t.Helper()
+	if _, err := r.conn.Write([]byte(s + "\r\n")); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// cmd sends a tagged command and returns every line up to and including the tagged reply.
+func (r *raw) cmd(tag, s string) []string {
+	r.t.Helper()
+	r.send(tag + " " + s)
+	var out []string
+	for {
+		l := r.line()
+		out = append(out, l)
+		if strings.HasPrefix(l, tag+" ") {
+			return out
+		}
+	}
+}
+
+func imapclientDialRaw(addr string) (net.Conn, error) {
+	c, err := net.Dial("tcp", addr)
+	if err == nil {
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+	}
+	return c, err
+}

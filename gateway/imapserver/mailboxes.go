@@ -1,0 +1,313 @@
+package imapserver
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+
+	"github.com/sealgate/sealgate/gateway/mailstore"
+)
+
+// delim is the hierarchy delimiter.
+const delim = '/'
+
+// mailboxName checks a client's mailbox name and returns the store's form of it.
+func mailboxName(name string) (string, error) {
+	name = mailstore.CanonicalMailboxName(name)
+	if !mailstore.ValidMailboxName(name) {
+		return "", &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "Invalid mailbox name"}
+	}
+	return name, nil
+}
+
+func (s *session) mailbox(name string) (mailstore.Mailbox, error) {
+	name, err := mailboxName(name)
+	if err != nil {
+		return mailstore.Mailbox{}, err
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	return s.srv.opts.Store.MailboxByName(ctx, s.user.ID, name)
+}
+
+func (s *session) Create(name string, options *imap.CreateOptions) error {
+	name = strings.TrimSuffix(name, string(delim)) // RFC 9051 §6.3.4: a trailing delimiter is not part of the name
+	name, err := mailboxName(name)
+	if err != nil {
+		return err
+	}
+	specialUse := ""
+	if options != nil && len(options.SpecialUse) > 0 {
+		if len(options.SpecialUse) > 1 {
+			return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCode("USEATTR"), Text: "One special use per mailbox"}
+		}
+		specialUse = string(options.SpecialUse[0])
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	_, err = s.srv.opts.Store.CreateMailboxes(ctx, s.user.ID, name, specialUse)
+	return s.fail(err)
+}
+
+func (s *session) Delete(name string) error {
+	name, err := mailboxName(name)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	if err := s.srv.opts.Store.DeleteMailbox(ctx, s.user.ID, name); err != nil {
+		return s.fail(err)
+	}
+	s.changed()
+	return nil
+}
+
+func (s *session) Rename(oldName, newName string, _ *imap.RenameOptions) error {
+	oldName, err := mailboxName(oldName)
+	if err != nil {
+		return err
+	}
+	if newName, err = mailboxName(newName); err != nil {
+		return err
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	if err := s.srv.opts.Store.RenameMailbox(ctx, s.user.ID, oldName, newName); err != nil {
+		return s.fail(err)
+	}
+	s.changed()
+	return nil
+}
+
+func (s *session) Subscribe(name string) error   { return s.subscribe(name, true) }
+func (s *session) Unsubscribe(name string) error { return s.subscribe(name, false) }
+
+func (s *session) subscribe(name string, on bool) error {
+	name, err := mailboxName(name)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	return s.fail(s.srv.opts.Store.SetSubscribed(ctx, s.user.ID, name, on))
+}
+
+// listEntry is a mailbox, or a level of the hierarchy that exists only because mailboxes
+// below it do (after its own DELETE).
+type listEntry struct {
+	mb       *mailstore.Mailbox
+	name     string
+	children bool
+	subChild bool // a subscribed mailbox below it
+}
+
+func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, options *imap.ListOptions) error {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	if len(patterns) == 1 && patterns[0] == "" {
+		// RFC 9051 §6.3.9: the hierarchy delimiter and root.
+		return w.WriteList(&imap.ListData{Attrs: []imap.MailboxAttr{imap.MailboxAttrNoSelect}, Delim: delim, Mailbox: ""})
+	}
+	mbs, err := s.srv.opts.Store.Mailboxes(ctx, s.user.ID)
+	if err != nil {
+		return s.fail(err)
+	}
+	entries := map[string]*listEntry{}
+	for i := range mbs {
+		entries[mbs[i].Name] = &listEntry{mb: &mbs[i], name: mbs[i].Name}
+	}
+	for i := range mbs {
+		name := mbs[i].Name
+		for j := strings.LastIndexByte(name, delim); j > 0; j = strings.LastIndexByte(name[:j], delim) {
+			parent := name[:j]
+			e := entries[parent]
+			if e == nil {
+				e = &listEntry{name: parent}
+				entries[parent] = e
+			}
+			e.children = true
+			if mbs[i].Subscribed {
+				e.subChild = true
+			}
+		}
+	}
+	names := make([]string, 0, len(entries))
+	for n := range entries {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		e := entries[name]
+		if !matchAny(name, ref, patterns) {
+			continue
+		}
+		subscribed := e.mb != nil && e.mb.Subscribed
+		if options.SelectSubscribed && !subscribed && !(options.SelectRecursiveMatch && e.subChild) {
+			continue
+		}
+		if options.SelectSpecialUse && (e.mb == nil || e.mb.SpecialUse == "") {
+			continue
+		}
+		// A level that is not a mailbox is listed where '%' stops at it (RFC 9051 §6.3.9).
+		if e.mb == nil && !(options.SelectRecursiveMatch && e.subChild) && !strings.ContainsRune(strings.Join(patterns, ""), '%') {
+			continue
+		}
+		data := &imap.ListData{Delim: delim, Mailbox: name}
+		if e.mb == nil {
+			data.Attrs = append(data.Attrs, imap.MailboxAttrNonExistent)
+		}
+		if e.children {
+			data.Attrs = append(data.Attrs, imap.MailboxAttrHasChildren)
+		} else {
+			data.Attrs = append(data.Attrs, imap.MailboxAttrHasNoChildren)
+		}
+		if subscribed && (options.ReturnSubscribed || options.SelectSubscribed) {
+			data.Attrs = append(data.Attrs, imap.MailboxAttrSubscribed)
+		}
+		if e.mb != nil && e.mb.SpecialUse != "" {
+			data.Attrs = append(data.Attrs, imap.MailboxAttr(e.mb.SpecialUse))
+		}
+		if options.SelectRecursiveMatch && e.subChild && !subscribed {
+			data.ChildInfo = &imap.ListDataChildInfo{Subscribed: true}
+		}
+		if options.ReturnStatus != nil && e.mb != nil {
+			data.Status, err = s.status(e.mb, options.ReturnStatus)
+			if err != nil {
+				return s.fail(err)
+			}
+		}
+		if err := w.WriteList(data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func matchAny(name, ref string, patterns []string) bool {
+	for _, p := range patterns {
+		if imapserver.MatchList(name, delim, ref, p) {
+			return true
+		}
+		// INBOX is case-insensitive, in patterns too.
+		if strings.HasPrefix(name, "INBOX") && imapserver.MatchList(name, delim, mailstore.CanonicalMailboxName(ref),
+			mailstore.CanonicalMailboxName(p)) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *session) Status(name string, options *imap.StatusOptions) (*imap.StatusData, error) {
+	mb, err := s.mailbox(name)
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	data, err := s.status(&mb, options)
+	return data, s.fail(err)
+}
+
+func (s *session) status(mb *mailstore.Mailbox, options *imap.StatusOptions) (*imap.StatusData, error) {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	c, err := s.srv.opts.Store.MailboxStatus(ctx, mb.ID)
+	if err != nil {
+		return nil, err
+	}
+	data := &imap.StatusData{Mailbox: mb.Name}
+	if options.NumMessages {
+		data.NumMessages = &c.Messages
+	}
+	if options.UIDNext {
+		data.UIDNext = imap.UID(c.UIDNext)
+	}
+	if options.UIDValidity {
+		data.UIDValidity = c.UIDValidity
+	}
+	if options.NumUnseen {
+		data.NumUnseen = &c.Unseen
+	}
+	if options.NumDeleted {
+		data.NumDeleted = &c.Deleted
+	}
+	if options.Size {
+		data.Size = &c.Size
+	}
+	if options.AppendLimit {
+		n := s.AppendLimit()
+		data.AppendLimit = &n
+	}
+	if options.NumRecent {
+		var zero uint32
+		data.NumRecent = &zero
+	}
+	return data, nil
+}
+
+// Append stores a message. The library has already refused a literal over AppendLimit
+// before reading it. Bodies up to the store's inline limit stay in memory; larger ones go
+// through a temporary file in the data directory, so memory stays bounded.
+func (s *session) Append(name string, r imap.LiteralReader, options *imap.AppendOptions) (*imap.AppendData, error) {
+	mb, err := s.mailbox(name)
+	if err != nil {
+		if err == mailstore.ErrNotFound {
+			return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeTryCreate, Text: "No such mailbox"}
+		}
+		return nil, s.fail(err)
+	}
+	size := r.Size()
+	var body mailstore.Body
+	if size <= mailstore.InlineLimit {
+		data := make([]byte, size)
+		if _, err := io.ReadFull(r, data); err != nil {
+			return nil, err
+		}
+		body = memBody(data)
+	} else {
+		f, err := os.CreateTemp(s.srv.opts.Store.Dir(), ".append-*")
+		if err != nil {
+			return nil, s.fail(err)
+		}
+		defer os.Remove(f.Name())
+		defer f.Close()
+		os.Remove(f.Name()) // unlinked at once: nothing is left behind on a crash
+		if n, err := io.Copy(f, r); err != nil || n != size {
+			return nil, err
+		}
+		body = fileBody{f: f, size: size}
+	}
+	flags, kw := storeFlags(options.Flags)
+	ctx, cancel := s.ctx()
+	defer cancel()
+	uv, uid, err := s.srv.opts.Store.Append(ctx, mailstore.AppendRequest{
+		UserID: s.user.ID, MailboxID: mb.ID, Body: body, Flags: flags, Keywords: kw, InternalDate: options.Time,
+	})
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	s.changed()
+	select {
+	case s.srv.opts.Notifier.index <- mb.ID:
+	default:
+	}
+	return &imap.AppendData{UIDValidity: uv, UID: imap.UID(uid)}, nil
+}
+
+type memBody []byte
+
+func (b memBody) Size() int64           { return int64(len(b)) }
+func (b memBody) NewReader() io.Reader  { return bytes.NewReader(b) }
+func (b memBody) Bytes() ([]byte, bool) { return b, true }
+
+type fileBody struct {
+	f    *os.File
+	size int64
+}
+
+func (b fileBody) Size() int64          { return b.size }
+func (b fileBody) NewReader() io.Reader { return io.NewSectionReader(b.f, 0, b.size) }

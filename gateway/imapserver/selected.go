@@ -1,0 +1,425 @@
+package imapserver
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+
+	"github.com/sealgate/sealgate/gateway/mailstore"
+)
+
+// selected is the selected mailbox as the client knows it: msgs[i] is sequence number i+1.
+// A message expunged in the store stays in msgs (marked gone) until the client may be told.
+type selected struct {
+	mb       mailstore.Mailbox
+	readOnly bool
+	msgs     []viewMsg
+	modseq   uint64 // the store's HIGHESTMODSEQ this view has caught up with
+	gone     map[uint32]bool
+}
+
+type viewMsg struct {
+	uid   uint32
+	flags mailstore.Flags
+	kw    []string
+}
+
+// index returns the position of uid in the view.
+func (v *selected) index(uid uint32) (int, bool) {
+	i := sort.Search(len(v.msgs), func(i int) bool { return v.msgs[i].uid >= uid })
+	return i, i < len(v.msgs) && v.msgs[i].uid == uid
+}
+
+func (v *selected) maxUID() uint32 {
+	if len(v.msgs) == 0 {
+		return 0
+	}
+	return v.msgs[len(v.msgs)-1].uid
+}
+
+var systemFlags = []imap.Flag{imap.FlagSeen, imap.FlagAnswered, imap.FlagFlagged, imap.FlagDeleted, imap.FlagDraft}
+
+var flagBits = map[imap.Flag]mailstore.Flags{
+	imap.FlagSeen: mailstore.FlagSeen, imap.FlagAnswered: mailstore.FlagAnswered, imap.FlagFlagged: mailstore.FlagFlagged,
+	imap.FlagDeleted: mailstore.FlagDeleted, imap.FlagDraft: mailstore.FlagDraft,
+}
+
+// storeFlags splits IMAP flags into system flags and keywords. \Recent and unknown system
+// flags are ignored.
+func storeFlags(flags []imap.Flag) (mailstore.Flags, []string) {
+	var f mailstore.Flags
+	var kw []string
+	for _, fl := range flags {
+		if strings.HasPrefix(string(fl), `\`) {
+			for name, bit := range flagBits {
+				if strings.EqualFold(string(name), string(fl)) {
+					f |= bit
+				}
+			}
+			continue
+		}
+		kw = append(kw, string(fl))
+	}
+	return f, kw
+}
+
+func imapFlags(f mailstore.Flags, kw []string) []imap.Flag {
+	out := make([]imap.Flag, 0, 2)
+	for _, fl := range systemFlags {
+		if f&flagBits[fl] != 0 {
+			out = append(out, fl)
+		}
+	}
+	for _, k := range kw {
+		out = append(out, imap.Flag(k))
+	}
+	return out
+}
+
+func sameFlags(a mailstore.Flags, akw []string, b mailstore.Flags, bkw []string) bool {
+	if a != b || len(akw) != len(bkw) {
+		return false
+	}
+	for i := range akw {
+		if akw[i] != bkw[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *session) Select(name string, options *imap.SelectOptions) (*imap.SelectData, error) {
+	mb, err := s.mailbox(name)
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	snap, err := s.srv.opts.Store.Snapshot(ctx, mb.ID)
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	v := &selected{mb: snap.Mailbox, readOnly: options.ReadOnly, modseq: snap.Mailbox.HighestModSeq, gone: map[uint32]bool{}}
+	v.msgs = make([]viewMsg, len(snap.Messages))
+	var firstUnseen uint32
+	for i, m := range snap.Messages {
+		v.msgs[i] = viewMsg{uid: m.UID, flags: m.Flags, kw: m.Keywords}
+		if firstUnseen == 0 && m.Flags&mailstore.FlagSeen == 0 {
+			firstUnseen = uint32(i + 1)
+		}
+	}
+	s.sel = v
+	perm := append([]imap.Flag{}, systemFlags...)
+	if !options.ReadOnly {
+		perm = append(perm, imap.FlagWildcard)
+	} else {
+		perm = nil
+	}
+	return &imap.SelectData{
+		Flags:             systemFlags,
+		PermanentFlags:    perm,
+		NumMessages:       uint32(len(v.msgs)),
+		FirstUnseenSeqNum: firstUnseen,
+		UIDNext:           imap.UID(snap.Mailbox.UIDNext),
+		UIDValidity:       snap.Mailbox.UIDValidity,
+	}, nil
+}
+
+func (s *session) Unselect() error {
+	s.sel = nil
+	return nil
+}
+
+// Poll brings the client up to date with the store: new messages (EXISTS), flag changes
+// (FETCH FLAGS) and, where allowed, expunges.
+func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
+	v := s.sel
+	if v == nil {
+		return nil
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	hm, err := s.srv.opts.Store.HighestModSeq(ctx, v.mb.ID)
+	if err == mailstore.ErrNotFound {
+		return nil // deleted under us; nothing more will change
+	}
+	if err != nil {
+		return s.fail(err)
+	}
+	if hm != v.modseq {
+		ch, err := s.srv.opts.Store.ChangesSince(ctx, v.mb.ID, v.modseq)
+		if err != nil {
+			return s.fail(err)
+		}
+		for _, uid := range ch.Expunged {
+			if _, ok := v.index(uid); ok {
+				v.gone[uid] = true
+			}
+		}
+		var added []viewMsg
+		maxUID := v.maxUID()
+		for _, m := range ch.Changed {
+			i, ok := v.index(m.UID)
+			switch {
+			case ok && !v.gone[m.UID]:
+				vm := &v.msgs[i]
+				if !sameFlags(vm.flags, vm.kw, m.Flags, m.Keywords) {
+					vm.flags, vm.kw = m.Flags, m.Keywords
+					if err := w.WriteMessageFlags(uint32(i+1), imap.UID(m.UID), imapFlags(m.Flags, m.Keywords)); err != nil {
+						return err
+					}
+				}
+			case !ok && m.UID > maxUID:
+				added = append(added, viewMsg{uid: m.UID, flags: m.Flags, kw: m.Keywords})
+			}
+		}
+		v.modseq = ch.HighestModSeq
+		if allowExpunge {
+			if err := v.flushExpunges(w.WriteExpunge); err != nil {
+				return err
+			}
+		}
+		if len(added) > 0 {
+			v.msgs = append(v.msgs, added...)
+			if err := w.WriteNumMessages(uint32(len(v.msgs))); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if allowExpunge {
+		return v.flushExpunges(w.WriteExpunge)
+	}
+	return nil
+}
+
+// flushExpunges tells the client of every gone message, highest sequence number first so
+// that each number is right when it is sent.
+func (v *selected) flushExpunges(write func(seq uint32) error) error {
+	if len(v.gone) == 0 {
+		return nil
+	}
+	for i := len(v.msgs) - 1; i >= 0; i-- {
+		if !v.gone[v.msgs[i].uid] {
+			continue
+		}
+		if err := write(uint32(i + 1)); err != nil {
+			return err
+		}
+		delete(v.gone, v.msgs[i].uid)
+		v.msgs = append(v.msgs[:i], v.msgs[i+1:]...)
+	}
+	clear(v.gone)
+	return nil
+}
+
+// resolve turns a sequence or UID set into the view's positions, in order. "*" is the last
+// message (or the highest UID); gone messages are left out.
+func (v *selected) resolve(numSet imap.NumSet) []int {
+	var out []int
+	switch set := numSet.(type) {
+	case imap.SeqSet:
+		n := uint32(len(v.msgs))
+		for _, r := range set {
+			lo, hi := staticRange(r.Start, r.Stop, n)
+			if n == 0 {
+				continue
+			}
+			for seq := lo; seq <= hi && seq <= n; seq++ {
+				if seq >= 1 && !v.gone[v.msgs[seq-1].uid] {
+					out = append(out, int(seq-1))
+				}
+			}
+		}
+	case imap.UIDSet:
+		max := v.maxUID()
+		if uidNext := v.mb.UIDNext; uidNext > 0 && uidNext-1 > max {
+			max = uidNext - 1
+		}
+		for _, r := range set {
+			lo, hi := staticRange(uint32(r.Start), uint32(r.Stop), max)
+			i, _ := v.index(lo)
+			for ; i < len(v.msgs) && v.msgs[i].uid <= hi; i++ {
+				if !v.gone[v.msgs[i].uid] {
+					out = append(out, i)
+				}
+			}
+		}
+	}
+	sort.Ints(out)
+	return dedup(out)
+}
+
+func staticRange(start, stop, max uint32) (uint32, uint32) {
+	if start == 0 {
+		start = max
+	}
+	if stop == 0 {
+		stop = max
+	}
+	if start > stop {
+		start, stop = stop, start
+	}
+	return start, stop
+}
+
+func dedup(a []int) []int {
+	out := a[:0]
+	for i, x := range a {
+		if i == 0 || x != a[i-1] {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func (v *selected) uids(pos []int) []uint32 {
+	out := make([]uint32, len(pos))
+	for i, p := range pos {
+		out[i] = v.msgs[p].uid
+	}
+	return out
+}
+
+func (s *session) readOnlyErr() error {
+	return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "Mailbox is read-only"}
+}
+
+func (s *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) error {
+	v := s.sel
+	if v.readOnly {
+		return s.readOnlyErr()
+	}
+	var only []uint32
+	if uids != nil {
+		only = v.uids(v.resolve(*uids))
+		if len(only) == 0 {
+			return nil
+		}
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	removed, err := s.srv.opts.Store.ExpungeDeleted(ctx, v.mb.ID, only)
+	if err != nil {
+		return s.fail(err)
+	}
+	for _, uid := range removed {
+		if _, ok := v.index(uid); ok {
+			v.gone[uid] = true
+		}
+	}
+	if len(removed) > 0 {
+		s.changed()
+	}
+	return v.flushExpunges(w.WriteExpunge)
+}
+
+func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *imap.StoreFlags, options *imap.StoreOptions) error {
+	v := s.sel
+	if v.readOnly {
+		return s.readOnlyErr()
+	}
+	pos := v.resolve(numSet)
+	if len(pos) == 0 {
+		return nil
+	}
+	f, kw := storeFlags(flags.Flags)
+	ch := mailstore.FlagChange{Flags: f, Keywords: kw}
+	switch flags.Op {
+	case imap.StoreFlagsAdd:
+		ch.Op = mailstore.FlagsAdd
+	case imap.StoreFlagsDel:
+		ch.Op = mailstore.FlagsRemove
+	default:
+		ch.Op = mailstore.FlagsReplace
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	res, err := s.srv.opts.Store.UpdateFlags(ctx, v.mb.ID, v.uids(pos), ch)
+	if err != nil {
+		return s.fail(err)
+	}
+	s.changed()
+	_, uidCmd := numSet.(imap.UIDSet)
+	for _, m := range res {
+		i, ok := v.index(m.UID)
+		if !ok {
+			continue
+		}
+		v.msgs[i].flags, v.msgs[i].kw = m.Flags, m.Keywords
+		if flags.Silent {
+			continue
+		}
+		rw := w.CreateMessage(uint32(i + 1))
+		if uidCmd {
+			rw.WriteUID(imap.UID(m.UID))
+		}
+		rw.WriteFlags(imapFlags(m.Flags, m.Keywords))
+		if err := rw.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *session) copyTo(numSet imap.NumSet, dest string, move bool) (*imap.CopyData, []uint32, error) {
+	v := s.sel
+	if move && v.readOnly {
+		return nil, nil, s.readOnlyErr()
+	}
+	dst, err := s.mailbox(dest)
+	if err == mailstore.ErrNotFound {
+		return nil, nil, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeTryCreate, Text: "No such mailbox"}
+	}
+	if err != nil {
+		return nil, nil, s.fail(err)
+	}
+	pos := v.resolve(numSet)
+	if len(pos) == 0 {
+		return nil, nil, nil
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	res, err := s.srv.opts.Store.CopyMessages(ctx, v.mb.ID, dst.ID, v.uids(pos), move)
+	if err != nil {
+		return nil, nil, s.fail(err)
+	}
+	s.changed()
+	data := &imap.CopyData{UIDValidity: res.UIDValidity}
+	for i := range res.Source {
+		data.SourceUIDs.AddNum(imap.UID(res.Source[i]))
+		data.DestUIDs.AddNum(imap.UID(res.Dest[i]))
+	}
+	return data, res.Source, nil
+}
+
+func (s *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) {
+	data, _, err := s.copyTo(numSet, dest, false)
+	if data == nil && err == nil {
+		// Nothing to copy: RFC 9051 still answers OK, without COPYUID.
+		return &imap.CopyData{}, nil
+	}
+	return data, err
+}
+
+func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string) error {
+	data, moved, err := s.copyTo(numSet, dest, true)
+	if err != nil {
+		return err
+	}
+	if data == nil {
+		return nil
+	}
+	if err := w.WriteCopyData(data); err != nil {
+		return err
+	}
+	v := s.sel
+	for _, uid := range moved {
+		if _, ok := v.index(uid); ok {
+			v.gone[uid] = true
+		}
+	}
+	return v.flushExpunges(w.WriteExpunge)
+}

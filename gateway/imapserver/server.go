@@ -1,0 +1,310 @@
+// Package imapserver is Sealgate's IMAP4rev2 server (RFC 9051) on
+// github.com/emersion/go-imap/v2, backed by the mailstore. The library stays inside this
+// package; the rest of Sealgate sees Options, Server and Notifier only.
+//
+// Listeners: without ImplicitTLS the server offers STARTTLS and advertises LOGINDISABLED
+// until TLS is up, unless PlaintextAuthOnLoopback is set and the client is on loopback. With
+// ImplicitTLS every connection starts with TLS. LOGIN and AUTHENTICATE PLAIN go through the
+// shared auth.Authenticator, so failed logins are throttled across protocols.
+//
+// Besides IMAP4rev2 the server offers what clients expect: IDLE, UIDPLUS, MOVE, SPECIAL-USE,
+// NAMESPACE, ESEARCH, LIST-EXTENDED, LIST-STATUS, UNSELECT, ENABLE, APPENDLIMIT (the gateway's
+// message size limit; a larger literal is refused before it is read), BINARY, CHILDREN.
+//
+// Concurrency: every change goes to the store first. A session that has a mailbox selected
+// keeps the sequence of UIDs its client knows and catches up from the store's MODSEQ and
+// expunge log after each command and while idling, so it sees changes of other sessions and
+// processes; an expunge reaches a client only where RFC 9051 §7.5.1 allows it, so sequence
+// numbers never shift under a client that has not been told. The Notifier wakes idling
+// sessions at once when mail is delivered or another session changes a mailbox.
+//
+// Search uses the store's trigram index (mailstore.SearchText), filled by a background
+// indexer after delivery and, for anything it has not reached yet, by the search itself.
+//
+// Errors: *imap.Error values go to the client as they are; anything else is logged with a
+// reference and answered "NO [SERVERBUG] internal error (ref …)", so no detail leaks.
+package imapserver
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+
+	"github.com/sealgate/sealgate/gateway/auth"
+	"github.com/sealgate/sealgate/gateway/connlimit"
+	"github.com/sealgate/sealgate/gateway/mailstore"
+)
+
+// ErrServerClosed is returned by Serve after Shutdown.
+var ErrServerClosed = errors.New("imapserver: server closed")
+
+// Options configure a Server. Zero values take the defaults in brackets.
+type Options struct {
+	Name string // labels this listener in logs ["imap"]
+	// TLSConfig enables STARTTLS; with ImplicitTLS every connection starts with TLS.
+	TLSConfig   *tls.Config
+	ImplicitTLS bool
+	Store       *mailstore.Store
+	Auth        *auth.Authenticator
+	// PlaintextAuthOnLoopback allows LOGIN and AUTHENTICATE without TLS from loopback clients.
+	PlaintextAuthOnLoopback bool
+	// MaxMessageSize is the APPENDLIMIT [50 MiB].
+	MaxMessageSize int64
+	// IdleTimeout closes a connection that sends nothing for this long [30m].
+	IdleTimeout time.Duration
+	// ConnLimiter caps connections per client address; nil means no cap.
+	ConnLimiter *connlimit.Limiter
+	// Notifier wakes idling sessions; nil means a private one (changes by other Servers and
+	// by deliveries are then seen only by polling).
+	Notifier *Notifier
+	// PollInterval is how often an idling session checks the store for changes nobody
+	// notified (other processes) [5s].
+	PollInterval time.Duration
+	Logger       *slog.Logger
+}
+
+// Server is one IMAP listener's server.
+type Server struct {
+	opts Options
+	log  *slog.Logger
+	// strict refuses authentication before TLS; loopback allows it (PlaintextAuthOnLoopback).
+	strict, loopback *imapserver.Server
+	strictLn         *chanListener
+	loopbackLn       *chanListener
+	indexer          *indexer
+
+	mu     sync.Mutex
+	closed bool
+	lns    []net.Listener
+	wg     sync.WaitGroup
+}
+
+// New returns a Server.
+func New(opts Options) (*Server, error) {
+	if opts.Store == nil || opts.Auth == nil {
+		return nil, errors.New("imapserver: Store and Auth are required")
+	}
+	if opts.ImplicitTLS && opts.TLSConfig == nil {
+		return nil, errors.New("imapserver: implicit TLS needs a TLSConfig")
+	}
+	if opts.Name == "" {
+		opts.Name = "imap"
+	}
+	if opts.MaxMessageSize <= 0 || opts.MaxMessageSize > 1<<32-1 {
+		opts.MaxMessageSize = 50 << 20
+	}
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = 30 * time.Minute
+	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = 5 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Notifier == nil {
+		opts.Notifier = NewNotifier()
+	}
+	s := &Server{opts: opts, log: opts.Logger.With("listener", opts.Name)}
+	s.indexer = newIndexer(opts.Store, opts.Notifier, s.log)
+	caps := imap.CapSet{
+		imap.CapIMAP4rev2: {}, imap.CapIMAP4rev1: {},
+		imap.CapNamespace: {}, imap.CapUIDPlus: {}, imap.CapESearch: {},
+		imap.CapListExtended: {}, imap.CapListStatus: {}, imap.CapMove: {},
+		imap.CapStatusSize: {}, imap.CapBinary: {}, imap.CapChildren: {},
+		imap.CapSpecialUse: {}, imap.CapUnselect: {}, imap.CapEnable: {}, imap.CapIdle: {},
+	}
+	mk := func(insecure bool) *imapserver.Server {
+		o := &imapserver.Options{
+			NewSession:   s.newSession,
+			Caps:         caps,
+			Logger:       libLogger{s.log},
+			InsecureAuth: insecure,
+		}
+		if !opts.ImplicitTLS {
+			o.TLSConfig = opts.TLSConfig
+		}
+		return imapserver.New(o)
+	}
+	s.strict = mk(false)
+	s.strictLn = newChanListener()
+	if opts.PlaintextAuthOnLoopback {
+		s.loopback = mk(true)
+		s.loopbackLn = newChanListener()
+	}
+	return s, nil
+}
+
+// Serve accepts connections on l until Shutdown.
+func (s *Server) Serve(l net.Listener) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	first := len(s.lns) == 0
+	s.lns = append(s.lns, l)
+	s.mu.Unlock()
+	if first {
+		s.startLibServers()
+	}
+	if s.opts.ConnLimiter != nil {
+		l = &connlimit.Listener{Listener: l, Limiter: s.opts.ConnLimiter, Refuse: func(c net.Conn) {
+			if s.opts.ImplicitTLS {
+				return // no TLS yet: nothing readable to say
+			}
+			c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+			fmt.Fprint(c, "* BYE [UNAVAILABLE] Too many connections from your address\r\n")
+		}}
+	}
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			s.mu.Lock()
+			closed := s.closed
+			s.mu.Unlock()
+			if closed {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+			return err
+		}
+		loop := isLoopback(c.RemoteAddr())
+		c = &idleConn{Conn: c, max: s.opts.IdleTimeout}
+		if s.opts.ImplicitTLS {
+			c = tls.Server(c, s.opts.TLSConfig)
+		}
+		if loop && s.loopback != nil {
+			s.loopbackLn.deliver(c)
+		} else {
+			s.strictLn.deliver(c)
+		}
+	}
+}
+
+func (s *Server) startLibServers() {
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); s.strict.Serve(s.strictLn) }()
+	if s.loopback != nil {
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); s.loopback.Serve(s.loopbackLn) }()
+	}
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); s.indexer.run() }()
+}
+
+// Shutdown stops accepting and closes every session: IMAP clients reconnect, and nothing a
+// session does is left half-done because every change is one store transaction.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	s.closed = true
+	lns := s.lns
+	s.mu.Unlock()
+	for _, l := range lns {
+		l.Close()
+	}
+	if len(lns) == 0 {
+		return nil
+	}
+	s.indexer.stop()
+	<-s.strictLn.serving
+	s.strict.Close()
+	if s.loopback != nil {
+		<-s.loopbackLn.serving
+		s.loopback.Close()
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func isLoopback(a net.Addr) bool {
+	ap, err := netip.ParseAddrPort(a.String())
+	return err == nil && ap.Addr().Unmap().IsLoopback()
+}
+
+// idleConn bounds every read deadline the library sets by the configured idle timeout.
+type idleConn struct {
+	net.Conn
+	max time.Duration
+}
+
+func (c *idleConn) SetReadDeadline(t time.Time) error {
+	if limit := time.Now().Add(c.max); t.IsZero() || t.After(limit) {
+		t = limit
+	}
+	return c.Conn.SetReadDeadline(t)
+}
+
+func (c *idleConn) SetDeadline(t time.Time) error {
+	if err := c.SetReadDeadline(t); err != nil {
+		return err
+	}
+	return c.Conn.SetWriteDeadline(t)
+}
+
+// chanListener hands connections accepted elsewhere to a library server.
+type chanListener struct {
+	ch        chan net.Conn
+	done      chan struct{}
+	closeOnce sync.Once
+	// serving is closed at the first Accept: the library server is then fully started, and
+	// only then may it be closed (its Close must not race with its Serve's start).
+	serving     chan struct{}
+	servingOnce sync.Once
+}
+
+func newChanListener() *chanListener {
+	return &chanListener{ch: make(chan net.Conn), done: make(chan struct{}), serving: make(chan struct{})}
+}
+
+func (l *chanListener) deliver(c net.Conn) {
+	select {
+	case l.ch <- c:
+	case <-l.done:
+		c.Close()
+	}
+}
+
+func (l *chanListener) Accept() (net.Conn, error) {
+	l.servingOnce.Do(func() { close(l.serving) })
+	select {
+	case c := <-l.ch:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *chanListener) Close() error {
+	l.closeOnce.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *chanListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4zero} }
+
+type libLogger struct{ l *slog.Logger }
+
+func (g libLogger) Printf(format string, v ...any) { g.l.Warn(fmt.Sprintf(format, v...)) }

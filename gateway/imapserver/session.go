@@ -1,0 +1,145 @@
+package imapserver
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-sasl"
+
+	"github.com/sealgate/sealgate/gateway/auth"
+	"github.com/sealgate/sealgate/gateway/mailstore"
+)
+
+// opTimeout bounds one command's store work.
+const opTimeout = 2 * time.Minute
+
+var (
+	_ imapserver.SessionIMAP4rev2   = (*session)(nil)
+	_ imapserver.SessionSASL        = (*session)(nil)
+	_ imapserver.SessionAppendLimit = (*session)(nil)
+)
+
+// session is one IMAP connection. The library calls its methods one at a time (IDLE's
+// goroutine runs while the connection waits for DONE, never beside another command).
+type session struct {
+	srv    *Server
+	conn   *imapserver.Conn
+	client netip.Addr
+	user   *mailstore.User
+	sel    *selected
+}
+
+func (s *Server) newSession(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+	sess := &session{srv: s, conn: c}
+	if ap, err := netip.ParseAddrPort(c.NetConn().RemoteAddr().String()); err == nil {
+		sess.client = ap.Addr().Unmap()
+	}
+	return sess, nil, nil
+}
+
+func (s *session) ctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), opTimeout)
+}
+
+// fail is the one place errors become IMAP responses: *imap.Error goes out as it is, the
+// store's and auth's sentinel errors get their response codes, anything else is logged with
+// a reference and answered generically.
+func (s *session) fail(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ie *imap.Error
+	switch {
+	case errors.As(err, &ie):
+		return ie
+	case errors.Is(err, mailstore.ErrNotFound):
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeNonExistent, Text: "No such mailbox"}
+	case errors.Is(err, mailstore.ErrExists):
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeAlreadyExists, Text: "Mailbox already exists"}
+	case errors.Is(err, mailstore.ErrInvalidName):
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "Invalid mailbox name"}
+	case errors.Is(err, mailstore.ErrInboxDelete):
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "INBOX cannot be deleted"}
+	case errors.Is(err, auth.ErrInvalidCredentials), errors.Is(err, auth.ErrThrottled):
+		return imapserver.ErrAuthFailed
+	case errors.Is(err, net.ErrClosed):
+		return err
+	}
+	ref := newRef()
+	log := s.srv.log.With("ref", ref, "client", s.client.String())
+	if s.user != nil {
+		log = log.With("user", s.user.Address)
+	}
+	log.Error("imap command failed", "err", err)
+	return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeServerBug, Text: "Internal error (ref " + ref + ")"}
+}
+
+func newRef() string {
+	var b [6]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func (s *session) Close() error { return nil }
+
+func (s *session) Login(username, password string) error {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	u, err := s.srv.opts.Auth.Authenticate(ctx, username, password, s.client)
+	if err != nil {
+		return s.fail(err)
+	}
+	s.user = &u
+	return nil
+}
+
+func (s *session) AuthenticateMechanisms() []string { return []string{sasl.Plain} }
+
+func (s *session) Authenticate(mech string) (sasl.Server, error) {
+	if !strings.EqualFold(mech, sasl.Plain) {
+		return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Text: "Unsupported SASL mechanism"}
+	}
+	return sasl.NewPlainServer(func(identity, username, password string) error {
+		if identity != "" && !strings.EqualFold(identity, username) {
+			return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeAuthorizationFailed, Text: "SASL identity not supported"}
+		}
+		return s.Login(username, password)
+	}), nil
+}
+
+func (s *session) AppendLimit() uint32 { return uint32(s.srv.opts.MaxMessageSize) }
+
+func (s *session) Namespace() (*imap.NamespaceData, error) {
+	return &imap.NamespaceData{Personal: []imap.NamespaceDescriptor{{Prefix: "", Delim: delim}}}, nil
+}
+
+// changed wakes this user's other sessions after a change.
+func (s *session) changed() { s.srv.opts.Notifier.Changed(s.user.ID) }
+
+// Idle reports changes of the selected mailbox as they happen: at once for what this process
+// notices (deliveries, other sessions), within PollInterval for other processes.
+func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
+	wake, cancel := s.srv.opts.Notifier.subscribe(s.user.ID)
+	defer cancel()
+	t := time.NewTicker(s.srv.opts.PollInterval)
+	defer t.Stop()
+	for {
+		if err := s.Poll(w, true); err != nil {
+			return err
+		}
+		select {
+		case <-stop:
+			return nil
+		case <-wake:
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,216 @@
+package imapserver
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"mime"
+	"strings"
+	"sync"
+	"time"
+
+	gomessage "github.com/emersion/go-message"
+	"github.com/emersion/go-message/textproto"
+
+	"github.com/sealgate/sealgate/gateway/mailstore"
+)
+
+// maxIndexedText bounds the text indexed per message; a search for words beyond it in a
+// larger text part does not find them. Attachments that are not text are never indexed.
+const maxIndexedText = 4 << 20
+
+// extractSearchText reads a message once and returns its searchable form: decoded header
+// fields as "Name: value" lines, the decoded text of its text parts, and the raw header.
+func extractSearchText(r io.Reader) (mailstore.SearchText, error) {
+	var st mailstore.SearchText
+	br := bufio.NewReader(r)
+	raw, err := readRawHeader(br)
+	if err != nil {
+		return st, err
+	}
+	hdr, herr := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(raw)))
+	if herr != nil {
+		// Not a parsable header: index the whole thing as text.
+		rest, err := io.ReadAll(io.LimitReader(io.MultiReader(bytes.NewReader(raw), br), maxIndexedText))
+		st.Text = string(rest)
+		return st, err
+	}
+	st.RawHeader = raw
+	st.Header = headerText(hdr)
+	var text strings.Builder
+	ent, err := gomessage.New(gomessage.Header{Header: hdr}, br)
+	if err == nil || gomessage.IsUnknownCharset(err) || gomessage.IsUnknownEncoding(err) {
+		collectText(ent, &text, 0)
+	}
+	if _, err := io.Copy(io.Discard, br); err != nil {
+		return st, err
+	}
+	st.Text = text.String()
+	return st, nil
+}
+
+// maxRawHeader bounds the header section kept for ENVELOPE and header searches.
+const maxRawHeader = 1 << 20
+
+// readRawHeader reads the header section up to and including the blank line that ends it.
+func readRawHeader(br *bufio.Reader) ([]byte, error) {
+	var raw []byte
+	for len(raw) < maxRawHeader {
+		line, err := br.ReadSlice('\n')
+		raw = append(raw, line...)
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if err == io.EOF {
+			return raw, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if string(line) == "\r\n" || string(line) == "\n" {
+			return raw, nil
+		}
+	}
+	return raw, nil
+}
+
+func headerText(h textproto.Header) string {
+	var b strings.Builder
+	dec := mime.WordDecoder{}
+	fields := h.Fields()
+	for fields.Next() {
+		v := fields.Value()
+		if d, err := dec.DecodeHeader(v); err == nil {
+			v = d
+		}
+		v = strings.Join(strings.Fields(v), " ")
+		b.WriteString(fields.Key())
+		b.WriteString(": ")
+		b.WriteString(v)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+func collectText(e *gomessage.Entity, b *strings.Builder, depth int) {
+	if depth > 20 {
+		return
+	}
+	if mr := e.MultipartReader(); mr != nil {
+		for {
+			p, err := mr.NextPart()
+			if err != nil && !gomessage.IsUnknownCharset(err) && !gomessage.IsUnknownEncoding(err) {
+				return
+			}
+			if p == nil {
+				return
+			}
+			collectText(p, b, depth+1)
+		}
+	}
+	t, _, _ := e.Header.ContentType()
+	if t == "" {
+		t = "text/plain"
+	}
+	if !strings.HasPrefix(t, "text/") && !strings.HasPrefix(t, "message/") {
+		return
+	}
+	room := maxIndexedText - b.Len()
+	if room <= 0 {
+		return
+	}
+	data, _ := io.ReadAll(io.LimitReader(e.Body, int64(room)))
+	b.Write(data)
+	b.WriteByte('\n')
+}
+
+// indexer fills the store's search index in the background for new messages, so searches
+// find them indexed. Searches index whatever it has not reached yet themselves.
+type indexer struct {
+	store    *mailstore.Store
+	notifier *Notifier
+	log      *slog.Logger
+	quit     chan struct{}
+	stopOnce sync.Once
+	mu       sync.Mutex // one indexing pass at a time per Server
+}
+
+func newIndexer(st *mailstore.Store, n *Notifier, log *slog.Logger) *indexer {
+	return &indexer{store: st, notifier: n, log: log, quit: make(chan struct{})}
+}
+
+func (ix *indexer) stop() { ix.stopOnce.Do(func() { close(ix.quit) }) }
+
+func (ix *indexer) run() {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { <-ix.quit; cancel() }()
+	if err := ix.indexMailbox(ctx, 0); err != nil && ctx.Err() == nil {
+		ix.log.Warn("search index: catching up", "err", err)
+	}
+	for {
+		select {
+		case <-ix.quit:
+			return
+		case mb := <-ix.notifier.index:
+			// Let a burst of deliveries gather so they are indexed in one transaction.
+			select {
+			case <-time.After(50 * time.Millisecond):
+			case <-ix.quit:
+				return
+			}
+			pending := map[int64]bool{mb: true}
+		drain:
+			for {
+				select {
+				case mb := <-ix.notifier.index:
+					pending[mb] = true
+				default:
+					break drain
+				}
+			}
+			for mb := range pending {
+				if err := ix.indexMailbox(ctx, mb); err != nil && ctx.Err() == nil {
+					ix.log.Warn("search index", "mailbox", mb, "err", err)
+				}
+			}
+		}
+	}
+}
+
+// indexMailbox indexes every message of a mailbox (all mailboxes for 0) without search text.
+func (ix *indexer) indexMailbox(ctx context.Context, mailboxID int64) error {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	for {
+		ids, err := ix.store.UnindexedBodies(ctx, mailboxID, 256)
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		texts := make([]mailstore.SearchText, 0, len(ids))
+		for _, id := range ids {
+			rc, _, err := ix.store.OpenBody(ctx, id)
+			if err != nil {
+				if err == mailstore.ErrNotFound {
+					continue
+				}
+				return err
+			}
+			st, err := extractSearchText(rc)
+			rc.Close()
+			if err != nil {
+				return err
+			}
+			st.BodyID = id
+			texts = append(texts, st)
+		}
+		if err := ix.store.PutSearchText(ctx, texts); err != nil {
+			return err
+		}
+		if len(texts) == 0 {
+			return nil
+		}
+	}
+}

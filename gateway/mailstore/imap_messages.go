@@ -1,0 +1,431 @@
+package mailstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// FlagOp says how UpdateFlags combines the given flags with a message's flags.
+type FlagOp int
+
+// Flag operations (RFC 9051 §6.4.6: FLAGS, +FLAGS, -FLAGS).
+const (
+	FlagsReplace FlagOp = iota
+	FlagsAdd
+	FlagsRemove
+)
+
+// FlagChange is one STORE.
+type FlagChange struct {
+	Op       FlagOp
+	Flags    Flags
+	Keywords []string // compared case-insensitively
+}
+
+func (c FlagChange) apply(f Flags, kw []string) (Flags, []string) {
+	switch c.Op {
+	case FlagsReplace:
+		return c.Flags, normKeywords(c.Keywords)
+	case FlagsAdd:
+		out := slices.Clone(kw)
+		for _, k := range c.Keywords {
+			if !containsFold(out, k) {
+				out = append(out, k)
+			}
+		}
+		return f | c.Flags, normKeywords(out)
+	default:
+		var out []string
+		for _, k := range kw {
+			if !containsFold(c.Keywords, k) {
+				out = append(out, k)
+			}
+		}
+		return f &^ c.Flags, out
+	}
+}
+
+func normKeywords(kw []string) []string {
+	var out []string
+	for _, k := range kw {
+		if k != "" && !containsFold(out, k) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+func containsFold(list []string, s string) bool {
+	for _, x := range list {
+		if strings.EqualFold(x, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func sameKeywords(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, k := range a {
+		if !containsFold(b, k) {
+			return false
+		}
+	}
+	return true
+}
+
+// UpdateFlags changes the flags of the given messages of a mailbox. Messages whose flags
+// change get a new MODSEQ. It returns the resulting state of every given message that
+// exists, in UID order.
+func (s *Store) UpdateFlags(ctx context.Context, mailboxID int64, uids []uint32, ch FlagChange) ([]Message, error) {
+	var out []Message
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		out = out[:0]
+		var modseq uint64
+		if err := tx.QueryRow(`UPDATE mailboxes SET highest_modseq = highest_modseq + 1 WHERE id = ? RETURNING highest_modseq`,
+			mailboxID).Scan(&modseq); err != nil {
+			return err
+		}
+		for _, uid := range uids {
+			m := Message{MailboxID: mailboxID, UID: uid}
+			var kw string
+			err := tx.QueryRow(`SELECT flags, keywords, modseq FROM messages WHERE mailbox_id = ? AND uid = ?`,
+				mailboxID, uid).Scan(&m.Flags, &kw, &m.ModSeq)
+			if errors.Is(err, sql.ErrNoRows) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			old := strings.Fields(kw)
+			nf, nkw := ch.apply(m.Flags, old)
+			if nf != m.Flags || !sameKeywords(nkw, old) {
+				m.Flags, m.Keywords, m.ModSeq = nf, nkw, modseq
+				if _, err := tx.Exec(`UPDATE messages SET flags = ?, keywords = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?`,
+					nf, strings.Join(nkw, " "), modseq, mailboxID, uid); err != nil {
+					return err
+				}
+			} else {
+				m.Keywords = old
+			}
+			out = append(out, m)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// CopyResult maps the UIDs of copied messages to their UIDs in the destination.
+type CopyResult struct {
+	UIDValidity uint32
+	Source      []uint32
+	Dest        []uint32
+}
+
+// CopyMessages copies messages (in UID order) into another mailbox of the same user; with
+// move, they leave the source in the same transaction. Bodies are shared, not duplicated.
+func (s *Store) CopyMessages(ctx context.Context, srcID, dstID int64, uids []uint32, move bool) (CopyResult, error) {
+	var res CopyResult
+	uids = slices.Clone(uids)
+	slices.Sort(uids)
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res = CopyResult{}
+		var srcUser, dstUser int64
+		if err := tx.QueryRow(`SELECT user_id FROM mailboxes WHERE id = ?`, srcID).Scan(&srcUser); err != nil {
+			return notFound(err)
+		}
+		if err := tx.QueryRow(`SELECT user_id, uidvalidity FROM mailboxes WHERE id = ?`, dstID).Scan(&dstUser, &res.UIDValidity); err != nil {
+			return notFound(err)
+		}
+		if srcUser != dstUser {
+			return ErrNotFound
+		}
+		var srcModseq uint64
+		if move {
+			if err := tx.QueryRow(`UPDATE mailboxes SET highest_modseq = highest_modseq + 1 WHERE id = ? RETURNING highest_modseq`,
+				srcID).Scan(&srcModseq); err != nil {
+				return err
+			}
+		}
+		for _, uid := range uids {
+			var bodyID, date, size int64
+			var flags Flags
+			var kw string
+			err := tx.QueryRow(`SELECT body_id, flags, keywords, internal_date, size FROM messages WHERE mailbox_id = ? AND uid = ?`,
+				srcID, uid).Scan(&bodyID, &flags, &kw, &date, &size)
+			if errors.Is(err, sql.ErrNoRows) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			var newUID uint32
+			var modseq uint64
+			if err := tx.QueryRow(`UPDATE mailboxes SET uidnext = uidnext + 1, highest_modseq = highest_modseq + 1
+				WHERE id = ? RETURNING uidnext - 1, highest_modseq`, dstID).Scan(&newUID, &modseq); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(`UPDATE bodies SET refs = refs + 1 WHERE id = ?`, bodyID); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(`INSERT INTO messages(mailbox_id, uid, body_id, flags, keywords, internal_date, size, modseq)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, dstID, newUID, bodyID, flags, kw, date, size, modseq); err != nil {
+				return err
+			}
+			if move {
+				if _, err := tx.Exec(`DELETE FROM messages WHERE mailbox_id = ? AND uid = ?`, srcID, uid); err != nil {
+					return err
+				}
+			}
+			res.Source = append(res.Source, uid)
+			res.Dest = append(res.Dest, newUID)
+		}
+		return nil
+	})
+	return res, err
+}
+
+func notFound(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	return err
+}
+
+// ExpungeDeleted removes the messages flagged \Deleted from a mailbox; when only is not nil,
+// only those among the given UIDs. It returns the UIDs removed, in order.
+func (s *Store) ExpungeDeleted(ctx context.Context, mailboxID int64, only []uint32) ([]uint32, error) {
+	var out []uint32
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		out = out[:0]
+		// The MODSEQ goes up first, so the tombstones carry a value no session has seen yet.
+		if _, err := tx.Exec(`UPDATE mailboxes SET highest_modseq = highest_modseq + 1 WHERE id = ?`, mailboxID); err != nil {
+			return err
+		}
+		if only != nil {
+			return expungeOnlyTx(tx, mailboxID, only, &out)
+		}
+		rows, err := tx.Query(`DELETE FROM messages WHERE mailbox_id = ? AND flags & ? != 0 RETURNING uid`, mailboxID, FlagDeleted)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var uid uint32
+			if err := rows.Scan(&uid); err != nil {
+				return err
+			}
+			out = append(out, uid)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(out)
+	return out, s.removeDeadFiles(ctx)
+}
+
+func expungeOnlyTx(tx *sql.Tx, mailboxID int64, only []uint32, out *[]uint32) error {
+	for _, uid := range only {
+		res, err := tx.Exec(`DELETE FROM messages WHERE mailbox_id = ? AND uid = ? AND flags & ? != 0`, mailboxID, uid, FlagDeleted)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			*out = append(*out, uid)
+		}
+	}
+	return nil
+}
+
+// AppendRequest is one message added to a mailbox by a client (IMAP APPEND).
+type AppendRequest struct {
+	UserID       int64
+	MailboxID    int64
+	Body         Body
+	Flags        Flags
+	Keywords     []string
+	InternalDate time.Time // zero means now
+}
+
+// Append stores a message in a mailbox durably and returns the mailbox's UIDVALIDITY and the
+// message's UID.
+func (s *Store) Append(ctx context.Context, r AppendRequest) (uint32, uint32, error) {
+	if r.InternalDate.IsZero() {
+		r.InternalDate = s.opts.Now()
+	}
+	size := r.Body.Size()
+	var data []byte
+	var path string
+	var hs int64
+	if size <= InlineLimit {
+		var err error
+		if data, err = readBody(r.Body); err != nil {
+			return 0, 0, err
+		}
+		if int64(len(data)) != size {
+			return 0, 0, fmt.Errorf("mailstore: append: body is %d bytes, not %d", len(data), size)
+		}
+		hs = headerSize(data)
+	} else {
+		var err error
+		if path, hs, err = s.writeBlob(r.Body); err != nil {
+			return 0, 0, err
+		}
+	}
+	var uidValidity, uid uint32
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var pathArg any
+		if path != "" {
+			pathArg = path
+		}
+		res, err := tx.Exec(`INSERT INTO bodies(size, header_size, data, path, refs) VALUES (?, ?, ?, ?, 1)`, size, hs, data, pathArg)
+		if err != nil {
+			return err
+		}
+		bodyID, _ := res.LastInsertId()
+		var modseq uint64
+		err = tx.QueryRow(`UPDATE mailboxes SET uidnext = uidnext + 1, highest_modseq = highest_modseq + 1
+			WHERE id = ? AND user_id = ? RETURNING uidvalidity, uidnext - 1, highest_modseq`, r.MailboxID, r.UserID).
+			Scan(&uidValidity, &uid, &modseq)
+		if err != nil {
+			return notFound(err)
+		}
+		_, err = tx.Exec(`INSERT INTO messages(mailbox_id, uid, body_id, flags, keywords, internal_date, size, modseq)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, r.MailboxID, uid, bodyID, r.Flags, strings.Join(normKeywords(r.Keywords), " "),
+			r.InternalDate.UnixMilli(), size, modseq)
+		return err
+	})
+	if err != nil {
+		if path != "" {
+			removeFile(s.dir, path)
+		}
+		return 0, 0, err
+	}
+	return uidValidity, uid, nil
+}
+
+// MailboxSnapshot is a consistent view of a mailbox: its state and every message's flags.
+type MailboxSnapshot struct {
+	Mailbox  Mailbox
+	Messages []Message // UID, Flags, Keywords, ModSeq only
+}
+
+// Snapshot reads a mailbox and the flags of its messages in one read transaction.
+func (s *Store) Snapshot(ctx context.Context, mailboxID int64) (MailboxSnapshot, error) {
+	var snap MailboxSnapshot
+	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return snap, err
+	}
+	defer tx.Rollback()
+	m := &snap.Mailbox
+	err = tx.QueryRow(`SELECT id, user_id, name, special_use, uidvalidity, uidnext, highest_modseq, subscribed
+		FROM mailboxes WHERE id = ?`, mailboxID).
+		Scan(&m.ID, &m.UserID, &m.Name, &m.SpecialUse, &m.UIDValidity, &m.UIDNext, &m.HighestModSeq, &m.Subscribed)
+	if err != nil {
+		return snap, notFound(err)
+	}
+	snap.Messages, err = flagRows(tx, `SELECT uid, flags, keywords, modseq FROM messages WHERE mailbox_id = ? ORDER BY uid`, mailboxID)
+	return snap, err
+}
+
+// Changes is what happened in a mailbox since a MODSEQ.
+type Changes struct {
+	HighestModSeq uint64
+	Changed       []Message // UID, Flags, Keywords, ModSeq of messages added or changed
+	Expunged      []uint32
+}
+
+// HighestModSeq returns a mailbox's current MODSEQ, the cheap test for "anything new?".
+func (s *Store) HighestModSeq(ctx context.Context, mailboxID int64) (uint64, error) {
+	var hm uint64
+	err := s.rdb.QueryRowContext(ctx, `SELECT highest_modseq FROM mailboxes WHERE id = ?`, mailboxID).Scan(&hm)
+	return hm, notFound(err)
+}
+
+// ChangesSince returns the messages added or changed and the UIDs expunged at or after
+// modseq. Results may repeat changes already seen at exactly modseq; callers compare.
+func (s *Store) ChangesSince(ctx context.Context, mailboxID int64, modseq uint64) (Changes, error) {
+	var c Changes
+	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return c, err
+	}
+	defer tx.Rollback()
+	if err := tx.QueryRow(`SELECT highest_modseq FROM mailboxes WHERE id = ?`, mailboxID).Scan(&c.HighestModSeq); err != nil {
+		return c, notFound(err)
+	}
+	c.Changed, err = flagRows(tx, `SELECT uid, flags, keywords, modseq FROM messages WHERE mailbox_id = ? AND modseq >= ? ORDER BY uid`,
+		mailboxID, modseq)
+	if err != nil {
+		return c, err
+	}
+	rows, err := tx.Query(`SELECT uid FROM imap_expunged WHERE mailbox_id = ? AND modseq >= ?`, mailboxID, modseq)
+	if err != nil {
+		return c, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var uid uint32
+		if err := rows.Scan(&uid); err != nil {
+			return c, err
+		}
+		c.Expunged = append(c.Expunged, uid)
+	}
+	return c, rows.Err()
+}
+
+func flagRows(tx *sql.Tx, query string, args ...any) ([]Message, error) {
+	rows, err := tx.Query(query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Message
+	for rows.Next() {
+		var m Message
+		var kw string
+		if err := rows.Scan(&m.UID, &m.Flags, &kw, &m.ModSeq); err != nil {
+			return nil, err
+		}
+		if kw != "" {
+			m.Keywords = strings.Fields(kw)
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// MessagesInRange lists the messages of a mailbox with lo <= UID <= hi, in UID order.
+func (s *Store) MessagesInRange(ctx context.Context, mailboxID int64, lo, hi uint32) ([]Message, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT uid, body_id, flags, keywords, internal_date, size, modseq
+		FROM messages WHERE mailbox_id = ? AND uid BETWEEN ? AND ? ORDER BY uid`, mailboxID, lo, hi)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Message
+	for rows.Next() {
+		m := Message{MailboxID: mailboxID}
+		var kw string
+		var date int64
+		if err := rows.Scan(&m.UID, &m.BodyID, &m.Flags, &kw, &date, &m.Size, &m.ModSeq); err != nil {
+			return nil, err
+		}
+		if kw != "" {
+			m.Keywords = strings.Fields(kw)
+		}
+		m.InternalDate = time.UnixMilli(date)
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}

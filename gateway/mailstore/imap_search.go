@@ -1,0 +1,162 @@
+package mailstore
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+)
+
+// SearchText is the searchable form of one body, made by the IMAP server: decoded header
+// fields ("Name: value" lines), decoded text parts, and the raw header section.
+type SearchText struct {
+	BodyID    int64
+	Header    string
+	Text      string
+	RawHeader []byte
+}
+
+// UnindexedBodies returns up to limit bodies of a mailbox's messages (every mailbox when
+// mailboxID is 0) that have no search text yet.
+func (s *Store) UnindexedBodies(ctx context.Context, mailboxID int64, limit int) ([]int64, error) {
+	q := `SELECT DISTINCT m.body_id FROM messages m WHERE m.mailbox_id = ?
+		AND NOT EXISTS (SELECT 1 FROM imap_search s WHERE s.rowid = m.body_id) LIMIT ?`
+	args := []any{mailboxID, limit}
+	if mailboxID == 0 {
+		q = `SELECT DISTINCT m.body_id FROM messages m
+			WHERE NOT EXISTS (SELECT 1 FROM imap_search s WHERE s.rowid = m.body_id) LIMIT ?`
+		args = args[1:]
+	}
+	rows, err := s.rdb.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// PutSearchText stores search texts in one transaction. A body deleted meanwhile is skipped.
+func (s *Store) PutSearchText(ctx context.Context, texts []SearchText) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		for _, t := range texts {
+			var n int
+			if err := tx.QueryRow(`SELECT count(*) FROM bodies WHERE id = ?`, t.BodyID).Scan(&n); err != nil {
+				return err
+			}
+			if n == 0 {
+				continue
+			}
+			if _, err := tx.Exec(`DELETE FROM imap_search WHERE rowid = ?`, t.BodyID); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(`INSERT INTO imap_search(rowid, header, body, raw_header) VALUES (?, ?, ?, ?)`,
+				t.BodyID, t.Header, t.Text, t.RawHeader); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// TextField says which part of the search text SearchTextUIDs looks in.
+type TextField int
+
+// Text fields: BODY looks in text parts, TEXT also in the header.
+const (
+	FieldBody TextField = iota
+	FieldText
+)
+
+// SearchTextUIDs returns the UIDs of a mailbox's indexed messages whose search text contains
+// needle, compared case-insensitively. Needles shorter than three characters, which the
+// trigram index cannot look up, are compared against the stored text instead.
+func (s *Store) SearchTextUIDs(ctx context.Context, mailboxID int64, field TextField, needle string) (map[uint32]bool, error) {
+	out := map[uint32]bool{}
+	if len([]rune(needle)) < 3 {
+		rows, err := s.rdb.QueryContext(ctx, `SELECT m.uid, s.header, s.body FROM messages m
+			JOIN imap_search s ON s.rowid = m.body_id WHERE m.mailbox_id = ?`, mailboxID)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		lower := strings.ToLower(needle)
+		for rows.Next() {
+			var uid uint32
+			var h, b string
+			if err := rows.Scan(&uid, &h, &b); err != nil {
+				return nil, err
+			}
+			if strings.Contains(strings.ToLower(b), lower) || field == FieldText && strings.Contains(strings.ToLower(h), lower) {
+				out[uid] = true
+			}
+		}
+		return out, rows.Err()
+	}
+	cols := "{body}"
+	if field == FieldText {
+		cols = "{header body}"
+	}
+	match := cols + ` : "` + strings.ReplaceAll(needle, `"`, `""`) + `"`
+	rows, err := s.rdb.QueryContext(ctx, `SELECT m.uid FROM imap_search s JOIN messages m ON m.body_id = s.rowid
+		WHERE imap_search MATCH ? AND m.mailbox_id = ?`, match, mailboxID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var uid uint32
+		if err := rows.Scan(&uid); err != nil {
+			return nil, err
+		}
+		out[uid] = true
+	}
+	return out, rows.Err()
+}
+
+// SearchHeaders returns the decoded header text of every indexed message of a mailbox.
+func (s *Store) SearchHeaders(ctx context.Context, mailboxID int64) (map[uint32]string, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT m.uid, s.header FROM messages m
+		JOIN imap_search s ON s.rowid = m.body_id WHERE m.mailbox_id = ?`, mailboxID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[uint32]string{}
+	for rows.Next() {
+		var uid uint32
+		var h string
+		if err := rows.Scan(&uid, &h); err != nil {
+			return nil, err
+		}
+		out[uid] = h
+	}
+	return out, rows.Err()
+}
+
+// RawHeaders returns the raw header sections of a mailbox's indexed messages with
+// lo <= UID <= hi. Messages not indexed yet are missing from the result.
+func (s *Store) RawHeaders(ctx context.Context, mailboxID int64, lo, hi uint32) (map[uint32][]byte, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT m.uid, s.raw_header FROM messages m
+		JOIN imap_search s ON s.rowid = m.body_id WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ?`, mailboxID, lo, hi)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[uint32][]byte{}
+	for rows.Next() {
+		var uid uint32
+		var h []byte
+		if err := rows.Scan(&uid, &h); err != nil {
+			return nil, err
+		}
+		out[uid] = h
+	}
+	return out, rows.Err()
+}

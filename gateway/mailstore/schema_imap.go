@@ -1,0 +1,34 @@
+package mailstore
+
+// schemaIMAP: what the IMAP server needs beyond the core tables.
+//
+//   - imap_expunged remembers which UIDs left a mailbox and at which MODSEQ, so a session that
+//     has a mailbox selected learns of expunges made by other sessions and processes without
+//     re-reading the whole mailbox. The trigger records every deletion of a message whose
+//     mailbox still exists (a mailbox deleted as a whole needs no tombstones).
+//   - imap_search is the search index: one row per body (rowid = bodies.id), the decoded
+//     header fields and text parts in an FTS5 trigram index, so SEARCH BODY/TEXT finds
+//     substrings without reading message bodies, plus the raw header section (not indexed)
+//     for ENVELOPE and header searches. A body's row goes with the body.
+const schemaIMAP = `
+CREATE TABLE IF NOT EXISTS imap_expunged (
+	mailbox_id INTEGER NOT NULL,
+	uid        INTEGER NOT NULL,
+	modseq     INTEGER NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS imap_expunged_mailbox ON imap_expunged(mailbox_id, modseq);
+
+CREATE TRIGGER IF NOT EXISTS imap_expunge_log AFTER DELETE ON messages BEGIN
+	INSERT INTO imap_expunged(mailbox_id, uid, modseq)
+		SELECT id, OLD.uid, highest_modseq FROM mailboxes WHERE id = OLD.mailbox_id;
+END;
+CREATE TRIGGER IF NOT EXISTS imap_expunge_log_gc AFTER DELETE ON mailboxes BEGIN
+	DELETE FROM imap_expunged WHERE mailbox_id = OLD.id;
+END;
+
+CREATE VIRTUAL TABLE IF NOT EXISTS imap_search USING fts5(header, body, raw_header UNINDEXED, tokenize = 'trigram');
+
+CREATE TRIGGER IF NOT EXISTS imap_search_gc AFTER DELETE ON bodies BEGIN
+	DELETE FROM imap_search WHERE rowid = OLD.id;
+END;
+`
