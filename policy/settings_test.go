@@ -68,11 +68,11 @@ func TestEffectiveInheritance(t *testing.T) {
 		val, where string
 	}{
 		{addr("alice@example.test"), "pop3.mode", "client", "alice@example.test"}, // address wins
-		{addr("bob@example.test"), "pop3.mode", "delete", "example.test"},        // domain next
-		{addr("carol@other.test"), "pop3.mode", "keep", "global"},                // then global
-		{addr("carol@other.test"), "outbound.scheme", "auto", "default"},         // then the default
-		{addr("alice@example.test"), "inbound.encrypt", "pgp", "global"},         // per key
-		{addr("broken@example.test"), "pop3.mode", "delete", "example.test"},     // invalid value skipped
+		{addr("bob@example.test"), "pop3.mode", "delete", "example.test"},         // domain next
+		{addr("carol@other.test"), "pop3.mode", "keep", "global"},                 // then global
+		{addr("carol@other.test"), "outbound.scheme", "auto", "default"},          // then the default
+		{addr("alice@example.test"), "inbound.encrypt", "pgp", "global"},          // per key
+		{addr("broken@example.test"), "pop3.mode", "delete", "example.test"},      // invalid value skipped
 		{GlobalScope, "pop3.mode", "keep", "global"},
 		{addr("example.test"), "pop3.mode", "delete", "example.test"},
 	}
