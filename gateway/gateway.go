@@ -28,6 +28,7 @@ import (
 	"github.com/sealgate/sealgate/gateway/auth"
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/connlimit"
+	"github.com/sealgate/sealgate/gateway/delivery"
 	"github.com/sealgate/sealgate/gateway/imapserver"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 	"github.com/sealgate/sealgate/gateway/pipeline"
@@ -42,6 +43,10 @@ type Options struct {
 	// MasterKeyFile overrides the config's master key file (SEALGATE_MASTER_KEY_FILE).
 	MasterKeyFile string
 	Logger        *slog.Logger // nil: slog.Default()
+	// Resolver answers the DNS lookups of outbound delivery; nil is the system resolver.
+	Resolver delivery.Resolver
+	// Now is the queue's clock; nil is time.Now.
+	Now func() time.Time
 }
 
 // Gateway is a running Sealgate.
@@ -55,6 +60,11 @@ type Gateway struct {
 	spoolDir string
 	authn    *auth.Authenticator // shared by every protocol, so throttling is too
 	limiter  *connlimit.Limiter  // connections per client address, across listeners
+
+	resolver  delivery.Resolver
+	now       func() time.Time
+	queueWake chan struct{} // a commit that spooled mail wakes the queue runner
+	workers   workerSet     // parts without listeners, run from Start to Shutdown
 
 	servers []*listenerServer
 	http    *http.Server
@@ -127,7 +137,11 @@ func New(opts Options) (*Gateway, error) {
 		return nil, err
 	}
 	imapNotify := imapserver.NewNotifier()
-	store, err := mailstore.Open(opts.DataDir, mailstore.Options{OnCommit: imapNotify.Delivered})
+	queueWake := make(chan struct{}, 1)
+	store, err := mailstore.Open(opts.DataDir, mailstore.Options{OnCommit: func(d mailstore.Delivered) {
+		imapNotify.Delivered(d)
+		wakeQueue(queueWake, d)
+	}})
 	if err != nil {
 		return nil, err
 	}
@@ -137,13 +151,14 @@ func New(opts Options) (*Gateway, error) {
 		registry: prometheus.NewRegistry(),
 		addrs:    map[string]string{},
 		errc:     make(chan error, 16),
+		resolver: opts.Resolver, now: opts.Now, queueWake: queueWake,
 	}
 	g.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	g.spoolDir = spoolDir
 	g.imapNotify = imapNotify
 	g.authn = auth.New(auth.Options{Accounts: store})
 	g.limiter = connlimit.New(cfg.Limits.MaxConnectionsPerIP)
-	for _, build := range []func() error{g.buildSMTP, g.buildPOP3, g.buildIMAP, g.buildHTTP} {
+	for _, build := range []func() error{g.buildSMTP, g.buildPOP3, g.buildIMAP, g.buildHTTP, g.buildQueue} {
 		if err := build(); err != nil {
 			store.Close()
 			return nil, err
@@ -247,6 +262,7 @@ func (g *Gateway) Start() error {
 			}
 		}(s)
 	}
+	g.workers.start(g)
 	return nil
 }
 
@@ -286,6 +302,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	}
 	wg.Wait()
 	g.wg.Wait()
+	g.workers.stop() // after the listeners (no new mail), before the store closes
 	errs = append(errs, g.store.Close())
 	return errors.Join(errs...)
 }

@@ -56,8 +56,9 @@ type Options struct {
 	Routes map[string]Route
 	// Smarthost, when set, receives all mail without a route instead of the MX hosts.
 	Smarthost *Route
-	// TLS is the policy for MX hosts.
-	TLS TLSPolicy
+	// TLS is the policy for MX hosts; DomainTLS overrides it per (lower-case) domain.
+	TLS       TLSPolicy
+	DomainTLS map[string]TLSPolicy
 	// RootCAs verifies certificates under TLSVerify; nil is the system pool.
 	RootCAs *x509.CertPool
 	// Port is the SMTP port of MX hosts; 0 is 25.

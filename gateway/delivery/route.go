@@ -95,8 +95,12 @@ func (c *Client) hops(ctx context.Context, domain string) ([]hop, error) {
 		h, err := c.routeHop(ctx, *c.opts.Smarthost)
 		return []hop{h}, err
 	}
+	policy := c.opts.TLS
+	if p, ok := c.opts.DomainTLS[domain]; ok {
+		policy = p
+	}
 	if ip, ok := addressLiteral(domain); ok {
-		return []hop{{host: ip.String(), addrs: []string{net.JoinHostPort(ip.String(), c.port())}, tls: c.opts.TLS}}, nil
+		return []hop{{host: ip.String(), addrs: []string{net.JoinHostPort(ip.String(), c.port())}, tls: policy}}, nil
 	}
 	mxs, err := c.opts.Resolver.LookupMX(ctx, domain)
 	if err != nil && !isNotFound(err) {
@@ -121,7 +125,7 @@ func (c *Client) hops(ctx context.Context, domain string) ([]hop, error) {
 			lastErr = err
 			continue
 		}
-		out = append(out, hop{host: name, addrs: addrs, tls: c.opts.TLS})
+		out = append(out, hop{host: name, addrs: addrs, tls: policy})
 	}
 	if len(out) == 0 {
 		if len(mxs) == 0 && isNotFound(lastErr) {

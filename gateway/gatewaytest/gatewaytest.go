@@ -20,6 +20,7 @@ import (
 	"github.com/sealgate/sealgate/gateway/address"
 	"github.com/sealgate/sealgate/gateway/auth"
 	"github.com/sealgate/sealgate/gateway/config"
+	"github.com/sealgate/sealgate/gateway/delivery/deliverytest"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 )
 
@@ -87,7 +88,9 @@ func Start(t testing.TB, mods ...func(*config.Config)) *Env {
 	if testing.Verbose() {
 		w = io.MultiWriter(logs, os.Stderr)
 	}
-	gw, err := gateway.New(gateway.Options{Config: cfg, DataDir: dir, Logger: slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	gw, err := gateway.New(gateway.Options{Config: cfg, DataDir: dir, Logger: slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		// No DNS from tests: mail to a domain without a route stays queued (temporary failure).
+		Resolver: &deliverytest.Resolver{Temporary: true}})
 	if err != nil {
 		t.Fatal(err)
 	}

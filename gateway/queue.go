@@ -1,0 +1,115 @@
+package gateway
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/sealgate/sealgate/gateway/config"
+	"github.com/sealgate/sealgate/gateway/delivery"
+	"github.com/sealgate/sealgate/gateway/mailstore"
+	"github.com/sealgate/sealgate/gateway/queue"
+)
+
+// buildQueue makes the outbound delivery client and the queue runner, which runs as a worker
+// from Start to Shutdown.
+func (g *Gateway) buildQueue() error {
+	client, err := newDeliveryClient(g.cfg.Outbound, g.cfg.Hostname, g.resolver)
+	if err != nil {
+		return err
+	}
+	q := g.cfg.Queue
+	r, err := queue.New(queue.Options{
+		Store:          g.store,
+		Deliverer:      client,
+		Hostname:       g.cfg.Hostname,
+		IsLocalDomain:  g.cfg.IsLocalDomain,
+		Lifetime:       q.Lifetime.D(),
+		MinBackoff:     q.MinBackoff.D(),
+		MaxBackoff:     q.MaxBackoff.D(),
+		MaxConnections: q.MaxConnections,
+		MaxPerDomain:   q.MaxConnectionsPerDomain,
+		Wake:           g.queueWake,
+		Now:            g.now,
+		Logger:         g.log,
+		Registerer:     g.registry,
+	})
+	if err != nil {
+		return err
+	}
+	g.workers.list = append(g.workers.list, worker{name: "queue", run: r.Run})
+	return nil
+}
+
+// wakeQueue is the store's commit hook for the queue: a commit that spooled mail wakes the
+// runner without waiting for its next look at the due index.
+func wakeQueue(ch chan struct{}, d mailstore.Delivered) {
+	if len(d.QueueIDs) == 0 {
+		return
+	}
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// newDeliveryClient turns [outbound] into a delivery client.
+func newDeliveryClient(o config.Outbound, hostname string, res delivery.Resolver) (*delivery.Client, error) {
+	policy := func(key, s string) (delivery.TLSPolicy, error) {
+		p, err := delivery.ParseTLSPolicy(s)
+		if err != nil {
+			return 0, fmt.Errorf("outbound.%s: %w", key, err)
+		}
+		return p, nil
+	}
+	mxTLS, err := policy("tls", o.TLS)
+	if err != nil {
+		return nil, err
+	}
+	perDomain := map[string]delivery.TLSPolicy{}
+	for d, s := range o.RouteTLS {
+		p, err := policy("route_tls", s)
+		if err != nil {
+			return nil, err
+		}
+		perDomain[strings.ToLower(d)] = p
+	}
+	opts := delivery.Options{Hostname: hostname, Resolver: res, TLS: mxTLS, Routes: map[string]delivery.Route{}, DomainTLS: perDomain}
+	for d, addr := range o.Routes {
+		d = strings.ToLower(d)
+		p, ok := perDomain[d]
+		if !ok {
+			p = delivery.TLSOpportunistic
+		}
+		opts.Routes[d] = delivery.Route{Addr: addr, TLS: p}
+	}
+	if o.Smarthost != "" {
+		p, err := policy("smarthost_tls", o.SmarthostTLS)
+		if err != nil {
+			return nil, err
+		}
+		opts.Smarthost = &delivery.Route{Addr: o.Smarthost, TLS: p}
+		if o.SmarthostUsername != "" {
+			pw, err := readFirstLine(o.SmarthostPasswordFile)
+			if err != nil {
+				return nil, fmt.Errorf("outbound.smarthost_password_file: %w", err)
+			}
+			opts.Smarthost.Auth = &delivery.Auth{Username: o.SmarthostUsername, Password: pw}
+		}
+	}
+	return delivery.New(opts), nil
+}
+
+func readFirstLine(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	line, err := bufio.NewReader(f).ReadString('\n')
+	if err != nil && line == "" {
+		return "", fmt.Errorf("%s is empty", path)
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}

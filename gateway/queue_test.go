@@ -1,0 +1,208 @@
+package gateway_test
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+
+	"github.com/sealgate/sealgate/gateway/config"
+	"github.com/sealgate/sealgate/gateway/delivery/deliverytest"
+	"github.com/sealgate/sealgate/gateway/gatewaytest"
+)
+
+const alicePW = "alice-password"
+
+func submitMessage(t *testing.T, env *gatewaytest.Env, rcpts []string, msg string) {
+	t.Helper()
+	c, err := smtp.DialStartTLS(env.GW.Addr("submission"), env.TLSConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Auth(sasl.NewPlainClient("", "alice@localhost", alicePW)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SendMail("alice@localhost", rcpts, strings.NewReader(msg)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// eventually polls cond; the timeout only ends a broken test.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func queueEmpty(t *testing.T, env *gatewaytest.Env) func() bool {
+	return func() bool {
+		q, err := env.GW.Store().QueueEntries(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(q) == 0
+	}
+}
+
+func metrics(t *testing.T, env *gatewaytest.Env) string {
+	t.Helper()
+	resp, err := http.Get("http://" + env.GW.Addr("http") + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+func TestSubmittedMailReachesRemotePeer(t *testing.T) {
+	peer := deliverytest.Start(t, deliverytest.Options{TLS: true})
+	env := gatewaytest.Start(t, func(c *config.Config) {
+		c.Auth.PlaintextOnLoopback = true
+		c.Outbound.Routes = map[string]string{"remote.test": peer.Addr}
+	})
+	env.AddUser("alice@localhost", alicePW)
+	env.AddUser("bob@localhost", "bob-password")
+	msg := "From: alice@localhost\r\nTo: carol@remote.test, bob@localhost\r\nSubject: out\r\n\r\nHello Carol.\r\n"
+	submitMessage(t, env, []string{"carol@remote.test", "dave@remote.test", "bob@localhost"}, msg)
+	if !peer.Wait(20*time.Second, func(p *deliverytest.Peer) bool { return len(p.Received()) == 1 }) {
+		t.Fatal("the peer got nothing")
+	}
+	got := peer.Received()[0]
+	if got.From != "alice@localhost" || len(got.To) != 2 || !got.TLS {
+		t.Fatalf("peer got %+v", got)
+	}
+	body := string(got.Body)
+	if !strings.HasPrefix(body, "Received: ") || !strings.HasSuffix(body, msg) || strings.Contains(body, "Return-Path") {
+		t.Fatalf("relayed body:\n%s", body)
+	}
+	// The local recipient got its copy directly, not through the queue.
+	if n := len(env.Mailbox("bob@localhost", "INBOX")); n != 1 {
+		t.Fatalf("bob has %d messages", n)
+	}
+	eventually(t, "empty queue", queueEmpty(t, env))
+	m := metrics(t, env)
+	for _, want := range []string{`sealgate_queue_deliveries_total{result="delivered"} 2`, "sealgate_queue_messages 0", "sealgate_queue_delivery_latency_seconds_count 2"} {
+		if !strings.Contains(m, want) {
+			t.Fatalf("metrics lack %q", want)
+		}
+	}
+}
+
+func TestRejectedRecipientBouncesToSenderInbox(t *testing.T) {
+	peer := deliverytest.Start(t, deliverytest.Options{})
+	peer.SetRcptReply("nobody@remote.test", 550, smtp.EnhancedCode{5, 1, 1}, "No such user here")
+	env := gatewaytest.Start(t, func(c *config.Config) {
+		c.Outbound.Routes = map[string]string{"remote.test": peer.Addr}
+	})
+	env.AddUser("alice@localhost", alicePW)
+	submitMessage(t, env, []string{"nobody@remote.test"}, "From: alice@localhost\r\nSubject: to nobody\r\n\r\nhi\r\n")
+	eventually(t, "the bounce", func() bool { return len(env.Mailbox("alice@localhost", "INBOX")) == 1 })
+	dsn := string(env.Mailbox("alice@localhost", "INBOX")[0].Body)
+	for _, want := range []string{
+		"Content-Type: multipart/report; report-type=delivery-status;",
+		"Final-Recipient: rfc822; nobody@remote.test\r\nAction: failed\r\nStatus: 5.1.1\r\n",
+		"Diagnostic-Code: smtp; 550 5.1.1 No such user here\r\n",
+		"Content-Type: text/rfc822-headers\r\n\r\nReceived: ",
+		"Subject: to nobody\r\n",
+	} {
+		if !strings.Contains(dsn, want) {
+			t.Fatalf("DSN lacks %q:\n%s", want, dsn)
+		}
+	}
+	eventually(t, "empty queue", queueEmpty(t, env))
+}
+
+// TestDeliveryToPostfixSmtpSink delivers to Postfix's smtp-sink, an SMTP server nobody here
+// wrote, and finds the message in its dump file.
+func TestDeliveryToPostfixSmtpSink(t *testing.T) {
+	sink := findSmtpSink(t)
+	dump, err := os.MkdirTemp("", "sealgate-sink-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dump) })
+	os.Chmod(dump, 0o777) // smtp-sink drops root privileges to write there
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	args := []string{"-d", filepath.Join(dump, "msg.")}
+	if os.Geteuid() == 0 {
+		args = append(args, "-u", "nobody")
+	}
+	cmd := exec.Command(sink, append(args, addr, "16")...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	eventually(t, "smtp-sink listening", func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+
+	env := gatewaytest.Start(t, func(c *config.Config) {
+		c.Outbound.Routes = map[string]string{"sink.test": addr}
+	})
+	env.AddUser("alice@localhost", alicePW)
+	const n = 5
+	for i := 0; i < n; i++ {
+		submitMessage(t, env, []string{"someone@sink.test"}, fmt.Sprintf("From: alice@localhost\r\nSubject: to the sink %d\r\n\r\nhi\r\n", i))
+	}
+	eventually(t, "empty queue", queueEmpty(t, env))
+	eventually(t, "dump files", func() bool {
+		files, _ := filepath.Glob(filepath.Join(dump, "msg.*"))
+		seen := 0
+		for i := 0; i < n; i++ {
+			for _, f := range files {
+				b, _ := os.ReadFile(f)
+				if bytes.Contains(b, []byte(fmt.Sprintf("Subject: to the sink %d", i))) {
+					seen++
+					break
+				}
+			}
+		}
+		return seen == n
+	})
+	if strings.Contains(metrics(t, env), `sealgate_queue_deliveries_total{result="deferred"} 0`) == false {
+		t.Fatalf("deferred deliveries to smtp-sink:\n%s", out.String())
+	}
+}
+
+func findSmtpSink(t *testing.T) string {
+	t.Helper()
+	if p, err := exec.LookPath("smtp-sink"); err == nil {
+		return p
+	}
+	if _, err := os.Stat("/usr/sbin/smtp-sink"); err == nil {
+		return "/usr/sbin/smtp-sink"
+	}
+	if os.Getenv("SEALGATE_REQUIRE_PEERS") != "" {
+		t.Fatal("smtp-sink (Debian package postfix) is not installed and SEALGATE_REQUIRE_PEERS is set")
+	}
+	t.Skip("smtp-sink (Debian package postfix) is not installed")
+	return ""
+}
