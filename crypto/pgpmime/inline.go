@@ -7,6 +7,7 @@ import (
 	"io"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/sealgate/sealgate/crypto/internal/mimeutil"
 )
@@ -186,7 +187,11 @@ func normalizeArmor(block []byte) []byte {
 	var out []string
 	inHeaders := false
 	for _, l := range lines {
-		l = strings.Trim(l, " \t\u00a0\xa0\r")
+		// Trim spaces, tabs, CRs and no-break spaces, also a Latin-1 NBSP byte (which
+		// decodes as utf8.RuneError).
+		l = strings.TrimFunc(l, func(r rune) bool {
+			return r == ' ' || r == '\t' || r == '\r' || r == '\u00a0' || r == utf8.RuneError
+		})
 		if strings.HasPrefix(l, "-----BEGIN ") {
 			out = append(out, l)
 			inHeaders = true

@@ -19,8 +19,6 @@ var (
 	oidRSAEncryption       = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 1}
 	oidRSAESOAEP           = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 7}
 	oidMGF1                = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 8}
-	oidPSpecified          = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 9}
-	oidSHA256WithRSA       = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 11}
 	oidECDSAWithSHA256     = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 2}
 	oidECPublicKey         = asn1.ObjectIdentifier{1, 2, 840, 10045, 2, 1}
 	oidSHA1                = asn1.ObjectIdentifier{1, 3, 14, 3, 2, 26}
@@ -45,13 +43,6 @@ var (
 	oidDHSinglePassSHA512  = asn1.ObjectIdentifier{1, 3, 132, 1, 11, 3}
 	oidEmailAddressRDN     = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 1}
 	oidRSASSAPSS           = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 10}
-	oidSHA1WithRSA         = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 5}
-	oidSHA384WithRSA       = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 12}
-	oidSHA512WithRSA       = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 13}
-	oidECDSAWithSHA1       = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 1}
-	oidECDSAWithSHA384     = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 3}
-	oidECDSAWithSHA512     = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 4}
-	oidSHA256Alias         = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 1}
 )
 
 func hashForOID(oid asn1.ObjectIdentifier) (crypto.Hash, bool) {
@@ -68,18 +59,6 @@ func hashForOID(oid asn1.ObjectIdentifier) (crypto.Hash, bool) {
 		return crypto.SHA512, true
 	}
 	return 0, false
-}
-
-func oidForHash(h crypto.Hash) asn1.ObjectIdentifier {
-	switch h {
-	case crypto.SHA1:
-		return oidSHA1
-	case crypto.SHA384:
-		return oidSHA384
-	case crypto.SHA512:
-		return oidSHA512
-	}
-	return oidSHA256
 }
 
 type contentInfo struct {
@@ -141,12 +120,6 @@ type originatorPublicKey struct {
 	PublicKey asn1.BitString
 }
 
-type eccCMSSharedInfo struct {
-	KeyInfo     pkix.AlgorithmIdentifier
-	EntityUInfo []byte `asn1:"explicit,optional,tag:0"`
-	SuppPubInfo []byte `asn1:"explicit,tag:2"`
-}
-
 type rsaOAEPParams struct {
 	Hash    pkix.AlgorithmIdentifier `asn1:"explicit,optional,tag:0"`
 	MGF     pkix.AlgorithmIdentifier `asn1:"explicit,optional,tag:1"`
@@ -158,11 +131,6 @@ type gcmParams struct {
 	ICVLen int `asn1:"optional,default:12"`
 }
 
-type attribute struct {
-	Type   asn1.ObjectIdentifier
-	Values asn1.RawValue `asn1:"set"`
-}
-
 type signerInfo struct {
 	Version         int
 	SID             asn1.RawValue
@@ -170,12 +138,4 @@ type signerInfo struct {
 	SignedAttrs     asn1.RawValue `asn1:"optional,tag:0"`
 	SignatureAlg    pkix.AlgorithmIdentifier
 	Signature       []byte
-}
-
-type signedDataOut struct {
-	Version          int
-	DigestAlgorithms []pkix.AlgorithmIdentifier `asn1:"set"`
-	EncapContentInfo contentInfo
-	Certificates     []asn1.RawValue `asn1:"optional,set,tag:0"`
-	SignerInfos      []signerInfo    `asn1:"set"`
 }

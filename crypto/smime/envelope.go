@@ -149,6 +149,7 @@ func recipientInfo(cert *x509.Certificate, cek []byte, kt KeyTransport) ([]byte,
 			params = stripEmptyPSource(params)
 			alg = pkix.AlgorithmIdentifier{Algorithm: oidRSAESOAEP, Parameters: asn1.RawValue{FullBytes: params}}
 		} else {
+			//lint:ignore SA1019 PKCS #1 v1.5 key transport is what RFC 8551 requires and every S/MIME client reads; OAEP is used when asked for.
 			ek, err = rsa.EncryptPKCS1v15(rand.Reader, pub, cek)
 		}
 		if err != nil {
@@ -268,6 +269,7 @@ func openRecipient(ri asn1.RawValue, cert *x509.Certificate, key crypto.PrivateK
 		}
 		switch {
 		case kt.KeyEncAlg.Algorithm.Equal(oidRSAEncryption):
+			//lint:ignore SA1019 mail from Outlook, Thunderbird and OpenSSL uses PKCS #1 v1.5 key transport by default.
 			k, err := dec.Decrypt(rand.Reader, kt.EncryptedKey, &rsa.PKCS1v15DecryptOptions{})
 			if err != nil {
 				return nil, "", fmt.Errorf("%w: %v", ErrNoKey, err)

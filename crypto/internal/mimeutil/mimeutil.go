@@ -309,8 +309,7 @@ func DecodeBytes(body []byte, cte string) ([]byte, error) {
 // base64Cleaner drops characters outside the base64 alphabet (line
 // breaks, stray spaces) so that the standard decoder accepts mail bodies.
 type base64Cleaner struct {
-	r    io.Reader
-	done bool
+	r io.Reader
 }
 
 func (c *base64Cleaner) Read(p []byte) (int, error) {
