@@ -22,7 +22,7 @@ const (
 	bobPW   = "bob-secret-pw"
 )
 
-func start(t *testing.T, mods ...func(*config.Config)) *gatewaytest.Env {
+func start(t testing.TB, mods ...func(*config.Config)) *gatewaytest.Env {
 	t.Helper()
 	env := gatewaytest.Start(t, mods...)
 	env.AddUser("alice@localhost", alicePW)
@@ -31,7 +31,7 @@ func start(t *testing.T, mods ...func(*config.Config)) *gatewaytest.Env {
 }
 
 // login opens an implicit-TLS session for user.
-func login(t *testing.T, env *gatewaytest.Env, user, pw string, opts ...func(*imapclient.Options)) *imapclient.Client {
+func login(t testing.TB, env *gatewaytest.Env, user, pw string, opts ...func(*imapclient.Options)) *imapclient.Client {
 	t.Helper()
 	o := &imapclient.Options{TLSConfig: env.TLSConfig()}
 	for _, f := range opts {
@@ -49,7 +49,7 @@ func login(t *testing.T, env *gatewaytest.Env, user, pw string, opts ...func(*im
 }
 
 // deliver sends a message to rcpt through the MX listener.
-func deliver(t *testing.T, env *gatewaytest.Env, rcpt, msg string) {
+func deliver(t testing.TB, env *gatewaytest.Env, rcpt, msg string) {
 	t.Helper()
 	c, err := smtp.Dial(env.GW.Addr("smtp"))
 	if err != nil {
@@ -85,7 +85,7 @@ func simpleMsg(subject, body string) string {
 		subject, strings.ReplaceAll(subject, " ", "."), body)
 }
 
-func appendMsg(t *testing.T, c *imapclient.Client, mailbox, msg string, opts *imap.AppendOptions) *imap.AppendData {
+func appendMsg(t testing.TB, c *imapclient.Client, mailbox, msg string, opts *imap.AppendOptions) *imap.AppendData {
 	t.Helper()
 	msg = strings.ReplaceAll(msg, "\n", "\r\n")
 	cmd := c.Append(mailbox, int64(len(msg)), opts)
@@ -102,7 +102,7 @@ func appendMsg(t *testing.T, c *imapclient.Client, mailbox, msg string, opts *im
 	return data
 }
 
-func mustSelect(t *testing.T, c *imapclient.Client, mailbox string) *imap.SelectData {
+func mustSelect(t testing.TB, c *imapclient.Client, mailbox string) *imap.SelectData {
 	t.Helper()
 	d, err := c.Select(mailbox, nil).Wait()
 	if err != nil {
@@ -111,7 +111,7 @@ func mustSelect(t *testing.T, c *imapclient.Client, mailbox string) *imap.Select
 	return d
 }
 
-func fetchAll(t *testing.T, c *imapclient.Client, set imap.NumSet, o *imap.FetchOptions) []*imapclient.FetchMessageBuffer {
+func fetchAll(t testing.TB, c *imapclient.Client, set imap.NumSet, o *imap.FetchOptions) []*imapclient.FetchMessageBuffer {
 	t.Helper()
 	msgs, err := c.Fetch(set, o).Collect()
 	if err != nil {
