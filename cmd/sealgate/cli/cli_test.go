@@ -150,3 +150,17 @@ func TestPolicyCommands(t *testing.T) {
 	wantError(t, run(t, "", nil, append(d, "policy", "set", "bad_domain!", "pop3.mode=keep")...), "invalid scope")
 	wantError(t, run(t, "", nil, append(d, "policy", "set", "global")...), "KEY=VALUE")
 }
+
+func TestDKIMCommands(t *testing.T) {
+	d := []string{"--data", filepath.Join(t.TempDir(), "data")}
+	wantError(t, run(t, "", nil, append(d, "dkim", "show", "example.test")...), "no DKIM key for example.test")
+	r := run(t, "", nil, append(d, "dkim", "generate", "example.test", "--selector", "mail")...)
+	if r.code != 0 || !strings.HasPrefix(r.stdout, `mail._domainkey.example.test. IN TXT "v=DKIM1; k=rsa; p=`) {
+		t.Fatalf("generate: %+v", r)
+	}
+	if s := run(t, "", nil, append(d, "dkim", "show", "example.test")...); s.code != 0 || s.stdout != r.stdout {
+		t.Fatalf("show %+v, want %q", s, r.stdout)
+	}
+	wantError(t, run(t, "", nil, append(d, "dkim", "generate", "example.test", "--selector", "mail")...), "exists already")
+	wantError(t, run(t, "", nil, append(d, "dkim", "generate", "not a domain")...), "not a domain")
+}

@@ -1,0 +1,73 @@
+package mailauth
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/emersion/go-msgauth/authres"
+	"github.com/emersion/go-msgauth/dkim"
+
+	"github.com/sealgate/sealgate/gateway/mailauth/dnstest"
+)
+
+func signed(t *testing.T, key ed25519.PrivateKey, domain, from string) []byte {
+	t.Helper()
+	msg := "From: Sender <" + from + ">\r\nTo: bob@example.test\r\nSubject: dkim\r\nDate: Thu, 26 Nov 2026 08:00:00 +0000\r\n\r\nHello.\r\n"
+	var out bytes.Buffer
+	if err := dkim.Sign(&out, strings.NewReader(msg), &dkim.SignOptions{Domain: domain, Selector: "s1", Signer: key}); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
+
+func TestDKIMAndDMARC(t *testing.T) {
+	pub, key, _ := ed25519.GenerateKey(rand.Reader)
+	rec := "v=DKIM1; k=ed25519; p=" + base64.StdEncoding.EncodeToString(pub)
+	dns := dnstest.Start(t, dnstest.Zone{
+		"s1._domainkey.sender.test. TXT":     {rec},
+		"_dmarc.sender.test. TXT":            {"v=DMARC1; p=reject"},
+		"sender.test. TXT":                   {"v=spf1 ip4:192.0.2.0/24 -all"},
+		"_dmarc.strict.test. TXT":            {"v=DMARC1; p=quarantine; adkim=s"},
+		"s1._domainkey.strict.test. TXT":     {rec},
+		"s1._domainkey.sub.strict.test. TXT": {rec},
+	})
+	c := &Checker{Resolver: dns.Resolver()}
+	ip := netip.MustParseAddr("198.51.100.1") // not in sender.test's SPF: DMARC rests on DKIM
+	cases := []struct {
+		name        string
+		msg         []byte
+		mailFrom    string
+		dkim, dmarc string
+	}{
+		{"aligned dkim", signed(t, key, "sender.test", "a@sender.test"), "a@sender.test", "pass", "pass"},
+		{"tampered body", bytes.Replace(signed(t, key, "sender.test", "a@sender.test"), []byte("Hello."), []byte("Hellx."), 1), "a@sender.test", "fail", "fail"},
+		{"unknown selector", signed(t, key, "nokey.test", "a@sender.test"), "a@sender.test", "permerror", "fail"},
+		{"relaxed alignment of a subdomain", signed(t, key, "sub.strict.test", "a@strict.test"), "", "pass", "fail"},
+		{"strict alignment", signed(t, key, "strict.test", "a@strict.test"), "", "pass", "pass"},
+		{"no DMARC record", signed(t, key, "sender.test", "a@elsewhere.test"), "", "pass", "none"},
+	}
+	for _, tc := range cases {
+		r := c.Check(context.Background(), Input{IP: ip, Helo: "client.test", MailFrom: tc.mailFrom, Message: tc.msg})
+		if len(r.DKIM) != 1 || r.DKIM[0].Result != tc.dkim || r.DMARC != tc.dmarc {
+			t.Errorf("%s: dkim %+v dmarc %s, want %s %s", tc.name, r.DKIM, r.DMARC, tc.dkim, tc.dmarc)
+		}
+	}
+	// SPF alone aligns too.
+	r := c.Check(context.Background(), Input{IP: netip.MustParseAddr("192.0.2.9"), Helo: "client.test", MailFrom: "b@sender.test",
+		Message: []byte("From: b@sender.test\r\nSubject: x\r\n\r\nbody\r\n")})
+	if r.SPF != SPFPass || r.DMARC != "pass" || r.DMARCPolicy != "reject" {
+		t.Fatalf("spf-aligned: %+v", r)
+	}
+	h := r.AuthResults("mx.example.test", &authres.GenericResult{Method: "smime", Value: authres.ResultPass, Params: map[string]string{"body.smime-identifier": "b@sender.test"}})
+	for _, want := range []string{"mx.example.test; spf=pass smtp.mailfrom=sender.test", "dkim=none", "dmarc=pass header.from=sender.test", "smime=pass body.smime-identifier=b@sender.test"} {
+		if !strings.Contains(h, want) {
+			t.Fatalf("Authentication-Results %q lacks %q", h, want)
+		}
+	}
+}
