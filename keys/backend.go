@@ -1,0 +1,404 @@
+package keys
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// Backend stores records, the audit log and pending changes. The embedded implementation is
+// a SQLite file (DIR/keys.db); a PostgreSQL one can be added behind the same interface. Every
+// method of a Tx sees the transaction's snapshot; Update commits all its writes or none.
+type Backend interface {
+	View(ctx context.Context, fn func(Tx) error) error
+	Update(ctx context.Context, fn func(Tx) error) error
+	Close() error
+}
+
+// Tx is one transaction of a Backend.
+type Tx interface {
+	// Get returns the record with this fingerprint, or ErrNotFound.
+	Get(fingerprint string) (Record, error)
+	// Find returns the records matching every non-empty field of q, oldest first.
+	Find(q Query) ([]Record, error)
+	// Put inserts or replaces a record (with its addresses and key ids).
+	Put(r Record) error
+	// Delete removes a record; ErrNotFound when there is none.
+	Delete(fingerprint string) error
+	AppendAudit(a AuditEntry) error
+	Audit() ([]AuditEntry, error)
+	AddPending(p PendingChange) error
+	Pending() ([]PendingChange, error)
+}
+
+// Query selects records. Empty fields do not restrict.
+type Query struct {
+	Scheme       Scheme
+	Address      string // normalized
+	Domain       string // every record with an address at this domain
+	KeyID        string // 16 upper-case hex digits
+	IssuerSerial string
+	SubjectKeyID string
+}
+
+const schemaVersion = 1
+
+const schema = `
+CREATE TABLE IF NOT EXISTS entries (
+	fingerprint   TEXT PRIMARY KEY,
+	scheme        TEXT NOT NULL,
+	algorithm     TEXT NOT NULL,
+	created       INTEGER NOT NULL,
+	expires       INTEGER NOT NULL,
+	revoked       INTEGER NOT NULL,
+	trust         TEXT NOT NULL,
+	source        TEXT NOT NULL,
+	added         INTEGER NOT NULL,
+	updated       INTEGER NOT NULL,
+	public        BLOB NOT NULL,
+	sealed        BLOB,
+	chain         BLOB,
+	issuer_serial TEXT NOT NULL,
+	ski           TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS entries_issuer_serial ON entries(issuer_serial) WHERE issuer_serial != '';
+CREATE INDEX IF NOT EXISTS entries_ski ON entries(ski) WHERE ski != '';
+CREATE TABLE IF NOT EXISTS entry_addresses (
+	fingerprint TEXT NOT NULL REFERENCES entries(fingerprint) ON DELETE CASCADE,
+	address     TEXT NOT NULL,
+	domain      TEXT NOT NULL,
+	PRIMARY KEY (address, fingerprint)
+);
+CREATE INDEX IF NOT EXISTS entry_addresses_fpr ON entry_addresses(fingerprint);
+CREATE INDEX IF NOT EXISTS entry_addresses_domain ON entry_addresses(domain);
+CREATE TABLE IF NOT EXISTS entry_keyids (
+	fingerprint TEXT NOT NULL REFERENCES entries(fingerprint) ON DELETE CASCADE,
+	keyid       TEXT NOT NULL,
+	PRIMARY KEY (keyid, fingerprint)
+);
+CREATE INDEX IF NOT EXISTS entry_keyids_fpr ON entry_keyids(fingerprint);
+CREATE TABLE IF NOT EXISTS audit (
+	id          INTEGER PRIMARY KEY AUTOINCREMENT,
+	at          INTEGER NOT NULL,
+	actor       TEXT NOT NULL,
+	action      TEXT NOT NULL,
+	fingerprint TEXT NOT NULL,
+	detail      TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pending (
+	id              INTEGER PRIMARY KEY AUTOINCREMENT,
+	at              INTEGER NOT NULL,
+	address         TEXT NOT NULL,
+	scheme          TEXT NOT NULL,
+	old_fingerprint TEXT NOT NULL,
+	new_fingerprint TEXT NOT NULL,
+	source          TEXT NOT NULL
+);
+`
+
+// sqliteBackend is the embedded Backend: DIR/keys.db in WAL mode, shared by the server and the
+// CLI like the mail store. Writes go through one connection with BEGIN IMMEDIATE.
+type sqliteBackend struct {
+	wdb, rdb *sql.DB
+}
+
+func openSQLite(dir string) (*sqliteBackend, error) {
+	path := filepath.Join(dir, "keys.db")
+	dsn := "file:" + path + "?_pragma=busy_timeout(15000)&_pragma=journal_mode(WAL)" +
+		"&_pragma=synchronous(FULL)&_pragma=foreign_keys(ON)"
+	wdb, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
+	if err != nil {
+		return nil, err
+	}
+	wdb.SetMaxOpenConns(1)
+	rdb, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		wdb.Close()
+		return nil, err
+	}
+	b := &sqliteBackend{wdb: wdb, rdb: rdb}
+	if err := b.migrate(); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("keys: %s: %w", path, err)
+	}
+	return b, nil
+}
+
+func (b *sqliteBackend) migrate() error {
+	tx, err := b.wdb.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var v int
+	if err := tx.QueryRow("PRAGMA user_version").Scan(&v); err != nil {
+		return err
+	}
+	if v > schemaVersion {
+		return ErrSchemaVersion
+	}
+	if _, err := tx.Exec(schema); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(fmt.Sprintf("PRAGMA user_version = %d", schemaVersion)); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func (b *sqliteBackend) Close() error {
+	return errors.Join(b.wdb.Close(), b.rdb.Close())
+}
+
+func (b *sqliteBackend) View(ctx context.Context, fn func(Tx) error) error {
+	tx, err := b.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	return fn(sqliteTx{tx})
+}
+
+func (b *sqliteBackend) Update(ctx context.Context, fn func(Tx) error) error {
+	tx, err := b.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(sqliteTx{tx}); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+type sqliteTx struct{ tx *sql.Tx }
+
+var _ Backend = (*sqliteBackend)(nil)
+var _ Tx = sqliteTx{}
+
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+const recordColumns = `e.fingerprint, e.scheme, e.algorithm, e.created, e.expires, e.revoked, e.trust, e.source,
+	e.added, e.updated, e.public, e.sealed, e.chain, e.issuer_serial, e.ski`
+
+func (t sqliteTx) Get(fpr string) (Record, error) {
+	rs, err := t.query("SELECT "+recordColumns+" FROM entries e WHERE e.fingerprint = ?", fpr)
+	if err != nil {
+		return Record{}, err
+	}
+	if len(rs) == 0 {
+		return Record{}, ErrNotFound
+	}
+	return rs[0], nil
+}
+
+func (t sqliteTx) Find(q Query) ([]Record, error) {
+	var where []string
+	var args []any
+	if q.Scheme != "" {
+		where = append(where, "e.scheme = ?")
+		args = append(args, string(q.Scheme))
+	}
+	if q.Address != "" {
+		where = append(where, "e.fingerprint IN (SELECT fingerprint FROM entry_addresses WHERE address = ?)")
+		args = append(args, q.Address)
+	}
+	if q.Domain != "" {
+		where = append(where, "e.fingerprint IN (SELECT fingerprint FROM entry_addresses WHERE domain = ?)")
+		args = append(args, q.Domain)
+	}
+	if q.KeyID != "" {
+		where = append(where, "e.fingerprint IN (SELECT fingerprint FROM entry_keyids WHERE keyid = ?)")
+		args = append(args, q.KeyID)
+	}
+	if q.IssuerSerial != "" {
+		where = append(where, "e.issuer_serial = ?")
+		args = append(args, q.IssuerSerial)
+	}
+	if q.SubjectKeyID != "" {
+		where = append(where, "e.ski = ?")
+		args = append(args, q.SubjectKeyID)
+	}
+	query := "SELECT " + recordColumns + " FROM entries e"
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	return t.query(query+" ORDER BY e.added, e.fingerprint", args...)
+}
+
+func (t sqliteTx) query(query string, args ...any) ([]Record, error) {
+	rows, err := t.tx.Query(query, args...)
+	if err != nil {
+		return nil, err
+	}
+	var out []Record
+	for rows.Next() {
+		var r Record
+		var scheme, trust string
+		var created, expires, revoked, added, updated int64
+		if err := rows.Scan(&r.Fingerprint, &scheme, &r.Algorithm, &created, &expires, &revoked, &trust, &r.Source,
+			&added, &updated, &r.Public, &r.Sealed, &r.Chain, &r.IssuerSerial, &r.SubjectKeyID); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		r.Scheme, r.Trust = Scheme(scheme), Trust(trust)
+		r.Created, r.Expires, r.Revoked = fromNanos(created), fromNanos(expires), fromNanos(revoked)
+		r.Added, r.Updated = fromNanos(added), fromNanos(updated)
+		r.Secret = r.Sealed != nil
+		out = append(out, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for i := range out {
+		if err := t.fill(&out[i]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (t sqliteTx) fill(r *Record) error {
+	list := func(q string) ([]string, error) {
+		rows, err := t.tx.Query(q, r.Fingerprint)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var s string
+			if err := rows.Scan(&s); err != nil {
+				return nil, err
+			}
+			out = append(out, s)
+		}
+		return out, rows.Err()
+	}
+	var err error
+	if r.Addresses, err = list("SELECT address FROM entry_addresses WHERE fingerprint = ? ORDER BY address"); err != nil {
+		return err
+	}
+	r.KeyIDs, err = list("SELECT keyid FROM entry_keyids WHERE fingerprint = ? ORDER BY keyid")
+	return err
+}
+
+func (t sqliteTx) Put(r Record) error {
+	var sealed, chain any
+	if r.Sealed != nil {
+		sealed = r.Sealed
+	}
+	if r.Chain != nil {
+		chain = r.Chain
+	}
+	_, err := t.tx.Exec(`INSERT INTO entries (fingerprint, scheme, algorithm, created, expires, revoked, trust, source,
+			added, updated, public, sealed, chain, issuer_serial, ski)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+		ON CONFLICT (fingerprint) DO UPDATE SET scheme=excluded.scheme, algorithm=excluded.algorithm,
+			created=excluded.created, expires=excluded.expires, revoked=excluded.revoked, trust=excluded.trust,
+			source=excluded.source, added=excluded.added, updated=excluded.updated, public=excluded.public,
+			sealed=excluded.sealed, chain=excluded.chain, issuer_serial=excluded.issuer_serial, ski=excluded.ski`,
+		r.Fingerprint, string(r.Scheme), r.Algorithm, nanos(r.Created), nanos(r.Expires), nanos(r.Revoked),
+		string(r.Trust), r.Source, nanos(r.Added), nanos(r.Updated), r.Public, sealed, chain, r.IssuerSerial, r.SubjectKeyID)
+	if err != nil {
+		return err
+	}
+	for _, q := range []string{"DELETE FROM entry_addresses WHERE fingerprint = ?", "DELETE FROM entry_keyids WHERE fingerprint = ?"} {
+		if _, err := t.tx.Exec(q, r.Fingerprint); err != nil {
+			return err
+		}
+	}
+	for _, a := range r.Addresses {
+		_, domain, _ := strings.Cut(a, "@")
+		if _, err := t.tx.Exec("INSERT OR IGNORE INTO entry_addresses (fingerprint, address, domain) VALUES (?,?,?)", r.Fingerprint, a, domain); err != nil {
+			return err
+		}
+	}
+	for _, id := range r.KeyIDs {
+		if _, err := t.tx.Exec("INSERT OR IGNORE INTO entry_keyids (fingerprint, keyid) VALUES (?,?)", r.Fingerprint, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t sqliteTx) Delete(fpr string) error {
+	res, err := t.tx.Exec("DELETE FROM entries WHERE fingerprint = ?", fpr)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+func (t sqliteTx) AppendAudit(a AuditEntry) error {
+	_, err := t.tx.Exec("INSERT INTO audit (at, actor, action, fingerprint, detail) VALUES (?,?,?,?,?)",
+		nanos(a.At), a.Actor, a.Action, a.Fingerprint, a.Detail)
+	return err
+}
+
+func (t sqliteTx) Audit() ([]AuditEntry, error) {
+	rows, err := t.tx.Query("SELECT at, actor, action, fingerprint, detail FROM audit ORDER BY id")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []AuditEntry
+	for rows.Next() {
+		var a AuditEntry
+		var at int64
+		if err := rows.Scan(&at, &a.Actor, &a.Action, &a.Fingerprint, &a.Detail); err != nil {
+			return nil, err
+		}
+		a.At = fromNanos(at)
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+func (t sqliteTx) AddPending(p PendingChange) error {
+	_, err := t.tx.Exec("INSERT INTO pending (at, address, scheme, old_fingerprint, new_fingerprint, source) VALUES (?,?,?,?,?,?)",
+		nanos(p.At), p.Address, string(p.Scheme), p.OldFingerprint, p.NewFingerprint, p.Source)
+	return err
+}
+
+func (t sqliteTx) Pending() ([]PendingChange, error) {
+	rows, err := t.tx.Query("SELECT id, at, address, scheme, old_fingerprint, new_fingerprint, source FROM pending ORDER BY id")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []PendingChange
+	for rows.Next() {
+		var p PendingChange
+		var at int64
+		var scheme string
+		if err := rows.Scan(&p.ID, &at, &p.Address, &scheme, &p.OldFingerprint, &p.NewFingerprint, &p.Source); err != nil {
+			return nil, err
+		}
+		p.At, p.Scheme = fromNanos(at), Scheme(scheme)
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
