@@ -270,7 +270,6 @@ func (k *Keyring) openPGP(r Record, secret bool) (*pgpmime.Key, error) {
 	return pgpmime.NewKey(e), nil
 }
 
-
 func errOr(err error, msg string) string {
 	if err != nil {
 		return err.Error()
