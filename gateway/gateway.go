@@ -30,6 +30,7 @@ import (
 	"github.com/sealgate/sealgate/gateway/connlimit"
 	"github.com/sealgate/sealgate/gateway/delivery"
 	"github.com/sealgate/sealgate/gateway/imapserver"
+	"github.com/sealgate/sealgate/gateway/mailauth"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 	"github.com/sealgate/sealgate/gateway/pipeline"
 	"github.com/sealgate/sealgate/gateway/smtpserver"
@@ -45,6 +46,9 @@ type Options struct {
 	Logger        *slog.Logger // nil: slog.Default()
 	// Resolver answers the DNS lookups of outbound delivery; nil is the system resolver.
 	Resolver delivery.Resolver
+	// DNS answers the lookups of SPF, DKIM and DMARC; nil is Resolver when it can, else the
+	// system resolver.
+	DNS mailauth.Resolver
 	// Now is the queue's clock; nil is time.Now.
 	Now func() time.Time
 }
@@ -55,6 +59,9 @@ type Gateway struct {
 	dataDir  string
 	log      *slog.Logger
 	store    *mailstore.Store
+	keyring  *keys.Keyring
+	master   *keys.MasterKey
+	dns      mailauth.Resolver
 	tlsConf  *tls.Config
 	registry *prometheus.Registry
 	spoolDir string
@@ -145,13 +152,37 @@ func New(opts Options) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
+	keyring, err := keys.Open(opts.DataDir, mk, keys.Options{})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	system := net.DefaultResolver
+	if addr := cfg.DNS.Resolver; addr != "" {
+		system = &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, addr)
+		}}
+	}
+	resolver := opts.Resolver
+	if resolver == nil {
+		resolver = system
+	}
+	dns := opts.DNS
+	if dns == nil {
+		if r, ok := opts.Resolver.(mailauth.Resolver); ok {
+			dns = r
+		} else {
+			dns = system
+		}
+	}
 	g := &Gateway{
-		cfg: cfg, dataDir: opts.DataDir, log: logger, store: store,
+		cfg: cfg, dataDir: opts.DataDir, log: logger, store: store, keyring: keyring, master: mk, dns: dns,
 		tlsConf:  serverTLSConfig(cert),
 		registry: prometheus.NewRegistry(),
 		addrs:    map[string]string{},
 		errc:     make(chan error, 16),
-		resolver: opts.Resolver, now: opts.Now, queueWake: queueWake,
+		resolver: resolver, now: opts.Now, queueWake: queueWake,
 	}
 	g.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	g.spoolDir = spoolDir
@@ -161,6 +192,7 @@ func New(opts Options) (*Gateway, error) {
 	for _, build := range []func() error{g.buildSMTP, g.buildPOP3, g.buildIMAP, g.buildHTTP, g.buildQueue} {
 		if err := build(); err != nil {
 			store.Close()
+			keyring.Close()
 			return nil, err
 		}
 	}
@@ -169,7 +201,12 @@ func New(opts Options) (*Gateway, error) {
 
 func (g *Gateway) buildSMTP() error {
 	cfg := g.cfg
-	pipe := pipeline.New(pipeline.Options{Hostname: cfg.Hostname, Store: g.store, Logger: g.log})
+	pipe := pipeline.New(pipeline.Options{
+		Hostname: cfg.Hostname, Store: g.store, Logger: g.log, Now: g.now,
+		Policy: g.store, Keys: g.keyring,
+		Auth: &mailauth.Checker{Resolver: g.dns},
+		DKIM: &mailauth.DKIMKeys{Dir: filepath.Join(g.dataDir, "dkim"), MasterKey: g.master},
+	})
 	metrics := smtpserver.NewMetrics(g.registry)
 	roles := []struct {
 		name, addr  string
@@ -303,6 +340,6 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	wg.Wait()
 	g.wg.Wait()
 	g.workers.stop() // after the listeners (no new mail), before the store closes
-	errs = append(errs, g.store.Close())
+	errs = append(errs, g.keyring.Close(), g.store.Close())
 	return errors.Join(errs...)
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
+	"github.com/sealgate/sealgate/gateway/mailauth/dnstest"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 )
 
@@ -87,8 +88,16 @@ func TestKill9LosesNoAcknowledgedMessage(t *testing.T) {
 		t.Fatal(err)
 	}
 	smtpAddr, subAddr := freePort(t), freePort(t)
+	// remote.example routes to a port where nothing listens: its mail stays queued (temporary
+	// failure) and is counted in the spool, with no DNS involved.
+	// SPF, DKIM and DMARC ask a DNS server of the test's own, which knows no names.
+	dns := dnstest.Start(t, dnstest.Zone{})
 	conf := fmt.Sprintf(`[auth]
 plaintext_on_loopback = true
+[dns]
+resolver = %q
+[outbound.routes]
+"remote.example" = %q
 [listen]
 smtp = %q
 submission = %q
@@ -98,7 +107,7 @@ imaps = ""
 pop3 = ""
 pop3s = ""
 http = ""
-`, smtpAddr, subAddr)
+`, dns.Addr, freePort(t), smtpAddr, subAddr)
 	if err := os.WriteFile(filepath.Join(dataDir, "sealgate.toml"), []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -125,3 +125,13 @@ var (
 	ErrIntegrity    = errors.New("pgpmime: ciphertext integrity check failed")
 	ErrTooLarge     = errors.New("pgpmime: message exceeds MaxBufferedSize")
 )
+
+// PublicKeyBytes returns the binary transferable public key (no secret material), as
+// Autocrypt's keydata and WKD serve it.
+func (k *Key) PublicKeyBytes() ([]byte, error) {
+	var b bytes.Buffer
+	if err := k.entity.Serialize(&b); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}

@@ -61,6 +61,9 @@ type Config struct {
 	// Protection of private keys at rest.
 	Keys Keys `toml:"keys"`
 
+	// DNS for the checks of inbound mail (SPF, DKIM, DMARC) and for delivery.
+	DNS DNS `toml:"dns"`
+
 	// Logging to standard error.
 	Log Log `toml:"log"`
 }
@@ -221,6 +224,13 @@ type Keys struct {
 	// DIR/master.key, created with mode 0600 on first use. Nodes sharing a
 	// database must be given the same file.
 	MasterKeyFile string `toml:"master_key_file"`
+}
+
+// DNS holds the name resolution settings.
+type DNS struct {
+	// "host:port" of a DNS server to ask (a local validating resolver, for
+	// example). Empty: the system resolver.
+	Resolver string `toml:"resolver"`
 }
 
 // Log holds the logging settings.

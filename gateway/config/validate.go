@@ -24,6 +24,9 @@ func (c *Config) Validate() []Problem {
 	v.outbound(&c.Outbound)
 	v.storage(&c.Storage)
 	v.queue(&c.Queue)
+	if c.DNS.Resolver != "" {
+		v.hostPort("dns.resolver", c.DNS.Resolver, 1, false)
+	}
 	v.log(&c.Log)
 	return v.probs
 }

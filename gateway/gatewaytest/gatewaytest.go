@@ -21,6 +21,7 @@ import (
 	"github.com/sealgate/sealgate/gateway/auth"
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/delivery/deliverytest"
+	"github.com/sealgate/sealgate/gateway/mailauth/dnstest"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 )
 
@@ -31,6 +32,9 @@ type Env struct {
 	Dir    string
 	Config *config.Config
 	Log    *LogBuffer
+	// DNS answers the gateway's SPF, DKIM and DMARC look-ups: a real DNS server on loopback
+	// that answers SERVFAIL for every name until a test sets records with DNS.Set.
+	DNS *dnstest.Server
 }
 
 // LogBuffer collects the gateway's log output.
@@ -88,9 +92,11 @@ func Start(t testing.TB, mods ...func(*config.Config)) *Env {
 	if testing.Verbose() {
 		w = io.MultiWriter(logs, os.Stderr)
 	}
+	dns := dnstest.Start(t, dnstest.Zone{"SERVFAIL": {"*"}})
 	gw, err := gateway.New(gateway.Options{Config: cfg, DataDir: dir, Logger: slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		// No DNS from tests: mail to a domain without a route stays queued (temporary failure).
-		Resolver: &deliverytest.Resolver{Temporary: true}})
+		Resolver: &deliverytest.Resolver{Temporary: true},
+		DNS:      dns.Resolver()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +110,7 @@ func Start(t testing.TB, mods ...func(*config.Config)) *Env {
 			t.Errorf("shutdown: %v", err)
 		}
 	})
-	return &Env{T: t, GW: gw, Dir: dir, Config: cfg, Log: logs}
+	return &Env{T: t, GW: gw, Dir: dir, Config: cfg, Log: logs, DNS: dns}
 }
 
 // AddUser creates an account.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/emersion/go-msgauth/dkim"
 
+	"github.com/sealgate/sealgate/gateway/address"
 	"github.com/sealgate/sealgate/keys"
 )
 
@@ -46,8 +47,8 @@ type DKIMRecord struct {
 func (r DKIMRecord) String() string { return fmt.Sprintf("%s. IN TXT %q", r.Name, r.Value) }
 
 func (k *DKIMKeys) domainDir(domain string) (string, error) {
-	d := strings.ToLower(strings.TrimSuffix(domain, "."))
-	if !validSPFDomain(d) || strings.ContainsAny(d, "/\\") {
+	d, ok := address.Domain(domain)
+	if !ok || strings.HasPrefix(d, "[") {
 		return "", fmt.Errorf("mailauth: %q is not a domain", domain)
 	}
 	return filepath.Join(k.Dir, d), nil

@@ -4,17 +4,26 @@
 //
 // Process, in order:
 //  1. reads the header section (at most MaxHeaderSize bytes) and checks it: on submission
-//     every From: address must be one the authenticated user owns;
-//  2. adds what the gateway owes the message: Received: on every copy, Message-ID: and Date:
-//     on submitted mail that lacks them, Return-Path: on copies for local mailboxes;
-//  3. plans copies: one for all local recipients, one spool entry for all remote recipients
-//     (the policy engine hooks in here and may split recipients into further copies with
-//     transformed bodies);
-//  4. stores every copy in one atomic, durable mailstore.Deliver.
+//     every From: address must be one the authenticated user owns; submitted mail without
+//     Message-ID: or Date: gets them, and an Autocrypt: header when the sender has an
+//     OpenPGP key;
+//  2. on the MX listener, runs SPF, DKIM and DMARC on the bytes as received;
+//  3. removes every Sealgate-Security header that came from outside, and every
+//     Authentication-Results header that claims to be ours;
+//  4. asks the policy engine (policy.Decide) for each recipient — decrypt, verify, sign,
+//     encrypt, or reject — and groups recipients whose decisions are equal: each group gets
+//     one transformed copy. A rejection for any recipient refuses the whole message
+//     (RejectError) before anything is stored;
+//  5. transforms each copy in memory with crypto/pgpmime and crypto/smime, DKIM-signs copies
+//     for other domains after every crypto transform, and adds Sealgate-Security and
+//     Authentication-Results to copies for local mailboxes;
+//  6. stores every copy in one atomic, durable mailstore.Deliver.
 //
-// It never modifies bytes of the original message: headers are only prepended, so signatures
-// over the original stay valid. Errors are ours (ErrSenderNotOwned, ErrHeaderTooLarge,
-// ErrMalformedHeader) or the store's; the SMTP server translates them into replies.
+// Plaintext that the policy encrypts is only in memory (and in msgbuf's encrypted spill) until
+// it is encrypted. Bytes that are not transformed are not touched: header fields are only
+// prepended or removed, so signatures over the original stay valid. Errors are ours
+// (ErrSenderNotOwned, ErrHeaderTooLarge, ErrMalformedHeader, RejectError,
+// ErrPolicyNotApplied) or the store's; the SMTP server translates them into replies.
 package pipeline
 
 import (
@@ -33,10 +42,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/emersion/go-msgauth/authres"
+	"github.com/sealgate/sealgate/crypto/mimecrypt"
 	"github.com/sealgate/sealgate/gateway/address"
 	"github.com/sealgate/sealgate/gateway/auth"
+	"github.com/sealgate/sealgate/gateway/mailauth"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 	"github.com/sealgate/sealgate/gateway/msgbuf"
+	"github.com/sealgate/sealgate/keys"
+	"github.com/sealgate/sealgate/policy"
 )
 
 // Errors that reject a message permanently.
@@ -84,12 +98,24 @@ type Deliverer interface {
 	Deliver(ctx context.Context, d mailstore.Delivery) (mailstore.Delivered, error)
 }
 
-// Options configure a Pipeline.
+// PolicySource supplies the stored policy settings (mailstore.Store implements it).
+type PolicySource interface {
+	PolicySettings(ctx context.Context) (map[string]map[string]string, error)
+}
+
+// Options configure a Pipeline. Zero values disable the part they name.
 type Options struct {
-	Hostname string // this gateway's name in Received: and Message-ID:
+	Hostname string // this gateway's name in Received:, Message-ID: and Authentication-Results:
 	Store    Deliverer
 	Logger   *slog.Logger // nil: slog.Default()
 	Now      func() time.Time
+	// Policy and Keys enable the security stage; without them mail passes unchanged.
+	Policy PolicySource
+	Keys   keys.Lookup
+	// Auth runs SPF, DKIM and DMARC on mail from the MX listener.
+	Auth *mailauth.Checker
+	// DKIM signs mail for other domains with the sender domain's key, when it has one.
+	DKIM *mailauth.DKIMKeys
 }
 
 // Pipeline processes accepted messages.
@@ -116,7 +142,8 @@ func (p *Pipeline) Process(ctx context.Context, env *Envelope, msg *msgbuf.Buffe
 		return mailstore.Delivered{}, err
 	}
 	var added bytes.Buffer
-	if env.Role == RoleSubmission {
+	submitted := env.Role == RoleSubmission
+	if submitted {
 		if err := checkFromOwned(env.AuthUser, hdr); err != nil {
 			return mailstore.Delivered{}, err
 		}
@@ -126,9 +153,60 @@ func (p *Pipeline) Process(ctx context.Context, env *Envelope, msg *msgbuf.Buffe
 		if hdr.Get("Date") == "" {
 			fmt.Fprintf(&added, "Date: %s\r\n", env.ReceivedAt.Format(time.RFC1123Z))
 		}
+		if hdr.Get("Autocrypt") == "" {
+			added.WriteString(p.autocryptHeader(ctx, env.MailFrom))
+		}
 	}
-	received := p.receivedHeader(env)
+	if p.opts.Policy == nil && p.opts.Auth == nil {
+		return p.store(ctx, env, p.plainCopies(env, msg, added.String()))
+	}
 
+	raw, ok := msg.Bytes()
+	if !ok {
+		if raw, err = readAllBody(msg.NewReader(), msg.Size()); err != nil {
+			return mailstore.Delivered{}, err
+		}
+	}
+	var authRes string
+	if p.opts.Auth != nil && env.Role == RoleMX {
+		r := p.opts.Auth.Check(ctx, mailauth.Input{IP: env.RemoteIP, Helo: env.Helo, MailFrom: env.MailFrom, Message: raw})
+		authRes = r.AuthResults(p.opts.Hostname)
+	}
+	base, removed := dropFields(raw, func(name, value string) bool {
+		if strings.EqualFold(name, SecurityHeader) {
+			return true
+		}
+		// RFC 8601 §5: results claiming our authserv-id did not come from us.
+		if strings.EqualFold(name, "Authentication-Results") {
+			id, _, _ := strings.Cut(value, ";")
+			return strings.EqualFold(strings.TrimSpace(id), p.opts.Hostname)
+		}
+		return false
+	})
+	if removed > 0 {
+		p.opts.Logger.Info("removed forged result headers", "id", env.ID, "count", removed)
+	}
+	base = append(added.Bytes(), base...)
+	copies, err := p.secureCopies(ctx, env, base, authRes)
+	if err != nil {
+		return mailstore.Delivered{}, err
+	}
+	return p.store(ctx, env, copies)
+}
+
+func (p *Pipeline) store(ctx context.Context, env *Envelope, copies []mailstore.Copy) (mailstore.Delivered, error) {
+	d, err := p.opts.Store.Deliver(ctx, mailstore.Delivery{Copies: copies, InternalDate: env.ReceivedAt, EnvelopeID: env.ID})
+	if err != nil {
+		return d, err
+	}
+	p.opts.Logger.Info("message stored", "id", env.ID, "copies", len(copies), "recipients", len(env.Recipients))
+	return d, nil
+}
+
+// plainCopies is the path without a security stage: one copy for local recipients, one spool
+// entry for remote ones.
+func (p *Pipeline) plainCopies(env *Envelope, msg *msgbuf.Buffer, added string) []mailstore.Copy {
+	received := p.receivedHeader(env)
 	var local []mailstore.Target
 	var remote []string
 	seen := map[int64]bool{}
@@ -143,21 +221,158 @@ func (p *Pipeline) Process(ctx context.Context, env *Envelope, msg *msgbuf.Buffe
 	}
 	var copies []mailstore.Copy
 	if len(local) > 0 {
-		prefix := fmt.Sprintf("Return-Path: <%s>\r\n%s%s", env.MailFrom, received, added.Bytes())
+		prefix := fmt.Sprintf("Return-Path: <%s>\r\n%s%s", env.MailFrom, received, added)
 		copies = append(copies, mailstore.Copy{Body: prefixed(prefix, msg), Local: local})
 	}
 	if len(remote) > 0 {
 		copies = append(copies, mailstore.Copy{
-			Body:     prefixed(received+added.String(), msg),
+			Body:     prefixed(received+added, msg),
 			Outbound: &mailstore.Outbound{Sender: env.MailFrom, Recipients: remote},
 		})
 	}
-	d, err := p.opts.Store.Deliver(ctx, mailstore.Delivery{Copies: copies, InternalDate: env.ReceivedAt, EnvelopeID: env.ID})
-	if err != nil {
-		return d, err
+	return copies
+}
+
+// secureCopies decides per recipient and makes one copy per distinct decision.
+func (p *Pipeline) secureCopies(ctx context.Context, env *Envelope, base []byte, authRes string) ([]mailstore.Copy, error) {
+	settings := policy.Settings{}
+	if p.opts.Policy != nil {
+		s, err := p.opts.Policy.PolicySettings(ctx)
+		if err != nil {
+			return nil, err
+		}
+		settings = s
 	}
-	p.opts.Logger.Info("message stored", "id", env.ID, "size", msg.Size(), "local", len(local), "remote", len(remote))
-	return d, nil
+	arrival := arrivalOf(mimecrypt.DetectBytes(base))
+	submitted := env.Role == RoleSubmission
+	sender := senderScope(env.MailFrom)
+	senderAddr := ""
+	if sender.Kind == policy.Address {
+		senderAddr = sender.Name
+	}
+	from := fromAddress(base)
+	var senderKeys policy.Keys
+	if submitted && arrival.Encrypted == policy.None && arrival.Signed == policy.None &&
+		settings.Get(sender, "outbound.sign").Value != "none" {
+		k, err := p.keyFacts(ctx, senderAddr, factNeeds{sign: true})
+		if err != nil {
+			return nil, err
+		}
+		senderKeys = k
+	}
+
+	type group struct {
+		decision policy.Decision
+		local    []mailstore.Target
+		remote   []string
+		rcpt     string // a recipient of the group, for key look-ups
+	}
+	var groups []*group
+	byKey := map[string]*group{}
+	seenUser := map[int64]bool{}
+	rejected := &RejectError{Detailed: submitted}
+	for _, r := range env.Recipients {
+		if r.UserID != 0 && seenUser[r.UserID] {
+			continue
+		}
+		seenUser[r.UserID] = r.UserID != 0
+		rcptAddr := r.Address.Base("+").Key()
+		rcpt, err := policy.ParseScope(rcptAddr)
+		if err != nil {
+			rcpt = policy.GlobalScope
+		}
+		dir := policy.Inbound
+		if r.UserID == 0 {
+			dir = policy.Outbound
+		}
+		need := factNeeds{decrypt: arrival.Encrypted}
+		if dir == policy.Inbound {
+			need.encrypt = settings.Get(rcpt, "inbound.encrypt").Value != "none"
+			if settings.Get(rcpt, "inbound.decrypt").Value != "true" {
+				need.decrypt = policy.None
+			}
+		} else {
+			need.decrypt = policy.None
+			need.encrypt = arrival.Encrypted == policy.None
+		}
+		rk, err := p.keyFacts(ctx, rcptAddr, need)
+		if err != nil {
+			return nil, err
+		}
+		d := policy.Decide(policy.Input{
+			Direction: dir, Sender: sender, Recipient: rcpt, Submitted: submitted,
+			Arrival: arrival, Settings: settings, SenderKeys: senderKeys, RecipientKeys: rk,
+		})
+		if d.Reject {
+			rejected.Recipients = append(rejected.Recipients, r.Address.String())
+			if rejected.Reason == "" {
+				rejected.Reason = d.RejectReason
+			}
+			continue
+		}
+		key := fmt.Sprintf("%v|%s", dir, d.Key())
+		if d.Decrypt != policy.None || d.Encrypt != policy.None {
+			key += "|" + rcptAddr // keys are per recipient
+		}
+		g := byKey[key]
+		if g == nil {
+			g = &group{decision: d, rcpt: rcptAddr}
+			byKey[key] = g
+			groups = append(groups, g)
+		}
+		if r.UserID != 0 {
+			g.local = append(g.local, mailstore.Target{UserID: r.UserID})
+		} else {
+			g.remote = append(g.remote, r.Address.String())
+		}
+	}
+	if len(rejected.Recipients) > 0 {
+		return nil, rejected
+	}
+
+	received := p.receivedHeader(env)
+	var copies []mailstore.Copy
+	for _, g := range groups {
+		res, err := p.transform(ctx, g.decision, base, arrival, g.rcpt, from, senderAddr)
+		if err != nil {
+			return nil, err
+		}
+		if len(g.local) > 0 {
+			var h strings.Builder
+			fmt.Fprintf(&h, "Return-Path: <%s>\r\n%s", env.MailFrom, received)
+			h.WriteString(securityHeader(res))
+			ar := authRes
+			if x := smimeAuthResult(res.sig); x != nil {
+				if ar == "" {
+					ar = authres.Format(p.opts.Hostname, []authres.Result{x})
+				} else {
+					ar += "; " + strings.TrimPrefix(authres.Format(p.opts.Hostname, []authres.Result{x}), p.opts.Hostname+"; ")
+				}
+			}
+			if ar != "" {
+				h.WriteString("Authentication-Results: " + ar + "\r\n")
+			}
+			copies = append(copies, mailstore.Copy{Body: msgbuf.FromBytes(append([]byte(h.String()), res.content...)), Local: g.local})
+		}
+		if len(g.remote) > 0 {
+			content := res.content
+			if p.opts.DKIM != nil && senderAddr != "" {
+				domain := senderAddr[strings.LastIndexByte(senderAddr, '@')+1:]
+				signed, err := p.opts.DKIM.SignBytes(content, domain)
+				switch {
+				case err == nil:
+					content = signed
+				case !errors.Is(err, mailauth.ErrNoDKIMKey):
+					return nil, fmt.Errorf("dkim: %w", err)
+				}
+			}
+			copies = append(copies, mailstore.Copy{
+				Body:     msgbuf.FromBytes(append([]byte(received), content...)),
+				Outbound: &mailstore.Outbound{Sender: env.MailFrom, Recipients: g.remote},
+			})
+		}
+	}
+	return copies, nil
 }
 
 func (p *Pipeline) receivedHeader(env *Envelope) string {

@@ -3,6 +3,7 @@ package smtpserver
 import (
 	"errors"
 	"log/slog"
+	"strings"
 
 	"github.com/emersion/go-smtp"
 
@@ -56,6 +57,20 @@ func dataReply(log *slog.Logger, id string, err error) *smtp.SMTPError {
 		return replyHeaderTooBig
 	case errors.Is(err, pipeline.ErrMalformedHeader):
 		return replyBadHeader
+	}
+	var rej *pipeline.RejectError
+	if errors.As(err, &rej) {
+		log.Info("message refused by policy", "id", id, "recipients", rej.Recipients, "reason", rej.Reason)
+		msg := "Security policy refuses this message for " + strings.Join(rej.Recipients, ", ")
+		if rej.Detailed {
+			msg += ": " + rej.Reason
+		}
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: msg}
+	}
+	if errors.Is(err, pipeline.ErrPolicyNotApplied) {
+		log.Error("security policy not applied", "id", id, "err", err)
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 7, 0},
+			Message: "Security policy could not be applied, try again later (ref " + id + ")"}
 	}
 	log.Error("message not stored", "id", id, "err", err)
 	return replyTemporary(id)

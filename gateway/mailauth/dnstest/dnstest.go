@@ -15,7 +15,7 @@ import (
 
 // Zone maps a record to its values: "example.test. TXT" → {"v=spf1 -all"}. Types: A, AAAA,
 // TXT, MX ("10 mx.example.test."), PTR. A name with no record answers NXDOMAIN; a name listed
-// under "SERVFAIL" answers SERVFAIL.
+// under "SERVFAIL" answers SERVFAIL, and "*" listed there makes every unknown name SERVFAIL.
 type Zone map[string][]string
 
 // Server is a running DNS server.
@@ -72,7 +72,7 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	for _, q := range req.Question {
 		name := strings.ToLower(q.Name)
 		for _, v := range s.zone["SERVFAIL"] {
-			if strings.EqualFold(v, name) {
+			if strings.EqualFold(v, name) || (v == "*" && !s.nameExists(name)) {
 				m.Rcode = dns.RcodeServerFailure
 				w.WriteMsg(m)
 				return

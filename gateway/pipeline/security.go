@@ -1,0 +1,446 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/mail"
+	"strings"
+
+	"github.com/emersion/go-msgauth/authres"
+
+	"github.com/sealgate/sealgate/crypto/mimecrypt"
+	"github.com/sealgate/sealgate/crypto/pgpmime"
+	"github.com/sealgate/sealgate/crypto/smime"
+	"github.com/sealgate/sealgate/gateway/address"
+	"github.com/sealgate/sealgate/keys"
+	"github.com/sealgate/sealgate/policy"
+)
+
+// RejectError is a message the policy refuses for some recipients; nothing is stored.
+type RejectError struct {
+	Recipients []string
+	Reason     string // the first reason, for the log
+	// Detailed: the client is the authenticated sender, who may see the reason; an Internet
+	// client is told less.
+	Detailed bool
+}
+
+func (e *RejectError) Error() string {
+	return "pipeline: policy rejects the message for " + strings.Join(e.Recipients, ", ") + ": " + e.Reason
+}
+
+// ErrPolicyNotApplied is a transform the policy demands that failed (a key that does not
+// open, a crypto error). The message is refused for now rather than stored or sent
+// unprotected.
+var ErrPolicyNotApplied = errors.New("pipeline: the security policy could not be applied")
+
+// SecurityHeader is the gateway's own result header; any copy arriving from outside is removed.
+const SecurityHeader = "Sealgate-Security"
+
+// arrivalOf maps detection to the policy's view: the outermost encryption and a visible
+// signature.
+func arrivalOf(r mimecrypt.Result) policy.Arrival {
+	var a policy.Arrival
+	for _, k := range r.Layers {
+		switch {
+		case a.Encrypted == policy.None && (k == mimecrypt.PGPEncrypted || k == mimecrypt.PGPInlineEncrypted):
+			a.Encrypted = policy.PGP
+		case a.Encrypted == policy.None && (k == mimecrypt.SMIMEEnveloped || k == mimecrypt.SMIMEAuthEnveloped):
+			a.Encrypted = policy.SMIME
+		case a.Signed == policy.None && (k == mimecrypt.PGPSigned || k == mimecrypt.PGPInlineSigned):
+			a.Signed = policy.PGP
+		case a.Signed == policy.None && (k == mimecrypt.SMIMESignedDetached || k == mimecrypt.SMIMESignedOpaque):
+			a.Signed = policy.SMIME
+		}
+	}
+	return a
+}
+
+func refs(fprs ...string) []policy.KeyRef {
+	out := make([]policy.KeyRef, 0, len(fprs))
+	for _, f := range fprs {
+		out = append(out, policy.KeyRef{Fingerprint: f, Trust: "verified"})
+	}
+	return out
+}
+
+// keyFacts looks up only what the decision can use: secret keys when the message is
+// encrypted with that scheme, public keys when some policy may encrypt, signing keys when the
+// sender's policy may sign.
+type factNeeds struct {
+	decrypt policy.Scheme
+	encrypt bool
+	sign    bool
+}
+
+func (p *Pipeline) keyFacts(ctx context.Context, addr string, need factNeeds) (policy.Keys, error) {
+	var k policy.Keys
+	kr := p.opts.Keys
+	if kr == nil {
+		return k, nil
+	}
+	if need.encrypt {
+		ring, err := kr.EncryptionKeysPGP(ctx, addr)
+		if err != nil {
+			return k, err
+		}
+		for _, key := range ring {
+			k.PGPPublic = append(k.PGPPublic, refs(key.Fingerprint())...)
+		}
+		certs, err := kr.Certificates(ctx, addr)
+		if err != nil {
+			return k, err
+		}
+		for _, c := range certs {
+			k.SMIMECert = append(k.SMIMECert, refs(smime.Fingerprint(c))...)
+		}
+	}
+	switch need.decrypt {
+	case policy.PGP:
+		ring, err := kr.DecryptionKeysPGP(ctx, addr)
+		if err != nil {
+			return k, err
+		}
+		for _, key := range ring {
+			k.PGPSecret = append(k.PGPSecret, refs(key.Fingerprint())...)
+		}
+	case policy.SMIME:
+		cks, err := kr.DecryptionCerts(ctx, addr)
+		if err != nil {
+			return k, err
+		}
+		for _, ck := range cks {
+			k.SMIMESecret = append(k.SMIMESecret, refs(smime.Fingerprint(ck.Cert))...)
+		}
+	}
+	if need.sign {
+		if key, err := kr.SigningKeyPGP(ctx, addr); err == nil {
+			k.PGPSecret = append(k.PGPSecret, refs(key.Fingerprint())...)
+		} else if !errors.Is(err, keys.ErrNotFound) {
+			return k, err
+		}
+		if ck, err := kr.SigningCert(ctx, addr); err == nil {
+			k.SMIMESecret = append(k.SMIMESecret, refs(smime.Fingerprint(ck.Cert))...)
+		} else if !errors.Is(err, keys.ErrNotFound) {
+			return k, err
+		}
+	}
+	return k, nil
+}
+
+// sigInfo is a signature outcome for the Sealgate-Security header.
+type sigInfo struct {
+	result string // none, pass, fail, untrusted
+	signer string
+	key    string
+	scheme policy.Scheme
+}
+
+func pgpSig(r pgpmime.SignatureResult) sigInfo {
+	if !r.Signed {
+		return sigInfo{result: "none"}
+	}
+	s := sigInfo{signer: r.Signer, key: r.Fingerprint, scheme: policy.PGP}
+	switch r.Status {
+	case pgpmime.StatusGood:
+		s.result = "pass"
+	case pgpmime.StatusUnknownSigner, pgpmime.StatusUntrusted:
+		s.result = "untrusted"
+	default:
+		s.result = "fail"
+	}
+	return s
+}
+
+func smimeSig(r smime.SignatureResult) sigInfo {
+	if !r.Signed {
+		return sigInfo{result: "none"}
+	}
+	s := sigInfo{signer: r.Signer, key: r.Fingerprint, scheme: policy.SMIME}
+	switch r.Status {
+	case smime.StatusGood:
+		s.result = "pass"
+	case smime.StatusUntrusted:
+		s.result = "untrusted"
+	default:
+		s.result = "fail"
+	}
+	return s
+}
+
+// copyResult is one transformed copy.
+type copyResult struct {
+	content   []byte
+	arrival   policy.Arrival
+	decrypted bool
+	sig       sigInfo
+	stored    policy.Scheme
+}
+
+// transform applies one decision to the message. from is the From: address (for signature
+// checks), sender the envelope sender (for signing).
+func (p *Pipeline) transform(ctx context.Context, d policy.Decision, msg []byte, arrival policy.Arrival, rcpt, from, sender string) (copyResult, error) {
+	res := copyResult{content: msg, arrival: arrival, sig: sigInfo{result: "none"}}
+	kr := p.opts.Keys
+	now := p.opts.Now
+
+	if d.Decrypt != policy.None && kr != nil {
+		var out bytes.Buffer
+		switch d.Decrypt {
+		case policy.PGP:
+			ring, err := kr.DecryptionKeysPGP(ctx, rcpt)
+			if err != nil {
+				return res, err
+			}
+			verify, _ := kr.VerificationKeysPGP(ctx, from)
+			r, err := pgpmime.Decrypt(&out, bytes.NewReader(msg), ring, pgpmime.DecryptOptions{VerifyKeys: verify, Now: now})
+			if err == nil {
+				res.content, res.decrypted = out.Bytes(), true
+				if r.Signature.Signed {
+					res.sig = pgpSig(r.Signature)
+				}
+			} else {
+				p.opts.Logger.Info("message not decrypted", "rcpt", rcpt, "err", err)
+			}
+		case policy.SMIME:
+			cks, err := kr.DecryptionCerts(ctx, rcpt)
+			if err != nil {
+				return res, err
+			}
+			for _, ck := range cks {
+				out.Reset()
+				if _, err := smime.Decrypt(&out, bytes.NewReader(msg), ck.Cert, ck.Key, smime.DecryptOptions{Now: now}); err == nil {
+					res.content, res.decrypted = out.Bytes(), true
+					break
+				}
+			}
+			if !res.decrypted {
+				p.opts.Logger.Info("message not decrypted", "rcpt", rcpt)
+			}
+		}
+	}
+
+	if d.Verify && res.sig.result == "none" {
+		if s, ok := p.verify(ctx, res.content, from); ok {
+			res.sig = s
+		}
+	}
+
+	if d.Sign != policy.None || d.Encrypt != policy.None {
+		out, err := p.protect(ctx, d, res.content, rcpt, sender)
+		if err != nil {
+			return res, fmt.Errorf("%w: %v", ErrPolicyNotApplied, err)
+		}
+		res.content = out
+	}
+	res.stored = d.Encrypt
+	if res.stored == policy.None && !res.decrypted {
+		res.stored = arrival.Encrypted
+	}
+	return res, nil
+}
+
+// verify checks the visible signature of content, if any.
+func (p *Pipeline) verify(ctx context.Context, content []byte, from string) (sigInfo, bool) {
+	kind := mimecrypt.DetectBytes(content)
+	a := arrivalOf(kind)
+	if a.Encrypted != policy.None || a.Signed == policy.None || p.opts.Keys == nil {
+		return sigInfo{}, false
+	}
+	now := p.opts.Now
+	switch a.Signed {
+	case policy.PGP:
+		ring, _ := p.opts.Keys.VerificationKeysPGP(ctx, from)
+		r, err := pgpmime.Verify(bytes.NewReader(content), ring, pgpmime.VerifyOptions{Now: now})
+		if err != nil {
+			return sigInfo{result: "fail", scheme: policy.PGP}, true
+		}
+		return pgpSig(r), true
+	case policy.SMIME:
+		roots, err := p.opts.Keys.TrustRoots(ctx)
+		if err != nil {
+			return sigInfo{}, false
+		}
+		r, err := smime.Verify(nil, bytes.NewReader(content), smime.VerifyOptions{Roots: roots, Now: now})
+		if err != nil {
+			return sigInfo{result: "fail", scheme: policy.SMIME}, true
+		}
+		return smimeSig(r), true
+	}
+	return sigInfo{}, false
+}
+
+// protect signs and/or encrypts content as decided. PGP signing with PGP encryption is one
+// OpenPGP message (sign-then-encrypt, RFC 3156 §6.2); otherwise the signature is made first
+// and the signed message encrypted.
+func (p *Pipeline) protect(ctx context.Context, d policy.Decision, content []byte, rcpt, sender string) ([]byte, error) {
+	kr := p.opts.Keys
+	if kr == nil {
+		return nil, errors.New("no keyring")
+	}
+	now := p.opts.Now
+	var signer *pgpmime.Key
+	if d.Sign == policy.PGP {
+		k, err := kr.SigningKeyPGP(ctx, sender)
+		if err != nil {
+			return nil, err
+		}
+		signer = k
+	}
+	if d.Sign == policy.PGP && d.Encrypt != policy.PGP {
+		var out bytes.Buffer
+		if err := pgpmime.Sign(&out, bytes.NewReader(content), pgpmime.SignOptions{Signer: signer, Now: now}); err != nil {
+			return nil, err
+		}
+		content, signer = out.Bytes(), nil
+	}
+	if d.Sign == policy.SMIME {
+		ck, err := kr.SigningCert(ctx, sender)
+		if err != nil {
+			return nil, err
+		}
+		var out bytes.Buffer
+		if err := smime.Sign(&out, bytes.NewReader(content), smime.SignOptions{Cert: ck.Cert, Key: ck.Key, Chain: ck.Chain, Now: now}); err != nil {
+			return nil, err
+		}
+		content = out.Bytes()
+	}
+	switch d.Encrypt {
+	case policy.PGP:
+		ring, err := kr.EncryptionKeysPGP(ctx, rcpt)
+		if err != nil {
+			return nil, err
+		}
+		var chosen pgpmime.KeyRing
+		for _, k := range ring {
+			if k.Fingerprint() == d.EncryptKey {
+				chosen = append(chosen, k)
+			}
+		}
+		if len(chosen) == 0 {
+			return nil, fmt.Errorf("key %s of %s is no longer usable", d.EncryptKey, rcpt)
+		}
+		var out bytes.Buffer
+		if err := pgpmime.Encrypt(&out, bytes.NewReader(content), pgpmime.EncryptOptions{Recipients: chosen, Signer: signer, Now: now}); err != nil {
+			return nil, err
+		}
+		return out.Bytes(), nil
+	case policy.SMIME:
+		certs, err := kr.Certificates(ctx, rcpt)
+		if err != nil {
+			return nil, err
+		}
+		var chosen []*x509.Certificate
+		for _, c := range certs {
+			if smime.Fingerprint(c) == d.EncryptKey {
+				chosen = append(chosen, c)
+			}
+		}
+		if len(chosen) == 0 {
+			return nil, fmt.Errorf("certificate %s of %s is no longer usable", d.EncryptKey, rcpt)
+		}
+		var out bytes.Buffer
+		if err := smime.Encrypt(&out, bytes.NewReader(content), smime.EncryptOptions{Recipients: chosen, Now: now}); err != nil {
+			return nil, err
+		}
+		return out.Bytes(), nil
+	}
+	return content, nil
+}
+
+// securityHeader formats Sealgate-Security for a stored copy (DESIGN §2).
+func securityHeader(r copyResult) string {
+	name := func(s policy.Scheme) string {
+		if s == policy.None {
+			return "plain"
+		}
+		return string(s)
+	}
+	parts := []string{"received=" + name(r.arrival.Encrypted)}
+	if r.arrival.Encrypted != policy.None {
+		parts = append(parts, "decrypted="+map[bool]string{true: "yes", false: "no"}[r.decrypted])
+	}
+	parts = append(parts, "signature="+r.sig.result)
+	if r.sig.signer != "" {
+		parts = append(parts, "signer="+r.sig.signer)
+	}
+	if r.sig.key != "" {
+		parts = append(parts, "key="+r.sig.key)
+	}
+	parts = append(parts, "stored="+name(r.stored))
+	return SecurityHeader + ": " + strings.Join(parts, "; ") + "\r\n"
+}
+
+// smimeAuthResult is the RFC 7281 result of an S/MIME signature, or nil.
+func smimeAuthResult(s sigInfo) authres.Result {
+	if s.scheme != policy.SMIME || s.result == "none" {
+		return nil
+	}
+	v := map[string]authres.ResultValue{"pass": authres.ResultPass, "fail": authres.ResultFail, "untrusted": authres.ResultNeutral}[s.result]
+	params := map[string]string{}
+	if s.signer != "" {
+		params["body.smime-identifier"] = s.signer
+	}
+	return &authres.GenericResult{Method: "smime", Value: v, Params: params}
+}
+
+// fromAddress is the single From: address of a message, lower-cased, or "".
+func fromAddress(msg []byte) string {
+	header, _ := splitHeader(msg)
+	m, err := mail.ReadMessage(bytes.NewReader(append(append([]byte(nil), header...), "\r\n"...)))
+	if err != nil {
+		return ""
+	}
+	list, err := (&mail.AddressParser{}).ParseList(m.Header.Get("From"))
+	if err != nil || len(list) == 0 {
+		return ""
+	}
+	return strings.ToLower(list[0].Address)
+}
+
+// autocryptHeader is the Autocrypt header (Level 1) for a sender with an OpenPGP key, or "".
+func (p *Pipeline) autocryptHeader(ctx context.Context, sender string) string {
+	if p.opts.Keys == nil || sender == "" {
+		return ""
+	}
+	ring, err := p.opts.Keys.EncryptionKeysPGP(ctx, sender)
+	if err != nil || len(ring) == 0 {
+		return ""
+	}
+	pub, err := ring[0].PublicKeyBytes()
+	if err != nil {
+		return ""
+	}
+	b64 := base64.StdEncoding.EncodeToString(pub)
+	var b strings.Builder
+	fmt.Fprintf(&b, "Autocrypt: addr=%s; keydata=", sender)
+	for len(b64) > 0 {
+		n := min(len(b64), 72)
+		b.WriteString("\r\n ")
+		b.WriteString(b64[:n])
+		b64 = b64[n:]
+	}
+	b.WriteString("\r\n")
+	return b.String()
+}
+
+// senderScope is the policy scope of an envelope sender.
+func senderScope(mailFrom string) policy.Scope {
+	if a, err := address.Parse(mailFrom); err == nil {
+		if s, err := policy.ParseScope(a.Base("+").String()); err == nil {
+			return s
+		}
+	}
+	return policy.GlobalScope
+}
+
+func readAllBody(r io.Reader, size int64) ([]byte, error) {
+	b := bytes.NewBuffer(make([]byte, 0, size))
+	_, err := b.ReadFrom(r)
+	return b.Bytes(), err
+}
