@@ -266,6 +266,7 @@ func (g *Gateway) buildHTTP() error {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g.registry, promhttp.HandlerOpts{}))
+	mux.Handle("GET /.well-known/openpgpkey/", keys.NewWKD(g.keyring, g.cfg.IsLocalDomain))
 	g.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	g.servers = append(g.servers, &listenerServer{name: "http", addr: g.cfg.Listen.HTTP, serve: g.http.Serve, shutdown: g.http.Shutdown})
 	return nil
@@ -313,6 +314,9 @@ func (g *Gateway) Addr(name string) string {
 
 // Store is the gateway's mail store.
 func (g *Gateway) Store() *mailstore.Store { return g.store }
+
+// Keys is the gateway's keyring.
+func (g *Gateway) Keys() *keys.Keyring { return g.keyring }
 
 // Errors delivers a server's failure while running.
 func (g *Gateway) Errors() <-chan error { return g.errc }

@@ -1,0 +1,428 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sealgate/sealgate/gateway"
+	"github.com/sealgate/sealgate/gateway/config"
+	"github.com/sealgate/sealgate/keys"
+)
+
+// maxKeyFile bounds what keys import reads.
+const maxKeyFile = 16 << 20
+
+// openKeyring opens the data directory's keyring with its master key.
+func (g *globals) openKeyring() (*keys.Keyring, error) {
+	cfg, err := g.loadConfig()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Storage.Backend != config.BackendEmbedded {
+		return nil, fmt.Errorf("storage backend %q is not available in this build", cfg.Storage.Backend)
+	}
+	if err := gateway.OpenDataDir(g.dataDir); err != nil {
+		return nil, err
+	}
+	mkPath := g.masterKeyFile()
+	if mkPath == "" {
+		mkPath = cfg.Keys.MasterKeyPath(g.dataDir)
+	}
+	mk, err := keys.LoadOrCreateMasterKey(mkPath)
+	if err != nil {
+		return nil, err
+	}
+	return keys.Open(g.dataDir, mk, keys.Options{CAName: "Sealgate S/MIME CA " + cfg.Hostname})
+}
+
+// actor names the operator in the audit log.
+func (g *globals) actor() string {
+	if u := g.env.Getenv("USER"); u != "" {
+		return "cli:" + u
+	}
+	return "cli"
+}
+
+// keysErr turns keyring errors into the one-line messages of the CLI.
+func keysErr(err error, what string) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, keys.ErrRefused):
+		return errors.New(strings.TrimPrefix(err.Error(), keys.ErrRefused.Error()+": "))
+	case errors.Is(err, keys.ErrNotFound) && err == keys.ErrNotFound:
+		return fmt.Errorf("no key or certificate %s", what)
+	case errors.Is(err, keys.ErrNotFound):
+		return errors.New(strings.TrimPrefix(err.Error(), keys.ErrNotFound.Error()+": "))
+	}
+	return err
+}
+
+func keysCmd(g *globals) *cobra.Command {
+	c := group("keys", "Manage OpenPGP keys and S/MIME certificates")
+	c.AddCommand(keysGenerateCmd(g), keysImportCmd(g), keysExportCmd(g), keysListCmd(g),
+		keysRevokeCmd(g), keysDeleteCmd(g), keysTrustCmd(g), keysPendingCmd(g), keysAuditCmd(g))
+	return c
+}
+
+func keysGenerateCmd(g *globals) *cobra.Command {
+	var pgp, smime, v6 bool
+	var algo string
+	cmd := &cobra.Command{
+		Use:   "generate ADDRESS --pgp [--algo ed25519|rsa3072] [--v6] | --smime",
+		Short: "Make an OpenPGP key, or an S/MIME certificate from the built-in CA",
+		Args:  exactArgs(1, "one ADDRESS"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if pgp == smime {
+				return errors.New("keys generate: give exactly one of --pgp and --smime")
+			}
+			if smime && (v6 || algo != "") {
+				return errors.New("keys generate: --algo and --v6 go with --pgp")
+			}
+			kr, err := g.openKeyring()
+			if err != nil {
+				return err
+			}
+			defer kr.Close()
+			adm := kr.Admin(g.actor())
+			var e keys.Entry
+			if pgp {
+				e, err = adm.GeneratePGP(context.Background(), args[0], keys.PGPOptions{Algorithm: algo, V6: v6})
+			} else {
+				e, err = adm.GenerateSMIME(context.Background(), args[0])
+			}
+			if err != nil {
+				return keysErr(err, "")
+			}
+			fmt.Fprintf(g.env.Stdout, "generated %s %s %s for %s\n", e.Scheme, e.Algorithm, e.Fingerprint, strings.Join(e.Addresses, ", "))
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&pgp, "pgp", false, "make an OpenPGP key (version 4 unless --v6)")
+	cmd.Flags().BoolVar(&smime, "smime", false, "issue an S/MIME certificate from the built-in CA")
+	cmd.Flags().StringVar(&algo, "algo", "", "OpenPGP algorithm: ed25519 (default) or rsa3072")
+	cmd.Flags().BoolVar(&v6, "v6", false, "make an RFC 9580 version 6 key (GnuPG 2.2 cannot read it)")
+	return cmd
+}
+
+func keysImportCmd(g *globals) *cobra.Command {
+	var addr, passFile string
+	var allowExpired, trust bool
+	cmd := &cobra.Command{
+		Use:   "import [--address ADDRESS] [--allow-expired] [--passphrase-file F] [--trust] FILE",
+		Short: "Import OpenPGP keys, certificates, private keys, PKCS#12, or (--trust) a CA certificate",
+		Args:  exactArgs(1, "one FILE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			data, err := readLimited(args[0], g.env.Stdin)
+			if err != nil {
+				return err
+			}
+			var pass []byte
+			if passFile != "" {
+				p, err := os.ReadFile(passFile)
+				if err != nil {
+					return fmt.Errorf("passphrase file: %w", err)
+				}
+				s := strings.TrimSuffix(string(p), "\n")
+				pass = []byte(strings.TrimSuffix(s, "\r"))
+			}
+			kr, err := g.openKeyring()
+			if err != nil {
+				return err
+			}
+			defer kr.Close()
+			es, err := kr.Admin(g.actor()).Import(context.Background(), data, keys.ImportOptions{
+				Address: addr, AllowExpired: allowExpired, Passphrase: pass, TrustAnchor: trust})
+			if err != nil {
+				return keysErr(err, "")
+			}
+			for _, e := range es {
+				secret := ""
+				if e.Secret {
+					secret = " with secret key"
+				}
+				fmt.Fprintf(g.env.Stdout, "imported %s %s %s%s %s\n", e.Scheme, e.Algorithm, e.Fingerprint, secret, strings.Join(e.Addresses, ", "))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&addr, "address", "", "bind the key or certificate to this address")
+	cmd.Flags().BoolVar(&allowExpired, "allow-expired", false, "keep an expired key (to decrypt old mail; never used to encrypt or sign)")
+	cmd.Flags().StringVar(&passFile, "passphrase-file", "", "file with the passphrase of a secret key or PKCS#12 file")
+	cmd.Flags().BoolVar(&trust, "trust", false, "the file is a CA certificate trusted for S/MIME signers")
+	return cmd
+}
+
+// readLimited reads FILE ("-": standard input) up to maxKeyFile.
+func readLimited(name string, stdin io.Reader) ([]byte, error) {
+	var r io.Reader = stdin
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		r = f
+	}
+	data, err := io.ReadAll(io.LimitReader(r, maxKeyFile+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxKeyFile {
+		return nil, fmt.Errorf("%s is larger than %d MiB", name, maxKeyFile>>20)
+	}
+	return data, nil
+}
+
+func keysExportCmd(g *globals) *cobra.Command {
+	var pgp, smime, secret, ca bool
+	cmd := &cobra.Command{
+		Use:   "export ADDRESS --pgp|--smime [--secret] | export --ca",
+		Short: "Print a public key or certificate (--secret: the secret key too; --ca: the built-in CA)",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if ca {
+				return exactArgs(0, "no ADDRESS with --ca")(cmd, args)
+			}
+			return exactArgs(1, "one ADDRESS or FINGERPRINT")(cmd, args)
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			n := 0
+			for _, b := range []bool{pgp, smime, ca} {
+				if b {
+					n++
+				}
+			}
+			if n != 1 {
+				return errors.New("keys export: give exactly one of --pgp, --smime and --ca")
+			}
+			if ca && secret {
+				return errors.New("keys export: the built-in CA's key is not exported")
+			}
+			kr, err := g.openKeyring()
+			if err != nil {
+				return err
+			}
+			defer kr.Close()
+			ctx := context.Background()
+			adm := kr.Admin(g.actor())
+			var out []byte
+			switch {
+			case ca:
+				out, err = kr.ExportCA(ctx)
+			case pgp:
+				out, err = adm.ExportPGP(ctx, args[0], secret)
+			default:
+				out, err = adm.ExportSMIME(ctx, args[0], secret)
+			}
+			if err != nil {
+				if len(args) > 0 {
+					return keysErr(err, "for "+args[0])
+				}
+				return keysErr(err, "")
+			}
+			_, err = g.env.Stdout.Write(out)
+			return err
+		},
+	}
+	cmd.Flags().BoolVar(&pgp, "pgp", false, "the OpenPGP key, armored")
+	cmd.Flags().BoolVar(&smime, "smime", false, "the S/MIME certificate, PEM")
+	cmd.Flags().BoolVar(&secret, "secret", false, "include the secret key (OpenPGP without passphrase; S/MIME as PKCS#8 PEM before the certificate)")
+	cmd.Flags().BoolVar(&ca, "ca", false, "the built-in S/MIME CA certificate, PEM")
+	return cmd
+}
+
+// listRow is one line of keys list: an entry for one of its addresses.
+type listRow struct {
+	Address     string  `json:"address"`
+	Scheme      string  `json:"scheme"`
+	Fingerprint string  `json:"fingerprint"`
+	Secret      bool    `json:"secret"`
+	Trust       string  `json:"trust"`
+	State       string  `json:"state"`
+	Created     string  `json:"created"`
+	Expires     *string `json:"expires"`
+	Algorithm   string  `json:"algorithm"`
+	Source      string  `json:"source"`
+}
+
+func keysListCmd(g *globals) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list [ADDRESS] [--json]",
+		Short: "List keys and certificates with their trust and state",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			kr, err := g.openKeyring()
+			if err != nil {
+				return err
+			}
+			defer kr.Close()
+			filter := ""
+			if len(args) == 1 {
+				if filter, err = keys.NormalizeAddress(args[0]); err != nil {
+					return err
+				}
+			}
+			es, err := kr.List(context.Background(), filter)
+			if err != nil {
+				return err
+			}
+			now := kr.Now()
+			rows := []listRow{}
+			for _, e := range es {
+				addrs := e.Addresses
+				if len(addrs) == 0 {
+					addrs = []string{""}
+				}
+				for _, a := range addrs {
+					if filter != "" && a != filter {
+						continue
+					}
+					r := listRow{Address: a, Scheme: string(e.Scheme), Fingerprint: e.Fingerprint, Secret: e.Secret,
+						Trust: string(e.Trust), State: string(e.State(now)), Created: e.Created.UTC().Format(time.RFC3339),
+						Algorithm: e.Algorithm, Source: e.Source}
+					if !e.Expires.IsZero() {
+						s := e.Expires.UTC().Format(time.RFC3339)
+						r.Expires = &s
+					}
+					rows = append(rows, r)
+				}
+			}
+			if asJSON {
+				enc := json.NewEncoder(g.env.Stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(rows)
+			}
+			tw := tabwriter.NewWriter(g.env.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ADDRESS\tSCHEME\tFINGERPRINT\tALGORITHM\tSECRET\tEXPIRES\tTRUST\tSTATE")
+			for _, r := range rows {
+				addr, exp, sec := r.Address, "never", "no"
+				if addr == "" {
+					addr = "-"
+				}
+				if r.Expires != nil {
+					exp = (*r.Expires)[:10]
+				}
+				if r.Secret {
+					sec = "yes"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", addr, r.Scheme, r.Fingerprint, r.Algorithm, sec, exp, r.Trust, r.State)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
+	return cmd
+}
+
+func fingerprintCmd(g *globals, use, short, done string, fn func(*keys.Admin, string) (keys.Entry, error)) *cobra.Command {
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  exactArgs(1, "one FINGERPRINT"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			kr, err := g.openKeyring()
+			if err != nil {
+				return err
+			}
+			defer kr.Close()
+			e, err := fn(kr.Admin(g.actor()), args[0])
+			if err != nil {
+				return keysErr(err, "with fingerprint "+args[0])
+			}
+			fmt.Fprintf(g.env.Stdout, "%s %s %s %s\n", done, e.Scheme, e.Fingerprint, strings.Join(e.Addresses, ", "))
+			return nil
+		},
+	}
+}
+
+func keysRevokeCmd(g *globals) *cobra.Command {
+	return fingerprintCmd(g, "revoke FINGERPRINT", "Revoke a key or certificate: it is never used again to encrypt or sign", "revoked",
+		func(a *keys.Admin, fpr string) (keys.Entry, error) { return a.Revoke(context.Background(), fpr) })
+}
+
+func keysDeleteCmd(g *globals) *cobra.Command {
+	return fingerprintCmd(g, "delete FINGERPRINT", "Delete a key or certificate with its secret part", "deleted",
+		func(a *keys.Admin, fpr string) (keys.Entry, error) { return a.Delete(context.Background(), fpr) })
+}
+
+func keysTrustCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "trust FINGERPRINT verified|harvested|untrusted",
+		Short: "Set the trust of a key (verified accepts a pending harvested key; untrusted is never used)",
+		Args:  exactArgs(2, "FINGERPRINT and a trust level"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			t, ok := keys.ParseTrust(args[1])
+			if !ok {
+				return fmt.Errorf("unknown trust level %q (verified, harvested, untrusted)", args[1])
+			}
+			kr, err := g.openKeyring()
+			if err != nil {
+				return err
+			}
+			defer kr.Close()
+			e, err := kr.Admin(g.actor()).SetTrust(context.Background(), args[0], t)
+			if err != nil {
+				return keysErr(err, "with fingerprint "+args[0])
+			}
+			fmt.Fprintf(g.env.Stdout, "%s %s is now %s\n", e.Scheme, e.Fingerprint, e.Trust)
+			return nil
+		},
+	}
+}
+
+func keysPendingCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "pending",
+		Short: "List keys seen in mail that differ from an address's verified key",
+		Args:  exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			kr, err := g.openKeyring()
+			if err != nil {
+				return err
+			}
+			defer kr.Close()
+			ps, err := kr.Pending(context.Background())
+			if err != nil {
+				return err
+			}
+			for _, p := range ps {
+				fmt.Fprintf(g.env.Stdout, "%s\t%s\t%s\tverified %s\tnew %s\tfrom %s\n", p.At.UTC().Format(time.RFC3339),
+					p.Address, p.Scheme, p.OldFingerprint, p.NewFingerprint, p.Source)
+			}
+			return nil
+		},
+	}
+}
+
+func keysAuditCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "audit",
+		Short: "Print the key audit log: who changed which key, and when",
+		Args:  exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			kr, err := g.openKeyring()
+			if err != nil {
+				return err
+			}
+			defer kr.Close()
+			as, err := kr.Audit(context.Background())
+			if err != nil {
+				return err
+			}
+			for _, a := range as {
+				fmt.Fprintf(g.env.Stdout, "%s\t%s\t%s\t%s\t%s\n", a.At.UTC().Format(time.RFC3339), a.Actor, a.Action, a.Fingerprint, a.Detail)
+			}
+			return nil
+		},
+	}
+}
