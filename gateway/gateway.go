@@ -315,6 +315,9 @@ func (g *Gateway) Addr(name string) string {
 // Store is the gateway's mail store.
 func (g *Gateway) Store() *mailstore.Store { return g.store }
 
+// Keyring is the gateway's keyring.
+func (g *Gateway) Keyring() *keys.Keyring { return g.keyring }
+
 // Keys is the gateway's keyring.
 func (g *Gateway) Keys() *keys.Keyring { return g.keyring }
 

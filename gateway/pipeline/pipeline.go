@@ -233,6 +233,87 @@ func (p *Pipeline) plainCopies(env *Envelope, msg *msgbuf.Buffer, added string) 
 	return copies
 }
 
+// decideFacts are the per-message facts of a decision.
+type decideFacts struct {
+	settings   policy.Settings
+	arrival    policy.Arrival
+	sender     policy.Scope
+	submitted  bool
+	senderKeys policy.Keys
+}
+
+// senderKeys looks up the sender's signing keys when its policy may sign this message.
+func (p *Pipeline) senderKeys(ctx context.Context, settings policy.Settings, arrival policy.Arrival, sender policy.Scope, submitted bool) (policy.Keys, error) {
+	if !submitted || sender.Kind != policy.Address || arrival.Encrypted != policy.None || arrival.Signed != policy.None ||
+		settings.Get(sender, "outbound.sign").Value == "none" {
+		return policy.Keys{}, nil
+	}
+	return p.keyFacts(ctx, sender.Name, factNeeds{sign: true})
+}
+
+// decide looks up the recipient's keys that the decision can use and asks the policy.
+func (p *Pipeline) decide(ctx context.Context, f decideFacts, rcptAddr string, dir policy.Direction) (policy.Decision, error) {
+	rcpt, err := policy.ParseScope(rcptAddr)
+	if err != nil {
+		rcpt = policy.GlobalScope
+	}
+	need := factNeeds{decrypt: f.arrival.Encrypted}
+	if dir == policy.Inbound {
+		need.encrypt = f.settings.Get(rcpt, "inbound.encrypt").Value != "none"
+		if f.settings.Get(rcpt, "inbound.decrypt").Value != "true" {
+			need.decrypt = policy.None
+		}
+	} else {
+		need.decrypt = policy.None
+		need.encrypt = f.arrival.Encrypted == policy.None
+	}
+	rk, err := p.keyFacts(ctx, rcptAddr, need)
+	if err != nil {
+		return policy.Decision{}, err
+	}
+	return policy.Decide(policy.Input{
+		Direction: dir, Sender: f.sender, Recipient: rcpt, Submitted: f.submitted,
+		Arrival: f.arrival, Settings: f.settings, SenderKeys: f.senderKeys, RecipientKeys: rk,
+	}), nil
+}
+
+// Explain says what the pipeline would decide for a message from sender to each recipient
+// (local says whether it is in a local domain), arriving as arrival. submitted means the
+// sender is an authenticated local user.
+func (p *Pipeline) Explain(ctx context.Context, sender string, submitted bool, arrival policy.Arrival, rcpts []string, local func(string) bool) ([]policy.Decision, error) {
+	settings := policy.Settings{}
+	if p.opts.Policy != nil {
+		s, err := p.opts.Policy.PolicySettings(ctx)
+		if err != nil {
+			return nil, err
+		}
+		settings = s
+	}
+	scope := senderScope(sender)
+	sk, err := p.senderKeys(ctx, settings, arrival, scope, submitted)
+	if err != nil {
+		return nil, err
+	}
+	f := decideFacts{settings: settings, arrival: arrival, sender: scope, submitted: submitted, senderKeys: sk}
+	var out []policy.Decision
+	for _, r := range rcpts {
+		a, err := address.Parse(r)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not an address", r)
+		}
+		dir := policy.Outbound
+		if local(a.Domain) {
+			dir = policy.Inbound
+		}
+		d, err := p.decide(ctx, f, a.Base("+").Key(), dir)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
 // secureCopies decides per recipient and makes one copy per distinct decision.
 func (p *Pipeline) secureCopies(ctx context.Context, env *Envelope, base []byte, authRes string) ([]mailstore.Copy, error) {
 	settings := policy.Settings{}
@@ -251,14 +332,12 @@ func (p *Pipeline) secureCopies(ctx context.Context, env *Envelope, base []byte,
 		senderAddr = sender.Name
 	}
 	from := fromAddress(base)
-	var senderKeys policy.Keys
-	if submitted && arrival.Encrypted == policy.None && arrival.Signed == policy.None &&
-		settings.Get(sender, "outbound.sign").Value != "none" {
-		k, err := p.keyFacts(ctx, senderAddr, factNeeds{sign: true})
-		if err != nil {
-			return nil, err
-		}
-		senderKeys = k
+	if !submitted {
+		p.harvestAutocrypt(ctx, base, from)
+	}
+	senderKeys, err := p.senderKeys(ctx, settings, arrival, sender, submitted)
+	if err != nil {
+		return nil, err
 	}
 
 	type group struct {
@@ -277,32 +356,14 @@ func (p *Pipeline) secureCopies(ctx context.Context, env *Envelope, base []byte,
 		}
 		seenUser[r.UserID] = r.UserID != 0
 		rcptAddr := r.Address.Base("+").Key()
-		rcpt, err := policy.ParseScope(rcptAddr)
-		if err != nil {
-			rcpt = policy.GlobalScope
-		}
 		dir := policy.Inbound
 		if r.UserID == 0 {
 			dir = policy.Outbound
 		}
-		need := factNeeds{decrypt: arrival.Encrypted}
-		if dir == policy.Inbound {
-			need.encrypt = settings.Get(rcpt, "inbound.encrypt").Value != "none"
-			if settings.Get(rcpt, "inbound.decrypt").Value != "true" {
-				need.decrypt = policy.None
-			}
-		} else {
-			need.decrypt = policy.None
-			need.encrypt = arrival.Encrypted == policy.None
-		}
-		rk, err := p.keyFacts(ctx, rcptAddr, need)
+		d, err := p.decide(ctx, decideFacts{settings: settings, arrival: arrival, sender: sender, submitted: submitted, senderKeys: senderKeys}, rcptAddr, dir)
 		if err != nil {
 			return nil, err
 		}
-		d := policy.Decide(policy.Input{
-			Direction: dir, Sender: sender, Recipient: rcpt, Submitted: submitted,
-			Arrival: arrival, Settings: settings, SenderKeys: senderKeys, RecipientKeys: rk,
-		})
 		if d.Reject {
 			rejected.Recipients = append(rejected.Recipients, r.Address.String())
 			if rejected.Reason == "" {

@@ -270,6 +270,9 @@ func (p *Pipeline) verify(ctx context.Context, content []byte, from string) (sig
 		if err != nil {
 			return sigInfo{result: "fail", scheme: policy.SMIME}, true
 		}
+		if r.Status == smime.StatusGood && r.Certificate != nil {
+			p.harvestCertificate(ctx, r.Certificate)
+		}
 		return smimeSig(r), true
 	}
 	return sigInfo{}, false
@@ -443,4 +446,59 @@ func readAllBody(r io.Reader, size int64) ([]byte, error) {
 	b := bytes.NewBuffer(make([]byte, 0, size))
 	_, err := b.ReadFrom(r)
 	return b.Bytes(), err
+}
+
+// Harvester stores keys seen in mail; *keys.Keyring implements it. The pipeline harvests when
+// its Keys also implement Harvester.
+type Harvester interface {
+	HarvestCertificate(ctx context.Context, cert *x509.Certificate, chain []*x509.Certificate) (keys.Entry, error)
+	HarvestAutocrypt(ctx context.Context, addr string, keydata []byte) (keys.Entry, error)
+}
+
+// harvestCertificate keeps the certificate of a valid, trusted S/MIME signature. Failing to
+// harvest never fails the message.
+func (p *Pipeline) harvestCertificate(ctx context.Context, c *x509.Certificate) {
+	if h, ok := p.opts.Keys.(Harvester); ok {
+		if _, err := h.HarvestCertificate(ctx, c, nil); err != nil {
+			p.opts.Logger.Info("certificate not harvested", "subject", c.Subject.String(), "err", err)
+		}
+	}
+}
+
+// harvestAutocrypt keeps the key of an Autocrypt header (Autocrypt Level 1) whose addr is the
+// message's From: address.
+func (p *Pipeline) harvestAutocrypt(ctx context.Context, msg []byte, from string) {
+	h, ok := p.opts.Keys.(Harvester)
+	if !ok || from == "" {
+		return
+	}
+	header, _ := splitHeader(msg)
+	m, err := mail.ReadMessage(bytes.NewReader(append(append([]byte(nil), header...), "\r\n"...)))
+	if err != nil {
+		return
+	}
+	values := m.Header["Autocrypt"]
+	if len(values) != 1 {
+		return // none, or ambiguous: Autocrypt ignores both
+	}
+	var addr, keydata string
+	for _, attr := range strings.Split(values[0], ";") {
+		k, v, _ := strings.Cut(strings.TrimSpace(attr), "=")
+		switch strings.ToLower(strings.TrimSpace(k)) {
+		case "addr":
+			addr = strings.ToLower(strings.TrimSpace(v))
+		case "keydata":
+			keydata = strings.Join(strings.Fields(v), "")
+		}
+	}
+	if addr != from || keydata == "" {
+		return
+	}
+	raw, err := base64.StdEncoding.DecodeString(keydata)
+	if err != nil {
+		return
+	}
+	if _, err := h.HarvestAutocrypt(ctx, addr, raw); err != nil {
+		p.opts.Logger.Info("autocrypt key not harvested", "addr", addr, "err", err)
+	}
 }

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"io"
 	"net/netip"
@@ -316,5 +317,36 @@ func TestEqualDecisionsShareOneCopy(t *testing.T) {
 	}
 	if bodies[0] != bodies[1] || bodies[1] != bodies[2] {
 		t.Fatalf("three plain recipients got bodies %v", bodies)
+	}
+}
+
+func TestHarvesting(t *testing.T) {
+	e := newSecEnv(t)
+	ctx := context.Background()
+	// An outside sender's key, made in another keyring, arrives in an Autocrypt header.
+	other := newSecEnv(t)
+	if _, err := other.admin.GeneratePGP(ctx, "frank@outside.test", keys.PGPOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ring, _ := other.kr.EncryptionKeysPGP(ctx, "frank@outside.test")
+	pub, _ := ring[0].PublicKeyBytes()
+	msg := "From: Frank <frank@outside.test>\r\nAutocrypt: addr=frank@outside.test; prefer-encrypt=mutual; keydata=\r\n " +
+		base64.StdEncoding.EncodeToString(pub) + "\r\nSubject: hi\r\n\r\nhello\r\n"
+	if err := e.process(RoleMX, "frank@outside.test", msg, "bob@example.test"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.kr.EncryptionKeysPGP(ctx, "frank@outside.test")
+	if err != nil || len(got) != 1 || got[0].Fingerprint() != ring[0].Fingerprint() {
+		t.Fatalf("Autocrypt key not harvested: %v %v", got, err)
+	}
+	entries, _ := e.kr.Entries(ctx, "frank@outside.test")
+	if len(entries) != 1 || entries[0].Trust != keys.TrustHarvested {
+		t.Fatalf("entries %+v", entries)
+	}
+	// An Autocrypt header for another address than From is ignored.
+	forged := strings.Replace(msg, "addr=frank@outside.test", "addr=ceo@example.test", 1)
+	e.process(RoleMX, "frank@outside.test", forged, "bob@example.test")
+	if ks, _ := e.kr.EncryptionKeysPGP(ctx, "ceo@example.test"); len(ks) != 0 {
+		t.Fatal("Autocrypt key harvested for an address that is not the sender")
 	}
 }

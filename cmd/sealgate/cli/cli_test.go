@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
+	"github.com/sealgate/sealgate/keys"
 )
 
 type result struct {
@@ -163,4 +165,68 @@ func TestDKIMCommands(t *testing.T) {
 	}
 	wantError(t, run(t, "", nil, append(d, "dkim", "generate", "example.test", "--selector", "mail")...), "exists already")
 	wantError(t, run(t, "", nil, append(d, "dkim", "generate", "not a domain")...), "not a domain")
+}
+
+// policy explain, golden-tested: keys from testdata/crypto (fixed fingerprints), a policy at
+// each scope, local and remote recipients.
+func TestPolicyExplainGolden(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	d := []string{"--data", dir}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "sealgate.toml"), []byte("domains = [\"sealgate.test\"]\n"), 0o600)
+	cfg, err := config.Load(filepath.Join(dir, "sealgate.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &globals{dataDir: dir, env: Env{Getenv: func(string) string { return "" }}}
+	kr, err := g.openKeyringRO(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, f := range []string{"ed25519-pub.asc", "rsa3072-secret.asc"} {
+		data, err := os.ReadFile(filepath.Join("..", "..", "..", "testdata", "crypto", "pgp", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := kr.Admin("test").Import(ctx, data, keys.ImportOptions{}); err != nil {
+			t.Fatalf("import %s: %v", f, err)
+		}
+	}
+	kr.Close()
+	for _, args := range [][]string{
+		{"global", "outbound.encrypt=opportunistic"},
+		{"sealgate.test", "inbound.encrypt=pgp"},
+		{"rsa@sealgate.test", "outbound.sign=pgp"},
+		{"partner.test", "outbound.encrypt=required"},
+	} {
+		if r := run(t, "", nil, append(append(d, "policy", "set"), args...)...); r.code != 0 {
+			t.Fatalf("policy set %v: %+v", args, r)
+		}
+	}
+	check := func(golden string, args ...string) {
+		t.Helper()
+		r := run(t, "", nil, append(append(d, "policy", "explain"), args...)...)
+		if r.code != 0 {
+			t.Fatalf("explain: %+v", r)
+		}
+		path := filepath.Join("testdata", golden)
+		if os.Getenv("UPDATE_GOLDEN") != "" {
+			os.WriteFile(path, []byte(r.stdout), 0o644)
+		}
+		want, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.stdout != string(want) {
+			t.Fatalf("explain output differs from %s (UPDATE_GOLDEN=1 rewrites it):\n%s", path, r.stdout)
+		}
+	}
+	check("explain-submitted.golden", "--from", "rsa@sealgate.test", "--to", "ed@sealgate.test", "--to", "nokey@sealgate.test",
+		"--to", "someone@partner.test", "--to", "ed@elsewhere.test")
+	check("explain-inbound-encrypted.golden", "--from", "x@outside.test", "--encrypted", "pgp", "--to", "rsa@sealgate.test", "--to", "ed@sealgate.test")
+	wantError(t, run(t, "", nil, append(d, "policy", "explain", "--from", "a@b.test")...), "at least one --to")
+	wantError(t, run(t, "", nil, append(d, "policy", "explain", "--from", "a@b.test", "--to", "c@d.test", "--encrypted", "rot13")...), "not pgp or smime")
 }

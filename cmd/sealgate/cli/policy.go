@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -9,6 +10,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sealgate/sealgate/gateway/address"
+	"github.com/sealgate/sealgate/gateway/config"
+	"github.com/sealgate/sealgate/gateway/pipeline"
+	"github.com/sealgate/sealgate/keys"
 	"github.com/sealgate/sealgate/policy"
 )
 
@@ -87,6 +92,94 @@ func policyCmd(g *globals) *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	c.AddCommand(set, show)
+	c.AddCommand(set, show, explainCmd(g))
 	return c
+}
+
+func explainCmd(g *globals) *cobra.Command {
+	var from string
+	var to []string
+	var encrypted, signed string
+	c := &cobra.Command{
+		Use:   "explain --from ADDRESS --to ADDRESS [--to ADDRESS...]",
+		Short: "Say what the policy would do with a message, per recipient, and why",
+		Long: "Say what the policy would do with a message from --from to each --to, with the keys the\n" +
+			"gateway holds now. A sender in a local domain is taken as an authenticated user (submission);\n" +
+			"--encrypted and --signed describe how the message arrives (default: plain).",
+		Args: exactArgs(0, "flags only"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if from == "" || len(to) == 0 {
+				return errors.New("policy explain: give --from and at least one --to")
+			}
+			arrival := policy.Arrival{Encrypted: policy.Scheme(encrypted), Signed: policy.Scheme(signed)}
+			for _, v := range []policy.Scheme{arrival.Encrypted, arrival.Signed} {
+				if v != policy.None && v != policy.PGP && v != policy.SMIME {
+					return fmt.Errorf("policy explain: %q is not pgp or smime", v)
+				}
+			}
+			fromAddr, err := address.Parse(from)
+			if err != nil {
+				return fmt.Errorf("%q is not an address", from)
+			}
+			cfg, s, err := g.openStore()
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			kr, err := g.openKeyringRO(cfg)
+			if err != nil {
+				return err
+			}
+			defer kr.Close()
+			p := pipeline.New(pipeline.Options{Hostname: cfg.Hostname, Policy: s, Keys: kr})
+			submitted := cfg.IsLocalDomain(fromAddr.Domain)
+			ds, err := p.Explain(context.Background(), fromAddr.String(), submitted, arrival, to, cfg.IsLocalDomain)
+			if err != nil {
+				return err
+			}
+			how := "from the Internet (MX)"
+			if submitted {
+				how = "submitted by the authenticated user"
+			}
+			fmt.Fprintf(g.env.Stdout, "Message from %s, %s, arriving %s:\n", fromAddr, how, arrivalWords(arrival))
+			for i, d := range ds {
+				where := "remote"
+				if a, _ := address.Parse(to[i]); cfg.IsLocalDomain(a.Domain) {
+					where = "local"
+				}
+				fmt.Fprintf(g.env.Stdout, "\nto %s (%s): %s", to[i], where, policy.Explain(d))
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&from, "from", "", "envelope sender")
+	c.Flags().StringArrayVar(&to, "to", nil, "recipient (repeatable)")
+	c.Flags().StringVar(&encrypted, "encrypted", "", "the message arrives encrypted: pgp or smime")
+	c.Flags().StringVar(&signed, "signed", "", "the message arrives signed: pgp or smime")
+	return c
+}
+
+func arrivalWords(a policy.Arrival) string {
+	switch {
+	case a.Encrypted != policy.None && a.Signed != policy.None:
+		return string(a.Signed) + "-signed and " + string(a.Encrypted) + "-encrypted"
+	case a.Encrypted != policy.None:
+		return string(a.Encrypted) + "-encrypted"
+	case a.Signed != policy.None:
+		return string(a.Signed) + "-signed"
+	}
+	return "plain"
+}
+
+// openKeyringRO opens the keyring of the data directory for look-ups.
+func (g *globals) openKeyringRO(cfg *config.Config) (*keys.Keyring, error) {
+	path := g.masterKeyFile()
+	if path == "" {
+		path = cfg.Keys.MasterKeyPath(g.dataDir)
+	}
+	mk, err := keys.LoadOrCreateMasterKey(path)
+	if err != nil {
+		return nil, err
+	}
+	return keys.Open(g.dataDir, mk, keys.Options{})
 }

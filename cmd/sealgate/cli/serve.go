@@ -19,6 +19,7 @@ import (
 	"github.com/sealgate/sealgate/gateway/auth"
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/mailstore"
+	"github.com/sealgate/sealgate/keys"
 )
 
 func serveCmd(g *globals) *cobra.Command {
@@ -54,7 +55,7 @@ func serveCmd(g *globals) *cobra.Command {
 			}
 			var demoUsers map[string]string
 			if demo {
-				if demoUsers, err = makeDemoUsers(gw.Store(), cfg); err != nil {
+				if demoUsers, err = makeDemoUsers(gw, cfg); err != nil {
 					gw.Shutdown(context.Background())
 					return err
 				}
@@ -96,8 +97,11 @@ func newLogger(w io.Writer, c config.Log) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// makeDemoUsers creates (or resets the password of) alice and bob in the first local domain.
-func makeDemoUsers(s *mailstore.Store, cfg *config.Config) (map[string]string, error) {
+// makeDemoUsers creates (or resets the password of) alice and bob in the first local domain,
+// gives each an OpenPGP key, and sets a policy that shows the encryption working: mail to bob
+// is encrypted at rest, mail that arrives encrypted to alice is decrypted for her.
+func makeDemoUsers(gw *gateway.Gateway, cfg *config.Config) (map[string]string, error) {
+	s := gw.Store()
 	out := map[string]string{}
 	ctx := context.Background()
 	for _, name := range []string{"alice", "bob"} {
@@ -117,6 +121,15 @@ func makeDemoUsers(s *mailstore.Store, cfg *config.Config) (map[string]string, e
 			return nil, err
 		}
 		out[a.String()] = pw
+		if ks, err := gw.Keyring().EncryptionKeysPGP(ctx, a.String()); err == nil && len(ks) == 0 {
+			if _, err := gw.Keyring().Admin("demo").GeneratePGP(ctx, a.String(), keys.PGPOptions{}); err != nil {
+				return nil, err
+			}
+		}
+	}
+	bob := "bob@" + cfg.Domains[0]
+	if err := s.SetPolicy(ctx, bob, map[string]string{"inbound.encrypt": "pgp"}); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -130,29 +143,43 @@ func printDemo(w io.Writer, gw *gateway.Gateway, users map[string]string) {
 			bob = a
 		}
 	}
+	smtpAddr := gw.Addr("smtp")
 	fmt.Fprintf(w, `Sealgate demo is running.
 
-Users (passwords are new on every --demo start):
+Users (passwords are new on every --demo start), each with an OpenPGP key:
   %-24s %s
   %-24s %s
 
-Send alice a message over the MX listener (no login):
-  swaks --server %s --from someone@example.org --to %s --body "hello"
+Policy: mail to %s is encrypted at rest (inbound.encrypt=pgp); mail that arrives
+encrypted to %s is decrypted for her (inbound.decrypt=true, the default).
+  sealgate policy explain --from someone@example.org --to %s --to %s
+
+1. Plain mail to bob is stored PGP/MIME-encrypted:
+  swaks --server %s --from someone@example.org --to %s --body "for bob's eyes only"
+  Read it over IMAP (%s, user %s): the body is PGP/MIME; the header
+  Sealgate-Security says stored=pgp. Take his key to your mail client with:
+  sealgate keys export %s --pgp --secret > bob-secret.asc
+
+2. Mail encrypted to alice arrives decrypted:
+  sealgate keys export %s --pgp > alice.asc
+  export GNUPGHOME=$(mktemp -d); gpg --import alice.asc
+  echo 'hello alice' | gpg --trust-model always -a -e -r %s |
+    swaks --server %s --from someone@example.org --to %s --body -
+  Her copy is plain text again and carries Sealgate-Security: received=pgp; decrypted=yes.
+
+(From the source tree, "sealgate" is "go run ./cmd/sealgate".)
 
 Send as bob over submission (STARTTLS with the self-signed certificate, then AUTH):
   swaks --server %s --tls --tls-verify=no --auth PLAIN --auth-user %s --auth-password '%s' \
         --from %s --to %s --header "From: %s"
 
-Or with Python:
-  python3 -c "import smtplib; s=smtplib.SMTP('%s'.rsplit(':',1)[0], %s); s.sendmail('x@example.org', ['%s'], b'Subject: hi\r\n\r\nhello\r\n')"
-
-Mailboxes live in the data directory; users: sealgate user list
 Health and metrics: http://%s/healthz  http://%s/metrics
 Stop with Ctrl-C.
 `, alice, users[alice], bob, users[bob],
-		gw.Addr("smtp"), alice,
+		bob, alice, alice, bob,
+		smtpAddr, bob, gw.Addr("imap"), bob, bob,
+		alice, alice, smtpAddr, alice,
 		gw.Addr("submission"), bob, users[bob], bob, alice, bob,
-		gw.Addr("smtp"), port(gw.Addr("smtp")), alice,
 		gw.Addr("http"), gw.Addr("http"))
 }
 
