@@ -1,5 +1,18 @@
 // Package keys owns key material at rest: the master key that seals every private key the
-// gateway holds, and (as the keyring grows) OpenPGP keys and X.509 certificates per address.
+// gateway holds, and the keyring of OpenPGP keys and X.509 certificates per address.
+//
+// Keyring: DIR/keys.db, a SQLite database in WAL mode (the same settings as the mail store,
+// so the CLI and a running server share it and see each other's changes at once), behind the
+// Backend interface. Each entry has a fingerprint (OpenPGP: upper-case hex of the primary key;
+// X.509: SHA-256 of the DER certificate), the addresses it covers (lower-cased, "+tag"
+// removed), algorithm, creation and expiry, revocation, trust (verified, harvested,
+// untrusted) and source. Secret keys are stored only sealed, with the purpose
+// "pgp-secret FPR" or "x509-key FPR". The Lookup interface is what mail processing uses: it
+// never chooses an expired, revoked or untrusted key to encrypt or sign, and prefers
+// verified keys over harvested ones. Admin changes the keyring; every change, and every
+// export of a secret key, is appended to the audit log in the same transaction. Imports are
+// all or nothing. Harvested keys never replace a verified one: a differing key is recorded
+// as a pending change. WKD serves verified public keys of local users over HTTP.
 //
 // Sealing: a private key is never written to disk in plaintext. Seal encrypts it with
 // AES-256-GCM under the master key; the sealed form is

@@ -182,12 +182,3 @@ Stop with Ctrl-C.
 		gw.Addr("submission"), bob, users[bob], bob, alice, bob,
 		gw.Addr("http"), gw.Addr("http"))
 }
-
-func port(hostport string) string {
-	for i := len(hostport) - 1; i >= 0; i-- {
-		if hostport[i] == ':' {
-			return hostport[i+1:]
-		}
-	}
-	return hostport
-}
