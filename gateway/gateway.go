@@ -318,9 +318,6 @@ func (g *Gateway) Store() *mailstore.Store { return g.store }
 // Keyring is the gateway's keyring.
 func (g *Gateway) Keyring() *keys.Keyring { return g.keyring }
 
-// Keys is the gateway's keyring.
-func (g *Gateway) Keys() *keys.Keyring { return g.keyring }
-
 // Errors delivers a server's failure while running.
 func (g *Gateway) Errors() <-chan error { return g.errc }
 

@@ -1,0 +1,411 @@
+package gateway_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+
+	"github.com/sealgate/sealgate/gateway/config"
+	"github.com/sealgate/sealgate/gateway/delivery/deliverytest"
+	"github.com/sealgate/sealgate/gateway/gatewaytest"
+	"github.com/sealgate/sealgate/gateway/mailauth"
+	"github.com/sealgate/sealgate/keys"
+)
+
+// End-to-end tests of the policy engine: SMTP in, IMAP out, submission to a capture server,
+// with gpg and openssl as the outside world.
+
+func needPeer(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("SEALGATE_REQUIRE_PEERS") != "" {
+			t.Fatalf("%s is not installed and SEALGATE_REQUIRE_PEERS is set", name)
+		}
+		t.Skipf("%s is not installed", name)
+	}
+	return p
+}
+
+// gpgHome is a throwaway GnuPG home; its agent is stopped when the test ends.
+type gpgHome struct {
+	t   *testing.T
+	dir string
+}
+
+func newGPG(t *testing.T) *gpgHome {
+	t.Helper()
+	needPeer(t, "gpg")
+	dir, err := os.MkdirTemp("", "sg-gpg") // short: the agent's socket path has a length limit
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o700)
+	t.Cleanup(func() {
+		exec.Command("gpgconf", "--homedir", dir, "--kill", "all").Run()
+		os.RemoveAll(dir)
+	})
+	return &gpgHome{t: t, dir: dir}
+}
+
+func (g *gpgHome) run(stdin []byte, args ...string) []byte {
+	g.t.Helper()
+	cmd := exec.Command("gpg", append([]string{"--homedir", g.dir, "--batch", "--yes", "--pinentry-mode", "loopback", "--passphrase", "", "--trust-model", "always"}, args...)...)
+	cmd.Stdin = bytes.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		g.t.Fatalf("gpg %v: %v\n%s", args, err, errb.String())
+	}
+	return append(out.Bytes(), errb.Bytes()...)
+}
+
+func openssl(t *testing.T, stdin []byte, args ...string) []byte {
+	t.Helper()
+	needPeer(t, "openssl")
+	cmd := exec.Command("openssl", args...)
+	cmd.Stdin = bytes.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("openssl %v: %v\n%s", args, err, out)
+	}
+	return out
+}
+
+func mx(t *testing.T, env *gatewaytest.Env, from, to string, msg []byte) error {
+	t.Helper()
+	c, err := smtp.Dial(env.GW.Addr("smtp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.SendMail(from, []string{to}, bytes.NewReader(msg))
+}
+
+// imapFetchAll reads every message of a user's INBOX over IMAP.
+func imapFetchAll(t *testing.T, env *gatewaytest.Env, user, password string) [][]byte {
+	t.Helper()
+	c, err := imapclient.DialTLS(env.GW.Addr("imaps"), &imapclient.Options{TLSConfig: env.TLSConfig()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login(user, password).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := c.Fetch(imap.SeqSetNum(1, 2, 3, 4, 5, 6, 7, 8, 9), &imap.FetchOptions{BodySection: []*imap.FetchItemBodySection{{Peek: true}}}).Collect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]byte
+	for _, m := range msgs {
+		for _, b := range m.BodySection {
+			out = append(out, b.Bytes)
+		}
+	}
+	return out
+}
+
+func headerValue(msg []byte, name string) string {
+	for _, l := range strings.Split(string(msg), "\r\n") {
+		if l == "" {
+			break
+		}
+		if k, v, ok := strings.Cut(l, ":"); ok && strings.EqualFold(k, name) {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// grepDataDir fails if needle is in any file under dir (database, WAL, blobs, spool).
+func grepDataDir(t *testing.T, dir string, needle []byte) {
+	t.Helper()
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		b, _ := os.ReadFile(p)
+		if bytes.Contains(b, needle) {
+			t.Errorf("plaintext found in %s", p)
+		}
+		return nil
+	})
+}
+
+const bobPW = "bob-pw-123"
+
+func securityEnv(t *testing.T, mods ...func(*config.Config)) (*gatewaytest.Env, *keys.Admin) {
+	env := gatewaytest.Start(t, mods...)
+	env.AddUser("bob@localhost", bobPW)
+	env.AddUser("alice@localhost", "alice-pw-123")
+	return env, env.GW.Keyring().Admin("test")
+}
+
+func setPolicy(t *testing.T, env *gatewaytest.Env, scope string, kv ...string) {
+	t.Helper()
+	m := map[string]string{}
+	for i := 0; i < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	if err := env.GW.Store().SetPolicy(context.Background(), scope, m); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestE2EPGPInboundDecryptAndAtRest(t *testing.T) {
+	env, admin := securityEnv(t)
+	ctx := context.Background()
+	if _, err := admin.GeneratePGP(ctx, "bob@localhost", keys.PGPOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pub, err := admin.ExportPGP(ctx, "bob@localhost", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gpg := newGPG(t)
+	gpg.run(pub, "--import")
+
+	// 1. gpg encrypts a PGP/MIME message to bob: it arrives decrypted.
+	inner := "Content-Type: text/plain; charset=utf-8\r\n\r\nSecret from the outside world.\r\n"
+	armored := gpg.run([]byte(inner), "-a", "-e", "-r", "bob@localhost")
+	armored = armored[:bytes.Index(armored, []byte("-----END PGP MESSAGE-----"))+len("-----END PGP MESSAGE-----")]
+	msg := "From: sender@outside.test\r\nTo: bob@localhost\r\nSubject: pgp in\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"b1\"\r\n\r\n" +
+		"--b1\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n\r\n--b1\r\nContent-Type: application/octet-stream\r\n\r\n" +
+		strings.ReplaceAll(string(armored), "\n", "\r\n") + "\r\n--b1--\r\n"
+	if err := mx(t, env, "sender@outside.test", "bob@localhost", []byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+	// 2. plaintext to bob with inbound.encrypt=pgp is stored as PGP/MIME that gpg decrypts.
+	setPolicy(t, env, "bob@localhost", "inbound.encrypt", "pgp", "inbound.decrypt", "false")
+	const marker = "Plaintext-That-Must-Not-Touch-The-Disk-7f3a"
+	if err := mx(t, env, "sender@outside.test", "bob@localhost", []byte("From: sender@outside.test\r\nSubject: plain in\r\n\r\n"+marker+"\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	// 3. the gpg message again, now that bob keeps ciphertext: stored byte-exact.
+	if err := mx(t, env, "sender@outside.test", "bob@localhost", []byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+	got := imapFetchAll(t, env, "bob@localhost", bobPW)
+	if len(got) != 3 {
+		t.Fatalf("bob has %d messages", len(got))
+	}
+	if h := headerValue(got[0], "Sealgate-Security"); h != "received=pgp; decrypted=yes; signature=none; stored=plain" || !bytes.Contains(got[0], []byte("Secret from the outside world.")) {
+		t.Fatalf("gpg-encrypted message: %q\n%s", h, got[0])
+	}
+	if h := headerValue(got[1], "Sealgate-Security"); h != "received=plain; signature=none; stored=pgp" || bytes.Contains(got[1], []byte(marker)) {
+		t.Fatalf("at-rest message: %q", h)
+	}
+	sec, err := admin.ExportPGP(ctx, "bob@localhost", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gpg.run(sec, "--import")
+	// gpg decrypts the PGP/MIME part: the armored block of the stored message.
+	stored := string(got[1])
+	block := stored[strings.Index(stored, "-----BEGIN PGP MESSAGE-----"):]
+	if out := gpg.run([]byte(block), "--decrypt"); !bytes.Contains(out, []byte(marker)) {
+		t.Fatalf("gpg cannot read the stored copy:\n%s", out)
+	}
+	if !bytes.HasSuffix(got[2], []byte(msg)) || headerValue(got[2], "Sealgate-Security") != "received=pgp; decrypted=no; signature=none; stored=pgp" {
+		t.Fatalf("already-encrypted message not stored byte-exact:\n%s", got[2])
+	}
+	grepDataDir(t, env.Dir, []byte(marker))
+}
+
+func TestE2ESMIMEInboundAndSignatures(t *testing.T) {
+	env, admin := securityEnv(t)
+	ctx := context.Background()
+	for _, u := range []string{"bob@localhost", "alice@localhost"} {
+		if _, err := admin.GenerateSMIME(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := t.TempDir()
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, b, 0o600)
+		return p
+	}
+	bobCert, _ := admin.ExportSMIME(ctx, "bob@localhost", false)
+	aliceSecret, _ := admin.ExportSMIME(ctx, "alice@localhost", true)
+	bobPEM := write("bob.pem", bobCert)
+	alicePEM := write("alice.pem", aliceSecret) // key followed by certificate
+
+	// openssl encrypts to bob: it arrives decrypted.
+	body := write("body.txt", []byte("Secret via S/MIME.\r\n"))
+	enc := openssl(t, nil, "cms", "-encrypt", "-aes256", "-in", body, "-text", "-from", "sender@outside.test", "-to", "bob@localhost", "-subject", "smime in", bobPEM)
+	if err := mx(t, env, "sender@outside.test", "bob@localhost", enc); err != nil {
+		t.Fatal(err)
+	}
+	// alice signs with openssl; bob gets a pass, and a tampered copy fails.
+	signed := openssl(t, nil, "cms", "-sign", "-in", body, "-text", "-signer", alicePEM, "-from", "alice@localhost", "-to", "bob@localhost", "-subject", "signed")
+	if err := mx(t, env, "alice@localhost", "bob@localhost", signed); err != nil {
+		t.Fatal(err)
+	}
+	tampered := bytes.Replace(signed, []byte("Secret via S/MIME."), []byte("Secret via S/MIMF."), 1)
+	if err := mx(t, env, "alice@localhost", "bob@localhost", tampered); err != nil {
+		t.Fatal(err)
+	}
+	// Plaintext to bob with inbound.encrypt=smime: openssl decrypts the stored copy.
+	setPolicy(t, env, "bob@localhost", "inbound.encrypt", "smime")
+	const marker = "SMIME-Plaintext-Not-On-Disk-91c2"
+	if err := mx(t, env, "sender@outside.test", "bob@localhost", []byte("From: sender@outside.test\r\nSubject: at rest\r\n\r\n"+marker+"\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	got := imapFetchAll(t, env, "bob@localhost", bobPW)
+	if len(got) != 4 {
+		t.Fatalf("bob has %d messages", len(got))
+	}
+	if h := headerValue(got[0], "Sealgate-Security"); h != "received=smime; decrypted=yes; signature=none; stored=plain" || !bytes.Contains(got[0], []byte("Secret via S/MIME.")) {
+		t.Fatalf("openssl-encrypted: %q", h)
+	}
+	if h := headerValue(got[1], "Sealgate-Security"); !strings.HasPrefix(h, "received=plain; signature=pass; signer=alice@localhost; key=") {
+		t.Fatalf("signed: %q", h)
+	}
+	if ar := headerValue(got[1], "Authentication-Results"); !strings.Contains(ar, "smime=pass body.smime-identifier=alice@localhost") {
+		t.Fatalf("Authentication-Results %q", ar)
+	}
+	if h := headerValue(got[2], "Sealgate-Security"); !strings.HasPrefix(h, "received=plain; signature=fail") {
+		t.Fatalf("tampered: %q", h)
+	}
+	bobSecret, _ := admin.ExportSMIME(ctx, "bob@localhost", true)
+	bobKey := write("bob-secret.pem", bobSecret)
+	stored := write("stored.eml", got[3])
+	if out := openssl(t, nil, "cms", "-decrypt", "-in", stored, "-recip", bobPEM, "-inkey", bobKey); !bytes.Contains(out, []byte(marker)) {
+		t.Fatalf("openssl cannot read the stored copy:\n%s", out)
+	}
+	grepDataDir(t, env.Dir, []byte(marker))
+}
+
+func TestE2EForgedSecurityHeaderRemoved(t *testing.T) {
+	env, _ := securityEnv(t)
+	forged := "Sealgate-Security: received=pgp; decrypted=yes; signature=pass; signer=ceo@localhost; stored=plain\r\n" +
+		"Authentication-Results: mx.example.test; dmarc=pass header.from=bank.test\r\n" +
+		"From: ceo@localhost\r\nSubject: wire the money\r\n\r\nNow.\r\n"
+	if err := mx(t, env, "x@outside.test", "bob@localhost", []byte(forged)); err != nil {
+		t.Fatal(err)
+	}
+	got := imapFetchAll(t, env, "bob@localhost", bobPW)[0]
+	if strings.Count(string(got), "Sealgate-Security:") != 1 || headerValue(got, "Sealgate-Security") != "received=plain; signature=none; stored=plain" {
+		t.Fatalf("forged header kept:\n%s", got)
+	}
+	if strings.Contains(string(got), "dmarc=pass header.from=bank.test") {
+		t.Fatal("forged Authentication-Results with our authserv-id kept")
+	}
+}
+
+func TestE2EOutboundEncryptSignDKIM(t *testing.T) {
+	peer := deliverytest.Start(t, deliverytest.Options{})
+	env, admin := securityEnv(t, func(c *config.Config) {
+		c.Outbound.Routes = map[string]string{"partner.test": peer.Addr}
+	})
+	ctx := context.Background()
+	if _, err := admin.GeneratePGP(ctx, "alice@localhost", keys.PGPOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// dave's key is made by gpg, outside.
+	gpg := newGPG(t)
+	gpg.run(nil, "--quick-gen-key", "Dave <dave@partner.test>", "ed25519", "sign", "never")
+	out := gpg.run(nil, "--with-colons", "--fingerprint", "dave@partner.test")
+	var daveFpr string
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(l, "fpr:") {
+			daveFpr = strings.Split(l, ":")[9]
+			break
+		}
+	}
+	gpg.run(nil, "--quick-add-key", daveFpr, "cv25519", "encr", "never")
+	davePub := gpg.run(nil, "--export", "-a", "dave@partner.test")
+	if _, err := admin.Import(ctx, davePub[:bytes.Index(davePub, []byte("-----END PGP PUBLIC KEY BLOCK-----"))+34], keys.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	alicePub, _ := admin.ExportPGP(ctx, "alice@localhost", false)
+	gpg.run(alicePub, "--import")
+	dkimKeys := &mailauth.DKIMKeys{Dir: filepath.Join(env.Dir, "dkim"), MasterKey: mustMaster(t, env)}
+	rec, err := dkimKeys.Generate("localhost", "sel1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	setPolicy(t, env, "alice@localhost", "outbound.sign", "pgp", "outbound.encrypt", "required")
+
+	c, err := smtp.DialStartTLS(env.GW.Addr("submission"), env.TLSConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Auth(sasl.NewPlainClient("", "alice@localhost", "alice-pw-123")); err != nil {
+		t.Fatal(err)
+	}
+	const marker = "Outbound-Secret-For-Dave"
+	msg := "From: alice@localhost\r\nTo: dave@partner.test\r\nSubject: for dave\r\n\r\n" + marker + "\r\n"
+	// erin has no key: encryption is required, so the whole message is refused at DATA.
+	err = c.SendMail("alice@localhost", []string{"dave@partner.test", "erin@partner.test"}, strings.NewReader(msg))
+	var se *smtp.SMTPError
+	if !errors.As(err, &se) || se.Code != 550 || se.EnhancedCode != (smtp.EnhancedCode{5, 7, 1}) || !strings.Contains(se.Message, "erin@partner.test") {
+		t.Fatalf("required without a key: %v", err)
+	}
+	if err := c.SendMail("alice@localhost", []string{"dave@partner.test"}, strings.NewReader(msg)); err != nil {
+		t.Fatal(err)
+	}
+	if !peer.Wait(20*time.Second, func(p *deliverytest.Peer) bool { return len(p.Received()) == 1 }) {
+		t.Fatal("nothing delivered to the partner")
+	}
+	delivered := peer.Received()[0].Body
+	if bytes.Contains(delivered, []byte(marker)) {
+		t.Fatal("plaintext left the gateway")
+	}
+	stored := string(delivered)
+	block := stored[strings.Index(stored, "-----BEGIN PGP MESSAGE-----"):]
+	block = block[:strings.Index(block, "-----END PGP MESSAGE-----")+25]
+	dec := gpg.run([]byte(block), "--status-fd", "2", "--decrypt")
+	if !bytes.Contains(dec, []byte(marker)) || !bytes.Contains(dec, []byte("GOODSIG")) || !bytes.Contains(dec, []byte("alice@localhost")) {
+		t.Fatalf("gpg did not decrypt and verify:\n%s", dec)
+	}
+	// An independent DKIM verifier (dkimpy) checks the signature over the delivered bytes.
+	py := "/usr/bin/python3"
+	if _, err := os.Stat(py); err != nil || exec.Command(py, "-c", "import dkim").Run() != nil {
+		if os.Getenv("SEALGATE_REQUIRE_PEERS") != "" {
+			t.Fatal("python3-dkim (dkimpy) is not installed")
+		}
+		t.Skip("python3-dkim (dkimpy) is not installed")
+	}
+	script := `import sys, dkim
+rec = open(sys.argv[2], "rb").read()
+msg = open(sys.argv[1], "rb").read()
+def dns(name, timeout=5):
+    return rec if name == b"sel1._domainkey.localhost." else None
+print(dkim.verify(msg, dnsfunc=dns))`
+	dirT := t.TempDir()
+	os.WriteFile(filepath.Join(dirT, "v.py"), []byte(script), 0o600)
+	os.WriteFile(filepath.Join(dirT, "m.eml"), delivered, 0o600)
+	os.WriteFile(filepath.Join(dirT, "rec"), []byte(rec.Value), 0o600)
+	res, err := exec.Command(py, filepath.Join(dirT, "v.py"), filepath.Join(dirT, "m.eml"), filepath.Join(dirT, "rec")).CombinedOutput()
+	if err != nil || strings.TrimSpace(string(res)) != "True" {
+		t.Fatalf("dkimpy: %v %s", err, res)
+	}
+}
+
+func mustMaster(t *testing.T, env *gatewaytest.Env) *keys.MasterKey {
+	mk, err := keys.LoadOrCreateMasterKey(filepath.Join(env.Dir, "master.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mk
+}
