@@ -10,7 +10,9 @@ package gateway
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,6 +27,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/sealgate/sealgate/gateway/address"
+	"github.com/sealgate/sealgate/gateway/addressing"
 	"github.com/sealgate/sealgate/gateway/auth"
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/connlimit"
@@ -199,8 +203,40 @@ func New(opts Options) (*Gateway, error) {
 	return g, nil
 }
 
+// ensurePostmaster creates postmaster@ the first local domain when there is no account at
+// all, so that postmaster@ and abuse@ take mail from the first start (RFC 5321 §4.5.1). Its
+// password is random: set one with `sealgate user passwd`.
+func (g *Gateway) ensurePostmaster(ctx context.Context) error {
+	if _, err := g.store.FirstUser(ctx); !errors.Is(err, mailstore.ErrNotFound) {
+		return err
+	}
+	var pw [24]byte
+	rand.Read(pw[:])
+	hash, err := auth.HashPassword(hex.EncodeToString(pw[:]))
+	if err != nil {
+		return err
+	}
+	a := address.Address{Local: "postmaster", Domain: g.cfg.Domains[0]}
+	if _, err := g.store.AddUser(ctx, a, hash); err != nil && !errors.Is(err, mailstore.ErrExists) {
+		return err
+	}
+	g.log.Info("created the postmaster account; set its password with `sealgate user passwd`", "account", a.String())
+	return nil
+}
+
 func (g *Gateway) buildSMTP() error {
 	cfg := g.cfg
+	if err := g.ensurePostmaster(context.Background()); err != nil {
+		return err
+	}
+	srs, err := addressing.LoadOrCreateSRS(filepath.Join(g.dataDir, "srs.secret"))
+	if err != nil {
+		return err
+	}
+	dir := addressing.New(addressing.Options{
+		Store: g.store, IsLocalDomain: cfg.IsLocalDomain, SRS: srs,
+		Separator: cfg.Addressing.SubaddressSeparator, Postmaster: cfg.Addressing.Postmaster,
+	})
 	pipe := pipeline.New(pipeline.Options{
 		Hostname: cfg.Hostname, Store: g.store, Logger: g.log, Now: g.now,
 		Policy: g.store, Keys: g.keyring,
@@ -229,6 +265,8 @@ func (g *Gateway) buildSMTP() error {
 			ImplicitTLS:             r.implicitTLS,
 			IsLocalDomain:           cfg.IsLocalDomain,
 			Accounts:                g.store,
+			Directory:               dir,
+			SRS:                     srs,
 			Auth:                    g.authn,
 			Pipeline:                pipe,
 			PlaintextAuthOnLoopback: cfg.Auth.PlaintextOnLoopback,

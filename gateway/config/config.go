@@ -64,6 +64,10 @@ type Config struct {
 	// DNS for the checks of inbound mail (SPF, DKIM, DMARC) and for delivery.
 	DNS DNS `toml:"dns"`
 
+	// How recipient addresses are resolved: sub-addresses and the postmaster.
+	// Aliases, forwarding and catch-alls are managed with `sealgate alias`.
+	Addressing Addressing `toml:"addressing"`
+
 	// Logging to standard error.
 	Log Log `toml:"log"`
 }
@@ -226,6 +230,19 @@ type Keys struct {
 	MasterKeyFile string `toml:"master_key_file"`
 }
 
+// Addressing holds the address resolution settings.
+type Addressing struct {
+	// Separator of sub-addresses: mail to user+tag@domain goes to user, into
+	// the folder "tag" when it exists. Empty turns sub-addresses off.
+	SubaddressSeparator string `toml:"subaddress_separator"`
+
+	// Account that receives mail for postmaster@ and abuse@ of every local
+	// domain (an alias for those addresses overrides it). Empty: the account
+	// created first; when there is no account at all, the gateway creates
+	// postmaster@ the first local domain on start.
+	Postmaster string `toml:"postmaster"`
+}
+
 // DNS holds the name resolution settings.
 type DNS struct {
 	// "host:port" of a DNS server to ask (a local validating resolver, for
@@ -278,7 +295,8 @@ func Default() *Config {
 			MaxConnections:          20,
 			MaxConnectionsPerDomain: 4,
 		},
-		Log: Log{Format: "text", Level: "info"},
+		Log:        Log{Format: "text", Level: "info"},
+		Addressing: Addressing{SubaddressSeparator: "+"},
 	}
 }
 

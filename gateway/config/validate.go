@@ -24,6 +24,15 @@ func (c *Config) Validate() []Problem {
 	v.outbound(&c.Outbound)
 	v.storage(&c.Storage)
 	v.queue(&c.Queue)
+	if sep := c.Addressing.SubaddressSeparator; sep != "" && (len(sep) != 1 || !strings.Contains("+-=_.", sep)) {
+		v.add("addressing.subaddress_separator", "%q is not one of + - = _ .", sep)
+	}
+	if pm := c.Addressing.Postmaster; pm != "" {
+		at := strings.LastIndexByte(pm, '@')
+		if at <= 0 || !c.IsLocalDomain(pm[at+1:]) {
+			v.add("addressing.postmaster", "%q is not an address in a local domain", pm)
+		}
+	}
 	if c.DNS.Resolver != "" {
 		v.hostPort("dns.resolver", c.DNS.Resolver, 1, false)
 	}

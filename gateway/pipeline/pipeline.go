@@ -77,6 +77,18 @@ type Recipient struct {
 	Address address.Address
 	// UserID is the local account that receives the message; 0 for a remote recipient.
 	UserID int64
+	// Mailbox is the folder of the account ("" is INBOX): a sub-address names it.
+	Mailbox string
+	// Forward is set when an alias forwards this copy to another domain.
+	Forward *Forward
+}
+
+// Forward describes a copy that an alias sends on to another domain.
+type Forward struct {
+	// Sender is the rewritten envelope sender (SRS); "" is the null sender.
+	Sender string
+	// Domain is the forwarding domain: it DKIM-signs the copy.
+	Domain string
 }
 
 // Envelope is what the SMTP transaction established about a message.
@@ -208,15 +220,23 @@ func (p *Pipeline) store(ctx context.Context, env *Envelope, copies []mailstore.
 func (p *Pipeline) plainCopies(env *Envelope, msg *msgbuf.Buffer, added string) []mailstore.Copy {
 	received := p.receivedHeader(env)
 	var local []mailstore.Target
-	var remote []string
+	remote := map[string][]string{} // envelope sender → recipients
+	var senders []string
 	seen := map[int64]bool{}
 	for _, r := range env.Recipients {
 		switch {
 		case r.UserID == 0:
-			remote = append(remote, r.Address.String())
+			from := env.MailFrom
+			if r.Forward != nil {
+				from = r.Forward.Sender
+			}
+			if _, ok := remote[from]; !ok {
+				senders = append(senders, from)
+			}
+			remote[from] = append(remote[from], r.Address.String())
 		case !seen[r.UserID]:
 			seen[r.UserID] = true
-			local = append(local, mailstore.Target{UserID: r.UserID})
+			local = append(local, mailstore.Target{UserID: r.UserID, Mailbox: r.Mailbox})
 		}
 	}
 	var copies []mailstore.Copy
@@ -224,10 +244,10 @@ func (p *Pipeline) plainCopies(env *Envelope, msg *msgbuf.Buffer, added string) 
 		prefix := fmt.Sprintf("Return-Path: <%s>\r\n%s%s", env.MailFrom, received, added)
 		copies = append(copies, mailstore.Copy{Body: prefixed(prefix, msg), Local: local})
 	}
-	if len(remote) > 0 {
+	for _, from := range senders {
 		copies = append(copies, mailstore.Copy{
 			Body:     prefixed(received+added, msg),
-			Outbound: &mailstore.Outbound{Sender: env.MailFrom, Recipients: remote},
+			Outbound: &mailstore.Outbound{Sender: from, Recipients: remote[from]},
 		})
 	}
 	return copies
@@ -341,10 +361,12 @@ func (p *Pipeline) secureCopies(ctx context.Context, env *Envelope, base []byte,
 	}
 
 	type group struct {
-		decision policy.Decision
-		local    []mailstore.Target
-		remote   []string
-		rcpt     string // a recipient of the group, for key look-ups
+		decision   policy.Decision
+		local      []mailstore.Target
+		remote     []string
+		rcpt       string // a recipient of the group, for key look-ups
+		sender     string // envelope sender of the spool entry
+		dkimDomain string // the domain that signs remote copies
 	}
 	var groups []*group
 	byKey := map[string]*group{}
@@ -371,18 +393,25 @@ func (p *Pipeline) secureCopies(ctx context.Context, env *Envelope, base []byte,
 			}
 			continue
 		}
-		key := fmt.Sprintf("%v|%s", dir, d.Key())
+		gs, dkimDomain := env.MailFrom, ""
+		if senderAddr != "" {
+			dkimDomain = senderAddr[strings.LastIndexByte(senderAddr, '@')+1:]
+		}
+		if r.Forward != nil {
+			gs, dkimDomain = r.Forward.Sender, r.Forward.Domain
+		}
+		key := fmt.Sprintf("%v|%s|%s|%s", dir, d.Key(), gs, dkimDomain)
 		if d.Decrypt != policy.None || d.Encrypt != policy.None {
 			key += "|" + rcptAddr // keys are per recipient
 		}
 		g := byKey[key]
 		if g == nil {
-			g = &group{decision: d, rcpt: rcptAddr}
+			g = &group{decision: d, rcpt: rcptAddr, sender: gs, dkimDomain: dkimDomain}
 			byKey[key] = g
 			groups = append(groups, g)
 		}
 		if r.UserID != 0 {
-			g.local = append(g.local, mailstore.Target{UserID: r.UserID})
+			g.local = append(g.local, mailstore.Target{UserID: r.UserID, Mailbox: r.Mailbox})
 		} else {
 			g.remote = append(g.remote, r.Address.String())
 		}
@@ -417,9 +446,8 @@ func (p *Pipeline) secureCopies(ctx context.Context, env *Envelope, base []byte,
 		}
 		if len(g.remote) > 0 {
 			content := res.content
-			if p.opts.DKIM != nil && senderAddr != "" {
-				domain := senderAddr[strings.LastIndexByte(senderAddr, '@')+1:]
-				signed, err := p.opts.DKIM.SignBytes(content, domain)
+			if p.opts.DKIM != nil && g.dkimDomain != "" {
+				signed, err := p.opts.DKIM.SignBytes(content, g.dkimDomain)
 				switch {
 				case err == nil:
 					content = signed
@@ -429,7 +457,7 @@ func (p *Pipeline) secureCopies(ctx context.Context, env *Envelope, base []byte,
 			}
 			copies = append(copies, mailstore.Copy{
 				Body:     msgbuf.FromBytes(append([]byte(received), content...)),
-				Outbound: &mailstore.Outbound{Sender: env.MailFrom, Recipients: g.remote},
+				Outbound: &mailstore.Outbound{Sender: g.sender, Recipients: g.remote},
 			})
 		}
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/sealgate/sealgate/gateway/address"
+	"github.com/sealgate/sealgate/gateway/addressing"
 	"github.com/sealgate/sealgate/gateway/auth"
 	"github.com/sealgate/sealgate/gateway/connlimit"
 	"github.com/sealgate/sealgate/gateway/mailstore"
@@ -58,8 +59,13 @@ type Options struct {
 	// IsLocalDomain reports whether a (canonical) domain is one of ours.
 	IsLocalDomain func(domain string) bool
 	Accounts      Accounts
-	Auth          *auth.Authenticator
-	Pipeline      Processor
+	// Directory resolves local recipients (aliases, sub-addresses, postmaster@, SRS bounces);
+	// nil looks up accounts only.
+	Directory *addressing.Directory
+	// SRS rewrites the envelope sender of mail an alias forwards to another domain; nil keeps it.
+	SRS      *addressing.SRS
+	Auth     *auth.Authenticator
+	Pipeline Processor
 	// PlaintextAuthOnLoopback allows AUTH without TLS from loopback clients.
 	PlaintextAuthOnLoopback bool
 	MaxMessageSize          int64         // [50 MiB]
@@ -163,6 +169,38 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return s.smtp.Close()
 	}
 	return err
+}
+
+// resolve returns the targets of a local recipient.
+func (s *Server) resolve(ctx context.Context, a address.Address) ([]addressing.Target, error) {
+	if s.opts.Directory != nil {
+		return s.opts.Directory.Resolve(ctx, a)
+	}
+	u, err := s.opts.Accounts.UserByAddress(ctx, a.Base(auth.SubaddressSeparator))
+	if errors.Is(err, mailstore.ErrNotFound) {
+		return nil, addressing.ErrUnknown
+	}
+	if err != nil {
+		return nil, err
+	}
+	return []addressing.Target{{Address: a, UserID: u.ID}}, nil
+}
+
+// recipient turns a resolved target into a pipeline recipient; a forwarded copy gets the SRS
+// envelope sender of the forwarding domain (a bounce going back keeps the null sender).
+func (s *Server) recipient(t addressing.Target, mailFrom string) pipeline.Recipient {
+	r := pipeline.Recipient{Address: t.Address, UserID: t.UserID, Mailbox: t.Mailbox}
+	if t.Forwarded {
+		f := &pipeline.Forward{Sender: mailFrom, Domain: t.Via.Domain}
+		switch {
+		case t.SRSBounce:
+			f.Sender = ""
+		case s.opts.SRS != nil:
+			f.Sender = s.opts.SRS.Forward(mailFrom, t.Via.Domain)
+		}
+		r.Forward = f
+	}
+	return r
 }
 
 type slogLogger struct{ l *slog.Logger }

@@ -12,6 +12,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/sealgate/sealgate/gateway/address"
+	"github.com/sealgate/sealgate/gateway/addressing"
 	"github.com/sealgate/sealgate/gateway/auth"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 	"github.com/sealgate/sealgate/gateway/msgbuf"
@@ -144,16 +145,24 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	if !a.IsLiteral() && s.srv.opts.IsLocalDomain(a.Domain) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		u, err := s.srv.opts.Accounts.UserByAddress(ctx, a.Base(auth.SubaddressSeparator))
-		if errors.Is(err, mailstore.ErrNotFound) {
+		targets, err := s.srv.resolve(ctx, a)
+		switch {
+		case errors.Is(err, addressing.ErrUnknown):
 			s.srv.metrics.rejected("550")
 			return replyUnknownUser
-		}
-		if err != nil {
+		case errors.Is(err, addressing.ErrLoop):
+			s.srv.log.Warn("alias loop", "conn", s.connID, "err", err)
+			return replyAliasLoop
+		case err != nil:
 			s.srv.log.Error("recipient lookup failed", "conn", s.connID, "err", err)
 			return replyTemporary(s.connID)
 		}
-		s.rcpts = append(s.rcpts, pipeline.Recipient{Address: a, UserID: u.ID})
+		if len(s.rcpts)+len(targets) > s.srv.opts.MaxRecipients*2 {
+			return replyTooManyTargets
+		}
+		for _, t := range targets {
+			s.rcpts = append(s.rcpts, s.srv.recipient(t, s.from))
+		}
 		return nil
 	}
 	// Not ours: only an authenticated user of the submission service may relay.

@@ -230,3 +230,42 @@ func TestPolicyExplainGolden(t *testing.T) {
 	wantError(t, run(t, "", nil, append(d, "policy", "explain", "--from", "a@b.test")...), "at least one --to")
 	wantError(t, run(t, "", nil, append(d, "policy", "explain", "--from", "a@b.test", "--to", "c@d.test", "--encrypted", "rot13")...), "not pgp or smime")
 }
+
+func TestAliasCommands(t *testing.T) {
+	env := gatewaytest.Start(t)
+	env.AddUser("alice@localhost", "pw-alice-1")
+	d := []string{"--data", env.Dir}
+	if r := run(t, "", nil, append(d, "alias", "add", "Team@LocalHost", "alice@localhost", "friend@elsewhere.test")...); r.code != 0 || r.stdout != "Team@localhost -> alice@localhost, friend@elsewhere.test\n" {
+		t.Fatalf("alias add: %+v", r)
+	}
+	if r := run(t, "", nil, append(d, "alias", "add", "b@localhost", "team@localhost")...); r.code != 0 {
+		t.Fatalf("alias add b: %+v", r)
+	}
+	wantError(t, run(t, "", nil, append(d, "alias", "add", "team@localhost", "b@localhost")...), "alias loop: b@localhost → team@localhost → b@localhost")
+	wantError(t, run(t, "", nil, append(d, "alias", "add", "x@elsewhere.test", "alice@localhost")...), "not a local domain")
+	wantError(t, run(t, "", nil, append(d, "alias", "add", "x@localhost", "not an address")...), "not a valid address")
+	wantError(t, run(t, "", nil, append(d, "alias", "add", "x@localhost")...), "at least one TARGET")
+	if r := run(t, "", nil, append(d, "alias", "add", "@localhost", "alice@localhost")...); r.code != 0 {
+		t.Fatalf("catch-all: %+v", r)
+	}
+	r := run(t, "", nil, append(d, "alias", "list")...)
+	if r.code != 0 || r.stdout != "@localhost -> alice@localhost\nb@localhost -> team@localhost\nTeam@localhost -> alice@localhost, friend@elsewhere.test\n" {
+		t.Fatalf("alias list: %q", r.stdout)
+	}
+	// The running server uses the alias at once.
+	c, err := smtp.Dial(env.GW.Addr("smtp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.SendMail("x@outside.test", []string{"b@localhost", "whoever@localhost"}, strings.NewReader("Subject: a\r\n\r\nb\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(env.Mailbox("alice@localhost", "INBOX")); n != 1 {
+		t.Fatalf("alice got %d messages", n)
+	}
+	if r := run(t, "", nil, append(d, "alias", "delete", "TEAM@localhost")...); r.code != 0 {
+		t.Fatalf("delete: %+v", r)
+	}
+	wantError(t, run(t, "", nil, append(d, "alias", "delete", "team@localhost")...), "no alias team@localhost")
+}
