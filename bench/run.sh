@@ -1,0 +1,234 @@
+#!/bin/bash
+# Side-by-side benchmarks of Sealgate against Postfix and Dovecot on this machine, on loopback
+# only. Needs root and Debian (apt-get); see docs/PERFORMANCE.md.
+#
+#   bench/run.sh setup   install Postfix and Dovecot, build Sealgate and bench/mailbench,
+#                        generate the 10,000-message mailbox and load it into both
+#   bench/run.sh smtp    smtp-source -s 20 -m 20000 -l 10240 into Postfix (Maildir) and into
+#                        Sealgate (PGP at rest); accept and end-to-end rates, peak RSS
+#   bench/run.sh imap    FETCH ENVELOPE, full download, SEARCH BODY, login rate
+#   bench/run.sh pop3    pipelined download of the whole maildrop
+#   bench/run.sh mem     a 50 MiB message through the PGP pipeline: RSS growth
+#   bench/run.sh all     setup, then everything
+#
+# Environment: BENCH=/srv/bench (work directory), REPEAT=3 (runs of the SMTP ingest; the
+# median is printed), MESSAGES=20000, MAILBOX=10000.
+set -euo pipefail
+
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+BENCH=${BENCH:-/srv/bench}
+REPEAT=${REPEAT:-3}
+MESSAGES=${MESSAGES:-20000}
+MAILBOX=${MAILBOX:-10000}
+PEERS=$REPO/bench/peers
+SG=$BENCH/bin/sealgate
+MB=$BENCH/bin/mailbench
+PASS=benchpass
+# Sealgate's listeners (never a standard port): SMTP (MX role), IMAP, POP3.
+SG_SMTP=127.0.0.1:12525 SG_IMAP=127.0.0.1:12143 SG_POP3=127.0.0.1:12110
+DC_IMAP=127.0.0.1:1143 DC_POP3=127.0.0.1:1110
+
+log() { echo "== $*" >&2; }
+
+# ratio A B: A/B with two decimals.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b == 0) print "-"; else printf "%.2f", a/b }'; }
+median() { sort -n | awk '{v[NR]=$1} END{ if (NR == 0) print 0; else print v[int((NR+1)/2)] }'; }
+row() { printf '%-40s %14s %14s %8s   %s\n' "$@"; }
+
+setup() {
+	log "packages"
+	if ! command -v smtp-source >/dev/null || ! command -v dovecot >/dev/null; then
+		echo "postfix postfix/main_mailer_type select Local only" | debconf-set-selections
+		echo "postfix postfix/mailname string gw.test" | debconf-set-selections
+		apt-get update
+		DEBIAN_FRONTEND=noninteractive apt-get install -y postfix dovecot-imapd dovecot-pop3d python3
+	fi
+	mkdir -p "$BENCH/bin"
+	log "build sealgate and mailbench"
+	(cd "$REPO" && go build -o "$SG" ./cmd/sealgate && go build -o "$MB" ./bench/mailbench)
+
+	log "postfix on 127.0.0.1:25, Maildir delivery"
+	bash "$PEERS/postfix_setup.sh" >/dev/null
+	postfix stop >/dev/null 2>&1 || true
+	# The Debian service may hold the ports; the benchmark runs its own instances.
+	systemctl stop dovecot postfix >/dev/null 2>&1 || true
+
+	log "mailbox of $MAILBOX messages"
+	id vmail >/dev/null 2>&1 || useradd -r -s /usr/sbin/nologin vmail
+	rm -rf "$BENCH/mail" "$BENCH/maildir"
+	python3 "$PEERS/gen_maildir.py" "$BENCH/maildir" "$MAILBOX" 100
+	mkdir -p "$BENCH/mail/bench" "$BENCH/dovecot/state"
+	cp -a "$BENCH/maildir" "$BENCH/mail/bench/Maildir"
+	chown -R vmail:vmail "$BENCH/mail"
+	sed "s#/srv/bench#$BENCH#g" "$PEERS/dovecot.conf" >"$BENCH/dovecot/dovecot.conf"
+
+	log "sealgate mailbox (IMAP APPEND of the same files)"
+	sg_fresh "$BENCH/sg-imap"
+	sg_start "$BENCH/sg-imap"
+	"$MB" append -addr $SG_IMAP -user bench@gw.test -pass $PASS -maildir "$BENCH/maildir"
+	sg_stop
+}
+
+# sg_fresh DIR: a new data directory with a config on the bench ports and user bench@gw.test.
+sg_fresh() {
+	rm -rf "$1" && mkdir -p "$1"
+	cat >"$1/sealgate.toml" <<-EOF
+		hostname = "gw.test"
+		domains = ["gw.test"]
+		[listen]
+		smtp = "$SG_SMTP"
+		submission = ""
+		submissions = ""
+		imap = "$SG_IMAP"
+		imaps = ""
+		pop3 = "$SG_POP3"
+		pop3s = ""
+		http = ""
+		[auth]
+		plaintext_on_loopback = true
+		[limits]
+		max_connections_per_ip = 1000
+		[dns]
+		# No DNS server here: SPF/DKIM/DMARC lookups fail at once (Postfix does none).
+		resolver = "127.0.0.1:1"
+		[log]
+		level = "warn"
+	EOF
+	echo $PASS | "$SG" --data "$1" user add bench@gw.test --password-stdin >/dev/null
+}
+
+SG_PID=
+sg_start() {
+	"$SG" --data "$1" serve >"$1/serve.log" 2>&1 &
+	SG_PID=$!
+	wait_port $SG_IMAP
+}
+sg_stop() {
+	[ -n "$SG_PID" ] && kill "$SG_PID" 2>/dev/null && wait "$SG_PID" 2>/dev/null || true
+	SG_PID=
+}
+trap sg_stop EXIT
+
+wait_port() {
+	for _ in $(seq 100); do
+		if (exec 3<>"/dev/tcp/${1%:*}/${1#*:}") 2>/dev/null; then return 0; fi
+		sleep 0.1
+	done
+	echo "nothing listens on $1" >&2
+	return 1
+}
+
+dovecot_start() {
+	dovecot -c "$BENCH/dovecot/dovecot.conf" 2>/dev/null || true
+	wait_port $DC_IMAP
+}
+dovecot_stop() { doveadm -c "$BENCH/dovecot/dovecot.conf" stop 2>/dev/null || true; }
+
+vm() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
+
+bench_smtp() {
+	local sa=() se=() pa=() pe=() rss=()
+	for i in $(seq "$REPEAT"); do
+		log "sealgate ingest, run $i: PGP at rest"
+		sg_fresh "$BENCH/sg-ingest"
+		"$SG" --data "$BENCH/sg-ingest" keys generate bench@gw.test --pgp >/dev/null
+		"$SG" --data "$BENCH/sg-ingest" policy set bench@gw.test inbound.encrypt=pgp >/dev/null
+		sg_start "$BENCH/sg-ingest"
+		local s e n
+		s=$(date +%s.%N)
+		smtp-source -s 20 -m "$MESSAGES" -l 10240 -f sender@example.org -t bench@gw.test $SG_SMTP
+		e=$(date +%s.%N)
+		rss+=("$(vm $SG_PID VmHWM)")
+		n=$("$MB" count -addr $SG_IMAP -user bench@gw.test -pass $PASS)
+		sg_stop
+		[ "$n" = "$MESSAGES" ] || { echo "sealgate stored $n of $MESSAGES" >&2; exit 1; }
+		sa+=("$(awk -v s="$s" -v e="$e" -v m="$MESSAGES" 'BEGIN{printf "%.0f", m/(e-s)}')")
+		log "postfix ingest, run $i: Maildir"
+		postfix start >/dev/null 2>&1
+		local out
+		out=$(bash "$PEERS/postfix_bench.sh" maildir "$MESSAGES" 20)
+		postfix stop >/dev/null 2>&1
+		echo "$out" >&2
+		grep -q "maildir_files=$MESSAGES" <<<"$out" || { echo "postfix delivered fewer than $MESSAGES" >&2; exit 1; }
+		pa+=("$(sed -n 's/.*accept=[0-9.]*s (\([0-9]*\) msg\/s).*/\1/p' <<<"$out")")
+		pe+=("$(sed -n 's/.*end-to-end=[0-9.]*s (\([0-9]*\) msg\/s).*/\1/p' <<<"$out")")
+	done
+	local SA PA PE RSS
+	SA=$(printf '%s\n' "${sa[@]}" | median)
+	PA=$(printf '%s\n' "${pa[@]}" | median)
+	PE=$(printf '%s\n' "${pe[@]}" | median)
+	RSS=$(printf '%s\n' "${rss[@]}" | sort -n | tail -1)
+	echo
+	row "SMTP ingest, $MESSAGES x 10 KiB, 20 sessions" Sealgate Postfix ratio "(median of $REPEAT; Sealgate runs: ${sa[*]}; Postfix: ${pa[*]} / ${pe[*]})"
+	row "durable accept, msg/s" "$SA" "$PA" "$(ratio "$SA" "$PA")" "target >= 2"
+	row "end-to-end into the mailbox, msg/s" "$SA" "$PE" "$(ratio "$SA" "$PE")" "target >= 2"
+	row "sealgate serve peak RSS (VmHWM), MiB" "$((RSS / 1024))" "" "" "target <= 256 (worst run)"
+}
+
+bench_imap() {
+	dovecot_start
+	sg_start "$BENCH/sg-imap"
+	local d s
+	d=$("$MB" imap -addr $DC_IMAP -user bench -pass $PASS -expect "$MAILBOX")
+	s=$("$MB" imap -addr $SG_IMAP -user bench@gw.test -pass $PASS -expect "$MAILBOX")
+	d+=$'\n'$("$MB" login -addr $DC_IMAP -user bench -pass $PASS)
+	s+=$'\n'$("$MB" login -addr $SG_IMAP -user bench@gw.test -pass $PASS)
+	sg_stop
+	dovecot_stop
+	get() { awk -v k="$2" '$1 == k {print $2}' <<<"$1"; }
+	echo
+	row "IMAP, $MAILBOX messages (median of 5, warm)" Sealgate Dovecot ratio
+	row "FETCH 1:* (FLAGS ENVELOPE), ms" "$(get "$s" imap_fetch_envelope)" "$(get "$d" imap_fetch_envelope)" \
+		"$(ratio "$(get "$s" imap_fetch_envelope)" "$(get "$d" imap_fetch_envelope)")" "target <= 1"
+	row "UID FETCH 1:* BODY.PEEK[], ms" "$(get "$s" imap_fetch_body)" "$(get "$d" imap_fetch_body)" \
+		"$(ratio "$(get "$s" imap_fetch_body)" "$(get "$d" imap_fetch_body)")" "target <= 1; bytes $(get "$s" imap_body_bytes) / $(get "$d" imap_body_bytes)"
+	row "SEARCH BODY \"needle\", ms" "$(get "$s" imap_search_body)" "$(get "$d" imap_search_body)" \
+		"$(ratio "$(get "$s" imap_search_body)" "$(get "$d" imap_search_body)")" "target <= 0.5; hits $(get "$s" imap_search_hits) / $(get "$d" imap_search_hits)"
+	row "LOGIN + LOGOUT, per second" "$(get "$s" imap_logins_per_s)" "$(get "$d" imap_logins_per_s)" \
+		"$(ratio "$(get "$s" imap_logins_per_s)" "$(get "$d" imap_logins_per_s)")" "higher is better"
+}
+
+bench_pop3() {
+	dovecot_start
+	sg_start "$BENCH/sg-imap"
+	local d s
+	d=$("$MB" pop3 -addr $DC_POP3 -user bench -pass $PASS -expect "$MAILBOX")
+	s=$("$MB" pop3 -addr $SG_POP3 -user bench@gw.test -pass $PASS -expect "$MAILBOX")
+	sg_stop
+	dovecot_stop
+	get() { awk -v k="$2" '$1 == k {print $2}' <<<"$1"; }
+	echo
+	row "POP3, $MAILBOX messages (median of 5)" Sealgate Dovecot ratio
+	row "pipelined RETR of all, ms" "$(get "$s" pop3_download)" "$(get "$d" pop3_download)" \
+		"$(ratio "$(get "$s" pop3_download)" "$(get "$d" pop3_download)")" "target <= 1; bytes $(get "$s" pop3_bytes) / $(get "$d" pop3_bytes)"
+}
+
+bench_mem() {
+	sg_fresh "$BENCH/sg-mem"
+	"$SG" --data "$BENCH/sg-mem" keys generate bench@gw.test --pgp >/dev/null
+	"$SG" --data "$BENCH/sg-mem" policy set bench@gw.test inbound.encrypt=pgp >/dev/null
+	sg_start "$BENCH/sg-mem"
+	# Warm up with a small message, then reset the peak (clear_refs 5) and send 50 MiB.
+	"$MB" send -addr $SG_SMTP -to bench@gw.test -size 10240 >/dev/null
+	local before after out
+	before=$(vm $SG_PID VmRSS)
+	echo 5 >"/proc/$SG_PID/clear_refs"
+	out=$("$MB" send -addr $SG_SMTP -to bench@gw.test -size $((50 << 20)))
+	after=$(vm $SG_PID VmHWM)
+	sg_stop
+	echo
+	row "50 MiB message, PGP at rest" Sealgate "" "" 
+	row "RSS before, MiB" "$((before / 1024))"
+	row "peak RSS during, MiB" "$((after / 1024))"
+	row "growth, MiB" "$(((after - before) / 1024))" "" "" "target <= 64; $out"
+}
+
+case "${1:-all}" in
+setup) setup ;;
+smtp) bench_smtp ;;
+imap) bench_imap ;;
+pop3) bench_pop3 ;;
+mem) bench_mem ;;
+all) setup; bench_smtp; bench_imap; bench_pop3; bench_mem ;;
+*) sed -n '2,17p' "$0"; exit 2 ;;
+esac
