@@ -38,6 +38,7 @@ import (
 	"github.com/sealgate/sealgate/gateway/mailstore"
 	"github.com/sealgate/sealgate/gateway/pipeline"
 	"github.com/sealgate/sealgate/gateway/smtpserver"
+	"github.com/sealgate/sealgate/gateway/webmail"
 	"github.com/sealgate/sealgate/keys"
 )
 
@@ -81,6 +82,7 @@ type Gateway struct {
 	http    *http.Server
 
 	imapNotify *imapserver.Notifier // wakes IDLE sessions when mail is delivered
+	pipe       *pipeline.Pipeline   // shared by SMTP submission and web mail compose
 
 	mu    sync.Mutex
 	addrs map[string]string
@@ -243,6 +245,7 @@ func (g *Gateway) buildSMTP() error {
 		Auth: &mailauth.Checker{Resolver: g.dns},
 		DKIM: &mailauth.DKIMKeys{Dir: filepath.Join(g.dataDir, "dkim"), MasterKey: g.master},
 	})
+	g.pipe = pipe
 	metrics := smtpserver.NewMetrics(g.registry)
 	roles := []struct {
 		name, addr  string
@@ -305,6 +308,16 @@ func (g *Gateway) buildHTTP() error {
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g.registry, promhttp.HandlerOpts{}))
 	mux.Handle("GET /.well-known/openpgpkey/", keys.NewWKD(g.keyring, g.cfg.IsLocalDomain))
+	wm, err := webmail.New(webmail.Options{
+		Store: g.store, Auth: g.authn, Keys: g.keyring, Pipeline: g.pipe, IsLocalDomain: g.cfg.IsLocalDomain,
+		Hostname: g.cfg.Hostname, Logger: g.log, MaxMessageSize: int64(g.cfg.Limits.MaxMessageSize), SpoolDir: g.spoolDir,
+		OnChange: g.imapNotify.Changed,
+	})
+	if err != nil {
+		return err
+	}
+	mux.Handle(webmail.Prefix, wm)
+	mux.Handle("GET /{$}", http.RedirectHandler(webmail.Prefix, http.StatusSeeOther))
 	g.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	g.servers = append(g.servers, &listenerServer{name: "http", addr: g.cfg.Listen.HTTP, serve: g.http.Serve, shutdown: g.http.Shutdown})
 	return nil
