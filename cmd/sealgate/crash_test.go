@@ -163,6 +163,10 @@ http = ""
 		wg.Wait()
 	}
 
+	// The store's own check finds nothing wrong.
+	if out, err := exec.Command(bin, "--data", dataDir, "check").CombinedOutput(); err != nil {
+		t.Fatalf("sealgate check after the kills: %v\n%s", err, out)
+	}
 	// Read the store as the next server would find it.
 	store, err := mailstore.Open(dataDir, mailstore.Options{})
 	if err != nil {

@@ -79,6 +79,12 @@ func Config() *config.Config {
 // Start boots a gateway with Config() changed by each mod; it is shut down when the test ends.
 func Start(t testing.TB, mods ...func(*config.Config)) *Env {
 	t.Helper()
+	return StartIn(t, filepath.Join(t.TempDir(), "data"), mods...)
+}
+
+// StartIn is Start with the data directory dir (for example on a small file system).
+func StartIn(t testing.TB, dir string, mods ...func(*config.Config)) *Env {
+	t.Helper()
 	cfg := Config()
 	for _, m := range mods {
 		m(cfg)
@@ -86,7 +92,6 @@ func Start(t testing.TB, mods ...func(*config.Config)) *Env {
 	if ps := cfg.Validate(); len(ps) > 0 {
 		t.Fatalf("test config invalid: %v", ps)
 	}
-	dir := filepath.Join(t.TempDir(), "data")
 	logs := &LogBuffer{}
 	var w io.Writer = logs
 	if testing.Verbose() {

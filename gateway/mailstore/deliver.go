@@ -96,7 +96,7 @@ func (s *Store) Deliver(ctx context.Context, d Delivery) (Delivered, error) {
 		path, hs, err := s.writeBlob(c.Body)
 		if err != nil {
 			cleanup()
-			return Delivered{}, err
+			return Delivered{}, noSpace(err)
 		}
 		files = append(files, path)
 		p.path, p.headerSize = path, hs

@@ -3,12 +3,14 @@ package mailstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
@@ -21,7 +23,22 @@ var (
 	ErrClosed        = errors.New("mailstore: closed")
 	ErrInvalidName   = errors.New("mailstore: invalid mailbox name")
 	ErrSchemaVersion = errors.New("mailstore: the database was written by a newer Sealgate")
+	// ErrNoSpace: the disk is full. Nothing was stored; the same write succeeds once there is
+	// space again.
+	ErrNoSpace = errors.New("mailstore: no space left on the device")
 )
+
+// noSpace marks errors caused by a full disk (ENOSPC, SQLITE_FULL) with ErrNoSpace.
+func noSpace(err error) error {
+	if err == nil || errors.Is(err, ErrNoSpace) {
+		return err
+	}
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) ||
+		strings.Contains(err.Error(), "database or disk is full") || strings.Contains(err.Error(), "SQLITE_FULL") {
+		return fmt.Errorf("%w: %v", ErrNoSpace, err)
+	}
+	return err
+}
 
 // InlineLimit is the largest body kept inside the database; larger bodies are files.
 const InlineLimit = 1 << 20
@@ -191,7 +208,7 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	}
 	// Once queued, wait for the outcome even if ctx ends: returning early would leave the
 	// caller unsure whether its write committed.
-	return <-req.done
+	return noSpace(<-req.done)
 }
 
 const maxBatch = 256
@@ -230,6 +247,7 @@ func (s *Store) commitBatch(batch []*writeReq) {
 	errs := make([]error, len(batch))
 	tx, err := s.wdb.Begin()
 	if err != nil {
+		s.resetWriter()
 		for _, r := range batch {
 			r.done <- err
 		}
@@ -245,6 +263,7 @@ func (s *Store) commitBatch(batch []*writeReq) {
 			if _, rbErr := tx.Exec(`ROLLBACK TO w`); rbErr != nil {
 				// The transaction is unusable; fail the whole batch.
 				tx.Rollback()
+				s.resetWriter()
 				for _, r := range batch {
 					r.done <- errors.Join(err, rbErr)
 				}
@@ -256,6 +275,7 @@ func (s *Store) commitBatch(batch []*writeReq) {
 		}
 	}
 	if err := tx.Commit(); err != nil {
+		s.resetWriter()
 		for _, r := range batch {
 			r.done <- fmt.Errorf("mailstore: commit: %w", err)
 		}
@@ -264,6 +284,18 @@ func (s *Store) commitBatch(batch []*writeReq) {
 	for i, r := range batch {
 		r.done <- errs[i]
 	}
+}
+
+// resetWriter closes the writer's connection after a failed transaction. SQLite can leave a
+// connection in an error state (a COMMIT that failed with SQLITE_FULL keeps its transaction
+// open); the next batch then opens a fresh connection instead of failing forever.
+func (s *Store) resetWriter() {
+	conn, err := s.wdb.Conn(context.Background())
+	if err != nil {
+		return
+	}
+	conn.Raw(func(any) error { return driver.ErrBadConn }) // marks the connection bad: it is closed
+	conn.Close()
 }
 
 // ValidMailboxName reports whether name may be used as a mailbox name: UTF-8, no control

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -310,4 +311,36 @@ func BenchmarkDeliver10KiB(b *testing.B) {
 			}
 		}
 	})
+}
+
+func TestCheckFindsDamage(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openTest(t, dir)
+	u := addUser(t, s, "chk@x.test")
+	big := msgbuf.FromBytes(append([]byte("Subject: big\r\n\r\n"), bytes.Repeat([]byte("z"), InlineLimit+1)...))
+	if _, err := s.Deliver(ctx, Delivery{Copies: []Copy{
+		{Body: msgbuf.FromBytes([]byte("Subject: a\r\n\r\nb\r\n")), Local: []Target{{UserID: u.ID}}, Outbound: &Outbound{Sender: "chk@x.test", Recipients: []string{"r@remote.test"}}},
+		{Body: big, Local: []Target{{UserID: u.ID}}},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	if probs, err := s.Check(ctx); err != nil || len(probs) != 0 {
+		t.Fatalf("a healthy store: %v %v", probs, err)
+	}
+	// Damage it behind the store's back.
+	for _, f := range blobFiles(t, dir) {
+		os.Truncate(f, 10)
+	}
+	if _, err := s.wdb.Exec(`UPDATE bodies SET refs = refs + 1 WHERE path IS NULL`); err != nil {
+		t.Fatal(err)
+	}
+	probs, err := s.Check(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	joined := fmt.Sprint(probs)
+	if len(probs) != 2 || !strings.Contains(joined, "reference count 3, but 2 references") || !strings.Contains(joined, "has 10 bytes") {
+		t.Fatalf("problems %v", probs)
+	}
 }

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"syscall"
 
 	"github.com/emersion/go-smtp"
 
 	"github.com/sealgate/sealgate/gateway/auth"
+	"github.com/sealgate/sealgate/gateway/mailstore"
 	"github.com/sealgate/sealgate/gateway/msgbuf"
 	"github.com/sealgate/sealgate/gateway/pipeline"
 )
@@ -31,6 +33,7 @@ var (
 	replyRelayDenied    = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Relay access denied"}
 	replyTooBig         = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "Message size exceeds fixed limit"}
 	replyFromNotOwned   = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "From: header address not owned by authenticated user"}
+	replyNoSpace        = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 3, 1}, Message: "Insufficient system storage, try again later"}
 	replyHeaderTooBig   = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "Message header section too large"}
 	replyBadHeader      = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "Message header section malformed"}
 )
@@ -53,6 +56,9 @@ func dataReply(log *slog.Logger, id string, err error) *smtp.SMTPError {
 		return se
 	case errors.Is(err, msgbuf.ErrTooLarge):
 		return replyTooBig
+	case errors.Is(err, mailstore.ErrNoSpace), errors.Is(err, syscall.ENOSPC):
+		log.Error("disk full: message refused for now", "id", id, "err", err)
+		return replyNoSpace
 	case errors.Is(err, pipeline.ErrSenderNotOwned):
 		return replyFromNotOwned
 	case errors.Is(err, pipeline.ErrHeaderTooLarge):
