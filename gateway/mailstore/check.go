@@ -14,7 +14,14 @@ import (
 func (s *Store) Check(ctx context.Context) ([]string, error) {
 	var probs []string
 	add := func(format string, args ...any) { probs = append(probs, fmt.Sprintf(format, args...)) }
-	conn, err := s.rdb.Conn(ctx)
+	// A connection of its own, opened for the check: pooled readers keep per-connection
+	// caches (FTS5's among them) that the check must not trust.
+	db, err := sql.Open("sqlite", s.dsn)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	conn, err := db.Conn(ctx)
 	if err != nil {
 		return nil, err
 	}

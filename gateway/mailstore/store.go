@@ -57,6 +57,7 @@ type Options struct {
 // Store is the embedded mail store. It is safe for concurrent use.
 type Store struct {
 	dir  string
+	dsn  string // for readers of the database
 	opts Options
 	wdb  *sql.DB // one connection: all writes of this process go through it
 	rdb  *sql.DB // readers
@@ -98,7 +99,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	rdb.SetMaxOpenConns(8)
 	rdb.SetMaxIdleConns(8)
 	s := &Store{
-		dir: dir, opts: opts, wdb: wdb, rdb: rdb,
+		dir: dir, dsn: dsn, opts: opts, wdb: wdb, rdb: rdb,
 		writes:   make(chan *writeReq, 1024),
 		stopped:  make(chan struct{}),
 		loopDone: make(chan struct{}),
@@ -253,25 +254,35 @@ func (s *Store) commitBatch(batch []*writeReq) {
 		}
 		return
 	}
+	// abort gives up the whole batch: the transaction may be gone already (SQLite rolls a
+	// transaction back by itself on some errors, a full disk among them), and a savepoint
+	// rollback is not trusted then. The writer's connection is replaced.
+	abort := func(err error) {
+		tx.Rollback()
+		s.resetWriter()
+		for _, r := range batch {
+			r.done <- err
+		}
+	}
 	for i, r := range batch {
 		if _, err := tx.Exec(`SAVEPOINT w`); err != nil {
-			errs[i] = err
-			continue
+			abort(err)
+			return
 		}
 		if err := r.fn(tx); err != nil {
+			if errors.Is(noSpace(err), ErrNoSpace) {
+				abort(err)
+				return
+			}
 			errs[i] = err
 			if _, rbErr := tx.Exec(`ROLLBACK TO w`); rbErr != nil {
-				// The transaction is unusable; fail the whole batch.
-				tx.Rollback()
-				s.resetWriter()
-				for _, r := range batch {
-					r.done <- errors.Join(err, rbErr)
-				}
+				abort(errors.Join(err, rbErr))
 				return
 			}
 		}
-		if _, err := tx.Exec(`RELEASE w`); err != nil && errs[i] == nil {
-			errs[i] = err
+		if _, err := tx.Exec(`RELEASE w`); err != nil {
+			abort(err)
+			return
 		}
 	}
 	if err := tx.Commit(); err != nil {

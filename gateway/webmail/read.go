@@ -56,6 +56,9 @@ func (s *Server) load(w http.ResponseWriter, r *http.Request, q url.Values) (*lo
 		s.internal(w, r, "parse", err)
 		return nil, false
 	}
+	if m.Date.IsZero() {
+		m.Date = msgs[0].InternalDate
+	}
 	return &loaded{mb: mb, msg: msgs[0], m: m}, true
 }
 
@@ -159,6 +162,7 @@ func (s *Server) htmlBody(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Security-Policy", fmt.Sprintf("default-src 'none'; img-src %s; style-src 'nonce-%s'; "+
 		"base-uri 'none'; form-action 'none'; frame-ancestors 'self'; sandbox allow-popups allow-popups-to-escape-sandbox", img, nonce))
 	h.Set("X-Frame-Options", "SAMEORIGIN")
+	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	fmt.Fprintf(w, `<!doctype html><html><head><meta charset="utf-8"><meta name="referrer" content="no-referrer">`+
 		`<style nonce="%s">body{font:15px/1.45 system-ui,sans-serif;margin:8px;color:#111;word-wrap:break-word}img{max-width:100%%;height:auto}</style>`+

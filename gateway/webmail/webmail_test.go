@@ -33,7 +33,7 @@ func TestLoginSessionLogout(t *testing.T) {
 	for k, want := range map[string]string{
 		"X-Frame-Options":        "DENY",
 		"X-Content-Type-Options": "nosniff",
-		"Referrer-Policy":        "no-referrer",
+		"Referrer-Policy":        "same-origin",
 		"Cache-Control":          "no-store",
 	} {
 		if got := r.Header.Get(k); got != want {
