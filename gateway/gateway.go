@@ -83,6 +83,7 @@ type Gateway struct {
 
 	imapNotify *imapserver.Notifier // wakes IDLE sessions when mail is delivered
 	pipe       *pipeline.Pipeline   // shared by SMTP submission and web mail compose
+	directory  *addressing.Directory
 
 	mu    sync.Mutex
 	addrs map[string]string
@@ -239,6 +240,7 @@ func (g *Gateway) buildSMTP() error {
 		Store: g.store, IsLocalDomain: cfg.IsLocalDomain, SRS: srs,
 		Separator: cfg.Addressing.SubaddressSeparator, Postmaster: cfg.Addressing.Postmaster,
 	})
+	g.directory = dir
 	pipe := pipeline.New(pipeline.Options{
 		Hostname: cfg.Hostname, Store: g.store, Logger: g.log, Now: g.now,
 		Policy: g.store, Keys: g.keyring,
@@ -269,7 +271,6 @@ func (g *Gateway) buildSMTP() error {
 			IsLocalDomain:           cfg.IsLocalDomain,
 			Accounts:                g.store,
 			Directory:               dir,
-			SRS:                     srs,
 			Auth:                    g.authn,
 			Pipeline:                pipe,
 			PlaintextAuthOnLoopback: cfg.Auth.PlaintextOnLoopback,
@@ -310,7 +311,8 @@ func (g *Gateway) buildHTTP() error {
 	mux.Handle("GET /.well-known/openpgpkey/", keys.NewWKD(g.keyring, g.cfg.IsLocalDomain))
 	wm, err := webmail.New(webmail.Options{
 		Store: g.store, Auth: g.authn, Keys: g.keyring, Pipeline: g.pipe, IsLocalDomain: g.cfg.IsLocalDomain,
-		Hostname: g.cfg.Hostname, Logger: g.log, MaxMessageSize: int64(g.cfg.Limits.MaxMessageSize), SpoolDir: g.spoolDir,
+		Directory: g.directory,
+		Hostname:  g.cfg.Hostname, Logger: g.log, MaxMessageSize: int64(g.cfg.Limits.MaxMessageSize), SpoolDir: g.spoolDir,
 		OnChange: g.imapNotify.Changed,
 	})
 	if err != nil {

@@ -30,6 +30,7 @@ import (
 
 	"github.com/sealgate/sealgate/gateway/address"
 	"github.com/sealgate/sealgate/gateway/mailstore"
+	"github.com/sealgate/sealgate/gateway/pipeline"
 )
 
 // Errors of Resolve and CheckLoops.
@@ -291,4 +292,30 @@ func CheckLoops(all map[string]mailstore.Alias) error {
 		}
 	}
 	return nil
+}
+
+// Recipients resolves a recipient in a local domain into pipeline recipients for a message
+// from mailFrom: a copy an alias forwards to another domain gets the SRS envelope sender of
+// the forwarding domain (the null sender stays null, and a bounce going back keeps it).
+func (d *Directory) Recipients(ctx context.Context, a address.Address, mailFrom string) ([]pipeline.Recipient, error) {
+	targets, err := d.Resolve(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]pipeline.Recipient, 0, len(targets))
+	for _, t := range targets {
+		r := pipeline.Recipient{Address: t.Address, UserID: t.UserID, Mailbox: t.Mailbox}
+		if t.Forwarded {
+			f := &pipeline.Forward{Sender: mailFrom, Domain: t.Via.Domain}
+			switch {
+			case t.SRSBounce:
+				f.Sender = ""
+			case d.opts.SRS != nil:
+				f.Sender = d.opts.SRS.Forward(mailFrom, t.Via.Domain)
+			}
+			r.Forward = f
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }

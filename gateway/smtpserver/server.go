@@ -171,10 +171,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// resolve returns the targets of a local recipient.
-func (s *Server) resolve(ctx context.Context, a address.Address) ([]addressing.Target, error) {
+// resolve returns the pipeline recipients of a local recipient.
+func (s *Server) resolve(ctx context.Context, a address.Address, mailFrom string) ([]pipeline.Recipient, error) {
 	if s.opts.Directory != nil {
-		return s.opts.Directory.Resolve(ctx, a)
+		return s.opts.Directory.Recipients(ctx, a, mailFrom)
 	}
 	u, err := s.opts.Accounts.UserByAddress(ctx, a.Base(auth.SubaddressSeparator))
 	if errors.Is(err, mailstore.ErrNotFound) {
@@ -183,24 +183,7 @@ func (s *Server) resolve(ctx context.Context, a address.Address) ([]addressing.T
 	if err != nil {
 		return nil, err
 	}
-	return []addressing.Target{{Address: a, UserID: u.ID}}, nil
-}
-
-// recipient turns a resolved target into a pipeline recipient; a forwarded copy gets the SRS
-// envelope sender of the forwarding domain (a bounce going back keeps the null sender).
-func (s *Server) recipient(t addressing.Target, mailFrom string) pipeline.Recipient {
-	r := pipeline.Recipient{Address: t.Address, UserID: t.UserID, Mailbox: t.Mailbox}
-	if t.Forwarded {
-		f := &pipeline.Forward{Sender: mailFrom, Domain: t.Via.Domain}
-		switch {
-		case t.SRSBounce:
-			f.Sender = ""
-		case s.opts.SRS != nil:
-			f.Sender = s.opts.SRS.Forward(mailFrom, t.Via.Domain)
-		}
-		r.Forward = f
-	}
-	return r
+	return []pipeline.Recipient{{Address: a, UserID: u.ID}}, nil
 }
 
 type slogLogger struct{ l *slog.Logger }

@@ -145,7 +145,7 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	if !a.IsLiteral() && s.srv.opts.IsLocalDomain(a.Domain) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		targets, err := s.srv.resolve(ctx, a)
+		rcpts, err := s.srv.resolve(ctx, a, s.from)
 		switch {
 		case errors.Is(err, addressing.ErrUnknown):
 			s.srv.metrics.rejected("550")
@@ -157,12 +157,10 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 			s.srv.log.Error("recipient lookup failed", "conn", s.connID, "err", err)
 			return replyTemporary(s.connID)
 		}
-		if len(s.rcpts)+len(targets) > s.srv.opts.MaxRecipients*2 {
+		if len(s.rcpts)+len(rcpts) > s.srv.opts.MaxRecipients*2 {
 			return replyTooManyTargets
 		}
-		for _, t := range targets {
-			s.rcpts = append(s.rcpts, s.srv.recipient(t, s.from))
-		}
+		s.rcpts = append(s.rcpts, rcpts...)
 		return nil
 	}
 	// Not ours: only an authenticated user of the submission service may relay.

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/sealgate/sealgate/gateway/address"
+	"github.com/sealgate/sealgate/gateway/addressing"
 	"github.com/sealgate/sealgate/gateway/auth"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 	"github.com/sealgate/sealgate/gateway/msgbuf"
@@ -157,16 +158,18 @@ func (s *Server) submit(r *http.Request, sess *session, form map[string]string, 
 		TLS: isTLS(r), AuthUser: &sess.user, MailFrom: sess.user.Address, ReceivedAt: s.opts.Now()}
 	seen := map[string]bool{}
 	for _, a := range rcptAddrs {
-		rc, err := s.recipient(r, a)
+		rcs, err := s.recipients(r, a, sess.user.Address)
 		if err != nil {
 			return err
 		}
-		if k := rc.Address.Key(); !seen[k] {
-			seen[k] = true
-			env.Recipients = append(env.Recipients, rc)
-			if !isASCII(a) {
-				env.UTF8 = true
+		for _, rc := range rcs {
+			if k := rc.Address.Key(); !seen[k] {
+				seen[k] = true
+				env.Recipients = append(env.Recipients, rc)
 			}
+		}
+		if !isASCII(a) {
+			env.UTF8 = true
 		}
 	}
 	buf := msgbuf.New(msgbuf.Options{Dir: s.opts.SpoolDir, MaxSize: s.opts.MaxMessageSize})
@@ -220,24 +223,34 @@ func (s *Server) markAnswered(r *http.Request, sess *session) {
 	s.opts.Store.UpdateFlags(r.Context(), mb.ID, []uint32{uint32(n)}, mailstore.FlagChange{Op: mailstore.FlagsAdd, Flags: mailstore.FlagAnswered})
 }
 
-// recipient checks one address like the submission server's RCPT: a local address must be an
-// account.
-func (s *Server) recipient(r *http.Request, a string) (pipeline.Recipient, error) {
+// recipients resolves one address like the submission server's RCPT: a local address goes
+// through the directory (aliases, sub-addresses, postmaster@, forwarding).
+func (s *Server) recipients(r *http.Request, a, from string) ([]pipeline.Recipient, error) {
 	addr, err := address.Parse(a)
 	if err != nil {
-		return pipeline.Recipient{}, &sendError{fmt.Sprintf("%q is not a valid address.", a)}
+		return nil, &sendError{fmt.Sprintf("%q is not a valid address.", a)}
 	}
 	if addr.IsLiteral() || !s.opts.IsLocalDomain(addr.Domain) {
-		return pipeline.Recipient{Address: addr}, nil
+		return []pipeline.Recipient{{Address: addr}}, nil
+	}
+	if s.opts.Directory != nil {
+		rcs, err := s.opts.Directory.Recipients(r.Context(), addr, from)
+		if errors.Is(err, addressing.ErrUnknown) {
+			return nil, &sendError{fmt.Sprintf("There is no mailbox %s here.", addr)}
+		}
+		if errors.Is(err, addressing.ErrLoop) {
+			return nil, &sendError{fmt.Sprintf("The address %s loops through aliases; ask the administrator.", addr)}
+		}
+		return rcs, err
 	}
 	u, err := s.opts.Store.UserByAddress(r.Context(), addr.Base(auth.SubaddressSeparator))
 	if errors.Is(err, mailstore.ErrNotFound) {
-		return pipeline.Recipient{}, &sendError{fmt.Sprintf("There is no mailbox %s here.", addr)}
+		return nil, &sendError{fmt.Sprintf("There is no mailbox %s here.", addr)}
 	}
 	if err != nil {
-		return pipeline.Recipient{}, err
+		return nil, err
 	}
-	return pipeline.Recipient{Address: addr, UserID: u.ID}, nil
+	return []pipeline.Recipient{{Address: addr, UserID: u.ID}}, nil
 }
 
 func (s *Server) loadQuiet(r *http.Request, box, uid string) (*usermsg.Message, error) {

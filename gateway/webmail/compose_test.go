@@ -12,6 +12,8 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
+
+	"github.com/sealgate/sealgate/gateway/mailstore"
 )
 
 // sendForm posts the compose form as multipart/form-data, with files.
@@ -386,4 +388,29 @@ func armoredKey(t *testing.T, name, addr string, secret bool) string {
 	}
 	w.Close()
 	return b.String()
+}
+
+// Compose resolves local recipients like SMTP submission: aliases and postmaster@ reach their
+// accounts.
+func TestComposeToAliasAndPostmaster(t *testing.T) {
+	e := start(t)
+	if err := e.GW.Store().SetAlias(context.Background(), "team@example.test",
+		mailstore.Alias{Address: "team@example.test", Targets: []string{bob}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	a := e.browser(t)
+	a.mustLogin(alice, alicePW)
+	for _, to := range []string{"team@example.test", "postmaster@example.test"} {
+		r := a.sendForm(map[string]string{"to": to, "subject": "to " + to, "body": "hello\n"}, nil)
+		if r.StatusCode != http.StatusSeeOther {
+			t.Fatalf("send to %s: %d %s", to, r.StatusCode, r.body)
+		}
+	}
+	if got := e.Mailbox(bob, "INBOX"); len(got) != 1 || !strings.Contains(string(got[0].Body), "Subject: to team@example.test") {
+		t.Fatalf("bob's INBOX: %v", got)
+	}
+	// The gateway made postmaster@localhost, its first account, on start: the administrator.
+	if got := e.Mailbox("postmaster@localhost", "INBOX"); len(got) != 1 {
+		t.Fatalf("postmaster's INBOX: %v", got)
+	}
 }

@@ -33,6 +33,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sealgate/sealgate/gateway/addressing"
 	"github.com/sealgate/sealgate/gateway/auth"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 	"github.com/sealgate/sealgate/gateway/msgbuf"
@@ -61,8 +62,11 @@ type Options struct {
 	Keys          *keys.Keyring
 	Pipeline      Submitter
 	IsLocalDomain func(domain string) bool
-	Hostname      string       // right side of Message-IDs; "" is "localhost"
-	Logger        *slog.Logger // nil: slog.Default()
+	// Directory resolves local recipients as SMTP submission does (aliases, sub-addresses,
+	// postmaster@, forwarding); nil accepts accounts only.
+	Directory *addressing.Directory
+	Hostname  string       // right side of Message-IDs; "" is "localhost"
+	Logger    *slog.Logger // nil: slog.Default()
 	// MaxMessageSize bounds a composed message with its attachments; 0 is 50 MiB.
 	MaxMessageSize int64
 	// SpoolDir holds composed messages too large for memory (encrypted); "" is the system's.
