@@ -106,6 +106,10 @@ CREATE TABLE IF NOT EXISTS pending (
 // CLI like the mail store. Writes go through one connection with BEGIN IMMEDIATE.
 type sqliteBackend struct {
 	wdb, rdb *sql.DB
+	// vdb is one connection that only reads PRAGMA data_version, which changes when another
+	// connection (of any process, this one's writer included) commits: the change counter of
+	// the keyring's cache.
+	vdb *sql.DB
 }
 
 func openSQLite(dir string) (*sqliteBackend, error) {
@@ -122,7 +126,17 @@ func openSQLite(dir string) (*sqliteBackend, error) {
 		wdb.Close()
 		return nil, err
 	}
-	b := &sqliteBackend{wdb: wdb, rdb: rdb}
+	vdb, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		wdb.Close()
+		rdb.Close()
+		return nil, err
+	}
+	vdb.SetMaxOpenConns(1)
+	vdb.SetMaxIdleConns(1)
+	vdb.SetConnMaxLifetime(0)
+	vdb.SetConnMaxIdleTime(0)
+	b := &sqliteBackend{wdb: wdb, rdb: rdb, vdb: vdb}
 	if err := b.migrate(); err != nil {
 		b.Close()
 		return nil, fmt.Errorf("keys: %s: %w", path, err)
@@ -153,7 +167,15 @@ func (b *sqliteBackend) migrate() error {
 }
 
 func (b *sqliteBackend) Close() error {
-	return errors.Join(b.wdb.Close(), b.rdb.Close())
+	return errors.Join(b.wdb.Close(), b.rdb.Close(), b.vdb.Close())
+}
+
+// Version implements Versioned. data_version is only comparable on one connection, so vdb
+// has exactly one that is never closed while the backend is open.
+func (b *sqliteBackend) Version(ctx context.Context) (int64, error) {
+	var v int64
+	err := b.vdb.QueryRowContext(ctx, "PRAGMA data_version").Scan(&v)
+	return v, err
 }
 
 func (b *sqliteBackend) View(ctx context.Context, fn func(Tx) error) error {
@@ -180,6 +202,7 @@ func (b *sqliteBackend) Update(ctx context.Context, fn func(Tx) error) error {
 type sqliteTx struct{ tx *sql.Tx }
 
 var _ Backend = (*sqliteBackend)(nil)
+var _ Versioned = (*sqliteBackend)(nil)
 var _ Tx = sqliteTx{}
 
 func nanos(t time.Time) int64 {

@@ -27,8 +27,9 @@ type Options struct {
 }
 
 // Keyring holds OpenPGP keys and X.509 certificates per address. It is safe for concurrent
-// use, and several processes may open the same data directory: every call reads the backend,
-// so a change made by the CLI is seen at once by a running server.
+// use, and several processes may open the same data directory: every call checks the
+// backend's change counter, so a change made by the CLI is seen at once by a running server
+// (cache.go).
 //
 // The lookup methods (the Lookup interface) choose keys for mail processing; the admin
 // methods (Admin) change the keyring and write the audit log.
@@ -37,6 +38,7 @@ type Keyring struct {
 	mk     *MasterKey
 	opts   Options
 	closed atomic.Bool
+	cache  cache // see cache.go
 }
 
 // CertKey is an X.509 certificate with its private key and the intermediates to send along.
@@ -135,13 +137,18 @@ func (k *Keyring) update(ctx context.Context, fn func(Tx) error) error {
 }
 
 func (k *Keyring) find(ctx context.Context, q Query) ([]Record, error) {
-	var rs []Record
-	err := k.view(ctx, func(tx Tx) error {
-		var err error
-		rs, err = tx.Find(q)
-		return err
+	if k.closed.Load() {
+		return nil, ErrClosed
+	}
+	return k.findCached(ctx, q, func() ([]Record, error) {
+		var rs []Record
+		err := k.view(ctx, func(tx Tx) error {
+			var err error
+			rs, err = tx.Find(q)
+			return err
+		})
+		return rs, err
 	})
-	return rs, err
 }
 
 func (k *Keyring) findAddr(ctx context.Context, scheme Scheme, addr string) ([]Record, error) {

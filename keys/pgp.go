@@ -245,6 +245,14 @@ func (k *Keyring) sealPGPSecret(e *openpgp.Entity) ([]byte, error) {
 }
 
 func (k *Keyring) openPGP(r Record, secret bool) (*pgpmime.Key, error) {
+	e, err := k.parsedEntity(r, secret, func() (*openpgp.Entity, error) { return k.parsePGP(r, secret) })
+	if err != nil {
+		return nil, err
+	}
+	return pgpmime.NewKey(e), nil
+}
+
+func (k *Keyring) parsePGP(r Record, secret bool) (*openpgp.Entity, error) {
 	data := r.Public
 	if secret {
 		if r.Sealed == nil {
@@ -267,7 +275,7 @@ func (k *Keyring) openPGP(r Record, secret bool) (*pgpmime.Key, error) {
 			e.Revocations = pub.Revocations
 		}
 	}
-	return pgpmime.NewKey(e), nil
+	return e, nil
 }
 
 func errOr(err error, msg string) string {
