@@ -15,15 +15,19 @@ type SearchText struct {
 	RawHeader []byte
 }
 
+// Reads that look rows up by body id go to imap_search_content, the FTS5 table's own
+// content table (id = rowid; c0, c1, c2 = header, body, raw_header): a plain b-tree lookup
+// instead of a virtual-table query per row, several times cheaper for a whole mailbox.
+
 // UnindexedBodies returns up to limit bodies of a mailbox's messages (every mailbox when
 // mailboxID is 0) that have no search text yet.
 func (s *Store) UnindexedBodies(ctx context.Context, mailboxID int64, limit int) ([]int64, error) {
 	q := `SELECT DISTINCT m.body_id FROM messages m WHERE m.mailbox_id = ?
-		AND NOT EXISTS (SELECT 1 FROM imap_search s WHERE s.rowid = m.body_id) LIMIT ?`
+		AND NOT EXISTS (SELECT 1 FROM imap_search_content s WHERE s.id = m.body_id) LIMIT ?`
 	args := []any{mailboxID, limit}
 	if mailboxID == 0 {
 		q = `SELECT DISTINCT m.body_id FROM messages m
-			WHERE NOT EXISTS (SELECT 1 FROM imap_search s WHERE s.rowid = m.body_id) LIMIT ?`
+			WHERE NOT EXISTS (SELECT 1 FROM imap_search_content s WHERE s.id = m.body_id) LIMIT ?`
 		args = args[1:]
 	}
 	rows, err := s.rdb.QueryContext(ctx, q, args...)
@@ -143,8 +147,8 @@ func (s *Store) SearchHeaders(ctx context.Context, mailboxID int64) (map[uint32]
 // RawHeaders returns the raw header sections of a mailbox's indexed messages with
 // lo <= UID <= hi. Messages not indexed yet are missing from the result.
 func (s *Store) RawHeaders(ctx context.Context, mailboxID int64, lo, hi uint32) (map[uint32][]byte, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT m.uid, s.raw_header FROM messages m
-		JOIN imap_search s ON s.rowid = m.body_id WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ?`, mailboxID, lo, hi)
+	rows, err := s.rdb.QueryContext(ctx, `SELECT m.uid, s.c2 FROM messages m
+		JOIN imap_search_content s ON s.id = m.body_id WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ?`, mailboxID, lo, hi)
 	if err != nil {
 		return nil, err
 	}

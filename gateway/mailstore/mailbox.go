@@ -1,6 +1,7 @@
 package mailstore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -125,7 +126,7 @@ func (s *Store) OpenBody(ctx context.Context, bodyID int64) (io.ReadCloser, int6
 	var data []byte
 	var path sql.NullString
 	var size int64
-	err := s.rdb.QueryRowContext(ctx, `SELECT data, path, size FROM bodies WHERE id = ?`, bodyID).Scan(&data, &path, &size)
+	err := s.openBody.QueryRowContext(ctx, bodyID).Scan(&data, &path, &size)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, 0, ErrNotFound
 	}
@@ -139,7 +140,7 @@ func (s *Store) OpenBody(ctx context.Context, bodyID int64) (io.ReadCloser, int6
 		}
 		return f, size, nil
 	}
-	return io.NopCloser(strings.NewReader(string(data))), size, nil
+	return io.NopCloser(bytes.NewReader(data)), size, nil
 }
 
 // SetFlags replaces the system flags of the given messages and bumps their MODSEQ.

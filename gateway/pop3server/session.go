@@ -58,6 +58,7 @@ type session struct {
 	failed   int
 	bad      int
 	quit     bool
+	msgBuf   *bufio.Reader // reused for every message sent (sendMessage)
 }
 
 func newSession(s *Server, c net.Conn) *session {
@@ -488,7 +489,13 @@ func (s *session) sendMessage(m *message, bodyLines int) bool {
 		s.reply("+OK top of message follows")
 	}
 	s.conn.SetWriteDeadline(time.Now().Add(s.srv.opts.IdleTimeout))
-	err = writeDotStuffed(s.w, rc, bodyLines)
+	if s.msgBuf == nil {
+		s.msgBuf = bufio.NewReaderSize(rc, 32<<10)
+	} else {
+		s.msgBuf.Reset(rc)
+	}
+	err = copyDotStuffed(s.w, s.msgBuf, bodyLines)
+	s.msgBuf.Reset(nil)
 	s.reply(".")
 	if err != nil {
 		// The response is cut short; the client cannot trust the rest of the session.
@@ -503,7 +510,11 @@ func (s *session) sendMessage(m *message, bodyLines int) bool {
 // CRLF), a line starting with "." gets another ".", and with bodyLines >= 0 only the header
 // and that many body lines are written. A final line without an end gets one.
 func writeDotStuffed(w *bufio.Writer, r io.Reader, bodyLines int) error {
-	br := bufio.NewReaderSize(r, 32<<10)
+	return copyDotStuffed(w, bufio.NewReaderSize(r, 32<<10), bodyLines)
+}
+
+// copyDotStuffed is writeDotStuffed reading through br, which a session reuses.
+func copyDotStuffed(w *bufio.Writer, br *bufio.Reader, bodyLines int) error {
 	inBody, n := false, 0
 	for {
 		// Each turn starts at the beginning of a line.
