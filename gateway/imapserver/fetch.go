@@ -75,12 +75,23 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 			s.changed()
 		}
 	}
-	for _, p := range pos {
+	needBody := options.BodyStructure != nil || len(options.BinarySection) > 0 || len(options.BinarySectionSize) > 0
+	for _, sec := range options.BodySection {
+		needBody = needBody || !headerOnly(sec)
+	}
+	var bodies map[int64][]byte
+	for i, p := range pos {
 		m := byUID[v.msgs[p].uid]
 		if m == nil {
 			continue // expunged by another session; the client learns it at the next chance
 		}
-		if err := s.fetchOne(w.CreateMessage(uint32(p+1)), m, raws[m.UID], options, seenNow[m.UID]); err != nil {
+		if needBody && m.Size <= mailstore.InlineLimit && bodies[m.BodyID] == nil {
+			// Small bodies are read a batch at a time, not with a query per message.
+			if bodies, err = st.InlineBodies(ctx, s.nextBodies(pos[i:], byUID)); err != nil {
+				return s.fail(err)
+			}
+		}
+		if err := s.fetchOne(w.CreateMessage(uint32(p+1)), m, raws[m.UID], bodies[m.BodyID], options, seenNow[m.UID]); err != nil {
 			return err
 		}
 		if options.Flags || seenNow[m.UID] {
@@ -88,6 +99,30 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 		}
 	}
 	return nil
+}
+
+// Bounds of one batch of bodies read ahead by Fetch.
+const (
+	batchMessages = 256
+	batchBytes    = 4 << 20
+)
+
+// nextBodies lists the ids of the inline bodies of the next messages of pos, up to a batch.
+func (s *session) nextBodies(pos []int, byUID map[uint32]*mailstore.Message) []int64 {
+	var ids []int64
+	var size int64
+	for _, p := range pos {
+		m := byUID[s.sel.msgs[p].uid]
+		if m == nil || m.Size > mailstore.InlineLimit {
+			continue
+		}
+		if len(ids) == batchMessages || len(ids) > 0 && size+m.Size > batchBytes {
+			break
+		}
+		ids = append(ids, m.BodyID)
+		size += m.Size
+	}
+	return ids
 }
 
 // message is one message's body, read at most once per FETCH.
@@ -117,8 +152,8 @@ func (msg *message) reader() (io.ReadCloser, error) {
 	return io.NopCloser(bytes.NewReader(msg.data)), nil
 }
 
-func (s *session) fetchOne(rw *imapserver.FetchResponseWriter, m *mailstore.Message, raw []byte, options *imap.FetchOptions, seen bool) error {
-	msg := &message{s: s, m: m}
+func (s *session) fetchOne(rw *imapserver.FetchResponseWriter, m *mailstore.Message, raw, body []byte, options *imap.FetchOptions, seen bool) error {
+	msg := &message{s: s, m: m, data: body}
 	rw.WriteUID(imap.UID(m.UID))
 	if options.Flags || seen {
 		rw.WriteFlags(imapFlags(m.Flags, m.Keywords))

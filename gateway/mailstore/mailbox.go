@@ -143,6 +143,44 @@ func (s *Store) OpenBody(ctx context.Context, bodyID int64) (io.ReadCloser, int6
 	return io.NopCloser(bytes.NewReader(data)), size, nil
 }
 
+// InlineBodies returns the bodies with these ids that are kept inside the database, in one
+// query; bodies stored as files (larger than InlineLimit) and missing ones are left out, for
+// OpenBody. For reading many small messages at once (IMAP FETCH of a whole mailbox).
+func (s *Store) InlineBodies(ctx context.Context, ids []int64) (map[int64][]byte, error) {
+	out := make(map[int64][]byte, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var q strings.Builder
+	q.WriteString(`SELECT id, data FROM bodies WHERE path IS NULL AND id IN (`)
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		if i > 0 {
+			q.WriteByte(',')
+		}
+		q.WriteByte('?')
+		args[i] = id
+	}
+	q.WriteByte(')')
+	rows, err := s.rdb.QueryContext(ctx, q.String(), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var data []byte
+		if err := rows.Scan(&id, &data); err != nil {
+			return nil, err
+		}
+		if data == nil {
+			data = []byte{}
+		}
+		out[id] = data
+	}
+	return out, rows.Err()
+}
+
 // SetFlags replaces the system flags of the given messages and bumps their MODSEQ.
 func (s *Store) SetFlags(ctx context.Context, mailboxID int64, uids []uint32, flags Flags) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
