@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -11,11 +12,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
@@ -87,7 +91,7 @@ func TestKill9LosesNoAcknowledgedMessage(t *testing.T) {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	smtpAddr, subAddr := freePort(t), freePort(t)
+	smtpAddr, subAddr, imapAddr := freePort(t), freePort(t), freePort(t)
 	// remote.example routes to a port where nothing listens: its mail stays queued (temporary
 	// failure) and is counted in the spool, with no DNS involved.
 	// SPF, DKIM and DMARC ask a DNS server of the test's own, which knows no names.
@@ -102,12 +106,12 @@ resolver = %q
 smtp = %q
 submission = %q
 submissions = ""
-imap = ""
+imap = %q
 imaps = ""
 pop3 = ""
 pop3s = ""
 http = ""
-`, dns.Addr, freePort(t), smtpAddr, subAddr)
+`, dns.Addr, freePort(t), smtpAddr, subAddr, imapAddr)
 	if err := os.WriteFile(filepath.Join(dataDir, "sealgate.toml"), []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -117,9 +121,14 @@ http = ""
 		t.Fatalf("user add: %v\n%s", err, out)
 	}
 
-	const rounds, senders = 5, 8
+	rounds, senders := 5, 8
+	if n, err := strconv.Atoi(os.Getenv("SEALGATE_CRASH_ROUNDS")); err == nil && n > 0 {
+		rounds = n // bench/soak.sh
+	}
 	var mu sync.Mutex
 	acked := map[string]bool{}
+	expungeTried := map[string]bool{} // an expunge was sent: the message may be gone
+	expunged := map[string]bool{}     // the expunge was answered OK: the message must be gone
 	attempted := 0
 	for round := 0; round < rounds; round++ {
 		srv := startServer(t, bin, dataDir, smtpAddr)
@@ -154,6 +163,16 @@ http = ""
 				}
 			}(s)
 		}
+		// An IMAP client expunges messages while the server may be killed.
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				if err := expungeSome(ctx, imapAddr, &mu, expungeTried, expunged); err != nil {
+					time.Sleep(20 * time.Millisecond)
+				}
+			}
+		}()
 		time.Sleep(time.Duration(200+rand.IntN(600)) * time.Millisecond)
 		if err := srv.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
@@ -201,9 +220,14 @@ http = ""
 	}
 	lost, dup := 0, 0
 	for id := range acked {
-		if count[id] == 0 {
+		if count[id] == 0 && !expungeTried[id] {
 			lost++
 			t.Errorf("acknowledged message %s is missing", id)
+		}
+	}
+	for id := range expunged {
+		if count[id] != 0 {
+			t.Errorf("message %s is back after its expunge was acknowledged", id)
 		}
 	}
 	for id, n := range count {
@@ -212,8 +236,8 @@ http = ""
 			t.Errorf("message %s stored %d times", id, n)
 		}
 	}
-	t.Logf("%d kills, %d messages attempted, %d acknowledged, %d stored, %d lost, %d duplicated",
-		rounds, attempted, len(acked), len(count), lost, dup)
+	t.Logf("%d kills, %d messages attempted, %d acknowledged, %d expunged over IMAP, %d stored, %d lost, %d duplicated",
+		rounds, attempted, len(acked), len(expunged), len(count), lost, dup)
 	if len(acked) < rounds {
 		t.Fatalf("only %d messages acknowledged: the test did not exercise the server", len(acked))
 	}
@@ -252,4 +276,57 @@ func sendOne(c *smtp.Client, id string, submit bool) error {
 	fmt.Fprintf(w, "From: %s\r\nSubject: crash test\r\nX-Test-Id: %s\r\n\r\n", from, id)
 	w.Write(bytes.Repeat([]byte("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\r\n"), 160))
 	return w.Close()
+}
+
+// expungeSome logs in over IMAP, marks the first message of alice's INBOX \Deleted and
+// expunges it by UID, recording its test id as tried before and as expunged after the OK.
+func expungeSome(ctx context.Context, addr string, mu *sync.Mutex, tried, done map[string]bool) error {
+	c, err := imapclient.DialInsecure(addr, nil)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.Login("alice@localhost", "pw").Wait(); err != nil {
+		return err
+	}
+	idRE := regexp.MustCompile(`X-Test-Id: (\S+)`)
+	for ctx.Err() == nil {
+		sel, err := c.Select("INBOX", nil).Wait()
+		if err != nil {
+			return err
+		}
+		if sel.NumMessages == 0 {
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		msgs, err := c.Fetch(imap.SeqSetNum(1), &imap.FetchOptions{UID: true,
+			BodySection: []*imap.FetchItemBodySection{{Specifier: imap.PartSpecifierHeader, Peek: true}}}).Collect()
+		if err != nil || len(msgs) != 1 {
+			return fmt.Errorf("fetch: %v", err)
+		}
+		var id string
+		for _, b := range msgs[0].BodySection {
+			if m := idRE.FindSubmatch(b.Bytes); m != nil {
+				id = string(m[1])
+			}
+		}
+		if id == "" {
+			return errors.New("no test id")
+		}
+		uid := imap.UIDSetNum(msgs[0].UID)
+		mu.Lock()
+		tried[id] = true
+		mu.Unlock()
+		if err := c.Store(uid, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close(); err != nil {
+			return err
+		}
+		if err := c.UIDExpunge(uid).Close(); err != nil {
+			return err
+		}
+		mu.Lock()
+		done[id] = true
+		mu.Unlock()
+		time.Sleep(5 * time.Millisecond)
+	}
+	return nil
 }
