@@ -54,6 +54,8 @@ type Options struct {
 	// DNS answers the lookups of SPF, DKIM and DMARC; nil is Resolver when it can, else the
 	// system resolver.
 	DNS mailauth.Resolver
+	// WKD replaces the Web Key Directory client used when [keys] wkd_lookup is on (tests).
+	WKD *keys.WKDClient
 	// Now is the queue's clock; nil is time.Now.
 	Now func() time.Time
 }
@@ -84,6 +86,7 @@ type Gateway struct {
 	imapNotify *imapserver.Notifier // wakes IDLE sessions when mail is delivered
 	pipe       *pipeline.Pipeline   // shared by SMTP submission and web mail compose
 	directory  *addressing.Directory
+	wkd        pipeline.WKDLookup // nil unless [keys] wkd_lookup
 
 	mu    sync.Mutex
 	addrs map[string]string
@@ -191,6 +194,13 @@ func New(opts Options) (*Gateway, error) {
 		errc:     make(chan error, 16),
 		resolver: resolver, now: opts.Now, queueWake: queueWake,
 	}
+	if cfg.Keys.WKDLookup {
+		if opts.WKD != nil {
+			g.wkd = opts.WKD
+		} else {
+			g.wkd = &keys.WKDClient{}
+		}
+	}
 	g.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	g.spoolDir = spoolDir
 	g.imapNotify = imapNotify
@@ -246,6 +256,7 @@ func (g *Gateway) buildSMTP() error {
 		Policy: g.store, Keys: g.keyring,
 		Auth: &mailauth.Checker{Resolver: g.dns},
 		DKIM: &mailauth.DKIMKeys{Dir: filepath.Join(g.dataDir, "dkim"), MasterKey: g.master},
+		WKD:  g.wkd,
 	})
 	g.pipe = pipe
 	metrics := smtpserver.NewMetrics(g.registry)

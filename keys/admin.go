@@ -227,24 +227,34 @@ func (k *Keyring) HarvestCertificate(ctx context.Context, cert *x509.Certificate
 // HarvestAutocrypt stores the key of an Autocrypt header (keydata: the base64-decoded binary
 // key) for addr as harvested, under the same rule as HarvestCertificate.
 func (k *Keyring) HarvestAutocrypt(ctx context.Context, addr string, keydata []byte) (Entry, error) {
+	return k.harvestPGP(ctx, addr, keydata, SourceAutocrypt)
+}
+
+// HarvestWKD stores a key found by a Web Key Directory lookup for addr as harvested, under the
+// same rule as HarvestCertificate.
+func (k *Keyring) HarvestWKD(ctx context.Context, addr string, keydata []byte) (Entry, error) {
+	return k.harvestPGP(ctx, addr, keydata, SourceWKD)
+}
+
+func (k *Keyring) harvestPGP(ctx context.Context, addr string, keydata []byte, source string) (Entry, error) {
 	na, err := NormalizeAddress(addr)
 	if err != nil {
 		return Entry{}, fmt.Errorf("%w: %v", ErrRefused, err)
 	}
 	el, err := openpgp.ReadKeyRing(bytes.NewReader(keydata))
 	if err != nil || len(el) != 1 {
-		return Entry{}, fmt.Errorf("%w: Autocrypt keydata is not one OpenPGP key", ErrRefused)
+		return Entry{}, fmt.Errorf("%w: %s key data is not one OpenPGP key", ErrRefused, source)
 	}
 	e := el[0]
 	if e.PrivateKey != nil {
-		return Entry{}, fmt.Errorf("%w: Autocrypt keydata holds a secret key", ErrRefused)
+		return Entry{}, fmt.Errorf("%w: %s key data holds a secret key", ErrRefused, source)
 	}
 	r, err := pgpRecord(e, k.now())
 	if err != nil {
 		return Entry{}, err
 	}
 	r.Addresses = []string{na}
-	return k.harvest(ctx, r, SourceAutocrypt)
+	return k.harvest(ctx, r, source)
 }
 
 func (k *Keyring) harvest(ctx context.Context, r Record, source string) (Entry, error) {

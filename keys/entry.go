@@ -64,6 +64,7 @@ const (
 	SourceGenerated = "generated"
 	SourceSMIME     = "smime-signature" // harvested from a verified S/MIME signature
 	SourceAutocrypt = "autocrypt"       // harvested from an Autocrypt header
+	SourceWKD       = "wkd"             // found by a Web Key Directory lookup
 )
 
 // Entry describes one key or certificate in the keyring. It carries no key material.

@@ -228,6 +228,12 @@ type Keys struct {
 	// DIR/master.key, created with mode 0600 on first use. Nodes sharing a
 	// database must be given the same file.
 	MasterKeyFile string `toml:"master_key_file"`
+
+	// Look up the OpenPGP keys of remote recipients in their domain's Web
+	// Key Directory (HTTPS) when the keyring has none, so that outbound mail
+	// can be encrypted to them. Found keys are kept as harvested. Answers are
+	// cached; a lookup waits at most 5 seconds.
+	WKDLookup bool `toml:"wkd_lookup"`
 }
 
 // Addressing holds the address resolution settings.

@@ -85,6 +85,18 @@ func Start(t testing.TB, mods ...func(*config.Config)) *Env {
 // StartIn is Start with the data directory dir (for example on a small file system).
 func StartIn(t testing.TB, dir string, mods ...func(*config.Config)) *Env {
 	t.Helper()
+	return start(t, dir, gateway.Options{}, mods...)
+}
+
+// StartWith is Start with gateway options a test sets itself (such as a WKD client); the
+// config, data directory, logger and DNS are the harness's.
+func StartWith(t testing.TB, opts gateway.Options, mods ...func(*config.Config)) *Env {
+	t.Helper()
+	return start(t, filepath.Join(t.TempDir(), "data"), opts, mods...)
+}
+
+func start(t testing.TB, dir string, extra gateway.Options, mods ...func(*config.Config)) *Env {
+	t.Helper()
 	cfg := Config()
 	for _, m := range mods {
 		m(cfg)
@@ -98,10 +110,17 @@ func StartIn(t testing.TB, dir string, mods ...func(*config.Config)) *Env {
 		w = io.MultiWriter(logs, os.Stderr)
 	}
 	dns := dnstest.Start(t, dnstest.Zone{"SERVFAIL": {"*"}})
-	gw, err := gateway.New(gateway.Options{Config: cfg, DataDir: dir, Logger: slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		// No DNS from tests: mail to a domain without a route stays queued (temporary failure).
-		Resolver: &deliverytest.Resolver{Temporary: true},
-		DNS:      dns.Resolver()})
+	opts := extra
+	opts.Config, opts.DataDir = cfg, dir
+	opts.Logger = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	// No DNS from tests: mail to a domain without a route stays queued (temporary failure).
+	if opts.Resolver == nil {
+		opts.Resolver = &deliverytest.Resolver{Temporary: true}
+	}
+	if opts.DNS == nil {
+		opts.DNS = dns.Resolver()
+	}
+	gw, err := gateway.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -128,6 +128,9 @@ type Options struct {
 	Auth *mailauth.Checker
 	// DKIM signs mail for other domains with the sender domain's key, when it has one.
 	DKIM *mailauth.DKIMKeys
+	// WKD looks up keys of remote recipients that the keyring lacks, when outbound encryption
+	// is possible; found keys are harvested. nil: no lookups.
+	WKD WKDLookup
 }
 
 // Pipeline processes accepted messages.
@@ -271,6 +274,32 @@ func (p *Pipeline) senderKeys(ctx context.Context, settings policy.Settings, arr
 	return p.keyFacts(ctx, sender.Name, factNeeds{sign: true})
 }
 
+// WKDLookup finds a remote recipient's published OpenPGP key (*keys.WKDClient).
+type WKDLookup interface {
+	Lookup(ctx context.Context, addr string) ([]byte, error)
+}
+
+// wkdFill looks a remote recipient without a usable OpenPGP key up in its domain's Web Key
+// Directory and harvests what it finds. Failures only mean no key.
+func (p *Pipeline) wkdFill(ctx context.Context, rcptAddr string) {
+	h, ok := p.opts.Keys.(interface {
+		HarvestWKD(ctx context.Context, addr string, keydata []byte) (keys.Entry, error)
+	})
+	if p.opts.WKD == nil || !ok {
+		return
+	}
+	if ring, err := p.opts.Keys.EncryptionKeysPGP(ctx, rcptAddr); err != nil || len(ring) > 0 {
+		return
+	}
+	key, err := p.opts.WKD.Lookup(ctx, rcptAddr)
+	if err != nil {
+		return
+	}
+	if _, err := h.HarvestWKD(ctx, rcptAddr, key); err != nil {
+		p.opts.Logger.Info("key from WKD not kept", "rcpt", rcptAddr, "err", err)
+	}
+}
+
 // decide looks up the recipient's keys that the decision can use and asks the policy.
 func (p *Pipeline) decide(ctx context.Context, f decideFacts, rcptAddr string, dir policy.Direction) (policy.Decision, error) {
 	rcpt, err := policy.ParseScope(rcptAddr)
@@ -286,6 +315,9 @@ func (p *Pipeline) decide(ctx context.Context, f decideFacts, rcptAddr string, d
 	} else {
 		need.decrypt = policy.None
 		need.encrypt = f.arrival.Encrypted == policy.None
+		if need.encrypt && f.settings.Get(f.sender, "outbound.encrypt").Value != "never" {
+			p.wkdFill(ctx, rcptAddr)
+		}
 	}
 	rk, err := p.keyFacts(ctx, rcptAddr, need)
 	if err != nil {

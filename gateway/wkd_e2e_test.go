@@ -1,0 +1,103 @@
+package gateway_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+
+	"github.com/sealgate/sealgate/crypto/mimecrypt"
+	"github.com/sealgate/sealgate/crypto/pgpmime"
+	"github.com/sealgate/sealgate/gateway"
+	"github.com/sealgate/sealgate/gateway/config"
+	"github.com/sealgate/sealgate/gateway/delivery/deliverytest"
+	"github.com/sealgate/sealgate/gateway/gatewaytest"
+	"github.com/sealgate/sealgate/keys"
+)
+
+// With [keys] wkd_lookup on, a remote recipient's key published in its domain's Web Key
+// Directory is found, kept as harvested, and used to encrypt; without one, `required` refuses.
+func TestE2EWKDLookupForOutboundEncryption(t *testing.T) {
+	// partner.test's key, made in a keyring of its own, published by a WKD server.
+	other, err := keys.Open(t.TempDir(), mustMasterIn(t, t.TempDir()), keys.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	ctx := context.Background()
+	if _, err := other.Admin("partner").GeneratePGP(ctx, "dave@partner.test", keys.PGPOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ring, _ := other.EncryptionKeysPGP(ctx, "dave@partner.test")
+	pub, _ := ring[0].PublicKeyBytes()
+	wkd := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/.well-known/openpgpkey/partner.test/hu/"+keys.WKDHash("dave") {
+			w.Write(pub)
+			return
+		}
+		http.NotFound(w, r)
+	}))
+	defer wkd.Close()
+	client := &keys.WKDClient{HTTP: wkd.Client(), URLs: func(domain, hash, local string) []string {
+		return []string{wkd.URL + "/.well-known/openpgpkey/" + domain + "/hu/" + hash + "?l=" + local}
+	}}
+
+	peer := deliverytest.Start(t, deliverytest.Options{})
+	env := gatewaytest.StartWith(t, gateway.Options{WKD: client}, func(c *config.Config) {
+		c.Keys.WKDLookup = true
+		c.Outbound.Routes = map[string]string{"partner.test": peer.Addr}
+	})
+	env.AddUser("alice@localhost", "alice-pw-123")
+	setPolicy(t, env, "alice@localhost", "outbound.encrypt", "required")
+
+	c, err := smtp.DialStartTLS(env.GW.Addr("submission"), env.TLSConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Auth(sasl.NewPlainClient("", "alice@localhost", "alice-pw-123")); err != nil {
+		t.Fatal(err)
+	}
+	const marker = "found-by-wkd-secret"
+	msg := "From: alice@localhost\r\nSubject: wkd\r\n\r\n" + marker + "\r\n"
+	if err := c.SendMail("alice@localhost", []string{"dave@partner.test"}, strings.NewReader(msg)); err != nil {
+		t.Fatalf("to a recipient with a WKD key: %v", err)
+	}
+	err = c.SendMail("alice@localhost", []string{"erin@partner.test"}, strings.NewReader(msg))
+	var se *smtp.SMTPError
+	if !errors.As(err, &se) || se.Code != 550 {
+		t.Fatalf("to a recipient without any key: %v", err)
+	}
+	if !peer.Wait(20*time.Second, func(p *deliverytest.Peer) bool { return len(p.Received()) == 1 }) {
+		t.Fatal("nothing delivered")
+	}
+	got := peer.Received()[0].Body
+	if bytes.Contains(got, []byte(marker)) || mimecrypt.DetectBytes(got).Kind != mimecrypt.PGPEncrypted {
+		t.Fatal("delivered without encryption")
+	}
+	secret, _ := other.DecryptionKeysPGP(ctx, "dave@partner.test")
+	var out bytes.Buffer
+	if _, err := pgpmime.Decrypt(&out, bytes.NewReader(got), secret, pgpmime.DecryptOptions{}); err != nil || !strings.Contains(out.String(), marker) {
+		t.Fatalf("dave cannot decrypt: %v", err)
+	}
+	es, _ := env.GW.Keyring().Entries(ctx, "dave@partner.test")
+	if len(es) != 1 || es[0].Trust != keys.TrustHarvested || es[0].Source != keys.SourceWKD {
+		t.Fatalf("WKD key not kept as harvested: %+v", es)
+	}
+}
+
+func mustMasterIn(t *testing.T, dir string) *keys.MasterKey {
+	mk, err := keys.LoadOrCreateMasterKey(filepath.Join(dir, "master.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mk
+}
