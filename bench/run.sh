@@ -88,6 +88,7 @@ sg_fresh() {
 		plaintext_on_loopback = true
 		[limits]
 		max_connections_per_ip = 1000
+		max_message_size = "64MiB"
 		[dns]
 		# No DNS server here: SPF/DKIM/DMARC lookups fail at once (Postfix does none).
 		resolver = "127.0.0.1:1"
