@@ -256,7 +256,7 @@ func (g *Gateway) buildSMTP() error {
 		Policy: g.store, Keys: g.keyring,
 		Auth: &mailauth.Checker{Resolver: g.dns},
 		DKIM: &mailauth.DKIMKeys{Dir: filepath.Join(g.dataDir, "dkim"), MasterKey: g.master},
-		WKD:  g.wkd,
+		WKD:  g.wkd, SpillDir: g.spoolDir,
 	})
 	g.pipe = pipe
 	metrics := smtpserver.NewMetrics(g.registry)

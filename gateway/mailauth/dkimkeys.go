@@ -131,25 +131,55 @@ func (k *DKIMKeys) active(dir string) (string, error) {
 }
 
 // Sign writes msg with a DKIM-Signature of the domain's active key prepended. It returns
-// ErrNoDKIMKey when the domain has none.
+// ErrNoDKIMKey when the domain has none. It holds msg in memory; Signature does not.
 func (k *DKIMKeys) Sign(w io.Writer, msg io.Reader, domain string) error {
-	dir, err := k.domainDir(domain)
+	opts, err := k.signOptions(domain)
 	if err != nil {
 		return err
+	}
+	return dkim.Sign(w, msg, opts)
+}
+
+// Signature reads msg once and returns the DKIM-Signature header field (with its CRLF) to
+// prepend to it, without holding the message in memory. It returns ErrNoDKIMKey when the
+// domain has none.
+func (k *DKIMKeys) Signature(msg io.Reader, domain string) (string, error) {
+	opts, err := k.signOptions(domain)
+	if err != nil {
+		return "", err
+	}
+	s, err := dkim.NewSigner(opts)
+	if err != nil {
+		return "", err
+	}
+	defer s.Close()
+	if _, err := io.Copy(s, msg); err != nil {
+		return "", err
+	}
+	if err := s.Close(); err != nil {
+		return "", err
+	}
+	return s.Signature(), nil
+}
+
+func (k *DKIMKeys) signOptions(domain string) (*dkim.SignOptions, error) {
+	dir, err := k.domainDir(domain)
+	if err != nil {
+		return nil, err
 	}
 	sel, err := k.active(dir)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	der, err := k.MasterKey.ReadSealedFile(filepath.Join(dir, sel+".key"), dkimPurpose)
 	if err != nil {
-		return fmt.Errorf("mailauth: DKIM key of %s: %w", domain, err)
+		return nil, fmt.Errorf("mailauth: DKIM key of %s: %w", domain, err)
 	}
 	priv, err := x509.ParsePKCS8PrivateKey(der)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return dkim.Sign(w, msg, &dkim.SignOptions{
+	return &dkim.SignOptions{
 		Domain:                 filepath.Base(dir),
 		Selector:               sel,
 		Signer:                 priv.(crypto.Signer),
@@ -157,7 +187,7 @@ func (k *DKIMKeys) Sign(w io.Writer, msg io.Reader, domain string) error {
 		BodyCanonicalization:   dkim.CanonicalizationRelaxed,
 		HeaderKeys: []string{"From", "From", "To", "Cc", "Subject", "Date", "Message-ID", "Reply-To", "In-Reply-To",
 			"References", "MIME-Version", "Content-Type", "Content-Transfer-Encoding", "Autocrypt"},
-	})
+	}, nil
 }
 
 // SignBytes is Sign for a message in memory.

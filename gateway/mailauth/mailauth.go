@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/mail"
 	"net/netip"
 	"strings"
@@ -36,6 +37,9 @@ type Input struct {
 	Helo     string
 	MailFrom string // "" for the null sender
 	Message  []byte // the message as received, header and body
+	// Open, when Message is nil, reads the message as received from the start; it may be
+	// called more than once. Large messages are checked from it without being held in memory.
+	Open func() io.Reader
 }
 
 // DKIMOutcome is the result of one DKIM signature.
@@ -57,6 +61,9 @@ type Results struct {
 	DMARCPolicy string
 }
 
+// MaxHeader is how much of a message read through Input.Open is searched for the From: field.
+const MaxHeader = 1 << 20
+
 // Check runs SPF, DKIM and DMARC.
 func (c *Checker) Check(ctx context.Context, in Input) Results {
 	timeout := c.Timeout
@@ -73,7 +80,13 @@ func (c *Checker) Check(ctx context.Context, in Input) Results {
 	}
 
 	lookupTXT := func(name string) ([]string, error) { return c.Resolver.LookupTXT(ctx, name) }
-	verifs, err := dkim.VerifyWithOptions(bytes.NewReader(in.Message), &dkim.VerifyOptions{LookupTXT: lookupTXT, MaxVerifications: 5})
+	msg, header := io.Reader(bytes.NewReader(in.Message)), in.Message
+	if in.Message == nil && in.Open != nil {
+		msg = in.Open()
+		// Only the header section is needed for DMARC; MaxHeader bounds it.
+		header, _ = io.ReadAll(io.LimitReader(in.Open(), MaxHeader))
+	}
+	verifs, err := dkim.VerifyWithOptions(msg, &dkim.VerifyOptions{LookupTXT: lookupTXT, MaxVerifications: 5})
 	if err != nil && !errors.Is(err, dkim.ErrTooManySignatures) {
 		r.DKIM = append(r.DKIM, DKIMOutcome{Result: "permerror", Reason: "unparsable message"})
 	}
@@ -91,7 +104,7 @@ func (c *Checker) Check(ctx context.Context, in Input) Results {
 		r.DKIM = append(r.DKIM, o)
 	}
 
-	r.DMARC, r.DMARCFrom, r.DMARCPolicy = c.dmarc(lookupTXT, in.Message, r)
+	r.DMARC, r.DMARCFrom, r.DMARCPolicy = c.dmarc(lookupTXT, header, r)
 	return r
 }
 

@@ -14,7 +14,8 @@
 //     encrypt, or reject — and groups recipients whose decisions are equal: each group gets
 //     one transformed copy. A rejection for any recipient refuses the whole message
 //     (RejectError) before anything is stored;
-//  5. transforms each copy in memory with crypto/pgpmime and crypto/smime, DKIM-signs copies
+//  5. transforms each copy with crypto/pgpmime and crypto/smime (in memory, or streamed through
+//     encrypted msgbuf spills for messages above StreamThreshold), DKIM-signs copies
 //     for other domains after every crypto transform, and adds Sealgate-Security and
 //     Authentication-Results to copies for local mailboxes;
 //  6. stores every copy in one atomic, durable mailstore.Deliver.
@@ -128,6 +129,9 @@ type Options struct {
 	Auth *mailauth.Checker
 	// DKIM signs mail for other domains with the sender domain's key, when it has one.
 	DKIM *mailauth.DKIMKeys
+	// SpillDir is where transformed copies of messages larger than StreamThreshold spill
+	// (encrypted); "" means os.TempDir().
+	SpillDir string
 	// WKD looks up keys of remote recipients that the keyring lacks, when outbound encryption
 	// is possible; found keys are harvested. nil: no lookups.
 	WKD WKDLookup
@@ -153,6 +157,7 @@ func New(opts Options) *Pipeline {
 // nil every copy is durable.
 func (p *Pipeline) Process(ctx context.Context, env *Envelope, msg *msgbuf.Buffer) (mailstore.Delivered, error) {
 	hdr, err := readHeader(msg.NewReader())
+	var ok bool
 	if err != nil {
 		return mailstore.Delivered{}, err
 	}
@@ -176,18 +181,27 @@ func (p *Pipeline) Process(ctx context.Context, env *Envelope, msg *msgbuf.Buffe
 		return p.store(ctx, env, p.plainCopies(env, msg, added.String()))
 	}
 
-	raw, ok := msg.Bytes()
-	if !ok {
-		if raw, err = readAllBody(msg.NewReader(), msg.Size()); err != nil {
-			return mailstore.Delivered{}, err
-		}
+	w := &work{large: msg.Size() > StreamThreshold, dir: p.opts.SpillDir}
+	defer w.discard()
+	var raw []byte // the message as received; for a large message only its header section
+	if w.large {
+		raw, err = headerSection(msg.NewReader())
+	} else if raw, ok = msg.Bytes(); !ok {
+		raw, err = readAllBody(msg.NewReader(), msg.Size())
+	}
+	if err != nil {
+		return mailstore.Delivered{}, err
 	}
 	var authRes string
 	if p.opts.Auth != nil && env.Role == RoleMX {
-		r := p.opts.Auth.Check(ctx, mailauth.Input{IP: env.RemoteIP, Helo: env.Helo, MailFrom: env.MailFrom, Message: raw})
+		in := mailauth.Input{IP: env.RemoteIP, Helo: env.Helo, MailFrom: env.MailFrom, Message: raw}
+		if w.large {
+			in.Message, in.Open = nil, msg.NewReader
+		}
+		r := p.opts.Auth.Check(ctx, in)
 		authRes = r.AuthResults(p.opts.Hostname)
 	}
-	base, removed := dropFields(raw, func(name, value string) bool {
+	head, removed := dropFields(raw, func(name, value string) bool {
 		if strings.EqualFold(name, SecurityHeader) {
 			return true
 		}
@@ -201,8 +215,12 @@ func (p *Pipeline) Process(ctx context.Context, env *Envelope, msg *msgbuf.Buffe
 	if removed > 0 {
 		p.opts.Logger.Info("removed forged result headers", "id", env.ID, "count", removed)
 	}
-	base = append(added.Bytes(), base...)
-	copies, err := p.secureCopies(ctx, env, base, authRes)
+	head = append(added.Bytes(), head...)
+	var base mailstore.Body = msgbuf.FromBytes(head)
+	if w.large {
+		base = &splicedBody{head: head, src: msg, skip: int64(len(raw))}
+	}
+	copies, err := p.secureCopies(ctx, w, env, base, head, authRes)
 	if err != nil {
 		return mailstore.Delivered{}, err
 	}
@@ -367,7 +385,9 @@ func (p *Pipeline) Explain(ctx context.Context, sender string, submitted bool, a
 }
 
 // secureCopies decides per recipient and makes one copy per distinct decision.
-func (p *Pipeline) secureCopies(ctx context.Context, env *Envelope, base []byte, authRes string) ([]mailstore.Copy, error) {
+// base is the message with its header section rewritten, head that header section (for an
+// ordinary message, all of base).
+func (p *Pipeline) secureCopies(ctx context.Context, w *work, env *Envelope, base mailstore.Body, head []byte, authRes string) ([]mailstore.Copy, error) {
 	settings := policy.Settings{}
 	if p.opts.Policy != nil {
 		s, err := p.opts.Policy.PolicySettings(ctx)
@@ -376,16 +396,21 @@ func (p *Pipeline) secureCopies(ctx context.Context, env *Envelope, base []byte,
 		}
 		settings = s
 	}
-	arrival := arrivalOf(mimecrypt.DetectBytes(base))
+	var arrival policy.Arrival
+	if w.large {
+		arrival = arrivalOfHeader(head)
+	} else {
+		arrival = arrivalOf(mimecrypt.DetectBytes(head))
+	}
 	submitted := env.Role == RoleSubmission
 	sender := senderScope(env.MailFrom)
 	senderAddr := ""
 	if sender.Kind == policy.Address {
 		senderAddr = sender.Name
 	}
-	from := fromAddress(base)
+	from := fromAddress(head)
 	if !submitted {
-		p.harvestAutocrypt(ctx, base, from)
+		p.harvestAutocrypt(ctx, head, from)
 	}
 	senderKeys, err := p.senderKeys(ctx, settings, arrival, sender, submitted)
 	if err != nil {
@@ -455,7 +480,7 @@ func (p *Pipeline) secureCopies(ctx context.Context, env *Envelope, base []byte,
 	received := p.receivedHeader(env)
 	var copies []mailstore.Copy
 	for _, g := range groups {
-		res, err := p.transform(ctx, g.decision, base, arrival, g.rcpt, from, senderAddr)
+		res, err := p.transform(ctx, w, g.decision, base, arrival, g.rcpt, from, senderAddr)
 		if err != nil {
 			return nil, err
 		}
@@ -474,26 +499,47 @@ func (p *Pipeline) secureCopies(ctx context.Context, env *Envelope, base []byte,
 			if ar != "" {
 				h.WriteString("Authentication-Results: " + ar + "\r\n")
 			}
-			copies = append(copies, mailstore.Copy{Body: msgbuf.FromBytes(append([]byte(h.String()), res.content...)), Local: g.local})
+			copies = append(copies, mailstore.Copy{Body: prefixed(h.String(), res.content), Local: g.local})
 		}
 		if len(g.remote) > 0 {
-			content := res.content
-			if p.opts.DKIM != nil && g.dkimDomain != "" {
-				signed, err := p.opts.DKIM.SignBytes(content, g.dkimDomain)
-				switch {
-				case err == nil:
-					content = signed
-				case !errors.Is(err, mailauth.ErrNoDKIMKey):
-					return nil, fmt.Errorf("dkim: %w", err)
-				}
+			body, err := p.remoteBody(w, received, res.content, g.dkimDomain)
+			if err != nil {
+				return nil, err
 			}
 			copies = append(copies, mailstore.Copy{
-				Body:     msgbuf.FromBytes(append([]byte(received), content...)),
+				Body:     body,
 				Outbound: &mailstore.Outbound{Sender: g.sender, Recipients: g.remote},
 			})
 		}
 	}
 	return copies, nil
+}
+
+// remoteBody is a copy for other domains: Received:, then the content DKIM-signed by domain
+// when it has a key.
+func (p *Pipeline) remoteBody(w *work, received string, content mailstore.Body, domain string) (mailstore.Body, error) {
+	if p.opts.DKIM == nil || domain == "" {
+		return prefixed(received, content), nil
+	}
+	if w.large {
+		sig, err := p.opts.DKIM.Signature(content.NewReader(), domain)
+		switch {
+		case err == nil:
+			return prefixed(received+sig, content), nil
+		case errors.Is(err, mailauth.ErrNoDKIMKey):
+			return prefixed(received, content), nil
+		}
+		return nil, fmt.Errorf("dkim: %w", err)
+	}
+	data := bytesOf(content)
+	signed, err := p.opts.DKIM.SignBytes(data, domain)
+	switch {
+	case err == nil:
+		data = signed
+	case !errors.Is(err, mailauth.ErrNoDKIMKey):
+		return nil, fmt.Errorf("dkim: %w", err)
+	}
+	return msgbuf.FromBytes(append([]byte(received), data...)), nil
 }
 
 func (p *Pipeline) receivedHeader(env *Envelope) string {
@@ -534,25 +580,15 @@ func sanitize(s string) string {
 }
 
 func readHeader(r io.Reader) (textproto.MIMEHeader, error) {
-	br := bufio.NewReader(io.LimitReader(r, MaxHeaderSize+1))
-	var raw bytes.Buffer
-	for {
-		line, err := br.ReadSlice('\n')
-		raw.Write(line)
-		if raw.Len() > MaxHeaderSize {
-			return nil, ErrHeaderTooLarge
-		}
-		if err == bufio.ErrBufferFull {
-			continue
-		}
-		if len(bytes.TrimRight(line, "\r\n")) == 0 || err != nil {
-			break
-		}
+	section, err := headerSection(r)
+	if err != nil {
+		return nil, err
 	}
+	raw := bytes.NewBuffer(section)
 	if !bytes.HasSuffix(raw.Bytes(), []byte("\n\n")) && !bytes.HasSuffix(raw.Bytes(), []byte("\r\n\r\n")) {
 		raw.WriteString("\r\n\r\n") // header-only message
 	}
-	h, err := textproto.NewReader(bufio.NewReader(&raw)).ReadMIMEHeader()
+	h, err := textproto.NewReader(bufio.NewReader(raw)).ReadMIMEHeader()
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%w: %v", ErrMalformedHeader, err)
 	}
@@ -595,10 +631,10 @@ func NewID() string {
 
 type prefixedBody struct {
 	prefix []byte
-	rest   *msgbuf.Buffer
+	rest   mailstore.Body
 }
 
-func prefixed(prefix string, rest *msgbuf.Buffer) *prefixedBody {
+func prefixed(prefix string, rest mailstore.Body) *prefixedBody {
 	return &prefixedBody{prefix: []byte(prefix), rest: rest}
 }
 
@@ -610,7 +646,11 @@ func (b *prefixedBody) NewReader() io.Reader {
 
 // Bytes joins prefix and body when the body is in memory.
 func (b *prefixedBody) Bytes() ([]byte, bool) {
-	rest, ok := b.rest.Bytes()
+	bb, ok := b.rest.(interface{ Bytes() ([]byte, bool) })
+	if !ok {
+		return nil, false
+	}
+	rest, ok := bb.Bytes()
 	if !ok {
 		return nil, false
 	}

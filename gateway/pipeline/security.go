@@ -17,6 +17,7 @@ import (
 	"github.com/sealgate/sealgate/crypto/pgpmime"
 	"github.com/sealgate/sealgate/crypto/smime"
 	"github.com/sealgate/sealgate/gateway/address"
+	"github.com/sealgate/sealgate/gateway/mailstore"
 	"github.com/sealgate/sealgate/keys"
 	"github.com/sealgate/sealgate/policy"
 )
@@ -175,7 +176,7 @@ func smimeSig(r smime.SignatureResult) sigInfo {
 
 // copyResult is one transformed copy.
 type copyResult struct {
-	content   []byte
+	content   mailstore.Body
 	arrival   policy.Arrival
 	decrypted bool
 	sig       sigInfo
@@ -184,13 +185,12 @@ type copyResult struct {
 
 // transform applies one decision to the message. from is the From: address (for signature
 // checks), sender the envelope sender (for signing).
-func (p *Pipeline) transform(ctx context.Context, d policy.Decision, msg []byte, arrival policy.Arrival, rcpt, from, sender string) (copyResult, error) {
+func (p *Pipeline) transform(ctx context.Context, w *work, d policy.Decision, msg mailstore.Body, arrival policy.Arrival, rcpt, from, sender string) (copyResult, error) {
 	res := copyResult{content: msg, arrival: arrival, sig: sigInfo{result: "none"}}
 	kr := p.opts.Keys
 	now := p.opts.Now
 
 	if d.Decrypt != policy.None && kr != nil {
-		var out bytes.Buffer
 		switch d.Decrypt {
 		case policy.PGP:
 			ring, err := kr.DecryptionKeysPGP(ctx, rcpt)
@@ -198,9 +198,13 @@ func (p *Pipeline) transform(ctx context.Context, d policy.Decision, msg []byte,
 				return res, err
 			}
 			verify, _ := kr.VerificationKeysPGP(ctx, from)
-			r, err := pgpmime.Decrypt(&out, bytes.NewReader(msg), ring, pgpmime.DecryptOptions{VerifyKeys: verify, Now: now})
+			out := w.newBuffer()
+			r, err := pgpmime.Decrypt(out, msg.NewReader(), ring, pgpmime.DecryptOptions{VerifyKeys: verify, Now: now})
 			if err == nil {
-				res.content, res.decrypted = out.Bytes(), true
+				err = out.Finish()
+			}
+			if err == nil {
+				res.content, res.decrypted = out, true
 				if r.Signature.Signed {
 					res.sig = pgpSig(r.Signature)
 				}
@@ -213,9 +217,9 @@ func (p *Pipeline) transform(ctx context.Context, d policy.Decision, msg []byte,
 				return res, err
 			}
 			for _, ck := range cks {
-				out.Reset()
-				if _, err := smime.Decrypt(&out, bytes.NewReader(msg), ck.Cert, ck.Key, smime.DecryptOptions{Now: now}); err == nil {
-					res.content, res.decrypted = out.Bytes(), true
+				out := w.newBuffer()
+				if _, err := smime.Decrypt(out, msg.NewReader(), ck.Cert, ck.Key, smime.DecryptOptions{Now: now}); err == nil && out.Finish() == nil {
+					res.content, res.decrypted = out, true
 					break
 				}
 			}
@@ -226,13 +230,13 @@ func (p *Pipeline) transform(ctx context.Context, d policy.Decision, msg []byte,
 	}
 
 	if d.Verify && res.sig.result == "none" {
-		if s, ok := p.verify(ctx, res.content, from); ok {
+		if s, ok := p.verify(ctx, w, res.content, from); ok {
 			res.sig = s
 		}
 	}
 
 	if d.Sign != policy.None || d.Encrypt != policy.None {
-		out, err := p.protect(ctx, d, res.content, rcpt, sender)
+		out, err := p.protect(ctx, w, d, res.content, rcpt, sender)
 		if err != nil {
 			return res, fmt.Errorf("%w: %v", ErrPolicyNotApplied, err)
 		}
@@ -246,9 +250,17 @@ func (p *Pipeline) transform(ctx context.Context, d policy.Decision, msg []byte,
 }
 
 // verify checks the visible signature of content, if any.
-func (p *Pipeline) verify(ctx context.Context, content []byte, from string) (sigInfo, bool) {
-	kind := mimecrypt.DetectBytes(content)
-	a := arrivalOf(kind)
+func (p *Pipeline) verify(ctx context.Context, w *work, content mailstore.Body, from string) (sigInfo, bool) {
+	var a policy.Arrival
+	if w.large {
+		head, err := headerSection(content.NewReader())
+		if err != nil {
+			return sigInfo{}, false
+		}
+		a = arrivalOfHeader(head)
+	} else {
+		a = arrivalOf(mimecrypt.DetectBytes(bytesOf(content)))
+	}
 	if a.Encrypted != policy.None || a.Signed == policy.None || p.opts.Keys == nil {
 		return sigInfo{}, false
 	}
@@ -256,7 +268,7 @@ func (p *Pipeline) verify(ctx context.Context, content []byte, from string) (sig
 	switch a.Signed {
 	case policy.PGP:
 		ring, _ := p.opts.Keys.VerificationKeysPGP(ctx, from)
-		r, err := pgpmime.Verify(bytes.NewReader(content), ring, pgpmime.VerifyOptions{Now: now})
+		r, err := pgpmime.Verify(content.NewReader(), ring, pgpmime.VerifyOptions{Now: now})
 		if err != nil {
 			return sigInfo{result: "fail", scheme: policy.PGP}, true
 		}
@@ -266,7 +278,7 @@ func (p *Pipeline) verify(ctx context.Context, content []byte, from string) (sig
 		if err != nil {
 			return sigInfo{}, false
 		}
-		r, err := smime.Verify(nil, bytes.NewReader(content), smime.VerifyOptions{Roots: roots, Now: now})
+		r, err := smime.Verify(nil, content.NewReader(), smime.VerifyOptions{Roots: roots, Now: now})
 		if err != nil {
 			return sigInfo{result: "fail", scheme: policy.SMIME}, true
 		}
@@ -281,7 +293,7 @@ func (p *Pipeline) verify(ctx context.Context, content []byte, from string) (sig
 // protect signs and/or encrypts content as decided. PGP signing with PGP encryption is one
 // OpenPGP message (sign-then-encrypt, RFC 3156 §6.2); otherwise the signature is made first
 // and the signed message encrypted.
-func (p *Pipeline) protect(ctx context.Context, d policy.Decision, content []byte, rcpt, sender string) ([]byte, error) {
+func (p *Pipeline) protect(ctx context.Context, w *work, d policy.Decision, content mailstore.Body, rcpt, sender string) (mailstore.Body, error) {
 	kr := p.opts.Keys
 	if kr == nil {
 		return nil, errors.New("no keyring")
@@ -296,22 +308,28 @@ func (p *Pipeline) protect(ctx context.Context, d policy.Decision, content []byt
 		signer = k
 	}
 	if d.Sign == policy.PGP && d.Encrypt != policy.PGP {
-		var out bytes.Buffer
-		if err := pgpmime.Sign(&out, bytes.NewReader(content), pgpmime.SignOptions{Signer: signer, Now: now}); err != nil {
+		out := w.newBuffer()
+		if err := pgpmime.Sign(out, content.NewReader(), pgpmime.SignOptions{Signer: signer, Now: now}); err != nil {
 			return nil, err
 		}
-		content, signer = out.Bytes(), nil
+		if err := out.Finish(); err != nil {
+			return nil, err
+		}
+		content, signer = out, nil
 	}
 	if d.Sign == policy.SMIME {
 		ck, err := kr.SigningCert(ctx, sender)
 		if err != nil {
 			return nil, err
 		}
-		var out bytes.Buffer
-		if err := smime.Sign(&out, bytes.NewReader(content), smime.SignOptions{Cert: ck.Cert, Key: ck.Key, Chain: ck.Chain, Now: now}); err != nil {
+		out := w.newBuffer()
+		if err := smime.Sign(out, content.NewReader(), smime.SignOptions{Cert: ck.Cert, Key: ck.Key, Chain: ck.Chain, Now: now}); err != nil {
 			return nil, err
 		}
-		content = out.Bytes()
+		if err := out.Finish(); err != nil {
+			return nil, err
+		}
+		content = out
 	}
 	switch d.Encrypt {
 	case policy.PGP:
@@ -328,11 +346,11 @@ func (p *Pipeline) protect(ctx context.Context, d policy.Decision, content []byt
 		if len(chosen) == 0 {
 			return nil, fmt.Errorf("key %s of %s is no longer usable", d.EncryptKey, rcpt)
 		}
-		var out bytes.Buffer
-		if err := pgpmime.Encrypt(&out, bytes.NewReader(content), pgpmime.EncryptOptions{Recipients: chosen, Signer: signer, Now: now}); err != nil {
+		out := w.newBuffer()
+		if err := pgpmime.Encrypt(out, content.NewReader(), pgpmime.EncryptOptions{Recipients: chosen, Signer: signer, Now: now}); err != nil {
 			return nil, err
 		}
-		return out.Bytes(), nil
+		return out, out.Finish()
 	case policy.SMIME:
 		certs, err := kr.Certificates(ctx, rcpt)
 		if err != nil {
@@ -347,11 +365,11 @@ func (p *Pipeline) protect(ctx context.Context, d policy.Decision, content []byt
 		if len(chosen) == 0 {
 			return nil, fmt.Errorf("certificate %s of %s is no longer usable", d.EncryptKey, rcpt)
 		}
-		var out bytes.Buffer
-		if err := smime.Encrypt(&out, bytes.NewReader(content), smime.EncryptOptions{Recipients: chosen, Now: now}); err != nil {
+		out := w.newBuffer()
+		if err := smime.Encrypt(out, content.NewReader(), smime.EncryptOptions{Recipients: chosen, Now: now}); err != nil {
 			return nil, err
 		}
-		return out.Bytes(), nil
+		return out, out.Finish()
 	}
 	return content, nil
 }

@@ -1,0 +1,145 @@
+package pipeline
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"math"
+	"mime"
+	"strings"
+
+	"github.com/sealgate/sealgate/gateway/mailstore"
+	"github.com/sealgate/sealgate/gateway/msgbuf"
+	"github.com/sealgate/sealgate/policy"
+)
+
+// StreamThreshold is the size above which the security stage streams a message instead of
+// holding it in memory. Below it every form of the message (as received, decrypted,
+// encrypted) is a byte slice; above it only the header section is in memory, the body stays
+// in the SMTP server's msgbuf, and every transformed form is written to a msgbuf of its own,
+// whose spill file is encrypted with a per-buffer key, so plaintext that the policy encrypts
+// still never reaches the disk.
+//
+// A streamed message's protection is read from its top-level header alone: multipart/encrypted
+// (PGP/MIME), application/pkcs7-mime (S/MIME enveloped or signed-data), multipart/signed with
+// the OpenPGP or S/MIME protocol. Inline PGP inside a body this large is not looked for, so such
+// a message counts as plain. S/MIME transforms keep their own 64 MiB buffer (crypto/smime).
+const StreamThreshold = 4 << 20
+
+// work is the scratch state of one message in the security stage: the buffers that transforms
+// write to, released when the message is stored or refused.
+type work struct {
+	large bool
+	dir   string
+	bufs  []*msgbuf.Buffer
+}
+
+// newBuffer returns an output buffer: all in memory for an ordinary message; with the default
+// 1 MiB in memory and an encrypted spill for a large one.
+func (w *work) newBuffer() *msgbuf.Buffer {
+	limit := math.MaxInt
+	if w.large {
+		limit = 0
+	}
+	b := msgbuf.New(msgbuf.Options{Dir: w.dir, MemoryLimit: limit})
+	w.bufs = append(w.bufs, b)
+	return b
+}
+
+func (w *work) discard() {
+	for _, b := range w.bufs {
+		b.Discard()
+	}
+	w.bufs = nil
+}
+
+// bytesOf returns the content of an in-memory body (the small path), reading it otherwise.
+func bytesOf(b mailstore.Body) []byte {
+	if bb, ok := b.(interface{ Bytes() ([]byte, bool) }); ok {
+		if data, ok := bb.Bytes(); ok {
+			return data
+		}
+	}
+	data, _ := readAllBody(b.NewReader(), b.Size())
+	return data
+}
+
+// splicedBody is a message whose header section was rewritten: head, then src from offset
+// skip (its body) onwards.
+type splicedBody struct {
+	head []byte
+	src  *msgbuf.Buffer
+	skip int64
+}
+
+func (b *splicedBody) Size() int64 { return int64(len(b.head)) + b.src.Size() - b.skip }
+
+func (b *splicedBody) NewReader() io.Reader {
+	r := b.src.NewReader()
+	if _, err := io.CopyN(io.Discard, r, b.skip); err != nil {
+		return io.MultiReader(bytes.NewReader(b.head), errReader{err})
+	}
+	return io.MultiReader(bytes.NewReader(b.head), r)
+}
+
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }
+
+// headerSection returns the header section of r exactly as it is, with the blank line that
+// ends it (a message without one is all header).
+func headerSection(r io.Reader) ([]byte, error) {
+	br := bufio.NewReader(io.LimitReader(r, MaxHeaderSize+1))
+	var raw bytes.Buffer
+	for {
+		line, err := br.ReadSlice('\n')
+		raw.Write(line)
+		if raw.Len() > MaxHeaderSize {
+			return nil, ErrHeaderTooLarge
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if len(bytes.TrimRight(line, "\r\n")) == 0 || err != nil {
+			break
+		}
+	}
+	return raw.Bytes(), nil
+}
+
+// arrivalOfHeader is the protection a streamed message shows in its top-level Content-Type
+// (see StreamThreshold).
+func arrivalOfHeader(head []byte) policy.Arrival {
+	var a policy.Arrival
+	h, err := readHeader(bytes.NewReader(head))
+	if err != nil {
+		return a
+	}
+	mt, params, err := mime.ParseMediaType(h.Get("Content-Type"))
+	if err != nil {
+		return a
+	}
+	proto := strings.ToLower(params["protocol"])
+	switch mt {
+	case "multipart/encrypted":
+		if proto == "application/pgp-encrypted" {
+			a.Encrypted = policy.PGP
+		}
+	case "application/pkcs7-mime", "application/x-pkcs7-mime":
+		if strings.EqualFold(params["smime-type"], "signed-data") {
+			a.Signed = policy.SMIME
+		} else {
+			// enveloped-data, authEnveloped-data, or unnamed: taken as encrypted, so it is never
+			// encrypted again.
+			a.Encrypted = policy.SMIME
+		}
+	case "multipart/signed":
+		switch proto {
+		case "application/pgp-signature":
+			a.Signed = policy.PGP
+		case "application/pkcs7-signature", "application/x-pkcs7-signature":
+			a.Signed = policy.SMIME
+		}
+	}
+	return a
+}
