@@ -10,6 +10,7 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 
+	"github.com/sealgate/sealgate/gateway/address"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 )
 
@@ -27,7 +28,16 @@ func BenchmarkIMAP10kOps(b *testing.B) {
 	benchEnv := start(b)
 	st := benchEnv.GW.Store()
 	ctx := context.Background()
-	inbox, err := st.MailboxByName(ctx, 1, "INBOX")
+	// Look alice up: the gateway makes its postmaster account first, so she is not user 1.
+	a, err := address.Parse("alice@localhost")
+	if err != nil {
+		b.Fatal(err)
+	}
+	alice, err := st.UserByAddress(ctx, a)
+	if err != nil {
+		b.Fatal(err)
+	}
+	inbox, err := st.MailboxByName(ctx, alice.ID, "INBOX")
 	if err != nil {
 		b.Fatal(err)
 	}

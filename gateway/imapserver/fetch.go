@@ -7,7 +7,6 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
-	"github.com/emersion/go-message/textproto"
 
 	"github.com/sealgate/sealgate/gateway/mailstore"
 )
@@ -28,9 +27,17 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 	}
 	ctx, cancel := s.ctx()
 	defer cancel()
+	defer s.cork()()
 	st := s.srv.opts.Store
 	lo, hi := v.msgs[pos[0]].uid, v.msgs[pos[len(pos)-1]].uid
-	list, err := st.MessagesInRange(ctx, v.mb.ID, lo, hi)
+	var list []mailstore.Message
+	var envs []mailstore.Envelope
+	var err error
+	if options.Envelope {
+		list, envs, err = st.MessagesWithEnvelopes(ctx, v.mb.ID, lo, hi)
+	} else {
+		list, err = st.MessagesInRange(ctx, v.mb.ID, lo, hi)
+	}
 	if err != nil {
 		return s.fail(err)
 	}
@@ -38,7 +45,8 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 	for i := range list {
 		byUID[list[i].UID] = &list[i]
 	}
-	needHeader := options.Envelope
+	// Messages not indexed yet have no stored envelope: their headers are parsed.
+	needHeader := options.Envelope && len(envs) < len(list)
 	setSeen := false
 	for _, sec := range options.BodySection {
 		needHeader = needHeader || headerOnly(sec)
@@ -80,10 +88,21 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 		needBody = needBody || !headerOnly(sec)
 	}
 	var bodies map[int64][]byte
+	var dec envelopeDecoder
 	for i, p := range pos {
 		m := byUID[v.msgs[p].uid]
 		if m == nil {
 			continue // expunged by another session; the client learns it at the next chance
+		}
+		it := fetchItem{m: m, raw: raws[m.UID], seen: seenNow[m.UID]}
+		if options.Envelope {
+			// envs is in UID order, as pos is.
+			for len(envs) > 0 && envs[0].UID < m.UID {
+				envs = envs[1:]
+			}
+			if len(envs) > 0 && envs[0].UID == m.UID {
+				it.env, _ = dec.decode(envs[0].Data) // nil when malformed: parsed again
+			}
 		}
 		if needBody && m.Size <= mailstore.InlineLimit && bodies[m.BodyID] == nil {
 			// Small bodies are read a batch at a time, not with a query per message.
@@ -91,7 +110,8 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 				return s.fail(err)
 			}
 		}
-		if err := s.fetchOne(w.CreateMessage(uint32(p+1)), m, raws[m.UID], bodies[m.BodyID], options, seenNow[m.UID]); err != nil {
+		it.body = bodies[m.BodyID]
+		if err := s.fetchOne(w.CreateMessage(uint32(p+1)), it, options); err != nil {
 			return err
 		}
 		if options.Flags || seenNow[m.UID] {
@@ -152,10 +172,20 @@ func (msg *message) reader() (io.ReadCloser, error) {
 	return io.NopCloser(bytes.NewReader(msg.data)), nil
 }
 
-func (s *session) fetchOne(rw *imapserver.FetchResponseWriter, m *mailstore.Message, raw, body []byte, options *imap.FetchOptions, seen bool) error {
-	msg := &message{s: s, m: m, data: body}
+// fetchItem is what Fetch has read ahead for one message.
+type fetchItem struct {
+	m    *mailstore.Message
+	raw  []byte         // raw header section; nil: read from the body when needed
+	body []byte         // inline body; nil: read from the store when needed
+	env  *imap.Envelope // stored envelope; nil: parsed from the header
+	seen bool           // \Seen was set by this FETCH
+}
+
+func (s *session) fetchOne(rw *imapserver.FetchResponseWriter, it fetchItem, options *imap.FetchOptions) error {
+	m, raw := it.m, it.raw
+	msg := &message{s: s, m: m, data: it.body}
 	rw.WriteUID(imap.UID(m.UID))
-	if options.Flags || seen {
+	if options.Flags || it.seen {
 		rw.WriteFlags(imapFlags(m.Flags, m.Keywords))
 	}
 	if options.InternalDate {
@@ -176,12 +206,15 @@ func (s *session) fetchOne(rw *imapserver.FetchResponseWriter, m *mailstore.Mess
 		return readRawHeader(bufio.NewReader(rc))
 	}
 	if options.Envelope {
-		h, err := header()
-		if err != nil {
-			return s.abortFetch(rw, err)
+		env := it.env
+		if env == nil {
+			h, err := header()
+			if err != nil {
+				return s.abortFetch(rw, err)
+			}
+			env = parseEnvelope(h)
 		}
-		th, _ := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(h)))
-		rw.WriteEnvelope(imapserver.ExtractEnvelope(th))
+		rw.WriteEnvelope(env)
 	}
 	if options.BodyStructure != nil {
 		rc, err := msg.reader()

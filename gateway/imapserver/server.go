@@ -245,10 +245,101 @@ func isLoopback(a net.Addr) bool {
 	return err == nil && ap.Addr().Unmap().IsLoopback()
 }
 
-// idleConn bounds every read deadline the library sets by the configured idle timeout.
+// idleConn bounds every read deadline the library sets by the configured idle timeout, and
+// gathers writes while corked.
+//
+// The library flushes after every response, which for FETCH of a whole mailbox is a write
+// system call per message (a fifth of the CPU time of FETCH 1:* (FLAGS ENVELOPE)). Fetch
+// corks the connection for its duration, so the responses leave in writes of up to
+// corkBuffer bytes; the tagged completion is written after Fetch uncorks, so nothing waits.
 type idleConn struct {
 	net.Conn
 	max time.Duration
+
+	mu     sync.Mutex
+	corked bool
+	buf    []byte
+	err    error // the first failed write of gathered bytes
+}
+
+// corkBuffer is how much a corked connection gathers before it writes.
+const corkBuffer = 64 << 10
+
+// corkWriteTimeout bounds the write of gathered bytes when the library has no deadline set.
+const corkWriteTimeout = time.Minute
+
+func (c *idleConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return 0, c.err
+	}
+	if !c.corked {
+		return c.Conn.Write(p)
+	}
+	if len(c.buf)+len(p) > corkBuffer {
+		if err := c.flushLocked(); err != nil {
+			return 0, err
+		}
+		if len(p) >= corkBuffer {
+			return c.Conn.Write(p)
+		}
+	}
+	c.buf = append(c.buf, p...)
+	return len(p), nil
+}
+
+func (c *idleConn) flushLocked() error {
+	if len(c.buf) == 0 {
+		return nil
+	}
+	_, err := c.Conn.Write(c.buf)
+	c.buf = c.buf[:0]
+	if err != nil {
+		c.err = err
+	}
+	return err
+}
+
+// cork gathers writes until uncork.
+func (c *idleConn) cork() {
+	c.mu.Lock()
+	c.corked = true
+	if c.buf == nil {
+		c.buf = make([]byte, 0, corkBuffer)
+	}
+	c.mu.Unlock()
+}
+
+// uncork writes what was gathered and lets later writes through at once.
+func (c *idleConn) uncork() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.corked = false
+	if len(c.buf) == 0 {
+		return c.err
+	}
+	c.Conn.SetWriteDeadline(time.Now().Add(corkWriteTimeout))
+	err := c.flushLocked()
+	c.Conn.SetWriteDeadline(time.Time{})
+	if cap(c.buf) > corkBuffer {
+		c.buf = nil
+	}
+	return err
+}
+
+// wireConn finds the idleConn under a library connection (TLS or not).
+func wireConn(c net.Conn) *idleConn {
+	for {
+		switch cc := c.(type) {
+		case *idleConn:
+			return cc
+		case *tls.Conn:
+			c = cc.NetConn()
+		default:
+			return nil
+		}
+	}
 }
 
 func (c *idleConn) SetReadDeadline(t time.Time) error {

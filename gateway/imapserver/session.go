@@ -35,10 +35,21 @@ type session struct {
 	client netip.Addr
 	user   *mailstore.User
 	sel    *selected
+	wire   *idleConn // nil when the connection is not one the Server accepted (tests)
+}
+
+// cork gathers the responses of a long command into large writes; the returned function
+// writes them out.
+func (s *session) cork() func() {
+	if s.wire == nil {
+		return func() {}
+	}
+	s.wire.cork()
+	return func() { s.wire.uncork() }
 }
 
 func (s *Server) newSession(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-	sess := &session{srv: s, conn: c}
+	sess := &session{srv: s, conn: c, wire: wireConn(c.NetConn())}
 	if ap, err := netip.ParseAddrPort(c.NetConn().RemoteAddr().String()); err == nil {
 		sess.client = ap.Addr().Unmap()
 	}

@@ -30,6 +30,8 @@ func extractSearchText(r io.Reader) (mailstore.SearchText, error) {
 	if err != nil {
 		return st, err
 	}
+	// ENVELOPE is parsed here, once, the way FETCH would parse it from the same bytes.
+	st.Envelope = encodeEnvelope(parseEnvelope(raw))
 	hdr, herr := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(raw)))
 	if herr != nil {
 		// Not a parsable header: index the whole thing as text.
@@ -150,14 +152,19 @@ func (ix *indexer) run() {
 	if err := ix.indexMailbox(ctx, 0); err != nil && ctx.Err() == nil {
 		ix.log.Warn("search index: catching up", "err", err)
 	}
+	if err := ix.addMissingEnvelopes(ctx); err != nil && ctx.Err() == nil {
+		ix.log.Warn("search index: envelopes", "err", err)
+	}
 	for {
 		select {
 		case <-ix.quit:
 			return
 		case mb := <-ix.notifier.index:
-			// Let a burst of deliveries gather so they are indexed in one transaction.
+			// Let a burst of deliveries gather so they are indexed in few transactions: each
+			// round scans the mailbox for what is not indexed, so during a heavy ingest rounds
+			// must be rare (SEARCH indexes what the indexer has not reached yet itself).
 			select {
-			case <-time.After(50 * time.Millisecond):
+			case <-time.After(time.Second):
 			case <-ix.quit:
 				return
 			}
@@ -185,7 +192,7 @@ func (ix *indexer) indexMailbox(ctx context.Context, mailboxID int64) error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	for {
-		ids, err := ix.store.UnindexedBodies(ctx, mailboxID, 256)
+		ids, err := ix.store.UnindexedBodies(ctx, mailboxID, 1024)
 		if err != nil || len(ids) == 0 {
 			return err
 		}
@@ -210,6 +217,45 @@ func (ix *indexer) indexMailbox(ctx context.Context, mailboxID int64) error {
 			return err
 		}
 		if len(texts) == 0 {
+			return nil
+		}
+	}
+}
+
+// addMissingEnvelopes stores the envelopes of bodies indexed before envelopes were stored
+// (a data directory from an older version), from the raw headers the index already holds.
+func (ix *indexer) addMissingEnvelopes(ctx context.Context) error {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	for {
+		hs, err := ix.store.HeadersWithoutEnvelope(ctx, 256)
+		if err != nil || len(hs) == 0 {
+			return err
+		}
+		envs := make([]mailstore.BodyEnvelope, 0, len(hs))
+		for _, h := range hs {
+			raw := h.RawHeader
+			if raw == nil {
+				// The header did not parse when indexed: FETCH reads it from the body.
+				rc, _, err := ix.store.OpenBody(ctx, h.BodyID)
+				if err == mailstore.ErrNotFound {
+					continue
+				}
+				if err != nil {
+					return err
+				}
+				raw, err = readRawHeader(bufio.NewReader(rc))
+				rc.Close()
+				if err != nil {
+					return err
+				}
+			}
+			envs = append(envs, mailstore.BodyEnvelope{BodyID: h.BodyID, Data: encodeEnvelope(parseEnvelope(raw))})
+		}
+		if err := ix.store.PutEnvelopes(ctx, envs); err != nil {
+			return err
+		}
+		if len(envs) == 0 {
 			return nil
 		}
 	}

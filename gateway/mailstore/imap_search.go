@@ -13,6 +13,8 @@ type SearchText struct {
 	Header    string
 	Text      string
 	RawHeader []byte
+	// Envelope is the body's encoded ENVELOPE (see imap_envelope); nil stores none.
+	Envelope []byte
 }
 
 // Reads that look rows up by body id go to imap_search_content, the FTS5 table's own
@@ -63,6 +65,11 @@ func (s *Store) PutSearchText(ctx context.Context, texts []SearchText) error {
 			if _, err := tx.Exec(`INSERT INTO imap_search(rowid, header, body, raw_header) VALUES (?, ?, ?, ?)`,
 				t.BodyID, t.Header, t.Text, t.RawHeader); err != nil {
 				return err
+			}
+			if t.Envelope != nil {
+				if err := putEnvelopeTx(tx, t.BodyID, t.Envelope); err != nil {
+					return err
+				}
 			}
 		}
 		return nil

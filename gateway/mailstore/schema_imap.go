@@ -10,6 +10,10 @@ package mailstore
 //     header fields and text parts in an FTS5 trigram index, so SEARCH BODY/TEXT finds
 //     substrings without reading message bodies, plus the raw header section (not indexed)
 //     for ENVELOPE and header searches. A body's row goes with the body.
+//   - imap_envelope holds each body's ENVELOPE, parsed once by the search indexer and encoded
+//     by the IMAP server (the store treats it as opaque bytes), so FETCH ENVELOPE of a whole
+//     mailbox is one query and no header parsing. A body's row goes with the body; a data
+//     directory from before this table gets its rows from the indexer when it starts.
 const schemaIMAP = `
 CREATE TABLE IF NOT EXISTS imap_expunged (
 	mailbox_id INTEGER NOT NULL,
@@ -30,5 +34,13 @@ CREATE VIRTUAL TABLE IF NOT EXISTS imap_search USING fts5(header, body, raw_head
 
 CREATE TRIGGER IF NOT EXISTS imap_search_gc AFTER DELETE ON bodies BEGIN
 	DELETE FROM imap_search WHERE rowid = OLD.id;
+END;
+
+CREATE TABLE IF NOT EXISTS imap_envelope (
+	body_id INTEGER PRIMARY KEY,
+	data    BLOB NOT NULL
+) STRICT;
+CREATE TRIGGER IF NOT EXISTS imap_envelope_gc AFTER DELETE ON bodies BEGIN
+	DELETE FROM imap_envelope WHERE body_id = OLD.id;
 END;
 `
