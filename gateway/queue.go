@@ -26,6 +26,7 @@ func (g *Gateway) buildQueue() error {
 		Hostname:       g.cfg.Hostname,
 		IsLocalDomain:  g.cfg.IsLocalDomain,
 		Lifetime:       q.Lifetime.D(),
+		DelayWarning:   q.DelayWarning.D(),
 		MinBackoff:     q.MinBackoff.D(),
 		MaxBackoff:     q.MaxBackoff.D(),
 		MaxConnections: q.MaxConnections,

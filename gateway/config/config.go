@@ -215,6 +215,11 @@ type Queue struct {
 	// Longest wait between two delivery attempts.
 	MaxBackoff Duration `toml:"max_backoff"`
 
+	// When a message still cannot be delivered this long after it was
+	// queued, its sender gets one notice that it is delayed and still being
+	// retried. "0s" sends no such notices.
+	DelayWarning Duration `toml:"delay_warning"`
+
 	// Most delivery sessions open at once, in total.
 	MaxConnections int `toml:"max_connections"`
 
@@ -294,9 +299,10 @@ func Default() *Config {
 		Outbound: Outbound{Routes: map[string]string{}, TLS: "opportunistic", SmarthostTLS: "opportunistic", RouteTLS: map[string]string{}},
 		Storage:  Storage{Backend: BackendEmbedded},
 		Queue: Queue{
-			Lifetime:   Duration{5 * 24 * time.Hour},
-			MinBackoff: Duration{5 * time.Minute},
-			MaxBackoff: Duration{time.Hour},
+			Lifetime:     Duration{5 * 24 * time.Hour},
+			MinBackoff:   Duration{5 * time.Minute},
+			MaxBackoff:   Duration{time.Hour},
+			DelayWarning: Duration{4 * time.Hour},
 
 			MaxConnections:          20,
 			MaxConnectionsPerDomain: 4,

@@ -43,6 +43,8 @@ type QueueEntry struct {
 	LastError   string
 	EnvelopeID  string
 	Recipients  []QueueRecipient
+	// Warned: the sender was told the delivery is delayed.
+	Warned bool
 }
 
 // QueueRecipient is one recipient of a QueueEntry and its delivery state.
@@ -69,7 +71,8 @@ func enqueueTx(tx *sql.Tx, o *Outbound, bodyID int64, envID string, now time.Tim
 }
 
 const queueSelect = `SELECT q.id, q.sender, q.body_id, q.created, q.next_attempt, q.attempts, q.held,
-		q.last_error, q.env_id, r.rcpt, r.state, r.last_error
+		q.last_error, q.env_id, r.rcpt, r.state, r.last_error,
+		EXISTS (SELECT 1 FROM queue_warned w WHERE w.queue_id = q.id)
 		FROM queue q JOIN queue_rcpts r ON r.queue_id = q.id`
 
 type rowQuerier interface {
@@ -88,7 +91,7 @@ func queryQueue(ctx context.Context, db rowQuerier, where string, args ...any) (
 		var r QueueRecipient
 		var created, next int64
 		if err := rows.Scan(&e.ID, &e.Sender, &e.BodyID, &created, &next, &e.Attempts, &e.Held, &e.LastError,
-			&e.EnvelopeID, &r.Address, &r.State, &r.LastError); err != nil {
+			&e.EnvelopeID, &r.Address, &r.State, &r.LastError, &e.Warned); err != nil {
 			return nil, err
 		}
 		if n := len(out); n > 0 && out[n-1].ID == e.ID {
@@ -195,6 +198,8 @@ type Settle struct {
 	// nil Bounce with Bounced set fails them without a notification (null sender).
 	Bounced []string
 	Bounce  *Bounce
+	// Warning is a delayed-delivery notice; it is stored only if the entry has had none.
+	Warning *Bounce
 }
 
 // QueueSettle applies st to entry id atomically: attempt count and schedule, the bounce and
@@ -202,8 +207,10 @@ type Settle struct {
 // reports whether the entry was removed. A recipient in Bounced that is not bouncing fails the
 // whole call (someone else settled it), so a DSN is never stored twice.
 func (s *Store) QueueSettle(ctx context.Context, id int64, st Settle) (done bool, err error) {
-	if st.Bounce != nil && (st.Bounce.Local == nil) == (st.Bounce.Remote == "") {
-		return false, errors.New("mailstore: a bounce goes to exactly one of a local mailbox or a remote sender")
+	for _, b := range []*Bounce{st.Bounce, st.Warning} {
+		if b != nil && (b.Local == nil) == (b.Remote == "") {
+			return false, errors.New("mailstore: a bounce goes to exactly one of a local mailbox or a remote sender")
+		}
 	}
 	now := s.opts.Now()
 	err = s.write(ctx, func(tx *sql.Tx) error {
@@ -227,6 +234,17 @@ func (s *Store) QueueSettle(ctx context.Context, id int64, st Settle) (done bool
 		if st.Bounce != nil {
 			if err := storeBounceTx(tx, st.Bounce, now); err != nil {
 				return err
+			}
+		}
+		if st.Warning != nil {
+			res, err := tx.Exec(`INSERT INTO queue_warned(queue_id) VALUES (?) ON CONFLICT DO NOTHING`, id)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n == 1 {
+				if err := storeBounceTx(tx, st.Warning, now); err != nil {
+					return err
+				}
 			}
 		}
 		if st.Attempted {

@@ -28,4 +28,8 @@ CREATE TABLE IF NOT EXISTS queue_rcpts (
 CREATE TRIGGER IF NOT EXISTS queue_unref AFTER DELETE ON queue BEGIN
 	UPDATE bodies SET refs = refs - 1 WHERE id = OLD.body_id;
 END;
+-- Entries whose sender was told the delivery is delayed (one warning per entry).
+CREATE TABLE IF NOT EXISTS queue_warned (
+	queue_id INTEGER PRIMARY KEY REFERENCES queue(id) ON DELETE CASCADE
+) STRICT;
 `

@@ -101,6 +101,20 @@ func (b *Bouncer) Settle(ctx context.Context, id int64, st mailstore.Settle) (bo
 }
 
 func (b *Bouncer) bounce(ctx context.Context, e mailstore.QueueEntry, failed []delivery.Result) (*mailstore.Bounce, error) {
+	return b.notice(ctx, e, failed, time.Time{})
+}
+
+// Delayed makes the warning that mail to the recipients in results is delayed and will be
+// retried until retryUntil (RFC 3464 "Action: delayed"); nil when the sender cannot get one.
+func (b *Bouncer) Delayed(ctx context.Context, e mailstore.QueueEntry, results []delivery.Result, retryUntil time.Time) (*mailstore.Bounce, error) {
+	if e.Sender == "" {
+		return nil, nil
+	}
+	return b.notice(ctx, e, results, retryUntil)
+}
+
+// notice makes a DSN to e's sender: a bounce, or with retryUntil set a delay warning.
+func (b *Bouncer) notice(ctx context.Context, e mailstore.QueueEntry, failed []delivery.Result, retryUntil time.Time) (*mailstore.Bounce, error) {
 	sender, err := address.Parse(e.Sender)
 	if err != nil {
 		b.warn("no DSN: the envelope sender does not parse", "queue_id", e.ID, "sender", e.Sender)
@@ -127,7 +141,7 @@ func (b *Bouncer) bounce(ctx context.Context, e mailstore.QueueEntry, failed []d
 	if err != nil {
 		return nil, err
 	}
-	out.Body = b.compose(e, failed, hdr)
+	out.Body = b.compose(e, failed, hdr, retryUntil)
 	return &out, nil
 }
 
@@ -162,7 +176,8 @@ func (b *Bouncer) originalHeader(ctx context.Context, bodyID int64) ([]byte, err
 
 // compose writes the multipart/report (RFC 6522) with a human part, the
 // message/delivery-status part (RFC 3464) and the original header (text/rfc822-headers).
-func (b *Bouncer) compose(e mailstore.QueueEntry, failed []delivery.Result, origHeader []byte) []byte {
+func (b *Bouncer) compose(e mailstore.QueueEntry, failed []delivery.Result, origHeader []byte, retryUntil time.Time) []byte {
+	delayed := !retryUntil.IsZero()
 	now := time.Now
 	if b.Now != nil {
 		now = b.Now
@@ -173,7 +188,11 @@ func (b *Bouncer) compose(e mailstore.QueueEntry, failed []delivery.Result, orig
 	crlf := func(format string, args ...any) { fmt.Fprintf(&w, format+"\r\n", args...) }
 	crlf("From: Mail Delivery System <MAILER-DAEMON@%s>", b.Hostname)
 	crlf("To: <%s>", e.Sender)
-	crlf("Subject: Undelivered Mail Returned to Sender")
+	if delayed {
+		crlf("Subject: Delayed Mail (still being retried)")
+	} else {
+		crlf("Subject: Undelivered Mail Returned to Sender")
+	}
 	crlf("Date: %s", t.Format(time.RFC1123Z))
 	crlf("Message-ID: <%s@%s>", randHex(16), b.Hostname)
 	crlf("Auto-Submitted: auto-replied")
@@ -188,7 +207,12 @@ func (b *Bouncer) compose(e mailstore.QueueEntry, failed []delivery.Result, orig
 	crlf("")
 	crlf("This is the mail system at %s.", b.Hostname)
 	crlf("")
-	crlf("Your message could not be delivered to the following recipients:")
+	if delayed {
+		crlf("Your message has not been delivered yet to the following recipients. The mail")
+		crlf("system keeps trying until %s; you do not need to send it again.", retryUntil.Format(time.RFC1123Z))
+	} else {
+		crlf("Your message could not be delivered to the following recipients:")
+	}
 	crlf("")
 	for _, f := range failed {
 		crlf("  <%s>: %s", f.Rcpt, oneLine(f.Reply))
@@ -209,7 +233,11 @@ func (b *Bouncer) compose(e mailstore.QueueEntry, failed []delivery.Result, orig
 			addrType = "utf-8" // RFC 6533
 		}
 		crlf("Final-Recipient: %s; %s", addrType, f.Rcpt)
-		crlf("Action: failed")
+		if delayed {
+			crlf("Action: delayed")
+		} else {
+			crlf("Action: failed")
+		}
 		crlf("Status: %s", f.Status)
 		if f.MTA != "" {
 			crlf("Remote-MTA: dns; %s", f.MTA)
@@ -220,6 +248,9 @@ func (b *Bouncer) compose(e mailstore.QueueEntry, failed []delivery.Result, orig
 		}
 		crlf("Diagnostic-Code: %s; %s", diagType, oneLine(f.Reply))
 		crlf("Last-Attempt-Date: %s", t.Format(time.RFC1123Z))
+		if delayed {
+			crlf("Will-Retry-Until: %s", retryUntil.Format(time.RFC1123Z))
+		}
 	}
 	crlf("")
 	crlf("--%s", boundary)

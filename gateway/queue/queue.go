@@ -83,6 +83,9 @@ type Options struct {
 	Lifetime time.Duration
 	// MinBackoff, MaxBackoff bound the wait between attempts. 0: 5 minutes, 1 hour.
 	MinBackoff, MaxBackoff time.Duration
+	// DelayWarning: when an entry still fails temporarily this long after it was queued, its
+	// sender gets one delayed-delivery notice. 0: no warnings.
+	DelayWarning time.Duration
 	// MaxConnections bounds delivery sessions in total (0: 20), MaxPerDomain per destination
 	// domain (0: 4).
 	MaxConnections, MaxPerDomain int
@@ -272,11 +275,13 @@ func (r *Runner) process(ctx context.Context, id int64) error {
 
 	expired := !now.Before(e.Created.Add(r.opts.Lifetime))
 	var deferred []mailstore.QueueRecipient
+	var deferredRes []delivery.Result
 	var lastErr string
 	for _, res := range results {
 		if res.Outcome != delivery.Deferred {
 			continue
 		}
+		deferredRes = append(deferredRes, res)
 		lastErr = encodeResult(res)
 		st := mailstore.RcptPending
 		if expired {
@@ -297,6 +302,12 @@ func (r *Runner) process(ctx context.Context, id int64) error {
 	st := mailstore.Settle{Attempted: len(results) > 0, LastError: lastErr}
 	if st.Attempted {
 		st.NextAttempt = r.next(e, now)
+	}
+	if w := r.opts.DelayWarning; w > 0 && !expired && !e.Warned && len(deferredRes) > 0 && !now.Before(e.Created.Add(w)) {
+		st.Warning, err = r.bouncer.Delayed(rec, e, deferredRes, e.Created.Add(r.opts.Lifetime))
+		if err != nil {
+			return err
+		}
 	}
 	done, err := r.bouncer.Settle(rec, id, st)
 	if errors.Is(err, mailstore.ErrNotFound) {

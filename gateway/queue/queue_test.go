@@ -56,9 +56,10 @@ type env struct {
 }
 
 type envOpts struct {
-	lifetime    time.Duration
-	perDomain   int
-	extraRoutes []string
+	lifetime     time.Duration
+	delayWarning time.Duration
+	perDomain    int
+	extraRoutes  []string
 }
 
 func start(t *testing.T, o envOpts) *env {
@@ -88,6 +89,7 @@ func start(t *testing.T, o envOpts) *env {
 		Hostname:      "mx.example.test",
 		IsLocalDomain: func(d string) bool { return d == "localhost" },
 		Lifetime:      o.lifetime,
+		DelayWarning:  o.delayWarning,
 		MinBackoff:    time.Minute,
 		MaxBackoff:    4 * time.Minute,
 		MaxPerDomain:  o.perDomain,
@@ -460,3 +462,48 @@ func TestSessionsLimitedPerDomain(t *testing.T) {
 }
 
 func bufioReader(b []byte) *bufio.Reader { return bufio.NewReader(bytes.NewReader(b)) }
+
+func TestDelayWarningOnceThenBounce(t *testing.T) {
+	e := start(t, envOpts{lifetime: 10 * time.Minute, delayWarning: 2 * time.Minute})
+	e.peer.SetRcptReply("bob@remote.test", 451, smtp.EnhancedCode{4, 3, 0}, "Try again later")
+	id := e.enqueue("alice@localhost", "slow-one", "bob@remote.test")
+	q, _ := e.entry(id)
+	created := q.Created
+	// Attempts at +0 and +1m: younger than the warning age, no notice.
+	for i := 1; i <= 2; i++ {
+		e.eventually("attempt", func() bool { q, _ := e.entry(id); return q.Attempts == i })
+		if n := len(e.inbox()); n != 0 {
+			t.Fatalf("after attempt %d alice has %d messages", i, n)
+		}
+		q, _ = e.entry(id)
+		e.clock.Set(q.NextAttempt)
+		e.runner.Wake()
+	}
+	// The attempt at +3m is past the warning age: one notice, Action delayed.
+	e.eventually("warning", func() bool { return len(e.inbox()) == 1 })
+	d := parseDSN(t, e.inbox()[0].Body)
+	if d.header.Get("Subject") != "Delayed Mail (still being retried)" || len(d.recipients) != 1 {
+		t.Fatalf("notice %v %v", d.header, d.recipients)
+	}
+	r := d.recipients[0]
+	if r.Get("Action") != "delayed" || r.Get("Status") != "4.3.0" || r.Get("Will-Retry-Until") != created.Add(10*time.Minute).Format(time.RFC1123Z) {
+		t.Fatalf("recipient fields %v", r)
+	}
+	if q, _ := e.entry(id); !q.Warned || q.Recipients[0].State != mailstore.RcptPending {
+		t.Fatalf("entry after the warning %+v", q)
+	}
+	// Later attempts send no second notice; the lifetime's end bounces as usual.
+	for q, ok := e.entry(id); ok; q, ok = e.entry(id) {
+		e.clock.Set(q.NextAttempt)
+		e.runner.Wake()
+		n := q.Attempts
+		e.eventually("next attempt", func() bool { q, ok := e.entry(id); return !ok || q.Attempts > n })
+	}
+	in := e.inbox()
+	if len(in) != 2 {
+		t.Fatalf("alice has %d messages, want the warning and the bounce", len(in))
+	}
+	if d := parseDSN(t, in[1].Body); d.recipients[0].Get("Action") != "failed" {
+		t.Fatalf("second notice is not the bounce: %v", d.recipients[0])
+	}
+}
