@@ -57,6 +57,9 @@ type Store interface {
 	Maildrop(ctx context.Context, userID int64) (mailstore.Maildrop, error)
 	UpdateMaildrop(ctx context.Context, u mailstore.MaildropUpdate) error
 	OpenBody(ctx context.Context, bodyID int64) (io.ReadCloser, int64, error)
+	// MaildropBodies reads many small bodies in one query (pipelined RETRs); bodies it
+	// leaves out are read with OpenBody.
+	MaildropBodies(ctx context.Context, ids []int64) (map[int64][]byte, error)
 }
 
 // Options configure a Server. Zero values take the defaults in brackets.

@@ -2,6 +2,7 @@ package pop3server
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/base64"
@@ -36,6 +37,7 @@ const (
 
 type message struct {
 	mailstore.MaildropMessage
+	index     int // in session.msgs
 	deleted   bool
 	retrieved bool
 }
@@ -59,6 +61,9 @@ type session struct {
 	bad      int
 	quit     bool
 	msgBuf   *bufio.Reader // reused for every message sent (sendMessage)
+	// ahead holds small bodies read ahead for pipelined RETRs, by body id; each leaves when
+	// it is sent.
+	ahead map[int64][]byte
 }
 
 func newSession(s *Server, c net.Conn) *session {
@@ -393,7 +398,7 @@ func (s *session) login(username, password string) {
 	s.user, s.mode, s.state = &u, mode, stateTransaction
 	s.msgs = make([]message, len(s.drop.Messages))
 	for i, m := range s.drop.Messages {
-		s.msgs[i] = message{MaildropMessage: m}
+		s.msgs[i] = message{MaildropMessage: m, index: i}
 	}
 	s.srv.log.Info("pop3 login", "conn", s.id, "client", s.remoteIP, "user", u.Address, "messages", len(s.msgs), "mode", mode)
 	s.reply("+OK maildrop locked and ready, %d messages", len(s.msgs))
@@ -472,7 +477,7 @@ func (s *session) cmdTop(arg string) {
 func (s *session) sendMessage(m *message, bodyLines int) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	rc, _, err := s.srv.opts.Store.OpenBody(ctx, m.BodyID)
+	rc, err := s.openBody(ctx, m)
 	if errors.Is(err, mailstore.ErrNotFound) {
 		s.reply("-ERR [SYS/PERM] message was removed by another session")
 		return false
@@ -504,6 +509,49 @@ func (s *session) sendMessage(m *message, bodyLines int) bool {
 		return false
 	}
 	return true
+}
+
+// Bounds of one read-ahead batch of bodies for pipelined RETRs.
+const (
+	aheadMessages = 256
+	aheadBytes    = 4 << 20
+)
+
+// openBody opens a message's body. When the client has already sent its next commands
+// (pipelining), the small bodies of this and the following messages are read in one query
+// and kept until they are sent, instead of a query per RETR; large bodies are streamed from
+// the store one at a time. Bodies never change, so what is read ahead is what the snapshot
+// holds; a message removed meanwhile by another session is still missing when its RETR comes.
+func (s *session) openBody(ctx context.Context, m *message) (io.ReadCloser, error) {
+	if data, ok := s.ahead[m.BodyID]; ok {
+		delete(s.ahead, m.BodyID)
+		return io.NopCloser(bytes.NewReader(data)), nil
+	}
+	if m.Size <= mailstore.InlineLimit && s.r.Buffered() > 0 {
+		var ids []int64
+		var size int64
+		for _, next := range s.msgs[m.index:] {
+			if next.deleted || next.Size > mailstore.InlineLimit {
+				continue
+			}
+			if len(ids) == aheadMessages || len(ids) > 0 && size+next.Size > aheadBytes {
+				break
+			}
+			ids = append(ids, next.BodyID)
+			size += next.Size
+		}
+		ahead, err := s.srv.opts.Store.MaildropBodies(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		s.ahead = ahead
+		if data, ok := s.ahead[m.BodyID]; ok {
+			delete(s.ahead, m.BodyID)
+			return io.NopCloser(bytes.NewReader(data)), nil
+		}
+	}
+	rc, _, err := s.srv.opts.Store.OpenBody(ctx, m.BodyID)
+	return rc, err
 }
 
 // writeDotStuffed copies a message line by line: every line ends in CRLF (a bare LF becomes
