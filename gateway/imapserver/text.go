@@ -137,10 +137,12 @@ type indexer struct {
 	quit     chan struct{}
 	stopOnce sync.Once
 	mu       sync.Mutex // one indexing pass at a time per Server
+	// after is, per mailbox, the highest UID the background loop has indexed up to (indexNew).
+	after map[int64]uint32
 }
 
 func newIndexer(st *mailstore.Store, n *Notifier, log *slog.Logger) *indexer {
-	return &indexer{store: st, notifier: n, log: log, quit: make(chan struct{})}
+	return &indexer{store: st, notifier: n, log: log, quit: make(chan struct{}), after: map[int64]uint32{}}
 }
 
 func (ix *indexer) stop() { ix.stopOnce.Do(func() { close(ix.quit) }) }
@@ -160,11 +162,9 @@ func (ix *indexer) run() {
 		case <-ix.quit:
 			return
 		case mb := <-ix.notifier.index:
-			// Let a burst of deliveries gather so they are indexed in few transactions: each
-			// round scans the mailbox for what is not indexed, so during a heavy ingest rounds
-			// must be rare (SEARCH indexes what the indexer has not reached yet itself).
+			// Let a burst of deliveries gather so they are indexed in one transaction.
 			select {
-			case <-time.After(time.Second):
+			case <-time.After(50 * time.Millisecond):
 			case <-ix.quit:
 				return
 			}
@@ -179,11 +179,49 @@ func (ix *indexer) run() {
 				}
 			}
 			for mb := range pending {
-				if err := ix.indexMailbox(ctx, mb); err != nil && ctx.Err() == nil {
+				if err := ix.indexNew(ctx, mb); err != nil && ctx.Err() == nil {
 					ix.log.Warn("search index", "mailbox", mb, "err", err)
 				}
 			}
 		}
+	}
+}
+
+// indexNew indexes the messages of a mailbox above the UID it reached last time: each round of
+// an ingest reads only the new messages. What it misses (a mailbox id reused after a delete)
+// is left to indexMailbox, which SEARCH runs.
+func (ix *indexer) indexNew(ctx context.Context, mailboxID int64) error {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	for {
+		after := ix.after[mailboxID]
+		ids, last, err := ix.store.UnindexedSince(ctx, mailboxID, after, 256)
+		if err != nil || last == after {
+			return err
+		}
+		texts := make([]mailstore.SearchText, 0, len(ids))
+		for _, id := range ids {
+			rc, _, err := ix.store.OpenBody(ctx, id)
+			if err != nil {
+				if err == mailstore.ErrNotFound {
+					continue
+				}
+				return err
+			}
+			st, err := extractSearchText(rc)
+			rc.Close()
+			if err != nil {
+				return err
+			}
+			st.BodyID = id
+			texts = append(texts, st)
+		}
+		if len(texts) > 0 {
+			if err := ix.store.PutSearchText(ctx, texts); err != nil {
+				return err
+			}
+		}
+		ix.after[mailboxID] = last
 	}
 }
 
@@ -192,7 +230,7 @@ func (ix *indexer) indexMailbox(ctx context.Context, mailboxID int64) error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	for {
-		ids, err := ix.store.UnindexedBodies(ctx, mailboxID, 1024)
+		ids, err := ix.store.UnindexedBodies(ctx, mailboxID, 256)
 		if err != nil || len(ids) == 0 {
 			return err
 		}

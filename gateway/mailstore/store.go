@@ -64,6 +64,7 @@ type Store struct {
 	rdb  *sql.DB // readers
 	// openBody is OpenBody's query, prepared once: IMAP and POP3 downloads run it per message.
 	openBody *sql.Stmt
+	policy   policyCache // PolicySettings
 
 	writes   chan *writeReq
 	commits  atomic.Int64 // group commits so far, for checkpointLoop

@@ -1,0 +1,37 @@
+package mailstore
+
+import "context"
+
+// UnindexedSince looks at up to limit messages of a mailbox with a UID above after, in UID
+// order, and returns the bodies among them that have no search text yet and the highest UID
+// it looked at (after when there is none). The background indexer keeps that UID, so during
+// an ingest it reads only new messages instead of the whole mailbox each round.
+func (s *Store) UnindexedSince(ctx context.Context, mailboxID int64, after uint32, limit int) ([]int64, uint32, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT m.uid, m.body_id,
+		EXISTS (SELECT 1 FROM imap_search_content s WHERE s.id = m.body_id)
+		FROM messages m WHERE m.mailbox_id = ? AND m.uid > ? ORDER BY m.uid LIMIT ?`, mailboxID, after, limit)
+	if err != nil {
+		return nil, after, err
+	}
+	defer rows.Close()
+	var ids []int64
+	seen := map[int64]bool{}
+	last := after
+	for rows.Next() {
+		var uid uint32
+		var id int64
+		var indexed bool
+		if err := rows.Scan(&uid, &id, &indexed); err != nil {
+			return nil, after, err
+		}
+		last = uid
+		if !indexed && !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, after, err
+	}
+	return ids, last, nil
+}
