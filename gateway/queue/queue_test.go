@@ -64,7 +64,9 @@ type envOpts struct {
 
 func start(t *testing.T, o envOpts) *env {
 	t.Helper()
-	store, err := mailstore.Open(t.TempDir(), mailstore.Options{})
+	// The store and the runner share the test's clock: an entry queued "now" is due "now".
+	clk := &clock{t: time.Now()}
+	store, err := mailstore.Open(t.TempDir(), mailstore.Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +80,6 @@ func start(t *testing.T, o envOpts) *env {
 	for _, d := range o.extraRoutes {
 		routes[d] = delivery.Route{Addr: peer.Addr}
 	}
-	clk := &clock{t: time.Now()}
 	if o.lifetime == 0 {
 		o.lifetime = 10 * time.Minute
 	}
