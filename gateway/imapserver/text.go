@@ -229,14 +229,22 @@ func (ix *indexer) indexNew(ctx context.Context, mailboxID int64) error {
 func (ix *indexer) indexMailbox(ctx context.Context, mailboxID int64) error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	for {
-		ids, err := ix.store.UnindexedBodies(ctx, mailboxID, 256)
+	return IndexMailbox(ctx, ix.store, mailboxID, 0)
+}
+
+// IndexMailbox puts the messages of a mailbox that have no search text yet into the store's
+// search index, 256 at a time, in the form IMAP SEARCH and FETCH ENVELOPE read: decoded
+// header fields, decoded text parts, the raw header and the envelope. maxRounds > 0 stops
+// after that many batches (web mail bounds the work of one request); 0 indexes everything.
+func IndexMailbox(ctx context.Context, store *mailstore.Store, mailboxID int64, maxRounds int) error {
+	for round := 0; maxRounds <= 0 || round < maxRounds; round++ {
+		ids, err := store.UnindexedBodies(ctx, mailboxID, 256)
 		if err != nil || len(ids) == 0 {
 			return err
 		}
 		texts := make([]mailstore.SearchText, 0, len(ids))
 		for _, id := range ids {
-			rc, _, err := ix.store.OpenBody(ctx, id)
+			rc, _, err := store.OpenBody(ctx, id)
 			if err != nil {
 				if err == mailstore.ErrNotFound {
 					continue
@@ -251,13 +259,14 @@ func (ix *indexer) indexMailbox(ctx context.Context, mailboxID int64) error {
 			st.BodyID = id
 			texts = append(texts, st)
 		}
-		if err := ix.store.PutSearchText(ctx, texts); err != nil {
+		if err := store.PutSearchText(ctx, texts); err != nil {
 			return err
 		}
 		if len(texts) == 0 {
 			return nil
 		}
 	}
+	return nil
 }
 
 // addMissingEnvelopes stores the envelopes of bodies indexed before envelopes were stored
