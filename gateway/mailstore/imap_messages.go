@@ -412,20 +412,5 @@ func (s *Store) MessagesInRange(ctx context.Context, mailboxID int64, lo, hi uin
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []Message
-	for rows.Next() {
-		m := Message{MailboxID: mailboxID}
-		var kw string
-		var date int64
-		if err := rows.Scan(&m.UID, &m.BodyID, &m.Flags, &kw, &date, &m.Size, &m.ModSeq); err != nil {
-			return nil, err
-		}
-		if kw != "" {
-			m.Keywords = strings.Fields(kw)
-		}
-		m.InternalDate = time.UnixMilli(date)
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return scanMessages(rows, mailboxID)
 }

@@ -103,6 +103,12 @@ func (s *Store) Messages(ctx context.Context, mailboxID int64) ([]Message, error
 	if err != nil {
 		return nil, err
 	}
+	return scanMessages(rows, mailboxID)
+}
+
+// scanMessages reads rows of (uid, body_id, flags, keywords, internal_date, size, modseq) and
+// closes them.
+func scanMessages(rows *sql.Rows, mailboxID int64) ([]Message, error) {
 	defer rows.Close()
 	var out []Message
 	for rows.Next() {

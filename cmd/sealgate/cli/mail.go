@@ -243,11 +243,7 @@ func mailFoldersCmd(g *globals, f *mailFlags) *cobra.Command {
 		Short: "List folders with message and unread counts",
 		Args:  exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := f.config(g, cmd)
-			if err != nil {
-				return err
-			}
-			mb, err := mailclient.Open(cfg)
+			mb, err := f.open(g, cmd)
 			if err != nil {
 				return err
 			}
@@ -270,11 +266,7 @@ func mailListCmd(g *globals, f *mailFlags) *cobra.Command {
 		Short: "List the messages of a folder (headers only: nothing is downloaded)",
 		Args:  exactArgs(0, "no arguments (use --folder)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := f.config(g, cmd)
-			if err != nil {
-				return err
-			}
-			mb, err := mailclient.Open(cfg)
+			mb, err := f.open(g, cmd)
 			if err != nil {
 				return err
 			}
@@ -321,6 +313,15 @@ func messageNumber(s string) (uint32, error) {
 		return 0, fmt.Errorf("%q is not a message number (see mail list)", s)
 	}
 	return uint32(n), nil
+}
+
+// open connects to the IMAP server with the command's settings.
+func (f *mailFlags) open(g *globals, cmd *cobra.Command) (*mailclient.Mailbox, error) {
+	cfg, err := f.config(g, cmd)
+	if err != nil {
+		return nil, err
+	}
+	return mailclient.Open(cfg)
 }
 
 // fetch downloads and parses message arg of the folder.

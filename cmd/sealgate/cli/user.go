@@ -42,6 +42,15 @@ func parseUserAddress(cfg *config.Config, s string) (address.Address, error) {
 	return a, nil
 }
 
+// readPasswordHash reads a password from standard input and hashes it for storage.
+func (g *globals) readPasswordHash() (string, error) {
+	pw, err := g.readPassword()
+	if err != nil {
+		return "", err
+	}
+	return auth.HashPassword(pw)
+}
+
 func userCmd(g *globals) *cobra.Command {
 	c := group("user", "Manage accounts")
 	var pwStdin bool
@@ -62,11 +71,7 @@ func userCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			pw, err := g.readPassword()
-			if err != nil {
-				return err
-			}
-			hash, err := auth.HashPassword(pw)
+			hash, err := g.readPasswordHash()
 			if err != nil {
 				return err
 			}
@@ -99,11 +104,7 @@ func userCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("%q is not a valid address", args[0])
 			}
-			pw, err := g.readPassword()
-			if err != nil {
-				return err
-			}
-			hash, err := auth.HashPassword(pw)
+			hash, err := g.readPasswordHash()
 			if err != nil {
 				return err
 			}
