@@ -68,7 +68,7 @@ type Gateway struct {
 	store    *mailstore.Store
 	keyring  *keys.Keyring
 	master   *keys.MasterKey
-	dns      mailauth.Resolver
+	dns      mailauth.Resolver // SPF, DKIM and DMARC lookups, through a short-lived mailauth.Cache
 	tlsConf  *tls.Config
 	registry *prometheus.Registry
 	spoolDir string
@@ -187,7 +187,8 @@ func New(opts Options) (*Gateway, error) {
 		}
 	}
 	g := &Gateway{
-		cfg: cfg, dataDir: opts.DataDir, log: logger, store: store, keyring: keyring, master: mk, dns: dns,
+		cfg: cfg, dataDir: opts.DataDir, log: logger, store: store, keyring: keyring, master: mk,
+		dns:      mailauth.NewCache(dns, opts.Now),
 		tlsConf:  serverTLSConfig(cert),
 		registry: prometheus.NewRegistry(),
 		addrs:    map[string]string{},

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
 	"github.com/sealgate/sealgate/crypto/internal/mimeutil"
@@ -80,7 +79,7 @@ func Encrypt(dst io.Writer, msg io.Reader, opts EncryptOptions) error {
 	fmt.Fprintf(out, "Content-Type: application/pgp-encrypted\r\nContent-Description: PGP/MIME version identification\r\n\r\nVersion: 1\r\n\r\n--%s\r\n", boundary)
 	fmt.Fprintf(out, "Content-Type: application/octet-stream; name=\"encrypted.asc\"\r\nContent-Description: OpenPGP encrypted message\r\nContent-Disposition: inline; filename=\"encrypted.asc\"\r\n\r\n")
 
-	aw, err := armor.Encode(&mimeutil.CRLFWriter{W: out}, "PGP MESSAGE", nil)
+	aw, err := newArmorWriter(out, "PGP MESSAGE")
 	if err != nil {
 		return err
 	}

@@ -208,23 +208,9 @@ func checkArmorCRC(armored []byte) error {
 	if err != nil || len(want) != 3 {
 		return fmt.Errorf("malformed armor checksum")
 	}
-	got := crc24(data)
+	got := crc24(crc24Init, data)
 	if byte(got>>16) != want[0] || byte(got>>8) != want[1] || byte(got) != want[2] {
 		return fmt.Errorf("armor checksum mismatch: signature damaged")
 	}
 	return nil
-}
-
-func crc24(d []byte) uint32 {
-	crc := uint32(0xb704ce)
-	for _, b := range d {
-		crc ^= uint32(b) << 16
-		for i := 0; i < 8; i++ {
-			crc <<= 1
-			if crc&0x1000000 != 0 {
-				crc ^= 0x1864cfb
-			}
-		}
-	}
-	return crc & 0xffffff
 }

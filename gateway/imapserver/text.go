@@ -162,27 +162,47 @@ func (ix *indexer) run() {
 		case <-ix.quit:
 			return
 		case mb := <-ix.notifier.index:
-			// Let a burst of deliveries gather so they are indexed in one transaction.
-			select {
-			case <-time.After(50 * time.Millisecond):
-			case <-ix.quit:
-				return
-			}
 			pending := map[int64]bool{mb: true}
-		drain:
-			for {
-				select {
-				case mb := <-ix.notifier.index:
-					pending[mb] = true
-				default:
-					break drain
-				}
+			if !ix.gather(pending) {
+				return
 			}
 			for mb := range pending {
 				if err := ix.indexNew(ctx, mb); err != nil && ctx.Err() == nil {
 					ix.log.Warn("search index", "mailbox", mb, "err", err)
 				}
 			}
+		}
+	}
+}
+
+// The background indexer yields to delivery: it starts once deliveries have paused for
+// indexQuiet, or indexMaxDelay after the first message it has not indexed, whichever comes
+// first. Under a steady stream it indexes in large batches (fewer, larger FTS segments to
+// merge), and SMTP keeps the store's writer to itself in between. A SEARCH never waits for
+// it: it indexes what the background has not reached yet itself.
+const (
+	indexQuiet    = 250 * time.Millisecond
+	indexMaxDelay = 30 * time.Second
+)
+
+// gather adds to pending the mailboxes of further deliveries until deliveries pause or the
+// delay runs out. It reports false when the indexer is stopped.
+func (ix *indexer) gather(pending map[int64]bool) bool {
+	quiet := time.NewTimer(indexQuiet)
+	defer quiet.Stop()
+	limit := time.NewTimer(indexMaxDelay)
+	defer limit.Stop()
+	for {
+		select {
+		case mb := <-ix.notifier.index:
+			pending[mb] = true
+			quiet.Reset(indexQuiet)
+		case <-quiet.C:
+			return true
+		case <-limit.C:
+			return true
+		case <-ix.quit:
+			return false
 		}
 	}
 }

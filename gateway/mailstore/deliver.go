@@ -61,6 +61,20 @@ type Appended struct {
 	UID       uint32
 }
 
+// The statements of the delivery path, prepared once for the writer (see stmtCache).
+const (
+	sqlInsertBody = `INSERT INTO bodies(size, header_size, data, path, refs) VALUES (?, ?, ?, ?, ?)`
+	sqlNextUID    = `UPDATE mailboxes SET uidnext = uidnext + 1, highest_modseq = highest_modseq + 1
+		WHERE user_id = ? AND name = ? RETURNING id, uidnext - 1, highest_modseq`
+	sqlInsertMessage   = `INSERT INTO messages(mailbox_id, uid, body_id, internal_date, size, modseq) VALUES (?, ?, ?, ?, ?, ?)`
+	sqlInsertQueue     = `INSERT INTO queue(sender, body_id, created, next_attempt, env_id) VALUES (?, ?, ?, ?, ?)`
+	sqlInsertQueueRcpt = `INSERT INTO queue_rcpts(queue_id, rcpt, updated) VALUES (?, ?, ?)
+			ON CONFLICT DO NOTHING`
+)
+
+var writerStatements = []string{`SAVEPOINT w`, `ROLLBACK TO w`, `RELEASE w`,
+	sqlInsertBody, sqlNextUID, sqlInsertMessage, sqlInsertQueue, sqlInsertQueueRcpt}
+
 // Deliver stores every copy of d atomically and durably; see the package doc.
 func (s *Store) Deliver(ctx context.Context, d Delivery) (Delivered, error) {
 	if d.InternalDate.IsZero() {
@@ -115,21 +129,21 @@ func (s *Store) Deliver(ctx context.Context, d Delivery) (Delivered, error) {
 			if p.path != "" {
 				pathArg = p.path
 			}
-			res, err := tx.Exec(`INSERT INTO bodies(size, header_size, data, path, refs) VALUES (?, ?, ?, ?, ?)`,
+			res, err := s.wstmts.exec(tx, sqlInsertBody,
 				p.size, p.headerSize, p.data, pathArg, refs)
 			if err != nil {
 				return err
 			}
 			bodyID, _ := res.LastInsertId()
 			for _, t := range c.Local {
-				a, err := appendTx(tx, t, bodyID, p.size, d.InternalDate)
+				a, err := s.appendTx(tx, t, bodyID, p.size, d.InternalDate)
 				if err != nil {
 					return err
 				}
 				out.Messages = append(out.Messages, a)
 			}
 			if c.Outbound != nil {
-				id, err := enqueueTx(tx, c.Outbound, bodyID, d.EnvelopeID, s.opts.Now())
+				id, err := s.enqueueTx(tx, c.Outbound, bodyID, d.EnvelopeID, s.opts.Now())
 				if err != nil {
 					return err
 				}
@@ -148,7 +162,7 @@ func (s *Store) Deliver(ctx context.Context, d Delivery) (Delivered, error) {
 	return out, nil
 }
 
-func appendTx(tx *sql.Tx, t Target, bodyID, size int64, date time.Time) (Appended, error) {
+func (s *Store) appendTx(tx *sql.Tx, t Target, bodyID, size int64, date time.Time) (Appended, error) {
 	name := t.Mailbox
 	if name == "" {
 		name = "INBOX"
@@ -156,10 +170,9 @@ func appendTx(tx *sql.Tx, t Target, bodyID, size int64, date time.Time) (Appende
 	var mboxID int64
 	var uid uint32
 	var modseq int64
-	err := tx.QueryRow(`UPDATE mailboxes SET uidnext = uidnext + 1, highest_modseq = highest_modseq + 1
-		WHERE user_id = ? AND name = ? RETURNING id, uidnext - 1, highest_modseq`, t.UserID, name).Scan(&mboxID, &uid, &modseq)
+	err := s.wstmts.queryRow(tx, sqlNextUID, t.UserID, name).Scan(&mboxID, &uid, &modseq)
 	if errors.Is(err, sql.ErrNoRows) && name != "INBOX" {
-		return appendTx(tx, Target{UserID: t.UserID}, bodyID, size, date)
+		return s.appendTx(tx, Target{UserID: t.UserID}, bodyID, size, date)
 	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return Appended{}, fmt.Errorf("mailstore: user %d has no INBOX: %w", t.UserID, ErrNotFound)
@@ -167,7 +180,7 @@ func appendTx(tx *sql.Tx, t Target, bodyID, size int64, date time.Time) (Appende
 	if err != nil {
 		return Appended{}, err
 	}
-	_, err = tx.Exec(`INSERT INTO messages(mailbox_id, uid, body_id, internal_date, size, modseq) VALUES (?, ?, ?, ?, ?, ?)`,
+	_, err = s.wstmts.exec(tx, sqlInsertMessage,
 		mboxID, uid, bodyID, date.UnixMilli(), size, modseq)
 	return Appended{UserID: t.UserID, MailboxID: mboxID, UID: uid}, err
 }

@@ -54,16 +54,15 @@ type QueueRecipient struct {
 	LastError string
 }
 
-func enqueueTx(tx *sql.Tx, o *Outbound, bodyID int64, envID string, now time.Time) (int64, error) {
-	res, err := tx.Exec(`INSERT INTO queue(sender, body_id, created, next_attempt, env_id) VALUES (?, ?, ?, ?, ?)`,
+func (s *Store) enqueueTx(tx *sql.Tx, o *Outbound, bodyID int64, envID string, now time.Time) (int64, error) {
+	res, err := s.wstmts.exec(tx, sqlInsertQueue,
 		o.Sender, bodyID, now.Unix(), now.Unix(), envID)
 	if err != nil {
 		return 0, err
 	}
 	id, _ := res.LastInsertId()
 	for _, r := range o.Recipients {
-		if _, err := tx.Exec(`INSERT INTO queue_rcpts(queue_id, rcpt, updated) VALUES (?, ?, ?)
-			ON CONFLICT DO NOTHING`, id, r, now.Unix()); err != nil {
+		if _, err := s.wstmts.exec(tx, sqlInsertQueueRcpt, id, r, now.Unix()); err != nil {
 			return 0, err
 		}
 	}
@@ -232,7 +231,7 @@ func (s *Store) QueueSettle(ctx context.Context, id int64, st Settle) (done bool
 			}
 		}
 		if st.Bounce != nil {
-			if err := storeBounceTx(tx, st.Bounce, now); err != nil {
+			if err := s.storeBounceTx(tx, st.Bounce, now); err != nil {
 				return err
 			}
 		}
@@ -242,7 +241,7 @@ func (s *Store) QueueSettle(ctx context.Context, id int64, st Settle) (done bool
 				return err
 			}
 			if n, _ := res.RowsAffected(); n == 1 {
-				if err := storeBounceTx(tx, st.Warning, now); err != nil {
+				if err := s.storeBounceTx(tx, st.Warning, now); err != nil {
 					return err
 				}
 			}
@@ -280,7 +279,7 @@ func (s *Store) QueueSettle(ctx context.Context, id int64, st Settle) (done bool
 
 // storeBounceTx stores a notification: into a local INBOX, or as a new spool entry with the
 // null sender. Bounces are small (headers only), so they always live in the database.
-func storeBounceTx(tx *sql.Tx, b *Bounce, now time.Time) error {
+func (s *Store) storeBounceTx(tx *sql.Tx, b *Bounce, now time.Time) error {
 	res, err := tx.Exec(`INSERT INTO bodies(size, header_size, data, path, refs) VALUES (?, ?, ?, NULL, 1)`,
 		len(b.Body), headerSize(b.Body), b.Body)
 	if err != nil {
@@ -288,10 +287,10 @@ func storeBounceTx(tx *sql.Tx, b *Bounce, now time.Time) error {
 	}
 	bodyID, _ := res.LastInsertId()
 	if b.Local != nil {
-		_, err := appendTx(tx, *b.Local, bodyID, int64(len(b.Body)), now)
+		_, err := s.appendTx(tx, *b.Local, bodyID, int64(len(b.Body)), now)
 		return err
 	}
-	_, err = enqueueTx(tx, &Outbound{Sender: "", Recipients: []string{b.Remote}}, bodyID, "", now)
+	_, err = s.enqueueTx(tx, &Outbound{Sender: "", Recipients: []string{b.Remote}}, bodyID, "", now)
 	return err
 }
 

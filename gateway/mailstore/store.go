@@ -65,6 +65,9 @@ type Store struct {
 	// openBody is OpenBody's query, prepared once: IMAP and POP3 downloads run it per message.
 	openBody *sql.Stmt
 	policy   policyCache // PolicySettings
+	// wstmts are the writer's prepared statements for the hot write paths (delivery and the
+	// group commit's savepoints): preparing costs about as much as running them.
+	wstmts stmtCache
 
 	writes   chan *writeReq
 	commits  atomic.Int64 // group commits so far, for checkpointLoop
@@ -117,6 +120,11 @@ func Open(dir string, opts Options) (*Store, error) {
 		rdb.Close()
 		return nil, fmt.Errorf("mailstore: open %s: %w", path, err)
 	}
+	if err := s.wstmts.prepare(wdb, writerStatements...); err != nil {
+		wdb.Close()
+		rdb.Close()
+		return nil, fmt.Errorf("mailstore: open %s: %w", path, err)
+	}
 	if s.openBody, err = rdb.Prepare(`SELECT data, path, size FROM bodies WHERE id = ?`); err != nil {
 		wdb.Close()
 		rdb.Close()
@@ -156,6 +164,7 @@ func (s *Store) Close() error {
 	s.stopOnce.Do(func() { close(s.stopped) })
 	<-s.loopDone
 	s.openBody.Close()
+	s.wstmts.close()
 	err1 := s.wdb.Close()
 	err2 := s.rdb.Close()
 	return errors.Join(err1, err2)
@@ -304,7 +313,7 @@ func (s *Store) commitBatch(batch []*writeReq) {
 		}
 	}
 	for i, r := range batch {
-		if _, err := tx.Exec(`SAVEPOINT w`); err != nil {
+		if _, err := s.wstmts.exec(tx, `SAVEPOINT w`); err != nil {
 			abort(err)
 			return
 		}
@@ -314,12 +323,12 @@ func (s *Store) commitBatch(batch []*writeReq) {
 				return
 			}
 			errs[i] = err
-			if _, rbErr := tx.Exec(`ROLLBACK TO w`); rbErr != nil {
+			if _, rbErr := s.wstmts.exec(tx, `ROLLBACK TO w`); rbErr != nil {
 				abort(errors.Join(err, rbErr))
 				return
 			}
 		}
-		if _, err := tx.Exec(`RELEASE w`); err != nil {
+		if _, err := s.wstmts.exec(tx, `RELEASE w`); err != nil {
 			abort(err)
 			return
 		}
@@ -335,6 +344,57 @@ func (s *Store) commitBatch(batch []*writeReq) {
 	for i, r := range batch {
 		r.done <- errs[i]
 	}
+}
+
+// stmtCache holds statements prepared once on the writer's database, when the store opens
+// (preparing later would wait for the writer's only connection, which a transaction holds).
+// Within a transaction a cached statement is bound to it with Tx.Stmt, which reuses the
+// statement already prepared on that connection, or prepares it on the transaction's own
+// connection after resetWriter replaced it.
+type stmtCache struct {
+	m map[string]*sql.Stmt
+}
+
+func (c *stmtCache) prepare(db *sql.DB, queries ...string) error {
+	c.m = make(map[string]*sql.Stmt, len(queries))
+	for _, q := range queries {
+		st, err := db.Prepare(q)
+		if err != nil {
+			c.close()
+			return err
+		}
+		c.m[q] = st
+	}
+	return nil
+}
+
+// get returns the statement for query bound to tx, or nil when query was not prepared.
+func (c *stmtCache) get(tx *sql.Tx, query string) *sql.Stmt {
+	if st, ok := c.m[query]; ok {
+		return tx.Stmt(st)
+	}
+	return nil
+}
+
+func (c *stmtCache) exec(tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+	if st := c.get(tx, query); st != nil {
+		return st.Exec(args...)
+	}
+	return tx.Exec(query, args...)
+}
+
+func (c *stmtCache) queryRow(tx *sql.Tx, query string, args ...any) *sql.Row {
+	if st := c.get(tx, query); st != nil {
+		return st.QueryRow(args...)
+	}
+	return tx.QueryRow(query, args...)
+}
+
+func (c *stmtCache) close() {
+	for _, st := range c.m {
+		st.Close()
+	}
+	c.m = nil
 }
 
 // resetWriter closes the writer's connection after a failed transaction. SQLite can leave a

@@ -23,6 +23,7 @@ type Server struct {
 	Addr string
 	mu   sync.Mutex
 	zone Zone
+	asks map[string]int // questions received, by "name TYPE"
 	udp  *dns.Server
 	tcp  *dns.Server
 }
@@ -47,7 +48,7 @@ func Start(t testing.TB, zone Zone) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{Addr: pc.LocalAddr().String(), zone: zone}
+	s := &Server{Addr: pc.LocalAddr().String(), zone: zone, asks: map[string]int{}}
 	s.udp = &dns.Server{PacketConn: pc, Handler: s}
 	s.tcp = &dns.Server{Listener: ln, Handler: s}
 	go s.udp.ActivateAndServe()
@@ -61,6 +62,13 @@ func (s *Server) Set(key string, values ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.zone[key] = values
+}
+
+// Asked is how many questions for key ("example.test. TXT") the server has received.
+func (s *Server) Asked(key string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.asks[key]
 }
 
 // Resolver asks only this server.
@@ -80,6 +88,7 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	defer s.mu.Unlock()
 	for _, q := range req.Question {
 		name := strings.ToLower(q.Name)
+		s.asks[name+" "+dns.TypeToString[q.Qtype]]++
 		for _, v := range s.zone["SERVFAIL"] {
 			if strings.EqualFold(v, name) || (v == "*" && !s.nameExists(name)) {
 				m.Rcode = dns.RcodeServerFailure
