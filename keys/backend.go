@@ -108,8 +108,9 @@ type sqliteBackend struct {
 	wdb, rdb *sql.DB
 	// vdb is one connection that only reads PRAGMA data_version, which changes when another
 	// connection (of any process, this one's writer included) commits: the change counter of
-	// the keyring's cache.
-	vdb *sql.DB
+	// the keyring's cache. vstmt is that query, prepared once: it runs before every lookup.
+	vdb   *sql.DB
+	vstmt *sql.Stmt
 }
 
 func openSQLite(dir string) (*sqliteBackend, error) {
@@ -141,6 +142,10 @@ func openSQLite(dir string) (*sqliteBackend, error) {
 		b.Close()
 		return nil, fmt.Errorf("keys: %s: %w", path, err)
 	}
+	if b.vstmt, err = vdb.Prepare("PRAGMA data_version"); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("keys: %s: %w", path, err)
+	}
 	return b, nil
 }
 
@@ -167,6 +172,9 @@ func (b *sqliteBackend) migrate() error {
 }
 
 func (b *sqliteBackend) Close() error {
+	if b.vstmt != nil {
+		b.vstmt.Close()
+	}
 	return errors.Join(b.wdb.Close(), b.rdb.Close(), b.vdb.Close())
 }
 
@@ -174,7 +182,7 @@ func (b *sqliteBackend) Close() error {
 // has exactly one that is never closed while the backend is open.
 func (b *sqliteBackend) Version(ctx context.Context) (int64, error) {
 	var v int64
-	err := b.vdb.QueryRowContext(ctx, "PRAGMA data_version").Scan(&v)
+	err := b.vstmt.QueryRowContext(ctx).Scan(&v)
 	return v, err
 }
 

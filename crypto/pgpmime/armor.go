@@ -16,12 +16,15 @@ type armorWriter struct {
 	crc       uint32
 	pend      [armorLineBytes]byte // input not yet encoded (less than one line)
 	npend     int
-	lines     int // lines written so far
-	buf       []byte
+	lines     int    // lines written so far
+	buf       []byte // encoded output not yet written, in store
+	store     [64 * armorLineLen]byte
+	err       error
 }
 
 const (
 	armorLineBytes = 48 // input bytes per 64-character line
+	armorLineLen   = 66 // a line with its CRLF
 	crc24Init      = 0xb704ce
 	crc24Poly      = 0x1864cfb
 )
@@ -69,10 +72,23 @@ func newArmorWriter(out io.Writer, blockType string) (*armorWriter, error) {
 	if _, err := io.WriteString(out, "-----BEGIN "+blockType+"-----\r\n\r\n"); err != nil {
 		return nil, err
 	}
-	return &armorWriter{out: out, blockType: blockType, crc: crc24Init}, nil
+	a := &armorWriter{out: out, blockType: blockType, crc: crc24Init}
+	a.buf = a.store[:0]
+	return a, nil
+}
+
+// flush writes the encoded output buffered so far.
+func (a *armorWriter) flush() {
+	if len(a.buf) > 0 && a.err == nil {
+		_, a.err = a.out.Write(a.buf)
+	}
+	a.buf = a.buf[:0]
 }
 
 func (a *armorWriter) line(in []byte) {
+	if len(a.buf)+armorLineLen > cap(a.buf) {
+		a.flush()
+	}
 	if a.lines > 0 {
 		a.buf = append(a.buf, '\r', '\n')
 	}
@@ -83,7 +99,6 @@ func (a *armorWriter) line(in []byte) {
 func (a *armorWriter) Write(p []byte) (int, error) {
 	n := len(p)
 	a.crc = crc24(a.crc, p)
-	a.buf = a.buf[:0]
 	if a.npend > 0 {
 		c := copy(a.pend[a.npend:], p)
 		a.npend += c
@@ -99,20 +114,22 @@ func (a *armorWriter) Write(p []byte) (int, error) {
 		p = p[armorLineBytes:]
 	}
 	a.npend = copy(a.pend[:], p)
-	if len(a.buf) > 0 {
-		if _, err := a.out.Write(a.buf); err != nil {
-			return 0, err
-		}
+	a.flush()
+	if a.err != nil {
+		return 0, a.err
 	}
 	return n, nil
 }
 
 // Close ends the armor. It does not close the underlying writer.
 func (a *armorWriter) Close() error {
-	a.buf = a.buf[:0]
 	if a.npend > 0 {
 		a.line(a.pend[:a.npend])
 		a.npend = 0
+	}
+	a.flush()
+	if a.err != nil {
+		return a.err
 	}
 	sum := [3]byte{byte(a.crc >> 16), byte(a.crc >> 8), byte(a.crc)}
 	a.buf = append(a.buf, "\r\n="...)
@@ -120,6 +137,6 @@ func (a *armorWriter) Close() error {
 	a.buf = append(a.buf, "\r\n-----END "...)
 	a.buf = append(a.buf, a.blockType...)
 	a.buf = append(a.buf, "-----"...)
-	_, err := a.out.Write(a.buf)
-	return err
+	a.flush()
+	return a.err
 }

@@ -82,7 +82,8 @@ type Result struct {
 // ErrIntegrity, ErrTooLarge. Output written before an error must be
 // discarded.
 func Decrypt(dst io.Writer, msg io.Reader, keys KeyRing, opts DecryptOptions) (Result, error) {
-	br := bufio.NewReaderSize(msg, 64<<10)
+	br := mimeutil.GetReader(msg)
+	defer mimeutil.PutReader(br)
 	rawHeader, sep, err := mimeutil.ReadHeader(br)
 	if err != nil {
 		return Result{}, fmt.Errorf("%w: %v", ErrMalformed, err)
@@ -254,7 +255,8 @@ func decryptPayload(dst io.Writer, outer mimeutil.Header, payload io.Reader, key
 		return res, err
 	}
 	fillResult(&res, md, all)
-	br := bufio.NewReaderSize(md.UnverifiedBody, 64<<10)
+	br := mimeutil.GetReader(md.UnverifiedBody)
+	defer mimeutil.PutReader(br)
 	innerRaw, sep, err := mimeutil.ReadHeader(br)
 	if err != nil {
 		return res, fmt.Errorf("%w: decrypted entity: %v", ErrMalformed, err)
@@ -266,7 +268,8 @@ func decryptPayload(dst io.Writer, outer mimeutil.Header, payload io.Reader, key
 		subject = inner.Get("Subject")
 		res.ProtectedSubject = subject
 	}
-	out := bufio.NewWriterSize(dst, 32<<10)
+	out := mimeutil.GetWriter(dst, false)
+	defer mimeutil.PutWriter(out)
 	for _, f := range outer.Fields {
 		if mimeutil.IsContent(f.Name) {
 			continue

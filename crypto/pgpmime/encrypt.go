@@ -1,7 +1,6 @@
 package pgpmime
 
 import (
-	"bufio"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -54,14 +53,16 @@ func Encrypt(dst io.Writer, msg io.Reader, opts EncryptOptions) error {
 			return err
 		}
 	}
-	br := bufio.NewReaderSize(msg, 64<<10)
+	br := mimeutil.GetReader(msg)
+	defer mimeutil.PutReader(br)
 	rawHeader, _, err := mimeutil.ReadHeader(br)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	h := mimeutil.ParseHeader(rawHeader)
 	boundary := newBoundary()
-	out := bufio.NewWriterSize(dst, 32<<10)
+	out := mimeutil.GetWriter(dst, false)
+	defer mimeutil.PutWriter(out)
 	cw := &mimeutil.CRLFWriter{W: out}
 
 	for _, f := range h.Fields {
@@ -92,7 +93,8 @@ func Encrypt(dst io.Writer, msg io.Reader, opts EncryptOptions) error {
 		return fmt.Errorf("%w: %v", ErrBadKey, err)
 	}
 	// CRLF conversion before buffering: the OpenPGP writer sees large writes.
-	pbuf := bufio.NewWriterSize(pt, 64<<10)
+	pbuf := mimeutil.GetWriter(pt, true)
+	defer mimeutil.PutWriter(pbuf)
 	ptw := &mimeutil.CRLFWriter{W: pbuf}
 	writeInnerHeader(ptw, h, opts.ProtectedHeaders)
 	if _, err := io.Copy(ptw, br); err != nil {

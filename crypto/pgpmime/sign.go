@@ -1,7 +1,6 @@
 package pgpmime
 
 import (
-	"bufio"
 	"bytes"
 	"crypto"
 	"fmt"
@@ -39,14 +38,16 @@ func Sign(dst io.Writer, msg io.Reader, opts SignOptions) error {
 	}
 	hash := signingHash(opts.Signer, cfg)
 	cfg.DefaultHash = hash
-	br := bufio.NewReaderSize(msg, 64<<10)
+	br := mimeutil.GetReader(msg)
+	defer mimeutil.PutReader(br)
 	rawHeader, _, err := mimeutil.ReadHeader(br)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	h := mimeutil.ParseHeader(rawHeader)
 	boundary := newBoundary()
-	out := bufio.NewWriterSize(dst, 32<<10)
+	out := mimeutil.GetWriter(dst, false)
+	defer mimeutil.PutWriter(out)
 	cw := &mimeutil.CRLFWriter{W: out}
 	for _, f := range h.Fields {
 		if !mimeutil.IsContent(f.Name) {
@@ -62,7 +63,8 @@ func Sign(dst io.Writer, msg io.Reader, opts SignOptions) error {
 		return fmt.Errorf("%w: %v", ErrBadKey, err)
 	}
 	// Both the output and the signature see the same canonical bytes.
-	pw := bufio.NewWriterSize(io.MultiWriter(out, sw), 64<<10)
+	pw := mimeutil.GetWriter(io.MultiWriter(out, sw), true)
+	defer mimeutil.PutWriter(pw)
 	part := &mimeutil.CRLFWriter{W: pw}
 	writeInnerHeader(part, h, false)
 	if _, err := io.Copy(part, br); err != nil {

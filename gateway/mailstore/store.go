@@ -61,7 +61,7 @@ type Store struct {
 	dsn  string // for readers of the database
 	opts Options
 	wdb  *sql.DB // one connection: all writes of this process go through it
-	rdb  *sql.DB // readers
+	rdb  *readDB // readers
 	// openBody is OpenBody's query, prepared once: IMAP and POP3 downloads run it per message.
 	openBody *sql.Stmt
 	policy   policyCache // PolicySettings
@@ -102,11 +102,12 @@ func Open(dir string, opts Options) (*Store, error) {
 	wdb.SetMaxOpenConns(1)
 	wdb.SetMaxIdleConns(1)
 	wdb.SetConnMaxLifetime(0)
-	rdb, err := sql.Open("sqlite", dsn)
+	rdbConn, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		wdb.Close()
 		return nil, err
 	}
+	rdb := &readDB{DB: rdbConn}
 	rdb.SetMaxOpenConns(8)
 	rdb.SetMaxIdleConns(8)
 	s := &Store{
@@ -168,6 +169,65 @@ func (s *Store) Close() error {
 	err1 := s.wdb.Close()
 	err2 := s.rdb.Close()
 	return errors.Join(err1, err2)
+}
+
+// readDB is the readers' database. Its queries run as statements prepared once per query
+// text (and per connection, which database/sql does), since preparing a statement costs
+// SQLite about as much as running a small query. Query texts beyond readStmtLimit (those
+// built with IN lists of varying length) are prepared each time.
+type readDB struct {
+	*sql.DB
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt
+}
+
+const readStmtLimit = 128
+
+func (r *readDB) stmt(query string) *sql.Stmt {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if st, ok := r.stmts[query]; ok {
+		return st
+	}
+	if len(r.stmts) >= readStmtLimit {
+		return nil
+	}
+	st, err := r.DB.Prepare(query)
+	if err != nil {
+		return nil // the query reports the error itself
+	}
+	if r.stmts == nil {
+		r.stmts = map[string]*sql.Stmt{}
+	}
+	r.stmts[query] = st
+	return st
+}
+
+// QueryContext is sql.DB's, through a prepared statement.
+func (r *readDB) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := r.stmt(query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return r.DB.QueryContext(ctx, query, args...)
+}
+
+// QueryRowContext is sql.DB's, through a prepared statement.
+func (r *readDB) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := r.stmt(query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return r.DB.QueryRowContext(ctx, query, args...)
+}
+
+// Close closes the statements and the database.
+func (r *readDB) Close() error {
+	r.mu.Lock()
+	for _, st := range r.stmts {
+		st.Close()
+	}
+	r.stmts = nil
+	r.mu.Unlock()
+	return r.DB.Close()
 }
 
 // Dir is the data directory of the store.

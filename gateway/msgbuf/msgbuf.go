@@ -36,6 +36,9 @@ type Options struct {
 	MemoryLimit int
 	// MaxSize caps the message; Write past it fails with ErrTooLarge. 0 means no cap.
 	MaxSize int64
+	// SizeHint is the expected size: that much memory (up to MemoryLimit) is reserved at once
+	// instead of growing step by step. 0 means unknown.
+	SizeHint int
 }
 
 // Buffer is one message's bytes, in memory or in an encrypted spill file.
@@ -57,7 +60,11 @@ func New(opts Options) *Buffer {
 	if opts.MemoryLimit <= 0 {
 		opts.MemoryLimit = 1 << 20
 	}
-	return &Buffer{opts: opts}
+	b := &Buffer{opts: opts}
+	if opts.SizeHint > 0 {
+		b.mem = make([]byte, 0, min(opts.SizeHint, opts.MemoryLimit))
+	}
+	return b
 }
 
 // FromBytes returns a finished Buffer holding p (not copied).
@@ -100,10 +107,34 @@ func (b *Buffer) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// ReadFrom copies r into the buffer.
+// ReadFrom copies r into the buffer, reading straight into memory while the message fits.
 func (b *Buffer) ReadFrom(r io.Reader) (int64, error) {
-	buf := make([]byte, 32<<10)
 	var total int64
+	// While the message fits in memory, read straight into it.
+	for b.file == nil && !b.finished {
+		if len(b.mem) == cap(b.mem) {
+			if len(b.mem) >= b.opts.MemoryLimit {
+				break
+			}
+			grown := make([]byte, len(b.mem), min(max(2*cap(b.mem), 16<<10), b.opts.MemoryLimit))
+			copy(grown, b.mem)
+			b.mem = grown
+		}
+		n, err := r.Read(b.mem[len(b.mem):cap(b.mem)])
+		if b.opts.MaxSize > 0 && b.size+int64(n) > b.opts.MaxSize {
+			return total, ErrTooLarge
+		}
+		b.mem = b.mem[:len(b.mem)+n]
+		b.size += int64(n)
+		total += int64(n)
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+	buf := make([]byte, 32<<10)
 	for {
 		n, err := r.Read(buf)
 		if n > 0 {

@@ -76,3 +76,39 @@ func TestMaxSize(t *testing.T) {
 		t.Fatalf("got %v, want ErrTooLarge", err)
 	}
 }
+
+// ReadFrom reads into memory while the message fits and spills beyond the limit; with or
+// without a size hint, across the limit and chunk boundaries, and reading in odd pieces.
+func TestReadFrom(t *testing.T) {
+	for _, hint := range []int{0, 100, 5000} {
+		for _, size := range []int{0, 1, 999, 1000, 1001, chunkSize + 5, 2*chunkSize + 1} {
+			data := make([]byte, size)
+			rand.Read(data)
+			b := New(Options{Dir: t.TempDir(), MemoryLimit: 1000, SizeHint: hint})
+			n, err := b.ReadFrom(io.LimitReader(&oddReader{r: bytes.NewReader(data)}, int64(size)))
+			if err != nil || n != int64(size) {
+				t.Fatalf("hint %d size %d: ReadFrom %d, %v", hint, size, n, err)
+			}
+			if err := b.Finish(); err != nil {
+				t.Fatal(err)
+			}
+			if _, inMem := b.Bytes(); inMem != (size <= 1000) {
+				t.Fatalf("hint %d size %d: in memory = %v", hint, size, inMem)
+			}
+			got, err := io.ReadAll(b.NewReader())
+			if err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("hint %d size %d: read back %d bytes, %v", hint, size, len(got), err)
+			}
+			b.Discard()
+		}
+	}
+	b := New(Options{MaxSize: 10})
+	if _, err := b.ReadFrom(bytes.NewReader(make([]byte, 11))); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("ReadFrom past MaxSize: %v, want ErrTooLarge", err)
+	}
+}
+
+// oddReader returns at most 333 bytes a read.
+type oddReader struct{ r io.Reader }
+
+func (o *oddReader) Read(p []byte) (int, error) { return o.r.Read(p[:min(len(p), 333)]) }

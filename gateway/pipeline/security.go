@@ -198,7 +198,7 @@ func (p *Pipeline) transform(ctx context.Context, w *work, d policy.Decision, ms
 				return res, err
 			}
 			verify, _ := kr.VerificationKeysPGP(ctx, from)
-			out := w.newBuffer()
+			out := w.newBuffer(msg.Size())
 			r, err := pgpmime.Decrypt(out, msg.NewReader(), ring, pgpmime.DecryptOptions{VerifyKeys: verify, Now: now})
 			if err == nil {
 				err = out.Finish()
@@ -217,7 +217,7 @@ func (p *Pipeline) transform(ctx context.Context, w *work, d policy.Decision, ms
 				return res, err
 			}
 			for _, ck := range cks {
-				out := w.newBuffer()
+				out := w.newBuffer(msg.Size())
 				if _, err := smime.Decrypt(out, msg.NewReader(), ck.Cert, ck.Key, smime.DecryptOptions{Now: now}); err == nil && out.Finish() == nil {
 					res.content, res.decrypted = out, true
 					break
@@ -308,7 +308,7 @@ func (p *Pipeline) protect(ctx context.Context, w *work, d policy.Decision, cont
 		signer = k
 	}
 	if d.Sign == policy.PGP && d.Encrypt != policy.PGP {
-		out := w.newBuffer()
+		out := w.newBuffer(content.Size() + 4096)
 		if err := pgpmime.Sign(out, content.NewReader(), pgpmime.SignOptions{Signer: signer, Now: now}); err != nil {
 			return nil, err
 		}
@@ -322,7 +322,7 @@ func (p *Pipeline) protect(ctx context.Context, w *work, d policy.Decision, cont
 		if err != nil {
 			return nil, err
 		}
-		out := w.newBuffer()
+		out := w.newBuffer(content.Size()*4/3 + 8192)
 		if err := smime.Sign(out, content.NewReader(), smime.SignOptions{Cert: ck.Cert, Key: ck.Key, Chain: ck.Chain, Now: now}); err != nil {
 			return nil, err
 		}
@@ -346,7 +346,8 @@ func (p *Pipeline) protect(ctx context.Context, w *work, d policy.Decision, cont
 		if len(chosen) == 0 {
 			return nil, fmt.Errorf("key %s of %s is no longer usable", d.EncryptKey, rcpt)
 		}
-		out := w.newBuffer()
+		// Armored ciphertext: base64 of the content plus line ends, packet headers and MIME.
+		out := w.newBuffer(content.Size()*140/100 + 4096)
 		if err := pgpmime.Encrypt(out, content.NewReader(), pgpmime.EncryptOptions{Recipients: chosen, Signer: signer, Now: now}); err != nil {
 			return nil, err
 		}
@@ -365,7 +366,7 @@ func (p *Pipeline) protect(ctx context.Context, w *work, d policy.Decision, cont
 		if len(chosen) == 0 {
 			return nil, fmt.Errorf("certificate %s of %s is no longer usable", d.EncryptKey, rcpt)
 		}
-		out := w.newBuffer()
+		out := w.newBuffer(content.Size()*140/100 + 4096)
 		if err := smime.Encrypt(out, content.NewReader(), smime.EncryptOptions{Recipients: chosen, Now: now}); err != nil {
 			return nil, err
 		}

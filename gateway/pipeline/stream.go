@@ -34,14 +34,14 @@ type work struct {
 	bufs  []*msgbuf.Buffer
 }
 
-// newBuffer returns an output buffer: all in memory for an ordinary message; with the default
-// 1 MiB in memory and an encrypted spill for a large one.
-func (w *work) newBuffer() *msgbuf.Buffer {
+// newBuffer returns an output buffer for about hint bytes: all in memory for an ordinary
+// message; with the default 1 MiB in memory and an encrypted spill for a large one.
+func (w *work) newBuffer(hint int64) *msgbuf.Buffer {
 	limit := math.MaxInt
 	if w.large {
 		limit = 0
 	}
-	b := msgbuf.New(msgbuf.Options{Dir: w.dir, MemoryLimit: limit})
+	b := msgbuf.New(msgbuf.Options{Dir: w.dir, MemoryLimit: limit, SizeHint: int(min(hint, 1<<20))})
 	w.bufs = append(w.bufs, b)
 	return b
 }

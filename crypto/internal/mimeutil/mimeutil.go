@@ -301,9 +301,17 @@ func DecodeBody(body io.Reader, cte string) io.Reader {
 	return body
 }
 
-// DecodeBytes decodes body by its transfer encoding.
+// DecodeBytes decodes body by its transfer encoding. For the identity encodings (7bit, 8bit,
+// binary, none) the result is body itself; callers must not modify it.
 func DecodeBytes(body []byte, cte string) ([]byte, error) {
-	return io.ReadAll(DecodeBody(bytes.NewReader(body), cte))
+	r := DecodeBody(bytes.NewReader(body), cte)
+	if _, identity := r.(*bytes.Reader); identity {
+		return body, nil
+	}
+	var out bytes.Buffer
+	out.Grow(len(body))
+	_, err := out.ReadFrom(r)
+	return out.Bytes(), err
 }
 
 // base64Cleaner drops characters outside the base64 alphabet (line
