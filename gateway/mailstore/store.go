@@ -27,6 +27,7 @@ var (
 	// ErrNoSpace: the disk is full. Nothing was stored; the same write succeeds once there is
 	// space again.
 	ErrNoSpace = errors.New("mailstore: no space left on the device")
+	ErrInUse   = errors.New("mailstore: maildrop in use")
 )
 
 // noSpace marks errors caused by a full disk (ENOSPC, SQLITE_FULL) with ErrNoSpace.

@@ -1,0 +1,249 @@
+package pgstore
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sealgate/sealgate/gateway/mailstore"
+)
+
+// UnindexedBodies returns up to limit bodies of a mailbox's messages (every mailbox when
+// mailboxID is 0) that have no search text yet.
+func (s *Store) UnindexedBodies(ctx context.Context, mailboxID int64, limit int) ([]int64, error) {
+	rows, err := s.pool.Query(ctx, `SELECT DISTINCT m.body_id FROM messages m
+		WHERE ($1 = 0 OR m.mailbox_id = $1) AND NOT EXISTS (SELECT 1 FROM imap_search s WHERE s.body_id = m.body_id)
+		LIMIT $2`, mailboxID, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int64])
+}
+
+// UnindexedSince looks at up to limit messages of a mailbox with a UID above after, in UID
+// order, and returns the bodies among them that have no search text yet and the highest UID
+// it looked at (after when there is none).
+func (s *Store) UnindexedSince(ctx context.Context, mailboxID int64, after uint32, limit int) ([]int64, uint32, error) {
+	rows, err := s.pool.Query(ctx, `SELECT m.uid, m.body_id,
+		EXISTS (SELECT 1 FROM imap_search s WHERE s.body_id = m.body_id)
+		FROM messages m WHERE m.mailbox_id = $1 AND m.uid > $2 ORDER BY m.uid LIMIT $3`, mailboxID, int64(after), limit)
+	if err != nil {
+		return nil, after, err
+	}
+	defer rows.Close()
+	var ids []int64
+	seen := map[int64]bool{}
+	last := after
+	for rows.Next() {
+		var uid, id int64
+		var indexed bool
+		if err := rows.Scan(&uid, &id, &indexed); err != nil {
+			return nil, after, err
+		}
+		last = uint32(uid)
+		if !indexed && !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, after, err
+	}
+	return ids, last, nil
+}
+
+// PutSearchText stores search texts in one transaction. A body deleted meanwhile is skipped.
+func (s *Store) PutSearchText(ctx context.Context, texts []mailstore.SearchText) error {
+	if len(texts) == 0 {
+		return nil
+	}
+	bt := &pgx.Batch{}
+	for _, t := range texts {
+		// PostgreSQL text holds only valid UTF-8 without NUL; neither is part of a useful search.
+		bt.Queue(`INSERT INTO imap_search(body_id, header, body, raw_header) SELECT id, $2, $3, $4 FROM bodies WHERE id = $1
+			ON CONFLICT (body_id) DO UPDATE SET header = excluded.header, body = excluded.body, raw_header = excluded.raw_header`,
+			t.BodyID, noNUL(t.Header), noNUL(t.Text), t.RawHeader)
+		if t.Envelope != nil {
+			queueEnvelope(bt, t.BodyID, t.Envelope)
+		}
+	}
+	return s.batch(ctx, bt, execAll(bt.Len()))
+}
+
+// noNUL makes s storable in a text column: valid UTF-8 without NUL.
+func noNUL(s string) string { return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "") }
+
+// execAll reads n results of a batch.
+func execAll(n int) func(br pgx.BatchResults) error {
+	return func(br pgx.BatchResults) error {
+		for range n {
+			if _, err := br.Exec(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// likePattern is a LIKE pattern matching needle anywhere.
+func likePattern(needle string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return "%" + r.Replace(noNUL(needle)) + "%"
+}
+
+// SearchTextUIDs returns the UIDs of a mailbox's indexed messages whose search text contains
+// needle, compared case-insensitively. Needles of three characters or more are looked up in
+// the trigram indexes; shorter ones, which trigrams cannot find, are compared against the
+// stored text of the mailbox's messages.
+func (s *Store) SearchTextUIDs(ctx context.Context, mailboxID int64, field mailstore.TextField, needle string) (map[uint32]bool, error) {
+	out := map[uint32]bool{}
+	if len([]rune(needle)) < 3 {
+		rows, err := s.pool.Query(ctx, `SELECT m.uid, s.header, s.body FROM messages m
+			JOIN imap_search s ON s.body_id = m.body_id WHERE m.mailbox_id = $1`, mailboxID)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		lower := strings.ToLower(needle)
+		for rows.Next() {
+			var uid int64
+			var h, b string
+			if err := rows.Scan(&uid, &h, &b); err != nil {
+				return nil, err
+			}
+			if strings.Contains(strings.ToLower(b), lower) || field == mailstore.FieldText && strings.Contains(strings.ToLower(h), lower) {
+				out[uint32(uid)] = true
+			}
+		}
+		return out, rows.Err()
+	}
+	q := `SELECT m.uid FROM imap_search s JOIN messages m ON m.body_id = s.body_id
+		WHERE m.mailbox_id = $1 AND s.body ILIKE $2`
+	if field == mailstore.FieldText {
+		q = `SELECT m.uid FROM imap_search s JOIN messages m ON m.body_id = s.body_id
+			WHERE m.mailbox_id = $1 AND (s.body ILIKE $2 OR s.header ILIKE $2)`
+	}
+	rows, err := s.pool.Query(ctx, q, mailboxID, likePattern(needle))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var uid int64
+		if err := rows.Scan(&uid); err != nil {
+			return nil, err
+		}
+		out[uint32(uid)] = true
+	}
+	return out, rows.Err()
+}
+
+// SearchHeaders returns the decoded header text of every indexed message of a mailbox.
+func (s *Store) SearchHeaders(ctx context.Context, mailboxID int64) (map[uint32]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT m.uid, s.header FROM messages m
+		JOIN imap_search s ON s.body_id = m.body_id WHERE m.mailbox_id = $1`, mailboxID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[uint32]string{}
+	for rows.Next() {
+		var uid int64
+		var h string
+		if err := rows.Scan(&uid, &h); err != nil {
+			return nil, err
+		}
+		out[uint32(uid)] = h
+	}
+	return out, rows.Err()
+}
+
+// RawHeaders returns the raw header sections of a mailbox's indexed messages with
+// lo <= UID <= hi. Messages not indexed yet are missing from the result.
+func (s *Store) RawHeaders(ctx context.Context, mailboxID int64, lo, hi uint32) (map[uint32][]byte, error) {
+	rows, err := s.pool.Query(ctx, `SELECT m.uid, s.raw_header FROM messages m
+		JOIN imap_search s ON s.body_id = m.body_id WHERE m.mailbox_id = $1 AND m.uid BETWEEN $2 AND $3`,
+		mailboxID, int64(lo), int64(hi))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[uint32][]byte{}
+	for rows.Next() {
+		var uid int64
+		var h []byte
+		if err := rows.Scan(&uid, &h); err != nil {
+			return nil, err
+		}
+		out[uint32(uid)] = h
+	}
+	return out, rows.Err()
+}
+
+// MessagesWithEnvelopes is MessagesInRange with the stored envelopes of those messages, in
+// the same query: the envelopes are in UID order, and messages whose envelope is not stored
+// yet have none.
+func (s *Store) MessagesWithEnvelopes(ctx context.Context, mailboxID int64, lo, hi uint32) ([]mailstore.Message, []mailstore.Envelope, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+messageCols+`, e.data
+		FROM messages m LEFT JOIN imap_envelope e ON e.body_id = m.body_id
+		WHERE m.mailbox_id = $1 AND m.uid BETWEEN $2 AND $3 ORDER BY m.uid`, mailboxID, int64(lo), int64(hi))
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	var msgs []mailstore.Message
+	var envs []mailstore.Envelope
+	for rows.Next() {
+		var env []byte
+		m, err := scanMessage(rows, mailboxID, &env)
+		if err != nil {
+			return nil, nil, err
+		}
+		msgs = append(msgs, m)
+		if env != nil {
+			envs = append(envs, mailstore.Envelope{UID: m.UID, Data: env})
+		}
+	}
+	return msgs, envs, rows.Err()
+}
+
+// HeadersWithoutEnvelope returns up to limit indexed bodies that have no stored envelope.
+func (s *Store) HeadersWithoutEnvelope(ctx context.Context, limit int) ([]mailstore.HeaderWithoutEnvelope, error) {
+	rows, err := s.pool.Query(ctx, `SELECT s.body_id, s.raw_header FROM imap_search s
+		WHERE NOT EXISTS (SELECT 1 FROM imap_envelope e WHERE e.body_id = s.body_id) LIMIT $1`, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []mailstore.HeaderWithoutEnvelope
+	for rows.Next() {
+		var h mailstore.HeaderWithoutEnvelope
+		if err := rows.Scan(&h.BodyID, &h.RawHeader); err != nil {
+			return nil, err
+		}
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+// PutEnvelopes stores envelopes in one transaction. A body deleted meanwhile is skipped.
+func (s *Store) PutEnvelopes(ctx context.Context, envs []mailstore.BodyEnvelope) error {
+	if len(envs) == 0 {
+		return nil
+	}
+	bt := &pgx.Batch{}
+	for _, e := range envs {
+		queueEnvelope(bt, e.BodyID, e.Data)
+	}
+	return s.batch(ctx, bt, execAll(bt.Len()))
+}
+
+func queueEnvelope(bt *pgx.Batch, bodyID int64, data []byte) {
+	bt.Queue(`INSERT INTO imap_envelope(body_id, data) SELECT id, $2 FROM bodies WHERE id = $1
+		ON CONFLICT (body_id) DO UPDATE SET data = excluded.data`, bodyID, data)
+}
+
+// unixTime is a Unix-seconds column as a time.Time.
+func unixTime(sec int64) time.Time { return time.Unix(sec, 0) }

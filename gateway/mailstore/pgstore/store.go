@@ -1,0 +1,208 @@
+package pgstore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sealgate/sealgate/gateway/mailstore"
+)
+
+// Options configure Open. The zero value works: the clock is time.Now, the node name is
+// random, and nobody is told about changes.
+type Options struct {
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Node names this node: it owns the queue leases it takes, and it tells the change feed's
+	// own notifications from other nodes'. Names must differ between nodes sharing a database;
+	// "" means a random name, new at every Open.
+	Node string
+	// OnCommit, if set, is called with what each committed Deliver added: right after the
+	// commit for this Store's own deliveries, and from the change feed for those of other
+	// nodes. It must not block.
+	OnCommit func(mailstore.Delivered)
+	// OnChange, if set, is called from the change feed with the user whose mailboxes or
+	// messages another change touched (flags, expunge, append, copy, move, mailbox create,
+	// delete, rename, subscription), on any node including this one. It must not block.
+	OnChange func(userID int64)
+}
+
+// Store is the PostgreSQL mail store. It is safe for concurrent use.
+type Store struct {
+	opts   Options
+	pool   *pgxpool.Pool
+	connCf *pgx.ConnConfig // for the listener and maildrop locks
+	policy policyCache
+
+	closed   atomic.Bool
+	stop     context.CancelFunc
+	listened chan struct{} // closed when the listener has stopped
+
+	mu    sync.Mutex
+	locks map[*maildropLock]struct{}
+}
+
+// defaultMaxConns is the pool size when the DSN does not set pool_max_conns.
+const defaultMaxConns = 16
+
+// Open connects to the database at dsn, which must hold this Sealgate's schema version
+// (Migrate), and starts the change-feed listener.
+func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Node == "" {
+		var b [6]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return nil, err
+		}
+		opts.Node = "node-" + hex.EncodeToString(b[:])
+	}
+	if strings.ContainsAny(opts.Node, " \t\r\n") {
+		return nil, fmt.Errorf("pgstore: node name %q contains white space", opts.Node)
+	}
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: %w", err)
+	}
+	if !strings.Contains(dsn, "pool_max_conns") {
+		cfg.MaxConns = defaultMaxConns
+	}
+	// The node's name goes with every connection: the change feed's triggers read it.
+	cfg.ConnConfig.RuntimeParams["sealgate.node"] = opts.Node
+	cfg.ConnConfig.RuntimeParams["application_name"] = "sealgate " + opts.Node
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: %w", err)
+	}
+	if err := checkVersion(ctx, pool); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("pgstore: open: %w", err)
+	}
+	lctx, stop := context.WithCancel(context.Background())
+	s := &Store{
+		opts: opts, pool: pool, connCf: cfg.ConnConfig.Copy(), stop: stop,
+		listened: make(chan struct{}),
+		locks:    map[*maildropLock]struct{}{},
+	}
+	ready := make(chan error, 1)
+	go s.listen(lctx, ready)
+	select {
+	case err := <-ready:
+		if err != nil {
+			stop()
+			<-s.listened
+			pool.Close()
+			return nil, fmt.Errorf("pgstore: listen: %w", err)
+		}
+	case <-ctx.Done():
+		stop()
+		<-s.listened
+		pool.Close()
+		return nil, ctx.Err()
+	}
+	return s, nil
+}
+
+// Close stops the listener, releases the maildrop locks still held and closes the
+// connections. Calls made afterwards fail with mailstore.ErrClosed.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	s.stop()
+	<-s.listened
+	s.mu.Lock()
+	locks := make([]*maildropLock, 0, len(s.locks))
+	for l := range s.locks {
+		locks = append(locks, l)
+	}
+	s.mu.Unlock()
+	for _, l := range locks {
+		l.release()
+	}
+	s.pool.Close()
+	return nil
+}
+
+// Dir is "": a PostgreSQL store has no data directory.
+func (s *Store) Dir() string { return "" }
+
+// Node is this node's name (Options.Node, or the random one chosen by Open).
+func (s *Store) Node() string { return s.opts.Node }
+
+// maxAttempts bounds the retries of a transaction that lost a deadlock or a serialization
+// conflict with another node.
+const maxAttempts = 8
+
+// retryable reports errors after which the whole transaction may simply run again.
+func retryable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40P01" || pgErr.Code == "40001")
+}
+
+// tx runs fn in a transaction and commits it, again from the start if it lost a deadlock.
+func (s *Store) tx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	if s.closed.Load() {
+		return mailstore.ErrClosed
+	}
+	for attempt := 1; ; attempt++ {
+		err := pgx.BeginFunc(ctx, s.pool, fn)
+		if attempt < maxAttempts && retryable(err) {
+			continue
+		}
+		return err
+	}
+}
+
+// batch sends b as one implicit transaction (one round trip once its statements are
+// prepared on the connection) and hands the results to read; again if it lost a deadlock.
+func (s *Store) batch(ctx context.Context, b *pgx.Batch, read func(br pgx.BatchResults) error) error {
+	if s.closed.Load() {
+		return mailstore.ErrClosed
+	}
+	for attempt := 1; ; attempt++ {
+		br := s.pool.SendBatch(ctx, b)
+		err := read(br)
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+		if attempt < maxAttempts && retryable(err) {
+			continue
+		}
+		return err
+	}
+}
+
+// notFound turns "no rows" into mailstore.ErrNotFound.
+func notFound(err error) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return mailstore.ErrNotFound
+	}
+	return err
+}
+
+// uid32s converts UIDs to the int64 slice PostgreSQL's bigint[] takes.
+func uid32s(uids []uint32) []int64 {
+	out := make([]int64, len(uids))
+	for i, u := range uids {
+		out[i] = int64(u)
+	}
+	return out
+}
+
+func (s *Store) readPolicyVersion(ctx context.Context) (int64, error) {
+	var v int64
+	err := s.pool.QueryRow(ctx, `SELECT n FROM policy_version WHERE id = 1`).Scan(&v)
+	return v, err
+}

@@ -1,0 +1,333 @@
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/sealgate/sealgate/gateway/mailstore"
+	"github.com/sealgate/sealgate/gateway/msgbuf"
+)
+
+func testUsers(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t, mailstore.Options{})
+	if _, err := s.FirstUser(ctx); !errors.Is(err, mailstore.ErrNotFound) {
+		t.Fatalf("first user of an empty store: %v", err)
+	}
+	u := addUser(t, s, "Alice@Example.TEST")
+	if _, err := s.AddUser(ctx, mustAddr(t, "alice@example.test"), "x"); !errors.Is(err, mailstore.ErrExists) {
+		t.Fatalf("duplicate user (case-folded): %v, want ErrExists", err)
+	}
+	addUser(t, s, "bob@example.test")
+	got, err := s.UserByAddress(ctx, mustAddr(t, "ALICE@example.test"))
+	if err != nil || got.ID != u.ID || got.Address != u.Address || got.PasswordHash != "hash" {
+		t.Fatalf("lookup: %+v %v", got, err)
+	}
+	if first, err := s.FirstUser(ctx); err != nil || first.ID != u.ID {
+		t.Fatalf("first user %+v %v", first, err)
+	}
+	mbs, err := s.Mailboxes(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	special := map[string]string{}
+	uvs := map[uint32]bool{}
+	var names []string
+	for _, m := range mbs {
+		special[m.Name] = m.SpecialUse
+		uvs[m.UIDValidity] = true
+		names = append(names, m.Name)
+		if m.UIDNext != 1 || !m.Subscribed || m.UserID != u.ID {
+			t.Errorf("%s: %+v", m.Name, m)
+		}
+	}
+	want := map[string]string{"INBOX": "", "Sent": `\Sent`, "Drafts": `\Drafts`, "Trash": `\Trash`, "Junk": `\Junk`, "Archive": `\Archive`}
+	if fmt.Sprint(special) != fmt.Sprint(want) {
+		t.Fatalf("mailboxes %v, want %v", special, want)
+	}
+	if fmt.Sprint(names) != "[Archive Drafts INBOX Junk Sent Trash]" {
+		t.Fatalf("mailboxes not ordered by name: %v", names)
+	}
+	if len(uvs) != len(mbs) {
+		t.Fatal("UIDVALIDITY values repeat")
+	}
+	if err := s.SetPasswordHash(ctx, mustAddr(t, "alice@EXAMPLE.test"), "new"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.UserByAddress(ctx, mustAddr(t, "alice@example.test")); got.PasswordHash != "new" {
+		t.Fatalf("password hash %q", got.PasswordHash)
+	}
+	if err := s.SetPasswordHash(ctx, mustAddr(t, "nobody@example.test"), "x"); !errors.Is(err, mailstore.ErrNotFound) {
+		t.Fatalf("password of a missing user: %v", err)
+	}
+	users, err := s.Users(ctx)
+	if err != nil || len(users) != 2 || users[0].ID != u.ID {
+		t.Fatalf("users %+v %v", users, err)
+	}
+	deliver(t, s, "Subject: x\r\n\r\ny\r\n", mailstore.Target{UserID: u.ID})
+	if err := s.DeleteUser(ctx, mustAddr(t, "alice@example.test")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UserByAddress(ctx, mustAddr(t, "alice@example.test")); !errors.Is(err, mailstore.ErrNotFound) {
+		t.Fatalf("deleted user found: %v", err)
+	}
+	if mbs, _ := s.Mailboxes(ctx, u.ID); len(mbs) != 0 {
+		t.Fatalf("a deleted user's mailboxes remain: %v", mbs)
+	}
+	if err := s.DeleteUser(ctx, mustAddr(t, "alice@example.test")); !errors.Is(err, mailstore.ErrNotFound) {
+		t.Fatalf("delete twice: %v", err)
+	}
+	again := addUser(t, s, "alice@example.test")
+	mbs, _ = s.Mailboxes(ctx, again.ID)
+	for _, m := range mbs {
+		if uvs[m.UIDValidity] {
+			t.Fatalf("UIDVALIDITY %d reused after the user was deleted and added again", m.UIDValidity)
+		}
+	}
+	if probs, err := s.Check(ctx); err != nil || len(probs) != 0 {
+		t.Fatalf("check after deleting a user: %v %v", probs, err)
+	}
+}
+
+func testDeliverSharesBody(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t, mailstore.Options{})
+	a, b := addUser(t, s, "a@x.test"), addUser(t, s, "b@x.test")
+	msg := []byte("Subject: hi\r\n\r\nbody\r\n")
+	for i := 0; i < 3; i++ {
+		d, err := s.Deliver(ctx, mailstore.Delivery{Copies: []mailstore.Copy{{
+			Body:     msgbuf.FromBytes(msg),
+			Local:    []mailstore.Target{{UserID: a.ID}, {UserID: b.ID, Mailbox: "NoSuchFolder"}},
+			Outbound: &mailstore.Outbound{Sender: "a@x.test", Recipients: []string{"r@remote.test"}},
+		}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(d.Messages) != 2 || d.Messages[0].UID != uint32(i+1) || d.Messages[1].UID != uint32(i+1) || len(d.QueueIDs) != 1 ||
+			d.Messages[0].UserID != a.ID || d.Messages[1].UserID != b.ID {
+			t.Fatalf("delivery %d: %+v", i, d)
+		}
+	}
+	mb, msgs := mailbox(t, s, b, "INBOX")
+	if len(msgs) != 3 || mb.UIDNext != 4 {
+		t.Fatalf("b INBOX: %d messages, UIDNEXT %d", len(msgs), mb.UIDNext)
+	}
+	_, amsgs := mailbox(t, s, a, "inbox")
+	if amsgs[0].BodyID != msgs[0].BodyID {
+		t.Fatal("the copies for a and b do not share one body")
+	}
+	if got := readBody(t, s, msgs[0].BodyID); !bytes.Equal(got, msg) {
+		t.Fatalf("body %q", got)
+	}
+	if msgs[0].Size != int64(len(msg)) || msgs[0].InternalDate.IsZero() || msgs[0].Flags != 0 {
+		t.Fatalf("message %+v", msgs[0])
+	}
+	q, err := s.QueueEntries(ctx)
+	if err != nil || len(q) != 3 || q[0].Recipients[0].Address != "r@remote.test" || q[0].Recipients[0].State != mailstore.RcptPending ||
+		q[0].Sender != "a@x.test" || q[0].BodyID != msgs[0].BodyID {
+		t.Fatalf("queue %+v %v", q, err)
+	}
+	// The body lives while the queue entry and b's message reference it.
+	if err := s.Expunge(ctx, amsgs[0].MailboxID, []uint32{amsgs[0].UID}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Expunge(ctx, msgs[0].MailboxID, []uint32{msgs[0].UID}); err != nil {
+		t.Fatal(err)
+	}
+	if got := readBody(t, s, msgs[0].BodyID); !bytes.Equal(got, msg) {
+		t.Fatal("body lost while still referenced by the spool")
+	}
+	if err := s.QueueDelete(ctx, q[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.OpenBody(ctx, msgs[0].BodyID); !errors.Is(err, mailstore.ErrNotFound) {
+		t.Fatalf("body without references: %v, want ErrNotFound", err)
+	}
+	if probs, err := s.Check(ctx); err != nil || len(probs) != 0 {
+		t.Fatalf("check: %v %v", probs, err)
+	}
+}
+
+func testDeliverAllOrNothing(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t, mailstore.Options{})
+	u := addUser(t, s, "u@x.test")
+	_, err := s.Deliver(ctx, mailstore.Delivery{Copies: []mailstore.Copy{
+		{Body: msgbuf.FromBytes([]byte("a\r\n\r\n")), Local: []mailstore.Target{{UserID: u.ID}},
+			Outbound: &mailstore.Outbound{Sender: "u@x.test", Recipients: []string{"r@remote.test"}}},
+		{Body: msgbuf.FromBytes([]byte("b\r\n\r\n")), Local: []mailstore.Target{{UserID: 999999}}}, // no such user
+	}})
+	if !errors.Is(err, mailstore.ErrNotFound) {
+		t.Fatalf("delivery to a missing user: %v, want ErrNotFound", err)
+	}
+	if _, msgs := mailbox(t, s, u, "INBOX"); len(msgs) != 0 {
+		t.Fatalf("half a delivery is visible: %d messages", len(msgs))
+	}
+	if n, _ := s.QueueLen(ctx); n != 0 {
+		t.Fatalf("half a delivery is spooled: %d entries", n)
+	}
+	if _, err := s.Deliver(ctx, mailstore.Delivery{Copies: []mailstore.Copy{{Body: msgbuf.FromBytes([]byte("x\r\n\r\n"))}}}); err == nil {
+		t.Fatal("a copy without recipients was accepted")
+	}
+	deliver(t, s, "c\r\n\r\n", mailstore.Target{UserID: u.ID})
+	if mb, msgs := mailbox(t, s, u, "INBOX"); len(msgs) != 1 || msgs[0].UID != 1 || mb.UIDNext != 2 {
+		t.Fatalf("after rollback: %d messages, UIDNEXT %d", len(msgs), mb.UIDNext)
+	}
+	if probs, err := s.Check(ctx); err != nil || len(probs) != 0 {
+		t.Fatalf("check: %v %v", probs, err)
+	}
+}
+
+func testDeliverFallsBackToInbox(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t, mailstore.Options{})
+	u := addUser(t, s, "f@x.test")
+	d := deliver(t, s, "a\r\n\r\n", mailstore.Target{UserID: u.ID, Mailbox: "Junk"}, mailstore.Target{UserID: u.ID, Mailbox: "Gone"})
+	junk, _ := s.MailboxByName(ctx, u.ID, "Junk")
+	inbox, _ := s.MailboxByName(ctx, u.ID, "INBOX")
+	if d.Messages[0].MailboxID != junk.ID || d.Messages[1].MailboxID != inbox.ID {
+		t.Fatalf("delivered to %+v; Junk is %d, INBOX %d", d.Messages, junk.ID, inbox.ID)
+	}
+}
+
+func testConcurrentDeliveries(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t, mailstore.Options{})
+	u := addUser(t, s, "c@x.test")
+	var wg sync.WaitGroup
+	const workers, each = 8, 25
+	errs := make(chan error, workers*each+10)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				body := []byte(fmt.Sprintf("X-N: %d-%d\r\n\r\n", w, i))
+				if _, err := s.Deliver(ctx, mailstore.Delivery{Copies: []mailstore.Copy{{Body: msgbuf.FromBytes(body), Local: []mailstore.Target{{UserID: u.ID}}}}}); err != nil {
+					errs <- err
+				}
+			}
+		}(w)
+	}
+	for i := 0; i < 10; i++ {
+		if _, err := s.AddUser(ctx, mustAddr(t, fmt.Sprintf("cli%d@x.test", i)), "h"); err != nil {
+			errs <- err
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	mb, msgs := mailbox(t, s, u, "INBOX")
+	if len(msgs) != workers*each || mb.UIDNext != workers*each+1 {
+		t.Fatalf("%d messages, UIDNEXT %d, want %d", len(msgs), mb.UIDNext, workers*each)
+	}
+	for i, m := range msgs {
+		if m.UID != uint32(i+1) {
+			t.Fatalf("UID %d at %d: UIDs not unique and dense", m.UID, i)
+		}
+	}
+}
+
+func testOnCommit(t *testing.T, open Opener) {
+	got := make(chan mailstore.Delivered, 10)
+	s := open(t, mailstore.Options{OnCommit: func(d mailstore.Delivered) { got <- d }})
+	u := addUser(t, s, "o@x.test")
+	d, err := s.Deliver(context.Background(), mailstore.Delivery{Copies: []mailstore.Copy{{
+		Body: msgbuf.FromBytes([]byte("a\r\n\r\n")), Local: []mailstore.Target{{UserID: u.ID}},
+		Outbound: &mailstore.Outbound{Sender: "o@x.test", Recipients: []string{"r@remote.test"}},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// OnCommit has run by the time Deliver returns.
+	select {
+	case c := <-got:
+		if fmt.Sprint(c) != fmt.Sprint(d) {
+			t.Fatalf("OnCommit got %+v, Deliver returned %+v", c, d)
+		}
+	default:
+		t.Fatal("OnCommit was not called before Deliver returned")
+	}
+}
+
+func testLargeBody(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t, mailstore.Options{})
+	u := addUser(t, s, "big@x.test")
+	buf, want := bigBody(t, 3*mailstore.InlineLimit+12345)
+	small := []byte("Subject: small\r\n\r\nx\r\n")
+	if _, err := s.Deliver(ctx, mailstore.Delivery{Copies: []mailstore.Copy{
+		{Body: buf, Local: []mailstore.Target{{UserID: u.ID}}, Outbound: &mailstore.Outbound{Sender: "big@x.test", Recipients: []string{"r@remote.test"}}},
+		{Body: msgbuf.FromBytes(small), Local: []mailstore.Target{{UserID: u.ID}}},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	_, msgs := mailbox(t, s, u, "INBOX")
+	if len(msgs) != 2 || msgs[0].Size != int64(len(want)) {
+		t.Fatalf("messages %+v", msgs)
+	}
+	if got := readBody(t, s, msgs[0].BodyID); !bytes.Equal(got, want) {
+		t.Fatalf("big body: %d bytes differ from the %d delivered", len(got), len(want))
+	}
+	inline, err := s.InlineBodies(ctx, []int64{msgs[0].BodyID, msgs[1].BodyID, 987654321})
+	if err != nil || len(inline) != 1 || !bytes.Equal(inline[msgs[1].BodyID], small) {
+		t.Fatalf("inline bodies: %d %v", len(inline), err)
+	}
+	if probs, err := s.Check(ctx); err != nil || len(probs) != 0 {
+		t.Fatalf("check: %v %v", probs, err)
+	}
+	// Appended too.
+	buf2, want2 := bigBody(t, mailstore.InlineLimit+1)
+	_, uid, err := s.Append(ctx, mailstore.AppendRequest{UserID: u.ID, MailboxID: msgs[0].MailboxID, Body: buf2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, _ := s.MessagesInRange(ctx, msgs[0].MailboxID, uid, uid)
+	if got := readBody(t, s, after[0].BodyID); !bytes.Equal(got, want2) {
+		t.Fatal("appended big body differs")
+	}
+	if err := s.Expunge(ctx, msgs[0].MailboxID, []uint32{msgs[0].UID, uid}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.OpenBody(ctx, after[0].BodyID); !errors.Is(err, mailstore.ErrNotFound) {
+		t.Fatalf("expunged big body: %v", err)
+	}
+	if got := readBody(t, s, msgs[0].BodyID); !bytes.Equal(got, want) {
+		t.Fatal("big body lost while the spool references it")
+	}
+}
+
+func testAppend(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t, mailstore.Options{})
+	u, other := addUser(t, s, "ap@x.test"), addUser(t, s, "other@x.test")
+	drafts, _ := s.MailboxByName(ctx, u.ID, "Drafts")
+	body := []byte("Subject: draft\r\n\r\ntext\r\n")
+	uv, uid, err := s.Append(ctx, mailstore.AppendRequest{UserID: u.ID, MailboxID: drafts.ID, Body: msgbuf.FromBytes(body),
+		Flags: mailstore.FlagDraft | mailstore.FlagSeen, Keywords: []string{"$Label1", "", "$label1", "Work"}})
+	if err != nil || uv != drafts.UIDValidity || uid != 1 {
+		t.Fatalf("append: %d %d %v", uv, uid, err)
+	}
+	_, msgs := mailbox(t, s, u, "Drafts")
+	if len(msgs) != 1 || msgs[0].Flags != mailstore.FlagDraft|mailstore.FlagSeen || fmt.Sprint(msgs[0].Keywords) != "[$Label1 Work]" {
+		t.Fatalf("appended %+v", msgs)
+	}
+	if got := readBody(t, s, msgs[0].BodyID); !bytes.Equal(got, body) {
+		t.Fatalf("body %q", got)
+	}
+	if _, _, err := s.Append(ctx, mailstore.AppendRequest{UserID: other.ID, MailboxID: drafts.ID, Body: msgbuf.FromBytes(body)}); !errors.Is(err, mailstore.ErrNotFound) {
+		t.Fatalf("append to another user's mailbox: %v, want ErrNotFound", err)
+	}
+	if _, msgs := mailbox(t, s, u, "Drafts"); len(msgs) != 1 {
+		t.Fatal("a failed append left a message")
+	}
+	if probs, err := s.Check(ctx); err != nil || len(probs) != 0 {
+		t.Fatalf("check: %v %v", probs, err)
+	}
+}

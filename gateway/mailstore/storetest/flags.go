@@ -1,0 +1,208 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/sealgate/sealgate/gateway/mailstore"
+)
+
+// threeMessages delivers three messages to a new user's INBOX.
+func threeMessages(t *testing.T, s Store, addr string) (mailstore.User, mailstore.Mailbox) {
+	t.Helper()
+	u := addUser(t, s, addr)
+	for i := 1; i <= 3; i++ {
+		deliver(t, s, fmt.Sprintf("Subject: %d\r\n\r\nbody %d\r\n", i, i), mailstore.Target{UserID: u.ID})
+	}
+	mb, _ := mailbox(t, s, u, "INBOX")
+	return u, mb
+}
+
+func testFlags(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t, mailstore.Options{})
+	_, mb := threeMessages(t, s, "fl@x.test")
+	start := mb.HighestModSeq
+
+	got, err := s.UpdateFlags(ctx, mb.ID, []uint32{1, 2, 99}, mailstore.FlagChange{Op: mailstore.FlagsAdd,
+		Flags: mailstore.FlagSeen | mailstore.FlagFlagged, Keywords: []string{"Work", "work", "$Junk"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].UID != 1 || got[1].UID != 2 || got[0].Flags != mailstore.FlagSeen|mailstore.FlagFlagged ||
+		fmt.Sprint(got[0].Keywords) != "[Work $Junk]" || got[0].ModSeq <= start {
+		t.Fatalf("add: %+v", got)
+	}
+	added := got[0].ModSeq
+	// A change that changes nothing keeps the MODSEQ.
+	got, err = s.UpdateFlags(ctx, mb.ID, []uint32{1}, mailstore.FlagChange{Op: mailstore.FlagsAdd, Flags: mailstore.FlagSeen, Keywords: []string{"WORK"}})
+	if err != nil || len(got) != 1 || got[0].ModSeq != added || fmt.Sprint(got[0].Keywords) != "[Work $Junk]" {
+		t.Fatalf("no-op add: %+v %v", got, err)
+	}
+	got, err = s.UpdateFlags(ctx, mb.ID, []uint32{1}, mailstore.FlagChange{Op: mailstore.FlagsRemove, Flags: mailstore.FlagFlagged, Keywords: []string{"work"}})
+	if err != nil || len(got) != 1 || got[0].Flags != mailstore.FlagSeen || fmt.Sprint(got[0].Keywords) != "[$Junk]" || got[0].ModSeq <= added {
+		t.Fatalf("remove: %+v %v", got, err)
+	}
+	got, err = s.UpdateFlags(ctx, mb.ID, []uint32{2}, mailstore.FlagChange{Op: mailstore.FlagsReplace, Flags: mailstore.FlagAnswered, Keywords: []string{"a", "A", "b"}})
+	if err != nil || len(got) != 1 || got[0].Flags != mailstore.FlagAnswered || fmt.Sprint(got[0].Keywords) != "[a b]" {
+		t.Fatalf("replace: %+v %v", got, err)
+	}
+	msgs, _ := s.Messages(ctx, mb.ID)
+	if msgs[0].Flags != mailstore.FlagSeen || fmt.Sprint(msgs[0].Keywords) != "[$Junk]" || msgs[1].Flags != mailstore.FlagAnswered ||
+		msgs[2].Flags != 0 || msgs[2].Keywords != nil || msgs[2].ModSeq > start {
+		t.Fatalf("stored: %+v", msgs)
+	}
+	if err := s.SetFlags(ctx, mb.ID, []uint32{2, 3}, mailstore.FlagDeleted); err != nil {
+		t.Fatal(err)
+	}
+	msgs, _ = s.Messages(ctx, mb.ID)
+	if msgs[1].Flags != mailstore.FlagDeleted || msgs[2].Flags != mailstore.FlagDeleted || msgs[2].ModSeq <= start {
+		t.Fatalf("after SetFlags: %+v", msgs)
+	}
+	hm, err := s.HighestModSeq(ctx, mb.ID)
+	if err != nil || hm < msgs[2].ModSeq {
+		t.Fatalf("HIGHESTMODSEQ %d below a message's %d (%v)", hm, msgs[2].ModSeq, err)
+	}
+	snap, err := s.Snapshot(ctx, mb.ID)
+	if err != nil || snap.Mailbox.ID != mb.ID || snap.Mailbox.HighestModSeq != hm || len(snap.Messages) != 3 ||
+		snap.Messages[1].Flags != mailstore.FlagDeleted || fmt.Sprint(snap.Messages[0].Keywords) != "[$Junk]" {
+		t.Fatalf("snapshot %+v %v", snap, err)
+	}
+	if _, err := s.Snapshot(ctx, 987654321); !errors.Is(err, mailstore.ErrNotFound) {
+		t.Fatalf("snapshot of a missing mailbox: %v", err)
+	}
+	if _, err := s.HighestModSeq(ctx, 987654321); !errors.Is(err, mailstore.ErrNotFound) {
+		t.Fatalf("HIGHESTMODSEQ of a missing mailbox: %v", err)
+	}
+	in, err := s.MessagesInRange(ctx, mb.ID, 2, 9)
+	if err != nil || fmt.Sprint(uids(in)) != "[2 3]" {
+		t.Fatalf("range: %v %v", uids(in), err)
+	}
+}
+
+func testCopyAndMove(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t, mailstore.Options{})
+	u, inbox := threeMessages(t, s, "cp@x.test")
+	other, _ := threeMessages(t, s, "other@x.test")
+	archive, _ := s.MailboxByName(ctx, u.ID, "Archive")
+	if _, err := s.UpdateFlags(ctx, inbox.ID, []uint32{2}, mailstore.FlagChange{Op: mailstore.FlagsAdd, Flags: mailstore.FlagFlagged, Keywords: []string{"k"}}); err != nil {
+		t.Fatal(err)
+	}
+	src, _ := s.Messages(ctx, inbox.ID)
+
+	res, err := s.CopyMessages(ctx, inbox.ID, archive.ID, []uint32{3, 2, 77}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.UIDValidity != archive.UIDValidity || fmt.Sprint(res.Source) != "[2 3]" || fmt.Sprint(res.Dest) != "[1 2]" {
+		t.Fatalf("copy result %+v", res)
+	}
+	_, dst := mailbox(t, s, u, "Archive")
+	if len(dst) != 2 || dst[0].BodyID != src[1].BodyID || dst[0].Flags != mailstore.FlagFlagged || fmt.Sprint(dst[0].Keywords) != "[k]" ||
+		!dst[0].InternalDate.Equal(src[1].InternalDate) || dst[0].Size != src[1].Size {
+		t.Fatalf("copies %+v of %+v", dst, src)
+	}
+	if _, msgs := mailbox(t, s, u, "INBOX"); len(msgs) != 3 {
+		t.Fatal("copy removed messages from the source")
+	}
+	before, _ := s.HighestModSeq(ctx, inbox.ID)
+	res, err = s.CopyMessages(ctx, inbox.ID, archive.ID, []uint32{1, 2}, true)
+	if err != nil || fmt.Sprint(res.Source) != "[1 2]" || fmt.Sprint(res.Dest) != "[3 4]" {
+		t.Fatalf("move %+v %v", res, err)
+	}
+	if _, msgs := mailbox(t, s, u, "INBOX"); fmt.Sprint(uids(msgs)) != "[3]" {
+		t.Fatalf("after move INBOX holds %v", uids(msgs))
+	}
+	ch, err := s.ChangesSince(ctx, inbox.ID, before+1)
+	if err != nil || fmt.Sprint(sorted(ch.Expunged)) != "[1 2]" {
+		t.Fatalf("moved messages are not expunged from the source: %+v %v", ch, err)
+	}
+	// The body of a message copied and then expunged in the source lives on.
+	if err := s.Expunge(ctx, inbox.ID, []uint32{3}); err != nil {
+		t.Fatal(err)
+	}
+	if got := readBody(t, s, src[2].BodyID); string(got) != "Subject: 3\r\n\r\nbody 3\r\n" {
+		t.Fatalf("copied body %q", got)
+	}
+	otherInbox, _ := s.MailboxByName(ctx, other.ID, "INBOX")
+	if _, err := s.CopyMessages(ctx, otherInbox.ID, archive.ID, []uint32{1}, false); !errors.Is(err, mailstore.ErrNotFound) {
+		t.Fatalf("copy between users: %v, want ErrNotFound", err)
+	}
+	if _, err := s.CopyMessages(ctx, inbox.ID, 987654321, []uint32{1}, false); !errors.Is(err, mailstore.ErrNotFound) {
+		t.Fatalf("copy to a missing mailbox: %v", err)
+	}
+	if probs, err := s.Check(ctx); err != nil || len(probs) != 0 {
+		t.Fatalf("check: %v %v", probs, err)
+	}
+}
+
+func testExpunge(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t, mailstore.Options{})
+	_, mb := threeMessages(t, s, "ex@x.test")
+	if got, err := s.ExpungeDeleted(ctx, mb.ID, nil); err != nil || len(got) != 0 {
+		t.Fatalf("nothing deleted: %v %v", got, err)
+	}
+	if err := s.SetFlags(ctx, mb.ID, []uint32{1, 3}, mailstore.FlagDeleted); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.ExpungeDeleted(ctx, mb.ID, []uint32{2, 3})
+	if err != nil || fmt.Sprint(got) != "[3]" {
+		t.Fatalf("expunge only 2, 3: %v %v", got, err)
+	}
+	got, err = s.ExpungeDeleted(ctx, mb.ID, nil)
+	if err != nil || fmt.Sprint(got) != "[1]" {
+		t.Fatalf("expunge all: %v %v", got, err)
+	}
+	if msgs, _ := s.Messages(ctx, mb.ID); fmt.Sprint(uids(msgs)) != "[2]" {
+		t.Fatalf("left %v", uids(msgs))
+	}
+	if err := s.Expunge(ctx, mb.ID, []uint32{2, 42}); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := s.MailboxStatus(ctx, mb.ID)
+	if c.Messages != 0 || c.UIDNext != 4 {
+		t.Fatalf("status %+v", c)
+	}
+	if probs, err := s.Check(ctx); err != nil || len(probs) != 0 {
+		t.Fatalf("check: %v %v", probs, err)
+	}
+}
+
+func testChangesSince(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t, mailstore.Options{})
+	u, mb := threeMessages(t, s, "ch@x.test")
+	mark := mb.HighestModSeq
+	if _, err := s.UpdateFlags(ctx, mb.ID, []uint32{2}, mailstore.FlagChange{Op: mailstore.FlagsAdd, Flags: mailstore.FlagSeen}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Expunge(ctx, mb.ID, []uint32{3}); err != nil {
+		t.Fatal(err)
+	}
+	d := deliver(t, s, "new\r\n\r\n", mailstore.Target{UserID: u.ID})
+	ch, err := s.ChangesSince(ctx, mb.ID, mark+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hm, _ := s.HighestModSeq(ctx, mb.ID)
+	if ch.HighestModSeq != hm || hm <= mark {
+		t.Fatalf("HIGHESTMODSEQ %d, mailbox %d, mark %d", ch.HighestModSeq, hm, mark)
+	}
+	if fmt.Sprint(uids(ch.Changed)) != fmt.Sprint([]uint32{2, d.Messages[0].UID}) || ch.Changed[0].Flags != mailstore.FlagSeen {
+		t.Fatalf("changed %+v", ch.Changed)
+	}
+	if fmt.Sprint(ch.Expunged) != "[3]" {
+		t.Fatalf("expunged %v", ch.Expunged)
+	}
+	ch, err = s.ChangesSince(ctx, mb.ID, hm+1)
+	if err != nil || len(ch.Changed) != 0 || len(ch.Expunged) != 0 {
+		t.Fatalf("changes after the latest: %+v %v", ch, err)
+	}
+	if _, err := s.ChangesSince(ctx, 987654321, 1); !errors.Is(err, mailstore.ErrNotFound) {
+		t.Fatalf("changes of a missing mailbox: %v", err)
+	}
+}

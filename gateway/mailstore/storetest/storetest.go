@@ -1,0 +1,236 @@
+// Package storetest is the conformance suite every mail store passes: the embedded store
+// (package mailstore) and the PostgreSQL store (package pgstore) run it from their tests, so
+// both keep one contract — the one documented on mailstore's methods.
+//
+// Run opens a fresh, empty store for each sub-test. The checks go through the methods of
+// Store only; what a backend adds (files, several nodes) is tested beside it.
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/sealgate/sealgate/gateway/address"
+	"github.com/sealgate/sealgate/gateway/mailstore"
+	"github.com/sealgate/sealgate/gateway/msgbuf"
+)
+
+// Store is the method set of a mail store.
+type Store interface {
+	Close() error
+
+	AddUser(ctx context.Context, addr address.Address, passwordHash string) (mailstore.User, error)
+	UserByAddress(ctx context.Context, addr address.Address) (mailstore.User, error)
+	Users(ctx context.Context) ([]mailstore.User, error)
+	FirstUser(ctx context.Context) (mailstore.User, error)
+	SetPasswordHash(ctx context.Context, addr address.Address, hash string) error
+	DeleteUser(ctx context.Context, addr address.Address) error
+
+	SetAlias(ctx context.Context, key string, a mailstore.Alias, check func(all map[string]mailstore.Alias) error) error
+	DeleteAlias(ctx context.Context, key string) error
+	AliasByKey(ctx context.Context, key string) (mailstore.Alias, error)
+	Aliases(ctx context.Context) (map[string]mailstore.Alias, error)
+
+	SetPolicy(ctx context.Context, scope string, kv map[string]string) error
+	PolicySettings(ctx context.Context) (map[string]map[string]string, error)
+
+	Deliver(ctx context.Context, d mailstore.Delivery) (mailstore.Delivered, error)
+	Append(ctx context.Context, r mailstore.AppendRequest) (uint32, uint32, error)
+	OpenBody(ctx context.Context, bodyID int64) (io.ReadCloser, int64, error)
+	InlineBodies(ctx context.Context, ids []int64) (map[int64][]byte, error)
+
+	Mailboxes(ctx context.Context, userID int64) ([]mailstore.Mailbox, error)
+	MailboxByName(ctx context.Context, userID int64, name string) (mailstore.Mailbox, error)
+	CreateMailbox(ctx context.Context, userID int64, name, specialUse string) (int64, error)
+	CreateMailboxes(ctx context.Context, userID int64, name, specialUse string) (int64, error)
+	DeleteMailbox(ctx context.Context, userID int64, name string) error
+	RenameMailbox(ctx context.Context, userID int64, oldName, newName string) error
+	SetSubscribed(ctx context.Context, userID int64, name string, subscribed bool) error
+	MailboxStatus(ctx context.Context, mailboxID int64) (mailstore.MailboxCounts, error)
+
+	Messages(ctx context.Context, mailboxID int64) ([]mailstore.Message, error)
+	MessagesInRange(ctx context.Context, mailboxID int64, lo, hi uint32) ([]mailstore.Message, error)
+	SetFlags(ctx context.Context, mailboxID int64, uids []uint32, flags mailstore.Flags) error
+	UpdateFlags(ctx context.Context, mailboxID int64, uids []uint32, ch mailstore.FlagChange) ([]mailstore.Message, error)
+	Expunge(ctx context.Context, mailboxID int64, uids []uint32) error
+	ExpungeDeleted(ctx context.Context, mailboxID int64, only []uint32) ([]uint32, error)
+	CopyMessages(ctx context.Context, srcID, dstID int64, uids []uint32, move bool) (mailstore.CopyResult, error)
+	Snapshot(ctx context.Context, mailboxID int64) (mailstore.MailboxSnapshot, error)
+	HighestModSeq(ctx context.Context, mailboxID int64) (uint64, error)
+	ChangesSince(ctx context.Context, mailboxID int64, modseq uint64) (mailstore.Changes, error)
+
+	UnindexedBodies(ctx context.Context, mailboxID int64, limit int) ([]int64, error)
+	UnindexedSince(ctx context.Context, mailboxID int64, after uint32, limit int) ([]int64, uint32, error)
+	PutSearchText(ctx context.Context, texts []mailstore.SearchText) error
+	SearchTextUIDs(ctx context.Context, mailboxID int64, field mailstore.TextField, needle string) (map[uint32]bool, error)
+	SearchHeaders(ctx context.Context, mailboxID int64) (map[uint32]string, error)
+	RawHeaders(ctx context.Context, mailboxID int64, lo, hi uint32) (map[uint32][]byte, error)
+	MessagesWithEnvelopes(ctx context.Context, mailboxID int64, lo, hi uint32) ([]mailstore.Message, []mailstore.Envelope, error)
+	HeadersWithoutEnvelope(ctx context.Context, limit int) ([]mailstore.HeaderWithoutEnvelope, error)
+	PutEnvelopes(ctx context.Context, envs []mailstore.BodyEnvelope) error
+
+	Maildrop(ctx context.Context, userID int64) (mailstore.Maildrop, error)
+	UpdateMaildrop(ctx context.Context, u mailstore.MaildropUpdate) error
+	MaildropBodies(ctx context.Context, ids []int64) (map[int64][]byte, error)
+
+	QueueEntries(ctx context.Context) ([]mailstore.QueueEntry, error)
+	QueueEntry(ctx context.Context, id int64) (mailstore.QueueEntry, error)
+	QueueDue(ctx context.Context, now time.Time, limit int) ([]int64, error)
+	QueueLen(ctx context.Context) (int, error)
+	QueueRecord(ctx context.Context, id int64, outcomes []mailstore.QueueRecipient) error
+	QueueSettle(ctx context.Context, id int64, st mailstore.Settle) (done bool, err error)
+	QueueSetHeld(ctx context.Context, id int64, held bool) error
+	QueueRetry(ctx context.Context, id int64, now time.Time) error
+	QueueFlush(ctx context.Context, now time.Time) (int, error)
+	QueueDelete(ctx context.Context, id int64) error
+
+	Check(ctx context.Context) ([]string, error)
+}
+
+// MaildropLocker is implemented by stores with a POP3 maildrop lock; Run checks it when the
+// store has one.
+type MaildropLocker interface {
+	LockMaildrop(ctx context.Context, userID int64) (release func(), err error)
+}
+
+// Opener opens a fresh, empty store for one test; the store is closed by the test's cleanup
+// (Run also closes some stores itself: Close must tolerate a second call).
+type Opener func(t *testing.T, opts mailstore.Options) Store
+
+// Run runs the suite against the stores open makes.
+func Run(t *testing.T, open Opener) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, open Opener)
+	}{
+		{"Users", testUsers},
+		{"DeliverSharesBodyAndAssignsUIDs", testDeliverSharesBody},
+		{"DeliverIsAllOrNothing", testDeliverAllOrNothing},
+		{"DeliverFallsBackToInbox", testDeliverFallsBackToInbox},
+		{"ConcurrentDeliveriesGetUniqueUIDs", testConcurrentDeliveries},
+		{"OnCommit", testOnCommit},
+		{"LargeBody", testLargeBody},
+		{"Append", testAppend},
+		{"Mailboxes", testMailboxes},
+		{"RenameWithChildren", testRenameWithChildren},
+		{"RenameInbox", testRenameInbox},
+		{"Flags", testFlags},
+		{"CopyAndMove", testCopyAndMove},
+		{"Expunge", testExpunge},
+		{"ChangesSince", testChangesSince},
+		{"Search", testSearch},
+		{"Envelopes", testEnvelopes},
+		{"Maildrop", testMaildrop},
+		{"MaildropLock", testMaildropLock},
+		{"QueueLifecycle", testQueueLifecycle},
+		{"QueueBounce", testQueueBounce},
+		{"QueueAdmin", testQueueAdmin},
+		{"Aliases", testAliases},
+		{"Policy", testPolicy},
+		{"Check", testCheck},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
+	}
+}
+
+// clock is a settable test clock.
+type clock struct{ now time.Time }
+
+func (c *clock) Now() time.Time { return c.now }
+
+func newClock() *clock { return &clock{now: time.Unix(1_800_000_000, 0)} }
+
+func mustAddr(t *testing.T, s string) address.Address {
+	t.Helper()
+	a, err := address.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func addUser(t *testing.T, s Store, addr string) mailstore.User {
+	t.Helper()
+	u, err := s.AddUser(context.Background(), mustAddr(t, addr), "hash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func readBody(t *testing.T, s Store, bodyID int64) []byte {
+	t.Helper()
+	rc, size, err := s.OpenBody(context.Background(), bodyID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(b)) != size {
+		t.Fatalf("body %d: read %d bytes, size %d", bodyID, len(b), size)
+	}
+	return b
+}
+
+func mailbox(t *testing.T, s Store, u mailstore.User, name string) (mailstore.Mailbox, []mailstore.Message) {
+	t.Helper()
+	mb, err := s.MailboxByName(context.Background(), u.ID, name)
+	if err != nil {
+		t.Fatalf("mailbox %s: %v", name, err)
+	}
+	msgs, err := s.Messages(context.Background(), mb.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mb, msgs
+}
+
+func deliver(t *testing.T, s Store, body string, to ...mailstore.Target) mailstore.Delivered {
+	t.Helper()
+	d, err := s.Deliver(context.Background(), mailstore.Delivery{Copies: []mailstore.Copy{{
+		Body: msgbuf.FromBytes([]byte(body)), Local: to}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func uids(msgs []mailstore.Message) []uint32 {
+	var out []uint32
+	for _, m := range msgs {
+		out = append(out, m.UID)
+	}
+	return out
+}
+
+// bigBody is a message larger than mailstore.InlineLimit, streamed from a buffer that spills
+// to disk.
+func bigBody(t *testing.T, size int) (*msgbuf.Buffer, []byte) {
+	t.Helper()
+	buf := msgbuf.New(msgbuf.Options{Dir: t.TempDir(), MemoryLimit: 64 << 10})
+	want := make([]byte, 0, size)
+	head := []byte("Subject: big\r\n\r\n")
+	buf.Write(head)
+	want = append(want, head...)
+	line := []byte("0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxy\r\n")
+	for i := 0; len(want) < size; i++ {
+		l := append([]byte{byte('A' + i%26)}, line...)
+		buf.Write(l)
+		want = append(want, l...)
+	}
+	if err := buf.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(buf.NewReader())
+	if !bytes.Equal(got, want) {
+		t.Fatal("msgbuf changed the body")
+	}
+	return buf, want
+}
