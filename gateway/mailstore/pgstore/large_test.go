@@ -1,0 +1,88 @@
+package pgstore_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"io"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sealgate/sealgate/gateway/mailstore"
+	"github.com/sealgate/sealgate/gateway/mailstore/pgstore"
+)
+
+// generated is a message body made on the fly: a header, then lines of a repeating pattern.
+type generated struct{ size int64 }
+
+func (g generated) Size() int64 { return g.size }
+
+func (g generated) NewReader() io.Reader {
+	head := "Subject: large\r\n\r\n"
+	line := []byte("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ+/0123456789\r\n")
+	body := &repeater{line: line}
+	return io.LimitReader(io.MultiReader(bytes.NewReader([]byte(head)), body), g.size)
+}
+
+type repeater struct {
+	line []byte
+	off  int
+}
+
+func (r *repeater) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		c := copy(p[n:], r.line[r.off:])
+		n += c
+		r.off = (r.off + c) % len(r.line)
+	}
+	return n, nil
+}
+
+// TestFiftyMiBMessage: a 50 MiB message is stored in ChunkSize rows and read back whole.
+func TestFiftyMiBMessage(t *testing.T) {
+	dsn := newDB(t)
+	ctx := context.Background()
+	s := openNode(t, dsn, pgstore.Options{})
+	u := addUser(t, s, "large@x.test")
+	body := generated{size: 50 << 20}
+	d, err := s.Deliver(ctx, mailstore.Delivery{Copies: []mailstore.Copy{{Body: body, Local: []mailstore.Target{{UserID: u.ID}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := s.MessagesInRange(ctx, d.Messages[0].MailboxID, d.Messages[0].UID, d.Messages[0].UID)
+	if err != nil || len(msgs) != 1 || msgs[0].Size != body.size {
+		t.Fatalf("message %+v %v", msgs, err)
+	}
+	rc, size, err := s.OpenBody(ctx, msgs[0].BodyID)
+	if err != nil || size != body.size {
+		t.Fatalf("open: %d %v", size, err)
+	}
+	got, want := sha256.New(), sha256.New()
+	n, err := io.Copy(got, rc)
+	rc.Close()
+	if err != nil || n != body.size {
+		t.Fatalf("read %d bytes: %v", n, err)
+	}
+	io.Copy(want, body.NewReader())
+	if !bytes.Equal(got.Sum(nil), want.Sum(nil)) {
+		t.Fatal("the body read back differs")
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var chunks, largest, headerSize int64
+	if err := conn.QueryRow(ctx, `SELECT count(*), max(length(data)), (SELECT header_size FROM bodies WHERE id = $1)
+		FROM body_chunks WHERE body_id = $1`, msgs[0].BodyID).Scan(&chunks, &largest, &headerSize); err != nil {
+		t.Fatal(err)
+	}
+	if chunks != 50 || largest != pgstore.ChunkSize || headerSize != int64(len("Subject: large\r\n\r\n")) {
+		t.Fatalf("%d chunks, the largest %d bytes, header %d bytes", chunks, largest, headerSize)
+	}
+	if probs, err := s.Check(ctx); err != nil || len(probs) != 0 {
+		t.Fatalf("check: %v %v", probs, err)
+	}
+}
