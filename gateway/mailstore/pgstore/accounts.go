@@ -57,7 +57,7 @@ func (s *Store) UserByAddress(ctx context.Context, addr address.Address) (mailst
 
 // Users lists every account, ordered by address.
 func (s *Store) Users(ctx context.Context) ([]mailstore.User, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, address, created FROM users ORDER BY address_key`)
+	rows, err := s.pool.Query(ctx, `SELECT id, address, created FROM users ORDER BY address_key COLLATE "C"`)
 	if err != nil {
 		return nil, err
 	}

@@ -178,6 +178,13 @@ func (s *Store) Deliver(ctx context.Context, d mailstore.Delivery) (mailstore.De
 	var out mailstore.Delivered
 	build := func(bt *pgx.Batch, sb []storedBody) {
 		bt.Queue(`SELECT set_config('sealgate.delivering', 'on', true), set_config('sealgate.delivered', '', true)`)
+		if users, names := targets(d); len(users) > 1 {
+			// Several mailboxes are locked in one order (by id) before any is changed, so
+			// deliveries to the same mailboxes in another order never deadlock.
+			bt.Queue(`SELECT count(*) FROM (SELECT 1 FROM mailboxes WHERE (user_id, name) IN
+				(SELECT * FROM unnest($1::bigint[], $2::text[])) OR (user_id = ANY($1) AND name = 'INBOX')
+				ORDER BY id FOR UPDATE) l`, users, names)
+		}
 		for i, c := range d.Copies {
 			refs := len(c.Local)
 			if c.Outbound != nil {
@@ -216,6 +223,11 @@ func (s *Store) Deliver(ctx context.Context, d mailstore.Delivery) (mailstore.De
 		if _, err := br.Exec(); err != nil {
 			return err
 		}
+		if users, _ := targets(d); len(users) > 1 {
+			if _, err := br.Exec(); err != nil {
+				return err
+			}
+		}
 		for _, c := range d.Copies {
 			if _, err := br.Exec(); err != nil {
 				return err
@@ -247,6 +259,30 @@ func (s *Store) Deliver(ctx context.Context, d mailstore.Delivery) (mailstore.De
 		s.opts.OnCommit(out)
 	}
 	return out, nil
+}
+
+// targets lists the distinct mailboxes (user, name) d delivers to.
+func targets(d mailstore.Delivery) ([]int64, []string) {
+	type key struct {
+		user int64
+		name string
+	}
+	seen := map[key]bool{}
+	var users []int64
+	var names []string
+	for _, c := range d.Copies {
+		for _, t := range c.Local {
+			k := key{t.UserID, t.Mailbox}
+			if k.name == "" {
+				k.name = "INBOX"
+			}
+			if !seen[k] {
+				seen[k] = true
+				users, names = append(users, k.user), append(names, k.name)
+			}
+		}
+	}
+	return users, names
 }
 
 // maxPayload is the longest delivery notification; a longer one is sent as "*" (see

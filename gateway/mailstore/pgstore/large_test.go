@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"fmt"
 	"io"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -84,5 +86,60 @@ func TestFiftyMiBMessage(t *testing.T) {
 	}
 	if probs, err := s.Check(ctx); err != nil || len(probs) != 0 {
 		t.Fatalf("check: %v %v", probs, err)
+	}
+}
+
+// TestCheckFindsDamage: Check reports reference counts and chunks changed behind the
+// store's back.
+func TestCheckFindsDamage(t *testing.T) {
+	dsn := newDB(t)
+	ctx := context.Background()
+	s := openNode(t, dsn, pgstore.Options{})
+	u := addUser(t, s, "chk@x.test")
+	d, err := s.Deliver(ctx, mailstore.Delivery{Copies: []mailstore.Copy{
+		{Body: generated{size: 3*pgstore.ChunkSize + 5}, Local: []mailstore.Target{{UserID: u.ID}}},
+		{Body: generated{size: 100}, Local: []mailstore.Target{{UserID: u.ID}}, Outbound: &mailstore.Outbound{Sender: "chk@x.test", Recipients: []string{"r@remote.test"}}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if probs, err := s.Check(ctx); err != nil || len(probs) != 0 {
+		t.Fatalf("a healthy store: %v %v", probs, err)
+	}
+	msgs, _ := s.Messages(ctx, d.Messages[0].MailboxID)
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	for _, q := range []struct {
+		sql string
+		arg int64
+	}{
+		{`DELETE FROM body_chunks WHERE body_id = $1 AND seq = 1`, msgs[0].BodyID},
+		{`UPDATE bodies SET refs = refs + 1 WHERE id = $1`, msgs[1].BodyID},
+		{`UPDATE mailboxes SET uidnext = 1 WHERE id = $1`, msgs[0].MailboxID},
+	} {
+		if _, err := conn.Exec(ctx, q.sql, q.arg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	probs, err := s.Check(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"reference count 3, but 2 references",
+		"but its chunks hold 2097157",
+		"UIDNEXT 1 is not above its highest UID 2",
+	}
+	joined := fmt.Sprint(probs)
+	for _, w := range want {
+		if !strings.Contains(joined, w) {
+			t.Errorf("problems %v lack %q", probs, w)
+		}
+	}
+	if len(probs) != len(want) {
+		t.Fatalf("problems %v", probs)
 	}
 }
