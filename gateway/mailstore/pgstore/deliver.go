@@ -424,9 +424,13 @@ func readBody(b mailstore.Body) ([]byte, error) {
 
 // headerSize is the length of the header section including the blank line that ends it.
 func headerSize(data []byte) int64 {
-	var hw headerWatcher
-	hw.Write(data)
-	return hw.size()
+	if i := bytes.Index(data, []byte("\r\n\r\n")); i >= 0 {
+		return int64(i + 4)
+	}
+	if i := bytes.Index(data, []byte("\n\n")); i >= 0 {
+		return int64(i + 2)
+	}
+	return int64(len(data))
 }
 
 // headerWatcher finds the end of the header section (the first empty line) in a stream.
