@@ -26,7 +26,7 @@ func setAlias(t *testing.T, env *gatewaytest.Env, addr string, targets ...string
 		a, _ := address.Parse(addr)
 		key = a.Key()
 	}
-	if err := env.GW.Store().SetAlias(context.Background(), key, mailstore.Alias{Address: addr, Targets: targets}, addressing.CheckLoops); err != nil {
+	if err := env.Embedded().SetAlias(context.Background(), key, mailstore.Alias{Address: addr, Targets: targets}, addressing.CheckLoops); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -41,7 +41,7 @@ func TestE2EAddressing(t *testing.T) {
 	env.AddUser("bob@localhost", bobPW)
 	ctx := context.Background()
 	alice, _ := env.GW.Store().UserByAddress(ctx, mustParse("alice@localhost"))
-	if _, err := env.GW.Store().CreateMailbox(ctx, alice.ID, "lists", ""); err != nil {
+	if _, err := env.Embedded().CreateMailbox(ctx, alice.ID, "lists", ""); err != nil {
 		t.Fatal(err)
 	}
 	setAlias(t, env, "team@localhost", "alice@localhost", "bob@localhost", "inner@localhost")

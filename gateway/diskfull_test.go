@@ -80,7 +80,7 @@ func TestDiskFull(t *testing.T) {
 	if strings.Join(got, ",") != strings.Join(acked, ",") {
 		t.Fatalf("stored %v, acknowledged %v", got, acked)
 	}
-	if probs, err := env.GW.Store().Check(t.Context()); err != nil || len(probs) != 0 {
+	if probs, err := env.Embedded().Check(t.Context()); err != nil || len(probs) != 0 {
 		t.Fatalf("store check: %v %v", probs, err)
 	}
 }

@@ -65,7 +65,7 @@ type Gateway struct {
 	cfg      *config.Config
 	dataDir  string
 	log      *slog.Logger
-	store    *mailstore.Store
+	store    store
 	keyring  *keys.Keyring
 	master   *keys.MasterKey
 	dns      mailauth.Resolver // SPF, DKIM and DMARC lookups, through a short-lived mailauth.Cache
@@ -131,9 +131,6 @@ func New(opts Options) (*Gateway, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	if cfg.Storage.Backend != config.BackendEmbedded {
-		return nil, fmt.Errorf("storage backend %q is not available in this build; use %q", cfg.Storage.Backend, config.BackendEmbedded)
-	}
 	if err := OpenDataDir(opts.DataDir); err != nil {
 		return nil, err
 	}
@@ -155,7 +152,7 @@ func New(opts Options) (*Gateway, error) {
 	}
 	imapNotify := imapserver.NewNotifier()
 	queueWake := make(chan struct{}, 1)
-	store, err := mailstore.Open(opts.DataDir, mailstore.Options{OnCommit: func(d mailstore.Delivered) {
+	store, err := openStore(cfg.Storage, opts.DataDir, storeHooks{onCommit: func(d mailstore.Delivered) {
 		imapNotify.Delivered(d)
 		wakeQueue(queueWake, d)
 	}})
@@ -377,8 +374,8 @@ func (g *Gateway) Addr(name string) string {
 	return g.addrs[name]
 }
 
-// Store is the gateway's mail store.
-func (g *Gateway) Store() *mailstore.Store { return g.store }
+// Store is the gateway's mail store, whichever backend [storage] selects.
+func (g *Gateway) Store() store { return g.store }
 
 // Keyring is the gateway's keyring.
 func (g *Gateway) Keyring() *keys.Keyring { return g.keyring }

@@ -27,6 +27,7 @@ func (g *Gateway) buildIMAP() error {
 			TLSConfig:               g.tlsConf,
 			ImplicitTLS:             l.implicitTLS,
 			Store:                   g.store,
+			SpoolDir:                g.spoolDir,
 			Auth:                    g.authn,
 			PlaintextAuthOnLoopback: cfg.Auth.PlaintextOnLoopback,
 			MaxMessageSize:          int64(cfg.Limits.MaxMessageSize),

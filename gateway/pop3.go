@@ -9,10 +9,9 @@ import (
 )
 
 // buildPOP3 adds the pop3 (STLS) and pop3s (implicit TLS) listeners. They share the per-user
-// maildrop lock.
+// maildrop lock, which is the store's.
 func (g *Gateway) buildPOP3() error {
 	cfg := g.cfg
-	var first *pop3server.Server
 	for _, l := range []struct {
 		name, addr  string
 		implicitTLS bool
@@ -35,11 +34,6 @@ func (g *Gateway) buildPOP3() error {
 		})
 		if err != nil {
 			return err
-		}
-		if first == nil {
-			first = srv
-		} else {
-			srv.ShareLocks(first)
 		}
 		g.servers = append(g.servers, &listenerServer{name: l.name, addr: l.addr, serve: srv.Serve, shutdown: srv.Shutdown})
 	}

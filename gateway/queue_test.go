@@ -52,7 +52,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 
 func queueEmpty(t *testing.T, env *gatewaytest.Env) func() bool {
 	return func() bool {
-		q, err := env.GW.Store().QueueEntries(t.Context())
+		q, err := env.Embedded().QueueEntries(t.Context())
 		if err != nil {
 			t.Fatal(err)
 		}

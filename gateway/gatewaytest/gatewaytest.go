@@ -161,14 +161,34 @@ type Stored struct {
 	Body []byte
 }
 
+// Embedded returns the gateway's embedded store, for tests that reach behind the protocols
+// with calls outside the gateway's store contract (aliases, the spool, Check). It fails the
+// test when the gateway runs on another backend.
+func (e *Env) Embedded() *mailstore.Store {
+	e.T.Helper()
+	s, ok := e.GW.Store().(*mailstore.Store)
+	if !ok {
+		e.T.Fatalf("the gateway's store is %T, not the embedded store", e.GW.Store())
+	}
+	return s
+}
+
 // Mailbox returns the messages of a user's mailbox, in UID order.
 func (e *Env) Mailbox(user, mailbox string) []Stored {
 	e.T.Helper()
 	return ReadMailbox(e.T, e.GW.Store(), user, mailbox)
 }
 
+// MailboxReader is what ReadMailbox needs of a store; every backend implements it.
+type MailboxReader interface {
+	UserByAddress(ctx context.Context, addr address.Address) (mailstore.User, error)
+	MailboxByName(ctx context.Context, userID int64, name string) (mailstore.Mailbox, error)
+	Messages(ctx context.Context, mailboxID int64) ([]mailstore.Message, error)
+	OpenBody(ctx context.Context, bodyID int64) (io.ReadCloser, int64, error)
+}
+
 // ReadMailbox reads a user's mailbox from any store.
-func ReadMailbox(t testing.TB, s *mailstore.Store, user, mailbox string) []Stored {
+func ReadMailbox(t testing.TB, s MailboxReader, user, mailbox string) []Stored {
 	t.Helper()
 	ctx := context.Background()
 	a, err := address.Parse(user)

@@ -269,7 +269,7 @@ func (s *session) Append(name string, r imap.LiteralReader, options *imap.Append
 		}
 		body = memBody(data)
 	} else {
-		f, err := os.CreateTemp(s.srv.opts.Store.Dir(), ".append-*")
+		f, err := os.CreateTemp(s.srv.opts.SpoolDir, ".append-*")
 		if err != nil {
 			return nil, s.fail(err)
 		}

@@ -41,7 +41,6 @@ import (
 
 	"github.com/sealgate/sealgate/gateway/auth"
 	"github.com/sealgate/sealgate/gateway/connlimit"
-	"github.com/sealgate/sealgate/gateway/mailstore"
 )
 
 // ErrServerClosed is returned by Serve after Shutdown.
@@ -53,8 +52,11 @@ type Options struct {
 	// TLSConfig enables STARTTLS; with ImplicitTLS every connection starts with TLS.
 	TLSConfig   *tls.Config
 	ImplicitTLS bool
-	Store       *mailstore.Store
-	Auth        *auth.Authenticator
+	Store       Store
+	// SpoolDir holds APPEND literals too large to keep in memory while they are stored
+	// [os.TempDir()]. Files there are unlinked at once.
+	SpoolDir string
+	Auth     *auth.Authenticator
 	// PlaintextAuthOnLoopback allows LOGIN and AUTHENTICATE without TLS from loopback clients.
 	PlaintextAuthOnLoopback bool
 	// MaxMessageSize is the APPENDLIMIT [50 MiB].

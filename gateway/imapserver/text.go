@@ -131,7 +131,7 @@ func collectText(e *gomessage.Entity, b *strings.Builder, depth int) {
 // indexer fills the store's search index in the background for new messages, so searches
 // find them indexed. Searches index whatever it has not reached yet themselves.
 type indexer struct {
-	store    *mailstore.Store
+	store    Store
 	notifier *Notifier
 	log      *slog.Logger
 	quit     chan struct{}
@@ -141,7 +141,7 @@ type indexer struct {
 	after map[int64]uint32
 }
 
-func newIndexer(st *mailstore.Store, n *Notifier, log *slog.Logger) *indexer {
+func newIndexer(st Store, n *Notifier, log *slog.Logger) *indexer {
 	return &indexer{store: st, notifier: n, log: log, quit: make(chan struct{}), after: map[int64]uint32{}}
 }
 
@@ -256,7 +256,7 @@ func (ix *indexer) indexMailbox(ctx context.Context, mailboxID int64) error {
 // search index, 256 at a time, in the form IMAP SEARCH and FETCH ENVELOPE read: decoded
 // header fields, decoded text parts, the raw header and the envelope. maxRounds > 0 stops
 // after that many batches (web mail bounds the work of one request); 0 indexes everything.
-func IndexMailbox(ctx context.Context, store *mailstore.Store, mailboxID int64, maxRounds int) error {
+func IndexMailbox(ctx context.Context, store IndexStore, mailboxID int64, maxRounds int) error {
 	for round := 0; maxRounds <= 0 || round < maxRounds; round++ {
 		ids, err := store.UnindexedBodies(ctx, mailboxID, 256)
 		if err != nil || len(ids) == 0 {

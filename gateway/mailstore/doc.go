@@ -27,4 +27,10 @@
 // grows; a message's UID never changes. Bodies are shared: copies with equal bytes delivered
 // to several mailboxes in one Deliver reference one body, which is removed when its last
 // reference is.
+//
+// # POP3 maildrop lock
+//
+// LockMaildrop gives one POP3 session at a time a user's maildrop. The embedded store serves
+// one gateway process, so the lock is held in the Store's memory, shared by all of that
+// process's POP3 listeners.
 package mailstore

@@ -65,7 +65,8 @@ type Store struct {
 	rdb  *readDB // readers
 	// openBody is OpenBody's query, prepared once: IMAP and POP3 downloads run it per message.
 	openBody *sql.Stmt
-	policy   policyCache // PolicySettings
+	policy   policyCache   // PolicySettings
+	drops    maildropLocks // LockMaildrop
 	// wstmts are the writer's prepared statements for the hot write paths (delivery and the
 	// group commit's savepoints): preparing costs about as much as running them.
 	wstmts stmtCache

@@ -3,7 +3,8 @@
 //
 // A session sees a snapshot of the user's INBOX taken at login; mail arriving during the
 // session appears in the next one. Only one session per user may be in the TRANSACTION state:
-// a second gets "-ERR [IN-USE]". Changes are applied only at QUIT, in one store transaction
+// a second gets "-ERR [IN-USE]". The lock is the store's (Store.LockMaildrop), so it holds
+// across listeners, and across nodes when they share a store. Changes are applied only at QUIT, in one store transaction
 // (the UPDATE state); a connection that ends without QUIT changes nothing.
 //
 // Deletion follows the user's pop3.mode policy:
@@ -60,7 +61,13 @@ type Store interface {
 	// MaildropBodies reads many small bodies in one query (pipelined RETRs); bodies it
 	// leaves out are read with OpenBody.
 	MaildropBodies(ctx context.Context, ids []int64) (map[int64][]byte, error)
+	// LockMaildrop takes the user's maildrop lock for a session in the TRANSACTION state,
+	// or fails with mailstore.ErrInUse while another session holds it (on any listener, and
+	// on any node when nodes share the store).
+	LockMaildrop(ctx context.Context, userID int64) (release func(), err error)
 }
+
+var _ Store = (*mailstore.Store)(nil)
 
 // Options configure a Server. Zero values take the defaults in brackets.
 type Options struct {
@@ -91,11 +98,10 @@ type Server struct {
 	lns      []net.Listener
 	sessions map[*session]struct{}
 	wg       sync.WaitGroup
-	locks    *maildropLocks
 }
 
-// New returns a Server. Servers that must share the per-user lock (pop3 and pop3s) are made
-// with NewPair, or share it through WithLocksOf.
+// New returns a Server. The per-user maildrop lock is the store's, so every Server over one
+// store (pop3 and pop3s) shares it.
 func New(opts Options) (*Server, error) {
 	if opts.Hostname == "" || opts.Auth == nil || opts.Store == nil {
 		return nil, errors.New("pop3server: Hostname, Auth and Store are required")
@@ -118,12 +124,8 @@ func New(opts Options) (*Server, error) {
 	if opts.Name == "" {
 		opts.Name = "pop3"
 	}
-	return &Server{opts: opts, log: opts.Logger.With("listener", opts.Name), sessions: map[*session]struct{}{}, locks: newMaildropLocks()}, nil
+	return &Server{opts: opts, log: opts.Logger.With("listener", opts.Name), sessions: map[*session]struct{}{}}, nil
 }
-
-// ShareLocks makes s use other's maildrop locks, so that a user's session on one listener
-// locks out a second session on the other.
-func (s *Server) ShareLocks(other *Server) { s.locks = other.locks }
 
 // Serve accepts connections on l until Shutdown.
 func (s *Server) Serve(l net.Listener) error {
@@ -208,28 +210,4 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Unlock()
 	<-done
 	return nil
-}
-
-// maildropLocks holds the users with a session in TRANSACTION state.
-type maildropLocks struct {
-	mu     sync.Mutex
-	locked map[int64]bool
-}
-
-func newMaildropLocks() *maildropLocks { return &maildropLocks{locked: map[int64]bool{}} }
-
-func (m *maildropLocks) lock(userID int64) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.locked[userID] {
-		return false
-	}
-	m.locked[userID] = true
-	return true
-}
-
-func (m *maildropLocks) unlock(userID int64) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.locked, userID)
 }

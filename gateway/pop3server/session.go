@@ -64,6 +64,8 @@ type session struct {
 	// ahead holds small bodies read ahead for pipelined RETRs, by body id; each leaves when
 	// it is sent.
 	ahead map[int64][]byte
+	// release gives up the maildrop lock taken at login; nil before.
+	release func()
 }
 
 func newSession(s *Server, c net.Conn) *session {
@@ -78,8 +80,8 @@ func newSession(s *Server, c net.Conn) *session {
 
 func (s *session) run() {
 	defer func() {
-		if s.user != nil {
-			s.srv.locks.unlock(s.user.ID)
+		if s.release != nil {
+			s.release()
 		}
 	}()
 	if tc, ok := s.conn.(*tls.Conn); ok {
@@ -381,21 +383,27 @@ func (s *session) login(username, password string) {
 		s.reply("-ERR [SYS/TEMP] Temporary problem, try again later (ref %s)", s.id)
 		return
 	}
-	if !s.srv.locks.lock(u.ID) {
+	release, err := s.srv.opts.Store.LockMaildrop(ctx, u.ID)
+	if errors.Is(err, mailstore.ErrInUse) {
 		s.reply("-ERR [IN-USE] Maildrop is locked by another POP3 session")
 		return
 	}
-	mode, err := s.srv.opts.ModeFor(ctx, u)
+	var mode Mode
+	if err == nil {
+		mode, err = s.srv.opts.ModeFor(ctx, u)
+	}
 	if err == nil {
 		s.drop, err = s.srv.opts.Store.Maildrop(ctx, u.ID)
 	}
 	if err != nil {
-		s.srv.locks.unlock(u.ID)
+		if release != nil {
+			release()
+		}
 		s.srv.log.Error("pop3 maildrop", "conn", s.id, "err", err)
 		s.reply("-ERR [SYS/TEMP] Temporary problem, try again later (ref %s)", s.id)
 		return
 	}
-	s.user, s.mode, s.state = &u, mode, stateTransaction
+	s.user, s.mode, s.state, s.release = &u, mode, stateTransaction, release
 	s.msgs = make([]message, len(s.drop.Messages))
 	for i, m := range s.drop.Messages {
 		s.msgs[i] = message{MaildropMessage: m, index: i}

@@ -69,7 +69,7 @@ func oneLine(s string) string {
 // Bouncer writes delivery status notifications (RFC 3464) and stores them with the spool
 // change that made them due. It is used by the Runner and by `queue delete --bounce`.
 type Bouncer struct {
-	Store         Store
+	Store         BounceStore
 	Hostname      string               // Reporting-MTA and the notification's From: domain
 	IsLocalDomain func(string) bool    // sender domains whose users get the DSN in their INBOX
 	Now           func() time.Time     // nil: time.Now

@@ -28,6 +28,7 @@ func FuzzSMTPSession(f *testing.F) {
 	env := gatewaytest.Start(f)
 	env.AddUser("alice@localhost", "pw-fuzz-alice")
 	addr := env.GW.Addr("smtp")
+	spool := env.Embedded()
 	f.Fuzz(func(t *testing.T, input string) {
 		if strings.Contains(strings.ToUpper(input), "STARTTLS") {
 			return // would start a TLS handshake on raw input
@@ -50,7 +51,7 @@ func FuzzSMTPSession(f *testing.F) {
 			t.Fatalf("no greeting: %q", out)
 		}
 		// Whatever the fuzzer sent, nothing was queued for relay.
-		if q, err := env.GW.Store().QueueEntries(t.Context()); err != nil || len(q) != 0 {
+		if q, err := spool.QueueEntries(t.Context()); err != nil || len(q) != 0 {
 			t.Fatalf("queue after the session: %d entries, %v", len(q), err)
 		}
 	})

@@ -89,7 +89,7 @@ func sendData(c *smtp.Client, msg string) error {
 
 func queueLen(t *testing.T, env *gatewaytest.Env) int {
 	t.Helper()
-	q, err := env.GW.Store().QueueEntries(context.Background())
+	q, err := env.Embedded().QueueEntries(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,7 +282,7 @@ func TestSubmissionLocalAndRemoteCopies(t *testing.T) {
 			t.Fatalf("local copy lacks %q:\n%s", h, lb)
 		}
 	}
-	q, err := env.GW.Store().QueueEntries(context.Background())
+	q, err := env.Embedded().QueueEntries(context.Background())
 	if err != nil || len(q) != 1 {
 		t.Fatalf("queue: %+v %v", q, err)
 	}

@@ -162,7 +162,7 @@ func TestRequiredEncryptionRejectionShown(t *testing.T) {
 	if !strings.Contains(r.body, "secret plan") {
 		t.Error("the draft is lost: the subject should still be in the form")
 	}
-	entries, err := e.GW.Store().QueueEntries(context.Background())
+	entries, err := e.Embedded().QueueEntries(context.Background())
 	if err != nil || len(entries) != 0 {
 		t.Fatalf("queue after rejection: %v %v", entries, err)
 	}
@@ -394,7 +394,7 @@ func armoredKey(t *testing.T, name, addr string, secret bool) string {
 // accounts.
 func TestComposeToAliasAndPostmaster(t *testing.T) {
 	e := start(t)
-	if err := e.GW.Store().SetAlias(context.Background(), "team@example.test",
+	if err := e.Embedded().SetAlias(context.Background(), "team@example.test",
 		mailstore.Alias{Address: "team@example.test", Targets: []string{bob}}, nil); err != nil {
 		t.Fatal(err)
 	}

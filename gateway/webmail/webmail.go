@@ -57,7 +57,7 @@ type Submitter interface {
 
 // Options configure New. Store, Auth, Keys, Pipeline and IsLocalDomain are required.
 type Options struct {
-	Store         *mailstore.Store
+	Store         Store
 	Auth          *auth.Authenticator
 	Keys          *keys.Keyring
 	Pipeline      Submitter

@@ -26,7 +26,7 @@ func queueCmd(g *globals) *cobra.Command {
 		Short: "List queued messages: ID, sender, recipients with state, attempts, next try, last error",
 		Args:  exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.withStore(func(ctx context.Context, s *mailstore.Store) error {
+			return g.withStore(func(ctx context.Context, s adminStore) error {
 				entries, err := s.QueueEntries(ctx)
 				if err != nil {
 					return err
@@ -48,7 +48,7 @@ func queueCmd(g *globals) *cobra.Command {
 		Short: "Make every queued message that is not held due now",
 		Args:  exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.withStore(func(ctx context.Context, s *mailstore.Store) error {
+			return g.withStore(func(ctx context.Context, s adminStore) error {
 				n, err := s.QueueFlush(ctx, time.Now())
 				if err == nil {
 					fmt.Fprintf(g.env.Stdout, "%d messages made due now\n", n)
@@ -57,20 +57,20 @@ func queueCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
-	retry := idCmd(g, "retry ID", "Try a queued message again now", func(ctx context.Context, s *mailstore.Store, id int64) (string, error) {
+	retry := idCmd(g, "retry ID", "Try a queued message again now", func(ctx context.Context, s adminStore, id int64) (string, error) {
 		err := s.QueueRetry(ctx, id, time.Now())
 		if errors.Is(err, mailstore.ErrQueueHeld) {
 			return "", fmt.Errorf("queue entry %d is held; release it first", id)
 		}
 		return "due now", err
 	})
-	hold := idCmd(g, "hold ID", "Keep a queued message from being delivered or bounced", func(ctx context.Context, s *mailstore.Store, id int64) (string, error) {
+	hold := idCmd(g, "hold ID", "Keep a queued message from being delivered or bounced", func(ctx context.Context, s adminStore, id int64) (string, error) {
 		return "held", s.QueueSetHeld(ctx, id, true)
 	})
-	release := idCmd(g, "release ID", "Let a held message be delivered again", func(ctx context.Context, s *mailstore.Store, id int64) (string, error) {
+	release := idCmd(g, "release ID", "Let a held message be delivered again", func(ctx context.Context, s adminStore, id int64) (string, error) {
 		return "released", s.QueueSetHeld(ctx, id, false)
 	})
-	del := idCmd(g, "delete ID [--bounce]", "Remove a queued message, silently or with a bounce to its sender", func(ctx context.Context, s *mailstore.Store, id int64) (string, error) {
+	del := idCmd(g, "delete ID [--bounce]", "Remove a queued message, silently or with a bounce to its sender", func(ctx context.Context, s adminStore, id int64) (string, error) {
 		if !bounce {
 			return "deleted", s.QueueDelete(ctx, id)
 		}
@@ -81,7 +81,7 @@ func queueCmd(g *globals) *cobra.Command {
 	return c
 }
 
-func (g *globals) withStore(f func(ctx context.Context, s *mailstore.Store) error) error {
+func (g *globals) withStore(f func(ctx context.Context, s adminStore) error) error {
 	_, s, err := g.openStore()
 	if err != nil {
 		return err
@@ -90,7 +90,7 @@ func (g *globals) withStore(f func(ctx context.Context, s *mailstore.Store) erro
 	return f(context.Background(), s)
 }
 
-func idCmd(g *globals, use, short string, f func(ctx context.Context, s *mailstore.Store, id int64) (string, error)) *cobra.Command {
+func idCmd(g *globals, use, short string, f func(ctx context.Context, s adminStore, id int64) (string, error)) *cobra.Command {
 	return &cobra.Command{
 		Use:   use,
 		Short: short,
@@ -100,7 +100,7 @@ func idCmd(g *globals, use, short string, f func(ctx context.Context, s *mailsto
 			if err != nil || id <= 0 {
 				return fmt.Errorf("%q is not a queue ID", args[0])
 			}
-			return g.withStore(func(ctx context.Context, s *mailstore.Store) error {
+			return g.withStore(func(ctx context.Context, s adminStore) error {
 				what, err := f(ctx, s, id)
 				if errors.Is(err, mailstore.ErrNotFound) {
 					return fmt.Errorf("no queue entry %d", id)
@@ -115,7 +115,7 @@ func idCmd(g *globals, use, short string, f func(ctx context.Context, s *mailsto
 	}
 }
 
-func deleteWithBounce(ctx context.Context, g *globals, s *mailstore.Store, id int64) error {
+func deleteWithBounce(ctx context.Context, g *globals, s adminStore, id int64) error {
 	cfg, err := g.loadConfig()
 	if err != nil {
 		return err

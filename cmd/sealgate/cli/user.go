@@ -8,28 +8,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/sealgate/sealgate/gateway"
 	"github.com/sealgate/sealgate/gateway/address"
 	"github.com/sealgate/sealgate/gateway/auth"
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 )
-
-// openStore opens the data directory's store for an administrative command.
-func (g *globals) openStore() (*config.Config, *mailstore.Store, error) {
-	cfg, err := g.loadConfig()
-	if err != nil {
-		return nil, nil, err
-	}
-	if cfg.Storage.Backend != config.BackendEmbedded {
-		return nil, nil, fmt.Errorf("storage backend %q is not available in this build", cfg.Storage.Backend)
-	}
-	if err := gateway.OpenDataDir(g.dataDir); err != nil {
-		return nil, nil, err
-	}
-	s, err := mailstore.Open(g.dataDir, mailstore.Options{})
-	return cfg, s, err
-}
 
 func parseUserAddress(cfg *config.Config, s string) (address.Address, error) {
 	a, err := address.Parse(s)

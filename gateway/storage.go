@@ -1,0 +1,61 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/sealgate/sealgate/gateway/address"
+	"github.com/sealgate/sealgate/gateway/addressing"
+	"github.com/sealgate/sealgate/gateway/auth"
+	"github.com/sealgate/sealgate/gateway/config"
+	"github.com/sealgate/sealgate/gateway/imapserver"
+	"github.com/sealgate/sealgate/gateway/mailstore"
+	"github.com/sealgate/sealgate/gateway/pipeline"
+	"github.com/sealgate/sealgate/gateway/pop3server"
+	"github.com/sealgate/sealgate/gateway/queue"
+	"github.com/sealgate/sealgate/gateway/smtpserver"
+	"github.com/sealgate/sealgate/gateway/webmail"
+)
+
+// store is what the gateway's parts need of the mail store: the union of their consumer
+// interfaces, and the few calls the gateway makes itself (the first postmaster account, the
+// health check, --demo's accounts and policy). Each [storage] backend implements it.
+type store interface {
+	auth.Accounts
+	addressing.Store
+	smtpserver.Accounts
+	pipeline.Deliverer
+	pipeline.PolicySource
+	imapserver.Store
+	pop3server.Store
+	webmail.Store
+	queue.Store
+
+	AddUser(ctx context.Context, addr address.Address, passwordHash string) (mailstore.User, error)
+	SetPasswordHash(ctx context.Context, addr address.Address, hash string) error
+	Users(ctx context.Context) ([]mailstore.User, error)
+	SetPolicy(ctx context.Context, scope string, kv map[string]string) error
+	Close() error
+}
+
+var _ store = (*mailstore.Store)(nil)
+
+// storeHooks are what the gateway's parts want to hear from the store.
+type storeHooks struct {
+	// onCommit is told of every committed delivery (IMAP IDLE, the queue runner).
+	onCommit func(mailstore.Delivered)
+}
+
+// openStore opens the mail store [storage] names.
+func openStore(cfg config.Storage, dataDir string, h storeHooks) (store, error) {
+	switch cfg.Backend {
+	case config.BackendEmbedded:
+		s, err := mailstore.Open(dataDir, mailstore.Options{OnCommit: h.onCommit})
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	default:
+		return nil, fmt.Errorf("storage backend %q is not available in this build; use %q", cfg.Backend, config.BackendEmbedded)
+	}
+}
