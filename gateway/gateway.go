@@ -159,7 +159,7 @@ func New(opts Options) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	keyring, err := keys.Open(opts.DataDir, mk, keys.Options{})
+	keyring, err := OpenKeyring(context.Background(), cfg.Storage, opts.DataDir, mk, keys.Options{})
 	if err != nil {
 		store.Close()
 		return nil, err

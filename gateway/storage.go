@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/sealgate/sealgate/gateway/address"
@@ -15,6 +16,8 @@ import (
 	"github.com/sealgate/sealgate/gateway/queue"
 	"github.com/sealgate/sealgate/gateway/smtpserver"
 	"github.com/sealgate/sealgate/gateway/webmail"
+	"github.com/sealgate/sealgate/keys"
+	"github.com/sealgate/sealgate/keys/pgkeys"
 )
 
 // store is what the gateway's parts need of the mail store: the union of their consumer
@@ -57,5 +60,50 @@ func openStore(cfg config.Storage, dataDir string, h storeHooks) (store, error) 
 		return s, nil
 	default:
 		return nil, fmt.Errorf("storage backend %q is not available in this build; use %q", cfg.Backend, config.BackendEmbedded)
+	}
+}
+
+// OpenKeyring opens the keyring [storage] names: DIR/keys.db with the embedded backend, the
+// database's keyring tables with postgres (their schema must be current: `sealgate db
+// migrate`). opts.Backend is set here.
+func OpenKeyring(ctx context.Context, cfg config.Storage, dataDir string, mk *keys.MasterKey, opts keys.Options) (*keys.Keyring, error) {
+	switch cfg.Backend {
+	case config.BackendEmbedded:
+		opts.Backend = nil
+		return keys.Open(dataDir, mk, opts)
+	case config.BackendPostgres:
+		b, err := pgkeys.Open(ctx, cfg.DSN)
+		if err != nil {
+			return nil, err
+		}
+		opts.Backend = b
+		k, err := keys.Open(dataDir, mk, opts)
+		if err != nil {
+			b.Close()
+			return nil, err
+		}
+		return k, nil
+	default:
+		return nil, fmt.Errorf("storage backend %q is not %q or %q", cfg.Backend, config.BackendEmbedded, config.BackendPostgres)
+	}
+}
+
+// ErrEmbeddedMigrate: `sealgate db migrate` is for the postgres backend; the embedded store
+// upgrades its files itself when it opens them.
+var ErrEmbeddedMigrate = errors.New(`db migrate is for [storage] backend = "postgres"; the embedded store upgrades itself when it opens`)
+
+// MigrateStorage creates or upgrades the schema of every store kept in the PostgreSQL
+// database [storage] names. It refuses with ErrEmbeddedMigrate for the embedded backend.
+func MigrateStorage(ctx context.Context, cfg config.Storage) error {
+	switch cfg.Backend {
+	case config.BackendEmbedded:
+		return ErrEmbeddedMigrate
+	case config.BackendPostgres:
+		if err := pgkeys.Migrate(ctx, cfg.DSN); err != nil {
+			return fmt.Errorf("keyring schema: %w", err)
+		}
+		return nil
+	default:
+		return fmt.Errorf("storage backend %q is not %q or %q", cfg.Backend, config.BackendEmbedded, config.BackendPostgres)
 	}
 }

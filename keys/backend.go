@@ -13,8 +13,11 @@ import (
 )
 
 // Backend stores records, the audit log and pending changes. The embedded implementation is
-// a SQLite file (DIR/keys.db); a PostgreSQL one can be added behind the same interface. Every
-// method of a Tx sees the transaction's snapshot; Update commits all its writes or none.
+// a SQLite file (DIR/keys.db); keys/pgkeys keeps them in PostgreSQL for nodes sharing a
+// database. Every method of a Tx sees the transaction's snapshot; Update commits all its
+// writes or none, and Updates run one at a time, across processes and nodes, so a
+// read-modify-write inside one never loses another's write. Secret keys reach a Backend only
+// sealed (Record.Sealed). keys/keystest is the conformance suite of this contract.
 type Backend interface {
 	View(ctx context.Context, fn func(Tx) error) error
 	Update(ctx context.Context, fn func(Tx) error) error

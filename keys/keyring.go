@@ -19,7 +19,8 @@ import (
 type Options struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// Backend stores the keyring; nil means the embedded SQLite file DIR/keys.db.
+	// Backend stores the keyring; nil means the embedded SQLite file DIR/keys.db. The
+	// Keyring closes it.
 	Backend Backend
 	// CAName is the common name of the built-in S/MIME CA when it is created; "" means
 	// "Sealgate S/MIME CA".
@@ -90,7 +91,8 @@ type Lookup interface {
 var _ Lookup = (*Keyring)(nil)
 
 // Open opens (creating if needed) the keyring in dir, which must exist, with the master key
-// that seals its secret keys.
+// that seals its secret keys. With opts.Backend set, the keyring is that backend's and dir is
+// not used.
 func Open(dir string, mk *MasterKey, opts Options) (*Keyring, error) {
 	if mk == nil {
 		return nil, errors.New("keys: Open needs the master key")

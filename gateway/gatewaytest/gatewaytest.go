@@ -21,6 +21,7 @@ import (
 	"github.com/sealgate/sealgate/gateway/auth"
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/delivery/deliverytest"
+	"github.com/sealgate/sealgate/gateway/internal/pgtest"
 	"github.com/sealgate/sealgate/gateway/mailauth/dnstest"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 )
@@ -239,3 +240,12 @@ func (e *Env) TLSConfig() *tls.Config {
 
 // String shows a stored message in test failures.
 func (s Stored) String() string { return fmt.Sprintf("UID %d: %q", s.UID, s.Body) }
+
+// PostgresDSN returns the DSN of a fresh, empty PostgreSQL database for t, dropped when t
+// ends (see gateway/internal/pgtest: skipped, or failed under SEALGATE_REQUIRE_PEERS, when
+// SEALGATE_TEST_PG_DSN is unset). It is for tests outside gateway/, which cannot import
+// pgtest.
+func PostgresDSN(t testing.TB) string {
+	t.Helper()
+	return pgtest.DSN(t)
+}

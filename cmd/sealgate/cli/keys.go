@@ -14,21 +14,17 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sealgate/sealgate/gateway"
-	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/keys"
 )
 
 // maxKeyFile bounds what keys import reads.
 const maxKeyFile = 16 << 20
 
-// openKeyring opens the data directory's keyring with its master key.
+// openKeyring opens the keyring [storage] names with the master key.
 func (g *globals) openKeyring() (*keys.Keyring, error) {
 	cfg, err := g.loadConfig()
 	if err != nil {
 		return nil, err
-	}
-	if cfg.Storage.Backend != config.BackendEmbedded {
-		return nil, fmt.Errorf("storage backend %q is not available in this build", cfg.Storage.Backend)
 	}
 	if err := gateway.OpenDataDir(g.dataDir); err != nil {
 		return nil, err
@@ -41,7 +37,7 @@ func (g *globals) openKeyring() (*keys.Keyring, error) {
 	if err != nil {
 		return nil, err
 	}
-	return keys.Open(g.dataDir, mk, keys.Options{CAName: "Sealgate S/MIME CA " + cfg.Hostname})
+	return gateway.OpenKeyring(context.Background(), cfg.Storage, g.dataDir, mk, keys.Options{CAName: "Sealgate S/MIME CA " + cfg.Hostname})
 }
 
 // actor names the operator in the audit log.

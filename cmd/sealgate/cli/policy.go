@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sealgate/sealgate/gateway"
 	"github.com/sealgate/sealgate/gateway/address"
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/pipeline"
@@ -171,7 +172,7 @@ func arrivalWords(a policy.Arrival) string {
 	return "plain"
 }
 
-// openKeyringRO opens the keyring of the data directory for look-ups.
+// openKeyringRO opens the keyring [storage] names for look-ups.
 func (g *globals) openKeyringRO(cfg *config.Config) (*keys.Keyring, error) {
 	path := g.masterKeyFile()
 	if path == "" {
@@ -181,5 +182,5 @@ func (g *globals) openKeyringRO(cfg *config.Config) (*keys.Keyring, error) {
 	if err != nil {
 		return nil, err
 	}
-	return keys.Open(g.dataDir, mk, keys.Options{})
+	return gateway.OpenKeyring(context.Background(), cfg.Storage, g.dataDir, mk, keys.Options{})
 }

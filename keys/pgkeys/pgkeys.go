@@ -1,0 +1,456 @@
+// Package pgkeys is the keyring's PostgreSQL Backend (keys.Backend), for gateway nodes that
+// share one database ([storage] backend = "postgres").
+//
+// It stores exactly what the embedded SQLite backend stores: records with their public key or
+// certificate, the secret key only as the keyring sealed it with the master key (never
+// unsealed here; the master key itself is never in the database), the audit log and the
+// pending key changes. Its tables are named keyring_*, so they live beside the mail store's in
+// one database.
+//
+// # Schema
+//
+// The schema is versioned: Migrate creates or upgrades it (`sealgate db migrate`), and Open
+// refuses a database whose schema is missing, older (run the migration) or newer than this
+// Sealgate knows (keys.ErrSchemaVersion).
+//
+// # Transactions
+//
+// View runs in a REPEATABLE READ, read-only transaction: every read sees one snapshot. Update
+// transactions are serialized with each other across every node, as the embedded backend's
+// single writer serializes them: each begins by bumping the change counter in keyring_meta,
+// whose row lock it then holds until it commits or rolls back. The counter is the Versioned
+// change counter the keyring's cache checks, so a change committed on one node is seen by the
+// next lookup on any other.
+package pgkeys
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sealgate/sealgate/keys"
+)
+
+// SchemaVersion is the newest schema version this Sealgate knows: one migration per version.
+const SchemaVersion = 1
+
+// ErrNoSchema means the database has no keyring schema, or an older one: `sealgate db migrate`
+// creates or upgrades it.
+var ErrNoSchema = errors.New("pgkeys: the database has no current keyring schema; run `sealgate db migrate`")
+
+// meta is created before any migration: it holds the schema version and the change counter.
+const meta = `
+CREATE TABLE IF NOT EXISTS keyring_meta (
+	singleton      boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+	schema_version integer NOT NULL,
+	changes        bigint NOT NULL
+)`
+
+// migrations[i] upgrades the schema from version i to i+1. Times are Unix nanoseconds (0:
+// unset), as in the embedded backend, so records round-trip exactly.
+var migrations = [SchemaVersion]string{
+	`CREATE TABLE keyring_entries (
+		fingerprint   text PRIMARY KEY,
+		scheme        text NOT NULL,
+		algorithm     text NOT NULL,
+		created       bigint NOT NULL,
+		expires       bigint NOT NULL,
+		revoked       bigint NOT NULL,
+		trust         text NOT NULL,
+		source        text NOT NULL,
+		added         bigint NOT NULL,
+		updated       bigint NOT NULL,
+		public        bytea NOT NULL,
+		sealed        bytea,
+		chain         bytea,
+		issuer_serial text NOT NULL,
+		ski           text NOT NULL
+	);
+	CREATE INDEX keyring_entries_issuer_serial ON keyring_entries (issuer_serial) WHERE issuer_serial <> '';
+	CREATE INDEX keyring_entries_ski ON keyring_entries (ski) WHERE ski <> '';
+	CREATE TABLE keyring_addresses (
+		fingerprint text NOT NULL REFERENCES keyring_entries (fingerprint) ON DELETE CASCADE,
+		address     text NOT NULL,
+		domain      text NOT NULL,
+		PRIMARY KEY (address, fingerprint)
+	);
+	CREATE INDEX keyring_addresses_fpr ON keyring_addresses (fingerprint);
+	CREATE INDEX keyring_addresses_domain ON keyring_addresses (domain);
+	CREATE TABLE keyring_keyids (
+		fingerprint text NOT NULL REFERENCES keyring_entries (fingerprint) ON DELETE CASCADE,
+		keyid       text NOT NULL,
+		PRIMARY KEY (keyid, fingerprint)
+	);
+	CREATE INDEX keyring_keyids_fpr ON keyring_keyids (fingerprint);
+	CREATE TABLE keyring_audit (
+		id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+		at          bigint NOT NULL,
+		actor       text NOT NULL,
+		action      text NOT NULL,
+		fingerprint text NOT NULL,
+		detail      text NOT NULL
+	);
+	CREATE TABLE keyring_pending (
+		id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+		at              bigint NOT NULL,
+		address         text NOT NULL,
+		scheme          text NOT NULL,
+		old_fingerprint text NOT NULL,
+		new_fingerprint text NOT NULL,
+		source          text NOT NULL
+	)`,
+}
+
+// migrateLock serializes concurrent migrations (several nodes started at once).
+const migrateLock = 0x53474b4d49475254 // "SGKMIGRT"
+
+// Migrate creates the keyring schema in the database dsn names, or upgrades it to
+// SchemaVersion. It is safe to run again and from several nodes at once. A database written
+// by a newer Sealgate is refused with keys.ErrSchemaVersion.
+func Migrate(ctx context.Context, dsn string) error {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return fmt.Errorf("pgkeys: %w", err)
+	}
+	defer conn.Close(context.Background())
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("pgkeys: %w", err)
+	}
+	defer tx.Rollback(context.Background())
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrateLock)); err != nil {
+		return fmt.Errorf("pgkeys: migrate: %w", err)
+	}
+	if _, err := tx.Exec(ctx, meta); err != nil {
+		return fmt.Errorf("pgkeys: migrate: %w", err)
+	}
+	var v int
+	err = tx.QueryRow(ctx, `SELECT schema_version FROM keyring_meta`).Scan(&v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		_, err = tx.Exec(ctx, `INSERT INTO keyring_meta (schema_version, changes) VALUES (0, 0)`)
+	}
+	if err != nil {
+		return fmt.Errorf("pgkeys: migrate: %w", err)
+	}
+	if v > SchemaVersion {
+		return keys.ErrSchemaVersion
+	}
+	for ; v < SchemaVersion; v++ {
+		if _, err := tx.Exec(ctx, migrations[v]); err != nil {
+			return fmt.Errorf("pgkeys: migrate to version %d: %w", v+1, err)
+		}
+	}
+	if _, err := tx.Exec(ctx, `UPDATE keyring_meta SET schema_version = $1`, SchemaVersion); err != nil {
+		return fmt.Errorf("pgkeys: migrate: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("pgkeys: migrate: %w", err)
+	}
+	return nil
+}
+
+// Backend is the keyring stored in PostgreSQL. It is safe for concurrent use.
+type Backend struct {
+	pool *pgxpool.Pool
+}
+
+var (
+	_ keys.Backend   = (*Backend)(nil)
+	_ keys.Versioned = (*Backend)(nil)
+)
+
+// Open connects to the database dsn names and checks its keyring schema: ErrNoSchema when it
+// is missing or older than SchemaVersion, keys.ErrSchemaVersion when it is newer.
+func Open(ctx context.Context, dsn string) (*Backend, error) {
+	pool, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("pgkeys: %w", err)
+	}
+	var v int
+	err = pool.QueryRow(ctx, `SELECT schema_version FROM keyring_meta`).Scan(&v)
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.As(err, &pgErr) && pgErr.Code == "42P01", errors.Is(err, pgx.ErrNoRows): // no table, no row
+		err = ErrNoSchema
+	case err != nil:
+		err = fmt.Errorf("pgkeys: %w", err)
+	case v < SchemaVersion:
+		err = ErrNoSchema
+	case v > SchemaVersion:
+		err = keys.ErrSchemaVersion
+	}
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return &Backend{pool: pool}, nil
+}
+
+// Close closes the connections.
+func (b *Backend) Close() error {
+	b.pool.Close()
+	return nil
+}
+
+// Version implements keys.Versioned: the number of Update transactions committed so far, by
+// any node.
+func (b *Backend) Version(ctx context.Context) (int64, error) {
+	var n int64
+	err := b.pool.QueryRow(ctx, `SELECT changes FROM keyring_meta`).Scan(&n)
+	return n, err
+}
+
+// View implements keys.Backend.
+func (b *Backend) View(ctx context.Context, fn func(keys.Tx) error) error {
+	tx, err := b.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.Background())
+	if err := fn(pgTx{ctx: ctx, tx: tx}); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// Update implements keys.Backend. Update transactions run one at a time across all nodes.
+func (b *Backend) Update(ctx context.Context, fn func(keys.Tx) error) error {
+	tx, err := b.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.Background())
+	// The row lock taken here is held to the end: it serializes writers, and the counter
+	// tells every node's cache that something changed once this commits.
+	if _, err := tx.Exec(ctx, `UPDATE keyring_meta SET changes = changes + 1`); err != nil {
+		return err
+	}
+	if err := fn(pgTx{ctx: ctx, tx: tx}); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// pgTx is one transaction; keys.Tx methods take no context, so it carries the caller's.
+type pgTx struct {
+	ctx context.Context
+	tx  pgx.Tx
+}
+
+var _ keys.Tx = pgTx{}
+
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+// recordSelect reads records with their addresses and key ids in one query.
+const recordSelect = `SELECT e.fingerprint, e.scheme, e.algorithm, e.created, e.expires, e.revoked, e.trust,
+	e.source, e.added, e.updated, e.public, e.sealed, e.chain, e.issuer_serial, e.ski,
+	ARRAY(SELECT a.address FROM keyring_addresses a WHERE a.fingerprint = e.fingerprint ORDER BY a.address),
+	ARRAY(SELECT k.keyid FROM keyring_keyids k WHERE k.fingerprint = e.fingerprint ORDER BY k.keyid)
+	FROM keyring_entries e`
+
+func (t pgTx) Get(fpr string) (keys.Record, error) {
+	rs, err := t.query(recordSelect+` WHERE e.fingerprint = $1`, fpr)
+	if err != nil {
+		return keys.Record{}, err
+	}
+	if len(rs) == 0 {
+		return keys.Record{}, keys.ErrNotFound
+	}
+	return rs[0], nil
+}
+
+func (t pgTx) Find(q keys.Query) ([]keys.Record, error) {
+	var where []string
+	var args []any
+	add := func(cond, arg string) {
+		args = append(args, arg)
+		where = append(where, fmt.Sprintf(cond, len(args)))
+	}
+	if q.Scheme != "" {
+		add("e.scheme = $%d", string(q.Scheme))
+	}
+	if q.Address != "" {
+		add("e.fingerprint IN (SELECT fingerprint FROM keyring_addresses WHERE address = $%d)", q.Address)
+	}
+	if q.Domain != "" {
+		add("e.fingerprint IN (SELECT fingerprint FROM keyring_addresses WHERE domain = $%d)", q.Domain)
+	}
+	if q.KeyID != "" {
+		add("e.fingerprint IN (SELECT fingerprint FROM keyring_keyids WHERE keyid = $%d)", q.KeyID)
+	}
+	if q.IssuerSerial != "" {
+		add("e.issuer_serial = $%d", q.IssuerSerial)
+	}
+	if q.SubjectKeyID != "" {
+		add("e.ski = $%d", q.SubjectKeyID)
+	}
+	query := recordSelect
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	return t.query(query+" ORDER BY e.added, e.fingerprint", args...)
+}
+
+func (t pgTx) query(query string, args ...any) ([]keys.Record, error) {
+	rows, err := t.tx.Query(t.ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []keys.Record
+	for rows.Next() {
+		var r keys.Record
+		var scheme, trust string
+		var created, expires, revoked, added, updated int64
+		if err := rows.Scan(&r.Fingerprint, &scheme, &r.Algorithm, &created, &expires, &revoked, &trust, &r.Source,
+			&added, &updated, &r.Public, &r.Sealed, &r.Chain, &r.IssuerSerial, &r.SubjectKeyID,
+			&r.Addresses, &r.KeyIDs); err != nil {
+			return nil, err
+		}
+		r.Scheme, r.Trust = keys.Scheme(scheme), keys.Trust(trust)
+		r.Created, r.Expires, r.Revoked = fromNanos(created), fromNanos(expires), fromNanos(revoked)
+		r.Added, r.Updated = fromNanos(added), fromNanos(updated)
+		r.Secret = r.Sealed != nil
+		// As the embedded backend returns them: no addresses or key ids is nil.
+		if len(r.Addresses) == 0 {
+			r.Addresses = nil
+		}
+		if len(r.KeyIDs) == 0 {
+			r.KeyIDs = nil
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Put replaces the record, its addresses and key ids in one round trip.
+func (t pgTx) Put(r keys.Record) error {
+	var sealed, chain []byte // nil is NULL
+	if r.Sealed != nil {
+		sealed = r.Sealed
+	}
+	if r.Chain != nil {
+		chain = r.Chain
+	}
+	domains := make([]string, len(r.Addresses))
+	for i, a := range r.Addresses {
+		_, domains[i], _ = strings.Cut(a, "@")
+	}
+	var b pgx.Batch
+	b.Queue(`INSERT INTO keyring_entries (fingerprint, scheme, algorithm, created, expires, revoked, trust, source,
+			added, updated, public, sealed, chain, issuer_serial, ski)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)
+		ON CONFLICT (fingerprint) DO UPDATE SET scheme=excluded.scheme, algorithm=excluded.algorithm,
+			created=excluded.created, expires=excluded.expires, revoked=excluded.revoked, trust=excluded.trust,
+			source=excluded.source, added=excluded.added, updated=excluded.updated, public=excluded.public,
+			sealed=excluded.sealed, chain=excluded.chain, issuer_serial=excluded.issuer_serial, ski=excluded.ski`,
+		r.Fingerprint, string(r.Scheme), r.Algorithm, nanos(r.Created), nanos(r.Expires), nanos(r.Revoked),
+		string(r.Trust), r.Source, nanos(r.Added), nanos(r.Updated), nonNil(r.Public), sealed, chain,
+		r.IssuerSerial, r.SubjectKeyID)
+	b.Queue(`DELETE FROM keyring_addresses WHERE fingerprint = $1`, r.Fingerprint)
+	b.Queue(`DELETE FROM keyring_keyids WHERE fingerprint = $1`, r.Fingerprint)
+	b.Queue(`INSERT INTO keyring_addresses (fingerprint, address, domain)
+		SELECT $1, a, d FROM unnest($2::text[], $3::text[]) AS t(a, d) ON CONFLICT DO NOTHING`,
+		r.Fingerprint, nonNilStrings(r.Addresses), domains)
+	b.Queue(`INSERT INTO keyring_keyids (fingerprint, keyid)
+		SELECT $1, k FROM unnest($2::text[]) AS t(k) ON CONFLICT DO NOTHING`,
+		r.Fingerprint, nonNilStrings(r.KeyIDs))
+	return t.tx.SendBatch(t.ctx, &b).Close()
+}
+
+// nonNil keeps an empty public key from being sent as NULL.
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+func nonNilStrings(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func (t pgTx) Delete(fpr string) error {
+	tag, err := t.tx.Exec(t.ctx, `DELETE FROM keyring_entries WHERE fingerprint = $1`, fpr)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return keys.ErrNotFound
+	}
+	return nil
+}
+
+func (t pgTx) AppendAudit(a keys.AuditEntry) error {
+	_, err := t.tx.Exec(t.ctx, `INSERT INTO keyring_audit (at, actor, action, fingerprint, detail) VALUES ($1,$2,$3,$4,$5)`,
+		nanos(a.At), a.Actor, a.Action, a.Fingerprint, a.Detail)
+	return err
+}
+
+func (t pgTx) Audit() ([]keys.AuditEntry, error) {
+	rows, err := t.tx.Query(t.ctx, `SELECT at, actor, action, fingerprint, detail FROM keyring_audit ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []keys.AuditEntry
+	for rows.Next() {
+		var a keys.AuditEntry
+		var at int64
+		if err := rows.Scan(&at, &a.Actor, &a.Action, &a.Fingerprint, &a.Detail); err != nil {
+			return nil, err
+		}
+		a.At = fromNanos(at)
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+func (t pgTx) AddPending(p keys.PendingChange) error {
+	_, err := t.tx.Exec(t.ctx, `INSERT INTO keyring_pending (at, address, scheme, old_fingerprint, new_fingerprint, source)
+		VALUES ($1,$2,$3,$4,$5,$6)`,
+		nanos(p.At), p.Address, string(p.Scheme), p.OldFingerprint, p.NewFingerprint, p.Source)
+	return err
+}
+
+func (t pgTx) Pending() ([]keys.PendingChange, error) {
+	rows, err := t.tx.Query(t.ctx, `SELECT id, at, address, scheme, old_fingerprint, new_fingerprint, source
+		FROM keyring_pending ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []keys.PendingChange
+	for rows.Next() {
+		var p keys.PendingChange
+		var at int64
+		var scheme string
+		if err := rows.Scan(&p.ID, &at, &p.Address, &scheme, &p.OldFingerprint, &p.NewFingerprint, &p.Source); err != nil {
+			return nil, err
+		}
+		p.At, p.Scheme = fromNanos(at), keys.Scheme(scheme)
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
