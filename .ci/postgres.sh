@@ -13,6 +13,11 @@ start_postgres() {
 	if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 ||
 		! ls /usr/share/postgresql/*/extension/pg_trgm.control >/dev/null 2>&1; then
 		echo "installing: postgresql postgresql-contrib"
+		# The package would make and start a system cluster on port 5432; the tests need
+		# none (pg_createcluster reads this drop-in through createcluster.conf's include_dir).
+		mkdir -p /etc/postgresql-common/createcluster.d
+		echo "create_main_cluster = false  # Sealgate's .ci/postgres.sh: the tests start their own" \
+			>/etc/postgresql-common/createcluster.d/sealgate-ci.conf
 		apt-get update -qq
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql postgresql-contrib >/dev/null
 	fi
