@@ -58,6 +58,10 @@ type Options struct {
 	WKD *keys.WKDClient
 	// Now is the queue's clock; nil is time.Now.
 	Now func() time.Time
+	// IMAPPollInterval is how often idling IMAP sessions check the store for changes nobody
+	// notified them of; 0 is the IMAP server's default. Tests set it long to see that
+	// notifications alone (the store's change feed) reach them.
+	IMAPPollInterval time.Duration
 }
 
 // Gateway is a running Sealgate.
@@ -77,6 +81,7 @@ type Gateway struct {
 
 	resolver  delivery.Resolver
 	now       func() time.Time
+	imapPoll  time.Duration
 	queueWake chan struct{} // a commit that spooled mail wakes the queue runner
 	workers   workerSet     // parts without listeners, run from Start to Shutdown
 
@@ -152,10 +157,13 @@ func New(opts Options) (*Gateway, error) {
 	}
 	imapNotify := imapserver.NewNotifier()
 	queueWake := make(chan struct{}, 1)
-	store, err := openStore(cfg.Storage, opts.DataDir, storeHooks{onCommit: func(d mailstore.Delivered) {
-		imapNotify.Delivered(d)
-		wakeQueue(queueWake, d)
-	}})
+	store, err := openStore(context.Background(), cfg.Storage, opts.DataDir, storeHooks{
+		onCommit: func(d mailstore.Delivered) {
+			imapNotify.Delivered(d)
+			wakeQueue(queueWake, d)
+		},
+		onChange: imapNotify.Changed,
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -190,7 +198,7 @@ func New(opts Options) (*Gateway, error) {
 		registry: prometheus.NewRegistry(),
 		addrs:    map[string]string{},
 		errc:     make(chan error, 16),
-		resolver: resolver, now: opts.Now, queueWake: queueWake,
+		resolver: resolver, now: opts.Now, queueWake: queueWake, imapPoll: opts.IMAPPollInterval,
 	}
 	if cfg.Keys.WKDLookup {
 		if opts.WKD != nil {

@@ -34,6 +34,7 @@ func (g *Gateway) buildIMAP() error {
 			IdleTimeout:             cfg.Limits.IMAPIdleTimeout.D(),
 			ConnLimiter:             g.limiter,
 			Notifier:                g.imapNotify,
+			PollInterval:            g.imapPoll,
 			Logger:                  g.log,
 		})
 		if err != nil {

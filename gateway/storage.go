@@ -11,6 +11,7 @@ import (
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/imapserver"
 	"github.com/sealgate/sealgate/gateway/mailstore"
+	"github.com/sealgate/sealgate/gateway/mailstore/pgstore"
 	"github.com/sealgate/sealgate/gateway/pipeline"
 	"github.com/sealgate/sealgate/gateway/pop3server"
 	"github.com/sealgate/sealgate/gateway/queue"
@@ -41,16 +42,24 @@ type store interface {
 	Close() error
 }
 
-var _ store = (*mailstore.Store)(nil)
+var (
+	_ store = (*mailstore.Store)(nil)
+	_ store = (*pgstore.Store)(nil)
+)
 
 // storeHooks are what the gateway's parts want to hear from the store.
 type storeHooks struct {
-	// onCommit is told of every committed delivery (IMAP IDLE, the queue runner).
+	// onCommit is told of every committed delivery (IMAP IDLE, the queue runner); with
+	// postgres, of other nodes' deliveries too.
 	onCommit func(mailstore.Delivered)
+	// onChange is told of a user whose mailboxes another node changed (IMAP IDLE). The
+	// embedded store has one process serving IMAP, which notifies its sessions itself.
+	onChange func(userID int64)
 }
 
-// openStore opens the mail store [storage] names.
-func openStore(cfg config.Storage, dataDir string, h storeHooks) (store, error) {
+// openStore opens the mail store [storage] names. A PostgreSQL database whose schema is
+// missing, older or newer than this Sealgate's is refused (`sealgate db migrate`).
+func openStore(ctx context.Context, cfg config.Storage, dataDir string, h storeHooks) (store, error) {
 	switch cfg.Backend {
 	case config.BackendEmbedded:
 		s, err := mailstore.Open(dataDir, mailstore.Options{OnCommit: h.onCommit})
@@ -58,8 +67,17 @@ func openStore(cfg config.Storage, dataDir string, h storeHooks) (store, error) 
 			return nil, err
 		}
 		return s, nil
+	case config.BackendPostgres:
+		if cfg.DSN == "" {
+			return nil, ErrNoDSN
+		}
+		s, err := pgstore.Open(ctx, cfg.DSN, pgstore.Options{OnCommit: h.onCommit, OnChange: h.onChange})
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
 	default:
-		return nil, fmt.Errorf("storage backend %q is not available in this build; use %q", cfg.Backend, config.BackendEmbedded)
+		return nil, fmt.Errorf("storage backend %q is not %q or %q", cfg.Backend, config.BackendEmbedded, config.BackendPostgres)
 	}
 }
 
@@ -72,6 +90,9 @@ func OpenKeyring(ctx context.Context, cfg config.Storage, dataDir string, mk *ke
 		opts.Backend = nil
 		return keys.Open(dataDir, mk, opts)
 	case config.BackendPostgres:
+		if cfg.DSN == "" {
+			return nil, ErrNoDSN
+		}
 		b, err := pgkeys.Open(ctx, cfg.DSN)
 		if err != nil {
 			return nil, err
@@ -88,6 +109,9 @@ func OpenKeyring(ctx context.Context, cfg config.Storage, dataDir string, mk *ke
 	}
 }
 
+// ErrNoDSN: the postgres backend was chosen without [storage] dsn.
+var ErrNoDSN = fmt.Errorf("storage.dsn: required when backend is %q", config.BackendPostgres)
+
 // ErrEmbeddedMigrate: `sealgate db migrate` is for the postgres backend; the embedded store
 // upgrades its files itself when it opens them.
 var ErrEmbeddedMigrate = errors.New(`db migrate is for [storage] backend = "postgres"; the embedded store upgrades itself when it opens`)
@@ -99,6 +123,12 @@ func MigrateStorage(ctx context.Context, cfg config.Storage) error {
 	case config.BackendEmbedded:
 		return ErrEmbeddedMigrate
 	case config.BackendPostgres:
+		if cfg.DSN == "" {
+			return ErrNoDSN
+		}
+		if err := pgstore.Migrate(ctx, cfg.DSN); err != nil {
+			return fmt.Errorf("mail store schema: %w", err)
+		}
 		if err := pgkeys.Migrate(ctx, cfg.DSN); err != nil {
 			return fmt.Errorf("keyring schema: %w", err)
 		}

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -75,5 +76,60 @@ func TestKeysOnPostgres(t *testing.T) {
 	var n int
 	if err := conn.QueryRow(context.Background(), `SELECT count(*) FROM keyring_entries WHERE sealed IS NOT NULL`).Scan(&n); err != nil || n != 1 {
 		t.Fatalf("sealed keys in the database: %d, %v", n, err)
+	}
+}
+
+// The administrative commands reach the PostgreSQL store: what one node's CLI changes, the
+// other's sees.
+func TestAdminCommandsOnPostgres(t *testing.T) {
+	dsn := gatewaytest.PostgresDSN(t)
+	one, two := postgresDataDir(t, dsn), postgresDataDir(t, dsn)
+	wantError(t, run(t, "pw\n", nil, "--data", one, "user", "add", "alice@localhost", "--password-stdin"), "sealgate db migrate")
+	if r := run(t, "", nil, "--data", one, "db", "migrate"); r.code != 0 || r.stdout == "" {
+		t.Fatalf("db migrate: %+v", r)
+	}
+	steps := []struct {
+		dir   string
+		stdin string
+		args  []string
+		want  string // in stdout
+	}{
+		{one, "pw\n", []string{"user", "add", "alice@localhost", "--password-stdin"}, ""},
+		{two, "", []string{"user", "list"}, "alice@localhost"},
+		{two, "", []string{"alias", "add", "team@localhost", "alice@localhost"}, ""},
+		{one, "", []string{"alias", "list"}, "team@localhost"},
+		{one, "", []string{"policy", "set", "alice@localhost", "inbound.encrypt=pgp"}, ""},
+		{two, "", []string{"policy", "show", "alice@localhost"}, "pgp"},
+		{two, "", []string{"queue", "list", "--json"}, "[]"},
+		{one, "", []string{"check"}, ""},
+		{two, "", []string{"user", "delete", "alice@localhost"}, ""},
+	}
+	for _, s := range steps {
+		r := run(t, s.stdin, nil, append([]string{"--data", s.dir}, s.args...)...)
+		if r.code != 0 || !strings.Contains(r.stdout, s.want) {
+			t.Fatalf("%v: %+v", s.args, r)
+		}
+	}
+	if r := run(t, "", nil, "--data", one, "user", "list"); r.code != 0 || r.stdout != "" {
+		t.Fatalf("user list after delete on the other node: %+v", r)
+	}
+}
+
+// serve refuses a database without this Sealgate's schema.
+func TestServeRefusesUnmigratedDatabase(t *testing.T) {
+	dir := postgresDataDir(t, gatewaytest.PostgresDSN(t))
+	conf, _ := os.ReadFile(filepath.Join(dir, "sealgate.toml"))
+	listen := "[listen]\n"
+	for _, l := range []string{"smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "http"} {
+		listen += l + " = \"127.0.0.1:0\"\n"
+	}
+	os.WriteFile(filepath.Join(dir, "sealgate.toml"), append([]byte(listen), conf...), 0o600)
+	done := make(chan result, 1)
+	go func() { done <- run(t, "", nil, "--data", dir, "serve") }()
+	select {
+	case r := <-done:
+		wantError(t, r, "sealgate db migrate")
+	case <-time.After(time.Minute):
+		t.Fatal("serve started on a database without the schema")
 	}
 }

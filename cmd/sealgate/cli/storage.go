@@ -9,6 +9,7 @@ import (
 	"github.com/sealgate/sealgate/gateway/address"
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/mailstore"
+	"github.com/sealgate/sealgate/gateway/mailstore/pgstore"
 	"github.com/sealgate/sealgate/gateway/queue"
 )
 
@@ -56,7 +57,10 @@ type adminStore interface {
 	Close() error
 }
 
-var _ adminStore = (*mailstore.Store)(nil)
+var (
+	_ adminStore = (*mailstore.Store)(nil)
+	_ adminStore = (*pgstore.Store)(nil)
+)
 
 // openStore opens the mail store that [storage] names, as the server does, for an
 // administrative command.
@@ -71,6 +75,15 @@ func (g *globals) openStore() (*config.Config, adminStore, error) {
 			return nil, nil, err
 		}
 		s, err := mailstore.Open(g.dataDir, mailstore.Options{})
+		if err != nil {
+			return nil, nil, err
+		}
+		return cfg, s, nil
+	case config.BackendPostgres:
+		if cfg.Storage.DSN == "" {
+			return nil, nil, gateway.ErrNoDSN
+		}
+		s, err := pgstore.Open(context.Background(), cfg.Storage.DSN, pgstore.Options{})
 		if err != nil {
 			return nil, nil, err
 		}
