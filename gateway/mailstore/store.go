@@ -104,7 +104,9 @@ func Open(dir string, opts Options) (*Store, error) {
 	wdb.SetMaxOpenConns(1)
 	wdb.SetMaxIdleConns(1)
 	wdb.SetConnMaxLifetime(0)
-	rdbConn, err := sql.Open("sqlite", dsn)
+	// Readers map the database file instead of copying pages with a system call each: a FETCH
+	// of a whole mailbox reads tens of MiB of bodies, far more than SQLite's page cache holds.
+	rdbConn, err := sql.Open("sqlite", dsn+"&_pragma=mmap_size(268435456)")
 	if err != nil {
 		wdb.Close()
 		return nil, err
