@@ -7,6 +7,9 @@ import (
 	"strings"
 	"time"
 
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
 	"github.com/sealgate/sealgate/gateway/address"
 )
 
@@ -145,6 +148,8 @@ func (s *Store) removeDeadFiles(ctx context.Context) error {
 	return nil
 }
 
+// createMailboxTx creates one mailbox with a fresh UIDVALIDITY: ErrExists when the user has
+// one of that name, ErrNotFound when there is no such user.
 func createMailboxTx(tx *sql.Tx, userID int64, name, specialUse string) (int64, error) {
 	if strings.EqualFold(name, "INBOX") {
 		name = "INBOX"
@@ -155,6 +160,10 @@ func createMailboxTx(tx *sql.Tx, userID int64, name, specialUse string) (int64, 
 	}
 	res, err := tx.Exec(`INSERT INTO mailboxes(user_id, name, special_use, uidvalidity) VALUES (?, ?, ?, ?)
 		ON CONFLICT(user_id, name) DO NOTHING`, userID, name, specialUse, uint32(uv))
+	var sqliteErr *sqlite.Error
+	if errors.As(err, &sqliteErr) && sqliteErr.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
+		return 0, ErrNotFound // mailboxes.user_id: no such user
+	}
 	if err != nil {
 		return 0, err
 	}

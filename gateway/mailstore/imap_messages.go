@@ -91,7 +91,7 @@ func (s *Store) UpdateFlags(ctx context.Context, mailboxID int64, uids []uint32,
 		var modseq uint64
 		if err := tx.QueryRow(`UPDATE mailboxes SET highest_modseq = highest_modseq + 1 WHERE id = ? RETURNING highest_modseq`,
 			mailboxID).Scan(&modseq); err != nil {
-			return err
+			return notFound(err)
 		}
 		for _, uid := range uids {
 			m := Message{MailboxID: mailboxID, UID: uid}

@@ -193,7 +193,7 @@ func (s *Store) SetFlags(ctx context.Context, mailboxID int64, uids []uint32, fl
 		var modseq int64
 		if err := tx.QueryRow(`UPDATE mailboxes SET highest_modseq = highest_modseq + 1 WHERE id = ? RETURNING highest_modseq`,
 			mailboxID).Scan(&modseq); err != nil {
-			return err
+			return notFound(err)
 		}
 		for _, uid := range uids {
 			if _, err := tx.Exec(`UPDATE messages SET flags = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?`,

@@ -81,7 +81,7 @@ func (s *Store) UpdateMaildrop(ctx context.Context, u MaildropUpdate) error {
 		var modseq int64
 		if err := tx.QueryRow(`UPDATE mailboxes SET highest_modseq = highest_modseq + 1 WHERE id = ? RETURNING highest_modseq`,
 			u.MailboxID).Scan(&modseq); err != nil {
-			return err
+			return notFound(err)
 		}
 		// One statement per kind of change, over a JSON array of UIDs: a statement per
 		// message was most of a 10,000-message download's QUIT.

@@ -131,6 +131,7 @@ func Run(t *testing.T, open Opener) {
 		{"Aliases", testAliases},
 		{"Policy", testPolicy},
 		{"Check", testCheck},
+		{"MissingIsNotFound", testMissingIsNotFound},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
