@@ -8,6 +8,9 @@
 //	                   bodies of messages up to InlineLimit bytes
 //	DIR/blobs/xx/ID    bodies larger than InlineLimit, one file each, never modified
 //
+// Open upgrades a database written by an older Sealgate in place, one schema version per
+// transaction, and refuses one written by a newer Sealgate (ErrSchemaVersion).
+//
 // # Durability
 //
 // Deliver is the only way a message enters the store, and it is atomic: every copy of one

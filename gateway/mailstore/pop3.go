@@ -7,13 +7,14 @@ import (
 )
 
 // schemaPOP3: messages hidden from POP3 by DELE in keep mode. They stay in the mailbox for
-// IMAP and web mail; the row goes when the message does.
+// IMAP and web mail; the row goes when the message does, and moves with it when INBOX is
+// renamed (schema version 2; see upgrades).
 const schemaPOP3 = `
 CREATE TABLE IF NOT EXISTS pop3_hidden (
 	mailbox_id INTEGER NOT NULL,
 	uid        INTEGER NOT NULL,
 	PRIMARY KEY (mailbox_id, uid),
-	FOREIGN KEY (mailbox_id, uid) REFERENCES messages(mailbox_id, uid) ON DELETE CASCADE
+	FOREIGN KEY (mailbox_id, uid) REFERENCES messages(mailbox_id, uid) ON DELETE CASCADE ON UPDATE CASCADE
 ) STRICT, WITHOUT ROWID;
 `
 

@@ -45,7 +45,9 @@ func noSpace(err error) error {
 // InlineLimit is the largest body kept inside the database; larger bodies are files.
 const InlineLimit = 1 << 20
 
-const schemaVersion = 1
+// schemaVersion is the version of the database this Sealgate writes; Open upgrades older
+// ones (upgrades) and refuses newer ones.
+const schemaVersion = 2
 
 // Options configure Open.
 type Options struct {
@@ -256,6 +258,10 @@ func (s *Store) migrate() error {
 		return err
 	case v > schemaVersion:
 		return ErrSchemaVersion
+	case v < schemaVersion:
+		if err := s.upgrade(); err != nil {
+			return fmt.Errorf("upgrade from schema version %d: %w", v, err)
+		}
 	}
 	return s.sweepOrphanBlobs()
 }

@@ -92,3 +92,44 @@ func testMaildropLock(t *testing.T, open Opener) {
 	}
 	again()
 }
+
+// testRenameInboxWithHidden: renaming INBOX after POP3 hid a message in keep mode moves every
+// message, the hidden one included, to the new mailbox (RFC 9051 §6.3.6), and POP3 then sees
+// the empty INBOX and new mail in it.
+func testRenameInboxWithHidden(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t, mailstore.Options{})
+	u, inbox := threeMessages(t, s, "rh@x.test")
+	if err := s.UpdateMaildrop(ctx, mailstore.MaildropUpdate{MailboxID: inbox.ID, Seen: []uint32{1, 2}, Hide: []uint32{2}}); err != nil {
+		t.Fatal(err)
+	}
+	_, before := mailbox(t, s, u, "INBOX")
+	if err := s.RenameMailbox(ctx, u.ID, "INBOX", "Kept"); err != nil {
+		t.Fatalf("rename INBOX with a message hidden from POP3: %v", err)
+	}
+	_, moved := mailbox(t, s, u, "Kept")
+	if fmt.Sprint(uids(moved)) != "[1 2 3]" || moved[1].BodyID != before[1].BodyID || moved[1].Flags != mailstore.FlagSeen {
+		t.Fatalf("moved %+v, was %+v", moved, before)
+	}
+	if _, left := mailbox(t, s, u, "INBOX"); len(left) != 0 {
+		t.Fatalf("INBOX kept %v", uids(left))
+	}
+	if d, err := s.Maildrop(ctx, u.ID); err != nil || d.MailboxID != inbox.ID || len(d.Messages) != 0 {
+		t.Fatalf("maildrop after rename %+v %v", d, err)
+	}
+	deliver(t, s, "Subject: 4\r\n\r\nbody 4\r\n", mailstore.Target{UserID: u.ID})
+	if d, _ := s.Maildrop(ctx, u.ID); fmt.Sprint(maildropUIDs(d)) != "[4]" {
+		t.Fatalf("maildrop after new mail %v", maildropUIDs(d))
+	}
+	// The moved messages go as usual, the hidden one too.
+	kept, _ := mailbox(t, s, u, "Kept")
+	if err := s.Expunge(ctx, kept.ID, []uint32{1, 2, 3}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteMailbox(ctx, u.ID, "Kept"); err != nil {
+		t.Fatal(err)
+	}
+	if probs, err := s.Check(ctx); err != nil || len(probs) != 0 {
+		t.Fatalf("check: %v %v", probs, err)
+	}
+}

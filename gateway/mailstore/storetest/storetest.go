@@ -117,6 +117,7 @@ func Run(t *testing.T, open Opener) {
 		{"Mailboxes", testMailboxes},
 		{"RenameWithChildren", testRenameWithChildren},
 		{"RenameInbox", testRenameInbox},
+		{"RenameInboxWithHidden", testRenameInboxWithHidden},
 		{"Flags", testFlags},
 		{"CopyAndMove", testCopyAndMove},
 		{"Expunge", testExpunge},
