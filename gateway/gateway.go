@@ -72,6 +72,7 @@ type Gateway struct {
 	store    store
 	keyring  *keys.Keyring
 	master   *keys.MasterKey
+	files    SharedFiles       // DKIM keys, SRS secret, self-signed certificate
 	dns      mailauth.Resolver // SPF, DKIM and DMARC lookups, through a short-lived mailauth.Cache
 	tlsConf  *tls.Config
 	registry *prometheus.Registry
@@ -147,10 +148,6 @@ func New(opts Options) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	cert, err := loadCertificate(cfg.TLS, cfg.Hostname, opts.DataDir, mk)
-	if err != nil {
-		return nil, fmt.Errorf("tls: %w", err)
-	}
 	spoolDir := filepath.Join(opts.DataDir, "spool")
 	if err := os.MkdirAll(spoolDir, 0o700); err != nil {
 		return nil, err
@@ -172,6 +169,19 @@ func New(opts Options) (*Gateway, error) {
 		store.Close()
 		return nil, err
 	}
+	files, err := OpenSharedFiles(context.Background(), cfg.Storage, opts.DataDir)
+	if err != nil {
+		store.Close()
+		keyring.Close()
+		return nil, err
+	}
+	cert, err := loadCertificate(context.Background(), cfg.TLS, cfg.Hostname, files, mk)
+	if err != nil {
+		store.Close()
+		keyring.Close()
+		files.Close()
+		return nil, fmt.Errorf("tls: %w", err)
+	}
 	system := net.DefaultResolver
 	if addr := cfg.DNS.Resolver; addr != "" {
 		system = &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
@@ -192,7 +202,7 @@ func New(opts Options) (*Gateway, error) {
 		}
 	}
 	g := &Gateway{
-		cfg: cfg, dataDir: opts.DataDir, log: logger, store: store, keyring: keyring, master: mk,
+		cfg: cfg, dataDir: opts.DataDir, log: logger, store: store, keyring: keyring, master: mk, files: files,
 		dns:      mailauth.NewCache(dns, opts.Now),
 		tlsConf:  serverTLSConfig(cert),
 		registry: prometheus.NewRegistry(),
@@ -216,6 +226,7 @@ func New(opts Options) (*Gateway, error) {
 		if err := build(); err != nil {
 			store.Close()
 			keyring.Close()
+			files.Close()
 			return nil, err
 		}
 	}
@@ -224,7 +235,8 @@ func New(opts Options) (*Gateway, error) {
 
 // ensurePostmaster creates postmaster@ the first local domain when there is no account at
 // all, so that postmaster@ and abuse@ take mail from the first start (RFC 5321 §4.5.1). Its
-// password is random: set one with `sealgate user passwd`.
+// password is random: set one with `sealgate user passwd`. Nodes sharing a database and
+// starting at once all try; the account's unique address lets one of them make it.
 func (g *Gateway) ensurePostmaster(ctx context.Context) error {
 	if _, err := g.store.FirstUser(ctx); !errors.Is(err, mailstore.ErrNotFound) {
 		return err
@@ -236,7 +248,11 @@ func (g *Gateway) ensurePostmaster(ctx context.Context) error {
 		return err
 	}
 	a := address.Address{Local: "postmaster", Domain: g.cfg.Domains[0]}
-	if _, err := g.store.AddUser(ctx, a, hash); err != nil && !errors.Is(err, mailstore.ErrExists) {
+	_, err = g.store.AddUser(ctx, a, hash)
+	if errors.Is(err, mailstore.ErrExists) {
+		return nil // another node starting at the same moment made it
+	}
+	if err != nil {
 		return err
 	}
 	g.log.Info("created the postmaster account; set its password with `sealgate user passwd`", "account", a.String())
@@ -248,7 +264,7 @@ func (g *Gateway) buildSMTP() error {
 	if err := g.ensurePostmaster(context.Background()); err != nil {
 		return err
 	}
-	srs, err := addressing.LoadOrCreateSRS(filepath.Join(g.dataDir, "srs.secret"))
+	srs, err := g.loadSRS(context.Background())
 	if err != nil {
 		return err
 	}
@@ -261,7 +277,7 @@ func (g *Gateway) buildSMTP() error {
 		Hostname: cfg.Hostname, Store: g.store, Logger: g.log, Now: g.now,
 		Policy: g.store, Keys: g.keyring,
 		Auth: &mailauth.Checker{Resolver: g.dns},
-		DKIM: &mailauth.DKIMKeys{Dir: filepath.Join(g.dataDir, "dkim"), MasterKey: g.master},
+		DKIM: &mailauth.DKIMKeys{Files: g.files, MasterKey: g.master},
 		WKD:  g.wkd, SpillDir: g.spoolDir,
 	})
 	g.pipe = pipe
@@ -414,6 +430,6 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	wg.Wait()
 	g.wg.Wait()
 	g.workers.stop() // after the listeners (no new mail), before the store closes
-	errs = append(errs, g.keyring.Close(), g.store.Close())
+	errs = append(errs, g.keyring.Close(), g.store.Close(), g.files.Close())
 	return errors.Join(errs...)
 }

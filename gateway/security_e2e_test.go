@@ -338,7 +338,7 @@ func TestE2EOutboundEncryptSignDKIM(t *testing.T) {
 	}
 	alicePub, _ := admin.ExportPGP(ctx, "alice@localhost", false)
 	gpg.run(alicePub, "--import")
-	dkimKeys := &mailauth.DKIMKeys{Dir: filepath.Join(env.Dir, "dkim"), MasterKey: mustMaster(t, env)}
+	dkimKeys := &mailauth.DKIMKeys{Files: keys.DirFiles{Dir: env.Dir}, MasterKey: mustMaster(t, env)}
 	rec, err := dkimKeys.Generate("localhost", "sel1")
 	if err != nil {
 		t.Fatal(err)

@@ -137,3 +137,32 @@ func MigrateStorage(ctx context.Context, cfg config.Storage) error {
 		return fmt.Errorf("storage backend %q is not %q or %q", cfg.Backend, config.BackendEmbedded, config.BackendPostgres)
 	}
 }
+
+// SharedFiles is where the files that every node of one store must see alike are kept: the
+// DKIM signing keys, the SRS secret and the self-signed TLS certificate (see keys.Files).
+type SharedFiles interface {
+	keys.Files
+	Close() error
+}
+
+// dirFiles is the embedded backend's SharedFiles: the data directory itself.
+type dirFiles struct{ keys.DirFiles }
+
+func (dirFiles) Close() error { return nil }
+
+// OpenSharedFiles opens the shared files of the store [storage] names: the data directory
+// with the embedded backend, the database (whose keyring schema must be current) with
+// postgres.
+func OpenSharedFiles(ctx context.Context, cfg config.Storage, dataDir string) (SharedFiles, error) {
+	switch cfg.Backend {
+	case config.BackendEmbedded:
+		return dirFiles{keys.DirFiles{Dir: dataDir}}, nil
+	case config.BackendPostgres:
+		if cfg.DSN == "" {
+			return nil, ErrNoDSN
+		}
+		return pgkeys.OpenFiles(ctx, cfg.DSN)
+	default:
+		return nil, fmt.Errorf("storage backend %q is not %q or %q", cfg.Backend, config.BackendEmbedded, config.BackendPostgres)
+	}
+}

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -13,8 +14,6 @@ import (
 	"io/fs"
 	"math/big"
 	"net"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/sealgate/sealgate/gateway/config"
@@ -24,32 +23,74 @@ import (
 // tlsKeyPurpose labels the sealed self-signed TLS key.
 const tlsKeyPurpose = "tls-key"
 
-// loadCertificate returns the configured certificate, or the self-signed one in
-// DIR/tls/ (made on first use: ECDSA P-256, valid two years, the key sealed with the master
-// key).
-func loadCertificate(c config.TLS, hostname, dataDir string, mk *keys.MasterKey) (tls.Certificate, error) {
+// SelfSignedCertFile names the self-signed certificate (PEM) in the shared files (see
+// OpenSharedFiles); its key, sealed, is beside it.
+const SelfSignedCertFile = tlsCertFile
+
+const (
+	tlsCertFile = "tls/cert.pem"
+	tlsKeyFile  = "tls/key.sealed"
+)
+
+// loadCertificate returns the configured certificate, or the self-signed one kept in files
+// (DIR/tls/ with the embedded backend, the database with postgres), made on first use: ECDSA
+// P-256, valid two years, the key sealed with the master key. Nodes starting at once agree on
+// one: the first key stored wins, every node makes its certificate from that key, and the
+// first certificate stored wins, so every node behind one name presents the same one.
+func loadCertificate(ctx context.Context, c config.TLS, hostname string, files keys.Files, mk *keys.MasterKey) (tls.Certificate, error) {
 	if c.Cert != "" {
 		return tls.LoadX509KeyPair(c.Cert, c.Key)
 	}
-	dir := filepath.Join(dataDir, "tls")
-	certPath, keyPath := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.sealed")
-	certPEM, err := os.ReadFile(certPath)
-	if err == nil {
-		keyDER, err := mk.ReadSealedFile(keyPath, tlsKeyPurpose)
-		if err != nil {
-			return tls.Certificate{}, fmt.Errorf("self-signed TLS key: %w", err)
-		}
-		return tls.X509KeyPair(certPEM, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}))
+	sealed, err := files.ReadFile(ctx, tlsKeyFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		sealed, err = newTLSKey(ctx, files, mk)
 	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return tls.Certificate{}, err
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("self-signed TLS key: %w", err)
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return tls.Certificate{}, err
+	keyDER, err := mk.Open(tlsKeyPurpose, sealed)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("self-signed TLS key: %w", err)
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
+	certPEM, err := files.ReadFile(ctx, tlsCertFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		certPEM, err = newTLSCert(ctx, files, hostname, keyDER)
+	}
 	if err != nil {
 		return tls.Certificate{}, err
+	}
+	return tls.X509KeyPair(certPEM, keyPEM)
+}
+
+// newTLSKey makes a key and stores it sealed, unless another node stored one first; it
+// returns the stored one.
+func newTLSKey(ctx context.Context, files keys.Files, mk *keys.MasterKey) ([]byte, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	sealed, err := mk.Seal(tlsKeyPurpose, keyDER)
+	if err != nil {
+		return nil, err
+	}
+	return keys.CreateOrReadFile(ctx, files, tlsKeyFile, sealed)
+}
+
+// newTLSCert makes a self-signed certificate for keyDER and stores it, unless another node
+// stored one first; it returns the stored one.
+func newTLSCert(ctx context.Context, files keys.Files, hostname string, keyDER []byte) ([]byte, error) {
+	priv, err := x509.ParsePKCS8PrivateKey(keyDER)
+	if err != nil {
+		return nil, err
+	}
+	key, ok := priv.(*ecdsa.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("self-signed TLS key is a %T", priv)
 	}
 	serial, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
 	now := time.Now()
@@ -66,20 +107,10 @@ func loadCertificate(c config.TLS, hostname, dataDir string, mk *keys.MasterKey)
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
-		return tls.Certificate{}, err
+		return nil, err
 	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	if err := mk.WriteSealedFile(keyPath, tlsKeyPurpose, keyDER); err != nil {
-		return tls.Certificate{}, err
-	}
-	certPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	if err := os.WriteFile(certPath, certPEM, 0o644); err != nil {
-		return tls.Certificate{}, err
-	}
-	return tls.X509KeyPair(certPEM, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}))
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	return keys.CreateOrReadFile(ctx, files, tlsCertFile, certPEM)
 }
 
 // serverTLSConfig allows TLS 1.2 and 1.3 only, with forward-secret AEAD suites for 1.2.

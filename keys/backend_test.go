@@ -19,3 +19,10 @@ func TestSQLiteBackendConformance(t *testing.T) {
 		}
 	})
 }
+
+func TestDirFilesConformance(t *testing.T) {
+	keystest.RunFiles(t, func(t *testing.T) keystest.FilesOpener {
+		dir := t.TempDir()
+		return func(t *testing.T) keys.Files { return keys.DirFiles{Dir: dir} }
+	})
+}

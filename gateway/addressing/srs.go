@@ -70,6 +70,15 @@ func LoadOrCreateSRS(path string) (*SRS, error) {
 	return &SRS{secret: secret, Now: time.Now}, nil
 }
 
+// NewSRS returns the signer for a secret kept elsewhere (nodes sharing a database keep
+// one, sealed, in it). The secret must have at least 16 bytes.
+func NewSRS(secret []byte) (*SRS, error) {
+	if len(secret) < 16 {
+		return nil, errors.New("addressing: the SRS secret is shorter than 16 bytes")
+	}
+	return &SRS{secret: secret, Now: time.Now}, nil
+}
+
 func (s *SRS) day(t time.Time) int { return int(t.Unix()/86400) % 1024 }
 
 func (s *SRS) hash(tt, domain, local string) string {

@@ -227,7 +227,12 @@ func ReadMailbox(t testing.TB, s MailboxReader, user, mailbox string) []Stored {
 // TLSConfig trusts the gateway's self-signed certificate for the name "localhost".
 func (e *Env) TLSConfig() *tls.Config {
 	e.T.Helper()
-	pemData, err := os.ReadFile(filepath.Join(e.Dir, "tls", "cert.pem"))
+	files, err := gateway.OpenSharedFiles(context.Background(), e.Config.Storage, e.Dir)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	defer files.Close()
+	pemData, err := files.ReadFile(context.Background(), gateway.SelfSignedCertFile)
 	if err != nil {
 		e.T.Fatal(err)
 	}

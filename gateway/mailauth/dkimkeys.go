@@ -2,6 +2,7 @@ package mailauth
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
@@ -11,11 +12,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
-	"path/filepath"
+	"path"
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/emersion/go-msgauth/dkim"
 
@@ -30,12 +32,27 @@ const dkimPurpose = "dkim-key"
 
 var selectorRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 
-// DKIMKeys keeps the domains' DKIM signing keys under DIR/dkim/DOMAIN/: SELECTOR.key (the
-// PKCS#8 private key sealed with the master key), SELECTOR.txt (the DNS record), and ACTIVE
-// (the selector used for signing: the last one generated).
+// DKIMKeys keeps the domains' DKIM signing keys in Files under dkim/DOMAIN/: SELECTOR.key
+// (the PKCS#8 private key sealed with the master key), SELECTOR.txt (the DNS record), and
+// ACTIVE (the selector used for signing: the last one generated). With keys.DirFiles on the
+// data directory they are the files DIR/dkim/DOMAIN/...; with the shared database's Files, a
+// key generated on one node signs on every node from its next message.
 type DKIMKeys struct {
-	Dir       string // DIR/dkim
+	Files     keys.Files
 	MasterKey *keys.MasterKey
+
+	mu      sync.Mutex
+	signers map[string]crypto.Signer // by "DOMAIN/SELECTOR": a selector's key never changes
+}
+
+// dkimTimeout bounds each read or write of the key files (a database round trip with the
+// postgres backend), as signing has no context of its own.
+const dkimTimeout = 30 * time.Second
+
+func (k *DKIMKeys) read(name string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), dkimTimeout)
+	defer cancel()
+	return k.Files.ReadFile(ctx, name)
 }
 
 // DKIMRecord is a DNS TXT record to publish.
@@ -46,27 +63,31 @@ type DKIMRecord struct {
 
 func (r DKIMRecord) String() string { return fmt.Sprintf("%s. IN TXT %q", r.Name, r.Value) }
 
-func (k *DKIMKeys) domainDir(domain string) (string, error) {
+// domainDir returns the normalized domain and the name of its directory in Files.
+func (k *DKIMKeys) domainDir(domain string) (string, string, error) {
 	d, ok := address.Domain(domain)
-	if !ok || strings.HasPrefix(d, "[") {
-		return "", fmt.Errorf("mailauth: %q is not a domain", domain)
+	if !ok || strings.HasPrefix(d, "[") || strings.ContainsAny(d, "/\\") {
+		return "", "", fmt.Errorf("mailauth: %q is not a domain", domain)
 	}
-	return filepath.Join(k.Dir, d), nil
+	return d, path.Join("dkim", d), nil
 }
 
 // Generate makes an RSA-2048 key for domain and selector (the selector "sg" + date when empty),
 // makes it the active one, and returns the record to publish. RSA-2048 is what every verifier
 // reads (RFC 8301); Ed25519 (RFC 8463) is not yet universal.
 func (k *DKIMKeys) Generate(domain, selector string) (DKIMRecord, error) {
-	dir, err := k.domainDir(domain)
+	d, dir, err := k.domainDir(domain)
 	if err != nil {
 		return DKIMRecord{}, err
 	}
 	if !selectorRE.MatchString(selector) {
 		return DKIMRecord{}, fmt.Errorf("mailauth: selector %q must be a DNS label", selector)
 	}
-	if _, err := os.Stat(filepath.Join(dir, selector+".key")); err == nil {
-		return DKIMRecord{}, fmt.Errorf("mailauth: selector %s of %s exists already; choose another", selector, filepath.Base(dir))
+	ctx, cancel := context.WithTimeout(context.Background(), dkimTimeout)
+	defer cancel()
+	exists := fmt.Errorf("mailauth: selector %s of %s exists already; choose another", selector, d)
+	if _, err := k.Files.ReadFile(ctx, path.Join(dir, selector+".key")); err == nil {
+		return DKIMRecord{}, exists
 	}
 	priv, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -80,38 +101,47 @@ func (k *DKIMKeys) Generate(domain, selector string) (DKIMRecord, error) {
 	if err != nil {
 		return DKIMRecord{}, err
 	}
-	rec := DKIMRecord{Name: selector + "._domainkey." + filepath.Base(dir), Value: "v=DKIM1; k=rsa; p=" + base64.StdEncoding.EncodeToString(pub)}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	rec := DKIMRecord{Name: selector + "._domainkey." + d, Value: "v=DKIM1; k=rsa; p=" + base64.StdEncoding.EncodeToString(pub)}
+	sealed, err := k.MasterKey.Seal(dkimPurpose, der)
+	if err != nil {
 		return DKIMRecord{}, err
 	}
-	if err := k.MasterKey.WriteSealedFile(filepath.Join(dir, selector+".key"), dkimPurpose, der); err != nil {
+	// The record first, then the key, then ACTIVE: whoever reads ACTIVE finds both.
+	if err := k.Files.WriteFile(ctx, path.Join(dir, selector+".txt"), []byte(rec.Value+"\n")); err != nil {
 		return DKIMRecord{}, err
 	}
-	if err := os.WriteFile(filepath.Join(dir, selector+".txt"), []byte(rec.Value+"\n"), 0o600); err != nil {
+	if err := k.Files.CreateFile(ctx, path.Join(dir, selector+".key"), sealed); errors.Is(err, fs.ErrExist) {
+		return DKIMRecord{}, exists
+	} else if err != nil {
 		return DKIMRecord{}, err
 	}
-	return rec, os.WriteFile(filepath.Join(dir, "ACTIVE"), []byte(selector+"\n"), 0o600)
+	return rec, k.Files.WriteFile(ctx, path.Join(dir, "ACTIVE"), []byte(selector+"\n"))
 }
 
 // Records lists a domain's published records, the active one first.
 func (k *DKIMKeys) Records(domain string) ([]DKIMRecord, error) {
-	dir, err := k.domainDir(domain)
+	d, dir, err := k.domainDir(domain)
 	if err != nil {
 		return nil, err
 	}
 	active, _ := k.active(dir)
-	files, err := filepath.Glob(filepath.Join(dir, "*.txt"))
+	ctx, cancel := context.WithTimeout(context.Background(), dkimTimeout)
+	defer cancel()
+	names, err := k.Files.List(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
 	var out []DKIMRecord
-	for _, f := range files {
-		v, err := os.ReadFile(f)
+	for _, f := range names {
+		sel, ok := strings.CutSuffix(path.Base(f), ".txt")
+		if !ok {
+			continue
+		}
+		v, err := k.Files.ReadFile(ctx, f)
 		if err != nil {
 			return nil, err
 		}
-		sel := strings.TrimSuffix(filepath.Base(f), ".txt")
-		out = append(out, DKIMRecord{Name: sel + "._domainkey." + filepath.Base(dir), Value: strings.TrimSpace(string(v))})
+		out = append(out, DKIMRecord{Name: sel + "._domainkey." + d, Value: strings.TrimSpace(string(v))})
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		return strings.HasPrefix(out[i].Name, active+".") && !strings.HasPrefix(out[j].Name, active+".")
@@ -123,7 +153,7 @@ func (k *DKIMKeys) Records(domain string) ([]DKIMRecord, error) {
 }
 
 func (k *DKIMKeys) active(dir string) (string, error) {
-	b, err := os.ReadFile(filepath.Join(dir, "ACTIVE"))
+	b, err := k.read(path.Join(dir, "ACTIVE"))
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", ErrNoDKIMKey
 	}
@@ -163,7 +193,7 @@ func (k *DKIMKeys) Signature(msg io.Reader, domain string) (string, error) {
 }
 
 func (k *DKIMKeys) signOptions(domain string) (*dkim.SignOptions, error) {
-	dir, err := k.domainDir(domain)
+	d, dir, err := k.domainDir(domain)
 	if err != nil {
 		return nil, err
 	}
@@ -171,23 +201,54 @@ func (k *DKIMKeys) signOptions(domain string) (*dkim.SignOptions, error) {
 	if err != nil {
 		return nil, err
 	}
-	der, err := k.MasterKey.ReadSealedFile(filepath.Join(dir, sel+".key"), dkimPurpose)
+	signer, err := k.signer(dir, sel)
 	if err != nil {
 		return nil, fmt.Errorf("mailauth: DKIM key of %s: %w", domain, err)
 	}
-	priv, err := x509.ParsePKCS8PrivateKey(der)
-	if err != nil {
-		return nil, err
-	}
 	return &dkim.SignOptions{
-		Domain:                 filepath.Base(dir),
+		Domain:                 d,
 		Selector:               sel,
-		Signer:                 priv.(crypto.Signer),
+		Signer:                 signer,
 		HeaderCanonicalization: dkim.CanonicalizationRelaxed,
 		BodyCanonicalization:   dkim.CanonicalizationRelaxed,
 		HeaderKeys: []string{"From", "From", "To", "Cc", "Subject", "Date", "Message-ID", "Reply-To", "In-Reply-To",
 			"References", "MIME-Version", "Content-Type", "Content-Transfer-Encoding", "Autocrypt"},
 	}, nil
+}
+
+// signer returns the private key of selector sel in dir, opened once and kept: Generate
+// never replaces the key of an existing selector.
+func (k *DKIMKeys) signer(dir, sel string) (crypto.Signer, error) {
+	id := dir + "/" + sel
+	k.mu.Lock()
+	s, ok := k.signers[id]
+	k.mu.Unlock()
+	if ok {
+		return s, nil
+	}
+	sealed, err := k.read(path.Join(dir, sel+".key"))
+	if err != nil {
+		return nil, err
+	}
+	der, err := k.MasterKey.Open(dkimPurpose, sealed)
+	if err != nil {
+		return nil, err
+	}
+	priv, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		return nil, err
+	}
+	s, ok = priv.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("a %T cannot sign", priv)
+	}
+	k.mu.Lock()
+	if k.signers == nil {
+		k.signers = map[string]crypto.Signer{}
+	}
+	k.signers[id] = s
+	k.mu.Unlock()
+	return s, nil
 }
 
 // SignBytes is Sign for a message in memory.

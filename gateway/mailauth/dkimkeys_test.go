@@ -20,7 +20,7 @@ func TestDKIMKeysSignAndVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := &DKIMKeys{Dir: filepath.Join(dir, "dkim"), MasterKey: mk}
+	k := &DKIMKeys{Files: keys.DirFiles{Dir: dir}, MasterKey: mk}
 	msg := []byte("From: alice@Example.TEST\r\nTo: bob@remote.test\r\nSubject: signed\r\n\r\nbody\r\n")
 	if _, err := k.SignBytes(msg, "example.test"); !errors.Is(err, ErrNoDKIMKey) {
 		t.Fatalf("sign without key: %v", err)

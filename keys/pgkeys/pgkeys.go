@@ -4,8 +4,9 @@
 // It stores exactly what the embedded SQLite backend stores: records with their public key or
 // certificate, the secret key only as the keyring sealed it with the master key (never
 // unsealed here; the master key itself is never in the database), the audit log and the
-// pending key changes. Its tables are named keyring_*, so they live beside the mail store's in
-// one database.
+// pending key changes. It also keeps the files every node must share (Files: the DKIM keys,
+// the SRS secret, the self-signed TLS certificate), secret ones as their owners sealed them.
+// Its tables are named keyring_*, so they live beside the mail store's in one database.
 //
 // # Schema
 //
@@ -38,7 +39,7 @@ import (
 )
 
 // SchemaVersion is the newest schema version this Sealgate knows: one migration per version.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // ErrNoSchema means the database has no keyring schema, or an older one: `sealgate db migrate`
 // creates or upgrades it.
@@ -105,6 +106,12 @@ var migrations = [SchemaVersion]string{
 		new_fingerprint text NOT NULL,
 		source          text NOT NULL
 	)`,
+	// Version 2: the files every node shares (keys.Files), secret ones sealed by the caller.
+	`CREATE TABLE keyring_files (
+		name    text PRIMARY KEY,
+		data    bytea NOT NULL,
+		updated bigint NOT NULL
+	)`,
 }
 
 // migrateLock serializes concurrent migrations (several nodes started at once).
@@ -168,6 +175,15 @@ var (
 // Open connects to the database dsn names and checks its keyring schema: ErrNoSchema when it
 // is missing or older than SchemaVersion, keys.ErrSchemaVersion when it is newer.
 func Open(ctx context.Context, dsn string) (*Backend, error) {
+	pool, err := openPool(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	return &Backend{pool: pool}, nil
+}
+
+// openPool connects to dsn and checks the keyring schema's version.
+func openPool(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
 	pool, err := pgxpool.New(ctx, dsn)
 	if err != nil {
 		return nil, fmt.Errorf("pgkeys: %w", err)
@@ -189,7 +205,7 @@ func Open(ctx context.Context, dsn string) (*Backend, error) {
 		pool.Close()
 		return nil, err
 	}
-	return &Backend{pool: pool}, nil
+	return pool, nil
 }
 
 // Close closes the connections.

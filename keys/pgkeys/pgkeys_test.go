@@ -40,6 +40,20 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+func TestFilesConformance(t *testing.T) {
+	keystest.RunFiles(t, func(t *testing.T) keystest.FilesOpener {
+		dsn := migrated(t)
+		return func(t *testing.T) keys.Files {
+			f, err := pgkeys.OpenFiles(context.Background(), dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { f.Close() })
+			return f
+		}
+	})
+}
+
 func TestSchemaVersions(t *testing.T) {
 	ctx := context.Background()
 	dsn := gatewaytest.PostgresDSN(t)

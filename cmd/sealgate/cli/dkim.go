@@ -1,9 +1,9 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -13,14 +13,15 @@ import (
 	"github.com/sealgate/sealgate/keys"
 )
 
-// dkimKeys opens the data directory's DKIM key store.
-func (g *globals) dkimKeys() (*mailauth.DKIMKeys, error) {
+// dkimKeys opens the DKIM key store of [storage] (the data directory, or the shared
+// database) and returns it with the function that closes it.
+func (g *globals) dkimKeys() (*mailauth.DKIMKeys, func() error, error) {
 	cfg, err := g.loadConfig()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := gateway.OpenDataDir(g.dataDir); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	path := g.masterKeyFile()
 	if path == "" {
@@ -28,9 +29,13 @@ func (g *globals) dkimKeys() (*mailauth.DKIMKeys, error) {
 	}
 	mk, err := keys.LoadOrCreateMasterKey(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return &mailauth.DKIMKeys{Dir: filepath.Join(g.dataDir, "dkim"), MasterKey: mk}, nil
+	files, err := gateway.OpenSharedFiles(context.Background(), cfg.Storage, g.dataDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &mailauth.DKIMKeys{Files: files, MasterKey: mk}, files.Close, nil
 }
 
 func dkimCmd(g *globals) *cobra.Command {
@@ -41,10 +46,11 @@ func dkimCmd(g *globals) *cobra.Command {
 		Short: "Make a DKIM signing key for DOMAIN and print the DNS TXT record to publish",
 		Args:  exactArgs(1, "one DOMAIN"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			k, err := g.dkimKeys()
+			k, closeKeys, err := g.dkimKeys()
 			if err != nil {
 				return err
 			}
+			defer closeKeys()
 			sel := selector
 			if sel == "" {
 				sel = "sg" + time.Now().UTC().Format("20060102")
@@ -63,10 +69,11 @@ func dkimCmd(g *globals) *cobra.Command {
 		Short: "Print DOMAIN's DKIM TXT records, the one used for signing first",
 		Args:  exactArgs(1, "one DOMAIN"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			k, err := g.dkimKeys()
+			k, closeKeys, err := g.dkimKeys()
 			if err != nil {
 				return err
 			}
+			defer closeKeys()
 			recs, err := k.Records(args[0])
 			if errors.Is(err, mailauth.ErrNoDKIMKey) {
 				return fmt.Errorf("no DKIM key for %s; make one with: sealgate dkim generate %s", args[0], args[0])
