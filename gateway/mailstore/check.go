@@ -12,6 +12,9 @@ import (
 // database's own integrity and foreign keys, body reference counts, body files, UIDNEXT above
 // every UID, and spool entries with a body and recipients. It only reads.
 func (s *Store) Check(ctx context.Context) ([]string, error) {
+	if s.rdb.closed.Load() {
+		return nil, ErrClosed
+	}
 	var probs []string
 	add := func(format string, args ...any) { probs = append(probs, fmt.Sprintf(format, args...)) }
 	// A connection of its own, opened for the check: pooled readers keep per-connection

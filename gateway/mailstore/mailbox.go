@@ -132,7 +132,10 @@ func (s *Store) OpenBody(ctx context.Context, bodyID int64) (io.ReadCloser, int6
 	var data []byte
 	var path sql.NullString
 	var size int64
-	err := s.openBody.QueryRowContext(ctx, bodyID).Scan(&data, &path, &size)
+	if s.rdb.closed.Load() {
+		return nil, 0, ErrClosed
+	}
+	err := s.rdb.closedErr(s.openBody.QueryRowContext(ctx, bodyID).Scan(&data, &path, &size))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, 0, ErrNotFound
 	}

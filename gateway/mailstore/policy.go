@@ -67,6 +67,9 @@ func (s *Store) SetPolicy(ctx context.Context, scope string, kv map[string]strin
 // callers until the settings change: do not modify it. A change made by any process, through
 // any connection, is seen by the next call (policy_version).
 func (s *Store) PolicySettings(ctx context.Context) (map[string]map[string]string, error) {
+	if s.rdb.closed.Load() {
+		return nil, ErrClosed
+	}
 	c := &s.policy
 	c.prepare.Do(func() { c.stmt, c.err = s.rdb.Prepare(`SELECT n FROM policy_version WHERE id = 1`) })
 	if c.err != nil {
@@ -74,7 +77,7 @@ func (s *Store) PolicySettings(ctx context.Context) (map[string]map[string]strin
 	}
 	var version int64
 	if err := c.stmt.QueryRowContext(ctx).Scan(&version); err != nil {
-		return nil, err
+		return nil, s.rdb.closedErr(err)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -14,11 +14,14 @@ type maildropLocks struct {
 }
 
 // LockMaildrop takes the user's maildrop lock (RFC 1939: one session in the TRANSACTION state
-// per maildrop). It fails with ErrInUse while another session holds it. release gives the
-// lock up; calling it again does nothing.
+// per maildrop). It fails with ErrInUse while another session holds it, and with ErrClosed
+// once the store is closed. release gives the lock up; calling it again does nothing.
 func (s *Store) LockMaildrop(ctx context.Context, userID int64) (release func(), err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if s.rdb.closed.Load() {
+		return nil, ErrClosed
 	}
 	m := &s.drops
 	m.mu.Lock()

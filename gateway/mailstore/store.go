@@ -166,9 +166,11 @@ func (s *Store) checkpointLoop() {
 	}
 }
 
-// Close stops the writer and closes the database. Writes still queued fail with ErrClosed.
+// Close stops the writer and closes the database. Writes still queued fail with ErrClosed,
+// and so does every call made afterwards.
 func (s *Store) Close() error {
 	s.stopOnce.Do(func() { close(s.stopped) })
+	s.rdb.closed.Store(true)
 	<-s.loopDone
 	s.openBody.Close()
 	s.wstmts.close()
@@ -185,6 +187,9 @@ type readDB struct {
 	*sql.DB
 	mu    sync.Mutex
 	stmts map[string]*sql.Stmt
+	// closed: the store is closed; queries fail with ErrClosed instead of database/sql's
+	// errors about closed databases and statements.
+	closed atomic.Bool
 }
 
 const readStmtLimit = 128
@@ -211,18 +216,60 @@ func (r *readDB) stmt(query string) *sql.Stmt {
 
 // QueryContext is sql.DB's, through a prepared statement.
 func (r *readDB) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if st := r.stmt(query); st != nil {
-		return st.QueryContext(ctx, args...)
+	if r.closed.Load() {
+		return nil, ErrClosed
 	}
-	return r.DB.QueryContext(ctx, query, args...)
+	var rows *sql.Rows
+	var err error
+	if st := r.stmt(query); st != nil {
+		rows, err = st.QueryContext(ctx, args...)
+	} else {
+		rows, err = r.DB.QueryContext(ctx, query, args...)
+	}
+	return rows, r.closedErr(err)
 }
 
 // QueryRowContext is sql.DB's, through a prepared statement.
-func (r *readDB) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	if st := r.stmt(query); st != nil {
-		return st.QueryRowContext(ctx, args...)
+func (r *readDB) QueryRowContext(ctx context.Context, query string, args ...any) readRow {
+	if r.closed.Load() {
+		return readRow{r: r}
 	}
-	return r.DB.QueryRowContext(ctx, query, args...)
+	if st := r.stmt(query); st != nil {
+		return readRow{st.QueryRowContext(ctx, args...), r}
+	}
+	return readRow{r.DB.QueryRowContext(ctx, query, args...), r}
+}
+
+// BeginTx is sql.DB's.
+func (r *readDB) BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error) {
+	if r.closed.Load() {
+		return nil, ErrClosed
+	}
+	tx, err := r.DB.BeginTx(ctx, opts)
+	return tx, r.closedErr(err)
+}
+
+// closedErr is ErrClosed in place of err once the store is closed (a query that raced with
+// Close); a query's own outcome, "no rows", stays.
+func (r *readDB) closedErr(err error) error {
+	if err != nil && !errors.Is(err, sql.ErrNoRows) && r.closed.Load() {
+		return ErrClosed
+	}
+	return err
+}
+
+// readRow is sql.Row of a readDB query.
+type readRow struct {
+	row *sql.Row // nil: the store was closed before the query
+	r   *readDB
+}
+
+// Scan is sql.Row's.
+func (w readRow) Scan(dest ...any) error {
+	if w.row == nil {
+		return ErrClosed
+	}
+	return w.r.closedErr(w.row.Scan(dest...))
 }
 
 // Close closes the statements and the database.
@@ -317,6 +364,11 @@ func (s *Store) sweepOrphanBlobs() error {
 // write runs fn inside the next group commit and returns once that commit is durable (or fn or
 // the commit failed). fn must not keep tx.
 func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	select {
+	case <-s.stopped:
+		return ErrClosed // before the select below, which could pick queueing at random
+	default:
+	}
 	req := &writeReq{fn: fn, done: make(chan error, 1)}
 	select {
 	case s.writes <- req:
@@ -327,7 +379,19 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	}
 	// Once queued, wait for the outcome even if ctx ends: returning early would leave the
 	// caller unsure whether its write committed.
-	return noSpace(<-req.done)
+	select {
+	case err := <-req.done:
+		return noSpace(err)
+	case <-s.loopDone:
+		// The writer has stopped after answering every request it took: one queued as
+		// Close drained the queue was never run.
+		select {
+		case err := <-req.done:
+			return noSpace(err)
+		default:
+			return ErrClosed
+		}
+	}
 }
 
 const maxBatch = 256

@@ -385,21 +385,6 @@ func TestPolicyCacheSeesOtherNode(t *testing.T) {
 	}
 }
 
-// TestClosed: calls after Close fail with mailstore.ErrClosed.
-func TestClosed(t *testing.T) {
-	s := openNode(t, newDB(t), pgstore.Options{})
-	u := addUser(t, s, "cl@x.test")
-	s.Close()
-	_, err := s.Deliver(context.Background(), mailstore.Delivery{Copies: []mailstore.Copy{{
-		Body: msgbuf.FromBytes([]byte("a\r\n\r\n")), Local: []mailstore.Target{{UserID: u.ID}}}}})
-	if !errors.Is(err, mailstore.ErrClosed) {
-		t.Fatalf("deliver after Close: %v", err)
-	}
-	if _, err := s.LockMaildrop(context.Background(), u.ID); !errors.Is(err, mailstore.ErrClosed) {
-		t.Fatalf("lock after Close: %v", err)
-	}
-}
-
 type clock struct {
 	mu  sync.Mutex
 	now time.Time

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/puddle/v2"
 
 	"github.com/sealgate/sealgate/gateway/mailstore"
 )
@@ -40,7 +41,7 @@ type Options struct {
 // Store is the PostgreSQL mail store. It is safe for concurrent use.
 type Store struct {
 	opts   Options
-	pool   *pgxpool.Pool
+	pool   closablePool
 	connCf *pgx.ConnConfig // for the listener and maildrop locks
 	policy policyCache
 
@@ -91,10 +92,11 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	}
 	lctx, stop := context.WithCancel(context.Background())
 	s := &Store{
-		opts: opts, pool: pool, connCf: cfg.ConnConfig.Copy(), stop: stop,
+		opts: opts, connCf: cfg.ConnConfig.Copy(), stop: stop,
 		listened: make(chan struct{}),
 		locks:    map[*maildropLock]struct{}{},
 	}
+	s.pool = closablePool{Pool: pool, closed: &s.closed}
 	ready := make(chan error, 1)
 	go s.listen(lctx, ready)
 	select {
@@ -161,7 +163,7 @@ func (s *Store) tx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 		if attempt < maxAttempts && retryable(err) {
 			continue
 		}
-		return err
+		return s.pool.closedErr(err)
 	}
 }
 
@@ -180,8 +182,78 @@ func (s *Store) batch(ctx context.Context, b *pgx.Batch, read func(br pgx.BatchR
 		if attempt < maxAttempts && retryable(err) {
 			continue
 		}
+		return s.pool.closedErr(err)
+	}
+}
+
+// closablePool is the Store's pool: once the Store is closed, what it runs fails with
+// mailstore.ErrClosed rather than the pool's own errors.
+type closablePool struct {
+	*pgxpool.Pool
+	closed *atomic.Bool
+}
+
+func (p closablePool) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	if p.closed.Load() {
+		return nil, mailstore.ErrClosed
+	}
+	rows, err := p.Pool.Query(ctx, sql, args...)
+	return rows, p.closedErr(err)
+}
+
+func (p closablePool) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	if p.closed.Load() {
+		return closableRow{p: p}
+	}
+	return closableRow{p.Pool.QueryRow(ctx, sql, args...), p}
+}
+
+func (p closablePool) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if p.closed.Load() {
+		return pgconn.CommandTag{}, mailstore.ErrClosed
+	}
+	tag, err := p.Pool.Exec(ctx, sql, args...)
+	return tag, p.closedErr(err)
+}
+
+func (p closablePool) Begin(ctx context.Context) (pgx.Tx, error) {
+	return p.BeginTx(ctx, pgx.TxOptions{})
+}
+
+func (p closablePool) BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error) {
+	if p.closed.Load() {
+		return nil, mailstore.ErrClosed
+	}
+	tx, err := p.Pool.BeginTx(ctx, opts)
+	return tx, p.closedErr(err)
+}
+
+// closedErr is mailstore.ErrClosed in place of err when err says the pool had no connection
+// to give because the Store was closed meanwhile (the pool was closed, or a connection it
+// was opening was cancelled). Statements that ran keep their own errors: Close waits for
+// connections in use, so they finished.
+func (p closablePool) closedErr(err error) error {
+	if err == nil || !p.closed.Load() {
 		return err
 	}
+	var connectErr *pgconn.ConnectError
+	if errors.Is(err, puddle.ErrClosedPool) || errors.As(err, &connectErr) {
+		return mailstore.ErrClosed
+	}
+	return err
+}
+
+// closableRow is a closablePool's pgx.Row.
+type closableRow struct {
+	row pgx.Row // nil: the Store was closed before the query
+	p   closablePool
+}
+
+func (r closableRow) Scan(dest ...any) error {
+	if r.row == nil {
+		return mailstore.ErrClosed
+	}
+	return r.p.closedErr(r.row.Scan(dest...))
 }
 
 // notFound turns "no rows" into mailstore.ErrNotFound.

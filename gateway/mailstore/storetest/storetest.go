@@ -133,6 +133,8 @@ func Run(t *testing.T, open Opener) {
 		{"Policy", testPolicy},
 		{"Check", testCheck},
 		{"MissingIsNotFound", testMissingIsNotFound},
+		{"Closed", testClosed},
+		{"WriteRacingClose", testWriteRacingClose},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
