@@ -73,6 +73,7 @@ type Gateway struct {
 	keyring  *keys.Keyring
 	master   *keys.MasterKey
 	files    SharedFiles       // DKIM keys, SRS secret, self-signed certificate
+	nodeLock *os.File          // DIR/node-name, locked while this node runs (postgres only)
 	dns      mailauth.Resolver // SPF, DKIM and DMARC lookups, through a short-lived mailauth.Cache
 	tlsConf  *tls.Config
 	registry *prometheus.Registry
@@ -152,6 +153,13 @@ func New(opts Options) (*Gateway, error) {
 	if err := os.MkdirAll(spoolDir, 0o700); err != nil {
 		return nil, err
 	}
+	var node string
+	var nodeLock *os.File
+	if cfg.Storage.Backend == config.BackendPostgres {
+		if node, nodeLock, err = claimNode(opts.DataDir); err != nil {
+			return nil, err
+		}
+	}
 	imapNotify := imapserver.NewNotifier()
 	queueWake := make(chan struct{}, 1)
 	store, err := openStore(context.Background(), cfg.Storage, opts.DataDir, storeHooks{
@@ -160,19 +168,23 @@ func New(opts Options) (*Gateway, error) {
 			wakeQueue(queueWake, d)
 		},
 		onChange: imapNotify.Changed,
+		node:     node,
 	})
 	if err != nil {
+		closeNode(nodeLock)
 		return nil, err
 	}
 	keyring, err := OpenKeyring(context.Background(), cfg.Storage, opts.DataDir, mk, keys.Options{})
 	if err != nil {
 		store.Close()
+		closeNode(nodeLock)
 		return nil, err
 	}
 	files, err := OpenSharedFiles(context.Background(), cfg.Storage, opts.DataDir)
 	if err != nil {
 		store.Close()
 		keyring.Close()
+		closeNode(nodeLock)
 		return nil, err
 	}
 	cert, err := loadCertificate(context.Background(), cfg.TLS, cfg.Hostname, files, mk)
@@ -180,6 +192,7 @@ func New(opts Options) (*Gateway, error) {
 		store.Close()
 		keyring.Close()
 		files.Close()
+		closeNode(nodeLock)
 		return nil, fmt.Errorf("tls: %w", err)
 	}
 	system := net.DefaultResolver
@@ -202,7 +215,7 @@ func New(opts Options) (*Gateway, error) {
 		}
 	}
 	g := &Gateway{
-		cfg: cfg, dataDir: opts.DataDir, log: logger, store: store, keyring: keyring, master: mk, files: files,
+		cfg: cfg, dataDir: opts.DataDir, log: logger, store: store, keyring: keyring, master: mk, files: files, nodeLock: nodeLock,
 		dns:      mailauth.NewCache(dns, opts.Now),
 		tlsConf:  serverTLSConfig(cert),
 		registry: prometheus.NewRegistry(),
@@ -227,6 +240,7 @@ func New(opts Options) (*Gateway, error) {
 			store.Close()
 			keyring.Close()
 			files.Close()
+			closeNode(nodeLock)
 			return nil, err
 		}
 	}
@@ -431,5 +445,6 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.wg.Wait()
 	g.workers.stop() // after the listeners (no new mail), before the store closes
 	errs = append(errs, g.keyring.Close(), g.store.Close(), g.files.Close())
+	closeNode(g.nodeLock)
 	return errors.Join(errs...)
 }

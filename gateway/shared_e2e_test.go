@@ -187,3 +187,40 @@ func TestNodesShareDKIMAndSRS(t *testing.T) {
 		t.Fatalf("bounce routed to %v from %q", b.To, b.From)
 	}
 }
+
+// TestNodeKeepsItsName: a node's name (which owns its queue leases) survives a restart, and
+// a second server on the same data directory is refused rather than sharing the name.
+func TestNodeKeepsItsName(t *testing.T) {
+	storage := config.Storage{Backend: config.BackendPostgres, DSN: pgtest.DSN(t)}
+	if err := gateway.MigrateStorage(context.Background(), storage); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "data")
+	cfg := gatewaytest.Config()
+	cfg.Storage = storage
+	open := func() (*gateway.Gateway, error) {
+		return gateway.New(gateway.Options{Config: cfg, DataDir: dir, Logger: slog.New(slog.DiscardHandler)})
+	}
+	name := func(g *gateway.Gateway) string {
+		return g.Store().(interface{ Node() string }).Node()
+	}
+	first, err := open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := open(); err == nil || !strings.Contains(err.Error(), "another sealgate serve") {
+		t.Fatalf("a second server on one data directory: %v", err)
+	}
+	was := name(first)
+	if err := first.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	again, err := open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Shutdown(context.Background())
+	if now := name(again); now != was || now == "" {
+		t.Fatalf("node name %q after a restart, was %q", now, was)
+	}
+}

@@ -55,6 +55,8 @@ type storeHooks struct {
 	// onChange is told of a user whose mailboxes another node changed (IMAP IDLE). The
 	// embedded store has one process serving IMAP, which notifies its sessions itself.
 	onChange func(userID int64)
+	// node names this node in a shared database (claimNode); "" is a random name.
+	node string
 }
 
 // openStore opens the mail store [storage] names. A PostgreSQL database whose schema is
@@ -71,7 +73,7 @@ func openStore(ctx context.Context, cfg config.Storage, dataDir string, h storeH
 		if cfg.DSN == "" {
 			return nil, ErrNoDSN
 		}
-		s, err := pgstore.Open(ctx, cfg.DSN, pgstore.Options{OnCommit: h.onCommit, OnChange: h.onChange})
+		s, err := pgstore.Open(ctx, cfg.DSN, pgstore.Options{OnCommit: h.onCommit, OnChange: h.onChange, Node: h.node})
 		if err != nil {
 			return nil, err
 		}
