@@ -3,7 +3,10 @@
 //
 // A Gateway owns its data directory (created 0700): the store, the master key (unless the
 // config names another file), the self-signed TLS certificate when none is configured, and the
-// spool directory for large messages in flight. Start binds every configured listener before
+// spool directory for large messages in flight. With [storage] backend = "postgres" the store,
+// the keyring and the files every node must share (SharedFiles: DKIM keys, SRS secret,
+// self-signed certificate) are in the database, and the data directory keeps the node's own:
+// its name (DIR/node-name, locked while it runs) and the spool. Start binds every configured listener before
 // serving any, so a port conflict fails the start as a whole; Shutdown stops accepting, lets
 // sessions finish until its context ends, and closes the store last.
 package gateway

@@ -386,7 +386,7 @@ http = ""
 		}
 	}
 	t.Logf("%d kills; %d messages acknowledged (%d with a remote recipient), %d in the mailbox, %d lost; "+
-		"%d remote deliveries, %d of them cut by a kill before the node could record them",
+		"%d remote deliveries; %d messages had a delivery cut by a kill right after the peer's 250",
 		rounds, len(acked), remote, len(inbox), lost, len(peer.deliveries()), retried)
 	if remote < rounds || len(acked)-remote < rounds {
 		t.Fatalf("only %d messages acknowledged (%d remote): the load did not exercise the nodes", len(acked), remote)
