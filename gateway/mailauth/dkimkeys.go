@@ -106,13 +106,14 @@ func (k *DKIMKeys) Generate(domain, selector string) (DKIMRecord, error) {
 	if err != nil {
 		return DKIMRecord{}, err
 	}
-	// The record first, then the key, then ACTIVE: whoever reads ACTIVE finds both.
-	if err := k.Files.WriteFile(ctx, path.Join(dir, selector+".txt"), []byte(rec.Value+"\n")); err != nil {
-		return DKIMRecord{}, err
-	}
+	// The key first (of two racing to make one selector, one wins), then its record, then
+	// ACTIVE: whoever reads ACTIVE finds both.
 	if err := k.Files.CreateFile(ctx, path.Join(dir, selector+".key"), sealed); errors.Is(err, fs.ErrExist) {
 		return DKIMRecord{}, exists
 	} else if err != nil {
+		return DKIMRecord{}, err
+	}
+	if err := k.Files.WriteFile(ctx, path.Join(dir, selector+".txt"), []byte(rec.Value+"\n")); err != nil {
 		return DKIMRecord{}, err
 	}
 	return rec, k.Files.WriteFile(ctx, path.Join(dir, "ACTIVE"), []byte(selector+"\n"))

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/sealgate/sealgate/gateway/mailauth/dnstest"
@@ -56,5 +57,40 @@ func TestDKIMKeysSignAndVerify(t *testing.T) {
 	r := c.Check(context.Background(), Input{IP: netip.MustParseAddr("192.0.2.1"), Helo: "x", Message: signed})
 	if len(r.DKIM) != 1 || r.DKIM[0].Result != "pass" || r.DKIM[0].Domain != "example.test" {
 		t.Fatalf("own signature does not verify: %+v", r.DKIM)
+	}
+}
+
+// Of several `dkim generate` racing to make one selector (on one node or several sharing a
+// database), one wins, and the published record is the winner's.
+func TestDKIMGenerateRace(t *testing.T) {
+	dir := t.TempDir()
+	mk, err := keys.LoadOrCreateMasterKey(filepath.Join(dir, "master.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 4
+	recs := make([]DKIMRecord, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			recs[i], errs[i] = (&DKIMKeys{Files: keys.DirFiles{Dir: dir}, MasterKey: mk}).Generate("example.test", "race")
+		}()
+	}
+	wg.Wait()
+	var won []DKIMRecord
+	for i, err := range errs {
+		if err == nil {
+			won = append(won, recs[i])
+		}
+	}
+	if len(won) != 1 {
+		t.Fatalf("%d of %d racing generates succeeded: %v", len(won), n, errs)
+	}
+	got, err := (&DKIMKeys{Files: keys.DirFiles{Dir: dir}, MasterKey: mk}).Records("example.test")
+	if err != nil || len(got) != 1 || got[0] != won[0] {
+		t.Fatalf("published %v (%v), the winner made %v", got, err, won[0])
 	}
 }
