@@ -3,6 +3,7 @@ package imapserver
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"io"
 
 	"github.com/emersion/go-imap/v2"
@@ -19,6 +20,10 @@ func headerOnly(sec *imap.FetchItemBodySection) bool {
 	return sec.Specifier == imap.PartSpecifierHeader && len(sec.Part) == 0
 }
 
+// Fetch answers FETCH a chunk of messages at a time (fetchChunk): while one chunk is written
+// to the client, the store reads the next one and, within a chunk, the next batch of small
+// bodies. A FETCH of a whole large mailbox thus starts answering at once, keeps the
+// connection busy, and holds at most two chunks in memory.
 func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *imap.FetchOptions) error {
 	v := s.sel
 	pos := v.resolve(numSet)
@@ -28,54 +33,114 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 	ctx, cancel := s.ctx()
 	defer cancel()
 	defer s.cork()()
-	st := s.srv.opts.Store
-	lo, hi := v.msgs[pos[0]].uid, v.msgs[pos[len(pos)-1]].uid
-	var list []mailstore.Message
-	var envs []mailstore.Envelope
-	var err error
-	if options.Envelope {
-		list, envs, err = st.MessagesWithEnvelopes(ctx, v.mb.ID, lo, hi)
-	} else {
-		list, err = st.MessagesInRange(ctx, v.mb.ID, lo, hi)
-	}
-	if err != nil {
-		return s.fail(err)
-	}
-	byUID := make(map[uint32]*mailstore.Message, len(list))
-	for i := range list {
-		byUID[list[i].UID] = &list[i]
-	}
-	// Messages not indexed yet have no stored envelope: their headers are parsed.
-	needHeader := options.Envelope && len(envs) < len(list)
-	setSeen := false
+	headerSection, setSeen := false, false
 	for _, sec := range options.BodySection {
-		needHeader = needHeader || headerOnly(sec)
+		headerSection = headerSection || headerOnly(sec)
 		setSeen = setSeen || !sec.Peek
 	}
 	for _, sec := range options.BinarySection {
 		setSeen = setSeen || !sec.Peek
 	}
-	var raws map[uint32][]byte
-	if needHeader {
-		if raws, err = st.RawHeaders(ctx, v.mb.ID, lo, hi); err != nil {
-			return s.fail(err)
+	needBody := options.BodyStructure != nil || len(options.BinarySection) > 0 || len(options.BinarySectionSize) > 0
+	for _, sec := range options.BodySection {
+		needBody = needBody || !headerOnly(sec)
+	}
+	read := func(part []int) chan *fetchChunk {
+		uids := make([]uint32, len(part))
+		for i, p := range part {
+			uids[i] = v.msgs[p].uid
+		}
+		ch := make(chan *fetchChunk, 1)
+		go func() { ch <- s.readChunk(ctx, v.mb.ID, uids, options.Envelope, headerSection, needBody) }()
+		return ch
+	}
+	next := read(pos[:min(fetchChunkSize, len(pos))])
+	var dec envelopeDecoder
+	for start := 0; start < len(pos); start += fetchChunkSize {
+		part := pos[start:min(start+fetchChunkSize, len(pos))]
+		c := <-next
+		if c.err != nil {
+			return s.fail(c.err)
+		}
+		if end := start + fetchChunkSize; end < len(pos) {
+			next = read(pos[end:min(end+fetchChunkSize, len(pos))])
+		}
+		err := s.writeChunk(ctx, w, part, c, &dec, options, setSeen)
+		if c.bodies != nil {
+			c.bodies.stop()
+		}
+		if err != nil {
+			return err
 		}
 	}
+	return nil
+}
+
+// fetchChunkSize is how many messages Fetch reads from the store at a time.
+const fetchChunkSize = 1000
+
+// fetchChunk is what Fetch reads from the store for a run of messages.
+type fetchChunk struct {
+	byUID  map[uint32]*mailstore.Message // expunged messages are missing
+	envs   []mailstore.Envelope          // stored envelopes, in UID order
+	raws   map[uint32][]byte             // raw header sections, when needed
+	bodies *bodyLoader                   // small bodies, when needed
+	err    error
+}
+
+// readChunk reads the messages with these UIDs (ascending) and what the FETCH needs of them.
+func (s *session) readChunk(ctx context.Context, mailboxID int64, uids []uint32, envelope, headerSection, needBody bool) *fetchChunk {
+	st := s.srv.opts.Store
+	lo, hi := uids[0], uids[len(uids)-1]
+	c := &fetchChunk{}
+	var list []mailstore.Message
+	if envelope {
+		list, c.envs, c.err = st.MessagesWithEnvelopes(ctx, mailboxID, lo, hi)
+	} else {
+		list, c.err = st.MessagesInRange(ctx, mailboxID, lo, hi)
+	}
+	if c.err != nil {
+		return c
+	}
+	c.byUID = make(map[uint32]*mailstore.Message, len(list))
+	for i := range list {
+		c.byUID[list[i].UID] = &list[i]
+	}
+	// Messages not indexed yet have no stored envelope: their headers are parsed.
+	if headerSection || envelope && len(c.envs) < len(list) {
+		if c.raws, c.err = st.RawHeaders(ctx, mailboxID, lo, hi); c.err != nil {
+			return c
+		}
+	}
+	if needBody {
+		ms := make([]*mailstore.Message, len(uids))
+		for i, uid := range uids {
+			ms[i] = c.byUID[uid]
+		}
+		c.bodies = newBodyLoader(ctx, st, ms)
+	}
+	return c
+}
+
+// writeChunk sets \Seen where the FETCH does and writes the responses for the messages at
+// positions part.
+func (s *session) writeChunk(ctx context.Context, w *imapserver.FetchWriter, part []int, c *fetchChunk, dec *envelopeDecoder, options *imap.FetchOptions, setSeen bool) error {
+	v := s.sel
 	seenNow := map[uint32]bool{}
 	if setSeen && !v.readOnly {
 		var unseen []uint32
-		for _, p := range pos {
-			if m := byUID[v.msgs[p].uid]; m != nil && m.Flags&mailstore.FlagSeen == 0 {
+		for _, p := range part {
+			if m := c.byUID[v.msgs[p].uid]; m != nil && m.Flags&mailstore.FlagSeen == 0 {
 				unseen = append(unseen, m.UID)
 			}
 		}
 		if len(unseen) > 0 {
-			res, err := st.UpdateFlags(ctx, v.mb.ID, unseen, mailstore.FlagChange{Op: mailstore.FlagsAdd, Flags: mailstore.FlagSeen})
+			res, err := s.srv.opts.Store.UpdateFlags(ctx, v.mb.ID, unseen, mailstore.FlagChange{Op: mailstore.FlagsAdd, Flags: mailstore.FlagSeen})
 			if err != nil {
 				return s.fail(err)
 			}
 			for _, m := range res {
-				if bm := byUID[m.UID]; bm != nil {
+				if bm := c.byUID[m.UID]; bm != nil {
 					bm.Flags, bm.Keywords = m.Flags, m.Keywords
 				}
 				seenNow[m.UID] = true
@@ -83,20 +148,14 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 			s.changed()
 		}
 	}
-	needBody := options.BodyStructure != nil || len(options.BinarySection) > 0 || len(options.BinarySectionSize) > 0
-	for _, sec := range options.BodySection {
-		needBody = needBody || !headerOnly(sec)
-	}
-	var bodies map[int64][]byte
-	var dec envelopeDecoder
-	for i, p := range pos {
-		m := byUID[v.msgs[p].uid]
+	envs := c.envs
+	for i, p := range part {
+		m := c.byUID[v.msgs[p].uid]
 		if m == nil {
 			continue // expunged by another session; the client learns it at the next chance
 		}
-		it := fetchItem{m: m, raw: raws[m.UID], seen: seenNow[m.UID]}
+		it := fetchItem{m: m, raw: c.raws[m.UID], seen: seenNow[m.UID]}
 		if options.Envelope {
-			// envs is in UID order, as pos is.
 			for len(envs) > 0 && envs[0].UID < m.UID {
 				envs = envs[1:]
 			}
@@ -104,13 +163,12 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 				it.env, _ = dec.decode(envs[0].Data) // nil when malformed: parsed again
 			}
 		}
-		if needBody && m.Size <= mailstore.InlineLimit && bodies[m.BodyID] == nil {
-			// Small bodies are read a batch at a time, not with a query per message.
-			if bodies, err = st.InlineBodies(ctx, s.nextBodies(pos[i:], byUID)); err != nil {
+		if c.bodies != nil {
+			var err error
+			if it.body, err = c.bodies.body(i); err != nil {
 				return s.fail(err)
 			}
 		}
-		it.body = bodies[m.BodyID]
 		if err := s.fetchOne(w.CreateMessage(uint32(p+1)), it, options); err != nil {
 			return err
 		}
@@ -127,23 +185,88 @@ const (
 	batchBytes    = 4 << 20
 )
 
-// nextBodies lists the ids of the inline bodies of the next messages of pos, up to a batch.
-func (s *session) nextBodies(pos []int, byUID map[uint32]*mailstore.Message) []int64 {
+// bodyLoader reads the small bodies of a run of messages a batch at a time, one query per
+// batch instead of one per message, and reads the next batch while the current one is
+// written to the client.
+type bodyLoader struct {
+	ctx     context.Context
+	cancel  context.CancelFunc
+	st      Store
+	ms      []*mailstore.Message
+	batches [][]int64
+	batchOf []int // per message: its batch, or -1 (no inline body)
+	cur     int
+	bodies  map[int64][]byte
+	next    chan bodyBatch // the batch after cur, being read
+}
+
+type bodyBatch struct {
+	bodies map[int64][]byte
+	err    error
+}
+
+// newBodyLoader splits the inline bodies of ms (nil entries are expunged messages) into
+// batches and starts reading the first.
+func newBodyLoader(ctx context.Context, st Store, ms []*mailstore.Message) *bodyLoader {
+	ctx, cancel := context.WithCancel(ctx)
+	l := &bodyLoader{ctx: ctx, cancel: cancel, st: st, ms: ms, batchOf: make([]int, len(ms)), cur: -1}
 	var ids []int64
 	var size int64
-	for _, p := range pos {
-		m := byUID[s.sel.msgs[p].uid]
+	for i, m := range ms {
+		l.batchOf[i] = -1
 		if m == nil || m.Size > mailstore.InlineLimit {
 			continue
 		}
 		if len(ids) == batchMessages || len(ids) > 0 && size+m.Size > batchBytes {
-			break
+			l.batches = append(l.batches, ids)
+			ids, size = nil, 0
 		}
 		ids = append(ids, m.BodyID)
 		size += m.Size
+		l.batchOf[i] = len(l.batches)
 	}
-	return ids
+	if len(ids) > 0 {
+		l.batches = append(l.batches, ids)
+	}
+	if len(l.batches) > 0 {
+		l.next = l.read(0)
+	}
+	return l
 }
+
+func (l *bodyLoader) read(b int) chan bodyBatch {
+	ch := make(chan bodyBatch, 1)
+	go func() {
+		bodies, err := l.st.InlineBodies(l.ctx, l.batches[b])
+		ch <- bodyBatch{bodies, err}
+	}()
+	return ch
+}
+
+// body returns the inline body of message i (nil when it is stored as a file or was
+// removed), moving on to its batch if needed.
+func (l *bodyLoader) body(i int) ([]byte, error) {
+	b := l.batchOf[i]
+	if b < 0 {
+		return nil, nil
+	}
+	for l.cur < b {
+		r := <-l.next
+		if r.err != nil {
+			return nil, r.err
+		}
+		l.cur++
+		l.bodies = r.bodies
+		l.next = nil
+		if l.cur+1 < len(l.batches) {
+			l.next = l.read(l.cur + 1)
+		}
+	}
+	return l.bodies[l.ms[i].BodyID], nil
+}
+
+// stop ends a read still under way; its goroutine finishes on its own.
+func (l *bodyLoader) stop() { l.cancel() }
 
 // message is one message's body, read at most once per FETCH.
 type message struct {

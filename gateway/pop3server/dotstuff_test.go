@@ -42,3 +42,45 @@ func TestWriteDotStuffed(t *testing.T) {
 		}
 	}
 }
+
+// The in-memory fast path writes exactly what the line-by-line copy writes, for every
+// message it accepts, and refuses (writing nothing) those with a bare LF.
+func TestWriteStuffedCRLFMatchesLineCopy(t *testing.T) {
+	ins := []string{"", ".", "..", ".\r\n", "A: 1\r\n\r\nbody\r\n", "A: 1\r\n\r\n.\r\n..x\r\n.\r\n",
+		"A: 1\r\n\r\nno end", "A: 1\r\n\r\nends in cr\r", "a\rb\r\n.c\r\n\r\n.", "\r\n.\r\n.\r\n",
+		"A: 1\r\n\r\n" + strings.Repeat("line of text\r\n.dot\r\n", 5000)}
+	rng := []byte("ab.\r\n")
+	for i := range 2000 {
+		b := make([]byte, i%97)
+		for j := range b {
+			b[j] = rng[(i*7+j*13+j*j)%len(rng)]
+		}
+		ins = append(ins, strings.ReplaceAll(strings.ReplaceAll(string(b), "\r\n", "\n"), "\n", "\r\n"))
+	}
+	for _, in := range ins {
+		var slow, fast bytes.Buffer
+		sw, fw := bufio.NewWriter(&slow), bufio.NewWriter(&fast)
+		if err := writeDotStuffed(sw, strings.NewReader(in), -1); err != nil {
+			t.Fatal(err)
+		}
+		if !writeStuffedCRLF(fw, []byte(in)) {
+			t.Fatalf("%q: fast path refused a CRLF message", in)
+		}
+		sw.Flush()
+		fw.Flush()
+		if slow.String() != fast.String() {
+			t.Fatalf("%q: fast path wrote %q, line copy %q", in, fast.String(), slow.String())
+		}
+	}
+	for _, in := range []string{"\n", "a\nb\r\n", "A: 1\r\n\r\nbare\n"} {
+		var fast bytes.Buffer
+		fw := bufio.NewWriter(&fast)
+		if writeStuffedCRLF(fw, []byte(in)) {
+			t.Fatalf("%q: fast path took a message with a bare LF", in)
+		}
+		fw.Flush()
+		if fast.Len() != 0 {
+			t.Fatalf("%q: refused but wrote %q", in, fast.String())
+		}
+	}
+}

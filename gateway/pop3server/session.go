@@ -502,6 +502,10 @@ func (s *session) sendMessage(m *message, bodyLines int) bool {
 		s.reply("+OK top of message follows")
 	}
 	s.conn.SetWriteDeadline(time.Now().Add(s.srv.opts.IdleTimeout))
+	if mem, ok := rc.(*memBody); ok && bodyLines < 0 && writeStuffedCRLF(s.w, mem.data) {
+		s.reply(".")
+		return true
+	}
 	if s.msgBuf == nil {
 		s.msgBuf = bufio.NewReaderSize(rc, 32<<10)
 	} else {
@@ -533,7 +537,7 @@ const (
 func (s *session) openBody(ctx context.Context, m *message) (io.ReadCloser, error) {
 	if data, ok := s.ahead[m.BodyID]; ok {
 		delete(s.ahead, m.BodyID)
-		return io.NopCloser(bytes.NewReader(data)), nil
+		return &memBody{Reader: bytes.NewReader(data), data: data}, nil
 	}
 	if m.Size <= mailstore.InlineLimit && s.r.Buffered() > 0 {
 		var ids []int64
@@ -555,7 +559,7 @@ func (s *session) openBody(ctx context.Context, m *message) (io.ReadCloser, erro
 		s.ahead = ahead
 		if data, ok := s.ahead[m.BodyID]; ok {
 			delete(s.ahead, m.BodyID)
-			return io.NopCloser(bytes.NewReader(data)), nil
+			return &memBody{Reader: bytes.NewReader(data), data: data}, nil
 		}
 	}
 	rc, _, err := s.srv.opts.Store.OpenBody(ctx, m.BodyID)
@@ -619,6 +623,48 @@ func copyDotStuffed(w *bufio.Writer, br *bufio.Reader, bodyLines int) error {
 			return err
 		}
 	}
+}
+
+// memBody is a body read ahead into memory.
+type memBody struct {
+	*bytes.Reader
+	data []byte
+}
+
+func (*memBody) Close() error { return nil }
+
+// writeStuffedCRLF writes a whole message held in memory as copyDotStuffed would, in large
+// pieces instead of line by line. It applies to messages whose every LF ends a CRLF (all mail
+// received over SMTP) and reports false, having written nothing, for any other.
+func writeStuffedCRLF(w *bufio.Writer, data []byte) bool {
+	for i := 0; ; i++ {
+		j := bytes.IndexByte(data[i:], '\n')
+		if j < 0 {
+			break
+		}
+		i += j
+		if i == 0 || data[i-1] != '\r' {
+			return false
+		}
+	}
+	rest := data
+	if len(rest) > 0 && rest[0] == '.' {
+		w.WriteByte('.')
+	}
+	for {
+		j := bytes.Index(rest, []byte("\n."))
+		if j < 0 {
+			break
+		}
+		w.Write(rest[:j+1])
+		w.WriteByte('.')
+		rest = rest[j+1:]
+	}
+	w.Write(rest)
+	if len(data) > 0 && !bytes.HasSuffix(data, []byte("\r\n")) {
+		w.WriteString("\r\n")
+	}
+	return true
 }
 
 func trimCRLF(b []byte) []byte {

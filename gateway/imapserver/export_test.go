@@ -1,0 +1,4 @@
+package imapserver
+
+// FetchChunkSize is how many messages FETCH reads from the store at a time.
+const FetchChunkSize = fetchChunkSize
