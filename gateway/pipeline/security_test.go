@@ -119,8 +119,11 @@ func header(msg []byte, name string) string {
 
 const secret = "The launch code is 0000."
 
+// plainMsg is a message from from, dated now: an S/MIME signature made over it now must not
+// differ from its Date by more than the verifier allows.
 func plainMsg(from string) string {
-	return "From: " + from + "\r\nTo: bob@example.test\r\nSubject: plans\r\nDate: Thu, 26 Nov 2026 08:00:00 +0000\r\nContent-Type: text/plain\r\n\r\n" + secret + "\r\n"
+	return "From: " + from + "\r\nTo: bob@example.test\r\nSubject: plans\r\nDate: " + time.Now().Format(time.RFC1123Z) +
+		"\r\nContent-Type: text/plain\r\n\r\n" + secret + "\r\n"
 }
 
 func TestInboundEncryptAtRest(t *testing.T) {
