@@ -177,11 +177,16 @@ func (ix *indexer) run() {
 
 // The background indexer yields to delivery: it starts once deliveries have paused for
 // indexQuiet, or indexMaxDelay after the first message it has not indexed, whichever comes
-// first. Under a steady stream it indexes in large batches (fewer, larger FTS segments to
-// merge), and SMTP keeps the store's writer to itself in between. A SEARCH never waits for
-// it: it indexes what the background has not reached yet itself.
+// first. Indexing beside a stream of deliveries costs several times what it costs after it
+// (the index's segment merges compete with the deliveries for the store's single writer and its
+// WAL), so during a burst the index may lag by up to indexMaxDelay; a SEARCH indexes whatever
+// of its own mailbox the background has not reached yet before it answers.
 const (
-	indexQuiet    = 250 * time.Millisecond
+	indexQuiet = 250 * time.Millisecond
+	// indexBatch is how many messages go into the index in one transaction (one FTS5 segment):
+	// larger batches hold the store's single writer, and every SMTP session waiting for its
+	// group commit, for longer.
+	indexBatch    = 256
 	indexMaxDelay = 30 * time.Second
 )
 
@@ -215,7 +220,7 @@ func (ix *indexer) indexNew(ctx context.Context, mailboxID int64) error {
 	defer ix.mu.Unlock()
 	for {
 		after := ix.after[mailboxID]
-		ids, last, err := ix.store.UnindexedSince(ctx, mailboxID, after, 256)
+		ids, last, err := ix.store.UnindexedSince(ctx, mailboxID, after, indexBatch)
 		if err != nil || last == after {
 			return err
 		}
@@ -253,12 +258,12 @@ func (ix *indexer) indexMailbox(ctx context.Context, mailboxID int64) error {
 }
 
 // IndexMailbox puts the messages of a mailbox that have no search text yet into the store's
-// search index, 256 at a time, in the form IMAP SEARCH and FETCH ENVELOPE read: decoded
+// search index, indexBatch at a time, in the form IMAP SEARCH and FETCH ENVELOPE read: decoded
 // header fields, decoded text parts, the raw header and the envelope. maxRounds > 0 stops
 // after that many batches (web mail bounds the work of one request); 0 indexes everything.
 func IndexMailbox(ctx context.Context, store IndexStore, mailboxID int64, maxRounds int) error {
 	for round := 0; maxRounds <= 0 || round < maxRounds; round++ {
-		ids, err := store.UnindexedBodies(ctx, mailboxID, 256)
+		ids, err := store.UnindexedBodies(ctx, mailboxID, indexBatch)
 		if err != nil || len(ids) == 0 {
 			return err
 		}

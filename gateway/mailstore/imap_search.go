@@ -49,8 +49,15 @@ func (s *Store) UnindexedBodies(ctx context.Context, mailboxID int64, limit int)
 }
 
 // PutSearchText stores search texts in one transaction. A body deleted meanwhile is skipped.
+//
+// The FTS5 table is written with one DELETE and one multi-row INSERT for the whole batch, after
+// every other statement: FTS5 flushes its pending index data to a new segment at each
+// savepoint, and SQLite opens one for each statement that may abort, so a statement per text
+// made a segment per message and left the index to merge them, which cost several times the
+// indexing itself.
 func (s *Store) PutSearchText(ctx context.Context, texts []SearchText) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
+		live := texts[:0:0]
 		for _, t := range texts {
 			var n int
 			if err := tx.QueryRow(`SELECT count(*) FROM bodies WHERE id = ?`, t.BodyID).Scan(&n); err != nil {
@@ -59,22 +66,46 @@ func (s *Store) PutSearchText(ctx context.Context, texts []SearchText) error {
 			if n == 0 {
 				continue
 			}
-			if _, err := tx.Exec(`DELETE FROM imap_search WHERE rowid = ?`, t.BodyID); err != nil {
-				return err
-			}
-			if _, err := tx.Exec(`INSERT INTO imap_search(rowid, header, body, raw_header) VALUES (?, ?, ?, ?)`,
-				t.BodyID, t.Header, t.Text, t.RawHeader); err != nil {
-				return err
-			}
+			live = append(live, t)
 			if t.Envelope != nil {
 				if err := putEnvelopeTx(tx, t.BodyID, t.Envelope); err != nil {
 					return err
 				}
 			}
 		}
+		for len(live) > 0 {
+			part := live[:min(len(live), searchTextsPerStatement)]
+			live = live[len(part):]
+			ids := make([]any, len(part))
+			rows := make([]any, 0, 4*len(part))
+			var del, ins strings.Builder
+			del.WriteString(`DELETE FROM imap_search WHERE rowid IN (`)
+			ins.WriteString(`INSERT INTO imap_search(rowid, header, body, raw_header) VALUES `)
+			for i, t := range part {
+				if i > 0 {
+					del.WriteByte(',')
+					ins.WriteByte(',')
+				}
+				del.WriteByte('?')
+				ins.WriteString(`(?, ?, ?, ?)`)
+				ids[i] = t.BodyID
+				rows = append(rows, t.BodyID, t.Header, t.Text, t.RawHeader)
+			}
+			del.WriteByte(')')
+			if _, err := tx.Exec(del.String(), ids...); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ins.String(), rows...); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
 }
+
+// searchTextsPerStatement bounds the rows of one FTS5 statement of PutSearchText (four
+// parameters each, far below SQLite's limit of 32,766).
+const searchTextsPerStatement = 512
 
 // TextField says which part of the search text SearchTextUIDs looks in.
 type TextField int
