@@ -75,17 +75,7 @@ func (s *Store) Users(ctx context.Context) ([]User, error) {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []User
-	for rows.Next() {
-		var u User
-		var created int64
-		if err := rows.Scan(&u.ID, &u.Address, &created); err != nil {
-			return nil, err
-		}
-		u.Created = time.Unix(created, 0)
-		out = append(out, u)
-	}
-	return out, rows.Err()
+	return ScanUsers(rows)
 }
 
 // SetPasswordHash replaces an account's password hash.

@@ -100,11 +100,11 @@ func (s *Store) Deliver(ctx context.Context, d Delivery) (Delivered, error) {
 		p := &preps[i]
 		p.size = c.Body.Size()
 		if p.size <= InlineLimit {
-			data, err := readBody(c.Body)
+			data, err := ReadBody(c.Body)
 			if err != nil {
 				return Delivered{}, err
 			}
-			p.data, p.headerSize = data, headerSize(data)
+			p.data, p.headerSize = data, HeaderSize(data)
 			continue
 		}
 		path, hs, err := s.writeBlob(c.Body)
@@ -185,7 +185,9 @@ func (s *Store) appendTx(tx *sql.Tx, t Target, bodyID, size int64, date time.Tim
 	return Appended{UserID: t.UserID, MailboxID: mboxID, UID: uid}, err
 }
 
-func readBody(b Body) ([]byte, error) {
+// ReadBody returns the whole content of b, without a copy when b can hand out its bytes
+// (a Bytes() ([]byte, bool) method).
+func ReadBody(b Body) ([]byte, error) {
 	if bb, ok := b.(interface{ Bytes() ([]byte, bool) }); ok {
 		if data, ok := bb.Bytes(); ok {
 			return data, nil
@@ -196,8 +198,9 @@ func readBody(b Body) ([]byte, error) {
 	return buf.Bytes(), err
 }
 
-// headerSize is the length of the header section including the blank line that ends it.
-func headerSize(data []byte) int64 {
+// HeaderSize is the length of the header section including the blank line that ends it
+// (CRLF CRLF first, then LF LF); the whole length when there is none.
+func HeaderSize(data []byte) int64 {
 	if i := bytes.Index(data, []byte("\r\n\r\n")); i >= 0 {
 		return int64(i + 4)
 	}
@@ -226,7 +229,7 @@ func (s *Store) writeBlob(b Body) (string, int64, error) {
 	}
 	tmp := f.Name()
 	defer os.Remove(tmp)
-	hw := &headerWatcher{}
+	hw := &HeaderWatcher{}
 	_, err = io.Copy(f, io.TeeReader(b.NewReader(), hw))
 	if err == nil {
 		err = f.Sync()
@@ -243,17 +246,19 @@ func (s *Store) writeBlob(b Body) (string, int64, error) {
 	if err != nil {
 		return "", 0, fmt.Errorf("mailstore: write body: %w", err)
 	}
-	return rel, hw.size(), nil
+	return rel, hw.Size(), nil
 }
 
-// headerWatcher finds the end of the header section in a stream.
-type headerWatcher struct {
+// HeaderWatcher finds the end of the header section in a stream written to it, the way
+// HeaderSize does on whole content; its zero value is ready to use.
+type HeaderWatcher struct {
 	n     int64
 	tail  []byte
 	found int64
 }
 
-func (h *headerWatcher) Write(p []byte) (int, error) {
+// Write looks for the end of the header section in p; it never fails.
+func (h *HeaderWatcher) Write(p []byte) (int, error) {
 	if h.found == 0 {
 		buf := append(h.tail, p...)
 		if i := bytes.Index(buf, []byte("\r\n\r\n")); i >= 0 {
@@ -270,7 +275,8 @@ func (h *headerWatcher) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (h *headerWatcher) size() int64 {
+// Size is the header length seen so far: the whole length written while no end is found.
+func (h *HeaderWatcher) Size() int64 {
 	if h.found == 0 {
 		return h.n
 	}

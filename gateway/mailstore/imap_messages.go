@@ -27,10 +27,13 @@ type FlagChange struct {
 	Keywords []string // compared case-insensitively
 }
 
-func (c FlagChange) apply(f Flags, kw []string) (Flags, []string) {
+// Apply returns the system flags and keywords a message has after the change, given the
+// ones it has: keywords compared case-insensitively, empty ones and repeats dropped. Every
+// store implements STORE with it, so all of them agree on the outcome.
+func (c FlagChange) Apply(f Flags, kw []string) (Flags, []string) {
 	switch c.Op {
 	case FlagsReplace:
-		return c.Flags, normKeywords(c.Keywords)
+		return c.Flags, NormalizeKeywords(c.Keywords)
 	case FlagsAdd:
 		out := slices.Clone(kw)
 		for _, k := range c.Keywords {
@@ -38,7 +41,7 @@ func (c FlagChange) apply(f Flags, kw []string) (Flags, []string) {
 				out = append(out, k)
 			}
 		}
-		return f | c.Flags, normKeywords(out)
+		return f | c.Flags, NormalizeKeywords(out)
 	default:
 		var out []string
 		for _, k := range kw {
@@ -50,7 +53,9 @@ func (c FlagChange) apply(f Flags, kw []string) (Flags, []string) {
 	}
 }
 
-func normKeywords(kw []string) []string {
+// NormalizeKeywords drops empty keywords and repeats (compared case-insensitively), keeping
+// the first spelling and the order.
+func NormalizeKeywords(kw []string) []string {
 	var out []string
 	for _, k := range kw {
 		if k != "" && !containsFold(out, k) {
@@ -69,7 +74,9 @@ func containsFold(list []string, s string) bool {
 	return false
 }
 
-func sameKeywords(a, b []string) bool {
+// SameKeywords reports whether two normalized keyword lists hold the same keywords, in any
+// order and case.
+func SameKeywords(a, b []string) bool {
 	if len(a) != len(b) {
 		return false
 	}
@@ -105,8 +112,8 @@ func (s *Store) UpdateFlags(ctx context.Context, mailboxID int64, uids []uint32,
 				return err
 			}
 			old := strings.Fields(kw)
-			nf, nkw := ch.apply(m.Flags, old)
-			if nf != m.Flags || !sameKeywords(nkw, old) {
+			nf, nkw := ch.Apply(m.Flags, old)
+			if nf != m.Flags || !SameKeywords(nkw, old) {
 				m.Flags, m.Keywords, m.ModSeq = nf, nkw, modseq
 				if _, err := tx.Exec(`UPDATE messages SET flags = ?, keywords = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?`,
 					nf, strings.Join(nkw, " "), modseq, mailboxID, uid); err != nil {
@@ -268,13 +275,13 @@ func (s *Store) Append(ctx context.Context, r AppendRequest) (uint32, uint32, er
 	var hs int64
 	if size <= InlineLimit {
 		var err error
-		if data, err = readBody(r.Body); err != nil {
+		if data, err = ReadBody(r.Body); err != nil {
 			return 0, 0, err
 		}
 		if int64(len(data)) != size {
 			return 0, 0, fmt.Errorf("mailstore: append: body is %d bytes, not %d", len(data), size)
 		}
-		hs = headerSize(data)
+		hs = HeaderSize(data)
 	} else {
 		var err error
 		if path, hs, err = s.writeBlob(r.Body); err != nil {
@@ -300,7 +307,7 @@ func (s *Store) Append(ctx context.Context, r AppendRequest) (uint32, uint32, er
 			return notFound(err)
 		}
 		_, err = tx.Exec(`INSERT INTO messages(mailbox_id, uid, body_id, flags, keywords, internal_date, size, modseq)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, r.MailboxID, uid, bodyID, r.Flags, strings.Join(normKeywords(r.Keywords), " "),
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, r.MailboxID, uid, bodyID, r.Flags, strings.Join(NormalizeKeywords(r.Keywords), " "),
 			r.InternalDate.UnixMilli(), size, modseq)
 		return err
 	})

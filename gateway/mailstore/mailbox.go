@@ -176,18 +176,7 @@ func (s *Store) InlineBodies(ctx context.Context, ids []int64) (map[int64][]byte
 		return nil, err
 	}
 	defer rows.Close()
-	for rows.Next() {
-		var id int64
-		var data []byte
-		if err := rows.Scan(&id, &data); err != nil {
-			return nil, err
-		}
-		if data == nil {
-			data = []byte{}
-		}
-		out[id] = data
-	}
-	return out, rows.Err()
+	return out, ScanBodies(rows, out)
 }
 
 // SetFlags replaces the system flags of the given messages and bumps their MODSEQ.

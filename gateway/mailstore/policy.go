@@ -99,16 +99,5 @@ func (s *Store) readPolicySettings(ctx context.Context) (map[string]map[string]s
 		return nil, err
 	}
 	defer rows.Close()
-	out := map[string]map[string]string{}
-	for rows.Next() {
-		var scope, k, v string
-		if err := rows.Scan(&scope, &k, &v); err != nil {
-			return nil, err
-		}
-		if out[scope] == nil {
-			out[scope] = map[string]string{}
-		}
-		out[scope][k] = v
-	}
-	return out, rows.Err()
+	return ScanPolicySettings(rows)
 }

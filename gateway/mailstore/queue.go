@@ -84,24 +84,7 @@ func queryQueue(ctx context.Context, db rowQuerier, where string, args ...any) (
 		return nil, err
 	}
 	defer rows.Close()
-	var out []QueueEntry
-	for rows.Next() {
-		var e QueueEntry
-		var r QueueRecipient
-		var created, next int64
-		if err := rows.Scan(&e.ID, &e.Sender, &e.BodyID, &created, &next, &e.Attempts, &e.Held, &e.LastError,
-			&e.EnvelopeID, &r.Address, &r.State, &r.LastError, &e.Warned); err != nil {
-			return nil, err
-		}
-		if n := len(out); n > 0 && out[n-1].ID == e.ID {
-			out[n-1].Recipients = append(out[n-1].Recipients, r)
-			continue
-		}
-		e.Created, e.NextAttempt = time.Unix(created, 0), time.Unix(next, 0)
-		e.Recipients = []QueueRecipient{r}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return ScanQueueEntries(rows)
 }
 
 // QueueEntries lists the outbound spool, oldest first.
@@ -281,7 +264,7 @@ func (s *Store) QueueSettle(ctx context.Context, id int64, st Settle) (done bool
 // null sender. Bounces are small (headers only), so they always live in the database.
 func (s *Store) storeBounceTx(tx *sql.Tx, b *Bounce, now time.Time) error {
 	res, err := tx.Exec(`INSERT INTO bodies(size, header_size, data, path, refs) VALUES (?, ?, ?, NULL, 1)`,
-		len(b.Body), headerSize(b.Body), b.Body)
+		len(b.Body), HeaderSize(b.Body), b.Body)
 	if err != nil {
 		return err
 	}

@@ -14,24 +14,5 @@ func (s *Store) UnindexedSince(ctx context.Context, mailboxID int64, after uint3
 		return nil, after, err
 	}
 	defer rows.Close()
-	var ids []int64
-	seen := map[int64]bool{}
-	last := after
-	for rows.Next() {
-		var uid uint32
-		var id int64
-		var indexed bool
-		if err := rows.Scan(&uid, &id, &indexed); err != nil {
-			return nil, after, err
-		}
-		last = uid
-		if !indexed && !seen[id] {
-			seen[id] = true
-			ids = append(ids, id)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, after, err
-	}
-	return ids, last, nil
+	return ScanUnindexed(rows, after)
 }

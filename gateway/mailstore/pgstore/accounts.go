@@ -62,17 +62,7 @@ func (s *Store) Users(ctx context.Context) ([]mailstore.User, error) {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []mailstore.User
-	for rows.Next() {
-		var u mailstore.User
-		var created int64
-		if err := rows.Scan(&u.ID, &u.Address, &created); err != nil {
-			return nil, err
-		}
-		u.Created = time.Unix(created, 0)
-		out = append(out, u)
-	}
-	return out, rows.Err()
+	return mailstore.ScanUsers(rows)
 }
 
 // FirstUser returns the account created first, or mailstore.ErrNotFound.
@@ -237,18 +227,8 @@ func (s *Store) PolicySettings(ctx context.Context) (map[string]map[string]strin
 		return nil, err
 	}
 	defer rows.Close()
-	out := map[string]map[string]string{}
-	for rows.Next() {
-		var scope, k, v string
-		if err := rows.Scan(&scope, &k, &v); err != nil {
-			return nil, err
-		}
-		if out[scope] == nil {
-			out[scope] = map[string]string{}
-		}
-		out[scope][k] = v
-	}
-	if err := rows.Err(); err != nil {
+	out, err := mailstore.ScanPolicySettings(rows)
+	if err != nil {
 		return nil, err
 	}
 	c.version, c.settings = version, out

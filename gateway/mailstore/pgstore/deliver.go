@@ -60,14 +60,14 @@ func prepareBodies(bodies []mailstore.Body) ([]storedBody, bool, error) {
 			large = true
 			continue
 		}
-		data, err := readBody(b)
+		data, err := mailstore.ReadBody(b)
 		if err != nil {
 			return nil, false, err
 		}
 		if int64(len(data)) != out[i].size {
 			return nil, false, fmt.Errorf("pgstore: body is %d bytes, not %d", len(data), out[i].size)
 		}
-		out[i].data, out[i].headerSize = data, headerSize(data)
+		out[i].data, out[i].headerSize = data, mailstore.HeaderSize(data)
 	}
 	return out, large, nil
 }
@@ -119,7 +119,7 @@ func copyChunks(ctx context.Context, tx pgx.Tx, id, size int64, r io.Reader) (in
 	if src.n != size {
 		return 0, fmt.Errorf("pgstore: body is %d bytes, not %d", src.n, size)
 	}
-	return src.hw.size(), nil
+	return src.hw.Size(), nil
 }
 
 // chunkSource is a pgx.CopyFromSource reading a body one chunk at a time.
@@ -130,7 +130,7 @@ type chunkSource struct {
 	seq  int32
 	cur  []byte
 	n    int64
-	hw   headerWatcher
+	hw   mailstore.HeaderWatcher
 	err  error
 	done bool
 }
@@ -314,7 +314,7 @@ func (s *Store) Append(ctx context.Context, r mailstore.AppendRequest) (uint32, 
 			SELECT $1, mb.uid, `+fmt.Sprintf(bodyIDExpr, "$3")+`, $4, $5, $6, $7, mb.highest_modseq
 			FROM (VALUES (1)) v LEFT JOIN mb ON true
 			RETURNING (SELECT uidvalidity FROM mb), uid`,
-			r.MailboxID, r.UserID, sb[0].bodyIDArg(), int(r.Flags), strings.Join(normKeywords(r.Keywords), " "),
+			r.MailboxID, r.UserID, sb[0].bodyIDArg(), int(r.Flags), strings.Join(mailstore.NormalizeKeywords(r.Keywords), " "),
 			r.InternalDate.UnixMilli(), sb[0].size)
 	}
 	read := func(br pgx.BatchResults) error {
@@ -392,76 +392,12 @@ func (s *Store) InlineBodies(ctx context.Context, ids []int64) (map[int64][]byte
 		return nil, err
 	}
 	defer rows.Close()
-	for rows.Next() {
-		var id int64
-		var data []byte
-		if err := rows.Scan(&id, &data); err != nil {
-			return nil, err
-		}
-		if data == nil {
-			data = []byte{}
-		}
-		out[id] = data
-	}
-	return out, rows.Err()
+	return out, mailstore.ScanBodies(rows, out)
 }
 
 // MaildropBodies is InlineBodies, for pipelined POP3 RETRs.
 func (s *Store) MaildropBodies(ctx context.Context, ids []int64) (map[int64][]byte, error) {
 	return s.InlineBodies(ctx, ids)
-}
-
-func readBody(b mailstore.Body) ([]byte, error) {
-	if bb, ok := b.(interface{ Bytes() ([]byte, bool) }); ok {
-		if data, ok := bb.Bytes(); ok {
-			return data, nil
-		}
-	}
-	buf := bytes.NewBuffer(make([]byte, 0, b.Size()))
-	_, err := buf.ReadFrom(b.NewReader())
-	return buf.Bytes(), err
-}
-
-// headerSize is the length of the header section including the blank line that ends it.
-func headerSize(data []byte) int64 {
-	if i := bytes.Index(data, []byte("\r\n\r\n")); i >= 0 {
-		return int64(i + 4)
-	}
-	if i := bytes.Index(data, []byte("\n\n")); i >= 0 {
-		return int64(i + 2)
-	}
-	return int64(len(data))
-}
-
-// headerWatcher finds the end of the header section (the first empty line) in a stream.
-type headerWatcher struct {
-	n     int64
-	prev  []byte // the last bytes seen, at most 3
-	found int64
-}
-
-func (h *headerWatcher) Write(p []byte) {
-	if h.found == 0 {
-		buf := append(append([]byte(nil), h.prev...), p...)
-		crlf, lf := bytes.Index(buf, []byte("\r\n\r\n")), bytes.Index(buf, []byte("\n\n"))
-		base := h.n - int64(len(h.prev))
-		switch {
-		case crlf >= 0:
-			h.found = base + int64(crlf) + 4
-		case lf >= 0:
-			h.found = base + int64(lf) + 2
-		default:
-			h.prev = buf[max(0, len(buf)-3):]
-		}
-	}
-	h.n += int64(len(p))
-}
-
-func (h *headerWatcher) size() int64 {
-	if h.found == 0 {
-		return h.n
-	}
-	return h.found
 }
 
 // parseDelivered reads the UIDs and spool ids of a delivery notification (see Deliver).

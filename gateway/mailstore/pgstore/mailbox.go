@@ -328,8 +328,8 @@ func (s *Store) UpdateFlags(ctx context.Context, mailboxID int64, uids []uint32,
 			if !ok {
 				continue
 			}
-			nf, nkw := applyFlags(ch, m.Flags, m.Keywords)
-			if nf != m.Flags || !sameKeywords(nkw, m.Keywords) {
+			nf, nkw := ch.Apply(m.Flags, m.Keywords)
+			if nf != m.Flags || !mailstore.SameKeywords(nkw, m.Keywords) {
 				m.Flags, m.Keywords, m.ModSeq = nf, nkw, modseq
 				cur[uid] = m
 				chUIDs = append(chUIDs, int64(uid))
@@ -347,56 +347,6 @@ func (s *Store) UpdateFlags(ctx context.Context, mailboxID int64, uids []uint32,
 		return err
 	})
 	return out, err
-}
-
-// applyFlags is what the embedded store does for one STORE.
-func applyFlags(c mailstore.FlagChange, f mailstore.Flags, kw []string) (mailstore.Flags, []string) {
-	switch c.Op {
-	case mailstore.FlagsReplace:
-		return c.Flags, normKeywords(c.Keywords)
-	case mailstore.FlagsAdd:
-		out := slices.Clone(kw)
-		for _, k := range c.Keywords {
-			if !containsFold(out, k) {
-				out = append(out, k)
-			}
-		}
-		return f | c.Flags, normKeywords(out)
-	default:
-		var out []string
-		for _, k := range kw {
-			if !containsFold(c.Keywords, k) {
-				out = append(out, k)
-			}
-		}
-		return f &^ c.Flags, out
-	}
-}
-
-func normKeywords(kw []string) []string {
-	var out []string
-	for _, k := range kw {
-		if k != "" && !containsFold(out, k) {
-			out = append(out, k)
-		}
-	}
-	return out
-}
-
-func containsFold(list []string, s string) bool {
-	return slices.ContainsFunc(list, func(x string) bool { return strings.EqualFold(x, s) })
-}
-
-func sameKeywords(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for _, k := range a {
-		if !containsFold(b, k) {
-			return false
-		}
-	}
-	return true
 }
 
 // CopyMessages copies messages (in UID order) into another mailbox of the same user; with

@@ -34,24 +34,7 @@ func (s *Store) queryQueue(ctx context.Context, where string, args ...any) ([]ma
 		return nil, err
 	}
 	defer rows.Close()
-	var out []mailstore.QueueEntry
-	for rows.Next() {
-		var e mailstore.QueueEntry
-		var r mailstore.QueueRecipient
-		var created, next int64
-		if err := rows.Scan(&e.ID, &e.Sender, &e.BodyID, &created, &next, &e.Attempts, &e.Held, &e.LastError,
-			&e.EnvelopeID, &r.Address, &r.State, &r.LastError, &e.Warned); err != nil {
-			return nil, err
-		}
-		if n := len(out); n > 0 && out[n-1].ID == e.ID {
-			out[n-1].Recipients = append(out[n-1].Recipients, r)
-			continue
-		}
-		e.Created, e.NextAttempt = unixTime(created), unixTime(next)
-		e.Recipients = []mailstore.QueueRecipient{r}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return mailstore.ScanQueueEntries(rows)
 }
 
 // QueueEntries lists the outbound spool, oldest first.
@@ -236,7 +219,7 @@ func storeBounce(ctx context.Context, tx pgx.Tx, b *mailstore.Bounce, now time.T
 	var bodyID int64
 	if err := tx.QueryRow(ctx, `WITH b AS (INSERT INTO bodies(size, header_size, refs) VALUES ($1, $2, 1) RETURNING id),
 		c AS (INSERT INTO body_chunks(body_id, seq, data) SELECT id, 0, $3 FROM b) SELECT id FROM b`,
-		len(b.Body), headerSize(b.Body), b.Body).Scan(&bodyID); err != nil {
+		len(b.Body), mailstore.HeaderSize(b.Body), b.Body).Scan(&bodyID); err != nil {
 		return err
 	}
 	if b.Local != nil {

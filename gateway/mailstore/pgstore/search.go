@@ -33,25 +33,7 @@ func (s *Store) UnindexedSince(ctx context.Context, mailboxID int64, after uint3
 		return nil, after, err
 	}
 	defer rows.Close()
-	var ids []int64
-	seen := map[int64]bool{}
-	last := after
-	for rows.Next() {
-		var uid, id int64
-		var indexed bool
-		if err := rows.Scan(&uid, &id, &indexed); err != nil {
-			return nil, after, err
-		}
-		last = uint32(uid)
-		if !indexed && !seen[id] {
-			seen[id] = true
-			ids = append(ids, id)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, after, err
-	}
-	return ids, last, nil
+	return mailstore.ScanUnindexed(rows, after)
 }
 
 // PutSearchText stores search texts in one transaction. A body deleted meanwhile is skipped.

@@ -1,0 +1,108 @@
+package mailstore
+
+import "time"
+
+// Rows is the part of a query result (*sql.Rows, pgx.Rows) that the row readers below use.
+// The caller still closes the result.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// ScanPolicySettings reads rows of (scope, key, value) into scope → key → value.
+func ScanPolicySettings(rows Rows) (map[string]map[string]string, error) {
+	out := map[string]map[string]string{}
+	for rows.Next() {
+		var scope, k, v string
+		if err := rows.Scan(&scope, &k, &v); err != nil {
+			return nil, err
+		}
+		if out[scope] == nil {
+			out[scope] = map[string]string{}
+		}
+		out[scope][k] = v
+	}
+	return out, rows.Err()
+}
+
+// ScanBodies reads rows of (body id, content) into out; an empty body is an empty slice,
+// never nil.
+func ScanBodies(rows Rows, out map[int64][]byte) error {
+	for rows.Next() {
+		var id int64
+		var data []byte
+		if err := rows.Scan(&id, &data); err != nil {
+			return err
+		}
+		if data == nil {
+			data = []byte{}
+		}
+		out[id] = data
+	}
+	return rows.Err()
+}
+
+// ScanUnindexed reads rows of (uid, body id, has search text), in UID order, for
+// UnindexedSince: the bodies without search text, each once, and the last UID read (after
+// when there are no rows).
+func ScanUnindexed(rows Rows, after uint32) ([]int64, uint32, error) {
+	var ids []int64
+	seen := map[int64]bool{}
+	last := after
+	for rows.Next() {
+		var uid, id int64
+		var indexed bool
+		if err := rows.Scan(&uid, &id, &indexed); err != nil {
+			return nil, after, err
+		}
+		last = uint32(uid)
+		if !indexed && !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, after, err
+	}
+	return ids, last, nil
+}
+
+// ScanUsers reads rows of (id, address, created in Unix seconds).
+func ScanUsers(rows Rows) ([]User, error) {
+	var out []User
+	for rows.Next() {
+		var u User
+		var created int64
+		if err := rows.Scan(&u.ID, &u.Address, &created); err != nil {
+			return nil, err
+		}
+		u.Created = time.Unix(created, 0)
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// ScanQueueEntries reads the rows of the spool query (one row per recipient, ordered by
+// queue id) into entries: id, sender, body id, created and next attempt in Unix seconds,
+// attempts, held, last error, envelope id, recipient address, state and last error, warned.
+func ScanQueueEntries(rows Rows) ([]QueueEntry, error) {
+	var out []QueueEntry
+	for rows.Next() {
+		var e QueueEntry
+		var r QueueRecipient
+		var created, next int64
+		if err := rows.Scan(&e.ID, &e.Sender, &e.BodyID, &created, &next, &e.Attempts, &e.Held, &e.LastError,
+			&e.EnvelopeID, &r.Address, &r.State, &r.LastError, &e.Warned); err != nil {
+			return nil, err
+		}
+		if n := len(out); n > 0 && out[n-1].ID == e.ID {
+			out[n-1].Recipients = append(out[n-1].Recipients, r)
+			continue
+		}
+		e.Created, e.NextAttempt = time.Unix(created, 0), time.Unix(next, 0)
+		e.Recipients = []QueueRecipient{r}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
