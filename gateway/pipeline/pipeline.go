@@ -281,15 +281,16 @@ type decideFacts struct {
 	sender     policy.Scope
 	submitted  bool
 	senderKeys policy.Keys
+	keys       keys.Lookup // the keyring, or the message's keyMemo
 }
 
 // senderKeys looks up the sender's signing keys when its policy may sign this message.
-func (p *Pipeline) senderKeys(ctx context.Context, settings policy.Settings, arrival policy.Arrival, sender policy.Scope, submitted bool) (policy.Keys, error) {
+func (p *Pipeline) senderKeys(ctx context.Context, kr keys.Lookup, settings policy.Settings, arrival policy.Arrival, sender policy.Scope, submitted bool) (policy.Keys, error) {
 	if !submitted || sender.Kind != policy.Address || arrival.Encrypted != policy.None || arrival.Signed != policy.None ||
 		settings.Get(sender, "outbound.sign").Value == "none" {
 		return policy.Keys{}, nil
 	}
-	return p.keyFacts(ctx, sender.Name, factNeeds{sign: true})
+	return p.keyFacts(ctx, kr, sender.Name, factNeeds{sign: true})
 }
 
 // WKDLookup finds a remote recipient's published OpenPGP key (*keys.WKDClient).
@@ -337,7 +338,7 @@ func (p *Pipeline) decide(ctx context.Context, f decideFacts, rcptAddr string, d
 			p.wkdFill(ctx, rcptAddr)
 		}
 	}
-	rk, err := p.keyFacts(ctx, rcptAddr, need)
+	rk, err := p.keyFacts(ctx, f.keys, rcptAddr, need)
 	if err != nil {
 		return policy.Decision{}, err
 	}
@@ -360,11 +361,11 @@ func (p *Pipeline) Explain(ctx context.Context, sender string, submitted bool, a
 		settings = s
 	}
 	scope := senderScope(sender)
-	sk, err := p.senderKeys(ctx, settings, arrival, scope, submitted)
+	sk, err := p.senderKeys(ctx, p.opts.Keys, settings, arrival, scope, submitted)
 	if err != nil {
 		return nil, err
 	}
-	f := decideFacts{settings: settings, arrival: arrival, sender: scope, submitted: submitted, senderKeys: sk}
+	f := decideFacts{settings: settings, arrival: arrival, sender: scope, submitted: submitted, senderKeys: sk, keys: p.opts.Keys}
 	var out []policy.Decision
 	for _, r := range rcpts {
 		a, err := address.Parse(r)
@@ -412,7 +413,8 @@ func (p *Pipeline) secureCopies(ctx context.Context, w *work, env *Envelope, bas
 	if !submitted {
 		p.harvestAutocrypt(ctx, head, from)
 	}
-	senderKeys, err := p.senderKeys(ctx, settings, arrival, sender, submitted)
+	w.keys = newKeyMemo(p.opts.Keys)
+	senderKeys, err := p.senderKeys(ctx, w.keys, settings, arrival, sender, submitted)
 	if err != nil {
 		return nil, err
 	}
@@ -439,7 +441,7 @@ func (p *Pipeline) secureCopies(ctx context.Context, w *work, env *Envelope, bas
 		if r.UserID == 0 {
 			dir = policy.Outbound
 		}
-		d, err := p.decide(ctx, decideFacts{settings: settings, arrival: arrival, sender: sender, submitted: submitted, senderKeys: senderKeys}, rcptAddr, dir)
+		d, err := p.decide(ctx, decideFacts{settings: settings, arrival: arrival, sender: sender, submitted: submitted, senderKeys: senderKeys, keys: w.keys}, rcptAddr, dir)
 		if err != nil {
 			return nil, err
 		}

@@ -79,9 +79,8 @@ type factNeeds struct {
 	sign    bool
 }
 
-func (p *Pipeline) keyFacts(ctx context.Context, addr string, need factNeeds) (policy.Keys, error) {
+func (p *Pipeline) keyFacts(ctx context.Context, kr keys.Lookup, addr string, need factNeeds) (policy.Keys, error) {
 	var k policy.Keys
-	kr := p.opts.Keys
 	if kr == nil {
 		return k, nil
 	}
@@ -187,7 +186,7 @@ type copyResult struct {
 // checks), sender the envelope sender (for signing).
 func (p *Pipeline) transform(ctx context.Context, w *work, d policy.Decision, msg mailstore.Body, arrival policy.Arrival, rcpt, from, sender string) (copyResult, error) {
 	res := copyResult{content: msg, arrival: arrival, sig: sigInfo{result: "none"}}
-	kr := p.opts.Keys
+	kr := w.keys
 	now := p.opts.Now
 
 	if d.Decrypt != policy.None && kr != nil {
@@ -294,7 +293,7 @@ func (p *Pipeline) verify(ctx context.Context, w *work, content mailstore.Body, 
 // OpenPGP message (sign-then-encrypt, RFC 3156 §6.2); otherwise the signature is made first
 // and the signed message encrypted.
 func (p *Pipeline) protect(ctx context.Context, w *work, d policy.Decision, content mailstore.Body, rcpt, sender string) (mailstore.Body, error) {
-	kr := p.opts.Keys
+	kr := w.keys
 	if kr == nil {
 		return nil, errors.New("no keyring")
 	}

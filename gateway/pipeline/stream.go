@@ -10,6 +10,7 @@ import (
 
 	"github.com/sealgate/sealgate/gateway/mailstore"
 	"github.com/sealgate/sealgate/gateway/msgbuf"
+	"github.com/sealgate/sealgate/keys"
 	"github.com/sealgate/sealgate/policy"
 )
 
@@ -32,6 +33,7 @@ type work struct {
 	large bool
 	dir   string
 	bufs  []*msgbuf.Buffer
+	keys  keys.Lookup // the keyring through the message's keyMemo (secureCopies sets it)
 }
 
 // newBuffer returns an output buffer for about hint bytes: all in memory for an ordinary
