@@ -12,7 +12,6 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
-	"github.com/emersion/go-smtp"
 
 	"github.com/sealgate/sealgate/gateway"
 	"github.com/sealgate/sealgate/gateway/config"
@@ -53,37 +52,6 @@ func imapLogin(t *testing.T, env *gatewaytest.Env, user, pw string, h *imapclien
 	return c
 }
 
-func smtpDeliver(t *testing.T, env *gatewaytest.Env, rcpt, msg string) {
-	t.Helper()
-	c, err := smtp.Dial(env.GW.Addr("smtp"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Hello("client.example.org"); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Mail("sender@example.org", nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Rcpt(rcpt, nil); err != nil {
-		t.Fatal(err)
-	}
-	w, err := c.Data()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.Write([]byte(msg)); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Quit(); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // Mail delivered through one node wakes an IDLE session on another; a flag set on one node
 // reaches an IDLE session on the other; the POP3 maildrop lock holds across nodes.
 func TestNodesSharePostgres(t *testing.T) {
@@ -111,7 +79,7 @@ func TestNodesSharePostgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	smtpDeliver(t, a, "alice@localhost", "Subject: through node a\r\n\r\nhello\r\n")
+	a.Deliver(t, "alice@localhost", "Subject: through node a\r\n\r\nhello\r\n")
 	select {
 	case n := <-exists:
 		if n != 1 {

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-smtp"
+
 	"github.com/sealgate/sealgate/gateway"
 	"github.com/sealgate/sealgate/gateway/address"
 	"github.com/sealgate/sealgate/gateway/auth"
@@ -253,4 +255,37 @@ func (s Stored) String() string { return fmt.Sprintf("UID %d: %q", s.UID, s.Body
 func PostgresDSN(t testing.TB) string {
 	t.Helper()
 	return pgtest.DSN(t)
+}
+
+// Deliver sends msg, as it is (lines ending in CRLF), from sender@example.org to rcpt through
+// the MX listener, the way a remote server would, and fails t unless the gateway accepts it.
+func (e *Env) Deliver(t testing.TB, rcpt, msg string) {
+	t.Helper()
+	c, err := smtp.Dial(e.GW.Addr("smtp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Hello("client.example.org"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Mail("sender@example.org", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rcpt(rcpt, nil); err != nil {
+		t.Fatal(err)
+	}
+	w, err := c.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Quit(); err != nil {
+		t.Fatal(err)
+	}
 }
