@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
@@ -216,20 +215,6 @@ var _ Backend = (*sqliteBackend)(nil)
 var _ Versioned = (*sqliteBackend)(nil)
 var _ Tx = sqliteTx{}
 
-func nanos(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-func fromNanos(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n).UTC()
-}
-
 const recordColumns = `e.fingerprint, e.scheme, e.algorithm, e.created, e.expires, e.revoked, e.trust, e.source,
 	e.added, e.updated, e.public, e.sealed, e.chain, e.issuer_serial, e.ski`
 
@@ -285,18 +270,11 @@ func (t sqliteTx) query(query string, args ...any) ([]Record, error) {
 	}
 	var out []Record
 	for rows.Next() {
-		var r Record
-		var scheme, trust string
-		var created, expires, revoked, added, updated int64
-		if err := rows.Scan(&r.Fingerprint, &scheme, &r.Algorithm, &created, &expires, &revoked, &trust, &r.Source,
-			&added, &updated, &r.Public, &r.Sealed, &r.Chain, &r.IssuerSerial, &r.SubjectKeyID); err != nil {
+		r, err := ScanRecord(rows)
+		if err != nil {
 			rows.Close()
 			return nil, err
 		}
-		r.Scheme, r.Trust = Scheme(scheme), Trust(trust)
-		r.Created, r.Expires, r.Revoked = fromNanos(created), fromNanos(expires), fromNanos(revoked)
-		r.Added, r.Updated = fromNanos(added), fromNanos(updated)
-		r.Secret = r.Sealed != nil
 		out = append(out, r)
 	}
 	rows.Close()
@@ -337,13 +315,6 @@ func (t sqliteTx) fill(r *Record) error {
 }
 
 func (t sqliteTx) Put(r Record) error {
-	var sealed, chain any
-	if r.Sealed != nil {
-		sealed = r.Sealed
-	}
-	if r.Chain != nil {
-		chain = r.Chain
-	}
 	_, err := t.tx.Exec(`INSERT INTO entries (fingerprint, scheme, algorithm, created, expires, revoked, trust, source,
 			added, updated, public, sealed, chain, issuer_serial, ski)
 		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
@@ -351,8 +322,7 @@ func (t sqliteTx) Put(r Record) error {
 			created=excluded.created, expires=excluded.expires, revoked=excluded.revoked, trust=excluded.trust,
 			source=excluded.source, added=excluded.added, updated=excluded.updated, public=excluded.public,
 			sealed=excluded.sealed, chain=excluded.chain, issuer_serial=excluded.issuer_serial, ski=excluded.ski`,
-		r.Fingerprint, string(r.Scheme), r.Algorithm, nanos(r.Created), nanos(r.Expires), nanos(r.Revoked),
-		string(r.Trust), r.Source, nanos(r.Added), nanos(r.Updated), r.Public, sealed, chain, r.IssuerSerial, r.SubjectKeyID)
+		RecordValues(r)...)
 	if err != nil {
 		return err
 	}
@@ -388,7 +358,7 @@ func (t sqliteTx) Delete(fpr string) error {
 
 func (t sqliteTx) AppendAudit(a AuditEntry) error {
 	_, err := t.tx.Exec("INSERT INTO audit (at, actor, action, fingerprint, detail) VALUES (?,?,?,?,?)",
-		nanos(a.At), a.Actor, a.Action, a.Fingerprint, a.Detail)
+		UnixNanos(a.At), a.Actor, a.Action, a.Fingerprint, a.Detail)
 	return err
 }
 
@@ -398,22 +368,12 @@ func (t sqliteTx) Audit() ([]AuditEntry, error) {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []AuditEntry
-	for rows.Next() {
-		var a AuditEntry
-		var at int64
-		if err := rows.Scan(&at, &a.Actor, &a.Action, &a.Fingerprint, &a.Detail); err != nil {
-			return nil, err
-		}
-		a.At = fromNanos(at)
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return ScanAudit(rows)
 }
 
 func (t sqliteTx) AddPending(p PendingChange) error {
 	_, err := t.tx.Exec("INSERT INTO pending (at, address, scheme, old_fingerprint, new_fingerprint, source) VALUES (?,?,?,?,?,?)",
-		nanos(p.At), p.Address, string(p.Scheme), p.OldFingerprint, p.NewFingerprint, p.Source)
+		UnixNanos(p.At), p.Address, string(p.Scheme), p.OldFingerprint, p.NewFingerprint, p.Source)
 	return err
 }
 
@@ -423,16 +383,5 @@ func (t sqliteTx) Pending() ([]PendingChange, error) {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []PendingChange
-	for rows.Next() {
-		var p PendingChange
-		var at int64
-		var scheme string
-		if err := rows.Scan(&p.ID, &at, &p.Address, &scheme, &p.OldFingerprint, &p.NewFingerprint, &p.Source); err != nil {
-			return nil, err
-		}
-		p.At, p.Scheme = fromNanos(at), Scheme(scheme)
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return ScanPending(rows)
 }

@@ -29,7 +29,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -261,20 +260,6 @@ type pgTx struct {
 
 var _ keys.Tx = pgTx{}
 
-func nanos(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-func fromNanos(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n).UTC()
-}
-
 // recordSelect reads records with their addresses and key ids in one query.
 const recordSelect = `SELECT e.fingerprint, e.scheme, e.algorithm, e.created, e.expires, e.revoked, e.trust,
 	e.source, e.added, e.updated, e.public, e.sealed, e.chain, e.issuer_serial, e.ski,
@@ -333,24 +318,17 @@ func (t pgTx) query(query string, args ...any) ([]keys.Record, error) {
 	defer rows.Close()
 	var out []keys.Record
 	for rows.Next() {
-		var r keys.Record
-		var scheme, trust string
-		var created, expires, revoked, added, updated int64
-		if err := rows.Scan(&r.Fingerprint, &scheme, &r.Algorithm, &created, &expires, &revoked, &trust, &r.Source,
-			&added, &updated, &r.Public, &r.Sealed, &r.Chain, &r.IssuerSerial, &r.SubjectKeyID,
-			&r.Addresses, &r.KeyIDs); err != nil {
+		var addrs, ids []string
+		r, err := keys.ScanRecord(rows, &addrs, &ids)
+		if err != nil {
 			return nil, err
 		}
-		r.Scheme, r.Trust = keys.Scheme(scheme), keys.Trust(trust)
-		r.Created, r.Expires, r.Revoked = fromNanos(created), fromNanos(expires), fromNanos(revoked)
-		r.Added, r.Updated = fromNanos(added), fromNanos(updated)
-		r.Secret = r.Sealed != nil
 		// As the embedded backend returns them: no addresses or key ids is nil.
-		if len(r.Addresses) == 0 {
-			r.Addresses = nil
+		if len(addrs) > 0 {
+			r.Addresses = addrs
 		}
-		if len(r.KeyIDs) == 0 {
-			r.KeyIDs = nil
+		if len(ids) > 0 {
+			r.KeyIDs = ids
 		}
 		out = append(out, r)
 	}
@@ -359,13 +337,7 @@ func (t pgTx) query(query string, args ...any) ([]keys.Record, error) {
 
 // Put replaces the record, its addresses and key ids in one round trip.
 func (t pgTx) Put(r keys.Record) error {
-	var sealed, chain []byte // nil is NULL
-	if r.Sealed != nil {
-		sealed = r.Sealed
-	}
-	if r.Chain != nil {
-		chain = r.Chain
-	}
+	r.Public = nonNil(r.Public)
 	domains := make([]string, len(r.Addresses))
 	for i, a := range r.Addresses {
 		_, domains[i], _ = strings.Cut(a, "@")
@@ -378,9 +350,7 @@ func (t pgTx) Put(r keys.Record) error {
 			created=excluded.created, expires=excluded.expires, revoked=excluded.revoked, trust=excluded.trust,
 			source=excluded.source, added=excluded.added, updated=excluded.updated, public=excluded.public,
 			sealed=excluded.sealed, chain=excluded.chain, issuer_serial=excluded.issuer_serial, ski=excluded.ski`,
-		r.Fingerprint, string(r.Scheme), r.Algorithm, nanos(r.Created), nanos(r.Expires), nanos(r.Revoked),
-		string(r.Trust), r.Source, nanos(r.Added), nanos(r.Updated), nonNil(r.Public), sealed, chain,
-		r.IssuerSerial, r.SubjectKeyID)
+		keys.RecordValues(r)...)
 	b.Queue(`DELETE FROM keyring_addresses WHERE fingerprint = $1`, r.Fingerprint)
 	b.Queue(`DELETE FROM keyring_keyids WHERE fingerprint = $1`, r.Fingerprint)
 	b.Queue(`INSERT INTO keyring_addresses (fingerprint, address, domain)
@@ -420,7 +390,7 @@ func (t pgTx) Delete(fpr string) error {
 
 func (t pgTx) AppendAudit(a keys.AuditEntry) error {
 	_, err := t.tx.Exec(t.ctx, `INSERT INTO keyring_audit (at, actor, action, fingerprint, detail) VALUES ($1,$2,$3,$4,$5)`,
-		nanos(a.At), a.Actor, a.Action, a.Fingerprint, a.Detail)
+		keys.UnixNanos(a.At), a.Actor, a.Action, a.Fingerprint, a.Detail)
 	return err
 }
 
@@ -430,23 +400,13 @@ func (t pgTx) Audit() ([]keys.AuditEntry, error) {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []keys.AuditEntry
-	for rows.Next() {
-		var a keys.AuditEntry
-		var at int64
-		if err := rows.Scan(&at, &a.Actor, &a.Action, &a.Fingerprint, &a.Detail); err != nil {
-			return nil, err
-		}
-		a.At = fromNanos(at)
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return keys.ScanAudit(rows)
 }
 
 func (t pgTx) AddPending(p keys.PendingChange) error {
 	_, err := t.tx.Exec(t.ctx, `INSERT INTO keyring_pending (at, address, scheme, old_fingerprint, new_fingerprint, source)
 		VALUES ($1,$2,$3,$4,$5,$6)`,
-		nanos(p.At), p.Address, string(p.Scheme), p.OldFingerprint, p.NewFingerprint, p.Source)
+		keys.UnixNanos(p.At), p.Address, string(p.Scheme), p.OldFingerprint, p.NewFingerprint, p.Source)
 	return err
 }
 
@@ -457,16 +417,5 @@ func (t pgTx) Pending() ([]keys.PendingChange, error) {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []keys.PendingChange
-	for rows.Next() {
-		var p keys.PendingChange
-		var at int64
-		var scheme string
-		if err := rows.Scan(&p.ID, &at, &p.Address, &scheme, &p.OldFingerprint, &p.NewFingerprint, &p.Source); err != nil {
-			return nil, err
-		}
-		p.At, p.Scheme = fromNanos(at), keys.Scheme(scheme)
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return keys.ScanPending(rows)
 }
