@@ -226,6 +226,16 @@ func scanMessage(row pgx.Row, mailboxID int64, extra ...any) (mailstore.Message,
 	return m, err
 }
 
+// scanFlagState reads a row of (uid, flags, keywords, modseq): the part of a message STORE
+// and CONDSTORE look at.
+func scanFlagState(row pgx.Row, mailboxID int64) (mailstore.Message, error) {
+	var uid, ms int64
+	var flags int
+	var kw string
+	err := row.Scan(&uid, &flags, &kw, &ms)
+	return mailstore.Message{MailboxID: mailboxID, UID: uint32(uid), Flags: mailstore.Flags(flags), Keywords: keywords(kw), ModSeq: uint64(ms)}, err
+}
+
 func keywords(kw string) []string {
 	if kw == "" {
 		return nil
@@ -307,14 +317,12 @@ func (s *Store) UpdateFlags(ctx context.Context, mailboxID int64, uids []uint32,
 		}
 		cur := map[uint32]mailstore.Message{}
 		for rows.Next() {
-			var uid, ms int64
-			var flags int
-			var kw string
-			if err := rows.Scan(&uid, &flags, &kw, &ms); err != nil {
+			m, err := scanFlagState(rows, mailboxID)
+			if err != nil {
 				rows.Close()
 				return err
 			}
-			cur[uint32(uid)] = mailstore.Message{MailboxID: mailboxID, UID: uint32(uid), Flags: mailstore.Flags(flags), Keywords: keywords(kw), ModSeq: uint64(ms)}
+			cur[m.UID] = m
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -513,14 +521,12 @@ func (s *Store) ChangesSince(ctx context.Context, mailboxID int64, modseq uint64
 		return c, err
 	}
 	for rows.Next() {
-		var uid, ms int64
-		var flags int
-		var kw string
-		if err := rows.Scan(&uid, &flags, &kw, &ms); err != nil {
+		m, err := scanFlagState(rows, 0)
+		if err != nil {
 			rows.Close()
 			return c, err
 		}
-		c.Changed = append(c.Changed, mailstore.Message{UID: uint32(uid), Flags: mailstore.Flags(flags), Keywords: keywords(kw), ModSeq: uint64(ms)})
+		c.Changed = append(c.Changed, m)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
