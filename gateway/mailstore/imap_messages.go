@@ -397,19 +397,7 @@ func flagRows(tx *sql.Tx, query string, args ...any) ([]Message, error) {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []Message
-	for rows.Next() {
-		var m Message
-		var kw string
-		if err := rows.Scan(&m.UID, &m.Flags, &kw, &m.ModSeq); err != nil {
-			return nil, err
-		}
-		if kw != "" {
-			m.Keywords = strings.Fields(kw)
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return ScanFlagStates(rows, 0)
 }
 
 // MessagesInRange lists the messages of a mailbox with lo <= UID <= hi, in UID order.

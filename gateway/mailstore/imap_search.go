@@ -128,18 +128,7 @@ func (s *Store) SearchTextUIDs(ctx context.Context, mailboxID int64, field TextF
 			return nil, err
 		}
 		defer rows.Close()
-		lower := strings.ToLower(needle)
-		for rows.Next() {
-			var uid uint32
-			var h, b string
-			if err := rows.Scan(&uid, &h, &b); err != nil {
-				return nil, err
-			}
-			if strings.Contains(strings.ToLower(b), lower) || field == FieldText && strings.Contains(strings.ToLower(h), lower) {
-				out[uid] = true
-			}
-		}
-		return out, rows.Err()
+		return out, MatchSearchText(rows, field, needle, out)
 	}
 	cols := "{body}"
 	if field == FieldText {
@@ -152,14 +141,7 @@ func (s *Store) SearchTextUIDs(ctx context.Context, mailboxID int64, field TextF
 		return nil, err
 	}
 	defer rows.Close()
-	for rows.Next() {
-		var uid uint32
-		if err := rows.Scan(&uid); err != nil {
-			return nil, err
-		}
-		out[uid] = true
-	}
-	return out, rows.Err()
+	return out, ScanUIDSet(rows, out)
 }
 
 // SearchHeaders returns the decoded header text of every indexed message of a mailbox.
@@ -170,16 +152,7 @@ func (s *Store) SearchHeaders(ctx context.Context, mailboxID int64) (map[uint32]
 		return nil, err
 	}
 	defer rows.Close()
-	out := map[uint32]string{}
-	for rows.Next() {
-		var uid uint32
-		var h string
-		if err := rows.Scan(&uid, &h); err != nil {
-			return nil, err
-		}
-		out[uid] = h
-	}
-	return out, rows.Err()
+	return ScanUIDValues[string](rows)
 }
 
 // RawHeaders returns the raw header sections of a mailbox's indexed messages with
@@ -191,14 +164,5 @@ func (s *Store) RawHeaders(ctx context.Context, mailboxID int64, lo, hi uint32) 
 		return nil, err
 	}
 	defer rows.Close()
-	out := map[uint32][]byte{}
-	for rows.Next() {
-		var uid uint32
-		var h []byte
-		if err := rows.Scan(&uid, &h); err != nil {
-			return nil, err
-		}
-		out[uid] = h
-	}
-	return out, rows.Err()
+	return ScanUIDValues[[]byte](rows)
 }

@@ -1,6 +1,9 @@
 package mailstore
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Rows is the part of a query result (*sql.Rows, pgx.Rows) that the row readers below use.
 // The caller still closes the result.
@@ -105,4 +108,67 @@ func ScanQueueEntries(rows Rows) ([]QueueEntry, error) {
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+// ScanFlagStates reads rows of (uid, flags, keywords, modseq), the part of a message STORE
+// and CONDSTORE look at, as messages of mailboxID.
+func ScanFlagStates(rows Rows, mailboxID int64) ([]Message, error) {
+	var out []Message
+	for rows.Next() {
+		var uid, flags, modseq int64
+		var kw string
+		if err := rows.Scan(&uid, &flags, &kw, &modseq); err != nil {
+			return nil, err
+		}
+		m := Message{MailboxID: mailboxID, UID: uint32(uid), Flags: Flags(flags), ModSeq: uint64(modseq)}
+		if kw != "" {
+			m.Keywords = strings.Fields(kw)
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// ScanUIDSet reads rows of one UID into out.
+func ScanUIDSet(rows Rows, out map[uint32]bool) error {
+	for rows.Next() {
+		var uid int64
+		if err := rows.Scan(&uid); err != nil {
+			return err
+		}
+		out[uint32(uid)] = true
+	}
+	return rows.Err()
+}
+
+// ScanUIDValues reads rows of (uid, value), such as a message's header text.
+func ScanUIDValues[V any](rows Rows) (map[uint32]V, error) {
+	out := map[uint32]V{}
+	for rows.Next() {
+		var uid int64
+		var v V
+		if err := rows.Scan(&uid, &v); err != nil {
+			return nil, err
+		}
+		out[uint32(uid)] = v
+	}
+	return out, rows.Err()
+}
+
+// MatchSearchText reads rows of (uid, header text, body text) and sets out[uid] for the
+// messages whose body, or with FieldText header or body, contains needle, compared
+// case-insensitively. It is SearchTextUIDs for needles the trigram indexes cannot look up.
+func MatchSearchText(rows Rows, field TextField, needle string, out map[uint32]bool) error {
+	lower := strings.ToLower(needle)
+	for rows.Next() {
+		var uid int64
+		var h, b string
+		if err := rows.Scan(&uid, &h, &b); err != nil {
+			return err
+		}
+		if strings.Contains(strings.ToLower(b), lower) || field == FieldText && strings.Contains(strings.ToLower(h), lower) {
+			out[uint32(uid)] = true
+		}
+	}
+	return rows.Err()
 }

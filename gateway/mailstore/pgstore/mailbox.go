@@ -226,16 +226,6 @@ func scanMessage(row pgx.Row, mailboxID int64, extra ...any) (mailstore.Message,
 	return m, err
 }
 
-// scanFlagState reads a row of (uid, flags, keywords, modseq): the part of a message STORE
-// and CONDSTORE look at.
-func scanFlagState(row pgx.Row, mailboxID int64) (mailstore.Message, error) {
-	var uid, ms int64
-	var flags int
-	var kw string
-	err := row.Scan(&uid, &flags, &kw, &ms)
-	return mailstore.Message{MailboxID: mailboxID, UID: uint32(uid), Flags: mailstore.Flags(flags), Keywords: keywords(kw), ModSeq: uint64(ms)}, err
-}
-
 func keywords(kw string) []string {
 	if kw == "" {
 		return nil
@@ -315,18 +305,14 @@ func (s *Store) UpdateFlags(ctx context.Context, mailboxID int64, uids []uint32,
 		if err != nil {
 			return err
 		}
-		cur := map[uint32]mailstore.Message{}
-		for rows.Next() {
-			m, err := scanFlagState(rows, mailboxID)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			cur[m.UID] = m
-		}
+		states, err := mailstore.ScanFlagStates(rows, mailboxID)
 		rows.Close()
-		if err := rows.Err(); err != nil {
+		if err != nil {
 			return err
+		}
+		cur := make(map[uint32]mailstore.Message, len(states))
+		for _, m := range states {
+			cur[m.UID] = m
 		}
 		var chUIDs []int64
 		var chFlags []int32
@@ -520,16 +506,9 @@ func (s *Store) ChangesSince(ctx context.Context, mailboxID int64, modseq uint64
 	if err != nil {
 		return c, err
 	}
-	for rows.Next() {
-		m, err := scanFlagState(rows, 0)
-		if err != nil {
-			rows.Close()
-			return c, err
-		}
-		c.Changed = append(c.Changed, m)
-	}
+	c.Changed, err = mailstore.ScanFlagStates(rows, 0)
 	rows.Close()
-	if err := rows.Err(); err != nil {
+	if err != nil {
 		return c, err
 	}
 	rows, err = tx.Query(ctx, `SELECT uid FROM imap_expunged WHERE mailbox_id = $1 AND modseq >= $2`, mailboxID, int64(modseq))

@@ -88,18 +88,7 @@ func (s *Store) SearchTextUIDs(ctx context.Context, mailboxID int64, field mails
 			return nil, err
 		}
 		defer rows.Close()
-		lower := strings.ToLower(needle)
-		for rows.Next() {
-			var uid int64
-			var h, b string
-			if err := rows.Scan(&uid, &h, &b); err != nil {
-				return nil, err
-			}
-			if strings.Contains(strings.ToLower(b), lower) || field == mailstore.FieldText && strings.Contains(strings.ToLower(h), lower) {
-				out[uint32(uid)] = true
-			}
-		}
-		return out, rows.Err()
+		return out, mailstore.MatchSearchText(rows, field, needle, out)
 	}
 	q := `SELECT m.uid FROM imap_search s JOIN messages m ON m.body_id = s.body_id
 		WHERE m.mailbox_id = $1 AND s.body ILIKE $2`
@@ -112,14 +101,7 @@ func (s *Store) SearchTextUIDs(ctx context.Context, mailboxID int64, field mails
 		return nil, err
 	}
 	defer rows.Close()
-	for rows.Next() {
-		var uid int64
-		if err := rows.Scan(&uid); err != nil {
-			return nil, err
-		}
-		out[uint32(uid)] = true
-	}
-	return out, rows.Err()
+	return out, mailstore.ScanUIDSet(rows, out)
 }
 
 // SearchHeaders returns the decoded header text of every indexed message of a mailbox.
@@ -130,16 +112,7 @@ func (s *Store) SearchHeaders(ctx context.Context, mailboxID int64) (map[uint32]
 		return nil, err
 	}
 	defer rows.Close()
-	out := map[uint32]string{}
-	for rows.Next() {
-		var uid int64
-		var h string
-		if err := rows.Scan(&uid, &h); err != nil {
-			return nil, err
-		}
-		out[uint32(uid)] = h
-	}
-	return out, rows.Err()
+	return mailstore.ScanUIDValues[string](rows)
 }
 
 // RawHeaders returns the raw header sections of a mailbox's indexed messages with
@@ -152,16 +125,7 @@ func (s *Store) RawHeaders(ctx context.Context, mailboxID int64, lo, hi uint32) 
 		return nil, err
 	}
 	defer rows.Close()
-	out := map[uint32][]byte{}
-	for rows.Next() {
-		var uid int64
-		var h []byte
-		if err := rows.Scan(&uid, &h); err != nil {
-			return nil, err
-		}
-		out[uint32(uid)] = h
-	}
-	return out, rows.Err()
+	return mailstore.ScanUIDValues[[]byte](rows)
 }
 
 // MessagesWithEnvelopes is MessagesInRange with the stored envelopes of those messages, in
