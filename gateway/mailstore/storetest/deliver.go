@@ -147,9 +147,7 @@ func testDeliverSharesBody(t *testing.T, open Opener) {
 	if _, _, err := s.OpenBody(ctx, msgs[0].BodyID); !errors.Is(err, mailstore.ErrNotFound) {
 		t.Fatalf("body without references: %v, want ErrNotFound", err)
 	}
-	if probs, err := s.Check(ctx); err != nil || len(probs) != 0 {
-		t.Fatalf("check: %v %v", probs, err)
-	}
+	checkConsistent(t, s)
 }
 
 func testDeliverAllOrNothing(t *testing.T, open Opener) {
@@ -177,9 +175,7 @@ func testDeliverAllOrNothing(t *testing.T, open Opener) {
 	if mb, msgs := mailbox(t, s, u, "INBOX"); len(msgs) != 1 || msgs[0].UID != 1 || mb.UIDNext != 2 {
 		t.Fatalf("after rollback: %d messages, UIDNEXT %d", len(msgs), mb.UIDNext)
 	}
-	if probs, err := s.Check(ctx); err != nil || len(probs) != 0 {
-		t.Fatalf("check: %v %v", probs, err)
-	}
+	checkConsistent(t, s)
 }
 
 func testDeliverFallsBackToInbox(t *testing.T, open Opener) {
@@ -279,9 +275,7 @@ func testLargeBody(t *testing.T, open Opener) {
 	if err != nil || len(inline) != 1 || !bytes.Equal(inline[msgs[1].BodyID], small) {
 		t.Fatalf("inline bodies: %d %v", len(inline), err)
 	}
-	if probs, err := s.Check(ctx); err != nil || len(probs) != 0 {
-		t.Fatalf("check: %v %v", probs, err)
-	}
+	checkConsistent(t, s)
 	// Appended too.
 	buf2, want2 := bigBody(t, mailstore.InlineLimit+1)
 	_, uid, err := s.Append(ctx, mailstore.AppendRequest{UserID: u.ID, MailboxID: msgs[0].MailboxID, Body: buf2})
@@ -327,7 +321,5 @@ func testAppend(t *testing.T, open Opener) {
 	if _, msgs := mailbox(t, s, u, "Drafts"); len(msgs) != 1 {
 		t.Fatal("a failed append left a message")
 	}
-	if probs, err := s.Check(ctx); err != nil || len(probs) != 0 {
-		t.Fatalf("check: %v %v", probs, err)
-	}
+	checkConsistent(t, s)
 }

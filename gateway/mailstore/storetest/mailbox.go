@@ -116,9 +116,7 @@ func testMailboxes(t *testing.T, open Opener) {
 	if _, _, err := s.OpenBody(ctx, msgs[0].BodyID); !errors.Is(err, mailstore.ErrNotFound) {
 		t.Fatalf("body of a deleted mailbox's message: %v", err)
 	}
-	if probs, err := s.Check(ctx); err != nil || len(probs) != 0 {
-		t.Fatalf("check: %v %v", probs, err)
-	}
+	checkConsistent(t, s)
 }
 
 func testRenameWithChildren(t *testing.T, open Opener) {

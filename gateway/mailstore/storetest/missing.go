@@ -96,7 +96,5 @@ func testMissingIsNotFound(t *testing.T, open Opener) {
 	if _, msgs := mailbox(t, s, u, "INBOX"); len(msgs) != 0 {
 		t.Errorf("INBOX has %d messages", len(msgs))
 	}
-	if probs, err := s.Check(ctx); err != nil || len(probs) != 0 {
-		t.Fatalf("check: %v %v", probs, err)
-	}
+	checkConsistent(t, s)
 }

@@ -51,9 +51,7 @@ func testMaildrop(t *testing.T, open Opener) {
 	if _, err := s.Maildrop(ctx, 987654321); !errors.Is(err, mailstore.ErrNotFound) {
 		t.Fatalf("maildrop of a missing user: %v", err)
 	}
-	if probs, err := s.Check(ctx); err != nil || len(probs) != 0 {
-		t.Fatalf("check: %v %v", probs, err)
-	}
+	checkConsistent(t, s)
 }
 
 func maildropUIDs(d mailstore.Maildrop) []uint32 {
@@ -129,7 +127,5 @@ func testRenameInboxWithHidden(t *testing.T, open Opener) {
 	if err := s.DeleteMailbox(ctx, u.ID, "Kept"); err != nil {
 		t.Fatal(err)
 	}
-	if probs, err := s.Check(ctx); err != nil || len(probs) != 0 {
-		t.Fatalf("check: %v %v", probs, err)
-	}
+	checkConsistent(t, s)
 }

@@ -120,9 +120,7 @@ func testQueueLifecycle(t *testing.T, open Opener) {
 	if got := readBody(t, s, msgs[0].BodyID); string(got) != "Subject: out\r\n\r\nhello\r\n" {
 		t.Fatalf("body %q", got)
 	}
-	if probs, err := s.Check(ctx); err != nil || len(probs) != 0 {
-		t.Fatalf("check: %v %v", probs, err)
-	}
+	checkConsistent(t, s)
 }
 
 func testQueueBounce(t *testing.T, open Opener) {
@@ -175,9 +173,7 @@ func testQueueBounce(t *testing.T, open Opener) {
 	if string(readBody(t, s, all[1].BodyID)) != "Subject: Delayed\r\n\r\n" {
 		t.Fatal("warning body")
 	}
-	if probs, err := s.Check(ctx); err != nil || len(probs) != 0 {
-		t.Fatalf("check: %v %v", probs, err)
-	}
+	checkConsistent(t, s)
 }
 
 func testQueueAdmin(t *testing.T, open Opener) {

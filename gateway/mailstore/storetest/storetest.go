@@ -166,6 +166,14 @@ func addUser(t *testing.T, s Store, addr string) mailstore.User {
 	return u
 }
 
+// checkConsistent fails t unless Check finds nothing wrong with s.
+func checkConsistent(t *testing.T, s Store) {
+	t.Helper()
+	if probs, err := s.Check(context.Background()); err != nil || len(probs) != 0 {
+		t.Fatalf("check: %v %v", probs, err)
+	}
+}
+
 func readBody(t *testing.T, s Store, bodyID int64) []byte {
 	t.Helper()
 	rc, size, err := s.OpenBody(context.Background(), bodyID)
