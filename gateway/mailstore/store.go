@@ -196,16 +196,23 @@ const readStmtLimit = 128
 
 func (r *readDB) stmt(query string) *sql.Stmt {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if st, ok := r.stmts[query]; ok {
+	st, ok := r.stmts[query]
+	full := len(r.stmts) >= readStmtLimit
+	r.mu.Unlock()
+	if ok || full {
 		return st
 	}
-	if len(r.stmts) >= readStmtLimit {
-		return nil
-	}
+	// Prepared without the lock: preparing waits for a free connection, and a reader holding
+	// one (rows still open) may be asking for another statement.
 	st, err := r.DB.Prepare(query)
 	if err != nil {
 		return nil // the query reports the error itself
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if prev, ok := r.stmts[query]; ok {
+		st.Close()
+		return prev
 	}
 	if r.stmts == nil {
 		r.stmts = map[string]*sql.Stmt{}
