@@ -19,7 +19,8 @@
 // sessions at once when mail is delivered or another session changes a mailbox.
 //
 // Search uses the store's trigram index (mailstore.SearchText), filled by a background
-// indexer after delivery and, for anything it has not reached yet, by the search itself.
+// indexer once deliveries pause (at most indexMaxDelay after a message arrives) and, for
+// anything it has not reached yet, by the search itself.
 //
 // Errors: *imap.Error values go to the client as they are; anything else is logged with a
 // reference and answered "NO [SERVERBUG] internal error (ref …)", so no detail leaks.

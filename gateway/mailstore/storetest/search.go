@@ -94,6 +94,42 @@ func testSearch(t *testing.T, open Opener) {
 	}
 }
 
+// testSearchLargeBatch stores more search texts in one call than one statement takes, with a
+// body given twice: every text is found, and the later of the two wins.
+func testSearchLargeBatch(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t, mailstore.Options{})
+	u := addUser(t, s, "batch@x.test")
+	const n = 1100
+	var texts []mailstore.SearchText
+	for i := range n {
+		d := deliver(t, s, fmt.Sprintf("Subject: m%d\r\n\r\nbody %d\r\n", i, i), mailstore.Target{UserID: u.ID})
+		msgs, err := s.MessagesInRange(ctx, d.Messages[0].MailboxID, d.Messages[0].UID, d.Messages[0].UID)
+		if err != nil || len(msgs) != 1 {
+			t.Fatalf("message %d: %v %v", i, msgs, err)
+		}
+		texts = append(texts, mailstore.SearchText{BodyID: msgs[0].BodyID, Header: fmt.Sprintf("Subject: m%d", i), Text: fmt.Sprintf("word%05dx", i)})
+	}
+	texts = append(texts, mailstore.SearchText{BodyID: texts[7].BodyID, Header: "Subject: m7", Text: "secondtext"})
+	if err := s.PutSearchText(ctx, texts); err != nil {
+		t.Fatal(err)
+	}
+	inbox, _ := s.MailboxByName(ctx, u.ID, "INBOX")
+	for _, i := range []int{0, 511, 512, 1023, 1024, n - 1} {
+		got, err := s.SearchTextUIDs(ctx, inbox.ID, mailstore.FieldBody, fmt.Sprintf("word%05dx", i))
+		if err != nil || len(got) != 1 {
+			t.Errorf("text %d: %v %v", i, got, err)
+		}
+	}
+	if got, _ := s.SearchTextUIDs(ctx, inbox.ID, mailstore.FieldBody, "word00007x"); len(got) != 0 {
+		t.Errorf("the earlier text of a body given twice is still found: %v", got)
+	}
+	if got, _ := s.SearchTextUIDs(ctx, inbox.ID, mailstore.FieldBody, "secondtext"); len(got) != 1 {
+		t.Errorf("the later text of a body given twice is not found: %v", got)
+	}
+	checkConsistent(t, s)
+}
+
 func testEnvelopes(t *testing.T, open Opener) {
 	ctx := context.Background()
 	s := open(t, mailstore.Options{})

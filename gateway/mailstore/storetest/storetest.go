@@ -123,6 +123,7 @@ func Run(t *testing.T, open Opener) {
 		{"Expunge", testExpunge},
 		{"ChangesSince", testChangesSince},
 		{"Search", testSearch},
+		{"SearchLargeBatch", testSearchLargeBatch},
 		{"Envelopes", testEnvelopes},
 		{"Maildrop", testMaildrop},
 		{"MaildropLock", testMaildropLock},
