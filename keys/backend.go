@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/sealgate/sealgate/keys/changecount"
 )
 
 // Backend stores records, the audit log and pending changes. The embedded implementation is
@@ -108,11 +110,9 @@ CREATE TABLE IF NOT EXISTS pending (
 // CLI like the mail store. Writes go through one connection with BEGIN IMMEDIATE.
 type sqliteBackend struct {
 	wdb, rdb *sql.DB
-	// vdb is one connection that only reads PRAGMA data_version, which changes when another
-	// connection (of any process, this one's writer included) commits: the change counter of
-	// the keyring's cache. vstmt is that query, prepared once: it runs before every lookup.
-	vdb   *sql.DB
-	vstmt *sql.Stmt
+	// changes is the keyring's change counter (DIR/keys.changes, see package changecount):
+	// every Update adds one after its commit, in whichever process made it.
+	changes *changecount.Counter
 }
 
 func openSQLite(dir string) (*sqliteBackend, error) {
@@ -129,22 +129,14 @@ func openSQLite(dir string) (*sqliteBackend, error) {
 		wdb.Close()
 		return nil, err
 	}
-	vdb, err := sql.Open("sqlite", dsn)
+	changes, err := changecount.Open(filepath.Join(dir, "keys.changes"))
 	if err != nil {
 		wdb.Close()
 		rdb.Close()
-		return nil, err
+		return nil, fmt.Errorf("keys: %w", err)
 	}
-	vdb.SetMaxOpenConns(1)
-	vdb.SetMaxIdleConns(1)
-	vdb.SetConnMaxLifetime(0)
-	vdb.SetConnMaxIdleTime(0)
-	b := &sqliteBackend{wdb: wdb, rdb: rdb, vdb: vdb}
+	b := &sqliteBackend{wdb: wdb, rdb: rdb, changes: changes}
 	if err := b.migrate(); err != nil {
-		b.Close()
-		return nil, fmt.Errorf("keys: %s: %w", path, err)
-	}
-	if b.vstmt, err = vdb.Prepare("PRAGMA data_version"); err != nil {
 		b.Close()
 		return nil, fmt.Errorf("keys: %s: %w", path, err)
 	}
@@ -174,18 +166,12 @@ func (b *sqliteBackend) migrate() error {
 }
 
 func (b *sqliteBackend) Close() error {
-	if b.vstmt != nil {
-		b.vstmt.Close()
-	}
-	return errors.Join(b.wdb.Close(), b.rdb.Close(), b.vdb.Close())
+	return errors.Join(b.wdb.Close(), b.rdb.Close())
 }
 
-// Version implements Versioned. data_version is only comparable on one connection, so vdb
-// has exactly one that is never closed while the backend is open.
+// Version implements Versioned.
 func (b *sqliteBackend) Version(ctx context.Context) (int64, error) {
-	var v int64
-	err := b.vstmt.QueryRowContext(ctx).Scan(&v)
-	return v, err
+	return int64(b.changes.Load()), nil
 }
 
 func (b *sqliteBackend) View(ctx context.Context, fn func(Tx) error) error {
@@ -206,7 +192,9 @@ func (b *sqliteBackend) Update(ctx context.Context, fn func(Tx) error) error {
 	if err := fn(sqliteTx{tx}); err != nil {
 		return err
 	}
-	return tx.Commit()
+	err = tx.Commit()
+	b.changes.Add() // after a failed commit too: its outcome is not certain
+	return err
 }
 
 type sqliteTx struct{ tx *sql.Tx }

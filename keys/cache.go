@@ -16,9 +16,11 @@ import (
 // cheap without ever serving a key the store no longer holds in that form:
 //
 //   - records: the result of each Find, kept while the backend's change counter
-//     (Versioned.Version) is unchanged. The counter is read before every lookup, so a key
-//     deleted, revoked or replaced by any process (the CLI, another node) is seen by the next
-//     lookup that starts after its commit. Backends without a counter are not cached.
+//     (Versioned.Version) is unchanged, and for at most recordsTTL. The counter is read before
+//     every lookup, so a key deleted, revoked or replaced by any process (the CLI, another
+//     node) is seen by the next lookup that starts after its commit; the time limit covers a
+//     change the counter missed (a process killed between its commit and its increment).
+//     Backends without a counter are not cached.
 //   - entities: parsed OpenPGP keys, keyed by fingerprint and a hash of the stored bytes (the
 //     public record and the sealed secret), so a changed record is parsed afresh. go-crypto
 //     entities are not safe for concurrent use (checking a self-signature records the result
@@ -31,6 +33,9 @@ type Versioned interface {
 
 const maxCachedEntities = 4096
 
+// recordsTTL bounds how long a Find result is reused while the change counter stands still.
+const recordsTTL = 10 * time.Second
+
 // entityTTL bounds how long a parsed entity (and the self-signature checks made when it was
 // parsed, which depend on the time) is reused.
 const entityTTL = 10 * time.Minute
@@ -39,6 +44,7 @@ type cache struct {
 	mu       sync.Mutex
 	version  int64
 	valid    bool
+	filled   time.Time // when records was started
 	records  map[Query][]Record
 	entities map[entityKey]cachedEntity
 }
@@ -65,9 +71,10 @@ func (k *Keyring) findCached(ctx context.Context, q Query, load func() ([]Record
 		return nil, err
 	}
 	c := &k.cache
+	now := k.now()
 	c.mu.Lock()
-	if !c.valid || c.version != v {
-		c.records, c.version, c.valid = nil, v, true
+	if !c.valid || c.version != v || now.Sub(c.filled) >= recordsTTL || now.Before(c.filled) {
+		c.records, c.version, c.valid, c.filled = nil, v, true, now
 	}
 	rs, hit := c.records[q]
 	c.mu.Unlock()

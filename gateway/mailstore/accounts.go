@@ -35,7 +35,7 @@ var DefaultMailboxes = []struct{ Name, SpecialUse string }{
 // account with the same (case-folded) address exists.
 func (s *Store) AddUser(ctx context.Context, addr address.Address, passwordHash string) (User, error) {
 	u := User{Address: addr.String(), PasswordHash: passwordHash, Created: s.opts.Now().Truncate(time.Second)}
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.writeDirectory(ctx, func(tx *sql.Tx) error {
 		res, err := tx.Exec(`INSERT INTO users(address, address_key, password_hash, created) VALUES (?, ?, ?, ?)
 			ON CONFLICT(address_key) DO NOTHING`, u.Address, addr.Key(), passwordHash, u.Created.Unix())
 		if err != nil {
@@ -55,12 +55,13 @@ func (s *Store) AddUser(ctx context.Context, addr address.Address, passwordHash 
 	return u, err
 }
 
-// UserByAddress finds an account by address (case-insensitively).
-func (s *Store) UserByAddress(ctx context.Context, addr address.Address) (User, error) {
+// readUser reads the account whose address key is key (UserByAddress reads through the
+// directory cache).
+func (s *Store) readUser(ctx context.Context, key string) (User, error) {
 	var u User
 	var created int64
 	err := s.rdb.QueryRowContext(ctx, `SELECT id, address, password_hash, created FROM users WHERE address_key = ?`,
-		addr.Key()).Scan(&u.ID, &u.Address, &u.PasswordHash, &created)
+		key).Scan(&u.ID, &u.Address, &u.PasswordHash, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, ErrNotFound
 	}
@@ -80,7 +81,7 @@ func (s *Store) Users(ctx context.Context) ([]User, error) {
 
 // SetPasswordHash replaces an account's password hash.
 func (s *Store) SetPasswordHash(ctx context.Context, addr address.Address, hash string) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.writeDirectory(ctx, func(tx *sql.Tx) error {
 		res, err := tx.Exec(`UPDATE users SET password_hash = ? WHERE address_key = ?`, hash, addr.Key())
 		if err != nil {
 			return err
@@ -94,7 +95,7 @@ func (s *Store) SetPasswordHash(ctx context.Context, addr address.Address, hash 
 
 // DeleteUser removes an account with all its mailboxes and messages.
 func (s *Store) DeleteUser(ctx context.Context, addr address.Address) error {
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.writeDirectory(ctx, func(tx *sql.Tx) error {
 		res, err := tx.Exec(`DELETE FROM users WHERE address_key = ?`, addr.Key())
 		if err != nil {
 			return err

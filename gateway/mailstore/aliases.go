@@ -25,7 +25,7 @@ type Alias struct {
 // SetAlias creates or replaces an alias. check runs inside the write transaction with the
 // aliases as they would be after the change, so a loop check sees concurrent changes too.
 func (s *Store) SetAlias(ctx context.Context, key string, a Alias, check func(all map[string]Alias) error) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.writeDirectory(ctx, func(tx *sql.Tx) error {
 		if check != nil {
 			all, err := aliasesTx(tx)
 			if err != nil {
@@ -45,7 +45,7 @@ func (s *Store) SetAlias(ctx context.Context, key string, a Alias, check func(al
 
 // DeleteAlias removes an alias; ErrNotFound when there is none.
 func (s *Store) DeleteAlias(ctx context.Context, key string) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.writeDirectory(ctx, func(tx *sql.Tx) error {
 		res, err := tx.Exec(`DELETE FROM aliases WHERE address_key = ?`, key)
 		if err != nil {
 			return err
@@ -57,8 +57,8 @@ func (s *Store) DeleteAlias(ctx context.Context, key string) error {
 	})
 }
 
-// AliasByKey returns one alias, or ErrNotFound.
-func (s *Store) AliasByKey(ctx context.Context, key string) (Alias, error) {
+// readAlias reads one alias, or ErrNotFound (AliasByKey reads through the directory cache).
+func (s *Store) readAlias(ctx context.Context, key string) (Alias, error) {
 	var a Alias
 	var targets string
 	err := s.rdb.QueryRowContext(ctx, `SELECT address, targets FROM aliases WHERE address_key = ?`, key).Scan(&a.Address, &targets)

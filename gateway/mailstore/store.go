@@ -15,6 +15,8 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/sealgate/sealgate/keys/changecount"
 )
 
 // Errors callers test with errors.Is.
@@ -47,7 +49,7 @@ const InlineLimit = 1 << 20
 
 // schemaVersion is the version of the database this Sealgate writes; Open upgrades older
 // ones (upgrades) and refuses newer ones.
-const schemaVersion = 2
+const schemaVersion = 3
 
 // Options configure Open.
 type Options struct {
@@ -67,11 +69,14 @@ type Store struct {
 	rdb  *readDB // readers
 	// openBody is OpenBody's query, prepared once: IMAP and POP3 downloads run it per message.
 	openBody *sql.Stmt
-	policy   policyCache   // PolicySettings
 	drops    maildropLocks // LockMaildrop
 	// wstmts are the writer's prepared statements for the hot write paths (delivery and the
 	// group commit's savepoints): preparing costs about as much as running them.
 	wstmts stmtCache
+	// changes counts changes to the directory in every process (DIR/mail.changes); directory
+	// is what this process read of it (see directoryCache).
+	changes   *changecount.Counter
+	directory directoryCache
 
 	writes   chan *writeReq
 	commits  atomic.Int64 // group commits so far, for checkpointLoop
@@ -113,11 +118,17 @@ func Open(dir string, opts Options) (*Store, error) {
 		wdb.Close()
 		return nil, err
 	}
+	changes, err := changecount.Open(filepath.Join(dir, "mail.changes"))
+	if err != nil {
+		wdb.Close()
+		rdbConn.Close()
+		return nil, fmt.Errorf("mailstore: %w", err)
+	}
 	rdb := &readDB{DB: rdbConn}
 	rdb.SetMaxOpenConns(8)
 	rdb.SetMaxIdleConns(8)
 	s := &Store{
-		dir: dir, dsn: dsn, opts: opts, wdb: wdb, rdb: rdb,
+		dir: dir, dsn: dsn, opts: opts, wdb: wdb, rdb: rdb, changes: changes,
 		writes:   make(chan *writeReq, 1024),
 		stopped:  make(chan struct{}),
 		loopDone: make(chan struct{}),

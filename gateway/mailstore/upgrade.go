@@ -12,6 +12,12 @@ var upgrades = []string{
 	`ALTER TABLE pop3_hidden RENAME TO pop3_hidden_v1;` + schemaPOP3 +
 		`INSERT INTO pop3_hidden(mailbox_id, uid) SELECT mailbox_id, uid FROM pop3_hidden_v1;
 		DROP TABLE pop3_hidden_v1;`,
+	// 2 → 3: policy_version and its triggers go; the directory's change counter
+	// (DIR/mail.changes) tells processes of every change to the policy settings.
+	`DROP TRIGGER IF EXISTS policy_settings_ins;
+	DROP TRIGGER IF EXISTS policy_settings_upd;
+	DROP TRIGGER IF EXISTS policy_settings_del;
+	DROP TABLE IF EXISTS policy_version;`,
 }
 
 // upgrade applies the upgrades the database still needs, each with its version.

@@ -20,6 +20,24 @@ CREATE TABLE IF NOT EXISTS pop3_hidden (
 ) STRICT, WITHOUT ROWID;
 `
 
+// schemaPolicyVersion2 is what schema versions 1 and 2 added to policy_settings.
+const schemaPolicyVersion2 = `
+CREATE TABLE IF NOT EXISTS policy_version (
+	id INTEGER PRIMARY KEY CHECK (id = 1),
+	n  INTEGER NOT NULL
+) STRICT;
+INSERT OR IGNORE INTO policy_version(id, n) VALUES (1, 0);
+CREATE TRIGGER IF NOT EXISTS policy_settings_ins AFTER INSERT ON policy_settings BEGIN
+	UPDATE policy_version SET n = n + 1 WHERE id = 1;
+END;
+CREATE TRIGGER IF NOT EXISTS policy_settings_upd AFTER UPDATE ON policy_settings BEGIN
+	UPDATE policy_version SET n = n + 1 WHERE id = 1;
+END;
+CREATE TRIGGER IF NOT EXISTS policy_settings_del AFTER DELETE ON policy_settings BEGIN
+	UPDATE policy_version SET n = n + 1 WHERE id = 1;
+END;
+`
+
 // createVersion1 makes dir/mail.db as a Sealgate with schema version 1 left it: one user whose
 // INBOX holds messages 1 to 3, message 2 hidden from POP3.
 func createVersion1(t *testing.T, dir string) {
@@ -31,8 +49,11 @@ func createVersion1(t *testing.T, dir string) {
 	}
 	defer db.Close()
 	for _, part := range schemaParts() {
-		if part == schemaPOP3 {
+		switch part {
+		case schemaPOP3:
 			part = schemaPOP3Version1
+		case schemaPolicy:
+			part += schemaPolicyVersion2
 		}
 		if _, err := db.Exec(part); err != nil {
 			t.Fatal(err)
@@ -49,6 +70,7 @@ func createVersion1(t *testing.T, dir string) {
 		`INSERT INTO messages(mailbox_id, uid, body_id, internal_date, size, modseq) VALUES
 			(10, 1, 1, 0, 8, 2), (10, 2, 2, 0, 8, 3), (10, 3, 3, 0, 8, 4)`,
 		`INSERT INTO pop3_hidden(mailbox_id, uid) VALUES (10, 2)`,
+		`INSERT INTO policy_settings(scope, key, value) VALUES ('global', 'inbound.encrypt', 'pgp')`,
 	} {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)
@@ -56,7 +78,8 @@ func createVersion1(t *testing.T, dir string) {
 	}
 }
 
-// TestUpgradeFromVersion1: Open upgrades a version 1 database in place, keeping the messages
+// TestUpgradeFromVersion1: Open upgrades a version 1 database in place (through version 2: the
+// policy settings stay, policy_version goes), keeping the messages
 // hidden from POP3, and INBOX can then be renamed with them.
 func TestUpgradeFromVersion1(t *testing.T) {
 	ctx := context.Background()
@@ -72,6 +95,16 @@ func TestUpgradeFromVersion1(t *testing.T) {
 	}
 	if v != schemaVersion || !strings.Contains(ddl, "ON UPDATE CASCADE") {
 		t.Fatalf("after Open: schema version %d, pop3_hidden %s", v, ddl)
+	}
+	var left int
+	if err := s.wdb.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE name LIKE 'policy_%' AND name != 'policy_settings'`).Scan(&left); err != nil || left != 0 {
+		t.Fatalf("after Open: %d of policy_version and its triggers left (%v)", left, err)
+	}
+	if p, err := s.PolicySettings(ctx); err != nil || p["global"]["inbound.encrypt"] != "pgp" {
+		t.Fatalf("policy after upgrade: %v %v", p, err)
+	}
+	if err := s.SetPolicy(ctx, "global", map[string]string{"inbound.encrypt": "smime"}); err != nil {
+		t.Fatalf("policy change after upgrade: %v", err)
 	}
 	if d, err := s.Maildrop(ctx, 1); err != nil || fmt.Sprint(maildropUIDs(d)) != "[1 3]" {
 		t.Fatalf("maildrop after upgrade: %+v %v", d, err)
