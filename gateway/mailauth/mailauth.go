@@ -15,6 +15,7 @@ import (
 	"io"
 	"net/mail"
 	"net/netip"
+	"net/textproto"
 	"strings"
 	"time"
 
@@ -40,6 +41,9 @@ type Input struct {
 	// Open, when Message is nil, reads the message as received from the start; it may be
 	// called more than once. Large messages are checked from it without being held in memory.
 	Open func() io.Reader
+	// Header is the message's header section, parsed, when the caller has it already (the
+	// From: field is read from it); nil parses it from Message or Open.
+	Header textproto.MIMEHeader
 }
 
 // DKIMOutcome is the result of one DKIM signature.
@@ -83,8 +87,17 @@ func (c *Checker) Check(ctx context.Context, in Input) Results {
 	msg, header := io.Reader(bytes.NewReader(in.Message)), in.Message
 	if in.Message == nil && in.Open != nil {
 		msg = in.Open()
-		// Only the header section is needed for DMARC; MaxHeader bounds it.
-		header, _ = io.ReadAll(io.LimitReader(in.Open(), MaxHeader))
+		if in.Header == nil {
+			// Only the header section is needed for DMARC; MaxHeader bounds it.
+			header, _ = io.ReadAll(io.LimitReader(in.Open(), MaxHeader))
+		}
+	}
+	var from string
+	var fromOK bool
+	if in.Header != nil {
+		from, fromOK = fromDomainOf(in.Header)
+	} else {
+		from, fromOK = fromDomain(header)
 	}
 	verifs, err := dkim.VerifyWithOptions(msg, &dkim.VerifyOptions{LookupTXT: lookupTXT, MaxVerifications: 5})
 	if err != nil && !errors.Is(err, dkim.ErrTooManySignatures) {
@@ -104,7 +117,7 @@ func (c *Checker) Check(ctx context.Context, in Input) Results {
 		r.DKIM = append(r.DKIM, o)
 	}
 
-	r.DMARC, r.DMARCFrom, r.DMARCPolicy = c.dmarc(lookupTXT, header, r)
+	r.DMARC, r.DMARCFrom, r.DMARCPolicy = c.dmarc(lookupTXT, from, fromOK, r)
 	return r
 }
 
@@ -118,7 +131,13 @@ func fromDomain(msg []byte) (string, bool) {
 	if err != nil {
 		return "", false
 	}
-	froms := m.Header["From"]
+	return fromDomainOf(textproto.MIMEHeader(m.Header))
+}
+
+// fromDomainOf is the RFC5322.From domain (DMARC, RFC 7489 §6.6.1): a message with other than
+// exactly one From: address has none.
+func fromDomainOf(h textproto.MIMEHeader) (string, bool) {
+	froms := h["From"]
 	if len(froms) != 1 {
 		return "", false
 	}
@@ -147,8 +166,9 @@ func aligned(a, b string, mode dmarc.AlignmentMode) bool {
 	return strings.EqualFold(orgDomain(a), orgDomain(b))
 }
 
-func (c *Checker) dmarc(lookupTXT func(string) ([]string, error), msg []byte, r Results) (result, from, policy string) {
-	from, ok := fromDomain(msg)
+// dmarc evaluates the policy of the From: domain (from; ok false when the message has no
+// single From: address).
+func (c *Checker) dmarc(lookupTXT func(string) ([]string, error), from string, ok bool, r Results) (result, domain, policy string) {
 	if !ok {
 		return "permerror", "", ""
 	}

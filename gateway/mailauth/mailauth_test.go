@@ -1,12 +1,14 @@
 package mailauth
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
 	"net/netip"
+	"net/textproto"
 	"strings"
 	"testing"
 
@@ -57,9 +59,31 @@ func TestDKIMAndDMARC(t *testing.T) {
 		if len(r.DKIM) != 1 || r.DKIM[0].Result != tc.dkim || r.DMARC != tc.dmarc {
 			t.Errorf("%s: dkim %+v dmarc %s, want %s %s", tc.name, r.DKIM, r.DMARC, tc.dkim, tc.dmarc)
 		}
+		// The same with the header section parsed by the caller.
+		h, err := textproto.NewReader(bufio.NewReader(bytes.NewReader(tc.msg))).ReadMIMEHeader()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r = c.Check(context.Background(), Input{IP: ip, Helo: "client.test", MailFrom: tc.mailFrom, Message: tc.msg, Header: h})
+		if len(r.DKIM) != 1 || r.DKIM[0].Result != tc.dkim || r.DMARC != tc.dmarc {
+			t.Errorf("%s, parsed header given: dkim %+v dmarc %s, want %s %s", tc.name, r.DKIM, r.DMARC, tc.dkim, tc.dmarc)
+		}
+	}
+	// A given header is what DMARC reads the From: domain from.
+	r := c.Check(context.Background(), Input{IP: ip, Helo: "client.test", MailFrom: "a@sender.test",
+		Message: signed(t, key, "sender.test", "a@sender.test"),
+		Header:  textproto.MIMEHeader{"From": {"a@elsewhere.test"}}})
+	if r.DMARC != "none" || r.DMARCFrom != "elsewhere.test" {
+		t.Fatalf("DMARC with a given header: %s from %s, want none from elsewhere.test", r.DMARC, r.DMARCFrom)
+	}
+	r = c.Check(context.Background(), Input{IP: ip, Helo: "client.test", MailFrom: "a@sender.test",
+		Message: signed(t, key, "sender.test", "a@sender.test"),
+		Header:  textproto.MIMEHeader{"From": {"a@sender.test", "b@sender.test"}}})
+	if r.DMARC != "permerror" {
+		t.Fatalf("two From: fields: DMARC %s, want permerror", r.DMARC)
 	}
 	// SPF alone aligns too.
-	r := c.Check(context.Background(), Input{IP: netip.MustParseAddr("192.0.2.9"), Helo: "client.test", MailFrom: "b@sender.test",
+	r = c.Check(context.Background(), Input{IP: netip.MustParseAddr("192.0.2.9"), Helo: "client.test", MailFrom: "b@sender.test",
 		Message: []byte("From: b@sender.test\r\nSubject: x\r\n\r\nbody\r\n")})
 	if r.SPF != SPFPass || r.DMARC != "pass" || r.DMARCPolicy != "reject" {
 		t.Fatalf("spf-aligned: %+v", r)

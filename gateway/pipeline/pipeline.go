@@ -194,7 +194,7 @@ func (p *Pipeline) Process(ctx context.Context, env *Envelope, msg *msgbuf.Buffe
 	}
 	var authRes string
 	if p.opts.Auth != nil && env.Role == RoleMX {
-		in := mailauth.Input{IP: env.RemoteIP, Helo: env.Helo, MailFrom: env.MailFrom, Message: raw}
+		in := mailauth.Input{IP: env.RemoteIP, Helo: env.Helo, MailFrom: env.MailFrom, Message: raw, Header: hdr}
 		if w.large {
 			in.Message, in.Open = nil, msg.NewReader
 		}
@@ -220,7 +220,7 @@ func (p *Pipeline) Process(ctx context.Context, env *Envelope, msg *msgbuf.Buffe
 	if w.large {
 		base = &splicedBody{head: head, src: msg, skip: int64(len(raw))}
 	}
-	copies, err := p.secureCopies(ctx, w, env, base, head, authRes)
+	copies, err := p.secureCopies(ctx, w, env, base, head, fromAddress(hdr), authRes)
 	if err != nil {
 		return mailstore.Delivered{}, err
 	}
@@ -388,7 +388,8 @@ func (p *Pipeline) Explain(ctx context.Context, sender string, submitted bool, a
 // secureCopies decides per recipient and makes one copy per distinct decision.
 // base is the message with its header section rewritten, head that header section (for an
 // ordinary message, all of base).
-func (p *Pipeline) secureCopies(ctx context.Context, w *work, env *Envelope, base mailstore.Body, head []byte, authRes string) ([]mailstore.Copy, error) {
+// from is the first From: address of the message, lower-cased ("" if it has none).
+func (p *Pipeline) secureCopies(ctx context.Context, w *work, env *Envelope, base mailstore.Body, head []byte, from, authRes string) ([]mailstore.Copy, error) {
 	settings := policy.Settings{}
 	if p.opts.Policy != nil {
 		s, err := p.opts.Policy.PolicySettings(ctx)
@@ -409,7 +410,6 @@ func (p *Pipeline) secureCopies(ctx context.Context, w *work, env *Envelope, bas
 	if sender.Kind == policy.Address {
 		senderAddr = sender.Name
 	}
-	from := fromAddress(head)
 	if !submitted {
 		p.harvestAutocrypt(ctx, head, from)
 	}

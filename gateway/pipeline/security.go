@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/mail"
+	"net/textproto"
 	"strings"
 
 	"github.com/emersion/go-msgauth/authres"
@@ -410,14 +411,9 @@ func smimeAuthResult(s sigInfo) authres.Result {
 	return &authres.GenericResult{Method: "smime", Value: v, Params: params}
 }
 
-// fromAddress is the single From: address of a message, lower-cased, or "".
-func fromAddress(msg []byte) string {
-	header, _ := splitHeader(msg)
-	m, err := mail.ReadMessage(bytes.NewReader(append(append([]byte(nil), header...), "\r\n"...)))
-	if err != nil {
-		return ""
-	}
-	list, err := (&mail.AddressParser{}).ParseList(m.Header.Get("From"))
+// fromAddress is the first From: address of a parsed header section, lower-cased, or "".
+func fromAddress(h textproto.MIMEHeader) string {
+	list, err := (&mail.AddressParser{}).ParseList(h.Get("From"))
 	if err != nil || len(list) == 0 {
 		return ""
 	}
