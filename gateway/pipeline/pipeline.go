@@ -220,7 +220,7 @@ func (p *Pipeline) Process(ctx context.Context, env *Envelope, msg *msgbuf.Buffe
 	if w.large {
 		base = &splicedBody{head: head, src: msg, skip: int64(len(raw))}
 	}
-	copies, err := p.secureCopies(ctx, w, env, base, head, fromAddress(hdr), authRes)
+	copies, err := p.secureCopies(ctx, w, env, base, head, hdr, authRes)
 	if err != nil {
 		return mailstore.Delivered{}, err
 	}
@@ -388,8 +388,8 @@ func (p *Pipeline) Explain(ctx context.Context, sender string, submitted bool, a
 // secureCopies decides per recipient and makes one copy per distinct decision.
 // base is the message with its header section rewritten, head that header section (for an
 // ordinary message, all of base).
-// from is the first From: address of the message, lower-cased ("" if it has none).
-func (p *Pipeline) secureCopies(ctx context.Context, w *work, env *Envelope, base mailstore.Body, head []byte, from, authRes string) ([]mailstore.Copy, error) {
+// hdr is the message's header section as received, parsed.
+func (p *Pipeline) secureCopies(ctx context.Context, w *work, env *Envelope, base mailstore.Body, head []byte, hdr textproto.MIMEHeader, authRes string) ([]mailstore.Copy, error) {
 	settings := policy.Settings{}
 	if p.opts.Policy != nil {
 		s, err := p.opts.Policy.PolicySettings(ctx)
@@ -410,8 +410,9 @@ func (p *Pipeline) secureCopies(ctx context.Context, w *work, env *Envelope, bas
 	if sender.Kind == policy.Address {
 		senderAddr = sender.Name
 	}
+	from := fromAddress(hdr)
 	if !submitted {
-		p.harvestAutocrypt(ctx, head, from)
+		p.harvestAutocrypt(ctx, hdr, from)
 	}
 	w.keys = newKeyMemo(p.opts.Keys)
 	senderKeys, err := p.senderKeys(ctx, w.keys, settings, arrival, sender, submitted)

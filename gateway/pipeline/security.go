@@ -481,17 +481,12 @@ func (p *Pipeline) harvestCertificate(ctx context.Context, c *x509.Certificate) 
 
 // harvestAutocrypt keeps the key of an Autocrypt header (Autocrypt Level 1) whose addr is the
 // message's From: address.
-func (p *Pipeline) harvestAutocrypt(ctx context.Context, msg []byte, from string) {
+func (p *Pipeline) harvestAutocrypt(ctx context.Context, hdr textproto.MIMEHeader, from string) {
 	h, ok := p.opts.Keys.(Harvester)
 	if !ok || from == "" {
 		return
 	}
-	header, _ := splitHeader(msg)
-	m, err := mail.ReadMessage(bytes.NewReader(append(append([]byte(nil), header...), "\r\n"...)))
-	if err != nil {
-		return
-	}
-	values := m.Header["Autocrypt"]
+	values := hdr["Autocrypt"]
 	if len(values) != 1 {
 		return // none, or ambiguous: Autocrypt ignores both
 	}
