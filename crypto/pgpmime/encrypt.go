@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
 	"github.com/sealgate/sealgate/crypto/internal/mimeutil"
@@ -41,10 +42,13 @@ func Encrypt(dst io.Writer, msg io.Reader, opts EncryptOptions) error {
 	}
 	cfg := packetConfig(opts.Now)
 	to := opts.Recipients.entities()
-	for _, e := range to {
-		if _, err := e.EncryptionKeyWithError(cfg.Now(), cfg); err != nil {
+	encKeys := make([]*packet.PublicKey, len(to))
+	for i, e := range to {
+		k, err := e.EncryptionKeyWithError(cfg.Now(), cfg)
+		if err != nil {
 			return fmt.Errorf("%w: %s: %v", ErrBadKey, (&Key{entity: e}).Fingerprint(), err)
 		}
+		encKeys[i] = k.PublicKey
 	}
 	var signers []*openpgp.Entity
 	if opts.Signer != nil {
@@ -84,11 +88,16 @@ func Encrypt(dst io.Writer, msg io.Reader, opts EncryptOptions) error {
 	if err != nil {
 		return err
 	}
-	pt, err := openpgp.EncryptWithParams(aw, to, nil, &openpgp.EncryptParams{
-		Signers: signers,
-		Hints:   &openpgp.FileHints{},
-		Config:  cfg,
-	})
+	var pt io.WriteCloser
+	if c, ok := seipdCipher(to, cfg); ok && signers == nil {
+		pt, err = encryptData(aw, encKeys, c, cfg)
+	} else {
+		pt, err = openpgp.EncryptWithParams(aw, to, nil, &openpgp.EncryptParams{
+			Signers: signers,
+			Hints:   &openpgp.FileHints{},
+			Config:  cfg,
+		})
+	}
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrBadKey, err)
 	}
