@@ -430,22 +430,27 @@ func (s *Store) commitLoop() {
 				}
 			}
 		}
-		batch := []*writeReq{first}
-	drain:
-		for len(batch) < maxBatch {
-			select {
-			case r := <-s.writes:
-				batch = append(batch, r)
-			default:
-				break drain
-			}
-		}
-		s.commitBatch(batch)
+		s.commitBatch(s.drain([]*writeReq{first}))
 	}
 }
 
+// drain adds the writes already waiting to batch, up to maxBatch, without blocking.
+func (s *Store) drain(batch []*writeReq) []*writeReq {
+	for len(batch) < maxBatch {
+		select {
+		case r := <-s.writes:
+			batch = append(batch, r)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// commitBatch runs batch, and the writes that arrive while it runs, in one transaction: before
+// committing, it takes what has queued meanwhile (drain), so the requests that came during the
+// statements share the commit and its fsync instead of waiting for the next one.
 func (s *Store) commitBatch(batch []*writeReq) {
-	errs := make([]error, len(batch))
 	tx, err := s.wdb.Begin()
 	if err != nil {
 		s.resetWriter()
@@ -464,7 +469,10 @@ func (s *Store) commitBatch(batch []*writeReq) {
 			r.done <- err
 		}
 	}
-	for i, r := range batch {
+	var errs []error
+	for i := 0; i < len(batch); i++ {
+		r := batch[i]
+		errs = append(errs, nil)
 		if _, err := s.wstmts.exec(tx, `SAVEPOINT w`); err != nil {
 			abort(err)
 			return
@@ -483,6 +491,9 @@ func (s *Store) commitBatch(batch []*writeReq) {
 		if _, err := s.wstmts.exec(tx, `RELEASE w`); err != nil {
 			abort(err)
 			return
+		}
+		if i == len(batch)-1 {
+			batch = s.drain(batch)
 		}
 	}
 	if err := tx.Commit(); err != nil {
