@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"bytes"
-	"strings"
 )
 
 // splitHeader returns the header section (with its final blank line) and the body. A message
@@ -18,28 +17,42 @@ func splitHeader(msg []byte) (header, body []byte) {
 }
 
 // dropFields removes header fields for which drop(name, value) is true, folded continuation
-// lines included, and keeps every other byte of the message as it was.
-func dropFields(msg []byte, drop func(name, value string) bool) ([]byte, int) {
+// lines included, and keeps every other byte of the message as it was. name and value are
+// trimmed of white space and valid only during the call. A message with nothing to remove is
+// returned as it is, not copied.
+func dropFields(msg []byte, drop func(name, value []byte) bool) ([]byte, int) {
 	header, body := splitHeader(msg)
-	var out bytes.Buffer
-	out.Grow(len(msg))
+	var out []byte // nil until a field is dropped
 	removed := 0
-	lines := bytes.SplitAfter(header, []byte("\n"))
-	for i := 0; i < len(lines); {
+	for start := 0; start < len(header); {
 		// A field is its first line plus the continuation lines (starting with space or tab).
-		j := i + 1
-		for j < len(lines) && len(lines[j]) > 0 && (lines[j][0] == ' ' || lines[j][0] == '\t') {
-			j++
+		end := start
+		for {
+			nl := bytes.IndexByte(header[end:], '\n')
+			if nl < 0 {
+				end = len(header)
+				break
+			}
+			end += nl + 1
+			if end == len(header) || header[end] != ' ' && header[end] != '\t' {
+				break
+			}
 		}
-		field := bytes.Join(lines[i:j], nil)
+		field := header[start:end]
 		name, value, ok := bytes.Cut(field, []byte(":"))
-		if ok && drop(strings.TrimSpace(string(name)), strings.TrimSpace(string(value))) {
+		switch {
+		case ok && drop(bytes.TrimSpace(name), bytes.TrimSpace(value)):
+			if out == nil {
+				out = append(make([]byte, 0, len(msg)), header[:start]...)
+			}
 			removed++
-		} else {
-			out.Write(field)
+		case out != nil:
+			out = append(out, field...)
 		}
-		i = j
+		start = end
 	}
-	out.Write(body)
-	return out.Bytes(), removed
+	if out == nil {
+		return msg, 0
+	}
+	return append(out, body...), removed
 }

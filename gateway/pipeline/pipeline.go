@@ -201,21 +201,23 @@ func (p *Pipeline) Process(ctx context.Context, env *Envelope, msg *msgbuf.Buffe
 		r := p.opts.Auth.Check(ctx, in)
 		authRes = r.AuthResults(p.opts.Hostname)
 	}
-	head, removed := dropFields(raw, func(name, value string) bool {
-		if strings.EqualFold(name, SecurityHeader) {
+	head, removed := dropFields(raw, func(name, value []byte) bool {
+		if bytes.EqualFold(name, []byte(SecurityHeader)) {
 			return true
 		}
 		// RFC 8601 §5: results claiming our authserv-id did not come from us.
-		if strings.EqualFold(name, "Authentication-Results") {
-			id, _, _ := strings.Cut(value, ";")
-			return strings.EqualFold(strings.TrimSpace(id), p.opts.Hostname)
+		if bytes.EqualFold(name, []byte("Authentication-Results")) {
+			id, _, _ := bytes.Cut(value, []byte(";"))
+			return bytes.EqualFold(bytes.TrimSpace(id), []byte(p.opts.Hostname))
 		}
 		return false
 	})
 	if removed > 0 {
 		p.opts.Logger.Info("removed forged result headers", "id", env.ID, "count", removed)
 	}
-	head = append(added.Bytes(), head...)
+	if added.Len() > 0 {
+		head = append(added.Bytes(), head...)
+	}
 	var base mailstore.Body = msgbuf.FromBytes(head)
 	if w.large {
 		base = &splicedBody{head: head, src: msg, skip: int64(len(raw))}
