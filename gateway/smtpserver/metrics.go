@@ -17,6 +17,7 @@ type Metrics struct {
 	latency    *prometheus.HistogramVec
 	authFails  *prometheus.CounterVec
 	connRefuse *prometheus.CounterVec
+	panics     *prometheus.CounterVec
 }
 
 // NewMetrics makes the metrics and registers them with reg.
@@ -30,8 +31,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		latency:    prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "sealgate_smtp_transaction_seconds", Help: "MAIL to final reply.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}, lbl),
 		authFails:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sealgate_smtp_auth_failures_total", Help: "Failed SMTP AUTH attempts."}, lbl),
 		connRefuse: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sealgate_smtp_connections_refused_total", Help: "Connections refused by the per-address limit."}, lbl),
+		panics:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sealgate_smtp_panics_total", Help: "SMTP sessions ended by an internal error (a recovered panic)."}, lbl),
 	}
-	reg.MustRegister(m.sessions, m.replies, m.rejects, m.bytes, m.latency, m.authFails, m.connRefuse)
+	reg.MustRegister(m.sessions, m.replies, m.rejects, m.bytes, m.latency, m.authFails, m.connRefuse, m.panics)
 	return m
 }
 
@@ -67,6 +69,12 @@ func (l listenerMetrics) rejected(code string) {
 func (l listenerMetrics) authFailed() {
 	if l.m != nil {
 		l.m.authFails.WithLabelValues(l.listener).Inc()
+	}
+}
+
+func (l listenerMetrics) panicked() {
+	if l.m != nil {
+		l.m.panics.WithLabelValues(l.listener).Inc()
 	}
 }
 

@@ -3,13 +3,11 @@ package smtpserver
 import (
 	"context"
 	"errors"
-	"io"
 	"net"
 	"net/netip"
 	"time"
 
 	"github.com/emersion/go-sasl"
-	"github.com/emersion/go-smtp"
 
 	"github.com/sealgate/sealgate/gateway/address"
 	"github.com/sealgate/sealgate/gateway/addressing"
@@ -22,11 +20,15 @@ import (
 // processTimeout bounds the work after the final dot: policy, crypto and the durable commit.
 const processTimeout = 2 * time.Minute
 
+// session holds one connection's policy state: who the client is, whether it logged in, and
+// the envelope of the current transaction. The protocol engine (conn.go) calls it for every
+// decision and sends the reply it returns.
 type session struct {
 	srv      *Server
-	conn     *smtp.Conn
 	remoteIP netip.Addr
 	connID   string
+	helo     string
+	tls      bool
 	user     *mailstore.User
 
 	txID    string
@@ -36,40 +38,36 @@ type session struct {
 	started time.Time
 }
 
-var (
-	_ smtp.Session     = (*session)(nil)
-	_ smtp.AuthSession = (*session)(nil)
-)
-
-func (s *Server) newSession(c *smtp.Conn) (smtp.Session, error) {
-	ip := netip.Addr{}
-	if ap, err := netip.ParseAddrPort(c.Conn().RemoteAddr().String()); err == nil {
-		ip = ap.Addr().Unmap()
-	}
-	s.metrics.session()
-	return &session{srv: s, conn: c, remoteIP: ip, connID: pipeline.NewID()}, nil
+// mailParams are the MAIL FROM parameters the session decides on.
+type mailParams struct {
+	size int64 // SIZE=, 0 when absent
+	utf8 bool  // SMTPUTF8
 }
 
-func (s *session) isTLS() bool {
-	_, ok := s.conn.TLSConnectionState()
-	return ok
+func newSession(s *Server, remote net.Addr) *session {
+	ip := netip.Addr{}
+	if ap, err := netip.ParseAddrPort(remote.String()); err == nil {
+		ip = ap.Addr().Unmap()
+	}
+	return &session{srv: s, remoteIP: ip, connID: pipeline.NewID()}
 }
 
 func (s *session) authAllowed() bool {
 	if s.srv.opts.Role != pipeline.RoleSubmission {
 		return false
 	}
-	return s.isTLS() || (s.srv.opts.PlaintextAuthOnLoopback && s.remoteIP.IsLoopback())
+	return s.tls || (s.srv.opts.PlaintextAuthOnLoopback && s.remoteIP.IsLoopback())
 }
 
-func (s *session) AuthMechanisms() []string {
+func (s *session) authMechanisms() []string {
 	if !s.authAllowed() {
 		return nil
 	}
 	return []string{sasl.Plain, sasl.Login}
 }
 
-func (s *session) Auth(mech string) (sasl.Server, error) {
+// auth returns the SASL server for mech (upper case), or the reply that refuses it.
+func (s *session) auth(mech string) (sasl.Server, *reply) {
 	if s.srv.opts.Role != pipeline.RoleSubmission {
 		return nil, replyNoAuthHere
 	}
@@ -100,18 +98,19 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 	case sasl.Login:
 		return &loginServer{check: check}, nil
 	}
-	return nil, smtp.ErrAuthUnknownMechanism
+	return nil, replyAuthMechanism
 }
 
-func (s *session) Mail(from string, opts *smtp.MailOptions) error {
+// mail decides on MAIL FROM; from is "" for the null sender.
+func (s *session) mail(from string, p mailParams) *reply {
 	sub := s.srv.opts.Role == pipeline.RoleSubmission
 	if sub && s.user == nil {
 		return replyAuthRequired
 	}
-	if opts != nil && opts.Size > s.srv.opts.MaxMessageSize {
+	if p.size > s.srv.opts.MaxMessageSize {
+		s.srv.metrics.rejected("552")
 		return replyTooBig
 	}
-	utf8 := opts != nil && opts.UTF8
 	if from == "" {
 		if sub {
 			return replyNullSender
@@ -121,7 +120,7 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 		if err != nil {
 			return replyBadSender
 		}
-		if !utf8 && !isASCII(from) {
+		if !p.utf8 && !isASCII(from) {
 			return replyNeedUTF8
 		}
 		if sub && !auth.Owns(*s.user, a) {
@@ -130,11 +129,12 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 		from = a.String()
 	}
 	s.txID = pipeline.NewID()
-	s.from, s.utf8, s.rcpts, s.started = from, utf8, nil, time.Now()
+	s.from, s.utf8, s.rcpts, s.started = from, p.utf8, nil, time.Now()
 	return nil
 }
 
-func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
+// rcpt decides on RCPT TO.
+func (s *session) rcpt(to string) *reply {
 	a, err := address.Parse(to)
 	if err != nil {
 		return replyBadRcpt
@@ -178,33 +178,27 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	return nil
 }
 
-func (s *session) Data(r io.Reader) error {
-	buf := msgbuf.New(msgbuf.Options{Dir: s.srv.opts.SpoolDir, MaxSize: s.srv.opts.MaxMessageSize})
-	defer buf.Discard()
-	_, err := buf.ReadFrom(r)
-	if err == nil {
-		err = buf.Finish()
+// newMessage returns the buffer that DATA or BDAT fill with the message.
+func (s *session) newMessage() *msgbuf.Buffer {
+	return msgbuf.New(msgbuf.Options{Dir: s.srv.opts.SpoolDir, MaxSize: s.srv.opts.MaxMessageSize})
+}
+
+// refuse is the reply to a message that could not be received whole (err from the buffer).
+func (s *session) refuse(err error) *reply {
+	if errors.Is(err, msgbuf.ErrTooLarge) {
+		s.srv.metrics.rejected("552")
 	}
-	if err != nil {
-		// Drain what the client still sends so the reply lands after its final dot.
-		io.Copy(io.Discard, r)
-		var se *smtp.SMTPError
-		if errors.As(err, &se) || errors.Is(err, msgbuf.ErrTooLarge) {
-			s.srv.metrics.rejected("552")
-			return dataReply(s.srv.log, s.txID, err)
-		}
-		var ne net.Error
-		if errors.As(err, &ne) {
-			return err // the connection is gone; nothing to answer
-		}
-		return dataReply(s.srv.log, s.txID, err)
-	}
+	return dataReply(s.srv.log, s.txID, err)
+}
+
+// deliver hands a received message to the pipeline; 250 means every copy is durable.
+func (s *session) deliver(buf *msgbuf.Buffer) *reply {
 	env := &pipeline.Envelope{
 		ID:         s.txID,
 		Role:       s.srv.opts.Role,
 		RemoteIP:   s.remoteIP,
-		Helo:       s.conn.Hostname(),
-		TLS:        s.isTLS(),
+		Helo:       s.helo,
+		TLS:        s.tls,
 		UTF8:       s.utf8,
 		AuthUser:   s.user,
 		MailFrom:   s.from,
@@ -213,17 +207,16 @@ func (s *session) Data(r io.Reader) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), processTimeout)
 	defer cancel()
-	_, err = s.srv.opts.Pipeline.Process(ctx, env, buf)
-	reply := dataReply(s.srv.log, s.txID, err)
-	s.srv.metrics.data(reply.Code, buf.Size(), time.Since(s.started))
-	return reply
+	_, err := s.srv.opts.Pipeline.Process(ctx, env, buf)
+	r := dataReply(s.srv.log, s.txID, err)
+	s.srv.metrics.data(r.code, buf.Size(), time.Since(s.started))
+	return r
 }
 
-func (s *session) Reset() {
+// reset ends the transaction.
+func (s *session) reset() {
 	s.from, s.utf8, s.rcpts, s.txID = "", false, nil, ""
 }
-
-func (s *session) Logout() error { return nil }
 
 func isASCII(s string) bool {
 	for i := 0; i < len(s); i++ {
