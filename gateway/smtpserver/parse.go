@@ -132,7 +132,7 @@ func parsePath(s string, null bool) (mailbox, rest string, err error) {
 	} else {
 		i := 0
 		for ; i < len(s) && s[i] != '@'; i++ {
-			if strings.IndexByte("()<>[]:;\\,\" \t", s[i]) >= 0 {
+			if c := s[i]; c < 0x21 || c == 0x7f || strings.IndexByte("()<>[]:;\\,\"", c) >= 0 {
 				return "", "", errSyntax
 			}
 		}
@@ -149,6 +149,11 @@ func parsePath(s string, null bool) (mailbox, rest string, err error) {
 	}
 	if end == 1 {
 		return "", "", errSyntax
+	}
+	for i := 1; i < end; i++ {
+		if c := s[i]; c < 0x21 || c == 0x7f || c == '<' || c == '"' {
+			return "", "", errSyntax
+		}
 	}
 	b.WriteString(s[:end])
 	s = s[end:]
