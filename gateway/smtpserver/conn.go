@@ -57,7 +57,11 @@ func (c *conn) serve() {
 	defer func() {
 		if v := recover(); v != nil {
 			s.metrics.panicked()
-			s.log.Error("panic in smtp session", "conn", c.sess.connID, "panic", v, "stack", string(debug.Stack()))
+			id := ""
+			if c.sess != nil {
+				id = c.sess.connID
+			}
+			s.log.Error("panic in smtp session", "conn", id, "panic", v, "stack", string(debug.Stack()))
 			if c.bw != nil {
 				c.reply(replyInternal)
 				c.flush()
@@ -160,7 +164,6 @@ func (c *conn) cmdHello(ehlo bool, arg string) {
 	opts := &c.srv.opts
 	if !ehlo {
 		c.reply(&reply{250, "", opts.Hostname})
-		c.errors = 0
 		return
 	}
 	lines := []string{
@@ -182,7 +185,7 @@ func (c *conn) cmdHello(ehlo bool, arg string) {
 		"LIMITS RCPTMAX="+strconv.Itoa(opts.MaxRecipients),
 	)
 	c.replyLines(250, lines)
-	c.errors = 0
+	c.errors = 0 // replyLines does not go through reply
 }
 
 func (c *conn) cmdMail(arg string) {
