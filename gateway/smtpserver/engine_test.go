@@ -9,6 +9,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
@@ -386,4 +387,41 @@ func BenchmarkSessionLoopback(b *testing.B) {
 			}
 		}
 	}
+}
+
+func TestIdleInsideData(t *testing.T) {
+	env := start(t, func(c *config.Config) { c.Limits.SMTPIdleTimeout = config.Duration{Duration: 300 * time.Millisecond} })
+	s := greet(t, env.GW.Addr("smtp"))
+	s.send("MAIL FROM:<x@example.org>\r\nRCPT TO:<alice@localhost>\r\nDATA\r\nSubject: half\r\n\r\nand then nothing")
+	s.expect("250", "250", "354", "421 4.4.2")
+	s.closed()
+	if n := len(env.Mailbox("alice@localhost", "INBOX")); n != 0 {
+		t.Fatalf("%d messages stored from a message cut short", n)
+	}
+}
+
+func TestSTARTTLSHandshakeFailure(t *testing.T) {
+	env := start(t)
+	s := greet(t, env.GW.Addr("smtp"))
+	s.send("STARTTLS\r\n")
+	s.expect("220 2.0.0")
+	// Plaintext where the TLS ClientHello belongs: the session ends, nothing more is said.
+	s.send("EHLO c\r\nMAIL FROM:<x@example.org>\r\n")
+	rest, err := io.ReadAll(s.r)
+	if err != nil || strings.Contains(string(rest), "250") {
+		t.Fatalf("after a failed handshake: %q %v", rest, err)
+	}
+}
+
+func TestReplyTextHasNoLineBreak(t *testing.T) {
+	env := start(t)
+	s := rawDial(t, env.GW.Addr("smtp"))
+	s.expect("220 ")
+	s.send("EHLO a\rb\r\nHELO x\ry\r\n")
+	if got := s.reply(); got[0] != "250-mx.example.test Hello a b" {
+		t.Fatalf("EHLO reply %q", got)
+	}
+	s.expect("250 mx.example.test")
+	s.send("MAIL FROM:<x@example.org>\r\nRCPT TO:<alice@localhost>\r\nBDAT 1\r\nxRCPT TO:<bob@example.test>\r\n")
+	s.expect("250", "250", "250 2.0.0", "503 5.5.1")
 }
