@@ -136,7 +136,8 @@ type Limits struct {
 	// clients are not exempt.
 	MaxConnectionsPerIP int `toml:"max_connections_per_ip"`
 
-	// Longest SMTP command or text line, in bytes.
+	// Longest SMTP command line (or AUTH response), in bytes, CRLF
+	// included. Lines inside a message are bounded only by max_message_size.
 	MaxLineLength int `toml:"max_line_length"`
 
 	// An SMTP session idle this long is closed.

@@ -91,7 +91,7 @@ type Options struct {
 	PlaintextAuthOnLoopback bool
 	MaxMessageSize          int64         // [50 MiB]
 	MaxRecipients           int           // [1000]
-	MaxLineLength           int           // [4096]
+	MaxLineLength           int           // longest command line, CRLF included [4096]
 	IdleTimeout             time.Duration // [5m]
 	// ConnLimiter caps connections per client address; nil means no cap.
 	ConnLimiter *connlimit.Limiter
