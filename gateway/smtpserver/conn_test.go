@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -181,5 +182,40 @@ func TestShutdownWaitsForSessions(t *testing.T) {
 	}
 	if err := <-done; err != nil {
 		t.Fatalf("Shutdown after the last session ended: %v", err)
+	}
+}
+
+// TestConnectionsReuseWorkers: one connection after another is served by the goroutine that
+// served the one before, and a waiting worker ends at Shutdown.
+func TestConnectionsReuseWorkers(t *testing.T) {
+	srv, wc, served := engineServer(t)
+	for i := range 20 {
+		c, r := dialEngine(t, wc.Addr().String())
+		io.WriteString(c, "QUIT\r\n")
+		if line, err := r.ReadString('\n'); err != nil || !strings.HasPrefix(line, "221 ") {
+			t.Fatalf("connection %d: %q %v", i, line, err)
+		}
+		if _, err := r.ReadByte(); err != io.EOF {
+			t.Fatalf("connection %d not closed after QUIT: %v", i, err)
+		}
+		// The server closes before its worker waits for the next connection: wait for that,
+		// or the next connection would find no worker waiting.
+		for j := 0; j < 200 && srv.workers.waiting.Load() == 0; j++ {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	if n := srv.workers.started.Load(); n != 1 {
+		t.Fatalf("20 connections one after another started %d goroutines, want 1", n)
+	}
+	before := runtime.NumGoroutine()
+	if err := srv.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	<-served
+	for j := 0; j < 200 && runtime.NumGoroutine() >= before; j++ {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n >= before {
+		t.Fatalf("the waiting worker did not end at Shutdown: %d goroutines, %d before", n, before)
 	}
 }

@@ -118,6 +118,7 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
 	sessions  sync.WaitGroup
+	workers   *workers
 }
 
 // Buffer sizes: a read buffer large enough for a typical message in one or two system calls,
@@ -162,6 +163,7 @@ func New(opts Options) (*Server, error) {
 		metrics:   listenerMetrics{opts.Metrics, opts.Name},
 		listeners: map[net.Listener]struct{}{},
 		conns:     map[*conn]struct{}{},
+		workers:   newWorkers(),
 	}
 	s.readers.New = func() any { return bufio.NewReaderSize(nil, readBufferSize) }
 	s.writers.New = func() any { return bufio.NewWriterSize(nil, writeBufferSize) }
@@ -217,7 +219,7 @@ func (s *Server) Serve(l net.Listener) error {
 			nc.Close()
 			return ErrServerClosed
 		}
-		go c.serve()
+		s.workers.run(c)
 	}
 }
 
@@ -263,6 +265,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return ErrServerClosed
 	}
 	s.closed = true
+	close(s.workers.stop)
 	var err error
 	for l := range s.listeners {
 		if cerr := l.Close(); cerr != nil && err == nil && !errors.Is(cerr, net.ErrClosed) {
