@@ -286,6 +286,7 @@ func TestSTARTTLSUnavailable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { c.Close() }) // else the gateway's shutdown waits for this session
 	s := rawDial(t, env.GW.Addr("submissions"))
 	s.conn.Close()
 	s.conn = c
