@@ -9,6 +9,7 @@ import (
 	"errors"
 	"hash"
 	"io"
+	"sync"
 
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
@@ -37,6 +38,19 @@ const (
 	frameChunk    = 1 << frameChunkLog
 	frameChunkLog = 13
 )
+
+// chunkBufs holds frameChunk-sized buffers for framer and cfbMDC, which are returned when a
+// message is finished: three per message would otherwise be most of the garbage encryption
+// leaves.
+var chunkBufs = sync.Pool{New: func() any { return new([frameChunk]byte) }}
+
+func getChunk() []byte { return chunkBufs.Get().(*[frameChunk]byte)[:0] }
+
+func putChunk(b []byte) {
+	if cap(b) == frameChunk {
+		chunkBufs.Put((*[frameChunk]byte)(b[:frameChunk]))
+	}
+}
 
 // seipdCipher chooses the cipher for recipients the way go-crypto does for SEIPD version 1:
 // AES-256 if every recipient's preferences list it, else AES-128, which every implementation
@@ -86,7 +100,7 @@ func encryptData(out io.Writer, keys []*packet.PublicKey, c packet.CipherFunctio
 	if _, err := seipd.Write([]byte{1}); err != nil { // version 1
 		return nil, err
 	}
-	e := &cfbMDC{block: block, mdc: sha1.New(), out: seipd}
+	e := &cfbMDC{block: block, mdc: sha1.New(), out: seipd, buf: getChunk()}
 	// The prefix: a block of random bytes, then its last two again (RFC 9580 §5.13.1).
 	prefix := make([]byte, block.BlockSize()+2)
 	if _, err := rand.Read(prefix[:block.BlockSize()]); err != nil {
@@ -145,11 +159,13 @@ func (e *cfbMDC) Write(p []byte) (int, error) {
 }
 
 func (e *cfbMDC) encrypt(p []byte) error {
-	n := len(p)
-	if cap(e.buf) < n {
-		e.buf = make([]byte, max(n, 4<<10))
+	for len(p) > cap(e.buf) {
+		if err := e.encrypt(p[:cap(e.buf)]); err != nil {
+			return err
+		}
+		p = p[cap(e.buf):]
 	}
-	out := e.buf[:n]
+	out := e.buf[:len(p)]
 	dst := out
 	for len(p) > 0 {
 		if e.used == 0 && len(p) >= 16 {
@@ -172,11 +188,15 @@ func (e *cfbMDC) encrypt(p []byte) error {
 	return err
 }
 
-// finish encrypts the modification detection code packet: its header is hashed too.
+// finish encrypts the modification detection code packet (its header is hashed too) and
+// gives the buffer back.
 func (e *cfbMDC) finish() error {
 	hdr := []byte{0xc0 | tagMDC, sha1.Size}
 	e.mdc.Write(hdr)
-	return e.encrypt(e.mdc.Sum(hdr))
+	err := e.encrypt(e.mdc.Sum(hdr))
+	putChunk(e.buf)
+	e.buf = nil
+	return err
 }
 
 // framer writes one packet of unknown length in the new format: the tag, then partial body
@@ -189,7 +209,7 @@ type framer struct {
 }
 
 func newFramer(w io.Writer, tag byte) *framer {
-	return &framer{w: w, buf: make([]byte, 0, frameChunk), tag: tag}
+	return &framer{w: w, buf: getChunk(), tag: tag}
 }
 
 func (f *framer) Write(p []byte) (int, error) {
@@ -240,5 +260,7 @@ func (f *framer) Close() error {
 	}
 	err := f.emit(l)
 	f.w = nil
+	putChunk(f.buf)
+	f.buf = nil
 	return err
 }
