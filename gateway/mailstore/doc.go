@@ -7,6 +7,7 @@
 //	DIR/mail.db        SQLite database in WAL mode (synchronous=FULL): all metadata, and the
 //	                   bodies of messages up to InlineLimit bytes
 //	DIR/blobs/xx/ID    bodies larger than InlineLimit, one file each, never modified
+//	DIR/mail.changes   the directory's change counter (package changecount)
 //
 // Open upgrades a database written by an older Sealgate in place, one schema version per
 // transaction, and refuses one written by a newer Sealgate (ErrSchemaVersion).
@@ -21,8 +22,17 @@
 // transaction is committed and its WAL frames fsynced, so the SMTP server may answer 250.
 //
 // Concurrent Deliver calls are committed together (group commit): one writer goroutine takes
-// every request waiting, applies each in its own savepoint, and commits them with a single
-// fsync. A request that fails rolls back only its savepoint.
+// every request waiting, applies each in its own savepoint, takes in the requests that arrived
+// meanwhile, and commits them all with a single fsync. A request that fails rolls back only
+// its savepoint.
+//
+// # The directory
+//
+// UserByAddress, AliasByKey and PolicySettings answer from memory while the directory's change
+// counter stands still (and for at most 10 s). Every write to accounts, aliases or policy, in
+// any process that opened the directory, moves the counter after its commit, so the next
+// lookup in every process reads the database again. A change made with other tools than
+// Sealgate's is seen within the 10 s.
 //
 // # Identity
 //
