@@ -231,3 +231,24 @@ func dirExists(d string) bool {
 	st, err := os.Stat(d)
 	return err == nil && st.IsDir()
 }
+
+// BenchmarkDetectCorpus classifies every message of the interop corpus (MIME parsing of
+// PGP/MIME, S/MIME and plain messages from Thunderbird, OpenSSL and Delta Chat): the pipeline
+// does this for every message it takes.
+func BenchmarkDetectCorpus(b *testing.B) {
+	dir := cryptotest.Corpus(b)
+	var msgs [][]byte
+	size := 0
+	for _, row := range detectCorpus {
+		m := cryptotest.ReadFile(b, filepath.Join(dir, row.file))
+		msgs = append(msgs, m)
+		size += len(m)
+	}
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, m := range msgs {
+			DetectBytes(m)
+		}
+	}
+}

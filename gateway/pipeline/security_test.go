@@ -22,7 +22,7 @@ import (
 )
 
 type secEnv struct {
-	t     *testing.T
+	t     testing.TB
 	p     *Pipeline
 	store *mailstore.Store
 	kr    *keys.Keyring
@@ -30,7 +30,7 @@ type secEnv struct {
 	users map[string]mailstore.User
 }
 
-func newSecEnv(t *testing.T) *secEnv {
+func newSecEnv(t testing.TB) *secEnv {
 	t.Helper()
 	dir := t.TempDir()
 	s, err := mailstore.Open(dir, mailstore.Options{})
