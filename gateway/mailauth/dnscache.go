@@ -117,6 +117,11 @@ func (c *Cache) lookup(ctx context.Context, k cacheKey, fn func(context.Context)
 		go c.fill(k, e, fn)
 	}
 	c.mu.Unlock()
+	// A caller whose context has ended gets its own error, even if the answer is there:
+	// otherwise the select below would choose between the two at random.
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	select {
 	case <-e.ready:
 		return e.val, e.err
