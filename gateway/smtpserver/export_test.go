@@ -51,3 +51,8 @@ func ParseCommandLine(line []byte) (verb, arg, path string, params int, err erro
 	}
 	return verb, arg, path, len(ps), err
 }
+
+// Pieces returns data in pieces of the given sizes, cycling through them (chunkedReader).
+func Pieces(data []byte, sizes ...int) io.Reader {
+	return &chunkedReader{data: data, sizes: sizes}
+}

@@ -73,7 +73,7 @@ func FuzzDataReader(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in []byte, a, b uint8) {
 		want, wantRest, ok := smtpserver.DecodeDataLines(in)
-		src := &pieces{data: in, sizes: []int{int(a%32) + 1, int(b%32) + 1}}
+		src := smtpserver.Pieces(in, int(a%32)+1, int(b%32)+1)
 		msg, rest, err := smtpserver.DecodeData(src, 16)
 		if !ok {
 			if !errors.Is(err, io.ErrUnexpectedEOF) {
@@ -85,23 +85,6 @@ func FuzzDataReader(f *testing.F) {
 			t.Fatalf("%q: got %q rest %q %v; want %q rest %q", in, msg, rest, err, want, wantRest)
 		}
 	})
-}
-
-type pieces struct {
-	data  []byte
-	sizes []int
-	i     int
-}
-
-func (r *pieces) Read(p []byte) (int, error) {
-	if len(r.data) == 0 {
-		return 0, io.EOF
-	}
-	n := min(len(p), len(r.data), r.sizes[r.i%len(r.sizes)])
-	r.i++
-	copy(p, r.data[:n])
-	r.data = r.data[n:]
-	return n, nil
 }
 
 // FuzzCommandParser feeds arbitrary command lines to the engine's parser: it must not panic,
