@@ -30,18 +30,14 @@ type directoryCache struct {
 	mu      sync.Mutex
 	gen     uint64 // the counter when the maps were started
 	started time.Time
-	users   map[string]userLookup // by address key
-	aliases map[string]aliasLookup
+	users   map[string]lookup[User] // by address key
+	aliases map[string]lookup[Alias]
 	policy  map[string]map[string]string // nil: not read at gen
 }
 
-type userLookup struct {
-	u   User
-	err error // nil or ErrNotFound
-}
-
-type aliasLookup struct {
-	a   Alias
+// lookup is one cached answer: a value, or ErrNotFound.
+type lookup[V any] struct {
+	v   V
 	err error
 }
 
@@ -78,52 +74,44 @@ func (s *Store) writeDirectory(ctx context.Context, fn func(tx *sql.Tx) error) e
 	return err
 }
 
-// UserByAddress finds an account by address (case-insensitively).
-func (s *Store) UserByAddress(ctx context.Context, addr address.Address) (User, error) {
+// cachedLookup answers key from the map m selects, reading it with read on a miss. Misses
+// (ErrNotFound) are cached too; other errors are not.
+func cachedLookup[V any](s *Store, m func(*directoryCache) *map[string]lookup[V], key string, read func() (V, error)) (V, error) {
 	if s.rdb.closed.Load() {
-		return User{}, ErrClosed
+		var zero V
+		return zero, ErrClosed
 	}
-	key := addr.Key()
 	gen := s.directoryLocked()
-	l, ok := s.directory.users[key]
+	l, ok := (*m(&s.directory))[key]
 	s.directory.mu.Unlock()
 	if ok {
-		return l.u, l.err
+		return l.v, l.err
 	}
-	u, err := s.readUser(ctx, key)
+	v, err := read()
 	if err == nil || errors.Is(err, ErrNotFound) {
 		s.cacheDirectory(gen, func(c *directoryCache) {
-			if c.users == nil || len(c.users) >= maxDirectoryEntries {
-				c.users = map[string]userLookup{}
+			mp := m(c)
+			if *mp == nil || len(*mp) >= maxDirectoryEntries {
+				*mp = map[string]lookup[V]{}
 			}
-			c.users[key] = userLookup{u, err}
+			(*mp)[key] = lookup[V]{v, err}
 		})
 	}
-	return u, err
+	return v, err
+}
+
+// UserByAddress finds an account by address (case-insensitively).
+func (s *Store) UserByAddress(ctx context.Context, addr address.Address) (User, error) {
+	key := addr.Key()
+	return cachedLookup(s, func(c *directoryCache) *map[string]lookup[User] { return &c.users }, key,
+		func() (User, error) { return s.readUser(ctx, key) })
 }
 
 // AliasByKey returns one alias, or ErrNotFound. The alias's Targets are shared with other
 // callers: do not modify them.
 func (s *Store) AliasByKey(ctx context.Context, key string) (Alias, error) {
-	if s.rdb.closed.Load() {
-		return Alias{}, ErrClosed
-	}
-	gen := s.directoryLocked()
-	l, ok := s.directory.aliases[key]
-	s.directory.mu.Unlock()
-	if ok {
-		return l.a, l.err
-	}
-	a, err := s.readAlias(ctx, key)
-	if err == nil || errors.Is(err, ErrNotFound) {
-		s.cacheDirectory(gen, func(c *directoryCache) {
-			if c.aliases == nil || len(c.aliases) >= maxDirectoryEntries {
-				c.aliases = map[string]aliasLookup{}
-			}
-			c.aliases[key] = aliasLookup{a, err}
-		})
-	}
-	return a, err
+	return cachedLookup(s, func(c *directoryCache) *map[string]lookup[Alias] { return &c.aliases }, key,
+		func() (Alias, error) { return s.readAlias(ctx, key) })
 }
 
 // PolicySettings returns every stored setting: scope → key → value. The map is shared between

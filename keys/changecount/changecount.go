@@ -7,11 +7,11 @@
 //
 // The counter says that something may have changed, never what. It is not durable and needs
 // not be: it lives in shared memory while any process has it open, and a process that starts
-// has nothing cached. A writer adds one inside its transaction and again after the commit, so
-// a reader that loads between the two caches under a number that the second increment makes
-// stale. Only a writer that dies between its commit and its second increment leaves a reader
-// with an old copy; callers therefore also bound how long they keep a copy (see the mail
-// store's and the keyring's caches).
+// has nothing cached. A writer adds one after its commit; a reader reads the counter before
+// it reads the data, so whatever it read before that commit is filed under a number the
+// increment makes stale. Only a writer that dies between its commit and its increment leaves
+// readers with an old copy; callers therefore also bound how long they keep a copy (see the
+// mail store's and the keyring's caches).
 package changecount
 
 import (
