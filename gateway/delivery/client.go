@@ -22,8 +22,10 @@
 // is larger than the peer's limit), 8BITMIME and SMTPUTF8 are used when the peer offers them.
 // A message that needs 8-bit transport or SMTPUTF8 and a peer that does not offer it fail
 // permanently (5.6.3, 5.6.7): the message is never sent in a form the peer cannot take.
+// Every line end in the content goes out as CRLF, bare CR and bare LF included (see
+// dataWriter): no next hop can read a second message out of one.
 //
-// The client is written on net/textproto rather than go-smtp's client because that client
+// The client speaks SMTP itself rather than through go-smtp's client because that client
 // cannot pipeline, cannot keep a plain session when STARTTLS is missing, and names itself
 // "localhost" before STARTTLS.
 package delivery
@@ -38,7 +40,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/textproto"
 	"strconv"
 	"strings"
 	"time"
@@ -625,14 +626,15 @@ func (s *session) settle(m *Message, results []Result, accepted []int, f func(st
 	return results
 }
 
-// sendBody writes the content dot-stuffed with CRLF line ends, then the final dot.
+// sendBody writes the content through a dataWriter (CRLF line ends, dots stuffed), then the
+// final dot.
 func (s *session) sendBody(m *Message) error {
 	rc, err := m.Open()
 	if err != nil {
 		return fmt.Errorf("reading the spooled message: %w", err)
 	}
 	defer rc.Close()
-	dw := textproto.NewWriter(s.bw).DotWriter()
+	dw := newDataWriter(s.bw)
 	w := &deadlineWriter{conn: s.conn, w: dw, timeout: s.c.opts.CommandTimeout}
 	if _, err := io.Copy(w, rc); err != nil {
 		return err
