@@ -116,7 +116,9 @@ type Message struct {
 	// Open returns the content from the start; it may be called more than once.
 	Open func() (io.ReadCloser, error)
 	// Progress, if set, is called with outcomes as soon as they are final: rejected
-	// recipients after the RCPT replies, the rest after the reply to DATA. The queue records
+	// recipients after the RCPT replies, the rest after the reply to DATA, and a failure of
+	// the whole message (an unknown domain, a refused sender) before Deliver returns. Every
+	// final outcome that Deliver returns has been given to Progress, once. The queue records
 	// them durably there, so a delivered recipient is never sent again.
 	Progress func([]Result)
 }
@@ -194,6 +196,33 @@ func isASCII(s string) bool {
 // Deliver sends m to its recipients and returns one Result per recipient, in m.To's order.
 // It does not return an error: every failure is a recipient's outcome.
 func (c *Client) Deliver(ctx context.Context, m *Message) []Result {
+	if m.Progress == nil {
+		return c.deliver(ctx, m)
+	}
+	// Most final outcomes are reported from inside the session; the rest (failures of the
+	// whole message, wherever they arise) are reported here, so none can be missed.
+	reported := map[string]bool{}
+	mm := *m
+	mm.Progress = func(res []Result) {
+		for _, r := range res {
+			reported[r.Rcpt] = true
+		}
+		m.Progress(res)
+	}
+	res := c.deliver(ctx, &mm)
+	var rest []Result
+	for _, r := range res {
+		if r.Outcome != Deferred && !reported[r.Rcpt] {
+			rest = append(rest, r)
+		}
+	}
+	if len(rest) > 0 {
+		m.Progress(rest)
+	}
+	return res
+}
+
+func (c *Client) deliver(ctx context.Context, m *Message) []Result {
 	if !isASCII(m.From) {
 		m.NeedsUTF8 = true
 	}
@@ -266,7 +295,11 @@ func (c *Client) try(ctx context.Context, h hop, addr string, m *Message, plainO
 				s.conn.Close()
 				return c.try(ctx, h, addr, m, true)
 			}
-			return all(m.To, Deferred, nh.status, h.host, nh.reply, nh.isSMTP), false
+			o := Deferred
+			if nh.isSMTP && strings.HasPrefix(nh.status, "5") {
+				o = Failed // unless another address or host does better
+			}
+			return all(m.To, o, nh.status, h.host, nh.reply, nh.isSMTP), false
 		}
 		return all(m.To, Deferred, "4.4.2", h.host, s.describe(ctx, err), false), false
 	}

@@ -248,3 +248,38 @@ func TestInspect(t *testing.T) {
 		}
 	}
 }
+
+// TestDeliverReportsWholeMessageFailuresToProgress checks that failures of the whole message
+// (before any RCPT) reach Progress like rejected recipients do, each recipient once.
+func TestDeliverReportsWholeMessageFailuresToProgress(t *testing.T) {
+	refuse := deliverytest.StartRaw(t, deliverytest.RawOptions{Mail: "550 5.7.1 Sender refused"})
+	closed := deliverytest.StartRaw(t, deliverytest.RawOptions{Greeting: "554 5.3.2 No service"})
+	later := deliverytest.StartRaw(t, deliverytest.RawOptions{Mail: "451 4.3.0 Try later"})
+	c := delivery.New(delivery.Options{Hostname: "mx.example.test", Resolver: &deliverytest.Resolver{},
+		Routes: map[string]delivery.Route{"refuse.test": {Addr: refuse.Addr}, "closed.test": {Addr: closed.Addr}, "later.test": {Addr: later.Addr}}})
+	for _, tc := range []struct {
+		domain  string
+		outcome delivery.Outcome
+		status  string
+	}{
+		{"refuse.test", delivery.Failed, "5.7.1"},
+		{"closed.test", delivery.Failed, "5.3.2"},
+		{"nowhere.test", delivery.Failed, "5.1.2"},
+		{"later.test", delivery.Deferred, "4.3.0"},
+	} {
+		m := message(plainMsg, "bob@"+tc.domain, "carol@"+tc.domain)
+		seen := map[string]int{}
+		m.Progress = func(res []delivery.Result) {
+			for _, r := range res {
+				seen[r.Rcpt]++
+			}
+		}
+		res := c.Deliver(context.Background(), m)
+		want(t, res, tc.outcome, tc.status)
+		for _, r := range m.To {
+			if n, final := seen[r], tc.outcome != delivery.Deferred; final && n != 1 || !final && n != 0 {
+				t.Fatalf("%s: Progress saw %s %d times", tc.domain, r, n)
+			}
+		}
+	}
+}

@@ -10,8 +10,11 @@
 // errors, timeouts) leave a recipient pending; the entry's next attempt is then MinBackoff ×
 // 2^(attempts−1), at most MaxBackoff, and never later than the end of its Lifetime. An
 // attempt that still fails temporarily once the lifetime is over bounces. A permanent failure
-// (5xx, unknown domain, a peer that cannot take the message's 8-bit or UTF-8 content)
-// bounces at once, for those recipients only. A held entry is neither attempted nor bounced.
+// (5xx at any step from the greeting on, an unknown domain or a null MX, a peer that cannot
+// take the message's 8-bit or UTF-8 content or its size) bounces at once, for those
+// recipients only, whether it came for one recipient or for the whole message. Every outcome
+// is logged, and a temporary one is kept as the recipient's last error (`queue list`) until
+// the next attempt. A held entry is neither attempted nor bounced.
 //
 // The runner looks at the due index every PollInterval (so `queue flush` and `queue retry`
 // from another process take effect within that) and at once when Wake is called (new mail).
@@ -69,7 +72,9 @@ type BounceStore interface {
 
 var _ Store = (*mailstore.Store)(nil)
 
-// Deliverer carries a message to one domain; *delivery.Client implements it.
+// Deliverer carries a message to one domain; *delivery.Client implements it. Deliver gives
+// every final outcome to m.Progress before it returns (see delivery.Message): the runner
+// records final outcomes only there, and deferred ones from what Deliver returns.
 type Deliverer interface {
 	Deliver(ctx context.Context, m *delivery.Message) []delivery.Result
 }

@@ -60,6 +60,13 @@ type envOpts struct {
 	delayWarning time.Duration
 	perDomain    int
 	extraRoutes  []string
+	// routes add domains with their own next hop ("host:port"); resolver answers MX and
+	// address lookups for the rest; commandTimeout bounds each reply (0: the default); logs
+	// receives the runner's log.
+	routes         map[string]string
+	resolver       delivery.Resolver
+	commandTimeout time.Duration
+	logs           io.Writer
 }
 
 func start(t *testing.T, o envOpts) *env {
@@ -80,13 +87,20 @@ func start(t *testing.T, o envOpts) *env {
 	for _, d := range o.extraRoutes {
 		routes[d] = delivery.Route{Addr: peer.Addr}
 	}
+	for d, addr := range o.routes {
+		routes[d] = delivery.Route{Addr: addr}
+	}
+	if o.logs == nil {
+		o.logs = io.Discard
+	}
 	if o.lifetime == 0 {
 		o.lifetime = 10 * time.Minute
 	}
 	reg := prometheus.NewRegistry()
 	r, err := queue.New(queue.Options{
-		Store:         store,
-		Deliverer:     delivery.New(delivery.Options{Hostname: "mx.example.test", Routes: routes}),
+		Store: store,
+		Deliverer: delivery.New(delivery.Options{Hostname: "mx.example.test", Routes: routes,
+			Resolver: o.resolver, CommandTimeout: o.commandTimeout}),
 		Hostname:      "mx.example.test",
 		IsLocalDomain: func(d string) bool { return d == "localhost" },
 		Lifetime:      o.lifetime,
@@ -96,7 +110,7 @@ func start(t *testing.T, o envOpts) *env {
 		MaxPerDomain:  o.perDomain,
 		PollInterval:  20 * time.Millisecond,
 		Now:           clk.Now,
-		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:        slog.New(slog.NewTextHandler(o.logs, nil)),
 		Registerer:    reg,
 	})
 	if err != nil {
@@ -379,20 +393,26 @@ func counter(t *testing.T, reg *prometheus.Registry, name, result string) float6
 }
 
 func TestNoBounceForABounceAndRemoteSendersGetSpooledDSN(t *testing.T) {
-	e := start(t, envOpts{})
+	e := start(t, envOpts{extraRoutes: []string{"other.test"}})
 	e.peer.SetRcptReply("nobody@remote.test", 550, smtp.EnhancedCode{5, 1, 1}, "No such user")
 	null := e.enqueue("", "bounce", "nobody@remote.test")
 	e.eventually("null sender settled", func() bool { _, ok := e.entry(null); return !ok })
 	if q, err := e.store.QueueEntries(context.Background()); err != nil || len(q) != 0 {
 		t.Fatalf("queue %+v %v: a bounce was bounced", q, err)
 	}
-	// A remote sender's DSN is spooled with the null sender. Hold it so it stays visible.
-	remote := e.enqueue("someone@other.test", "from-afar", "nobody@remote.test")
-	e.eventually("remote sender settled", func() bool { _, ok := e.entry(remote); return !ok })
-	q, err := e.store.QueueEntries(context.Background())
-	if err != nil || len(q) != 1 || q[0].Sender != "" || q[0].Recipients[0].Address != "someone@other.test" {
-		t.Fatalf("queue %+v %v", q, err)
+	// A remote sender's DSN is spooled with the null sender, and delivered.
+	e.enqueue("someone@other.test", "from-afar", "nobody@remote.test")
+	if !e.peer.Wait(15*time.Second, func(p *deliverytest.Peer) bool { return len(p.Received()) == 1 }) {
+		t.Fatal("the DSN did not reach the remote sender")
 	}
+	got := e.peer.Received()[0]
+	if got.From != "" || len(got.To) != 1 || got.To[0] != "someone@other.test" {
+		t.Fatalf("the DSN went %q → %q", got.From, got.To)
+	}
+	if d := parseDSN(t, got.Body); len(d.recipients) != 1 || d.recipients[0].Get("Final-Recipient") != "rfc822; nobody@remote.test" {
+		t.Fatalf("DSN %+v", d)
+	}
+	e.eventually("empty queue", func() bool { q, _ := e.store.QueueEntries(context.Background()); return len(q) == 0 })
 	if len(e.inbox()) != 0 {
 		t.Fatal("a DSN reached a local mailbox")
 	}
