@@ -6,8 +6,10 @@
 // For a domain, in order of precedence: its [outbound.routes] entry, else the smarthost, else
 // its MX hosts by preference (RFC 5321 §5.1), else its own A/AAAA records when it has no MX.
 // Each address of each host is tried in turn until one completes the SMTP greeting, EHLO and
-// (when the policy asks) STARTTLS; a failure after that is the attempt's result. A domain
-// that does not exist, or publishes a null MX (RFC 7505), fails permanently.
+// (when the policy asks) STARTTLS; a failure after that is the attempt's result. When none
+// does, the last address's failure is: permanent if it was a 5xx reply (a 554 greeting),
+// temporary otherwise. A domain that does not exist, or publishes a null MX (RFC 7505), fails
+// permanently.
 //
 // # Security
 //

@@ -1,6 +1,7 @@
 // Package deliverytest has what tests of outbound delivery need: a real SMTP server (go-smtp)
 // on loopback that can be told to accept, answer 4xx or 5xx per recipient or to DATA, drop
-// the connection or be down, and a DNS resolver that answers from maps. Test-only.
+// the connection or be down; a scripted peer on bare TCP (RawPeer) for replies go-smtp will
+// not give and for the bytes as sent; and a DNS resolver that answers from maps. Test-only.
 package deliverytest
 
 import (
