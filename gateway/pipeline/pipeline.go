@@ -207,8 +207,7 @@ func (p *Pipeline) Process(ctx context.Context, env *Envelope, msg *msgbuf.Buffe
 		}
 		// RFC 8601 §5: results claiming our authserv-id did not come from us.
 		if bytes.EqualFold(name, []byte("Authentication-Results")) {
-			id, _, _ := bytes.Cut(value, []byte(";"))
-			return bytes.EqualFold(bytes.TrimSpace(id), []byte(p.opts.Hostname))
+			return mailauth.ClaimsAuthservID(string(value), p.opts.Hostname)
 		}
 		return false
 	})
