@@ -104,7 +104,8 @@ func spoofEnv(t *testing.T) *gatewaytest.Env {
 		"_dmarc.bounces.lists.example.org. TXT": "v=DMARC1; p=none",
 		"localhost. TXT":                        "v=spf1 ip4:192.0.2.1 -all",
 		"_dmarc.localhost. TXT":                 "v=DMARC1; p=reject",
-		"bank.test. TXT":                        "v=spf1 ip4:192.0.2.2 -all",
+		"bank.test. TXT":                        "v=spf1 ip4:192.0.2.2 -all exp=why.bank.test",
+		"why.bank.test. TXT":                    "%{i} is not a mail server of %{d}",
 		"_dmarc.bank.test. TXT":                 "v=DMARC1; p=reject",
 		"shop.test. TXT":                        "v=spf1 ip4:192.0.2.3 -all",
 		"_dmarc.shop.test. TXT":                 "v=DMARC1; p=quarantine",
@@ -176,7 +177,9 @@ func TestE2EDMARCEnforced(t *testing.T) {
 	msg := func(from, subject string) []byte {
 		return []byte("From: " + from + "\r\nTo: bob@localhost\r\nSubject: " + subject + "\r\n\r\nHello.\r\n")
 	}
-	if got := replyOf(mx(t, env, "ceo@bank.test", "bob@localhost", msg("ceo@bank.test", "reject"))); !strings.HasPrefix(got, "550 5.7.1") || !strings.Contains(got, "bank.test") {
+	// The reply quotes the domain's SPF explanation (exp=).
+	if got := replyOf(mx(t, env, "ceo@bank.test", "bob@localhost", msg("ceo@bank.test", "reject"))); !strings.HasPrefix(got, "550 5.7.1") ||
+		!strings.Contains(got, "DMARC policy of bank.test") || !strings.Contains(got, "127.0.0.1 is not a mail server of bank.test") {
 		t.Fatalf("p=reject: %s", got)
 	}
 	if got := replyOf(mx(t, env, "x@outside.test", "bob@localhost", msg("ceo@bank.test", "reject"))); !strings.HasPrefix(got, "550 5.7.1") {

@@ -37,6 +37,8 @@ type Checker struct {
 	Timeout time.Duration
 	// Senders decides from the results what happens to the message (Results.Verdict).
 	Senders SenderPolicy
+	// Receiver is this host's name, for SPF explanations (%{r}); "" is "unknown".
+	Receiver string
 }
 
 // Input is one received message.
@@ -66,9 +68,11 @@ type Results struct {
 	SPF       SPFResult
 	SPFReason string
 	SPFDomain string // the domain SPF was checked for
-	DKIM      []DKIMOutcome
-	DMARC     string // pass, fail, none, temperror, permerror
-	DMARCFrom string // the From: domain
+	// SPFExplanation is the sender domain's exp= text for an SPF fail (sender-controlled).
+	SPFExplanation string
+	DKIM           []DKIMOutcome
+	DMARC          string // pass, fail, none, temperror, permerror
+	DMARCFrom      string // the From: domain
 	// DMARCPolicy is the policy that applies to this message (sp= for a subdomain, milder
 	// when pct= is below 100): none, quarantine, reject; "" without a record.
 	DMARCPolicy string
@@ -93,7 +97,8 @@ func (c *Checker) Check(ctx context.Context, in Input) Results {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var r Results
-	r.SPF, r.SPFReason = CheckSPF(ctx, c.Resolver, in.IP, in.Helo, in.MailFrom)
+	spf := SPFQuery{IP: in.IP, Helo: in.Helo, MailFrom: in.MailFrom, Receiver: c.Receiver}.Check(ctx, c.Resolver)
+	r.SPF, r.SPFReason, r.SPFExplanation = spf.Result, spf.Reason, spf.Explanation
 	r.SPFDomain = in.Helo
 	if at := strings.LastIndexByte(in.MailFrom, '@'); at >= 0 {
 		r.SPFDomain = strings.ToLower(strings.TrimSuffix(in.MailFrom[at+1:], "."))

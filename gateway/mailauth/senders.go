@@ -66,13 +66,13 @@ func (p SenderPolicy) judge(r Results) Verdict {
 			if couldAuthenticate(r, d) {
 				return Verdict{Action: Defer, Reason: "cannot authenticate the sender domain " + printable(d) + " now (DNS error)"}
 			}
-			return Verdict{Action: Reject, Reason: "unauthenticated mail from " + printable(d) + " is not accepted (no SPF pass or aligned DKIM signature)"}
+			return Verdict{Action: Reject, Reason: "unauthenticated mail from " + printable(d) + " is not accepted (no SPF pass or aligned DKIM signature)" + spfExplanation(r)}
 		}
 	}
 	if r.DMARC == "fail" {
 		switch dmarc.Policy(r.DMARCPolicy) {
 		case dmarc.PolicyReject:
-			return Verdict{Action: Reject, Reason: "DMARC policy of " + printable(r.DMARCFrom) + " rejects mail that fails authentication"}
+			return Verdict{Action: Reject, Reason: "DMARC policy of " + printable(r.DMARCFrom) + " rejects mail that fails authentication" + spfExplanation(r)}
 		case dmarc.PolicyQuarantine:
 			return Verdict{Action: Junk, Reason: "DMARC policy of " + printable(r.DMARCFrom) + " quarantines mail that fails authentication"}
 		}
@@ -147,6 +147,28 @@ func effectivePolicy(rec *dmarc.Record, from, recordDomain string) dmarc.Policy 
 		}
 	}
 	return p
+}
+
+// maxReplyExplanation bounds the SPF explanation quoted in a reply line (RFC 5321 §4.5.3.1.5:
+// 512 bytes for the whole line).
+const maxReplyExplanation = 200
+
+// spfExplanation quotes the sender domain's SPF explanation (exp=) for an SPF fail, in
+// printable ASCII, for the reply to the client (RFC 7208 §6.2).
+func spfExplanation(r Results) string {
+	if r.SPF != SPFFail || r.SPFExplanation == "" {
+		return ""
+	}
+	e := strings.Map(func(c rune) rune {
+		if c < ' ' || c > '~' {
+			return '?'
+		}
+		return c
+	}, r.SPFExplanation)
+	if len(e) > maxReplyExplanation {
+		e = e[:maxReplyExplanation] + "..."
+	}
+	return "; SPF of " + printable(r.SPFDomain) + " says: " + e
 }
 
 // printable keeps a domain taken from a message fit for a reply line and a log.
