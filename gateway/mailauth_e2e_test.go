@@ -185,6 +185,9 @@ func TestE2EDMARCEnforced(t *testing.T) {
 	if got := replyOf(mx(t, env, "x@outside.test", "bob@localhost", msg("ceo@bank.test", "reject"))); !strings.HasPrefix(got, "550 5.7.1") {
 		t.Fatalf("p=reject, SPF pass for another domain: %s", got)
 	}
+	if got := replyOf(mx(t, env, "x@outside.test", "bob@localhost", msg("x@outside.test, ceo@bank.test", "reject"))); !strings.HasPrefix(got, "550 5.7.1") {
+		t.Fatalf("p=reject of a second author: %s", got)
+	}
 	if got := replyOf(mx(t, env, "x@outside.test", "bob@localhost", msg("sales@shop.test", "quarantine"))); got != "250" {
 		t.Fatalf("p=quarantine: %s", got)
 	}

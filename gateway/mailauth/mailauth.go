@@ -118,7 +118,6 @@ func (c *Checker) Check(ctx context.Context, in Input) Results {
 	if h == nil {
 		h = parseHeader(header)
 	}
-	from, fromOK := fromDomainOf(h)
 	r.FromDomains = fromDomainsOf(h)
 	verifs, err := dkim.VerifyWithOptions(msg, &dkim.VerifyOptions{LookupTXT: lookupTXT, MaxVerifications: 5})
 	if err != nil && !errors.Is(err, dkim.ErrTooManySignatures) {
@@ -138,7 +137,7 @@ func (c *Checker) Check(ctx context.Context, in Input) Results {
 		r.DKIM = append(r.DKIM, o)
 	}
 
-	r.DMARC, r.DMARCFrom, r.DMARCPolicy = c.dmarc(lookupTXT, from, fromOK, r)
+	r.DMARC, r.DMARCFrom, r.DMARCPolicy = c.dmarcAuthors(lookupTXT, r)
 	r.Verdict = c.Senders.judge(r)
 	return r
 }
@@ -154,24 +153,6 @@ func parseHeader(msg []byte) textproto.MIMEHeader {
 		return nil
 	}
 	return textproto.MIMEHeader(m.Header)
-}
-
-// fromDomainOf is the RFC5322.From domain (DMARC, RFC 7489 §6.6.1): a message with other than
-// exactly one From: address has none.
-func fromDomainOf(h textproto.MIMEHeader) (string, bool) {
-	froms := h["From"]
-	if len(froms) != 1 {
-		return "", false
-	}
-	list, err := (&mail.AddressParser{}).ParseList(froms[0])
-	if err != nil || len(list) != 1 {
-		return "", false
-	}
-	at := strings.LastIndexByte(list[0].Address, '@')
-	if at < 0 {
-		return "", false
-	}
-	return strings.ToLower(strings.TrimSuffix(list[0].Address[at+1:], ".")), true
 }
 
 // fromDomainsOf returns the domain of every From: address. A field that does not parse as an
@@ -231,12 +212,49 @@ func aligned(a, b string, mode dmarc.AlignmentMode) bool {
 	return strings.EqualFold(orgDomain(a), orgDomain(b))
 }
 
-// dmarc evaluates the policy of the From: domain (from; ok false when the message has no
-// single From: address).
-func (c *Checker) dmarc(lookupTXT func(string) ([]string, error), from string, ok bool, r Results) (result, domain, policy string) {
-	if !ok {
+// MaxAuthorDomains bounds the From: domains whose DMARC policies a message is checked
+// against; SenderPolicy refuses a message that names more.
+const MaxAuthorDomains = 5
+
+// dmarcAuthors evaluates DMARC for every From: domain (RFC 7489 §6.6.1 leaves messages with
+// several authors to the receiver; checking one, or none, would let a second address carry a
+// forged one through) and reports the worst outcome. A message without a From: domain is a
+// permerror.
+func (c *Checker) dmarcAuthors(lookupTXT func(string) ([]string, error), r Results) (result, domain, policy string) {
+	if len(r.FromDomains) == 0 || len(r.FromDomains) > MaxAuthorDomains {
 		return "permerror", "", ""
 	}
+	worst := 0
+	for _, from := range r.FromDomains {
+		res, dom, pol := c.dmarc(lookupTXT, from, r)
+		if k := dmarcRank(res, pol); k > worst {
+			worst, result, domain, policy = k, res, dom, pol
+		}
+	}
+	return result, domain, policy
+}
+
+// dmarcRank orders DMARC outcomes from the best (pass) to the worst (a fail of p=reject).
+func dmarcRank(result, policy string) int {
+	switch {
+	case result == "fail" && policy == string(dmarc.PolicyReject):
+		return 7
+	case result == "fail" && policy == string(dmarc.PolicyQuarantine):
+		return 6
+	case result == "fail":
+		return 5
+	case result == "temperror":
+		return 4
+	case result == "permerror":
+		return 3
+	case result == "none":
+		return 2
+	}
+	return 1
+}
+
+// dmarc evaluates the policy of one From: domain.
+func (c *Checker) dmarc(lookupTXT func(string) ([]string, error), from string, r Results) (result, domain, policy string) {
 	opts := &dmarc.LookupOptions{LookupTXT: lookupTXT}
 	recordDomain := from
 	rec, err := dmarc.LookupWithOptions(from, opts)

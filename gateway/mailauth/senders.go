@@ -17,7 +17,8 @@ import (
 //     §3.1). When DNS trouble (temperror) of such a check may be why, the refusal is
 //     temporary.
 //  3. DMARC fail with the effective policy reject refuses the message; quarantine delivers
-//     it to the recipients' Junk folder.
+//     it to the recipients' Junk folder. Every From: domain is checked, and a message that
+//     names more than MaxAuthorDomains is refused.
 type SenderPolicy struct {
 	// Ours reports whether a domain is one the gateway answers for: its local domains, and
 	// in gateway mode the domains it relays for. Compared as given (lower case, no trailing
@@ -53,6 +54,9 @@ type Verdict struct {
 func (p SenderPolicy) judge(r Results) Verdict {
 	if d := p.exemptDomain(r); d != "" {
 		return Verdict{Action: Deliver, Reason: "from " + printable(d) + ", exempt from DMARC"}
+	}
+	if len(r.FromDomains) > MaxAuthorDomains {
+		return Verdict{Action: Reject, Reason: "too many author domains in From:"}
 	}
 	if p.Ours != nil {
 		claims := r.FromDomains

@@ -35,6 +35,7 @@ func TestSenderPolicy(t *testing.T) {
 		{"DMARC fail, p=none", Results{DMARC: "fail", DMARCPolicy: string(dmarc.PolicyNone)}, Deliver},
 		{"DMARC pass, p=reject", Results{DMARC: "pass", DMARCPolicy: string(dmarc.PolicyReject)}, Deliver},
 		{"DMARC temperror", Results{DMARC: "temperror"}, Deliver},
+		{"too many author domains", Results{FromDomains: []string{"a.test", "b.test", "c.test", "d.test", "e.test", "f.test"}, DMARC: "permerror"}, Reject},
 		{"list, SPF pass for the list", Results{SPF: SPFPass, SPFDomain: "lists.example.org", EnvelopeDomain: "lists.example.org", FromDomains: []string{"bank.test"}, DMARC: "fail", DMARCPolicy: "reject"}, Deliver},
 		{"list reposting our user, DKIM of a list subdomain", Results{SPF: SPFFail, EnvelopeDomain: "bounce.test", FromDomains: []string{"example.test"}, DKIM: dk("pass", "mail.lists.example.org"), DMARC: "fail", DMARCPolicy: "reject"}, Deliver},
 		{"list domain claimed without SPF pass", Results{SPF: SPFFail, SPFDomain: "lists.example.org", EnvelopeDomain: "lists.example.org", FromDomains: []string{"bank.test"}, DMARC: "fail", DMARCPolicy: "reject"}, Reject},
