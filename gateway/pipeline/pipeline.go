@@ -247,7 +247,8 @@ func (p *Pipeline) Process(ctx context.Context, env *Envelope, msg *msgbuf.Buffe
 	return p.store(ctx, env, copies)
 }
 
-// toJunk returns a copy of env whose local recipients receive in their Junk folder.
+// toJunk returns a copy of env whose local recipients receive in their Junk folder (every
+// account is created with one; the store delivers to INBOX when it is gone).
 func toJunk(env *Envelope) *Envelope {
 	e := *env
 	e.Recipients = append([]Recipient(nil), env.Recipients...)
