@@ -22,13 +22,12 @@ type SenderCheck struct {
 // Authentication-Results fields, in header order.
 func ReadSenderCheck(fields []string, authservID string) SenderCheck {
 	for _, f := range fields {
-		id, _, err := mailauth.ParseAuthservID(f)
+		id, rest, err := mailauth.ParseAuthservID(f)
 		if err != nil || !mailauth.SameAuthservID(id, authservID) {
 			continue
 		}
 		var c SenderCheck
 		// go-msgauth's parser reads the results; the id was read above with the full grammar.
-		_, rest, _ := mailauth.ParseAuthservID(f)
 		if _, results, err := authres.Parse(strings.TrimSpace(authservID) + ";" + rest); err == nil {
 			for _, r := range results {
 				if d, ok := r.(*authres.DMARCResult); ok {
