@@ -293,7 +293,9 @@ func (g *Gateway) buildSMTP() error {
 	pipe := pipeline.New(pipeline.Options{
 		Hostname: cfg.Hostname, Store: g.store, Logger: g.log, Now: g.now,
 		Policy: g.store, Keys: g.keyring,
-		Auth: &mailauth.Checker{Resolver: g.dns},
+		Auth: &mailauth.Checker{Resolver: g.dns, Receiver: cfg.Hostname, Senders: mailauth.SenderPolicy{
+			Ours: cfg.IsLocalDomain, DMARCExempt: cfg.MailAuth.DMARCExempt,
+		}},
 		DKIM: &mailauth.DKIMKeys{Files: g.files, MasterKey: g.master},
 		WKD:  g.wkd, SpillDir: g.spoolDir,
 	})

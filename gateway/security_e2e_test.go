@@ -97,6 +97,12 @@ func mx(t *testing.T, env *gatewaytest.Env, from, to string, msg []byte) error {
 // imapFetchAll reads every message of a user's INBOX over IMAP.
 func imapFetchAll(t *testing.T, env *gatewaytest.Env, user, password string) [][]byte {
 	t.Helper()
+	return imapFetchMailbox(t, env, user, password, "INBOX")
+}
+
+// imapFetchMailbox reads every message of one of a user's mailboxes over IMAP.
+func imapFetchMailbox(t *testing.T, env *gatewaytest.Env, user, password, mailbox string) [][]byte {
+	t.Helper()
 	c, err := imapclient.DialTLS(env.GW.Addr("imaps"), &imapclient.Options{TLSConfig: env.TLSConfig()})
 	if err != nil {
 		t.Fatal(err)
@@ -105,8 +111,12 @@ func imapFetchAll(t *testing.T, env *gatewaytest.Env, user, password string) [][
 	if err := c.Login(user, password).Wait(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+	sel, err := c.Select(mailbox, nil).Wait()
+	if err != nil {
 		t.Fatal(err)
+	}
+	if sel.NumMessages == 0 {
+		return nil
 	}
 	msgs, err := c.Fetch(imap.SeqSetNum(1, 2, 3, 4, 5, 6, 7, 8, 9), &imap.FetchOptions{BodySection: []*imap.FetchItemBodySection{{Peek: true}}}).Collect()
 	if err != nil {
@@ -256,11 +266,11 @@ func TestE2ESMIMEInboundAndSignatures(t *testing.T) {
 	}
 	// alice signs with openssl; bob gets a pass, and a tampered copy fails.
 	signed := openssl(t, nil, "cms", "-sign", "-in", body, "-text", "-signer", alicePEM, "-from", "alice@localhost", "-to", "bob@localhost", "-subject", "signed")
-	if err := mx(t, env, "alice@localhost", "bob@localhost", signed); err != nil {
+	if err := mx(t, env, "alice@localhost", "bob@localhost", dkimSignedLocal(t, env, signed)); err != nil {
 		t.Fatal(err)
 	}
 	tampered := bytes.Replace(signed, []byte("Secret via S/MIME."), []byte("Secret via S/MIMF."), 1)
-	if err := mx(t, env, "alice@localhost", "bob@localhost", tampered); err != nil {
+	if err := mx(t, env, "alice@localhost", "bob@localhost", dkimSignedLocal(t, env, tampered)); err != nil {
 		t.Fatal(err)
 	}
 	// Plaintext to bob with inbound.encrypt=smime: openssl decrypts the stored copy.
@@ -298,7 +308,7 @@ func TestE2EForgedSecurityHeaderRemoved(t *testing.T) {
 	env, _ := securityEnv(t)
 	forged := "Sealgate-Security: received=pgp; decrypted=yes; signature=pass; signer=ceo@localhost; stored=plain\r\n" +
 		"Authentication-Results: mx.example.test; dmarc=pass header.from=bank.test\r\n" +
-		"From: ceo@localhost\r\nSubject: wire the money\r\n\r\nNow.\r\n"
+		"From: ceo@outside.test\r\nSubject: wire the money\r\n\r\nNow.\r\n"
 	if err := mx(t, env, "x@outside.test", "bob@localhost", []byte(forged)); err != nil {
 		t.Fatal(err)
 	}

@@ -64,6 +64,13 @@ type Config struct {
 	// DNS for the checks of inbound mail (SPF, DKIM, DMARC) and for delivery.
 	DNS DNS `toml:"dns"`
 
+	// Sender authentication of Internet mail (SPF, DKIM, DMARC). Mail from
+	// the Internet that claims a local domain in MAIL FROM or From: is
+	// refused unless SPF passes or an aligned DKIM signature verifies. Mail
+	// that fails DMARC is refused when the From: domain's policy is "reject"
+	// and goes to the Junk folder when it is "quarantine".
+	MailAuth MailAuth `toml:"mailauth"`
+
 	// How recipient addresses are resolved: sub-addresses and the postmaster.
 	// Aliases, forwarding and catch-alls are managed with `sealgate alias`.
 	Addressing Addressing `toml:"addressing"`
@@ -262,6 +269,17 @@ type DNS struct {
 	Resolver string `toml:"resolver"`
 }
 
+// MailAuth holds the sender authentication settings (mailauth.SenderPolicy).
+type MailAuth struct {
+	// Mailing lists and forwarders that resend other people's mail, which
+	// then fails DMARC through no fault of theirs. Mail authenticated as
+	// coming from one of these domains or a subdomain (SPF pass for its
+	// MAIL FROM domain, or a valid DKIM signature with its d=) is delivered
+	// whatever the DMARC result, and may carry a local domain in From:.
+	// Example: ["lists.example.org"]
+	DMARCExempt []string `toml:"dmarc_exempt"`
+}
+
 // Log holds the logging settings.
 type Log struct {
 	// "text" for people, "json" for log collectors.
@@ -308,6 +326,7 @@ func Default() *Config {
 			MaxConnections:          20,
 			MaxConnectionsPerDomain: 4,
 		},
+		MailAuth:   MailAuth{DMARCExempt: []string{}},
 		Log:        Log{Format: "text", Level: "info"},
 		Addressing: Addressing{SubaddressSeparator: "+"},
 	}

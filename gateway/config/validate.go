@@ -36,6 +36,11 @@ func (c *Config) Validate() []Problem {
 	if c.DNS.Resolver != "" {
 		v.hostPort("dns.resolver", c.DNS.Resolver, 1, false)
 	}
+	for i, d := range c.MailAuth.DMARCExempt {
+		if why := dnsNameProblem(d); why != "" {
+			v.add(fmt.Sprintf("mailauth.dmarc_exempt[%d]", i), "%q is not a valid domain: %s", d, why)
+		}
+	}
 	v.log(&c.Log)
 	return v.probs
 }

@@ -6,6 +6,11 @@
 // Checks work on the bytes as received and never fail the message: every outcome, including
 // DNS trouble (temperror), is a result that goes into Authentication-Results. DNS goes
 // through a Resolver that the caller supplies; every check of one message shares one deadline.
+//
+// What happens to a message because of its results is decided here too, in one place:
+// SenderPolicy (spoofing of our own domains, DMARC enforcement) gives Results.Verdict, and the
+// pipeline acts on it. ParseAuthservID reads the authserv-id of Authentication-Results with the
+// RFC 8601 grammar, for removing forged results and for readers of the gateway's own.
 package mailauth
 
 import (
@@ -30,6 +35,10 @@ type Checker struct {
 	Resolver Resolver
 	// Timeout bounds all DNS work for one message [10s].
 	Timeout time.Duration
+	// Senders decides from the results what happens to the message (Results.Verdict).
+	Senders SenderPolicy
+	// Receiver is this host's name, for SPF explanations (%{r}); "" is "unknown".
+	Receiver string
 }
 
 // Input is one received message.
@@ -56,13 +65,24 @@ type DKIMOutcome struct {
 
 // Results are the outcomes for one message.
 type Results struct {
-	SPF         SPFResult
-	SPFReason   string
-	SPFDomain   string // the domain SPF was checked for
-	DKIM        []DKIMOutcome
-	DMARC       string // pass, fail, none, temperror, permerror
-	DMARCFrom   string // the From: domain
+	SPF       SPFResult
+	SPFReason string
+	SPFDomain string // the domain SPF was checked for
+	// SPFExplanation is the sender domain's exp= text for an SPF fail (sender-controlled).
+	SPFExplanation string
+	DKIM           []DKIMOutcome
+	DMARC          string // pass, fail, none, temperror, permerror
+	DMARCFrom      string // the From: domain
+	// DMARCPolicy is the policy that applies to this message (sp= for a subdomain, milder
+	// when pct= is below 100): none, quarantine, reject; "" without a record.
 	DMARCPolicy string
+	// EnvelopeDomain is the MAIL FROM domain; "" for the null sender.
+	EnvelopeDomain string
+	// FromDomains are the domains of every address in every From: field (the claims a
+	// reader sees), lower case, without duplicates.
+	FromDomains []string
+	// Verdict is what Checker.Senders decides about the message.
+	Verdict Verdict
 }
 
 // MaxHeader is how much of a message read through Input.Open is searched for the From: field.
@@ -77,10 +97,12 @@ func (c *Checker) Check(ctx context.Context, in Input) Results {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var r Results
-	r.SPF, r.SPFReason = CheckSPF(ctx, c.Resolver, in.IP, in.Helo, in.MailFrom)
+	spf := SPFQuery{IP: in.IP, Helo: in.Helo, MailFrom: in.MailFrom, Receiver: c.Receiver}.Check(ctx, c.Resolver)
+	r.SPF, r.SPFReason, r.SPFExplanation = spf.Result, spf.Reason, spf.Explanation
 	r.SPFDomain = in.Helo
 	if at := strings.LastIndexByte(in.MailFrom, '@'); at >= 0 {
-		r.SPFDomain = strings.ToLower(in.MailFrom[at+1:])
+		r.SPFDomain = strings.ToLower(strings.TrimSuffix(in.MailFrom[at+1:], "."))
+		r.EnvelopeDomain = r.SPFDomain
 	}
 
 	lookupTXT := func(name string) ([]string, error) { return c.Resolver.LookupTXT(ctx, name) }
@@ -92,13 +114,11 @@ func (c *Checker) Check(ctx context.Context, in Input) Results {
 			header, _ = io.ReadAll(io.LimitReader(in.Open(), MaxHeader))
 		}
 	}
-	var from string
-	var fromOK bool
-	if in.Header != nil {
-		from, fromOK = fromDomainOf(in.Header)
-	} else {
-		from, fromOK = fromDomain(header)
+	h := in.Header
+	if h == nil {
+		h = parseHeader(header)
 	}
+	r.FromDomains = fromDomainsOf(h)
 	verifs, err := dkim.VerifyWithOptions(msg, &dkim.VerifyOptions{LookupTXT: lookupTXT, MaxVerifications: 5})
 	if err != nil && !errors.Is(err, dkim.ErrTooManySignatures) {
 		r.DKIM = append(r.DKIM, DKIMOutcome{Result: "permerror", Reason: "unparsable message"})
@@ -117,39 +137,65 @@ func (c *Checker) Check(ctx context.Context, in Input) Results {
 		r.DKIM = append(r.DKIM, o)
 	}
 
-	r.DMARC, r.DMARCFrom, r.DMARCPolicy = c.dmarc(lookupTXT, from, fromOK, r)
+	r.DMARC, r.DMARCFrom, r.DMARCPolicy = c.dmarcAuthors(lookupTXT, r)
+	r.Verdict = c.Senders.judge(r)
 	return r
 }
 
-// fromDomain returns the domain of the single From: address.
-func fromDomain(msg []byte) (string, bool) {
+// parseHeader parses the header section at the start of msg; nil when it does not parse.
+func parseHeader(msg []byte) textproto.MIMEHeader {
 	hdrEnd := bytes.Index(msg, []byte("\r\n\r\n"))
 	if hdrEnd < 0 {
 		hdrEnd = len(msg)
 	}
 	m, err := mail.ReadMessage(bytes.NewReader(append(append([]byte(nil), msg[:hdrEnd]...), "\r\n\r\n"...)))
 	if err != nil {
-		return "", false
+		return nil
 	}
-	return fromDomainOf(textproto.MIMEHeader(m.Header))
+	return textproto.MIMEHeader(m.Header)
 }
 
-// fromDomainOf is the RFC5322.From domain (DMARC, RFC 7489 §6.6.1): a message with other than
-// exactly one From: address has none.
-func fromDomainOf(h textproto.MIMEHeader) (string, bool) {
-	froms := h["From"]
-	if len(froms) != 1 {
-		return "", false
+// fromDomainsOf returns the domain of every From: address. A field that does not parse as an
+// address list is searched for "@domain" instead, so that a malformed field still counts as
+// the claim a lenient reader would see in it.
+func fromDomainsOf(h textproto.MIMEHeader) []string {
+	var out []string
+	add := func(d string) {
+		d = strings.ToLower(strings.TrimSuffix(d, "."))
+		for _, o := range out {
+			if o == d {
+				return
+			}
+		}
+		if d != "" && len(out) < 100 {
+			out = append(out, d)
+		}
 	}
-	list, err := (&mail.AddressParser{}).ParseList(froms[0])
-	if err != nil || len(list) != 1 {
-		return "", false
+	for _, f := range h["From"] {
+		if list, err := (&mail.AddressParser{}).ParseList(f); err == nil {
+			for _, a := range list {
+				if at := strings.LastIndexByte(a.Address, '@'); at >= 0 {
+					add(a.Address[at+1:])
+				}
+			}
+			continue
+		}
+		for rest := f; ; {
+			at := strings.IndexByte(rest, '@')
+			if at < 0 {
+				break
+			}
+			rest = rest[at+1:]
+			end := strings.IndexFunc(rest, func(c rune) bool {
+				return !(c == '.' || c == '-' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80)
+			})
+			if end < 0 {
+				end = len(rest)
+			}
+			add(rest[:end])
+		}
 	}
-	at := strings.LastIndexByte(list[0].Address, '@')
-	if at < 0 {
-		return "", false
-	}
-	return strings.ToLower(strings.TrimSuffix(list[0].Address[at+1:], ".")), true
+	return out
 }
 
 func orgDomain(d string) string {
@@ -166,16 +212,55 @@ func aligned(a, b string, mode dmarc.AlignmentMode) bool {
 	return strings.EqualFold(orgDomain(a), orgDomain(b))
 }
 
-// dmarc evaluates the policy of the From: domain (from; ok false when the message has no
-// single From: address).
-func (c *Checker) dmarc(lookupTXT func(string) ([]string, error), from string, ok bool, r Results) (result, domain, policy string) {
-	if !ok {
+// MaxAuthorDomains bounds the From: domains whose DMARC policies a message is checked
+// against; SenderPolicy refuses a message that names more.
+const MaxAuthorDomains = 5
+
+// dmarcAuthors evaluates DMARC for every From: domain (RFC 7489 §6.6.1 leaves messages with
+// several authors to the receiver; checking one, or none, would let a second address carry a
+// forged one through) and reports the worst outcome. A message without a From: domain is a
+// permerror.
+func (c *Checker) dmarcAuthors(lookupTXT func(string) ([]string, error), r Results) (result, domain, policy string) {
+	if len(r.FromDomains) == 0 || len(r.FromDomains) > MaxAuthorDomains {
 		return "permerror", "", ""
 	}
+	worst := 0
+	for _, from := range r.FromDomains {
+		res, dom, pol := c.dmarc(lookupTXT, from, r)
+		if k := dmarcRank(res, pol); k > worst {
+			worst, result, domain, policy = k, res, dom, pol
+		}
+	}
+	return result, domain, policy
+}
+
+// dmarcRank orders DMARC outcomes from the best (pass) to the worst (a fail of p=reject).
+func dmarcRank(result, policy string) int {
+	switch {
+	case result == "fail" && policy == string(dmarc.PolicyReject):
+		return 7
+	case result == "fail" && policy == string(dmarc.PolicyQuarantine):
+		return 6
+	case result == "fail":
+		return 5
+	case result == "temperror":
+		return 4
+	case result == "permerror":
+		return 3
+	case result == "none":
+		return 2
+	}
+	return 1
+}
+
+// dmarc evaluates the policy of one From: domain.
+func (c *Checker) dmarc(lookupTXT func(string) ([]string, error), from string, r Results) (result, domain, policy string) {
 	opts := &dmarc.LookupOptions{LookupTXT: lookupTXT}
+	recordDomain := from
 	rec, err := dmarc.LookupWithOptions(from, opts)
 	if errors.Is(err, dmarc.ErrNoPolicy) {
 		if org := orgDomain(from); org != from {
+			recordDomain = org
 			rec, err = dmarc.LookupWithOptions(org, opts)
 		}
 	}
@@ -191,10 +276,11 @@ func (c *Checker) dmarc(lookupTXT func(string) ([]string, error), from string, o
 	for _, d := range r.DKIM {
 		pass = pass || (d.Result == "pass" && aligned(d.Domain, from, rec.DKIMAlignment))
 	}
+	policy = string(effectivePolicy(rec, from, recordDomain))
 	if pass {
-		return "pass", from, string(rec.Policy)
+		return "pass", from, policy
 	}
-	return "fail", from, string(rec.Policy)
+	return "fail", from, policy
 }
 
 // AuthResults returns the Authentication-Results field body for these results, plus extra

@@ -76,11 +76,15 @@ func TestDKIMAndDMARC(t *testing.T) {
 	if r.DMARC != "none" || r.DMARCFrom != "elsewhere.test" {
 		t.Fatalf("DMARC with a given header: %s from %s, want none from elsewhere.test", r.DMARC, r.DMARCFrom)
 	}
-	r = c.Check(context.Background(), Input{IP: ip, Helo: "client.test", MailFrom: "a@sender.test",
-		Message: signed(t, key, "sender.test", "a@sender.test"),
-		Header:  textproto.MIMEHeader{"From": {"a@sender.test", "b@sender.test"}}})
-	if r.DMARC != "permerror" {
-		t.Fatalf("two From: fields: DMARC %s, want permerror", r.DMARC)
+	// Every author domain is checked: a second From: field or address cannot carry a forged
+	// one through.
+	for _, from := range [][]string{{"a@sender.test", "b@strict.test"}, {"a@sender.test, b@strict.test"}, {"b@strict.test, <<<"}} {
+		r = c.Check(context.Background(), Input{IP: ip, Helo: "client.test", MailFrom: "a@sender.test",
+			Message: signed(t, key, "sender.test", "a@sender.test"),
+			Header:  textproto.MIMEHeader{"From": from}})
+		if r.DMARC != "fail" || r.DMARCFrom != "strict.test" || r.DMARCPolicy != "quarantine" {
+			t.Fatalf("From: %q: DMARC %s from %s (%s), want fail from strict.test (quarantine)", from, r.DMARC, r.DMARCFrom, r.DMARCPolicy)
+		}
 	}
 	// SPF alone aligns too.
 	r = c.Check(context.Background(), Input{IP: netip.MustParseAddr("192.0.2.9"), Helo: "client.test", MailFrom: "b@sender.test",

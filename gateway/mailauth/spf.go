@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // SPFResult is an RFC 7208 §2.6 result.
@@ -32,21 +33,44 @@ type Resolver interface {
 	LookupAddr(ctx context.Context, addr string) ([]string, error)
 }
 
-// RFC 7208 §4.6.4 limits.
+// RFC 7208 §4.6.4 limits, and a bound of our own on explanation text.
 const (
 	maxDNSMechanisms = 10
 	maxVoidLookups   = 2
 	maxMXAddresses   = 10
+	maxExplanation   = 512
 )
+
+// SPFQuery is one SPF check (RFC 7208 check_host) of a client.
+type SPFQuery struct {
+	IP       netip.Addr
+	Helo     string
+	MailFrom string // "" (the null sender) checks postmaster@Helo
+	// Receiver is this host's name, for the %{r} macro of explanations; "" is "unknown".
+	Receiver string
+	// Now is the clock of the %{t} macro; nil is time.Now.
+	Now func() time.Time
+}
+
+// SPFOutcome is the result of an SPF check.
+type SPFOutcome struct {
+	Result SPFResult
+	Reason string // what decided it, for logs
+	// Explanation is the text the domain's exp= modifier gives for a fail (RFC 7208 §6.2),
+	// macros expanded; "" when it gives none or it could not be had. It comes from the
+	// sender's domain: show it, quoted, never trust it.
+	Explanation string
+}
 
 type spfCheck struct {
 	ctx     context.Context
 	res     Resolver
+	q       SPFQuery
 	ip      netip.Addr
 	sender  string // local@domain of the MAIL FROM, or postmaster@helo
-	helo    string
 	lookups int
 	voids   int
+	ptr     map[string]string // %{p} by domain, computed once
 }
 
 var errSPFPerm = errors.New("spf permerror")
@@ -58,24 +82,39 @@ func (e spfTempError) Error() string { return "spf temperror: " + e.err.Error() 
 // CheckSPF evaluates the SPF policy of the sender's domain for a client (RFC 7208 check_host).
 // mailFrom "" (the null sender) checks postmaster@helo.
 func CheckSPF(ctx context.Context, res Resolver, ip netip.Addr, helo, mailFrom string) (SPFResult, string) {
-	sender := mailFrom
+	o := SPFQuery{IP: ip, Helo: helo, MailFrom: mailFrom}.Check(ctx, res)
+	return o.Result, o.Reason
+}
+
+// Check runs the query: the record is parsed whole before it is evaluated (§4.6), so a
+// syntax error anywhere in it is a permerror whatever term would have decided.
+func (q SPFQuery) Check(ctx context.Context, res Resolver) SPFOutcome {
+	sender := q.MailFrom
 	if sender == "" {
-		sender = "postmaster@" + helo
+		sender = "postmaster@" + q.Helo
 	}
 	at := strings.LastIndexByte(sender, '@')
 	if at < 0 {
 		sender = "postmaster@" + sender
 		at = strings.LastIndexByte(sender, '@')
 	}
+	if at == 0 { // §4.3: no local-part
+		sender = "postmaster" + sender
+		at = len("postmaster")
+	}
 	domain := strings.TrimSuffix(strings.ToLower(sender[at+1:]), ".")
 	if !validSPFDomain(domain) {
-		return SPFNone, "sender domain is not a DNS name"
+		return SPFOutcome{Result: SPFNone, Reason: "sender domain is not a DNS name"}
 	}
-	c := &spfCheck{ctx: ctx, res: res, ip: ip.Unmap(), sender: sender, helo: helo}
-	r, why := c.checkHost(domain, 0)
-	return r, why
+	if q.Now == nil {
+		q.Now = time.Now
+	}
+	c := &spfCheck{ctx: ctx, res: res, q: q, ip: q.IP.Unmap(), sender: sender, ptr: map[string]string{}}
+	return c.checkHost(domain, 0)
 }
 
+// validSPFDomain: a multi-label name whose labels are 1 to 63 bytes of letters, digits,
+// hyphens, underscores or UTF-8 (§4.3).
 func validSPFDomain(d string) bool {
 	if d == "" || len(d) > 253 || !strings.Contains(d, ".") {
 		return false
@@ -83,6 +122,12 @@ func validSPFDomain(d string) bool {
 	for _, l := range strings.Split(d, ".") {
 		if l == "" || len(l) > 63 {
 			return false
+		}
+		for i := 0; i < len(l); i++ {
+			c := l[i]
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c >= 0x80) {
+				return false
+			}
 		}
 	}
 	return true
@@ -98,7 +143,7 @@ func (c *spfCheck) record(domain string) (string, SPFResult, string) {
 	}
 	var recs []string
 	for _, t := range txts {
-		if strings.EqualFold(t, "v=spf1") || strings.HasPrefix(strings.ToLower(t), "v=spf1 ") {
+		if len(t) >= 6 && strings.EqualFold(t[:6], "v=spf1") && (len(t) == 6 || t[6] == ' ') {
 			recs = append(recs, t)
 		}
 	}
@@ -111,81 +156,53 @@ func (c *spfCheck) record(domain string) (string, SPFResult, string) {
 	return "", SPFPermError, "more than one SPF record"
 }
 
-func (c *spfCheck) checkHost(domain string, depth int) (SPFResult, string) {
+func (c *spfCheck) checkHost(domain string, depth int) SPFOutcome {
 	if depth > maxDNSMechanisms {
-		return SPFPermError, "include/redirect loop"
+		return SPFOutcome{Result: SPFPermError, Reason: "include/redirect loop"}
 	}
-	rec, r, why := c.record(domain)
+	text, r, why := c.record(domain)
 	if r != "" {
-		return r, why
+		return SPFOutcome{Result: r, Reason: why}
 	}
-	terms := strings.Fields(rec)[1:]
-	var redirect string
-	for _, term := range terms {
-		if k, v, ok := strings.Cut(term, "="); ok && !strings.ContainsAny(k, ":/") {
-			switch strings.ToLower(k) {
-			case "redirect":
-				if redirect != "" {
-					return SPFPermError, "two redirect modifiers"
-				}
-				redirect = v
-			case "exp":
-			default:
-				if !validModifierName(k) {
-					return SPFPermError, "malformed term " + term
-				}
-			}
-			continue
-		}
-		qual := SPFPass
-		switch term[0] {
-		case '+':
-			term = term[1:]
-		case '-':
-			qual, term = SPFFail, term[1:]
-		case '~':
-			qual, term = SPFSoftFail, term[1:]
-		case '?':
-			qual, term = SPFNeutral, term[1:]
-		}
-		match, err := c.mechanism(domain, term, depth)
+	rec, err := parseSPF(text)
+	if err != nil {
+		return SPFOutcome{Result: SPFPermError, Reason: err.Error()}
+	}
+	for _, m := range rec.mechanisms {
+		match, err := c.mechanism(domain, m, depth)
 		var te spfTempError
 		switch {
 		case errors.As(err, &te):
-			return SPFTempError, err.Error()
+			return SPFOutcome{Result: SPFTempError, Reason: err.Error()}
 		case err != nil:
-			return SPFPermError, err.Error()
+			return SPFOutcome{Result: SPFPermError, Reason: err.Error()}
 		case match:
-			return qual, fmt.Sprintf("matched %q of %s", term, domain)
+			o := SPFOutcome{Result: m.qual, Reason: fmt.Sprintf("matched %q of %s", m.text, domain)}
+			if o.Result == SPFFail && rec.hasExp {
+				o.Explanation = c.explanation(rec.exp, domain)
+			}
+			return o
 		}
 	}
-	if redirect != "" {
-		target, err := c.expand(redirect, domain)
-		if err != nil {
-			return SPFPermError, err.Error()
-		}
+	if rec.hasRedirect {
 		if err := c.countLookup(); err != nil {
-			return SPFPermError, err.Error()
+			return SPFOutcome{Result: SPFPermError, Reason: err.Error()}
 		}
-		r, why := c.checkHost(target, depth+1)
-		if r == SPFNone {
-			return SPFPermError, "redirect to a domain without SPF record"
+		target, err := c.expandDomain(rec.redirect, domain)
+		if err != nil {
+			return SPFOutcome{Result: SPFPermError, Reason: err.Error()}
 		}
-		return r, why
-	}
-	return SPFNeutral, "no mechanism matched"
-}
-
-func validModifierName(k string) bool {
-	if k == "" || !(k[0] >= 'a' && k[0] <= 'z' || k[0] >= 'A' && k[0] <= 'Z') {
-		return false
-	}
-	for _, r := range k {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
-			return false
+		if !validSPFDomain(target) {
+			return SPFOutcome{Result: SPFPermError, Reason: "redirect to a malformed domain"}
 		}
+		// §6.1: the target's result, with its own explanation; ours is not used.
+		o := c.checkHost(target, depth+1)
+		if o.Result == SPFNone {
+			return SPFOutcome{Result: SPFPermError, Reason: "redirect to a domain without SPF record"}
+		}
+		return o
 	}
-	return true
+	return SPFOutcome{Result: SPFNeutral, Reason: "no mechanism matched"}
 }
 
 func (c *spfCheck) countLookup() error {
@@ -205,78 +222,34 @@ func (c *spfCheck) void() error {
 	return nil
 }
 
-func (c *spfCheck) mechanism(domain, term string, depth int) (bool, error) {
-	name, arg, hasArg := strings.Cut(term, ":")
-	name = strings.ToLower(name)
-	cidr4, cidr6 := 32, 128
-	parseCIDR := func(s string) (string, error) {
-		// "domain/24//64", "/24", "//64"
-		if i := strings.Index(s, "//"); i >= 0 {
-			n, err := strconv.Atoi(s[i+2:])
-			if err != nil || n < 0 || n > 128 {
-				return "", fmt.Errorf("%w: bad ip6 cidr in %q", errSPFPerm, term)
-			}
-			cidr6, s = n, s[:i]
-		}
-		if i := strings.LastIndexByte(s, '/'); i >= 0 {
-			n, err := strconv.Atoi(s[i+1:])
-			if err != nil || n < 0 || n > 32 {
-				return "", fmt.Errorf("%w: bad ip4 cidr in %q", errSPFPerm, term)
-			}
-			cidr4, s = n, s[:i]
-		}
-		return s, nil
+// target expands a mechanism's domain-spec; the current domain when it has none.
+func (c *spfCheck) target(m spfMechanism, domain string) (string, error) {
+	if m.domain == "" {
+		return domain, nil
 	}
-	if !hasArg && (name != "all") {
-		// a/24, mx//64 without a domain
-		if i := strings.IndexByte(name, '/'); i >= 0 {
-			rest := name[i:]
-			name = name[:i]
-			if _, err := parseCIDR(rest); err != nil {
-				return false, err
-			}
-		}
-	}
-	target := domain
-	if hasArg && name != "ip4" && name != "ip6" {
-		spec, err := parseCIDR(arg)
-		if err != nil {
-			return false, err
-		}
-		if target, err = c.expand(spec, domain); err != nil {
-			return false, err
-		}
-	}
-	switch name {
+	return c.expandDomain(m.domain, domain)
+}
+
+func (c *spfCheck) mechanism(domain string, m spfMechanism, depth int) (bool, error) {
+	switch m.name {
 	case "all":
-		if hasArg {
-			return false, fmt.Errorf("%w: all takes no argument", errSPFPerm)
-		}
 		return true, nil
 	case "ip4", "ip6":
-		p, err := netip.ParsePrefix(arg)
-		if err != nil {
-			a, err2 := netip.ParseAddr(arg)
-			if err2 != nil || (name == "ip4") != a.Is4() {
-				return false, fmt.Errorf("%w: bad %s %q", errSPFPerm, name, arg)
-			}
-			p = netip.PrefixFrom(a, a.BitLen())
-		}
-		if (name == "ip4") != p.Addr().Is4() {
-			return false, fmt.Errorf("%w: bad %s %q", errSPFPerm, name, arg)
-		}
-		return p.Contains(c.ip), nil
+		return m.prefix.Contains(c.ip), nil
+	}
+	if err := c.countLookup(); err != nil {
+		return false, err
+	}
+	target, err := c.target(m, domain)
+	if err != nil {
+		return false, err
+	}
+	switch m.name {
 	case "a":
-		if err := c.countLookup(); err != nil {
-			return false, err
-		}
-		return c.matchHost(target, cidr4, cidr6)
+		return c.matchHost(target, m.cidr4, m.cidr6)
 	case "mx":
-		if err := c.countLookup(); err != nil {
-			return false, err
-		}
 		mxs, err := c.res.LookupMX(c.ctx, target)
-		if err != nil && !isNotFound(err) {
+		if err != nil && len(mxs) == 0 && !isNotFound(err) {
 			return false, spfTempError{err}
 		}
 		if len(mxs) == 0 {
@@ -286,57 +259,35 @@ func (c *spfCheck) mechanism(domain, term string, depth int) (bool, error) {
 			return false, fmt.Errorf("%w: more than %d MX records", errSPFPerm, maxMXAddresses)
 		}
 		for _, mx := range mxs {
-			ok, err := c.matchHost(strings.TrimSuffix(mx.Host, "."), cidr4, cidr6)
+			host := strings.TrimSuffix(mx.Host, ".")
+			if host == "" { // a null MX (RFC 7505) names no host
+				continue
+			}
+			ok, err := c.matchHost(host, m.cidr4, m.cidr6)
 			if ok || err != nil {
 				return ok, err
 			}
 		}
 		return false, nil
 	case "ptr":
-		if err := c.countLookup(); err != nil {
-			return false, err
-		}
-		names, err := c.res.LookupAddr(c.ctx, c.ip.String())
-		if err != nil && !isNotFound(err) {
-			return false, nil // a PTR failure is no match (RFC 7208 §5.5)
-		}
-		for i, n := range names {
-			if i >= maxMXAddresses {
-				break
-			}
-			n = strings.TrimSuffix(strings.ToLower(n), ".")
-			if n != target && !strings.HasSuffix(n, "."+target) {
-				continue
-			}
-			if ok, _ := c.matchHost(n, 32, 128); ok {
+		for _, n := range c.validatedNames(target) {
+			if n == target || strings.HasSuffix(n, "."+target) {
 				return true, nil
 			}
 		}
 		return false, nil
 	case "include":
-		if !hasArg {
-			return false, fmt.Errorf("%w: include needs a domain", errSPFPerm)
-		}
-		if err := c.countLookup(); err != nil {
-			return false, err
-		}
-		r, why := c.checkHost(target, depth+1)
-		switch r {
+		o := c.checkHost(target, depth+1)
+		switch o.Result {
 		case SPFPass:
 			return true, nil
 		case SPFFail, SPFSoftFail, SPFNeutral:
 			return false, nil
 		case SPFTempError:
-			return false, spfTempError{errors.New(why)}
+			return false, spfTempError{errors.New(o.Reason)}
 		}
-		return false, fmt.Errorf("%w: include:%s gave %s", errSPFPerm, target, r)
+		return false, fmt.Errorf("%w: include:%s gave %s", errSPFPerm, target, o.Result)
 	case "exists":
-		if !hasArg {
-			return false, fmt.Errorf("%w: exists needs a domain", errSPFPerm)
-		}
-		if err := c.countLookup(); err != nil {
-			return false, err
-		}
 		ips, err := c.res.LookupIP(c.ctx, "ip4", target)
 		if err != nil && !isNotFound(err) {
 			return false, spfTempError{err}
@@ -346,15 +297,19 @@ func (c *spfCheck) mechanism(domain, term string, depth int) (bool, error) {
 		}
 		return true, nil
 	}
-	return false, fmt.Errorf("%w: unknown mechanism %q", errSPFPerm, name)
+	return false, fmt.Errorf("%w: unknown mechanism %q", errSPFPerm, m.name)
 }
 
-func (c *spfCheck) matchHost(host string, cidr4, cidr6 int) (bool, error) {
+func (c *spfCheck) addrs(host string) ([]net.IP, error) {
 	network := "ip4"
 	if c.ip.Is6() {
 		network = "ip6"
 	}
-	ips, err := c.res.LookupIP(c.ctx, network, host)
+	return c.res.LookupIP(c.ctx, network, host)
+}
+
+func (c *spfCheck) matchHost(host string, cidr4, cidr6 int) (bool, error) {
+	ips, err := c.addrs(host)
 	if err != nil && !isNotFound(err) {
 		return false, spfTempError{err}
 	}
@@ -378,96 +333,84 @@ func (c *spfCheck) matchHost(host string, cidr4, cidr6 int) (bool, error) {
 	return false, nil
 }
 
-// expand applies SPF macros (RFC 7208 §7) to a domain-spec.
-func (c *spfCheck) expand(spec, domain string) (string, error) {
-	var b strings.Builder
-	local, senderDomain, _ := strings.Cut(c.sender, "@")
-	for i := 0; i < len(spec); i++ {
-		ch := spec[i]
-		if ch != '%' {
-			b.WriteByte(ch)
+// validatedNames are the client's PTR names whose own addresses include the client (§5.5),
+// at most 10 of them tried; DNS errors only leave names out.
+func (c *spfCheck) validatedNames(domain string) []string {
+	names, _ := c.res.LookupAddr(c.ctx, c.ip.String())
+	var out []string
+	for i, n := range names {
+		if i >= maxMXAddresses {
+			break
+		}
+		n = strings.TrimSuffix(strings.ToLower(n), ".")
+		ips, err := c.addrs(n)
+		if err != nil {
 			continue
 		}
-		if i+1 >= len(spec) {
-			return "", fmt.Errorf("%w: bad macro in %q", errSPFPerm, spec)
-		}
-		i++
-		switch spec[i] {
-		case '%':
-			b.WriteByte('%')
-			continue
-		case '_':
-			b.WriteByte(' ')
-			continue
-		case '-':
-			b.WriteString("%20")
-			continue
-		case '{':
-		default:
-			return "", fmt.Errorf("%w: bad macro in %q", errSPFPerm, spec)
-		}
-		end := strings.IndexByte(spec[i:], '}')
-		if end < 2 {
-			return "", fmt.Errorf("%w: bad macro in %q", errSPFPerm, spec)
-		}
-		body := spec[i+1 : i+end]
-		i += end
-		letter, rest := strings.ToLower(body[:1]), body[1:]
-		var val string
-		switch letter {
-		case "s":
-			val = c.sender
-		case "l":
-			val = local
-		case "o":
-			val = senderDomain
-		case "d":
-			val = domain
-		case "i":
-			if c.ip.Is4() {
-				val = c.ip.String()
-			} else {
-				hex := fmt.Sprintf("%x", c.ip.AsSlice())
-				val = strings.Join(strings.Split(hex, ""), ".")
-			}
-		case "p":
-			val = "unknown"
-		case "v":
-			val = "in-addr"
-			if c.ip.Is6() {
-				val = "ip6"
-			}
-		case "h":
-			val = c.helo
-		default:
-			return "", fmt.Errorf("%w: unknown macro letter in %q", errSPFPerm, spec)
-		}
-		digits := 0
-		for len(rest) > 0 && rest[0] >= '0' && rest[0] <= '9' {
-			digits = digits*10 + int(rest[0]-'0')
-			rest = rest[1:]
-		}
-		reverse := false
-		if len(rest) > 0 && (rest[0] == 'r' || rest[0] == 'R') {
-			reverse, rest = true, rest[1:]
-		}
-		delims := rest
-		if delims == "" {
-			delims = "."
-		}
-		parts := strings.FieldsFunc(val, func(r rune) bool { return strings.ContainsRune(delims, r) })
-		if reverse {
-			for l, r := 0, len(parts)-1; l < r; l, r = l+1, r-1 {
-				parts[l], parts[r] = parts[r], parts[l]
+		for _, ip := range ips {
+			if a, ok := netip.AddrFromSlice(ip); ok && a.Unmap() == c.ip {
+				out = append(out, n)
+				break
 			}
 		}
-		if digits > 0 && digits < len(parts) {
-			parts = parts[len(parts)-digits:]
-		}
-		b.WriteString(strings.Join(parts, "."))
 	}
-	out := strings.TrimSuffix(b.String(), ".")
-	for len(out) > 253 { // RFC 7208 §7.3: drop left-hand labels
+	return out
+}
+
+// validatedName is %{p} (§7.3): the domain itself if validated, else a validated subdomain
+// of it, else any validated name, else "unknown".
+func (c *spfCheck) validatedName(domain string) string {
+	if p, ok := c.ptr[domain]; ok {
+		return p
+	}
+	p := "unknown"
+	names := c.validatedNames(domain)
+	for _, n := range names {
+		if n == domain {
+			p = n
+			break
+		}
+		if strings.HasSuffix(n, "."+domain) && (p == "unknown" || !strings.HasSuffix(p, "."+domain)) {
+			p = n
+		} else if p == "unknown" {
+			p = n
+		}
+	}
+	c.ptr[domain] = p
+	return p
+}
+
+// explanation is the exp= text for a fail (§6.2); any problem means none.
+func (c *spfCheck) explanation(spec, domain string) string {
+	target, err := c.expandDomain(spec, domain)
+	if err != nil || !validSPFDomain(target) {
+		return ""
+	}
+	txts, err := c.res.LookupTXT(c.ctx, target)
+	if err != nil || len(txts) != 1 {
+		return ""
+	}
+	exp, err := c.expand(txts[0], domain, macroExplain)
+	if err != nil || len(exp) > maxExplanation {
+		return ""
+	}
+	return exp
+}
+
+func isNotFound(err error) bool {
+	var de *net.DNSError
+	return errors.As(err, &de) && de.IsNotFound
+}
+
+// expandDomain expands a domain-spec into the name to look up (§7.3: lower case, left-hand
+// labels dropped to fit 253 bytes).
+func (c *spfCheck) expandDomain(spec, domain string) (string, error) {
+	out, err := c.expand(spec, domain, macroDomain)
+	if err != nil {
+		return "", err
+	}
+	out = strings.TrimSuffix(out, ".")
+	for len(out) > 253 {
 		i := strings.IndexByte(out, '.')
 		if i < 0 {
 			break
@@ -477,7 +420,84 @@ func (c *spfCheck) expand(spec, domain string) (string, error) {
 	return strings.ToLower(out), nil
 }
 
-func isNotFound(err error) bool {
-	var de *net.DNSError
-	return errors.As(err, &de) && de.IsNotFound
+// macroValue is the value of one macro letter (lower case).
+func (c *spfCheck) macroValue(letter byte, domain string) string {
+	local, senderDomain, _ := strings.Cut(c.sender, "@")
+	if at := strings.LastIndexByte(c.sender, '@'); at >= 0 {
+		local, senderDomain = c.sender[:at], c.sender[at+1:]
+	}
+	switch letter {
+	case 's':
+		return c.sender
+	case 'l':
+		return local
+	case 'o':
+		return senderDomain
+	case 'd':
+		return domain
+	case 'i':
+		if c.ip.Is4() {
+			return c.ip.String()
+		}
+		// Nibbles in upper case, as the RFC 7208 test suite's explanations expect; names
+		// looked up are lowercased by expandDomain.
+		hex := fmt.Sprintf("%X", c.ip.AsSlice())
+		return strings.Join(strings.Split(hex, ""), ".")
+	case 'p':
+		return c.validatedName(domain)
+	case 'v':
+		if c.ip.Is6() {
+			return "ip6"
+		}
+		return "in-addr"
+	case 'h':
+		return c.q.Helo
+	case 'c':
+		return c.ip.String()
+	case 'r':
+		if c.q.Receiver != "" {
+			return c.q.Receiver
+		}
+		return "unknown"
+	case 't':
+		return strconv.FormatInt(c.q.Now().Unix(), 10)
+	}
+	return ""
+}
+
+// expand applies the macros (§7) of a checked macro-string.
+func (c *spfCheck) expand(spec, domain string, kind macroKind) (string, error) {
+	var b strings.Builder
+	err := scanMacros(spec, kind, func(lit string) { b.WriteString(lit) }, func(m macro) {
+		val := c.macroValue(m.letter, domain)
+		parts := strings.FieldsFunc(val, func(r rune) bool { return strings.ContainsRune(m.delims, r) })
+		if m.reverse {
+			for l, r := 0, len(parts)-1; l < r; l, r = l+1, r-1 {
+				parts[l], parts[r] = parts[r], parts[l]
+			}
+		}
+		if m.digits > 0 && m.digits < len(parts) {
+			parts = parts[len(parts)-m.digits:]
+		}
+		val = strings.Join(parts, ".")
+		if m.upper {
+			val = urlEscape(val)
+		}
+		b.WriteString(val)
+	})
+	return b.String(), err
+}
+
+// urlEscape escapes every byte outside the URI unreserved set (§7.3).
+func urlEscape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		if ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || strings.IndexByte("-._~", ch) >= 0 {
+			b.WriteByte(ch)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", ch)
+		}
+	}
+	return b.String()
 }

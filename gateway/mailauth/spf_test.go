@@ -3,6 +3,7 @@ package mailauth
 import (
 	"context"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/sealgate/sealgate/gateway/mailauth/dnstest"
@@ -88,7 +89,7 @@ func TestSPF(t *testing.T) {
 }
 
 func TestSPFMacroExpansion(t *testing.T) {
-	c := &spfCheck{sender: "strong-bad@email.example.com", ip: netip.MustParseAddr("192.0.2.3"), helo: "mx.example.org"}
+	c := &spfCheck{sender: "strong-bad@email.example.com", ip: netip.MustParseAddr("192.0.2.3"), q: SPFQuery{Helo: "mx.example.org"}}
 	// Examples from RFC 7208 §7.4.
 	cases := map[string]string{
 		"%{s}":                  "strong-bad@email.example.com",
@@ -108,14 +109,49 @@ func TestSPFMacroExpansion(t *testing.T) {
 		"%{ir}.%{v}._spf.%{d2}": "3.2.0.192.in-addr._spf.example.com",
 	}
 	for in, want := range cases {
-		got, err := c.expand(in, "email.example.com")
+		got, err := c.expandDomain(in, "email.example.com")
 		if err != nil || got != want {
 			t.Errorf("%s = %q, %v; want %q", in, got, err, want)
 		}
 	}
 	c.ip = netip.MustParseAddr("2001:db8::cb01")
-	got, _ := c.expand("%{ir}.%{v}._spf.%{d2}", "email.example.com")
+	got, _ := c.expandDomain("%{ir}.%{v}._spf.%{d2}", "email.example.com")
 	if want := "1.0.b.c.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6._spf.example.com"; got != want {
 		t.Errorf("ipv6: %q", got)
 	}
+}
+
+// FuzzParseSPF: any record gets an answer; a record that parses has only mechanisms the
+// evaluator knows, and expanding its domain-specs cannot fail on syntax.
+func FuzzParseSPF(f *testing.F) {
+	for _, s := range []string{
+		"v=spf1 ip4:192.0.2.0/24 a:%{d2}/24//64 mx ptr:x.test include:_spf.%{o} exists:%{ir}.%{v}._spf.%{d2} redirect=%{d}.x.test exp=e.%{d} -all",
+		"v=spf1 a:%{l1r-+}.x.test ?all", "v=spf1 ip6:2001:db8::/32 ~all", "v=spf1 %{", "v=spf1 a:/24", "v=spf1 x=%{s}",
+	} {
+		f.Add(s)
+	}
+	c := &spfCheck{sender: "a-b@example.test", ip: netip.MustParseAddr("192.0.2.1"), q: SPFQuery{Helo: "h.test"}, ptr: map[string]string{"example.test": "unknown"}}
+	f.Fuzz(func(t *testing.T, rec string) {
+		r, err := parseSPF(rec)
+		if err != nil {
+			return
+		}
+		for _, m := range r.mechanisms {
+			if !strings.Contains(" all include a mx ptr ip4 ip6 exists ", " "+m.name+" ") {
+				t.Fatalf("%q: unknown mechanism %q accepted", rec, m.name)
+			}
+			if m.domain != "" {
+				if _, err := c.expandDomain(m.domain, "example.test"); err != nil {
+					t.Fatalf("%q: %q parsed but does not expand: %v", rec, m.domain, err)
+				}
+			}
+		}
+		for _, spec := range []string{r.redirect, r.exp} {
+			if spec != "" {
+				if _, err := c.expandDomain(spec, "example.test"); err != nil {
+					t.Fatalf("%q: %q parsed but does not expand: %v", rec, spec, err)
+				}
+			}
+		}
+	})
 }

@@ -7,7 +7,9 @@
 //     every From: address must be one the authenticated user owns; submitted mail without
 //     Message-ID: or Date: gets them, and an Autocrypt: header when the sender has an
 //     OpenPGP key;
-//  2. on the MX listener, runs SPF, DKIM and DMARC on the bytes as received;
+//  2. on the MX listener, runs SPF, DKIM and DMARC on the bytes as received and acts on the
+//     verdict of mailauth.SenderPolicy: refuses the message (SenderError) or delivers the
+//     local copies to Junk;
 //  3. removes every Sealgate-Security header that came from outside, and every
 //     Authentication-Results header that claims to be ours;
 //  4. asks the policy engine (policy.Decide) for each recipient — decrypt, verify, sign,
@@ -53,6 +55,16 @@ import (
 	"github.com/sealgate/sealgate/keys"
 	"github.com/sealgate/sealgate/policy"
 )
+
+// SenderError is mail refused by the sender authentication rule (mailauth.SenderPolicy):
+// Verdict.Action is mailauth.Reject or mailauth.Defer.
+type SenderError struct {
+	Verdict mailauth.Verdict
+}
+
+func (e *SenderError) Error() string {
+	return "pipeline: sender not authenticated: " + e.Verdict.Reason
+}
 
 // Errors that reject a message permanently.
 var (
@@ -200,6 +212,13 @@ func (p *Pipeline) Process(ctx context.Context, env *Envelope, msg *msgbuf.Buffe
 		}
 		r := p.opts.Auth.Check(ctx, in)
 		authRes = r.AuthResults(p.opts.Hostname)
+		switch r.Verdict.Action {
+		case mailauth.Reject, mailauth.Defer:
+			return mailstore.Delivered{}, &SenderError{Verdict: r.Verdict}
+		case mailauth.Junk:
+			p.opts.Logger.Info("message goes to Junk", "id", env.ID, "reason", r.Verdict.Reason)
+			env = toJunk(env)
+		}
 	}
 	head, removed := dropFields(raw, func(name, value []byte) bool {
 		if bytes.EqualFold(name, []byte(SecurityHeader)) {
@@ -207,8 +226,7 @@ func (p *Pipeline) Process(ctx context.Context, env *Envelope, msg *msgbuf.Buffe
 		}
 		// RFC 8601 §5: results claiming our authserv-id did not come from us.
 		if bytes.EqualFold(name, []byte("Authentication-Results")) {
-			id, _, _ := bytes.Cut(value, []byte(";"))
-			return bytes.EqualFold(bytes.TrimSpace(id), []byte(p.opts.Hostname))
+			return mailauth.ClaimsAuthservID(string(value), p.opts.Hostname)
 		}
 		return false
 	})
@@ -227,6 +245,19 @@ func (p *Pipeline) Process(ctx context.Context, env *Envelope, msg *msgbuf.Buffe
 		return mailstore.Delivered{}, err
 	}
 	return p.store(ctx, env, copies)
+}
+
+// toJunk returns a copy of env whose local recipients receive in their Junk folder (every
+// account is created with one; the store delivers to INBOX when it is gone).
+func toJunk(env *Envelope) *Envelope {
+	e := *env
+	e.Recipients = append([]Recipient(nil), env.Recipients...)
+	for i := range e.Recipients {
+		if e.Recipients[i].UserID != 0 {
+			e.Recipients[i].Mailbox = "Junk"
+		}
+	}
+	return &e
 }
 
 func (p *Pipeline) store(ctx context.Context, env *Envelope, copies []mailstore.Copy) (mailstore.Delivered, error) {

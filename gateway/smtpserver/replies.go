@@ -7,6 +7,7 @@ import (
 	"syscall"
 
 	"github.com/sealgate/sealgate/gateway/auth"
+	"github.com/sealgate/sealgate/gateway/mailauth"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 	"github.com/sealgate/sealgate/gateway/msgbuf"
 	"github.com/sealgate/sealgate/gateway/pipeline"
@@ -113,6 +114,14 @@ func dataReply(log *slog.Logger, id string, err error) *reply {
 		return replyHeaderTooBig
 	case errors.Is(err, pipeline.ErrMalformedHeader):
 		return replyBadHeader
+	}
+	var snd *pipeline.SenderError
+	if errors.As(err, &snd) {
+		log.Info("message refused: sender not authenticated", "id", id, "reason", snd.Verdict.Reason)
+		if snd.Verdict.Action == mailauth.Defer {
+			return &reply{451, "4.7.0", snd.Verdict.Reason + ", try again later"}
+		}
+		return &reply{550, "5.7.1", snd.Verdict.Reason}
 	}
 	var rej *pipeline.RejectError
 	if errors.As(err, &rej) {

@@ -60,8 +60,9 @@ type Message struct {
 	MessageID             string
 	References            []string
 	Security              Security
-	Text                  string // the first text/plain part that is not an attachment
-	HTML                  string // the first text/html part that is not an attachment (unsanitized!)
+	AuthResults           []string // bodies of the Authentication-Results fields (ReadSenderCheck)
+	Text                  string   // the first text/plain part that is not an attachment
+	HTML                  string   // the first text/html part that is not an attachment (unsanitized!)
 	Attachments           []Attachment
 	// Encrypted says the stored body is still encrypted (the gateway did not decrypt it).
 	Encrypted bool
@@ -74,6 +75,8 @@ type Header struct {
 	Subject  string
 	Date     time.Time
 	Security Security
+	// AuthResults are the bodies of the Authentication-Results fields (ReadSenderCheck).
+	AuthResults []string
 }
 
 // ParseHeader reads a header section (the rest of the message may follow).
@@ -84,7 +87,7 @@ func ParseHeader(raw []byte) Header {
 		return Header{}
 	}
 	mh := gomail.Header{Header: h.Header}
-	out := Header{Security: ParseSecurity(h.Header.Get(SecurityHeader))}
+	out := Header{Security: ParseSecurity(h.Header.Get(SecurityHeader)), AuthResults: h.Header.Values("Authentication-Results")}
 	out.From = addresses(mh, "From")
 	out.To = addresses(mh, "To")
 	out.Subject = subject(mh)
@@ -130,6 +133,8 @@ func Parse(r io.Reader) (*Message, error) {
 		ReplyTo:  addresses(mh, "Reply-To"),
 		Subject:  subject(mh),
 		Security: ParseSecurity(ent.Header.Get(SecurityHeader)),
+
+		AuthResults: ent.Header.Values("Authentication-Results"),
 	}
 	m.Date, _ = mh.Date()
 	m.MessageID = strings.TrimSpace(ent.Header.Get("Message-Id"))

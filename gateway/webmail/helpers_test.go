@@ -36,6 +36,9 @@ func start(t testing.TB) *env {
 	e := gatewaytest.Start(t)
 	e.AddUser(alice, alicePW)
 	e.AddUser(bob, bobPW)
+	// The local domain's SPF authorizes the test client, which sends alice's and bob's mail
+	// to the MX as their own mail system would.
+	e.DNS.Set("example.test. TXT", "v=spf1 ip4:127.0.0.1 -all")
 	return &env{Env: e, base: "http://" + e.GW.Addr("http")}
 }
 

@@ -37,6 +37,7 @@ type row struct {
 	Seen     bool
 	Flagged  bool
 	Secure   string // "encrypted", "signed", "bad" or ""
+	Sender   usermsg.SenderCheck
 }
 
 type listData struct {
@@ -256,6 +257,7 @@ func (s *Server) rows(ctx context.Context, mailboxID int64, msgs []mailstore.Mes
 		if len(h.From) > 0 {
 			rw.From, rw.FromAddr = h.From[0].Display(), h.From[0].Address
 		}
+		rw.Sender = usermsg.ReadSenderCheck(h.AuthResults, s.opts.Hostname)
 		switch sec := h.Security; {
 		case sec.Signature == "fail":
 			rw.Secure = "bad"

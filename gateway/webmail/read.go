@@ -118,7 +118,7 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request) {
 	}
 	base := url.Values{"box": {l.mb.Name}, "uid": {strconv.FormatUint(uint64(l.msg.UID), 10)}}
 	remote := q.Get("remote") == "1"
-	d := readData{UID: l.msg.UID, M: l.m, Badges: l.m.Security.Badges(), HasHTML: l.m.HTML != "",
+	d := readData{UID: l.msg.UID, M: l.m, Badges: append(usermsg.ReadSenderCheck(l.m.AuthResults, s.opts.Hostname).Badges(), l.m.Security.Badges()...), HasHTML: l.m.HTML != "",
 		Remote: remote, HasRemote: hasRemoteContent(l.m.HTML), Flagged: l.msg.Flags&mailstore.FlagFlagged != 0,
 		Seen: true, IsTrash: l.mb.SpecialUse == `\Trash`, PartPrefix: "/mail/part?" + base.Encode() + "&n="}
 	d.ShowHTML = d.HasHTML && q.Get("view") != "text"

@@ -65,7 +65,7 @@ type Options struct {
 	// Directory resolves local recipients as SMTP submission does (aliases, sub-addresses,
 	// postmaster@, forwarding); nil accepts accounts only.
 	Directory *addressing.Directory
-	Hostname  string       // right side of Message-IDs; "" is "localhost"
+	Hostname  string       // right side of Message-IDs, and the authserv-id of the gateway's Authentication-Results; "" is "localhost"
 	Logger    *slog.Logger // nil: slog.Default()
 	// MaxMessageSize bounds a composed message with its attachments; 0 is 50 MiB.
 	MaxMessageSize int64
