@@ -82,6 +82,9 @@ type Recipient struct {
 	Mailbox string
 	// Forward is set when an alias forwards this copy to another domain.
 	Forward *Forward
+	// Relay marks a recipient in a relay domain (gateway mode): it gets the inbound treatment
+	// of a local recipient, and its copy is queued for the domain's next hop. UserID is 0.
+	Relay bool
 }
 
 // Forward describes a copy that an alias sends on to another domain.
@@ -94,16 +97,23 @@ type Forward struct {
 
 // Envelope is what the SMTP transaction established about a message.
 type Envelope struct {
-	ID         string // transaction id: in Received: and logs
-	Role       Role
-	RemoteIP   netip.Addr
-	Helo       string
-	TLS        bool
-	UTF8       bool            // SMTPUTF8 was given
-	AuthUser   *mailstore.User // the authenticated account, nil on MX
-	MailFrom   string          // "" for the null sender
-	Recipients []Recipient
-	ReceivedAt time.Time
+	ID       string // transaction id: in Received: and logs
+	Role     Role
+	RemoteIP netip.Addr
+	Helo     string
+	TLS      bool
+	UTF8     bool            // SMTPUTF8 was given
+	AuthUser *mailstore.User // the authenticated account, nil on MX
+	// TrustedClient: the client is in [relay] trusted_networks, the organisation's own mail
+	// server. SPF, DKIM and DMARC are not checked (that server received the mail and did).
+	TrustedClient bool
+	// TrustedSender: TrustedClient, and the envelope sender is in a local or relay domain or
+	// null. The message gets the outbound treatment of submitted mail (signing, encryption per
+	// recipient, Autocrypt, DKIM, refusal when required) without AUTH or a From: check.
+	TrustedSender bool
+	MailFrom      string // "" for the null sender
+	Recipients    []Recipient
+	ReceivedAt    time.Time
 }
 
 // Deliverer is the store side of the pipeline.
@@ -161,11 +171,16 @@ func (p *Pipeline) Process(ctx context.Context, env *Envelope, msg *msgbuf.Buffe
 	if err != nil {
 		return mailstore.Delivered{}, err
 	}
+	if err := p.checkLoop(hdr); err != nil {
+		return mailstore.Delivered{}, err
+	}
 	var added bytes.Buffer
-	submitted := env.Role == RoleSubmission
+	submitted := env.submitted()
 	if submitted {
-		if err := checkFromOwned(env.AuthUser, hdr); err != nil {
-			return mailstore.Delivered{}, err
+		if env.Role == RoleSubmission {
+			if err := checkFromOwned(env.AuthUser, hdr); err != nil {
+				return mailstore.Delivered{}, err
+			}
 		}
 		if hdr.Get("Message-Id") == "" {
 			fmt.Fprintf(&added, "Message-ID: <%s@%s>\r\n", randomID(), p.opts.Hostname)
@@ -193,7 +208,7 @@ func (p *Pipeline) Process(ctx context.Context, env *Envelope, msg *msgbuf.Buffe
 		return mailstore.Delivered{}, err
 	}
 	var authRes string
-	if p.opts.Auth != nil && env.Role == RoleMX {
+	if p.opts.Auth != nil && env.Role == RoleMX && !env.TrustedClient {
 		in := mailauth.Input{IP: env.RemoteIP, Helo: env.Helo, MailFrom: env.MailFrom, Message: raw, Header: hdr}
 		if w.large {
 			in.Message, in.Open = nil, msg.NewReader
@@ -406,7 +421,7 @@ func (p *Pipeline) secureCopies(ctx context.Context, w *work, env *Envelope, bas
 	} else {
 		arrival = arrivalOf(mimecrypt.DetectBytes(head))
 	}
-	submitted := env.Role == RoleSubmission
+	submitted := env.submitted()
 	sender := senderScope(env.MailFrom)
 	senderAddr := ""
 	if sender.Kind == policy.Address {
@@ -426,9 +441,10 @@ func (p *Pipeline) secureCopies(ctx context.Context, w *work, env *Envelope, bas
 		decision   policy.Decision
 		local      []mailstore.Target
 		remote     []string
-		rcpt       string // a recipient of the group, for key look-ups
-		sender     string // envelope sender of the spool entry
-		dkimDomain string // the domain that signs remote copies
+		relay      []string // recipients in relay domains
+		rcpt       string   // a recipient of the group, for key look-ups
+		sender     string   // envelope sender of the spool entry
+		dkimDomain string   // the domain that signs remote copies
 	}
 	var groups []*group
 	byKey := map[string]*group{}
@@ -441,7 +457,7 @@ func (p *Pipeline) secureCopies(ctx context.Context, w *work, env *Envelope, bas
 		seenUser[r.UserID] = r.UserID != 0
 		rcptAddr := r.Address.Base("+").Key()
 		dir := policy.Inbound
-		if r.UserID == 0 {
+		if r.UserID == 0 && !r.Relay {
 			dir = policy.Outbound
 		}
 		d, err := p.decide(ctx, decideFacts{settings: settings, arrival: arrival, sender: sender, submitted: submitted, senderKeys: senderKeys, keys: w.keys}, rcptAddr, dir)
@@ -472,9 +488,12 @@ func (p *Pipeline) secureCopies(ctx context.Context, w *work, env *Envelope, bas
 			byKey[key] = g
 			groups = append(groups, g)
 		}
-		if r.UserID != 0 {
+		switch {
+		case r.UserID != 0:
 			g.local = append(g.local, mailstore.Target{UserID: r.UserID, Mailbox: r.Mailbox})
-		} else {
+		case r.Relay:
+			g.relay = append(g.relay, r.Address.String())
+		default:
 			g.remote = append(g.remote, r.Address.String())
 		}
 	}
@@ -490,21 +509,11 @@ func (p *Pipeline) secureCopies(ctx context.Context, w *work, env *Envelope, bas
 			return nil, err
 		}
 		if len(g.local) > 0 {
-			var h strings.Builder
-			fmt.Fprintf(&h, "Return-Path: <%s>\r\n%s", env.MailFrom, received)
-			h.WriteString(securityHeader(res))
-			ar := authRes
-			if x := smimeAuthResult(res.sig); x != nil {
-				if ar == "" {
-					ar = authres.Format(p.opts.Hostname, []authres.Result{x})
-				} else {
-					ar += "; " + strings.TrimPrefix(authres.Format(p.opts.Hostname, []authres.Result{x}), p.opts.Hostname+"; ")
-				}
-			}
-			if ar != "" {
-				h.WriteString("Authentication-Results: " + ar + "\r\n")
-			}
-			copies = append(copies, mailstore.Copy{Body: prefixed(h.String(), res.content), Local: g.local})
+			h := fmt.Sprintf("Return-Path: <%s>\r\n%s", env.MailFrom, received) + p.resultHeaders(res, authRes)
+			copies = append(copies, mailstore.Copy{Body: prefixed(h, res.content), Local: g.local})
+		}
+		if len(g.relay) > 0 {
+			copies = append(copies, p.relayCopy(received, res, authRes, g.sender, g.relay))
 		}
 		if len(g.remote) > 0 {
 			body, err := p.remoteBody(w, received, res.content, g.dkimDomain)
@@ -518,6 +527,25 @@ func (p *Pipeline) secureCopies(ctx context.Context, w *work, env *Envelope, bas
 		}
 	}
 	return copies, nil
+}
+
+// resultHeaders are the headers that tell the organisation's own users what the gateway found:
+// Sealgate-Security and Authentication-Results (with the S/MIME result).
+func (p *Pipeline) resultHeaders(res copyResult, authRes string) string {
+	var h strings.Builder
+	h.WriteString(securityHeader(res))
+	ar := authRes
+	if x := smimeAuthResult(res.sig); x != nil {
+		if ar == "" {
+			ar = authres.Format(p.opts.Hostname, []authres.Result{x})
+		} else {
+			ar += "; " + strings.TrimPrefix(authres.Format(p.opts.Hostname, []authres.Result{x}), p.opts.Hostname+"; ")
+		}
+	}
+	if ar != "" {
+		h.WriteString("Authentication-Results: " + ar + "\r\n")
+	}
+	return h.String()
 }
 
 // remoteBody is a copy for other domains: Received:, then the content DKIM-signed by domain
@@ -598,6 +626,11 @@ func readHeader(r io.Reader) (textproto.MIMEHeader, error) {
 		return nil, fmt.Errorf("%w: %v", ErrMalformedHeader, err)
 	}
 	return h, nil
+}
+
+// submitted reports whether the message gets the outbound treatment of submitted mail.
+func (e *Envelope) submitted() bool {
+	return e.Role == RoleSubmission || e.TrustedSender
 }
 
 func checkFromOwned(u *mailstore.User, h textproto.MIMEHeader) error {

@@ -84,7 +84,9 @@ type Options struct {
 	// nil looks up accounts only.
 	Directory *addressing.Directory
 	// SRS rewrites the envelope sender of mail an alias forwards to another domain; nil keeps it.
-	SRS      *addressing.SRS
+	SRS *addressing.SRS
+	// Relay is gateway mode: relay domains and trusted networks; the zero value has neither.
+	Relay    Relay
 	Auth     *auth.Authenticator
 	Pipeline Processor
 	// PlaintextAuthOnLoopback allows AUTH without TLS from loopback clients.
