@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -111,6 +112,25 @@ func TestE2ERelayInbound(t *testing.T) {
 	for _, a := range []string{"alice@corp.test", "bob@corp.test"} {
 		pub, _ := admin.ExportPGP(ctx, a, false)
 		gpg.run(pub, "--import")
+	}
+
+	// WKD publishes the keys of relay-domain addresses as of local ones.
+	for _, tc := range []struct {
+		path string
+		want int
+	}{
+		{"/.well-known/openpgpkey/corp.test/hu/" + keys.WKDHash("alice") + "?l=alice", http.StatusOK},
+		{"/.well-known/openpgpkey/corp.test/hu/" + keys.WKDHash("nobody") + "?l=nobody", http.StatusNotFound},
+		{"/.well-known/openpgpkey/outside.test/hu/" + keys.WKDHash("alice") + "?l=alice", http.StatusNotFound},
+	} {
+		resp, err := http.Get("http://" + env.GW.Addr("http") + tc.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("GET %s: %d, want %d", tc.path, resp.StatusCode, tc.want)
+		}
 	}
 
 	// Unknown users are refused at RCPT: the callout asks the internal server.
