@@ -20,10 +20,17 @@
 //     Authentication-Results to copies for local mailboxes;
 //  6. stores every copy in one atomic, durable mailstore.Deliver.
 //
+// Gateway mode (relay.go): a recipient in a relay domain (Recipient.Relay) is decided like a
+// local one (inbound), and its copy, with the result headers and TraceHeader, is spooled for
+// the domain's next hop instead of a mailbox. Mail from the organisation's own server for one
+// of its senders (Envelope.TrustedSender) is decided like submitted mail. A message with more
+// than MaxHops Received: headers, or handed to the internal server MaxRelayPasses times
+// already, is refused with ErrLoop.
+//
 // Plaintext that the policy encrypts is only in memory (and in msgbuf's encrypted spill) until
 // it is encrypted. Bytes that are not transformed are not touched: header fields are only
 // prepended or removed, so signatures over the original stay valid. Errors are ours
-// (ErrSenderNotOwned, ErrHeaderTooLarge, ErrMalformedHeader, RejectError,
+// (ErrSenderNotOwned, ErrHeaderTooLarge, ErrMalformedHeader, ErrLoop, RejectError,
 // ErrPolicyNotApplied) or the store's; the SMTP server translates them into replies.
 package pipeline
 
