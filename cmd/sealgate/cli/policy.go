@@ -139,7 +139,10 @@ func explainCmd(g *globals) *cobra.Command {
 				return err
 			}
 			how := "from the Internet (MX)"
-			if submitted {
+			switch {
+			case cfg.IsRelayDomain(fromAddr.Domain):
+				how = "sent by the organisation's own mail server (a trusted network)"
+			case submitted:
 				how = "submitted by the authenticated user"
 			}
 			fmt.Fprintf(g.env.Stdout, "Message from %s, %s, arriving %s:\n", fromAddr, how, arrivalWords(arrival))
