@@ -116,3 +116,57 @@ func TestCalloutSilentNextHop(t *testing.T) {
 		t.Errorf("silent next hop: %v, want unknown", got)
 	}
 }
+
+// At most MaxConcurrent probes run at once, and callers asking for the same address share one.
+func TestCalloutConcurrencyBounded(t *testing.T) {
+	peer := deliverytest.Start(t, deliverytest.Options{})
+	var mu sync.Mutex
+	active, most := 0, 0
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		mu.Lock()
+		active++
+		most = max(most, active)
+		mu.Unlock()
+		time.Sleep(20 * time.Millisecond) // hold the slot so that other probes would overlap
+		var d net.Dialer
+		c, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &countedConn{Conn: c, done: func() { mu.Lock(); active--; mu.Unlock() }}, nil
+	}
+	c, _ := callout.New(callout.Options{Hostname: "gw.test", MaxConcurrent: 2, Dial: dial,
+		NextHop: func(string) (string, bool) { return peer.Addr, true }})
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			rcpt := "same@corp.test"
+			if i%2 == 0 {
+				rcpt = string(rune('a'+i)) + "@corp.test"
+			}
+			if got := c.Check(context.Background(), addr(t, rcpt)); got != callout.Exists {
+				t.Errorf("%s: %v", rcpt, got)
+			}
+		}(i)
+	}
+	wg.Wait()
+	if most > 2 {
+		t.Errorf("%d probes ran at once, want at most 2", most)
+	}
+	if n := peer.RcptAttempts("same@corp.test"); n != 1 {
+		t.Errorf("same address probed %d times, want 1", n)
+	}
+}
+
+type countedConn struct {
+	net.Conn
+	once sync.Once
+	done func()
+}
+
+func (c *countedConn) Close() error {
+	c.once.Do(c.done)
+	return c.Conn.Close()
+}
