@@ -15,7 +15,7 @@ import (
 // buildQueue makes the outbound delivery client and the queue runner, which runs as a worker
 // from Start to Shutdown.
 func (g *Gateway) buildQueue() error {
-	client, err := newDeliveryClient(g.cfg, g.resolver)
+	client, err := newDeliveryClient(withRelayRoutes(g.cfg), g.cfg.Hostname, g.resolver)
 	if err != nil {
 		return err
 	}
@@ -55,10 +55,8 @@ func wakeQueue(ch chan struct{}, d mailstore.Delivered) {
 	}
 }
 
-// newDeliveryClient turns [outbound] into a delivery client. The next hops of relay domains
-// ([relay.domains]) are routes like those of [outbound.routes].
-func newDeliveryClient(cfg *config.Config, res delivery.Resolver) (*delivery.Client, error) {
-	o, hostname := cfg.Outbound, cfg.Hostname
+// newDeliveryClient turns [outbound] into a delivery client.
+func newDeliveryClient(o config.Outbound, hostname string, res delivery.Resolver) (*delivery.Client, error) {
 	policy := func(key, s string) (delivery.TLSPolicy, error) {
 		p, err := delivery.ParseTLSPolicy(s)
 		if err != nil {
@@ -79,14 +77,7 @@ func newDeliveryClient(cfg *config.Config, res delivery.Resolver) (*delivery.Cli
 		perDomain[strings.ToLower(d)] = p
 	}
 	opts := delivery.Options{Hostname: hostname, Resolver: res, TLS: mxTLS, Routes: map[string]delivery.Route{}, DomainTLS: perDomain}
-	routes := make(map[string]string, len(o.Routes)+len(cfg.Relay.Domains))
 	for d, addr := range o.Routes {
-		routes[d] = addr
-	}
-	for d, addr := range cfg.Relay.Domains {
-		routes[d] = addr
-	}
-	for d, addr := range routes {
 		d = strings.ToLower(d)
 		p, ok := perDomain[d]
 		if !ok {

@@ -6,6 +6,20 @@ import (
 	"github.com/sealgate/sealgate/gateway/smtpserver"
 )
 
+// withRelayRoutes returns [outbound] with the next hops of relay domains added to its routes:
+// the queue delivers relay-domain mail like mail for a routed domain.
+func withRelayRoutes(cfg *config.Config) config.Outbound {
+	o := cfg.Outbound
+	o.Routes = make(map[string]string, len(cfg.Outbound.Routes)+len(cfg.Relay.Domains))
+	for d, hop := range cfg.Outbound.Routes {
+		o.Routes[d] = hop
+	}
+	for d, hop := range cfg.Relay.Domains {
+		o.Routes[d] = hop
+	}
+	return o
+}
+
 // relayOptions builds gateway mode for the SMTP servers from [relay]: relay domains, trusted
 // networks and, with recipient_check = "callout", the checker that asks next hops.
 func (g *Gateway) relayOptions() (smtpserver.Relay, error) {

@@ -104,13 +104,17 @@ type Forward struct {
 
 // Envelope is what the SMTP transaction established about a message.
 type Envelope struct {
-	ID       string // transaction id: in Received: and logs
-	Role     Role
-	RemoteIP netip.Addr
-	Helo     string
-	TLS      bool
-	UTF8     bool            // SMTPUTF8 was given
-	AuthUser *mailstore.User // the authenticated account, nil on MX
+	ID         string // transaction id: in Received: and logs
+	Role       Role
+	RemoteIP   netip.Addr
+	Helo       string
+	TLS        bool
+	UTF8       bool            // SMTPUTF8 was given
+	AuthUser   *mailstore.User // the authenticated account, nil on MX
+	MailFrom   string          // "" for the null sender
+	Recipients []Recipient
+	ReceivedAt time.Time
+
 	// TrustedClient: the client is in [relay] trusted_networks, the organisation's own mail
 	// server. SPF, DKIM and DMARC are not checked (that server received the mail and did).
 	TrustedClient bool
@@ -118,9 +122,6 @@ type Envelope struct {
 	// null. The message gets the outbound treatment of submitted mail (signing, encryption per
 	// recipient, Autocrypt, DKIM, refusal when required) without AUTH or a From: check.
 	TrustedSender bool
-	MailFrom      string // "" for the null sender
-	Recipients    []Recipient
-	ReceivedAt    time.Time
 }
 
 // Deliverer is the store side of the pipeline.
@@ -448,10 +449,11 @@ func (p *Pipeline) secureCopies(ctx context.Context, w *work, env *Envelope, bas
 		decision   policy.Decision
 		local      []mailstore.Target
 		remote     []string
-		relay      []string // recipients in relay domains
-		rcpt       string   // a recipient of the group, for key look-ups
-		sender     string   // envelope sender of the spool entry
-		dkimDomain string   // the domain that signs remote copies
+		rcpt       string // a recipient of the group, for key look-ups
+		sender     string // envelope sender of the spool entry
+		dkimDomain string // the domain that signs remote copies
+
+		relay []string // recipients in relay domains
 	}
 	var groups []*group
 	byKey := map[string]*group{}

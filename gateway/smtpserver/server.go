@@ -89,9 +89,7 @@ type Options struct {
 	// nil looks up accounts only.
 	Directory *addressing.Directory
 	// SRS rewrites the envelope sender of mail an alias forwards to another domain; nil keeps it.
-	SRS *addressing.SRS
-	// Relay is gateway mode: relay domains and trusted networks; the zero value has neither.
-	Relay    Relay
+	SRS      *addressing.SRS
 	Auth     *auth.Authenticator
 	Pipeline Processor
 	// PlaintextAuthOnLoopback allows AUTH without TLS from loopback clients.
@@ -108,6 +106,9 @@ type Options struct {
 	Metrics  *Metrics // nil: not counted
 	// Name labels this listener in logs and metrics ["smtp"].
 	Name string
+
+	// Relay is gateway mode: relay domains and trusted networks; the zero value has neither.
+	Relay Relay
 }
 
 // Server is one SMTP listener's server.

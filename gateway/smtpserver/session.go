@@ -30,16 +30,17 @@ type session struct {
 	helo     string
 	tls      bool
 	user     *mailstore.User
-	// trustedClient: the client is in [relay] trusted networks (gateway mode).
-	trustedClient bool
 
-	txID string
-	// fromTrusted: trustedClient and the sender is one of ours (see trustedSender).
-	fromTrusted bool
-	from        string
-	utf8        bool
-	rcpts       []pipeline.Recipient
-	started     time.Time
+	txID    string
+	from    string
+	utf8    bool
+	rcpts   []pipeline.Recipient
+	started time.Time
+
+	// Gateway mode: the client is in a trusted network; and, for the current transaction,
+	// it sends as one of our senders (see trustedSender).
+	trustedClient bool
+	fromTrusted   bool
 }
 
 // mailParams are the MAIL FROM parameters the session decides on.
