@@ -369,3 +369,16 @@ func TestE2ERelayLoopRefused(t *testing.T) {
 		t.Fatalf("relayed copy carries %d traces of this gateway, want 3", n)
 	}
 }
+
+// An authenticated user of the gateway's own mailboxes writes to a colleague in a relay
+// domain: the copy gets the inbound treatment and goes to the internal server.
+func TestE2ERelaySubmissionToRelayDomain(t *testing.T) {
+	internal := deliverytest.Start(t, deliverytest.Options{KnownRecipients: []string{"carol@corp.test"}})
+	env, _ := relayEnv(t, internal)
+	env.AddUser("alice@localhost", alicePW)
+	submitMessage(t, env, []string{"carol@corp.test"}, "From: alice@localhost\r\nTo: carol@corp.test\r\nSubject: hi\r\n\r\nhello carol\r\n")
+	got := receivedBy(t, internal, "carol@corp.test", 1)[0]
+	if got.From != "alice@localhost" || strings.Count(string(got.Body), "Sealgate-Security: received=plain; signature=none; stored=plain") != 1 {
+		t.Fatalf("copy from %q:\n%s", got.From, got.Body)
+	}
+}
