@@ -300,6 +300,10 @@ func (g *Gateway) buildSMTP() error {
 		WKD:  g.wkd, SpillDir: g.spoolDir,
 	})
 	g.pipe = pipe
+	relay, err := g.relayOptions()
+	if err != nil {
+		return err
+	}
 	metrics := smtpserver.NewMetrics(g.registry)
 	roles := []struct {
 		name, addr  string
@@ -323,6 +327,7 @@ func (g *Gateway) buildSMTP() error {
 			IsLocalDomain:           cfg.IsLocalDomain,
 			Accounts:                g.store,
 			Directory:               dir,
+			Relay:                   relay,
 			Auth:                    g.authn,
 			Pipeline:                pipe,
 			PlaintextAuthOnLoopback: cfg.Auth.PlaintextOnLoopback,
@@ -360,9 +365,9 @@ func (g *Gateway) buildHTTP() error {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g.registry, promhttp.HandlerOpts{}))
-	mux.Handle("GET /.well-known/openpgpkey/", keys.NewWKD(g.keyring, g.cfg.IsLocalDomain))
+	mux.Handle("GET /.well-known/openpgpkey/", keys.NewWKD(g.keyring, g.cfg.IsOurDomain))
 	wm, err := webmail.New(webmail.Options{
-		Store: g.store, Auth: g.authn, Keys: g.keyring, Pipeline: g.pipe, IsLocalDomain: g.cfg.IsLocalDomain,
+		Store: g.store, Auth: g.authn, Keys: g.keyring, Pipeline: g.pipe, IsLocalDomain: g.cfg.IsLocalDomain, IsRelayDomain: g.cfg.IsRelayDomain,
 		Directory: g.directory,
 		Hostname:  g.cfg.Hostname, Logger: g.log, MaxMessageSize: int64(g.cfg.Limits.MaxMessageSize), SpoolDir: g.spoolDir,
 		OnChange: g.imapNotify.Changed,

@@ -15,7 +15,7 @@ import (
 // buildQueue makes the outbound delivery client and the queue runner, which runs as a worker
 // from Start to Shutdown.
 func (g *Gateway) buildQueue() error {
-	client, err := newDeliveryClient(g.cfg.Outbound, g.cfg.Hostname, g.resolver)
+	client, err := newDeliveryClient(withRelayRoutes(g.cfg), g.cfg.Hostname, g.resolver)
 	if err != nil {
 		return err
 	}

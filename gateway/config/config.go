@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"time"
@@ -48,6 +49,12 @@ type Config struct {
 	// Limits that protect the server; every limit answers with the protocol's
 	// own error.
 	Limits Limits `toml:"limits"`
+
+	// Gateway mode: Sealgate in front of the organisation's own mail server
+	// (Exchange, Microsoft 365, Google Workspace, Postfix). Mail for a relay
+	// domain passes the policy engine and is queued for that domain's next
+	// hop; the organisation's servers send outbound mail through Sealgate.
+	Relay Relay `toml:"relay"`
 
 	// Delivery of mail to other domains.
 	Outbound Outbound `toml:"outbound"`
@@ -155,6 +162,32 @@ type Limits struct {
 
 	// A POP3 session idle this long is closed.
 	POP3IdleTimeout Duration `toml:"pop3_idle_timeout"`
+}
+
+// Relay holds the settings of gateway mode. A domain is either local (in
+// domains) or relayed (in relay.domains), never both.
+type Relay struct {
+	// Networks, as CIDRs ("10.0.0.0/8", "2001:db8::/32"), whose mail servers
+	// may relay through the MX listener without AUTH, for envelope senders in
+	// local and relay domains and for the null sender (their bounces). Their
+	// mail gets the outbound treatment of submitted mail: signing, encryption
+	// per recipient, Autocrypt, DKIM. Empty: no network is trusted.
+	TrustedNetworks []string `toml:"trusted_networks"`
+
+	// How recipients in relay domains are checked at RCPT: "callout" asks the
+	// next hop with an RCPT probe from the null sender and refuses the
+	// addresses it refuses with 5xx (answers are cached; a 4xx or an
+	// unreachable next hop does not refuse mail), "none" accepts every
+	// address and leaves unknown users to bounce from the next hop.
+	RecipientCheck string `toml:"recipient_check"`
+
+	// Relay domains, "domain" = "host:port" of the organisation's own mail
+	// server for that domain. Their mail passes the policy engine (decrypt,
+	// verify, encrypt at the gateway, refuse) and is queued for that next hop,
+	// with one Sealgate-Security header. Keys, policy, WKD and DKIM work for
+	// their addresses as for local ones; no accounts are needed. Example:
+	// "corp.example" = "10.0.0.5:25"
+	Domains map[string]string `toml:"domains"`
 }
 
 // Outbound holds the settings for delivery to other domains.
@@ -315,6 +348,7 @@ func Default() *Config {
 			IMAPIdleTimeout:     Duration{30 * time.Minute},
 			POP3IdleTimeout:     Duration{10 * time.Minute},
 		},
+		Relay:    Relay{TrustedNetworks: []string{}, RecipientCheck: RecipientCheckCallout, Domains: map[string]string{}},
 		Outbound: Outbound{Routes: map[string]string{}, TLS: "opportunistic", SmarthostTLS: "opportunistic", RouteTLS: map[string]string{}},
 		Storage:  Storage{Backend: BackendEmbedded},
 		Queue: Queue{
@@ -340,6 +374,50 @@ func (c *Config) IsLocalDomain(domain string) bool {
 		}
 	}
 	return false
+}
+
+// Values of relay.recipient_check.
+const (
+	// RecipientCheckCallout asks the next hop whether a relay-domain recipient exists.
+	RecipientCheckCallout = "callout"
+	// RecipientCheckNone accepts every address in a relay domain.
+	RecipientCheckNone = "none"
+)
+
+// IsRelayDomain reports whether domain is one of c.Relay.Domains, ignoring case.
+func (c *Config) IsRelayDomain(domain string) bool {
+	_, ok := c.RelayNextHop(domain)
+	return ok
+}
+
+// RelayNextHop returns the next hop ("host:port") of a relay domain, ignoring case.
+func (c *Config) RelayNextHop(domain string) (string, bool) {
+	if hop, ok := c.Relay.Domains[domain]; ok {
+		return hop, true
+	}
+	for d, hop := range c.Relay.Domains {
+		if strings.EqualFold(d, domain) {
+			return hop, true
+		}
+	}
+	return "", false
+}
+
+// IsOurDomain reports whether domain is one the organisation owns: a local or a relay
+// domain. Mail from these domains is "ours" for signing, DKIM, WKD and anti-spoofing.
+func (c *Config) IsOurDomain(domain string) bool {
+	return c.IsLocalDomain(domain) || c.IsRelayDomain(domain)
+}
+
+// TrustedPrefixes returns relay.trusted_networks parsed. A Config that passed Validate parses.
+func (r Relay) TrustedPrefixes() []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(r.TrustedNetworks))
+	for _, s := range r.TrustedNetworks {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+		}
+	}
+	return out
 }
 
 // MasterKeyPath returns the master key file: k.MasterKeyFile if set, else

@@ -22,8 +22,10 @@
 // in case), values of the wrong type, and everything Validate reports. They
 // report every problem at once, as a *Problems whose Error is one line:
 // "listen.smtp: \"abc\" is not host:port; unknown key \"listen.smpt\" ...".
-// On success the Config has passed Validate, domains and [outbound.routes]
-// domains are lower-case, and duplicate domains are gone. Load also makes
+// On success the Config has passed Validate, domains, [outbound.routes] and
+// [relay.domains] domains are lower-case, and duplicate domains are gone.
+// IsLocalDomain, IsRelayDomain and IsOurDomain (local or relay) are the
+// predicates the rest of the gateway asks; a domain is never both. Load also makes
 // the relative paths tls.cert, tls.key and keys.master_key_file relative to
 // the file's directory; Parse leaves them as written. A Config built in Go
 // should be checked with Validate before use.

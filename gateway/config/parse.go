@@ -268,8 +268,8 @@ func unknownKeys(md *toml.MetaData) []Problem {
 	var probs []Problem
 	for _, k := range md.Keys() {
 		s := k.String()
-		if len(k) > 2 && k[0] == "outbound" && k[1] == "routes" || known[s] && !undecoded[s] {
-			continue // routes are free-form; a decoding error is reported elsewhere
+		if freeForm(k) || known[s] && !undecoded[s] {
+			continue // a decoding error is reported elsewhere
 		}
 		inside := false
 		for i := 1; i < len(k); i++ {
@@ -289,6 +289,11 @@ func unknownKeys(md *toml.MetaData) []Problem {
 		probs = append(probs, Problem{Message: msg})
 	}
 	return probs
+}
+
+// freeForm reports whether k is a key inside a table whose keys are domains.
+func freeForm(k toml.Key) bool {
+	return len(k) > 2 && (k[0] == "outbound" && k[1] == "routes" || k[0] == "relay" && k[1] == "domains")
 }
 
 // knownKeys lists the dotted keys of the fields of t.
@@ -367,5 +372,20 @@ func (c *Config) normalize() []Problem {
 		routes[lk] = c.Outbound.Routes[k]
 	}
 	c.Outbound.Routes = routes
+	relay := make(map[string]string, len(c.Relay.Domains))
+	keys = keys[:0]
+	for k := range c.Relay.Domains {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		lk := strings.ToLower(k)
+		if _, dup := relay[lk]; dup {
+			probs = append(probs, Problem{Key: "relay.domains", Message: fmt.Sprintf("%q is given more than once", lk)})
+			continue
+		}
+		relay[lk] = c.Relay.Domains[k]
+	}
+	c.Relay.Domains = relay
 	return probs
 }

@@ -21,6 +21,7 @@ func (c *Config) Validate() []Problem {
 	v.listen(&c.Listen)
 	v.tls(&c.TLS)
 	v.limits(&c.Limits)
+	v.relay(c)
 	v.outbound(&c.Outbound)
 	v.storage(&c.Storage)
 	v.queue(&c.Queue)
@@ -275,6 +276,44 @@ func (v *validator) outbound(o *Outbound) {
 			v.add(key, "%q is not a valid domain: %s", d, why)
 		}
 		v.tlsPolicy(key, o.RouteTLS[d])
+	}
+}
+
+func (v *validator) relay(c *Config) {
+	r := &c.Relay
+	for _, n := range r.TrustedNetworks {
+		p, err := netip.ParsePrefix(n)
+		switch {
+		case err != nil:
+			v.add("relay.trusted_networks", "%q is not a network in CIDR notation (like \"10.0.0.0/8\")", n)
+		case p.Bits() == 0:
+			v.add("relay.trusted_networks", "%q trusts every address: that is an open relay", n)
+		}
+	}
+	switch r.RecipientCheck {
+	case RecipientCheckCallout, RecipientCheckNone:
+	default:
+		v.add("relay.recipient_check", "%q is not %q or %q", r.RecipientCheck, RecipientCheckCallout, RecipientCheckNone)
+	}
+	domains := make([]string, 0, len(r.Domains))
+	for d := range r.Domains {
+		domains = append(domains, d)
+	}
+	sort.Strings(domains)
+	for _, d := range domains {
+		key := "relay.domains." + quoteKey(d)
+		if why := dnsNameProblem(d); why != "" {
+			v.add(key, "%q is not a valid domain: %s", d, why)
+		}
+		v.hostPort(key, r.Domains[d], 1, false)
+		if c.IsLocalDomain(d) {
+			v.add(key, "%q is also a local domain: a domain is either local (domains) or relayed (relay.domains), not both", d)
+		}
+		for rd := range c.Outbound.Routes {
+			if strings.EqualFold(rd, d) {
+				v.add(key, "%q also has an outbound.routes entry: the next hop of a relay domain is set here only", d)
+			}
+		}
 	}
 }
 

@@ -126,6 +126,19 @@ func TestValidate(t *testing.T) {
 		{"queue connections", func(c *Config) { c.Queue.MaxConnectionsPerDomain = 0 }, "queue.max_connections_per_domain: must be at least 1"},
 		{"route bad domain", func(c *Config) { c.Outbound.Routes = map[string]string{"bad_domain": "127.0.0.1:25"} }, `outbound.routes.bad_domain: "bad_domain" is not a valid domain: character '_' not allowed`},
 
+		{"relay", func(c *Config) {
+			c.Relay = Relay{TrustedNetworks: []string{"10.0.0.0/8", "2001:db8::/32"}, RecipientCheck: "none", Domains: map[string]string{"corp.example": "10.0.0.5:25"}}
+		}, ""},
+		{"relay network", func(c *Config) { c.Relay.TrustedNetworks = []string{"10.0.0.1"} }, `relay.trusted_networks: "10.0.0.1" is not a network in CIDR notation`},
+		{"relay everyone", func(c *Config) { c.Relay.TrustedNetworks = []string{"0.0.0.0/0"} }, `relay.trusted_networks: "0.0.0.0/0" trusts every address: that is an open relay`},
+		{"relay check", func(c *Config) { c.Relay.RecipientCheck = "verify" }, `relay.recipient_check: "verify" is not "callout" or "none"`},
+		{"relay hop", func(c *Config) { c.Relay.Domains = map[string]string{"corp.example": "mail.corp.example"} }, `relay.domains."corp.example": "mail.corp.example" is not host:port`},
+		{"relay and local", func(c *Config) { c.Relay.Domains = map[string]string{"localhost": "10.0.0.5:25"} }, `relay.domains.localhost: "localhost" is also a local domain: a domain is either local (domains) or relayed (relay.domains), not both`},
+		{"relay and route", func(c *Config) {
+			c.Relay.Domains = map[string]string{"corp.example": "10.0.0.5:25"}
+			c.Outbound.Routes = map[string]string{"corp.example": "10.0.0.6:25"}
+		}, `relay.domains."corp.example": "corp.example" also has an outbound.routes entry`},
+
 		{"postgres", func(c *Config) { c.Storage = Storage{Backend: "postgres", DSN: "postgres://u@h/db"} }, ""},
 		{"postgres without dsn", func(c *Config) { c.Storage.Backend = "postgres" }, `storage.dsn: required when backend is "postgres"`},
 		{"unknown backend", func(c *Config) { c.Storage.Backend = "mysql" }, `storage.backend: "mysql" is not "embedded" or "postgres"`},
@@ -160,6 +173,26 @@ func TestValidate(t *testing.T) {
 				t.Errorf("problems %v, want one like %q", ps, tt.want)
 			}
 		})
+	}
+}
+
+func TestParseRelay(t *testing.T) {
+	c, err := Parse([]byte("domains = [\"example.test\"]\n[relay]\ntrusted_networks = [\"192.0.2.0/24\"]\n[relay.domains]\n\"Corp.Example\" = \"192.0.2.5:25\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hop, ok := c.RelayNextHop("CORP.example"); !ok || hop != "192.0.2.5:25" {
+		t.Errorf("RelayNextHop = %q, %v", hop, ok)
+	}
+	if !c.IsOurDomain("corp.example") || !c.IsOurDomain("example.test") || c.IsOurDomain("other.test") || c.IsLocalDomain("corp.example") {
+		t.Error("IsOurDomain/IsLocalDomain wrong for local, relay and other domains")
+	}
+	if ps := c.Relay.TrustedPrefixes(); len(ps) != 1 || ps[0].String() != "192.0.2.0/24" {
+		t.Errorf("TrustedPrefixes = %v", ps)
+	}
+	ps := parseProblems(t, "domains = [\"corp.example\"]\n[relay.domains]\n\"CORP.example\" = \"192.0.2.5:25\"\n")
+	if len(ps) != 1 || !strings.Contains(ps[0].String(), "also a local domain") {
+		t.Errorf("problems %v", ps)
 	}
 }
 

@@ -22,10 +22,17 @@
 //     Authentication-Results to copies for local mailboxes;
 //  6. stores every copy in one atomic, durable mailstore.Deliver.
 //
+// Gateway mode (relay.go): a recipient in a relay domain (Recipient.Relay) is decided like a
+// local one (inbound), and its copy, with the result headers and TraceHeader, is spooled for
+// the domain's next hop instead of a mailbox. Mail from the organisation's own server for one
+// of its senders (Envelope.TrustedSender) is decided like submitted mail. A message with more
+// than MaxHops Received: headers, or handed to the internal server MaxRelayPasses times
+// already, is refused with ErrLoop.
+//
 // Plaintext that the policy encrypts is only in memory (and in msgbuf's encrypted spill) until
 // it is encrypted. Bytes that are not transformed are not touched: header fields are only
 // prepended or removed, so signatures over the original stay valid. Errors are ours
-// (ErrSenderNotOwned, ErrHeaderTooLarge, ErrMalformedHeader, RejectError,
+// (ErrSenderNotOwned, ErrHeaderTooLarge, ErrMalformedHeader, ErrLoop, RejectError,
 // ErrPolicyNotApplied) or the store's; the SMTP server translates them into replies.
 package pipeline
 
@@ -94,6 +101,9 @@ type Recipient struct {
 	Mailbox string
 	// Forward is set when an alias forwards this copy to another domain.
 	Forward *Forward
+	// Relay marks a recipient in a relay domain (gateway mode): it gets the inbound treatment
+	// of a local recipient, and its copy is queued for the domain's next hop. UserID is 0.
+	Relay bool
 }
 
 // Forward describes a copy that an alias sends on to another domain.
@@ -116,6 +126,14 @@ type Envelope struct {
 	MailFrom   string          // "" for the null sender
 	Recipients []Recipient
 	ReceivedAt time.Time
+
+	// TrustedClient: the client is in [relay] trusted_networks, the organisation's own mail
+	// server. SPF, DKIM and DMARC are not checked (that server received the mail and did).
+	TrustedClient bool
+	// TrustedSender: TrustedClient, and the envelope sender is in a local or relay domain or
+	// null. The message gets the outbound treatment of submitted mail (signing, encryption per
+	// recipient, Autocrypt, DKIM, refusal when required) without AUTH or a From: check.
+	TrustedSender bool
 }
 
 // Deliverer is the store side of the pipeline.
@@ -173,11 +191,16 @@ func (p *Pipeline) Process(ctx context.Context, env *Envelope, msg *msgbuf.Buffe
 	if err != nil {
 		return mailstore.Delivered{}, err
 	}
+	if err := p.checkLoop(hdr); err != nil {
+		return mailstore.Delivered{}, err
+	}
 	var added bytes.Buffer
-	submitted := env.Role == RoleSubmission
+	submitted := env.submitted()
 	if submitted {
-		if err := checkFromOwned(env.AuthUser, hdr); err != nil {
-			return mailstore.Delivered{}, err
+		if env.Role == RoleSubmission {
+			if err := checkFromOwned(env.AuthUser, hdr); err != nil {
+				return mailstore.Delivered{}, err
+			}
 		}
 		if hdr.Get("Message-Id") == "" {
 			fmt.Fprintf(&added, "Message-ID: <%s@%s>\r\n", randomID(), p.opts.Hostname)
@@ -205,7 +228,7 @@ func (p *Pipeline) Process(ctx context.Context, env *Envelope, msg *msgbuf.Buffe
 		return mailstore.Delivered{}, err
 	}
 	var authRes string
-	if p.opts.Auth != nil && env.Role == RoleMX {
+	if p.opts.Auth != nil && env.Role == RoleMX && !env.TrustedClient {
 		in := mailauth.Input{IP: env.RemoteIP, Helo: env.Helo, MailFrom: env.MailFrom, Message: raw, Header: hdr}
 		if w.large {
 			in.Message, in.Open = nil, msg.NewReader
@@ -437,7 +460,7 @@ func (p *Pipeline) secureCopies(ctx context.Context, w *work, env *Envelope, bas
 	} else {
 		arrival = arrivalOf(mimecrypt.DetectBytes(head))
 	}
-	submitted := env.Role == RoleSubmission
+	submitted := env.submitted()
 	sender := senderScope(env.MailFrom)
 	senderAddr := ""
 	if sender.Kind == policy.Address {
@@ -460,6 +483,8 @@ func (p *Pipeline) secureCopies(ctx context.Context, w *work, env *Envelope, bas
 		rcpt       string // a recipient of the group, for key look-ups
 		sender     string // envelope sender of the spool entry
 		dkimDomain string // the domain that signs remote copies
+
+		relay []string // recipients in relay domains
 	}
 	var groups []*group
 	byKey := map[string]*group{}
@@ -472,7 +497,7 @@ func (p *Pipeline) secureCopies(ctx context.Context, w *work, env *Envelope, bas
 		seenUser[r.UserID] = r.UserID != 0
 		rcptAddr := r.Address.Base("+").Key()
 		dir := policy.Inbound
-		if r.UserID == 0 {
+		if r.UserID == 0 && !r.Relay {
 			dir = policy.Outbound
 		}
 		d, err := p.decide(ctx, decideFacts{settings: settings, arrival: arrival, sender: sender, submitted: submitted, senderKeys: senderKeys, keys: w.keys}, rcptAddr, dir)
@@ -503,9 +528,12 @@ func (p *Pipeline) secureCopies(ctx context.Context, w *work, env *Envelope, bas
 			byKey[key] = g
 			groups = append(groups, g)
 		}
-		if r.UserID != 0 {
+		switch {
+		case r.UserID != 0:
 			g.local = append(g.local, mailstore.Target{UserID: r.UserID, Mailbox: r.Mailbox})
-		} else {
+		case r.Relay:
+			g.relay = append(g.relay, r.Address.String())
+		default:
 			g.remote = append(g.remote, r.Address.String())
 		}
 	}
@@ -521,21 +549,11 @@ func (p *Pipeline) secureCopies(ctx context.Context, w *work, env *Envelope, bas
 			return nil, err
 		}
 		if len(g.local) > 0 {
-			var h strings.Builder
-			fmt.Fprintf(&h, "Return-Path: <%s>\r\n%s", env.MailFrom, received)
-			h.WriteString(securityHeader(res))
-			ar := authRes
-			if x := smimeAuthResult(res.sig); x != nil {
-				if ar == "" {
-					ar = authres.Format(p.opts.Hostname, []authres.Result{x})
-				} else {
-					ar += "; " + strings.TrimPrefix(authres.Format(p.opts.Hostname, []authres.Result{x}), p.opts.Hostname+"; ")
-				}
-			}
-			if ar != "" {
-				h.WriteString("Authentication-Results: " + ar + "\r\n")
-			}
-			copies = append(copies, mailstore.Copy{Body: prefixed(h.String(), res.content), Local: g.local})
+			h := fmt.Sprintf("Return-Path: <%s>\r\n%s", env.MailFrom, received) + p.resultHeaders(res, authRes)
+			copies = append(copies, mailstore.Copy{Body: prefixed(h, res.content), Local: g.local})
+		}
+		if len(g.relay) > 0 {
+			copies = append(copies, p.relayCopy(received, res, authRes, g.sender, g.relay))
 		}
 		if len(g.remote) > 0 {
 			body, err := p.remoteBody(w, received, res.content, g.dkimDomain)
@@ -549,6 +567,25 @@ func (p *Pipeline) secureCopies(ctx context.Context, w *work, env *Envelope, bas
 		}
 	}
 	return copies, nil
+}
+
+// resultHeaders are the headers that tell the organisation's own users what the gateway found:
+// Sealgate-Security and Authentication-Results (with the S/MIME result).
+func (p *Pipeline) resultHeaders(res copyResult, authRes string) string {
+	var h strings.Builder
+	h.WriteString(securityHeader(res))
+	ar := authRes
+	if x := smimeAuthResult(res.sig); x != nil {
+		if ar == "" {
+			ar = authres.Format(p.opts.Hostname, []authres.Result{x})
+		} else {
+			ar += "; " + strings.TrimPrefix(authres.Format(p.opts.Hostname, []authres.Result{x}), p.opts.Hostname+"; ")
+		}
+	}
+	if ar != "" {
+		h.WriteString("Authentication-Results: " + ar + "\r\n")
+	}
+	return h.String()
 }
 
 // remoteBody is a copy for other domains: Received:, then the content DKIM-signed by domain
@@ -629,6 +666,11 @@ func readHeader(r io.Reader) (textproto.MIMEHeader, error) {
 		return nil, fmt.Errorf("%w: %v", ErrMalformedHeader, err)
 	}
 	return h, nil
+}
+
+// submitted reports whether the message gets the outbound treatment of submitted mail.
+func (e *Envelope) submitted() bool {
+	return e.Role == RoleSubmission || e.TrustedSender
 }
 
 func checkFromOwned(u *mailstore.User, h textproto.MIMEHeader) error {

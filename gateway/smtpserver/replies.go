@@ -46,6 +46,7 @@ var (
 	replyNoSpace        = &reply{452, "4.3.1", "Insufficient system storage, try again later"}
 	replyHeaderTooBig   = &reply{552, "5.3.4", "Message header section too large"}
 	replyBadHeader      = &reply{550, "5.6.0", "Message header section malformed"}
+	replyLoop           = &reply{554, "5.4.6", "Too many hops: mail loop detected"}
 
 	// The protocol engine's own replies.
 	replyOK             = &reply{250, "2.0.0", "OK"}
@@ -114,6 +115,8 @@ func dataReply(log *slog.Logger, id string, err error) *reply {
 		return replyHeaderTooBig
 	case errors.Is(err, pipeline.ErrMalformedHeader):
 		return replyBadHeader
+	case errors.Is(err, pipeline.ErrLoop):
+		return replyLoop
 	}
 	var snd *pipeline.SenderError
 	if errors.As(err, &snd) {

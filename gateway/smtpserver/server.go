@@ -3,6 +3,11 @@
 //   - MX (RoleMX): mail from the Internet for local recipients. No AUTH. A recipient in a
 //     local domain must be an account (550 5.1.1 otherwise); any other recipient is refused
 //     with 554 5.7.1 relay access denied, whatever the address looks like.
+//   - Gateway mode (Options.Relay), on both roles: a recipient in a relay domain is accepted
+//     unless its next hop refuses it to a callout (550 5.1.1; a next hop that cannot answer
+//     refuses nobody). On the MX role a client in a trusted network may relay to any domain
+//     when the envelope sender is in a local or relay domain or null; classify (relay.go)
+//     is the one place that tells local, relay and other domains apart.
 //   - Submission (RoleSubmission): the gateway's own users. AUTH PLAIN or LOGIN is required
 //     before MAIL, and AUTH is offered only on TLS (STARTTLS, or implicit TLS on the
 //     "submissions" listener), or on a loopback connection when PlaintextAuthOnLoopback is set
@@ -101,6 +106,9 @@ type Options struct {
 	Metrics  *Metrics // nil: not counted
 	// Name labels this listener in logs and metrics ["smtp"].
 	Name string
+
+	// Relay is gateway mode: relay domains and trusted networks; the zero value has neither.
+	Relay Relay
 }
 
 // Server is one SMTP listener's server.

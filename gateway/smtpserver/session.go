@@ -36,6 +36,11 @@ type session struct {
 	utf8    bool
 	rcpts   []pipeline.Recipient
 	started time.Time
+
+	// Gateway mode: the client is in a trusted network; and, for the current transaction,
+	// it sends as one of our senders (see trustedSender).
+	trustedClient bool
+	fromTrusted   bool
 }
 
 // mailParams are the MAIL FROM parameters the session decides on.
@@ -49,7 +54,7 @@ func newSession(s *Server, remote net.Addr) *session {
 	if ap, err := netip.ParseAddrPort(remote.String()); err == nil {
 		ip = ap.Addr().Unmap()
 	}
-	return &session{srv: s, remoteIP: ip, connID: pipeline.NewID()}
+	return &session{srv: s, remoteIP: ip, connID: pipeline.NewID(), trustedClient: s.trusted(ip)}
 }
 
 func (s *session) authAllowed() bool {
@@ -130,6 +135,7 @@ func (s *session) mail(from string, p mailParams) *reply {
 	}
 	s.txID = pipeline.NewID()
 	s.from, s.utf8, s.rcpts, s.started = from, p.utf8, nil, time.Now()
+	s.fromTrusted = s.trustedSender(from)
 	return nil
 }
 
@@ -142,7 +148,10 @@ func (s *session) rcpt(to string) *reply {
 	if !s.utf8 && !isASCII(to) {
 		return replyNeedUTF8
 	}
-	if !a.IsLiteral() && s.srv.opts.IsLocalDomain(a.Domain) {
+	switch s.srv.classify(a) {
+	case rcptRelay:
+		return s.relayRcpt(a)
+	case rcptLocal:
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		rcpts, err := s.srv.resolve(ctx, a, s.from)
@@ -163,8 +172,9 @@ func (s *session) rcpt(to string) *reply {
 		s.rcpts = append(s.rcpts, rcpts...)
 		return nil
 	}
-	// Not ours: only an authenticated user of the submission service may relay.
-	if s.srv.opts.Role != pipeline.RoleSubmission || s.user == nil {
+	// Not ours: only an authenticated user of the submission service, or the organisation's
+	// own server for its senders, may relay.
+	if !s.mayRelay() {
 		s.srv.log.Info("relay denied", "conn", s.connID, "client", s.remoteIP, "rcpt_domain", a.Domain)
 		s.srv.metrics.rejected("554")
 		return replyRelayDenied
@@ -194,16 +204,19 @@ func (s *session) refuse(err error) *reply {
 // deliver hands a received message to the pipeline; 250 means every copy is durable.
 func (s *session) deliver(buf *msgbuf.Buffer) *reply {
 	env := &pipeline.Envelope{
-		ID:         s.txID,
-		Role:       s.srv.opts.Role,
-		RemoteIP:   s.remoteIP,
-		Helo:       s.helo,
-		TLS:        s.tls,
-		UTF8:       s.utf8,
-		AuthUser:   s.user,
-		MailFrom:   s.from,
-		Recipients: s.rcpts,
-		ReceivedAt: time.Now(),
+		ID:       s.txID,
+		Role:     s.srv.opts.Role,
+		RemoteIP: s.remoteIP,
+		Helo:     s.helo,
+		TLS:      s.tls,
+		UTF8:     s.utf8,
+		AuthUser: s.user,
+
+		TrustedClient: s.trustedClient,
+		TrustedSender: s.fromTrusted,
+		MailFrom:      s.from,
+		Recipients:    s.rcpts,
+		ReceivedAt:    time.Now(),
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), processTimeout)
 	defer cancel()
@@ -215,7 +228,7 @@ func (s *session) deliver(buf *msgbuf.Buffer) *reply {
 
 // reset ends the transaction.
 func (s *session) reset() {
-	s.from, s.utf8, s.rcpts, s.txID = "", false, nil, ""
+	s.from, s.utf8, s.rcpts, s.txID, s.fromTrusted = "", false, nil, "", false
 }
 
 func isASCII(s string) bool {

@@ -231,7 +231,8 @@ func (s *Server) recipients(r *http.Request, a, from string) ([]pipeline.Recipie
 		return nil, &sendError{fmt.Sprintf("%q is not a valid address.", a)}
 	}
 	if addr.IsLiteral() || !s.opts.IsLocalDomain(addr.Domain) {
-		return []pipeline.Recipient{{Address: addr}}, nil
+		relay := !addr.IsLiteral() && s.opts.IsRelayDomain != nil && s.opts.IsRelayDomain(addr.Domain)
+		return []pipeline.Recipient{{Address: addr, Relay: relay}}, nil
 	}
 	if s.opts.Directory != nil {
 		rcs, err := s.opts.Directory.Recipients(r.Context(), addr, from)

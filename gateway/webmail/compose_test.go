@@ -9,10 +9,13 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
 
+	"github.com/sealgate/sealgate/gateway/config"
+	"github.com/sealgate/sealgate/gateway/delivery/deliverytest"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 )
 
@@ -412,5 +415,23 @@ func TestComposeToAliasAndPostmaster(t *testing.T) {
 	// The gateway made postmaster@localhost, its first account, on start: the administrator.
 	if got := e.Mailbox("postmaster@localhost", "INBOX"); len(got) != 1 {
 		t.Fatalf("postmaster's INBOX: %v", got)
+	}
+}
+
+// A recipient in a relay domain (gateway mode) gets the inbound treatment: its copy goes to the
+// internal server with the gateway's result header.
+func TestComposeToRelayDomain(t *testing.T) {
+	internal := deliverytest.Start(t, deliverytest.Options{})
+	e := start(t, func(c *config.Config) { c.Relay.Domains = map[string]string{"corp.test": internal.Addr} })
+	a := e.browser(t)
+	a.mustLogin(alice, alicePW)
+	if r := a.sendForm(map[string]string{"to": "carol@corp.test", "subject": "inside", "body": "hello\n"}, nil); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("send: %d %s", r.StatusCode, r.body)
+	}
+	if !internal.Wait(20*time.Second, func(p *deliverytest.Peer) bool { return len(p.Received()) == 1 }) {
+		t.Fatal("nothing reached the internal server")
+	}
+	if body := string(internal.Received()[0].Body); strings.Count(body, "Sealgate-Security: received=plain") != 1 {
+		t.Fatalf("copy for the relay domain:\n%s", body)
 	}
 }

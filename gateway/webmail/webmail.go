@@ -62,6 +62,10 @@ type Options struct {
 	Keys          *keys.Keyring
 	Pipeline      Submitter
 	IsLocalDomain func(domain string) bool
+	// IsRelayDomain reports whether a domain's mailboxes are on the organisation's own mail
+	// server (gateway mode): its recipients get the inbound treatment and go to the queue; nil
+	// means none.
+	IsRelayDomain func(domain string) bool
 	// Directory resolves local recipients as SMTP submission does (aliases, sub-addresses,
 	// postmaster@, forwarding); nil accepts accounts only.
 	Directory *addressing.Directory

@@ -167,6 +167,28 @@ func TestDKIMCommands(t *testing.T) {
 	wantError(t, run(t, "", nil, append(d, "dkim", "generate", "not a domain")...), "not a domain")
 }
 
+// A relay-domain sender is ours (outbound treatment), a relay-domain recipient is inbound.
+func TestPolicyExplainRelayDomain(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	d := []string{"--data", dir}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "sealgate.toml"), []byte("domains = [\"sealgate.test\"]\n[relay.domains]\n\"corp.test\" = \"127.0.0.1:2626\"\n"), 0o600)
+	if r := run(t, "", nil, append(d, "policy", "set", "corp.test", "outbound.sign=pgp")...); r.code != 0 {
+		t.Fatalf("policy set: %+v", r)
+	}
+	r := run(t, "", nil, append(d, "policy", "explain", "--from", "alice@corp.test", "--to", "bob@corp.test", "--to", "x@outside.test")...)
+	if r.code != 0 {
+		t.Fatalf("explain: %+v", r)
+	}
+	for _, want := range []string{"sent by the organisation's own mail server", "to bob@corp.test (relay domain)", "to x@outside.test (remote): REJECT: sender alice@corp.test must sign"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("explain output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+}
+
 // policy explain, golden-tested: keys from testdata/crypto (fixed fingerprints), a policy at
 // each scope, local and remote recipients.
 func TestPolicyExplainGolden(t *testing.T) {

@@ -105,7 +105,7 @@ func explainCmd(g *globals) *cobra.Command {
 		Use:   "explain --from ADDRESS --to ADDRESS [--to ADDRESS...]",
 		Short: "Say what the policy would do with a message, per recipient, and why",
 		Long: "Say what the policy would do with a message from --from to each --to, with the keys the\n" +
-			"gateway holds now. A sender in a local domain is taken as an authenticated user (submission);\n" +
+			"gateway holds now. A sender in a local or relay domain is taken as an authenticated user (submission);\n" +
 			"--encrypted and --signed describe how the message arrives (default: plain).",
 		Args: exactArgs(0, "flags only"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -133,13 +133,16 @@ func explainCmd(g *globals) *cobra.Command {
 			}
 			defer kr.Close()
 			p := pipeline.New(pipeline.Options{Hostname: cfg.Hostname, Policy: s, Keys: kr})
-			submitted := cfg.IsLocalDomain(fromAddr.Domain)
-			ds, err := p.Explain(context.Background(), fromAddr.String(), submitted, arrival, to, cfg.IsLocalDomain)
+			submitted := cfg.IsOurDomain(fromAddr.Domain)
+			ds, err := p.Explain(context.Background(), fromAddr.String(), submitted, arrival, to, cfg.IsOurDomain)
 			if err != nil {
 				return err
 			}
 			how := "from the Internet (MX)"
-			if submitted {
+			switch {
+			case cfg.IsRelayDomain(fromAddr.Domain):
+				how = "sent by the organisation's own mail server (a trusted network)"
+			case submitted:
 				how = "submitted by the authenticated user"
 			}
 			fmt.Fprintf(g.env.Stdout, "Message from %s, %s, arriving %s:\n", fromAddr, how, arrivalWords(arrival))
@@ -147,6 +150,8 @@ func explainCmd(g *globals) *cobra.Command {
 				where := "remote"
 				if a, _ := address.Parse(to[i]); cfg.IsLocalDomain(a.Domain) {
 					where = "local"
+				} else if cfg.IsRelayDomain(a.Domain) {
+					where = "relay domain"
 				}
 				fmt.Fprintf(g.env.Stdout, "\nto %s (%s): %s", to[i], where, policy.Explain(d))
 			}

@@ -17,6 +17,7 @@ import (
 	"io"
 	"math/big"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -88,6 +89,9 @@ type Options struct {
 	MaxSize int64
 	// AuthUser and AuthPassword, when set, make AUTH PLAIN required.
 	AuthUser, AuthPassword string
+	// KnownRecipients, when set, makes the peer a mail server with these users only: RCPT for
+	// any other address answers 550 5.1.1 (SetRcptReply still takes precedence).
+	KnownRecipients []string
 }
 
 // Peer is a real SMTP server on loopback.
@@ -292,6 +296,9 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	}
 	if reply != nil {
 		return reply
+	}
+	if known := p.opts.KnownRecipients; len(known) > 0 && !slices.ContainsFunc(known, func(k string) bool { return strings.EqualFold(k, to) }) {
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "User unknown"}
 	}
 	s.cur.To = append(s.cur.To, to)
 	return nil
