@@ -294,7 +294,7 @@ func (g *Gateway) buildSMTP() error {
 		Hostname: cfg.Hostname, Store: g.store, Logger: g.log, Now: g.now,
 		Policy: g.store, Keys: g.keyring,
 		Auth: &mailauth.Checker{Resolver: g.dns, Receiver: cfg.Hostname, Senders: mailauth.SenderPolicy{
-			Ours: cfg.IsLocalDomain, DMARCExempt: cfg.MailAuth.DMARCExempt,
+			Ours: cfg.IsOurDomain, DMARCExempt: cfg.MailAuth.DMARCExempt,
 		}},
 		DKIM: &mailauth.DKIMKeys{Files: g.files, MasterKey: g.master},
 		WKD:  g.wkd, SpillDir: g.spoolDir,

@@ -137,6 +137,15 @@ func TestE2ERelayInbound(t *testing.T) {
 	err := sendFrom(t, env, internetIP, "sender@outside.test", []string{"ghost@corp.test"}, "Subject: x\r\n\r\nx\r\n")
 	wantSMTPCode(t, err, 550, smtp.EnhancedCode{5, 1, 1})
 
+	// A relay domain is ours: the Internet cannot send as one of its users, in the envelope
+	// or in From:, without SPF or an aligned DKIM signature.
+	env.DNS.Set("corp.test. TXT", "v=spf1 ip4:192.0.2.1 -all")
+	env.DNS.Set("outside.test. TXT", "v=spf1 ip4:127.0.0.0/8 -all")
+	err = sendFrom(t, env, internetIP, "alice@corp.test", []string{"bob@corp.test"}, "From: alice@corp.test\r\nSubject: x\r\n\r\nx\r\n")
+	wantSMTPCode(t, err, 550, smtp.EnhancedCode{5, 7, 1})
+	err = sendFrom(t, env, internetIP, "x@outside.test", []string{"bob@corp.test"}, "From: Alice <alice@CORP.test>\r\nSubject: x\r\n\r\nx\r\n")
+	wantSMTPCode(t, err, 550, smtp.EnhancedCode{5, 7, 1})
+
 	// 1. Plain mail with a forged result header: delivered with our one header.
 	forged := "Sealgate-Security: received=pgp; decrypted=yes; signature=pass; signer=ceo@corp.test; stored=plain\r\n" +
 		"From: sender@outside.test\r\nTo: alice@corp.test\r\nSubject: plain\r\n\r\nHello Alice.\r\n"
