@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/sealgate/sealgate/gateway/address"
 )
 
 // The doc comments on the types and fields in this file are the text of
@@ -311,6 +313,14 @@ func Default() *Config {
 		Log:        Log{Format: "text", Level: "info"},
 		Addressing: Addressing{SubaddressSeparator: "+"},
 	}
+}
+
+// Subaddressing is the sub-address rule: the separator of [addressing] in the local domains,
+// and in other domains "+", the near-universal convention (Gmail, Outlook.com, Fastmail,
+// Postfix's recipient_delimiter), so that bob+x@ there keeps bob@'s keys and policy. The
+// gateway hands this one value to every part that reads sub-addresses.
+func (c *Config) Subaddressing() address.Subaddressing {
+	return address.Subaddressing{Separator: c.Addressing.SubaddressSeparator, Domains: c.IsLocalDomain, Others: "+"}
 }
 
 // IsLocalDomain reports whether domain is one of c.Domains, ignoring case.

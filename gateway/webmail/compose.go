@@ -11,7 +11,6 @@ import (
 
 	"github.com/sealgate/sealgate/gateway/address"
 	"github.com/sealgate/sealgate/gateway/addressing"
-	"github.com/sealgate/sealgate/gateway/auth"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 	"github.com/sealgate/sealgate/gateway/msgbuf"
 	"github.com/sealgate/sealgate/gateway/pipeline"
@@ -243,7 +242,7 @@ func (s *Server) recipients(r *http.Request, a, from string) ([]pipeline.Recipie
 		}
 		return rcs, err
 	}
-	u, err := s.opts.Store.UserByAddress(r.Context(), addr.Base(auth.SubaddressSeparator))
+	u, err := s.opts.Store.UserByAddress(r.Context(), addr)
 	if errors.Is(err, mailstore.ErrNotFound) {
 		return nil, &sendError{fmt.Sprintf("There is no mailbox %s here.", addr)}
 	}
