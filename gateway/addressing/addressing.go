@@ -255,6 +255,33 @@ func uniq(a, b string) []string {
 	return []string{a, b}
 }
 
+// CheckTargets refuses alias targets in a local domain that deliver nowhere: no account,
+// alias, postmaster@/abuse@ or catch-all takes them (an alias to nobody@ would accept mail
+// that can only bounce). A target equal to the alias (key) means the account of that name,
+// so it must be one. Targets in other domains are not checked. Loops are CheckLoops' part.
+func (d *Directory) CheckTargets(ctx context.Context, key string, targets []address.Address) error {
+	for _, t := range targets {
+		if !d.opts.IsLocalDomain(t.Domain) {
+			continue
+		}
+		r := &resolution{d: d, ctx: ctx, seenUser: map[int64]bool{}, seenRemote: map[string]bool{}}
+		err := r.resolve(t, t, 0, t.Key() == key)
+		if err == nil && len(r.out) == 0 {
+			err = ErrUnknown
+		}
+		if errors.Is(err, ErrUnknown) {
+			if t.Key() == key {
+				return fmt.Errorf("%w: %s names the alias itself but is no account", ErrUnknown, t)
+			}
+			return fmt.Errorf("%w: %s is no account, alias or other address that takes mail here", ErrUnknown, t)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // CheckLoops refuses alias sets in which an alias reaches itself through other aliases. A
 // target naming the alias itself is not a loop: it means the account of that name.
 func CheckLoops(all map[string]mailstore.Alias) error {
