@@ -268,7 +268,8 @@ func (s *Server) loadQuiet(r *http.Request, box, uid string) (*usermsg.Message, 
 	if len(msgs) == 0 {
 		return nil, &sendError{"The forwarded message is gone (moved or deleted)."}
 	}
-	return s.parse(r.Context(), msgs[0].BodyID)
+	m, _, err := s.parse(r.Context(), sessionOf(r).user, msgs[0].BodyID)
+	return m, err
 }
 
 func isASCII(s string) bool {

@@ -1,0 +1,61 @@
+package webmail_test
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/sealgate/sealgate/crypto/pgpmime"
+	"github.com/sealgate/sealgate/keys"
+)
+
+// TestReadStoredEncrypted: a message the policy stores encrypted to alice's key, which the
+// gateway holds, is opened for display (and says so); a message stored encrypted for bob,
+// of whom the gateway holds no key, says that — and never shows another user's plaintext.
+func TestReadStoredEncrypted(t *testing.T) {
+	e := start(t)
+	ctx := context.Background()
+	if _, err := e.GW.Keyring().Admin("test").GeneratePGP(ctx, alice, keys.PGPOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.GW.Store().SetPolicy(ctx, alice, map[string]string{"inbound.encrypt": "pgp", "inbound.decrypt": "false"}); err != nil {
+		t.Fatal(err)
+	}
+	const secret = "stored-encrypted-plaintext-4711"
+	e.deliver(t, "x@outside.test", alice, "From: x@outside.test\nSubject: at rest\n\n"+secret+"\n")
+	if got := e.Mailbox(alice, "INBOX"); len(got) != 1 || bytes.Contains(got[0].Body, []byte(secret)) {
+		t.Fatalf("alice's copy is not stored encrypted: %v", got)
+	}
+	a := e.browser(t)
+	a.mustLogin(alice, alicePW)
+	page := a.get("/mail/read?box=INBOX&uid=1")
+	if !strings.Contains(page.body, secret) || !strings.Contains(page.body, "opened it for display with your key") || strings.Contains(page.body, "holds no key") {
+		t.Fatalf("alice's message, stored encrypted to a key the gateway holds, is not opened:\n%s", page.body)
+	}
+
+	// To bob, of whom the gateway holds no key: a message encrypted to alice's key.
+	ring, err := e.GW.Keyring().EncryptionKeysPGP(ctx, alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var enc bytes.Buffer
+	if err := pgpmime.Encrypt(&enc, strings.NewReader("From: x@outside.test\r\nSubject: not for bob\r\n\r\n"+secret+"\r\n"), pgpmime.EncryptOptions{Recipients: ring}); err != nil {
+		t.Fatal(err)
+	}
+	e.deliver(t, "x@outside.test", bob, enc.String())
+	b := e.browser(t)
+	b.mustLogin(bob, bobPW)
+	page = b.get("/mail/read?box=INBOX&uid=1")
+	if strings.Contains(page.body, secret) || !strings.Contains(page.body, "the gateway holds no key of yours to open it") {
+		t.Fatalf("bob's page:\n%s", page.body)
+	}
+	// Once the gateway holds a key of bob's that does not open it, the page says that instead.
+	if _, err := e.GW.Keyring().Admin("test").GeneratePGP(ctx, bob, keys.PGPOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	page = b.get("/mail/read?box=INBOX&uid=1")
+	if strings.Contains(page.body, secret) || !strings.Contains(page.body, "none of the keys the gateway holds for you opens it") {
+		t.Fatalf("bob's page with a key that does not open it:\n%s", page.body)
+	}
+}
