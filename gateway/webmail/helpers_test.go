@@ -14,6 +14,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/sealgate/sealgate/crypto/pgpmime"
+	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
 	"github.com/sealgate/sealgate/keys"
 )
@@ -31,9 +32,9 @@ type env struct {
 	base string
 }
 
-func start(t testing.TB) *env {
+func start(t testing.TB, mods ...func(*config.Config)) *env {
 	t.Helper()
-	e := gatewaytest.Start(t)
+	e := gatewaytest.Start(t, mods...)
 	e.AddUser(alice, alicePW)
 	e.AddUser(bob, bobPW)
 	return &env{Env: e, base: "http://" + e.GW.Addr("http")}

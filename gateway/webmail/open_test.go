@@ -3,10 +3,12 @@ package webmail_test
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/sealgate/sealgate/crypto/pgpmime"
+	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/keys"
 )
 
@@ -57,5 +59,32 @@ func TestReadStoredEncrypted(t *testing.T) {
 	page = b.get("/mail/read?box=INBOX&uid=1")
 	if strings.Contains(page.body, secret) || !strings.Contains(page.body, "none of the keys the gateway holds for you opens it") {
 		t.Fatalf("bob's page with a key that does not open it:\n%s", page.body)
+	}
+}
+
+// TestComposeToDashSubaddress: with the separator "-", mail alice writes in web mail to
+// bob-x@ is bob's and gets bob's inbound.encrypt=pgp; alice+x@ is nobody.
+func TestComposeToDashSubaddress(t *testing.T) {
+	e := start(t, func(c *config.Config) { c.Addressing.SubaddressSeparator = "-" })
+	ctx := context.Background()
+	if _, err := e.GW.Keyring().Admin("test").GeneratePGP(ctx, bob, keys.PGPOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.GW.Store().SetPolicy(ctx, bob, map[string]string{"inbound.encrypt": "pgp", "inbound.decrypt": "false"}); err != nil {
+		t.Fatal(err)
+	}
+	a := e.browser(t)
+	a.mustLogin(alice, alicePW)
+	const secret = "compose-dash-subaddress-secret"
+	if r := a.sendForm(map[string]string{"to": "bob-x@example.test", "subject": "tagged", "body": secret}, nil); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("send: %d %s", r.StatusCode, r.body)
+	}
+	got := e.Mailbox(bob, "INBOX")
+	if len(got) != 1 || bytes.Contains(got[0].Body, []byte(secret)) {
+		t.Fatalf("bob-x@ from web mail is not stored encrypted: %v", got)
+	}
+	r := a.sendForm(map[string]string{"to": "bob+x@example.test", "subject": "plus", "body": "x"}, nil)
+	if r.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(r.body, "no mailbox bob&#43;x@example.test") {
+		t.Fatalf("bob+x@ with separator \"-\": %d %s", r.StatusCode, r.body)
 	}
 }
