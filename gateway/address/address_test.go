@@ -74,6 +74,7 @@ func TestSubaddressing(t *testing.T) {
 		{dash, "bob+x@partner.test", "bob@partner.test", "x"},
 		{Subaddressing{Separator: "+"}, "bob+a+b@partner.test", "bob@partner.test", "a+b"},
 		{Subaddressing{}, "bob+x@example.test", "bob+x@example.test", ""},
+		{dash, `"bob-x"@example.test`, `"bob-x"@example.test`, ""},
 	} {
 		a, err := Parse(c.in)
 		if err != nil {

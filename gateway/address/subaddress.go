@@ -23,15 +23,15 @@ type Subaddressing struct {
 }
 
 // Split returns the base address and the tag of a: "bob+lists@d" → "bob@d", "lists" with
-// separator "+". An address without a tag is its own base,
-// with tag "". A separator at the start of the local part does not split it ("+x@d" is an
-// address of its own).
+// separator "+". An address without a tag is its own base, with tag "". A separator at the
+// start of the local part does not split it ("+x@d" is an address of its own), nor is a
+// quoted local part split.
 func (s Subaddressing) Split(a Address) (base Address, tag string) {
 	sep := s.Separator
 	if s.Domains != nil && !s.Domains(a.Domain) {
 		sep = s.Others
 	}
-	if sep == "" {
+	if sep == "" || strings.HasPrefix(a.Local, `"`) { // a quoted local part is taken whole
 		return a, ""
 	}
 	i := strings.Index(a.Local, sep)
