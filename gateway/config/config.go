@@ -246,8 +246,10 @@ type Keys struct {
 
 // Addressing holds the address resolution settings.
 type Addressing struct {
-	// Separator of sub-addresses: mail to user+tag@domain goes to user, into
-	// the folder "tag" when it exists. Empty turns sub-addresses off.
+	// Separator of sub-addresses in the local domains: mail to user+tag@domain
+	// goes to user, into the folder "tag" when it exists, under user's policy
+	// and keys; user may send as user+tag@domain. Empty turns sub-addresses
+	// off. Addresses in other domains are split at "+" only.
 	SubaddressSeparator string `toml:"subaddress_separator"`
 
 	// Account that receives mail for postmaster@ and abuse@ of every local
