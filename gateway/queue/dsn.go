@@ -70,11 +70,12 @@ func oneLine(s string) string {
 // change that made them due. It is used by the Runner and by `queue delete --bounce`.
 type Bouncer struct {
 	Store         BounceStore
-	Hostname      string                // Reporting-MTA and the notification's From: domain
-	IsLocalDomain func(string) bool     // sender domains whose users get the DSN in their INBOX
-	Subaddressing address.Subaddressing // a sender's sub-address (user+tag@) is its account's
-	Now           func() time.Time      // nil: time.Now
-	Warn          func(string, ...any)  // nil: silent
+	Hostname      string               // Reporting-MTA and the notification's From: domain
+	IsLocalDomain func(string) bool    // sender domains whose users get the DSN in their INBOX
+	Now           func() time.Time     // nil: time.Now
+	Warn          func(string, ...any) // nil: silent
+	// Subaddressing finds the account of a local sender's sub-address (user+tag@) for its DSN.
+	Subaddressing address.Subaddressing
 }
 
 // Settle applies st to entry id after adding every recipient now bouncing to st.Bounced and a

@@ -156,7 +156,8 @@ func New(opts Options) (*Runner, error) {
 		inflight: map[int64]bool{},
 	}
 	r.bouncer = &Bouncer{Store: opts.Store, Hostname: opts.Hostname, IsLocalDomain: opts.IsLocalDomain, Now: opts.Now,
-		Subaddressing: opts.Subaddressing, Warn: func(msg string, args ...any) { r.log.Warn(msg, args...) }}
+		Subaddressing: opts.Subaddressing,
+		Warn:          func(msg string, args ...any) { r.log.Warn(msg, args...) }}
 	m, err := newMetrics(opts.Registerer, opts.Store)
 	if err != nil {
 		return nil, err
