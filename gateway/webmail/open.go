@@ -3,6 +3,7 @@ package webmail
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 
 	"github.com/sealgate/sealgate/crypto/pgpmime"
@@ -11,9 +12,31 @@ import (
 	"github.com/sealgate/sealgate/gateway/usermsg"
 )
 
-// maxOpenSize bounds the stored encrypted messages web mail decrypts for display: ciphertext
-// and plaintext are held in memory while one page is made.
-const maxOpenSize = 32 << 20
+// maxOpenSize bounds the stored encrypted messages web mail decrypts for display, and
+// maxPlainSize what decrypting one may yield (OpenPGP data may be compressed): ciphertext and
+// plaintext are held in memory while one page is made.
+const (
+	maxOpenSize  = 32 << 20
+	maxPlainSize = 64 << 20
+)
+
+// errPlainTooLarge stops a decryption whose output passes maxPlainSize.
+var errPlainTooLarge = errors.New("webmail: decrypted message too large")
+
+// cappedBuffer is a buffer that refuses to grow past maxPlainSize. It is only an io.Writer
+// (no ReadFrom that a copy could take to bypass the cap).
+type cappedBuffer struct {
+	buf  bytes.Buffer
+	over bool
+}
+
+func (b *cappedBuffer) Write(p []byte) (int, error) {
+	if b.buf.Len()+len(p) > maxPlainSize {
+		b.over = true
+		return 0, errPlainTooLarge
+	}
+	return b.buf.Write(p)
+}
 
 // opening says what web mail could do with a message stored encrypted (policy keeps mail
 // encrypted at rest): whether the gateway holds a secret key of the user, and whether one of
@@ -95,19 +118,20 @@ func (s *Server) open(ctx context.Context, user mailstore.User, ciphertext []byt
 		op.TooLarge = true
 		return op
 	}
-	var out bytes.Buffer
+	var out cappedBuffer
 	if len(ring) > 0 {
 		if _, err := pgpmime.Decrypt(&out, bytes.NewReader(ciphertext), ring, pgpmime.DecryptOptions{}); err == nil {
-			op.Opened, op.plain = true, out.Bytes()
+			op.Opened, op.plain = true, out.buf.Bytes()
 			return op
 		}
 	}
 	for _, ck := range cks {
-		out.Reset()
+		out.buf.Reset()
 		if _, err := smime.Decrypt(&out, bytes.NewReader(ciphertext), ck.Cert, ck.Key, smime.DecryptOptions{}); err == nil {
-			op.Opened, op.plain = true, out.Bytes()
+			op.Opened, op.plain = true, out.buf.Bytes()
 			return op
 		}
 	}
+	op.TooLarge = out.over
 	return op
 }

@@ -3,9 +3,16 @@ package webmail_test
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
 	"github.com/sealgate/sealgate/crypto/pgpmime"
 	"github.com/sealgate/sealgate/gateway/config"
@@ -86,5 +93,55 @@ func TestComposeToDashSubaddress(t *testing.T) {
 	r := a.sendForm(map[string]string{"to": "bob+x@example.test", "subject": "plus", "body": "x"}, nil)
 	if r.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(r.body, "no mailbox bob&#43;x@example.test") {
 		t.Fatalf("bob+x@ with separator \"-\": %d %s", r.StatusCode, r.body)
+	}
+}
+
+// TestReadCompressionBombBounded: a message stored encrypted to alice whose OpenPGP data
+// decompresses to far more than web mail holds in memory is not opened; the page says why.
+func TestReadCompressionBombBounded(t *testing.T) {
+	e := start(t)
+	ctx := context.Background()
+	// A key made by gpg: its preferences allow compression (a generated one's do not).
+	secret, err := os.ReadFile(filepath.Join("..", "..", "testdata", "keys", "gpg-rsa-secret.asc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.GW.Keyring().Admin("test").Import(ctx, secret, keys.ImportOptions{Address: alice}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.GW.Store().SetPolicy(ctx, alice, map[string]string{"inbound.decrypt": "false"}); err != nil {
+		t.Fatal(err)
+	}
+	ring, err := e.GW.Keyring().EncryptionKeysPGP(ctx, alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ct bytes.Buffer
+	aw, err := armor.Encode(&ct, "PGP MESSAGE", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw, err := openpgp.Encrypt(aw, []*openpgp.Entity{ring[0].Entity()}, nil, nil, nil, &packet.Config{
+		DefaultCompressionAlgo: packet.CompressionZLIB, CompressionConfig: &packet.CompressionConfig{Level: 9}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(pw, "Content-Type: text/plain\r\n\r\n")
+	zeros := make([]byte, 1<<20)
+	for range 80 { // 80 MiB of plaintext, a few hundred KiB of ciphertext
+		pw.Write(zeros)
+	}
+	pw.Close()
+	aw.Close()
+	msg := "From: x@outside.test\r\nSubject: bomb\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"b\"\r\n\r\n" +
+		"--b\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n\r\n" +
+		"--b\r\nContent-Type: application/octet-stream\r\n\r\n" + ct.String() + "\r\n--b--\r\n"
+	e.deliver(t, "x@outside.test", alice, msg)
+	a := e.browser(t)
+	a.mustLogin(alice, alicePW)
+	page := a.get("/mail/read?box=INBOX&uid=1")
+	if page.StatusCode != http.StatusOK || !strings.Contains(page.body, "it is too large to open here") {
+		t.Fatalf("compression bomb: %d\n%s", page.StatusCode, page.body)
 	}
 }
