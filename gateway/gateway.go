@@ -177,7 +177,7 @@ func New(opts Options) (*Gateway, error) {
 		closeNode(nodeLock)
 		return nil, err
 	}
-	keyring, err := OpenKeyring(context.Background(), cfg.Storage, opts.DataDir, mk, keys.Options{})
+	keyring, err := OpenKeyring(context.Background(), cfg.Storage, opts.DataDir, mk, keys.Options{Subaddressing: cfg.Subaddressing()})
 	if err != nil {
 		store.Close()
 		closeNode(nodeLock)
@@ -287,7 +287,7 @@ func (g *Gateway) buildSMTP() error {
 	}
 	dir := addressing.New(addressing.Options{
 		Store: g.store, IsLocalDomain: cfg.IsLocalDomain, SRS: srs,
-		Separator: cfg.Addressing.SubaddressSeparator, Postmaster: cfg.Addressing.Postmaster,
+		Subaddressing: cfg.Subaddressing(), Postmaster: cfg.Addressing.Postmaster,
 	})
 	g.directory = dir
 	pipe := pipeline.New(pipeline.Options{
@@ -298,6 +298,7 @@ func (g *Gateway) buildSMTP() error {
 		}},
 		DKIM: &mailauth.DKIMKeys{Files: g.files, MasterKey: g.master},
 		WKD:  g.wkd, SpillDir: g.spoolDir,
+		Subaddressing: dir.Rule(),
 	})
 	g.pipe = pipe
 	relay, err := g.relayOptions()

@@ -25,6 +25,7 @@ func (g *Gateway) buildQueue() error {
 		Deliverer:      client,
 		Hostname:       g.cfg.Hostname,
 		IsLocalDomain:  g.cfg.IsLocalDomain,
+		Subaddressing:  g.cfg.Subaddressing(),
 		Lifetime:       q.Lifetime.D(),
 		DelayWarning:   q.DelayWarning.D(),
 		MinBackoff:     q.MinBackoff.D(),

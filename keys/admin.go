@@ -216,7 +216,7 @@ func (a *Admin) auditExport(ctx context.Context, r Record) error {
 // new one is kept as harvested (not chosen while the verified one is usable) and a pending
 // change is recorded.
 func (k *Keyring) HarvestCertificate(ctx context.Context, cert *x509.Certificate, chain []*x509.Certificate) (Entry, error) {
-	r := certRecord(cert, SchemeSMIME)
+	r := certRecord(cert, SchemeSMIME, k.opts.Subaddressing)
 	if len(r.Addresses) == 0 {
 		return Entry{}, fmt.Errorf("%w: certificate %q has no e-mail address", ErrRefused, cert.Subject.String())
 	}
@@ -237,7 +237,7 @@ func (k *Keyring) HarvestWKD(ctx context.Context, addr string, keydata []byte) (
 }
 
 func (k *Keyring) harvestPGP(ctx context.Context, addr string, keydata []byte, source string) (Entry, error) {
-	na, err := NormalizeAddress(addr)
+	na, err := k.NormalizeAddress(addr)
 	if err != nil {
 		return Entry{}, fmt.Errorf("%w: %v", ErrRefused, err)
 	}
@@ -249,7 +249,7 @@ func (k *Keyring) harvestPGP(ctx context.Context, addr string, keydata []byte, s
 	if e.PrivateKey != nil {
 		return Entry{}, fmt.Errorf("%w: %s key data holds a secret key", ErrRefused, source)
 	}
-	r, err := pgpRecord(e, k.now())
+	r, err := pgpRecord(e, k.now(), k.opts.Subaddressing)
 	if err != nil {
 		return Entry{}, err
 	}

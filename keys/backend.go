@@ -10,6 +10,7 @@ import (
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
+	"github.com/sealgate/sealgate/internal/sqlitefile"
 	"github.com/sealgate/sealgate/keys/changecount"
 )
 
@@ -117,6 +118,9 @@ type sqliteBackend struct {
 
 func openSQLite(dir string) (*sqliteBackend, error) {
 	path := filepath.Join(dir, "keys.db")
+	if err := sqlitefile.PrepareOwnerOnly(path); err != nil {
+		return nil, err
+	}
 	dsn := "file:" + path + "?_pragma=busy_timeout(15000)&_pragma=journal_mode(WAL)" +
 		"&_pragma=synchronous(FULL)&_pragma=foreign_keys(ON)"
 	wdb, err := sql.Open("sqlite", dsn+"&_txlock=immediate")

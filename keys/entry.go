@@ -128,16 +128,16 @@ func issuerSerialKey(rawIssuer []byte, serial *big.Int) string {
 	return strings.ToUpper(hexString(rawIssuer)) + ":" + strings.ToUpper(serial.Text(16))
 }
 
-// NormalizeAddress is the form the keyring files addresses under: domain and local part
-// lower-cased, a "+tag" sub-address removed.
-func NormalizeAddress(s string) (string, error) {
+// normalizeAddress is the form the keyring files addresses under: domain and local part
+// lower-cased, a sub-address tag removed by the gateway's rule (user+tag@ finds user@'s keys).
+func normalizeAddress(s string, rule address.Subaddressing) (string, error) {
 	s = strings.TrimSpace(s)
 	s = strings.TrimSuffix(strings.TrimPrefix(s, "<"), ">")
 	a, err := address.Parse(s)
 	if err != nil || a.IsLiteral() {
 		return "", errors.New("not a valid address: " + quote(s))
 	}
-	return a.Base("+").Key(), nil
+	return rule.Base(a).Key(), nil
 }
 
 func quote(s string) string {

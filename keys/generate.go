@@ -34,7 +34,7 @@ const (
 // GeneratePGP makes an OpenPGP key whose user id is the address, and stores it (secret part
 // sealed) as verified.
 func (a *Admin) GeneratePGP(ctx context.Context, addr string, o PGPOptions) (Entry, error) {
-	na, err := NormalizeAddress(addr)
+	na, err := a.k.NormalizeAddress(addr)
 	if err != nil {
 		return Entry{}, fmt.Errorf("%w: %v", ErrRefused, err)
 	}
@@ -58,7 +58,7 @@ func (a *Admin) GeneratePGP(ctx context.Context, addr string, o PGPOptions) (Ent
 	if err != nil {
 		return Entry{}, fmt.Errorf("keys: generate OpenPGP key: %w", err)
 	}
-	r, err := pgpRecord(e, now)
+	r, err := pgpRecord(e, now, a.k.opts.Subaddressing)
 	if err != nil {
 		return Entry{}, err
 	}
@@ -79,7 +79,7 @@ func (a *Admin) GeneratePGP(ctx context.Context, addr string, o PGPOptions) (Ent
 // GenerateSMIME issues an S/MIME certificate for the address from the built-in CA (created
 // on first use): RSA 3072, emailProtection, the address as subjectAltName.
 func (a *Admin) GenerateSMIME(ctx context.Context, addr string) (Entry, error) {
-	na, err := NormalizeAddress(addr)
+	na, err := a.k.NormalizeAddress(addr)
 	if err != nil {
 		return Entry{}, fmt.Errorf("%w: %v", ErrRefused, err)
 	}
@@ -118,7 +118,7 @@ func (a *Admin) GenerateSMIME(ctx context.Context, addr string) (Entry, error) {
 		if err != nil {
 			return err
 		}
-		r := certRecord(cert, SchemeSMIME)
+		r := certRecord(cert, SchemeSMIME, a.k.opts.Subaddressing)
 		if r.Sealed, err = a.k.sealX509Key(r.Fingerprint, priv); err != nil {
 			return err
 		}
@@ -179,7 +179,7 @@ func (a *Admin) builtinCA(tx Tx, now time.Time) (caKey, error) {
 	if err != nil {
 		return caKey{}, err
 	}
-	r := certRecord(cert, SchemeCA)
+	r := certRecord(cert, SchemeCA, a.k.opts.Subaddressing)
 	if r.Sealed, err = a.k.sealX509Key(r.Fingerprint, priv); err != nil {
 		return caKey{}, err
 	}

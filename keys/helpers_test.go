@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealgate/sealgate/gateway/address"
 	"github.com/sealgate/sealgate/keys"
 )
 
@@ -49,6 +50,12 @@ type testKeyring struct {
 
 func newKeyring(t testing.TB) *testKeyring {
 	t.Helper()
+	return newKeyringWith(t, address.Subaddressing{Separator: "+"})
+}
+
+// newKeyringWith opens a test keyring with the sub-address rule sub.
+func newKeyringWith(t testing.TB, sub address.Subaddressing) *testKeyring {
+	t.Helper()
 	dir := filepath.Join(t.TempDir(), "data")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
@@ -58,7 +65,7 @@ func newKeyring(t testing.TB) *testKeyring {
 		t.Fatal(err)
 	}
 	tk := &testKeyring{dir: dir, now: time.Now()}
-	kr, err := keys.Open(dir, mk, keys.Options{Now: func() time.Time { return tk.now }})
+	kr, err := keys.Open(dir, mk, keys.Options{Now: func() time.Time { return tk.now }, Subaddressing: sub})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,7 +53,7 @@ func (a *Admin) Import(ctx context.Context, data []byte, opts ImportOptions) ([]
 	bind := ""
 	if opts.Address != "" {
 		var err error
-		if bind, err = NormalizeAddress(opts.Address); err != nil {
+		if bind, err = k.NormalizeAddress(opts.Address); err != nil {
 			return nil, fmt.Errorf("%w: --address: %v", ErrRefused, err)
 		}
 	}
@@ -129,7 +129,7 @@ func (a *Admin) Import(ctx context.Context, data []byte, opts ImportOptions) ([]
 		} else if c.IsCA && len(privs) == 0 && len(certs) == 1 {
 			return nil, fmt.Errorf("%w: %q is a CA certificate; import it with --trust", ErrRefused, c.Subject.String())
 		}
-		r := certRecord(c, scheme)
+		r := certRecord(c, scheme, k.opts.Subaddressing)
 		if err := checkValidity(r.Entry, now, opts.AllowExpired); err != nil {
 			return nil, err
 		}
@@ -218,7 +218,7 @@ func (a *Admin) Import(ctx context.Context, data []byte, opts ImportOptions) ([]
 }
 
 func (a *Admin) pgpImportRecord(e *openpgp.Entity, now time.Time, bind string, opts ImportOptions) (Record, error) {
-	r, err := pgpRecord(e, now)
+	r, err := pgpRecord(e, now, a.k.opts.Subaddressing)
 	if err != nil {
 		return Record{}, err
 	}

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealgate/sealgate/gateway/address"
 	"github.com/sealgate/sealgate/keys"
 )
 
@@ -257,4 +258,25 @@ func parseCertPEM(t testing.TB, b []byte) *x509.Certificate {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// TestLookupUsesConfiguredSubaddressRule: with the separator "-", rsa-lists@ uses rsa@'s key
+// and rsa+lists@ is an address of its own; in other domains "-" never splits.
+func TestLookupUsesConfiguredSubaddressRule(t *testing.T) {
+	ctx := context.Background()
+	tk := newKeyringWith(t, address.Subaddressing{Separator: "-", Domains: func(d string) bool { return d == "keys.test" }, Others: "+"})
+	tk.mustImport(t, fixture(t, "gpg-rsa-pub.asc"), keys.ImportOptions{})
+	for addr, want := range map[string]int{"RSA-lists@Keys.Test": 1, "rsa@keys.test": 1, "rsa+lists@keys.test": 0} {
+		kr, err := tk.EncryptionKeysPGP(ctx, addr)
+		if err != nil || len(kr) != want {
+			t.Errorf("EncryptionKeysPGP(%s): %d keys, %v; want %d", addr, len(kr), err, want)
+		}
+	}
+	tk.mustImport(t, fixture(t, "gpg-rsa-pub.asc"), keys.ImportOptions{Address: "rsa@other.test"})
+	if kr, _ := tk.EncryptionKeysPGP(ctx, "rsa-x@other.test"); len(kr) != 0 {
+		t.Error("rsa-x@other.test must not use rsa@other.test's key: \"-\" is only the local domains' separator")
+	}
+	if kr, _ := tk.EncryptionKeysPGP(ctx, "rsa+x@other.test"); len(kr) != 1 {
+		t.Error("rsa+x@other.test uses rsa@other.test's key")
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sealgate/sealgate/crypto/pgpmime"
+	"github.com/sealgate/sealgate/gateway/address"
 )
 
 // Options configure Open.
@@ -25,6 +26,9 @@ type Options struct {
 	// CAName is the common name of the built-in S/MIME CA when it is created; "" means
 	// "Sealgate S/MIME CA".
 	CAName string
+	// Subaddressing is the gateway's sub-address rule: keys are filed under, and looked up
+	// by, the base address (user+tag@ uses user@'s keys). Zero: addresses as given.
+	Subaddressing address.Subaddressing
 }
 
 // Keyring holds OpenPGP keys and X.509 certificates per address. It is safe for concurrent
@@ -153,8 +157,14 @@ func (k *Keyring) find(ctx context.Context, q Query) ([]Record, error) {
 	})
 }
 
+// NormalizeAddress is the form the keyring files addr under: case-folded, without a
+// sub-address tag (Options.Subaddressing).
+func (k *Keyring) NormalizeAddress(addr string) (string, error) {
+	return normalizeAddress(addr, k.opts.Subaddressing)
+}
+
 func (k *Keyring) findAddr(ctx context.Context, scheme Scheme, addr string) ([]Record, error) {
-	a, err := NormalizeAddress(addr)
+	a, err := k.NormalizeAddress(addr)
 	if err != nil {
 		return nil, fmt.Errorf("keys: %w", err)
 	}

@@ -13,6 +13,7 @@ import (
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
 	"github.com/sealgate/sealgate/crypto/pgpmime"
+	"github.com/sealgate/sealgate/gateway/address"
 )
 
 // Seal purposes. The fingerprint is part of the purpose, so a sealed key cannot be moved to
@@ -155,7 +156,7 @@ func pgpAlgorithm(pk *packet.PublicKey) string {
 
 // pgpRecord describes an entity as a record (without trust, source or sealed secret).
 // It refuses keys without a valid self-signature.
-func pgpRecord(e *openpgp.Entity, now time.Time) (Record, error) {
+func pgpRecord(e *openpgp.Entity, now time.Time, rule address.Subaddressing) (Record, error) {
 	fpr := pgpFingerprint(e)
 	sig, err := e.PrimarySelfSignature(time.Time{}, nil)
 	if err != nil || sig == nil {
@@ -181,7 +182,7 @@ func pgpRecord(e *openpgp.Entity, now time.Time) (Record, error) {
 	}
 	seen := map[string]bool{}
 	for _, a := range pgpmime.NewKey(e).Emails() {
-		if n, err := NormalizeAddress(a); err == nil && !seen[n] {
+		if n, err := normalizeAddress(a, rule); err == nil && !seen[n] {
 			seen[n] = true
 			r.Addresses = append(r.Addresses, n)
 		}

@@ -14,13 +14,14 @@ import (
 	"strings"
 
 	"github.com/sealgate/sealgate/crypto/smime"
+	"github.com/sealgate/sealgate/gateway/address"
 )
 
 var oidEmailAddress = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 1}
 
 // certAddresses returns the normalized e-mail addresses of a certificate: SAN rfc822Names and
 // the legacy emailAddress attribute of the subject.
-func certAddresses(c *x509.Certificate) []string {
+func certAddresses(c *x509.Certificate, rule address.Subaddressing) []string {
 	var raw []string
 	raw = append(raw, c.EmailAddresses...)
 	for _, n := range c.Subject.Names {
@@ -33,7 +34,7 @@ func certAddresses(c *x509.Certificate) []string {
 	var out []string
 	seen := map[string]bool{}
 	for _, a := range raw {
-		if n, err := NormalizeAddress(a); err == nil && !seen[n] {
+		if n, err := normalizeAddress(a, rule); err == nil && !seen[n] {
 			seen[n] = true
 			out = append(out, n)
 		}
@@ -55,7 +56,7 @@ func publicKeyAlgorithm(pub any) string {
 
 // certRecord describes a certificate as a record of the given scheme (without trust, source
 // or sealed key).
-func certRecord(c *x509.Certificate, scheme Scheme) Record {
+func certRecord(c *x509.Certificate, scheme Scheme, rule address.Subaddressing) Record {
 	r := Record{Entry: Entry{
 		Fingerprint: smime.Fingerprint(c),
 		Scheme:      scheme,
@@ -64,7 +65,7 @@ func certRecord(c *x509.Certificate, scheme Scheme) Record {
 		Expires:     c.NotAfter.UTC(),
 	}, Public: c.Raw}
 	if scheme == SchemeSMIME {
-		r.Addresses = certAddresses(c)
+		r.Addresses = certAddresses(c, rule)
 	}
 	r.IssuerSerial = issuerSerialKey(c.RawIssuer, c.SerialNumber)
 	if len(c.SubjectKeyId) > 0 {

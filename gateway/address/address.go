@@ -139,14 +139,3 @@ func normalizeDomain(d string) (string, bool) {
 	}
 	return strings.ToLower(d), true
 }
-
-// Base strips a sub-address tag: "user+tag@d" becomes "user@d" (separator sep, usually "+").
-func (a Address) Base(sep string) Address {
-	if sep == "" {
-		return a
-	}
-	if i := strings.Index(a.Local, sep); i > 0 {
-		return Address{Local: a.Local[:i], Domain: a.Domain}
-	}
-	return a
-}

@@ -26,5 +26,19 @@ func FuzzParse(f *testing.F) {
 		if !a.IsLiteral() && a.Domain != strings.ToLower(a.Domain) {
 			t.Fatalf("domain not lower case: %q", a.Domain)
 		}
+		// The sub-address rule: the base is a prefix of the address, in the same domain,
+		// that parses and is its own base; base, separator and tag make the local part.
+		for _, sep := range []string{"+", "-"} {
+			base, tag := (Subaddressing{Separator: sep}).Split(a)
+			if base.Domain != a.Domain || base.Local == "" {
+				t.Fatalf("Split(%q, %q) = %q", a, sep, base)
+			}
+			if tag != "" && base.Local+sep+tag != a.Local {
+				t.Fatalf("Split(%q, %q) = %q, %q", a, sep, base, tag)
+			}
+			if _, err := Parse(base.String()); err != nil {
+				t.Fatalf("base %q of %q does not parse: %v", base, a, err)
+			}
+		}
 	})
 }

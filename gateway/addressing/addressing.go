@@ -8,8 +8,9 @@
 //     the original sender is the target (so bounces find their way back).
 //  2. an alias for the address, then for its base (user+tag → user): its targets, expanded in
 //     turn (a target naming the alias itself means the account of that name);
-//  3. the account of the base address, into the folder named by the tag when the account has
-//     one (user+lists@ → folder "lists"), else INBOX;
+//  3. the account of the address itself, else the account of its base address, into the
+//     folder named by the tag when the account has one (user+lists@ → folder "lists"), else
+//     INBOX;
 //  4. postmaster@ and abuse@ (RFC 5321 §4.5.1, RFC 2142): the administrator — the configured
 //     address, else the account created first;
 //  5. the domain's catch-all, an alias for "@domain";
@@ -19,6 +20,12 @@
 // at MaxDepth levels and MaxTargets targets anyway. Remote targets are only ever produced by
 // an alias or an SRS address the gateway signed itself, never by the address a client gave:
 // that keeps the MX listener from being an open relay.
+//
+// The sub-address rule (which separator, in which domains) is one address.Subaddressing value
+// from the configuration. The Directory applies it here and hands consumers its result — each
+// target carries its Base, the address whose account, policy scope and keys apply — and
+// hands the same rule (Rule) to the parts that read addresses it does not resolve: senders,
+// and recipients in other domains.
 package addressing
 
 import (
@@ -56,6 +63,9 @@ type Store interface {
 // Target is where one copy goes.
 type Target struct {
 	Address address.Address
+	// Base is Address without its sub-address tag (the account's address for an account
+	// reached by a tag): the address whose policy scope and keys apply to this copy.
+	Base    address.Address
 	UserID  int64  // the local account; 0 for an address in another domain
 	Mailbox string // the folder a sub-address names; "" is INBOX
 	// Forwarded: an alias or an SRS bounce sends this copy to another domain.
@@ -70,8 +80,8 @@ type Target struct {
 type Options struct {
 	Store         Store
 	IsLocalDomain func(domain string) bool
-	// Separator of sub-addresses ["+"]; "-" or others are possible, "" turns them off.
-	Separator string
+	// Subaddressing is the sub-address rule; the zero value turns sub-addresses off.
+	Subaddressing address.Subaddressing
 	// Postmaster is the administrator's address for postmaster@ and abuse@; "" means the
 	// account created first.
 	Postmaster string
@@ -84,6 +94,10 @@ type Directory struct{ opts Options }
 
 // New returns a Directory.
 func New(opts Options) *Directory { return &Directory{opts: opts} }
+
+// Rule returns the sub-address rule the Directory resolves with, for the parts that read
+// addresses it does not resolve (senders, recipients in other domains).
+func (d *Directory) Rule() address.Subaddressing { return d.opts.Subaddressing }
 
 // Key is the alias table key of an address: the case-folded address, or "@domain" for a
 // catch-all.
@@ -140,7 +154,7 @@ func (r *resolution) resolve(a, via address.Address, depth int, accountOnly bool
 	}
 	d := r.d
 	if !d.opts.IsLocalDomain(a.Domain) {
-		return r.add(Target{Address: a, Forwarded: true, Via: via})
+		return r.add(Target{Address: a, Base: d.opts.Subaddressing.Base(a), Forwarded: true, Via: via})
 	}
 	if !accountOnly && strings.HasPrefix(strings.ToLower(a.Local), "srs0=") {
 		if d.opts.SRS == nil {
@@ -150,9 +164,9 @@ func (r *resolution) resolve(a, via address.Address, depth int, accountOnly bool
 		if err != nil {
 			return ErrUnknown
 		}
-		return r.add(Target{Address: orig, Forwarded: true, SRSBounce: true, Via: a})
+		return r.add(Target{Address: orig, Base: orig, Forwarded: true, SRSBounce: true, Via: a})
 	}
-	base := a.Base(d.opts.Separator)
+	base, tag := d.opts.Subaddressing.Split(a)
 	if !accountOnly {
 		for _, k := range uniq(a.Key(), base.Key()) {
 			al, err := d.opts.Store.AliasByKey(r.ctx, k)
@@ -165,11 +179,16 @@ func (r *resolution) resolve(a, via address.Address, depth int, accountOnly bool
 			return r.expand(al, k, a, depth)
 		}
 	}
-	u, err := d.opts.Store.UserByAddress(r.ctx, base)
+	u, err := d.opts.Store.UserByAddress(r.ctx, a)
+	if errors.Is(err, mailstore.ErrNotFound) && tag != "" {
+		u, err = d.opts.Store.UserByAddress(r.ctx, base) // jean-pierre@ may be an account of its own
+	} else {
+		base, tag = a, ""
+	}
 	switch {
 	case err == nil:
-		t := Target{Address: a, UserID: u.ID}
-		if tag := tagOf(a, base); tag != "" {
+		t := Target{Address: a, Base: base, UserID: u.ID}
+		if tag != "" {
 			if _, err := d.opts.Store.MailboxByName(r.ctx, u.ID, tag); err == nil {
 				t.Mailbox = tag
 			}
@@ -226,14 +245,7 @@ func (r *resolution) admin(a address.Address, depth int) error {
 		return err
 	}
 	ua, _ := address.Parse(u.Address)
-	return r.add(Target{Address: ua, UserID: u.ID, Via: a})
-}
-
-func tagOf(a, base address.Address) string {
-	if len(a.Local) <= len(base.Local)+1 {
-		return ""
-	}
-	return a.Local[len(base.Local)+1:]
+	return r.add(Target{Address: ua, Base: ua, UserID: u.ID, Via: a})
 }
 
 func uniq(a, b string) []string {
@@ -241,6 +253,33 @@ func uniq(a, b string) []string {
 		return []string{a}
 	}
 	return []string{a, b}
+}
+
+// CheckTargets refuses alias targets in a local domain that deliver nowhere: no account,
+// alias, postmaster@/abuse@ or catch-all takes them (an alias to nobody@ would accept mail
+// that can only bounce). A target equal to the alias (key) means the account of that name,
+// so it must be one. Targets in other domains are not checked. Loops are CheckLoops' part.
+func (d *Directory) CheckTargets(ctx context.Context, key string, targets []address.Address) error {
+	for _, t := range targets {
+		if !d.opts.IsLocalDomain(t.Domain) {
+			continue
+		}
+		r := &resolution{d: d, ctx: ctx, seenUser: map[int64]bool{}, seenRemote: map[string]bool{}}
+		err := r.resolve(t, t, 0, t.Key() == key)
+		if err == nil && len(r.out) == 0 {
+			err = ErrUnknown
+		}
+		if errors.Is(err, ErrUnknown) {
+			if t.Key() == key {
+				return fmt.Errorf("%w: %s names the alias itself but is no account", ErrUnknown, t)
+			}
+			return fmt.Errorf("%w: %s is no account, alias or other address that takes mail here", ErrUnknown, t)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // CheckLoops refuses alias sets in which an alias reaches itself through other aliases. A
@@ -304,7 +343,7 @@ func (d *Directory) Recipients(ctx context.Context, a address.Address, mailFrom 
 	}
 	out := make([]pipeline.Recipient, 0, len(targets))
 	for _, t := range targets {
-		r := pipeline.Recipient{Address: t.Address, UserID: t.UserID, Mailbox: t.Mailbox}
+		r := pipeline.Recipient{Address: t.Address, Base: t.Base, UserID: t.UserID, Mailbox: t.Mailbox}
 		if t.Forwarded {
 			f := &pipeline.Forward{Sender: mailFrom, Domain: t.Via.Domain}
 			switch {

@@ -42,7 +42,7 @@ func setup(t *testing.T) (*Directory, *mailstore.Store, *SRS) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := New(Options{Store: s, IsLocalDomain: func(d string) bool { return d == "example.test" || d == "other.test" }, Separator: "+", SRS: srs})
+	d := New(Options{Store: s, IsLocalDomain: func(d string) bool { return d == "example.test" || d == "other.test" }, Subaddressing: address.Subaddressing{Separator: "+"}, SRS: srs})
 	return d, s, srs
 }
 
@@ -59,9 +59,9 @@ func describe(ts []Target) string {
 		case t.UserID == 0:
 			out = append(out, ">"+t.Address.Key())
 		case t.Mailbox != "":
-			out = append(out, t.Address.Base("+").Key()+"/"+t.Mailbox)
+			out = append(out, t.Base.Key()+"/"+t.Mailbox)
 		default:
-			out = append(out, t.Address.Base("+").Key())
+			out = append(out, t.Base.Key())
 		}
 	}
 	sort.Strings(out)
@@ -169,5 +169,34 @@ func TestSRS(t *testing.T) {
 	}
 	if srs.Forward("", "example.test") != "" {
 		t.Fatal("the null sender was rewritten")
+	}
+}
+
+// TestResolveDashSeparator: with "-" the tag splits at "-" (and "+" is an ordinary character);
+// every target carries the base its policy and keys come from; an account whose name holds
+// the separator is found by its own address first.
+func TestResolveDashSeparator(t *testing.T) {
+	_, s, _ := setup(t)
+	ctx := context.Background()
+	if _, err := s.AddUser(ctx, addr("jean-pierre@example.test"), "h"); err != nil {
+		t.Fatal(err)
+	}
+	d := New(Options{Store: s, IsLocalDomain: func(d string) bool { return d == "example.test" },
+		Subaddressing: address.Subaddressing{Separator: "-", Domains: func(d string) bool { return d == "example.test" }}})
+	for in, want := range map[string]string{
+		"bob-x@example.test":         "bob@example.test",
+		"alice-lists@example.test":   "alice@example.test/lists",
+		"jean-pierre@example.test":   "jean-pierre@example.test",
+		"jean-pierre-x@example.test": "ERR", // the tag starts at the first separator (as in Postfix): no jean@
+		"bob+x@example.test":         "ERR",
+	} {
+		ts, err := d.Resolve(ctx, addr(in))
+		got := describe(ts)
+		if err != nil {
+			got = "ERR"
+		}
+		if got != want {
+			t.Errorf("%s: %s, want %s", in, got, want)
+		}
 	}
 }

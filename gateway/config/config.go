@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/sealgate/sealgate/gateway/address"
 )
 
 // The doc comments on the types and fields in this file are the text of
@@ -284,8 +286,10 @@ type Keys struct {
 
 // Addressing holds the address resolution settings.
 type Addressing struct {
-	// Separator of sub-addresses: mail to user+tag@domain goes to user, into
-	// the folder "tag" when it exists. Empty turns sub-addresses off.
+	// Separator of sub-addresses in the local domains: mail to user+tag@domain
+	// goes to user, into the folder "tag" when it exists, under user's policy
+	// and keys; user may send as user+tag@domain. Empty turns sub-addresses
+	// off. Addresses in other domains are split at "+" only.
 	SubaddressSeparator string `toml:"subaddress_separator"`
 
 	// Account that receives mail for postmaster@ and abuse@ of every local
@@ -364,6 +368,14 @@ func Default() *Config {
 		Log:        Log{Format: "text", Level: "info"},
 		Addressing: Addressing{SubaddressSeparator: "+"},
 	}
+}
+
+// Subaddressing is the sub-address rule: the separator of [addressing] in the local and relay
+// domains, and in other domains "+", the near-universal convention (Gmail, Outlook.com, Fastmail,
+// Postfix's recipient_delimiter), so that bob+x@ there keeps bob@'s keys and policy. The
+// gateway hands this one value to every part that reads sub-addresses.
+func (c *Config) Subaddressing() address.Subaddressing {
+	return address.Subaddressing{Separator: c.Addressing.SubaddressSeparator, Domains: c.IsOurDomain, Others: "+"}
 }
 
 // IsLocalDomain reports whether domain is one of c.Domains, ignoring case.

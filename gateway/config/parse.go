@@ -260,6 +260,12 @@ func unknownKeys(md *toml.MetaData) []Problem {
 	for _, k := range list {
 		known[k] = true
 	}
+	// The keys inside a table that is a map (outbound.routes, outbound.route_tls) are
+	// free-form names; a value that does not decode is reported elsewhere.
+	freeForm := map[string]bool{}
+	for _, k := range mapTables(reflect.TypeFor[Config](), "") {
+		freeForm[k] = true
+	}
 	undecoded := map[string]bool{}
 	for _, k := range md.Undecoded() {
 		undecoded[k.String()] = true
@@ -268,8 +274,8 @@ func unknownKeys(md *toml.MetaData) []Problem {
 	var probs []Problem
 	for _, k := range md.Keys() {
 		s := k.String()
-		if freeForm(k) || known[s] && !undecoded[s] {
-			continue // a decoding error is reported elsewhere
+		if len(k) > 1 && freeForm[k[:len(k)-1].String()] || known[s] && !undecoded[s] {
+			continue
 		}
 		inside := false
 		for i := 1; i < len(k); i++ {
@@ -291,11 +297,6 @@ func unknownKeys(md *toml.MetaData) []Problem {
 	return probs
 }
 
-// freeForm reports whether k is a key inside a table whose keys are domains.
-func freeForm(k toml.Key) bool {
-	return len(k) > 2 && (k[0] == "outbound" && k[1] == "routes" || k[0] == "relay" && k[1] == "domains")
-}
-
 // knownKeys lists the dotted keys of the fields of t.
 func knownKeys(t reflect.Type, prefix string) []string {
 	var keys []string
@@ -308,6 +309,23 @@ func knownKeys(t reflect.Type, prefix string) []string {
 		}
 	}
 	return keys
+}
+
+// mapTables lists the dotted keys of the fields of t that are maps: tables whose keys are
+// names the operator chooses.
+func mapTables(t reflect.Type, prefix string) []string {
+	var out []string
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		key := prefix + tomlName(f)
+		switch {
+		case f.Type.Kind() == reflect.Map:
+			out = append(out, key)
+		case isTable(f.Type) && f.Type.Kind() == reflect.Struct:
+			out = append(out, mapTables(f.Type, key+".")...)
+		}
+	}
+	return out
 }
 
 // nearest returns the known key closest to key, if one is at most two edits

@@ -266,3 +266,60 @@ func orInbox(f string) string {
 	}
 	return f
 }
+
+// AppendSent keeps a copy of a sent message, marked \Seen, in the folder with the \Sent
+// special use (RFC 6154). A server that marks none gets it in a folder named "Sent", made
+// (with the \Sent use, when the server can set one) if it is missing. It returns the folder.
+func (m *Mailbox) AppendSent(msg []byte) (string, error) {
+	folder, err := m.sentFolder()
+	if err != nil {
+		return "", err
+	}
+	cmd := m.c.Append(folder, int64(len(msg)), &imap.AppendOptions{Flags: []imap.Flag{imap.FlagSeen}})
+	if _, err := cmd.Write(msg); err != nil {
+		cmd.Close()
+		return "", fmt.Errorf("IMAP APPEND to %q: %v", folder, err)
+	}
+	if err := cmd.Close(); err != nil {
+		return "", fmt.Errorf("IMAP APPEND to %q: %v", folder, imapText(err))
+	}
+	if _, err := cmd.Wait(); err != nil {
+		return "", fmt.Errorf("IMAP APPEND to %q: %v", folder, imapText(err))
+	}
+	return folder, nil
+}
+
+// sentFolder finds (or makes) the folder for sent mail.
+func (m *Mailbox) sentFolder() (string, error) {
+	caps := m.c.Caps()
+	opts := &imap.ListOptions{}
+	if caps.Has(imap.CapSpecialUse) && caps.Has(imap.CapListExtended) {
+		opts.ReturnSpecialUse = true
+	}
+	list, err := m.c.List("", "*", opts).Collect()
+	if err != nil {
+		return "", fmt.Errorf("IMAP LIST: %v", imapText(err))
+	}
+	named := ""
+	for _, d := range list {
+		for _, a := range d.Attrs {
+			if a == imap.MailboxAttrSent {
+				return d.Mailbox, nil
+			}
+		}
+		if strings.EqualFold(d.Mailbox, "Sent") {
+			named = d.Mailbox
+		}
+	}
+	if named != "" {
+		return named, nil
+	}
+	var co *imap.CreateOptions
+	if caps.Has(imap.CapCreateSpecialUse) {
+		co = &imap.CreateOptions{SpecialUse: []imap.MailboxAttr{imap.MailboxAttrSent}}
+	}
+	if err := m.c.Create("Sent", co).Wait(); err != nil {
+		return "", fmt.Errorf("no folder for sent mail, and IMAP CREATE \"Sent\" failed: %v", imapText(err))
+	}
+	return "Sent", nil
+}

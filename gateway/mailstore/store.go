@@ -16,6 +16,7 @@ import (
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
+	"github.com/sealgate/sealgate/internal/sqlitefile"
 	"github.com/sealgate/sealgate/keys/changecount"
 )
 
@@ -99,6 +100,9 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	path := filepath.Join(dir, "mail.db")
+	if err := sqlitefile.PrepareOwnerOnly(path); err != nil {
+		return nil, err
+	}
 	dsn := "file:" + path + "?_pragma=busy_timeout(15000)&_pragma=journal_mode(WAL)" +
 		"&_pragma=synchronous(FULL)&_pragma=foreign_keys(ON)"
 	// The writer does not checkpoint the WAL at every commit once it is large (the default),

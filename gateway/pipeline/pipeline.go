@@ -99,6 +99,10 @@ type Recipient struct {
 	UserID int64
 	// Mailbox is the folder of the account ("" is INBOX): a sub-address names it.
 	Mailbox string
+	// Base is Address without its sub-address tag, as addressing resolved it: the address
+	// whose policy scope and keys apply. Zero for a recipient in another domain, which no
+	// Directory resolves: Options.Subaddressing gives its base.
+	Base address.Address
 	// Forward is set when an alias forwards this copy to another domain.
 	Forward *Forward
 	// Relay marks a recipient in a relay domain (gateway mode): it gets the inbound treatment
@@ -165,6 +169,10 @@ type Options struct {
 	// WKD looks up keys of remote recipients that the keyring lacks, when outbound encryption
 	// is possible; found keys are harvested. nil: no lookups.
 	WKD WKDLookup
+	// Subaddressing is the sub-address rule (addressing.Directory.Rule) for the addresses no
+	// Directory resolved: senders, recipients in other domains, and those Explain is given.
+	// Zero: none.
+	Subaddressing address.Subaddressing
 }
 
 // Pipeline processes accepted messages.
@@ -198,7 +206,7 @@ func (p *Pipeline) Process(ctx context.Context, env *Envelope, msg *msgbuf.Buffe
 	submitted := env.submitted()
 	if submitted {
 		if env.Role == RoleSubmission {
-			if err := checkFromOwned(env.AuthUser, hdr); err != nil {
+			if err := checkFromOwned(env.AuthUser, hdr, p.opts.Subaddressing); err != nil {
 				return mailstore.Delivered{}, err
 			}
 		}
@@ -416,7 +424,7 @@ func (p *Pipeline) Explain(ctx context.Context, sender string, submitted bool, a
 		}
 		settings = s
 	}
-	scope := senderScope(sender)
+	scope := senderScope(sender, p.opts.Subaddressing)
 	sk, err := p.senderKeys(ctx, p.opts.Keys, settings, arrival, scope, submitted)
 	if err != nil {
 		return nil, err
@@ -432,13 +440,21 @@ func (p *Pipeline) Explain(ctx context.Context, sender string, submitted bool, a
 		if local(a.Domain) {
 			dir = policy.Inbound
 		}
-		d, err := p.decide(ctx, f, a.Base("+").Key(), dir)
+		d, err := p.decide(ctx, f, p.opts.Subaddressing.Base(a).Key(), dir)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, d)
 	}
 	return out, nil
+}
+
+// scope is the address whose policy scope and keys apply to r.
+func (p *Pipeline) scope(r Recipient) address.Address {
+	if r.Base == (address.Address{}) {
+		return p.opts.Subaddressing.Base(r.Address)
+	}
+	return r.Base
 }
 
 // secureCopies decides per recipient and makes one copy per distinct decision.
@@ -461,7 +477,7 @@ func (p *Pipeline) secureCopies(ctx context.Context, w *work, env *Envelope, bas
 		arrival = arrivalOf(mimecrypt.DetectBytes(head))
 	}
 	submitted := env.submitted()
-	sender := senderScope(env.MailFrom)
+	sender := senderScope(env.MailFrom, p.opts.Subaddressing)
 	senderAddr := ""
 	if sender.Kind == policy.Address {
 		senderAddr = sender.Name
@@ -495,7 +511,7 @@ func (p *Pipeline) secureCopies(ctx context.Context, w *work, env *Envelope, bas
 			continue
 		}
 		seenUser[r.UserID] = r.UserID != 0
-		rcptAddr := r.Address.Base("+").Key()
+		rcptAddr := p.scope(r).Key()
 		dir := policy.Inbound
 		if r.UserID == 0 && !r.Relay {
 			dir = policy.Outbound
@@ -673,7 +689,7 @@ func (e *Envelope) submitted() bool {
 	return e.Role == RoleSubmission || e.TrustedSender
 }
 
-func checkFromOwned(u *mailstore.User, h textproto.MIMEHeader) error {
+func checkFromOwned(u *mailstore.User, h textproto.MIMEHeader, rule address.Subaddressing) error {
 	if u == nil {
 		return ErrSenderNotOwned
 	}
@@ -687,7 +703,7 @@ func checkFromOwned(u *mailstore.User, h textproto.MIMEHeader) error {
 	}
 	for _, a := range list {
 		addr, err := address.Parse(a.Address)
-		if err != nil || !auth.Owns(*u, addr) {
+		if err != nil || !auth.Owns(*u, addr, rule) {
 			return ErrSenderNotOwned
 		}
 	}

@@ -25,7 +25,7 @@ func setup(t *testing.T) (*Pipeline, *mailstore.Store, mailstore.User) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return New(Options{Hostname: "mx.example.test", Store: s}), s, u
+	return New(Options{Hostname: "mx.example.test", Store: s, Subaddressing: address.Subaddressing{Separator: "+"}}), s, u
 }
 
 func envelope(u mailstore.User, helo string) *Envelope {

@@ -446,10 +446,10 @@ func (p *Pipeline) autocryptHeader(ctx context.Context, sender string) string {
 	return b.String()
 }
 
-// senderScope is the policy scope of an envelope sender.
-func senderScope(mailFrom string) policy.Scope {
+// senderScope is the policy scope of an envelope sender: its base address under rule.
+func senderScope(mailFrom string, rule address.Subaddressing) policy.Scope {
 	if a, err := address.Parse(mailFrom); err == nil {
-		if s, err := policy.ParseScope(a.Base("+").String()); err == nil {
+		if s, err := policy.ParseScope(rule.Base(a).String()); err == nil {
 			return s
 		}
 	}

@@ -74,6 +74,8 @@ type Bouncer struct {
 	IsLocalDomain func(string) bool    // sender domains whose users get the DSN in their INBOX
 	Now           func() time.Time     // nil: time.Now
 	Warn          func(string, ...any) // nil: silent
+	// Subaddressing finds the account of a local sender's sub-address (user+tag@) for its DSN.
+	Subaddressing address.Subaddressing
 }
 
 // Settle applies st to entry id after adding every recipient now bouncing to st.Bounced and a
@@ -123,8 +125,8 @@ func (b *Bouncer) notice(ctx context.Context, e mailstore.QueueEntry, failed []d
 	var out mailstore.Bounce
 	if b.IsLocalDomain != nil && b.IsLocalDomain(sender.Domain) {
 		u, err := b.Store.UserByAddress(ctx, sender)
-		if errors.Is(err, mailstore.ErrNotFound) {
-			u, err = b.Store.UserByAddress(ctx, sender.Base("+")) // user+tag@ is the user's
+		if base := b.Subaddressing.Base(sender); errors.Is(err, mailstore.ErrNotFound) && base != sender {
+			u, err = b.Store.UserByAddress(ctx, base)
 		}
 		if errors.Is(err, mailstore.ErrNotFound) {
 			b.warn("no DSN: the local sender has no account", "queue_id", e.ID, "sender", e.Sender)

@@ -89,6 +89,8 @@ type Options struct {
 	Hostname string
 	// IsLocalDomain tells local senders (DSN into their INBOX) from remote ones.
 	IsLocalDomain func(string) bool
+	// Subaddressing finds the account of a local sender's sub-address (user+tag@) for its DSN.
+	Subaddressing address.Subaddressing
 	// Lifetime: after this long an entry that still fails temporarily bounces. 0: 5 days.
 	Lifetime time.Duration
 	// MinBackoff, MaxBackoff bound the wait between attempts. 0: 5 minutes, 1 hour.
@@ -159,7 +161,8 @@ func New(opts Options) (*Runner, error) {
 		inflight: map[int64]bool{},
 	}
 	r.bouncer = &Bouncer{Store: opts.Store, Hostname: opts.Hostname, IsLocalDomain: opts.IsLocalDomain, Now: opts.Now,
-		Warn: func(msg string, args ...any) { r.log.Warn(msg, args...) }}
+		Subaddressing: opts.Subaddressing,
+		Warn:          func(msg string, args ...any) { r.log.Warn(msg, args...) }}
 	m, err := newMetrics(opts.Registerer, opts.Store)
 	if err != nil {
 		return nil, err

@@ -85,8 +85,9 @@ type Options struct {
 	// IsLocalDomain reports whether a (canonical) domain is one of ours.
 	IsLocalDomain func(domain string) bool
 	Accounts      Accounts
-	// Directory resolves local recipients (aliases, sub-addresses, postmaster@, SRS bounces);
-	// nil looks up accounts only.
+	// Directory resolves local recipients (aliases, sub-addresses, postmaster@, SRS bounces)
+	// and holds the sub-address rule senders are checked with; nil looks up accounts by
+	// their exact address only.
 	Directory *addressing.Directory
 	// SRS rewrites the envelope sender of mail an alias forwards to another domain; nil keeps it.
 	SRS      *addressing.SRS
@@ -299,12 +300,20 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
+// subaddressing is the sub-address rule of the Directory; without one, none.
+func (s *Server) subaddressing() address.Subaddressing {
+	if s.opts.Directory == nil {
+		return address.Subaddressing{}
+	}
+	return s.opts.Directory.Rule()
+}
+
 // resolve returns the pipeline recipients of a local recipient.
 func (s *Server) resolve(ctx context.Context, a address.Address, mailFrom string) ([]pipeline.Recipient, error) {
 	if s.opts.Directory != nil {
 		return s.opts.Directory.Recipients(ctx, a, mailFrom)
 	}
-	u, err := s.opts.Accounts.UserByAddress(ctx, a.Base(auth.SubaddressSeparator))
+	u, err := s.opts.Accounts.UserByAddress(ctx, a)
 	if errors.Is(err, mailstore.ErrNotFound) {
 		return nil, addressing.ErrUnknown
 	}

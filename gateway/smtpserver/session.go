@@ -128,7 +128,7 @@ func (s *session) mail(from string, p mailParams) *reply {
 		if !p.utf8 && !isASCII(from) {
 			return replyNeedUTF8
 		}
-		if sub && !auth.Owns(*s.user, a) {
+		if sub && !auth.Owns(*s.user, a, s.srv.subaddressing()) {
 			return replySenderNotOwned
 		}
 		from = a.String()

@@ -11,7 +11,6 @@ import (
 
 	"github.com/sealgate/sealgate/gateway/address"
 	"github.com/sealgate/sealgate/gateway/addressing"
-	"github.com/sealgate/sealgate/gateway/auth"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 	"github.com/sealgate/sealgate/gateway/msgbuf"
 	"github.com/sealgate/sealgate/gateway/pipeline"
@@ -244,7 +243,7 @@ func (s *Server) recipients(r *http.Request, a, from string) ([]pipeline.Recipie
 		}
 		return rcs, err
 	}
-	u, err := s.opts.Store.UserByAddress(r.Context(), addr.Base(auth.SubaddressSeparator))
+	u, err := s.opts.Store.UserByAddress(r.Context(), addr)
 	if errors.Is(err, mailstore.ErrNotFound) {
 		return nil, &sendError{fmt.Sprintf("There is no mailbox %s here.", addr)}
 	}
@@ -270,7 +269,8 @@ func (s *Server) loadQuiet(r *http.Request, box, uid string) (*usermsg.Message, 
 	if len(msgs) == 0 {
 		return nil, &sendError{"The forwarded message is gone (moved or deleted)."}
 	}
-	return s.parse(r.Context(), msgs[0].BodyID)
+	m, _, err := s.parse(r.Context(), sessionOf(r).user, msgs[0].BodyID)
+	return m, err
 }
 
 func isASCII(s string) bool {

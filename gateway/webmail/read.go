@@ -2,7 +2,6 @@ package webmail
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +22,7 @@ type loaded struct {
 	mb  mailstore.Mailbox
 	msg mailstore.Message
 	m   *usermsg.Message
+	op  opening
 }
 
 // load finds box/uid of the query among the user's messages and parses it.
@@ -51,7 +51,7 @@ func (s *Server) load(w http.ResponseWriter, r *http.Request, q url.Values) (*lo
 		s.fail(w, r, http.StatusNotFound, "This message is gone (moved or deleted).")
 		return nil, false
 	}
-	m, err := s.parse(ctx, msgs[0].BodyID)
+	m, op, err := s.parse(ctx, sessionOf(r).user, msgs[0].BodyID)
 	if err != nil {
 		s.internal(w, r, "parse", err)
 		return nil, false
@@ -59,28 +59,13 @@ func (s *Server) load(w http.ResponseWriter, r *http.Request, q url.Values) (*lo
 	if m.Date.IsZero() {
 		m.Date = msgs[0].InternalDate
 	}
-	return &loaded{mb: mb, msg: msgs[0], m: m}, true
-}
-
-func (s *Server) parse(ctx context.Context, bodyID int64) (*usermsg.Message, error) {
-	rc, _, err := s.opts.Store.OpenBody(ctx, bodyID)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	m, err := usermsg.Parse(rc)
-	if m == nil {
-		return nil, err
-	}
-	if err != nil { // a damaged part: show what could be read
-		s.log.Info("webmail: message partly unreadable", "body", bodyID, "err", err)
-	}
-	return m, nil
+	return &loaded{mb: mb, msg: msgs[0], m: m, op: op}, true
 }
 
 type readData struct {
 	UID        uint32
 	M          *usermsg.Message
+	Opening    opening
 	Badges     []usermsg.Badge
 	HasHTML    bool
 	HTMLURL    string
@@ -118,7 +103,7 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request) {
 	}
 	base := url.Values{"box": {l.mb.Name}, "uid": {strconv.FormatUint(uint64(l.msg.UID), 10)}}
 	remote := q.Get("remote") == "1"
-	d := readData{UID: l.msg.UID, M: l.m, Badges: append(usermsg.ReadSenderCheck(l.m.AuthResults, s.opts.Hostname).Badges(), l.m.Security.Badges()...), HasHTML: l.m.HTML != "",
+	d := readData{UID: l.msg.UID, M: l.m, Opening: l.op, Badges: append(usermsg.ReadSenderCheck(l.m.AuthResults, s.opts.Hostname).Badges(), l.m.Security.Badges()...), HasHTML: l.m.HTML != "",
 		Remote: remote, HasRemote: hasRemoteContent(l.m.HTML), Flagged: l.msg.Flags&mailstore.FlagFlagged != 0,
 		Seen: true, IsTrash: l.mb.SpecialUse == `\Trash`, PartPrefix: "/mail/part?" + base.Encode() + "&n="}
 	d.ShowHTML = d.HasHTML && q.Get("view") != "text"

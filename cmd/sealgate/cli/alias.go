@@ -40,12 +40,19 @@ func aliasCmd(g *globals) *cobra.Command {
 				return err
 			}
 			var targets []string
+			var parsed []address.Address
 			for _, t := range args[1:] {
 				ta, err := address.Parse(t)
 				if err != nil || ta.IsLiteral() {
 					return fmt.Errorf("target %q is not a valid address", t)
 				}
 				targets = append(targets, ta.String())
+				parsed = append(parsed, ta)
+			}
+			dir := addressing.New(addressing.Options{Store: s, IsLocalDomain: cfg.IsLocalDomain,
+				Subaddressing: cfg.Subaddressing(), Postmaster: cfg.Addressing.Postmaster})
+			if err := dir.CheckTargets(context.Background(), key, parsed); err != nil {
+				return errors.New(strings.TrimPrefix(err.Error(), addressing.ErrUnknown.Error()+": "))
 			}
 			err = s.SetAlias(context.Background(), key, mailstore.Alias{Address: shown, Targets: targets}, addressing.CheckLoops)
 			if err != nil {

@@ -267,6 +267,18 @@ func TestAliasCommands(t *testing.T) {
 	wantError(t, run(t, "", nil, append(d, "alias", "add", "x@elsewhere.test", "alice@localhost")...), "not a local domain")
 	wantError(t, run(t, "", nil, append(d, "alias", "add", "x@localhost", "not an address")...), "not a valid address")
 	wantError(t, run(t, "", nil, append(d, "alias", "add", "x@localhost")...), "at least one TARGET")
+	// A local target must take mail: an account, an alias, postmaster@, a sub-address of an
+	// account; an alias naming itself needs an account of that name.
+	wantError(t, run(t, "", nil, append(d, "alias", "add", "team2@localhost", "alice@localhost", "nobody@localhost")...), "nobody@localhost is no account, alias or other address that takes mail here")
+	wantError(t, run(t, "", nil, append(d, "alias", "add", "solo@localhost", "solo@localhost", "friend@elsewhere.test")...), "solo@localhost names the alias itself but is no account")
+	for _, target := range []string{"postmaster@localhost", "alice+x@localhost", "team@localhost"} {
+		if r := run(t, "", nil, append(d, "alias", "add", "ok@localhost", target)...); r.code != 0 {
+			t.Fatalf("alias to %s: %+v", target, r)
+		}
+	}
+	if r := run(t, "", nil, append(d, "alias", "delete", "ok@localhost")...); r.code != 0 {
+		t.Fatalf("alias delete: %+v", r)
+	}
 	if r := run(t, "", nil, append(d, "alias", "add", "@localhost", "alice@localhost")...); r.code != 0 {
 		t.Fatalf("catch-all: %+v", r)
 	}

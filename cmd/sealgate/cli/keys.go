@@ -37,7 +37,7 @@ func (g *globals) openKeyring() (*keys.Keyring, error) {
 	if err != nil {
 		return nil, err
 	}
-	return gateway.OpenKeyring(context.Background(), cfg.Storage, g.dataDir, mk, keys.Options{CAName: "Sealgate S/MIME CA " + cfg.Hostname})
+	return gateway.OpenKeyring(context.Background(), cfg.Storage, g.dataDir, mk, keys.Options{CAName: "Sealgate S/MIME CA " + cfg.Hostname, Subaddressing: cfg.Subaddressing()})
 }
 
 // actor names the operator in the audit log.
@@ -264,7 +264,7 @@ func keysListCmd(g *globals) *cobra.Command {
 			defer kr.Close()
 			filter := ""
 			if len(args) == 1 {
-				if filter, err = keys.NormalizeAddress(args[0]); err != nil {
+				if filter, err = kr.NormalizeAddress(args[0]); err != nil {
 					return err
 				}
 			}

@@ -179,7 +179,9 @@ func readAttachments(paths []string) ([]usermsg.Attachment, error) {
 	return out, nil
 }
 
-// submit builds d and sends it; it prints who it went to.
+// submit builds d, sends it and keeps a copy in the Sent folder over IMAP (when an IMAP server
+// is configured); it prints who it went to. A copy that cannot be kept fails the command with
+// a line that says the message was sent, so that nobody sends it twice.
 func submit(g *globals, cfg mailclient.Config, d usermsg.Draft) error {
 	d.From = cfg.User
 	rcpts, err := d.Recipients()
@@ -194,6 +196,18 @@ func submit(g *globals, cfg mailclient.Config, d usermsg.Draft) error {
 		return err
 	}
 	fmt.Fprintf(g.env.Stdout, "sent to %s\n", strings.Join(rcpts, ", "))
+	if cfg.IMAP == "" {
+		fmt.Fprintln(g.env.Stderr, "sealgate: no IMAP server given (--imap): no copy kept in Sent")
+		return nil
+	}
+	mb, err := mailclient.Open(cfg)
+	if err != nil {
+		return fmt.Errorf("the message was sent, but no copy was kept in Sent: %v", err)
+	}
+	defer mb.Close()
+	if _, err := mb.AppendSent(raw); err != nil {
+		return fmt.Errorf("the message was sent, but no copy was kept in Sent: %v", err)
+	}
 	return nil
 }
 

@@ -31,6 +31,14 @@ func TestMailSendListReadReplyForward(t *testing.T) {
 	if got := env.Mailbox("bob@example.test", "INBOX"); len(got) != 1 || !strings.Contains(string(got[0].Body), "filename=notes.txt") {
 		t.Fatalf("bob's INBOX: %v", got)
 	}
+	// alice keeps a copy in her \Sent folder, already read.
+	r = run(t, "", as("alice", "alice-pw-1"), append(common("alice@example.test"), "folders")...)
+	if r.code != 0 || !regexp.MustCompile(`(?m)^Sent +1 messages +0 unread`).MatchString(r.stdout) {
+		t.Fatalf("alice's folders after send: %+v", r)
+	}
+	if got := env.Mailbox("alice@example.test", "Sent"); len(got) != 1 || !strings.Contains(string(got[0].Body), "Subject: The plan") || !strings.Contains(string(got[0].Body), "filename=notes.txt") {
+		t.Fatalf("alice's Sent: %v", got)
+	}
 
 	// bob lists (headers only: still unread afterwards) and reads.
 	r = run(t, "", as("bob", "bob-pw-1"), append(common("bob@example.test"), "list")...)
@@ -56,6 +64,9 @@ func TestMailSendListReadReplyForward(t *testing.T) {
 	r = run(t, "Thanks!\n", as("bob", "bob-pw-1"), append(common("bob@example.test"), "reply", "1")...)
 	if r.code != 0 || r.stdout != "sent to alice@example.test\n" {
 		t.Fatalf("reply: %+v", r)
+	}
+	if got := env.Mailbox("bob@example.test", "Sent"); len(got) != 1 || !strings.Contains(string(got[0].Body), "Subject: Re: The plan") {
+		t.Fatalf("bob's Sent after the reply: %v", got)
 	}
 	got := env.Mailbox("alice@example.test", "INBOX")
 	if len(got) != 1 || !strings.Contains(string(got[0].Body), "Subject: Re: The plan") || !strings.Contains(string(got[0].Body), "In-Reply-To: <") ||

@@ -132,7 +132,7 @@ func explainCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer kr.Close()
-			p := pipeline.New(pipeline.Options{Hostname: cfg.Hostname, Policy: s, Keys: kr})
+			p := pipeline.New(pipeline.Options{Hostname: cfg.Hostname, Policy: s, Keys: kr, Subaddressing: cfg.Subaddressing()})
 			submitted := cfg.IsOurDomain(fromAddr.Domain)
 			ds, err := p.Explain(context.Background(), fromAddr.String(), submitted, arrival, to, cfg.IsOurDomain)
 			if err != nil {
@@ -187,5 +187,5 @@ func (g *globals) openKeyringRO(cfg *config.Config) (*keys.Keyring, error) {
 	if err != nil {
 		return nil, err
 	}
-	return gateway.OpenKeyring(context.Background(), cfg.Storage, g.dataDir, mk, keys.Options{})
+	return gateway.OpenKeyring(context.Background(), cfg.Storage, g.dataDir, mk, keys.Options{Subaddressing: cfg.Subaddressing()})
 }

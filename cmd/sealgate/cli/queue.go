@@ -134,7 +134,7 @@ func deleteWithBounce(ctx context.Context, g *globals, s adminStore, id int64) e
 	if err := s.QueueRecord(ctx, id, out); err != nil {
 		return err
 	}
-	b := &queue.Bouncer{Store: s, Hostname: cfg.Hostname, IsLocalDomain: cfg.IsLocalDomain}
+	b := &queue.Bouncer{Store: s, Hostname: cfg.Hostname, IsLocalDomain: cfg.IsLocalDomain, Subaddressing: cfg.Subaddressing()}
 	done, err := b.Settle(ctx, id, mailstore.Settle{})
 	if err == nil && !done {
 		err = s.QueueDelete(ctx, id)

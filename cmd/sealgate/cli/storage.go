@@ -7,6 +7,7 @@ import (
 
 	"github.com/sealgate/sealgate/gateway"
 	"github.com/sealgate/sealgate/gateway/address"
+	"github.com/sealgate/sealgate/gateway/addressing"
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 	"github.com/sealgate/sealgate/gateway/mailstore/pgstore"
@@ -23,6 +24,7 @@ type accountStore interface {
 
 // aliasStore is what `sealgate alias` needs.
 type aliasStore interface {
+	addressing.Store // to check that targets take mail
 	SetAlias(ctx context.Context, key string, a mailstore.Alias, check func(all map[string]mailstore.Alias) error) error
 	DeleteAlias(ctx context.Context, key string) error
 	Aliases(ctx context.Context) (map[string]mailstore.Alias, error)
