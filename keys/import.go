@@ -12,6 +12,8 @@ import (
 
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 	"software.sslmate.com/src/go-pkcs12"
+
+	"github.com/sealgate/sealgate/crypto/smime"
 )
 
 // Admin changes the keyring on behalf of an actor; every change is written to the audit log
@@ -76,7 +78,7 @@ func (a *Admin) Import(ctx context.Context, data []byte, opts ImportOptions) ([]
 		in, err = parsePEM(data)
 		certs, privs = in.certs, in.keys
 	case data[0] == 0x30:
-		if c, cerr := x509.ParseCertificate(data); cerr == nil {
+		if c, cerr := smime.ParseCertificate(data); cerr == nil {
 			certs = []*x509.Certificate{c}
 		} else {
 			var priv any
@@ -126,7 +128,7 @@ func (a *Admin) Import(ctx context.Context, data []byte, opts ImportOptions) ([]
 				return nil, fmt.Errorf("%w: certificate %q is not a CA certificate", ErrRefused, c.Subject.String())
 			}
 			scheme = SchemeCA
-		} else if c.IsCA && len(privs) == 0 && len(certs) == 1 {
+		} else if c.IsCA && len(privs) == 0 && len(certs) == 1 && !selfSignedEndEntity(c) {
 			return nil, fmt.Errorf("%w: %q is a CA certificate; import it with --trust", ErrRefused, c.Subject.String())
 		}
 		r := certRecord(c, scheme)
@@ -168,7 +170,7 @@ func (a *Admin) Import(ctx context.Context, data []byte, opts ImportOptions) ([]
 			}
 			found := false
 			for _, r := range stored {
-				c, err := x509.ParseCertificate(r.Public)
+				c, err := smime.ParseCertificate(r.Public)
 				if err != nil || !keyMatches(p, c) {
 					continue
 				}

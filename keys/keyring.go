@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sealgate/sealgate/crypto/pgpmime"
+	"github.com/sealgate/sealgate/crypto/smime"
 )
 
 // Options configure Open.
@@ -341,14 +342,15 @@ func (k *Keyring) Certificates(ctx context.Context, addr string) ([]*x509.Certif
 	}
 	var out []*x509.Certificate
 	for _, r := range choose(rs, k.now(), false) {
-		c, err := x509.ParseCertificate(r.Public)
+		c, err := smime.ParseCertificate(r.Public)
 		if err != nil {
 			return nil, fmt.Errorf("keys: stored certificate %s: %w", r.Fingerprint, err)
 		}
 		if c.KeyUsage != 0 && c.KeyUsage&(x509.KeyUsageKeyEncipherment|x509.KeyUsageKeyAgreement) == 0 {
 			continue
 		}
-		if !emailProtection(c) {
+		// A key restricted to RSASSA-PSS signs only (RFC 4055): no client decrypts with it.
+		if !emailProtection(c) || smime.IsRSAPSS(c) {
 			continue
 		}
 		out = append(out, c)
@@ -392,7 +394,7 @@ func (k *Keyring) SigningCert(ctx context.Context, addr string) (CertKey, error)
 // certKey opens a record's certificate, private key and chain. A certificate issued by the
 // built-in CA gets the CA certificate as its chain when it has none of its own.
 func (k *Keyring) certKey(ctx context.Context, r Record) (CertKey, error) {
-	c, err := x509.ParseCertificate(r.Public)
+	c, err := smime.ParseCertificate(r.Public)
 	if err != nil {
 		return CertKey{}, fmt.Errorf("keys: stored certificate %s: %w", r.Fingerprint, err)
 	}
@@ -403,7 +405,7 @@ func (k *Keyring) certKey(ctx context.Context, r Record) (CertKey, error) {
 		}
 	}
 	if len(r.Chain) > 0 {
-		if ck.Chain, err = x509.ParseCertificates(r.Chain); err != nil {
+		if ck.Chain, err = smime.ParseCertificates(r.Chain); err != nil {
 			return CertKey{}, fmt.Errorf("keys: stored chain of %s: %w", r.Fingerprint, err)
 		}
 	}
@@ -473,7 +475,7 @@ func (k *Keyring) TrustRoots(ctx context.Context) (*x509.CertPool, error) {
 		if !r.Revoked.IsZero() || r.Trust == TrustUntrusted {
 			continue
 		}
-		c, err := x509.ParseCertificate(r.Public)
+		c, err := smime.ParseCertificate(r.Public)
 		if err != nil {
 			return nil, fmt.Errorf("keys: stored CA certificate %s: %w", r.Fingerprint, err)
 		}

@@ -6,8 +6,9 @@ import (
 	"crypto/ecdsa"
 	"crypto/rsa"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/asn1"
-	"fmt"
+	"errors"
 	"io"
 	"net/mail"
 	"sort"
@@ -31,6 +32,11 @@ type VerifyOptions struct {
 	// Intermediates may help to build the chain (the message's own
 	// certificates are always used).
 	Intermediates []*x509.Certificate
+	// Certificates are candidate signer certificates from the keyring
+	// (those of the From address), for signatures made without their
+	// certificate (openssl cms -sign -nocerts). A signer found in neither
+	// the message nor here is StatusUnknownSigner.
+	Certificates []*x509.Certificate
 	// Now is the time at which the chain must be valid; nil: time.Now.
 	Now func() time.Time
 	// AllowSHA1 accepts SHA-1 signatures (refused by default, as
@@ -143,10 +149,16 @@ func verifyParsed(p7 *pkcs7.PKCS7, detached []byte, opts VerifyOptions) Signatur
 		}
 		content = detached
 	}
+	for _, c := range p7.Certificates {
+		if err := fillPSSKey(c); err != nil {
+			res.Status, res.Reason = StatusUnsupported, err.Error()
+			return res
+		}
+	}
 	for i, si := range p7.Signers {
 		r := verifySigner(p7, si.IssuerAndSerialNumber.IssuerName.FullBytes, si.IssuerAndSerialNumber.SerialNumber.String(),
-			si.DigestAlgorithm.Algorithm, si.DigestEncryptionAlgorithm.Algorithm, si.AuthenticatedAttributes, si.EncryptedDigest, content, opts)
-		if i == 0 || r.Status > res.Status && r.Status != StatusMismatch {
+			si.DigestAlgorithm.Algorithm, si.DigestEncryptionAlgorithm, si.AuthenticatedAttributes, si.EncryptedDigest, content, opts)
+		if i == 0 || r.Status.Better(res.Status) {
 			res = r
 		}
 	}
@@ -158,17 +170,17 @@ type p7attr = struct {
 	Value asn1.RawValue `asn1:"set"`
 }
 
-func verifySigner[A any](p7 *pkcs7.PKCS7, issuer []byte, serial string, digestOID, sigOID asn1.ObjectIdentifier, attrs []A, sig, content []byte, opts VerifyOptions) SignatureResult {
+func verifySigner[A any](p7 *pkcs7.PKCS7, issuer []byte, serial string, digestOID asn1.ObjectIdentifier, sigAlg pkix.AlgorithmIdentifier, attrs []A, sig, content []byte, opts VerifyOptions) SignatureResult {
 	res := SignatureResult{Signed: true, Status: StatusBad}
 	var ee *x509.Certificate
-	for _, c := range p7.Certificates {
+	for _, c := range append(append([]*x509.Certificate{}, p7.Certificates...), opts.Certificates...) {
 		if bytes.Equal(c.RawIssuer, issuer) && c.SerialNumber.String() == serial {
 			ee = c
 			break
 		}
 	}
 	if ee == nil {
-		res.Reason = "signer certificate not in the message"
+		res.Status, res.Reason = StatusUnknownSigner, "signer certificate neither in the message nor in the keyring"
 		return res
 	}
 	res.Certificate = ee
@@ -179,7 +191,7 @@ func verifySigner[A any](p7 *pkcs7.PKCS7, issuer []byte, serial string, digestOI
 	}
 	h, ok := hashForOID(digestOID)
 	if !ok {
-		res.Reason = "unsupported digest " + digestOID.String()
+		res.Status, res.Reason = StatusUnsupported, "unsupported digest "+digestOID.String()
 		return res
 	}
 	res.Hash = strings.ReplaceAll(h.String(), "-", "")
@@ -219,14 +231,25 @@ func verifySigner[A any](p7 *pkcs7.PKCS7, issuer []byte, serial string, digestOI
 		sort.Slice(enc, func(i, j int) bool { return bytes.Compare(enc[i], enc[j]) < 0 })
 		signed, _ = asn1.Marshal(asn1.RawValue{Class: asn1.ClassUniversal, Tag: asn1.TagSet, IsCompound: true, Bytes: bytes.Join(enc, nil)})
 	}
-	d = newHash(h)
+	sigHash, pss := h, (*rsa.PSSOptions)(nil)
+	if sigAlg.Algorithm.Equal(oidRSASSAPSS) {
+		var err error
+		if sigHash, pss, err = pssOptions(sigAlg.Parameters.FullBytes); err != nil {
+			res.Status, res.Reason = StatusUnsupported, err.Error()
+			if !errors.Is(err, ErrUnsupported) {
+				res.Status = StatusBad
+			}
+			return res
+		}
+	}
+	d = newHash(sigHash)
 	d.Write(signed)
 	hashed := d.Sum(nil)
 	switch pub := ee.PublicKey.(type) {
 	case *rsa.PublicKey:
 		var err error
-		if sigOID.Equal(oidRSASSAPSS) {
-			err = rsa.VerifyPSS(pub, h, hashed, sig, nil)
+		if pss != nil {
+			err = rsa.VerifyPSS(pub, sigHash, hashed, sig, pss)
 		} else {
 			err = rsa.VerifyPKCS1v15(pub, h, hashed, sig)
 		}
@@ -240,15 +263,17 @@ func verifySigner[A any](p7 *pkcs7.PKCS7, issuer []byte, serial string, digestOI
 			return res
 		}
 	default:
-		res.Reason = fmt.Sprintf("unsupported signer key %T", ee.PublicKey)
+		res.Status, res.Reason = StatusUnsupported, "unsupported signer key algorithm "+ee.PublicKeyAlgorithm.String()
 		return res
 	}
 	res.CryptoValid = true
+	// From here on the signature verifies: what is refused is a matter of
+	// trust and policy, not a forgery.
+	res.Status = StatusUntrusted
 	if h == crypto.SHA1 && !opts.AllowSHA1 {
 		res.Reason = "SHA-1 signature refused"
 		return res
 	}
-	res.Status = StatusUntrusted
 	if !res.SigningTime.IsZero() && (res.SigningTime.Before(ee.NotBefore) || res.SigningTime.After(ee.NotAfter)) {
 		res.Reason = "signing time outside the certificate validity"
 		return res
