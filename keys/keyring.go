@@ -72,6 +72,10 @@ type Lookup interface {
 	DecryptionKeysPGP(ctx context.Context, addr string) (pgpmime.KeyRing, error)
 	// Certificates returns the certificates to encrypt to addr with S/MIME.
 	Certificates(ctx context.Context, addr string) ([]*x509.Certificate, error)
+	// VerificationCerts returns the certificates of addr that S/MIME signatures made without
+	// their certificate may be checked against: every non-revoked one, expired ones included
+	// (old mail), untrusted excluded.
+	VerificationCerts(ctx context.Context, addr string) ([]*x509.Certificate, error)
 	// SigningCert returns addr's certificate and private key for S/MIME signing, or ErrNotFound.
 	SigningCert(ctx context.Context, addr string) (CertKey, error)
 	// DecryptionCerts returns every certificate of addr with its private key (expired and
@@ -352,6 +356,26 @@ func (k *Keyring) Certificates(ctx context.Context, addr string) ([]*x509.Certif
 		// A key restricted to RSASSA-PSS signs only (RFC 4055): no client decrypts with it.
 		if !emailProtection(c) || smime.IsRSAPSS(c) {
 			continue
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// VerificationCerts implements Lookup.
+func (k *Keyring) VerificationCerts(ctx context.Context, addr string) ([]*x509.Certificate, error) {
+	rs, err := k.findAddr(ctx, SchemeSMIME, addr)
+	if err != nil {
+		return nil, err
+	}
+	var out []*x509.Certificate
+	for _, r := range rs {
+		if !r.Revoked.IsZero() || r.Trust == TrustUntrusted {
+			continue
+		}
+		c, err := smime.ParseCertificate(r.Public)
+		if err != nil {
+			return nil, fmt.Errorf("keys: stored certificate %s: %w", r.Fingerprint, err)
 		}
 		out = append(out, c)
 	}

@@ -96,6 +96,9 @@ func verifyEntity(e *mimeutil.Entity, keys KeyRing, opts VerifyOptions, top bool
 		}
 	case e.MediaType == "text/plain":
 		text, err := e.Decoded()
+		if err == nil && !bytes.Contains(text, []byte(beginSigned)) && bytes.Contains(text, []byte(beginMessage)) {
+			return verifyInlineMessage(text, e.Header, keys, opts)
+		}
 		if err != nil || !bytes.Contains(text, []byte(beginSigned)) {
 			return SignatureResult{}, ErrNotSigned
 		}
