@@ -267,13 +267,13 @@ func verifySigner[A any](p7 *pkcs7.PKCS7, issuer []byte, serial string, digestOI
 		return res
 	}
 	res.CryptoValid = true
-	// From here on the signature verifies: what is refused is a matter of
-	// trust and policy, not a forgery.
-	res.Status = StatusUntrusted
+	// SHA-1 collisions can be made: a SHA-1 signature does not show that
+	// the signer signed this content, so it fails (as in Thunderbird).
 	if h == crypto.SHA1 && !opts.AllowSHA1 {
 		res.Reason = "SHA-1 signature refused"
 		return res
 	}
+	res.Status = StatusUntrusted
 	if !res.SigningTime.IsZero() && (res.SigningTime.Before(ee.NotBefore) || res.SigningTime.After(ee.NotAfter)) {
 		res.Reason = "signing time outside the certificate validity"
 		return res

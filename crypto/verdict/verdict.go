@@ -20,11 +20,12 @@ const (
 	// sender and date checks passed.
 	Pass
 	// Fail: the signature was checked and is wrong: the signed content was
-	// changed, the signature value does not verify, or it is damaged.
+	// changed, the signature value does not verify, it is damaged, or it
+	// rests on a hash whose collisions can be made (SHA-1).
 	Fail
 	// Untrusted: the signature verifies, but the key is not trusted (an
 	// S/MIME chain that does not reach a trust root, an expired or revoked
-	// key, a refused weak hash).
+	// key).
 	Untrusted
 	// Mismatch: the signature verifies, but the message's From does not
 	// name the signer or its Date is far from the signing time.
