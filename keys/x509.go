@@ -169,6 +169,17 @@ func keyMatches(priv crypto.Signer, cert *x509.Certificate) bool {
 	return ok && pub.Equal(cert.PublicKey)
 }
 
+// marshalX509Key encodes a private key as PKCS#8, with the id-RSASSA-PSS algorithm when its
+// certificate's key is PSS-restricted (the form OpenSSL and gpgsm expect for such a key).
+func marshalX509Key(priv crypto.Signer, certDER []byte) ([]byte, error) {
+	if rk, ok := priv.(*rsa.PrivateKey); ok {
+		if c, err := smime.ParseCertificate(certDER); err == nil && smime.IsRSAPSS(c) {
+			return smime.MarshalPSSPrivateKey(rk)
+		}
+	}
+	return x509.MarshalPKCS8PrivateKey(priv)
+}
+
 func (k *Keyring) sealX509Key(fpr string, priv crypto.Signer) ([]byte, error) {
 	der, err := x509.MarshalPKCS8PrivateKey(priv)
 	if err != nil {
