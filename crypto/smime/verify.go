@@ -242,6 +242,11 @@ func verifySigner[A any](p7 *pkcs7.PKCS7, issuer []byte, serial string, digestOI
 			return res
 		}
 	}
+	if pss == nil && IsRSAPSS(ee) {
+		// A PSS-restricted key makes no other signatures (RFC 4055); OpenSSL 3.0 labels its
+		// PSS signatures rsaEncryption all the same.
+		pss = &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthAuto, Hash: h}
+	}
 	d = newHash(sigHash)
 	d.Write(signed)
 	hashed := d.Sum(nil)
