@@ -47,8 +47,8 @@ func certAddresses(c *x509.Certificate) []string {
 // certificate is imported as the user's S/MIME certificate; only --trust would make it a trust
 // anchor.
 func selfSignedEndEntity(c *x509.Certificate) bool {
-	// CheckSignature, not CheckSignatureFrom: the latter wants keyCertSign, which these lack.
-	if !bytes.Equal(c.RawIssuer, c.RawSubject) || c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) != nil || len(certAddresses(c)) == 0 {
+	// Not CheckSignatureFrom: it wants keyCertSign, which these lack.
+	if !bytes.Equal(c.RawIssuer, c.RawSubject) || smime.CheckCertSignature(c, c) != nil || len(certAddresses(c)) == 0 {
 		return false
 	}
 	const mailUsages = x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment | x509.KeyUsageKeyEncipherment | x509.KeyUsageKeyAgreement

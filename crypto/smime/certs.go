@@ -186,3 +186,34 @@ func pssAlgorithm() pkix.AlgorithmIdentifier {
 	})
 	return pkix.AlgorithmIdentifier{Algorithm: oidRSASSAPSS, Parameters: asn1.RawValue{FullBytes: params}}
 }
+
+// CheckCertSignature checks that parent's key signed c (without the CA
+// checks of x509.Certificate.CheckSignatureFrom), also for RSASSA-PSS
+// parameters crypto/x509 does not implement: OpenSSL signs with a PSS-
+// restricted key using the longest salt, which crypto/x509 calls an
+// unknown algorithm.
+func CheckCertSignature(c, parent *x509.Certificate) error {
+	err := parent.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature)
+	if err == nil || c.SignatureAlgorithm != x509.UnknownSignatureAlgorithm {
+		return err
+	}
+	var raw struct {
+		TBS       asn1.RawValue
+		Algorithm pkix.AlgorithmIdentifier
+		Signature asn1.BitString
+	}
+	if _, perr := asn1.Unmarshal(c.Raw, &raw); perr != nil || !raw.Algorithm.Algorithm.Equal(oidRSASSAPSS) {
+		return err
+	}
+	pub, ok := parent.PublicKey.(*rsa.PublicKey)
+	if !ok {
+		return err
+	}
+	h, opts, perr := pssOptions(raw.Algorithm.Parameters.FullBytes)
+	if perr != nil {
+		return perr
+	}
+	d := newHash(h)
+	d.Write(c.RawTBSCertificate)
+	return rsa.VerifyPSS(pub, h, d.Sum(nil), raw.Signature.RightAlign(), opts)
+}
