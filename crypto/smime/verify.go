@@ -268,7 +268,11 @@ func verifySigner[A any](p7 *pkcs7.PKCS7, issuer []byte, serial string, digestOI
 			return res
 		}
 	default:
-		res.Status, res.Reason = StatusUnsupported, "unsupported signer key algorithm "+ee.PublicKeyAlgorithm.String()
+		alg := ee.PublicKeyAlgorithm.String()
+		if a, ok := spkiAlgorithm(ee); ok && ee.PublicKeyAlgorithm == x509.UnknownPublicKeyAlgorithm {
+			alg = a.Algorithm.String()
+		}
+		res.Status, res.Reason = StatusUnsupported, "unsupported signer key algorithm "+alg
 		return res
 	}
 	res.CryptoValid = true
