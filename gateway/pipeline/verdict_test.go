@@ -1,10 +1,19 @@
 package pipeline
 
 import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/emersion/go-msgauth/authres"
 
+	"github.com/sealgate/sealgate/crypto/smime"
 	"github.com/sealgate/sealgate/crypto/verdict"
 	"github.com/sealgate/sealgate/policy"
 )
@@ -46,4 +55,49 @@ func TestVerdictMapping(t *testing.T) {
 			t.Errorf("%v: an OpenPGP signature gets an smime= result", c.s.status)
 		}
 	}
+}
+
+// An S/MIME message the recipient's key does not open is stored as received, and the reason
+// is logged as for OpenPGP (recipient and error, no key material).
+func TestSMIMEDecryptionErrorLogged(t *testing.T) {
+	e := newSecEnv(t)
+	ctx := context.Background()
+	if _, err := e.admin.GenerateSMIME(ctx, "bob@example.test"); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	e.p.opts.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	// Encrypted to a certificate whose key the gateway does not hold.
+	blk, _ := pem.Decode(cryptoFixture(t, "rsa.pem"))
+	other, err := smime.ParseCertificate(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var enc bytes.Buffer
+	if err := smime.Encrypt(&enc, strings.NewReader(plainMsg("alice@example.test")), smime.EncryptOptions{Recipients: []*x509.Certificate{other}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.process(RoleMX, "alice@example.test", enc.String(), "bob@example.test"); err != nil {
+		t.Fatal(err)
+	}
+	bob := e.inbox("bob@example.test")[0]
+	if h := header(bob, "Sealgate-Security"); h != "received=smime; decrypted=no; signature=none; stored=smime" {
+		t.Fatalf("Sealgate-Security %q", h)
+	}
+	l := logs.String()
+	if !strings.Contains(l, "message not decrypted") || !strings.Contains(l, "rcpt=bob@example.test") || !strings.Contains(l, "err=\"smime: the key cannot decrypt this message") {
+		t.Fatalf("log:\n%s", l)
+	}
+	if strings.Contains(l, "PRIVATE KEY") || strings.Contains(l, secret) {
+		t.Fatalf("secrets in the log:\n%s", l)
+	}
+}
+
+func cryptoFixture(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "crypto", "smime", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
