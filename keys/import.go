@@ -73,7 +73,8 @@ func (a *Admin) Import(ctx context.Context, data []byte, opts ImportOptions) ([]
 	switch {
 	case bytes.Contains(data, []byte("-----BEGIN PGP ")):
 		entities, err = readOpenPGP(data)
-	case bytes.HasPrefix(trimmed, []byte("-----BEGIN ")):
+	case bytes.HasPrefix(trimmed, []byte("-----BEGIN ")) || bytes.Contains(data, []byte("\n-----BEGIN ")):
+		// PEM, also after the "Bag Attributes" text `openssl pkcs12 -nodes` writes.
 		var in pemInput
 		in, err = parsePEM(data)
 		certs, privs = in.certs, in.keys
@@ -87,6 +88,10 @@ func (a *Admin) Import(ctx context.Context, data []byte, opts ImportOptions) ([]
 			if err != nil {
 				if errors.Is(err, pkcs12.ErrIncorrectPassword) {
 					return nil, fmt.Errorf("%w: the PKCS#12 file does not open with the passphrase given (--passphrase-file)", ErrRefused)
+				}
+				if strings.Contains(err.Error(), "1.2.840.113549.1.1.10") {
+					// go-pkcs12 hands out no key it cannot parse; the PEM form imports.
+					return nil, fmt.Errorf("%w: the PKCS#12 file holds an RSASSA-PSS key, which is read only in PEM form: import the output of `openssl pkcs12 -nodes` instead", ErrRefused)
 				}
 				return nil, fmt.Errorf("%w: not a certificate, key or PKCS#12 file: %v", ErrRefused, err)
 			}

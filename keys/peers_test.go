@@ -175,6 +175,20 @@ func TestRSAPSSCertificateAndKey(t *testing.T) {
 	if !bytes.Equal(keyPub, certPub) {
 		t.Fatal("exported key does not match the certificate")
 	}
+
+	// In PKCS#12 the PSS key is refused with a message that says what to do, and what it
+	// says works: the PEM that `openssl pkcs12 -nodes` writes (after its "Bag Attributes").
+	dir := t.TempDir()
+	p12 := mustOpenSSL(t, nil, "pkcs12", "-export", "-in", writeFile(t, dir, "c.pem", pssFixture(t, "pss.pem")),
+		"-inkey", writeFile(t, dir, "k.pem", pssFixture(t, "pss-key.pem")), "-passout", "pass:p")
+	other := newKeyring(t)
+	if _, err := other.adm.Import(ctx, p12, keys.ImportOptions{Passphrase: []byte("p")}); err == nil || !strings.Contains(err.Error(), "RSASSA-PSS") {
+		t.Fatalf("PSS key in PKCS#12: %v", err)
+	}
+	nodes := mustOpenSSL(t, nil, "pkcs12", "-in", writeFile(t, dir, "k.p12", p12), "-passin", "pass:p", "-nodes")
+	if es := other.mustImport(t, nodes, keys.ImportOptions{}); len(es) != 1 || !es[0].Secret || es[0].Algorithm != "rsa-pss2048" {
+		t.Fatalf("openssl pkcs12 -nodes output: %+v", es)
+	}
 }
 
 // keys export --pkcs12: OpenSSL 3 reads both forms; GnuPG 2.2's gpgsm imports the 3DES form
