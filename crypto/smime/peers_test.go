@@ -334,3 +334,49 @@ func TestGPGSMInterop(t *testing.T) {
 		}
 	})
 }
+
+// A PSS key whose certificate restricts its parameters: SHA-256 with a 32-byte salt is what
+// Sign makes; another hash is refused rather than signed against the restriction.
+func TestRSAPSSRestrictedParameters(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		md   string
+		sign bool
+	}{{"sha256", true}, {"sha512", false}} {
+		key, cert := filepath.Join(dir, c.md+".key"), filepath.Join(dir, c.md+".pem")
+		if _, err := openssl(t, nil, "genpkey", "-algorithm", "RSA-PSS", "-pkeyopt", "rsa_keygen_bits:2048", "-pkeyopt", "rsa_pss_keygen_md:"+c.md,
+			"-pkeyopt", "rsa_pss_keygen_mgf1_md:"+c.md, "-pkeyopt", "rsa_pss_keygen_saltlen:32", "-out", key); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := openssl(t, nil, "req", "-x509", "-key", key, "-subj", "/CN=PSS/emailAddress=pss@sealgate.test", "-days", "3", "-out", cert); err != nil {
+			t.Fatal(err)
+		}
+		blk, _ := pem.Decode(cryptotest.ReadFile(t, cert))
+		pc, err := ParseCertificate(blk.Bytes)
+		if err != nil || !IsRSAPSS(pc) {
+			t.Fatalf("%s: %v", c.md, err)
+		}
+		blk, _ = pem.Decode(cryptotest.ReadFile(t, key))
+		pk, err := ParsePrivateKey(blk.Bytes)
+		if err != nil {
+			t.Fatalf("%s key: %v", c.md, err)
+		}
+		msg := strings.Replace(sampleMessage, "RSA User <rsa@", "PSS User <pss@", 1)
+		var out bytes.Buffer
+		err = Sign(&out, strings.NewReader(msg), SignOptions{Cert: pc, Key: pk})
+		if !c.sign {
+			if !errors.Is(err, ErrUnsupported) {
+				t.Fatalf("%s: Sign: %v", c.md, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: Sign: %v", c.md, err)
+		}
+		r, err := Verify(nil, bytes.NewReader(out.Bytes()), VerifyOptions{Roots: pool(pc)})
+		if err != nil || !r.CryptoValid {
+			t.Fatalf("%s: Verify: %v %v %s", c.md, err, r.Status, r.Reason)
+		}
+		opensslVerifyPSS(t, out.Bytes(), party{cert: pc, key: pk, certPath: cert, keyPath: key}, cert)
+	}
+}

@@ -113,7 +113,13 @@ func signedData(content []byte, opts SignOptions, t time.Time) ([]byte, error) {
 	case *rsa.PublicKey:
 		sigAlg = pkix.AlgorithmIdentifier{Algorithm: oidRSAEncryption, Parameters: asn1.NullRawValue}
 		if IsRSAPSS(opts.Cert) {
-			// A PSS-restricted key may make PSS signatures only (RFC 4055).
+			// A PSS-restricted key may make PSS signatures only (RFC 4055), within the
+			// restrictions its certificate states.
+			if alg, ok := spkiAlgorithm(opts.Cert); ok && len(alg.Parameters.FullBytes) > 0 {
+				if h, o, err := pssOptions(alg.Parameters.FullBytes); err != nil || h != crypto.SHA256 || o.SaltLength > 32 {
+					return nil, fmt.Errorf("%w: the signer key is restricted to PSS parameters other than SHA-256 with a 32-byte salt", ErrUnsupported)
+				}
+			}
 			sigAlg, signerOpts = pssAlgorithm(), &rsa.PSSOptions{SaltLength: 32, Hash: crypto.SHA256}
 		}
 	case *ecdsa.PublicKey:
