@@ -9,10 +9,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
-	"github.com/sealgate/sealgate/gateway/gatewaytest"
+	"github.com/sealgate/sealgate/gateway/config"
+	"github.com/sealgate/sealgate/gateway/delivery/deliverytest"
 	"github.com/sealgate/sealgate/keys"
 )
 
@@ -245,4 +248,81 @@ func mustRead(t *testing.T, path string) []byte {
 	return b
 }
 
-var _ = gatewaytest.Start
+// Keys made by Sequoia and RNP in use: bob's sq key encrypts his mail at rest (sq decrypts the
+// stored copy), and mail alice signs and must encrypt to dave's RNP key reaches the partner as
+// a message rnp decrypts and whose signature rnp verifies.
+func TestE2EOpenPGPPeersAtRestAndOutbound(t *testing.T) {
+	peer := deliverytest.Start(t, deliverytest.Options{})
+	env, admin := securityEnv(t, func(c *config.Config) {
+		c.Outbound.Routes = map[string]string{"partner.test": peer.Addr}
+	})
+	ctx := context.Background()
+	dir := t.TempDir()
+
+	// bob's key is Sequoia's.
+	bobKey := filepath.Join(dir, "bob.key")
+	mustPeer(t, nil, "sq", "key", "generate", "--userid", "<bob@localhost>", "--export", bobKey)
+	if _, err := admin.Import(ctx, mustPeer(t, nil, "sq", "key", "extract-cert", bobKey), keys.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	setPolicy(t, env, "bob@localhost", "inbound.encrypt", "pgp")
+	const atRest = "At-Rest-For-Sequoia-5e1"
+	if err := mx(t, env, "sender@outside.test", "bob@localhost", []byte("From: sender@outside.test\r\nSubject: plain\r\n\r\n"+atRest+"\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	got := imapFetchAll(t, env, "bob@localhost", bobPW)
+	if len(got) != 1 || headerValue(got[0], "Sealgate-Security") != "received=plain; signature=none; stored=pgp" || bytes.Contains(got[0], []byte(atRest)) {
+		t.Fatalf("at rest: %d messages, %q", len(got), headerValue(got[0], "Sealgate-Security"))
+	}
+	stored := string(got[0])
+	block := stored[strings.Index(stored, "-----BEGIN PGP MESSAGE-----"):]
+	block = block[:strings.Index(block, "-----END PGP MESSAGE-----")+25] + "\n"
+	if plain := mustPeer(t, []byte(block), "sq", "decrypt", "--recipient-key", bobKey); !bytes.Contains(plain, []byte(atRest)) {
+		t.Fatalf("sq decrypted %q", plain)
+	}
+	grepDataDir(t, env.Dir, []byte(atRest))
+
+	// dave's key is RNP's; alice signs with a key made here and must encrypt.
+	rh, err := os.MkdirTemp("", "sg-rnp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(rh) })
+	mustPeer(t, nil, "rnpkeys", "--homedir", rh, "--generate-key", "--userid", "Dave <dave@partner.test>", "--password", "")
+	if _, err := admin.Import(ctx, mustPeer(t, nil, "rnpkeys", "--homedir", rh, "--export-key", "dave@partner.test"), keys.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.GeneratePGP(ctx, "alice@localhost", keys.PGPOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	alicePub, _ := admin.ExportPGP(ctx, "alice@localhost", false)
+	alicePath := filepath.Join(dir, "alice.asc")
+	os.WriteFile(alicePath, alicePub, 0o600)
+	mustPeer(t, nil, "rnpkeys", "--homedir", rh, "--import", alicePath)
+	setPolicy(t, env, "alice@localhost", "outbound.sign", "pgp", "outbound.encrypt", "required")
+	c, err := smtp.DialStartTLS(env.GW.Addr("submission"), env.TLSConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Auth(sasl.NewPlainClient("", "alice@localhost", "alice-pw-123")); err != nil {
+		t.Fatal(err)
+	}
+	const outbound = "Outbound-For-RNP-77d"
+	if err := c.SendMail("alice@localhost", []string{"dave@partner.test"}, strings.NewReader("From: alice@localhost\r\nTo: dave@partner.test\r\nSubject: for dave\r\n\r\n"+outbound+"\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if !peer.Wait(20*time.Second, func(p *deliverytest.Peer) bool { return len(p.Received()) == 1 }) {
+		t.Fatal("nothing delivered to the partner")
+	}
+	delivered := string(peer.Received()[0].Body)
+	if strings.Contains(delivered, outbound) {
+		t.Fatal("plaintext left the gateway")
+	}
+	block = delivered[strings.Index(delivered, "-----BEGIN PGP MESSAGE-----"):]
+	block = block[:strings.Index(block, "-----END PGP MESSAGE-----")+25] + "\n"
+	plain, errOut, err := runPeer(t, []byte(block), "rnp", "--homedir", rh, "--decrypt", "--password", "", "--output", "-")
+	if err != nil || !bytes.Contains(plain, []byte(outbound)) || !bytes.Contains(errOut, []byte("Good signature")) {
+		t.Fatalf("rnp --decrypt: %v %q\n%s", err, plain, errOut)
+	}
+}
