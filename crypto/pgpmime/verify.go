@@ -29,8 +29,9 @@ type VerifyOptions struct {
 
 // Verify checks the OpenPGP signature of a message: PGP/MIME
 // multipart/signed (also as the first part of a multipart/mixed, as mailing
-// lists produce; the result is then Partial) or an inline cleartext
-// signature in the text body. The signed part is hashed in canonical CRLF
+// lists produce; the result is then Partial), an inline cleartext
+// signature in the text body, or an armored OpenPGP message in the text
+// body that is signed but not encrypted (`sq sign`, `gpg --sign --armor`). The signed part is hashed in canonical CRLF
 // form. keys holds the public keys of possible signers. The result says
 // whether and why the signature is (not) valid; ErrNotSigned means there is
 // no OpenPGP signature at all.
