@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
+	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
@@ -149,6 +151,9 @@ func verifyDetached(signed, sigData []byte, keys KeyRing, opts VerifyOptions) Si
 
 func verifyBinary(signed, sig []byte, keys KeyRing, opts VerifyOptions) SignatureResult {
 	p, err := packet.Read(bytes.NewReader(sig))
+	if errors.As(err, new(pgperrors.UnsupportedError)) {
+		return SignatureResult{Signed: true, Status: StatusUnsupported, Reason: "cannot check: " + err.Error()}
+	}
 	if err != nil {
 		return SignatureResult{Signed: true, Status: StatusBad, Reason: "no signature data: " + err.Error()}
 	}
