@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"os"
 	"os/exec"
@@ -324,5 +325,86 @@ func TestE2EOpenPGPPeersAtRestAndOutbound(t *testing.T) {
 	plain, errOut, err := runPeer(t, []byte(block), "rnp", "--homedir", rh, "--decrypt", "--password", "", "--output", "-")
 	if err != nil || !bytes.Contains(plain, []byte(outbound)) || !bytes.Contains(errOut, []byte("Good signature")) {
 		t.Fatalf("rnp --decrypt: %v %q\n%s", err, plain, errOut)
+	}
+}
+
+// gpgsm's own self-signed certificate, imported by an operator, makes its signatures pass as
+// gpgsm itself (with the certificate in its trust list) says; gpgsm leaves the certificate out
+// of its signatures, so it comes from the keyring. Without the import the signature is unknown.
+func TestE2EGPGSMSelfSignedSigner(t *testing.T) {
+	env, admin := securityEnv(t)
+	ctx := context.Background()
+	needPeer(t, "gpgsm")
+	home, err := os.MkdirTemp("", "sg-gsm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(home, 0o700)
+	os.WriteFile(filepath.Join(home, "gpg-agent.conf"), []byte("allow-loopback-pinentry\n"), 0o600)
+	t.Cleanup(func() {
+		exec.Command("gpgconf", "--homedir", home, "--kill", "all").Run()
+		os.RemoveAll(home)
+	})
+	gpgsm := func(stdin []byte, args ...string) ([]byte, []byte) {
+		t.Helper()
+		pr, pw, _ := os.Pipe()
+		pw.WriteString("\n")
+		pw.Close()
+		defer pr.Close()
+		cmd := exec.Command("gpgsm", append([]string{"--homedir", home, "--batch", "--yes", "--pinentry-mode", "loopback", "--passphrase-fd", "3",
+			"--disable-crl-checks", "--disable-ocsp", "--status-fd", "2"}, args...)...)
+		cmd.ExtraFiles = []*os.File{pr}
+		cmd.Stdin = bytes.NewReader(stdin)
+		var o, e bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &o, &e
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("gpgsm %v: %v\n%s", args, err, e.Bytes())
+		}
+		return o.Bytes(), e.Bytes()
+	}
+	parm := filepath.Join(home, "gen.parm")
+	os.WriteFile(parm, []byte("Key-Type: RSA\nKey-Length: 2048\nKey-Usage: sign, encrypt\nSerial: random\nName-DN: CN=Gina,O=Outside\nName-Email: gina@outside.test\n"), 0o600)
+	cert, _ := gpgsm(nil, "--armor", "--gen-key", parm)
+	gpgsm(cert, "--import")
+	fpr, _ := gpgsm(nil, "--with-colons", "--list-keys", "gina@outside.test")
+	for _, l := range strings.Split(string(fpr), "\n") {
+		if strings.HasPrefix(l, "fpr:") {
+			os.WriteFile(filepath.Join(home, "trustlist.txt"), []byte(strings.Split(l, ":")[9]+" S relax\n"), 0o600)
+			break
+		}
+	}
+	content := "Content-Type: text/plain; charset=utf-8\r\n\r\nSigned by gpgsm.\r\n"
+	sig, _ := gpgsm([]byte(content), "--detach-sign", "--local-user", "gina@outside.test")
+	sigFile, dataFile := filepath.Join(home, "sig"), filepath.Join(home, "data")
+	os.WriteFile(sigFile, sig, 0o600)
+	os.WriteFile(dataFile, []byte(content), 0o600)
+	if _, status := gpgsm(nil, "--verify", sigFile, dataFile); !bytes.Contains(status, []byte("[GNUPG:] GOODSIG")) || !bytes.Contains(status, []byte("[GNUPG:] TRUST_")) {
+		t.Fatalf("gpgsm's verdict:\n%s", status)
+	}
+	msg := []byte("From: Gina <gina@outside.test>\r\nTo: bob@localhost\r\nSubject: from gpgsm\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=sha-256; boundary=\"b1\"\r\n\r\n" +
+		"--b1\r\n" + content + "\r\n--b1\r\nContent-Type: application/pkcs7-signature; name=smime.p7s\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+		base64.StdEncoding.EncodeToString(sig) + "\r\n--b1--\r\n")
+	if err := mx(t, env, "gina@outside.test", "bob@localhost", msg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Import(ctx, cert, keys.ImportOptions{}); err != nil {
+		t.Fatalf("gpgsm's certificate: %v", err)
+	}
+	if err := mx(t, env, "gina@outside.test", "bob@localhost", msg); err != nil {
+		t.Fatal(err)
+	}
+	got := imapFetchAll(t, env, "bob@localhost", bobPW)
+	if len(got) != 2 {
+		t.Fatalf("bob has %d messages", len(got))
+	}
+	if h := headerValue(got[0], "Sealgate-Security"); h != "received=plain; signature=unknown; stored=plain" {
+		t.Errorf("certificate not known: %q", h)
+	}
+	if h := headerValue(got[1], "Sealgate-Security"); !strings.HasPrefix(h, "received=plain; signature=pass; signer=gina@outside.test; key=") {
+		t.Errorf("certificate imported: %q", h)
+	}
+	if ar := headerValue(got[1], "Authentication-Results"); !strings.Contains(ar, "smime=pass body.smime-identifier=gina@outside.test") {
+		t.Errorf("Authentication-Results %q", ar)
 	}
 }

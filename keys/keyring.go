@@ -354,7 +354,7 @@ func (k *Keyring) Certificates(ctx context.Context, addr string) ([]*x509.Certif
 			continue
 		}
 		// A key restricted to RSASSA-PSS signs only (RFC 4055): no client decrypts with it.
-		if !emailProtection(c) || smime.IsRSAPSS(c) {
+		if !smime.EmailProtection(c) || smime.IsRSAPSS(c) {
 			continue
 		}
 		out = append(out, c)
@@ -382,17 +382,6 @@ func (k *Keyring) VerificationCerts(ctx context.Context, addr string) ([]*x509.C
 	return out, nil
 }
 
-func emailProtection(c *x509.Certificate) bool {
-	if len(c.ExtKeyUsage) == 0 && len(c.UnknownExtKeyUsage) == 0 {
-		return true
-	}
-	for _, u := range c.ExtKeyUsage {
-		if u == x509.ExtKeyUsageEmailProtection || u == x509.ExtKeyUsageAny {
-			return true
-		}
-	}
-	return false
-}
 
 // SigningCert implements Lookup.
 func (k *Keyring) SigningCert(ctx context.Context, addr string) (CertKey, error) {
@@ -408,7 +397,7 @@ func (k *Keyring) SigningCert(ctx context.Context, addr string) (CertKey, error)
 		if err != nil {
 			return CertKey{}, err
 		}
-		if c := ck.Cert; (c.KeyUsage == 0 || c.KeyUsage&x509.KeyUsageDigitalSignature != 0) && emailProtection(c) {
+		if c := ck.Cert; (c.KeyUsage == 0 || c.KeyUsage&x509.KeyUsageDigitalSignature != 0) && smime.EmailProtection(c) {
 			return ck, nil
 		}
 	}

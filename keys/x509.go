@@ -52,7 +52,7 @@ func selfSignedEndEntity(c *x509.Certificate) bool {
 		return false
 	}
 	const mailUsages = x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment | x509.KeyUsageKeyEncipherment | x509.KeyUsageKeyAgreement
-	return (c.KeyUsage == 0 || c.KeyUsage&mailUsages != 0) && emailProtection(c)
+	return (c.KeyUsage == 0 || c.KeyUsage&mailUsages != 0) && smime.EmailProtection(c)
 }
 
 // certAlgorithm names a certificate's key algorithm: "rsa3072", "rsa-pss2048" (a key

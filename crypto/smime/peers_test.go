@@ -273,7 +273,13 @@ func TestGPGSMInterop(t *testing.T) {
 		if err != nil || r.Status != StatusUnknownSigner {
 			t.Fatalf("Verify without the certificate: %v %v %s", err, r.Status, r.Reason)
 		}
-		keyring := VerifyOptions{Roots: pool(gsm), Certificates: []*x509.Certificate{gsm}}
+		// In the keyring, not trusted: the signature verifies, the certificate is untrusted.
+		r, err = Verify(nil, strings.NewReader(msg), VerifyOptions{Roots: x509.NewCertPool(), Certificates: []*x509.Certificate{gsm}})
+		if err != nil || r.Status != StatusUntrusted || !r.CryptoValid {
+			t.Fatalf("Verify, certificate not trusted: %v %v %s", err, r.Status, r.Reason)
+		}
+		// Trusted as a signer by itself (an operator verified it), as gpgsm's trustlist does.
+		keyring := VerifyOptions{Roots: x509.NewCertPool(), Certificates: []*x509.Certificate{gsm}, TrustedSigners: []*x509.Certificate{gsm}}
 		r, err = Verify(nil, strings.NewReader(msg), keyring)
 		if err != nil || r.Status != StatusGood || r.Signer != "gsm@sealgate.test" {
 			t.Fatalf("Verify: %v %v %s", err, r.Status, r.Reason)
@@ -378,5 +384,51 @@ func TestRSAPSSRestrictedParameters(t *testing.T) {
 			t.Fatalf("%s: Verify: %v %v %s", c.md, err, r.Status, r.Reason)
 		}
 		opensslVerifyPSS(t, out.Bytes(), party{cert: pc, key: pk, certPath: cert, keyPath: key}, cert)
+	}
+}
+
+// A trusted self-signed signer certificate vouches for itself only: a certificate it issued
+// (it is CA:TRUE, as `openssl req -x509` makes it) is not trusted through it.
+func TestTrustedSignerIsNoTrustAnchor(t *testing.T) {
+	dir := t.TempDir()
+	selfKey, selfCert := filepath.Join(dir, "self.key"), filepath.Join(dir, "self.pem")
+	if _, err := openssl(t, nil, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", selfKey,
+		"-subj", "/CN=Self/emailAddress=self@sealgate.test", "-days", "3", "-out", selfCert); err != nil {
+		t.Fatal(err)
+	}
+	leafKey, leafCSR, leafCert := filepath.Join(dir, "leaf.key"), filepath.Join(dir, "leaf.csr"), filepath.Join(dir, "leaf.pem")
+	if _, err := openssl(t, nil, "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", leafKey,
+		"-subj", "/CN=Leaf/emailAddress=leaf@sealgate.test", "-out", leafCSR); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := openssl(t, nil, "x509", "-req", "-in", leafCSR, "-CA", selfCert, "-CAkey", selfKey, "-set_serial", "7", "-days", "3", "-out", leafCert); err != nil {
+		t.Fatal(err)
+	}
+	load := func(p string) *x509.Certificate {
+		blk, _ := pem.Decode(cryptotest.ReadFile(t, p))
+		c, err := ParseCertificate(blk.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	self := load(selfCert)
+	input := writeTemp(t, "in.txt", []byte(sampleInner))
+	for _, c := range []struct {
+		cert, key, from string
+		want            Status
+	}{{selfCert, selfKey, "self@sealgate.test", StatusGood}, {leafCert, leafKey, "leaf@sealgate.test", StatusUntrusted}} {
+		args := []string{"cms", "-sign", "-in", input, "-signer", c.cert, "-inkey", c.key, "-from", c.from, "-subject", "x"}
+		if c.cert == leafCert {
+			args = append(args, "-certfile", selfCert) // the chain travels with the message
+		}
+		msg, err := openssl(t, nil, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := Verify(nil, bytes.NewReader(msg), VerifyOptions{Roots: x509.NewCertPool(), TrustedSigners: []*x509.Certificate{self}})
+		if err != nil || r.Status != c.want {
+			t.Errorf("%s: %v %v %s", c.from, err, r.Status, r.Reason)
+		}
 	}
 }

@@ -319,7 +319,11 @@ func (p *Pipeline) verify(ctx context.Context, w *work, content mailstore.Body, 
 		if err != nil {
 			return sigInfo{status: verdict.UnknownKey, checkErr: authres.ResultTempError, scheme: policy.SMIME}, true
 		}
-		r, err := smime.Verify(nil, content.NewReader(), smime.VerifyOptions{Roots: roots, Certificates: certs, Now: now})
+		own, err := p.trustedSelfSigned(ctx, from, certs)
+		if err != nil {
+			return sigInfo{status: verdict.UnknownKey, checkErr: authres.ResultTempError, scheme: policy.SMIME}, true
+		}
+		r, err := smime.Verify(nil, content.NewReader(), smime.VerifyOptions{Roots: roots, Certificates: certs, TrustedSigners: own, Now: now})
 		if errors.Is(err, smime.ErrNotSigned) {
 			return sigInfo{}, false
 		}
@@ -332,6 +336,35 @@ func (p *Pipeline) verify(ctx context.Context, w *work, content mailstore.Body, 
 		return smimeSig(r), true
 	}
 	return sigInfo{}, false
+}
+
+// trustedSelfSigned picks the self-signed certificates among the sender's (gpgsm makes them)
+// that an operator verified: like a verified OpenPGP key, such a certificate is trusted for
+// its own signatures, and for nothing else.
+func (p *Pipeline) trustedSelfSigned(ctx context.Context, from string, certs []*x509.Certificate) ([]*x509.Certificate, error) {
+	var self []*x509.Certificate
+	for _, c := range certs {
+		if bytes.Equal(c.RawIssuer, c.RawSubject) && smime.CheckCertSignature(c, c) == nil {
+			self = append(self, c)
+		}
+	}
+	if len(self) == 0 {
+		return nil, nil
+	}
+	entries, err := p.opts.Keys.Entries(ctx, from)
+	if err != nil {
+		return nil, err
+	}
+	var out []*x509.Certificate
+	for _, c := range self {
+		fpr := smime.Fingerprint(c)
+		for _, e := range entries {
+			if e.Fingerprint == fpr && e.Trust == keys.TrustVerified {
+				out = append(out, c)
+			}
+		}
+	}
+	return out, nil
 }
 
 // protect signs and/or encrypts content as decided. PGP signing with PGP encryption is one
