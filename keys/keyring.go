@@ -382,7 +382,6 @@ func (k *Keyring) VerificationCerts(ctx context.Context, addr string) ([]*x509.C
 	return out, nil
 }
 
-
 // SigningCert implements Lookup.
 func (k *Keyring) SigningCert(ctx context.Context, addr string) (CertKey, error) {
 	rs, err := k.findAddr(ctx, SchemeSMIME, addr)
