@@ -35,7 +35,8 @@
 // signatures are checked over the canonical (CRLF) form of the signed part.
 // SHA-1 signatures fail unless VerifyOptions.AllowSHA1 is set. A signature
 // without its certificate is checked against VerifyOptions.Certificates
-// (the keyring's). The outcome is a SignatureResult whose Status is a
+// (the keyring's); VerifyOptions.TrustedSigners are self-signed
+// certificates trusted for their own signatures only. The outcome is a SignatureResult whose Status is a
 // crypto/verdict outcome (pass, fail, untrusted, mismatch, or — when the
 // signature could not be checked at all — unknown signer or unsupported,
 // which are never fail), with a reason; errors are for input that cannot
