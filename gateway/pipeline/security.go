@@ -164,9 +164,10 @@ func (s sigInfo) signatureValue() string {
 }
 
 // smimeValue is the RFC 7281 §3 result: fail only for a signature that was checked and is
-// wrong; policy for one that verifies but is not acceptable here (no trusted chain, a
-// refused hash, a From that is not the signer); neutral for one that could not be processed
-// (unknown signer, unsupported algorithm); temperror/permerror when the check itself failed.
+// wrong (SHA-1 included: its collisions can be made); policy for one that verifies but is not
+// acceptable here (no trusted chain, a From that is not the signer); neutral for one that
+// could not be processed (unknown signer, unsupported algorithm); temperror/permerror when the
+// check itself failed.
 func (s sigInfo) smimeValue() authres.ResultValue {
 	if s.checkErr != "" {
 		return s.checkErr
