@@ -432,3 +432,38 @@ func TestTrustedSignerIsNoTrustAnchor(t *testing.T) {
 		}
 	}
 }
+
+// A signer named by subject key identifier (CMS version 3, `openssl cms -sign -keyid`) is
+// found, in the message or in the keyring: OpenSSL verifies it, and so must Verify.
+func TestOpenSSLKeyIDSigner(t *testing.T) {
+	ca, caPath, rsaP, ecP := fixtures(t)
+	input := writeTemp(t, "in.txt", []byte(sampleInner))
+	for _, p := range []party{rsaP, ecP} {
+		from := p.cert.EmailAddresses[0]
+		for _, nocerts := range []bool{false, true} {
+			args := []string{"cms", "-sign", "-keyid", "-in", input, "-signer", p.certPath, "-inkey", p.keyPath, "-from", from, "-subject", "keyid"}
+			verifyArgs := []string{"cms", "-verify", "-CAfile", caPath, "-out", "/dev/null"}
+			var keyring []*x509.Certificate
+			if nocerts {
+				args = append(args, "-nocerts")
+				verifyArgs = append(verifyArgs, "-certfile", p.certPath)
+				keyring = []*x509.Certificate{rsaP.cert, ecP.cert}
+			}
+			msg, err := openssl(t, nil, args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := openssl(t, msg, verifyArgs...); err != nil {
+				t.Fatalf("openssl cms -verify: %v", err)
+			}
+			r, err := Verify(nil, bytes.NewReader(msg), VerifyOptions{Roots: pool(ca), Certificates: keyring})
+			if err != nil || r.Status != StatusGood || r.Signer != from {
+				t.Fatalf("%s nocerts=%v: %v %v %s", from, nocerts, err, r.Status, r.Reason)
+			}
+			tampered := bytes.Replace(msg, []byte("from Sealgate"), []byte("from Sealgatf"), 1)
+			if r, _ := Verify(nil, bytes.NewReader(tampered), VerifyOptions{Roots: pool(ca), Certificates: keyring}); r.Status != StatusBad {
+				t.Fatalf("%s tampered: %v %s", from, r.Status, r.Reason)
+			}
+		}
+	}
+}

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"io"
 	"net/mail"
-	"sort"
 	"strings"
 	"time"
 
@@ -100,7 +99,7 @@ func Verify(dst io.Writer, msg io.Reader, opts VerifyOptions) (SignatureResult, 
 			return SignatureResult{Signed: true, Opaque: true, Status: StatusBad, Reason: "malformed SignedData: " + err.Error()}, nil
 		}
 		inner = p7.Content
-		res = verifyParsed(p7, nil, opts)
+		res = verifyParsed(p7, der, nil, opts)
 		res.Opaque = true
 	case top.MediaType == "multipart/mixed":
 		// A signed first part followed by unsigned additions (mailing
@@ -136,14 +135,52 @@ func verifyCMS(der, content []byte, opts VerifyOptions) SignatureResult {
 	if err != nil {
 		return SignatureResult{Signed: true, Status: StatusBad, Reason: "malformed SignedData: " + err.Error()}
 	}
-	return verifyParsed(p7, content, opts)
+	return verifyParsed(p7, der, content, opts)
 }
 
-// verifyParsed checks every signer of p7; detached is the signed content
-// for a detached signature (nil for opaque).
-func verifyParsed(p7 *pkcs7.PKCS7, detached []byte, opts VerifyOptions) SignatureResult {
+// signerInfoIn is a SignerInfo as read (RFC 5652 §5.3): the signer is
+// identified by issuer and serial number or (version 3) by subject key
+// identifier, which go.mozilla.org/pkcs7 does not read.
+type signerInfoIn struct {
+	Version         int
+	SID             asn1.RawValue
+	DigestAlgorithm pkix.AlgorithmIdentifier
+	SignedAttrs     asn1.RawValue `asn1:"optional,tag:0"`
+	SignatureAlg    pkix.AlgorithmIdentifier
+	Signature       []byte
+	UnsignedAttrs   asn1.RawValue `asn1:"optional,tag:1"`
+}
+
+// signerInfos reads the SignerInfos of a DER ContentInfo with SignedData.
+func signerInfos(der []byte) ([]signerInfoIn, error) {
+	var ci contentInfo
+	if _, err := asn1.Unmarshal(der, &ci); err != nil {
+		return nil, err
+	}
+	var sd struct {
+		Version          int
+		DigestAlgorithms asn1.RawValue
+		EncapContentInfo asn1.RawValue
+		Certificates     asn1.RawValue  `asn1:"optional,tag:0"`
+		CRLs             asn1.RawValue  `asn1:"optional,tag:1"`
+		SignerInfos      []signerInfoIn `asn1:"set"`
+	}
+	if _, err := asn1.Unmarshal(ci.Content.Bytes, &sd); err != nil {
+		return nil, err
+	}
+	return sd.SignerInfos, nil
+}
+
+// verifyParsed checks every signer of p7 (der is its encoding); detached
+// is the signed content for a detached signature (nil for opaque).
+func verifyParsed(p7 *pkcs7.PKCS7, der, detached []byte, opts VerifyOptions) SignatureResult {
 	res := SignatureResult{Signed: true, Status: StatusBad}
-	if len(p7.Signers) == 0 {
+	sis, err := signerInfos(der)
+	if err != nil {
+		res.Reason = "malformed SignerInfo: " + err.Error()
+		return res
+	}
+	if len(sis) == 0 {
 		res.Reason = "no signer"
 		return res
 	}
@@ -161,9 +198,8 @@ func verifyParsed(p7 *pkcs7.PKCS7, detached []byte, opts VerifyOptions) Signatur
 			return res
 		}
 	}
-	for i, si := range p7.Signers {
-		r := verifySigner(p7, si.IssuerAndSerialNumber.IssuerName.FullBytes, si.IssuerAndSerialNumber.SerialNumber.String(),
-			si.DigestAlgorithm.Algorithm, si.DigestEncryptionAlgorithm, si.AuthenticatedAttributes, si.EncryptedDigest, content, opts)
+	for i, si := range sis {
+		r := verifySigner(p7, si, content, opts)
 		if i == 0 || r.Status.Better(res.Status) {
 			res = r
 		}
@@ -176,15 +212,31 @@ type p7attr = struct {
 	Value asn1.RawValue `asn1:"set"`
 }
 
-func verifySigner[A any](p7 *pkcs7.PKCS7, issuer []byte, serial string, digestOID asn1.ObjectIdentifier, sigAlg pkix.AlgorithmIdentifier, attrs []A, sig, content []byte, opts VerifyOptions) SignatureResult {
-	res := SignatureResult{Signed: true, Status: StatusBad}
-	var ee *x509.Certificate
-	for _, c := range append(append([]*x509.Certificate{}, p7.Certificates...), opts.Certificates...) {
-		if bytes.Equal(c.RawIssuer, issuer) && c.SerialNumber.String() == serial {
-			ee = c
-			break
+// signerCert finds the certificate a SignerIdentifier names among certs.
+func signerCert(sid asn1.RawValue, certs []*x509.Certificate) *x509.Certificate {
+	if sid.Class == asn1.ClassContextSpecific && sid.Tag == 0 {
+		for _, c := range certs {
+			if len(c.SubjectKeyId) > 0 && bytes.Equal(c.SubjectKeyId, sid.Bytes) {
+				return c
+			}
+		}
+		return nil
+	}
+	var ias issuerAndSerial
+	if _, err := asn1.Unmarshal(sid.FullBytes, &ias); err != nil || ias.Serial == nil {
+		return nil
+	}
+	for _, c := range certs {
+		if bytes.Equal(c.RawIssuer, ias.Issuer.FullBytes) && c.SerialNumber.Cmp(ias.Serial) == 0 {
+			return c
 		}
 	}
+	return nil
+}
+
+func verifySigner(p7 *pkcs7.PKCS7, si signerInfoIn, content []byte, opts VerifyOptions) SignatureResult {
+	res := SignatureResult{Signed: true, Status: StatusBad}
+	ee := signerCert(si.SID, append(append([]*x509.Certificate{}, p7.Certificates...), opts.Certificates...))
 	if ee == nil {
 		res.Status, res.Reason = StatusUnknownSigner, "signer certificate neither in the message nor in the keyring"
 		return res
@@ -195,6 +247,7 @@ func verifySigner[A any](p7 *pkcs7.PKCS7, issuer []byte, serial string, digestOI
 	if em := certEmails(ee); len(em) > 0 {
 		res.Signer = em[0]
 	}
+	digestOID, sigAlg, sig := si.DigestAlgorithm.Algorithm, si.SignatureAlg, si.Signature
 	h, ok := hashForOID(digestOID)
 	if !ok {
 		res.Status, res.Reason = StatusUnsupported, "unsupported digest "+digestOID.String()
@@ -205,20 +258,17 @@ func verifySigner[A any](p7 *pkcs7.PKCS7, issuer []byte, serial string, digestOI
 	d.Write(content)
 	contentDigest := d.Sum(nil)
 	signed := content
-	if len(attrs) > 0 {
-		var enc [][]byte
+	if len(si.SignedAttrs.FullBytes) > 0 {
+		// The signature covers the attributes' DER with the SET tag in place of the
+		// IMPLICIT [0] (RFC 5652 §5.4).
+		set := append([]byte{0x31}, si.SignedAttrs.FullBytes[1:]...)
 		var md []byte
-		for _, a := range attrs {
-			pa := any(a)
-			b, err := asn1.Marshal(pa)
-			if err != nil {
+		for rest := si.SignedAttrs.Bytes; len(rest) > 0; {
+			var at p7attr
+			var err error
+			if rest, err = asn1.Unmarshal(rest, &at); err != nil {
 				res.Reason = "malformed signed attributes"
 				return res
-			}
-			enc = append(enc, b)
-			var at p7attr
-			if _, err := asn1.Unmarshal(b, &at); err != nil {
-				continue
 			}
 			switch {
 			case at.Type.Equal(oidAttrMessageDigest):
@@ -234,8 +284,7 @@ func verifySigner[A any](p7 *pkcs7.PKCS7, issuer []byte, serial string, digestOI
 			res.Reason = "content verify error: message digest mismatch (content changed)"
 			return res
 		}
-		sort.Slice(enc, func(i, j int) bool { return bytes.Compare(enc[i], enc[j]) < 0 })
-		signed, _ = asn1.Marshal(asn1.RawValue{Class: asn1.ClassUniversal, Tag: asn1.TagSet, IsCompound: true, Bytes: bytes.Join(enc, nil)})
+		signed = set
 	}
 	sigHash, pss := h, (*rsa.PSSOptions)(nil)
 	if sigAlg.Algorithm.Equal(oidRSASSAPSS) {
