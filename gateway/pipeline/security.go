@@ -298,7 +298,7 @@ func (p *Pipeline) verify(ctx context.Context, w *work, content mailstore.Body, 
 	now := p.opts.Now
 	switch a.Signed {
 	case policy.PGP:
-		ring, err := p.opts.Keys.VerificationKeysPGP(ctx, from)
+		ring, err := lookupFrom(from, func(a string) (pgpmime.KeyRing, error) { return p.opts.Keys.VerificationKeysPGP(ctx, a) })
 		if err != nil {
 			return sigInfo{status: verdict.UnknownKey, checkErr: authres.ResultTempError, scheme: policy.PGP}, true
 		}
@@ -316,7 +316,7 @@ func (p *Pipeline) verify(ctx context.Context, w *work, content mailstore.Body, 
 			return sigInfo{status: verdict.UnknownKey, checkErr: authres.ResultTempError, scheme: policy.SMIME}, true
 		}
 		// Signatures made without their certificate are checked against the sender's.
-		certs, err := p.opts.Keys.VerificationCerts(ctx, from)
+		certs, err := lookupFrom(from, func(a string) ([]*x509.Certificate, error) { return p.opts.Keys.VerificationCerts(ctx, a) })
 		if err != nil {
 			return sigInfo{status: verdict.UnknownKey, checkErr: authres.ResultTempError, scheme: policy.SMIME}, true
 		}
@@ -337,6 +337,16 @@ func (p *Pipeline) verify(ctx context.Context, w *work, content mailstore.Body, 
 		return smimeSig(r), true
 	}
 	return sigInfo{}, false
+}
+
+// lookupFrom runs a keyring lookup for the From address; a From that is no address has no
+// keys (which is not a keyring failure).
+func lookupFrom[T any](from string, lookup func(addr string) (T, error)) (T, error) {
+	if _, err := keys.NormalizeAddress(from); err != nil {
+		var none T
+		return none, nil
+	}
+	return lookup(from)
 }
 
 // trustedSelfSigned picks the self-signed certificates among the sender's (gpgsm makes them)

@@ -101,3 +101,29 @@ func cryptoFixture(t *testing.T, name string) []byte {
 	}
 	return b
 }
+
+// A signed message whose From is no address is checked without sender keys: the signer is
+// unknown, not a keyring failure (temperror).
+func TestSignatureWithoutFromAddress(t *testing.T) {
+	e := newSecEnv(t)
+	ctx := context.Background()
+	if _, err := e.admin.GenerateSMIME(ctx, "alice@example.test"); err != nil {
+		t.Fatal(err)
+	}
+	ck, err := e.kr.SigningCert(ctx, "alice@example.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var signed bytes.Buffer
+	msg := strings.Replace(plainMsg("alice@example.test"), "From: alice@example.test", "From: undisclosed", 1)
+	if err := smime.Sign(&signed, strings.NewReader(msg), smime.SignOptions{Cert: ck.Cert, Key: ck.Key, Chain: ck.Chain}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.process(RoleMX, "alice@example.test", signed.String(), "carol@example.test"); err != nil {
+		t.Fatal(err)
+	}
+	carol := e.inbox("carol@example.test")[0]
+	if ar := header(carol, "Authentication-Results"); strings.Contains(ar, "temperror") || !strings.Contains(ar, "smime=") {
+		t.Fatalf("Authentication-Results %q", ar)
+	}
+}
