@@ -353,8 +353,9 @@ func (k *Keyring) Certificates(ctx context.Context, addr string) ([]*x509.Certif
 		if c.KeyUsage != 0 && c.KeyUsage&(x509.KeyUsageKeyEncipherment|x509.KeyUsageKeyAgreement) == 0 {
 			continue
 		}
-		// A key restricted to RSASSA-PSS signs only (RFC 4055): no client decrypts with it.
-		if !smime.EmailProtection(c) || smime.IsRSAPSS(c) {
+		// Only keys mail can be encrypted to: an Ed25519 key or one restricted to RSASSA-PSS
+		// (RFC 4055) signs only, and no client decrypts with it.
+		if !smime.EmailProtection(c) || !smime.Encryptable(c) {
 			continue
 		}
 		out = append(out, c)

@@ -264,3 +264,22 @@ func TestPKCS12Export(t *testing.T) {
 		t.Fatalf("PKCS#12 exports audited %d times", n)
 	}
 }
+
+// Only certificates whose key mail can be encrypted to are offered for encryption: an Ed25519
+// certificate without key usage (as `openssl req -x509` makes it) signs only.
+func TestSigningOnlyKeysNotOfferedForEncryption(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	cert := mustOpenSSL(t, nil, "req", "-x509", "-newkey", "ed25519", "-nodes", "-keyout", filepath.Join(dir, "k.pem"),
+		"-subj", "/CN=Ed/emailAddress=ed25519@keys.test", "-days", "3", "-out", "-")
+	tk := newKeyring(t)
+	if es := tk.mustImport(t, cert, keys.ImportOptions{}); len(es) != 1 || es[0].Algorithm != "ed25519" {
+		t.Fatalf("imported %+v", es)
+	}
+	if certs, err := tk.Certificates(ctx, "ed25519@keys.test"); err != nil || len(certs) != 0 {
+		t.Fatalf("an Ed25519 certificate is offered for encryption: %v %d", err, len(certs))
+	}
+	if certs, err := tk.VerificationCerts(ctx, "ed25519@keys.test"); err != nil || len(certs) != 1 {
+		t.Fatalf("verification certificates: %v %d", err, len(certs))
+	}
+}

@@ -2,6 +2,7 @@ package smime
 
 import (
 	"crypto"
+	"crypto/ecdsa"
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -216,4 +217,18 @@ func CheckCertSignature(c, parent *x509.Certificate) error {
 	d := newHash(h)
 	d.Write(c.RawTBSCertificate)
 	return rsa.VerifyPSS(pub, h, d.Sum(nil), raw.Signature.RightAlign(), opts)
+}
+
+// Encryptable reports whether mail can be encrypted to the certificate's
+// key: RSA that is not PSS-restricted (key transport), or EC on a curve
+// with ECDH (key agreement). Key usage is the caller's to check.
+func Encryptable(c *x509.Certificate) bool {
+	switch pub := c.PublicKey.(type) {
+	case *rsa.PublicKey:
+		return !IsRSAPSS(c)
+	case *ecdsa.PublicKey:
+		_, err := pub.ECDH()
+		return err == nil
+	}
+	return false
 }
