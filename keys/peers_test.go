@@ -191,8 +191,9 @@ func TestRSAPSSCertificateAndKey(t *testing.T) {
 	}
 }
 
-// keys export --pkcs12: OpenSSL 3 reads both forms; GnuPG 2.2's gpgsm imports the 3DES form
-// (it reads no PBES2) and signs with the key; the keyring takes its own export back.
+// keys export --pkcs12: OpenSSL 3 and NSS (Thunderbird's library) read both forms; GnuPG 2.2's
+// gpgsm imports the 3DES form (it reads no PBES2) and signs with the key; the keyring takes its
+// own export back.
 func TestPKCS12Export(t *testing.T) {
 	ctx := context.Background()
 	tk := newKeyring(t)
@@ -228,6 +229,24 @@ func TestPKCS12Export(t *testing.T) {
 			}
 			if _, _, err := runCmd(nil, "openssl", "pkcs12", "-in", f, "-passin", "pass:wrong", "-noout"); err == nil {
 				t.Fatal("openssl opens the file with a wrong passphrase")
+			}
+			// NSS, the library Thunderbird imports PKCS#12 with.
+			requirePeer(t, "pk12util")
+			nss := filepath.Join(t.TempDir(), "nss")
+			os.Mkdir(nss, 0o700)
+			mustRun := func(name string, args ...string) []byte {
+				out, errOut, err := runCmd(nil, name, args...)
+				if err != nil {
+					t.Fatalf("%s %v: %v\n%s%s", name, args, err, out, errOut)
+				}
+				return append(out, errOut...)
+			}
+			mustRun("certutil", "-N", "-d", "sql:"+nss, "--empty-password")
+			if out := mustRun("pk12util", "-i", f, "-d", "sql:"+nss, "-W", "export pass"); !bytes.Contains(out, []byte("PKCS12 IMPORT SUCCESSFUL")) {
+				t.Fatalf("pk12util: %s", out)
+			}
+			if out := mustRun("certutil", "-K", "-d", "sql:"+nss); !bytes.Contains(out, []byte("rsa")) {
+				t.Fatalf("NSS holds no key after the import:\n%s", out)
 			}
 			back := newKeyring(t)
 			if es := back.mustImport(t, p12, keys.ImportOptions{Passphrase: []byte("export pass")}); len(es) != 1 || es[0].Fingerprint != e.Fingerprint || !es[0].Secret {
