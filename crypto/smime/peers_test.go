@@ -19,7 +19,7 @@ import (
 
 // pssParty is the RSASSA-PSS signer of testdata (a key restricted to PSS
 // signatures, its certificate issued by the test CA).
-func pssParty(t *testing.T) party {
+func pssParty(t testing.TB) party {
 	dir := filepath.Join(cryptotest.Testdata(t), "smime")
 	p := party{certPath: filepath.Join(dir, "pss.pem"), keyPath: filepath.Join(dir, "pss-key.pem")}
 	blk, _ := pem.Decode(cryptotest.ReadFile(t, p.certPath))
