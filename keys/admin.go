@@ -11,6 +11,7 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
+	"software.sslmate.com/src/go-pkcs12"
 )
 
 // Revoke marks an entry revoked. For an OpenPGP key whose secret part the keyring holds, a
@@ -181,7 +182,7 @@ func (a *Admin) ExportSMIME(ctx context.Context, target string, secret bool) ([]
 		if err != nil {
 			return nil, err
 		}
-		der, err := x509.MarshalPKCS8PrivateKey(priv)
+		der, err := marshalX509Key(priv, r.Public)
 		if err != nil {
 			return nil, err
 		}
@@ -192,6 +193,63 @@ func (a *Admin) ExportSMIME(ctx context.Context, target string, secret bool) ([]
 	}
 	pem.Encode(&buf, &pem.Block{Type: "CERTIFICATE", Bytes: r.Public})
 	return buf.Bytes(), nil
+}
+
+// PKCS12Cipher selects how ExportSMIMEPKCS12 protects the file.
+type PKCS12Cipher int
+
+const (
+	// PKCS12TripleDES: keys and certificates encrypted with pbeWithSHAAnd3-KeyTripleDES-CBC,
+	// SHA-1 MAC. Read by GnuPG 2.2 (gpgsm --import reads no PBES2), OpenSSL 3, NSS
+	// (Thunderbird, Firefox), Windows and macOS.
+	PKCS12TripleDES PKCS12Cipher = iota
+	// PKCS12AES256: PBES2 with AES-256-CBC and PBKDF2-HMAC-SHA-256, SHA-256 MAC (what OpenSSL 3
+	// writes by default). Read by OpenSSL 3, NSS and current Windows and macOS, not by GnuPG 2.2.
+	PKCS12AES256
+)
+
+// ParsePKCS12Cipher reads "3des" or "aes256".
+func ParsePKCS12Cipher(s string) (PKCS12Cipher, bool) {
+	switch strings.ToLower(s) {
+	case "3des", "":
+		return PKCS12TripleDES, true
+	case "aes256", "aes-256":
+		return PKCS12AES256, true
+	}
+	return 0, false
+}
+
+// PKCS12Options configures ExportSMIMEPKCS12.
+type PKCS12Options struct {
+	// Passphrase protects the file (empty: an empty passphrase, which every reader accepts).
+	Passphrase []byte
+	Cipher     PKCS12Cipher
+}
+
+// ExportSMIMEPKCS12 returns the S/MIME certificate of target (address or fingerprint) with its
+// private key and stored chain as a PKCS#12 file (RFC 7292), the form mail clients and gpgsm
+// import. The export is audited.
+func (a *Admin) ExportSMIMEPKCS12(ctx context.Context, target string, opts PKCS12Options) ([]byte, error) {
+	r, err := a.exportRecord(ctx, target, SchemeSMIME, true)
+	if err != nil {
+		return nil, err
+	}
+	ck, err := a.k.certKey(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	enc := pkcs12.LegacyDES
+	if opts.Cipher == PKCS12AES256 {
+		enc = pkcs12.Modern2023
+	}
+	pfx, err := enc.Encode(ck.Key, ck.Cert, ck.Chain, string(opts.Passphrase))
+	if err != nil {
+		return nil, fmt.Errorf("keys: PKCS#12 of %s: %w", r.Fingerprint, err)
+	}
+	if err := a.auditExport(ctx, r); err != nil {
+		return nil, err
+	}
+	return pfx, nil
 }
 
 // ExportCA returns the built-in CA certificate as PEM, for clients to trust.

@@ -12,6 +12,8 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
+
+	"github.com/sealgate/sealgate/crypto/smime"
 )
 
 // PGPOptions configure GeneratePGP.
@@ -203,7 +205,7 @@ func (k *Keyring) CACertificate(ctx context.Context) (*x509.Certificate, error) 
 	}
 	for i := len(rs) - 1; i >= 0; i-- {
 		if rs[i].Sealed != nil && rs[i].Source == SourceGenerated && rs[i].Revoked.IsZero() {
-			return x509.ParseCertificate(rs[i].Public)
+			return smime.ParseCertificate(rs[i].Public)
 		}
 	}
 	return nil, fmt.Errorf("%w: no built-in CA yet (it is made by the first keys generate --smime)", ErrNotFound)

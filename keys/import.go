@@ -12,6 +12,8 @@ import (
 
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 	"software.sslmate.com/src/go-pkcs12"
+
+	"github.com/sealgate/sealgate/crypto/smime"
 )
 
 // Admin changes the keyring on behalf of an actor; every change is written to the audit log
@@ -71,12 +73,13 @@ func (a *Admin) Import(ctx context.Context, data []byte, opts ImportOptions) ([]
 	switch {
 	case bytes.Contains(data, []byte("-----BEGIN PGP ")):
 		entities, err = readOpenPGP(data)
-	case bytes.HasPrefix(trimmed, []byte("-----BEGIN ")):
+	case bytes.HasPrefix(trimmed, []byte("-----BEGIN ")) || bytes.Contains(data, []byte("\n-----BEGIN ")):
+		// PEM, also after the "Bag Attributes" text `openssl pkcs12 -nodes` writes.
 		var in pemInput
 		in, err = parsePEM(data)
 		certs, privs = in.certs, in.keys
 	case data[0] == 0x30:
-		if c, cerr := x509.ParseCertificate(data); cerr == nil {
+		if c, cerr := smime.ParseCertificate(data); cerr == nil {
 			certs = []*x509.Certificate{c}
 		} else {
 			var priv any
@@ -85,6 +88,10 @@ func (a *Admin) Import(ctx context.Context, data []byte, opts ImportOptions) ([]
 			if err != nil {
 				if errors.Is(err, pkcs12.ErrIncorrectPassword) {
 					return nil, fmt.Errorf("%w: the PKCS#12 file does not open with the passphrase given (--passphrase-file)", ErrRefused)
+				}
+				if strings.Contains(err.Error(), "1.2.840.113549.1.1.10") {
+					// go-pkcs12 hands out no key it cannot parse; the PEM form imports.
+					return nil, fmt.Errorf("%w: the PKCS#12 file holds an RSASSA-PSS key, which is read only in PEM form: import the output of `openssl pkcs12 -nodes` instead", ErrRefused)
 				}
 				return nil, fmt.Errorf("%w: not a certificate, key or PKCS#12 file: %v", ErrRefused, err)
 			}
@@ -126,7 +133,7 @@ func (a *Admin) Import(ctx context.Context, data []byte, opts ImportOptions) ([]
 				return nil, fmt.Errorf("%w: certificate %q is not a CA certificate", ErrRefused, c.Subject.String())
 			}
 			scheme = SchemeCA
-		} else if c.IsCA && len(privs) == 0 && len(certs) == 1 {
+		} else if c.IsCA && len(privs) == 0 && len(certs) == 1 && !selfSignedEndEntity(c) {
 			return nil, fmt.Errorf("%w: %q is a CA certificate; import it with --trust", ErrRefused, c.Subject.String())
 		}
 		r := certRecord(c, scheme, k.opts.Subaddressing)
@@ -168,7 +175,7 @@ func (a *Admin) Import(ctx context.Context, data []byte, opts ImportOptions) ([]
 			}
 			found := false
 			for _, r := range stored {
-				c, err := x509.ParseCertificate(r.Public)
+				c, err := smime.ParseCertificate(r.Public)
 				if err != nil || !keyMatches(p, c) {
 					continue
 				}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sealgate/sealgate/crypto/pgpmime"
+	"github.com/sealgate/sealgate/crypto/smime"
 	"github.com/sealgate/sealgate/gateway/address"
 )
 
@@ -75,6 +76,10 @@ type Lookup interface {
 	DecryptionKeysPGP(ctx context.Context, addr string) (pgpmime.KeyRing, error)
 	// Certificates returns the certificates to encrypt to addr with S/MIME.
 	Certificates(ctx context.Context, addr string) ([]*x509.Certificate, error)
+	// VerificationCerts returns the certificates of addr that S/MIME signatures made without
+	// their certificate may be checked against: every non-revoked one, expired ones included
+	// (old mail), untrusted excluded.
+	VerificationCerts(ctx context.Context, addr string) ([]*x509.Certificate, error)
 	// SigningCert returns addr's certificate and private key for S/MIME signing, or ErrNotFound.
 	SigningCert(ctx context.Context, addr string) (CertKey, error)
 	// DecryptionCerts returns every certificate of addr with its private key (expired and
@@ -351,14 +356,16 @@ func (k *Keyring) Certificates(ctx context.Context, addr string) ([]*x509.Certif
 	}
 	var out []*x509.Certificate
 	for _, r := range choose(rs, k.now(), false) {
-		c, err := x509.ParseCertificate(r.Public)
+		c, err := smime.ParseCertificate(r.Public)
 		if err != nil {
 			return nil, fmt.Errorf("keys: stored certificate %s: %w", r.Fingerprint, err)
 		}
 		if c.KeyUsage != 0 && c.KeyUsage&(x509.KeyUsageKeyEncipherment|x509.KeyUsageKeyAgreement) == 0 {
 			continue
 		}
-		if !emailProtection(c) {
+		// Only keys mail can be encrypted to: an Ed25519 key or one restricted to RSASSA-PSS
+		// (RFC 4055) signs only, and no client decrypts with it.
+		if !smime.EmailProtection(c) || !smime.Encryptable(c) {
 			continue
 		}
 		out = append(out, c)
@@ -366,16 +373,24 @@ func (k *Keyring) Certificates(ctx context.Context, addr string) ([]*x509.Certif
 	return out, nil
 }
 
-func emailProtection(c *x509.Certificate) bool {
-	if len(c.ExtKeyUsage) == 0 && len(c.UnknownExtKeyUsage) == 0 {
-		return true
+// VerificationCerts implements Lookup.
+func (k *Keyring) VerificationCerts(ctx context.Context, addr string) ([]*x509.Certificate, error) {
+	rs, err := k.findAddr(ctx, SchemeSMIME, addr)
+	if err != nil {
+		return nil, err
 	}
-	for _, u := range c.ExtKeyUsage {
-		if u == x509.ExtKeyUsageEmailProtection || u == x509.ExtKeyUsageAny {
-			return true
+	var out []*x509.Certificate
+	for _, r := range rs {
+		if !r.Revoked.IsZero() || r.Trust == TrustUntrusted {
+			continue
 		}
+		c, err := smime.ParseCertificate(r.Public)
+		if err != nil {
+			return nil, fmt.Errorf("keys: stored certificate %s: %w", r.Fingerprint, err)
+		}
+		out = append(out, c)
 	}
-	return false
+	return out, nil
 }
 
 // SigningCert implements Lookup.
@@ -392,7 +407,7 @@ func (k *Keyring) SigningCert(ctx context.Context, addr string) (CertKey, error)
 		if err != nil {
 			return CertKey{}, err
 		}
-		if c := ck.Cert; (c.KeyUsage == 0 || c.KeyUsage&x509.KeyUsageDigitalSignature != 0) && emailProtection(c) {
+		if c := ck.Cert; (c.KeyUsage == 0 || c.KeyUsage&x509.KeyUsageDigitalSignature != 0) && smime.EmailProtection(c) {
 			return ck, nil
 		}
 	}
@@ -402,7 +417,7 @@ func (k *Keyring) SigningCert(ctx context.Context, addr string) (CertKey, error)
 // certKey opens a record's certificate, private key and chain. A certificate issued by the
 // built-in CA gets the CA certificate as its chain when it has none of its own.
 func (k *Keyring) certKey(ctx context.Context, r Record) (CertKey, error) {
-	c, err := x509.ParseCertificate(r.Public)
+	c, err := smime.ParseCertificate(r.Public)
 	if err != nil {
 		return CertKey{}, fmt.Errorf("keys: stored certificate %s: %w", r.Fingerprint, err)
 	}
@@ -413,7 +428,7 @@ func (k *Keyring) certKey(ctx context.Context, r Record) (CertKey, error) {
 		}
 	}
 	if len(r.Chain) > 0 {
-		if ck.Chain, err = x509.ParseCertificates(r.Chain); err != nil {
+		if ck.Chain, err = smime.ParseCertificates(r.Chain); err != nil {
 			return CertKey{}, fmt.Errorf("keys: stored chain of %s: %w", r.Fingerprint, err)
 		}
 	}
@@ -483,7 +498,7 @@ func (k *Keyring) TrustRoots(ctx context.Context) (*x509.CertPool, error) {
 		if !r.Revoked.IsZero() || r.Trust == TrustUntrusted {
 			continue
 		}
-		c, err := x509.ParseCertificate(r.Public)
+		c, err := smime.ParseCertificate(r.Public)
 		if err != nil {
 			return nil, fmt.Errorf("keys: stored CA certificate %s: %w", r.Fingerprint, err)
 		}

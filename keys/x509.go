@@ -42,6 +42,29 @@ func certAddresses(c *x509.Certificate, rule address.Subaddressing) []string {
 	return out
 }
 
+// selfSignedEndEntity reports whether a certificate marked CA:TRUE is a user's own
+// self-signed certificate, as gpgsm and `openssl req -x509` make them: self-signed, with an
+// e-mail address, and a key usage (when present) that allows signing or encrypting mail. Such a
+// certificate is imported as the user's S/MIME certificate; only --trust would make it a trust
+// anchor.
+func selfSignedEndEntity(c *x509.Certificate) bool {
+	// Not CheckSignatureFrom: it wants keyCertSign, which these lack.
+	if !bytes.Equal(c.RawIssuer, c.RawSubject) || smime.CheckCertSignature(c, c) != nil || len(certAddresses(c, address.Subaddressing{})) == 0 {
+		return false
+	}
+	const mailUsages = x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment | x509.KeyUsageKeyEncipherment | x509.KeyUsageKeyAgreement
+	return (c.KeyUsage == 0 || c.KeyUsage&mailUsages != 0) && smime.EmailProtection(c)
+}
+
+// certAlgorithm names a certificate's key algorithm: "rsa3072", "rsa-pss2048" (a key
+// restricted to RSASSA-PSS signatures), "ecdsa-p256", "ed25519".
+func certAlgorithm(c *x509.Certificate) string {
+	if p, ok := c.PublicKey.(*rsa.PublicKey); ok && smime.IsRSAPSS(c) {
+		return fmt.Sprintf("rsa-pss%d", p.N.BitLen())
+	}
+	return publicKeyAlgorithm(c.PublicKey)
+}
+
 func publicKeyAlgorithm(pub any) string {
 	switch p := pub.(type) {
 	case *rsa.PublicKey:
@@ -50,6 +73,9 @@ func publicKeyAlgorithm(pub any) string {
 		return "ecdsa-" + strings.ToLower(strings.ReplaceAll(p.Curve.Params().Name, "-", ""))
 	case ed25519.PublicKey:
 		return "ed25519"
+	}
+	if pub == nil {
+		return "unknown"
 	}
 	return fmt.Sprintf("%T", pub)
 }
@@ -60,7 +86,7 @@ func certRecord(c *x509.Certificate, scheme Scheme, rule address.Subaddressing) 
 	r := Record{Entry: Entry{
 		Fingerprint: smime.Fingerprint(c),
 		Scheme:      scheme,
-		Algorithm:   publicKeyAlgorithm(c.PublicKey),
+		Algorithm:   certAlgorithm(c),
 		Created:     c.NotBefore.UTC(),
 		Expires:     c.NotAfter.UTC(),
 	}, Public: c.Raw}
@@ -93,7 +119,7 @@ func parsePEM(data []byte) (pemInput, error) {
 		blocks++
 		switch b.Type {
 		case "CERTIFICATE", "X509 CERTIFICATE":
-			c, err := x509.ParseCertificate(b.Bytes)
+			c, err := smime.ParseCertificate(b.Bytes)
 			if err != nil {
 				return in, fmt.Errorf("%w: certificate does not parse: %v", ErrRefused, err)
 			}
@@ -125,7 +151,8 @@ func parsePrivateKey(typ string, der []byte) (crypto.Signer, error) {
 	case "EC PRIVATE KEY":
 		k, err = x509.ParseECPrivateKey(der)
 	default:
-		k, err = x509.ParsePKCS8PrivateKey(der)
+		// RSASSA-PSS keys too, which crypto/x509 does not read.
+		k, err = smime.ParsePrivateKey(der)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: private key does not parse: %v", ErrRefused, err)
@@ -142,6 +169,17 @@ func keyMatches(priv crypto.Signer, cert *x509.Certificate) bool {
 	type equaler interface{ Equal(crypto.PublicKey) bool }
 	pub, ok := priv.Public().(equaler)
 	return ok && pub.Equal(cert.PublicKey)
+}
+
+// marshalX509Key encodes a private key as PKCS#8, with the id-RSASSA-PSS algorithm when its
+// certificate's key is PSS-restricted (the form OpenSSL and gpgsm expect for such a key).
+func marshalX509Key(priv crypto.Signer, certDER []byte) ([]byte, error) {
+	if rk, ok := priv.(*rsa.PrivateKey); ok {
+		if c, err := smime.ParseCertificate(certDER); err == nil && smime.IsRSAPSS(c) {
+			return smime.MarshalPSSPrivateKey(rk)
+		}
+	}
+	return x509.MarshalPKCS8PrivateKey(priv)
 }
 
 func (k *Keyring) sealX509Key(fpr string, priv crypto.Signer) ([]byte, error) {

@@ -1,7 +1,9 @@
 // Package mimecrypt classifies a mail message (or a MIME part) by the
 // OpenPGP or S/MIME protection it carries, without keys and without
 // decrypting: PGP/MIME encrypted or signed (RFC 3156), inline PGP
-// encrypted or signed (armored blocks in text parts), S/MIME enveloped and
+// encrypted or signed (armored blocks in text parts: a cleartext signature,
+// or a "PGP MESSAGE" whose first packet says whether it is encrypted or
+// only signed), S/MIME enveloped and
 // authEnveloped data, S/MIME signed detached (multipart/signed) or opaque
 // (signed-data) (RFC 8551), and nested combinations as far as they are
 // visible from outside (a signature around encryption, a signature around a
@@ -281,9 +283,12 @@ func inlineKind(e *mimeutil.Entity) (Kind, bool) {
 	default:
 		return Plain, false
 	}
+	if k == PGPInlineEncrypted {
+		k = armoredMessageKind(text)
+	}
 	i := bytes.Index(text, []byte(marker))
 	end := "-----END PGP MESSAGE-----"
-	if k == PGPInlineSigned {
+	if marker != "-----BEGIN PGP MESSAGE-----" {
 		end = "-----END PGP SIGNATURE-----"
 	}
 	j := bytes.Index(text[i:], []byte(end))

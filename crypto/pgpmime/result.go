@@ -10,46 +10,33 @@ import (
 	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
+
+	"github.com/sealgate/sealgate/crypto/verdict"
 )
 
-// Status is the outcome of a signature check.
-type Status int
+// Status is the outcome of a signature check (shared with crypto/smime).
+type Status = verdict.Status
 
 const (
 	// StatusNone: the message (or layer) carries no signature.
-	StatusNone Status = iota
+	StatusNone = verdict.None
 	// StatusGood: the signature verifies with a valid key, and the sender
 	// and date checks passed.
-	StatusGood
+	StatusGood = verdict.Pass
 	// StatusBad: the signature does not verify (tampered, damaged, missing).
-	StatusBad
+	StatusBad = verdict.Fail
 	// StatusUnknownSigner: no public key for the signer was given.
-	StatusUnknownSigner
+	StatusUnknownSigner = verdict.UnknownKey
 	// StatusUntrusted: the signature verifies, but the key is expired or
 	// revoked (or otherwise not valid at signing time).
-	StatusUntrusted
+	StatusUntrusted = verdict.Untrusted
 	// StatusMismatch: the signature verifies but the message's From does not
 	// name the signer, or its Date is far from the signature time.
-	StatusMismatch
+	StatusMismatch = verdict.Mismatch
+	// StatusUnsupported: the signature uses an algorithm that is not
+	// implemented; it was not checked.
+	StatusUnsupported = verdict.Unsupported
 )
-
-func (s Status) String() string {
-	switch s {
-	case StatusNone:
-		return "none"
-	case StatusGood:
-		return "pass"
-	case StatusBad:
-		return "fail"
-	case StatusUnknownSigner:
-		return "unknown"
-	case StatusUntrusted:
-		return "untrusted"
-	case StatusMismatch:
-		return "mismatch"
-	}
-	return "invalid"
-}
 
 // SignatureResult describes a signature check. It is a result, not an
 // error: Valid false with a Reason is the normal outcome for a bad signature.
@@ -141,6 +128,9 @@ func resultFromCheck(sig *packet.Signature, issuer uint64, signer *openpgp.Entit
 		r.CryptoValid = true
 		r.Status = StatusUntrusted
 		r.Reason = "signing key revoked"
+	case errors.As(err, new(pgperrors.UnsupportedError)):
+		r.Status = StatusUnsupported
+		r.Reason = "cannot check: " + err.Error()
 	default:
 		r.Status = StatusBad
 		r.Reason = "bad signature: " + err.Error()

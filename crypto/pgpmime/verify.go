@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
+	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
@@ -29,8 +31,9 @@ type VerifyOptions struct {
 
 // Verify checks the OpenPGP signature of a message: PGP/MIME
 // multipart/signed (also as the first part of a multipart/mixed, as mailing
-// lists produce; the result is then Partial) or an inline cleartext
-// signature in the text body. The signed part is hashed in canonical CRLF
+// lists produce; the result is then Partial), an inline cleartext
+// signature in the text body, or an armored OpenPGP message in the text
+// body that is signed but not encrypted (`sq sign`, `gpg --sign --armor`). The signed part is hashed in canonical CRLF
 // form. keys holds the public keys of possible signers. The result says
 // whether and why the signature is (not) valid; ErrNotSigned means there is
 // no OpenPGP signature at all.
@@ -96,6 +99,9 @@ func verifyEntity(e *mimeutil.Entity, keys KeyRing, opts VerifyOptions, top bool
 		}
 	case e.MediaType == "text/plain":
 		text, err := e.Decoded()
+		if err == nil && !bytes.Contains(text, []byte(beginSigned)) && bytes.Contains(text, []byte(beginMessage)) {
+			return verifyInlineMessage(text, e.Header, keys, opts)
+		}
 		if err != nil || !bytes.Contains(text, []byte(beginSigned)) {
 			return SignatureResult{}, ErrNotSigned
 		}
@@ -145,6 +151,9 @@ func verifyDetached(signed, sigData []byte, keys KeyRing, opts VerifyOptions) Si
 
 func verifyBinary(signed, sig []byte, keys KeyRing, opts VerifyOptions) SignatureResult {
 	p, err := packet.Read(bytes.NewReader(sig))
+	if errors.As(err, new(pgperrors.UnsupportedError)) {
+		return SignatureResult{Signed: true, Status: StatusUnsupported, Reason: "cannot check: " + err.Error()}
+	}
 	if err != nil {
 		return SignatureResult{Signed: true, Status: StatusBad, Reason: "no signature data: " + err.Error()}
 	}

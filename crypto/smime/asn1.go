@@ -41,8 +41,15 @@ var (
 	oidDHSinglePassSHA256  = asn1.ObjectIdentifier{1, 3, 132, 1, 11, 1}
 	oidDHSinglePassSHA384  = asn1.ObjectIdentifier{1, 3, 132, 1, 11, 2}
 	oidDHSinglePassSHA512  = asn1.ObjectIdentifier{1, 3, 132, 1, 11, 3}
-	oidEmailAddressRDN     = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 1}
-	oidRSASSAPSS           = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 10}
+	// Cofactor ECDH (RFC 5753 §7.1.4, SEC 1): on the prime curves crypto/ecdh implements the
+	// cofactor is 1, so the shared secret is the standard one.
+	oidDHCofactorSHA1KDF = asn1.ObjectIdentifier{1, 3, 133, 16, 840, 63, 0, 3}
+	oidDHCofactorSHA224  = asn1.ObjectIdentifier{1, 3, 132, 1, 14, 0}
+	oidDHCofactorSHA256  = asn1.ObjectIdentifier{1, 3, 132, 1, 14, 1}
+	oidDHCofactorSHA384  = asn1.ObjectIdentifier{1, 3, 132, 1, 14, 2}
+	oidDHCofactorSHA512  = asn1.ObjectIdentifier{1, 3, 132, 1, 14, 3}
+	oidEmailAddressRDN   = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 1}
+	oidRSASSAPSS         = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 10}
 )
 
 func hashForOID(oid asn1.ObjectIdentifier) (crypto.Hash, bool) {

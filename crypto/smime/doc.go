@@ -11,13 +11,21 @@
 //   - Sign: multipart/signed; protocol="application/pkcs7-signature";
 //     micalg=sha-256 with a detached SignedData (default), or opaque
 //     application/pkcs7-mime; smime-type=signed-data. SHA-256, RSA
-//     (PKCS#1 v1.5) or ECDSA keys, the signer certificate (and the given
-//     chain) included, signingTime from the injected clock.
+//     (PKCS#1 v1.5; RSASSA-PSS when the key is PSS-restricted, RFC 4055)
+//     or ECDSA keys, the signer certificate (and the given chain)
+//     included, signingTime from the injected clock.
 //
 // Read formats: everything above plus what OpenSSL, NSS (Thunderbird) and
 // Outlook produce: BER indefinite lengths, key transport with OAEP and its
-// SHA-2/MGF/label variants, ECDH with the SHA-1..SHA-512 KDFs, AES-CBC,
-// 3DES-CBC and AES-GCM, and the older application/x-pkcs7-* names.
+// SHA-2/MGF/label variants, ECDH (standard and cofactor mode) with the
+// SHA-1..SHA-512 KDFs, AES-CBC, 3DES-CBC and AES-GCM, RSASSA-PSS
+// signatures, and the older application/x-pkcs7-* names.
+//
+// RSASSA-PSS keys: crypto/x509 leaves their certificates without a public
+// key and refuses their PKCS #8 form; ParseCertificate, ParseCertificates
+// and ParsePrivateKey read them, and every certificate of a message goes
+// through the same repair. Such a key only signs: Encrypt refuses it
+// (ErrBadCertificate), as OpenSSL does.
 //
 // Verify always checks the chain to caller-given trust roots at a given
 // time (there is no verify without a trust store: ErrNoTrustStore), the
@@ -25,9 +33,14 @@
 // extended key usage (emailProtection), and that the message's From
 // address is one of the signer certificate's addresses. Detached
 // signatures are checked over the canonical (CRLF) form of the signed part.
-// SHA-1 signatures fail unless VerifyOptions.AllowSHA1 is set. The outcome
-// is a SignatureResult (pass, fail, untrusted, mismatch, with a reason), not
-// an error; errors are for input that cannot be processed.
+// SHA-1 signatures fail unless VerifyOptions.AllowSHA1 is set. A signature
+// without its certificate is checked against VerifyOptions.Certificates
+// (the keyring's); VerifyOptions.TrustedSigners are self-signed
+// certificates trusted for their own signatures only. The outcome is a SignatureResult whose Status is a
+// crypto/verdict outcome (pass, fail, untrusted, mismatch, or — when the
+// signature could not be checked at all — unknown signer or unsupported,
+// which are never fail), with a reason; errors are for input that cannot
+// be processed.
 //
 // Size cap: CMS is processed in memory; messages above MaxMessageSize
 // (64 MiB) are refused with ErrTooLarge.

@@ -132,6 +132,9 @@ func recipientInfo(cert *x509.Certificate, cek []byte, kt KeyTransport) ([]byte,
 	if err != nil {
 		return nil, err
 	}
+	if IsRSAPSS(cert) {
+		return nil, fmt.Errorf("%w: the key of %s is restricted to RSASSA-PSS signatures and cannot receive encrypted mail", ErrBadCertificate, cert.Subject)
+	}
 	switch pub := cert.PublicKey.(type) {
 	case *rsa.PublicKey:
 		var ek []byte

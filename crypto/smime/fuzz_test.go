@@ -46,8 +46,17 @@ func FuzzCMS(f *testing.F) {
 		}
 		f.Add(cmsOf(f, out.Bytes()))
 	}
+	// RSASSA-PSS: parameters and the PSS-restricted certificate's key.
+	pss := pssParty(f)
+	var out bytes.Buffer
+	if err := Sign(&out, strings.NewReader(sampleMessage), SignOptions{Cert: pss.cert, Key: pss.key}); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(cmsOf(f, out.Bytes()))
 	f.Add([]byte{0x30, 0x80, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x03, 0xa0, 0x80, 0x00, 0x00, 0x00, 0x00})
-	opts := VerifyOptions{Roots: pool(ca)}
+	// Signer certificates from the keyring (signatures without certificates) and a trusted
+	// signer are fuzzed too.
+	opts := VerifyOptions{Roots: pool(ca), Certificates: []*x509Cert{rsaP.cert, ecP.cert, pss.cert}, TrustedSigners: []*x509Cert{ecP.cert}}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		der, err := berToDER(b)
 		if err != nil {

@@ -120,15 +120,15 @@ func kariDecrypt(full []byte, cert *x509.Certificate, priv *ecdsa.PrivateKey) ([
 	}
 	var h crypto.Hash
 	switch o := ka.KeyEncAlg.Algorithm; {
-	case o.Equal(oidDHSinglePassSHA1KDF):
+	case o.Equal(oidDHSinglePassSHA1KDF), o.Equal(oidDHCofactorSHA1KDF):
 		h = crypto.SHA1
-	case o.Equal(oidDHSinglePassSHA224):
+	case o.Equal(oidDHSinglePassSHA224), o.Equal(oidDHCofactorSHA224):
 		h = crypto.SHA224
-	case o.Equal(oidDHSinglePassSHA256):
+	case o.Equal(oidDHSinglePassSHA256), o.Equal(oidDHCofactorSHA256):
 		h = crypto.SHA256
-	case o.Equal(oidDHSinglePassSHA384):
+	case o.Equal(oidDHSinglePassSHA384), o.Equal(oidDHCofactorSHA384):
 		h = crypto.SHA384
-	case o.Equal(oidDHSinglePassSHA512):
+	case o.Equal(oidDHSinglePassSHA512), o.Equal(oidDHCofactorSHA512):
 		h = crypto.SHA512
 	default:
 		return nil, fmt.Errorf("%w: key agreement %v", ErrUnsupported, o)

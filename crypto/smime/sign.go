@@ -107,19 +107,30 @@ func signedData(content []byte, opts SignOptions, t time.Time) ([]byte, error) {
 	sort.Slice(attrs, func(i, j int) bool { return bytes.Compare(attrs[i], attrs[j]) < 0 })
 	setBody := bytes.Join(attrs, nil)
 	signedAttrs, _ := asn1.Marshal(asn1.RawValue{Class: asn1.ClassUniversal, Tag: asn1.TagSet, IsCompound: true, Bytes: setBody})
-	h := sha256.Sum256(signedAttrs)
-	sig, err := opts.Key.Sign(rand.Reader, h[:], crypto.SHA256)
-	if err != nil {
-		return nil, err
-	}
 	var sigAlg pkix.AlgorithmIdentifier
+	var signerOpts crypto.SignerOpts = crypto.SHA256
 	switch opts.Key.Public().(type) {
 	case *rsa.PublicKey:
 		sigAlg = pkix.AlgorithmIdentifier{Algorithm: oidRSAEncryption, Parameters: asn1.NullRawValue}
+		if IsRSAPSS(opts.Cert) {
+			// A PSS-restricted key may make PSS signatures only (RFC 4055), within the
+			// restrictions its certificate states.
+			if alg, ok := spkiAlgorithm(opts.Cert); ok && len(alg.Parameters.FullBytes) > 0 {
+				if h, o, err := pssOptions(alg.Parameters.FullBytes); err != nil || h != crypto.SHA256 || o.SaltLength > 32 {
+					return nil, fmt.Errorf("%w: the signer key is restricted to PSS parameters other than SHA-256 with a 32-byte salt", ErrUnsupported)
+				}
+			}
+			sigAlg, signerOpts = pssAlgorithm(), &rsa.PSSOptions{SaltLength: 32, Hash: crypto.SHA256}
+		}
 	case *ecdsa.PublicKey:
 		sigAlg = pkix.AlgorithmIdentifier{Algorithm: oidECDSAWithSHA256}
 	default:
 		return nil, fmt.Errorf("%w: key type %T", ErrUnsupported, opts.Key.Public())
+	}
+	h := sha256.Sum256(signedAttrs)
+	sig, err := opts.Key.Sign(rand.Reader, h[:], signerOpts)
+	if err != nil {
+		return nil, err
 	}
 	sid, err := asn1.Marshal(issuerAndSerial{Issuer: asn1.RawValue{FullBytes: opts.Cert.RawIssuer}, Serial: new(big.Int).Set(opts.Cert.SerialNumber)})
 	if err != nil {

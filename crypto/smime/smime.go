@@ -7,6 +7,8 @@ import (
 	"errors"
 	"strings"
 	"time"
+
+	"github.com/sealgate/sealgate/crypto/verdict"
 )
 
 // MaxMessageSize caps the messages this package reads, because CMS is
@@ -42,20 +44,22 @@ type Result struct {
 	SMIMEType string
 }
 
-// Status is the outcome of a signature check.
-type Status int
+// Status is the outcome of a signature check (shared with crypto/pgpmime).
+type Status = verdict.Status
 
 const (
-	StatusNone      Status = iota // not signed
-	StatusGood                    // valid, trusted, sender matches
-	StatusBad                     // content changed, broken or refused signature
-	StatusUntrusted               // signature verifies, but the certificate does not chain to the roots at that time
-	StatusMismatch                // valid and trusted, but From or Date do not match the signer / signing time
+	StatusNone      = verdict.None      // not signed
+	StatusGood      = verdict.Pass      // valid, trusted, sender matches
+	StatusBad       = verdict.Fail      // content changed, or the signature does not verify
+	StatusUntrusted = verdict.Untrusted // signature verifies, but the certificate does not chain to the roots at that time
+	StatusMismatch  = verdict.Mismatch  // valid and trusted, but From or Date do not match the signer / signing time
+	// StatusUnknownSigner: the signer certificate is neither in the message
+	// nor among VerifyOptions.Certificates; the signature was not checked.
+	StatusUnknownSigner = verdict.UnknownKey
+	// StatusUnsupported: a digest, signature or key algorithm that is not
+	// implemented; the signature was not checked.
+	StatusUnsupported = verdict.Unsupported
 )
-
-func (s Status) String() string {
-	return [...]string{"none", "pass", "fail", "untrusted", "mismatch"}[s]
-}
 
 // SignatureResult describes a signature check.
 type SignatureResult struct {

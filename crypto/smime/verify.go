@@ -6,11 +6,11 @@ import (
 	"crypto/ecdsa"
 	"crypto/rsa"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/asn1"
-	"fmt"
+	"errors"
 	"io"
 	"net/mail"
-	"sort"
 	"strings"
 	"time"
 
@@ -31,6 +31,17 @@ type VerifyOptions struct {
 	// Intermediates may help to build the chain (the message's own
 	// certificates are always used).
 	Intermediates []*x509.Certificate
+	// Certificates are candidate signer certificates from the keyring
+	// (those of the From address), for signatures made without their
+	// certificate (openssl cms -sign -nocerts). A signer found in neither
+	// the message nor here is StatusUnknownSigner.
+	Certificates []*x509.Certificate
+	// TrustedSigners are self-signed certificates trusted as signers by
+	// themselves (a user's own, as gpgsm makes them, verified by an
+	// administrator): a signature whose signer certificate is one of them
+	// needs no chain. They are no trust anchors: they vouch for no other
+	// certificate.
+	TrustedSigners []*x509.Certificate
 	// Now is the time at which the chain must be valid; nil: time.Now.
 	Now func() time.Time
 	// AllowSHA1 accepts SHA-1 signatures (refused by default, as
@@ -88,7 +99,7 @@ func Verify(dst io.Writer, msg io.Reader, opts VerifyOptions) (SignatureResult, 
 			return SignatureResult{Signed: true, Opaque: true, Status: StatusBad, Reason: "malformed SignedData: " + err.Error()}, nil
 		}
 		inner = p7.Content
-		res = verifyParsed(p7, nil, opts)
+		res = verifyParsed(p7, der, nil, opts)
 		res.Opaque = true
 	case top.MediaType == "multipart/mixed":
 		// A signed first part followed by unsigned additions (mailing
@@ -124,14 +135,52 @@ func verifyCMS(der, content []byte, opts VerifyOptions) SignatureResult {
 	if err != nil {
 		return SignatureResult{Signed: true, Status: StatusBad, Reason: "malformed SignedData: " + err.Error()}
 	}
-	return verifyParsed(p7, content, opts)
+	return verifyParsed(p7, der, content, opts)
 }
 
-// verifyParsed checks every signer of p7; detached is the signed content
-// for a detached signature (nil for opaque).
-func verifyParsed(p7 *pkcs7.PKCS7, detached []byte, opts VerifyOptions) SignatureResult {
+// signerInfoIn is a SignerInfo as read (RFC 5652 §5.3): the signer is
+// identified by issuer and serial number or (version 3) by subject key
+// identifier, which go.mozilla.org/pkcs7 does not read.
+type signerInfoIn struct {
+	Version         int
+	SID             asn1.RawValue
+	DigestAlgorithm pkix.AlgorithmIdentifier
+	SignedAttrs     asn1.RawValue `asn1:"optional,tag:0"`
+	SignatureAlg    pkix.AlgorithmIdentifier
+	Signature       []byte
+	UnsignedAttrs   asn1.RawValue `asn1:"optional,tag:1"`
+}
+
+// signerInfos reads the SignerInfos of a DER ContentInfo with SignedData.
+func signerInfos(der []byte) ([]signerInfoIn, error) {
+	var ci contentInfo
+	if _, err := asn1.Unmarshal(der, &ci); err != nil {
+		return nil, err
+	}
+	var sd struct {
+		Version          int
+		DigestAlgorithms asn1.RawValue
+		EncapContentInfo asn1.RawValue
+		Certificates     asn1.RawValue  `asn1:"optional,tag:0"`
+		CRLs             asn1.RawValue  `asn1:"optional,tag:1"`
+		SignerInfos      []signerInfoIn `asn1:"set"`
+	}
+	if _, err := asn1.Unmarshal(ci.Content.Bytes, &sd); err != nil {
+		return nil, err
+	}
+	return sd.SignerInfos, nil
+}
+
+// verifyParsed checks every signer of p7 (der is its encoding); detached
+// is the signed content for a detached signature (nil for opaque).
+func verifyParsed(p7 *pkcs7.PKCS7, der, detached []byte, opts VerifyOptions) SignatureResult {
 	res := SignatureResult{Signed: true, Status: StatusBad}
-	if len(p7.Signers) == 0 {
+	sis, err := signerInfos(der)
+	if err != nil {
+		res.Reason = "malformed SignerInfo: " + err.Error()
+		return res
+	}
+	if len(sis) == 0 {
 		res.Reason = "no signer"
 		return res
 	}
@@ -143,10 +192,15 @@ func verifyParsed(p7 *pkcs7.PKCS7, detached []byte, opts VerifyOptions) Signatur
 		}
 		content = detached
 	}
-	for i, si := range p7.Signers {
-		r := verifySigner(p7, si.IssuerAndSerialNumber.IssuerName.FullBytes, si.IssuerAndSerialNumber.SerialNumber.String(),
-			si.DigestAlgorithm.Algorithm, si.DigestEncryptionAlgorithm.Algorithm, si.AuthenticatedAttributes, si.EncryptedDigest, content, opts)
-		if i == 0 || r.Status > res.Status && r.Status != StatusMismatch {
+	for _, c := range p7.Certificates {
+		if err := fillPSSKey(c); err != nil {
+			res.Status, res.Reason = StatusUnsupported, err.Error()
+			return res
+		}
+	}
+	for i, si := range sis {
+		r := verifySigner(p7, si, content, opts)
+		if i == 0 || r.Status.Better(res.Status) {
 			res = r
 		}
 	}
@@ -158,17 +212,33 @@ type p7attr = struct {
 	Value asn1.RawValue `asn1:"set"`
 }
 
-func verifySigner[A any](p7 *pkcs7.PKCS7, issuer []byte, serial string, digestOID, sigOID asn1.ObjectIdentifier, attrs []A, sig, content []byte, opts VerifyOptions) SignatureResult {
-	res := SignatureResult{Signed: true, Status: StatusBad}
-	var ee *x509.Certificate
-	for _, c := range p7.Certificates {
-		if bytes.Equal(c.RawIssuer, issuer) && c.SerialNumber.String() == serial {
-			ee = c
-			break
+// signerCert finds the certificate a SignerIdentifier names among certs.
+func signerCert(sid asn1.RawValue, certs []*x509.Certificate) *x509.Certificate {
+	if sid.Class == asn1.ClassContextSpecific && sid.Tag == 0 {
+		for _, c := range certs {
+			if len(c.SubjectKeyId) > 0 && bytes.Equal(c.SubjectKeyId, sid.Bytes) {
+				return c
+			}
+		}
+		return nil
+	}
+	var ias issuerAndSerial
+	if _, err := asn1.Unmarshal(sid.FullBytes, &ias); err != nil || ias.Serial == nil {
+		return nil
+	}
+	for _, c := range certs {
+		if bytes.Equal(c.RawIssuer, ias.Issuer.FullBytes) && c.SerialNumber.Cmp(ias.Serial) == 0 {
+			return c
 		}
 	}
+	return nil
+}
+
+func verifySigner(p7 *pkcs7.PKCS7, si signerInfoIn, content []byte, opts VerifyOptions) SignatureResult {
+	res := SignatureResult{Signed: true, Status: StatusBad}
+	ee := signerCert(si.SID, append(append([]*x509.Certificate{}, p7.Certificates...), opts.Certificates...))
 	if ee == nil {
-		res.Reason = "signer certificate not in the message"
+		res.Status, res.Reason = StatusUnknownSigner, "signer certificate neither in the message nor in the keyring"
 		return res
 	}
 	res.Certificate = ee
@@ -177,9 +247,10 @@ func verifySigner[A any](p7 *pkcs7.PKCS7, issuer []byte, serial string, digestOI
 	if em := certEmails(ee); len(em) > 0 {
 		res.Signer = em[0]
 	}
+	digestOID, sigAlg, sig := si.DigestAlgorithm.Algorithm, si.SignatureAlg, si.Signature
 	h, ok := hashForOID(digestOID)
 	if !ok {
-		res.Reason = "unsupported digest " + digestOID.String()
+		res.Status, res.Reason = StatusUnsupported, "unsupported digest "+digestOID.String()
 		return res
 	}
 	res.Hash = strings.ReplaceAll(h.String(), "-", "")
@@ -187,20 +258,17 @@ func verifySigner[A any](p7 *pkcs7.PKCS7, issuer []byte, serial string, digestOI
 	d.Write(content)
 	contentDigest := d.Sum(nil)
 	signed := content
-	if len(attrs) > 0 {
-		var enc [][]byte
+	if len(si.SignedAttrs.FullBytes) > 0 {
+		// The signature covers the attributes' DER with the SET tag in place of the
+		// IMPLICIT [0] (RFC 5652 §5.4).
+		set := append([]byte{0x31}, si.SignedAttrs.FullBytes[1:]...)
 		var md []byte
-		for _, a := range attrs {
-			pa := any(a)
-			b, err := asn1.Marshal(pa)
-			if err != nil {
+		for rest := si.SignedAttrs.Bytes; len(rest) > 0; {
+			var at p7attr
+			var err error
+			if rest, err = asn1.Unmarshal(rest, &at); err != nil {
 				res.Reason = "malformed signed attributes"
 				return res
-			}
-			enc = append(enc, b)
-			var at p7attr
-			if _, err := asn1.Unmarshal(b, &at); err != nil {
-				continue
 			}
 			switch {
 			case at.Type.Equal(oidAttrMessageDigest):
@@ -216,17 +284,32 @@ func verifySigner[A any](p7 *pkcs7.PKCS7, issuer []byte, serial string, digestOI
 			res.Reason = "content verify error: message digest mismatch (content changed)"
 			return res
 		}
-		sort.Slice(enc, func(i, j int) bool { return bytes.Compare(enc[i], enc[j]) < 0 })
-		signed, _ = asn1.Marshal(asn1.RawValue{Class: asn1.ClassUniversal, Tag: asn1.TagSet, IsCompound: true, Bytes: bytes.Join(enc, nil)})
+		signed = set
 	}
-	d = newHash(h)
+	sigHash, pss := h, (*rsa.PSSOptions)(nil)
+	if sigAlg.Algorithm.Equal(oidRSASSAPSS) {
+		var err error
+		if sigHash, pss, err = pssOptions(sigAlg.Parameters.FullBytes); err != nil {
+			res.Status, res.Reason = StatusUnsupported, err.Error()
+			if !errors.Is(err, ErrUnsupported) {
+				res.Status = StatusBad
+			}
+			return res
+		}
+	}
+	if pss == nil && IsRSAPSS(ee) {
+		// A PSS-restricted key makes no other signatures (RFC 4055); OpenSSL 3.0 labels its
+		// PSS signatures rsaEncryption all the same.
+		pss = &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthAuto, Hash: h}
+	}
+	d = newHash(sigHash)
 	d.Write(signed)
 	hashed := d.Sum(nil)
 	switch pub := ee.PublicKey.(type) {
 	case *rsa.PublicKey:
 		var err error
-		if sigOID.Equal(oidRSASSAPSS) {
-			err = rsa.VerifyPSS(pub, h, hashed, sig, nil)
+		if pss != nil {
+			err = rsa.VerifyPSS(pub, sigHash, hashed, sig, pss)
 		} else {
 			err = rsa.VerifyPKCS1v15(pub, h, hashed, sig)
 		}
@@ -240,10 +323,16 @@ func verifySigner[A any](p7 *pkcs7.PKCS7, issuer []byte, serial string, digestOI
 			return res
 		}
 	default:
-		res.Reason = fmt.Sprintf("unsupported signer key %T", ee.PublicKey)
+		alg := ee.PublicKeyAlgorithm.String()
+		if a, ok := spkiAlgorithm(ee); ok && ee.PublicKeyAlgorithm == x509.UnknownPublicKeyAlgorithm {
+			alg = a.Algorithm.String()
+		}
+		res.Status, res.Reason = StatusUnsupported, "unsupported signer key algorithm "+alg
 		return res
 	}
 	res.CryptoValid = true
+	// SHA-1 collisions can be made: a SHA-1 signature does not show that
+	// the signer signed this content, so it fails (as in Thunderbird).
 	if h == crypto.SHA1 && !opts.AllowSHA1 {
 		res.Reason = "SHA-1 signature refused"
 		return res
@@ -256,6 +345,13 @@ func verifySigner[A any](p7 *pkcs7.PKCS7, issuer []byte, serial string, digestOI
 	if ee.KeyUsage != 0 && ee.KeyUsage&(x509.KeyUsageDigitalSignature|x509.KeyUsageContentCommitment) == 0 {
 		res.Reason = "certificate key usage does not allow signing"
 		return res
+	}
+	for _, c := range opts.TrustedSigners {
+		t := now(opts.Now)
+		if bytes.Equal(c.Raw, ee.Raw) && !t.Before(ee.NotBefore) && !t.After(ee.NotAfter) && EmailProtection(ee) {
+			res.Status, res.Valid = StatusGood, true
+			return res
+		}
 	}
 	inter := x509.NewCertPool()
 	for _, c := range p7.Certificates {
@@ -276,6 +372,20 @@ func verifySigner[A any](p7 *pkcs7.PKCS7, issuer []byte, serial string, digestOI
 	res.Status = StatusGood
 	res.Valid = true
 	return res
+}
+
+// EmailProtection reports whether a certificate's extended key usage, if
+// any, allows e-mail protection.
+func EmailProtection(c *x509.Certificate) bool {
+	if len(c.ExtKeyUsage) == 0 && len(c.UnknownExtKeyUsage) == 0 {
+		return true
+	}
+	for _, u := range c.ExtKeyUsage {
+		if u == x509.ExtKeyUsageEmailProtection || u == x509.ExtKeyUsageAny {
+			return true
+		}
+	}
+	return false
 }
 
 // checkHeaders applies the From and Date checks to a good result.

@@ -17,6 +17,7 @@ import (
 	"github.com/sealgate/sealgate/crypto/mimecrypt"
 	"github.com/sealgate/sealgate/crypto/pgpmime"
 	"github.com/sealgate/sealgate/crypto/smime"
+	"github.com/sealgate/sealgate/crypto/verdict"
 	"github.com/sealgate/sealgate/gateway/address"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 	"github.com/sealgate/sealgate/keys"
@@ -134,44 +135,68 @@ func (p *Pipeline) keyFacts(ctx context.Context, kr keys.Lookup, addr string, ne
 	return k, nil
 }
 
-// sigInfo is a signature outcome for the Sealgate-Security header.
+// sigInfo is a signature outcome for the Sealgate-Security header and, for S/MIME, the
+// RFC 7281 smime= result.
 type sigInfo struct {
-	result string // none, pass, fail, untrusted
-	signer string
-	key    string
-	scheme policy.Scheme
+	status verdict.Status
+	// checkErr: the check could not run at all (temperror: the keyring failed; permerror:
+	// the signature cannot be read). status is then UnknownKey or Unsupported.
+	checkErr authres.ResultValue
+	signer   string
+	key      string
+	scheme   policy.Scheme
+}
+
+// signatureValue is the signature= value of Sealgate-Security: a signature that could not be
+// checked is "unknown", never "fail".
+func (s sigInfo) signatureValue() string {
+	switch s.status {
+	case verdict.Pass:
+		return "pass"
+	case verdict.Fail, verdict.Mismatch:
+		return "fail"
+	case verdict.Untrusted:
+		return "untrusted"
+	case verdict.UnknownKey, verdict.Unsupported:
+		return "unknown"
+	}
+	return "none"
+}
+
+// smimeValue is the RFC 7281 §3 result: fail only for a signature that was checked and is
+// wrong (SHA-1 included: its collisions can be made); policy for one that verifies but is not
+// acceptable here (no trusted chain, a From that is not the signer); neutral for one that
+// could not be processed (unknown signer, unsupported algorithm); temperror/permerror when the
+// check itself failed.
+func (s sigInfo) smimeValue() authres.ResultValue {
+	if s.checkErr != "" {
+		return s.checkErr
+	}
+	switch s.status {
+	case verdict.Pass:
+		return authres.ResultPass
+	case verdict.Fail:
+		return authres.ResultFail
+	case verdict.Untrusted, verdict.Mismatch:
+		return authres.ResultPolicy
+	case verdict.UnknownKey, verdict.Unsupported:
+		return authres.ResultNeutral
+	}
+	return authres.ResultNone
 }
 
 func pgpSig(r pgpmime.SignatureResult) sigInfo {
 	if !r.Signed {
-		return sigInfo{result: "none"}
+		return sigInfo{}
 	}
-	s := sigInfo{signer: r.Signer, key: r.Fingerprint, scheme: policy.PGP}
-	switch r.Status {
-	case pgpmime.StatusGood:
-		s.result = "pass"
-	case pgpmime.StatusUnknownSigner, pgpmime.StatusUntrusted:
-		s.result = "untrusted"
-	default:
-		s.result = "fail"
-	}
-	return s
+	return sigInfo{status: r.Status, signer: r.Signer, key: r.Fingerprint, scheme: policy.PGP}
 }
 
 func smimeSig(r smime.SignatureResult) sigInfo {
 	if !r.Signed {
-		return sigInfo{result: "none"}
+		return sigInfo{}
 	}
-	s := sigInfo{signer: r.Signer, key: r.Fingerprint, scheme: policy.SMIME}
-	switch r.Status {
-	case smime.StatusGood:
-		s.result = "pass"
-	case smime.StatusUntrusted:
-		s.result = "untrusted"
-	default:
-		s.result = "fail"
-	}
-	return s
+	return sigInfo{status: r.Status, signer: r.Signer, key: r.Fingerprint, scheme: policy.SMIME}
 }
 
 // copyResult is one transformed copy.
@@ -186,7 +211,7 @@ type copyResult struct {
 // transform applies one decision to the message. from is the From: address (for signature
 // checks), sender the envelope sender (for signing).
 func (p *Pipeline) transform(ctx context.Context, w *work, d policy.Decision, msg mailstore.Body, arrival policy.Arrival, rcpt, from, sender string) (copyResult, error) {
-	res := copyResult{content: msg, arrival: arrival, sig: sigInfo{result: "none"}}
+	res := copyResult{content: msg, arrival: arrival}
 	kr := w.keys
 	now := p.opts.Now
 
@@ -216,20 +241,26 @@ func (p *Pipeline) transform(ctx context.Context, w *work, d policy.Decision, ms
 			if err != nil {
 				return res, err
 			}
+			var lastErr error
 			for _, ck := range cks {
 				out := w.newBuffer(msg.Size())
-				if _, err := smime.Decrypt(out, msg.NewReader(), ck.Cert, ck.Key, smime.DecryptOptions{Now: now}); err == nil && out.Finish() == nil {
+				_, err := smime.Decrypt(out, msg.NewReader(), ck.Cert, ck.Key, smime.DecryptOptions{Now: now})
+				if err == nil {
+					err = out.Finish()
+				}
+				if err == nil {
 					res.content, res.decrypted = out, true
 					break
 				}
+				lastErr = err
 			}
 			if !res.decrypted {
-				p.opts.Logger.Info("message not decrypted", "rcpt", rcpt)
+				p.opts.Logger.Info("message not decrypted", "rcpt", rcpt, "err", lastErr)
 			}
 		}
 	}
 
-	if d.Verify && res.sig.result == "none" {
+	if d.Verify && res.sig.status == verdict.None {
 		if s, ok := p.verify(ctx, w, res.content, from); ok {
 			res.sig = s
 		}
@@ -267,20 +298,38 @@ func (p *Pipeline) verify(ctx context.Context, w *work, content mailstore.Body, 
 	now := p.opts.Now
 	switch a.Signed {
 	case policy.PGP:
-		ring, _ := p.opts.Keys.VerificationKeysPGP(ctx, from)
-		r, err := pgpmime.Verify(content.NewReader(), ring, pgpmime.VerifyOptions{Now: now})
+		ring, err := lookupFrom(from, func(a string) (pgpmime.KeyRing, error) { return p.opts.Keys.VerificationKeysPGP(ctx, a) })
 		if err != nil {
-			return sigInfo{result: "fail", scheme: policy.PGP}, true
+			return sigInfo{status: verdict.UnknownKey, checkErr: authres.ResultTempError, scheme: policy.PGP}, true
+		}
+		r, err := pgpmime.Verify(content.NewReader(), ring, pgpmime.VerifyOptions{Now: now})
+		if errors.Is(err, pgpmime.ErrNotSigned) {
+			return sigInfo{}, false
+		}
+		if err != nil {
+			return sigInfo{status: verdict.Unsupported, checkErr: authres.ResultPermError, scheme: policy.PGP}, true
 		}
 		return pgpSig(r), true
 	case policy.SMIME:
 		roots, err := p.opts.Keys.TrustRoots(ctx)
 		if err != nil {
+			return sigInfo{status: verdict.UnknownKey, checkErr: authres.ResultTempError, scheme: policy.SMIME}, true
+		}
+		// Signatures made without their certificate are checked against the sender's.
+		certs, err := lookupFrom(from, func(a string) ([]*x509.Certificate, error) { return p.opts.Keys.VerificationCerts(ctx, a) })
+		if err != nil {
+			return sigInfo{status: verdict.UnknownKey, checkErr: authres.ResultTempError, scheme: policy.SMIME}, true
+		}
+		own, err := p.trustedSelfSigned(ctx, from, certs)
+		if err != nil {
+			return sigInfo{status: verdict.UnknownKey, checkErr: authres.ResultTempError, scheme: policy.SMIME}, true
+		}
+		r, err := smime.Verify(nil, content.NewReader(), smime.VerifyOptions{Roots: roots, Certificates: certs, TrustedSigners: own, Now: now})
+		if errors.Is(err, smime.ErrNotSigned) {
 			return sigInfo{}, false
 		}
-		r, err := smime.Verify(nil, content.NewReader(), smime.VerifyOptions{Roots: roots, Now: now})
 		if err != nil {
-			return sigInfo{result: "fail", scheme: policy.SMIME}, true
+			return sigInfo{status: verdict.Unsupported, checkErr: authres.ResultPermError, scheme: policy.SMIME}, true
 		}
 		if r.Status == smime.StatusGood && r.Certificate != nil {
 			p.harvestCertificate(ctx, r.Certificate)
@@ -288,6 +337,45 @@ func (p *Pipeline) verify(ctx context.Context, w *work, content mailstore.Body, 
 		return smimeSig(r), true
 	}
 	return sigInfo{}, false
+}
+
+// lookupFrom runs a keyring lookup for the From address; a From that is no address has no
+// keys (which is not a keyring failure).
+func lookupFrom[T any](from string, lookup func(addr string) (T, error)) (T, error) {
+	if _, err := address.Parse(from); err != nil {
+		var none T
+		return none, nil
+	}
+	return lookup(from)
+}
+
+// trustedSelfSigned picks the self-signed certificates among the sender's (gpgsm makes them)
+// that an operator verified: like a verified OpenPGP key, such a certificate is trusted for
+// its own signatures, and for nothing else.
+func (p *Pipeline) trustedSelfSigned(ctx context.Context, from string, certs []*x509.Certificate) ([]*x509.Certificate, error) {
+	var self []*x509.Certificate
+	for _, c := range certs {
+		if bytes.Equal(c.RawIssuer, c.RawSubject) && smime.CheckCertSignature(c, c) == nil {
+			self = append(self, c)
+		}
+	}
+	if len(self) == 0 {
+		return nil, nil
+	}
+	entries, err := p.opts.Keys.Entries(ctx, from)
+	if err != nil {
+		return nil, err
+	}
+	var out []*x509.Certificate
+	for _, c := range self {
+		fpr := smime.Fingerprint(c)
+		for _, e := range entries {
+			if e.Fingerprint == fpr && e.Trust == keys.TrustVerified {
+				out = append(out, c)
+			}
+		}
+	}
+	return out, nil
 }
 
 // protect signs and/or encrypts content as decided. PGP signing with PGP encryption is one
@@ -387,7 +475,7 @@ func securityHeader(r copyResult) string {
 	if r.arrival.Encrypted != policy.None {
 		parts = append(parts, "decrypted="+map[bool]string{true: "yes", false: "no"}[r.decrypted])
 	}
-	parts = append(parts, "signature="+r.sig.result)
+	parts = append(parts, "signature="+r.sig.signatureValue())
 	if r.sig.signer != "" {
 		parts = append(parts, "signer="+r.sig.signer)
 	}
@@ -400,10 +488,10 @@ func securityHeader(r copyResult) string {
 
 // smimeAuthResult is the RFC 7281 result of an S/MIME signature, or nil.
 func smimeAuthResult(s sigInfo) authres.Result {
-	if s.scheme != policy.SMIME || s.result == "none" {
+	if s.scheme != policy.SMIME || s.status == verdict.None {
 		return nil
 	}
-	v := map[string]authres.ResultValue{"pass": authres.ResultPass, "fail": authres.ResultFail, "untrusted": authres.ResultNeutral}[s.result]
+	v := s.smimeValue()
 	params := map[string]string{}
 	if s.signer != "" {
 		params["body.smime-identifier"] = s.signer

@@ -19,7 +19,7 @@ type Security struct {
 	Present   bool   // the message carries the header
 	Received  string // plain, pgp or smime: the encryption the message arrived with
 	Decrypted string // yes or no; only when Received is not plain
-	Signature string // none, pass, fail or untrusted
+	Signature string // none, pass, fail, untrusted or unknown (could not be checked)
 	Signer    string
 	Key       string
 	Stored    string // plain, pgp or smime
@@ -96,6 +96,8 @@ func (s Security) Badges() []Badge {
 		out = append(out, Badge{Kind: "bad", Label: "Signature INVALID" + by(s.Signer), Title: "the message was changed after it was signed, or the signature is forged"})
 	case "untrusted":
 		out = append(out, Badge{Kind: "warn", Label: "Signature untrusted" + by(s.Signer), Title: "the signature is intact but the signer's key or certificate is not trusted: " + signer})
+	case "unknown":
+		out = append(out, Badge{Kind: "warn", Label: "Signature not checked" + by(s.Signer), Title: "the signer's key or certificate is not known here, or the signature uses an unsupported algorithm; this says nothing about forgery"})
 	case "", "none":
 		out = append(out, Badge{Kind: "info", Label: "Not signed"})
 	}

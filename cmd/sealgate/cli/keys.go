@@ -122,14 +122,9 @@ func keysImportCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var pass []byte
-			if passFile != "" {
-				p, err := os.ReadFile(passFile)
-				if err != nil {
-					return fmt.Errorf("passphrase file: %w", err)
-				}
-				s := strings.TrimSuffix(string(p), "\n")
-				pass = []byte(strings.TrimSuffix(s, "\r"))
+			pass, err := readPassphrase(passFile)
+			if err != nil {
+				return err
 			}
 			kr, err := g.openKeyring()
 			if err != nil {
@@ -158,6 +153,19 @@ func keysImportCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
+// readPassphrase reads a passphrase file without its final line end ("": no file, empty).
+func readPassphrase(name string) ([]byte, error) {
+	if name == "" {
+		return nil, nil
+	}
+	p, err := os.ReadFile(name)
+	if err != nil {
+		return nil, fmt.Errorf("passphrase file: %w", err)
+	}
+	s := strings.TrimSuffix(string(p), "\n")
+	return []byte(strings.TrimSuffix(s, "\r")), nil
+}
+
 // readLimited reads FILE ("-": standard input) up to maxKeyFile.
 func readLimited(name string, stdin io.Reader) ([]byte, error) {
 	var r io.Reader = stdin
@@ -180,10 +188,11 @@ func readLimited(name string, stdin io.Reader) ([]byte, error) {
 }
 
 func keysExportCmd(g *globals) *cobra.Command {
-	var pgp, smime, secret, ca bool
+	var pgp, smime, secret, ca, p12 bool
+	var passFile, p12Cipher string
 	cmd := &cobra.Command{
-		Use:   "export ADDRESS --pgp|--smime [--secret] | export --ca",
-		Short: "Print a public key or certificate (--secret: the secret key too; --ca: the built-in CA)",
+		Use:   "export ADDRESS --pgp|--smime [--secret [--pkcs12 [--pkcs12-cipher 3des|aes256] [--passphrase-file F]]] | export --ca",
+		Short: "Print a public key or certificate (--secret: the secret key too; --pkcs12: as a PKCS#12 file; --ca: the built-in CA)",
 		Args: func(cmd *cobra.Command, args []string) error {
 			if ca {
 				return exactArgs(0, "no ADDRESS with --ca")(cmd, args)
@@ -203,6 +212,20 @@ func keysExportCmd(g *globals) *cobra.Command {
 			if ca && secret {
 				return errors.New("keys export: the built-in CA's key is not exported")
 			}
+			if p12 && !(smime && secret) {
+				return errors.New("keys export: --pkcs12 needs --smime --secret")
+			}
+			if (passFile != "" || cmd.Flags().Changed("pkcs12-cipher")) && !p12 {
+				return errors.New("keys export: --passphrase-file and --pkcs12-cipher go with --pkcs12")
+			}
+			cipher, ok := keys.ParsePKCS12Cipher(p12Cipher)
+			if !ok {
+				return fmt.Errorf("keys export: --pkcs12-cipher %q: want 3des or aes256", p12Cipher)
+			}
+			pass, err := readPassphrase(passFile)
+			if err != nil {
+				return err
+			}
 			kr, err := g.openKeyring()
 			if err != nil {
 				return err
@@ -216,6 +239,8 @@ func keysExportCmd(g *globals) *cobra.Command {
 				out, err = kr.ExportCA(ctx)
 			case pgp:
 				out, err = adm.ExportPGP(ctx, args[0], secret)
+			case p12:
+				out, err = adm.ExportSMIMEPKCS12(ctx, args[0], keys.PKCS12Options{Passphrase: pass, Cipher: cipher})
 			default:
 				out, err = adm.ExportSMIME(ctx, args[0], secret)
 			}
@@ -233,6 +258,9 @@ func keysExportCmd(g *globals) *cobra.Command {
 	cmd.Flags().BoolVar(&smime, "smime", false, "the S/MIME certificate, PEM")
 	cmd.Flags().BoolVar(&secret, "secret", false, "include the secret key (OpenPGP without passphrase; S/MIME as PKCS#8 PEM before the certificate)")
 	cmd.Flags().BoolVar(&ca, "ca", false, "the built-in S/MIME CA certificate, PEM")
+	cmd.Flags().BoolVar(&p12, "pkcs12", false, "with --smime --secret: a binary PKCS#12 file (certificate, key and chain) for mail clients and gpgsm")
+	cmd.Flags().StringVar(&p12Cipher, "pkcs12-cipher", "3des", "PKCS#12 protection: 3des (read by GnuPG 2.2, OpenSSL, Thunderbird) or aes256 (PBES2; not read by GnuPG 2.2)")
+	cmd.Flags().StringVar(&passFile, "passphrase-file", "", "with --pkcs12: file with the passphrase that protects it (absent: empty)")
 	return cmd
 }
 

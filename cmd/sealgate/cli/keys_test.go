@@ -259,3 +259,43 @@ func TestKeysCLIWithRunningServerWKD(t *testing.T) {
 		t.Fatalf("revoked key still served: %d", code)
 	}
 }
+
+// keys export --smime --secret --pkcs12 writes a PKCS#12 file that OpenSSL opens with the
+// passphrase from --passphrase-file, and that imports again; wrong combinations are refused.
+func TestKeysExportPKCS12(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	d := []string{"--data", dir}
+	r := mustRun(t, "", append(d, "keys", "generate", "p12@example.test", "--smime")...)
+	fpr := regexp.MustCompile(`\b[0-9A-F]{64}\b`).FindString(r.stdout)
+	pass := filepath.Join(t.TempDir(), "pass.txt")
+	os.WriteFile(pass, []byte("cli secret\n"), 0o600)
+	for _, cipher := range []string{"", "aes256"} {
+		args := append(d, "keys", "export", "p12@example.test", "--smime", "--secret", "--pkcs12", "--passphrase-file", pass)
+		if cipher != "" {
+			args = append(args, "--pkcs12-cipher", cipher)
+		}
+		r = mustRun(t, "", args...)
+		f := filepath.Join(t.TempDir(), "out.p12")
+		os.WriteFile(f, []byte(r.stdout), 0o600)
+		if _, err := exec.LookPath("openssl"); err == nil {
+			if out, err := exec.Command("openssl", "pkcs12", "-in", f, "-passin", "pass:cli secret", "-nokeys", "-clcerts").CombinedOutput(); err != nil || !strings.Contains(string(out), "BEGIN CERTIFICATE") {
+				t.Fatalf("openssl pkcs12 (%q): %v\n%s", cipher, err, out)
+			}
+		}
+		other := []string{"--data", filepath.Join(t.TempDir(), "data")}
+		r = mustRun(t, "", append(other, "keys", "import", "--passphrase-file", pass, f)...)
+		if !strings.Contains(r.stdout, fpr+" with secret key") {
+			t.Fatalf("re-import: %q (want %s)", r.stdout, fpr)
+		}
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"keys", "export", "p12@example.test", "--smime", "--pkcs12"}, "--pkcs12 needs --smime --secret"},
+		{[]string{"keys", "export", "p12@example.test", "--smime", "--secret", "--passphrase-file", pass}, "go with --pkcs12"},
+		{[]string{"keys", "export", "p12@example.test", "--smime", "--secret", "--pkcs12", "--pkcs12-cipher", "rc2"}, "want 3des or aes256"},
+	} {
+		wantError(t, run(t, "", nil, append(d, c.args...)...), c.want)
+	}
+}
