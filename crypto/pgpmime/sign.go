@@ -12,6 +12,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
+	"github.com/sealgate/sealgate/crypto/internal/hdrprot"
 	"github.com/sealgate/sealgate/crypto/internal/mimeutil"
 )
 
@@ -66,7 +67,7 @@ func Sign(dst io.Writer, msg io.Reader, opts SignOptions) error {
 	pw := mimeutil.GetWriter(io.MultiWriter(out, sw), true)
 	defer mimeutil.PutWriter(pw)
 	part := &mimeutil.CRLFWriter{W: pw}
-	writeInnerHeader(part, h, false)
+	hdrprot.WritePayloadHeader(part, h, false)
 	if _, err := io.Copy(part, br); err != nil {
 		return err
 	}

@@ -1,0 +1,286 @@
+// Package hdrprot protects the header fields of encrypted mail and restores them after
+// decryption, for both OpenPGP (crypto/pgpmime) and S/MIME (crypto/smime).
+//
+// Writing (RFC 9788 Header Protection, Header Confidentiality Policy hcp_baseline, with the
+// legacy marker): the entity that is encrypted — the Cryptographic Payload — carries copies
+// of the message's user-facing header fields (Subject, From, To, Cc, Reply-To, Date,
+// Message-ID, References, In-Reply-To, Keywords, Comments) in its own header block, its
+// Content-Type has hp="cipher" (RFC 9788) and protected-headers="v1" (the older form that
+// Thunderbird, K-9 Mail and Delta Chat read), and an HP-Outer field records each of those
+// fields as it appears outside. Outside, the Subject becomes "..." (what Thunderbird and K-9
+// write and show; RFC 9788 names "[...]" but leaves the value to the sender), Keywords and
+// Comments are left out, the rest stays as it was.
+//
+// Reading: after decryption the payload's header fields replace the outer ones of the same
+// name, so each field appears once; the payload is the decrypted entity itself, or the
+// signed part of a multipart/signed directly inside it (sign-then-encrypt), whichever is
+// marked with hp= or protected-headers=. A marked signed part keeps every byte (its
+// signature covers them); its fields are copied to the message header. HP-Outer fields
+// and the markers are dropped from a decrypted entity that becomes the message itself.
+// Without a marker the decrypted entity's own fields still win over the outer ones: they
+// end up in one header block, and a field is never written twice.
+package hdrprot
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/sealgate/sealgate/crypto/internal/mimeutil"
+)
+
+// ObscuredSubject is the outer Subject of a message whose header is protected.
+const ObscuredSubject = "..."
+
+// hpOuter names the RFC 9788 field that records an outer field in the payload.
+const hpOuter = "HP-Outer"
+
+// protected reports whether a message field is copied into the Cryptographic Payload.
+func protected(name string) bool {
+	switch strings.ToLower(name) {
+	case "subject", "from", "to", "cc", "reply-to", "date", "message-id", "references",
+		"in-reply-to", "keywords", "comments":
+		return true
+	}
+	return false
+}
+
+// outerValue is what hcp_baseline leaves outside for a protected field: "..." for the
+// Subject, nothing (false) for Keywords and Comments, the value itself for the others.
+func outerValue(f mimeutil.Field) (string, bool) {
+	switch strings.ToLower(f.Name) {
+	case "subject":
+		return ObscuredSubject, true
+	case "keywords", "comments":
+		return "", false
+	}
+	return f.Value(), true
+}
+
+// WriteOuter writes the header fields of an encrypted message that stay outside the
+// ciphertext: every field except Content-* and MIME-Version; with protect, the Subject is
+// "..." and Keywords and Comments are left out. Copied fields keep their line ends; the
+// caller canonicalises them (the encrypting packages write through a CRLF writer).
+func WriteOuter(w io.Writer, h mimeutil.Header, protect bool) {
+	for _, f := range h.Fields {
+		if mimeutil.IsContent(f.Name) {
+			continue
+		}
+		if protect && protected(f.Name) {
+			v, keep := outerValue(f)
+			if !keep {
+				continue
+			}
+			if strings.EqualFold(f.Name, "Subject") {
+				fmt.Fprintf(w, "Subject: %s\r\n", v)
+				continue
+			}
+		}
+		w.Write(f.Raw)
+	}
+}
+
+// WritePayloadHeader writes the header block, with the blank line that ends it, of the
+// entity that is encrypted: h's Content-* fields (MIME-Version excepted; text/plain when h
+// has no Content-Type) and, with protect, the RFC 9788 protected header — the markers on
+// Content-Type, a copy of each protected field and one HP-Outer field for each of them left
+// outside. Lines end in CRLF except copied fields, which keep theirs.
+func WritePayloadHeader(w io.Writer, h mimeutil.Header, protect bool) {
+	hasCT := false
+	for _, f := range h.Fields {
+		if !mimeutil.IsContent(f.Name) || strings.EqualFold(f.Name, "MIME-Version") {
+			continue
+		}
+		if strings.EqualFold(f.Name, "Content-Type") {
+			hasCT = true
+			if protect {
+				fmt.Fprintf(w, "Content-Type: %s;\r\n protected-headers=\"v1\"; hp=\"cipher\"\r\n", withoutMarkers(f.Value()))
+				continue
+			}
+		}
+		w.Write(f.Raw)
+	}
+	if !hasCT {
+		if protect {
+			io.WriteString(w, "Content-Type: text/plain; charset=us-ascii;\r\n protected-headers=\"v1\"; hp=\"cipher\"\r\n")
+		} else {
+			io.WriteString(w, "Content-Type: text/plain; charset=us-ascii\r\n")
+		}
+	}
+	if protect {
+		for _, f := range h.Fields {
+			if protected(f.Name) {
+				w.Write(f.Raw)
+				if !bytes.HasSuffix(f.Raw, []byte("\n")) {
+					io.WriteString(w, "\r\n")
+				}
+			}
+		}
+		for _, f := range h.Fields {
+			if !protected(f.Name) {
+				continue
+			}
+			if v, keep := outerValue(f); keep {
+				fmt.Fprintf(w, "%s: %s: %s\r\n", hpOuter, f.Name, v)
+			}
+		}
+	}
+	io.WriteString(w, "\r\n")
+}
+
+// marked reports whether a header block is a Cryptographic Payload with protected header
+// fields: its Content-Type carries hp= (RFC 9788) or protected-headers= (the legacy form).
+func marked(h mimeutil.Header) bool {
+	_, params := h.ContentType()
+	return params["hp"] != "" || params["protected-headers"] != ""
+}
+
+// NeedsBody reports whether Merge must see the start of the decrypted entity's body: the
+// entity is an unmarked multipart/signed whose signed part may carry the protected header.
+func NeedsBody(inner mimeutil.Header) bool {
+	mt, _ := inner.ContentType()
+	return mt == "multipart/signed" && !marked(inner)
+}
+
+// Merged is the header of a decrypted message.
+type Merged struct {
+	// Header is the header block without the blank line that ends it.
+	Header []byte
+	// Subject is the protected Subject, "" when the payload had no marked header.
+	Subject string
+}
+
+// Merge builds the header of a decrypted message from the outer header (of the encrypted
+// message), the header of the decrypted entity, and, when NeedsBody says so, a prefix of
+// that entity's body (a bounded one is enough; without the signed part's header in it
+// nothing is lifted from there). sep is the line break of the decrypted entity's header.
+func Merge(outer, inner mimeutil.Header, bodyPrefix []byte, sep string) Merged {
+	var res Merged
+	var lifted []mimeutil.Field // fields copied from a marked signed part
+	top := marked(inner)
+	switch {
+	case top:
+		res.Subject = inner.Get("Subject")
+	case NeedsBody(inner):
+		_, params := inner.ContentType()
+		if ph, ok := firstPartHeader(bodyPrefix, params["boundary"]); ok && marked(ph) {
+			for _, f := range ph.Fields {
+				if f.Name != "" && !mimeutil.IsContent(f.Name) && !strings.EqualFold(f.Name, hpOuter) {
+					lifted = append(lifted, f)
+				}
+			}
+			res.Subject = ph.Get("Subject")
+		}
+	}
+	// The decrypted fields win: an outer field is written only if no field of its name
+	// comes from inside.
+	inside := map[string]bool{}
+	for _, f := range inner.Fields {
+		if f.Name != "" && !mimeutil.IsContent(f.Name) {
+			inside[strings.ToLower(f.Name)] = true
+		}
+	}
+	for _, f := range lifted {
+		inside[strings.ToLower(f.Name)] = true
+	}
+	var b bytes.Buffer
+	for _, f := range outer.Fields {
+		if mimeutil.IsContent(f.Name) || inside[strings.ToLower(f.Name)] {
+			continue
+		}
+		b.Write(f.Raw)
+	}
+	for _, f := range lifted {
+		b.Write(f.Raw)
+		if !bytes.HasSuffix(f.Raw, []byte("\n")) {
+			b.WriteString(sep)
+		}
+	}
+	if outer.Get("MIME-Version") != "" && inner.Get("MIME-Version") == "" {
+		b.WriteString("MIME-Version: 1.0" + sep)
+	}
+	for _, f := range inner.Fields {
+		switch {
+		case top && strings.EqualFold(f.Name, hpOuter):
+			continue
+		case top && strings.EqualFold(f.Name, "Content-Type"):
+			b.WriteString("Content-Type: " + withoutMarkers(f.Value()) + sep)
+			continue
+		}
+		b.Write(f.Raw)
+	}
+	res.Header = b.Bytes()
+	return res
+}
+
+// firstPartHeader finds the header block of the first part of a multipart body in prefix.
+func firstPartHeader(prefix []byte, boundary string) (mimeutil.Header, bool) {
+	if boundary == "" {
+		return mimeutil.Header{}, false
+	}
+	delim := []byte("--" + boundary)
+	off := 0
+	for {
+		i := bytes.Index(prefix[off:], delim)
+		if i < 0 {
+			return mimeutil.Header{}, false
+		}
+		start := off + i
+		off = start + len(delim)
+		if start > 0 && prefix[start-1] != '\n' {
+			continue // not at the start of a line
+		}
+		nl := bytes.IndexByte(prefix[off:], '\n')
+		if nl < 0 {
+			return mimeutil.Header{}, false
+		}
+		if len(bytes.TrimRight(prefix[off:off+nl], " \t\r")) != 0 {
+			continue // a longer boundary, or the closing delimiter
+		}
+		part := prefix[off+nl+1:]
+		for p := 0; p < len(part); {
+			e := bytes.IndexByte(part[p:], '\n')
+			if e < 0 {
+				return mimeutil.Header{}, false // the header block does not end in prefix
+			}
+			if len(bytes.TrimRight(part[p:p+e], "\r")) == 0 {
+				return mimeutil.ParseHeader(part[:p]), true
+			}
+			p += e + 1
+		}
+		return mimeutil.Header{}, false
+	}
+}
+
+// withoutMarkers returns a Content-Type value without its hp and protected-headers
+// parameters, the rest as written (unfolded).
+func withoutMarkers(v string) string {
+	var parts []string
+	start, quoted := 0, false
+	for i := 0; i <= len(v); i++ {
+		if i < len(v) {
+			switch {
+			case v[i] == '\\' && quoted && i+1 < len(v):
+				i++
+				continue
+			case v[i] == '"':
+				quoted = !quoted
+				continue
+			case v[i] != ';' || quoted:
+				continue
+			}
+		}
+		seg := strings.TrimSpace(v[start:min(i, len(v))])
+		start = i + 1
+		name, _, _ := strings.Cut(seg, "=")
+		switch strings.ToLower(strings.TrimSpace(name)) {
+		case "hp", "protected-headers":
+			continue
+		}
+		if seg != "" || len(parts) == 0 {
+			parts = append(parts, seg)
+		}
+	}
+	return strings.Join(parts, "; ")
+}

@@ -1,0 +1,164 @@
+package hdrprot
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/sealgate/sealgate/crypto/internal/mimeutil"
+)
+
+func header(s string) mimeutil.Header { return mimeutil.ParseHeader([]byte(s)) }
+
+func count(h []byte, name string) int {
+	n := 0
+	for _, f := range mimeutil.ParseHeader(h).Fields {
+		if strings.EqualFold(f.Name, name) {
+			n++
+		}
+	}
+	return n
+}
+
+const outerTB = "To: alice@openpgp.example\r\nFrom: Bob <bob@openpgp.example>\r\nMessage-ID: <m1@x>\r\nDate: Wed, 14 Oct 2020 13:55:14 -0400\r\nMIME-Version: 1.0\r\nSubject: ...\r\nContent-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"b\"\r\n"
+
+// The legacy form as Delta Chat writes it: the decrypted entity carries the fields.
+func TestMergeLegacyTopLevel(t *testing.T) {
+	inner := header("Content-Type: text/plain; charset=\"utf-8\"; protected-headers=\"v1\"\r\nFrom: <bob@openpgp.example>\r\nTo: <alice@openpgp.example>\r\nSubject: Real subject\r\nChat-Version: 1.0\r\n")
+	m := Merge(header(outerTB), inner, nil, "\r\n")
+	for _, name := range []string{"From", "To", "Subject", "Message-ID", "Date", "MIME-Version", "Content-Type"} {
+		if c := count(m.Header, name); c != 1 {
+			t.Errorf("%s appears %d times in\n%s", name, c, m.Header)
+		}
+	}
+	h := header(string(m.Header))
+	if h.Get("Subject") != "Real subject" || m.Subject != "Real subject" {
+		t.Errorf("Subject %q (result %q)", h.Get("Subject"), m.Subject)
+	}
+	if h.Get("From") != "<bob@openpgp.example>" {
+		t.Errorf("From %q: the inner field must win", h.Get("From"))
+	}
+	if ct := h.Get("Content-Type"); strings.Contains(ct, "protected-headers") || !strings.Contains(ct, "charset=\"utf-8\"") {
+		t.Errorf("Content-Type %q", ct)
+	}
+}
+
+// RFC 9788: hp="cipher" and HP-Outer fields, which are dropped once the header is lifted.
+func TestMergeRFC9788(t *testing.T) {
+	inner := header("Content-Type: multipart/mixed; boundary=\"x\"; hp=\"cipher\"\r\nSubject: Hidden\r\nFrom: Bob <bob@openpgp.example>\r\nTo: alice@openpgp.example\r\nHP-Outer: Subject: [...]\r\nHP-Outer: From: Bob <bob@openpgp.example>\r\n")
+	m := Merge(header(strings.Replace(outerTB, "Subject: ...", "Subject: [...]", 1)), inner, nil, "\r\n")
+	if bytes.Contains(m.Header, []byte("HP-Outer")) || bytes.Contains(m.Header, []byte("hp=")) || bytes.Contains(m.Header, []byte("[...]")) {
+		t.Errorf("merged header:\n%s", m.Header)
+	}
+	if count(m.Header, "Subject") != 1 || m.Subject != "Hidden" {
+		t.Errorf("merged header:\n%s", m.Header)
+	}
+}
+
+// Thunderbird signs, then encrypts: the marked part is the signed part inside a
+// multipart/signed, which must keep every byte.
+func TestMergeSignedPart(t *testing.T) {
+	inner := header("Content-Type: multipart/signed; micalg=pgp-sha256;\r\n protocol=\"application/pgp-signature\";\r\n boundary=\"sig\"\r\n")
+	body := "This is an OpenPGP/MIME signed message (RFC 4880 and 3156)\r\n--sig\r\nContent-Type: multipart/mixed; boundary=\"mix\";\r\n protected-headers=\"v1\"\r\nFrom: Bob Babbage <bob@openpgp.example>\r\nTo: alice@openpgp.example\r\nMessage-ID: <m1@x>\r\nSubject: Signed Encrypted\r\n\r\n--mix\r\n"
+	if !NeedsBody(inner) {
+		t.Fatal("NeedsBody is false for an unmarked multipart/signed")
+	}
+	m := Merge(header(outerTB), inner, []byte(body), "\r\n")
+	if m.Subject != "Signed Encrypted" {
+		t.Errorf("Subject %q", m.Subject)
+	}
+	for _, name := range []string{"From", "To", "Subject", "Message-ID", "Date"} {
+		if c := count(m.Header, name); c != 1 {
+			t.Errorf("%s appears %d times in\n%s", name, c, m.Header)
+		}
+	}
+	if !strings.HasSuffix(string(m.Header), string(inner.Fields[0].Raw)) {
+		t.Errorf("the multipart/signed Content-Type must stay as it was:\n%s", m.Header)
+	}
+	// A prefix that ends inside the part's header lifts nothing.
+	if m := Merge(header(outerTB), inner, []byte(body[:120]), "\r\n"); m.Subject != "" || header(string(m.Header)).Get("Subject") != "..." {
+		t.Errorf("truncated prefix: %q\n%s", m.Subject, m.Header)
+	}
+}
+
+// Without a marker the decrypted entity's fields still win, and none is written twice.
+func TestMergeUnmarked(t *testing.T) {
+	inner := header("Content-Type: text/plain\r\nSubject: inner\r\n")
+	m := Merge(header(outerTB), inner, nil, "\r\n")
+	if count(m.Header, "Subject") != 1 || header(string(m.Header)).Get("Subject") != "inner" || m.Subject != "" {
+		t.Errorf("merged header:\n%s", m.Header)
+	}
+}
+
+func TestWriteProtected(t *testing.T) {
+	h := header("From: Alice <alice@example.test>\r\nTo: bob@example.test\r\nSubject: Secret plans\r\nKeywords: x\r\nReceived: from a by b\r\nContent-Type: text/plain; charset=utf-8\r\nMIME-Version: 1.0\r\n")
+	var outer, payload bytes.Buffer
+	WriteOuter(&outer, h, true)
+	WritePayloadHeader(&payload, h, true)
+	if strings.Contains(outer.String(), "Secret plans") || strings.Contains(outer.String(), "Keywords") || !strings.Contains(outer.String(), "Subject: ...\r\n") || strings.Contains(outer.String(), "Content-Type") {
+		t.Errorf("outer:\n%s", outer.String())
+	}
+	ph := header(strings.TrimSuffix(payload.String(), "\r\n"))
+	_, params := ph.ContentType()
+	if params["hp"] != "cipher" || params["protected-headers"] != "v1" || params["charset"] != "utf-8" {
+		t.Errorf("payload Content-Type params %v", params)
+	}
+	if ph.Get("Subject") != "Secret plans" || ph.Get("Keywords") != "x" || ph.Get("Received") != "" || ph.Get("MIME-Version") != "" {
+		t.Errorf("payload header:\n%s", payload.String())
+	}
+	outers := ph.Values("HP-Outer")
+	if !contains(outers, "Subject: ...") || !contains(outers, "From: Alice <alice@example.test>") || contains(outers, "Keywords: x") {
+		t.Errorf("HP-Outer %q", outers)
+	}
+	// Reading back what was written gives the original fields once each.
+	m := Merge(header(outer.String()), ph, nil, "\r\n")
+	if got := header(string(m.Header)); got.Get("Subject") != "Secret plans" || count(m.Header, "From") != 1 || got.Get("HP-Outer") != "" {
+		t.Errorf("round trip:\n%s", m.Header)
+	}
+	// Protecting an already protected entity does not repeat the markers.
+	var again bytes.Buffer
+	WritePayloadHeader(&again, ph, true)
+	if n := strings.Count(again.String(), "hp="); n != 1 {
+		t.Errorf("hp= %d times:\n%s", n, again.String())
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func TestWithoutMarkers(t *testing.T) {
+	for in, want := range map[string]string{
+		`text/plain; protected-headers="v1"`:                 "text/plain",
+		`multipart/mixed; boundary="a;hp=x"; hp="cipher"`:    `multipart/mixed; boundary="a;hp=x"`,
+		`text/plain; charset=utf-8; HP=clear; format=flowed`: "text/plain; charset=utf-8; format=flowed",
+		`text/plain; name="a\"; hp=b"; protected-headers=v1`: `text/plain; name="a\"; hp=b"`,
+		`text/plain;`: "text/plain",
+	} {
+		if got := withoutMarkers(in); got != want {
+			t.Errorf("withoutMarkers(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// FuzzMerge: any outer header, decrypted header and body prefix give a header block in
+// which a field of the decrypted entity is never also taken from outside.
+func FuzzMerge(f *testing.F) {
+	f.Add([]byte(outerTB), []byte("Content-Type: multipart/signed; boundary=sig\r\n"), []byte("--sig\r\nContent-Type: text/plain; protected-headers=v1\r\nSubject: s\r\n\r\nx"))
+	f.Add([]byte(outerTB), []byte("Content-Type: text/plain; hp=cipher\r\nSubject: s\r\nHP-Outer: Subject: ...\r\n"), []byte(nil))
+	f.Fuzz(func(t *testing.T, outer, inner, body []byte) {
+		if len(outer)+len(inner)+len(body) > 1<<16 {
+			return
+		}
+		ih := mimeutil.ParseHeader(inner)
+		m := Merge(mimeutil.ParseHeader(outer), ih, body, "\r\n")
+		if len(m.Header) > len(outer)+len(inner)+len(body)+64 {
+			t.Fatalf("merged header of %d bytes from %d input bytes", len(m.Header), len(outer)+len(inner)+len(body))
+		}
+	})
+}
