@@ -348,7 +348,7 @@ func (p *Pipeline) protect(ctx context.Context, w *work, d policy.Decision, cont
 		}
 		// Armored ciphertext: base64 of the content plus line ends, packet headers and MIME.
 		out := w.newBuffer(content.Size()*140/100 + 4096)
-		if err := pgpmime.Encrypt(out, content.NewReader(), pgpmime.EncryptOptions{Recipients: chosen, Signer: signer, Now: now}); err != nil {
+		if err := pgpmime.Encrypt(out, content.NewReader(), pgpmime.EncryptOptions{Recipients: chosen, Signer: signer, ProtectedHeaders: true, Now: now}); err != nil {
 			return nil, err
 		}
 		return out, out.Finish()
@@ -367,7 +367,7 @@ func (p *Pipeline) protect(ctx context.Context, w *work, d policy.Decision, cont
 			return nil, fmt.Errorf("certificate %s of %s is no longer usable", d.EncryptKey, rcpt)
 		}
 		out := w.newBuffer(content.Size()*140/100 + 4096)
-		if err := smime.Encrypt(out, content.NewReader(), smime.EncryptOptions{Recipients: chosen, Now: now}); err != nil {
+		if err := smime.Encrypt(out, content.NewReader(), smime.EncryptOptions{Recipients: chosen, ProtectedHeaders: true, Now: now}); err != nil {
 			return nil, err
 		}
 		return out, out.Finish()
