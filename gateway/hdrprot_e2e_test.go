@@ -8,8 +8,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
 
 	"github.com/sealgate/sealgate/gateway/config"
+	"github.com/sealgate/sealgate/gateway/delivery/deliverytest"
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
 	"github.com/sealgate/sealgate/keys"
 )
@@ -355,4 +360,68 @@ func TestE2EProtectedHeadersOwnOutput(t *testing.T) {
 	if fieldValue(back, "Subject") != hidden || fieldCount(back, "HP-Outer") != 0 {
 		t.Errorf("read back:\n%s", back)
 	}
+}
+
+// Outbound encryption (OpenPGP, signed inside) protects the header too: the partner's MX
+// sees "...", gpg finds the real Subject inside.
+func TestE2EProtectedHeadersOutbound(t *testing.T) {
+	peer := deliverytest.Start(t, deliverytest.Options{})
+	env, admin := securityEnv(t, func(c *config.Config) {
+		c.Outbound.Routes = map[string]string{"partner.test": peer.Addr}
+	})
+	ctx := context.Background()
+	if _, err := admin.GeneratePGP(ctx, "alice@localhost", keys.PGPOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	g := newGPG(t)
+	g.run(nil, "--quick-gen-key", "Dave <dave@partner.test>", "ed25519", "sign", "never")
+	var daveFpr string
+	for _, l := range strings.Split(string(g.run(nil, "--with-colons", "--fingerprint", "dave@partner.test")), "\n") {
+		if strings.HasPrefix(l, "fpr:") {
+			daveFpr = strings.Split(l, ":")[9]
+			break
+		}
+	}
+	g.run(nil, "--quick-add-key", daveFpr, "cv25519", "encr", "never")
+	if _, err := admin.Import(ctx, pgpKeyBlock(g.run(nil, "--export", "-a", "dave@partner.test")), keys.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	alicePub, err := admin.ExportPGP(ctx, "alice@localhost", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.run(alicePub, "--import")
+	setPolicy(t, env, "alice@localhost", "outbound.sign", "pgp", "outbound.encrypt", "required")
+
+	c, err := smtp.DialStartTLS(env.GW.Addr("submission"), env.TLSConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Auth(sasl.NewPlainClient("", "alice@localhost", "alice-pw-123")); err != nil {
+		t.Fatal(err)
+	}
+	const hidden = "Merger talks, outbound"
+	msg := "From: alice@localhost\r\nTo: dave@partner.test\r\nSubject: " + hidden + "\r\n\r\nDetails.\r\n"
+	if err := c.SendMail("alice@localhost", []string{"dave@partner.test"}, strings.NewReader(msg)); err != nil {
+		t.Fatal(err)
+	}
+	if !peer.Wait(20*time.Second, func(p *deliverytest.Peer) bool { return len(p.Received()) == 1 }) {
+		t.Fatal("nothing delivered to the partner")
+	}
+	delivered := peer.Received()[0].Body
+	if fieldValue(delivered, "Subject") != "..." || bytes.Contains(delivered, []byte(hidden)) {
+		t.Fatalf("the Subject left in clear:\n%s", delivered)
+	}
+	checkOnce(t, delivered, "From", "To", "Subject")
+	inner := g.run(pgpBlock(t, delivered), "-q", "--decrypt")
+	if fieldValue(inner, "Subject") != hidden || !strings.Contains(fieldValue(inner, "Content-Type"), `hp="cipher"`) {
+		t.Fatalf("gpg finds no protected header:\n%s", inner)
+	}
+}
+
+// pgpKeyBlock is the armored key block of gpg's output (without its messages).
+func pgpKeyBlock(out []byte) []byte {
+	const end = "-----END PGP PUBLIC KEY BLOCK-----"
+	return out[:bytes.Index(out, []byte(end))+len(end)]
 }
