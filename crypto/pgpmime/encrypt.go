@@ -79,7 +79,7 @@ func Encrypt(dst io.Writer, msg io.Reader, opts EncryptOptions) error {
 		return err
 	}
 	var pt io.WriteCloser
-	if c, ok := seipdCipher(to, cfg); ok && signers == nil {
+	if c, ok := seipdCipher(to, encKeys, cfg); ok && signers == nil {
 		pt, err = encryptData(aw, encKeys, c, cfg)
 	} else {
 		pt, err = openpgp.EncryptWithParams(aw, to, nil, &openpgp.EncryptParams{
