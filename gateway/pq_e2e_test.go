@@ -160,3 +160,31 @@ func TestE2EPostQuantumAtRest(t *testing.T) {
 		}
 	}
 }
+
+// A version 6 key that is post-quantum throughout: at rest and back.
+func TestE2EPostQuantumV6AtRest(t *testing.T) {
+	env, admin := securityEnv(t)
+	ctx := context.Background()
+	if _, err := admin.GeneratePGP(ctx, "alice@localhost", keys.PGPOptions{PQ: true, V6: true}); err != nil {
+		t.Fatal(err)
+	}
+	setPolicy(t, env, "alice@localhost", "inbound.encrypt", "pgp", "inbound.decrypt", "false")
+	const marker = "PQ6-Plaintext-Not-On-Disk-0b7c"
+	msg := "From: sender@outside.test\r\nTo: alice@localhost\r\nSubject: pq6\r\n\r\n" + marker + "\r\n"
+	if err := mx(t, env, "sender@outside.test", "alice@localhost", []byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+	stored := env.Mailbox("alice@localhost", "INBOX")[0].Body
+	if algos, v := sessionInfo(t, stored); len(algos) != 1 || algos[0] != packet.PubKeyAlgoMlkem768X25519 || v != 2 {
+		t.Fatalf("stored copy encrypted with %v, SEIPD version %d", algos, v)
+	}
+	grepDataDir(t, env.Dir, []byte(marker))
+	setPolicy(t, env, "alice@localhost", "inbound.encrypt", "none", "inbound.decrypt", "true")
+	if err := mx(t, env, "sender@outside.test", "alice@localhost", stored[bytes.Index(stored, []byte("From: sender@outside.test")):]); err != nil {
+		t.Fatal(err)
+	}
+	back := env.Mailbox("alice@localhost", "INBOX")[1].Body
+	if h := headerValue(back, "Sealgate-Security"); !strings.HasPrefix(h, "received=pgp; decrypted=yes") || !bytes.Contains(back, []byte(marker)) {
+		t.Fatalf("not decrypted: %q", h)
+	}
+}
