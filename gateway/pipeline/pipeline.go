@@ -201,17 +201,7 @@ func (p *Pipeline) Process(ctx context.Context, env *Envelope, msg *msgbuf.Buffe
 		r := p.opts.Auth.Check(ctx, in)
 		authRes = r.AuthResults(p.opts.Hostname)
 	}
-	head, removed := dropFields(raw, func(name, value []byte) bool {
-		if bytes.EqualFold(name, []byte(SecurityHeader)) {
-			return true
-		}
-		// RFC 8601 §5: results claiming our authserv-id did not come from us.
-		if bytes.EqualFold(name, []byte("Authentication-Results")) {
-			id, _, _ := bytes.Cut(value, []byte(";"))
-			return bytes.EqualFold(bytes.TrimSpace(id), []byte(p.opts.Hostname))
-		}
-		return false
-	})
+	head, removed := dropFields(raw, p.forgedResult)
 	if removed > 0 {
 		p.opts.Logger.Info("removed forged result headers", "id", env.ID, "count", removed)
 	}

@@ -203,8 +203,12 @@ func (p *Pipeline) transform(ctx context.Context, w *work, d policy.Decision, ms
 			if err == nil {
 				err = out.Finish()
 			}
+			var content mailstore.Body
 			if err == nil {
-				res.content, res.decrypted = out, true
+				content, err = p.withoutForgedResults(w, out)
+			}
+			if err == nil {
+				res.content, res.decrypted = content, true
 				if r.Signature.Signed {
 					res.sig = pgpSig(r.Signature)
 				}
@@ -219,8 +223,10 @@ func (p *Pipeline) transform(ctx context.Context, w *work, d policy.Decision, ms
 			for _, ck := range cks {
 				out := w.newBuffer(msg.Size())
 				if _, err := smime.Decrypt(out, msg.NewReader(), ck.Cert, ck.Key, smime.DecryptOptions{Now: now}); err == nil && out.Finish() == nil {
-					res.content, res.decrypted = out, true
-					break
+					if c, err := p.withoutForgedResults(w, out); err == nil {
+						res.content, res.decrypted = c, true
+						break
+					}
 				}
 			}
 			if !res.decrypted {
