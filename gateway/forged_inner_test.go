@@ -34,4 +34,3 @@ func TestE2EForgedSecurityHeaderInsideEncryption(t *testing.T) {
 		t.Fatal("forged Authentication-Results with our authserv-id kept")
 	}
 }
-
