@@ -182,34 +182,49 @@ func TestE2EProtectedHeadersThunderbird(t *testing.T) {
 
 func TestE2EProtectedHeadersDeltaChat(t *testing.T) {
 	corpus := interopCorpus(t)
-	msg := readFile(t, filepath.Join(corpus, "openpgp/eml/deltachat/text_from_alice_encrypted.eml"))
 	bobKey := filepath.Join(corpus, "openpgp/keys/deltachat/bob-secret.asc")
 	const hidden = "Message from alice@example.org"
+	for _, tc := range []struct {
+		file           string
+		to, date, body string
+	}{
+		// protected-headers="v1" only.
+		{"openpgp/eml/deltachat/text_from_alice_encrypted.eml", "<bob@example.net>", "Tue, 5 Aug 2025 11:07:50 +0000", "hi"},
+		// RFC 9788: hp="cipher" with HP-Outer fields; the recipients are hidden outside
+		// ("hidden-recipients": ;) and the Date differs inside.
+		{"openpgp/eml/deltachat/alice_to_bob_no_intended_recipient_fingerprint.eml", "<bob@example.net>", "Mon, 23 Mar 2026 03:49:47 +0000", "Hi"},
+	} {
+		t.Run(filepath.Base(tc.file), func(t *testing.T) {
+			msg := readFile(t, filepath.Join(corpus, tc.file))
+			env := hpEnv(t, "bob@example.net", bobKey)
+			if err := mx(t, env, "alice@example.org", "bob@example.net", msg); err != nil {
+				t.Fatal(err)
+			}
+			got := env.Mailbox("bob@example.net", "INBOX")[0].Body
+			if !strings.HasPrefix(fieldValue(got, "Sealgate-Security"), "received=pgp; decrypted=yes") {
+				t.Fatalf("not decrypted:\n%s", got)
+			}
+			checkOnce(t, got, "From", "To", "Subject", "Date", "References", "Chat-Version", "Message-ID", "Content-Type")
+			if s, to, date := fieldValue(got, "Subject"), fieldValue(got, "To"), fieldValue(got, "Date"); s != hidden || to != tc.to || date != tc.date {
+				t.Errorf("Subject %q, To %q, Date %q: the protected fields must win", s, to, date)
+			}
+			if ct := fieldValue(got, "Content-Type"); strings.Contains(ct, "protected-headers") || strings.Contains(ct, "hp=") || fieldCount(got, "HP-Outer") != 0 {
+				t.Errorf("the markers stay on the decrypted message:\n%s", got)
+			}
+			if !bytes.HasSuffix(bytes.TrimRight(got, "\r\n"), []byte("\n"+tc.body)) {
+				t.Errorf("body lost:\n%s", got)
+			}
 
-	env := hpEnv(t, "bob@example.net", bobKey)
-	if err := mx(t, env, "alice@example.org", "bob@example.net", msg); err != nil {
-		t.Fatal(err)
+			env = hpEnv(t, "bob@example.net", bobKey)
+			setPolicy(t, env, "bob@example.net", "inbound.encrypt", "pgp")
+			if err := mx(t, env, "alice@example.org", "bob@example.net", msg); err != nil {
+				t.Fatal(err)
+			}
+			stored := env.Mailbox("bob@example.net", "INBOX")[0].Body
+			checkOnce(t, stored, "From", "To", "Subject")
+			checkCiphertextCopy(t, env, stored, hidden)
+		})
 	}
-	got := env.Mailbox("bob@example.net", "INBOX")[0].Body
-	if !strings.HasPrefix(fieldValue(got, "Sealgate-Security"), "received=pgp; decrypted=yes") {
-		t.Fatalf("not decrypted:\n%s", got)
-	}
-	checkOnce(t, got, "From", "To", "Subject", "Date", "References", "Chat-Version", "Message-ID", "Content-Type")
-	if s := fieldValue(got, "Subject"); s != hidden {
-		t.Errorf("Subject %q", s)
-	}
-	if strings.Contains(fieldValue(got, "Content-Type"), "protected-headers") {
-		t.Errorf("the marker stays on the decrypted message: %q", fieldValue(got, "Content-Type"))
-	}
-
-	env = hpEnv(t, "bob@example.net", bobKey)
-	setPolicy(t, env, "bob@example.net", "inbound.encrypt", "pgp")
-	if err := mx(t, env, "alice@example.org", "bob@example.net", msg); err != nil {
-		t.Fatal(err)
-	}
-	stored := env.Mailbox("bob@example.net", "INBOX")[0].Body
-	checkOnce(t, stored, "From", "To", "Subject")
-	checkCiphertextCopy(t, env, stored, hidden)
 }
 
 // rfc9788Inner is a Cryptographic Payload as RFC 9788 §4 composes it (hcp_baseline).
@@ -424,4 +439,44 @@ func TestE2EProtectedHeadersOutbound(t *testing.T) {
 func pgpKeyBlock(out []byte) []byte {
 	const end = "-----END PGP PUBLIC KEY BLOCK-----"
 	return out[:bytes.Index(out, []byte(end))+len(end)]
+}
+
+// Legacy display elements (the protected fields repeated in the body for clients without
+// header protection) are left out of the decrypted message, whose header now has them.
+func TestE2EProtectedHeadersLegacyDisplay(t *testing.T) {
+	env, admin := securityEnv(t)
+	ctx := context.Background()
+	if _, err := admin.GeneratePGP(ctx, "bob@localhost", keys.PGPOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := admin.ExportPGP(ctx, "bob@localhost", false)
+	g := newGPG(t)
+	g.run(pub, "--import")
+	inners := []string{
+		// Enigmail and older Thunderbird: a text/rfc822-headers first part.
+		"Content-Type: multipart/mixed; boundary=\"lg\"; protected-headers=\"v1\"\r\n" +
+			"From: Carol <carol@outside.test>\r\nTo: bob@localhost\r\nSubject: RFC 9788 hidden subject\r\n\r\n" +
+			"--lg\r\nContent-Type: text/rfc822-headers; protected-headers=\"v1\"\r\nContent-Disposition: inline\r\n\r\n" +
+			"Subject: RFC 9788 hidden subject\r\n\r\n" +
+			"--lg\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nLegacy display body.\r\n--lg--\r\n",
+		// RFC 9788 §4.5.3.1: header lines at the top of a text/plain body.
+		"Content-Type: text/plain; charset=utf-8; hp=\"cipher\"; hp-legacy-display=\"1\"\r\n" +
+			"From: Carol <carol@outside.test>\r\nTo: bob@localhost\r\nSubject: RFC 9788 hidden subject\r\n" +
+			"HP-Outer: Subject: [...]\r\n\r\nSubject: RFC 9788 hidden subject\r\n\r\nLegacy display body.\r\n",
+	}
+	for _, inner := range inners {
+		if err := mx(t, env, "carol@outside.test", "bob@localhost", rfc9788Message(pgpBlock(t, g.run([]byte(inner), "-a", "-e", "-r", "bob@localhost")))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, m := range env.Mailbox("bob@localhost", "INBOX") {
+		_, body, _ := strings.Cut(string(m.Body), "\r\n\r\n")
+		if strings.Contains(body, "RFC 9788 hidden subject") || strings.Contains(body, "rfc822-headers") || !strings.Contains(body, "Legacy display body.") {
+			t.Errorf("message %d: legacy display element kept:\n%s", i, m.Body)
+		}
+		checkOnce(t, m.Body, "From", "To", "Subject", "Content-Type")
+		if fieldValue(m.Body, "Subject") != "RFC 9788 hidden subject" || strings.Contains(fieldValue(m.Body, "Content-Type"), "hp-legacy-display") {
+			t.Errorf("message %d:\n%s", i, m.Body)
+		}
+	}
 }

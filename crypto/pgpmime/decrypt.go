@@ -284,10 +284,19 @@ func decryptPayload(dst io.Writer, outer mimeutil.Header, payload io.Reader, key
 	defer mimeutil.PutWriter(out)
 	out.Write(merged.Header)
 	out.WriteString(sep)
-	if whole {
-		out.Write(prefix)
-	} else if _, err := io.Copy(out, br); err != nil {
-		return res, integrityErr(err)
+	skip := merged.Skip
+	switch {
+	case whole:
+		out.Write(prefix[:skip[0]])
+		out.Write(prefix[skip[1]:])
+	default:
+		if skip[1] > skip[0] {
+			out.Write(prefix[:skip[0]])
+			br.Discard(skip[1]) // buffered already: prefix holds it
+		}
+		if _, err := io.Copy(out, br); err != nil {
+			return res, integrityErr(err)
+		}
 	}
 	if err := out.Flush(); err != nil {
 		return res, err

@@ -134,7 +134,8 @@ func mergeOuter(w io.Writer, outer mimeutil.Header, inner []byte) error {
 	buf.Grow(len(m.Header) + len(sep) + len(body))
 	buf.Write(m.Header)
 	buf.WriteString(sep)
-	buf.Write(body)
+	buf.Write(body[:m.Skip[0]])
+	buf.Write(body[m.Skip[1]:])
 	_, err := w.Write(buf.Bytes())
 	return err
 }

@@ -16,7 +16,11 @@
 // signed part of a multipart/signed directly inside it (sign-then-encrypt), whichever is
 // marked with hp= or protected-headers=. A marked signed part keeps every byte (its
 // signature covers them); its fields are copied to the message header. HP-Outer fields
-// and the markers are dropped from a decrypted entity that becomes the message itself.
+// and the markers are dropped from a decrypted entity that becomes the message itself, and
+// so is a legacy display element at its start (the protected fields repeated in the body for
+// clients without header protection: a text/rfc822-headers first part, or the header lines
+// that open a text/plain body marked hp-legacy-display="1"). The gateway writes no legacy
+// display element of its own: the body of what it encrypts stays as it was.
 // Without a marker the decrypted entity's own fields still win over the outer ones: they
 // end up in one header block, and a field is never written twice.
 package hdrprot
@@ -137,10 +141,14 @@ func marked(h mimeutil.Header) bool {
 }
 
 // NeedsBody reports whether Merge must see the start of the decrypted entity's body: the
-// entity is an unmarked multipart/signed whose signed part may carry the protected header.
+// entity is an unmarked multipart/signed whose signed part may carry the protected header,
+// or a marked multipart or text/plain entity that may begin with a legacy display element.
 func NeedsBody(inner mimeutil.Header) bool {
 	mt, _ := inner.ContentType()
-	return mt == "multipart/signed" && !marked(inner)
+	if marked(inner) {
+		return strings.HasPrefix(mt, "multipart/") || mt == "text/plain"
+	}
+	return mt == "multipart/signed"
 }
 
 // Merged is the header of a decrypted message.
@@ -149,22 +157,27 @@ type Merged struct {
 	Header []byte
 	// Subject is the protected Subject, "" when the payload had no marked header.
 	Subject string
+	// Skip is the part of the body to leave out, [Skip[0], Skip[1]) (empty when equal): a
+	// legacy display element, which repeats the protected fields in the body for clients
+	// without header protection and is redundant once they are in the header.
+	Skip [2]int
 }
 
 // Merge builds the header of a decrypted message from the outer header (of the encrypted
 // message), the header of the decrypted entity, and, when NeedsBody says so, a prefix of
-// that entity's body (a bounded one is enough; without the signed part's header in it
-// nothing is lifted from there). sep is the line break of the decrypted entity's header.
+// that entity's body (a bounded one is enough: what does not end in it is left as it is).
+// sep is the line break of the decrypted entity's header.
 func Merge(outer, inner mimeutil.Header, bodyPrefix []byte, sep string) Merged {
 	var res Merged
 	var lifted []mimeutil.Field // fields copied from a marked signed part
 	top := marked(inner)
+	mt, params := inner.ContentType()
 	switch {
 	case top:
 		res.Subject = inner.Get("Subject")
-	case NeedsBody(inner):
-		_, params := inner.ContentType()
-		if ph, ok := firstPartHeader(bodyPrefix, params["boundary"]); ok && marked(ph) {
+		res.Skip = legacyDisplay(mt, params, inner, bodyPrefix)
+	case mt == "multipart/signed":
+		if ph, _, _, ok := firstPart(bodyPrefix, params["boundary"]); ok && marked(ph) {
 			for _, f := range ph.Fields {
 				if f.Name != "" && !mimeutil.IsContent(f.Name) && !strings.EqualFold(f.Name, hpOuter) {
 					lifted = append(lifted, f)
@@ -214,47 +227,124 @@ func Merge(outer, inner mimeutil.Header, bodyPrefix []byte, sep string) Merged {
 	return res
 }
 
-// firstPartHeader finds the header block of the first part of a multipart body in prefix.
-func firstPartHeader(prefix []byte, boundary string) (mimeutil.Header, bool) {
-	if boundary == "" {
-		return mimeutil.Header{}, false
-	}
-	delim := []byte("--" + boundary)
-	off := 0
-	for {
-		i := bytes.Index(prefix[off:], delim)
-		if i < 0 {
-			return mimeutil.Header{}, false
+// maxLegacyLines bounds the header lines of a text/plain legacy display element.
+const maxLegacyLines = 20
+
+// legacyDisplay finds a legacy display element at the start of a marked entity's body:
+//   - the first part of a multipart, when it is text/rfc822-headers (or text/plain) marked
+//     protected-headers="v1" (the draft-autocrypt-lamps-protected-headers form Enigmail and
+//     older Thunderbird wrote) or hp-legacy-display="1";
+//   - the leading header lines and blank line of a text/plain body whose Content-Type has
+//     hp-legacy-display="1" (RFC 9788 §4.5.3.1), when it is not transfer-encoded (quoted-
+//     printable or base64 lines would have to be decoded and encoded again).
+func legacyDisplay(mt string, params map[string]string, h mimeutil.Header, body []byte) [2]int {
+	switch {
+	case strings.HasPrefix(mt, "multipart/"):
+		ph, start, partBody, ok := firstPart(body, params["boundary"])
+		if !ok {
+			return [2]int{}
 		}
-		start := off + i
-		off = start + len(delim)
-		if start > 0 && prefix[start-1] != '\n' {
-			continue // not at the start of a line
+		pmt, pp := ph.ContentType()
+		if (pmt != "text/rfc822-headers" && pmt != "text/plain") || (pp["protected-headers"] == "" && pp["hp-legacy-display"] != "1") {
+			return [2]int{}
 		}
-		nl := bytes.IndexByte(prefix[off:], '\n')
-		if nl < 0 {
-			return mimeutil.Header{}, false
+		next := nextDelimiter(body, params["boundary"], partBody)
+		if next < 0 {
+			return [2]int{}
 		}
-		if len(bytes.TrimRight(prefix[off:off+nl], " \t\r")) != 0 {
-			continue // a longer boundary, or the closing delimiter
+		if _, closing, _ := delimiterAt(body, params["boundary"], next); !closing {
+			return [2]int{start, next} // the element is not the only part
 		}
-		part := prefix[off+nl+1:]
-		for p := 0; p < len(part); {
-			e := bytes.IndexByte(part[p:], '\n')
+	case mt == "text/plain" && params["hp-legacy-display"] == "1":
+		switch strings.ToLower(h.Get("Content-Transfer-Encoding")) {
+		case "", "7bit", "8bit", "binary":
+		default:
+			return [2]int{}
+		}
+		for p, n := 0, 0; p < len(body) && n <= maxLegacyLines; n++ {
+			e := bytes.IndexByte(body[p:], '\n')
 			if e < 0 {
-				return mimeutil.Header{}, false // the header block does not end in prefix
+				break
 			}
-			if len(bytes.TrimRight(part[p:p+e], "\r")) == 0 {
-				return mimeutil.ParseHeader(part[:p]), true
+			line := bytes.TrimRight(body[p:p+e], "\r")
+			if len(line) == 0 {
+				if n == 0 {
+					break
+				}
+				return [2]int{0, p + e + 1}
+			}
+			if i := bytes.IndexByte(line, ':'); i <= 0 || bytes.ContainsAny(line[:i], " \t") {
+				break // not a header line: no legacy display element
 			}
 			p += e + 1
 		}
-		return mimeutil.Header{}, false
 	}
+	return [2]int{}
 }
 
-// withoutMarkers returns a Content-Type value without its hp and protected-headers
-// parameters, the rest as written (unfolded).
+// delimiterAt reports whether a delimiter line of boundary starts at i, and where the line
+// after it starts; closing is set for the close delimiter.
+func delimiterAt(b []byte, boundary string, i int) (next int, closing, ok bool) {
+	d := "--" + boundary
+	if i > 0 && b[i-1] != '\n' || !bytes.HasPrefix(b[i:], []byte(d)) {
+		return 0, false, false
+	}
+	rest := b[i+len(d):]
+	if bytes.HasPrefix(rest, []byte("--")) {
+		closing, rest = true, rest[2:]
+	}
+	nl := bytes.IndexByte(rest, '\n')
+	if nl < 0 || len(bytes.TrimRight(rest[:nl], " \t\r")) != 0 {
+		return 0, false, false // a longer boundary, or the line does not end in b
+	}
+	return len(b) - len(rest) + nl + 1, closing, true
+}
+
+// nextDelimiter is the start of the first delimiter line of boundary at or after from, or -1.
+func nextDelimiter(b []byte, boundary string, from int) int {
+	d := []byte("--" + boundary)
+	for from < len(b) {
+		i := bytes.Index(b[from:], d)
+		if i < 0 {
+			return -1
+		}
+		if _, _, ok := delimiterAt(b, boundary, from+i); ok {
+			return from + i
+		}
+		from += i + len(d)
+	}
+	return -1
+}
+
+// firstPart finds the first part of a multipart body in prefix: its header, the start of
+// its delimiter line and the start of its body.
+func firstPart(prefix []byte, boundary string) (h mimeutil.Header, start, body int, ok bool) {
+	if boundary == "" {
+		return h, 0, 0, false
+	}
+	start = nextDelimiter(prefix, boundary, 0)
+	if start < 0 {
+		return h, 0, 0, false
+	}
+	p, closing, _ := delimiterAt(prefix, boundary, start)
+	if closing {
+		return h, 0, 0, false
+	}
+	for hs := p; p < len(prefix); {
+		e := bytes.IndexByte(prefix[p:], '\n')
+		if e < 0 {
+			break // the header block does not end in prefix
+		}
+		if len(bytes.TrimRight(prefix[p:p+e], "\r")) == 0 {
+			return mimeutil.ParseHeader(prefix[hs:p]), start, p + e + 1, true
+		}
+		p += e + 1
+	}
+	return h, 0, 0, false
+}
+
+// withoutMarkers returns a Content-Type value without its hp, protected-headers and
+// hp-legacy-display parameters, the rest as written (unfolded).
 func withoutMarkers(v string) string {
 	var parts []string
 	start, quoted := 0, false
@@ -275,7 +365,7 @@ func withoutMarkers(v string) string {
 		start = i + 1
 		name, _, _ := strings.Cut(seg, "=")
 		switch strings.ToLower(strings.TrimSpace(name)) {
-		case "hp", "protected-headers":
+		case "hp", "protected-headers", "hp-legacy-display":
 			continue
 		}
 		if seg != "" || len(parts) == 0 {

@@ -151,6 +151,8 @@ func TestWithoutMarkers(t *testing.T) {
 func FuzzMerge(f *testing.F) {
 	f.Add([]byte(outerTB), []byte("Content-Type: multipart/signed; boundary=sig\r\n"), []byte("--sig\r\nContent-Type: text/plain; protected-headers=v1\r\nSubject: s\r\n\r\nx"))
 	f.Add([]byte(outerTB), []byte("Content-Type: text/plain; hp=cipher\r\nSubject: s\r\nHP-Outer: Subject: ...\r\n"), []byte(nil))
+	f.Add([]byte(outerTB), []byte("Content-Type: multipart/mixed; boundary=m; protected-headers=v1\r\n"), []byte("--m\r\nContent-Type: text/rfc822-headers; protected-headers=v1\r\n\r\nSubject: s\r\n--m\r\n\r\nx\r\n--m--\r\n"))
+	f.Add([]byte(outerTB), []byte("Content-Type: text/plain; hp=cipher; hp-legacy-display=1\r\n"), []byte("Subject: s\r\n\r\nx"))
 	f.Fuzz(func(t *testing.T, outer, inner, body []byte) {
 		if len(outer)+len(inner)+len(body) > 1<<16 {
 			return
@@ -160,5 +162,56 @@ func FuzzMerge(f *testing.F) {
 		if len(m.Header) > len(outer)+len(inner)+len(body)+64 {
 			t.Fatalf("merged header of %d bytes from %d input bytes", len(m.Header), len(outer)+len(inner)+len(body))
 		}
+		if m.Skip[0] < 0 || m.Skip[0] > m.Skip[1] || m.Skip[1] > len(body) {
+			t.Fatalf("Skip %v outside a body of %d bytes", m.Skip, len(body))
+		}
 	})
+}
+
+// Legacy display elements: the Enigmail / draft form (a text/rfc822-headers first part) and
+// RFC 9788's text/plain header lines marked hp-legacy-display="1" are left out once the
+// fields are in the header.
+func TestMergeLegacyDisplay(t *testing.T) {
+	for _, tc := range []struct {
+		name, inner, body, want string
+	}{
+		{"rfc822-headers part",
+			"Content-Type: multipart/mixed; boundary=\"m\"; protected-headers=\"v1\"\r\nSubject: Real\r\n",
+			"--m\r\nContent-Type: text/rfc822-headers; protected-headers=\"v1\"\r\nContent-Disposition: inline\r\n\r\nSubject: Real\r\n\r\n--m\r\nContent-Type: text/plain\r\n\r\nBody.\r\n--m--\r\n",
+			"--m\r\nContent-Type: text/plain\r\n\r\nBody.\r\n--m--\r\n"},
+		{"only part kept",
+			"Content-Type: multipart/mixed; boundary=\"m\"; protected-headers=\"v1\"\r\nSubject: Real\r\n",
+			"--m\r\nContent-Type: text/rfc822-headers; protected-headers=\"v1\"\r\n\r\nSubject: Real\r\n--m--\r\n",
+			"--m\r\nContent-Type: text/rfc822-headers; protected-headers=\"v1\"\r\n\r\nSubject: Real\r\n--m--\r\n"},
+		{"ordinary first part",
+			"Content-Type: multipart/mixed; boundary=\"m\"; hp=\"cipher\"\r\nSubject: Real\r\n",
+			"--m\r\nContent-Type: text/plain\r\n\r\nSubject: Real\r\n--m\r\nContent-Type: text/plain\r\n\r\nB\r\n--m--\r\n",
+			"--m\r\nContent-Type: text/plain\r\n\r\nSubject: Real\r\n--m\r\nContent-Type: text/plain\r\n\r\nB\r\n--m--\r\n"},
+		{"rfc9788 text/plain",
+			"Content-Type: text/plain; charset=utf-8; hp=\"cipher\"; hp-legacy-display=\"1\"\r\nSubject: Real\r\n",
+			"Subject: Real\r\nTo: bob@example.test\r\n\r\nBody.\r\n",
+			"Body.\r\n"},
+		{"rfc9788 text/plain quoted-printable",
+			"Content-Type: text/plain; hp=\"cipher\"; hp-legacy-display=\"1\"\r\nContent-Transfer-Encoding: quoted-printable\r\nSubject: Real\r\n",
+			"Subject: Real\r\n\r\nBody.\r\n",
+			"Subject: Real\r\n\r\nBody.\r\n"},
+		{"text/plain without the marker",
+			"Content-Type: text/plain; hp=\"cipher\"\r\nSubject: Real\r\n",
+			"Subject: Real\r\n\r\nBody.\r\n",
+			"Subject: Real\r\n\r\nBody.\r\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			inner := header(tc.inner)
+			if !NeedsBody(inner) {
+				t.Fatal("NeedsBody is false")
+			}
+			m := Merge(header(outerTB), inner, []byte(tc.body), "\r\n")
+			if got := tc.body[:m.Skip[0]] + tc.body[m.Skip[1]:]; got != tc.want {
+				t.Errorf("body %q, want %q", got, tc.want)
+			}
+			if bytes.Contains(m.Header, []byte("hp-legacy-display")) || count(m.Header, "Subject") != 1 {
+				t.Errorf("header:\n%s", m.Header)
+			}
+		})
+	}
 }
