@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"bytes"
 	"context"
+	"encoding/pem"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -479,4 +480,73 @@ func TestE2EProtectedHeadersLegacyDisplay(t *testing.T) {
 			t.Errorf("message %d:\n%s", i, m.Body)
 		}
 	}
+}
+
+// Signed, then encrypted (S/MIME both): the protected header is in the signed part, under the
+// signature (RFC 9788's innermost entity), the signature still verifies, and the gateway reads
+// the header back from there.
+func TestE2EProtectedHeadersSignedThenEncrypted(t *testing.T) {
+	env, admin := securityEnv(t)
+	ctx := context.Background()
+	for _, u := range []string{"alice@localhost", "bob@localhost"} {
+		if _, err := admin.GenerateSMIME(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setPolicy(t, env, "alice@localhost", "outbound.sign", "smime")
+	setPolicy(t, env, "bob@localhost", "inbound.encrypt", "smime", "inbound.decrypt", "false")
+	c, err := smtp.DialStartTLS(env.GW.Addr("submission"), env.TLSConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Auth(sasl.NewPlainClient("", "alice@localhost", "alice-pw-123")); err != nil {
+		t.Fatal(err)
+	}
+	const hidden = "Signed and sealed subject"
+	msg := "From: alice@localhost\r\nTo: bob@localhost\r\nSubject: " + hidden + "\r\n\r\nSigned body.\r\n"
+	if err := c.SendMail("alice@localhost", []string{"bob@localhost"}, strings.NewReader(msg)); err != nil {
+		t.Fatal(err)
+	}
+	stored := env.Mailbox("bob@localhost", "INBOX")[0].Body
+	if h := fieldValue(stored, "Sealgate-Security"); !strings.HasSuffix(h, "stored=smime") {
+		t.Fatalf("Sealgate-Security %q", h)
+	}
+	checkCiphertextCopy(t, env, stored, hidden)
+
+	dir := t.TempDir()
+	bobSecret, _ := admin.ExportSMIME(ctx, "bob@localhost", true)
+	ca, err := env.GW.Keyring().CACertificate(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile, in, caFile := filepath.Join(dir, "bob.pem"), filepath.Join(dir, "stored.eml"), filepath.Join(dir, "ca.pem")
+	os.WriteFile(keyFile, bobSecret, 0o600)
+	os.WriteFile(in, stored, 0o600)
+	os.WriteFile(caFile, pemCert(ca.Raw), 0o600)
+	dec := openssl(t, nil, "cms", "-decrypt", "-in", in, "-inkey", keyFile, "-recip", keyFile)
+	if mt := fieldValue(dec, "Content-Type"); !strings.HasPrefix(mt, "multipart/signed") || strings.Contains(mt, "hp=") || fieldCount(dec, "Subject") != 0 {
+		t.Fatalf("decrypted entity: the protection belongs under the signature:\n%s", dec)
+	}
+	decFile := filepath.Join(dir, "dec.eml")
+	os.WriteFile(decFile, dec, 0o600)
+	signed := openssl(t, nil, "cms", "-verify", "-in", decFile, "-CAfile", caFile)
+	if !bytes.Contains(signed, []byte("Subject: "+hidden)) || !bytes.Contains(signed, []byte(`hp="cipher"`)) || !bytes.Contains(signed, []byte("Signed body.")) {
+		t.Fatalf("signed content:\n%s", signed)
+	}
+
+	// The gateway decrypts it: the Subject comes from under the signature.
+	setPolicy(t, env, "bob@localhost", "inbound.encrypt", "none", "inbound.decrypt", "true")
+	if err := mx(t, env, "alice@localhost", "bob@localhost", stored[bytes.Index(stored, []byte("From: alice@localhost")):]); err != nil {
+		t.Fatal(err)
+	}
+	back := env.Mailbox("bob@localhost", "INBOX")[1].Body
+	checkOnce(t, back, "From", "To", "Subject")
+	if fieldValue(back, "Subject") != hidden || !strings.Contains(fieldValue(back, "Sealgate-Security"), "signature=pass") {
+		t.Errorf("read back:\n%s", back)
+	}
+}
+
+func pemCert(der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }

@@ -1,6 +1,7 @@
 package pgpmime
 
 import (
+	"bufio"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -63,6 +64,15 @@ func Encrypt(dst io.Writer, msg io.Reader, opts EncryptOptions) error {
 		return fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	h := mimeutil.ParseHeader(rawHeader)
+	protectInside := opts.ProtectedHeaders
+	if mt, _ := h.ContentType(); protectInside && mt == "multipart/signed" {
+		// A message signed with protection has its protected header under the signature.
+		prefix, err := br.Peek(br.Size())
+		if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
+			return err
+		}
+		protectInside = !hdrprot.SignedPartMarked(h, prefix)
+	}
 	boundary := newBoundary()
 	out := mimeutil.GetWriter(dst, false)
 	defer mimeutil.PutWriter(out)
@@ -95,7 +105,7 @@ func Encrypt(dst io.Writer, msg io.Reader, opts EncryptOptions) error {
 	pbuf := mimeutil.GetWriter(pt, true)
 	defer mimeutil.PutWriter(pbuf)
 	ptw := &mimeutil.CRLFWriter{W: pbuf}
-	hdrprot.WritePayloadHeader(ptw, h, opts.ProtectedHeaders)
+	hdrprot.WritePayloadHeader(ptw, h, protectInside)
 	if _, err := io.Copy(ptw, br); err != nil {
 		return err
 	}

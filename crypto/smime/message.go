@@ -71,7 +71,8 @@ func Encrypt(dst io.Writer, msg io.Reader, opts EncryptOptions) error {
 		return err
 	}
 	top := mimeutil.ParseEntity(data)
-	inner := payloadEntity(top, opts.ProtectedHeaders)
+	// A message signed with protection has its protected header under the signature already.
+	inner := payloadEntity(top, opts.ProtectedHeaders && !hdrprot.SignedPartMarked(top.Header, top.Body))
 	der, err := envelope(inner, opts.Recipients, opts.Cipher, opts.KeyTransport)
 	if err != nil {
 		return err

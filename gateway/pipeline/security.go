@@ -315,7 +315,7 @@ func (p *Pipeline) protect(ctx context.Context, w *work, d policy.Decision, cont
 	}
 	if d.Sign == policy.PGP && d.Encrypt != policy.PGP {
 		out := w.newBuffer(content.Size() + 4096)
-		if err := pgpmime.Sign(out, content.NewReader(), pgpmime.SignOptions{Signer: signer, Now: now}); err != nil {
+		if err := pgpmime.Sign(out, content.NewReader(), pgpmime.SignOptions{Signer: signer, ProtectedHeaders: d.Encrypt != policy.None, Now: now}); err != nil {
 			return nil, err
 		}
 		if err := out.Finish(); err != nil {
@@ -329,7 +329,7 @@ func (p *Pipeline) protect(ctx context.Context, w *work, d policy.Decision, cont
 			return nil, err
 		}
 		out := w.newBuffer(content.Size()*4/3 + 8192)
-		if err := smime.Sign(out, content.NewReader(), smime.SignOptions{Cert: ck.Cert, Key: ck.Key, Chain: ck.Chain, Now: now}); err != nil {
+		if err := smime.Sign(out, content.NewReader(), smime.SignOptions{Cert: ck.Cert, Key: ck.Key, Chain: ck.Chain, ProtectedHeaders: d.Encrypt != policy.None, Now: now}); err != nil {
 			return nil, err
 		}
 		if err := out.Finish(); err != nil {

@@ -151,6 +151,18 @@ func NeedsBody(inner mimeutil.Header) bool {
 	return mt == "multipart/signed"
 }
 
+// SignedPartMarked reports whether an entity is a multipart/signed whose signed part already
+// carries the protected header (it was signed with protection to be encrypted next; the
+// encryption then only obscures the outside). bodyPrefix is the start of its body.
+func SignedPartMarked(h mimeutil.Header, bodyPrefix []byte) bool {
+	mt, params := h.ContentType()
+	if mt != "multipart/signed" {
+		return false
+	}
+	ph, _, _, ok := firstPart(bodyPrefix, params["boundary"])
+	return ok && marked(ph)
+}
+
 // Merged is the header of a decrypted message.
 type Merged struct {
 	// Header is the header block without the blank line that ends it.
