@@ -12,7 +12,8 @@
 // Comments are left out, the rest stays as it was.
 //
 // Reading: after decryption the payload's header fields replace the outer ones of the same
-// name, so each field appears once; the payload is the decrypted entity itself, or the
+// name, so each field appears once — except From, where the outer field, the one mail
+// authentication checked, stays and the inner one is dropped (see keptOutside); the payload is the decrypted entity itself, or the
 // signed part of a multipart/signed directly inside it (sign-then-encrypt), whichever is
 // marked with hp= or protected-headers=. A marked signed part keeps every byte (its
 // signature covers them); its fields are copied to the message header. HP-Outer fields
@@ -199,15 +200,18 @@ func Merge(outer, inner mimeutil.Header, bodyPrefix []byte, sep string) Merged {
 		}
 	}
 	// The decrypted fields win: an outer field is written only if no field of its name
-	// comes from inside.
+	// comes from inside. From is the exception (keptOutside).
+	outerFrom := len(outer.Values("From")) > 0
 	inside := map[string]bool{}
 	for _, f := range inner.Fields {
-		if f.Name != "" && !mimeutil.IsContent(f.Name) {
+		if f.Name != "" && !mimeutil.IsContent(f.Name) && !(outerFrom && keptOutside(f.Name)) {
 			inside[strings.ToLower(f.Name)] = true
 		}
 	}
 	for _, f := range lifted {
-		inside[strings.ToLower(f.Name)] = true
+		if !(outerFrom && keptOutside(f.Name)) {
+			inside[strings.ToLower(f.Name)] = true
+		}
 	}
 	var b bytes.Buffer
 	for _, f := range outer.Fields {
@@ -217,6 +221,9 @@ func Merge(outer, inner mimeutil.Header, bodyPrefix []byte, sep string) Merged {
 		b.Write(f.Raw)
 	}
 	for _, f := range lifted {
+		if outerFrom && keptOutside(f.Name) {
+			continue
+		}
 		b.Write(f.Raw)
 		if !bytes.HasSuffix(f.Raw, []byte("\n")) {
 			b.WriteString(sep)
@@ -229,6 +236,8 @@ func Merge(outer, inner mimeutil.Header, bodyPrefix []byte, sep string) Merged {
 		switch {
 		case top && strings.EqualFold(f.Name, hpOuter):
 			continue
+		case outerFrom && keptOutside(f.Name):
+			continue
 		case top && strings.EqualFold(f.Name, "Content-Type"):
 			b.WriteString("Content-Type: " + withoutMarkers(f.Value()) + sep)
 			continue
@@ -238,6 +247,14 @@ func Merge(outer, inner mimeutil.Header, bodyPrefix []byte, sep string) Merged {
 	res.Header = b.Bytes()
 	return res
 }
+
+// keptOutside reports whether the outer field wins over a protected one: From. The outer
+// From is what SPF, DKIM and DMARC authenticated and what a signature is compared with; a
+// From inside the ciphertext is whatever its (possibly anonymous) author wrote, and letting
+// it replace the authenticated one would carry a DMARC pass over to an address it was never
+// about. RFC 9788 leaves From outside as it is (hcp_baseline), so the two agree unless
+// someone changed one of them.
+func keptOutside(name string) bool { return strings.EqualFold(name, "From") }
 
 // maxLegacyLines bounds the header lines of a text/plain legacy display element.
 const maxLegacyLines = 20

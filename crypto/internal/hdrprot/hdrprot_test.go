@@ -35,8 +35,16 @@ func TestMergeLegacyTopLevel(t *testing.T) {
 	if h.Get("Subject") != "Real subject" || m.Subject != "Real subject" {
 		t.Errorf("Subject %q (result %q)", h.Get("Subject"), m.Subject)
 	}
-	if h.Get("From") != "<bob@openpgp.example>" {
-		t.Errorf("From %q: the inner field must win", h.Get("From"))
+	if h.Get("From") != "Bob <bob@openpgp.example>" {
+		t.Errorf("From %q: the outer, authenticated From must stay", h.Get("From"))
+	}
+	if h.Get("To") != "<alice@openpgp.example>" {
+		t.Errorf("To %q: the inner field must win", h.Get("To"))
+	}
+	// Without a From outside, the protected one is all there is.
+	noFrom := header(strings.Replace(outerTB, "From: Bob <bob@openpgp.example>\r\n", "", 1))
+	if m := Merge(noFrom, inner, nil, "\r\n"); header(string(m.Header)).Get("From") != "<bob@openpgp.example>" || count(m.Header, "From") != 1 {
+		t.Errorf("without an outer From:\n%s", m.Header)
 	}
 	if ct := h.Get("Content-Type"); strings.Contains(ct, "protected-headers") || !strings.Contains(ct, "charset=\"utf-8\"") {
 		t.Errorf("Content-Type %q", ct)
