@@ -89,12 +89,9 @@ func Encrypt(dst io.Writer, msg io.Reader, opts EncryptOptions) error {
 	return out.Flush()
 }
 
-// innerEntity returns the Content-* fields and body of a message as a
-// MIME entity in canonical CRLF form.
-func innerEntity(top *mimeutil.Entity) []byte { return payloadEntity(top, false) }
-
-// payloadEntity is innerEntity with, when protect is set, the protected
-// header fields (RFC 9788) in its header block.
+// payloadEntity returns the Content-* fields and body of a message as a
+// MIME entity in canonical CRLF form; with protect, its header block also
+// holds the protected header (RFC 9788, crypto/internal/hdrprot).
 func payloadEntity(top *mimeutil.Entity, protect bool) []byte {
 	var b bytes.Buffer
 	hdrprot.WritePayloadHeader(&b, top.Header, protect)
