@@ -17,7 +17,7 @@ import (
 
 // pqKey makes a version 4 Ed25519 key with a classical and a post-quantum encryption subkey
 // (what keys.GeneratePGP makes with PQ), announcing SEIPD version 2 or not.
-func pqKey(t *testing.T, seipdV2 bool) *Key {
+func pqKey(t testing.TB, seipdV2 bool) *Key {
 	t.Helper()
 	cfg := &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA, Curve: packet.Curve25519, DefaultCipher: packet.CipherAES128}
 	if seipdV2 {
@@ -153,5 +153,37 @@ func TestEncryptPostQuantumV6(t *testing.T) {
 	res, err := Decrypt(&dec, bytes.NewReader(out.Bytes()), KeyRing{k}, DecryptOptions{})
 	if err != nil || !res.Signature.CryptoValid || !bytes.Contains(dec.Bytes(), []byte("0123456789abcdef")) {
 		t.Fatalf("round trip: %v %+v", err, res.Signature)
+	}
+}
+
+// BenchmarkPostQuantum10KiB: encrypting to and decrypting with an ML-KEM-768+X25519 subkey,
+// with the own SEIPD v1 writer and with go-crypto's SEIPD v2 (compare BenchmarkEncrypt10KiB).
+func BenchmarkPostQuantum10KiB(b *testing.B) {
+	msg := messageWithBody(10 << 10)
+	for _, v2 := range []bool{false, true} {
+		name := map[bool]string{false: "SEIPDv1", true: "SEIPDv2"}[v2]
+		k := pqKey(b, v2)
+		var ct bytes.Buffer
+		if err := Encrypt(&ct, strings.NewReader(msg), EncryptOptions{Recipients: KeyRing{k}}); err != nil {
+			b.Fatal(err)
+		}
+		b.Run("Encrypt/"+name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(msg)))
+			for i := 0; i < b.N; i++ {
+				if err := Encrypt(io.Discard, strings.NewReader(msg), EncryptOptions{Recipients: KeyRing{k}}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("Decrypt/"+name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(msg)))
+			for i := 0; i < b.N; i++ {
+				if _, err := Decrypt(io.Discard, bytes.NewReader(ct.Bytes()), KeyRing{k}, DecryptOptions{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
