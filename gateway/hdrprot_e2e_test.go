@@ -368,13 +368,21 @@ func TestE2EProtectedHeadersOwnOutput(t *testing.T) {
 	for _, k := range []string{"bob", "alice"} {
 		setPolicy(t, env, k+"@localhost", "inbound.encrypt", "none")
 	}
-	if err := mx(t, env, "carol@outside.test", "bob@localhost", pgpCopy[bytes.Index(pgpCopy, []byte("From: Carol")):]); err != nil {
-		t.Fatal(err)
-	}
-	back := env.Mailbox("bob@localhost", "INBOX")[1].Body
-	checkOnce(t, back, "From", "To", "Cc", "Subject", "Message-ID", "Content-Type")
-	if fieldValue(back, "Subject") != hidden || fieldCount(back, "HP-Outer") != 0 {
-		t.Errorf("read back:\n%s", back)
+	for _, c := range []struct {
+		to     string
+		stored []byte
+	}{{"bob@localhost", pgpCopy}, {"alice@localhost", smimeCopy}} {
+		if err := mx(t, env, "carol@outside.test", c.to, c.stored[bytes.Index(c.stored, []byte("From: Carol")):]); err != nil {
+			t.Fatal(err)
+		}
+		back := env.Mailbox(c.to, "INBOX")[1].Body
+		if !strings.Contains(fieldValue(back, "Sealgate-Security"), "decrypted=yes") {
+			t.Fatalf("%s: not decrypted:\n%s", c.to, back)
+		}
+		checkOnce(t, back, "From", "To", "Cc", "Subject", "Message-ID", "Content-Type")
+		if fieldValue(back, "Subject") != hidden || fieldCount(back, "HP-Outer") != 0 || strings.Contains(fieldValue(back, "Content-Type"), "hp=") {
+			t.Errorf("%s: read back:\n%s", c.to, back)
+		}
 	}
 }
 
