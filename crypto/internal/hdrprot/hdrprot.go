@@ -260,7 +260,7 @@ func keptOutside(name string) bool { return strings.EqualFold(name, "From") }
 const maxLegacyLines = 20
 
 // legacyDisplay finds a legacy display element at the start of a marked entity's body:
-//   - the first part of a multipart, when it is text/rfc822-headers (or text/plain) marked
+//   - the first part of a multipart/mixed, when it is text/rfc822-headers (or text/plain) marked
 //     protected-headers="v1" (the draft-autocrypt-lamps-protected-headers form Enigmail and
 //     older Thunderbird wrote) or hp-legacy-display="1";
 //   - the leading header lines and blank line of a text/plain body whose Content-Type has
@@ -268,7 +268,7 @@ const maxLegacyLines = 20
 //     printable or base64 lines would have to be decoded and encoded again).
 func legacyDisplay(mt string, params map[string]string, h mimeutil.Header, body []byte) [2]int {
 	switch {
-	case strings.HasPrefix(mt, "multipart/"):
+	case mt == "multipart/mixed": // never the signed part of a multipart/signed
 		ph, start, partBody, ok := firstPart(body, params["boundary"])
 		if !ok {
 			return [2]int{}
