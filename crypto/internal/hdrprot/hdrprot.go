@@ -12,18 +12,19 @@
 // Comments are left out, the rest stays as it was.
 //
 // Reading: after decryption the payload's header fields replace the outer ones of the same
-// name, so each field appears once — except From, where the outer field, the one mail
-// authentication checked, stays and the inner one is dropped (see keptOutside); the payload is the decrypted entity itself, or the
-// signed part of a multipart/signed directly inside it (sign-then-encrypt), whichever is
-// marked with hp= or protected-headers=. A marked signed part keeps every byte (its
-// signature covers them); its fields are copied to the message header. HP-Outer fields
-// and the markers are dropped from a decrypted entity that becomes the message itself, and
-// so is a legacy display element at its start (the protected fields repeated in the body for
-// clients without header protection: a text/rfc822-headers first part, or the header lines
-// that open a text/plain body marked hp-legacy-display="1"). The gateway writes no legacy
-// display element of its own: the body of what it encrypts stays as it was.
-// Without a marker the decrypted entity's own fields still win over the outer ones: they
-// end up in one header block, and a field is never written twice.
+// name, so each field appears once — except From, where the outer field (the one mail
+// authentication checked) stays and the inner one is dropped (see keptOutside). The payload
+// is the decrypted entity itself, or the signed part of a multipart/signed directly inside it
+// (sign-then-encrypt), whichever is marked with hp= or protected-headers=. A marked signed
+// part keeps every byte (its signature covers them); its fields are copied to the message
+// header. HP-Outer fields and the markers are dropped from a decrypted entity that becomes
+// the message itself, and so is a legacy display element at its start (the protected fields
+// repeated in the body for clients without header protection: a text/rfc822-headers first
+// part of a multipart/mixed, or the header lines that open a text/plain body marked
+// hp-legacy-display="1"). The gateway writes no legacy display element of its own: the body
+// of what it encrypts stays as it was. Without a marker the decrypted entity's own fields
+// still win over the outer ones: they end up in one header block, and a field is never
+// written twice.
 package hdrprot
 
 import (
@@ -100,7 +101,7 @@ func WritePayloadHeader(w io.Writer, h mimeutil.Header, protect bool) {
 		if strings.EqualFold(f.Name, "Content-Type") {
 			hasCT = true
 			if protect {
-				fmt.Fprintf(w, "Content-Type: %s;\r\n protected-headers=\"v1\"; hp=\"cipher\"\r\n", withoutMarkers(f.Value()))
+				io.WriteString(w, fold("Content-Type", withoutMarkers(f.Value())+`; protected-headers="v1"; hp="cipher"`, "\r\n"))
 				continue
 			}
 		}
@@ -127,7 +128,7 @@ func WritePayloadHeader(w io.Writer, h mimeutil.Header, protect bool) {
 				continue
 			}
 			if v, keep := outerValue(f); keep {
-				fmt.Fprintf(w, "%s: %s: %s\r\n", hpOuter, f.Name, v)
+				io.WriteString(w, fold(hpOuter, f.Name+": "+v, "\r\n"))
 			}
 		}
 	}
@@ -239,7 +240,7 @@ func Merge(outer, inner mimeutil.Header, bodyPrefix []byte, sep string) Merged {
 		case outerFrom && keptOutside(f.Name):
 			continue
 		case top && strings.EqualFold(f.Name, "Content-Type"):
-			b.WriteString("Content-Type: " + withoutMarkers(f.Value()) + sep)
+			b.WriteString(fold("Content-Type", withoutMarkers(f.Value()), sep))
 			continue
 		}
 		b.Write(f.Raw)
@@ -370,6 +371,29 @@ func firstPart(prefix []byte, boundary string) (h mimeutil.Header, start, body i
 		p += e + 1
 	}
 	return h, 0, 0, false
+}
+
+// fold formats a header field whose value was unfolded, folding it again before spaces of
+// the value so that lines stay near 78 characters (RFC 5322 §2.2.3) where the value allows;
+// unfolding gives the value back exactly. The field ends in sep.
+func fold(name, value, sep string) string {
+	var b strings.Builder
+	b.WriteString(name + ": ")
+	col := len(name) + 2
+	for col+len(value) > 78 {
+		i := strings.LastIndexByte(value[:min(78-col, len(value))], ' ')
+		if i <= 0 {
+			j := strings.IndexByte(value[1:], ' ')
+			if j < 0 {
+				break // one long word: it stays on its line
+			}
+			i = j + 1
+		}
+		b.WriteString(value[:i] + sep)
+		value, col = value[i:], 0
+	}
+	b.WriteString(value + sep)
+	return b.String()
 }
 
 // withoutMarkers returns a Content-Type value without its hp, protected-headers and

@@ -227,3 +227,21 @@ func TestMergeLegacyDisplay(t *testing.T) {
 		})
 	}
 }
+
+func TestFold(t *testing.T) {
+	long := strings.Repeat("<0123456789abcdef@example.test> ", 40) + "<last@example.test>"
+	for _, v := range []string{"short", long, `multipart/mixed; boundary="a  b"; name="x"`, strings.Repeat("x", 200)} {
+		f := fold("References", v, "\r\n")
+		for _, l := range strings.Split(strings.TrimSuffix(f, "\r\n"), "\r\n") {
+			if len(l) > 78 && strings.Contains(strings.TrimSpace(strings.TrimPrefix(l, "References:")), " ") {
+				t.Errorf("line of %d characters: %q", len(l), l)
+			}
+		}
+		if got := header(f).Get("References"); got != strings.TrimSpace(v) {
+			t.Errorf("unfolded %q, want %q", got, v)
+		}
+		if un := strings.ReplaceAll(f, "\r\n ", " "); un != "References: "+v+"\r\n" {
+			t.Errorf("unfolding does not give the value back: %q", un)
+		}
+	}
+}
