@@ -79,9 +79,10 @@ type Result struct {
 // Decrypt reads a message and writes its decrypted form to dst: the
 // outer header fields (Content-* excepted) merged with the protected
 // header fields found inside (crypto/internal/hdrprot: the inner fields
-// win, none is written twice), then the decrypted entity's body as it was
-// inside the ciphertext. keys provides the secret keys and the public keys for the
-// signature check. Errors: ErrNotEncrypted, ErrNoKey, ErrMalformed,
+// win, From excepted, none is written twice), then the decrypted entity's
+// body as it was inside the ciphertext (less a legacy display element).
+// keys provides the secret keys and the public keys for the signature
+// check. Errors: ErrNotEncrypted, ErrNoKey, ErrMalformed,
 // ErrIntegrity, ErrTooLarge. Output written before an error must be
 // discarded.
 func Decrypt(dst io.Writer, msg io.Reader, keys KeyRing, opts DecryptOptions) (Result, error) {
