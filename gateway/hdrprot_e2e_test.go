@@ -244,7 +244,7 @@ func rfc9788Message(armored []byte) []byte {
 		strings.ReplaceAll(strings.ReplaceAll(string(armored), "\r\n", "\n"), "\n", "\r\n") + "\r\n--hp--\r\n")
 }
 
-// RFC 9788 messages encrypted by gpg and by rnp to a key the gateway made.
+// RFC 9788 messages encrypted by gpg, rnp and sq to a key the gateway made.
 func TestE2EProtectedHeadersRFC9788(t *testing.T) {
 	env, admin := securityEnv(t)
 	ctx := context.Background()
@@ -274,13 +274,25 @@ func TestE2EProtectedHeadersRFC9788(t *testing.T) {
 			return pgpBlock(t, out)
 		},
 	}
-	for _, name := range []string{"gpg", "rnp"} {
+	encrypters["sq"] = func() []byte {
+		needPeer(t, "sq")
+		dir := t.TempDir()
+		keyFile, in := filepath.Join(dir, "bob.asc"), filepath.Join(dir, "in.eml")
+		os.WriteFile(keyFile, pub, 0o600)
+		os.WriteFile(in, []byte(rfc9788Inner), 0o600)
+		out, err := exec.Command("sq", "encrypt", "--recipient-cert", keyFile, in).CombinedOutput()
+		if err != nil {
+			t.Fatalf("sq: %v\n%s", err, out)
+		}
+		return pgpBlock(t, out)
+	}
+	for _, name := range []string{"gpg", "rnp", "sq"} {
 		if err := mx(t, env, "carol@outside.test", "bob@localhost", rfc9788Message(encrypters[name]())); err != nil {
 			t.Fatal(err)
 		}
 	}
 	got := env.Mailbox("bob@localhost", "INBOX")
-	if len(got) != 2 {
+	if len(got) != 3 {
 		t.Fatalf("bob has %d messages", len(got))
 	}
 	for i, m := range got {
