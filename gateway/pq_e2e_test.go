@@ -9,11 +9,16 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
 
 	"github.com/sealgate/sealgate/crypto/pgpmime"
+	"github.com/sealgate/sealgate/gateway/config"
+	"github.com/sealgate/sealgate/gateway/delivery/deliverytest"
 	"github.com/sealgate/sealgate/keys"
 )
 
@@ -186,5 +191,52 @@ func TestE2EPostQuantumV6AtRest(t *testing.T) {
 	back := env.Mailbox("alice@localhost", "INBOX")[1].Body
 	if h := headerValue(back, "Sealgate-Security"); !strings.HasPrefix(h, "received=pgp; decrypted=yes") || !bytes.Contains(back, []byte(marker)) {
 		t.Fatalf("not decrypted: %q", h)
+	}
+}
+
+// Outbound mail to a recipient whose key has a PQ subkey is encrypted to that subkey.
+func TestE2EPostQuantumOutbound(t *testing.T) {
+	peer := deliverytest.Start(t, deliverytest.Options{})
+	env, admin := securityEnv(t, func(c *config.Config) {
+		c.Outbound.Routes = map[string]string{"partner.test": peer.Addr}
+	})
+	ctx := context.Background()
+	// dave's key, made elsewhere: only its public part is kept here.
+	_, otherAdmin := securityEnv(t)
+	if _, err := otherAdmin.GeneratePGP(ctx, "dave@partner.test", keys.PGPOptions{PQ: true}); err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := otherAdmin.ExportPGP(ctx, "dave@partner.test", false)
+	sec, _ := otherAdmin.ExportPGP(ctx, "dave@partner.test", true)
+	if _, err := admin.Import(ctx, pub, keys.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	setPolicy(t, env, "alice@localhost", "outbound.encrypt", "required")
+	c, err := smtp.DialStartTLS(env.GW.Addr("submission"), env.TLSConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Auth(sasl.NewPlainClient("", "alice@localhost", "alice-pw-123")); err != nil {
+		t.Fatal(err)
+	}
+	const marker = "PQ-outbound-body"
+	if err := c.SendMail("alice@localhost", []string{"dave@partner.test"}, strings.NewReader("From: alice@localhost\r\nTo: dave@partner.test\r\nSubject: pq out\r\n\r\n"+marker+"\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if !peer.Wait(20*time.Second, func(p *deliverytest.Peer) bool { return len(p.Received()) == 1 }) {
+		t.Fatal("nothing delivered to the partner")
+	}
+	delivered := peer.Received()[0].Body
+	if algos, v := sessionInfo(t, delivered); len(algos) != 1 || algos[0] != packet.PubKeyAlgoMlkem768X25519 || v != 2 {
+		t.Fatalf("delivered copy encrypted with %v, SEIPD version %d", algos, v)
+	}
+	ring, err := pgpmime.ReadKeys(bytes.NewReader(sec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dec bytes.Buffer
+	if _, err := pgpmime.Decrypt(&dec, bytes.NewReader(delivered), ring, pgpmime.DecryptOptions{}); err != nil || !bytes.Contains(dec.Bytes(), []byte(marker)) {
+		t.Fatalf("dave cannot read it: %v", err)
 	}
 }
