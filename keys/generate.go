@@ -24,6 +24,14 @@ type PGPOptions struct {
 	// key that GnuPG 2.2 reads: for ed25519 that is EdDSA (legacy) with an ECDH Curve25519
 	// encryption subkey.
 	V6 bool
+	// PQ adds post-quantum encryption (RFC 9980): an ML-KEM-768+X25519 (algorithm 35)
+	// encryption subkey, which RFC 9980 allows on version 4 keys. A version 4 key keeps its
+	// classical encryption subkey beside it, for senders without RFC 9980 (GnuPG 2.2);
+	// senders that have it (go-crypto, and so Sealgate) prefer the post-quantum one. With V6
+	// the whole key is post-quantum: an ML-DSA-65+Ed25519 (algorithm 30) primary key, which
+	// RFC 9980 allows only on version 6 keys, and the ML-KEM-768+X25519 subkey alone. A PQ key
+	// prefers AES-256 and announces SEIPD version 2 (AES-256-OCB); Algorithm must be ed25519.
+	PQ bool
 }
 
 // Validity of what the built-in CA issues, and of the CA itself.
@@ -44,21 +52,38 @@ func (a *Admin) GeneratePGP(ctx context.Context, addr string, o PGPOptions) (Ent
 	cfg := &packet.Config{Time: func() time.Time { return now }, V6Keys: o.V6}
 	switch o.Algorithm {
 	case "", "ed25519":
-		if o.V6 {
+		if o.PQ && o.V6 {
+			cfg.Algorithm = packet.PubKeyAlgoMldsa65Ed25519 // its subkey: ML-KEM-768+X25519
+		} else if o.V6 {
 			cfg.Algorithm = packet.PubKeyAlgoEd25519
 		} else {
 			cfg.Algorithm = packet.PubKeyAlgoEdDSA
 			cfg.Curve = packet.Curve25519
 		}
 	case "rsa3072":
+		if o.PQ {
+			return Entry{}, fmt.Errorf("%w: a post-quantum key is made with ed25519", ErrRefused)
+		}
 		cfg.Algorithm = packet.PubKeyAlgoRSA
 		cfg.RSABits = 3072
 	default:
 		return Entry{}, fmt.Errorf("%w: unknown algorithm %q (ed25519 or rsa3072)", ErrRefused, o.Algorithm)
 	}
+	if o.PQ {
+		// RFC 9980 §"Symmetric Algorithms for SEIPD Packets": AES-256 for PQ keys.
+		cfg.DefaultCipher = packet.CipherAES256
+		cfg.AEADConfig = &packet.AEADConfig{DefaultMode: packet.AEADModeOCB}
+	}
 	e, err := openpgp.NewEntity("", "", na, cfg)
 	if err != nil {
 		return Entry{}, fmt.Errorf("keys: generate OpenPGP key: %w", err)
+	}
+	if o.PQ && !o.V6 {
+		sub := *cfg
+		sub.Algorithm = packet.PubKeyAlgoMlkem768X25519
+		if err := e.AddEncryptionSubkey(&sub); err != nil {
+			return Entry{}, fmt.Errorf("keys: generate OpenPGP key: post-quantum subkey: %w", err)
+		}
 	}
 	r, err := pgpRecord(e, now, a.k.opts.Subaddressing)
 	if err != nil {

@@ -150,6 +150,14 @@ func pgpAlgorithm(pk *packet.PublicKey) string {
 			return fmt.Sprintf("dsa%d", bits)
 		}
 		return "dsa"
+	case packet.PubKeyAlgoMldsa65Ed25519:
+		return "ml-dsa-65+ed25519"
+	case packet.PubKeyAlgoMldsa87Ed448:
+		return "ml-dsa-87+ed448"
+	case packet.PubKeyAlgoMlkem768X25519:
+		return "ml-kem-768+x25519"
+	case packet.PubKeyAlgoMlkem1024X448:
+		return "ml-kem-1024+x448"
 	}
 	return fmt.Sprintf("pgp-algo-%d", pk.PubKeyAlgo)
 }
@@ -188,9 +196,14 @@ func pgpRecord(e *openpgp.Entity, now time.Time, rule address.Subaddressing) (Re
 		}
 	}
 	r.KeyIDs = append(r.KeyIDs, fmt.Sprintf("%016X", e.PrimaryKey.KeyId))
+	pq := ""
 	for _, sk := range e.Subkeys {
 		r.KeyIDs = append(r.KeyIDs, fmt.Sprintf("%016X", sk.PublicKey.KeyId))
+		if sk.PublicKey.IsPQ() && !e.PrimaryKey.IsPQ() {
+			pq = "+" + pgpAlgorithm(sk.PublicKey) // a classical key with post-quantum encryption
+		}
 	}
+	r.Algorithm += pq
 	if r.Public, err = serializePublic(e); err != nil {
 		return Record{}, fmt.Errorf("%w: OpenPGP key %s: %v", ErrRefused, fpr, err)
 	}

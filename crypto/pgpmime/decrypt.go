@@ -14,6 +14,7 @@ import (
 	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
+	"github.com/sealgate/sealgate/crypto/internal/hdrprot"
 	"github.com/sealgate/sealgate/crypto/internal/mimeutil"
 )
 
@@ -60,7 +61,8 @@ type Result struct {
 	// decrypted the message; DecryptionKeyID the id of that (sub)key.
 	DecryptedWith   string
 	DecryptionKeyID string
-	// ProtectedSubject is the Subject restored from protected headers.
+	// ProtectedSubject is the Subject restored from protected headers
+	// (RFC 9788 or protected-headers="v1").
 	ProtectedSubject string
 	// Signature is the result for a signature inside the OpenPGP message
 	// (sign-and-encrypt in one message). A multipart/signed inside the
@@ -75,10 +77,12 @@ type Result struct {
 }
 
 // Decrypt reads a message and writes its decrypted form to dst: the
-// outer header fields (Content-* excepted), the Subject restored from
-// protected headers, then the decrypted entity as it was inside the
-// ciphertext. keys provides the secret keys and the public keys for the
-// signature check. Errors: ErrNotEncrypted, ErrNoKey, ErrMalformed,
+// outer header fields (Content-* excepted) merged with the protected
+// header fields found inside (crypto/internal/hdrprot: the inner fields
+// win, From excepted, none is written twice), then the decrypted entity's
+// body as it was inside the ciphertext (less a legacy display element).
+// keys provides the secret keys and the public keys for the signature
+// check. Errors: ErrNotEncrypted, ErrNoKey, ErrMalformed,
 // ErrIntegrity, ErrTooLarge. Output written before an error must be
 // discarded.
 func Decrypt(dst io.Writer, msg io.Reader, keys KeyRing, opts DecryptOptions) (Result, error) {
@@ -262,38 +266,38 @@ func decryptPayload(dst io.Writer, outer mimeutil.Header, payload io.Reader, key
 		return res, fmt.Errorf("%w: decrypted entity: %v", ErrMalformed, err)
 	}
 	inner := mimeutil.ParseHeader(innerRaw)
-	_, ip := inner.ContentType()
-	subject := ""
-	if ip["protected-headers"] != "" {
-		subject = inner.Get("Subject")
-		res.ProtectedSubject = subject
+	var prefix []byte
+	whole := false // prefix is all of the rest: the OpenPGP reader must not be read past its end
+	if hdrprot.NeedsBody(inner) {
+		// The protected header may be on the signed part: look ahead as far as the buffer goes.
+		prefix, err = br.Peek(br.Size())
+		switch err {
+		case nil:
+		case io.EOF:
+			whole = true
+		default:
+			return res, integrityErr(err)
+		}
 	}
+	merged := hdrprot.Merge(outer, inner, prefix, sep)
+	res.ProtectedSubject = merged.Subject
 	out := mimeutil.GetWriter(dst, false)
 	defer mimeutil.PutWriter(out)
-	for _, f := range outer.Fields {
-		if mimeutil.IsContent(f.Name) {
-			continue
-		}
-		if subject != "" && strings.EqualFold(f.Name, "Subject") {
-			continue
-		}
-		out.Write(f.Raw)
-	}
-	if subject != "" {
-		for _, f := range inner.Fields {
-			if strings.EqualFold(f.Name, "Subject") {
-				out.Write(f.Raw)
-				break
-			}
-		}
-	}
-	if outer.Get("MIME-Version") != "" && inner.Get("MIME-Version") == "" {
-		out.WriteString("MIME-Version: 1.0" + sep)
-	}
-	out.Write(innerRaw)
+	out.Write(merged.Header)
 	out.WriteString(sep)
-	if _, err := io.Copy(out, br); err != nil {
-		return res, integrityErr(err)
+	skip := merged.Skip
+	switch {
+	case whole:
+		out.Write(prefix[:skip[0]])
+		out.Write(prefix[skip[1]:])
+	default:
+		if skip[1] > skip[0] {
+			out.Write(prefix[:skip[0]])
+			br.Discard(skip[1]) // buffered already: prefix holds it
+		}
+		if _, err := io.Copy(out, br); err != nil {
+			return res, integrityErr(err)
+		}
 	}
 	if err := out.Flush(); err != nil {
 		return res, err

@@ -6,11 +6,14 @@
 //
 //   - Encrypt writes a multipart/encrypted message to one or more
 //     recipients, optionally signed inside the same OpenPGP message (RFC
-//     3156 §6.2 combined method) and optionally with protected headers: the
-//     real Subject travels inside the encrypted part (Content-Type parameter
-//     protected-headers="v1") and the outer Subject becomes "...".
+//     3156 §6.2 combined method) and optionally with protected headers (RFC
+//     9788 and the legacy protected-headers="v1", crypto/internal/hdrprot):
+//     the real Subject travels inside the encrypted part and the outer
+//     Subject becomes "...". Decrypt reads both forms back.
 //     The packet format follows the recipients: SEIPDv1 (MDC) unless every
 //     recipient key advertises SEIPDv2/AEAD, so GnuPG 2.2 reads the output.
+//     Post-quantum recipients (RFC 9980 ML-KEM-768+X25519 subkeys) are
+//     encrypted to like any other, with AES-256.
 //   - Sign writes multipart/signed; micalg=pgp-<hash>;
 //     protocol="application/pgp-signature" with a detached signature over
 //     the canonical (CRLF) form of the signed part.

@@ -1,16 +1,17 @@
 package pgpmime
 
 import (
+	"bufio"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
+	"github.com/sealgate/sealgate/crypto/internal/hdrprot"
 	"github.com/sealgate/sealgate/crypto/internal/mimeutil"
 )
 
@@ -22,15 +23,14 @@ type EncryptOptions struct {
 	// Signer, when set, signs inside the encrypted message (RFC 3156 §6.2).
 	// Its secret key must be unlocked.
 	Signer *Key
-	// ProtectedHeaders moves the real Subject into the encrypted part and
-	// writes "..." as the outer Subject.
+	// ProtectedHeaders protects the header (RFC 9788 with the legacy
+	// protected-headers="v1" marker, see crypto/internal/hdrprot): the
+	// user-facing fields are copied into the encrypted part and the outer
+	// Subject becomes "...".
 	ProtectedHeaders bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
-
-// protectedFields are copied into the encrypted part with protected headers.
-var protectedFields = []string{"Subject", "From", "To", "Cc", "Reply-To", "Date", "Message-ID", "References", "In-Reply-To"}
 
 // Encrypt reads an RFC 5322 message from msg and writes it to dst as a
 // PGP/MIME multipart/encrypted message. Header fields other than the
@@ -64,21 +64,21 @@ func Encrypt(dst io.Writer, msg io.Reader, opts EncryptOptions) error {
 		return fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	h := mimeutil.ParseHeader(rawHeader)
+	protectInside := opts.ProtectedHeaders
+	if mt, _ := h.ContentType(); protectInside && mt == "multipart/signed" {
+		// A message signed with protection has its protected header under the signature.
+		prefix, err := br.Peek(br.Size())
+		if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
+			return err
+		}
+		protectInside = !hdrprot.SignedPartMarked(h, prefix)
+	}
 	boundary := newBoundary()
 	out := mimeutil.GetWriter(dst, false)
 	defer mimeutil.PutWriter(out)
 	cw := &mimeutil.CRLFWriter{W: out}
 
-	for _, f := range h.Fields {
-		if mimeutil.IsContent(f.Name) {
-			continue
-		}
-		if opts.ProtectedHeaders && strings.EqualFold(f.Name, "Subject") {
-			io.WriteString(cw, "Subject: ...\r\n")
-			continue
-		}
-		cw.Write(f.Raw)
-	}
+	hdrprot.WriteOuter(cw, h, opts.ProtectedHeaders)
 	fmt.Fprintf(out, "MIME-Version: 1.0\r\nContent-Type: multipart/encrypted;\r\n protocol=\"application/pgp-encrypted\";\r\n boundary=\"%s\"\r\n\r\n", boundary)
 	fmt.Fprintf(out, "This is an OpenPGP/MIME encrypted message (RFC 4880 and 3156)\r\n--%s\r\n", boundary)
 	fmt.Fprintf(out, "Content-Type: application/pgp-encrypted\r\nContent-Description: PGP/MIME version identification\r\n\r\nVersion: 1\r\n\r\n--%s\r\n", boundary)
@@ -89,7 +89,7 @@ func Encrypt(dst io.Writer, msg io.Reader, opts EncryptOptions) error {
 		return err
 	}
 	var pt io.WriteCloser
-	if c, ok := seipdCipher(to, cfg); ok && signers == nil {
+	if c, ok := seipdCipher(to, encKeys, cfg); ok && signers == nil {
 		pt, err = encryptData(aw, encKeys, c, cfg)
 	} else {
 		pt, err = openpgp.EncryptWithParams(aw, to, nil, &openpgp.EncryptParams{
@@ -105,7 +105,7 @@ func Encrypt(dst io.Writer, msg io.Reader, opts EncryptOptions) error {
 	pbuf := mimeutil.GetWriter(pt, true)
 	defer mimeutil.PutWriter(pbuf)
 	ptw := &mimeutil.CRLFWriter{W: pbuf}
-	writeInnerHeader(ptw, h, opts.ProtectedHeaders)
+	hdrprot.WritePayloadHeader(ptw, h, protectInside)
 	if _, err := io.Copy(ptw, br); err != nil {
 		return err
 	}
@@ -120,42 +120,6 @@ func Encrypt(dst io.Writer, msg io.Reader, opts EncryptOptions) error {
 	}
 	fmt.Fprintf(out, "\r\n\r\n--%s--\r\n", boundary)
 	return out.Flush()
-}
-
-// writeInnerHeader writes the Content-* fields of h (and, with protected
-// headers, copies of the message fields) followed by the blank line.
-func writeInnerHeader(w io.Writer, h mimeutil.Header, protected bool) {
-	hasCT := false
-	for _, f := range h.Fields {
-		if !mimeutil.IsContent(f.Name) || strings.EqualFold(f.Name, "MIME-Version") {
-			continue
-		}
-		if strings.EqualFold(f.Name, "Content-Type") {
-			hasCT = true
-			if protected {
-				fmt.Fprintf(w, "Content-Type: %s; protected-headers=\"v1\"\r\n", f.Value())
-				continue
-			}
-		}
-		w.Write(f.Raw)
-	}
-	if !hasCT {
-		if protected {
-			io.WriteString(w, "Content-Type: text/plain; charset=us-ascii; protected-headers=\"v1\"\r\n")
-		} else {
-			io.WriteString(w, "Content-Type: text/plain; charset=us-ascii\r\n")
-		}
-	}
-	if protected {
-		for _, name := range protectedFields {
-			for _, f := range h.Fields {
-				if strings.EqualFold(f.Name, name) {
-					w.Write(f.Raw)
-				}
-			}
-		}
-	}
-	io.WriteString(w, "\r\n")
 }
 
 func newBoundary() string {

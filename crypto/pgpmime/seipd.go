@@ -54,17 +54,19 @@ func putChunk(b []byte) {
 
 // seipdCipher chooses the cipher for recipients the way go-crypto does for SEIPD version 1:
 // AES-256 if every recipient's preferences list it, else AES-128, which every implementation
-// must support. It reports false if every recipient announces SEIPD version 2, which go-crypto
-// would use instead.
-func seipdCipher(to []*openpgp.Entity, cfg *packet.Config) (packet.CipherFunction, bool) {
+// must support. A recipient encrypted to with a post-quantum key (RFC 9980) supports AES-256
+// whether it lists it or not (RFC 9980 asks for AES-256 with such keys). It reports false if
+// every recipient announces SEIPD version 2, which go-crypto would use instead. keys are the
+// recipients' chosen encryption (sub)keys, in the order of to.
+func seipdCipher(to []*openpgp.Entity, keys []*packet.PublicKey, cfg *packet.Config) (packet.CipherFunction, bool) {
 	aes256, v2 := true, true
-	for _, e := range to {
+	for i, e := range to {
 		sig, err := e.PrimarySelfSignature(cfg.Now(), cfg)
 		if err != nil || sig == nil {
 			return 0, false
 		}
 		v2 = v2 && sig.SEIPDv2
-		listed := false
+		listed := i < len(keys) && keys[i].IsPQ()
 		for _, c := range sig.PreferredSymmetric {
 			listed = listed || packet.CipherFunction(c) == packet.CipherAES256
 		}

@@ -189,7 +189,7 @@ func TestEncryptCipherChoice(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := packetConfig(nil)
-	if c, ok := seipdCipher([]*openpgp.Entity{aes128}, cfg); !ok || c != packet.CipherAES128 {
+	if c, ok := seipdCipher([]*openpgp.Entity{aes128}, nil, cfg); !ok || c != packet.CipherAES128 {
 		t.Fatalf("AES-128-only key: %v %v", c, ok)
 	}
 	var out bytes.Buffer
@@ -214,10 +214,10 @@ func TestEncryptCipherChoice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := seipdCipher([]*openpgp.Entity{aead}, cfg); ok {
+	if _, ok := seipdCipher([]*openpgp.Entity{aead}, nil, cfg); ok {
 		t.Fatal("a SEIPDv2 recipient was given the own SEIPDv1 writer")
 	}
-	if _, ok := seipdCipher([]*openpgp.Entity{aead, aes128}, cfg); !ok {
+	if _, ok := seipdCipher([]*openpgp.Entity{aead, aes128}, nil, cfg); !ok {
 		t.Fatal("a SEIPDv1-only recipient among others: not SEIPDv1")
 	}
 	out.Reset()

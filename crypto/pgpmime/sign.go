@@ -12,6 +12,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
+	"github.com/sealgate/sealgate/crypto/internal/hdrprot"
 	"github.com/sealgate/sealgate/crypto/internal/mimeutil"
 )
 
@@ -19,6 +20,11 @@ import (
 type SignOptions struct {
 	// Signer makes the signature; its secret key must be unlocked. Required.
 	Signer *Key
+	// ProtectedHeaders puts the protected header (crypto/internal/hdrprot)
+	// into the signed part, for a message that is encrypted next (S/MIME, or
+	// Encrypt with ProtectedHeaders): RFC 9788 wants it on the innermost
+	// entity, under the signature.
+	ProtectedHeaders bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -66,7 +72,7 @@ func Sign(dst io.Writer, msg io.Reader, opts SignOptions) error {
 	pw := mimeutil.GetWriter(io.MultiWriter(out, sw), true)
 	defer mimeutil.PutWriter(pw)
 	part := &mimeutil.CRLFWriter{W: pw}
-	writeInnerHeader(part, h, false)
+	hdrprot.WritePayloadHeader(part, h, opts.ProtectedHeaders)
 	if _, err := io.Copy(part, br); err != nil {
 		return err
 	}

@@ -49,5 +49,10 @@
 // they were; the signed part of a multipart/signed is hashed and kept as
 // received; decryption and unwrapping write the inner entity as it was.
 //
+// Header protection (RFC 9788 with the legacy protected-headers="v1",
+// crypto/internal/hdrprot): Encrypt and Sign copy the header into the
+// protected entity when asked; decryption and unwrapping merge the
+// protected header fields into the message header, each field once.
+//
 // Clocks are injectable: every options struct has a Now field.
 package smime

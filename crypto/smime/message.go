@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sealgate/sealgate/crypto/internal/hdrprot"
 	"github.com/sealgate/sealgate/crypto/internal/mimeutil"
 )
 
@@ -22,6 +23,11 @@ type EncryptOptions struct {
 	Cipher Cipher
 	// KeyTransport for RSA recipients: RSAPKCS1v15 (default) or RSAOAEP.
 	KeyTransport KeyTransport
+	// ProtectedHeaders protects the header (RFC 9788 with the legacy
+	// protected-headers="v1" marker, see crypto/internal/hdrprot): the
+	// user-facing fields are copied into the encrypted entity and the outer
+	// Subject becomes "...".
+	ProtectedHeaders bool
 	// Now is the clock for the certificate validity check; nil: time.Now.
 	Now func() time.Time
 }
@@ -65,7 +71,8 @@ func Encrypt(dst io.Writer, msg io.Reader, opts EncryptOptions) error {
 		return err
 	}
 	top := mimeutil.ParseEntity(data)
-	inner := innerEntity(top)
+	// A message signed with protection has its protected header under the signature already.
+	inner := payloadEntity(top, opts.ProtectedHeaders && !hdrprot.SignedPartMarked(top.Header, top.Body))
 	der, err := envelope(inner, opts.Recipients, opts.Cipher, opts.KeyTransport)
 	if err != nil {
 		return err
@@ -75,30 +82,19 @@ func Encrypt(dst io.Writer, msg io.Reader, opts EncryptOptions) error {
 		st = "authEnveloped-data"
 	}
 	out := bufio.NewWriter(dst)
-	writeOuter(out, top.Header)
+	hdrprot.WriteOuter(&mimeutil.CRLFWriter{W: out}, top.Header, opts.ProtectedHeaders)
 	fmt.Fprintf(out, "MIME-Version: 1.0\r\nContent-Type: application/pkcs7-mime; smime-type=%s; name=\"smime.p7m\"\r\n"+
 		"Content-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\"smime.p7m\"\r\n\r\n", st)
 	writeBase64(out, der)
 	return out.Flush()
 }
 
-// innerEntity returns the Content-* fields and body of a message as a
-// MIME entity in canonical CRLF form.
-func innerEntity(top *mimeutil.Entity) []byte {
+// payloadEntity returns the Content-* fields and body of a message as a
+// MIME entity in canonical CRLF form; with protect, its header block also
+// holds the protected header (RFC 9788, crypto/internal/hdrprot).
+func payloadEntity(top *mimeutil.Entity, protect bool) []byte {
 	var b bytes.Buffer
-	hasCT := false
-	for _, f := range top.Header.Fields {
-		if mimeutil.IsContent(f.Name) && !strings.EqualFold(f.Name, "MIME-Version") {
-			if strings.EqualFold(f.Name, "Content-Type") {
-				hasCT = true
-			}
-			b.Write(f.Raw)
-		}
-	}
-	if !hasCT {
-		b.WriteString("Content-Type: text/plain; charset=us-ascii\r\n")
-	}
-	b.WriteString("\r\n")
+	hdrprot.WritePayloadHeader(&b, top.Header, protect)
 	b.Write(top.Body)
 	return mimeutil.CanonicalCRLF(b.Bytes())
 }
@@ -122,24 +118,22 @@ func writeBase64(w io.Writer, der []byte) {
 	io.WriteString(w, enc+"\r\n")
 }
 
-// mergeOuter writes the outer header fields (without Content-*) followed
-// by an inner entity, whose bytes are kept as they are.
+// mergeOuter writes the header of the outer message merged with that of
+// an inner entity (the inner fields win, see crypto/internal/hdrprot),
+// then the inner entity's body as it is.
 func mergeOuter(w io.Writer, outer mimeutil.Header, inner []byte) error {
-	var buf bytes.Buffer
+	ih, body := mimeutil.SplitEntity(inner)
 	sep := "\r\n"
-	for _, f := range outer.Fields {
-		if !mimeutil.IsContent(f.Name) {
-			buf.Write(f.Raw)
-		}
-	}
-	ih, _ := mimeutil.SplitEntity(inner)
 	if !bytes.Contains(ih, []byte("\r\n")) && bytes.Contains(ih, []byte("\n")) {
 		sep = "\n"
 	}
-	if outer.Get("MIME-Version") != "" && mimeutil.ParseHeader(ih).Get("MIME-Version") == "" {
-		buf.WriteString("MIME-Version: 1.0" + sep)
-	}
-	buf.Write(inner)
+	m := hdrprot.Merge(outer, mimeutil.ParseHeader(ih), body, sep)
+	var buf bytes.Buffer
+	buf.Grow(len(m.Header) + len(sep) + len(body))
+	buf.Write(m.Header)
+	buf.WriteString(sep)
+	buf.Write(body[:m.Skip[0]])
+	buf.Write(body[m.Skip[1]:])
 	_, err := w.Write(buf.Bytes())
 	return err
 }

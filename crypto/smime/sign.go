@@ -30,6 +30,11 @@ type SignOptions struct {
 	// Opaque writes application/pkcs7-mime signed-data instead of
 	// multipart/signed.
 	Opaque bool
+	// ProtectedHeaders puts the protected header (crypto/internal/hdrprot)
+	// into the signed content, for a message that Encrypt with
+	// ProtectedHeaders encrypts next: RFC 9788 wants it on the innermost
+	// entity, under the signature.
+	ProtectedHeaders bool
 	// Now is the clock for signingTime; nil: time.Now.
 	Now func() time.Time
 }
@@ -54,7 +59,7 @@ func Sign(dst io.Writer, msg io.Reader, opts SignOptions) error {
 		return err
 	}
 	top := mimeutil.ParseEntity(data)
-	content := innerEntity(top)
+	content := payloadEntity(top, opts.ProtectedHeaders)
 	der, err := signedData(content, opts, t)
 	if err != nil {
 		return err

@@ -251,16 +251,7 @@ func (p *Pipeline) Process(ctx context.Context, env *Envelope, msg *msgbuf.Buffe
 			env = toJunk(env)
 		}
 	}
-	head, removed := dropFields(raw, func(name, value []byte) bool {
-		if bytes.EqualFold(name, []byte(SecurityHeader)) {
-			return true
-		}
-		// RFC 8601 §5: results claiming our authserv-id did not come from us.
-		if bytes.EqualFold(name, []byte("Authentication-Results")) {
-			return mailauth.ClaimsAuthservID(string(value), p.opts.Hostname)
-		}
-		return false
-	})
+	head, removed := dropFields(raw, p.forgedResult)
 	if removed > 0 {
 		p.opts.Logger.Info("removed forged result headers", "id", env.ID, "count", removed)
 	}

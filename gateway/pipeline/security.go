@@ -228,8 +228,12 @@ func (p *Pipeline) transform(ctx context.Context, w *work, d policy.Decision, ms
 			if err == nil {
 				err = out.Finish()
 			}
+			var content mailstore.Body
 			if err == nil {
-				res.content, res.decrypted = out, true
+				content, err = p.withoutForgedResults(w, out)
+			}
+			if err == nil {
+				res.content, res.decrypted = content, true
 				if r.Signature.Signed {
 					res.sig = pgpSig(r.Signature)
 				}
@@ -249,8 +253,11 @@ func (p *Pipeline) transform(ctx context.Context, w *work, d policy.Decision, ms
 					err = out.Finish()
 				}
 				if err == nil {
-					res.content, res.decrypted = out, true
-					break
+					var c mailstore.Body
+					if c, err = p.withoutForgedResults(w, out); err == nil {
+						res.content, res.decrypted = c, true
+						break
+					}
 				}
 				lastErr = err
 			}
@@ -397,7 +404,7 @@ func (p *Pipeline) protect(ctx context.Context, w *work, d policy.Decision, cont
 	}
 	if d.Sign == policy.PGP && d.Encrypt != policy.PGP {
 		out := w.newBuffer(content.Size() + 4096)
-		if err := pgpmime.Sign(out, content.NewReader(), pgpmime.SignOptions{Signer: signer, Now: now}); err != nil {
+		if err := pgpmime.Sign(out, content.NewReader(), pgpmime.SignOptions{Signer: signer, ProtectedHeaders: d.Encrypt != policy.None, Now: now}); err != nil {
 			return nil, err
 		}
 		if err := out.Finish(); err != nil {
@@ -411,7 +418,7 @@ func (p *Pipeline) protect(ctx context.Context, w *work, d policy.Decision, cont
 			return nil, err
 		}
 		out := w.newBuffer(content.Size()*4/3 + 8192)
-		if err := smime.Sign(out, content.NewReader(), smime.SignOptions{Cert: ck.Cert, Key: ck.Key, Chain: ck.Chain, Now: now}); err != nil {
+		if err := smime.Sign(out, content.NewReader(), smime.SignOptions{Cert: ck.Cert, Key: ck.Key, Chain: ck.Chain, ProtectedHeaders: d.Encrypt != policy.None, Now: now}); err != nil {
 			return nil, err
 		}
 		if err := out.Finish(); err != nil {
@@ -436,7 +443,7 @@ func (p *Pipeline) protect(ctx context.Context, w *work, d policy.Decision, cont
 		}
 		// Armored ciphertext: base64 of the content plus line ends, packet headers and MIME.
 		out := w.newBuffer(content.Size()*140/100 + 4096)
-		if err := pgpmime.Encrypt(out, content.NewReader(), pgpmime.EncryptOptions{Recipients: chosen, Signer: signer, Now: now}); err != nil {
+		if err := pgpmime.Encrypt(out, content.NewReader(), pgpmime.EncryptOptions{Recipients: chosen, Signer: signer, ProtectedHeaders: true, Now: now}); err != nil {
 			return nil, err
 		}
 		return out, out.Finish()
@@ -455,7 +462,7 @@ func (p *Pipeline) protect(ctx context.Context, w *work, d policy.Decision, cont
 			return nil, fmt.Errorf("certificate %s of %s is no longer usable", d.EncryptKey, rcpt)
 		}
 		out := w.newBuffer(content.Size()*140/100 + 4096)
-		if err := smime.Encrypt(out, content.NewReader(), smime.EncryptOptions{Recipients: chosen, Now: now}); err != nil {
+		if err := smime.Encrypt(out, content.NewReader(), smime.EncryptOptions{Recipients: chosen, ProtectedHeaders: true, Now: now}); err != nil {
 			return nil, err
 		}
 		return out, out.Finish()

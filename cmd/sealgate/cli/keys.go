@@ -71,18 +71,18 @@ func keysCmd(g *globals) *cobra.Command {
 }
 
 func keysGenerateCmd(g *globals) *cobra.Command {
-	var pgp, smime, v6 bool
+	var pgp, smime, v6, pq bool
 	var algo string
 	cmd := &cobra.Command{
-		Use:   "generate ADDRESS --pgp [--algo ed25519|rsa3072] [--v6] | --smime",
+		Use:   "generate ADDRESS --pgp [--algo ed25519|rsa3072] [--v6] [--pq] | --smime",
 		Short: "Make an OpenPGP key, or an S/MIME certificate from the built-in CA",
 		Args:  exactArgs(1, "one ADDRESS"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if pgp == smime {
 				return errors.New("keys generate: give exactly one of --pgp and --smime")
 			}
-			if smime && (v6 || algo != "") {
-				return errors.New("keys generate: --algo and --v6 go with --pgp")
+			if smime && (v6 || pq || algo != "") {
+				return errors.New("keys generate: --algo, --v6 and --pq go with --pgp")
 			}
 			kr, err := g.openKeyring()
 			if err != nil {
@@ -92,7 +92,7 @@ func keysGenerateCmd(g *globals) *cobra.Command {
 			adm := kr.Admin(g.actor())
 			var e keys.Entry
 			if pgp {
-				e, err = adm.GeneratePGP(context.Background(), args[0], keys.PGPOptions{Algorithm: algo, V6: v6})
+				e, err = adm.GeneratePGP(context.Background(), args[0], keys.PGPOptions{Algorithm: algo, V6: v6, PQ: pq})
 			} else {
 				e, err = adm.GenerateSMIME(context.Background(), args[0])
 			}
@@ -107,6 +107,7 @@ func keysGenerateCmd(g *globals) *cobra.Command {
 	cmd.Flags().BoolVar(&smime, "smime", false, "issue an S/MIME certificate from the built-in CA")
 	cmd.Flags().StringVar(&algo, "algo", "", "OpenPGP algorithm: ed25519 (default) or rsa3072")
 	cmd.Flags().BoolVar(&v6, "v6", false, "make an RFC 9580 version 6 key (GnuPG 2.2 cannot read it)")
+	cmd.Flags().BoolVar(&pq, "pq", false, "add post-quantum encryption (RFC 9980 ML-KEM-768+X25519 subkey); with --v6 an ML-DSA-65+Ed25519 key")
 	return cmd
 }
 
