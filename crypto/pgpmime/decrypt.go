@@ -46,6 +46,10 @@ type DecryptOptions struct {
 	Passphrase []byte
 	// Now is the clock for key validity; nil means time.Now.
 	Now func() time.Time
+	// MaxPlaintext bounds the plaintext that decryption and decompression of the message
+	// may produce, all blocks and compression layers together; beyond it Decrypt stops with
+	// ErrTooLarge. Zero means DefaultMaxPlaintext.
+	MaxPlaintext int64
 }
 
 // Result describes a decryption.
@@ -250,7 +254,7 @@ func decryptPayload(dst io.Writer, outer mimeutil.Header, payload io.Reader, key
 	if err != nil {
 		return res, err
 	}
-	md, all, err := readMessage(body, keys, opts)
+	md, all, err := readMessage(body, keys, opts, newBudget(opts))
 	if err != nil {
 		return res, err
 	}
@@ -302,9 +306,19 @@ func decryptPayload(dst io.Writer, outer mimeutil.Header, payload io.Reader, key
 	return res, nil
 }
 
-func readMessage(body io.Reader, keys KeyRing, opts DecryptOptions) (*openpgp.MessageDetails, KeyRing, error) {
+// readMessage opens an OpenPGP message whose plaintext (md.UnverifiedBody) spends budget.
+func readMessage(body io.Reader, keys KeyRing, opts DecryptOptions, budget *plaintextBudget) (*openpgp.MessageDetails, KeyRing, error) {
 	all := append(append(KeyRing{}, keys...), opts.VerifyKeys...)
 	cfg := packetConfig(opts.Now)
+	// Every compression layer stops just past the bound too (its output holds the packet
+	// framing and signatures besides the plaintext), so that nested layers between the
+	// ciphertext and the plaintext do no more work than the bound allows.
+	layer := budget.left + layerSlack
+	cfg.MaxDecompressedMessageSize = &layer
+	body, err := limitKeyPackets(body, keys, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
 	tried := false
 	prompt := func(_ []openpgp.Key, symmetric bool) ([]byte, error) {
 		if symmetric && len(opts.Passphrase) > 0 && !tried {
@@ -327,6 +341,7 @@ func readMessage(body io.Reader, keys KeyRing, opts DecryptOptions) (*openpgp.Me
 		}
 		return nil, nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
+	md.UnverifiedBody = budget.limit(md.UnverifiedBody)
 	return md, all, nil
 }
 
@@ -367,6 +382,9 @@ func finishSignature(res *Result, md *openpgp.MessageDetails, all KeyRing, outer
 }
 
 func integrityErr(err error) error {
+	if errors.Is(err, ErrTooLarge) || errors.Is(err, pgperrors.ErrMessageTooLarge) {
+		return fmt.Errorf("%w: %v", ErrTooLarge, err)
+	}
 	var se pgperrors.SignatureError
 	if errors.As(err, &se) || strings.Contains(err.Error(), "MDC") || strings.Contains(err.Error(), "authentication") {
 		return fmt.Errorf("%w: %v", ErrIntegrity, err)

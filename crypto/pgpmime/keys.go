@@ -123,7 +123,7 @@ var (
 	ErrKeyLocked    = errors.New("pgpmime: secret key is locked")
 	ErrMalformed    = errors.New("pgpmime: malformed message")
 	ErrIntegrity    = errors.New("pgpmime: ciphertext integrity check failed")
-	ErrTooLarge     = errors.New("pgpmime: message exceeds MaxBufferedSize")
+	ErrTooLarge     = errors.New("pgpmime: message exceeds a size limit")
 )
 
 // PublicKeyBytes returns the binary transferable public key (no secret material), as
