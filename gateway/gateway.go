@@ -296,6 +296,7 @@ func (g *Gateway) buildSMTP() error {
 		Auth: &mailauth.Checker{Resolver: g.dns},
 		DKIM: &mailauth.DKIMKeys{Files: g.files, MasterKey: g.master},
 		WKD:  g.wkd, SpillDir: g.spoolDir,
+		MaxMessageSize: int64(cfg.Limits.MaxMessageSize),
 	})
 	g.pipe = pipe
 	metrics := smtpserver.NewMetrics(g.registry)

@@ -83,7 +83,8 @@ type Result struct {
 // protected headers, then the decrypted entity as it was inside the
 // ciphertext. keys provides the secret keys and the public keys for the
 // signature check. Errors: ErrNotEncrypted, ErrNoKey, ErrMalformed,
-// ErrIntegrity, ErrTooLarge. Output written before an error must be
+// ErrIntegrity, ErrTooLarge (ErrPlaintextTooLarge for a plaintext beyond
+// opts.MaxPlaintext). Output written before an error must be
 // discarded.
 func Decrypt(dst io.Writer, msg io.Reader, keys KeyRing, opts DecryptOptions) (Result, error) {
 	br := mimeutil.GetReader(msg)
@@ -263,6 +264,9 @@ func decryptPayload(dst io.Writer, outer mimeutil.Header, payload io.Reader, key
 	defer mimeutil.PutReader(br)
 	innerRaw, sep, err := mimeutil.ReadHeader(br)
 	if err != nil {
+		if errors.Is(err, ErrPlaintextTooLarge) {
+			return res, err
+		}
 		return res, fmt.Errorf("%w: decrypted entity: %v", ErrMalformed, err)
 	}
 	inner := mimeutil.ParseHeader(innerRaw)
@@ -382,8 +386,8 @@ func finishSignature(res *Result, md *openpgp.MessageDetails, all KeyRing, outer
 }
 
 func integrityErr(err error) error {
-	if errors.Is(err, ErrTooLarge) || errors.Is(err, pgperrors.ErrMessageTooLarge) {
-		return fmt.Errorf("%w: %v", ErrTooLarge, err)
+	if errors.Is(err, ErrPlaintextTooLarge) || errors.Is(err, pgperrors.ErrMessageTooLarge) {
+		return ErrPlaintextTooLarge
 	}
 	var se pgperrors.SignatureError
 	if errors.As(err, &se) || strings.Contains(err.Error(), "MDC") || strings.Contains(err.Error(), "authentication") {

@@ -96,7 +96,7 @@ func (st *inlineState) entity(out *bytes.Buffer, e *mimeutil.Entity, top bool) e
 			return nil
 		}
 		plain, err := st.decryptBlock(block)
-		if errors.Is(err, ErrTooLarge) {
+		if errors.Is(err, ErrPlaintextTooLarge) {
 			return err // a bomb refuses the message, it does not leave one block undecrypted
 		}
 		if err != nil {

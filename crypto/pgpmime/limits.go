@@ -46,7 +46,7 @@ func newBudget(opts DecryptOptions) *plaintextBudget {
 }
 
 // limit returns a reader of r that spends the budget and fails with ErrTooLarge once the
-// plaintext exceeds it. It never asks r for more than one byte beyond the bound, so a
+// plaintext exceeds it (ErrPlaintextTooLarge). It never asks r for more than one byte beyond the bound, so a
 // decompressor behind r does no more work than the bound allows.
 func (b *plaintextBudget) limit(r io.Reader) io.Reader {
 	return &budgetReader{r: r, b: b}
@@ -59,7 +59,7 @@ type budgetReader struct {
 
 func (r *budgetReader) Read(p []byte) (int, error) {
 	if r.b.left < 0 {
-		return 0, ErrTooLarge
+		return 0, ErrPlaintextTooLarge
 	}
 	if int64(len(p)) > r.b.left+1 {
 		p = p[:r.b.left+1]
@@ -67,7 +67,7 @@ func (r *budgetReader) Read(p []byte) (int, error) {
 	n, err := r.r.Read(p)
 	r.b.left -= int64(n)
 	if r.b.left < 0 {
-		return n, fmt.Errorf("%w: the plaintext exceeds the limit", ErrTooLarge)
+		return n, ErrPlaintextTooLarge
 	}
 	return n, err
 }

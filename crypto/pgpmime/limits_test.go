@@ -58,8 +58,8 @@ func TestDecryptCompressionBombs(t *testing.T) {
 			}
 			var out countingWriter
 			_, err = pgpmime.Decrypt(&out, bytes.NewReader(msg), kr, pgpmime.DecryptOptions{MaxPlaintext: limit})
-			if !errors.Is(err, pgpmime.ErrTooLarge) {
-				t.Fatalf("err = %v, want ErrTooLarge", err)
+			if !errors.Is(err, pgpmime.ErrPlaintextTooLarge) {
+				t.Fatalf("err = %v, want ErrPlaintextTooLarge", err)
 			}
 			// The outer header fields are written too; the plaintext is at most the limit
 			// and the one byte that shows it is exceeded.
@@ -68,8 +68,8 @@ func TestDecryptCompressionBombs(t *testing.T) {
 			}
 			// Inline, the same bomb is bounded the same way.
 			inline := []byte("From: a@example.test\r\nContent-Type: text/plain\r\n\r\n" + string(armored))
-			if _, err := pgpmime.Decrypt(io.Discard, bytes.NewReader(inline), kr, pgpmime.DecryptOptions{MaxPlaintext: limit}); !errors.Is(err, pgpmime.ErrTooLarge) {
-				t.Fatalf("inline: err = %v, want ErrTooLarge", err)
+			if _, err := pgpmime.Decrypt(io.Discard, bytes.NewReader(inline), kr, pgpmime.DecryptOptions{MaxPlaintext: limit}); !errors.Is(err, pgpmime.ErrPlaintextTooLarge) {
+				t.Fatalf("inline: err = %v, want ErrPlaintextTooLarge", err)
 			}
 		})
 	}

@@ -59,6 +59,9 @@ var (
 	ErrSenderNotOwned  = errors.New("pipeline: From: address not owned by the authenticated user")
 	ErrHeaderTooLarge  = errors.New("pipeline: header section too large")
 	ErrMalformedHeader = errors.New("pipeline: malformed header section")
+	// ErrContentTooLarge is a message that decodes to more than Options.MaxMessageSize (a
+	// compression bomb): refused, nothing stored.
+	ErrContentTooLarge = errors.New("pipeline: decoded content exceeds the message size limit")
 )
 
 // MaxHeaderSize bounds the header section the pipeline parses.
@@ -135,6 +138,10 @@ type Options struct {
 	// WKD looks up keys of remote recipients that the keyring lacks, when outbound encryption
 	// is possible; found keys are harvested. nil: no lookups.
 	WKD WKDLookup
+	// MaxMessageSize ([limits] max_message_size) bounds what decoding a message may produce:
+	// a message whose decrypted and decompressed plaintext exceeds it is refused
+	// (ErrContentTooLarge). 0 means pgpmime.DefaultMaxPlaintext.
+	MaxMessageSize int64
 }
 
 // Pipeline processes accepted messages.

@@ -199,9 +199,12 @@ func (p *Pipeline) transform(ctx context.Context, w *work, d policy.Decision, ms
 			}
 			verify, _ := kr.VerificationKeysPGP(ctx, from)
 			out := w.newBuffer(msg.Size())
-			r, err := pgpmime.Decrypt(out, msg.NewReader(), ring, pgpmime.DecryptOptions{VerifyKeys: verify, Now: now})
+			r, err := pgpmime.Decrypt(out, msg.NewReader(), ring, pgpmime.DecryptOptions{VerifyKeys: verify, Now: now, MaxPlaintext: p.opts.MaxMessageSize})
 			if err == nil {
 				err = out.Finish()
+			}
+			if errors.Is(err, pgpmime.ErrPlaintextTooLarge) {
+				return res, fmt.Errorf("%w: %v", ErrContentTooLarge, err)
 			}
 			if err == nil {
 				res.content, res.decrypted = out, true

@@ -44,6 +44,7 @@ var (
 	replyFromNotOwned   = &reply{550, "5.7.1", "From: header address not owned by authenticated user"}
 	replyNoSpace        = &reply{452, "4.3.1", "Insufficient system storage, try again later"}
 	replyHeaderTooBig   = &reply{552, "5.3.4", "Message header section too large"}
+	replyContentTooBig  = &reply{552, "5.3.4", "Message content exceeds fixed size limit when decoded"}
 	replyBadHeader      = &reply{550, "5.6.0", "Message header section malformed"}
 
 	// The protocol engine's own replies.
@@ -111,6 +112,9 @@ func dataReply(log *slog.Logger, id string, err error) *reply {
 		return replyFromNotOwned
 	case errors.Is(err, pipeline.ErrHeaderTooLarge):
 		return replyHeaderTooBig
+	case errors.Is(err, pipeline.ErrContentTooLarge):
+		log.Info("message refused: decodes beyond the size limit", "id", id)
+		return replyContentTooBig
 	case errors.Is(err, pipeline.ErrMalformedHeader):
 		return replyBadHeader
 	}

@@ -1,0 +1,107 @@
+package gateway_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/sealgate/sealgate/crypto/pgpmime"
+	"github.com/sealgate/sealgate/crypto/pgpmime/pgpmimetest"
+	"github.com/sealgate/sealgate/gateway/config"
+	"github.com/sealgate/sealgate/keys"
+)
+
+// Hostile input through the real MX listener: every message gets its answer within the
+// gateway's limits, and what is refused leaves nothing in the store.
+
+// bobKey gives bob a gateway-held OpenPGP key and returns its public half.
+func bobKey(t *testing.T, admin *keys.Admin) *pgpmime.Key {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := admin.GeneratePGP(ctx, "bob@localhost", keys.PGPOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pub, err := admin.ExportPGP(ctx, "bob@localhost", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, err := pgpmime.ReadKeys(bytes.NewReader(pub))
+	if err != nil || len(kr) != 1 {
+		t.Fatal(len(kr), err)
+	}
+	return kr[0]
+}
+
+func wantReply(t *testing.T, err error, code int, enhanced smtp.EnhancedCode) {
+	t.Helper()
+	var se *smtp.SMTPError
+	if !errors.As(err, &se) || se.Code != code || se.EnhancedCode != enhanced {
+		t.Fatalf("reply %v, want %d %v", err, code, enhanced)
+	}
+}
+
+func TestE2ECompressionBombsRefused(t *testing.T) {
+	env, admin := securityEnv(t, func(c *config.Config) { c.Limits.MaxMessageSize = 4 * config.MiB })
+	key := bobKey(t, admin)
+	for _, tc := range []struct {
+		name string
+		opts pgpmimetest.BombOptions
+	}{
+		{"zlib inside zlib, 2 GiB", pgpmimetest.BombOptions{Size: 2 << 30, Nested: true}},
+		{"one layer, 2 GiB", pgpmimetest.BombOptions{Size: 2 << 30}},
+		{"one layer, just over max_message_size", pgpmimetest.BombOptions{Size: 4<<20 + 1}},
+	} {
+		armored, err := pgpmimetest.Bomb(key, tc.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg := pgpmimetest.PGPMIME("sender@outside.test", "bob@localhost", tc.name, armored)
+		wantReply(t, mx(t, env, "sender@outside.test", "bob@localhost", msg), 552, smtp.EnhancedCode{5, 3, 4})
+	}
+	if got := env.Mailbox("bob@localhost", "INBOX"); len(got) != 0 {
+		t.Fatalf("bombs stored: %d messages", len(got))
+	}
+	// Compressed twice but within the limit: decrypted and stored as any other message.
+	armored, err := pgpmimetest.Bomb(key, pgpmimetest.BombOptions{Size: 1 << 20, Nested: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mx(t, env, "sender@outside.test", "bob@localhost", pgpmimetest.PGPMIME("sender@outside.test", "bob@localhost", "fine", armored)); err != nil {
+		t.Fatal(err)
+	}
+	got := env.Mailbox("bob@localhost", "INBOX")
+	if len(got) != 1 || headerValue(got[0].Body, "Sealgate-Security") != "received=pgp; decrypted=yes; signature=none; stored=plain" ||
+		!bytes.Contains(got[0].Body, make([]byte, 1<<20)) {
+		t.Fatalf("the message within the limit: %d stored", len(got))
+	}
+}
+
+// A flood of wildcard session key packets costs at most pgpmime.MaxTrialDecryptions tries:
+// the real key packet behind them is not reached, and the message is kept as it came, like
+// any message the gateway cannot decrypt.
+func TestE2EKeyPacketFlood(t *testing.T) {
+	env, admin := securityEnv(t)
+	key := bobKey(t, admin)
+	for _, realAt := range []int{0, 5000} {
+		armored, err := pgpmimetest.KeyFlood(key, 5000, realAt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := mx(t, env, "sender@outside.test", "bob@localhost", pgpmimetest.PGPMIME("sender@outside.test", "bob@localhost", "flood", armored)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := env.Mailbox("bob@localhost", "INBOX")
+	if len(got) != 2 {
+		t.Fatalf("%d messages stored", len(got))
+	}
+	if h := headerValue(got[0].Body, "Sealgate-Security"); h != "received=pgp; decrypted=yes; signature=none; stored=plain" {
+		t.Fatalf("real key packet first: %s", h)
+	}
+	if h := headerValue(got[1].Body, "Sealgate-Security"); h != "received=pgp; decrypted=no; signature=none; stored=pgp" {
+		t.Fatalf("real key packet behind the flood: %s", h)
+	}
+}
