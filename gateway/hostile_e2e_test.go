@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/sealgate/sealgate/crypto/mimelimit"
 	"github.com/sealgate/sealgate/crypto/pgpmime"
 	"github.com/sealgate/sealgate/crypto/pgpmime/pgpmimetest"
 	"github.com/sealgate/sealgate/gateway/config"
@@ -103,5 +105,37 @@ func TestE2EKeyPacketFlood(t *testing.T) {
 	}
 	if h := headerValue(got[1].Body, "Sealgate-Security"); h != "received=pgp; decrypted=no; signature=none; stored=pgp" {
 		t.Fatalf("real key packet behind the flood: %s", h)
+	}
+}
+
+// nestedMessage is a message of depth nested multipart/mixed entities around a text part.
+func nestedMessage(depth int) []byte {
+	var b bytes.Buffer
+	b.WriteString("From: sender@outside.test\r\nTo: bob@localhost\r\nSubject: nested\r\nMIME-Version: 1.0\r\n")
+	for i := 0; i < depth; i++ {
+		fmt.Fprintf(&b, "Content-Type: multipart/mixed; boundary=\"b%d\"\r\n\r\n--b%d\r\n", i, i)
+	}
+	b.WriteString("Content-Type: text/plain\r\n\r\ninnermost\r\n")
+	for i := depth - 1; i >= 0; i-- {
+		fmt.Fprintf(&b, "--b%d--\r\n", i)
+	}
+	return b.Bytes()
+}
+
+// 10,000 nested multiparts are refused at DATA; 100 are the limit, accepted and stored.
+func TestE2EDeepNestingRefused(t *testing.T) {
+	env, admin := securityEnv(t)
+	bobKey(t, admin) // the security stage runs with keys, as in production
+	for _, depth := range []int{10000, mimelimit.MaxDepth + 1} {
+		wantReply(t, mx(t, env, "sender@outside.test", "bob@localhost", nestedMessage(depth)), 550, smtp.EnhancedCode{5, 6, 0})
+	}
+	if got := env.Mailbox("bob@localhost", "INBOX"); len(got) != 0 {
+		t.Fatalf("%d messages stored", len(got))
+	}
+	if err := mx(t, env, "sender@outside.test", "bob@localhost", nestedMessage(mimelimit.MaxDepth)); err != nil {
+		t.Fatal(err)
+	}
+	if got := env.Mailbox("bob@localhost", "INBOX"); len(got) != 1 {
+		t.Fatalf("%d messages stored", len(got))
 	}
 }

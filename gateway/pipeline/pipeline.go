@@ -6,7 +6,8 @@
 //  1. reads the header section (at most MaxHeaderSize bytes) and checks it: on submission
 //     every From: address must be one the authenticated user owns; submitted mail without
 //     Message-ID: or Date: gets them, and an Autocrypt: header when the sender has an
-//     OpenPGP key;
+//     OpenPGP key; a MIME structure beyond mimelimit's bounds is refused
+//     (ErrStructureTooComplex);
 //  2. on the MX listener, runs SPF, DKIM and DMARC on the bytes as received;
 //  3. removes every Sealgate-Security header that came from outside, and every
 //     Authentication-Results header that claims to be ours;
@@ -45,6 +46,7 @@ import (
 
 	"github.com/emersion/go-msgauth/authres"
 	"github.com/sealgate/sealgate/crypto/mimecrypt"
+	"github.com/sealgate/sealgate/crypto/mimelimit"
 	"github.com/sealgate/sealgate/gateway/address"
 	"github.com/sealgate/sealgate/gateway/auth"
 	"github.com/sealgate/sealgate/gateway/mailauth"
@@ -62,6 +64,9 @@ var (
 	// ErrContentTooLarge is a message that decodes to more than Options.MaxMessageSize (a
 	// compression bomb): refused, nothing stored.
 	ErrContentTooLarge = errors.New("pipeline: decoded content exceeds the message size limit")
+	// ErrStructureTooComplex is a message whose MIME structure exceeds mimelimit's depth or
+	// part bounds: refused, as no client could show it and every parser would pay for it.
+	ErrStructureTooComplex = errors.New("pipeline: MIME structure exceeds the depth or part limits")
 )
 
 // MaxHeaderSize bounds the header section the pipeline parses.
@@ -167,6 +172,9 @@ func (p *Pipeline) Process(ctx context.Context, env *Envelope, msg *msgbuf.Buffe
 	var ok bool
 	if err != nil {
 		return mailstore.Delivered{}, err
+	}
+	if err := mimelimit.Check(msg.NewReader()); errors.Is(err, mimelimit.ErrExceeded) {
+		return mailstore.Delivered{}, ErrStructureTooComplex
 	}
 	var added bytes.Buffer
 	submitted := env.Role == RoleSubmission

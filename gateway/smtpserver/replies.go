@@ -45,6 +45,7 @@ var (
 	replyNoSpace        = &reply{452, "4.3.1", "Insufficient system storage, try again later"}
 	replyHeaderTooBig   = &reply{552, "5.3.4", "Message header section too large"}
 	replyContentTooBig  = &reply{552, "5.3.4", "Message content exceeds fixed size limit when decoded"}
+	replyMIMETooComplex = &reply{550, "5.6.0", "Message MIME structure nested too deep or with too many parts"}
 	replyBadHeader      = &reply{550, "5.6.0", "Message header section malformed"}
 
 	// The protocol engine's own replies.
@@ -112,6 +113,8 @@ func dataReply(log *slog.Logger, id string, err error) *reply {
 		return replyFromNotOwned
 	case errors.Is(err, pipeline.ErrHeaderTooLarge):
 		return replyHeaderTooBig
+	case errors.Is(err, pipeline.ErrStructureTooComplex):
+		return replyMIMETooComplex
 	case errors.Is(err, pipeline.ErrContentTooLarge):
 		log.Info("message refused: decodes beyond the size limit", "id", id)
 		return replyContentTooBig
