@@ -36,20 +36,15 @@ const (
 	MaxParts = 10000
 )
 
-// Errors of Check. ErrExceeded is a structure beyond MaxDepth or MaxParts; ErrEncoded is a
-// message/rfc822 part with a transfer encoding (base64, quoted-printable) that RFC 2046 §5.2.1
-// forbids, whose structure cannot be seen without decoding it.
-var (
-	ErrExceeded = errors.New("mimelimit: MIME structure exceeds the depth or part limits")
-	ErrEncoded  = errors.New("mimelimit: encoded message/rfc822 part")
-)
+// ErrExceeded is a structure beyond MaxDepth or MaxParts.
+var ErrExceeded = errors.New("mimelimit: MIME structure exceeds the depth or part limits")
 
-// maxField bounds the Content-Type and Content-Transfer-Encoding values Check keeps of a
-// header; longer ones are cut (a boundary is at most 70 characters).
+// maxField bounds the Content-Type value Check keeps of a header; a longer one is cut (a
+// boundary is at most 70 characters).
 const maxField = 8 << 10
 
 // Check reads a message and reports whether its structure stays within MaxDepth and
-// MaxParts: nil, ErrExceeded, ErrEncoded, or the reader's error. It follows the structure
+// MaxParts: nil, ErrExceeded, or the reader's error. It follows the structure
 // the way mail clients and go-message do: multipart bodies split on their boundaries (a
 // delimiter of an enclosing multipart ends the inner ones), message/rfc822 bodies parsed as
 // messages.
@@ -71,9 +66,8 @@ type checker struct {
 	// The entity whose header is being read: its depth, and the fields kept of it.
 	inHeader bool
 	depth    int
-	field    string // name of the field being read, lower-cased, or ""
+	field    string // "content-type" while that field is being read
 	ctype    strings.Builder
-	cte      strings.Builder
 }
 
 func (c *checker) run() error {
@@ -128,7 +122,7 @@ func (c *checker) line(line []byte) error {
 		return nil
 	}
 	switch n := strings.ToLower(string(bytes.TrimSpace(name))); n {
-	case "content-type", "content-transfer-encoding":
+	case "content-type":
 		c.field = n
 		c.keep(value)
 	}
@@ -136,18 +130,12 @@ func (c *checker) line(line []byte) error {
 }
 
 func (c *checker) keep(b []byte) {
-	var dst *strings.Builder
-	switch c.field {
-	case "content-type":
-		dst = &c.ctype
-	case "content-transfer-encoding":
-		dst = &c.cte
-	default:
+	if c.field == "" {
 		return
 	}
 	b = bytes.TrimRight(b, "\r\n")
-	if room := maxField - dst.Len(); room > 0 {
-		dst.Write(b[:min(len(b), room)])
+	if room := maxField - c.ctype.Len(); room > 0 {
+		c.ctype.Write(b[:min(len(b), room)])
 	}
 }
 
@@ -185,7 +173,6 @@ func (c *checker) begin(d int) error {
 	}
 	c.inHeader, c.depth, c.field = true, d, ""
 	c.ctype.Reset()
-	c.cte.Reset()
 	return nil
 }
 
@@ -219,11 +206,8 @@ func (c *checker) headerEnd() error {
 		}
 		c.stack = append(c.stack, frame{boundary: b, depth: c.depth})
 	case mt == "message/rfc822" || mt == "message/global":
-		switch strings.ToLower(strings.TrimSpace(c.cte.String())) {
-		case "", "7bit", "8bit", "binary":
-		default:
-			return ErrEncoded
-		}
+		// Whatever its transfer encoding (RFC 2046 §5.2.1 allows none): IMAP's BODYSTRUCTURE
+		// (go-imap) reads the body as it is stored, and so does this.
 		return c.begin(c.depth + 1)
 	}
 	return nil
