@@ -122,13 +122,20 @@ func nestedMessage(depth int) []byte {
 	return b.Bytes()
 }
 
-// 10,000 nested multiparts are refused at DATA; 100 are the limit, accepted and stored.
+// 10,000 nested multiparts are refused at DATA, in clear or encrypted to a gateway-held key;
+// 100 are the limit, accepted and stored.
 func TestE2EDeepNestingRefused(t *testing.T) {
 	env, admin := securityEnv(t)
-	bobKey(t, admin) // the security stage runs with keys, as in production
+	key := bobKey(t, admin)
 	for _, depth := range []int{10000, mimelimit.MaxDepth + 1} {
 		wantReply(t, mx(t, env, "sender@outside.test", "bob@localhost", nestedMessage(depth)), 550, smtp.EnhancedCode{5, 6, 0})
 	}
+	// The same inside encryption: refused once decrypted.
+	var enc bytes.Buffer
+	if err := pgpmime.Encrypt(&enc, bytes.NewReader(nestedMessage(mimelimit.MaxDepth+1)), pgpmime.EncryptOptions{Recipients: pgpmime.KeyRing{key}}); err != nil {
+		t.Fatal(err)
+	}
+	wantReply(t, mx(t, env, "sender@outside.test", "bob@localhost", enc.Bytes()), 550, smtp.EnhancedCode{5, 6, 0})
 	if got := env.Mailbox("bob@localhost", "INBOX"); len(got) != 0 {
 		t.Fatalf("%d messages stored", len(got))
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/emersion/go-msgauth/authres"
 
 	"github.com/sealgate/sealgate/crypto/mimecrypt"
+	"github.com/sealgate/sealgate/crypto/mimelimit"
 	"github.com/sealgate/sealgate/crypto/pgpmime"
 	"github.com/sealgate/sealgate/crypto/smime"
 	"github.com/sealgate/sealgate/gateway/address"
@@ -205,6 +206,9 @@ func (p *Pipeline) transform(ctx context.Context, w *work, d policy.Decision, ms
 			}
 			if errors.Is(err, pgpmime.ErrPlaintextTooLarge) {
 				return res, fmt.Errorf("%w: %v", ErrContentTooLarge, err)
+			}
+			if err == nil && errors.Is(mimelimit.Check(out.NewReader()), mimelimit.ErrExceeded) {
+				return res, ErrStructureTooComplex // the same bounds inside the encryption
 			}
 			if err == nil {
 				res.content, res.decrypted = out, true
