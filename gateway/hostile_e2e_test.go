@@ -13,6 +13,7 @@ import (
 	"github.com/sealgate/sealgate/crypto/pgpmime"
 	"github.com/sealgate/sealgate/crypto/pgpmime/pgpmimetest"
 	"github.com/sealgate/sealgate/gateway/config"
+	"github.com/sealgate/sealgate/gateway/gatewaytest"
 	"github.com/sealgate/sealgate/keys"
 )
 
@@ -144,5 +145,55 @@ func TestE2EDeepNestingRefused(t *testing.T) {
 	}
 	if got := env.Mailbox("bob@localhost", "INBOX"); len(got) != 1 {
 		t.Fatalf("%d messages stored", len(got))
+	}
+}
+
+// BenchmarkHostileSMTP measures the time and the bytes allocated (client and whole gateway)
+// to answer each hostile message through the MX listener with the default limits
+// (max_message_size 50 MiB): the figures in docs/PERFORMANCE.md.
+func BenchmarkHostileSMTP(b *testing.B) {
+	env := gatewaytest.Start(b)
+	env.AddUser("bob@localhost", bobPW)
+	admin := env.GW.Keyring().Admin("bench")
+	ctx := context.Background()
+	if _, err := admin.GeneratePGP(ctx, "bob@localhost", keys.PGPOptions{Algorithm: "rsa3072"}); err != nil {
+		b.Fatal(err)
+	}
+	pub, err := admin.ExportPGP(ctx, "bob@localhost", false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	kr, err := pgpmime.ReadKeys(bytes.NewReader(pub))
+	if err != nil {
+		b.Fatal(err)
+	}
+	wrap := func(armored []byte, err error) []byte {
+		if err != nil {
+			b.Fatal(err)
+		}
+		return pgpmimetest.PGPMIME("sender@outside.test", "bob@localhost", "hostile", armored)
+	}
+	for _, tc := range []struct {
+		name string
+		msg  []byte
+	}{
+		{"NestedBomb2GiB", wrap(pgpmimetest.Bomb(kr[0], pgpmimetest.BombOptions{Size: 2 << 30, Nested: true}))},
+		{"Bomb2GiB", wrap(pgpmimetest.Bomb(kr[0], pgpmimetest.BombOptions{Size: 2 << 30}))},
+		{"Nesting10000", nestedMessage(10000)},
+		{"Nesting20000", nestedMessage(20000)},
+		{"KeyFlood5000RSA", wrap(pgpmimetest.KeyFlood(kr[0], 5000, 5000))},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(tc.msg)))
+			for i := 0; i < b.N; i++ {
+				c, err := smtp.Dial(env.GW.Addr("smtp"))
+				if err != nil {
+					b.Fatal(err)
+				}
+				c.SendMail("sender@outside.test", []string{"bob@localhost"}, bytes.NewReader(tc.msg))
+				c.Close()
+			}
+		})
 	}
 }
