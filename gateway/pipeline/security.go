@@ -199,10 +199,11 @@ func (p *Pipeline) transform(ctx context.Context, w *work, d policy.Decision, ms
 				return res, err
 			}
 			verify, _ := kr.VerificationKeysPGP(ctx, from)
-			out := w.newBuffer(msg.Size())
+			out := w.newPlaintextBuffer(msg.Size())
 			r, err := pgpmime.Decrypt(out, msg.NewReader(), ring, pgpmime.DecryptOptions{VerifyKeys: verify, Now: now, MaxPlaintext: p.opts.MaxMessageSize})
 			if err == nil {
 				err = out.Finish()
+				w.spilled(out)
 			}
 			if errors.Is(err, pgpmime.ErrPlaintextTooLarge) {
 				return res, fmt.Errorf("%w: %v", ErrContentTooLarge, err)
