@@ -3,6 +3,8 @@ package gateway_test
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"runtime"
@@ -14,6 +16,7 @@ import (
 	"github.com/sealgate/sealgate/crypto/mimelimit"
 	"github.com/sealgate/sealgate/crypto/pgpmime"
 	"github.com/sealgate/sealgate/crypto/pgpmime/pgpmimetest"
+	"github.com/sealgate/sealgate/crypto/smime"
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
 	"github.com/sealgate/sealgate/keys"
@@ -127,7 +130,8 @@ func nestedMessage(depth int) []byte {
 	return b.Bytes()
 }
 
-// 10,000 nested multiparts are refused at DATA, in clear or encrypted to a gateway-held key;
+// 10,000 nested multiparts are refused at DATA, in clear or encrypted (OpenPGP, S/MIME) to a
+// gateway-held key;
 // 100 are the limit, accepted and stored.
 func TestE2EDeepNestingRefused(t *testing.T) {
 	env, admin := securityEnv(t)
@@ -138,6 +142,23 @@ func TestE2EDeepNestingRefused(t *testing.T) {
 	// The same inside encryption: refused once decrypted.
 	var enc bytes.Buffer
 	if err := pgpmime.Encrypt(&enc, bytes.NewReader(nestedMessage(mimelimit.MaxDepth+1)), pgpmime.EncryptOptions{Recipients: pgpmime.KeyRing{key}}); err != nil {
+		t.Fatal(err)
+	}
+	wantReply(t, mx(t, env, "sender@outside.test", "bob@localhost", enc.Bytes()), 550, smtp.EnhancedCode{5, 6, 0})
+	if _, err := admin.GenerateSMIME(context.Background(), "bob@localhost"); err != nil {
+		t.Fatal(err)
+	}
+	certPEM, err := admin.ExportSMIME(context.Background(), "bob@localhost", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(certPEM)
+	cert, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc.Reset()
+	if err := smime.Encrypt(&enc, bytes.NewReader(nestedMessage(mimelimit.MaxDepth+1)), smime.EncryptOptions{Recipients: []*x509.Certificate{cert}}); err != nil {
 		t.Fatal(err)
 	}
 	wantReply(t, mx(t, env, "sender@outside.test", "bob@localhost", enc.Bytes()), 550, smtp.EnhancedCode{5, 6, 0})

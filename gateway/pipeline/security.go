@@ -208,9 +208,6 @@ func (p *Pipeline) transform(ctx context.Context, w *work, d policy.Decision, ms
 			if errors.Is(err, pgpmime.ErrPlaintextTooLarge) {
 				return res, fmt.Errorf("%w: %v", ErrContentTooLarge, err)
 			}
-			if err == nil && errors.Is(mimelimit.Check(out.NewReader()), mimelimit.ErrExceeded) {
-				return res, ErrStructureTooComplex // the same bounds inside the encryption
-			}
 			if err == nil {
 				res.content, res.decrypted = out, true
 				if r.Signature.Signed {
@@ -234,6 +231,9 @@ func (p *Pipeline) transform(ctx context.Context, w *work, d policy.Decision, ms
 			if !res.decrypted {
 				p.opts.Logger.Info("message not decrypted", "rcpt", rcpt)
 			}
+		}
+		if res.decrypted && errors.Is(mimelimit.Check(res.content.NewReader()), mimelimit.ErrExceeded) {
+			return res, ErrStructureTooComplex // the same bounds inside the encryption
 		}
 	}
 
