@@ -348,15 +348,16 @@ type Entity struct {
 
 	parts    []*Entity // of a multipart
 	partsErr error
+	unsplit  bool // the top entity until Parts first parses its tree
 }
 
-// ParseEntity parses b as a MIME entity without copying, its multipart descendants
-// included: they are found in one pass over b, in time linear in its length however deep
-// they nest (see tree.go), down to mimelimit.MaxDepth levels and mimelimit.MaxParts
-// entities. Beyond those bounds Parts fails with mimelimit.ErrExceeded. message/rfc822
-// parts are not entered.
+// ParseEntity parses b as a MIME entity without copying. Its multipart descendants are
+// found when Parts is first called, all in one pass over b, in time linear in its length
+// however deep they nest (see tree.go), down to mimelimit.MaxDepth levels and
+// mimelimit.MaxParts entities; beyond those bounds Parts fails with mimelimit.ErrExceeded.
+// message/rfc822 parts are not entered. An Entity is not safe for concurrent use.
 func ParseEntity(b []byte) *Entity {
-	return parseTree(b)
+	return fill(&Entity{unsplit: true}, b)
 }
 
 // Parts returns the child entities of a multipart entity: the exact bytes between its
@@ -364,6 +365,10 @@ func ParseEntity(b []byte) *Entity {
 func (e *Entity) Parts() ([]*Entity, error) {
 	if !strings.HasPrefix(e.MediaType, "multipart/") {
 		return nil, ErrMalformed
+	}
+	if e.unsplit {
+		e.unsplit = false
+		parseTree(e)
 	}
 	if e.partsErr != nil {
 		return nil, e.partsErr

@@ -6,7 +6,7 @@ import (
 	"github.com/sealgate/sealgate/crypto/mimelimit"
 )
 
-// parseTree parses b and its multipart descendants in one pass.
+// parseTree finds the multipart descendants of top in one pass over its bytes.
 //
 // Splitting each multipart on its own (SplitMultipart on the body of each part) scans the
 // bytes of a part once for every multipart around it: time grows with the square of the
@@ -15,8 +15,8 @@ import (
 // level: a delimiter belongs to the outermost open multipart with that boundary, it ends the
 // multiparts inside that one (their last part unclosed, trailing line breaks trimmed), and
 // the line break before a delimiter line belongs to the delimiter.
-func parseTree(b []byte) *Entity {
-	top := fill(&Entity{}, b)
+func parseTree(top *Entity) {
+	b := top.Raw
 	p := &treeParser{b: b, active: map[string]int{}}
 	p.open(top, 0)
 	off := len(b) - len(top.Body)
@@ -27,7 +27,7 @@ func parseTree(b []byte) *Entity {
 			if i, closing, ok := p.match(line); ok {
 				if !p.delimiter(i, closing, off, e) {
 					p.exceeded()
-					return top
+					return
 				}
 				off = e
 				continue
@@ -42,7 +42,6 @@ func parseTree(b []byte) *Entity {
 		off = e
 	}
 	p.closeFrom(0, len(b))
-	return top
 }
 
 // fill sets the fields of e from its bytes (parts excepted).
