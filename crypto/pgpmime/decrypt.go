@@ -48,7 +48,7 @@ type DecryptOptions struct {
 	Now func() time.Time
 	// MaxPlaintext bounds the plaintext that decryption and decompression of the message
 	// may produce, all blocks and compression layers together; beyond it Decrypt stops with
-	// ErrTooLarge. Zero means DefaultMaxPlaintext.
+	// ErrPlaintextTooLarge. Zero means DefaultMaxPlaintext.
 	MaxPlaintext int64
 }
 

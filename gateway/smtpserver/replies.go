@@ -114,6 +114,7 @@ func dataReply(log *slog.Logger, id string, err error) *reply {
 	case errors.Is(err, pipeline.ErrHeaderTooLarge):
 		return replyHeaderTooBig
 	case errors.Is(err, pipeline.ErrStructureTooComplex):
+		log.Info("message refused: MIME structure beyond the bounds", "id", id)
 		return replyMIMETooComplex
 	case errors.Is(err, pipeline.ErrContentTooLarge):
 		log.Info("message refused: decodes beyond the size limit", "id", id)
