@@ -319,7 +319,7 @@ func readMessage(body io.Reader, keys KeyRing, opts DecryptOptions, budget *plai
 	// ciphertext and the plaintext do no more work than the bound allows.
 	layer := budget.left + layerSlack
 	cfg.MaxDecompressedMessageSize = &layer
-	body, err := limitKeyPackets(body, keys, cfg)
+	body, err := limitKeyPackets(body, keys, len(opts.Passphrase) > 0, cfg)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -75,8 +75,10 @@ func (r *budgetReader) Read(p []byte) (int, error) {
 // limitKeyPackets reads the session key packets (PKESK, SKESK) that start an OpenPGP message
 // and returns the message with those that would exceed MaxTrialDecryptions left out. A packet
 // addressed to one of our secret (sub)keys costs one try per such key; a wildcard packet
-// costs one per decryption key we hold; packets for others cost nothing and are kept.
-func limitKeyPackets(r io.Reader, ring KeyRing, cfg *packet.Config) (io.Reader, error) {
+// costs one per decryption key we hold; a passphrase packet costs one when there is a
+// passphrase to try (its key derivation is deliberately slow); the others cost nothing and
+// are kept.
+func limitKeyPackets(r io.Reader, ring KeyRing, passphrase bool, cfg *packet.Config) (io.Reader, error) {
 	br := bufio.NewReaderSize(r, 4096)
 	var kept bytes.Buffer
 	tries := 0
@@ -88,13 +90,17 @@ func limitKeyPackets(r io.Reader, ring KeyRing, cfg *packet.Config) (io.Reader, 
 		if raw == nil {
 			return io.MultiReader(&kept, br), nil
 		}
-		if tag == 1 {
-			cost := keyPacketCost(raw, ring, cfg)
-			if tries+cost > MaxTrialDecryptions {
-				continue
-			}
-			tries += cost
+		cost := 0
+		switch {
+		case tag == 1:
+			cost = keyPacketCost(raw, ring, cfg)
+		case tag == 3 && passphrase:
+			cost = 1
 		}
+		if tries+cost > MaxTrialDecryptions {
+			continue
+		}
+		tries += cost
 		kept.Write(raw)
 	}
 }

@@ -181,3 +181,29 @@ func FuzzDecryptBounded(f *testing.F) {
 		}
 	})
 }
+
+// With a passphrase to try, passphrase packets count against MaxTrialDecryptions too: each
+// one costs a deliberately slow key derivation.
+func TestDecryptPassphraseFlood(t *testing.T) {
+	pass := []byte("correct horse")
+	for _, tc := range []struct {
+		realAt int
+		want   error
+	}{
+		{0, nil},
+		{pgpmime.MaxTrialDecryptions - 1, nil},
+		{pgpmime.MaxTrialDecryptions, pgpmime.ErrNoKey},
+		{100, pgpmime.ErrNoKey},
+	} {
+		armored, err := pgpmimetest.PassphraseFlood(pass, 100, tc.realAt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg := pgpmimetest.PGPMIME("a@example.test", "b@example.test", "flood", armored)
+		var out bytes.Buffer
+		_, err = pgpmime.Decrypt(&out, bytes.NewReader(msg), nil, pgpmime.DecryptOptions{Passphrase: pass})
+		if !errors.Is(err, tc.want) || err != nil && tc.want == nil {
+			t.Fatalf("real passphrase packet at %d: err = %v, want %v", tc.realAt, err, tc.want)
+		}
+	}
+}

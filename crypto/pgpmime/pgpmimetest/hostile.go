@@ -17,11 +17,13 @@ import (
 	"errors"
 	"fmt"
 	"hash/adler32"
+	mathrand "math/rand/v2"
 	"strings"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	"github.com/ProtonMail/go-crypto/openpgp/s2k"
 
 	"github.com/sealgate/sealgate/crypto/pgpmime"
 )
@@ -80,6 +82,50 @@ func KeyFlood(to *pgpmime.Key, n, realAt int) ([]byte, error) {
 	lit.Write([]byte{'b', 0, 0, 0, 0, 0})
 	lit.WriteString(text)
 	return encrypt(to, lit.Bytes(), n, realAt)
+}
+
+// PassphraseFlood returns an armored OpenPGP message with a short text/plain plaintext whose
+// session key is encrypted with passphrase once, after n passphrase packets made with other
+// passphrases: a receiver that tries them all derives n+1 keys. realAt places the real
+// packet among the others (0: first, n: last).
+func PassphraseFlood(passphrase []byte, n, realAt int) ([]byte, error) {
+	var lit bytes.Buffer
+	text := Header + "Found after the flood.\r\n"
+	lit.Write(packetHeader(11, int64(6+len(text))))
+	lit.Write([]byte{'b', 0, 0, 0, 0, 0})
+	lit.WriteString(text)
+	// Deterministic randomness: whether a wrong passphrase happens to give a plausible session
+	// key (about one in fifty does) is then the same in every run.
+	det := mathrand.NewChaCha8([32]byte{byte(n), byte(n >> 8), byte(realAt), byte(realAt >> 8)})
+	cfg := &packet.Config{Rand: det, DefaultCipher: packet.CipherAES128, S2KConfig: &s2k.Config{S2KMode: s2k.IteratedSaltedS2K, S2KCount: 1024}}
+	key := make([]byte, packet.CipherAES128.KeySize())
+	det.Read(key)
+	var out bytes.Buffer
+	aw, err := armor.Encode(&out, "PGP MESSAGE", nil)
+	if err != nil {
+		return nil, err
+	}
+	for i := 0; i <= n; i++ {
+		pass := passphrase
+		if i != realAt {
+			pass = []byte(fmt.Sprintf("not the passphrase %d", i))
+		}
+		if err := packet.SerializeSymmetricKeyEncryptedReuseKey(aw, key, pass, cfg); err != nil {
+			return nil, err
+		}
+	}
+	w, err := packet.SerializeSymmetricallyEncrypted(aw, packet.CipherAES128, false, packet.CipherSuite{}, key, cfg)
+	if err != nil {
+		return nil, err
+	}
+	w.Write(lit.Bytes())
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	if err := aw.Close(); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
 }
 
 // PGPMIME wraps an armored OpenPGP message into a PGP/MIME (RFC 3156) mail message.
