@@ -25,6 +25,8 @@ const (
 	MaxTrialDecryptions = 16
 	// layerSlack is what one compression layer may output beyond the plaintext: literal
 	// data framing, one-pass signatures and signatures (an SLH-DSA one is about 50 KB).
+	// go-crypto bounds each layer on its own (MaxDecompressedMessageSize), so nested layers
+	// may together inflate up to 32 times the bound (CPU; memory stays constant).
 	layerSlack = 128 << 10
 	// maxKeyPacket bounds one session key packet (an RSA-16384 or ML-KEM-1024+X448 one is a
 	// few kilobytes).
