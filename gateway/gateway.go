@@ -298,7 +298,8 @@ func (g *Gateway) buildSMTP() error {
 		}},
 		DKIM: &mailauth.DKIMKeys{Files: g.files, MasterKey: g.master},
 		WKD:  g.wkd, SpillDir: g.spoolDir,
-		Subaddressing: dir.Rule(),
+		Subaddressing:  dir.Rule(),
+		MaxMessageSize: int64(cfg.Limits.MaxMessageSize),
 	})
 	g.pipe = pipe
 	relay, err := g.relayOptions()

@@ -15,7 +15,9 @@
 // (message/rfc822) are not entered: a forwarded message keeps its own state.
 //
 // Detect buffers at most MaxSize bytes; the package is pure (no I/O beyond
-// the reader, no keys).
+// the reader, no keys). The MIME structure is read in one pass, in time
+// linear in the message's size, and followed down to mimelimit's depth and
+// part bounds: what lies beyond them is not classified (it counts as plain).
 package mimecrypt
 
 import (

@@ -47,6 +47,10 @@ type DecryptOptions struct {
 	Passphrase []byte
 	// Now is the clock for key validity; nil means time.Now.
 	Now func() time.Time
+	// MaxPlaintext bounds the plaintext that decryption and decompression of the message
+	// may produce, all blocks and compression layers together; beyond it Decrypt stops with
+	// ErrPlaintextTooLarge. Zero means DefaultMaxPlaintext.
+	MaxPlaintext int64
 }
 
 // Result describes a decryption.
@@ -83,7 +87,8 @@ type Result struct {
 // body as it was inside the ciphertext (less a legacy display element).
 // keys provides the secret keys and the public keys for the signature
 // check. Errors: ErrNotEncrypted, ErrNoKey, ErrMalformed,
-// ErrIntegrity, ErrTooLarge. Output written before an error must be
+// ErrIntegrity, ErrTooLarge (ErrPlaintextTooLarge for a plaintext beyond
+// opts.MaxPlaintext). Output written before an error must be
 // discarded.
 func Decrypt(dst io.Writer, msg io.Reader, keys KeyRing, opts DecryptOptions) (Result, error) {
 	br := mimeutil.GetReader(msg)
@@ -254,7 +259,7 @@ func decryptPayload(dst io.Writer, outer mimeutil.Header, payload io.Reader, key
 	if err != nil {
 		return res, err
 	}
-	md, all, err := readMessage(body, keys, opts)
+	md, all, err := readMessage(body, keys, opts, newBudget(opts))
 	if err != nil {
 		return res, err
 	}
@@ -263,6 +268,9 @@ func decryptPayload(dst io.Writer, outer mimeutil.Header, payload io.Reader, key
 	defer mimeutil.PutReader(br)
 	innerRaw, sep, err := mimeutil.ReadHeader(br)
 	if err != nil {
+		if errors.Is(err, ErrPlaintextTooLarge) {
+			return res, err
+		}
 		return res, fmt.Errorf("%w: decrypted entity: %v", ErrMalformed, err)
 	}
 	inner := mimeutil.ParseHeader(innerRaw)
@@ -306,9 +314,19 @@ func decryptPayload(dst io.Writer, outer mimeutil.Header, payload io.Reader, key
 	return res, nil
 }
 
-func readMessage(body io.Reader, keys KeyRing, opts DecryptOptions) (*openpgp.MessageDetails, KeyRing, error) {
+// readMessage opens an OpenPGP message whose plaintext (md.UnverifiedBody) spends budget.
+func readMessage(body io.Reader, keys KeyRing, opts DecryptOptions, budget *plaintextBudget) (*openpgp.MessageDetails, KeyRing, error) {
 	all := append(append(KeyRing{}, keys...), opts.VerifyKeys...)
 	cfg := packetConfig(opts.Now)
+	// Every compression layer stops just past the bound too (its output holds the packet
+	// framing and signatures besides the plaintext), so that nested layers between the
+	// ciphertext and the plaintext do no more work than the bound allows.
+	layer := budget.left + layerSlack
+	cfg.MaxDecompressedMessageSize = &layer
+	body, err := limitKeyPackets(body, keys, len(opts.Passphrase) > 0, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
 	tried := false
 	prompt := func(_ []openpgp.Key, symmetric bool) ([]byte, error) {
 		if symmetric && len(opts.Passphrase) > 0 && !tried {
@@ -331,6 +349,7 @@ func readMessage(body io.Reader, keys KeyRing, opts DecryptOptions) (*openpgp.Me
 		}
 		return nil, nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
+	md.UnverifiedBody = budget.limit(md.UnverifiedBody)
 	return md, all, nil
 }
 
@@ -371,6 +390,9 @@ func finishSignature(res *Result, md *openpgp.MessageDetails, all KeyRing, outer
 }
 
 func integrityErr(err error) error {
+	if errors.Is(err, ErrPlaintextTooLarge) || errors.Is(err, pgperrors.ErrMessageTooLarge) {
+		return ErrPlaintextTooLarge
+	}
 	var se pgperrors.SignatureError
 	if errors.As(err, &se) || strings.Contains(err.Error(), "MDC") || strings.Contains(err.Error(), "authentication") {
 		return fmt.Errorf("%w: %v", ErrIntegrity, err)

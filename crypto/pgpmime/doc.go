@@ -35,6 +35,14 @@
 // not grow with the message. Verify of multipart/signed and the inline forms
 // buffer the message, up to MaxBufferedSize.
 //
+// Hostile input: the plaintext that decryption and decompression of one message produce,
+// all inline blocks and nested compression layers together, is bounded by
+// DecryptOptions.MaxPlaintext (ErrTooLarge beyond it; the decompressors are never read
+// further), and at most MaxTrialDecryptions private-key operations (or, with
+// DecryptOptions.Passphrase, key derivations) are spent on the session key packets of one
+// message, wildcard recipients included: a message whose key is behind them is one that
+// cannot be decrypted (ErrNoKey).
+//
 // Byte-exactness: header fields that are not transformed are copied as they
 // were, the signed part of a multipart/signed is hashed and kept as
 // received (only line endings are canonicalised for hashing), and the

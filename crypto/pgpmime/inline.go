@@ -2,6 +2,7 @@ package pgpmime
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"html"
 	"io"
@@ -25,7 +26,7 @@ const (
 // entered: what was forwarded keeps its own state.
 func decryptInline(dst io.Writer, top *mimeutil.Entity, keys KeyRing, opts DecryptOptions) (Result, error) {
 	res := Result{Format: FormatInline}
-	st := &inlineState{keys: keys, opts: opts, res: &res, outer: top.Header}
+	st := &inlineState{keys: keys, opts: opts, res: &res, outer: top.Header, budget: newBudget(opts)}
 	var out bytes.Buffer
 	if err := st.entity(&out, top, true); err != nil {
 		return res, err
@@ -44,6 +45,7 @@ func decryptInline(dst io.Writer, top *mimeutil.Entity, keys KeyRing, opts Decry
 type inlineState struct {
 	keys      KeyRing
 	opts      DecryptOptions
+	budget    *plaintextBudget // shared by every block of the message
 	res       *Result
 	outer     mimeutil.Header
 	found     int
@@ -94,6 +96,9 @@ func (st *inlineState) entity(out *bytes.Buffer, e *mimeutil.Entity, top bool) e
 			return nil
 		}
 		plain, err := st.decryptBlock(block)
+		if errors.Is(err, ErrPlaintextTooLarge) {
+			return err // a bomb refuses the message, it does not leave one block undecrypted
+		}
 		if err != nil {
 			st.lastErr = err
 			out.Write(e.Raw)
@@ -142,7 +147,7 @@ func (st *inlineState) decryptBlock(block []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	md, all, err := readMessage(body, st.keys, st.opts)
+	md, all, err := readMessage(body, st.keys, st.opts, st.budget)
 	if err != nil {
 		return nil, err
 	}

@@ -22,11 +22,13 @@ func verifyInlineMessage(text []byte, outer mimeutil.Header, keys KeyRing, opts 
 		return SignatureResult{}, ErrNotSigned
 	}
 	dopts := DecryptOptions{Now: opts.Now}
-	md, all, err := readMessage(body, keys, dopts)
+	// A signed message may be compressed: its plaintext is bounded like a decrypted one's.
+	budget := newBudget(dopts)
+	md, all, err := readMessage(body, keys, dopts, budget)
 	if err != nil || md.IsEncrypted || !md.IsSigned {
 		return SignatureResult{}, ErrNotSigned
 	}
-	if _, err := io.Copy(io.Discard, md.UnverifiedBody); err != nil && md.SignatureError == nil {
+	if _, err := io.Copy(io.Discard, budget.limit(md.UnverifiedBody)); err != nil && md.SignatureError == nil {
 		return SignatureResult{Signed: true, Status: StatusBad, Reason: "damaged signed message: " + err.Error()}, nil
 	}
 	var res Result

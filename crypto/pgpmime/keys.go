@@ -123,7 +123,10 @@ var (
 	ErrKeyLocked    = errors.New("pgpmime: secret key is locked")
 	ErrMalformed    = errors.New("pgpmime: malformed message")
 	ErrIntegrity    = errors.New("pgpmime: ciphertext integrity check failed")
-	ErrTooLarge     = errors.New("pgpmime: message exceeds MaxBufferedSize")
+	ErrTooLarge     = errors.New("pgpmime: message exceeds a size limit")
+	// ErrPlaintextTooLarge (an ErrTooLarge) is a message whose plaintext exceeds
+	// DecryptOptions.MaxPlaintext: a compression bomb, not a message to keep undecrypted.
+	ErrPlaintextTooLarge = fmt.Errorf("%w: the plaintext exceeds DecryptOptions.MaxPlaintext", ErrTooLarge)
 )
 
 // PublicKeyBytes returns the binary transferable public key (no secret material), as

@@ -142,7 +142,8 @@ type Auth struct {
 // Limits holds the resource limits.
 type Limits struct {
 	// Largest message accepted, in bytes or as "50MiB"; advertised in SMTP
-	// SIZE and IMAP APPENDLIMIT.
+	// SIZE and IMAP APPENDLIMIT. It bounds the decrypted and decompressed
+	// content of a message too (a compression bomb is refused).
 	MaxMessageSize Size `toml:"max_message_size"`
 
 	// Most recipients accepted for one message.

@@ -273,6 +273,7 @@ type message struct {
 	s    *session
 	m    *mailstore.Message
 	data []byte
+	flat *bool // served as one part (limits.go); nil: not checked yet
 }
 
 func (msg *message) reader() (io.ReadCloser, error) {
@@ -340,7 +341,7 @@ func (s *session) fetchOne(rw *imapserver.FetchResponseWriter, it fetchItem, opt
 		rw.WriteEnvelope(env)
 	}
 	if options.BodyStructure != nil {
-		rc, err := msg.reader()
+		rc, err := msg.parseReader()
 		if err != nil {
 			return s.abortFetch(rw, err)
 		}
@@ -354,7 +355,7 @@ func (s *session) fetchOne(rw *imapserver.FetchResponseWriter, it fetchItem, opt
 		}
 	}
 	for _, sec := range options.BinarySection {
-		rc, err := msg.reader()
+		rc, err := msg.parseReader()
 		if err != nil {
 			return s.abortFetch(rw, err)
 		}
@@ -365,7 +366,7 @@ func (s *session) fetchOne(rw *imapserver.FetchResponseWriter, it fetchItem, opt
 		}
 	}
 	for _, sec := range options.BinarySectionSize {
-		rc, err := msg.reader()
+		rc, err := msg.parseReader()
 		if err != nil {
 			return s.abortFetch(rw, err)
 		}
@@ -407,7 +408,11 @@ func (s *session) writeSection(rw *imapserver.FetchResponseWriter, msg *message,
 		}
 		src = bytes.NewReader(h)
 	} else {
-		rc, err := msg.reader()
+		open := msg.reader
+		if len(sec.Part) > 0 {
+			open = msg.parseReader // only a part number makes go-imap follow the structure
+		}
+		rc, err := open()
 		if err != nil {
 			return s.abortFetch(rw, err)
 		}

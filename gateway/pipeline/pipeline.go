@@ -6,7 +6,8 @@
 //  1. reads the header section (at most MaxHeaderSize bytes) and checks it: on submission
 //     every From: address must be one the authenticated user owns; submitted mail without
 //     Message-ID: or Date: gets them, and an Autocrypt: header when the sender has an
-//     OpenPGP key;
+//     OpenPGP key; a MIME structure beyond mimelimit's bounds is refused
+//     (ErrStructureTooComplex);
 //  2. on the MX listener, runs SPF, DKIM and DMARC on the bytes as received and acts on the
 //     verdict of mailauth.SenderPolicy: refuses the message (SenderError) or delivers the
 //     local copies to Junk;
@@ -54,6 +55,7 @@ import (
 
 	"github.com/emersion/go-msgauth/authres"
 	"github.com/sealgate/sealgate/crypto/mimecrypt"
+	"github.com/sealgate/sealgate/crypto/mimelimit"
 	"github.com/sealgate/sealgate/gateway/address"
 	"github.com/sealgate/sealgate/gateway/auth"
 	"github.com/sealgate/sealgate/gateway/mailauth"
@@ -78,6 +80,12 @@ var (
 	ErrSenderNotOwned  = errors.New("pipeline: From: address not owned by the authenticated user")
 	ErrHeaderTooLarge  = errors.New("pipeline: header section too large")
 	ErrMalformedHeader = errors.New("pipeline: malformed header section")
+	// ErrContentTooLarge is a message that decodes to more than Options.MaxMessageSize (a
+	// compression bomb): refused, nothing stored.
+	ErrContentTooLarge = errors.New("pipeline: decoded content exceeds the message size limit")
+	// ErrStructureTooComplex is a message whose MIME structure exceeds mimelimit's depth or
+	// part bounds: refused, as no client could show it and every parser would pay for it.
+	ErrStructureTooComplex = errors.New("pipeline: MIME structure exceeds the depth or part limits")
 )
 
 // MaxHeaderSize bounds the header section the pipeline parses.
@@ -173,6 +181,10 @@ type Options struct {
 	// Directory resolved: senders, recipients in other domains, and those Explain is given.
 	// Zero: none.
 	Subaddressing address.Subaddressing
+	// MaxMessageSize ([limits] max_message_size) bounds what decoding a message may produce:
+	// a message whose decrypted and decompressed plaintext exceeds it is refused
+	// (ErrContentTooLarge). 0 means pgpmime.DefaultMaxPlaintext.
+	MaxMessageSize int64
 }
 
 // Pipeline processes accepted messages.
@@ -201,6 +213,9 @@ func (p *Pipeline) Process(ctx context.Context, env *Envelope, msg *msgbuf.Buffe
 	}
 	if err := p.checkLoop(hdr); err != nil {
 		return mailstore.Delivered{}, err
+	}
+	if err := mimelimit.Check(msg.NewReader()); errors.Is(err, mimelimit.ErrExceeded) {
+		return mailstore.Delivered{}, ErrStructureTooComplex
 	}
 	var added bytes.Buffer
 	submitted := env.submitted()

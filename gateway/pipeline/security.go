@@ -15,6 +15,7 @@ import (
 	"github.com/emersion/go-msgauth/authres"
 
 	"github.com/sealgate/sealgate/crypto/mimecrypt"
+	"github.com/sealgate/sealgate/crypto/mimelimit"
 	"github.com/sealgate/sealgate/crypto/pgpmime"
 	"github.com/sealgate/sealgate/crypto/smime"
 	"github.com/sealgate/sealgate/crypto/verdict"
@@ -223,10 +224,14 @@ func (p *Pipeline) transform(ctx context.Context, w *work, d policy.Decision, ms
 				return res, err
 			}
 			verify, _ := kr.VerificationKeysPGP(ctx, from)
-			out := w.newBuffer(msg.Size())
-			r, err := pgpmime.Decrypt(out, msg.NewReader(), ring, pgpmime.DecryptOptions{VerifyKeys: verify, Now: now})
+			out := w.newPlaintextBuffer(msg.Size())
+			r, err := pgpmime.Decrypt(out, msg.NewReader(), ring, pgpmime.DecryptOptions{VerifyKeys: verify, Now: now, MaxPlaintext: p.opts.MaxMessageSize})
 			if err == nil {
 				err = out.Finish()
+				w.spilled(out)
+			}
+			if errors.Is(err, pgpmime.ErrPlaintextTooLarge) {
+				return res, fmt.Errorf("%w: %v", ErrContentTooLarge, err)
 			}
 			var content mailstore.Body
 			if err == nil {
@@ -264,6 +269,9 @@ func (p *Pipeline) transform(ctx context.Context, w *work, d policy.Decision, ms
 			if !res.decrypted {
 				p.opts.Logger.Info("message not decrypted", "rcpt", rcpt, "err", lastErr)
 			}
+		}
+		if res.decrypted && errors.Is(mimelimit.Check(res.content.NewReader()), mimelimit.ErrExceeded) {
+			return res, ErrStructureTooComplex // the same bounds inside the encryption
 		}
 	}
 

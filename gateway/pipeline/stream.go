@@ -48,6 +48,23 @@ func (w *work) newBuffer(hint int64) *msgbuf.Buffer {
 	return b
 }
 
+// newPlaintextBuffer returns the output buffer of a decryption. Decompression can make the
+// plaintext far larger than the message (up to Options.MaxMessageSize), so beyond
+// StreamThreshold it spills even for an ordinary message; see spilled.
+func (w *work) newPlaintextBuffer(hint int64) *msgbuf.Buffer {
+	b := msgbuf.New(msgbuf.Options{Dir: w.dir, MemoryLimit: StreamThreshold, SizeHint: int(min(hint, StreamThreshold))})
+	w.bufs = append(w.bufs, b)
+	return b
+}
+
+// spilled makes the rest of the message's processing take the large-message path once a
+// transform has produced a body above StreamThreshold.
+func (w *work) spilled(b *msgbuf.Buffer) {
+	if b.Size() > StreamThreshold {
+		w.large = true
+	}
+}
+
 func (w *work) discard() {
 	for _, b := range w.bufs {
 		b.Discard()

@@ -45,6 +45,8 @@ var (
 	replyFromNotOwned   = &reply{550, "5.7.1", "From: header address not owned by authenticated user"}
 	replyNoSpace        = &reply{452, "4.3.1", "Insufficient system storage, try again later"}
 	replyHeaderTooBig   = &reply{552, "5.3.4", "Message header section too large"}
+	replyContentTooBig  = &reply{552, "5.3.4", "Message content exceeds fixed size limit when decoded"}
+	replyMIMETooComplex = &reply{550, "5.6.0", "Message MIME structure nested too deep or with too many parts"}
 	replyBadHeader      = &reply{550, "5.6.0", "Message header section malformed"}
 	replyLoop           = &reply{554, "5.4.6", "Too many hops: mail loop detected"}
 
@@ -113,6 +115,12 @@ func dataReply(log *slog.Logger, id string, err error) *reply {
 		return replyFromNotOwned
 	case errors.Is(err, pipeline.ErrHeaderTooLarge):
 		return replyHeaderTooBig
+	case errors.Is(err, pipeline.ErrStructureTooComplex):
+		log.Info("message refused: MIME structure beyond the bounds", "id", id)
+		return replyMIMETooComplex
+	case errors.Is(err, pipeline.ErrContentTooLarge):
+		log.Info("message refused: decodes beyond the size limit", "id", id)
+		return replyContentTooBig
 	case errors.Is(err, pipeline.ErrMalformedHeader):
 		return replyBadHeader
 	case errors.Is(err, pipeline.ErrLoop):

@@ -13,6 +13,8 @@ import (
 
 	gomessage "github.com/emersion/go-message"
 	gomail "github.com/emersion/go-message/mail"
+
+	"github.com/sealgate/sealgate/crypto/mimelimit"
 )
 
 // Limits of Parse: a part's text beyond MaxText is cut, and MIME nesting beyond maxDepth is
@@ -119,9 +121,15 @@ func addresses(mh gomail.Header, key string) []Address {
 	return out
 }
 
-// Parse reads a whole message.
+// Parse reads a whole message. A message whose MIME structure is beyond mimelimit's bounds
+// is not walked: its body is one attachment (application/octet-stream) and it has no text.
 func Parse(r io.Reader) (*Message, error) {
-	ent, err := gomessage.Read(bufio.NewReader(r))
+	raw, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	flat := errors.Is(mimelimit.Check(bytes.NewReader(raw)), mimelimit.ErrExceeded)
+	ent, err := gomessage.Read(bufio.NewReader(bytes.NewReader(raw)))
 	if ent == nil {
 		return nil, err
 	}
@@ -139,10 +147,25 @@ func Parse(r io.Reader) (*Message, error) {
 	m.Date, _ = mh.Date()
 	m.MessageID = strings.TrimSpace(ent.Header.Get("Message-Id"))
 	m.References = strings.Fields(ent.Header.Get("References"))
+	if flat {
+		_, body := splitHeader(raw)
+		m.Attachments = []Attachment{{Filename: "message.bin", ContentType: "application/octet-stream", Data: body}}
+		return m, nil
+	}
 	if err := m.walk(ent, 0); err != nil {
 		return m, err
 	}
 	return m, nil
+}
+
+// splitHeader returns the header section and the body of a message.
+func splitHeader(raw []byte) (header, body []byte) {
+	for _, sep := range []string{"\r\n\r\n", "\n\n"} {
+		if i := bytes.Index(raw, []byte(sep)); i >= 0 {
+			return raw[:i+len(sep)], raw[i+len(sep):]
+		}
+	}
+	return raw, nil
 }
 
 func tolerable(err error) bool {

@@ -2,9 +2,10 @@
 // packages: raw header blocks, multipart splitting that keeps every byte of
 // a part, CRLF canonicalisation and transfer-encoding decoding.
 //
-// Nothing here rewrites a part it does not have to: SplitMultipart returns
-// sub-slices of its input so that signed parts can be verified and passed
-// through unchanged.
+// Nothing here rewrites a part it does not have to: SplitMultipart and
+// ParseEntity return sub-slices of their input so that signed parts can be
+// verified and passed through unchanged. ParseEntity bounds the structure it
+// follows by mimelimit's depth and part limits and takes linear time.
 package mimeutil
 
 import (
@@ -344,30 +345,35 @@ type Entity struct {
 	Body      []byte // raw, still transfer-encoded
 	MediaType string
 	Params    map[string]string
+
+	parts    []*Entity // of a multipart
+	partsErr error
+	unsplit  bool // the top entity until Parts first parses its tree
 }
 
-// ParseEntity parses b as a MIME entity without copying.
+// ParseEntity parses b as a MIME entity without copying. Its multipart descendants are
+// found when Parts is first called, all in one pass over b, in time linear in its length
+// however deep they nest (see tree.go), down to mimelimit.MaxDepth levels and
+// mimelimit.MaxParts entities; beyond those bounds Parts fails with mimelimit.ErrExceeded.
+// message/rfc822 parts are not entered. An Entity is not safe for concurrent use.
 func ParseEntity(b []byte) *Entity {
-	rh, body := SplitEntity(b)
-	h := ParseHeader(rh)
-	mt, params := h.ContentType()
-	return &Entity{Raw: b, RawHeader: rh, Header: h, Body: body, MediaType: mt, Params: params}
+	return fill(&Entity{unsplit: true}, b)
 }
 
-// Parts splits a multipart entity into its child entities.
+// Parts returns the child entities of a multipart entity: the exact bytes between its
+// delimiter lines, as SplitMultipart splits them.
 func (e *Entity) Parts() ([]*Entity, error) {
 	if !strings.HasPrefix(e.MediaType, "multipart/") {
 		return nil, ErrMalformed
 	}
-	raw, err := SplitMultipart(e.Body, e.Params["boundary"])
-	if err != nil {
-		return nil, err
+	if e.unsplit {
+		e.unsplit = false
+		parseTree(e)
 	}
-	out := make([]*Entity, len(raw))
-	for i, p := range raw {
-		out[i] = ParseEntity(p)
+	if e.partsErr != nil {
+		return nil, e.partsErr
 	}
-	return out, nil
+	return e.parts, nil
 }
 
 // Decoded returns the body decoded by its Content-Transfer-Encoding.
