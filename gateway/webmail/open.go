@@ -120,8 +120,13 @@ func (s *Server) open(ctx context.Context, user mailstore.User, ciphertext []byt
 	}
 	var out cappedBuffer
 	if len(ring) > 0 {
-		if _, err := pgpmime.Decrypt(&out, bytes.NewReader(ciphertext), ring, pgpmime.DecryptOptions{}); err == nil {
+		_, err := pgpmime.Decrypt(&out, bytes.NewReader(ciphertext), ring, pgpmime.DecryptOptions{MaxPlaintext: maxPlainSize})
+		if err == nil {
 			op.Opened, op.plain = true, out.buf.Bytes()
+			return op
+		}
+		if errors.Is(err, pgpmime.ErrPlaintextTooLarge) {
+			op.TooLarge = true
 			return op
 		}
 	}
