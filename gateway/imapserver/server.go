@@ -79,11 +79,12 @@ type Options struct {
 type Server struct {
 	opts Options
 	log  *slog.Logger
-	// strict refuses authentication before TLS; loopback allows it (PlaintextAuthOnLoopback).
-	strict, loopback *imapserver.Server
-	strictLn         *chanListener
-	loopbackLn       *chanListener
-	indexer          *indexer
+	// strict refuses authentication before TLS; loopback allows it (PlaintextAuthOnLoopback);
+	// secure serves connections that are TLS already (implicit TLS, or after STARTTLS, which
+	// commandGuard does).
+	strict, loopback, secure       *imapserver.Server
+	strictLn, loopbackLn, secureLn *chanListener
+	indexer                        *indexer
 
 	mu     sync.Mutex
 	closed bool
@@ -126,22 +127,29 @@ func New(opts Options) (*Server, error) {
 		imap.CapStatusSize: {}, imap.CapBinary: {}, imap.CapChildren: {},
 		imap.CapSpecialUse: {}, imap.CapUnselect: {}, imap.CapEnable: {}, imap.CapIdle: {},
 	}
-	mk := func(insecure bool) *imapserver.Server {
-		o := &imapserver.Options{
+	mk := func(insecure bool, tlsConf *tls.Config) *imapserver.Server {
+		return imapserver.New(&imapserver.Options{
 			NewSession:   s.newSession,
 			Caps:         caps,
 			Logger:       libLogger{s.log},
 			InsecureAuth: insecure,
-		}
-		if !opts.ImplicitTLS {
-			o.TLSConfig = opts.TLSConfig
-		}
-		return imapserver.New(o)
+			// The library only advertises STARTTLS and LOGINDISABLED from this; the
+			// command itself never reaches it (commandGuard).
+			TLSConfig: tlsConf,
+		})
 	}
-	s.strict = mk(false)
+	starttls := opts.TLSConfig
+	if opts.ImplicitTLS {
+		starttls = nil
+	}
+	s.strict = mk(false, starttls)
 	s.strictLn = newChanListener()
+	if opts.TLSConfig != nil {
+		s.secure = mk(true, nil)
+		s.secureLn = newChanListener()
+	}
 	if opts.PlaintextAuthOnLoopback {
-		s.loopback = mk(true)
+		s.loopback = mk(true, starttls)
 		s.loopbackLn = newChanListener()
 	}
 	return s, nil
@@ -188,22 +196,47 @@ func (s *Server) Serve(l net.Listener) error {
 		loop := isLoopback(c.RemoteAddr())
 		c = &idleConn{Conn: c, max: s.opts.IdleTimeout}
 		if s.opts.ImplicitTLS {
-			c = tls.Server(c, s.opts.TLSConfig)
+			s.secureLn.deliver(newCommandGuard(tls.Server(c, s.opts.TLSConfig), s.opts.MaxMessageSize))
+			continue
+		}
+		g := newCommandGuard(c, s.opts.MaxMessageSize)
+		if s.opts.TLSConfig != nil {
+			g.startTLS = s.startTLS
 		}
 		if loop && s.loopback != nil {
-			s.loopbackLn.deliver(c)
+			s.loopbackLn.deliver(g)
 		} else {
-			s.strictLn.deliver(c)
+			s.strictLn.deliver(g)
 		}
 	}
 }
 
+// startTLS answers a client's STARTTLS on the connection below its guard and moves the
+// connection to the TLS-only library server as a new session, whose greeting the client
+// must not see (RFC 9051 §6.2.1: the client sends CAPABILITY next).
+func (s *Server) startTLS(_ *commandGuard, tag string, under net.Conn) {
+	under.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	_, err := fmt.Fprintf(under, "%s OK Begin TLS negotiation now\r\n", tag)
+	under.SetWriteDeadline(time.Time{})
+	if err != nil {
+		under.Close()
+		return
+	}
+	g := newCommandGuard(tls.Server(under, s.opts.TLSConfig), s.opts.MaxMessageSize)
+	g.greeting = true
+	s.secureLn.deliver(g)
+}
+
 func (s *Server) startLibServers() {
-	s.wg.Add(1)
-	go func() { defer s.wg.Done(); s.strict.Serve(s.strictLn) }()
-	if s.loopback != nil {
+	for _, ls := range []struct {
+		srv *imapserver.Server
+		ln  *chanListener
+	}{{s.strict, s.strictLn}, {s.loopback, s.loopbackLn}, {s.secure, s.secureLn}} {
+		if ls.srv == nil {
+			continue
+		}
 		s.wg.Add(1)
-		go func() { defer s.wg.Done(); s.loopback.Serve(s.loopbackLn) }()
+		go func() { defer s.wg.Done(); ls.srv.Serve(ls.ln) }()
 	}
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.indexer.run() }()
@@ -232,6 +265,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.loopback != nil {
 		<-s.loopbackLn.serving
 		s.loopback.Close()
+	}
+	if s.secure != nil {
+		<-s.secureLn.serving
+		s.secure.Close()
 	}
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
@@ -339,6 +376,8 @@ func wireConn(c net.Conn) *idleConn {
 			return cc
 		case *tls.Conn:
 			c = cc.NetConn()
+		case *commandGuard:
+			c = cc.Conn
 		default:
 			return nil
 		}

@@ -109,6 +109,9 @@ func (s *session) Login(username, password string) error {
 		return s.fail(err)
 	}
 	s.user = &u
+	if g := guardOf(s.conn.NetConn()); g != nil {
+		g.authenticated()
+	}
 	return nil
 }
 
