@@ -326,6 +326,7 @@ func (g *Gateway) buildSMTP() error {
 			PlaintextAuthOnLoopback: cfg.Auth.PlaintextOnLoopback,
 			MaxMessageSize:          int64(cfg.Limits.MaxMessageSize),
 			MaxRecipients:           cfg.Limits.MaxRecipients,
+			MaxUnknownRecipients:    cfg.Limits.MaxUnknownRecipients,
 			MaxLineLength:           cfg.Limits.MaxLineLength,
 			IdleTimeout:             cfg.Limits.SMTPIdleTimeout.D(),
 			ConnLimiter:             g.limiter,

@@ -213,6 +213,7 @@ func (v *validator) limits(l *Limits) {
 	}{
 		{"limits.max_recipients", l.MaxRecipients},
 		{"limits.max_connections_per_ip", l.MaxConnectionsPerIP},
+		{"limits.max_unknown_recipients", l.MaxUnknownRecipients},
 		{"limits.max_line_length", l.MaxLineLength},
 	} {
 		if f.n <= 0 {

@@ -35,6 +35,8 @@ type conn struct {
 	quit   bool   // close after flushing the replies
 	errors int    // protocol errors in a row
 
+	unknown int // unknown local recipients tried in this session
+
 	// The mail transaction.
 	mail     bool
 	rcpts    int
@@ -258,6 +260,9 @@ func (c *conn) cmdRcpt(arg string) {
 		return
 	}
 	if r := c.sess.rcpt(to); r != nil {
+		if r == replyUnknownUser {
+			r = c.unknownRecipient()
+		}
 		c.reply(r)
 		return
 	}

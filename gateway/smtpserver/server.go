@@ -93,6 +93,12 @@ type Options struct {
 	MaxRecipients           int           // [1000]
 	MaxLineLength           int           // longest command line, CRLF included [4096]
 	IdleTimeout             time.Duration // [5m]
+
+	// MaxUnknownRecipients is how many unknown local recipients a session may try; past
+	// half of them each is answered after a growing delay, one more ends the session [20].
+	MaxUnknownRecipients int
+	// UnknownRecipientDelay is the first of those delays, doubling up to eight times it [1s].
+	UnknownRecipientDelay time.Duration
 	// ConnLimiter caps connections per client address; nil means no cap.
 	ConnLimiter *connlimit.Limiter
 	// SpoolDir is where large messages spill (encrypted) while being processed [os.TempDir()].
@@ -144,6 +150,12 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.MaxRecipients <= 0 {
 		opts.MaxRecipients = 1000
+	}
+	if opts.MaxUnknownRecipients <= 0 {
+		opts.MaxUnknownRecipients = 20
+	}
+	if opts.UnknownRecipientDelay <= 0 {
+		opts.UnknownRecipientDelay = time.Second
 	}
 	if opts.MaxLineLength <= 0 {
 		opts.MaxLineLength = 4096
