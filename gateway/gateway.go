@@ -369,14 +369,16 @@ func (g *Gateway) buildHTTP() error {
 		Store: g.store, Auth: g.authn, Keys: g.keyring, Pipeline: g.pipe, IsLocalDomain: g.cfg.IsLocalDomain,
 		Directory: g.directory,
 		Hostname:  g.cfg.Hostname, Logger: g.log, MaxMessageSize: int64(g.cfg.Limits.MaxMessageSize), SpoolDir: g.spoolDir,
-		OnChange: g.imapNotify.Changed,
+		OnChange: g.imapNotify.Changed, PlaintextAuthOnLoopback: g.cfg.Auth.PlaintextOnLoopback,
 	})
 	if err != nil {
 		return err
 	}
 	mux.Handle(webmail.Prefix, wm)
 	mux.Handle("GET /{$}", http.RedirectHandler(webmail.Prefix, http.StatusSeeOther))
-	g.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	read := g.cfg.Limits.HTTPReadTimeout.D()
+	g.http = &http.Server{Handler: mux, ReadHeaderTimeout: min(10*time.Second, read), ReadTimeout: read,
+		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 	ln := listener.New(listener.Options{Name: "http", Limiter: g.limiter, Logger: g.log, Metrics: g.lnMetrics, Refuse: refuseHTTP})
 	g.servers = append(g.servers, &listenerServer{name: "http", addr: g.cfg.Listen.HTTP,
 		serve: func(l net.Listener) error { return g.http.Serve(ln.Wrap(l)) },

@@ -154,6 +154,11 @@ type Limits struct {
 
 	// A POP3 session idle this long is closed.
 	POP3IdleTimeout Duration `toml:"pop3_idle_timeout"`
+
+	// An HTTP request (web mail, WKD, metrics) whose headers and body take
+	// longer than this to arrive is cut off; its headers alone may take at
+	// most 10s.
+	HTTPReadTimeout Duration `toml:"http_read_timeout"`
 }
 
 // Outbound holds the settings for delivery to other domains.
@@ -304,6 +309,7 @@ func Default() *Config {
 			POP3IdleTimeout:     Duration{10 * time.Minute},
 
 			MaxUnknownRecipients: 20,
+			HTTPReadTimeout:      Duration{5 * time.Minute},
 		},
 		Outbound: Outbound{Routes: map[string]string{}, TLS: "opportunistic", SmarthostTLS: "opportunistic", RouteTLS: map[string]string{}},
 		Storage:  Storage{Backend: BackendEmbedded},

@@ -223,6 +223,7 @@ func (v *validator) limits(l *Limits) {
 	v.positive("limits.smtp_idle_timeout", l.SMTPIdleTimeout)
 	v.positive("limits.imap_idle_timeout", l.IMAPIdleTimeout)
 	v.positive("limits.pop3_idle_timeout", l.POP3IdleTimeout)
+	v.positive("limits.http_read_timeout", l.HTTPReadTimeout)
 }
 
 func (v *validator) positive(key string, d Duration) {

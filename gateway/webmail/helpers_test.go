@@ -14,6 +14,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/sealgate/sealgate/crypto/pgpmime"
+	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
 	"github.com/sealgate/sealgate/keys"
 )
@@ -33,7 +34,7 @@ type env struct {
 
 func start(t testing.TB) *env {
 	t.Helper()
-	e := gatewaytest.Start(t)
+	e := gatewaytest.Start(t, func(c *config.Config) { c.Auth.PlaintextOnLoopback = true }) // plain HTTP on loopback
 	e.AddUser(alice, alicePW)
 	e.AddUser(bob, bobPW)
 	return &env{Env: e, base: "http://" + e.GW.Addr("http")}

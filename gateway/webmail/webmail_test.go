@@ -122,7 +122,7 @@ func TestLoginThrottled(t *testing.T) {
 	authn := auth.New(auth.Options{Accounts: e.GW.Store(), Throttle: auth.NewThrottle(auth.ThrottleOptions{
 		FreeFailures: 1, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond, LockoutFailures: 3})})
 	wm, err := webmail.New(webmail.Options{Store: e.GW.Store(), Auth: authn, Keys: e.GW.Keyring(), Pipeline: nopPipeline{},
-		IsLocalDomain: e.Config.IsLocalDomain})
+		IsLocalDomain: e.Config.IsLocalDomain, PlaintextAuthOnLoopback: true})
 	if err != nil {
 		t.Fatal(err)
 	}
