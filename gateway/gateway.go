@@ -66,6 +66,9 @@ type Options struct {
 	// notified them of; 0 is the IMAP server's default. Tests set it long to see that
 	// notifications alone (the store's change feed) reach them.
 	IMAPPollInterval time.Duration
+	// LoginThrottle tunes the throttling of failed logins (tests shorten its delays); its
+	// Store is the gateway's: the database with postgres, memory with the embedded store.
+	LoginThrottle auth.ThrottleOptions
 }
 
 // Gateway is a running Sealgate.
@@ -239,7 +242,11 @@ func New(opts Options) (*Gateway, error) {
 	g.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	g.spoolDir = spoolDir
 	g.imapNotify = imapNotify
-	g.authn = auth.New(auth.Options{Accounts: store})
+	throttle := opts.LoginThrottle
+	if fs, ok := store.(auth.FailureStore); ok {
+		throttle.Store = fs // postgres: every node counts together
+	}
+	g.authn = auth.New(auth.Options{Accounts: store, Throttle: auth.NewThrottle(throttle)})
 	g.limiter = connlimit.New(cfg.Limits.MaxConnectionsPerIP)
 	g.lnMetrics = listener.NewMetrics(g.registry)
 	for _, build := range []func() error{g.buildSMTP, g.buildPOP3, g.buildIMAP, g.buildHTTP, g.buildQueue} {
