@@ -72,7 +72,7 @@ type literalHeader struct {
 var errLiteralTooLarge = errors.New("imapserver: refused literal too large to skip")
 
 const (
-	guardBuffer = 16 << 10
+	guardBuffer = 4 << 10 // as the library's own reader; a STARTTLS line is far shorter
 	tailLen     = 24
 	maxTagLen   = 128
 )
