@@ -102,3 +102,30 @@ func TestRefusedLiteralOverLimitEndsSession(t *testing.T) {
 		t.Fatalf("want the session ended with BYE and nothing run:\n%s", all)
 	}
 }
+
+// Commands pipelined after STARTTLS were sent in the clear: they are dropped, never run
+// inside the TLS session.
+func TestStartTLSDropsPipelinedCommands(t *testing.T) {
+	env := start(t)
+	conn, err := net.Dial("tcp", env.GW.Addr("imap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	br := bufio.NewReader(conn)
+	br.ReadString('\n') // greeting
+	conn.Write([]byte("s1 STARTTLS\r\nz1 LOGIN alice@localhost " + alicePW + "\r\nz2 CREATE Injected\r\n"))
+	if l, _ := br.ReadString('\n'); !strings.HasPrefix(l, "s1 OK") {
+		t.Fatalf("STARTTLS: %q", l)
+	}
+	tc := tls.Client(conn, env.TLSConfig())
+	r := &raw{t: t, conn: tc, r: bufio.NewReader(tc)}
+	if out := r.cmd("a1", "LOGIN alice@localhost "+alicePW); !strings.HasPrefix(out[len(out)-1], "a1 OK") {
+		t.Fatalf("LOGIN inside TLS: %v", out)
+	}
+	out := strings.Join(r.cmd("a2", `LIST "" "*"`), "\n")
+	if strings.Contains(out, "Injected") || strings.Contains(out, "z1") || strings.Contains(out, "z2") {
+		t.Fatalf("commands sent in the clear ran inside TLS:\n%s", out)
+	}
+}

@@ -28,6 +28,8 @@
 //     the connection closes); after TLS every earlier state, HELO and AUTH included, is gone.
 //   - AUTH exchanges are never logged. Ten protocol errors in a row end a session with 421,
 //     as does IdleTimeout without a complete command (and without progress inside DATA).
+//   - Unknown local recipients (address harvesting): past half of MaxUnknownRecipients in a
+//     session each 550 waits a growing delay; one more ends the session with 421 4.7.0.
 //
 // This package is the only place SMTP replies are formed (replies.go). Errors from the
 // pipeline and the store are translated here: our own sentinel errors become their proper
