@@ -65,7 +65,13 @@ type Server struct {
 	lns     map[net.Listener]struct{}
 	conns   map[*conn]struct{}
 	drained chan struct{} // closed when conns becomes empty after Shutdown
+
+	handlers sync.WaitGroup // Serve's handlers still running
 }
+
+// closeGrace is how long Shutdown waits for handlers whose connections it closed: they may be
+// inside a store or DNS call that does not watch the connection.
+const closeGrace = 10 * time.Second
 
 // New returns a Server.
 func New(opts Options) *Server {
@@ -100,7 +106,12 @@ func (s *Server) Serve(l net.Listener, handle func(net.Conn)) error {
 		if err != nil {
 			return err
 		}
+		if !s.addHandler() {
+			c.Close()
+			return ErrServerClosed
+		}
 		s.opts.Go(func() {
+			defer s.handlers.Done()
 			defer s.recoverPanic(c)
 			handle(c)
 		})
@@ -211,6 +222,18 @@ func (s *Server) Panicked(v any) {
 	s.log.Error("panic in session", "panic", v, "stack", string(debug.Stack()))
 }
 
+// addHandler counts a handler about to run; false once shutting down. Under mu, so every
+// Add happens before Shutdown's Wait.
+func (s *Server) addHandler() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.handlers.Add(1)
+	return true
+}
+
 func (s *Server) register(l net.Listener) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -254,8 +277,8 @@ func (s *Server) untrack(c *conn) {
 }
 
 // Shutdown stops accepting on every listener, waits until every connection handed on is
-// closed or ctx ends, and then closes those still open. It returns ErrServerClosed when
-// the Server was already shut down.
+// closed or ctx ends, then closes those still open and waits (a little) for Serve's
+// handlers to return. It returns ErrServerClosed when the Server was already shut down.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	if s.closed {
@@ -273,19 +296,26 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.drained = drained
 	}
 	s.mu.Unlock()
-	if drained == nil {
-		return nil
+	handled := make(chan struct{})
+	go func() { s.handlers.Wait(); close(handled) }()
+	if drained != nil {
+		select {
+		case <-drained:
+		case <-ctx.Done():
+			s.mu.Lock()
+			for c := range s.conns {
+				c.Conn.Close()
+			}
+			s.mu.Unlock()
+		}
 	}
+	t := time.NewTimer(closeGrace)
+	defer t.Stop()
 	select {
-	case <-drained:
-		return nil
-	case <-ctx.Done():
+	case <-handled:
+	case <-t.C:
+		s.log.Warn("sessions still running after their connections were closed")
 	}
-	s.mu.Lock()
-	for c := range s.conns {
-		c.Conn.Close()
-	}
-	s.mu.Unlock()
 	return nil
 }
 
