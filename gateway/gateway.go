@@ -37,6 +37,7 @@ import (
 	"github.com/sealgate/sealgate/gateway/connlimit"
 	"github.com/sealgate/sealgate/gateway/delivery"
 	"github.com/sealgate/sealgate/gateway/imapserver"
+	"github.com/sealgate/sealgate/gateway/listener"
 	"github.com/sealgate/sealgate/gateway/mailauth"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 	"github.com/sealgate/sealgate/gateway/pipeline"
@@ -65,6 +66,9 @@ type Options struct {
 	// notified them of; 0 is the IMAP server's default. Tests set it long to see that
 	// notifications alone (the store's change feed) reach them.
 	IMAPPollInterval time.Duration
+	// LoginThrottle tunes the throttling of failed logins (tests shorten its delays); its
+	// Store is the gateway's: the database with postgres, memory with the embedded store.
+	LoginThrottle auth.ThrottleOptions
 }
 
 // Gateway is a running Sealgate.
@@ -83,6 +87,8 @@ type Gateway struct {
 	spoolDir string
 	authn    *auth.Authenticator // shared by every protocol, so throttling is too
 	limiter  *connlimit.Limiter  // connections per client address, across listeners
+
+	lnMetrics *listener.Metrics // panics, refusals and accept errors of every listener
 
 	resolver  delivery.Resolver
 	now       func() time.Time
@@ -236,8 +242,13 @@ func New(opts Options) (*Gateway, error) {
 	g.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	g.spoolDir = spoolDir
 	g.imapNotify = imapNotify
-	g.authn = auth.New(auth.Options{Accounts: store})
+	throttle := opts.LoginThrottle
+	if fs, ok := store.(auth.FailureStore); ok {
+		throttle.Store = fs // postgres: every node counts together
+	}
+	g.authn = auth.New(auth.Options{Accounts: store, Throttle: auth.NewThrottle(throttle)})
 	g.limiter = connlimit.New(cfg.Limits.MaxConnectionsPerIP)
+	g.lnMetrics = listener.NewMetrics(g.registry)
 	for _, build := range []func() error{g.buildSMTP, g.buildPOP3, g.buildIMAP, g.buildHTTP, g.buildQueue} {
 		if err := build(); err != nil {
 			store.Close()
@@ -335,9 +346,11 @@ func (g *Gateway) buildSMTP() error {
 			PlaintextAuthOnLoopback: cfg.Auth.PlaintextOnLoopback,
 			MaxMessageSize:          int64(cfg.Limits.MaxMessageSize),
 			MaxRecipients:           cfg.Limits.MaxRecipients,
+			MaxUnknownRecipients:    cfg.Limits.MaxUnknownRecipients,
 			MaxLineLength:           cfg.Limits.MaxLineLength,
 			IdleTimeout:             cfg.Limits.SMTPIdleTimeout.D(),
 			ConnLimiter:             g.limiter,
+			ListenerMetrics:         g.lnMetrics,
 			SpoolDir:                g.spoolDir,
 			Logger:                  g.log,
 			Metrics:                 metrics,
@@ -372,16 +385,31 @@ func (g *Gateway) buildHTTP() error {
 		Store: g.store, Auth: g.authn, Keys: g.keyring, Pipeline: g.pipe, IsLocalDomain: g.cfg.IsLocalDomain, IsRelayDomain: g.cfg.IsRelayDomain,
 		Directory: g.directory,
 		Hostname:  g.cfg.Hostname, Logger: g.log, MaxMessageSize: int64(g.cfg.Limits.MaxMessageSize), SpoolDir: g.spoolDir,
-		OnChange: g.imapNotify.Changed,
+		OnChange: g.imapNotify.Changed, PlaintextAuthOnLoopback: g.cfg.Auth.PlaintextOnLoopback,
 	})
 	if err != nil {
 		return err
 	}
 	mux.Handle(webmail.Prefix, wm)
 	mux.Handle("GET /{$}", http.RedirectHandler(webmail.Prefix, http.StatusSeeOther))
-	g.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
-	g.servers = append(g.servers, &listenerServer{name: "http", addr: g.cfg.Listen.HTTP, serve: g.http.Serve, shutdown: g.http.Shutdown})
+	read := g.cfg.Limits.HTTPReadTimeout.D()
+	g.http = &http.Server{Handler: mux, ReadHeaderTimeout: min(10*time.Second, read), ReadTimeout: read,
+		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+	ln := listener.New(listener.Options{Name: "http", Limiter: g.limiter, Logger: g.log, Metrics: g.lnMetrics, Refuse: refuseHTTP})
+	g.servers = append(g.servers, &listenerServer{name: "http", addr: g.cfg.Listen.HTTP,
+		serve: func(l net.Listener) error { return g.http.Serve(ln.Wrap(l)) },
+		shutdown: func(ctx context.Context) error {
+			err := g.http.Shutdown(ctx)
+			ln.Shutdown(ctx) // net/http has closed its connections; this stops the accept retries
+			return err
+		}})
 	return nil
+}
+
+// refuseHTTP answers a connection over the per-address limit.
+func refuseHTTP(c net.Conn) {
+	const body = "Too many connections from your address\n"
+	fmt.Fprintf(c, "HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body)
 }
 
 // Start binds every listener, then serves them in the background.
@@ -407,7 +435,7 @@ func (g *Gateway) Start() error {
 		go func(s *listenerServer) {
 			defer g.wg.Done()
 			err := s.serve(s.ln)
-			if err != nil && !errors.Is(err, smtpserver.ErrServerClosed) && !errors.Is(err, http.ErrServerClosed) {
+			if err != nil && !errors.Is(err, listener.ErrServerClosed) && !errors.Is(err, http.ErrServerClosed) {
 				g.errc <- fmt.Errorf("%s: %w", s.name, err)
 			}
 		}(s)
@@ -446,7 +474,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		go func(s *listenerServer) {
 			defer wg.Done()
 			err := s.shutdown(ctx)
-			if err != nil && !errors.Is(err, smtpserver.ErrServerClosed) && !errors.Is(err, http.ErrServerClosed) {
+			if err != nil && !errors.Is(err, listener.ErrServerClosed) && !errors.Is(err, http.ErrServerClosed) {
 				mu.Lock()
 				errs = append(errs, fmt.Errorf("%s: %w", s.name, err))
 				mu.Unlock()

@@ -1,9 +1,6 @@
 package gateway
 
 import (
-	"errors"
-	"net"
-
 	"github.com/sealgate/sealgate/gateway/imapserver"
 )
 
@@ -33,6 +30,7 @@ func (g *Gateway) buildIMAP() error {
 			MaxMessageSize:          int64(cfg.Limits.MaxMessageSize),
 			IdleTimeout:             cfg.Limits.IMAPIdleTimeout.D(),
 			ConnLimiter:             g.limiter,
+			ListenerMetrics:         g.lnMetrics,
 			Notifier:                g.imapNotify,
 			PollInterval:            g.imapPoll,
 			Logger:                  g.log,
@@ -40,13 +38,7 @@ func (g *Gateway) buildIMAP() error {
 		if err != nil {
 			return err
 		}
-		serve := func(ln net.Listener) error {
-			if err := srv.Serve(ln); !errors.Is(err, imapserver.ErrServerClosed) {
-				return err
-			}
-			return nil
-		}
-		g.servers = append(g.servers, &listenerServer{name: l.name, addr: l.addr, serve: serve, shutdown: srv.Shutdown})
+		g.servers = append(g.servers, &listenerServer{name: l.name, addr: l.addr, serve: srv.Serve, shutdown: srv.Shutdown})
 	}
 	return nil
 }

@@ -30,6 +30,7 @@ func (g *Gateway) buildPOP3() error {
 			PlaintextAuthOnLoopback: cfg.Auth.PlaintextOnLoopback,
 			IdleTimeout:             cfg.Limits.POP3IdleTimeout.D(),
 			ConnLimiter:             g.limiter,
+			ListenerMetrics:         g.lnMetrics,
 			Logger:                  g.log,
 		})
 		if err != nil {

@@ -43,8 +43,9 @@ type store interface {
 }
 
 var (
-	_ store = (*mailstore.Store)(nil)
-	_ store = (*pgstore.Store)(nil)
+	_ store             = (*mailstore.Store)(nil)
+	_ store             = (*pgstore.Store)(nil)
+	_ auth.FailureStore = (*pgstore.Store)(nil) // failed logins counted across nodes
 )
 
 // storeHooks are what the gateway's parts want to hear from the store.

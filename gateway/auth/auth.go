@@ -4,9 +4,10 @@
 // Passwords are stored as argon2id hashes in PHC string form
 // ($argon2id$v=19$m=19456,t=2,p=1$salt$hash, the OWASP baseline). Checking one costs about
 // 19 MiB for tens of milliseconds, so at most MaxConcurrentHashes checks run at once: memory
-// stays bounded under a login flood. Failed logins are throttled per client address and per
-// account (see Throttle). An unknown account costs the same hash work as a wrong password, so
-// timing does not tell which accounts exist.
+// stays bounded under a login flood. Failed logins are throttled per client network, per
+// network and account, and per account, without ever locking an account out (see Throttle).
+// An unknown account costs the same hash work as a wrong password, so timing does not tell
+// which accounts exist.
 package auth
 
 import (
@@ -25,10 +26,14 @@ import (
 	"github.com/sealgate/sealgate/gateway/mailstore"
 )
 
-// Errors of Authenticate. Protocol servers answer both the same way, apart from the delay.
+// Errors of Authenticate. ErrInvalidCredentials means the credentials are wrong; ErrThrottled
+// means they were not checked because the client's network has failed too often, so
+// protocol servers answer it as a temporary refusal (IMAP [UNAVAILABLE], SMTP 454 4.7.0,
+// POP3 [LOGIN-DELAY]), never as wrong credentials: clients would ask the user for a new
+// password.
 var (
 	ErrInvalidCredentials = errors.New("auth: invalid credentials")
-	ErrThrottled          = errors.New("auth: too many failed attempts, try later")
+	ErrThrottled          = errors.New("auth: too many failed attempts from this network, try later")
 )
 
 // Argon2id parameters for new hashes.
@@ -130,7 +135,13 @@ func (a *Authenticator) Authenticate(ctx context.Context, username, password str
 	if perr == nil {
 		account = addr.Key()
 	}
-	if err := a.throttle.Allow(client, account); err != nil {
+	if err := a.throttle.Allow(ctx, client, account); err != nil {
+		if errors.Is(err, ErrThrottled) {
+			// Slowed, not checked: guessing from this network gets nowhere and gets it slowly.
+			if serr := sleepCtx(ctx, a.throttle.ThrottledDelay()); serr != nil {
+				return mailstore.User{}, serr
+			}
+		}
 		return mailstore.User{}, err
 	}
 	var u mailstore.User
@@ -153,12 +164,12 @@ func (a *Authenticator) Authenticate(ctx context.Context, username, password str
 	ok := VerifyPassword(hash, password)
 	<-a.sem
 	if !ok || perr != nil || err != nil {
-		delay := a.throttle.Fail(client, account)
+		delay := a.throttle.Fail(ctx, client, account)
 		if err := sleepCtx(ctx, delay); err != nil {
 			return mailstore.User{}, err
 		}
 		return mailstore.User{}, ErrInvalidCredentials
 	}
-	a.throttle.Succeed(client, account)
+	a.throttle.Succeed(ctx, client, account)
 	return u, nil
 }

@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -61,17 +62,18 @@ func TestStoreAuthenticate(t *testing.T) {
 }
 
 func TestThrottle(t *testing.T) {
+	ctx := context.Background()
 	now := time.Unix(1000, 0)
 	th := NewThrottle(ThrottleOptions{FreeFailures: 2, BaseDelay: time.Second, MaxDelay: 4 * time.Second,
-		LockoutFailures: 6, LockoutWindow: time.Minute, Now: func() time.Time { return now }})
+		AccountFailures: 6, NetworkFailures: 20, Window: time.Minute, Now: func() time.Time { return now }})
 	ip := netip.MustParseAddr("2001:db8::1")
-	other := netip.MustParseAddr("2001:db8::2") // same /64
+	sameNet := netip.MustParseAddr("2001:db8::2") // same /64
 	var delays []time.Duration
 	for i := 0; i < 6; i++ {
-		if err := th.Allow(ip, "a"); err != nil {
+		if err := th.Allow(ctx, ip, "a"); err != nil {
 			t.Fatalf("attempt %d refused early", i)
 		}
-		delays = append(delays, th.Fail(ip, "a"))
+		delays = append(delays, th.Fail(ctx, ip, "a"))
 	}
 	want := []time.Duration{0, 0, time.Second, 2 * time.Second, 4 * time.Second, 4 * time.Second}
 	for i := range want {
@@ -79,17 +81,26 @@ func TestThrottle(t *testing.T) {
 			t.Fatalf("delays %v, want %v", delays, want)
 		}
 	}
-	if err := th.Allow(other, "b"); !errors.Is(err, ErrThrottled) {
-		t.Fatal("same /64 not throttled")
+	if err := th.Allow(ctx, sameNet, "a"); !errors.Is(err, ErrThrottled) {
+		t.Fatal("same /64, same account not throttled")
 	}
-	if err := th.Allow(netip.MustParseAddr("192.0.2.9"), "a"); !errors.Is(err, ErrThrottled) {
-		t.Fatal("account not throttled from another address")
+	if err := th.Allow(ctx, sameNet, "b"); err != nil {
+		t.Fatal("another account from the network throttled before the network limit")
 	}
-	if err := th.Allow(netip.MustParseAddr("192.0.2.9"), "c"); err != nil {
-		t.Fatal("unrelated client and account throttled")
+	// The account itself is never locked: another network gets through at once.
+	if err := th.Allow(ctx, netip.MustParseAddr("192.0.2.9"), "a"); err != nil {
+		t.Fatalf("account locked for every network: %v", err)
+	}
+	// A network spraying many accounts is throttled as a whole (IPv4 per /24).
+	v4 := netip.MustParseAddr("198.51.100.7")
+	for i := 0; i < 20; i++ {
+		th.Fail(ctx, v4, fmt.Sprint("user", i))
+	}
+	if err := th.Allow(ctx, netip.MustParseAddr("198.51.100.200"), "fresh"); !errors.Is(err, ErrThrottled) {
+		t.Fatal("spraying /24 not throttled")
 	}
 	now = now.Add(2 * time.Minute)
-	if err := th.Allow(ip, "a"); err != nil {
-		t.Fatal("lockout outlived its window")
+	if err := th.Allow(ctx, ip, "a"); err != nil {
+		t.Fatal("throttling outlived its window")
 	}
 }

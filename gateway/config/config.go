@@ -153,6 +153,12 @@ type Limits struct {
 	// clients are not exempt.
 	MaxConnectionsPerIP int `toml:"max_connections_per_ip"`
 
+	// Unknown local recipients one SMTP session may try (against address
+	// harvesting, like Postfix's smtpd_hard_error_limit). Past half of them
+	// each further one is answered after a growing delay (1s, 2s, 4s, then
+	// 8s); one more ends the session with 421 4.7.0.
+	MaxUnknownRecipients int `toml:"max_unknown_recipients"`
+
 	// Longest SMTP command line (or AUTH response), in bytes, CRLF
 	// included. Lines inside a message are bounded only by max_message_size.
 	MaxLineLength int `toml:"max_line_length"`
@@ -165,6 +171,11 @@ type Limits struct {
 
 	// A POP3 session idle this long is closed.
 	POP3IdleTimeout Duration `toml:"pop3_idle_timeout"`
+
+	// An HTTP request (web mail, WKD, metrics) whose headers and body take
+	// longer than this to arrive is cut off; its headers alone may take at
+	// most 10s.
+	HTTPReadTimeout Duration `toml:"http_read_timeout"`
 }
 
 // Relay holds the settings of gateway mode. A domain is either local (in
@@ -352,6 +363,9 @@ func Default() *Config {
 			SMTPIdleTimeout:     Duration{5 * time.Minute},
 			IMAPIdleTimeout:     Duration{30 * time.Minute},
 			POP3IdleTimeout:     Duration{10 * time.Minute},
+
+			MaxUnknownRecipients: 20,
+			HTTPReadTimeout:      Duration{5 * time.Minute},
 		},
 		Relay:    Relay{TrustedNetworks: []string{}, RecipientCheck: RecipientCheckCallout, Domains: map[string]string{}},
 		Outbound: Outbound{Routes: map[string]string{}, TLS: "opportunistic", SmarthostTLS: "opportunistic", RouteTLS: map[string]string{}},

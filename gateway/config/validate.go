@@ -219,6 +219,7 @@ func (v *validator) limits(l *Limits) {
 	}{
 		{"limits.max_recipients", l.MaxRecipients},
 		{"limits.max_connections_per_ip", l.MaxConnectionsPerIP},
+		{"limits.max_unknown_recipients", l.MaxUnknownRecipients},
 		{"limits.max_line_length", l.MaxLineLength},
 	} {
 		if f.n <= 0 {
@@ -228,6 +229,7 @@ func (v *validator) limits(l *Limits) {
 	v.positive("limits.smtp_idle_timeout", l.SMTPIdleTimeout)
 	v.positive("limits.imap_idle_timeout", l.IMAPIdleTimeout)
 	v.positive("limits.pop3_idle_timeout", l.POP3IdleTimeout)
+	v.positive("limits.http_read_timeout", l.HTTPReadTimeout)
 }
 
 func (v *validator) positive(key string, d Duration) {

@@ -1,5 +1,6 @@
 // Package connlimit caps simultaneous connections per client address across listeners.
-// IPv4 addresses count one by one, IPv6 addresses per /64. Loopback is not exempt.
+// IPv4 addresses count one by one, IPv6 addresses per /64. Loopback is not exempt. The
+// listener package applies it to every accepted connection.
 package connlimit
 
 import (
@@ -31,14 +32,21 @@ func key(a net.Addr) netip.Addr {
 	return ip
 }
 
-func (l *Limiter) acquire(k netip.Addr) bool {
+// Acquire takes a place for a connection from remote; ok is false when its client is at
+// the limit. release gives the place back (once). A nil Limiter allows everything.
+func (l *Limiter) Acquire(remote net.Addr) (release func(), ok bool) {
+	if l == nil {
+		return func() {}, true
+	}
+	k := key(remote)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.max > 0 && l.n[k] >= l.max {
-		return false
+		return nil, false
 	}
 	l.n[k]++
-	return true
+	var once sync.Once
+	return func() { once.Do(func() { l.release(k) }) }, true
 }
 
 func (l *Limiter) release(k netip.Addr) {
@@ -47,43 +55,4 @@ func (l *Limiter) release(k netip.Addr) {
 	if l.n[k]--; l.n[k] <= 0 {
 		delete(l.n, k)
 	}
-}
-
-// Listener wraps inner: a connection over the limit is handed to Refuse (which writes the
-// protocol's refusal) and closed, never returned by Accept.
-type Listener struct {
-	net.Listener
-	Limiter *Limiter
-	// Refuse writes a refusal to a connection over the limit; nil closes it silently.
-	Refuse func(net.Conn)
-}
-
-// Accept returns the next connection within the limit.
-func (l *Listener) Accept() (net.Conn, error) {
-	for {
-		c, err := l.Listener.Accept()
-		if err != nil {
-			return nil, err
-		}
-		k := key(c.RemoteAddr())
-		if l.Limiter.acquire(k) {
-			return &conn{Conn: c, release: func() { l.Limiter.release(k) }}, nil
-		}
-		if l.Refuse != nil {
-			go func() { l.Refuse(c); c.Close() }()
-		} else {
-			c.Close()
-		}
-	}
-}
-
-type conn struct {
-	net.Conn
-	once    sync.Once
-	release func()
-}
-
-func (c *conn) Close() error {
-	c.once.Do(c.release)
-	return c.Conn.Close()
 }

@@ -34,6 +34,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -42,10 +43,11 @@ import (
 
 	"github.com/sealgate/sealgate/gateway/auth"
 	"github.com/sealgate/sealgate/gateway/connlimit"
+	"github.com/sealgate/sealgate/gateway/listener"
 )
 
 // ErrServerClosed is returned by Serve after Shutdown.
-var ErrServerClosed = errors.New("imapserver: server closed")
+var ErrServerClosed = listener.ErrServerClosed
 
 // Options configure a Server. Zero values take the defaults in brackets.
 type Options struct {
@@ -66,6 +68,8 @@ type Options struct {
 	IdleTimeout time.Duration
 	// ConnLimiter caps connections per client address; nil means no cap.
 	ConnLimiter *connlimit.Limiter
+	// ListenerMetrics count panics, refused connections and accept errors; nil: not counted.
+	ListenerMetrics *listener.Metrics
 	// Notifier wakes idling sessions; nil means a private one (changes by other Servers and
 	// by deliveries are then seen only by polling).
 	Notifier *Notifier
@@ -79,16 +83,19 @@ type Options struct {
 type Server struct {
 	opts Options
 	log  *slog.Logger
-	// strict refuses authentication before TLS; loopback allows it (PlaintextAuthOnLoopback).
-	strict, loopback *imapserver.Server
-	strictLn         *chanListener
-	loopbackLn       *chanListener
-	indexer          *indexer
+	// strict refuses authentication before TLS; loopback allows it (PlaintextAuthOnLoopback);
+	// secure serves connections that are TLS already (implicit TLS, or after STARTTLS, which
+	// commandGuard does).
+	strict, loopback, secure       *imapserver.Server
+	strictLn, loopbackLn, secureLn *chanListener
+	indexer                        *indexer
 
-	mu     sync.Mutex
-	closed bool
-	lns    []net.Listener
-	wg     sync.WaitGroup
+	ln *listener.Server
+
+	mu      sync.Mutex
+	closed  bool
+	started bool // the library servers run
+	wg      sync.WaitGroup
 }
 
 // New returns a Server.
@@ -119,6 +126,12 @@ func New(opts Options) (*Server, error) {
 	}
 	s := &Server{opts: opts, log: opts.Logger.With("listener", opts.Name)}
 	s.indexer = newIndexer(opts.Store, opts.Notifier, s.log)
+	lo := listener.Options{Name: opts.Name, Limiter: opts.ConnLimiter, Logger: opts.Logger, Metrics: opts.ListenerMetrics,
+		Refuse: func(c net.Conn) { fmt.Fprint(c, "* BYE [UNAVAILABLE] Too many connections from your address\r\n") }}
+	if opts.ImplicitTLS {
+		lo.TLSConfig = opts.TLSConfig
+	}
+	s.ln = listener.New(lo)
 	caps := imap.CapSet{
 		imap.CapIMAP4rev2: {}, imap.CapIMAP4rev1: {},
 		imap.CapNamespace: {}, imap.CapUIDPlus: {}, imap.CapESearch: {},
@@ -126,84 +139,96 @@ func New(opts Options) (*Server, error) {
 		imap.CapStatusSize: {}, imap.CapBinary: {}, imap.CapChildren: {},
 		imap.CapSpecialUse: {}, imap.CapUnselect: {}, imap.CapEnable: {}, imap.CapIdle: {},
 	}
-	mk := func(insecure bool) *imapserver.Server {
-		o := &imapserver.Options{
+	mk := func(insecure bool, tlsConf *tls.Config) *imapserver.Server {
+		return imapserver.New(&imapserver.Options{
 			NewSession:   s.newSession,
 			Caps:         caps,
-			Logger:       libLogger{s.log},
+			Logger:       libLogger{s.log, s.ln},
 			InsecureAuth: insecure,
-		}
-		if !opts.ImplicitTLS {
-			o.TLSConfig = opts.TLSConfig
-		}
-		return imapserver.New(o)
+			// The library only advertises STARTTLS and LOGINDISABLED from this; the
+			// command itself never reaches it (commandGuard).
+			TLSConfig: tlsConf,
+		})
 	}
-	s.strict = mk(false)
+	starttls := opts.TLSConfig
+	if opts.ImplicitTLS {
+		starttls = nil
+	}
+	s.strict = mk(false, starttls)
 	s.strictLn = newChanListener()
+	if opts.TLSConfig != nil {
+		s.secure = mk(true, nil)
+		s.secureLn = newChanListener()
+	}
 	if opts.PlaintextAuthOnLoopback {
-		s.loopback = mk(true)
+		s.loopback = mk(true, starttls)
 		s.loopbackLn = newChanListener()
 	}
 	return s, nil
 }
 
-// Serve accepts connections on l until Shutdown.
+// Serve accepts connections on l until Shutdown, and then returns ErrServerClosed.
 func (s *Server) Serve(l net.Listener) error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return ErrServerClosed
 	}
-	first := len(s.lns) == 0
-	s.lns = append(s.lns, l)
+	first := !s.started
+	s.started = true
 	s.mu.Unlock()
 	if first {
 		s.startLibServers()
 	}
-	if s.opts.ConnLimiter != nil {
-		l = &connlimit.Listener{Listener: l, Limiter: s.opts.ConnLimiter, Refuse: func(c net.Conn) {
-			if s.opts.ImplicitTLS {
-				return // no TLS yet: nothing readable to say
-			}
-			c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-			fmt.Fprint(c, "* BYE [UNAVAILABLE] Too many connections from your address\r\n")
-		}}
+	return s.ln.Serve(l, s.handle)
+}
+
+// handle hands an accepted connection (TLS already on an implicit-TLS listener) to the
+// library server for it, behind a commandGuard.
+func (s *Server) handle(c net.Conn) {
+	loop := isLoopback(c.RemoteAddr())
+	c = &idleConn{Conn: c, max: s.opts.IdleTimeout}
+	if s.opts.ImplicitTLS {
+		s.secureLn.deliver(newCommandGuard(c, s.opts.MaxMessageSize))
+		return
 	}
-	for {
-		c, err := l.Accept()
-		if err != nil {
-			s.mu.Lock()
-			closed := s.closed
-			s.mu.Unlock()
-			if closed {
-				return ErrServerClosed
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(10 * time.Millisecond)
-				continue
-			}
-			return err
-		}
-		loop := isLoopback(c.RemoteAddr())
-		c = &idleConn{Conn: c, max: s.opts.IdleTimeout}
-		if s.opts.ImplicitTLS {
-			c = tls.Server(c, s.opts.TLSConfig)
-		}
-		if loop && s.loopback != nil {
-			s.loopbackLn.deliver(c)
-		} else {
-			s.strictLn.deliver(c)
-		}
+	g := newCommandGuard(c, s.opts.MaxMessageSize)
+	if s.opts.TLSConfig != nil {
+		g.startTLS = s.startTLS
+	}
+	if loop && s.loopback != nil {
+		s.loopbackLn.deliver(g)
+	} else {
+		s.strictLn.deliver(g)
 	}
 }
 
+// startTLS answers a client's STARTTLS on the connection below its guard and moves the
+// connection to the TLS-only library server as a new session, whose greeting the client
+// must not see (RFC 9051 §6.2.1: the client sends CAPABILITY next).
+func (s *Server) startTLS(_ *commandGuard, tag string, under net.Conn) {
+	under.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	_, err := fmt.Fprintf(under, "%s OK Begin TLS negotiation now\r\n", tag)
+	under.SetWriteDeadline(time.Time{})
+	if err != nil {
+		under.Close()
+		return
+	}
+	g := newCommandGuard(tls.Server(under, s.opts.TLSConfig), s.opts.MaxMessageSize)
+	g.greeting = true
+	s.secureLn.deliver(g)
+}
+
 func (s *Server) startLibServers() {
-	s.wg.Add(1)
-	go func() { defer s.wg.Done(); s.strict.Serve(s.strictLn) }()
-	if s.loopback != nil {
+	for _, ls := range []struct {
+		srv *imapserver.Server
+		ln  *chanListener
+	}{{s.strict, s.strictLn}, {s.loopback, s.loopbackLn}, {s.secure, s.secureLn}} {
+		if ls.srv == nil {
+			continue
+		}
 		s.wg.Add(1)
-		go func() { defer s.wg.Done(); s.loopback.Serve(s.loopbackLn) }()
+		go func() { defer s.wg.Done(); ls.srv.Serve(ls.ln) }()
 	}
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.indexer.run() }()
@@ -218,13 +243,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return ErrServerClosed
 	}
 	s.closed = true
-	lns := s.lns
+	started := s.started
 	s.mu.Unlock()
-	for _, l := range lns {
-		l.Close()
-	}
-	if len(lns) == 0 {
-		return nil
+	if !started {
+		return s.ln.Shutdown(ctx)
 	}
 	s.indexer.stop()
 	<-s.strictLn.serving
@@ -233,6 +255,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		<-s.loopbackLn.serving
 		s.loopback.Close()
 	}
+	if s.secure != nil {
+		<-s.secureLn.serving
+		s.secure.Close()
+	}
+	// The library has closed its sessions; what is left are connections on their way to it.
+	s.ln.Shutdown(ctx)
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	select {
@@ -339,6 +367,8 @@ func wireConn(c net.Conn) *idleConn {
 			return cc
 		case *tls.Conn:
 			c = cc.NetConn()
+		case *commandGuard:
+			c = cc.Conn
 		default:
 			return nil
 		}
@@ -399,6 +429,18 @@ func (l *chanListener) Close() error {
 
 func (l *chanListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4zero} }
 
-type libLogger struct{ l *slog.Logger }
+// libLogger takes the library's log lines. The library recovers panics in sessions itself
+// and reports them here ("panic handling command", "panic idling"): they are counted with
+// the listener's.
+type libLogger struct {
+	l  *slog.Logger
+	ln *listener.Server
+}
 
-func (g libLogger) Printf(format string, v ...any) { g.l.Warn(fmt.Sprintf(format, v...)) }
+func (g libLogger) Printf(format string, v ...any) {
+	if strings.HasPrefix(format, "panic ") {
+		g.ln.Panicked(fmt.Sprintf(format, v...))
+		return
+	}
+	g.l.Warn(fmt.Sprintf(format, v...))
+}

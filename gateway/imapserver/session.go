@@ -79,8 +79,11 @@ func (s *session) fail(err error) error {
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "Invalid mailbox name"}
 	case errors.Is(err, mailstore.ErrInboxDelete):
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "INBOX cannot be deleted"}
-	case errors.Is(err, auth.ErrInvalidCredentials), errors.Is(err, auth.ErrThrottled):
+	case errors.Is(err, auth.ErrInvalidCredentials):
 		return imapserver.ErrAuthFailed
+	case errors.Is(err, auth.ErrThrottled):
+		// Not AUTHENTICATIONFAILED: clients take that as a wrong password and ask for another.
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable, Text: "Too many failed logins from your network, try again later"}
 	case errors.Is(err, net.ErrClosed):
 		return err
 	}
@@ -109,6 +112,9 @@ func (s *session) Login(username, password string) error {
 		return s.fail(err)
 	}
 	s.user = &u
+	if g := guardOf(s.conn.NetConn()); g != nil {
+		g.authenticated()
+	}
 	return nil
 }
 

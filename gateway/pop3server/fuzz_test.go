@@ -52,7 +52,7 @@ func FuzzCommands(f *testing.F) {
 	srv, err := pop3server.New(pop3server.Options{
 		Hostname: "pop.example.test",
 		Auth: auth.New(auth.Options{Accounts: store,
-			Throttle: auth.NewThrottle(auth.ThrottleOptions{FreeFailures: 1 << 30, LockoutFailures: 1 << 30})}),
+			Throttle: auth.NewThrottle(auth.ThrottleOptions{FreeFailures: 1 << 30, AccountFailures: 1 << 30, NetworkFailures: 1 << 30})}),
 		Store:                   store,
 		PlaintextAuthOnLoopback: true,
 		Logger:                  slog.New(slog.NewTextHandler(io.Discard, nil)),

@@ -32,16 +32,16 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"sync"
 	"time"
 
 	"github.com/sealgate/sealgate/gateway/auth"
 	"github.com/sealgate/sealgate/gateway/connlimit"
+	"github.com/sealgate/sealgate/gateway/listener"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 )
 
 // ErrServerClosed is returned by Serve after Shutdown.
-var ErrServerClosed = errors.New("pop3server: server closed")
+var ErrServerClosed = listener.ErrServerClosed
 
 // Mode is how deletion works for a user; see the package doc.
 type Mode string
@@ -83,6 +83,7 @@ type Options struct {
 	IdleTimeout             time.Duration      // [10m, the RFC 1939 minimum]
 	MaxFailedLogins         int                // failed logins before the connection is closed [3]
 	ConnLimiter             *connlimit.Limiter // connections per client address; nil: no cap
+	ListenerMetrics         *listener.Metrics  // panics, refusals, accept errors; nil: not counted
 	Logger                  *slog.Logger
 	// Name labels this listener in logs ["pop3"].
 	Name string
@@ -93,11 +94,7 @@ type Server struct {
 	opts Options
 	log  *slog.Logger
 
-	mu       sync.Mutex
-	closed   bool
-	lns      []net.Listener
-	sessions map[*session]struct{}
-	wg       sync.WaitGroup
+	ln *listener.Server
 }
 
 // New returns a Server. The per-user maildrop lock is the store's, so every Server over one
@@ -124,90 +121,24 @@ func New(opts Options) (*Server, error) {
 	if opts.Name == "" {
 		opts.Name = "pop3"
 	}
-	return &Server{opts: opts, log: opts.Logger.With("listener", opts.Name), sessions: map[*session]struct{}{}}, nil
+	s := &Server{opts: opts, log: opts.Logger.With("listener", opts.Name)}
+	lo := listener.Options{Name: opts.Name, Limiter: opts.ConnLimiter, Logger: opts.Logger, Metrics: opts.ListenerMetrics,
+		Refuse: func(c net.Conn) { c.Write([]byte("-ERR [SYS/TEMP] Too many connections from your address\r\n")) }}
+	if opts.ImplicitTLS {
+		lo.TLSConfig = opts.TLSConfig
+	}
+	s.ln = listener.New(lo)
+	return s, nil
 }
 
-// Serve accepts connections on l until Shutdown.
+// Serve accepts connections on l until Shutdown, and then returns ErrServerClosed.
 func (s *Server) Serve(l net.Listener) error {
-	if s.opts.ConnLimiter != nil {
-		l = &connlimit.Listener{Listener: l, Limiter: s.opts.ConnLimiter, Refuse: func(c net.Conn) {
-			if !s.opts.ImplicitTLS {
-				c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-				c.Write([]byte("-ERR [SYS/TEMP] Too many connections from your address\r\n"))
-			}
-		}}
-	}
-	if s.opts.ImplicitTLS {
-		l = tls.NewListener(l, s.opts.TLSConfig)
-	}
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return ErrServerClosed
-	}
-	s.lns = append(s.lns, l)
-	s.mu.Unlock()
-	var delay time.Duration
-	for {
-		c, err := l.Accept()
-		if err != nil {
-			s.mu.Lock()
-			closed := s.closed
-			s.mu.Unlock()
-			if closed {
-				return ErrServerClosed
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				time.Sleep(delay)
-				continue
-			}
-			return err
-		}
-		delay = 0
-		sess := newSession(s, c)
-		s.mu.Lock()
-		s.sessions[sess] = struct{}{}
-		s.wg.Add(1)
-		s.mu.Unlock()
-		go func() {
-			defer s.wg.Done()
-			defer func() {
-				if r := recover(); r != nil {
-					s.log.Error("pop3 session panicked", "conn", sess.id, "panic", r)
-				}
-				c.Close()
-				s.mu.Lock()
-				delete(s.sessions, sess)
-				s.mu.Unlock()
-			}()
-			sess.run()
-		}()
-	}
+	return s.ln.Serve(l, func(c net.Conn) {
+		defer c.Close()
+		newSession(s, c).run()
+	})
 }
 
 // Shutdown stops accepting and waits for sessions to end until ctx is done; then it closes
 // them. Sessions that end this way change nothing (no QUIT).
-func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.closed = true
-	for _, l := range s.lns {
-		l.Close()
-	}
-	s.mu.Unlock()
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-	}
-	s.mu.Lock()
-	for sess := range s.sessions {
-		sess.conn.Close()
-	}
-	s.mu.Unlock()
-	<-done
-	return nil
-}
+func (s *Server) Shutdown(ctx context.Context) error { return s.ln.Shutdown(ctx) }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -35,6 +34,8 @@ type conn struct {
 	quit   bool   // close after flushing the replies
 	errors int    // protocol errors in a row
 
+	unknown int // unknown local recipients tried in this session
+
 	// The mail transaction.
 	mail     bool
 	rcpts    int
@@ -42,26 +43,12 @@ type conn struct {
 	bdatSize int64
 }
 
-func (s *Server) newConn(nc net.Conn) *conn {
-	c := &conn{srv: s, raw: nc, nc: nc}
-	if !s.track(c) {
-		return nil
-	}
-	return c
-}
-
 func (c *conn) serve() {
 	s := c.srv
-	defer s.untrack(c)
 	defer c.raw.Close()
 	defer func() {
 		if v := recover(); v != nil {
-			s.metrics.panicked()
-			id := ""
-			if c.sess != nil {
-				id = c.sess.connID
-			}
-			s.log.Error("panic in smtp session", "conn", id, "panic", v, "stack", string(debug.Stack()))
+			s.ln.Panicked(v) // logged and counted by the listener; the client hears 421
 			if c.bw != nil {
 				c.reply(replyInternal)
 				c.flush()
@@ -258,6 +245,9 @@ func (c *conn) cmdRcpt(arg string) {
 		return
 	}
 	if r := c.sess.rcpt(to); r != nil {
+		if r == replyUnknownUser {
+			r = c.unknownRecipient()
+		}
 		c.reply(r)
 		return
 	}

@@ -10,30 +10,26 @@ import (
 // Metrics are the SMTP servers' Prometheus metrics, shared by every listener and labelled
 // with the listener's name. A nil *Metrics counts nothing.
 type Metrics struct {
-	sessions   *prometheus.CounterVec
-	replies    *prometheus.CounterVec
-	rejects    *prometheus.CounterVec
-	bytes      *prometheus.CounterVec
-	latency    *prometheus.HistogramVec
-	authFails  *prometheus.CounterVec
-	connRefuse *prometheus.CounterVec
-	panics     *prometheus.CounterVec
+	sessions  *prometheus.CounterVec
+	replies   *prometheus.CounterVec
+	rejects   *prometheus.CounterVec
+	bytes     *prometheus.CounterVec
+	latency   *prometheus.HistogramVec
+	authFails *prometheus.CounterVec
 }
 
 // NewMetrics makes the metrics and registers them with reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	lbl := []string{"listener"}
 	m := &Metrics{
-		sessions:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sealgate_smtp_sessions_total", Help: "SMTP sessions opened."}, lbl),
-		replies:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sealgate_smtp_data_replies_total", Help: "Replies to DATA/BDAT by code."}, []string{"listener", "code"}),
-		rejects:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sealgate_smtp_rejects_total", Help: "Envelope and size rejections by code."}, []string{"listener", "code"}),
-		bytes:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sealgate_smtp_accepted_bytes_total", Help: "Bytes of accepted messages."}, lbl),
-		latency:    prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "sealgate_smtp_transaction_seconds", Help: "MAIL to final reply.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}, lbl),
-		authFails:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sealgate_smtp_auth_failures_total", Help: "Failed SMTP AUTH attempts."}, lbl),
-		connRefuse: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sealgate_smtp_connections_refused_total", Help: "Connections refused by the per-address limit."}, lbl),
-		panics:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sealgate_smtp_panics_total", Help: "SMTP sessions ended by an internal error (a recovered panic)."}, lbl),
+		sessions:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sealgate_smtp_sessions_total", Help: "SMTP sessions opened."}, lbl),
+		replies:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sealgate_smtp_data_replies_total", Help: "Replies to DATA/BDAT by code."}, []string{"listener", "code"}),
+		rejects:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sealgate_smtp_rejects_total", Help: "Envelope and size rejections by code."}, []string{"listener", "code"}),
+		bytes:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sealgate_smtp_accepted_bytes_total", Help: "Bytes of accepted messages."}, lbl),
+		latency:   prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "sealgate_smtp_transaction_seconds", Help: "MAIL to final reply.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}, lbl),
+		authFails: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sealgate_smtp_auth_failures_total", Help: "Failed SMTP AUTH attempts."}, lbl),
 	}
-	reg.MustRegister(m.sessions, m.replies, m.rejects, m.bytes, m.latency, m.authFails, m.connRefuse, m.panics)
+	reg.MustRegister(m.sessions, m.replies, m.rejects, m.bytes, m.latency, m.authFails)
 	return m
 }
 
@@ -69,17 +65,5 @@ func (l listenerMetrics) rejected(code string) {
 func (l listenerMetrics) authFailed() {
 	if l.m != nil {
 		l.m.authFails.WithLabelValues(l.listener).Inc()
-	}
-}
-
-func (l listenerMetrics) panicked() {
-	if l.m != nil {
-		l.m.panics.WithLabelValues(l.listener).Inc()
-	}
-}
-
-func (l listenerMetrics) refused() {
-	if l.m != nil {
-		l.m.connRefuse.WithLabelValues(l.listener).Inc()
 	}
 }

@@ -64,6 +64,7 @@ var (
 	replyNotImplemented = &reply{502, "5.5.1", "Command not implemented"}
 	replyLineTooLong    = &reply{500, "5.4.0", "Line too long"}
 	replyTooManyErrors  = &reply{421, "4.7.0", "Too many errors, closing connection"}
+	replyTooManyUnknown = &reply{421, "4.7.0", "Too many unknown recipients, closing connection"}
 	replyIdle           = &reply{421, "4.4.2", "Idle timeout, closing connection"}
 	replyHeloArg        = &reply{501, "5.5.4", "Domain or address argument required"}
 	replyHeloFirst      = &reply{503, "5.5.1", "Send EHLO or HELO first"}

@@ -33,6 +33,8 @@
 //     the connection closes); after TLS every earlier state, HELO and AUTH included, is gone.
 //   - AUTH exchanges are never logged. Ten protocol errors in a row end a session with 421,
 //     as does IdleTimeout without a complete command (and without progress inside DATA).
+//   - Unknown local recipients (address harvesting): past half of MaxUnknownRecipients in a
+//     session each 550 waits a growing delay; one more ends the session with 421 4.7.0.
 //
 // This package is the only place SMTP replies are formed (replies.go). Errors from the
 // pipeline and the store are translated here: our own sentinel errors become their proper
@@ -50,20 +52,20 @@ import (
 	"log/slog"
 	"net"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/sealgate/sealgate/gateway/address"
 	"github.com/sealgate/sealgate/gateway/addressing"
 	"github.com/sealgate/sealgate/gateway/auth"
 	"github.com/sealgate/sealgate/gateway/connlimit"
+	"github.com/sealgate/sealgate/gateway/listener"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 	"github.com/sealgate/sealgate/gateway/msgbuf"
 	"github.com/sealgate/sealgate/gateway/pipeline"
 )
 
 // ErrServerClosed is returned by Serve after Shutdown.
-var ErrServerClosed = errors.New("smtpserver: server closed")
+var ErrServerClosed = listener.ErrServerClosed
 
 // Accounts is what the server needs to check local recipients.
 type Accounts interface {
@@ -99,12 +101,20 @@ type Options struct {
 	MaxRecipients           int           // [1000]
 	MaxLineLength           int           // longest command line, CRLF included [4096]
 	IdleTimeout             time.Duration // [5m]
+
+	// MaxUnknownRecipients is how many unknown local recipients a session may try; past
+	// half of them each is answered after a growing delay, one more ends the session [20].
+	MaxUnknownRecipients int
+	// UnknownRecipientDelay is the first of those delays, doubling up to eight times it [1s].
+	UnknownRecipientDelay time.Duration
 	// ConnLimiter caps connections per client address; nil means no cap.
 	ConnLimiter *connlimit.Limiter
 	// SpoolDir is where large messages spill (encrypted) while being processed [os.TempDir()].
 	SpoolDir string
 	Logger   *slog.Logger
 	Metrics  *Metrics // nil: not counted
+	// ListenerMetrics count panics, refused connections and accept errors; nil: not counted.
+	ListenerMetrics *listener.Metrics
 	// Name labels this listener in logs and metrics ["smtp"].
 	Name string
 
@@ -122,12 +132,9 @@ type Server struct {
 	readers sync.Pool // *bufio.Reader
 	writers sync.Pool // *bufio.Writer
 
-	mu        sync.Mutex
-	closed    bool
-	listeners map[net.Listener]struct{}
-	conns     map[*conn]struct{}
-	sessions  sync.WaitGroup
-	workers   *workers
+	ln       *listener.Server
+	workers  *workers
+	stopOnce sync.Once
 }
 
 // Buffer sizes: a read buffer large enough for a typical message in one or two system calls,
@@ -154,6 +161,12 @@ func New(opts Options) (*Server, error) {
 	if opts.MaxRecipients <= 0 {
 		opts.MaxRecipients = 1000
 	}
+	if opts.MaxUnknownRecipients <= 0 {
+		opts.MaxUnknownRecipients = 20
+	}
+	if opts.UnknownRecipientDelay <= 0 {
+		opts.UnknownRecipientDelay = time.Second
+	}
 	if opts.MaxLineLength <= 0 {
 		opts.MaxLineLength = 4096
 	}
@@ -167,13 +180,19 @@ func New(opts Options) (*Server, error) {
 		opts.Name = "smtp"
 	}
 	s := &Server{
-		opts:      opts,
-		log:       opts.Logger.With("listener", opts.Name),
-		metrics:   listenerMetrics{opts.Metrics, opts.Name},
-		listeners: map[net.Listener]struct{}{},
-		conns:     map[*conn]struct{}{},
-		workers:   newWorkers(),
+		opts:    opts,
+		log:     opts.Logger.With("listener", opts.Name),
+		metrics: listenerMetrics{opts.Metrics, opts.Name},
+		workers: newWorkers(),
 	}
+	lo := listener.Options{Name: opts.Name, Limiter: opts.ConnLimiter, Logger: opts.Logger, Metrics: opts.ListenerMetrics, Go: s.workers.run,
+		Refuse: func(c net.Conn) {
+			fmt.Fprintf(c, "421 4.7.0 %s Too many connections from your address\r\n", opts.Hostname)
+		}}
+	if opts.ImplicitTLS {
+		lo.TLSConfig = opts.TLSConfig
+	}
+	s.ln = listener.New(lo)
 	s.readers.New = func() any { return bufio.NewReaderSize(nil, readBufferSize) }
 	s.writers.New = func() any { return bufio.NewWriterSize(nil, writeBufferSize) }
 	return s, nil
@@ -181,123 +200,14 @@ func New(opts Options) (*Server, error) {
 
 // Serve accepts connections on l until Shutdown, and then returns ErrServerClosed.
 func (s *Server) Serve(l net.Listener) error {
-	if s.opts.ConnLimiter != nil {
-		l = &connlimit.Listener{Listener: l, Limiter: s.opts.ConnLimiter, Refuse: func(c net.Conn) {
-			if s.opts.ImplicitTLS {
-				return // no TLS yet: nothing readable to say
-			}
-			c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-			fmt.Fprintf(c, "421 4.7.0 %s Too many connections from your address\r\n", s.opts.Hostname)
-			s.metrics.refused()
-		}}
-	}
-	if s.opts.ImplicitTLS {
-		l = tls.NewListener(l, s.opts.TLSConfig)
-	}
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return ErrServerClosed
-	}
-	s.listeners[l] = struct{}{}
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.listeners, l)
-		s.mu.Unlock()
-	}()
-
-	var delay time.Duration // after a failed Accept that may succeed later
-	for {
-		nc, err := l.Accept()
-		if err != nil {
-			if s.isClosed() {
-				return ErrServerClosed
-			}
-			if !retryableAccept(err) {
-				return err
-			}
-			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-			s.log.Warn("smtp accept failed, retrying", "err", err, "delay", delay)
-			time.Sleep(delay)
-			continue
-		}
-		delay = 0
-		c := s.newConn(nc)
-		if c == nil {
-			nc.Close()
-			return ErrServerClosed
-		}
-		s.workers.run(c)
-	}
-}
-
-// retryableAccept reports whether Accept failed for a reason that passes (out of file
-// descriptors or memory), so the listener should keep going.
-func retryableAccept(err error) bool {
-	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
-		errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM) ||
-		errors.Is(err, syscall.ECONNABORTED)
-}
-
-func (s *Server) isClosed() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closed
-}
-
-// track registers a connection; false once the server is shutting down.
-func (s *Server) track(c *conn) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return false
-	}
-	s.conns[c] = struct{}{}
-	s.sessions.Add(1)
-	return true
-}
-
-func (s *Server) untrack(c *conn) {
-	s.mu.Lock()
-	delete(s.conns, c)
-	s.mu.Unlock()
-	s.sessions.Done()
+	return s.ln.Serve(l, func(nc net.Conn) { (&conn{srv: s, raw: nc, nc: nc}).serve() })
 }
 
 // Shutdown stops accepting, waits for open sessions to end until ctx is done, then closes
 // them. It returns ErrServerClosed when the server was already shut down.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return ErrServerClosed
-	}
-	s.closed = true
-	close(s.workers.stop)
-	var err error
-	for l := range s.listeners {
-		if cerr := l.Close(); cerr != nil && err == nil && !errors.Is(cerr, net.ErrClosed) {
-			err = cerr
-		}
-	}
-	s.mu.Unlock()
-
-	ended := make(chan struct{})
-	go func() {
-		s.sessions.Wait()
-		close(ended)
-	}()
-	select {
-	case <-ended:
-	case <-ctx.Done():
-		s.mu.Lock()
-		for c := range s.conns {
-			c.raw.Close()
-		}
-		s.mu.Unlock()
-	}
-	return err
+	s.stopOnce.Do(func() { close(s.workers.stop) }) // idle workers end, waits end early
+	return s.ln.Shutdown(ctx)
 }
 
 // subaddressing is the sub-address rule of the Directory; without one, none.

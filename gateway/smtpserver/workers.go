@@ -14,35 +14,35 @@ const workerIdle = 10 * time.Second
 // senders make, that growth was about 3 % of the server's CPU. A goroutine that has served a
 // connection keeps its grown stack for the next.
 type workers struct {
-	handoff chan *conn    // unbuffered: a send succeeds only if a worker is waiting
+	handoff chan func()   // unbuffered: a send succeeds only if a worker is waiting
 	stop    chan struct{} // closed at Shutdown: waiting workers end
 	started atomic.Int64  // goroutines started so far
 	waiting atomic.Int64  // workers waiting for a connection
 }
 
 func newWorkers() *workers {
-	return &workers{handoff: make(chan *conn), stop: make(chan struct{})}
+	return &workers{handoff: make(chan func()), stop: make(chan struct{})}
 }
 
-// run serves c on a waiting worker, or on a new one if none waits.
-func (w *workers) run(c *conn) {
+// run runs f (serving one connection) on a waiting worker, or on a new one if none waits.
+func (w *workers) run(f func()) {
 	select {
-	case w.handoff <- c:
+	case w.handoff <- f:
 	default:
 		w.started.Add(1)
-		go w.loop(c)
+		go w.loop(f)
 	}
 }
 
-func (w *workers) loop(c *conn) {
+func (w *workers) loop(f func()) {
 	t := time.NewTimer(workerIdle)
 	defer t.Stop()
 	for {
-		c.serve()
+		f()
 		t.Reset(workerIdle)
 		w.waiting.Add(1)
 		select {
-		case c = <-w.handoff:
+		case f = <-w.handoff:
 			w.waiting.Add(-1)
 		case <-t.C:
 			w.waiting.Add(-1)

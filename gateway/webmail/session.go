@@ -161,8 +161,15 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/mail/", http.StatusSeeOther)
 		return
 	}
+	if !s.passwordAllowed(r) {
+		s.showLogin(w, r, http.StatusOK, "", msgNeedTLS)
+		return
+	}
 	s.showLogin(w, r, http.StatusOK, "", "")
 }
+
+// msgNeedTLS is the login form's answer over plain HTTP where passwords are not taken.
+const msgNeedTLS = "This connection is not encrypted, so web mail does not take passwords over it. Use the https:// address of this server."
 
 // showLogin renders the login form with a fresh login token (double-submit: cookie and form
 // must agree), which stops a third site from logging the browser into its own account.
@@ -178,6 +185,10 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	user := strings.TrimSpace(r.PostFormValue("user"))
 	pass := r.PostFormValue("password")
+	if !s.passwordAllowed(r) {
+		s.showLogin(w, r, http.StatusForbidden, user, msgNeedTLS)
+		return
+	}
 	c, err := r.Cookie(cookieName(r, "sealgate_login"))
 	if err != nil || !sameOrigin(r) || subtle.ConstantTimeCompare([]byte(c.Value), []byte(r.PostFormValue("csrf"))) != 1 {
 		s.showLogin(w, r, http.StatusForbidden, user, "The login form expired. Please try again.")

@@ -4,6 +4,9 @@
 // Security contract:
 //   - Login checks the account password with the gateway's shared auth.Authenticator, so failed
 //     logins are throttled per client address and per account, across every protocol.
+//   - A password is taken only over TLS (directly, or through a reverse proxy on loopback that
+//     sets X-Forwarded-Proto: https), or over plain HTTP from loopback when
+//     PlaintextAuthOnLoopback is set; otherwise the login form says so and refuses.
 //   - Sessions live on the server (random 256-bit ids, idle and absolute expiry, deleted at
 //     logout); the cookie is HttpOnly, SameSite=Strict, and Secure (with the __Host- prefix)
 //     when the request arrived over TLS.
@@ -77,6 +80,10 @@ type Options struct {
 	SpoolDir string
 	// OnChange is told when web mail changed a user's mailboxes (to wake IMAP IDLE); may be nil.
 	OnChange func(userID int64)
+	// PlaintextAuthOnLoopback lets a loopback client log in over plain HTTP (development).
+	// Otherwise a password is taken only over TLS, or from a reverse proxy on loopback that
+	// says its client used https (X-Forwarded-Proto).
+	PlaintextAuthOnLoopback bool
 	// SessionIdle ends a session unused this long [30m]; SessionMax ends any session [12h].
 	SessionIdle, SessionMax time.Duration
 	// Now is the clock [time.Now].
@@ -174,8 +181,21 @@ func staticHandler(root fs.FS) http.Handler {
 	})
 }
 
+// isTLS reports whether r reached us over TLS: directly, or through a reverse proxy on
+// loopback that says its client used https. The header from any other address counts for
+// nothing: a client could set it itself.
 func isTLS(r *http.Request) bool {
-	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+	return r.TLS != nil || clientAddr(r).IsLoopback() && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+}
+
+// passwordAllowed reports whether a password may be sent on r: over TLS (see isTLS), or
+// over plain HTTP from a loopback client, not through a proxy, when PlaintextAuthOnLoopback
+// is set.
+func (s *Server) passwordAllowed(r *http.Request) bool {
+	if isTLS(r) {
+		return true
+	}
+	return s.opts.PlaintextAuthOnLoopback && clientAddr(r).IsLoopback() && r.Header.Get("X-Forwarded-Proto") == ""
 }
 
 func clientAddr(r *http.Request) netip.Addr {

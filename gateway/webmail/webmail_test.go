@@ -120,9 +120,9 @@ func (nopPipeline) Process(context.Context, *pipeline.Envelope, *msgbuf.Buffer) 
 func TestLoginThrottled(t *testing.T) {
 	e := start(t)
 	authn := auth.New(auth.Options{Accounts: e.GW.Store(), Throttle: auth.NewThrottle(auth.ThrottleOptions{
-		FreeFailures: 1, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond, LockoutFailures: 3})})
+		FreeFailures: 1, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond, AccountFailures: 3})})
 	wm, err := webmail.New(webmail.Options{Store: e.GW.Store(), Auth: authn, Keys: e.GW.Keyring(), Pipeline: nopPipeline{},
-		IsLocalDomain: e.Config.IsLocalDomain})
+		IsLocalDomain: e.Config.IsLocalDomain, PlaintextAuthOnLoopback: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestLoginThrottled(t *testing.T) {
 	}
 	r := b.login(alice, alicePW)
 	if r.StatusCode != http.StatusTooManyRequests || !strings.Contains(r.body, "Too many failed logins") {
-		t.Fatalf("after the lockout the right password must still be refused: %d %s", r.StatusCode, r.body)
+		t.Fatalf("the failing network is throttled, the right password too: %d %s", r.StatusCode, r.body)
 	}
 	if strings.Contains(r.body, "Wrong address") {
 		t.Fatal("throttled answer must differ from a wrong password")
