@@ -33,9 +33,11 @@ import (
 	"github.com/sealgate/sealgate/gateway/address"
 	"github.com/sealgate/sealgate/gateway/addressing"
 	"github.com/sealgate/sealgate/gateway/auth"
+	"github.com/sealgate/sealgate/gateway/certs"
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/connlimit"
 	"github.com/sealgate/sealgate/gateway/delivery"
+	"github.com/sealgate/sealgate/gateway/httpfront"
 	"github.com/sealgate/sealgate/gateway/imapserver"
 	"github.com/sealgate/sealgate/gateway/mailauth"
 	"github.com/sealgate/sealgate/gateway/mailstore"
@@ -79,6 +81,7 @@ type Gateway struct {
 	nodeLock *os.File          // DIR/node-name, locked while this node runs (postgres only)
 	dns      mailauth.Resolver // SPF, DKIM and DMARC lookups, through a short-lived mailauth.Cache
 	tlsConf  *tls.Config
+	certs    *certs.Manager // the certificate behind tlsConf, reloaded and renewed live
 	registry *prometheus.Registry
 	spoolDir string
 	authn    *auth.Authenticator // shared by every protocol, so throttling is too
@@ -91,7 +94,7 @@ type Gateway struct {
 	workers   workerSet     // parts without listeners, run from Start to Shutdown
 
 	servers []*listenerServer
-	http    *http.Server
+	site    *httpfront.Site // MTA-STS, autoconfig, autodiscover; its settings change on reload
 
 	imapNotify *imapserver.Notifier // wakes IDLE sessions when mail is delivered
 	pipe       *pipeline.Pipeline   // shared by SMTP submission and web mail compose
@@ -190,7 +193,7 @@ func New(opts Options) (*Gateway, error) {
 		closeNode(nodeLock)
 		return nil, err
 	}
-	cert, err := loadCertificate(context.Background(), cfg.TLS, cfg.Hostname, files, mk)
+	certMgr, err := newCerts(context.Background(), cfg, files, mk, logger)
 	if err != nil {
 		store.Close()
 		keyring.Close()
@@ -220,7 +223,8 @@ func New(opts Options) (*Gateway, error) {
 	g := &Gateway{
 		cfg: cfg, dataDir: opts.DataDir, log: logger, store: store, keyring: keyring, master: mk, files: files, nodeLock: nodeLock,
 		dns:      mailauth.NewCache(dns, opts.Now),
-		tlsConf:  serverTLSConfig(cert),
+		tlsConf:  certMgr.TLSConfig(),
+		certs:    certMgr,
 		registry: prometheus.NewRegistry(),
 		addrs:    map[string]string{},
 		errc:     make(chan error, 16),
@@ -238,6 +242,9 @@ func New(opts Options) (*Gateway, error) {
 	g.imapNotify = imapNotify
 	g.authn = auth.New(auth.Options{Accounts: store})
 	g.limiter = connlimit.New(cfg.Limits.MaxConnectionsPerIP)
+	if cfg.TLS.Cert != "" || cfg.TLS.ACMEDirectory != "" {
+		g.workers.list = append(g.workers.list, worker{name: "certificates", run: certMgr.Run})
+	}
 	for _, build := range []func() error{g.buildSMTP, g.buildPOP3, g.buildIMAP, g.buildHTTP, g.buildQueue} {
 		if err := build(); err != nil {
 			store.Close()
@@ -349,11 +356,11 @@ func (g *Gateway) buildSMTP() error {
 }
 
 func (g *Gateway) buildHTTP() error {
-	if g.cfg.Listen.HTTP == "" {
+	if g.cfg.Listen.HTTP == "" && g.cfg.Listen.HTTPS == "" && g.cfg.Listen.Metrics == "" {
 		return nil
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+	mux, ops := http.NewServeMux(), http.NewServeMux() // ops: /healthz and /metrics
+	ops.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 		defer cancel()
 		if _, err := g.store.Users(ctx); err != nil {
@@ -364,7 +371,7 @@ func (g *Gateway) buildHTTP() error {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(g.registry, promhttp.HandlerOpts{}))
+	ops.Handle("GET /metrics", promhttp.HandlerFor(g.registry, promhttp.HandlerOpts{}))
 	mux.Handle("GET /.well-known/openpgpkey/", keys.NewWKD(g.keyring, g.cfg.IsOurDomain))
 	wm, err := webmail.New(webmail.Options{
 		Store: g.store, Auth: g.authn, Keys: g.keyring, Pipeline: g.pipe, IsLocalDomain: g.cfg.IsLocalDomain, IsRelayDomain: g.cfg.IsRelayDomain,
@@ -377,8 +384,7 @@ func (g *Gateway) buildHTTP() error {
 	}
 	mux.Handle(webmail.Prefix, wm)
 	mux.Handle("GET /{$}", http.RedirectHandler(webmail.Prefix, http.StatusSeeOther))
-	g.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
-	g.servers = append(g.servers, &listenerServer{name: "http", addr: g.cfg.Listen.HTTP, serve: g.http.Serve, shutdown: g.http.Shutdown})
+	g.addWebListeners(mux, ops)
 	return nil
 }
 
@@ -399,6 +405,9 @@ func (g *Gateway) Start() error {
 		g.addrs[s.name] = ln.Addr().String()
 		g.mu.Unlock()
 	}
+	if g.site != nil {
+		g.site.Set(g.siteSettings(g.cfg))
+	}
 	for _, s := range g.servers {
 		g.log.Info("listening", "listener", s.name, "addr", s.ln.Addr().String())
 		g.wg.Add(1)
@@ -415,7 +424,7 @@ func (g *Gateway) Start() error {
 }
 
 // Addr returns the bound address of a listener ("smtp", "submission", "submissions",
-// "http"), or "" when it is not listening.
+// "http", "https", "metrics"), or "" when it is not listening.
 func (g *Gateway) Addr(name string) string {
 	g.mu.Lock()
 	defer g.mu.Unlock()

@@ -1,0 +1,388 @@
+package certs
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/acme"
+
+	"github.com/sealgate/sealgate/keys"
+)
+
+// acmeALPNProto is the ALPN protocol of TLS-ALPN-01 validation (RFC 8737 §6.2).
+const acmeALPNProto = "acme-tls/1"
+
+// Purposes of the sealed ACME files.
+const (
+	acmeAccountPurpose = "acme-account-key"
+	acmeCertPurpose    = "acme-certificate"
+)
+
+// Challenge types (RFC 8555 §8.3, RFC 8737).
+const (
+	ChallengeTLSALPN01 = "tls-alpn-01"
+	ChallengeHTTP01    = "http-01"
+)
+
+// ACMEOptions configure certificates from an ACME server.
+type ACMEOptions struct {
+	// Directory is the ACME directory URL.
+	Directory string
+	// Email is the account's contact address; empty gives none.
+	Email string
+	// Roots verify the ACME server's HTTPS; nil is the system roots.
+	Roots *x509.CertPool
+	// Names are the certificate's DNS names, the first one its subject.
+	Names []string
+	// Challenges are the challenge types this gateway can answer, in order of preference:
+	// ChallengeTLSALPN01 when a TLS listener is reached on port 443, ChallengeHTTP01 when
+	// HTTPHandler is reached on port 80.
+	Challenges []string
+	// Files keep the account key and the certificate (shared by nodes of one database).
+	Files keys.Files
+	// MasterKey seals the account key and the certificate's key.
+	MasterKey *keys.MasterKey
+}
+
+// acmeIssuer obtains and renews the certificate. The account key and the certificate live in
+// Files under acme/<hash of the directory URL>/, so a change of CA starts afresh.
+type acmeIssuer struct {
+	m    *Manager
+	opts ACMEOptions
+	dir  string
+
+	client *acme.Client // made on first use; guarded by m.mu
+
+	mu    sync.Mutex
+	alpn  map[string]*tls.Certificate // TLS-ALPN-01 certificates by name
+	http  map[string]string           // HTTP-01 key authorizations by token
+	retry time.Time                   // no new attempt before this, after a failure
+	fails int
+}
+
+func newACMEIssuer(m *Manager, opts ACMEOptions) (*acmeIssuer, error) {
+	if len(opts.Names) == 0 || len(opts.Challenges) == 0 || opts.Files == nil || opts.MasterKey == nil {
+		return nil, errors.New("certs: ACME needs names, a challenge type, files and the master key")
+	}
+	sum := sha256.Sum256([]byte(opts.Directory))
+	return &acmeIssuer{m: m, opts: opts, dir: "acme/" + hex.EncodeToString(sum[:8]),
+		alpn: map[string]*tls.Certificate{}, http: map[string]string{}}, nil
+}
+
+func (a *acmeIssuer) certFile() string    { return a.dir + "/certificate.sealed" }
+func (a *acmeIssuer) accountFile() string { return a.dir + "/account.sealed" }
+
+// loadStored returns the stored certificate when it covers every name, else nil.
+func (a *acmeIssuer) loadStored(ctx context.Context) (*tls.Certificate, error) {
+	sealed, err := a.opts.Files.ReadFile(ctx, a.certFile())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	pemData, err := a.opts.MasterKey.Open(acmeCertPurpose, sealed)
+	if err != nil {
+		return nil, err
+	}
+	c, err := tls.X509KeyPair(pemData, pemData)
+	if err != nil {
+		return nil, err
+	}
+	if !covers(c.Leaf, a.opts.Names) {
+		return nil, nil
+	}
+	return &c, nil
+}
+
+func covers(leaf *x509.Certificate, names []string) bool {
+	for _, n := range names {
+		if leaf.VerifyHostname(n) != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// renewDue reports whether leaf should be replaced at now: two thirds of its lifetime have
+// passed (30 of 90 days left, 2 of 6 days for short-lived certificates), or it does not cover
+// names.
+func renewDue(leaf *x509.Certificate, names []string, now time.Time) bool {
+	if leaf == nil || !covers(leaf, names) {
+		return true
+	}
+	life := leaf.NotAfter.Sub(leaf.NotBefore)
+	return !now.Before(leaf.NotBefore.Add(life * 2 / 3))
+}
+
+// renewIfDue obtains a certificate when the current one is not an ACME certificate for the
+// names or is due for renewal. Failures are logged and retried with a growing pause.
+func (a *acmeIssuer) renewIfDue(ctx context.Context) (bool, error) {
+	a.m.mu.Lock()
+	defer a.m.mu.Unlock()
+	now := a.m.opts.Now()
+	// Another node may have renewed it already.
+	if c, err := a.loadStored(ctx); err == nil && c != nil && !renewDue(c.Leaf, a.opts.Names, now) {
+		return a.m.swap(c), nil
+	}
+	cur := a.m.cur.Load()
+	leaf, _ := leafOf(cur)
+	if !a.isIssued(leaf) || renewDue(leaf, a.opts.Names, now) {
+		if now.Before(a.retry) {
+			return false, nil
+		}
+		c, err := a.obtain(ctx)
+		if err != nil {
+			a.fails++
+			pause := min(time.Minute<<min(a.fails-1, 10), 12*time.Hour)
+			a.retry = now.Add(pause)
+			a.m.log.Error("tls: ACME certificate not obtained", "names", a.opts.Names, "err", err, "retry_in", pause.String())
+			return false, err
+		}
+		a.fails, a.retry = 0, time.Time{}
+		a.m.swap(c)
+		a.m.log.Info("tls: ACME certificate installed", "subject", describe(c))
+		return true, nil
+	}
+	return false, nil
+}
+
+// isIssued reports whether leaf is one this issuer stored (not the fallback).
+func (a *acmeIssuer) isIssued(leaf *x509.Certificate) bool {
+	return leaf != nil && leaf.Issuer.String() != leaf.Subject.String()
+}
+
+// clientFor returns the ACME client with its account registered.
+func (a *acmeIssuer) clientFor(ctx context.Context) (*acme.Client, error) {
+	if a.client != nil {
+		return a.client, nil
+	}
+	key, err := a.accountKey(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("account key: %w", err)
+	}
+	hc := &http.Client{Timeout: 30 * time.Second}
+	if a.opts.Roots != nil {
+		hc.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: a.opts.Roots, MinVersion: tls.VersionTLS12}}
+	}
+	c := &acme.Client{Key: key, DirectoryURL: a.opts.Directory, HTTPClient: hc, UserAgent: "sealgate"}
+	acct := &acme.Account{}
+	if a.opts.Email != "" {
+		acct.Contact = []string{"mailto:" + a.opts.Email}
+	}
+	if _, err := c.Register(ctx, acct, acme.AcceptTOS); err != nil && !errors.Is(err, acme.ErrAccountAlreadyExists) {
+		return nil, fmt.Errorf("account: %w", err)
+	}
+	a.client = c
+	return c, nil
+}
+
+// accountKey loads the sealed account key, making it on first use (the first node to store
+// one wins).
+func (a *acmeIssuer) accountKey(ctx context.Context) (crypto.Signer, error) {
+	sealed, err := a.opts.Files.ReadFile(ctx, a.accountFile())
+	if errors.Is(err, fs.ErrNotExist) {
+		var key *ecdsa.PrivateKey
+		if key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
+			return nil, err
+		}
+		der, err := x509.MarshalPKCS8PrivateKey(key)
+		if err != nil {
+			return nil, err
+		}
+		if sealed, err = a.opts.MasterKey.Seal(acmeAccountPurpose, der); err != nil {
+			return nil, err
+		}
+		sealed, err = keys.CreateOrReadFile(ctx, a.opts.Files, a.accountFile(), sealed)
+	}
+	if err != nil {
+		return nil, err
+	}
+	der, err := a.opts.MasterKey.Open(acmeAccountPurpose, sealed)
+	if err != nil {
+		return nil, err
+	}
+	k, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		return nil, err
+	}
+	signer, ok := k.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("account key is a %T", k)
+	}
+	return signer, nil
+}
+
+// obtain runs one order (RFC 8555 §7.4): authorize every name, finalize with a new key,
+// fetch the chain, store it sealed.
+func (a *acmeIssuer) obtain(ctx context.Context) (*tls.Certificate, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	c, err := a.clientFor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	order, err := c.AuthorizeOrder(ctx, acme.DomainIDs(a.opts.Names...))
+	if err != nil {
+		return nil, fmt.Errorf("new order: %w", err)
+	}
+	for _, zurl := range order.AuthzURLs {
+		if err := a.authorize(ctx, c, zurl); err != nil {
+			return nil, err
+		}
+	}
+	if order, err = c.WaitOrder(ctx, order.URI); err != nil {
+		return nil, fmt.Errorf("order: %w", err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{DNSNames: a.opts.Names}, key)
+	if err != nil {
+		return nil, err
+	}
+	chain, _, err := c.CreateOrderCert(ctx, order.FinalizeURL, csr, true)
+	if err != nil {
+		return nil, fmt.Errorf("finalize: %w", err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	var pemData []byte
+	for _, der := range chain {
+		pemData = append(pemData, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
+	}
+	pemData = append(pemData, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})...)
+	cert, err := tls.X509KeyPair(pemData, pemData)
+	if err != nil {
+		return nil, fmt.Errorf("issued certificate: %w", err)
+	}
+	if !covers(cert.Leaf, a.opts.Names) {
+		return nil, fmt.Errorf("issued certificate is for %v, not %v", cert.Leaf.DNSNames, a.opts.Names)
+	}
+	sealed, err := a.opts.MasterKey.Seal(acmeCertPurpose, pemData)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.opts.Files.WriteFile(ctx, a.certFile(), sealed); err != nil {
+		return nil, fmt.Errorf("store certificate: %w", err)
+	}
+	return &cert, nil
+}
+
+// authorize answers one authorization with the first challenge type it offers that this
+// gateway can answer, and waits for the result.
+func (a *acmeIssuer) authorize(ctx context.Context, c *acme.Client, zurl string) error {
+	z, err := c.GetAuthorization(ctx, zurl)
+	if err != nil {
+		return fmt.Errorf("authorization: %w", err)
+	}
+	if z.Status == acme.StatusValid {
+		return nil
+	}
+	name := z.Identifier.Value
+	var chal *acme.Challenge
+	for _, want := range a.opts.Challenges {
+		if i := slices.IndexFunc(z.Challenges, func(ch *acme.Challenge) bool { return ch.Type == want }); i >= 0 {
+			chal = z.Challenges[i]
+			break
+		}
+	}
+	if chal == nil {
+		return fmt.Errorf("%s: the ACME server offers no challenge of types %v", name, a.opts.Challenges)
+	}
+	switch chal.Type {
+	case ChallengeTLSALPN01:
+		cert, err := c.TLSALPN01ChallengeCert(chal.Token, name)
+		if err != nil {
+			return err
+		}
+		a.setChallenge(func() { a.alpn[strings.ToLower(name)] = &cert })
+		defer a.setChallenge(func() { delete(a.alpn, strings.ToLower(name)) })
+	case ChallengeHTTP01:
+		resp, err := c.HTTP01ChallengeResponse(chal.Token)
+		if err != nil {
+			return err
+		}
+		a.setChallenge(func() { a.http[chal.Token] = resp })
+		defer a.setChallenge(func() { delete(a.http, chal.Token) })
+	}
+	if _, err := c.Accept(ctx, chal); err != nil {
+		return fmt.Errorf("%s: accept %s: %w", name, chal.Type, err)
+	}
+	if _, err := c.WaitAuthorization(ctx, z.URI); err != nil {
+		return fmt.Errorf("%s: %s: %w", name, chal.Type, err)
+	}
+	return nil
+}
+
+func (a *acmeIssuer) setChallenge(f func()) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	f()
+}
+
+func (a *acmeIssuer) alpnCert(name string) *tls.Certificate {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.alpn[strings.ToLower(name)]
+}
+
+// HTTPHandler answers ACME HTTP-01 validations at /.well-known/acme-challenge/TOKEN and
+// passes every other request to next. Without ACME it is next.
+func (m *Manager) HTTPHandler(next http.Handler) http.Handler {
+	if m.acme == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := strings.CutPrefix(r.URL.Path, HTTP01Prefix)
+		if !ok {
+			next.ServeHTTP(w, r)
+			return
+		}
+		m.acme.mu.Lock()
+		resp, ok := m.acme.http[token]
+		m.acme.mu.Unlock()
+		if !ok || r.Method != http.MethodGet {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Write([]byte(resp))
+	})
+}
+
+// HTTP01Prefix is the path under which HTTP-01 validations are asked for (RFC 8555 §8.3).
+const HTTP01Prefix = "/.well-known/acme-challenge/"
+
+// LoadRoots reads a PEM file of root certificates ([tls] acme_ca_file).
+func LoadRoots(path string) (*x509.CertPool, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(data) {
+		return nil, fmt.Errorf("%s: no PEM certificate in it", path)
+	}
+	return pool, nil
+}

@@ -1,0 +1,88 @@
+package gateway_test
+
+import (
+	"crypto/tls"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/sealgate/sealgate/gateway/config"
+	"github.com/sealgate/sealgate/gateway/gatewaytest"
+)
+
+// noRedirectClient speaks HTTPS to the gateway's self-signed certificate and shows redirects.
+func noRedirectClient() *http.Client {
+	return &http.Client{
+		Transport:     &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+func fetch(t *testing.T, c *http.Client, url, host string) (int, http.Header, string) {
+	t.Helper()
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = host
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, string(body)
+}
+
+// The https listener serves web mail, the MTA-STS policy by Host, autoconfig and WKD; http
+// redirects to it except /healthz; /metrics moves to the metrics listener.
+func TestE2EHTTPSListener(t *testing.T) {
+	env := gatewaytest.Start(t, func(c *config.Config) {
+		c.Listen.HTTPS = "127.0.0.1:0"
+		c.Listen.Metrics = "127.0.0.1:0"
+		c.MTASTS.Mode = config.MTASTSEnforce
+	})
+	c := noRedirectClient()
+	https := "https://" + env.GW.Addr("https")
+
+	code, hdr, body := fetch(t, c, https+"/.well-known/mta-sts.txt", "mta-sts.example.test")
+	if code != 200 || body != "version: STSv1\r\nmode: enforce\r\nmx: mx.example.test\r\nmax_age: 604800\r\n" || hdr.Get("Content-Type") != "text/plain" {
+		t.Fatalf("MTA-STS policy: %d %q", code, body)
+	}
+	code, _, body = fetch(t, c, https+"/.well-known/autoconfig/mail/config-v1.1.xml", "autoconfig.example.test")
+	if code != 200 || !strings.Contains(body, "<hostname>mx.example.test</hostname>") ||
+		!strings.Contains(body, "<port>"+port(t, env.GW.Addr("imaps"))+"</port>") {
+		t.Fatalf("autoconfig: %d %s", code, body)
+	}
+	if code, _, _ = fetch(t, c, https+"/mail/", "mx.example.test"); code != 200 && code != http.StatusSeeOther {
+		t.Fatalf("web mail over https: %d", code)
+	}
+	if code, _, _ = fetch(t, c, https+"/.well-known/openpgpkey/policy", "openpgpkey.example.test"); code != 200 {
+		t.Fatalf("WKD policy under openpgpkey.DOMAIN: %d", code)
+	}
+
+	plain := "http://" + env.GW.Addr("http")
+	code, hdr, _ = fetch(t, c, plain+"/mail/login?x=1", "mx.example.test")
+	if want := "https://mx.example.test:" + port(t, env.GW.Addr("https")) + "/mail/login?x=1"; code != http.StatusPermanentRedirect || hdr.Get("Location") != want {
+		t.Fatalf("http: %d %q, want a redirect to %q", code, hdr.Get("Location"), want)
+	}
+	if code, _, _ = fetch(t, c, "http://"+env.GW.Addr("metrics")+"/metrics", ""); code != 200 {
+		t.Fatalf("metrics listener: %d", code)
+	}
+	if code, _, _ = fetch(t, c, https+"/metrics", ""); code != 404 {
+		t.Fatalf("/metrics on https with a metrics listener: %d", code)
+	}
+	if code, _, _ = fetch(t, c, plain+"/healthz", ""); code != 404 {
+		t.Fatalf("/healthz on http with a metrics listener: %d", code)
+	}
+}
+
+func port(t *testing.T, addr string) string {
+	t.Helper()
+	i := strings.LastIndexByte(addr, ':')
+	if i < 0 {
+		t.Fatalf("no port in %q", addr)
+	}
+	return addr[i+1:]
+}

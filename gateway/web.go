@@ -1,0 +1,90 @@
+package gateway
+
+import (
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/sealgate/sealgate/gateway/certs"
+	"github.com/sealgate/sealgate/gateway/config"
+	"github.com/sealgate/sealgate/gateway/httpfront"
+)
+
+// addWebListeners adds the http, https and metrics listeners. app serves web mail and WKD; ops
+// serves /healthz and /metrics, on the metrics listener when there is one and beside app
+// otherwise. In front of both: the trusted-proxy filter, then the MTA-STS policy, autoconfig
+// and autodiscover. With https set, http redirects there except for ACME HTTP-01 challenges,
+// /healthz and /metrics.
+func (g *Gateway) addWebListeners(app *http.ServeMux, ops *http.ServeMux) {
+	cfg := g.cfg
+	if cfg.Listen.Metrics == "" {
+		app.Handle("/healthz", ops)
+		app.Handle("/metrics", ops)
+	} else {
+		g.addHTTPServer("metrics", cfg.Listen.Metrics, ops, false)
+	}
+	g.site = httpfront.NewSite(app, g.siteSettings(cfg))
+	front := httpfront.Proxies(g.site, cfg.HTTP.TrustedProxyPrefixes())
+	if cfg.Listen.HTTPS != "" {
+		g.addHTTPServer("https", cfg.Listen.HTTPS, front, true)
+	}
+	if cfg.Listen.HTTP != "" {
+		plain := http.Handler(front)
+		if cfg.Listen.HTTPS != "" {
+			plain = httpfront.Redirect(front, httpfront.RedirectOptions{
+				HTTPSPort: func() int { return g.port("https") },
+				Keep:      []string{certs.HTTP01Prefix, "/healthz", "/metrics"},
+			})
+		}
+		g.addHTTPServer("http", cfg.Listen.HTTP, g.certs.HTTPHandler(plain), false)
+	}
+}
+
+func (g *Gateway) addHTTPServer(name, addr string, h http.Handler, useTLS bool) {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: nil}
+	serve := srv.Serve
+	if useTLS {
+		srv.TLSConfig = g.tlsConf
+		serve = func(ln net.Listener) error { return srv.ServeTLS(ln, "", "") }
+	}
+	g.servers = append(g.servers, &listenerServer{name: name, addr: addr, serve: serve, shutdown: srv.Shutdown})
+}
+
+// port returns the bound port of a listener, 0 when it is not listening.
+func (g *Gateway) port(name string) int {
+	_, p, err := net.SplitHostPort(g.Addr(name))
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(p)
+	return n
+}
+
+// siteSettings are the MTA-STS and client configuration documents' contents. The ports are
+// the bound ones once listening (Start sets them again): a port 0 in the config means any.
+func (g *Gateway) siteSettings(cfg *config.Config) httpfront.Settings {
+	s := httpfront.Settings{
+		Hostname: cfg.Hostname, Domains: cfg.Domains,
+		MTASTSMode: cfg.MTASTS.Mode, MTASTSMaxAge: cfg.MTASTS.MaxAge.D(), MTASTSMX: cfg.MTASTSMX(),
+	}
+	for _, l := range []struct {
+		name, proto, addr string
+		implicit          bool
+	}{
+		{"imaps", "imap", cfg.Listen.IMAPS, true}, {"imap", "imap", cfg.Listen.IMAP, false},
+		{"pop3s", "pop3", cfg.Listen.POP3S, true}, {"pop3", "pop3", cfg.Listen.POP3, false},
+		{"submissions", "smtp", cfg.Listen.Submissions, true}, {"submission", "smtp", cfg.Listen.Submission, false},
+	} {
+		if l.addr == "" {
+			continue
+		}
+		port := g.port(l.name)
+		if port == 0 {
+			_, p, _ := net.SplitHostPort(l.addr)
+			port, _ = strconv.Atoi(p)
+		}
+		s.Servers = append(s.Servers, httpfront.Server{Protocol: l.proto, Port: port, ImplicitTLS: l.implicit})
+	}
+	return s
+}
