@@ -67,6 +67,11 @@ type Options struct {
 	// notified them of; 0 is the IMAP server's default. Tests set it long to see that
 	// notifications alone (the store's change feed) reach them.
 	IMAPPollInterval time.Duration
+	// CertNow is the clock that decides when an ACME certificate is renewed; nil is time.Now.
+	CertNow func() time.Time
+	// CertPollInterval is how often certificate files are checked for changes and ACME
+	// certificates for renewal; 0 is one minute.
+	CertPollInterval time.Duration
 }
 
 // Gateway is a running Sealgate.
@@ -193,7 +198,9 @@ func New(opts Options) (*Gateway, error) {
 		closeNode(nodeLock)
 		return nil, err
 	}
-	certMgr, err := newCerts(context.Background(), cfg, files, mk, logger)
+	certMgr, err := newCerts(context.Background(), cfg, certs.Options{
+		Files: files, MasterKey: mk, Logger: logger, Now: opts.CertNow, PollInterval: opts.CertPollInterval,
+	})
 	if err != nil {
 		store.Close()
 		keyring.Close()

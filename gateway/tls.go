@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"log/slog"
 	"math/big"
 	"net"
 	"time"
@@ -36,17 +35,17 @@ const (
 
 // newCerts makes the certificate manager every TLS listener takes its certificate from: the
 // [tls] files, ACME, or the self-signed certificate (certs.Manager).
-func newCerts(ctx context.Context, cfg *config.Config, files keys.Files, mk *keys.MasterKey, log *slog.Logger) (*certs.Manager, error) {
-	opts := certs.Options{
-		CertFile: cfg.TLS.Cert, KeyFile: cfg.TLS.Key, Logger: log,
-		Fallback: func(ctx context.Context) (tls.Certificate, error) {
-			return selfSigned(ctx, cfg.Hostname, files, mk)
-		},
+// base carries the shared files, the master key, the logger, the clock and the poll interval.
+func newCerts(ctx context.Context, cfg *config.Config, base certs.Options) (*certs.Manager, error) {
+	opts := base
+	files, mk := base.Files, base.MasterKey
+	opts.CertFile, opts.KeyFile = cfg.TLS.Cert, cfg.TLS.Key
+	opts.Fallback = func(ctx context.Context) (tls.Certificate, error) {
+		return selfSigned(ctx, cfg.Hostname, files, mk)
 	}
 	if cfg.TLS.ACMEDirectory != "" {
 		a := &certs.ACMEOptions{
 			Directory: cfg.TLS.ACMEDirectory, Email: cfg.TLS.ACMEEmail, Names: cfg.ACMEHostnames(),
-			Files: files, MasterKey: mk,
 		}
 		if cfg.Listen.HTTPS != "" {
 			a.Challenges = append(a.Challenges, certs.ChallengeTLSALPN01)

@@ -55,18 +55,16 @@ type ACMEOptions struct {
 	// ChallengeTLSALPN01 when a TLS listener is reached on port 443, ChallengeHTTP01 when
 	// HTTPHandler is reached on port 80.
 	Challenges []string
-	// Files keep the account key and the certificate (shared by nodes of one database).
-	Files keys.Files
-	// MasterKey seals the account key and the certificate's key.
-	MasterKey *keys.MasterKey
 }
 
 // acmeIssuer obtains and renews the certificate. The account key and the certificate live in
 // Files under acme/<hash of the directory URL>/, so a change of CA starts afresh.
 type acmeIssuer struct {
-	m    *Manager
-	opts ACMEOptions
-	dir  string
+	m     *Manager
+	opts  ACMEOptions
+	files keys.Files
+	mk    *keys.MasterKey
+	dir   string
 
 	client *acme.Client // made on first use; guarded by m.mu
 
@@ -77,12 +75,12 @@ type acmeIssuer struct {
 	fails int
 }
 
-func newACMEIssuer(m *Manager, opts ACMEOptions) (*acmeIssuer, error) {
-	if len(opts.Names) == 0 || len(opts.Challenges) == 0 || opts.Files == nil || opts.MasterKey == nil {
+func newACMEIssuer(m *Manager, opts ACMEOptions, files keys.Files, mk *keys.MasterKey) (*acmeIssuer, error) {
+	if len(opts.Names) == 0 || len(opts.Challenges) == 0 || files == nil || mk == nil {
 		return nil, errors.New("certs: ACME needs names, a challenge type, files and the master key")
 	}
 	sum := sha256.Sum256([]byte(opts.Directory))
-	return &acmeIssuer{m: m, opts: opts, dir: "acme/" + hex.EncodeToString(sum[:8]),
+	return &acmeIssuer{m: m, opts: opts, files: files, mk: mk, dir: "acme/" + hex.EncodeToString(sum[:8]),
 		alpn: map[string]*tls.Certificate{}, http: map[string]string{}}, nil
 }
 
@@ -91,14 +89,14 @@ func (a *acmeIssuer) accountFile() string { return a.dir + "/account.sealed" }
 
 // loadStored returns the stored certificate when it covers every name, else nil.
 func (a *acmeIssuer) loadStored(ctx context.Context) (*tls.Certificate, error) {
-	sealed, err := a.opts.Files.ReadFile(ctx, a.certFile())
+	sealed, err := a.files.ReadFile(ctx, a.certFile())
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	pemData, err := a.opts.MasterKey.Open(acmeCertPurpose, sealed)
+	pemData, err := a.mk.Open(acmeCertPurpose, sealed)
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +195,7 @@ func (a *acmeIssuer) clientFor(ctx context.Context) (*acme.Client, error) {
 // accountKey loads the sealed account key, making it on first use (the first node to store
 // one wins).
 func (a *acmeIssuer) accountKey(ctx context.Context) (crypto.Signer, error) {
-	sealed, err := a.opts.Files.ReadFile(ctx, a.accountFile())
+	sealed, err := a.files.ReadFile(ctx, a.accountFile())
 	if errors.Is(err, fs.ErrNotExist) {
 		var key *ecdsa.PrivateKey
 		if key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
@@ -207,15 +205,15 @@ func (a *acmeIssuer) accountKey(ctx context.Context) (crypto.Signer, error) {
 		if err != nil {
 			return nil, err
 		}
-		if sealed, err = a.opts.MasterKey.Seal(acmeAccountPurpose, der); err != nil {
+		if sealed, err = a.mk.Seal(acmeAccountPurpose, der); err != nil {
 			return nil, err
 		}
-		sealed, err = keys.CreateOrReadFile(ctx, a.opts.Files, a.accountFile(), sealed)
+		sealed, err = keys.CreateOrReadFile(ctx, a.files, a.accountFile(), sealed)
 	}
 	if err != nil {
 		return nil, err
 	}
-	der, err := a.opts.MasterKey.Open(acmeAccountPurpose, sealed)
+	der, err := a.mk.Open(acmeAccountPurpose, sealed)
 	if err != nil {
 		return nil, err
 	}
@@ -279,11 +277,11 @@ func (a *acmeIssuer) obtain(ctx context.Context) (*tls.Certificate, error) {
 	if !covers(cert.Leaf, a.opts.Names) {
 		return nil, fmt.Errorf("issued certificate is for %v, not %v", cert.Leaf.DNSNames, a.opts.Names)
 	}
-	sealed, err := a.opts.MasterKey.Seal(acmeCertPurpose, pemData)
+	sealed, err := a.mk.Seal(acmeCertPurpose, pemData)
 	if err != nil {
 		return nil, err
 	}
-	if err := a.opts.Files.WriteFile(ctx, a.certFile(), sealed); err != nil {
+	if err := a.files.WriteFile(ctx, a.certFile(), sealed); err != nil {
 		return nil, fmt.Errorf("store certificate: %w", err)
 	}
 	return &cert, nil

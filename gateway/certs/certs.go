@@ -30,6 +30,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/sealgate/sealgate/keys"
 )
 
 // Options configure New. Exactly one of the file pair, ACME or Fallback is the source; the
@@ -45,6 +47,10 @@ type Options struct {
 	// PollInterval is how often the certificate files are checked for changes and ACME
 	// certificates for renewal; 0 is one minute.
 	PollInterval time.Duration
+	// Files keep the ACME account key and certificate (shared by nodes of one database).
+	Files keys.Files
+	// MasterKey seals the ACME account key and the certificate's key.
+	MasterKey *keys.MasterKey
 	// Logger; nil is slog.Default().
 	Logger *slog.Logger
 	// Now is the clock for renewal; nil is time.Now.
@@ -91,7 +97,7 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 		return nil, errors.New("certs: no certificate source")
 	}
 	if opts.ACME != nil {
-		a, err := newACMEIssuer(m, *opts.ACME)
+		a, err := newACMEIssuer(m, *opts.ACME, opts.Files, opts.MasterKey)
 		if err != nil {
 			return nil, err
 		}

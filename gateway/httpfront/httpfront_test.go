@@ -75,7 +75,7 @@ func TestRedirect(t *testing.T) {
 func testSite() *Site {
 	return NewSite(http.NotFoundHandler(), Settings{
 		Hostname: "mx.example.test", Domains: []string{"example.test", "other.test"},
-		Servers: []Server{{"imap", 143, false}, {"imap", 993, true}, {"smtp", 587, false}, {"smtp", 465, true}, {"pop3", 995, true}},
+		Servers:    []Server{{"imap", 143, false}, {"imap", 993, true}, {"smtp", 587, false}, {"smtp", 465, true}, {"pop3", 995, true}},
 		MTASTSMode: "enforce", MTASTSMaxAge: 7 * 24 * time.Hour, MTASTSMX: []string{"mx.example.test", "*.backup.example.test"},
 	})
 }
