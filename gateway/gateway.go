@@ -99,7 +99,9 @@ type Gateway struct {
 	workers   workerSet     // parts without listeners, run from Start to Shutdown
 
 	servers []*listenerServer
-	site    *httpfront.Site // MTA-STS, autoconfig, autodiscover; its settings change on reload
+	site    *httpfront.Site    // MTA-STS, autoconfig, autodiscover; its settings change on reload
+	proxies *httpfront.Proxies // trusted reverse proxies; they change on reload
+	reload  reloadState
 
 	imapNotify *imapserver.Notifier // wakes IDLE sessions when mail is delivered
 	pipe       *pipeline.Pipeline   // shared by SMTP submission and web mail compose

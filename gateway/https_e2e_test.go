@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"context"
 	"crypto/tls"
 	"io"
 	"net/http"
@@ -85,4 +86,30 @@ func port(t *testing.T, addr string) string {
 		t.Fatalf("no port in %q", addr)
 	}
 	return addr[i+1:]
+}
+
+// Reload changes the MTA-STS policy served from the next request on, and reports a changed
+// listener as needing a restart.
+func TestE2EReloadLiveSettings(t *testing.T) {
+	env := gatewaytest.Start(t, func(c *config.Config) { c.Listen.HTTPS = "127.0.0.1:0" })
+	c := noRedirectClient()
+	url := "https://" + env.GW.Addr("https") + "/.well-known/mta-sts.txt"
+	if _, _, body := fetch(t, c, url, "mta-sts.example.test"); !strings.Contains(body, "mode: testing\r\n") {
+		t.Fatalf("before: %q", body)
+	}
+	next := gatewaytest.Config()
+	next.Listen.HTTPS = "127.0.0.1:0"
+	next.MTASTS.Mode = config.MTASTSEnforce
+	next.MTASTS.MX = []string{"mx1.example.test", "mx2.example.test"}
+	next.Listen.SMTP = "127.0.0.1:2"
+	res, err := env.GW.Reload(context.Background(), next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(res.Applied, " ") != "mtasts.mode mtasts.mx" || strings.Join(res.NeedRestart, " ") != "listen.smtp" {
+		t.Errorf("applied %v, need restart %v", res.Applied, res.NeedRestart)
+	}
+	if _, _, body := fetch(t, c, url, "mta-sts.example.test"); body != "version: STSv1\r\nmode: enforce\r\nmx: mx1.example.test\r\nmx: mx2.example.test\r\nmax_age: 604800\r\n" {
+		t.Fatalf("after: %q", body)
+	}
 }

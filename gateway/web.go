@@ -25,7 +25,8 @@ func (g *Gateway) addWebListeners(app *http.ServeMux, ops *http.ServeMux) {
 		g.addHTTPServer("metrics", cfg.Listen.Metrics, ops, false)
 	}
 	g.site = httpfront.NewSite(app, g.siteSettings(cfg))
-	front := httpfront.Proxies(g.site, cfg.HTTP.TrustedProxyPrefixes())
+	g.proxies = httpfront.NewProxies(g.site, cfg.HTTP.TrustedProxyPrefixes())
+	front := g.proxies
 	if cfg.Listen.HTTPS != "" {
 		g.addHTTPServer("https", cfg.Listen.HTTPS, front, true)
 	}

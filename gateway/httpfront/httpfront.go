@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync/atomic"
 )
 
 // RedirectOptions configure Redirect.
@@ -66,46 +67,62 @@ var forwardedHeaders = []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Pro
 // maxForwardedHops bounds how many addresses of a forwarding chain are examined.
 const maxForwardedHops = 32
 
-// Proxies believes forwarding headers only from trusted proxies. From a peer inside trusted,
-// the client is the last address of the Forwarded (RFC 7239) or else X-Forwarded-For chain
-// that is not itself a trusted proxy, r.RemoteAddr becomes that client, and a Forwarded
-// proto= becomes X-Forwarded-Proto. From any other peer all those headers are removed, so
-// nothing after this handler can be misled by them.
-func Proxies(next http.Handler, trusted []netip.Prefix) http.Handler {
-	isTrusted := func(a netip.Addr) bool {
-		for _, p := range trusted {
-			if p.Contains(a.Unmap()) {
-				return true
-			}
+// Proxies believes forwarding headers only from trusted proxies. From a peer inside the
+// trusted networks, the client is the last address of the Forwarded (RFC 7239) or else
+// X-Forwarded-For chain that is not itself a trusted proxy, r.RemoteAddr becomes that client,
+// and a Forwarded proto= becomes X-Forwarded-Proto. From any other peer all those headers are
+// removed, so nothing after this handler can be misled by them.
+type Proxies struct {
+	next    http.Handler
+	trusted atomic.Pointer[[]netip.Prefix]
+}
+
+// NewProxies returns a Proxies that passes requests to next.
+func NewProxies(next http.Handler, trusted []netip.Prefix) *Proxies {
+	p := &Proxies{next: next}
+	p.Set(trusted)
+	return p
+}
+
+// Set replaces the trusted networks for the requests that follow.
+func (p *Proxies) Set(trusted []netip.Prefix) { p.trusted.Store(&trusted) }
+
+func (p *Proxies) isTrusted(trusted []netip.Prefix, a netip.Addr) bool {
+	for _, n := range trusted {
+		if n.Contains(a.Unmap()) {
+			return true
 		}
-		return false
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		peer, err := netip.ParseAddrPort(r.RemoteAddr)
-		if err != nil || len(trusted) == 0 || !isTrusted(peer.Addr()) {
-			for _, h := range forwardedHeaders {
-				r.Header.Del(h)
-			}
-			next.ServeHTTP(w, r)
-			return
+	return false
+}
+
+// ServeHTTP implements http.Handler.
+func (p *Proxies) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	trusted := *p.trusted.Load()
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil || len(trusted) == 0 || !p.isTrusted(trusted, peer.Addr()) {
+		for _, h := range forwardedHeaders {
+			r.Header.Del(h)
 		}
-		chain, proto := ParseForwarded(r.Header.Values("Forwarded"))
-		if len(chain) == 0 {
-			chain = ParseXForwardedFor(r.Header.Values("X-Forwarded-For"))
-		} else if proto != "" {
-			r.Header.Set("X-Forwarded-Proto", proto)
+		p.next.ServeHTTP(w, r)
+		return
+	}
+	chain, proto := ParseForwarded(r.Header.Values("Forwarded"))
+	if len(chain) == 0 {
+		chain = ParseXForwardedFor(r.Header.Values("X-Forwarded-For"))
+	} else if proto != "" {
+		r.Header.Set("X-Forwarded-Proto", proto)
+	}
+	client := peer.Addr()
+	for i := len(chain) - 1; i >= 0; i-- {
+		client = chain[i]
+		if !p.isTrusted(trusted, client) {
+			break
 		}
-		client := peer.Addr()
-		for i := len(chain) - 1; i >= 0; i-- {
-			client = chain[i]
-			if !isTrusted(client) {
-				break
-			}
-		}
-		r2 := r.Clone(r.Context())
-		r2.RemoteAddr = netip.AddrPortFrom(client.Unmap(), 0).String()
-		next.ServeHTTP(w, r2)
-	})
+	}
+	r2 := r.Clone(r.Context())
+	r2.RemoteAddr = netip.AddrPortFrom(client.Unmap(), 0).String()
+	p.next.ServeHTTP(w, r2)
 }
 
 // ParseXForwardedFor returns the addresses of X-Forwarded-For header values, in order, at most

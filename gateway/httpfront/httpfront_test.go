@@ -34,7 +34,7 @@ func TestProxies(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var gotAddr, gotProto string
-			h := Proxies(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h := NewProxies(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				gotAddr, gotProto = r.RemoteAddr, r.Header.Get("X-Forwarded-Proto")
 			}), trusted)
 			r := httptest.NewRequest("GET", "/", nil)
