@@ -5,6 +5,9 @@ import (
 	"crypto/tls"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -111,5 +114,59 @@ func TestE2EReloadLiveSettings(t *testing.T) {
 	}
 	if _, _, body := fetch(t, c, url, "mta-sts.example.test"); body != "version: STSv1\r\nmode: enforce\r\nmx: mx1.example.test\r\nmx: mx2.example.test\r\nmax_age: 604800\r\n" {
 		t.Fatalf("after: %q", body)
+	}
+}
+
+// webLogin logs in to web mail over http with extra request headers and returns the status.
+func webLogin(t *testing.T, base, user, pass string, headers map[string]string) int {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Get(base + "/mail/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(page)
+	if m == nil {
+		t.Fatalf("no login form: %s", page)
+	}
+	form := url.Values{"user": {user}, "password": {pass}, "csrf": {string(m[1])}}
+	req, _ := http.NewRequest("POST", base+"/mail/login", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err = c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// Behind a trusted proxy the client address web mail logs and throttles by is the forwarded
+// one; from anyone else X-Forwarded-For is ignored.
+func TestE2ETrustedProxies(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		trusted []string
+		want    string
+	}{
+		{"trusted", []string{"127.0.0.0/8"}, "client=203.0.113.9"},
+		{"untrusted", nil, "client=127.0.0.1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := gatewaytest.Start(t, func(c *config.Config) { c.HTTP.TrustedProxies = tc.trusted })
+			env.AddUser("alice@example.test", "pw-alice-1")
+			base := "http://" + env.GW.Addr("http")
+			if code := webLogin(t, base, "alice@example.test", "pw-alice-1", map[string]string{"X-Forwarded-For": "203.0.113.9"}); code != http.StatusSeeOther {
+				t.Fatalf("login: %d", code)
+			}
+			if !strings.Contains(env.Log.String(), "user=alice@example.test "+tc.want) {
+				t.Errorf("log lacks %q:\n%s", tc.want, env.Log.String())
+			}
+		})
 	}
 }
