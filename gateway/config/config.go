@@ -299,6 +299,14 @@ type Outbound struct {
 	// Per-domain STARTTLS policy, "domain" = policy with the values of tls,
 	// for that domain's route or MX hosts. Example: "partner.test" = "verify"
 	RouteTLS map[string]string `toml:"route_tls"`
+
+	// Follow the MTA-STS policies (RFC 8461) of destination domains when
+	// delivering to their MX hosts: under "enforce" only the MX hosts a policy
+	// names are used, with STARTTLS and a certificate valid for the host name,
+	// and mail waits in the queue otherwise; under "testing" what enforce
+	// would refuse is logged. Policies are cached for their max_age. Routes
+	// and the smarthost are not affected.
+	MTASTS bool `toml:"mta_sts"`
 }
 
 // Storage backends.
@@ -430,7 +438,7 @@ func Default() *Config {
 		HTTP:     HTTP{TrustedProxies: []string{}},
 		MTASTS:   MTASTS{Mode: MTASTSTesting, MaxAge: Duration{7 * 24 * time.Hour}, MX: []string{}},
 		Relay:    Relay{TrustedNetworks: []string{}, RecipientCheck: RecipientCheckCallout, Domains: map[string]string{}},
-		Outbound: Outbound{Routes: map[string]string{}, TLS: "opportunistic", SmarthostTLS: "opportunistic", RouteTLS: map[string]string{}},
+		Outbound: Outbound{Routes: map[string]string{}, TLS: "opportunistic", SmarthostTLS: "opportunistic", RouteTLS: map[string]string{}, MTASTS: true},
 		Storage:  Storage{Backend: BackendEmbedded},
 		Queue: Queue{
 			Lifetime:     Duration{5 * 24 * time.Hour},

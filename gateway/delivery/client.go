@@ -41,6 +41,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"strconv"
 	"strings"
@@ -74,11 +75,17 @@ type Options struct {
 	DataTimeout time.Duration
 	// Dial opens connections; nil uses a net.Dialer.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// STS finds the MTA-STS policies of destination domains for delivery to their MX hosts;
+	// nil applies none. Routes and the smarthost are not subject to MTA-STS.
+	STS STSResolver
+	// Logger reports what MTA-STS testing policies would refuse; nil is slog.Default().
+	Logger *slog.Logger
 }
 
 // Client delivers messages. It is safe for concurrent use.
 type Client struct {
 	opts Options
+	log  *slog.Logger
 }
 
 // New returns a Client.
@@ -102,7 +109,11 @@ func New(opts Options) *Client {
 		d := &net.Dialer{Timeout: opts.DialTimeout}
 		opts.Dial = d.DialContext
 	}
-	return &Client{opts: opts}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Client{opts: opts, log: log}
 }
 
 // Message is what Deliver sends.
@@ -468,6 +479,8 @@ func (s *session) open(h hop, plainOnly bool) error {
 			return &errNextHop{status: "4.7.5", reply: "TLS handshake: " + err.Error()}
 		}
 		tc.SetDeadline(time.Time{})
+		state := tc.ConnectionState()
+		s.reportSTSTesting(h, &state)
 		s.setConn(tc)
 		s.tls = true
 		if err := s.hello(); err != nil {
@@ -475,6 +488,8 @@ func (s *session) open(h hop, plainOnly bool) error {
 		}
 	case h.tls != TLSOpportunistic:
 		return &errNextHop{status: "4.7.4", reply: fmt.Sprintf("%s offers no STARTTLS and the route requires TLS", h.host)}
+	default:
+		s.reportSTSTesting(h, nil)
 	}
 	if h.auth != nil {
 		if !s.tls {

@@ -74,6 +74,9 @@ type hop struct {
 	addrs []string // "ip:port", tried in order
 	tls   TLSPolicy
 	auth  *Auth
+	// stsTesting: the domain's MTA-STS policy is in testing mode; what enforce would refuse
+	// is logged.
+	stsTesting bool
 }
 
 // errNotFound marks a destination that does not exist (permanent failure).
@@ -133,7 +136,7 @@ func (c *Client) hops(ctx context.Context, domain string) ([]hop, error) {
 		}
 		return nil, lastErr
 	}
-	return out, nil
+	return c.applySTS(ctx, domain, out)
 }
 
 func (c *Client) routeHop(ctx context.Context, r Route) (hop, error) {
