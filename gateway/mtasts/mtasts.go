@@ -172,7 +172,9 @@ func New(opts Options) *Resolver {
 		opts.HTTP = &http.Client{}
 	}
 	hc := *opts.HTTP
-	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return errors.New("redirects are not followed (RFC 8461 §3.3)") }
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error {
+		return errors.New("redirects are not followed (RFC 8461 §3.3)")
+	}
 	hc.Timeout = 10 * time.Second
 	opts.HTTP = &hc
 	if opts.Now == nil {
