@@ -9,6 +9,7 @@ import (
 	"github.com/sealgate/sealgate/gateway/certs"
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/httpfront"
+	"github.com/sealgate/sealgate/gateway/mtasts"
 )
 
 // addWebListeners adds the http, https and metrics listeners. app serves web mail and WKD; ops
@@ -62,12 +63,18 @@ func (g *Gateway) port(name string) int {
 	return n
 }
 
+// MTASTSPolicy is the MTA-STS policy the https listener serves on mta-sts.DOMAIN for every
+// local domain ([mtasts]); publish its TextID as "_mta-sts.DOMAIN" TXT "v=STSv1; id=…".
+func MTASTSPolicy(cfg *config.Config) *mtasts.Policy {
+	return &mtasts.Policy{Mode: cfg.MTASTS.Mode, MX: cfg.MTASTSMX(), MaxAge: cfg.MTASTS.MaxAge.D()}
+}
+
 // siteSettings are the MTA-STS and client configuration documents' contents. The ports are
 // the bound ones once listening (Start sets them again): a port 0 in the config means any.
 func (g *Gateway) siteSettings(cfg *config.Config) httpfront.Settings {
 	s := httpfront.Settings{
 		Hostname: cfg.Hostname, Domains: cfg.Domains,
-		MTASTSMode: cfg.MTASTS.Mode, MTASTSMaxAge: cfg.MTASTS.MaxAge.D(), MTASTSMX: cfg.MTASTSMX(),
+		MTASTS: MTASTSPolicy(cfg),
 	}
 	for _, l := range []struct {
 		name, proto, addr string

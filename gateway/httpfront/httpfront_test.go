@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sealgate/sealgate/gateway/mtasts"
 )
 
 func TestProxies(t *testing.T) {
@@ -76,7 +78,7 @@ func testSite() *Site {
 	return NewSite(http.NotFoundHandler(), Settings{
 		Hostname: "mx.example.test", Domains: []string{"example.test", "other.test"},
 		Servers:    []Server{{"imap", 143, false}, {"imap", 993, true}, {"smtp", 587, false}, {"smtp", 465, true}, {"pop3", 995, true}},
-		MTASTSMode: "enforce", MTASTSMaxAge: 7 * 24 * time.Hour, MTASTSMX: []string{"mx.example.test", "*.backup.example.test"},
+		MTASTS: &mtasts.Policy{Mode: "enforce", MaxAge: 7 * 24 * time.Hour, MX: []string{"mx.example.test", "*.backup.example.test"}},
 	})
 }
 

@@ -2,12 +2,12 @@ package httpfront
 
 import (
 	"encoding/xml"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"sync/atomic"
-	"time"
+
+	"github.com/sealgate/sealgate/gateway/mtasts"
 )
 
 // MTASTSPath is where senders fetch the MTA-STS policy, on host mta-sts.DOMAIN (RFC 8461 §3.3).
@@ -40,10 +40,8 @@ type Settings struct {
 	Domains []string
 	// Servers are offered in order of preference within each protocol.
 	Servers []Server
-	// MTASTS: Mode ("enforce", "testing", "none"), MaxAge and the MX patterns.
-	MTASTSMode   string
-	MTASTSMaxAge time.Duration
-	MTASTSMX     []string
+	// MTASTS is the policy served on mta-sts.DOMAIN for every domain.
+	MTASTS *mtasts.Policy
 }
 
 // Site answers the MTA-STS policy, autoconfig and autodiscover and passes every other request
@@ -75,7 +73,7 @@ func (site *Site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		w.Header().Set("Content-Type", "text/plain")
 		w.Header().Set("Cache-Control", "no-store")
-		io.WriteString(w, s.MTASTSPolicy())
+		io.WriteString(w, s.MTASTS.Text())
 		return
 	}
 	switch r.URL.Path {
@@ -119,17 +117,6 @@ func (s *Settings) domainFor(host, address string) string {
 		return host
 	}
 	return s.Domains[0]
-}
-
-// MTASTSPolicy is the policy text (RFC 8461 §3.2), lines ending in CRLF.
-func (s *Settings) MTASTSPolicy() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "version: STSv1\r\nmode: %s\r\n", s.MTASTSMode)
-	for _, mx := range s.MTASTSMX {
-		fmt.Fprintf(&b, "mx: %s\r\n", mx)
-	}
-	fmt.Fprintf(&b, "max_age: %d\r\n", int64(s.MTASTSMaxAge/time.Second))
-	return b.String()
 }
 
 // Thunderbird's autoconfig format (https://wiki.mozilla.org/Thunderbird:Autoconfiguration:ConfigFileFormat).

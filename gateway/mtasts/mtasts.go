@@ -12,6 +12,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -116,6 +118,24 @@ func (p *Policy) MatchMX(host string) bool {
 		}
 	}
 	return false
+}
+
+// Text is the policy file of p (RFC 8461 §3.2), lines ending in CRLF; Parse reads it back.
+func (p *Policy) Text() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "version: STSv1\r\nmode: %s\r\n", p.Mode)
+	for _, mx := range p.MX {
+		fmt.Fprintf(&b, "mx: %s\r\n", mx)
+	}
+	fmt.Fprintf(&b, "max_age: %d\r\n", int64(p.MaxAge/time.Second))
+	return b.String()
+}
+
+// TextID is an id for the "_mta-sts" TXT record that changes whenever Text does: 20
+// hexadecimal digits of its SHA-256.
+func (p *Policy) TextID() string {
+	sum := sha256.Sum256([]byte(p.Text()))
+	return hex.EncodeToString(sum[:10])
 }
 
 // ParseTXT returns the id of the one "v=STSv1" record among a name's TXT records (RFC 8461

@@ -135,3 +135,19 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestTextRoundTrip(t *testing.T) {
+	p := Policy{Mode: ModeEnforce, MX: []string{"mx.example.org", "*.example.net"}, MaxAge: 7 * 24 * time.Hour}
+	got, err := Parse([]byte(p.Text()))
+	if err != nil || got.Mode != p.Mode || len(got.MX) != 2 || got.MaxAge != p.MaxAge {
+		t.Fatalf("%+v %v", got, err)
+	}
+	id := p.TextID()
+	if _, ok := ParseTXT([]string{"v=STSv1; id=" + id}); !ok {
+		t.Fatalf("id %q is not a valid TXT id", id)
+	}
+	p.Mode = ModeTesting
+	if p.TextID() == id {
+		t.Fatal("id unchanged for a changed policy")
+	}
+}
