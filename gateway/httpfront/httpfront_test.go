@@ -77,8 +77,8 @@ func TestRedirect(t *testing.T) {
 func testSite() *Site {
 	return NewSite(http.NotFoundHandler(), Settings{
 		Hostname: "mx.example.test", Domains: []string{"example.test", "other.test"},
-		Servers:    []Server{{"imap", 143, false}, {"imap", 993, true}, {"smtp", 587, false}, {"smtp", 465, true}, {"pop3", 995, true}},
-		MTASTS: &mtasts.Policy{Mode: "enforce", MaxAge: 7 * 24 * time.Hour, MX: []string{"mx.example.test", "*.backup.example.test"}},
+		Servers: []Server{{"imap", 143, false}, {"imap", 993, true}, {"smtp", 587, false}, {"smtp", 465, true}, {"pop3", 995, true}},
+		MTASTS:  &mtasts.Policy{Mode: "enforce", MaxAge: 7 * 24 * time.Hour, MX: []string{"mx.example.test", "*.backup.example.test"}},
 	})
 }
 
