@@ -386,7 +386,8 @@ func (g *Gateway) buildHTTP() error {
 		Store: g.store, Auth: g.authn, Keys: g.keyring, Pipeline: g.pipe, IsLocalDomain: g.cfg.IsLocalDomain, IsRelayDomain: g.cfg.IsRelayDomain,
 		Directory: g.directory,
 		Hostname:  g.cfg.Hostname, Logger: g.log, MaxMessageSize: int64(g.cfg.Limits.MaxMessageSize), SpoolDir: g.spoolDir,
-		OnChange: g.imapNotify.Changed,
+		OnChange:     g.imapNotify.Changed,
+		MobileConfig: func(addr string) []byte { return g.site.MobileConfig(addr) },
 	})
 	if err != nil {
 		return err

@@ -117,8 +117,9 @@ func TestE2EReloadLiveSettings(t *testing.T) {
 	}
 }
 
-// webLogin logs in to web mail over http with extra request headers and returns the status.
-func webLogin(t *testing.T, base, user, pass string, headers map[string]string) int {
+// webLogin logs in to web mail over http with extra request headers and returns the status
+// and the logged-in client.
+func webLogin(t *testing.T, base, user, pass string, headers map[string]string) (int, *http.Client) {
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -143,7 +144,7 @@ func webLogin(t *testing.T, base, user, pass string, headers map[string]string) 
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	return resp.StatusCode
+	return resp.StatusCode, c
 }
 
 // Behind a trusted proxy the client address web mail logs and throttles by is the forwarded
@@ -161,12 +162,32 @@ func TestE2ETrustedProxies(t *testing.T) {
 			env := gatewaytest.Start(t, func(c *config.Config) { c.HTTP.TrustedProxies = tc.trusted })
 			env.AddUser("alice@example.test", "pw-alice-1")
 			base := "http://" + env.GW.Addr("http")
-			if code := webLogin(t, base, "alice@example.test", "pw-alice-1", map[string]string{"X-Forwarded-For": "203.0.113.9"}); code != http.StatusSeeOther {
+			if code, _ := webLogin(t, base, "alice@example.test", "pw-alice-1", map[string]string{"X-Forwarded-For": "203.0.113.9"}); code != http.StatusSeeOther {
 				t.Fatalf("login: %d", code)
 			}
 			if !strings.Contains(env.Log.String(), "user=alice@example.test "+tc.want) {
 				t.Errorf("log lacks %q:\n%s", tc.want, env.Log.String())
 			}
 		})
+	}
+}
+
+// A logged-in web mail user downloads an Apple configuration profile for their own address.
+func TestE2EWebmailMobileConfig(t *testing.T) {
+	env := gatewaytest.Start(t)
+	env.AddUser("alice@example.test", "pw-alice-1")
+	base := "http://" + env.GW.Addr("http")
+	if code, _, _ := fetch(t, noRedirectClient(), base+"/mail/apple.mobileconfig", "mx.example.test"); code != http.StatusSeeOther && code != http.StatusFound {
+		t.Fatalf("without a session: %d", code)
+	}
+	_, c := webLogin(t, base, "alice@example.test", "pw-alice-1", nil)
+	code, hdr, body := fetch(t, c, base+"/mail/apple.mobileconfig", "")
+	if code != 200 || hdr.Get("Content-Type") != "application/x-apple-aspen-config" ||
+		!strings.Contains(body, "<key>EmailAddress</key><string>alice@example.test</string>") ||
+		!strings.Contains(body, "<key>IncomingMailServerPortNumber</key><integer>"+port(t, env.GW.Addr("imaps"))+"</integer>") {
+		t.Fatalf("%d %q\n%s", code, hdr.Get("Content-Type"), body)
+	}
+	if _, _, page := fetch(t, c, base+"/mail/keys", ""); !strings.Contains(page, "/mail/apple.mobileconfig") {
+		t.Error("the keys page does not offer the profile")
 	}
 }

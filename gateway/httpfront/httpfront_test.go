@@ -182,3 +182,36 @@ func FuzzForwarded(f *testing.F) {
 		}
 	})
 }
+
+// The profile is a well-formed plist whose account points at the IMAPS and submissions ports.
+func TestMobileConfig(t *testing.T) {
+	site := testSite()
+	data := site.MobileConfig("alice@example.test")
+	dec := xml.NewDecoder(bytes.NewReader(data))
+	dec.Strict = true
+	for {
+		if _, err := dec.Token(); err != nil {
+			if err.Error() != "EOF" {
+				t.Fatalf("not well-formed: %v\n%s", err, data)
+			}
+			break
+		}
+	}
+	for _, want := range []string{
+		"<key>IncomingMailServerPortNumber</key><integer>993</integer>",
+		"<key>OutgoingMailServerPortNumber</key><integer>465</integer>",
+		"<key>PayloadType</key><string>com.apple.mail.managed</string>",
+		"<key>IncomingMailServerHostName</key><string>mx.example.test</string>",
+		"<key>IncomingMailServerUsername</key><string>alice@example.test</string>",
+	} {
+		if !bytes.Contains(data, []byte(want)) {
+			t.Errorf("profile lacks %s:\n%s", want, data)
+		}
+	}
+	if !bytes.Equal(data, site.MobileConfig("alice@example.test")) {
+		t.Error("a second download differs: it would not replace the first profile")
+	}
+	if bytes.Contains(site.MobileConfig("<x>@example.test"), []byte("<x>")) {
+		t.Error("address not escaped")
+	}
+}

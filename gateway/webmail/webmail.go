@@ -81,6 +81,9 @@ type Options struct {
 	SessionIdle, SessionMax time.Duration
 	// Now is the clock [time.Now].
 	Now func() time.Time
+	// MobileConfig makes the Apple configuration profile (mail settings, no password) the keys
+	// page offers for the user's address; nil offers none.
+	MobileConfig func(address string) []byte
 }
 
 // Server is the web mail handler.
@@ -138,6 +141,7 @@ func New(opts Options) (*Server, error) {
 	m.HandleFunc("GET /mail/keys", s.authed(s.keysPage))
 	m.HandleFunc("GET /mail/keys/public.asc", s.authed(s.keyDownload))
 	m.HandleFunc("POST /mail/keys", s.authed(s.keyUpload))
+	m.HandleFunc("GET /mail/apple.mobileconfig", s.authed(s.mobileConfig))
 	m.HandleFunc("GET /mail/api/status", s.authed(s.status))
 	m.HandleFunc("/mail/", func(w http.ResponseWriter, r *http.Request) { s.fail(w, r, http.StatusNotFound, "Not found.") })
 	s.mux = m
