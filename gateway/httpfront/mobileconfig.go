@@ -38,7 +38,9 @@ func (site *Site) MobileConfig(address string) []byte {
 		xml.EscapeText(&b, []byte(v))
 		b.WriteString("</string>\n")
 	}
-	num := func(k string, n int) { b.WriteString("<key>" + k + "</key><integer>" + strconv.Itoa(n) + "</integer>\n") }
+	num := func(k string, n int) {
+		b.WriteString("<key>" + k + "</key><integer>" + strconv.Itoa(n) + "</integer>\n")
+	}
 	flag := func(k string, v bool) { b.WriteString("<key>" + k + "</key><" + strconv.FormatBool(v) + "/>\n") }
 	str("EmailAccountDescription", address)
 	str("EmailAccountName", address)
