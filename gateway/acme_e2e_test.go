@@ -253,7 +253,7 @@ func TestE2EACMEPebbleTLSALPN(t *testing.T) {
 		t.Fatal(got)
 	}
 
-	skew.Store(int64(first.NotAfter.Sub(time.Now())) * 3 / 4) // past two thirds of its life
+	skew.Store(int64(time.Until(first.NotAfter)) * 3 / 4) // past two thirds of its life
 	second := waitIssued(t, env.GW.Addr("imaps"), p, first.SerialNumber)
 	skew.Store(0)
 	if !second.NotBefore.After(first.NotBefore.Add(-time.Second)) {
@@ -264,6 +264,17 @@ func TestE2EACMEPebbleTLSALPN(t *testing.T) {
 	}
 	if !strings.Contains(env.Log.String(), "ACME certificate installed") {
 		t.Error("no log line for the installed certificate")
+	}
+	// The account key and the certificate's key are sealed on disk.
+	stored, _ := filepath.Glob(filepath.Join(env.Dir, "acme", "*", "*"))
+	if len(stored) != 2 {
+		t.Fatalf("ACME files %v, want the account and the certificate", stored)
+	}
+	for _, f := range stored {
+		data, _ := os.ReadFile(f)
+		if _, err := x509.ParsePKCS8PrivateKey(data); err == nil || strings.Contains(string(data), "PRIVATE KEY") {
+			t.Errorf("%s holds a key in plaintext", f)
+		}
 	}
 }
 
