@@ -305,8 +305,15 @@ func (a *acmeIssuer) authorize(ctx context.Context, c *acme.Client, zurl string)
 		return nil
 	}
 	name := z.Identifier.Value
+	// After failures the next challenge type goes first: a TLS-ALPN-01 that cannot reach port
+	// 443 (a proxy terminating TLS in front) must not block HTTP-01 forever.
+	prefs := slices.Clone(a.opts.Challenges)
+	if len(prefs) > 1 {
+		k := a.fails % len(prefs)
+		prefs = append(prefs[k:], prefs[:k]...)
+	}
 	var chal *acme.Challenge
-	for _, want := range a.opts.Challenges {
+	for _, want := range prefs {
 		if i := slices.IndexFunc(z.Challenges, func(ch *acme.Challenge) bool { return ch.Type == want }); i >= 0 {
 			chal = z.Challenges[i]
 			break

@@ -43,8 +43,11 @@ func (v *validator) acme(t *TLS) {
 	}
 }
 
-// web checks [http] and [mtasts].
+// web checks [http] and [mtasts], and that ACME has a listener to answer challenges on.
 func (v *validator) web(c *Config) {
+	if c.TLS.ACMEDirectory != "" && c.Listen.HTTPS == "" && c.Listen.HTTP == "" {
+		v.add("tls.acme_directory", "needs listen.https (TLS-ALPN-01 on port 443) or listen.http (HTTP-01 on port 80)")
+	}
 	for _, n := range c.HTTP.TrustedProxies {
 		if _, err := netip.ParsePrefix(n); err != nil {
 			v.add("http.trusted_proxies", "%q is not a network in CIDR notation (like \"10.0.0.0/8\")", n)
