@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -44,7 +45,9 @@ func (g *Gateway) addWebListeners(app *http.ServeMux, ops *http.ServeMux) {
 }
 
 func (g *Gateway) addHTTPServer(name, addr string, h http.Handler, useTLS bool) {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: nil}
+	// The server's own complaints (mostly failed TLS handshakes of scanners) at debug level.
+	errLog := slog.NewLogLogger(g.log.Handler(), slog.LevelDebug)
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: errLog}
 	serve := srv.Serve
 	if useTLS {
 		srv.TLSConfig = g.tlsConf
