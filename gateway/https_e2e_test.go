@@ -71,6 +71,9 @@ func TestE2EHTTPSListener(t *testing.T) {
 	if want := "https://mx.example.test:" + port(t, env.GW.Addr("https")) + "/mail/login?x=1"; code != http.StatusPermanentRedirect || hdr.Get("Location") != want {
 		t.Fatalf("http: %d %q, want a redirect to %q", code, hdr.Get("Location"), want)
 	}
+	if code, _, _ = fetch(t, c, plain+"/.well-known/acme-challenge/unknown-token", "mx.example.test"); code != 404 {
+		t.Fatalf("ACME HTTP-01 path on http: %d, want it answered there, not redirected", code)
+	}
 	if code, _, _ = fetch(t, c, "http://"+env.GW.Addr("metrics")+"/metrics", ""); code != 200 {
 		t.Fatalf("metrics listener: %d", code)
 	}
