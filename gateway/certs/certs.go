@@ -66,6 +66,7 @@ type Manager struct {
 
 	mu       sync.Mutex // serializes reloads and renewals
 	fileStat [2]fileStamp
+	kick     chan struct{} // asks Run for an ACME check now
 }
 
 type fileStamp struct {
@@ -86,7 +87,7 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = time.Minute
 	}
-	m := &Manager{opts: opts, log: opts.Logger}
+	m := &Manager{opts: opts, log: opts.Logger, kick: make(chan struct{}, 1)}
 	if opts.CertFile != "" {
 		if _, err := m.reloadFiles(true); err != nil {
 			return nil, err
@@ -156,14 +157,18 @@ func (m *Manager) TLSConfig() *tls.Config {
 	return base
 }
 
-// Reload reads the certificate files again (SIGHUP); with ACME it checks whether renewal is
-// due. It reports whether the served certificate changed.
+// Reload reads the certificate files again (SIGHUP) and reports whether the served
+// certificate changed. With ACME it asks Run to check for renewal now and returns at once: an
+// order may take minutes.
 func (m *Manager) Reload(ctx context.Context) (bool, error) {
 	if m.opts.CertFile != "" {
 		return m.reloadFiles(true)
 	}
 	if m.acme != nil {
-		return m.acme.renewIfDue(ctx)
+		select {
+		case m.kick <- struct{}{}:
+		default:
+		}
 	}
 	return false, nil
 }
@@ -183,6 +188,7 @@ func (m *Manager) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-m.kick:
 		}
 		if m.opts.CertFile != "" {
 			m.reloadFiles(false)
