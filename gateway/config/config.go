@@ -307,6 +307,13 @@ type Outbound struct {
 	// would refuse is logged. Policies are cached for their max_age. Routes
 	// and the smarthost are not affected.
 	MTASTS bool `toml:"mta_sts"`
+
+	// Follow DANE (RFC 7672) for MX hosts whose TLSA records are DNSSEC
+	// authenticated: STARTTLS with a certificate the records accept, else mail
+	// waits in the queue. It takes precedence over MTA-STS for those hosts.
+	// Only with dns.resolver set to a validating resolver the gateway trusts
+	// (a local one): its AD bit is believed. Without dns.resolver it is off.
+	DANE bool `toml:"dane"`
 }
 
 // Storage backends.
@@ -438,7 +445,7 @@ func Default() *Config {
 		HTTP:     HTTP{TrustedProxies: []string{}},
 		MTASTS:   MTASTS{Mode: MTASTSTesting, MaxAge: Duration{7 * 24 * time.Hour}, MX: []string{}},
 		Relay:    Relay{TrustedNetworks: []string{}, RecipientCheck: RecipientCheckCallout, Domains: map[string]string{}},
-		Outbound: Outbound{Routes: map[string]string{}, TLS: "opportunistic", SmarthostTLS: "opportunistic", RouteTLS: map[string]string{}, MTASTS: true},
+		Outbound: Outbound{Routes: map[string]string{}, TLS: "opportunistic", SmarthostTLS: "opportunistic", RouteTLS: map[string]string{}, MTASTS: true, DANE: true},
 		Storage:  Storage{Backend: BackendEmbedded},
 		Queue: Queue{
 			Lifetime:     Duration{5 * 24 * time.Hour},

@@ -196,4 +196,3 @@ func Verify(records []TLSA, chain []*x509.Certificate, names []string) error {
 	}
 	return fmt.Errorf("dane: the certificate of %s matches none of its %d TLSA records", names[0], len(records))
 }
-

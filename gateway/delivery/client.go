@@ -78,6 +78,8 @@ type Options struct {
 	// STS finds the MTA-STS policies of destination domains for delivery to their MX hosts;
 	// nil applies none. Routes and the smarthost are not subject to MTA-STS.
 	STS STSResolver
+	// DANE applies DANE (RFC 7672) to delivery to MX hosts; nil applies none.
+	DANE DANEResolver
 	// Logger reports what MTA-STS testing policies would refuse; nil is slog.Default().
 	Logger *slog.Logger
 }
@@ -465,7 +467,9 @@ func (s *session) open(h hop, plainOnly bool) error {
 			return &errNextHop{status: "4.7.5", reply: "STARTTLS refused: " + r.String(), isSMTP: true}
 		}
 		conf := &tls.Config{ServerName: h.host, MinVersion: tls.VersionTLS12}
-		if h.tls == TLSVerify {
+		if h.dane != nil {
+			daneConfig(conf, h)
+		} else if h.tls == TLSVerify {
 			conf.RootCAs = s.c.opts.RootCAs
 		} else {
 			conf.InsecureSkipVerify = true // RFC 7435: opportunistic and "required" take any certificate

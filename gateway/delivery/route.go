@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/sealgate/sealgate/gateway/dane"
 )
 
 // Resolver answers the DNS questions of delivery. *net.Resolver implements it; tests use one
@@ -77,6 +79,9 @@ type hop struct {
 	// stsTesting: the domain's MTA-STS policy is in testing mode; what enforce would refuse
 	// is logged.
 	stsTesting bool
+	// dane are the host's authenticated TLSA records (RFC 7672); the certificate must match
+	// them.
+	dane []dane.TLSA
 }
 
 // errNotFound marks a destination that does not exist (permanent failure).
@@ -135,6 +140,9 @@ func (c *Client) hops(ctx context.Context, domain string) ([]hop, error) {
 			return nil, fmt.Errorf("%s: %w", domain, errNotFound)
 		}
 		return nil, lastErr
+	}
+	if out, err = c.applyDANE(ctx, domain, out); err != nil {
+		return nil, err
 	}
 	return c.applySTS(ctx, domain, out)
 }

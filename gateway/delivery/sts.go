@@ -31,6 +31,10 @@ func (c *Client) applySTS(ctx context.Context, domain string, hops []hop) ([]hop
 	}
 	var out []hop
 	for _, h := range hops {
+		if h.dane != nil { // DANE decides for this host
+			out = append(out, h)
+			continue
+		}
 		match := p.MatchMX(h.host)
 		switch {
 		case p.Mode == mtasts.ModeEnforce && match:
@@ -55,7 +59,7 @@ func (c *Client) applySTS(ctx context.Context, domain string, hops []hop) ([]hop
 // reportSTSTesting logs, for a hop under an MTA-STS testing policy, what enforce mode would
 // have refused: no TLS, or a certificate that does not verify for the host name.
 func (s *session) reportSTSTesting(h hop, state *tls.ConnectionState) {
-	if !h.stsTesting || h.tls == TLSVerify {
+	if !h.stsTesting || h.tls == TLSVerify || h.dane != nil {
 		return
 	}
 	if state == nil {
