@@ -97,8 +97,8 @@ func startPebble(t *testing.T, names ...string) *pebble {
 	return p
 }
 
-// roots returns Pebble's issuing root (made anew at each start).
-func (p *pebble) roots(t *testing.T) *x509.CertPool {
+// rootPEM returns Pebble's issuing root (made anew at each start).
+func (p *pebble) rootPEM(t *testing.T) []byte {
 	t.Helper()
 	resp, err := p.client.Get(p.mgmt + "/roots/0")
 	if err != nil {
@@ -106,6 +106,13 @@ func (p *pebble) roots(t *testing.T) *x509.CertPool {
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
+	return data
+}
+
+// roots returns Pebble's issuing root as a pool.
+func (p *pebble) roots(t *testing.T) *x509.CertPool {
+	t.Helper()
+	data := p.rootPEM(t)
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(data) {
 		t.Fatalf("no root from pebble: %s", data)
@@ -225,6 +232,24 @@ func TestE2EACMEPebbleTLSALPN(t *testing.T) {
 	}
 	if err := first.VerifyHostname("mta-sts.example.test"); err != nil {
 		t.Error(err)
+	}
+	// openssl, a TLS client nobody here wrote, verifies the chain and the name too.
+	if _, err := exec.LookPath("openssl"); err == nil {
+		rootFile := filepath.Join(t.TempDir(), "root.pem")
+		os.WriteFile(rootFile, p.rootPEM(t), 0o600)
+		for _, l := range []struct{ name, starttls string }{{"smtp", "smtp"}, {"imaps", ""}, {"pop3s", ""}, {"https", ""}} {
+			args := []string{"s_client", "-connect", env.GW.Addr(l.name), "-servername", "mx.example.test",
+				"-CAfile", rootFile, "-verify_return_error", "-verify_hostname", "mx.example.test"}
+			if l.starttls != "" {
+				args = append(args, "-starttls", l.starttls)
+			}
+			cmd := exec.Command("openssl", args...)
+			cmd.Stdin = strings.NewReader("")
+			out, err := cmd.CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "Verify return code: 0 (ok)") {
+				t.Errorf("openssl s_client on %s: %v\n%s", l.name, err, out)
+			}
+		}
 	}
 
 	// An IMAP session, logged in before the renewal.
