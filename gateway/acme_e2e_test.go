@@ -316,4 +316,14 @@ func TestE2EACMEPebbleHTTP01(t *testing.T) {
 	if got := peerCert(t, "smtp", env.GW.Addr("submission"), p.roots(t)); got.SerialNumber.Cmp(leaf.SerialNumber) != 0 {
 		t.Errorf("submission presents serial %v, want %v", got.SerialNumber, leaf.SerialNumber)
 	}
+	// A gateway started on the same data directory serves the stored certificate from its
+	// first handshake, without a new order.
+	again := gatewaytest.StartIn(t, env.Dir, func(c *config.Config) {
+		c.Listen.HTTPS = "127.0.0.1:0"
+		c.TLS.ACMEDirectory, c.TLS.ACMECAFile = p.directory, p.caFile
+		c.TLS.ACMENames = []string{"mx.example.test"}
+	})
+	if got := peerCert(t, "imaps", again.GW.Addr("imaps"), p.roots(t)); got.SerialNumber.Cmp(leaf.SerialNumber) != 0 {
+		t.Errorf("after a restart: serial %v, want the stored %v", got.SerialNumber, leaf.SerialNumber)
+	}
 }

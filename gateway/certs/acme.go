@@ -87,7 +87,9 @@ func newACMEIssuer(m *Manager, opts ACMEOptions, files keys.Files, mk *keys.Mast
 func (a *acmeIssuer) certFile() string    { return a.dir + "/certificate.sealed" }
 func (a *acmeIssuer) accountFile() string { return a.dir + "/account.sealed" }
 
-// loadStored returns the stored certificate when it covers every name, else nil.
+// loadStored returns the stored certificate, or nil when there is none. It may not cover
+// every name (names were added): it is still better than the self-signed one until the new
+// order completes; renewDue sees it is due.
 func (a *acmeIssuer) loadStored(ctx context.Context) (*tls.Certificate, error) {
 	sealed, err := a.files.ReadFile(ctx, a.certFile())
 	if errors.Is(err, fs.ErrNotExist) {
@@ -103,9 +105,6 @@ func (a *acmeIssuer) loadStored(ctx context.Context) (*tls.Certificate, error) {
 	c, err := tls.X509KeyPair(pemData, pemData)
 	if err != nil {
 		return nil, err
-	}
-	if !covers(c.Leaf, a.opts.Names) {
-		return nil, nil
 	}
 	return &c, nil
 }
