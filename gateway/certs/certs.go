@@ -13,8 +13,9 @@
 //     with the ACME account key. Until the first certificate is issued the fallback is served;
 //   - the fallback (the gateway's self-signed certificate).
 //
-// A failed reload or renewal keeps the certificate in use and is logged; ACME retries at the
-// next check.
+// A failed reload or renewal keeps the certificate in use and is logged; ACME tries again
+// after a pause that doubles from one minute to twelve hours, the other challenge type first.
+// Reload with ACME only asks Run to check at once, since an order can take minutes.
 package certs
 
 import (
