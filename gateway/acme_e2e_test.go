@@ -327,3 +327,21 @@ func TestE2EACMEPebbleHTTP01(t *testing.T) {
 		t.Errorf("after a restart: serial %v, want the stored %v", got.SerialNumber, leaf.SerialNumber)
 	}
 }
+
+// A name whose validation fails (no DNS record yet) is left out of the certificate instead of
+// costing all of it.
+func TestE2EACMEPebbleLeavesOutFailingName(t *testing.T) {
+	p := startPebble(t, "mx.example.test") // openpgpkey.example.test does not resolve
+	env := gatewaytest.StartWith(t, gateway.Options{CertPollInterval: 100 * time.Millisecond}, func(c *config.Config) {
+		c.Listen.HTTPS = fmt.Sprintf("127.0.0.1:%d", p.tlsPort)
+		c.TLS.ACMEDirectory, c.TLS.ACMECAFile = p.directory, p.caFile
+		c.TLS.ACMENames = []string{"mx.example.test", "openpgpkey.example.test"}
+	})
+	leaf := waitIssued(t, env.GW.Addr("imaps"), p, nil)
+	if len(leaf.DNSNames) != 1 || leaf.DNSNames[0] != "mx.example.test" {
+		t.Fatalf("certificate for %v", leaf.DNSNames)
+	}
+	if !strings.Contains(env.Log.String(), "names left out of the ACME certificate") {
+		t.Error("the left-out name is not logged")
+	}
+}

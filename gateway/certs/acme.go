@@ -73,6 +73,46 @@ type acmeIssuer struct {
 	http  map[string]string           // HTTP-01 key authorizations by token
 	retry time.Time                   // no new attempt before this, after a failure
 	fails int
+
+	// dropped are names left out of the certificate because their validation failed (no DNS
+	// record yet, say), until a time to try them again; guarded by m.mu.
+	dropped map[string]droppedName
+}
+
+type droppedName struct {
+	until time.Time
+	pause time.Duration
+}
+
+// Bounds of the pause before a name whose validation failed is tried again.
+const (
+	dropPauseMin = time.Hour
+	dropPauseMax = 24 * time.Hour
+)
+
+// wanted returns the names to order now: all of them but those dropped until later. The first
+// (the hostname) is never dropped.
+func (a *acmeIssuer) wanted(now time.Time) []string {
+	out := []string{a.opts.Names[0]}
+	for _, n := range a.opts.Names[1:] {
+		if d, ok := a.dropped[n]; !ok || !now.Before(d.until) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// drop leaves names out until a pause that doubles with each failure has passed.
+func (a *acmeIssuer) drop(names []string, now time.Time) time.Duration {
+	var longest time.Duration
+	for _, n := range names {
+		d := a.dropped[n]
+		d.pause = min(max(d.pause*2, dropPauseMin), dropPauseMax)
+		d.until = now.Add(d.pause)
+		a.dropped[n] = d
+		longest = max(longest, d.pause)
+	}
+	return longest
 }
 
 func newACMEIssuer(m *Manager, opts ACMEOptions, files keys.Files, mk *keys.MasterKey) (*acmeIssuer, error) {
@@ -81,7 +121,7 @@ func newACMEIssuer(m *Manager, opts ACMEOptions, files keys.Files, mk *keys.Mast
 	}
 	sum := sha256.Sum256([]byte(opts.Directory))
 	return &acmeIssuer{m: m, opts: opts, files: files, mk: mk, dir: "acme/" + hex.EncodeToString(sum[:8]),
-		alpn: map[string]*tls.Certificate{}, http: map[string]string{}}, nil
+		alpn: map[string]*tls.Certificate{}, http: map[string]string{}, dropped: map[string]droppedName{}}, nil
 }
 
 func (a *acmeIssuer) certFile() string    { return a.dir + "/certificate.sealed" }
@@ -135,17 +175,18 @@ func (a *acmeIssuer) renewIfDue(ctx context.Context) (bool, error) {
 	a.m.mu.Lock()
 	defer a.m.mu.Unlock()
 	now := a.m.opts.Now()
+	names := a.wanted(now)
 	// Another node may have renewed it already.
-	if c, err := a.loadStored(ctx); err == nil && c != nil && !renewDue(c.Leaf, a.opts.Names, now) {
+	if c, err := a.loadStored(ctx); err == nil && c != nil && !renewDue(c.Leaf, names, now) {
 		return a.m.swap(c), nil
 	}
 	cur := a.m.cur.Load()
 	leaf, _ := leafOf(cur)
-	if !a.isIssued(leaf) || renewDue(leaf, a.opts.Names, now) {
+	if !a.isIssued(leaf) || renewDue(leaf, names, now) {
 		if now.Before(a.retry) {
 			return false, nil
 		}
-		c, err := a.obtain(ctx)
+		c, err := a.obtain(ctx, names, now)
 		if err != nil {
 			a.fails++
 			pause := min(time.Minute<<min(a.fails-1, 10), 12*time.Hour)
@@ -236,21 +277,37 @@ func (a *acmeIssuer) newAccountKey(ctx context.Context) ([]byte, error) {
 
 // obtain runs one order (RFC 8555 §7.4): authorize every name, finalize with a new key,
 // fetch the chain, store it sealed.
-func (a *acmeIssuer) obtain(ctx context.Context) (*tls.Certificate, error) {
+// A name other than the first whose validation fails is left out (drop) and the order is made
+// again without it, so that one missing DNS record does not cost the whole certificate.
+func (a *acmeIssuer) obtain(ctx context.Context, names []string, now time.Time) (*tls.Certificate, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	c, err := a.clientFor(ctx)
 	if err != nil {
 		return nil, err
 	}
-	order, err := c.AuthorizeOrder(ctx, acme.DomainIDs(a.opts.Names...))
-	if err != nil {
-		return nil, fmt.Errorf("new order: %w", err)
-	}
-	for _, zurl := range order.AuthzURLs {
-		if err := a.authorize(ctx, c, zurl); err != nil {
-			return nil, err
+	var order *acme.Order
+	for attempt := 0; ; attempt++ {
+		if order, err = c.AuthorizeOrder(ctx, acme.DomainIDs(names...)); err != nil {
+			return nil, fmt.Errorf("new order: %w", err)
 		}
+		var failed []string
+		var errs []error
+		for _, zurl := range order.AuthzURLs {
+			if name, err := a.authorize(ctx, c, zurl); err != nil {
+				failed, errs = append(failed, name), append(errs, err)
+			}
+		}
+		if len(failed) == 0 {
+			break
+		}
+		if attempt > 0 || slices.Contains(failed, names[0]) || len(failed) == len(names) || ctx.Err() != nil {
+			return nil, errors.Join(errs...)
+		}
+		pause := a.drop(failed, now)
+		a.m.log.Warn("tls: names left out of the ACME certificate: their validation failed",
+			"names", failed, "err", errors.Join(errs...), "retry_in", pause.String())
+		names = slices.DeleteFunc(slices.Clone(names), func(n string) bool { return slices.Contains(failed, n) })
 	}
 	if order, err = c.WaitOrder(ctx, order.URI); err != nil {
 		return nil, fmt.Errorf("order: %w", err)
@@ -259,7 +316,7 @@ func (a *acmeIssuer) obtain(ctx context.Context) (*tls.Certificate, error) {
 	if err != nil {
 		return nil, err
 	}
-	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{DNSNames: a.opts.Names}, key)
+	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{DNSNames: names}, key)
 	if err != nil {
 		return nil, err
 	}
@@ -280,8 +337,11 @@ func (a *acmeIssuer) obtain(ctx context.Context) (*tls.Certificate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("issued certificate: %w", err)
 	}
-	if !covers(cert.Leaf, a.opts.Names) {
-		return nil, fmt.Errorf("issued certificate is for %v, not %v", cert.Leaf.DNSNames, a.opts.Names)
+	if !covers(cert.Leaf, names) {
+		return nil, fmt.Errorf("issued certificate is for %v, not %v", cert.Leaf.DNSNames, names)
+	}
+	for _, n := range names {
+		delete(a.dropped, n)
 	}
 	sealed, err := a.mk.Seal(acmeCertPurpose, pemData)
 	if err != nil {
@@ -293,17 +353,17 @@ func (a *acmeIssuer) obtain(ctx context.Context) (*tls.Certificate, error) {
 	return &cert, nil
 }
 
-// authorize answers one authorization with the first challenge type it offers that this
+// authorize answers one authorization, whose name it returns, with the first challenge type it offers that this
 // gateway can answer, and waits for the result.
-func (a *acmeIssuer) authorize(ctx context.Context, c *acme.Client, zurl string) error {
+func (a *acmeIssuer) authorize(ctx context.Context, c *acme.Client, zurl string) (name string, err error) {
 	z, err := c.GetAuthorization(ctx, zurl)
 	if err != nil {
-		return fmt.Errorf("authorization: %w", err)
+		return "", fmt.Errorf("authorization: %w", err)
 	}
+	name = z.Identifier.Value
 	if z.Status == acme.StatusValid {
-		return nil
+		return name, nil
 	}
-	name := z.Identifier.Value
 	// After failures the next challenge type goes first: a TLS-ALPN-01 that cannot reach port
 	// 443 (a proxy terminating TLS in front) must not block HTTP-01 forever.
 	prefs := slices.Clone(a.opts.Challenges)
@@ -319,31 +379,31 @@ func (a *acmeIssuer) authorize(ctx context.Context, c *acme.Client, zurl string)
 		}
 	}
 	if chal == nil {
-		return fmt.Errorf("%s: the ACME server offers no challenge of types %v", name, a.opts.Challenges)
+		return name, fmt.Errorf("%s: the ACME server offers no challenge of types %v", name, a.opts.Challenges)
 	}
 	switch chal.Type {
 	case ChallengeTLSALPN01:
 		cert, err := c.TLSALPN01ChallengeCert(chal.Token, name)
 		if err != nil {
-			return err
+			return name, err
 		}
 		a.setChallenge(func() { a.alpn[strings.ToLower(name)] = &cert })
 		defer a.setChallenge(func() { delete(a.alpn, strings.ToLower(name)) })
 	case ChallengeHTTP01:
 		resp, err := c.HTTP01ChallengeResponse(chal.Token)
 		if err != nil {
-			return err
+			return name, err
 		}
 		a.setChallenge(func() { a.http[chal.Token] = resp })
 		defer a.setChallenge(func() { delete(a.http, chal.Token) })
 	}
 	if _, err := c.Accept(ctx, chal); err != nil {
-		return fmt.Errorf("%s: accept %s: %w", name, chal.Type, err)
+		return name, fmt.Errorf("%s: accept %s: %w", name, chal.Type, err)
 	}
 	if _, err := c.WaitAuthorization(ctx, z.URI); err != nil {
-		return fmt.Errorf("%s: %s: %w", name, chal.Type, err)
+		return name, fmt.Errorf("%s: %s: %w", name, chal.Type, err)
 	}
-	return nil
+	return name, nil
 }
 
 func (a *acmeIssuer) setChallenge(f func()) {

@@ -108,3 +108,25 @@ func TestFilesReload(t *testing.T) {
 		t.Fatal(got)
 	}
 }
+
+// A dropped name is left out until its pause has passed; the pause doubles up to a day; the
+// first name is never dropped.
+func TestDroppedNames(t *testing.T) {
+	a := &acmeIssuer{opts: ACMEOptions{Names: []string{"mx.example.org", "mta-sts.example.org", "openpgpkey.example.org"}}, dropped: map[string]droppedName{}}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	if p := a.drop([]string{"openpgpkey.example.org"}, now); p != time.Hour {
+		t.Fatalf("first pause %v", p)
+	}
+	if got := a.wanted(now.Add(59 * time.Minute)); len(got) != 2 || got[0] != "mx.example.org" {
+		t.Fatalf("wanted %v", got)
+	}
+	if got := a.wanted(now.Add(time.Hour)); len(got) != 3 {
+		t.Fatalf("after the pause: %v", got)
+	}
+	for i := 0; i < 10; i++ {
+		a.drop([]string{"openpgpkey.example.org"}, now)
+	}
+	if d := a.dropped["openpgpkey.example.org"]; d.pause != dropPauseMax {
+		t.Fatalf("pause grows to %v", d.pause)
+	}
+}
