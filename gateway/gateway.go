@@ -33,9 +33,11 @@ import (
 	"github.com/sealgate/sealgate/gateway/address"
 	"github.com/sealgate/sealgate/gateway/addressing"
 	"github.com/sealgate/sealgate/gateway/auth"
+	"github.com/sealgate/sealgate/gateway/certs"
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/connlimit"
 	"github.com/sealgate/sealgate/gateway/delivery"
+	"github.com/sealgate/sealgate/gateway/httpfront"
 	"github.com/sealgate/sealgate/gateway/imapserver"
 	"github.com/sealgate/sealgate/gateway/listener"
 	"github.com/sealgate/sealgate/gateway/mailauth"
@@ -69,6 +71,11 @@ type Options struct {
 	// LoginThrottle tunes the throttling of failed logins (tests shorten its delays); its
 	// Store is the gateway's: the database with postgres, memory with the embedded store.
 	LoginThrottle auth.ThrottleOptions
+	// CertNow is the clock that decides when an ACME certificate is renewed; nil is time.Now.
+	CertNow func() time.Time
+	// CertPollInterval is how often certificate files are checked for changes and ACME
+	// certificates for renewal; 0 is one minute.
+	CertPollInterval time.Duration
 }
 
 // Gateway is a running Sealgate.
@@ -83,6 +90,7 @@ type Gateway struct {
 	nodeLock *os.File          // DIR/node-name, locked while this node runs (postgres only)
 	dns      mailauth.Resolver // SPF, DKIM and DMARC lookups, through a short-lived mailauth.Cache
 	tlsConf  *tls.Config
+	certs    *certs.Manager // the certificate behind tlsConf, reloaded and renewed live
 	registry *prometheus.Registry
 	spoolDir string
 	authn    *auth.Authenticator // shared by every protocol, so throttling is too
@@ -97,7 +105,9 @@ type Gateway struct {
 	workers   workerSet     // parts without listeners, run from Start to Shutdown
 
 	servers []*listenerServer
-	http    *http.Server
+	site    *httpfront.Site    // MTA-STS, autoconfig, autodiscover; its settings change on reload
+	proxies *httpfront.Proxies // trusted reverse proxies; they change on reload
+	reload  reloadState
 
 	imapNotify *imapserver.Notifier // wakes IDLE sessions when mail is delivered
 	pipe       *pipeline.Pipeline   // shared by SMTP submission and web mail compose
@@ -196,7 +206,9 @@ func New(opts Options) (*Gateway, error) {
 		closeNode(nodeLock)
 		return nil, err
 	}
-	cert, err := loadCertificate(context.Background(), cfg.TLS, cfg.Hostname, files, mk)
+	certMgr, err := newCerts(context.Background(), cfg, certs.Options{
+		Files: files, MasterKey: mk, Logger: logger, Now: opts.CertNow, PollInterval: opts.CertPollInterval,
+	})
 	if err != nil {
 		store.Close()
 		keyring.Close()
@@ -226,7 +238,8 @@ func New(opts Options) (*Gateway, error) {
 	g := &Gateway{
 		cfg: cfg, dataDir: opts.DataDir, log: logger, store: store, keyring: keyring, master: mk, files: files, nodeLock: nodeLock,
 		dns:      mailauth.NewCache(dns, opts.Now),
-		tlsConf:  serverTLSConfig(cert),
+		tlsConf:  certMgr.TLSConfig(),
+		certs:    certMgr,
 		registry: prometheus.NewRegistry(),
 		addrs:    map[string]string{},
 		errc:     make(chan error, 16),
@@ -249,6 +262,9 @@ func New(opts Options) (*Gateway, error) {
 	g.authn = auth.New(auth.Options{Accounts: store, Throttle: auth.NewThrottle(throttle)})
 	g.limiter = connlimit.New(cfg.Limits.MaxConnectionsPerIP)
 	g.lnMetrics = listener.NewMetrics(g.registry)
+	if cfg.TLS.Cert != "" || cfg.TLS.ACMEDirectory != "" {
+		g.workers.list = append(g.workers.list, worker{name: "certificates", run: certMgr.Run})
+	}
 	for _, build := range []func() error{g.buildSMTP, g.buildPOP3, g.buildIMAP, g.buildHTTP, g.buildQueue} {
 		if err := build(); err != nil {
 			store.Close()
@@ -364,11 +380,11 @@ func (g *Gateway) buildSMTP() error {
 }
 
 func (g *Gateway) buildHTTP() error {
-	if g.cfg.Listen.HTTP == "" {
+	if g.cfg.Listen.HTTP == "" && g.cfg.Listen.HTTPS == "" && g.cfg.Listen.Metrics == "" {
 		return nil
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+	mux, ops := http.NewServeMux(), http.NewServeMux() // ops: /healthz and /metrics
+	ops.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 		defer cancel()
 		if _, err := g.store.Users(ctx); err != nil {
@@ -379,30 +395,21 @@ func (g *Gateway) buildHTTP() error {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(g.registry, promhttp.HandlerOpts{}))
+	ops.Handle("GET /metrics", promhttp.HandlerFor(g.registry, promhttp.HandlerOpts{}))
 	mux.Handle("GET /.well-known/openpgpkey/", keys.NewWKD(g.keyring, g.cfg.IsOurDomain))
 	wm, err := webmail.New(webmail.Options{
 		Store: g.store, Auth: g.authn, Keys: g.keyring, Pipeline: g.pipe, IsLocalDomain: g.cfg.IsLocalDomain, IsRelayDomain: g.cfg.IsRelayDomain,
 		Directory: g.directory,
 		Hostname:  g.cfg.Hostname, Logger: g.log, MaxMessageSize: int64(g.cfg.Limits.MaxMessageSize), SpoolDir: g.spoolDir,
 		OnChange: g.imapNotify.Changed, PlaintextAuthOnLoopback: g.cfg.Auth.PlaintextOnLoopback,
+		MobileConfig: func(addr string) []byte { return g.site.MobileConfig(addr) },
 	})
 	if err != nil {
 		return err
 	}
 	mux.Handle(webmail.Prefix, wm)
 	mux.Handle("GET /{$}", http.RedirectHandler(webmail.Prefix, http.StatusSeeOther))
-	read := g.cfg.Limits.HTTPReadTimeout.D()
-	g.http = &http.Server{Handler: mux, ReadHeaderTimeout: min(10*time.Second, read), ReadTimeout: read,
-		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
-	ln := listener.New(listener.Options{Name: "http", Limiter: g.limiter, Logger: g.log, Metrics: g.lnMetrics, Refuse: refuseHTTP})
-	g.servers = append(g.servers, &listenerServer{name: "http", addr: g.cfg.Listen.HTTP,
-		serve: func(l net.Listener) error { return g.http.Serve(ln.Wrap(l)) },
-		shutdown: func(ctx context.Context) error {
-			err := g.http.Shutdown(ctx)
-			ln.Shutdown(ctx) // net/http has closed its connections; this stops the accept retries
-			return err
-		}})
+	g.addWebListeners(mux, ops)
 	return nil
 }
 
@@ -429,6 +436,9 @@ func (g *Gateway) Start() error {
 		g.addrs[s.name] = ln.Addr().String()
 		g.mu.Unlock()
 	}
+	if g.site != nil {
+		g.site.Set(g.siteSettings(g.cfg))
+	}
 	for _, s := range g.servers {
 		g.log.Info("listening", "listener", s.name, "addr", s.ln.Addr().String())
 		g.wg.Add(1)
@@ -445,7 +455,7 @@ func (g *Gateway) Start() error {
 }
 
 // Addr returns the bound address of a listener ("smtp", "submission", "submissions",
-// "http"), or "" when it is not listening.
+// "http", "https", "metrics"), or "" when it is not listening.
 func (g *Gateway) Addr(name string) string {
 	g.mu.Lock()
 	defer g.mu.Unlock()

@@ -110,22 +110,26 @@ func webLogin(t *testing.T, local, base string, header http.Header, user, pw str
 	return do(req)
 }
 
-// Web mail takes a password only over TLS, from a reverse proxy on loopback whose client used
-// https, or over plain HTTP from loopback when plaintext_on_loopback is on; the form says why
-// it refuses.
+// Web mail takes a password only over TLS, from a reverse proxy in [http] trusted_proxies whose
+// client used https, or over plain HTTP from loopback when plaintext_on_loopback is on; the
+// form says why it refuses.
 func TestWebmailPasswordNotOverPlainHTTP(t *testing.T) {
 	const pw = "alice-secret-pw"
 	viaProxy := http.Header{"X-Forwarded-Proto": {"https"}}
 
-	env := gatewaytest.Start(t)
+	env := gatewaytest.Start(t, func(c *config.Config) { c.HTTP.TrustedProxies = []string{"127.0.0.2/32"} })
 	env.AddUser("alice@localhost", pw)
 	base := "http://" + env.GW.Addr("http")
 	code, page := webLogin(t, "127.0.0.1", base, nil, "alice@localhost", pw)
 	if code != http.StatusForbidden || !strings.Contains(page, "not encrypted") {
 		t.Fatalf("plain HTTP login with plaintext_on_loopback off: %d\n%s", code, page)
 	}
-	if code, page := webLogin(t, "127.0.0.1", base, viaProxy, "alice@localhost", pw); code != http.StatusSeeOther {
-		t.Fatalf("login through a TLS proxy on loopback: %d\n%s", code, page)
+	// The header counts only from a trusted proxy: from 127.0.0.1 anyone could set it.
+	if code, page := webLogin(t, "127.0.0.1", base, viaProxy, "alice@localhost", pw); code != http.StatusForbidden {
+		t.Fatalf("login with X-Forwarded-Proto from an untrusted client: %d\n%s", code, page)
+	}
+	if code, page := webLogin(t, "127.0.0.2", base, viaProxy, "alice@localhost", pw); code != http.StatusSeeOther {
+		t.Fatalf("login through a trusted TLS proxy: %d\n%s", code, page)
 	}
 
 	env = gatewaytest.Start(t, func(c *config.Config) {

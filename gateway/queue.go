@@ -3,19 +3,30 @@ package gateway
 import (
 	"bufio"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 
 	"github.com/sealgate/sealgate/gateway/config"
+	"github.com/sealgate/sealgate/gateway/dane"
 	"github.com/sealgate/sealgate/gateway/delivery"
 	"github.com/sealgate/sealgate/gateway/mailstore"
+	"github.com/sealgate/sealgate/gateway/mtasts"
 	"github.com/sealgate/sealgate/gateway/queue"
 )
 
 // buildQueue makes the outbound delivery client and the queue runner, which runs as a worker
 // from Start to Shutdown.
 func (g *Gateway) buildQueue() error {
-	client, err := newDeliveryClient(withRelayRoutes(g.cfg), g.cfg.Hostname, g.resolver)
+	var sts delivery.STSResolver
+	if g.cfg.Outbound.MTASTS {
+		sts = mtasts.New(mtasts.Options{LookupTXT: g.dns.LookupTXT, Now: g.now, Logger: g.log})
+	}
+	var dr delivery.DANEResolver
+	if g.cfg.Outbound.DANE && g.cfg.DNS.Resolver != "" {
+		dr = &dane.Resolver{Server: g.cfg.DNS.Resolver}
+	}
+	client, err := newDeliveryClient(withRelayRoutes(g.cfg), g.cfg.Hostname, g.resolver, deliverySecurity{sts: sts, dane: dr}, g.log)
 	if err != nil {
 		return err
 	}
@@ -57,7 +68,13 @@ func wakeQueue(ch chan struct{}, d mailstore.Delivered) {
 }
 
 // newDeliveryClient turns [outbound] into a delivery client.
-func newDeliveryClient(o config.Outbound, hostname string, res delivery.Resolver) (*delivery.Client, error) {
+// deliverySecurity are the policies that raise the TLS requirements of MX delivery.
+type deliverySecurity struct {
+	sts  delivery.STSResolver
+	dane delivery.DANEResolver
+}
+
+func newDeliveryClient(o config.Outbound, hostname string, res delivery.Resolver, sec deliverySecurity, log *slog.Logger) (*delivery.Client, error) {
 	policy := func(key, s string) (delivery.TLSPolicy, error) {
 		p, err := delivery.ParseTLSPolicy(s)
 		if err != nil {
@@ -77,7 +94,8 @@ func newDeliveryClient(o config.Outbound, hostname string, res delivery.Resolver
 		}
 		perDomain[strings.ToLower(d)] = p
 	}
-	opts := delivery.Options{Hostname: hostname, Resolver: res, TLS: mxTLS, Routes: map[string]delivery.Route{}, DomainTLS: perDomain}
+	opts := delivery.Options{Hostname: hostname, Resolver: res, TLS: mxTLS, Routes: map[string]delivery.Route{}, DomainTLS: perDomain,
+		STS: sec.sts, DANE: sec.dane, Logger: log}
 	for d, addr := range o.Routes {
 		d = strings.ToLower(d)
 		p, ok := perDomain[d]

@@ -16,6 +16,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/sealgate/sealgate/gateway/certs"
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/keys"
 )
@@ -32,15 +33,47 @@ const (
 	tlsKeyFile  = "tls/key.sealed"
 )
 
-// loadCertificate returns the configured certificate, or the self-signed one kept in files
+// newCerts makes the certificate manager every TLS listener takes its certificate from: the
+// [tls] files, ACME, or the self-signed certificate (certs.Manager).
+// base carries the shared files, the master key, the logger, the clock and the poll interval.
+func newCerts(ctx context.Context, cfg *config.Config, base certs.Options) (*certs.Manager, error) {
+	opts := base
+	files, mk := base.Files, base.MasterKey
+	opts.CertFile, opts.KeyFile = cfg.TLS.Cert, cfg.TLS.Key
+	opts.Fallback = func(ctx context.Context) (tls.Certificate, error) {
+		return selfSigned(ctx, cfg.Hostname, files, mk)
+	}
+	if cfg.TLS.ACMEDirectory != "" {
+		a := &certs.ACMEOptions{
+			Directory: cfg.TLS.ACMEDirectory, Email: cfg.TLS.ACMEEmail, Names: cfg.ACMEHostnames(),
+		}
+		if cfg.Listen.HTTPS != "" {
+			a.Challenges = append(a.Challenges, certs.ChallengeTLSALPN01)
+		}
+		if cfg.Listen.HTTP != "" {
+			a.Challenges = append(a.Challenges, certs.ChallengeHTTP01)
+		}
+		if len(a.Challenges) == 0 {
+			return nil, errors.New("tls.acme_directory needs listen.https (TLS-ALPN-01) or listen.http (HTTP-01)")
+		}
+		if cfg.TLS.ACMECAFile != "" {
+			roots, err := certs.LoadRoots(cfg.TLS.ACMECAFile)
+			if err != nil {
+				return nil, fmt.Errorf("tls.acme_ca_file: %w", err)
+			}
+			a.Roots = roots
+		}
+		opts.ACME = a
+	}
+	return certs.New(ctx, opts)
+}
+
+// selfSigned returns the self-signed certificate kept in files
 // (DIR/tls/ with the embedded backend, the database with postgres), made on first use: ECDSA
 // P-256, valid two years, the key sealed with the master key. Nodes starting at once agree on
 // one: the first key stored wins, every node makes its certificate from that key, and the
 // first certificate stored wins, so every node behind one name presents the same one.
-func loadCertificate(ctx context.Context, c config.TLS, hostname string, files keys.Files, mk *keys.MasterKey) (tls.Certificate, error) {
-	if c.Cert != "" {
-		return tls.LoadX509KeyPair(c.Cert, c.Key)
-	}
+func selfSigned(ctx context.Context, hostname string, files keys.Files, mk *keys.MasterKey) (tls.Certificate, error) {
 	sealed, err := files.ReadFile(ctx, tlsKeyFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		sealed, err = newTLSKey(ctx, files, mk)
@@ -111,20 +144,4 @@ func newTLSCert(ctx context.Context, files keys.Files, hostname string, keyDER [
 	}
 	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 	return keys.CreateOrReadFile(ctx, files, tlsCertFile, certPEM)
-}
-
-// serverTLSConfig allows TLS 1.2 and 1.3 only, with forward-secret AEAD suites for 1.2.
-func serverTLSConfig(cert tls.Certificate) *tls.Config {
-	return &tls.Config{
-		Certificates: []tls.Certificate{cert},
-		MinVersion:   tls.VersionTLS12,
-		CipherSuites: []uint16{
-			tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
-			tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
-			tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
-			tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
-			tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
-			tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
-		},
-	}
 }

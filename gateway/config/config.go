@@ -45,6 +45,15 @@ type Config struct {
 	// TLS certificate for every listener (STARTTLS and implicit TLS).
 	TLS TLS `toml:"tls"`
 
+	// The HTTP and HTTPS listeners behind a reverse proxy.
+	HTTP HTTP `toml:"http"`
+
+	// The MTA-STS policy (RFC 8461) served for every local domain at
+	// https://mta-sts.DOMAIN/.well-known/mta-sts.txt on the https listener.
+	// Publish it with a TXT record "_mta-sts.DOMAIN" = "v=STSv1; id=..."
+	// (sealgate dns records prints it).
+	MTASTS MTASTS `toml:"mtasts"`
+
 	// Authentication of users over SMTP submission, IMAP, POP3 and web mail.
 	Auth Auth `toml:"auth"`
 
@@ -115,8 +124,22 @@ type Listen struct {
 	POP3S string `toml:"pop3s"`
 
 	// HTTP: web mail, the admin API, /metrics, /healthz and WKD
-	// (/.well-known/openpgpkey).
+	// (/.well-known/openpgpkey). When https is set, every request here is
+	// redirected there, except ACME HTTP-01 challenges, /healthz and
+	// /metrics.
 	HTTP string `toml:"http"`
+
+	// HTTPS: web mail, WKD (also for Host openpgpkey.DOMAIN), the MTA-STS
+	// policy (Host mta-sts.DOMAIN), Thunderbird autoconfig (Host
+	// autoconfig.DOMAIN, or /.well-known/autoconfig/mail/config-v1.1.xml on
+	// any name) and Microsoft autodiscover (/autodiscover/autodiscover.xml).
+	// The Internet standard port is 443.
+	HTTPS string `toml:"https"`
+
+	// /metrics and /healthz on a listener of their own (plain HTTP, keep it
+	// on a private address); they then leave the http and https listeners.
+	// Empty: they are served on http (and https).
+	Metrics string `toml:"metrics"`
 }
 
 // TLS names the certificate the listeners present. Both paths empty: a
@@ -127,8 +150,63 @@ type TLS struct {
 	Cert string `toml:"cert"`
 
 	// PEM file with the private key of cert. It is read where it is, not
-	// sealed into the data directory.
+	// sealed into the data directory. A changed cert or key file is noticed
+	// within a minute (and at once on SIGHUP) and served to new connections.
 	Key string `toml:"key"`
+
+	// ACME (RFC 8555) directory URL, such as Let's Encrypt's
+	// "https://acme-v02.api.letsencrypt.org/directory". Set, Sealgate obtains
+	// one certificate for acme_names, serves it on every TLS listener, and
+	// renews it when two thirds of its lifetime have passed. Challenges are
+	// answered with TLS-ALPN-01 on the https listener (which must be reached
+	// on port 443) or HTTP-01 on the http listener (port 80). The account key
+	// and certificate are kept in the data directory, the keys sealed. cert
+	// and key must be empty.
+	ACMEDirectory string `toml:"acme_directory"`
+
+	// Contact address given to the ACME server for expiry notices.
+	ACMEEmail string `toml:"acme_email"`
+
+	// PEM file with the root certificates to trust for the ACME server's own
+	// HTTPS (a private CA); empty: the system roots.
+	ACMECAFile string `toml:"acme_ca_file"`
+
+	// Names the ACME certificate is for. Empty: hostname and, for each local
+	// domain, mta-sts.DOMAIN, autoconfig.DOMAIN and openpgpkey.DOMAIN; every
+	// name must resolve to this server, or the certificate is not issued.
+	ACMENames []string `toml:"acme_names"`
+}
+
+// HTTP holds the settings of the HTTP and HTTPS listeners.
+type HTTP struct {
+	// Networks, as CIDRs, of reverse proxies in front of the http and https
+	// listeners. Only from these addresses are X-Forwarded-For, Forwarded and
+	// X-Forwarded-Proto believed: the client address they name is the one
+	// login throttling and per-address limits count. From any other address
+	// those headers are removed. Empty: no proxy is trusted.
+	TrustedProxies []string `toml:"trusted_proxies"`
+}
+
+// MTA-STS policy modes (RFC 8461 §3.2).
+const (
+	MTASTSEnforce = "enforce"
+	MTASTSTesting = "testing"
+	MTASTSNone    = "none"
+)
+
+// MTASTS is the MTA-STS policy of the local domains.
+type MTASTS struct {
+	// "enforce": senders must deliver over TLS with a valid certificate to
+	// one of mx; "testing": they deliver anyway and report failures; "none":
+	// the policy is withdrawn.
+	Mode string `toml:"mode"`
+
+	// How long senders may cache the policy.
+	MaxAge Duration `toml:"max_age"`
+
+	// MX host names the policy allows, patterns like "*.example.org"
+	// allowed. Empty: hostname.
+	MX []string `toml:"mx"`
 }
 
 // Auth holds the authentication settings.
@@ -235,6 +313,21 @@ type Outbound struct {
 	// Per-domain STARTTLS policy, "domain" = policy with the values of tls,
 	// for that domain's route or MX hosts. Example: "partner.test" = "verify"
 	RouteTLS map[string]string `toml:"route_tls"`
+
+	// Follow the MTA-STS policies (RFC 8461) of destination domains when
+	// delivering to their MX hosts: under "enforce" only the MX hosts a policy
+	// names are used, with STARTTLS and a certificate valid for the host name,
+	// and mail waits in the queue otherwise; under "testing" what enforce
+	// would refuse is logged. Policies are cached for their max_age. Routes
+	// and the smarthost are not affected.
+	MTASTS bool `toml:"mta_sts"`
+
+	// Follow DANE (RFC 7672) for MX hosts whose TLSA records are DNSSEC
+	// authenticated: STARTTLS with a certificate the records accept, else mail
+	// waits in the queue. It takes precedence over MTA-STS for those hosts.
+	// Only with dns.resolver set to a validating resolver the gateway trusts
+	// (a local one): its AD bit is believed. Without dns.resolver it is off.
+	DANE bool `toml:"dane"`
 }
 
 // Storage backends.
@@ -367,8 +460,11 @@ func Default() *Config {
 			MaxUnknownRecipients: 20,
 			HTTPReadTimeout:      Duration{5 * time.Minute},
 		},
+		TLS:      TLS{ACMENames: []string{}},
+		HTTP:     HTTP{TrustedProxies: []string{}},
+		MTASTS:   MTASTS{Mode: MTASTSTesting, MaxAge: Duration{7 * 24 * time.Hour}, MX: []string{}},
 		Relay:    Relay{TrustedNetworks: []string{}, RecipientCheck: RecipientCheckCallout, Domains: map[string]string{}},
-		Outbound: Outbound{Routes: map[string]string{}, TLS: "opportunistic", SmarthostTLS: "opportunistic", RouteTLS: map[string]string{}},
+		Outbound: Outbound{Routes: map[string]string{}, TLS: "opportunistic", SmarthostTLS: "opportunistic", RouteTLS: map[string]string{}, MTASTS: true, DANE: true},
 		Storage:  Storage{Backend: BackendEmbedded},
 		Queue: Queue{
 			Lifetime:     Duration{5 * 24 * time.Hour},

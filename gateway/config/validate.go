@@ -20,6 +20,7 @@ func (c *Config) Validate() []Problem {
 	v.domains(c.Domains)
 	v.listen(&c.Listen)
 	v.tls(&c.TLS)
+	v.web(c)
 	v.limits(&c.Limits)
 	v.relay(c)
 	v.outbound(&c.Outbound)
@@ -151,6 +152,8 @@ func (v *validator) listen(l *Listen) {
 		{"listen.pop3", l.POP3},
 		{"listen.pop3s", l.POP3S},
 		{"listen.http", l.HTTP},
+		{"listen.https", l.HTTPS},
+		{"listen.metrics", l.Metrics},
 	} {
 		if f.addr == "" {
 			continue
@@ -184,6 +187,7 @@ func canonicalHost(host string) string {
 }
 
 func (v *validator) tls(t *TLS) {
+	v.acme(t)
 	switch {
 	case t.Cert == "" && t.Key == "":
 		return

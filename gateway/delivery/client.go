@@ -41,6 +41,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"strconv"
 	"strings"
@@ -74,11 +75,19 @@ type Options struct {
 	DataTimeout time.Duration
 	// Dial opens connections; nil uses a net.Dialer.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// STS finds the MTA-STS policies of destination domains for delivery to their MX hosts;
+	// nil applies none. Routes and the smarthost are not subject to MTA-STS.
+	STS STSResolver
+	// DANE applies DANE (RFC 7672) to delivery to MX hosts; nil applies none.
+	DANE DANEResolver
+	// Logger reports what MTA-STS testing policies would refuse; nil is slog.Default().
+	Logger *slog.Logger
 }
 
 // Client delivers messages. It is safe for concurrent use.
 type Client struct {
 	opts Options
+	log  *slog.Logger
 }
 
 // New returns a Client.
@@ -102,7 +111,11 @@ func New(opts Options) *Client {
 		d := &net.Dialer{Timeout: opts.DialTimeout}
 		opts.Dial = d.DialContext
 	}
-	return &Client{opts: opts}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Client{opts: opts, log: log}
 }
 
 // Message is what Deliver sends.
@@ -454,7 +467,9 @@ func (s *session) open(h hop, plainOnly bool) error {
 			return &errNextHop{status: "4.7.5", reply: "STARTTLS refused: " + r.String(), isSMTP: true}
 		}
 		conf := &tls.Config{ServerName: h.host, MinVersion: tls.VersionTLS12}
-		if h.tls == TLSVerify {
+		if h.dane != nil {
+			daneConfig(conf, h)
+		} else if h.tls == TLSVerify {
 			conf.RootCAs = s.c.opts.RootCAs
 		} else {
 			conf.InsecureSkipVerify = true // RFC 7435: opportunistic and "required" take any certificate
@@ -468,6 +483,8 @@ func (s *session) open(h hop, plainOnly bool) error {
 			return &errNextHop{status: "4.7.5", reply: "TLS handshake: " + err.Error()}
 		}
 		tc.SetDeadline(time.Time{})
+		state := tc.ConnectionState()
+		s.reportSTSTesting(h, &state)
 		s.setConn(tc)
 		s.tls = true
 		if err := s.hello(); err != nil {
@@ -475,6 +492,8 @@ func (s *session) open(h hop, plainOnly bool) error {
 		}
 	case h.tls != TLSOpportunistic:
 		return &errNextHop{status: "4.7.4", reply: fmt.Sprintf("%s offers no STARTTLS and the route requires TLS", h.host)}
+	default:
+		s.reportSTSTesting(h, nil)
 	}
 	if h.auth != nil {
 		if !s.tls {

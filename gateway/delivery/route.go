@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/sealgate/sealgate/gateway/dane"
 )
 
 // Resolver answers the DNS questions of delivery. *net.Resolver implements it; tests use one
@@ -74,6 +76,12 @@ type hop struct {
 	addrs []string // "ip:port", tried in order
 	tls   TLSPolicy
 	auth  *Auth
+	// stsTesting: the domain's MTA-STS policy is in testing mode; what enforce would refuse
+	// is logged.
+	stsTesting bool
+	// dane are the host's authenticated TLSA records (RFC 7672); the certificate must match
+	// them.
+	dane []dane.TLSA
 }
 
 // errNotFound marks a destination that does not exist (permanent failure).
@@ -133,7 +141,10 @@ func (c *Client) hops(ctx context.Context, domain string) ([]hop, error) {
 		}
 		return nil, lastErr
 	}
-	return out, nil
+	if out, err = c.applyDANE(ctx, domain, out); err != nil {
+		return nil, err
+	}
+	return c.applySTS(ctx, domain, out)
 }
 
 func (c *Client) routeHop(ctx context.Context, r Route) (hop, error) {

@@ -26,8 +26,9 @@ type keyView struct {
 }
 
 type keysData struct {
-	Keys   []keyView
-	HasPGP bool
+	Keys         []keyView
+	HasPGP       bool
+	MobileConfig bool // the Apple configuration profile is offered
 }
 
 func (s *Server) keysPage(w http.ResponseWriter, r *http.Request) {
@@ -57,6 +58,7 @@ func (s *Server) keysPage(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, "folders", err)
 		return
 	}
+	d.MobileConfig = s.opts.MobileConfig != nil
 	q := r.URL.Query()
 	s.render(w, r, "keys", page{Title: "Keys", Folders: folders, Data: d, Notice: q.Get("notice"), Error: q.Get("error")})
 }
@@ -76,6 +78,18 @@ func (s *Server) keyDownload(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/pgp-keys")
 	w.Header().Set("Content-Disposition", contentDisposition(strings.ReplaceAll(sess.user.Address, "@", "_at_")+".asc"))
 	w.Write(data)
+}
+
+// mobileConfig downloads the Apple configuration profile for the user's own address.
+func (s *Server) mobileConfig(w http.ResponseWriter, r *http.Request) {
+	sess := sessionOf(r)
+	if s.opts.MobileConfig == nil {
+		s.fail(w, r, http.StatusNotFound, "Not found.")
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-apple-aspen-config")
+	w.Header().Set("Content-Disposition", contentDisposition(strings.ReplaceAll(sess.user.Address, "@", "_at_")+".mobileconfig"))
+	w.Write(s.opts.MobileConfig(sess.user.Address))
 }
 
 // maxKeyUpload bounds an uploaded key.

@@ -4,8 +4,8 @@
 // Security contract:
 //   - Login checks the account password with the gateway's shared auth.Authenticator, so failed
 //     logins are throttled per client address and per account, across every protocol.
-//   - A password is taken only over TLS (directly, or through a reverse proxy on loopback that
-//     sets X-Forwarded-Proto: https), or over plain HTTP from loopback when
+//   - A password is taken only over TLS (directly, or through a reverse proxy in [http]
+//     trusted_proxies that sets X-Forwarded-Proto: https), or over plain HTTP from loopback when
 //     PlaintextAuthOnLoopback is set; otherwise the login form says so and refuses.
 //   - Sessions live on the server (random 256-bit ids, idle and absolute expiry, deleted at
 //     logout); the cookie is HttpOnly, SameSite=Strict, and Secure (with the __Host- prefix)
@@ -81,13 +81,16 @@ type Options struct {
 	// OnChange is told when web mail changed a user's mailboxes (to wake IMAP IDLE); may be nil.
 	OnChange func(userID int64)
 	// PlaintextAuthOnLoopback lets a loopback client log in over plain HTTP (development).
-	// Otherwise a password is taken only over TLS, or from a reverse proxy on loopback that
-	// says its client used https (X-Forwarded-Proto).
+	// Otherwise a password is taken only over TLS, or from a trusted reverse proxy that says
+	// its client used https (X-Forwarded-Proto, kept only from [http] trusted_proxies).
 	PlaintextAuthOnLoopback bool
 	// SessionIdle ends a session unused this long [30m]; SessionMax ends any session [12h].
 	SessionIdle, SessionMax time.Duration
 	// Now is the clock [time.Now].
 	Now func() time.Time
+	// MobileConfig makes the Apple configuration profile (mail settings, no password) the keys
+	// page offers for the user's address; nil offers none.
+	MobileConfig func(address string) []byte
 }
 
 // Server is the web mail handler.
@@ -145,6 +148,7 @@ func New(opts Options) (*Server, error) {
 	m.HandleFunc("GET /mail/keys", s.authed(s.keysPage))
 	m.HandleFunc("GET /mail/keys/public.asc", s.authed(s.keyDownload))
 	m.HandleFunc("POST /mail/keys", s.authed(s.keyUpload))
+	m.HandleFunc("GET /mail/apple.mobileconfig", s.authed(s.mobileConfig))
 	m.HandleFunc("GET /mail/api/status", s.authed(s.status))
 	m.HandleFunc("/mail/", func(w http.ResponseWriter, r *http.Request) { s.fail(w, r, http.StatusNotFound, "Not found.") })
 	s.mux = m
@@ -181,11 +185,12 @@ func staticHandler(root fs.FS) http.Handler {
 	})
 }
 
-// isTLS reports whether r reached us over TLS: directly, or through a reverse proxy on
-// loopback that says its client used https. The header from any other address counts for
-// nothing: a client could set it itself.
+// isTLS reports whether r reached us over TLS: directly, or through a reverse proxy that says
+// its client used https. The gateway serves web mail behind httpfront.Proxies, which keeps
+// X-Forwarded-Proto only on requests from [http] trusted_proxies and removes it from every
+// other one (a client could set it itself): that is the one place the header is judged.
 func isTLS(r *http.Request) bool {
-	return r.TLS != nil || clientAddr(r).IsLoopback() && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 }
 
 // passwordAllowed reports whether a password may be sent on r: over TLS (see isTLS), or

@@ -14,6 +14,7 @@ import (
 
 	"github.com/sealgate/sealgate/gateway/address"
 	"github.com/sealgate/sealgate/gateway/auth"
+	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 	"github.com/sealgate/sealgate/gateway/msgbuf"
 	"github.com/sealgate/sealgate/gateway/pipeline"
@@ -94,8 +95,10 @@ func TestLoginSessionLogout(t *testing.T) {
 	}
 }
 
+// X-Forwarded-Proto counts only from a trusted proxy ([http] trusted_proxies): from anyone
+// else it is removed in front of web mail (TestE2ETrustedProxies in gateway).
 func TestSecureCookieOverTLS(t *testing.T) {
-	e := start(t)
+	e := start(t, func(c *config.Config) { c.HTTP.TrustedProxies = []string{"127.0.0.0/8"} })
 	b := e.browser(t)
 	req, _ := http.NewRequest("GET", e.base+"/mail/login", nil)
 	req.Header.Set("X-Forwarded-Proto", "https")

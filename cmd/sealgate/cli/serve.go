@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"os/signal"
 	"runtime/debug"
 	"syscall"
@@ -40,21 +41,32 @@ func serveCmd(g *globals) *cobra.Command {
 			"login from loopback and create the users alice@localhost and bob@localhost with new passwords.",
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := g.loadConfig()
+			// SIGHUP reloads (see reloadOnHUP); caught from here on so that it never kills.
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			load := func() (*config.Config, error) {
+				cfg, err := g.loadConfig()
+				if err != nil {
+					return nil, err
+				}
+				if logFormat != "" {
+					cfg.Log.Format = logFormat
+				}
+				if logLevel != "" {
+					cfg.Log.Level = logLevel
+				}
+				if demo {
+					cfg.Auth.PlaintextOnLoopback = true
+				}
+				if ps := cfg.Validate(); len(ps) > 0 {
+					return nil, &config.Problems{List: ps}
+				}
+				return cfg, nil
+			}
+			cfg, err := load()
 			if err != nil {
 				return err
-			}
-			if logFormat != "" {
-				cfg.Log.Format = logFormat
-			}
-			if logLevel != "" {
-				cfg.Log.Level = logLevel
-			}
-			if demo {
-				cfg.Auth.PlaintextOnLoopback = true
-			}
-			if ps := cfg.Validate(); len(ps) > 0 {
-				return &config.Problems{List: ps}
 			}
 			logger := newLogger(g.env.Stderr, cfg.Log)
 			if g.env.Getenv("GOGC") == "" {
@@ -81,11 +93,18 @@ func serveCmd(g *globals) *cobra.Command {
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			var runErr error
-			select {
-			case <-ctx.Done():
-				logger.Info("shutting down")
-			case runErr = <-gw.Errors():
-				logger.Error("server failed", "err", runErr)
+		wait:
+			for {
+				select {
+				case <-ctx.Done():
+					logger.Info("shutting down")
+					break wait
+				case runErr = <-gw.Errors():
+					logger.Error("server failed", "err", runErr)
+					break wait
+				case <-hup:
+					reloadOnHUP(ctx, gw, logger, load)
+				}
 			}
 			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
@@ -96,6 +115,18 @@ func serveCmd(g *globals) *cobra.Command {
 	c.Flags().StringVar(&logFormat, "log-format", "", `log format: "text" or "json" (default from config)`)
 	c.Flags().StringVar(&logLevel, "log-level", "", `least severe level logged: debug, info, warn, error`)
 	return c
+}
+
+// reloadOnHUP reads the configuration again and applies it (gateway.Reload logs what changed
+// and what needs a restart). A configuration that does not load or validate changes nothing.
+func reloadOnHUP(ctx context.Context, gw *gateway.Gateway, logger *slog.Logger, load func() (*config.Config, error)) {
+	logger.Info("SIGHUP: reloading the configuration and certificates")
+	cfg, err := load()
+	if err != nil {
+		logger.Error("configuration not reloaded; the running one stays", "err", err)
+		return
+	}
+	gw.Reload(ctx, cfg)
 }
 
 func newLogger(w io.Writer, c config.Log) *slog.Logger {
