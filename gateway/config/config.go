@@ -105,7 +105,7 @@ type Listen struct {
 	// POP3 over implicit TLS. The standard port is 995.
 	POP3S string `toml:"pop3s"`
 
-	// HTTP: web mail, the admin API, /metrics, /healthz and WKD
+	// HTTP: web mail, /metrics, /healthz and WKD
 	// (/.well-known/openpgpkey).
 	HTTP string `toml:"http"`
 }
