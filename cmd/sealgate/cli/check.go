@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/sealgate/sealgate/gateway/config"
 )
 
 func checkCmd(g *globals) *cobra.Command {
@@ -16,23 +18,20 @@ func checkCmd(g *globals) *cobra.Command {
 			"problem and exits non-zero when there is any.",
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, s, err := g.openStore()
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			probs, err := s.Check(context.Background())
-			if err != nil {
-				return err
-			}
-			for _, p := range probs {
-				fmt.Fprintln(g.env.Stdout, p)
-			}
-			if len(probs) > 0 {
-				return fmt.Errorf("check: %d problems found", len(probs))
-			}
-			fmt.Fprintln(g.env.Stdout, "store is consistent")
-			return nil
+			return g.withStore(func(ctx context.Context, _ *config.Config, s adminStore) error {
+				probs, err := s.Check(ctx)
+				if err != nil {
+					return err
+				}
+				for _, p := range probs {
+					fmt.Fprintln(g.env.Stdout, p)
+				}
+				if len(probs) > 0 {
+					return fmt.Errorf("check: %d problems found", len(probs))
+				}
+				fmt.Fprintln(g.env.Stdout, "store is consistent")
+				return nil
+			})
 		},
 	}
 }

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -257,67 +256,68 @@ func keysListCmd(g *globals) *cobra.Command {
 		Short: "List keys and certificates with their trust and state",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			kr, err := g.openKeyring()
-			if err != nil {
-				return err
-			}
-			defer kr.Close()
-			filter := ""
-			if len(args) == 1 {
-				if filter, err = keys.NormalizeAddress(args[0]); err != nil {
-					return err
-				}
-			}
-			es, err := kr.List(context.Background(), filter)
-			if err != nil {
-				return err
-			}
-			now := kr.Now()
-			rows := []listRow{}
-			for _, e := range es {
-				addrs := e.Addresses
-				if len(addrs) == 0 {
-					addrs = []string{""}
-				}
-				for _, a := range addrs {
-					if filter != "" && a != filter {
-						continue
-					}
-					r := listRow{Address: a, Scheme: string(e.Scheme), Fingerprint: e.Fingerprint, Secret: e.Secret,
-						Trust: string(e.Trust), State: string(e.State(now)), Created: e.Created.UTC().Format(time.RFC3339),
-						Algorithm: e.Algorithm, Source: e.Source}
-					if !e.Expires.IsZero() {
-						s := e.Expires.UTC().Format(time.RFC3339)
-						r.Expires = &s
-					}
-					rows = append(rows, r)
-				}
-			}
-			if asJSON {
-				enc := json.NewEncoder(g.env.Stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(rows)
-			}
-			tw := tabwriter.NewWriter(g.env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ADDRESS\tSCHEME\tFINGERPRINT\tALGORITHM\tSECRET\tEXPIRES\tTRUST\tSTATE")
-			for _, r := range rows {
-				addr, exp, sec := r.Address, "never", "no"
-				if addr == "" {
-					addr = "-"
-				}
-				if r.Expires != nil {
-					exp = (*r.Expires)[:10]
-				}
-				if r.Secret {
-					sec = "yes"
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", addr, r.Scheme, r.Fingerprint, r.Algorithm, sec, exp, r.Trust, r.State)
-			}
-			return tw.Flush()
+			return g.withKeyring(func(ctx context.Context, kr *keys.Keyring) error {
+				return keysList(ctx, g, kr, args, asJSON)
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
 	return cmd
+}
+
+// keysList prints the entries of the keyring, of one address when args names one.
+func keysList(ctx context.Context, g *globals, kr *keys.Keyring, args []string, asJSON bool) error {
+	var err error
+	filter := ""
+	if len(args) == 1 {
+		if filter, err = keys.NormalizeAddress(args[0]); err != nil {
+			return err
+		}
+	}
+	es, err := kr.List(ctx, filter)
+	if err != nil {
+		return err
+	}
+	now := kr.Now()
+	rows := []listRow{}
+	for _, e := range es {
+		addrs := e.Addresses
+		if len(addrs) == 0 {
+			addrs = []string{""}
+		}
+		for _, a := range addrs {
+			if filter != "" && a != filter {
+				continue
+			}
+			r := listRow{Address: a, Scheme: string(e.Scheme), Fingerprint: e.Fingerprint, Secret: e.Secret,
+				Trust: string(e.Trust), State: string(e.State(now)), Created: e.Created.UTC().Format(time.RFC3339),
+				Algorithm: e.Algorithm, Source: e.Source}
+			if !e.Expires.IsZero() {
+				s := e.Expires.UTC().Format(time.RFC3339)
+				r.Expires = &s
+			}
+			rows = append(rows, r)
+		}
+	}
+	if asJSON {
+		return g.printJSON(rows)
+	}
+	tw := tabwriter.NewWriter(g.env.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ADDRESS\tSCHEME\tFINGERPRINT\tALGORITHM\tSECRET\tEXPIRES\tTRUST\tSTATE")
+	for _, r := range rows {
+		addr, exp, sec := r.Address, "never", "no"
+		if addr == "" {
+			addr = "-"
+		}
+		if r.Expires != nil {
+			exp = (*r.Expires)[:10]
+		}
+		if r.Secret {
+			sec = "yes"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", addr, r.Scheme, r.Fingerprint, r.Algorithm, sec, exp, r.Trust, r.State)
+	}
+	return tw.Flush()
 }
 
 func fingerprintCmd(g *globals, use, short, done string, fn func(*keys.Admin, string) (keys.Entry, error)) *cobra.Command {
@@ -400,25 +400,41 @@ func keysPendingCmd(g *globals) *cobra.Command {
 	}
 }
 
+// auditJSON is one record of `keys audit --json`.
+type auditJSON struct {
+	At          string `json:"at"`
+	Actor       string `json:"actor"`
+	Action      string `json:"action"`
+	Fingerprint string `json:"fingerprint"`
+	Detail      string `json:"detail"`
+}
+
 func keysAuditCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "audit",
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "audit [--json]",
 		Short: "Print the key audit log: who changed which key, and when",
 		Args:  exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			kr, err := g.openKeyring()
-			if err != nil {
-				return err
-			}
-			defer kr.Close()
-			as, err := kr.Audit(context.Background())
-			if err != nil {
-				return err
-			}
-			for _, a := range as {
-				fmt.Fprintf(g.env.Stdout, "%s\t%s\t%s\t%s\t%s\n", a.At.UTC().Format(time.RFC3339), a.Actor, a.Action, a.Fingerprint, a.Detail)
-			}
-			return nil
+			return g.withKeyring(func(ctx context.Context, kr *keys.Keyring) error {
+				as, err := kr.Audit(ctx)
+				if err != nil {
+					return err
+				}
+				out := make([]auditJSON, 0, len(as))
+				for _, a := range as {
+					out = append(out, auditJSON{At: jsonTime(a.At), Actor: a.Actor, Action: a.Action, Fingerprint: a.Fingerprint, Detail: a.Detail})
+				}
+				if asJSON {
+					return g.printJSON(out)
+				}
+				for _, a := range out {
+					fmt.Fprintf(g.env.Stdout, "%s\t%s\t%s\t%s\t%s\n", a.At, a.Actor, a.Action, a.Fingerprint, a.Detail)
+				}
+				return nil
+			})
 		},
 	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
+	return c
 }
