@@ -179,4 +179,3 @@ func printZone(g *globals, recs []dnsrecords.Record) {
 func dkimZone(r mailauth.DKIMRecord) string {
 	return dnsrecords.Record{Name: r.Name, Type: dnsrecords.TypeTXT, TTL: dnsrecords.DefaultTTL, Value: r.Value}.Zone()
 }
-

@@ -62,7 +62,7 @@ func Run(env Env) int {
 	root.SetIn(env.Stdin)
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
-	root.AddCommand(serveCmd(g), userCmd(g), configCmd(g), policyCmd(g), queueCmd(g), dkimCmd(g), keysCmd(g), aliasCmd(g), checkCmd(g), mailCmd(g), dbCmd(g), versionCmd(g), dnsCmd(g))
+	root.AddCommand(serveCmd(g), userCmd(g), configCmd(g), policyCmd(g), queueCmd(g), dkimCmd(g), keysCmd(g), aliasCmd(g), checkCmd(g), mailCmd(g), dbCmd(g), versionCmd(g), dnsCmd(g), backupCmd(g), restoreCmd(g))
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return err })
 	if err := root.Execute(); err != nil {
 		msg := strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
