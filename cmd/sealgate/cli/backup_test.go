@@ -16,12 +16,15 @@ import (
 )
 
 // TestBackupRestoreUnderLoad: a backup taken while four SMTP clients deliver (some bodies
-// large enough to be files), restored into a new directory, passes `sealgate check`, and a
-// gateway started on it serves over IMAP every message acknowledged before the backup began,
-// with the keyring's secret key opening under the carried master key.
+// large enough to be files) and an IMAP client expunges large messages as they arrive in
+// another mailbox (so body files disappear during the copy), restored into a new directory,
+// passes `sealgate check`, and a gateway started on it serves over IMAP every message
+// acknowledged before the backup began, with the keyring's secret key opening under the
+// carried master key.
 func TestBackupRestoreUnderLoad(t *testing.T) {
 	env := gatewaytest.Start(t)
 	env.AddUser("alice@localhost", "pw-alice")
+	env.AddUser("bob@localhost", "pw-bob")
 	d := []string{"--data", env.Dir}
 	mustRun(t, "", append(d, "keys", "generate", "alice@localhost", "--pgp")...)
 
@@ -30,7 +33,7 @@ func TestBackupRestoreUnderLoad(t *testing.T) {
 		acked []string
 		stop  = make(chan struct{})
 		wg    sync.WaitGroup
-		errs  = make(chan error, 4)
+		errs  = make(chan error, 6)
 	)
 	big := strings.Repeat(strings.Repeat("x", 76)+"\r\n", 1<<20/78+100) // above mailstore.InlineLimit
 	for w := 0; w < 4; w++ {
@@ -51,20 +54,65 @@ func TestBackupRestoreUnderLoad(t *testing.T) {
 				default:
 				}
 				subject := fmt.Sprintf("m-%d-%d", w, n)
-				body := "hello\r\n"
+				body, rcpt := "hello\r\n", "alice@localhost"
 				if n%5 == 0 {
 					body = big
 				}
-				if err := send(c, "alice@localhost", "Subject: "+subject+"\r\n\r\n"+body); err != nil {
+				if w == 3 { // bob's mail is expunged as it arrives
+					body, rcpt = big, "bob@localhost"
+				}
+				if err := send(c, rcpt, "Subject: "+subject+"\r\n\r\n"+body); err != nil {
 					errs <- fmt.Errorf("%s: %w", subject, err)
 					return
 				}
-				mu.Lock()
-				acked = append(acked, subject)
-				mu.Unlock()
+				if rcpt == "alice@localhost" {
+					mu.Lock()
+					acked = append(acked, subject)
+					mu.Unlock()
+				}
 			}
 		}(w)
 	}
+	wg.Add(1)
+	go func() { // bob expunges everything, all the time
+		defer wg.Done()
+		ic, err := imapclient.DialTLS(env.GW.Addr("imaps"), &imapclient.Options{TLSConfig: env.TLSConfig()})
+		if err != nil {
+			errs <- err
+			return
+		}
+		defer ic.Close()
+		if err := ic.Login("bob@localhost", "pw-bob").Wait(); err != nil {
+			errs <- err
+			return
+		}
+		var all imap.SeqSet
+		all.AddRange(1, 0)
+		for {
+			select {
+			case <-stop:
+				errs <- nil
+				return
+			default:
+			}
+			sel, err := ic.Select("INBOX", nil).Wait()
+			if err != nil {
+				errs <- err
+				return
+			}
+			if sel.NumMessages == 0 {
+				continue
+			}
+			if err := ic.Store(all, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Flags: []imap.Flag{imap.FlagDeleted}, Silent: true}, nil).Close(); err != nil {
+				errs <- err
+				return
+			}
+			if err := ic.Expunge().Close(); err != nil {
+				errs <- err
+				return
+			}
+		}
+	}()
 	waitFor := func(n int) {
 		for {
 			mu.Lock()
@@ -80,7 +128,7 @@ func TestBackupRestoreUnderLoad(t *testing.T) {
 			}
 		}
 	}
-	waitFor(20)
+	waitFor(15)
 	mu.Lock()
 	before := append([]string(nil), acked...)
 	mu.Unlock()
