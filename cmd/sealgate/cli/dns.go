@@ -24,38 +24,51 @@ func dnsCmd(g *globals) *cobra.Command {
 	c := group("dns", "Print the DNS records a domain needs, and check them")
 	var asJSON, checkJSON bool
 	records := &cobra.Command{
-		Use:   "records DOMAIN [--json]",
-		Short: "Print every DNS record to publish for DOMAIN, in zone-file form",
+		Use:   "records [DOMAIN] [--json]",
+		Short: "Print every DNS record to publish for DOMAIN (every local domain without it), in zone-file form",
 		Long: "Print every record DOMAIN needs: MX, SPF, DKIM, DMARC, MTA-STS (and its policy text),\n" +
 			"TLS-RPT, SRV records for submission, IMAP and POP3 (RFC 6186, RFC 8314), the autoconfig,\n" +
 			"autodiscover and WKD names. The SRV ports are those of the configured listeners; a listener\n" +
 			"that is off is published as not offered. The hostname's A/AAAA and PTR records are left to\n" +
 			"the operator.",
-		Args: exactArgs(1, "one DOMAIN"),
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			recs, err := g.dnsRecords(args[0])
+			all, err := g.dnsDomains(args)
 			if err != nil {
 				return err
 			}
 			if asJSON {
-				return g.printJSON(recs)
+				var flat []dnsrecords.Record
+				for _, recs := range all {
+					flat = append(flat, recs...)
+				}
+				return g.printJSON(flat)
 			}
-			printZone(g, recs)
+			for i, recs := range all {
+				if i > 0 {
+					fmt.Fprintln(g.env.Stdout)
+				}
+				printZone(g, recs)
+			}
 			return nil
 		},
 	}
 	records.Flags().BoolVar(&asJSON, "json", false, "print a JSON array of records")
 	check := &cobra.Command{
-		Use:   "check DOMAIN [--json]",
-		Short: "Compare DOMAIN's records with what the resolver answers",
+		Use:   "check [DOMAIN] [--json]",
+		Short: "Compare DOMAIN's records (every local domain's without it) with what the resolver answers",
 		Long: "Ask the resolver ([dns] resolver, else the first name server of /etc/resolv.conf) for every\n" +
 			"record `dns records` prints and report each that is missing or different. Exits non-zero\n" +
 			"when any is.",
-		Args: exactArgs(1, "one DOMAIN"),
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			recs, err := g.dnsRecords(args[0])
+			all, err := g.dnsDomains(args)
 			if err != nil {
 				return err
+			}
+			var recs []dnsrecords.Record
+			for _, r := range all {
+				recs = append(recs, r...)
 			}
 			cfg, err := g.loadConfig()
 			if err != nil {
@@ -89,7 +102,7 @@ func dnsCmd(g *globals) *cobra.Command {
 				}
 			}
 			if bad > 0 {
-				return fmt.Errorf("dns check: %d of %d records of %s are missing or different", bad, len(res), args[0])
+				return fmt.Errorf("dns check: %d of %d records are missing or different", bad, len(res))
 			}
 			return nil
 		},
@@ -97,6 +110,27 @@ func dnsCmd(g *globals) *cobra.Command {
 	check.Flags().BoolVar(&checkJSON, "json", false, "print the results as a JSON array")
 	c.AddCommand(records, check)
 	return c
+}
+
+// dnsDomains makes the records of the domain in args, or of every local domain.
+func (g *globals) dnsDomains(args []string) ([][]dnsrecords.Record, error) {
+	domains := args
+	if len(domains) == 0 {
+		cfg, err := g.loadConfig()
+		if err != nil {
+			return nil, err
+		}
+		domains = cfg.Domains
+	}
+	var out [][]dnsrecords.Record
+	for _, d := range domains {
+		recs, err := g.dnsRecords(d)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, recs)
+	}
+	return out, nil
 }
 
 // dnsRecords makes the records of a local domain from the configuration and its DKIM keys.

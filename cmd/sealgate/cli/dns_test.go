@@ -87,6 +87,10 @@ resolver = "` + resolver + `"
 		t.Errorf("MTA-STS record and policy text missing:\n%s", zoneText)
 	}
 
+	// Without DOMAIN: every local domain, here the one.
+	if all := mustRun(t, "", append(d, "dns", "records")...).stdout; all != zoneText {
+		t.Fatalf("dns records without DOMAIN differs from dns records example.test")
+	}
 	// The JSON form has the same records.
 	var recs []struct{ Name, Type, Value string }
 	if err := json.Unmarshal([]byte(mustRun(t, "", append(d, "dns", "records", "example.test", "--json")...).stdout), &recs); err != nil || len(recs) != n {

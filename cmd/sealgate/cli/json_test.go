@@ -12,7 +12,7 @@ import (
 func TestJSONOutput(t *testing.T) {
 	d := []string{"--data", filepath.Join(t.TempDir(), "data")}
 	cmds := [][]string{
-		{"user", "list"}, {"alias", "list"}, {"keys", "list"}, {"keys", "audit"}, {"queue", "list"},
+		{"user", "list"}, {"alias", "list"}, {"keys", "list"}, {"keys", "audit"}, {"keys", "pending"}, {"queue", "list"},
 	}
 	for _, c := range cmds {
 		r := run(t, "", nil, append(append(d, c...), "--json")...)

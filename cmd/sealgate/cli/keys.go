@@ -83,23 +83,21 @@ func keysGenerateCmd(g *globals) *cobra.Command {
 			if smime && (v6 || algo != "") {
 				return errors.New("keys generate: --algo and --v6 go with --pgp")
 			}
-			kr, err := g.openKeyring()
-			if err != nil {
-				return err
-			}
-			defer kr.Close()
-			adm := kr.Admin(g.actor())
-			var e keys.Entry
-			if pgp {
-				e, err = adm.GeneratePGP(context.Background(), args[0], keys.PGPOptions{Algorithm: algo, V6: v6})
-			} else {
-				e, err = adm.GenerateSMIME(context.Background(), args[0])
-			}
-			if err != nil {
-				return keysErr(err, "")
-			}
-			fmt.Fprintf(g.env.Stdout, "generated %s %s %s for %s\n", e.Scheme, e.Algorithm, e.Fingerprint, strings.Join(e.Addresses, ", "))
-			return nil
+			return g.withKeyring(func(ctx context.Context, kr *keys.Keyring) error {
+				var err error
+				adm := kr.Admin(g.actor())
+				var e keys.Entry
+				if pgp {
+					e, err = adm.GeneratePGP(ctx, args[0], keys.PGPOptions{Algorithm: algo, V6: v6})
+				} else {
+					e, err = adm.GenerateSMIME(ctx, args[0])
+				}
+				if err != nil {
+					return keysErr(err, "")
+				}
+				fmt.Fprintf(g.env.Stdout, "generated %s %s %s for %s\n", e.Scheme, e.Algorithm, e.Fingerprint, strings.Join(e.Addresses, ", "))
+				return nil
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&pgp, "pgp", false, "make an OpenPGP key (version 4 unless --v6)")
@@ -130,24 +128,21 @@ func keysImportCmd(g *globals) *cobra.Command {
 				s := strings.TrimSuffix(string(p), "\n")
 				pass = []byte(strings.TrimSuffix(s, "\r"))
 			}
-			kr, err := g.openKeyring()
-			if err != nil {
-				return err
-			}
-			defer kr.Close()
-			es, err := kr.Admin(g.actor()).Import(context.Background(), data, keys.ImportOptions{
-				Address: addr, AllowExpired: allowExpired, Passphrase: pass, TrustAnchor: trust})
-			if err != nil {
-				return keysErr(err, "")
-			}
-			for _, e := range es {
-				secret := ""
-				if e.Secret {
-					secret = " with secret key"
+			return g.withKeyring(func(ctx context.Context, kr *keys.Keyring) error {
+				es, err := kr.Admin(g.actor()).Import(ctx, data, keys.ImportOptions{
+					Address: addr, AllowExpired: allowExpired, Passphrase: pass, TrustAnchor: trust})
+				if err != nil {
+					return keysErr(err, "")
 				}
-				fmt.Fprintf(g.env.Stdout, "imported %s %s %s%s %s\n", e.Scheme, e.Algorithm, e.Fingerprint, secret, strings.Join(e.Addresses, ", "))
-			}
-			return nil
+				for _, e := range es {
+					secret := ""
+					if e.Secret {
+						secret = " with secret key"
+					}
+					fmt.Fprintf(g.env.Stdout, "imported %s %s %s%s %s\n", e.Scheme, e.Algorithm, e.Fingerprint, secret, strings.Join(e.Addresses, ", "))
+				}
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&addr, "address", "", "bind the key or certificate to this address")
@@ -202,30 +197,27 @@ func keysExportCmd(g *globals) *cobra.Command {
 			if ca && secret {
 				return errors.New("keys export: the built-in CA's key is not exported")
 			}
-			kr, err := g.openKeyring()
-			if err != nil {
-				return err
-			}
-			defer kr.Close()
-			ctx := context.Background()
-			adm := kr.Admin(g.actor())
-			var out []byte
-			switch {
-			case ca:
-				out, err = kr.ExportCA(ctx)
-			case pgp:
-				out, err = adm.ExportPGP(ctx, args[0], secret)
-			default:
-				out, err = adm.ExportSMIME(ctx, args[0], secret)
-			}
-			if err != nil {
-				if len(args) > 0 {
-					return keysErr(err, "for "+args[0])
+			return g.withKeyring(func(ctx context.Context, kr *keys.Keyring) error {
+				var err error
+				adm := kr.Admin(g.actor())
+				var out []byte
+				switch {
+				case ca:
+					out, err = kr.ExportCA(ctx)
+				case pgp:
+					out, err = adm.ExportPGP(ctx, args[0], secret)
+				default:
+					out, err = adm.ExportSMIME(ctx, args[0], secret)
 				}
-				return keysErr(err, "")
-			}
-			_, err = g.env.Stdout.Write(out)
-			return err
+				if err != nil {
+					if len(args) > 0 {
+						return keysErr(err, "for "+args[0])
+					}
+					return keysErr(err, "")
+				}
+				_, err = g.env.Stdout.Write(out)
+				return err
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&pgp, "pgp", false, "the OpenPGP key, armored")
@@ -326,17 +318,14 @@ func fingerprintCmd(g *globals, use, short, done string, fn func(*keys.Admin, st
 		Short: short,
 		Args:  exactArgs(1, "one FINGERPRINT"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			kr, err := g.openKeyring()
-			if err != nil {
-				return err
-			}
-			defer kr.Close()
-			e, err := fn(kr.Admin(g.actor()), args[0])
-			if err != nil {
-				return keysErr(err, "with fingerprint "+args[0])
-			}
-			fmt.Fprintf(g.env.Stdout, "%s %s %s %s\n", done, e.Scheme, e.Fingerprint, strings.Join(e.Addresses, ", "))
-			return nil
+			return g.withKeyring(func(ctx context.Context, kr *keys.Keyring) error {
+				e, err := fn(kr.Admin(g.actor()), args[0])
+				if err != nil {
+					return keysErr(err, "with fingerprint "+args[0])
+				}
+				fmt.Fprintf(g.env.Stdout, "%s %s %s %s\n", done, e.Scheme, e.Fingerprint, strings.Join(e.Addresses, ", "))
+				return nil
+			})
 		},
 	}
 }
@@ -361,43 +350,58 @@ func keysTrustCmd(g *globals) *cobra.Command {
 			if !ok {
 				return fmt.Errorf("unknown trust level %q (verified, harvested, untrusted)", args[1])
 			}
-			kr, err := g.openKeyring()
-			if err != nil {
-				return err
-			}
-			defer kr.Close()
-			e, err := kr.Admin(g.actor()).SetTrust(context.Background(), args[0], t)
-			if err != nil {
-				return keysErr(err, "with fingerprint "+args[0])
-			}
-			fmt.Fprintf(g.env.Stdout, "%s %s is now %s\n", e.Scheme, e.Fingerprint, e.Trust)
-			return nil
+			return g.withKeyring(func(ctx context.Context, kr *keys.Keyring) error {
+				e, err := kr.Admin(g.actor()).SetTrust(ctx, args[0], t)
+				if err != nil {
+					return keysErr(err, "with fingerprint "+args[0])
+				}
+				fmt.Fprintf(g.env.Stdout, "%s %s is now %s\n", e.Scheme, e.Fingerprint, e.Trust)
+				return nil
+			})
 		},
 	}
 }
 
+// pendingJSON is one record of `keys pending --json`.
+type pendingJSON struct {
+	At                  string `json:"at"`
+	Address             string `json:"address"`
+	Scheme              string `json:"scheme"`
+	VerifiedFingerprint string `json:"verified_fingerprint"`
+	NewFingerprint      string `json:"new_fingerprint"`
+	Source              string `json:"source"`
+}
+
 func keysPendingCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "pending",
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "pending [--json]",
 		Short: "List keys seen in mail that differ from an address's verified key",
 		Args:  exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			kr, err := g.openKeyring()
-			if err != nil {
-				return err
-			}
-			defer kr.Close()
-			ps, err := kr.Pending(context.Background())
-			if err != nil {
-				return err
-			}
-			for _, p := range ps {
-				fmt.Fprintf(g.env.Stdout, "%s\t%s\t%s\tverified %s\tnew %s\tfrom %s\n", p.At.UTC().Format(time.RFC3339),
-					p.Address, p.Scheme, p.OldFingerprint, p.NewFingerprint, p.Source)
-			}
-			return nil
+			return g.withKeyring(func(ctx context.Context, kr *keys.Keyring) error {
+				ps, err := kr.Pending(ctx)
+				if err != nil {
+					return err
+				}
+				out := make([]pendingJSON, 0, len(ps))
+				for _, p := range ps {
+					out = append(out, pendingJSON{At: jsonTime(p.At), Address: p.Address, Scheme: string(p.Scheme),
+						VerifiedFingerprint: p.OldFingerprint, NewFingerprint: p.NewFingerprint, Source: p.Source})
+				}
+				if asJSON {
+					return g.printJSON(out)
+				}
+				for _, p := range out {
+					fmt.Fprintf(g.env.Stdout, "%s\t%s\t%s\tverified %s\tnew %s\tfrom %s\n", p.At, p.Address, p.Scheme,
+						p.VerifiedFingerprint, p.NewFingerprint, p.Source)
+				}
+				return nil
+			})
 		},
 	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
+	return c
 }
 
 // auditJSON is one record of `keys audit --json`.
