@@ -10,10 +10,11 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/sealgate/sealgate/gateway/address"
 	"github.com/sealgate/sealgate/gateway/msgbuf"
 )
 
-func bigBody(t *testing.T, subject string) *msgbuf.Buffer {
+func bigBody(t testing.TB, subject string) *msgbuf.Buffer {
 	buf := msgbuf.New(msgbuf.Options{Dir: t.TempDir(), MemoryLimit: 4096})
 	fmt.Fprintf(buf, "Subject: %s\r\n\r\n", subject)
 	chunk := bytes.Repeat([]byte("0123456789abcdef"), 4096)
@@ -97,5 +98,39 @@ func TestSnapshotGivesUp(t *testing.T) {
 	}
 	if _, err := Snapshot(ctx, dir, filepath.Join(t.TempDir(), "snap")); !errors.Is(err, ErrSnapshotRace) {
 		t.Fatalf("Snapshot of a store missing a body file: %v, want ErrSnapshotRace", err)
+	}
+}
+
+// BenchmarkSnapshot: a store of 2,000 small messages (bodies in the database) and 20 large
+// ones (body files), snapshotted.
+func BenchmarkSnapshot(b *testing.B) {
+	ctx := context.Background()
+	dir := b.TempDir()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	u, err := s.AddUser(ctx, address.Address{Local: "bench", Domain: "x.test"}, "x")
+	if err != nil {
+		b.Fatal(err)
+	}
+	small := bytes.Repeat([]byte("0123456789abcdef"), 640)
+	for i := 0; i < 2000; i++ {
+		body := msgbuf.FromBytes(append([]byte(fmt.Sprintf("Subject: %d\r\n\r\n", i)), small...))
+		if _, err := s.Deliver(ctx, Delivery{Copies: []Copy{{Body: body, Local: []Target{{UserID: u.ID}}}}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for i := 0; i < 20; i++ {
+		if _, err := s.Deliver(ctx, Delivery{Copies: []Copy{{Body: bigBody(b, "big"), Local: []Target{{UserID: u.ID}}}}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := Snapshot(ctx, dir, filepath.Join(b.TempDir(), "snap")); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
