@@ -91,6 +91,9 @@ func Backup(ctx context.Context, o BackupOptions) (BackupManifest, error) {
 	if cfg.Storage.Backend != config.BackendEmbedded {
 		return BackupManifest{}, ErrBackupPostgres
 	}
+	if inside(o.Dest, o.DataDir) {
+		return BackupManifest{}, fmt.Errorf("%s is inside the data directory; back up elsewhere", o.Dest)
+	}
 	if err := emptyDir(o.Dest); err != nil {
 		return BackupManifest{}, err
 	}
@@ -249,6 +252,9 @@ func Restore(ctx context.Context, o RestoreOptions) (BackupManifest, []string, e
 			return m, nil, fmt.Errorf("%s already holds a store (%s); restore into a new directory", o.DataDir, f)
 		}
 	}
+	if inside(o.Source, o.DataDir) || inside(o.DataDir, o.Source) {
+		return m, nil, fmt.Errorf("the backup %s and the data directory %s overlap", o.Source, o.DataDir)
+	}
 	if err := OpenDataDir(o.DataDir); err != nil {
 		return m, nil, err
 	}
@@ -308,6 +314,17 @@ func restoreMasterKey(o RestoreOptions, m BackupManifest) error {
 		return fmt.Errorf("the backup's master.key does not match its manifest")
 	}
 	return nil
+}
+
+// inside reports whether path is dir or under it.
+func inside(path, dir string) bool {
+	p, err1 := filepath.Abs(path)
+	d, err2 := filepath.Abs(dir)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	rel, err := filepath.Rel(d, p)
+	return err == nil && (rel == "." || filepath.IsLocal(rel))
 }
 
 // emptyDir creates dir (0700) or accepts an existing empty one.

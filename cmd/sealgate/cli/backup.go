@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -31,9 +30,6 @@ func backupCmd(g *globals) *cobra.Command {
 			cfg, err := g.loadConfig()
 			if err != nil {
 				return err
-			}
-			if same, _ := sameDir(args[0], g.dataDir); same {
-				return errors.New("backup: DIR is the data directory")
 			}
 			m, err := gateway.Backup(context.Background(), gateway.BackupOptions{
 				Config: cfg, DataDir: g.dataDir, MasterKeyFile: g.masterKeyFile(), Dest: args[0],
@@ -67,9 +63,6 @@ func restoreCmd(g *globals) *cobra.Command {
 			"put there. The configuration is --config, else the backup's sealgate.toml.",
 		Args: exactArgs(1, "one DIR (the backup)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if same, _ := sameDir(args[0], g.dataDir); same {
-				return errors.New("restore: DIR is the data directory")
-			}
 			cfg, err := g.restoreConfig(args[0])
 			if err != nil {
 				return err
@@ -109,17 +102,4 @@ func (g *globals) restoreConfig(backup string) (*config.Config, error) {
 		return config.Default(), nil
 	}
 	return c, err
-}
-
-// sameDir reports whether a and b name one directory.
-func sameDir(a, b string) (bool, error) {
-	x, err := filepath.Abs(a)
-	if err != nil {
-		return false, err
-	}
-	y, err := filepath.Abs(b)
-	if err != nil {
-		return false, err
-	}
-	return strings.TrimSuffix(x, "/") == strings.TrimSuffix(y, "/"), nil
 }
