@@ -237,6 +237,7 @@ type RestoreOptions struct {
 	// MasterKeyFile is where the new data directory's master key is (or is to be put): the
 	// configured one, else DataDir/master.key.
 	MasterKeyFile string
+	Config        *config.Config // the configuration the restored directory is used with
 }
 
 // Restore makes a data directory from a backup and checks it as `sealgate check` does. The
@@ -282,12 +283,7 @@ func Restore(ctx context.Context, o RestoreOptions) (BackupManifest, []string, e
 	if err != nil {
 		return m, probs, err
 	}
-	// The self-signed TLS key is sealed like every private key: it opening proves the key.
-	if sealed, err := os.ReadFile(filepath.Join(o.DataDir, filepath.FromSlash(tlsKeyFile))); err == nil {
-		if _, err := mk.Open(tlsKeyPurpose, sealed); err != nil {
-			probs = append(probs, "master key: the sealed TLS key does not open with "+o.MasterKeyFile)
-		}
-	}
+	probs = append(probs, CheckSecrets(ctx, o.Config, dirFiles{keys.DirFiles{Dir: o.DataDir}}, mk)...)
 	return m, probs, nil
 }
 

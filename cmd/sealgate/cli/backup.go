@@ -74,7 +74,7 @@ func restoreCmd(g *globals) *cobra.Command {
 			if mk == "" {
 				mk = cfg.Keys.MasterKeyPath(g.dataDir)
 			}
-			m, probs, err := gateway.Restore(context.Background(), gateway.RestoreOptions{Source: args[0], DataDir: g.dataDir, MasterKeyFile: mk})
+			m, probs, err := gateway.Restore(context.Background(), gateway.RestoreOptions{Source: args[0], DataDir: g.dataDir, MasterKeyFile: mk, Config: cfg})
 			if err != nil {
 				return fmt.Errorf("restore: %w", err)
 			}

@@ -263,3 +263,22 @@ func send(c *smtp.Client, rcpt, msg string) error {
 	}
 	return w.Close()
 }
+
+// TestCheckFindsAWrongMasterKey: `sealgate check` reports sealed keys (TLS, DKIM) that the
+// master key in use does not open, as after a restore with another key.
+func TestCheckFindsAWrongMasterKey(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	d := []string{"--data", dir}
+	mustRun(t, "", append(d, "dkim", "generate", "localhost", "--selector", "s1")...)
+	if r := run(t, "", nil, append(d, "check")...); r.code != 0 {
+		t.Fatalf("check with the right key: %+v", r)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "master.key"), []byte(strings.Repeat("ab", 32)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, "", nil, append(d, "check")...)
+	wantError(t, r, "1 problems")
+	if !strings.Contains(r.stdout, "the DKIM key of localhost does not open") {
+		t.Fatalf("check with another master key: %+v", r)
+	}
+}
