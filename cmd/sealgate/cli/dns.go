@@ -184,8 +184,13 @@ func listenPort(addr string) int {
 // printZone prints records in zone-file form, each after a comment saying what it is for,
 // the MTA-STS policy text as comments after its record.
 func printZone(g *globals, recs []dnsrecords.Record) {
-	fmt.Fprintf(g.env.Stdout, "; Records for %s. %s needs A/AAAA records of this server's public addresses,\n"+
-		"; and each address a PTR record naming it; those are not shown.\n\n", recs[0].Name, strings.TrimSuffix(strings.Fields(recs[0].Value)[1], "."))
+	for _, r := range recs {
+		if r.Type == dnsrecords.TypeMX {
+			_, host, _ := strings.Cut(r.Value, " ")
+			fmt.Fprintf(g.env.Stdout, "; Records for %s. %s needs A/AAAA records of this server's public addresses,\n"+
+				"; and each address a PTR record naming it; those are not shown.\n\n", r.Name, strings.TrimSuffix(host, "."))
+		}
+	}
 	hasDKIM := false
 	for _, r := range recs {
 		if strings.Contains(r.Name, "._domainkey.") {
