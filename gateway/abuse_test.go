@@ -128,7 +128,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	logs := env.Log.String()
-	if !strings.Contains(logs, "message stored") || !strings.Contains(logs, "auth failed") {
+	if !strings.Contains(logs, "message stored") || !strings.Contains(logs, "result=failed") {
 		t.Fatalf("the log does not show the run (nothing to check):\n%s", logs)
 	}
 	for _, s := range []string{wrong, bobPW, marker, "PRIVATE KEY", string(secret[40:80])} {

@@ -174,7 +174,7 @@ func TestE2ETrustedProxies(t *testing.T) {
 			if code, _ := proxyLogin(t, base, "alice@example.test", "pw-alice-1", map[string]string{"X-Forwarded-For": "203.0.113.9"}); code != http.StatusSeeOther {
 				t.Fatalf("login: %d", code)
 			}
-			if !strings.Contains(env.Log.String(), "user=alice@example.test "+tc.want) {
+			if !strings.Contains(env.Log.String(), "protocol=webmail "+tc.want+" user=alice@example.test") {
 				t.Errorf("log lacks %q:\n%s", tc.want, env.Log.String())
 			}
 		})

@@ -123,7 +123,7 @@ type Listen struct {
 	// POP3 over implicit TLS. The standard port is 995.
 	POP3S string `toml:"pop3s"`
 
-	// HTTP: web mail, the admin API, /metrics, /healthz and WKD
+	// HTTP: web mail, /metrics, /healthz and WKD
 	// (/.well-known/openpgpkey). When https is set, every request here is
 	// redirected there, except ACME HTTP-01 challenges, /healthz and
 	// /metrics.

@@ -36,6 +36,7 @@ type session struct {
 	user   *mailstore.User
 	sel    *selected
 	wire   *idleConn // nil when the connection is not one the Server accepted (tests)
+	id     string    // names the session in the log
 }
 
 // cork gathers the responses of a long command into large writes; the returned function
@@ -49,7 +50,7 @@ func (s *session) cork() func() {
 }
 
 func (s *Server) newSession(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-	sess := &session{srv: s, conn: c, wire: wireConn(c.NetConn())}
+	sess := &session{srv: s, conn: c, wire: wireConn(c.NetConn()), id: newRef()}
 	if ap, err := netip.ParseAddrPort(c.NetConn().RemoteAddr().String()); err == nil {
 		sess.client = ap.Addr().Unmap()
 	}
@@ -109,12 +110,14 @@ func (s *session) Login(username, password string) error {
 	defer cancel()
 	u, err := s.srv.opts.Auth.Authenticate(ctx, username, password, s.client)
 	if err != nil {
+		s.srv.log.Info("login", "protocol", "imap", "session", s.id, "client", s.client, "user", username, "result", "failed", "reason", err.Error())
 		return s.fail(err)
 	}
 	s.user = &u
 	if g := guardOf(s.conn.NetConn()); g != nil {
 		g.authenticated()
 	}
+	s.srv.log.Info("login", "protocol", "imap", "session", s.id, "client", s.client, "user", u.Address, "result", "ok")
 	return nil
 }
 

@@ -369,9 +369,11 @@ func (s *session) login(username, password string) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	u, err := s.srv.opts.Auth.Authenticate(ctx, username, password, s.remoteIP)
+	if err != nil {
+		s.srv.log.Info("login", "protocol", "pop3", "session", s.id, "client", s.remoteIP, "user", username, "result", "failed", "reason", err.Error())
+	}
 	switch {
 	case errors.Is(err, auth.ErrInvalidCredentials):
-		s.srv.log.Info("pop3 login failed", "conn", s.id, "client", s.remoteIP)
 		s.failLogin()
 		return
 	case errors.Is(err, auth.ErrThrottled):
@@ -408,7 +410,7 @@ func (s *session) login(username, password string) {
 	for i, m := range s.drop.Messages {
 		s.msgs[i] = message{MaildropMessage: m, index: i}
 	}
-	s.srv.log.Info("pop3 login", "conn", s.id, "client", s.remoteIP, "user", u.Address, "messages", len(s.msgs), "mode", mode)
+	s.srv.log.Info("login", "protocol", "pop3", "session", s.id, "client", s.remoteIP, "user", u.Address, "result", "ok", "messages", len(s.msgs), "mode", mode)
 	s.reply("+OK maildrop locked and ready, %d messages", len(s.msgs))
 }
 

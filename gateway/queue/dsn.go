@@ -99,6 +99,9 @@ func (b *Bouncer) Settle(ctx context.Context, id int64, st mailstore.Settle) (bo
 			return false, err
 		}
 	}
+	if len(failed) > 0 {
+		b.warn("message bounced", "queue_id", id, "sender", e.Sender, "recipients", st.Bounced, "result", "bounced", "dsn", st.Bounce != nil)
+	}
 	return b.Store.QueueSettle(ctx, id, st)
 }
 

@@ -304,7 +304,7 @@ func (r *Runner) process(ctx context.Context, id int64) error {
 		}
 		deferred = append(deferred, mailstore.QueueRecipient{Address: res.Rcpt, State: st, LastError: lastErr})
 		r.metrics.deliveries.WithLabelValues(res.Outcome.String()).Inc()
-		r.log.Info("queue delivery", "queue_id", id, "rcpt", res.Rcpt, "result", "deferred", "expired", expired,
+		r.log.Info("queue delivery", "queue_id", id, "sender", e.Sender, "rcpt", res.Rcpt, "result", "deferred", "expired", expired,
 			"status", res.Status, "mta", res.MTA, "reply", res.Reply)
 	}
 	if len(deferred) > 0 {
@@ -409,7 +409,7 @@ func (r *Runner) record(ctx context.Context, e mailstore.QueueEntry, res []deliv
 			continue
 		}
 		r.metrics.deliveries.WithLabelValues(x.Outcome.String()).Inc()
-		r.log.Info("queue delivery", "queue_id", e.ID, "rcpt", x.Rcpt, "result", x.Outcome.String(), "status", x.Status, "mta", x.MTA, "reply", x.Reply)
+		r.log.Info("queue delivery", "queue_id", e.ID, "sender", e.Sender, "rcpt", x.Rcpt, "result", x.Outcome.String(), "status", x.Status, "mta", x.MTA, "reply", x.Reply)
 	}
 	if len(out) == 0 {
 		return

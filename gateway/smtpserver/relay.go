@@ -98,6 +98,7 @@ func (s *session) relayRcpt(a address.Address) *reply {
 		ctx, cancel := context.WithTimeout(context.Background(), calloutWait)
 		defer cancel()
 		if c.Check(ctx, a) == callout.NoSuchUser {
+			s.logRefused("recipient", s.from, a.String(), replyUnknownUser)
 			s.srv.metrics.rejected("550")
 			return replyUnknownUser
 		}

@@ -84,12 +84,12 @@ func (s *session) auth(mech string) (sasl.Server, *reply) {
 		defer cancel()
 		u, err := s.srv.opts.Auth.Authenticate(ctx, username, password, s.remoteIP)
 		if err != nil {
-			s.srv.log.Info("smtp auth failed", "conn", s.connID, "client", s.remoteIP, "reason", err)
+			s.logLogin(username, err)
 			s.srv.metrics.authFailed()
 			return authReply(s.srv.log, s.connID, err)
 		}
 		s.user = &u
-		s.srv.log.Info("smtp auth", "conn", s.connID, "client", s.remoteIP, "user", u.Address)
+		s.logLogin(u.Address, nil)
 		return nil
 	}
 	switch mech {
@@ -114,6 +114,7 @@ func (s *session) mail(from string, p mailParams) *reply {
 	}
 	if p.size > s.srv.opts.MaxMessageSize {
 		s.srv.metrics.rejected("552")
+		s.logRefused("sender", from, "", replyTooBig)
 		return replyTooBig
 	}
 	if from == "" {
@@ -129,6 +130,7 @@ func (s *session) mail(from string, p mailParams) *reply {
 			return replyNeedUTF8
 		}
 		if sub && !auth.Owns(*s.user, a, s.srv.subaddressing()) {
+			s.logRefused("sender", from, "", replySenderNotOwned)
 			return replySenderNotOwned
 		}
 		from = a.String()
@@ -158,6 +160,7 @@ func (s *session) rcpt(to string) *reply {
 		switch {
 		case errors.Is(err, addressing.ErrUnknown):
 			s.srv.metrics.rejected("550")
+			s.logRefused("recipient", s.from, a.String(), replyUnknownUser)
 			return replyUnknownUser
 		case errors.Is(err, addressing.ErrLoop):
 			s.srv.log.Warn("alias loop", "conn", s.connID, "err", err)
@@ -175,7 +178,7 @@ func (s *session) rcpt(to string) *reply {
 	// Not ours: only an authenticated user of the submission service, or the organisation's
 	// own server for its senders, may relay.
 	if !s.mayRelay() {
-		s.srv.log.Info("relay denied", "conn", s.connID, "client", s.remoteIP, "rcpt_domain", a.Domain)
+		s.logRefused("recipient", s.from, a.String(), replyRelayDenied)
 		s.srv.metrics.rejected("554")
 		return replyRelayDenied
 	}
@@ -198,7 +201,9 @@ func (s *session) refuse(err error) *reply {
 	if errors.Is(err, msgbuf.ErrTooLarge) {
 		s.srv.metrics.rejected("552")
 	}
-	return dataReply(s.srv.log, s.txID, err)
+	r := dataReply(s.srv.log, s.txID, err)
+	s.logMessage(r, -1, mailstore.Delivered{})
+	return r
 }
 
 // deliver hands a received message to the pipeline; 250 means every copy is durable.
@@ -220,8 +225,9 @@ func (s *session) deliver(buf *msgbuf.Buffer) *reply {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), processTimeout)
 	defer cancel()
-	_, err := s.srv.opts.Pipeline.Process(ctx, env, buf)
+	d, err := s.srv.opts.Pipeline.Process(ctx, env, buf)
 	r := dataReply(s.srv.log, s.txID, err)
+	s.logMessage(r, buf.Size(), d)
 	s.srv.metrics.data(r.code, buf.Size(), time.Since(s.started))
 	return r
 }

@@ -179,7 +179,8 @@ func (s *Server) submit(r *http.Request, sess *session, form map[string]string, 
 	if err := buf.Finish(); err != nil {
 		return err
 	}
-	_, err = s.opts.Pipeline.Process(ctx, env, buf)
+	delivered, err := s.opts.Pipeline.Process(ctx, env, buf)
+	s.logMessage(r, env, buf.Size(), delivered, err)
 	var rej *pipeline.RejectError
 	switch {
 	case errors.As(err, &rej):
@@ -193,7 +194,6 @@ func (s *Server) submit(r *http.Request, sess *session, form map[string]string, 
 	case err != nil:
 		return err
 	}
-	s.log.Info("webmail: sent", "id", env.ID, "user", sess.user.Address, "recipients", len(env.Recipients))
 	// The Sent copy is what the user wrote (the pipeline may have signed or encrypted what left).
 	sent, err := s.opts.Store.MailboxByName(ctx, sess.user.ID, "Sent")
 	if err == nil {

@@ -195,6 +195,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u, err := s.opts.Auth.Authenticate(r.Context(), user, pass, clientAddr(r))
+	if err != nil {
+		s.log.Info("login", "protocol", "webmail", "client", clientAddr(r), "user", user, "result", "failed", "reason", err.Error())
+	}
 	switch {
 	case errors.Is(err, auth.ErrThrottled):
 		s.showLogin(w, r, http.StatusTooManyRequests, user, "Too many failed logins. Wait a few minutes and try again.")
@@ -209,7 +212,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	sess := s.sessions.create(u)
 	setCookie(w, r, "sealgate_login", "", -1)
 	setCookie(w, r, "sealgate_session", sess.id, 0)
-	s.log.Info("webmail: login", "user", u.Address, "client", clientAddr(r))
+	// The session id is the cookie, a secret: it is not logged.
+	s.log.Info("login", "protocol", "webmail", "client", clientAddr(r), "user", u.Address, "result", "ok")
 	http.Redirect(w, r, "/mail/", http.StatusSeeOther)
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sealgate/sealgate/gateway/address"
 	"github.com/sealgate/sealgate/gateway/addressing"
+	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 )
 
@@ -62,31 +63,18 @@ func aliasCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+	var asJSON bool
 	list := &cobra.Command{
-		Use:   "list",
+		Use:   "list [--json]",
 		Short: "List aliases",
 		Args:  exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, s, err := g.openStore()
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			all, err := s.Aliases(context.Background())
-			if err != nil {
-				return err
-			}
-			keys := make([]string, 0, len(all))
-			for k := range all {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			for _, k := range keys {
-				fmt.Fprintf(g.env.Stdout, "%s -> %s\n", all[k].Address, strings.Join(all[k].Targets, ", "))
-			}
-			return nil
+			return g.withStore(func(ctx context.Context, _ *config.Config, s adminStore) error {
+				return aliasList(ctx, g, s, asJSON)
+			})
 		},
 	}
+	list.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
 	del := &cobra.Command{
 		Use:   "delete ADDRESS",
 		Short: "Delete an alias",
@@ -112,6 +100,36 @@ func aliasCmd(g *globals) *cobra.Command {
 	}
 	c.AddCommand(add, list, del)
 	return c
+}
+
+// aliasJSON is one alias in `alias list --json`; a catch-all's address is "@DOMAIN".
+type aliasJSON struct {
+	Address string   `json:"address"`
+	Targets []string `json:"targets"`
+}
+
+// aliasList prints every alias, sorted by its key.
+func aliasList(ctx context.Context, g *globals, s adminStore, asJSON bool) error {
+	all, err := s.Aliases(ctx)
+	if err != nil {
+		return err
+	}
+	keys := make([]string, 0, len(all))
+	for k := range all {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]aliasJSON, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, aliasJSON{Address: all[k].Address, Targets: append([]string{}, all[k].Targets...)})
+	}
+	if asJSON {
+		return g.printJSON(out)
+	}
+	for _, a := range out {
+		fmt.Fprintf(g.env.Stdout, "%s -> %s\n", a.Address, strings.Join(a.Targets, ", "))
+	}
+	return nil
 }
 
 // aliasKey validates an alias address (or "@domain" for a catch-all) in a local domain.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -157,8 +158,14 @@ func TestDKIMCommands(t *testing.T) {
 	d := []string{"--data", filepath.Join(t.TempDir(), "data")}
 	wantError(t, run(t, "", nil, append(d, "dkim", "show", "example.test")...), "no DKIM key for example.test")
 	r := run(t, "", nil, append(d, "dkim", "generate", "example.test", "--selector", "mail")...)
-	if r.code != 0 || !strings.HasPrefix(r.stdout, `mail._domainkey.example.test. IN TXT "v=DKIM1; k=rsa; p=`) {
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "mail._domainkey.example.test. 3600 IN TXT (\n\t\"v=DKIM1; k=rsa; p=") {
 		t.Fatalf("generate: %+v", r)
+	}
+	// The 392-byte RSA-2048 record is two character-strings of at most 255 bytes, which a
+	// zone file takes as they are.
+	strs := regexp.MustCompile(`"([^"]*)"`).FindAllStringSubmatch(r.stdout, -1)
+	if len(strs) != 2 || len(strs[0][1]) != 255 || len(strs[1][1]) > 255 || !strings.HasSuffix(strings.TrimSpace(r.stdout), ")") {
+		t.Fatalf("generate: the record is not split into 255-byte strings:\n%s", r.stdout)
 	}
 	if s := run(t, "", nil, append(d, "dkim", "show", "example.test")...); s.code != 0 || s.stdout != r.stdout {
 		t.Fatalf("show %+v, want %q", s, r.stdout)

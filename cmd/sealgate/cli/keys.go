@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -84,23 +83,21 @@ func keysGenerateCmd(g *globals) *cobra.Command {
 			if smime && (v6 || pq || algo != "") {
 				return errors.New("keys generate: --algo, --v6 and --pq go with --pgp")
 			}
-			kr, err := g.openKeyring()
-			if err != nil {
-				return err
-			}
-			defer kr.Close()
-			adm := kr.Admin(g.actor())
-			var e keys.Entry
-			if pgp {
-				e, err = adm.GeneratePGP(context.Background(), args[0], keys.PGPOptions{Algorithm: algo, V6: v6, PQ: pq})
-			} else {
-				e, err = adm.GenerateSMIME(context.Background(), args[0])
-			}
-			if err != nil {
-				return keysErr(err, "")
-			}
-			fmt.Fprintf(g.env.Stdout, "generated %s %s %s for %s\n", e.Scheme, e.Algorithm, e.Fingerprint, strings.Join(e.Addresses, ", "))
-			return nil
+			return g.withKeyring(func(ctx context.Context, kr *keys.Keyring) error {
+				var err error
+				adm := kr.Admin(g.actor())
+				var e keys.Entry
+				if pgp {
+					e, err = adm.GeneratePGP(ctx, args[0], keys.PGPOptions{Algorithm: algo, V6: v6, PQ: pq})
+				} else {
+					e, err = adm.GenerateSMIME(ctx, args[0])
+				}
+				if err != nil {
+					return keysErr(err, "")
+				}
+				fmt.Fprintf(g.env.Stdout, "generated %s %s %s for %s\n", e.Scheme, e.Algorithm, e.Fingerprint, strings.Join(e.Addresses, ", "))
+				return nil
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&pgp, "pgp", false, "make an OpenPGP key (version 4 unless --v6)")
@@ -127,24 +124,21 @@ func keysImportCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			kr, err := g.openKeyring()
-			if err != nil {
-				return err
-			}
-			defer kr.Close()
-			es, err := kr.Admin(g.actor()).Import(context.Background(), data, keys.ImportOptions{
-				Address: addr, AllowExpired: allowExpired, Passphrase: pass, TrustAnchor: trust})
-			if err != nil {
-				return keysErr(err, "")
-			}
-			for _, e := range es {
-				secret := ""
-				if e.Secret {
-					secret = " with secret key"
+			return g.withKeyring(func(ctx context.Context, kr *keys.Keyring) error {
+				es, err := kr.Admin(g.actor()).Import(ctx, data, keys.ImportOptions{
+					Address: addr, AllowExpired: allowExpired, Passphrase: pass, TrustAnchor: trust})
+				if err != nil {
+					return keysErr(err, "")
 				}
-				fmt.Fprintf(g.env.Stdout, "imported %s %s %s%s %s\n", e.Scheme, e.Algorithm, e.Fingerprint, secret, strings.Join(e.Addresses, ", "))
-			}
-			return nil
+				for _, e := range es {
+					secret := ""
+					if e.Secret {
+						secret = " with secret key"
+					}
+					fmt.Fprintf(g.env.Stdout, "imported %s %s %s%s %s\n", e.Scheme, e.Algorithm, e.Fingerprint, secret, strings.Join(e.Addresses, ", "))
+				}
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&addr, "address", "", "bind the key or certificate to this address")
@@ -227,32 +221,29 @@ func keysExportCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			kr, err := g.openKeyring()
-			if err != nil {
-				return err
-			}
-			defer kr.Close()
-			ctx := context.Background()
-			adm := kr.Admin(g.actor())
-			var out []byte
-			switch {
-			case ca:
-				out, err = kr.ExportCA(ctx)
-			case pgp:
-				out, err = adm.ExportPGP(ctx, args[0], secret)
-			case p12:
-				out, err = adm.ExportSMIMEPKCS12(ctx, args[0], keys.PKCS12Options{Passphrase: pass, Cipher: cipher})
-			default:
-				out, err = adm.ExportSMIME(ctx, args[0], secret)
-			}
-			if err != nil {
-				if len(args) > 0 {
-					return keysErr(err, "for "+args[0])
+			return g.withKeyring(func(ctx context.Context, kr *keys.Keyring) error {
+				var err error
+				adm := kr.Admin(g.actor())
+				var out []byte
+				switch {
+				case ca:
+					out, err = kr.ExportCA(ctx)
+				case pgp:
+					out, err = adm.ExportPGP(ctx, args[0], secret)
+				case p12:
+					out, err = adm.ExportSMIMEPKCS12(ctx, args[0], keys.PKCS12Options{Passphrase: pass, Cipher: cipher})
+				default:
+					out, err = adm.ExportSMIME(ctx, args[0], secret)
 				}
-				return keysErr(err, "")
-			}
-			_, err = g.env.Stdout.Write(out)
-			return err
+				if err != nil {
+					if len(args) > 0 {
+						return keysErr(err, "for "+args[0])
+					}
+					return keysErr(err, "")
+				}
+				_, err = g.env.Stdout.Write(out)
+				return err
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&pgp, "pgp", false, "the OpenPGP key, armored")
@@ -286,67 +277,68 @@ func keysListCmd(g *globals) *cobra.Command {
 		Short: "List keys and certificates with their trust and state",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			kr, err := g.openKeyring()
-			if err != nil {
-				return err
-			}
-			defer kr.Close()
-			filter := ""
-			if len(args) == 1 {
-				if filter, err = kr.NormalizeAddress(args[0]); err != nil {
-					return err
-				}
-			}
-			es, err := kr.List(context.Background(), filter)
-			if err != nil {
-				return err
-			}
-			now := kr.Now()
-			rows := []listRow{}
-			for _, e := range es {
-				addrs := e.Addresses
-				if len(addrs) == 0 {
-					addrs = []string{""}
-				}
-				for _, a := range addrs {
-					if filter != "" && a != filter {
-						continue
-					}
-					r := listRow{Address: a, Scheme: string(e.Scheme), Fingerprint: e.Fingerprint, Secret: e.Secret,
-						Trust: string(e.Trust), State: string(e.State(now)), Created: e.Created.UTC().Format(time.RFC3339),
-						Algorithm: e.Algorithm, Source: e.Source}
-					if !e.Expires.IsZero() {
-						s := e.Expires.UTC().Format(time.RFC3339)
-						r.Expires = &s
-					}
-					rows = append(rows, r)
-				}
-			}
-			if asJSON {
-				enc := json.NewEncoder(g.env.Stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(rows)
-			}
-			tw := tabwriter.NewWriter(g.env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ADDRESS\tSCHEME\tFINGERPRINT\tALGORITHM\tSECRET\tEXPIRES\tTRUST\tSTATE")
-			for _, r := range rows {
-				addr, exp, sec := r.Address, "never", "no"
-				if addr == "" {
-					addr = "-"
-				}
-				if r.Expires != nil {
-					exp = (*r.Expires)[:10]
-				}
-				if r.Secret {
-					sec = "yes"
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", addr, r.Scheme, r.Fingerprint, r.Algorithm, sec, exp, r.Trust, r.State)
-			}
-			return tw.Flush()
+			return g.withKeyring(func(ctx context.Context, kr *keys.Keyring) error {
+				return keysList(ctx, g, kr, args, asJSON)
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
 	return cmd
+}
+
+// keysList prints the entries of the keyring, of one address when args names one.
+func keysList(ctx context.Context, g *globals, kr *keys.Keyring, args []string, asJSON bool) error {
+	var err error
+	filter := ""
+	if len(args) == 1 {
+		if filter, err = kr.NormalizeAddress(args[0]); err != nil {
+			return err
+		}
+	}
+	es, err := kr.List(ctx, filter)
+	if err != nil {
+		return err
+	}
+	now := kr.Now()
+	rows := []listRow{}
+	for _, e := range es {
+		addrs := e.Addresses
+		if len(addrs) == 0 {
+			addrs = []string{""}
+		}
+		for _, a := range addrs {
+			if filter != "" && a != filter {
+				continue
+			}
+			r := listRow{Address: a, Scheme: string(e.Scheme), Fingerprint: e.Fingerprint, Secret: e.Secret,
+				Trust: string(e.Trust), State: string(e.State(now)), Created: e.Created.UTC().Format(time.RFC3339),
+				Algorithm: e.Algorithm, Source: e.Source}
+			if !e.Expires.IsZero() {
+				s := e.Expires.UTC().Format(time.RFC3339)
+				r.Expires = &s
+			}
+			rows = append(rows, r)
+		}
+	}
+	if asJSON {
+		return g.printJSON(rows)
+	}
+	tw := tabwriter.NewWriter(g.env.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ADDRESS\tSCHEME\tFINGERPRINT\tALGORITHM\tSECRET\tEXPIRES\tTRUST\tSTATE")
+	for _, r := range rows {
+		addr, exp, sec := r.Address, "never", "no"
+		if addr == "" {
+			addr = "-"
+		}
+		if r.Expires != nil {
+			exp = (*r.Expires)[:10]
+		}
+		if r.Secret {
+			sec = "yes"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", addr, r.Scheme, r.Fingerprint, r.Algorithm, sec, exp, r.Trust, r.State)
+	}
+	return tw.Flush()
 }
 
 func fingerprintCmd(g *globals, use, short, done string, fn func(*keys.Admin, string) (keys.Entry, error)) *cobra.Command {
@@ -355,17 +347,14 @@ func fingerprintCmd(g *globals, use, short, done string, fn func(*keys.Admin, st
 		Short: short,
 		Args:  exactArgs(1, "one FINGERPRINT"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			kr, err := g.openKeyring()
-			if err != nil {
-				return err
-			}
-			defer kr.Close()
-			e, err := fn(kr.Admin(g.actor()), args[0])
-			if err != nil {
-				return keysErr(err, "with fingerprint "+args[0])
-			}
-			fmt.Fprintf(g.env.Stdout, "%s %s %s %s\n", done, e.Scheme, e.Fingerprint, strings.Join(e.Addresses, ", "))
-			return nil
+			return g.withKeyring(func(ctx context.Context, kr *keys.Keyring) error {
+				e, err := fn(kr.Admin(g.actor()), args[0])
+				if err != nil {
+					return keysErr(err, "with fingerprint "+args[0])
+				}
+				fmt.Fprintf(g.env.Stdout, "%s %s %s %s\n", done, e.Scheme, e.Fingerprint, strings.Join(e.Addresses, ", "))
+				return nil
+			})
 		},
 	}
 }
@@ -390,64 +379,95 @@ func keysTrustCmd(g *globals) *cobra.Command {
 			if !ok {
 				return fmt.Errorf("unknown trust level %q (verified, harvested, untrusted)", args[1])
 			}
-			kr, err := g.openKeyring()
-			if err != nil {
-				return err
-			}
-			defer kr.Close()
-			e, err := kr.Admin(g.actor()).SetTrust(context.Background(), args[0], t)
-			if err != nil {
-				return keysErr(err, "with fingerprint "+args[0])
-			}
-			fmt.Fprintf(g.env.Stdout, "%s %s is now %s\n", e.Scheme, e.Fingerprint, e.Trust)
-			return nil
+			return g.withKeyring(func(ctx context.Context, kr *keys.Keyring) error {
+				e, err := kr.Admin(g.actor()).SetTrust(ctx, args[0], t)
+				if err != nil {
+					return keysErr(err, "with fingerprint "+args[0])
+				}
+				fmt.Fprintf(g.env.Stdout, "%s %s is now %s\n", e.Scheme, e.Fingerprint, e.Trust)
+				return nil
+			})
 		},
 	}
+}
+
+// pendingJSON is one record of `keys pending --json`.
+type pendingJSON struct {
+	At                  string `json:"at"`
+	Address             string `json:"address"`
+	Scheme              string `json:"scheme"`
+	VerifiedFingerprint string `json:"verified_fingerprint"`
+	NewFingerprint      string `json:"new_fingerprint"`
+	Source              string `json:"source"`
 }
 
 func keysPendingCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "pending",
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "pending [--json]",
 		Short: "List keys seen in mail that differ from an address's verified key",
 		Args:  exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			kr, err := g.openKeyring()
-			if err != nil {
-				return err
-			}
-			defer kr.Close()
-			ps, err := kr.Pending(context.Background())
-			if err != nil {
-				return err
-			}
-			for _, p := range ps {
-				fmt.Fprintf(g.env.Stdout, "%s\t%s\t%s\tverified %s\tnew %s\tfrom %s\n", p.At.UTC().Format(time.RFC3339),
-					p.Address, p.Scheme, p.OldFingerprint, p.NewFingerprint, p.Source)
-			}
-			return nil
+			return g.withKeyring(func(ctx context.Context, kr *keys.Keyring) error {
+				ps, err := kr.Pending(ctx)
+				if err != nil {
+					return err
+				}
+				out := make([]pendingJSON, 0, len(ps))
+				for _, p := range ps {
+					out = append(out, pendingJSON{At: jsonTime(p.At), Address: p.Address, Scheme: string(p.Scheme),
+						VerifiedFingerprint: p.OldFingerprint, NewFingerprint: p.NewFingerprint, Source: p.Source})
+				}
+				if asJSON {
+					return g.printJSON(out)
+				}
+				for _, p := range out {
+					fmt.Fprintf(g.env.Stdout, "%s\t%s\t%s\tverified %s\tnew %s\tfrom %s\n", p.At, p.Address, p.Scheme,
+						p.VerifiedFingerprint, p.NewFingerprint, p.Source)
+				}
+				return nil
+			})
 		},
 	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
+	return c
+}
+
+// auditJSON is one record of `keys audit --json`.
+type auditJSON struct {
+	At          string `json:"at"`
+	Actor       string `json:"actor"`
+	Action      string `json:"action"`
+	Fingerprint string `json:"fingerprint"`
+	Detail      string `json:"detail"`
 }
 
 func keysAuditCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "audit",
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "audit [--json]",
 		Short: "Print the key audit log: who changed which key, and when",
 		Args:  exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			kr, err := g.openKeyring()
-			if err != nil {
-				return err
-			}
-			defer kr.Close()
-			as, err := kr.Audit(context.Background())
-			if err != nil {
-				return err
-			}
-			for _, a := range as {
-				fmt.Fprintf(g.env.Stdout, "%s\t%s\t%s\t%s\t%s\n", a.At.UTC().Format(time.RFC3339), a.Actor, a.Action, a.Fingerprint, a.Detail)
-			}
-			return nil
+			return g.withKeyring(func(ctx context.Context, kr *keys.Keyring) error {
+				as, err := kr.Audit(ctx)
+				if err != nil {
+					return err
+				}
+				out := make([]auditJSON, 0, len(as))
+				for _, a := range as {
+					out = append(out, auditJSON{At: jsonTime(a.At), Actor: a.Actor, Action: a.Action, Fingerprint: a.Fingerprint, Detail: a.Detail})
+				}
+				if asJSON {
+					return g.printJSON(out)
+				}
+				for _, a := range out {
+					fmt.Fprintf(g.env.Stdout, "%s\t%s\t%s\t%s\t%s\n", a.At, a.Actor, a.Action, a.Fingerprint, a.Detail)
+				}
+				return nil
+			})
 		},
 	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
+	return c
 }

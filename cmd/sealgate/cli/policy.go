@@ -44,12 +44,10 @@ func policyCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			_, s, err := g.openStore()
+			err = g.withStore(func(ctx context.Context, _ *config.Config, s adminStore) error {
+				return s.SetPolicy(ctx, scope.Name, kv)
+			})
 			if err != nil {
-				return err
-			}
-			defer s.Close()
-			if err := s.SetPolicy(context.Background(), scope.Name, kv); err != nil {
 				return err
 			}
 			keys := make([]string, 0, len(kv))
@@ -67,8 +65,9 @@ func policyCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+	var asJSON bool
 	show := &cobra.Command{
-		Use:   "show SCOPE",
+		Use:   "show SCOPE [--json]",
 		Short: "Show the effective policy of a scope and where each value comes from",
 		Args:  exactArgs(1, "one SCOPE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -76,25 +75,38 @@ func policyCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			_, s, err := g.openStore()
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			stored, err := s.PolicySettings(context.Background())
-			if err != nil {
-				return err
-			}
-			tw := tabwriter.NewWriter(g.env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "KEY\tVALUE\tFROM")
-			for _, v := range policy.Settings(stored).Effective(scope) {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", v.Key, v.Value, v.Source)
-			}
-			return tw.Flush()
+			return g.withStore(func(ctx context.Context, _ *config.Config, s adminStore) error {
+				stored, err := s.PolicySettings(ctx)
+				if err != nil {
+					return err
+				}
+				out := []policyJSON{}
+				for _, v := range policy.Settings(stored).Effective(scope) {
+					out = append(out, policyJSON{Key: v.Key, Value: v.Value, Source: v.Source})
+				}
+				if asJSON {
+					return g.printJSON(out)
+				}
+				tw := tabwriter.NewWriter(g.env.Stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "KEY\tVALUE\tFROM")
+				for _, v := range out {
+					fmt.Fprintf(tw, "%s\t%s\t%s\n", v.Key, v.Value, v.Source)
+				}
+				return tw.Flush()
+			})
 		},
 	}
+	show.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
 	c.AddCommand(set, show, explainCmd(g))
 	return c
+}
+
+// policyJSON is one key of `policy show --json`: its effective value and the scope it comes
+// from ("default", "global", the domain or the address).
+type policyJSON struct {
+	Key    string `json:"key"`
+	Value  string `json:"value"`
+	Source string `json:"source"`
 }
 
 func explainCmd(g *globals) *cobra.Command {

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 	"github.com/sealgate/sealgate/gateway/queue"
 )
@@ -26,13 +26,13 @@ func queueCmd(g *globals) *cobra.Command {
 		Short: "List queued messages: ID, sender, recipients with state, attempts, next try, last error",
 		Args:  exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.withStore(func(ctx context.Context, s adminStore) error {
+			return g.withStore(func(ctx context.Context, _ *config.Config, s adminStore) error {
 				entries, err := s.QueueEntries(ctx)
 				if err != nil {
 					return err
 				}
 				if asJSON {
-					return printQueueJSON(g, entries)
+					return g.printJSON(queueJSONList(entries))
 				}
 				for _, e := range entries {
 					fmt.Fprintln(g.env.Stdout, queueLine(e))
@@ -48,7 +48,7 @@ func queueCmd(g *globals) *cobra.Command {
 		Short: "Make every queued message that is not held due now",
 		Args:  exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.withStore(func(ctx context.Context, s adminStore) error {
+			return g.withStore(func(ctx context.Context, _ *config.Config, s adminStore) error {
 				n, err := s.QueueFlush(ctx, time.Now())
 				if err == nil {
 					fmt.Fprintf(g.env.Stdout, "%d messages made due now\n", n)
@@ -81,15 +81,6 @@ func queueCmd(g *globals) *cobra.Command {
 	return c
 }
 
-func (g *globals) withStore(f func(ctx context.Context, s adminStore) error) error {
-	_, s, err := g.openStore()
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	return f(context.Background(), s)
-}
-
 func idCmd(g *globals, use, short string, f func(ctx context.Context, s adminStore, id int64) (string, error)) *cobra.Command {
 	return &cobra.Command{
 		Use:   use,
@@ -100,7 +91,7 @@ func idCmd(g *globals, use, short string, f func(ctx context.Context, s adminSto
 			if err != nil || id <= 0 {
 				return fmt.Errorf("%q is not a queue ID", args[0])
 			}
-			return g.withStore(func(ctx context.Context, s adminStore) error {
+			return g.withStore(func(ctx context.Context, _ *config.Config, s adminStore) error {
 				what, err := f(ctx, s, id)
 				if errors.Is(err, mailstore.ErrNotFound) {
 					return fmt.Errorf("no queue entry %d", id)
@@ -175,7 +166,7 @@ type queueRcptJSON struct {
 	LastError string `json:"last_error"`
 }
 
-func printQueueJSON(g *globals, entries []mailstore.QueueEntry) error {
+func queueJSONList(entries []mailstore.QueueEntry) []queueJSON {
 	out := make([]queueJSON, 0, len(entries))
 	for _, e := range entries {
 		j := queueJSON{ID: e.ID, Sender: e.Sender, Created: e.Created.UTC(), NextAttempt: e.NextAttempt.UTC(),
@@ -185,7 +176,5 @@ func printQueueJSON(g *globals, entries []mailstore.QueueEntry) error {
 		}
 		out = append(out, j)
 	}
-	enc := json.NewEncoder(g.env.Stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	return out
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -94,5 +95,18 @@ func TestQueueFailuresBeforeRecipients(t *testing.T) {
 		if !strings.Contains(env.Log.String(), "rcpt="+a+" result="+result) {
 			t.Fatalf("no log line for %s:\n%s", a, env.Log.String())
 		}
+	}
+	// The log has the message's way: accepted and queued, each recipient's outcome with the
+	// sender, the bounce of the three that failed.
+	acc, ok := env.Log.Find("message accepted", map[string]string{"sender": "alice@localhost", "user": "alice@localhost", "result": "accepted"})
+	if !ok || acc["queue_ids"] != fmt.Sprintf("[%d]", q[0].ID) {
+		t.Fatalf("no accepted message queued as %d: %v\n%s", q[0].ID, acc, env.Log.String())
+	}
+	if _, ok := env.Log.Find("queue delivery", map[string]string{"queue_id": fmt.Sprint(q[0].ID), "sender": "alice@localhost", "rcpt": "bob@refuse.test", "result": "failed"}); !ok {
+		t.Fatalf("no delivery record with the sender:\n%s", env.Log.String())
+	}
+	if _, ok := env.Log.Find("message bounced", map[string]string{"queue_id": fmt.Sprint(q[0].ID), "sender": "alice@localhost",
+		"recipients": "[bob@refuse.test carol@nowhere.test dan@nullmx.test]", "result": "bounced", "dsn": "true"}); !ok {
+		t.Fatalf("no bounce record:\n%s", env.Log.String())
 	}
 }

@@ -56,11 +56,13 @@ func Run(env Env) int {
 	}
 	root.PersistentFlags().StringVar(&g.dataDir, "data", defData, "data directory ($SEALGATE_DATA sets the default)")
 	root.PersistentFlags().StringVar(&g.configFile, "config", "", "configuration file (default DIR/sealgate.toml when it exists)")
+	root.Version = buildVersion()
+	root.SetVersionTemplate("{{.Version}}\n") // the line of `sealgate version`
 	root.SetArgs(env.Args)
 	root.SetIn(env.Stdin)
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
-	root.AddCommand(serveCmd(g), userCmd(g), configCmd(g), policyCmd(g), queueCmd(g), dkimCmd(g), keysCmd(g), aliasCmd(g), checkCmd(g), mailCmd(g), dbCmd(g))
+	root.AddCommand(serveCmd(g), userCmd(g), configCmd(g), policyCmd(g), queueCmd(g), dkimCmd(g), keysCmd(g), aliasCmd(g), checkCmd(g), mailCmd(g), dbCmd(g), versionCmd(g), dnsCmd(g), backupCmd(g), restoreCmd(g))
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return err })
 	if err := root.Execute(); err != nil {
 		msg := strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")

@@ -14,6 +14,8 @@ import (
 	"github.com/sealgate/sealgate/gateway/mailstore"
 )
 
+// parseUserAddress is the one check of an account address that every user command makes: a
+// valid address (no literal) in a local domain.
 func parseUserAddress(cfg *config.Config, s string) (address.Address, error) {
 	a, err := address.Parse(s)
 	if err != nil || a.IsLiteral() {
@@ -34,117 +36,107 @@ func (g *globals) readPasswordHash() (string, error) {
 	return auth.HashPassword(pw)
 }
 
+// accountOp is a user command on one account.
+type accountOp struct {
+	use, short string
+	// password: the command takes a new password on standard input (--password-stdin),
+	// hashed before run.
+	password bool
+	// run does the change and returns the verb printed before the address.
+	run func(ctx context.Context, s adminStore, a address.Address, hash string) (string, error)
+}
+
+// accountCmd makes the command of op: ADDRESS is checked by parseUserAddress, the store's
+// "exists" and "not found" become one-line messages.
+func accountCmd(g *globals, op accountOp) *cobra.Command {
+	var pwStdin bool
+	password := op.password
+	c := &cobra.Command{
+		Use:   op.use,
+		Short: op.short,
+		Args:  exactArgs(1, "one ADDRESS"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if password && !pwStdin {
+				return fmt.Errorf("%s: give the password on standard input with --password-stdin", cmd.Parent().Name()+" "+cmd.Name())
+			}
+			return g.withStore(func(ctx context.Context, cfg *config.Config, s adminStore) error {
+				a, err := parseUserAddress(cfg, args[0])
+				if err != nil {
+					return err
+				}
+				var hash string
+				if password {
+					if hash, err = g.readPasswordHash(); err != nil {
+						return err
+					}
+				}
+				done, err := op.run(ctx, s, a, hash)
+				switch {
+				case errors.Is(err, mailstore.ErrExists):
+					return fmt.Errorf("user %s already exists", a)
+				case errors.Is(err, mailstore.ErrNotFound):
+					return fmt.Errorf("no user %s", a)
+				case err != nil:
+					return err
+				}
+				fmt.Fprintf(g.env.Stdout, "%s %s\n", done, a)
+				return nil
+			})
+		},
+	}
+	if password {
+		c.Flags().BoolVar(&pwStdin, "password-stdin", false, "read the password from standard input")
+	}
+	return c
+}
+
+// userJSON is one account in `user list --json`.
+type userJSON struct {
+	Address string `json:"address"`
+	Created string `json:"created"`
+}
+
 func userCmd(g *globals) *cobra.Command {
 	c := group("user", "Manage accounts")
-	var pwStdin bool
-	add := &cobra.Command{
-		Use:   "add ADDRESS --password-stdin",
-		Short: "Create an account with its default mailboxes",
-		Args:  exactArgs(1, "one ADDRESS"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if !pwStdin {
-				return errors.New("user add: give the password on standard input with --password-stdin")
-			}
-			cfg, s, err := g.openStore()
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			a, err := parseUserAddress(cfg, args[0])
-			if err != nil {
-				return err
-			}
-			hash, err := g.readPasswordHash()
-			if err != nil {
-				return err
-			}
-			if _, err := s.AddUser(context.Background(), a, hash); errors.Is(err, mailstore.ErrExists) {
-				return fmt.Errorf("user %s already exists", a)
-			} else if err != nil {
-				return err
-			}
-			fmt.Fprintf(g.env.Stdout, "added %s\n", a)
-			return nil
-		},
-	}
-	add.Flags().BoolVar(&pwStdin, "password-stdin", false, "read the password from standard input")
-
-	var pwStdin2 bool
-	passwd := &cobra.Command{
-		Use:   "passwd ADDRESS --password-stdin",
-		Short: "Change an account's password",
-		Args:  exactArgs(1, "one ADDRESS"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if !pwStdin2 {
-				return errors.New("user passwd: give the password on standard input with --password-stdin")
-			}
-			_, s, err := g.openStore()
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			a, err := address.Parse(args[0])
-			if err != nil {
-				return fmt.Errorf("%q is not a valid address", args[0])
-			}
-			hash, err := g.readPasswordHash()
-			if err != nil {
-				return err
-			}
-			if err := s.SetPasswordHash(context.Background(), a, hash); errors.Is(err, mailstore.ErrNotFound) {
-				return fmt.Errorf("no user %s", a)
-			} else if err != nil {
-				return err
-			}
-			fmt.Fprintf(g.env.Stdout, "password changed for %s\n", a)
-			return nil
-		},
-	}
-	passwd.Flags().BoolVar(&pwStdin2, "password-stdin", false, "read the password from standard input")
-
+	add := accountCmd(g, accountOp{use: "add ADDRESS --password-stdin", short: "Create an account with its default mailboxes", password: true,
+		run: func(ctx context.Context, s adminStore, a address.Address, hash string) (string, error) {
+			_, err := s.AddUser(ctx, a, hash)
+			return "added", err
+		}})
+	passwd := accountCmd(g, accountOp{use: "passwd ADDRESS --password-stdin", short: "Change an account's password", password: true,
+		run: func(ctx context.Context, s adminStore, a address.Address, hash string) (string, error) {
+			return "password changed for", s.SetPasswordHash(ctx, a, hash)
+		}})
+	del := accountCmd(g, accountOp{use: "delete ADDRESS", short: "Delete an account with all its mail",
+		run: func(ctx context.Context, s adminStore, a address.Address, _ string) (string, error) {
+			return "deleted", s.DeleteUser(ctx, a)
+		}})
+	var asJSON bool
 	list := &cobra.Command{
-		Use:   "list",
+		Use:   "list [--json]",
 		Short: "List accounts",
 		Args:  exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, s, err := g.openStore()
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			users, err := s.Users(context.Background())
-			if err != nil {
-				return err
-			}
-			for _, u := range users {
-				fmt.Fprintf(g.env.Stdout, "%s\tcreated %s\n", u.Address, u.Created.UTC().Format("2006-01-02T15:04:05Z"))
-			}
-			return nil
+			return g.withStore(func(ctx context.Context, _ *config.Config, s adminStore) error {
+				users, err := s.Users(ctx)
+				if err != nil {
+					return err
+				}
+				out := make([]userJSON, 0, len(users))
+				for _, u := range users {
+					out = append(out, userJSON{Address: u.Address, Created: jsonTime(u.Created)})
+				}
+				if asJSON {
+					return g.printJSON(out)
+				}
+				for _, u := range out {
+					fmt.Fprintf(g.env.Stdout, "%s\tcreated %s\n", u.Address, u.Created)
+				}
+				return nil
+			})
 		},
 	}
-	del := &cobra.Command{
-		Use:   "delete ADDRESS",
-		Short: "Delete an account with all its mail",
-		Args:  exactArgs(1, "one ADDRESS"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			_, s, err := g.openStore()
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			a, err := address.Parse(args[0])
-			if err != nil {
-				return fmt.Errorf("%q is not a valid address", args[0])
-			}
-			if err := s.DeleteUser(context.Background(), a); errors.Is(err, mailstore.ErrNotFound) {
-				return fmt.Errorf("no user %s", a)
-			} else if err != nil {
-				return err
-			}
-			fmt.Fprintf(g.env.Stdout, "deleted %s\n", a)
-			return nil
-		},
-	}
+	list.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
 	c.AddCommand(add, passwd, list, del)
 	return c
 }
