@@ -9,7 +9,8 @@
 //
 // Besides IMAP4rev2 the server offers what clients expect: IDLE, UIDPLUS, MOVE, SPECIAL-USE,
 // NAMESPACE, ESEARCH, LIST-EXTENDED, LIST-STATUS, UNSELECT, ENABLE, APPENDLIMIT (the gateway's
-// message size limit; a larger literal is refused before it is read), BINARY, CHILDREN.
+// message size limit; a larger literal is refused before it is read), BINARY, CHILDREN,
+// LITERAL+ (RFC 7888; LITERAL- for IMAP4rev2 clients).
 //
 // Concurrency: every change goes to the store first. A session that has a mailbox selected
 // keeps the sequence of UIDs its client knows and catches up from the store's MODSEQ and
@@ -125,6 +126,9 @@ func New(opts Options) (*Server, error) {
 		imap.CapListExtended: {}, imap.CapListStatus: {}, imap.CapMove: {},
 		imap.CapStatusSize: {}, imap.CapBinary: {}, imap.CapChildren: {},
 		imap.CapSpecialUse: {}, imap.CapUnselect: {}, imap.CapEnable: {}, imap.CapIdle: {},
+		// LITERAL+ (RFC 7888): an APPEND literal may be non-synchronizing up to APPENDLIMIT;
+		// the literals of every other command stay within LITERAL-'s 4096 bytes.
+		imap.CapLiteralPlus: {},
 	}
 	mk := func(insecure bool) *imapserver.Server {
 		o := &imapserver.Options{
