@@ -260,6 +260,10 @@ func (s *session) Append(name string, r imap.LiteralReader, options *imap.Append
 		}
 		return nil, s.fail(err)
 	}
+	flags, kw := storeFlags(options.Flags)
+	if err := s.checkAppendKeywords(mb.ID, kw); err != nil {
+		return nil, err
+	}
 	size := r.Size()
 	var body mailstore.Body
 	if size <= mailstore.InlineLimit {
@@ -281,7 +285,6 @@ func (s *session) Append(name string, r imap.LiteralReader, options *imap.Append
 		}
 		body = fileBody{f: f, size: size}
 	}
-	flags, kw := storeFlags(options.Flags)
 	ctx, cancel := s.ctx()
 	defer cancel()
 	uv, uid, err := s.srv.opts.Store.Append(ctx, mailstore.AppendRequest{
