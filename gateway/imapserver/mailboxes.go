@@ -110,8 +110,9 @@ type listEntry struct {
 func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, options *imap.ListOptions) error {
 	ctx, cancel := s.ctx()
 	defer cancel()
-	if len(patterns) == 1 && patterns[0] == "" {
-		// RFC 9051 §6.3.9: the hierarchy delimiter and root.
+	if len(patterns) == 0 {
+		// RFC 9051 §6.3.9: an empty pattern asks for the hierarchy delimiter and root (the
+		// library leaves empty patterns out).
 		return w.WriteList(&imap.ListData{Attrs: []imap.MailboxAttr{imap.MailboxAttrNoSelect}, Delim: delim, Mailbox: ""})
 	}
 	mbs, err := s.srv.opts.Store.Mailboxes(ctx, s.user.ID)
