@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealgate/sealgate/gateway"
+	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
 )
 
@@ -91,10 +93,20 @@ func imaptestKit(t *testing.T) string {
 	return kit
 }
 
-// imaptestTarget boots the gateway with a fresh user and returns imaptest's arguments for it.
-func imaptestTarget(t *testing.T) []string {
+// imaptestTarget boots the gateway with a fresh user and returns imaptest's arguments for
+// it. With storage set, the gateway keeps its store there.
+func imaptestTarget(t *testing.T, storage *config.Storage) []string {
 	t.Helper()
-	env := gatewaytest.Start(t)
+	var env *gatewaytest.Env
+	if storage == nil {
+		env = gatewaytest.Start(t)
+	} else {
+		if err := gateway.MigrateStorage(context.Background(), *storage); err != nil {
+			t.Fatal(err)
+		}
+		opts := gateway.Options{MasterKeyFile: filepath.Join(t.TempDir(), "master.key")}
+		env = gatewaytest.StartWith(t, opts, func(c *config.Config) { c.Storage = *storage })
+	}
 	const user, pw = "imaptest@localhost", "imaptest-secret-pw"
 	env.AddUser(user, pw)
 	host, port, err := net.SplitHostPort(env.GW.Addr("imaps"))
@@ -123,7 +135,7 @@ func runImaptest(t *testing.T, kit string, args []string) (stdout, stderr string
 
 func TestImaptestCompliance(t *testing.T) {
 	kit := imaptestKit(t)
-	args := append(imaptestTarget(t), "test="+filepath.Join(kit, "tests"))
+	args := append(imaptestTarget(t, nil), "test="+filepath.Join(kit, "tests"))
 	stdout, stderr := runImaptest(t, kit, args)
 	summary := regexp.MustCompile(`(\d+) test groups: (\d+) failed`).FindStringSubmatch(stdout)
 	base := regexp.MustCompile(`base protocol: (\d+)/(\d+) individual commands failed`).FindStringSubmatch(stdout)
@@ -171,7 +183,14 @@ func TestImaptestCompliance(t *testing.T) {
 // failure on messages another client expunged).
 func TestImaptestStress(t *testing.T) {
 	kit := imaptestKit(t)
-	args := append(imaptestTarget(t), "mbox="+filepath.Join(kit, "tests", "default.mbox"), "clients=10", "secs=15")
+	t.Run("embedded", func(t *testing.T) { imaptestStress(t, kit, nil) })
+	t.Run("postgres", func(t *testing.T) {
+		imaptestStress(t, kit, &config.Storage{Backend: config.BackendPostgres, DSN: gatewaytest.PostgresDSN(t)})
+	})
+}
+
+func imaptestStress(t *testing.T, kit string, storage *config.Storage) {
+	args := append(imaptestTarget(t, storage), "mbox="+filepath.Join(kit, "tests", "default.mbox"), "clients=10", "secs=15")
 	stdout, stderr := runImaptest(t, kit, args)
 	out := stdout + stderr
 	if !strings.Contains(out, "Totals:") {
