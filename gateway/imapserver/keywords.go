@@ -17,9 +17,10 @@ const MaxMailboxKeywords = 256
 
 // Keyword announcement (RFC 9051 §7.3.5, §7.1 PERMANENTFLAGS): a client may only see a
 // keyword in a FETCH response after an untagged FLAGS response listed it. SELECT lists the
-// keywords of every message; from then on, before any FETCH carries a keyword this session
-// has not listed yet (set by this session, by another one or copied in), the session sends
-// FLAGS and PERMANENTFLAGS again with the keyword added. Keywords are compared
+// keywords of every message; from then on, when a message carrying a keyword this session
+// has not listed yet arrives (delivered, appended or copied in), and before any FETCH
+// carries one (set by this session or by another), the session sends FLAGS and
+// PERMANENTFLAGS again with the keyword added. Keywords are compared
 // case-insensitively and always go out in the spelling first announced, so a client never
 // sees two spellings of one keyword. Announced keywords stay listed until the next SELECT,
 // even when no message carries them any more.

@@ -168,6 +168,14 @@ func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 			}
 		}
 		if len(added) > 0 {
+			// New messages' keywords are announced as they arrive, not at their first FETCH.
+			var kw []string
+			for _, m := range added {
+				kw = append(kw, m.kw...)
+			}
+			if err := s.announce(kw); err != nil {
+				return err
+			}
 			v.msgs = append(v.msgs, added...)
 			if err := w.WriteNumMessages(uint32(len(v.msgs))); err != nil {
 				return err
