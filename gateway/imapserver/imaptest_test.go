@@ -97,16 +97,7 @@ func imaptestKit(t *testing.T) string {
 // it. With storage set, the gateway keeps its store there.
 func imaptestTarget(t *testing.T, storage *config.Storage) []string {
 	t.Helper()
-	var env *gatewaytest.Env
-	if storage == nil {
-		env = gatewaytest.Start(t)
-	} else {
-		if err := gateway.MigrateStorage(context.Background(), *storage); err != nil {
-			t.Fatal(err)
-		}
-		opts := gateway.Options{MasterKeyFile: filepath.Join(t.TempDir(), "master.key")}
-		env = gatewaytest.StartWith(t, opts, func(c *config.Config) { c.Storage = *storage })
-	}
+	env := startOn(t, storage)
 	const user, pw = "imaptest@localhost", "imaptest-secret-pw"
 	env.AddUser(user, pw)
 	host, port, err := net.SplitHostPort(env.GW.Addr("imaps"))
@@ -114,6 +105,19 @@ func imaptestTarget(t *testing.T, storage *config.Storage) []string {
 		t.Fatal(err)
 	}
 	return []string{"host=" + host, "port=" + port, "user=" + user, "pass=" + pw, "ssl=any-cert"}
+}
+
+// startOn boots the gateway on storage (nil: the embedded store).
+func startOn(t *testing.T, storage *config.Storage) *gatewaytest.Env {
+	t.Helper()
+	if storage == nil {
+		return gatewaytest.Start(t)
+	}
+	if err := gateway.MigrateStorage(context.Background(), *storage); err != nil {
+		t.Fatal(err)
+	}
+	opts := gateway.Options{MasterKeyFile: filepath.Join(t.TempDir(), "master.key")}
+	return gatewaytest.StartWith(t, opts, func(c *config.Config) { c.Storage = *storage })
 }
 
 func runImaptest(t *testing.T, kit string, args []string) (stdout, stderr string) {

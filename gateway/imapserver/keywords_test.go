@@ -18,6 +18,8 @@ import (
 	"github.com/emersion/go-imap/v2"
 
 	"github.com/sealgate/sealgate/gateway/address"
+	"github.com/sealgate/sealgate/gateway/config"
+	"github.com/sealgate/sealgate/gateway/gatewaytest"
 	"github.com/sealgate/sealgate/gateway/imapserver"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 	"github.com/sealgate/sealgate/gateway/msgbuf"
@@ -263,9 +265,11 @@ func TestFetchSkipsMessageExpungedMeanwhile(t *testing.T) {
 		t.Fatal(err)
 	}
 	msg := func(subject string, size int) []byte {
-		return fmt.Appendf(nil, "From: s@example.org\r\nSubject: %s\r\n\r\n%s", subject, strings.Repeat("x", size))
+		// Not text: the search indexer leaves the bodies alone.
+		return fmt.Appendf(nil, "From: s@example.org\r\nSubject: %s\r\nContent-Type: application/octet-stream\r\n\r\n%s",
+			subject, strings.Repeat("x", size))
 	}
-	for _, m := range [][]byte{msg("big", 24<<20), msg("second", 2*mailstore.InlineLimit)} {
+	for _, m := range [][]byte{msg("big", 3<<20), msg("second", 2*mailstore.InlineLimit)} {
 		if _, err := st.Deliver(ctx, mailstore.Delivery{Copies: []mailstore.Copy{{
 			Body: msgbuf.FromBytes(m), Local: []mailstore.Target{{UserID: u.ID}}}}}); err != nil {
 			t.Fatal(err)
@@ -298,7 +302,7 @@ func TestFetchSkipsMessageExpungedMeanwhile(t *testing.T) {
 	if err := env.Embedded().Expunge(ctx, inbox.ID, []uint32{2}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := io.CopyN(io.Discard, r.r, 24<<20+int64(len(msg("big", 0)))); err != nil {
+	if _, err := io.CopyN(io.Discard, r.r, 3<<20+int64(len(msg("big", 0)))); err != nil {
 		t.Fatal(err)
 	}
 	var rest []string
@@ -311,5 +315,30 @@ func TestFetchSkipsMessageExpungedMeanwhile(t *testing.T) {
 	}
 	if last := rest[len(rest)-1]; !strings.HasPrefix(last, "d OK") {
 		t.Fatalf("FETCH after another session expunged a message it had listed: %q", rest)
+	}
+}
+
+// A body larger than the store keeps in one piece is streamed whole, on both stores (the
+// PostgreSQL store reads its chunks while the response is written).
+func TestFetchLargeBody(t *testing.T) {
+	for _, backend := range []string{"embedded", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			var storage *config.Storage
+			if backend == "postgres" {
+				storage = &config.Storage{Backend: config.BackendPostgres, DSN: gatewaytest.PostgresDSN(t)}
+			}
+			env := startOn(t, storage)
+			env.AddUser("alice@localhost", alicePW)
+			big := simpleMsg("big", strings.Repeat("0123456789abcdef0123456789abcdef0123456789abcdef\n", (3<<20)/49))
+			deliver(t, env, "alice@localhost", big)
+			c := login(t, env, "alice@localhost", alicePW)
+			mustSelect(t, c, "INBOX")
+			msgs := fetchAll(t, c, imap.SeqSetNum(1), &imap.FetchOptions{BodySection: []*imap.FetchItemBodySection{{Peek: true}}})
+			// The gateway adds trace header fields; the body must come back whole.
+			want := strings.ReplaceAll(big[strings.Index(big, "\n\n"):], "\n", "\r\n")
+			if len(msgs) != 1 || len(msgs[0].BodySection) != 1 || !strings.HasSuffix(string(msgs[0].BodySection[0].Bytes), want) {
+				t.Fatalf("FETCH BODY[] of a message with a %d-byte body: %d messages", len(want), len(msgs))
+			}
+		})
 	}
 }
