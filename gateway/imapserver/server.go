@@ -16,7 +16,9 @@
 // keeps the sequence of UIDs its client knows and catches up from the store's MODSEQ and
 // expunge log after each command and while idling, so it sees changes of other sessions and
 // processes; an expunge reaches a client only where RFC 9051 §7.5.1 allows it, so sequence
-// numbers never shift under a client that has not been told. The Notifier wakes idling
+// numbers never shift under a client that has not been told. A keyword reaches a client only
+// after FLAGS and PERMANENTFLAGS listed it (keywords.go; at most MaxMailboxKeywords per
+// mailbox), and a FETCH skips a message another session expunged while it ran. The Notifier wakes idling
 // sessions at once when mail is delivered or another session changes a mailbox.
 //
 // Search uses the store's trigram index (mailstore.SearchText), filled by a background
