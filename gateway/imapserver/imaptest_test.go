@@ -46,8 +46,6 @@ var imaptestKnownFailures = map[string]string{
 	"append-binary":            "go-imap empty section response",
 	// go-imap's ExtractEnvelope flattens address groups and drops source routes.
 	"fetch-envelope": "ENVELOPE group syntax and routes",
-	// An address with comments inside the angle brackets is not matched by SEARCH FROM.
-	"search-addresses": "SEARCH on addresses with comments",
 	// The store creates mailboxes subscribed and keeps a subscription on its mailbox, so a
 	// deleted mailbox's subscription goes with it (LIST (SUBSCRIBED) \NonExistent, LSUB
 	// \Noselect parents).
