@@ -9,7 +9,7 @@ import (
 func TestWithoutComments(t *testing.T) {
 	for in, want := range map[string]string{
 		"<user-from (comment)@ (comment) domain.org>": "<user-from@domain.org>",
-		`"Real (not a comment)" <a@b.org>`:           `"Real (not a comment)" <a@b.org>`,
+		`"Real (not a comment)" <a@b.org>`:            `"Real (not a comment)" <a@b.org>`,
 		`a (nested (comment) \) here) @ b . org`:      "a@b.org",
 		"x (unbalanced":                               "x",
 		"plain@example.org":                           "plain@example.org",
