@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"io"
+	"io/fs"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
@@ -169,7 +171,26 @@ func (s *session) writeChunk(ctx context.Context, w *imapserver.FetchWriter, par
 				return s.fail(err)
 			}
 		}
-		if err := s.fetchOne(w.CreateMessage(uint32(p+1)), it, options); err != nil {
+		msg := &message{s: s, m: m, data: it.body}
+		if needsBody(it, options) {
+			// The body is read (or opened) before the response starts: another session
+			// may have expunged the message since the chunk was read, and then it is
+			// skipped whole like one already gone, rather than failing half-written.
+			if err := msg.open(); errors.Is(err, mailstore.ErrNotFound) {
+				continue
+			} else if err != nil {
+				return s.fail(err)
+			}
+		}
+		if options.Flags || it.seen {
+			if err := s.announce(m.Keywords); err != nil {
+				msg.close()
+				return err
+			}
+		}
+		err := s.fetchOne(w.CreateMessage(uint32(p+1)), msg, it, options)
+		msg.close()
+		if err != nil {
 			return err
 		}
 		if options.Flags || seenNow[m.UID] {
@@ -270,28 +291,95 @@ func (l *bodyLoader) stop() { l.cancel() }
 
 // message is one message's body, read at most once per FETCH.
 type message struct {
-	s    *session
-	m    *mailstore.Message
-	data []byte
-	flat *bool // served as one part (limits.go); nil: not checked yet
+	s      *session
+	m      *mailstore.Message
+	data   []byte
+	file   io.ReaderAt // a large body kept in a file, held open while the response is written
+	rc     io.Closer   // closes file
+	large  bool        // a large body read again from the store for each section
+	cancel context.CancelFunc
+	ctx    context.Context
+	flat   *bool // served as one part (limits.go); nil: not checked yet
+}
+
+// needsBody reports whether the response for it reads the message's body from the store.
+func needsBody(it fetchItem, options *imap.FetchOptions) bool {
+	if it.body != nil {
+		return false
+	}
+	if options.BodyStructure != nil || len(options.BinarySection) > 0 || len(options.BinarySectionSize) > 0 {
+		return true
+	}
+	if options.Envelope && it.env == nil && it.raw == nil {
+		return true
+	}
+	for _, sec := range options.BodySection {
+		if !headerOnly(sec) || it.raw == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// open reads a small body into memory and opens a large one, checking that it is still
+// there. A body removed with its message (the store deletes it once no message refers to
+// it) is mailstore.ErrNotFound.
+func (msg *message) open() error {
+	if msg.data != nil || msg.file != nil || msg.large {
+		return nil
+	}
+	rc, err := msg.openStored()
+	if err != nil {
+		return err
+	}
+	if msg.m.Size > mailstore.InlineLimit {
+		if ra, ok := rc.(io.ReaderAt); ok {
+			msg.file, msg.rc = ra, rc // unlinked or not, an open file stays readable
+			return nil
+		}
+		rc.Close()
+		msg.large = true
+		return nil
+	}
+	defer rc.Close()
+	msg.data, err = io.ReadAll(rc)
+	return err
+}
+
+// openStored opens the body in the store; the reader lives until close.
+func (msg *message) openStored() (io.ReadCloser, error) {
+	if msg.ctx == nil {
+		msg.ctx, msg.cancel = msg.s.ctx()
+	}
+	rc, _, err := msg.s.srv.opts.Store.OpenBody(msg.ctx, msg.m.BodyID)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Either the body went with its message between the lookup and the open, and a
+		// second lookup finds nothing, or the file is lost: an error of the server.
+		if _, _, again := msg.s.srv.opts.Store.OpenBody(msg.ctx, msg.m.BodyID); errors.Is(again, mailstore.ErrNotFound) {
+			err = again
+		}
+	}
+	return rc, err
+}
+
+func (msg *message) close() {
+	if msg.rc != nil {
+		msg.rc.Close()
+	}
+	if msg.cancel != nil {
+		msg.cancel()
+	}
 }
 
 func (msg *message) reader() (io.ReadCloser, error) {
-	if msg.data != nil {
-		return io.NopCloser(bytes.NewReader(msg.data)), nil
-	}
-	ctx, cancel := msg.s.ctx()
-	defer cancel()
-	rc, _, err := msg.s.srv.opts.Store.OpenBody(ctx, msg.m.BodyID)
-	if err != nil {
+	if err := msg.open(); err != nil {
 		return nil, err
 	}
-	if msg.m.Size > mailstore.InlineLimit {
-		return rc, nil // large: stream it again each time rather than hold it
-	}
-	defer rc.Close()
-	if msg.data, err = io.ReadAll(rc); err != nil {
-		return nil, err
+	switch {
+	case msg.file != nil:
+		return io.NopCloser(io.NewSectionReader(msg.file, 0, msg.m.Size)), nil
+	case msg.large:
+		return msg.openStored() // streamed again for each section rather than held
 	}
 	return io.NopCloser(bytes.NewReader(msg.data)), nil
 }
@@ -305,12 +393,11 @@ type fetchItem struct {
 	seen bool           // \Seen was set by this FETCH
 }
 
-func (s *session) fetchOne(rw *imapserver.FetchResponseWriter, it fetchItem, options *imap.FetchOptions) error {
+func (s *session) fetchOne(rw *imapserver.FetchResponseWriter, msg *message, it fetchItem, options *imap.FetchOptions) error {
 	m, raw := it.m, it.raw
-	msg := &message{s: s, m: m, data: it.body}
 	rw.WriteUID(imap.UID(m.UID))
 	if options.Flags || it.seen {
-		rw.WriteFlags(imapFlags(m.Flags, m.Keywords))
+		rw.WriteFlags(s.sel.kw.flags(m.Flags, m.Keywords))
 	}
 	if options.InternalDate {
 		rw.WriteInternalDate(m.InternalDate)

@@ -110,8 +110,9 @@ type listEntry struct {
 func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, options *imap.ListOptions) error {
 	ctx, cancel := s.ctx()
 	defer cancel()
-	if len(patterns) == 1 && patterns[0] == "" {
-		// RFC 9051 §6.3.9: the hierarchy delimiter and root.
+	if len(patterns) == 0 {
+		// RFC 9051 §6.3.9: an empty pattern asks for the hierarchy delimiter and root (the
+		// library leaves empty patterns out).
 		return w.WriteList(&imap.ListData{Attrs: []imap.MailboxAttr{imap.MailboxAttrNoSelect}, Delim: delim, Mailbox: ""})
 	}
 	mbs, err := s.srv.opts.Store.Mailboxes(ctx, s.user.ID)
@@ -260,6 +261,10 @@ func (s *session) Append(name string, r imap.LiteralReader, options *imap.Append
 		}
 		return nil, s.fail(err)
 	}
+	flags, kw := storeFlags(options.Flags)
+	if err := s.checkAppendKeywords(mb.ID, kw); err != nil {
+		return nil, err
+	}
 	size := r.Size()
 	var body mailstore.Body
 	if size <= mailstore.InlineLimit {
@@ -281,7 +286,6 @@ func (s *session) Append(name string, r imap.LiteralReader, options *imap.Append
 		}
 		body = fileBody{f: f, size: size}
 	}
-	flags, kw := storeFlags(options.Flags)
 	ctx, cancel := s.ctx()
 	defer cancel()
 	uv, uid, err := s.srv.opts.Store.Append(ctx, mailstore.AppendRequest{

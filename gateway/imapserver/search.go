@@ -138,6 +138,50 @@ func headerValues(h, key string) []string {
 	return out
 }
 
+// addressField lists the header fields that hold addresses.
+var addressField = map[string]bool{"from": true, "sender": true, "reply-to": true, "to": true, "cc": true, "bcc": true}
+
+// withoutComments returns an address field's value without RFC 5322 comments and without
+// the folding white space around "@" and ".", so that SEARCH FROM user@example.org finds
+// "<user (comment) @ example.org>". Quoted strings are kept as they are; an unbalanced
+// comment runs to the end. Linear in the length of v.
+func withoutComments(v string) string {
+	if !strings.ContainsAny(v, "()") && !strings.Contains(v, " @") && !strings.Contains(v, "@ ") {
+		return v
+	}
+	var b strings.Builder
+	depth, quoted, escaped := 0, false, false
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case escaped:
+			escaped = false
+		case c == '\\' && (quoted || depth > 0):
+			escaped = true
+		case quoted:
+			quoted = c != '"'
+		case c == '(':
+			depth++
+			continue
+		case c == ')' && depth > 0:
+			depth--
+			continue
+		case depth > 0:
+		case c == '"':
+			quoted = true
+		}
+		if depth == 0 {
+			b.WriteByte(c)
+		}
+	}
+	out := strings.Join(strings.Fields(b.String()), " ")
+	for _, sep := range []string{"@", "."} {
+		out = strings.ReplaceAll(out, " "+sep, sep)
+		out = strings.ReplaceAll(out, sep+" ", sep)
+	}
+	return out
+}
+
 func dateOnly(t time.Time) time.Time {
 	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
 }
@@ -210,6 +254,13 @@ func (sr *searcher) match(c *imap.SearchCriteria, m *mailstore.Message, seq uint
 		}
 		for _, hf := range c.Header {
 			vals := headerValues(h, hf.Key)
+			if addressField[strings.ToLower(hf.Key)] {
+				for _, v := range vals {
+					if a := withoutComments(v); a != v {
+						vals = append(vals, a)
+					}
+				}
+			}
 			if !matchValues(vals, hf.Value) {
 				return false, nil
 			}

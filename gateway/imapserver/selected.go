@@ -18,6 +18,7 @@ type selected struct {
 	msgs     []viewMsg
 	modseq   uint64 // the store's HIGHESTMODSEQ this view has caught up with
 	gone     map[uint32]bool
+	kw       keywords // the keywords announced to the client
 }
 
 type viewMsg struct {
@@ -65,19 +66,6 @@ func storeFlags(flags []imap.Flag) (mailstore.Flags, []string) {
 	return f, kw
 }
 
-func imapFlags(f mailstore.Flags, kw []string) []imap.Flag {
-	out := make([]imap.Flag, 0, 2)
-	for _, fl := range systemFlags {
-		if f&flagBits[fl] != 0 {
-			out = append(out, fl)
-		}
-	}
-	for _, k := range kw {
-		out = append(out, imap.Flag(k))
-	}
-	return out
-}
-
 func sameFlags(a mailstore.Flags, akw []string, b mailstore.Flags, bkw []string) bool {
 	if a != b || len(akw) != len(bkw) {
 		return false
@@ -101,25 +89,20 @@ func (s *session) Select(name string, options *imap.SelectOptions) (*imap.Select
 	if err != nil {
 		return nil, s.fail(err)
 	}
-	v := &selected{mb: snap.Mailbox, readOnly: options.ReadOnly, modseq: snap.Mailbox.HighestModSeq, gone: map[uint32]bool{}}
+	v := &selected{mb: snap.Mailbox, readOnly: options.ReadOnly, modseq: snap.Mailbox.HighestModSeq, gone: map[uint32]bool{}, kw: newKeywords()}
 	v.msgs = make([]viewMsg, len(snap.Messages))
 	var firstUnseen uint32
 	for i, m := range snap.Messages {
 		v.msgs[i] = viewMsg{uid: m.UID, flags: m.Flags, kw: m.Keywords}
+		v.kw.add(m.Keywords)
 		if firstUnseen == 0 && m.Flags&mailstore.FlagSeen == 0 {
 			firstUnseen = uint32(i + 1)
 		}
 	}
 	s.sel = v
-	perm := append([]imap.Flag{}, systemFlags...)
-	if !options.ReadOnly {
-		perm = append(perm, imap.FlagWildcard)
-	} else {
-		perm = nil
-	}
 	return &imap.SelectData{
-		Flags:             systemFlags,
-		PermanentFlags:    perm,
+		Flags:             v.kw.mailboxFlags(),
+		PermanentFlags:    v.kw.permanentFlags(v.readOnly),
 		NumMessages:       uint32(len(v.msgs)),
 		FirstUnseenSeqNum: firstUnseen,
 		UIDNext:           imap.UID(snap.Mailbox.UIDNext),
@@ -167,7 +150,10 @@ func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 				vm := &v.msgs[i]
 				if !sameFlags(vm.flags, vm.kw, m.Flags, m.Keywords) {
 					vm.flags, vm.kw = m.Flags, m.Keywords
-					if err := w.WriteMessageFlags(uint32(i+1), imap.UID(m.UID), imapFlags(m.Flags, m.Keywords)); err != nil {
+					if err := s.announce(m.Keywords); err != nil {
+						return err
+					}
+					if err := w.WriteMessageFlags(uint32(i+1), imap.UID(m.UID), v.kw.flags(m.Flags, m.Keywords)); err != nil {
 						return err
 					}
 				}
@@ -182,6 +168,14 @@ func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 			}
 		}
 		if len(added) > 0 {
+			// New messages' keywords are announced as they arrive, not at their first FETCH.
+			var kw []string
+			for _, m := range added {
+				kw = append(kw, m.kw...)
+			}
+			if err := s.announce(kw); err != nil {
+				return err
+			}
 			v.msgs = append(v.msgs, added...)
 			if err := w.WriteNumMessages(uint32(len(v.msgs))); err != nil {
 				return err
@@ -326,6 +320,11 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 		return nil
 	}
 	f, kw := storeFlags(flags.Flags)
+	if flags.Op != imap.StoreFlagsDel {
+		if err := v.checkStoreKeywords(kw); err != nil {
+			return err
+		}
+	}
 	ch := mailstore.FlagChange{Flags: f, Keywords: kw}
 	switch flags.Op {
 	case imap.StoreFlagsAdd:
@@ -349,6 +348,9 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 			continue
 		}
 		v.msgs[i].flags, v.msgs[i].kw = m.Flags, m.Keywords
+		if err := s.announce(m.Keywords); err != nil {
+			return err
+		}
 		if flags.Silent {
 			continue
 		}
@@ -356,7 +358,7 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 		if uidCmd {
 			rw.WriteUID(imap.UID(m.UID))
 		}
-		rw.WriteFlags(imapFlags(m.Flags, m.Keywords))
+		rw.WriteFlags(v.kw.flags(m.Flags, m.Keywords))
 		if err := rw.Close(); err != nil {
 			return err
 		}

@@ -9,13 +9,16 @@
 //
 // Besides IMAP4rev2 the server offers what clients expect: IDLE, UIDPLUS, MOVE, SPECIAL-USE,
 // NAMESPACE, ESEARCH, LIST-EXTENDED, LIST-STATUS, UNSELECT, ENABLE, APPENDLIMIT (the gateway's
-// message size limit; a larger literal is refused before it is read), BINARY, CHILDREN.
+// message size limit; a larger literal is refused before it is read), BINARY, CHILDREN,
+// LITERAL+ (RFC 7888; LITERAL- for IMAP4rev2 clients).
 //
 // Concurrency: every change goes to the store first. A session that has a mailbox selected
 // keeps the sequence of UIDs its client knows and catches up from the store's MODSEQ and
 // expunge log after each command and while idling, so it sees changes of other sessions and
 // processes; an expunge reaches a client only where RFC 9051 §7.5.1 allows it, so sequence
-// numbers never shift under a client that has not been told. The Notifier wakes idling
+// numbers never shift under a client that has not been told. A keyword reaches a client only
+// after FLAGS and PERMANENTFLAGS listed it (keywords.go; at most MaxMailboxKeywords per
+// mailbox), and a FETCH skips a message another session expunged while it ran. The Notifier wakes idling
 // sessions at once when mail is delivered or another session changes a mailbox.
 //
 // Search uses the store's trigram index (mailstore.SearchText), filled by a background
@@ -138,6 +141,9 @@ func New(opts Options) (*Server, error) {
 		imap.CapListExtended: {}, imap.CapListStatus: {}, imap.CapMove: {},
 		imap.CapStatusSize: {}, imap.CapBinary: {}, imap.CapChildren: {},
 		imap.CapSpecialUse: {}, imap.CapUnselect: {}, imap.CapEnable: {}, imap.CapIdle: {},
+		// LITERAL+ (RFC 7888): an APPEND literal may be non-synchronizing up to APPENDLIMIT;
+		// the literals of every other command stay within LITERAL-'s 4096 bytes.
+		imap.CapLiteralPlus: {},
 	}
 	mk := func(insecure bool, tlsConf *tls.Config) *imapserver.Server {
 		return imapserver.New(&imapserver.Options{
