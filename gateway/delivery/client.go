@@ -80,6 +80,9 @@ type Options struct {
 	STS STSResolver
 	// DANE applies DANE (RFC 7672) to delivery to MX hosts; nil applies none.
 	DANE DANEResolver
+	// TLSReports receives the TLS outcome of every session with an MX host (RFC 8460);
+	// nil records nothing.
+	TLSReports TLSRecorder
 	// Logger reports what MTA-STS testing policies would refuse; nil is slog.Default().
 	Logger *slog.Logger
 }
@@ -303,7 +306,7 @@ func (c *Client) try(ctx context.Context, h hop, addr string, m *Message, plainO
 		stop()
 		s.conn.Close()
 	}()
-	if err := s.open(h, plainOnly); err != nil {
+	if err := s.open(h, addr, plainOnly); err != nil {
 		var nh *errNextHop
 		if errors.As(err, &nh) {
 			if nh.status == "tls-fallback" {
@@ -441,7 +444,7 @@ func (s *session) cmd(format string, args ...any) (reply, error) {
 }
 
 // open runs greeting, EHLO, STARTTLS and AUTH.
-func (s *session) open(h hop, plainOnly bool) error {
+func (s *session) open(h hop, addr string, plainOnly bool) error {
 	r, err := s.readReply(s.c.opts.CommandTimeout)
 	if err != nil {
 		return err
@@ -461,6 +464,7 @@ func (s *session) open(h hop, plainOnly bool) error {
 			return err
 		}
 		if r.code != 220 {
+			s.c.recordTLS(h, addr, "starttls-not-supported", "STARTTLS refused: "+r.String())
 			if h.tls == TLSOpportunistic {
 				break
 			}
@@ -477,6 +481,7 @@ func (s *session) open(h hop, plainOnly bool) error {
 		tc := tls.Client(s.conn, conf)
 		tc.SetDeadline(time.Now().Add(s.c.opts.CommandTimeout))
 		if err := tc.Handshake(); err != nil {
+			s.c.recordTLS(h, addr, tlsFailure(err), err.Error())
 			if h.tls == TLSOpportunistic {
 				return &errNextHop{status: "tls-fallback"}
 			}
@@ -484,15 +489,21 @@ func (s *session) open(h hop, plainOnly bool) error {
 		}
 		tc.SetDeadline(time.Time{})
 		state := tc.ConnectionState()
-		s.reportSTSTesting(h, &state)
+		if failure, detail := s.reportSTSTesting(h, &state); failure != "" {
+			s.c.recordTLS(h, addr, failure, detail)
+		} else {
+			s.c.recordTLS(h, addr, "", "")
+		}
 		s.setConn(tc)
 		s.tls = true
 		if err := s.hello(); err != nil {
 			return err
 		}
 	case h.tls != TLSOpportunistic:
+		s.c.recordTLS(h, addr, "starttls-not-supported", h.host+" offers no STARTTLS")
 		return &errNextHop{status: "4.7.4", reply: fmt.Sprintf("%s offers no STARTTLS and the route requires TLS", h.host)}
 	default:
+		s.c.recordTLS(h, addr, "starttls-not-supported", h.host+" offers no STARTTLS")
 		s.reportSTSTesting(h, nil)
 	}
 	if h.auth != nil {

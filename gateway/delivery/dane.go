@@ -41,11 +41,18 @@ func (c *Client) applyDANE(ctx context.Context, domain string, hops []hop) ([]ho
 		if err != nil {
 			lastErr = err
 			c.log.Warn("DANE: TLSA lookup failed; MX host not used", "domain", domain, "mx", h.host, "err", err)
+			h.policyType = PolicyTLSA
+			c.recordTLS(h, "", "tlsa-invalid", err.Error())
 			continue
 		}
 		if len(recs) > 0 {
 			h.dane = recs
 			h.tls = TLSRequired
+			h.policyType = PolicyTLSA
+			h.policyStrings = nil
+			for _, r := range recs {
+				h.policyStrings = append(h.policyStrings, fmt.Sprintf("%d %d %d %x", r.Usage, r.Selector, r.Matching, r.Data))
+			}
 		}
 		out = append(out, h)
 	}

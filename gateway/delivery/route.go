@@ -82,6 +82,11 @@ type hop struct {
 	// dane are the host's authenticated TLSA records (RFC 7672); the certificate must match
 	// them.
 	dane []dane.TLSA
+	// domain, policyType and policyStrings describe an MX hop for TLS reports (RFC 8460);
+	// policyType is "" for a route or the smarthost, which are not reported.
+	domain        string
+	policyType    string
+	policyStrings []string
 }
 
 // errNotFound marks a destination that does not exist (permanent failure).
@@ -133,7 +138,7 @@ func (c *Client) hops(ctx context.Context, domain string) ([]hop, error) {
 			lastErr = err
 			continue
 		}
-		out = append(out, hop{host: name, addrs: addrs, tls: policy})
+		out = append(out, hop{host: name, addrs: addrs, tls: policy, domain: domain, policyType: PolicyNotFound})
 	}
 	if len(out) == 0 {
 		if len(mxs) == 0 && isNotFound(lastErr) {

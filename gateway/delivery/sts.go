@@ -35,6 +35,7 @@ func (c *Client) applySTS(ctx context.Context, domain string, hops []hop) ([]hop
 			out = append(out, h)
 			continue
 		}
+		h.policyType, h.policyStrings = PolicySTS, stsPolicyStrings(p)
 		match := p.MatchMX(h.host)
 		switch {
 		case p.Mode == mtasts.ModeEnforce && match:
@@ -42,6 +43,7 @@ func (c *Client) applySTS(ctx context.Context, domain string, hops []hop) ([]hop
 			out = append(out, h)
 		case p.Mode == mtasts.ModeEnforce:
 			c.log.Warn("MTA-STS: MX host not in the domain's policy, not used", "domain", domain, "mx", h.host)
+			c.recordTLS(h, "", "validation-failure", "MX host not named by the MTA-STS policy")
 		default:
 			if !match {
 				c.log.Warn("MTA-STS testing: MX host not in the domain's policy; delivering anyway", "domain", domain, "mx", h.host)
@@ -57,14 +59,15 @@ func (c *Client) applySTS(ctx context.Context, domain string, hops []hop) ([]hop
 }
 
 // reportSTSTesting logs, for a hop under an MTA-STS testing policy, what enforce mode would
-// have refused: no TLS, or a certificate that does not verify for the host name.
-func (s *session) reportSTSTesting(h hop, state *tls.ConnectionState) {
+// have refused: no TLS, or a certificate that does not verify for the host name. It returns
+// that refusal as an RFC 8460 result type and its detail ("" when enforce would accept).
+func (s *session) reportSTSTesting(h hop, state *tls.ConnectionState) (failure, detail string) {
 	if !h.stsTesting || h.tls == TLSVerify || h.dane != nil {
-		return
+		return "", ""
 	}
 	if state == nil {
 		s.c.log.Warn("MTA-STS testing: delivered without TLS; enforce would refuse", "mx", h.host)
-		return
+		return "", "" // reported as starttls-not-supported already
 	}
 	opts := x509.VerifyOptions{DNSName: h.host, Roots: s.c.opts.RootCAs, Intermediates: x509.NewCertPool()}
 	for _, c := range state.PeerCertificates[1:] {
@@ -72,5 +75,7 @@ func (s *session) reportSTSTesting(h hop, state *tls.ConnectionState) {
 	}
 	if _, err := state.PeerCertificates[0].Verify(opts); err != nil {
 		s.c.log.Warn("MTA-STS testing: the certificate does not verify; enforce would refuse", "mx", h.host, "err", err)
+		return tlsFailure(err), err.Error()
 	}
+	return "", ""
 }
