@@ -328,6 +328,16 @@ type Outbound struct {
 	// Only with dns.resolver set to a validating resolver the gateway trusts
 	// (a local one): its AD bit is believed. Without dns.resolver it is off.
 	DANE bool `toml:"dane"`
+
+	// Send SMTP TLS reports (RFC 8460): for each domain mail went to whose
+	// _smtp._tls TXT record names mailto: addresses, a daily report of the
+	// TLS sessions with its MX hosts (policy, successes, failures), from
+	// postmaster@ the first local domain. Counts are kept in memory: those
+	// of the interval under way are lost on restart.
+	TLSReports bool `toml:"tls_reports"`
+
+	// How often TLS reports are sent, each covering the time since the last.
+	TLSReportInterval Duration `toml:"tls_report_interval"`
 }
 
 // Storage backends.
@@ -464,7 +474,7 @@ func Default() *Config {
 		HTTP:     HTTP{TrustedProxies: []string{}},
 		MTASTS:   MTASTS{Mode: MTASTSTesting, MaxAge: Duration{7 * 24 * time.Hour}, MX: []string{}},
 		Relay:    Relay{TrustedNetworks: []string{}, RecipientCheck: RecipientCheckCallout, Domains: map[string]string{}},
-		Outbound: Outbound{Routes: map[string]string{}, TLS: "opportunistic", SmarthostTLS: "opportunistic", RouteTLS: map[string]string{}, MTASTS: true, DANE: true},
+		Outbound: Outbound{Routes: map[string]string{}, TLS: "opportunistic", SmarthostTLS: "opportunistic", RouteTLS: map[string]string{}, MTASTS: true, DANE: true, TLSReportInterval: Duration{24 * time.Hour}},
 		Storage:  Storage{Backend: BackendEmbedded},
 		Queue: Queue{
 			Lifetime:     Duration{5 * 24 * time.Hour},

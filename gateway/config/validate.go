@@ -259,6 +259,9 @@ func (v *validator) outbound(o *Outbound) {
 		v.hostPort(key, o.Routes[d], 1, false)
 	}
 	v.tlsPolicy("outbound.tls", o.TLS)
+	if o.TLSReports {
+		v.positive("outbound.tls_report_interval", o.TLSReportInterval)
+	}
 	v.tlsPolicy("outbound.smarthost_tls", o.SmarthostTLS)
 	if (o.SmarthostUsername == "") != (o.SmarthostPasswordFile == "") {
 		v.add("outbound.smarthost_username", "smarthost_username and smarthost_password_file go together")
