@@ -76,6 +76,9 @@ type Options struct {
 	// CertPollInterval is how often certificate files are checked for changes and ACME
 	// certificates for renewal; 0 is one minute.
 	CertPollInterval time.Duration
+	// MXPort is the SMTP port of MX hosts in outbound delivery; 0 is 25. Tests point it at
+	// peers on loopback.
+	MXPort int
 }
 
 // Gateway is a running Sealgate.
@@ -100,6 +103,7 @@ type Gateway struct {
 
 	resolver  delivery.Resolver
 	now       func() time.Time
+	mxPort    int // Options.MXPort
 	imapPoll  time.Duration
 	queueWake chan struct{} // a commit that spooled mail wakes the queue runner
 	workers   workerSet     // parts without listeners, run from Start to Shutdown
@@ -243,7 +247,7 @@ func New(opts Options) (*Gateway, error) {
 		registry: prometheus.NewRegistry(),
 		addrs:    map[string]string{},
 		errc:     make(chan error, 16),
-		resolver: resolver, now: opts.Now, queueWake: queueWake, imapPoll: opts.IMAPPollInterval,
+		resolver: resolver, now: opts.Now, mxPort: opts.MXPort, queueWake: queueWake, imapPoll: opts.IMAPPollInterval,
 	}
 	if cfg.Keys.WKDLookup {
 		if opts.WKD != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/sealgate/sealgate/gateway/mailstore"
 	"github.com/sealgate/sealgate/gateway/mtasts"
 	"github.com/sealgate/sealgate/gateway/queue"
+	"github.com/sealgate/sealgate/gateway/tlsrpt"
 )
 
 // buildQueue makes the outbound delivery client and the queue runner, which runs as a worker
@@ -26,7 +27,13 @@ func (g *Gateway) buildQueue() error {
 	if g.cfg.Outbound.DANE && g.cfg.DNS.Resolver != "" {
 		dr = &dane.Resolver{Server: g.cfg.DNS.Resolver}
 	}
-	client, err := newDeliveryClient(withRelayRoutes(g.cfg), g.cfg.Hostname, g.resolver, deliverySecurity{sts: sts, dane: dr}, g.log)
+	sec := deliverySecurity{sts: sts, dane: dr, mxPort: g.mxPort}
+	if g.cfg.Outbound.TLSReports && len(g.cfg.Domains) > 0 {
+		rec := tlsrpt.NewRecorder(g.now)
+		sec.reports = rec
+		g.buildTLSReports(rec)
+	}
+	client, err := newDeliveryClient(withRelayRoutes(g.cfg), g.cfg.Hostname, g.resolver, sec, g.log)
 	if err != nil {
 		return err
 	}
@@ -70,8 +77,10 @@ func wakeQueue(ch chan struct{}, d mailstore.Delivered) {
 // newDeliveryClient turns [outbound] into a delivery client.
 // deliverySecurity are the policies that raise the TLS requirements of MX delivery.
 type deliverySecurity struct {
-	sts  delivery.STSResolver
-	dane delivery.DANEResolver
+	sts     delivery.STSResolver
+	dane    delivery.DANEResolver
+	reports delivery.TLSRecorder // nil: no TLS reports
+	mxPort  int                  // 0: 25
 }
 
 func newDeliveryClient(o config.Outbound, hostname string, res delivery.Resolver, sec deliverySecurity, log *slog.Logger) (*delivery.Client, error) {
@@ -95,7 +104,7 @@ func newDeliveryClient(o config.Outbound, hostname string, res delivery.Resolver
 		perDomain[strings.ToLower(d)] = p
 	}
 	opts := delivery.Options{Hostname: hostname, Resolver: res, TLS: mxTLS, Routes: map[string]delivery.Route{}, DomainTLS: perDomain,
-		STS: sec.sts, DANE: sec.dane, Logger: log}
+		STS: sec.sts, DANE: sec.dane, TLSReports: sec.reports, Port: sec.mxPort, Logger: log}
 	for d, addr := range o.Routes {
 		d = strings.ToLower(d)
 		p, ok := perDomain[d]
