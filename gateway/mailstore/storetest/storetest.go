@@ -130,6 +130,7 @@ func Run(t *testing.T, open Opener) {
 		{"QueueLifecycle", testQueueLifecycle},
 		{"QueueBounce", testQueueBounce},
 		{"QueueAdmin", testQueueAdmin},
+		{"TLSReportCounts", testTLSReportCounts},
 		{"Aliases", testAliases},
 		{"Policy", testPolicy},
 		{"Check", testCheck},
