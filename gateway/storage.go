@@ -16,6 +16,7 @@ import (
 	"github.com/sealgate/sealgate/gateway/pop3server"
 	"github.com/sealgate/sealgate/gateway/queue"
 	"github.com/sealgate/sealgate/gateway/smtpserver"
+	"github.com/sealgate/sealgate/gateway/tlsrpt"
 	"github.com/sealgate/sealgate/gateway/webmail"
 	"github.com/sealgate/sealgate/keys"
 	"github.com/sealgate/sealgate/keys/pgkeys"
@@ -34,6 +35,7 @@ type store interface {
 	pop3server.Store
 	webmail.Store
 	queue.Store
+	tlsrpt.Store
 
 	AddUser(ctx context.Context, addr address.Address, passwordHash string) (mailstore.User, error)
 	SetPasswordHash(ctx context.Context, addr address.Address, hash string) error

@@ -18,7 +18,7 @@ import (
 func (g *Gateway) buildTLSReports(rec *tlsrpt.Recorder) {
 	from := "postmaster@" + g.cfg.Domains[0]
 	r := tlsrpt.NewReporter(tlsrpt.Options{
-		Recorder: rec, LookupTXT: g.dns.LookupTXT, Send: g.sendTLSReport,
+		Recorder: rec, Store: g.store, LookupTXT: g.dns.LookupTXT, Send: g.sendTLSReport,
 		Submitter: g.cfg.Hostname, From: from, Interval: g.cfg.Outbound.TLSReportInterval.D(), Logger: g.log,
 	})
 	g.workers.list = append(g.workers.list, worker{name: "tls-reports", run: r.Run})

@@ -7,17 +7,20 @@
 //
 // # Failure semantics
 //
-// The counts are kept in memory: those of the current interval are lost when the gateway
-// stops (a report is a best-effort statistic, not mail). Each interval's counts are taken
-// before the reports are sent; a domain whose TLSRPT lookup or send fails loses that
-// interval's report (it is logged). Only mailto: rua addresses are served; https: ones are
-// skipped.
+// Counts gather in memory and move to a Store every SaveInterval (a minute) and when the
+// gateway stops; a crash loses at most the counts since the last move. Without a Store they
+// stay in memory and those of the interval under way are lost when the gateway stops. At
+// report time the counts are taken from the Store (each once: with nodes sharing a database,
+// whichever node reports first sends them all) before the reports are sent; a domain whose
+// TLSRPT lookup or send fails loses those counts (it is logged). Only mailto: rua addresses
+// are served; https: ones are skipped.
 //
 // # Bounds
 //
 // A Recorder keeps at most MaxDomains domains per interval and MaxDetails failure rows per
-// policy; outcomes beyond them are counted in the summary only (or, for new domains, not at
-// all). A TLSRPT record is read only up to its first 16 rua addresses and 2048 bytes.
+// policy; further failures count by result type alone (without MX host and address).
+// Outcomes for domains beyond the bound are not counted. A TLSRPT record is read only up to
+// its first 16 rua addresses and 2048 bytes.
 package tlsrpt
 
 import (
@@ -27,6 +30,7 @@ import (
 	"time"
 
 	"github.com/sealgate/sealgate/gateway/delivery"
+	"github.com/sealgate/sealgate/gateway/mailstore"
 )
 
 // Bounds of one interval's counts.
@@ -115,13 +119,78 @@ func (rec *Recorder) RecordTLS(r delivery.TLSResult) {
 	}
 	if len(p.Details) < MaxDetails {
 		p.Details = append(p.Details, &FailureDetail{ResultType: r.Failure, MXHost: r.MXHost, IP: r.IP, Detail: r.Detail, Count: 1})
+		return
 	}
+	// Past the bound, failures count by result type alone (a short, fixed list).
+	j = slices.IndexFunc(p.Details, func(f *FailureDetail) bool {
+		return f.ResultType == r.Failure && f.MXHost == "" && f.IP == ""
+	})
+	if j >= 0 {
+		p.Details[j].Count++
+		return
+	}
+	p.Details = append(p.Details, &FailureDetail{ResultType: r.Failure, Count: 1})
 }
 
 // Period is one interval's counts, by lower-case domain.
 type Period struct {
 	Begin, End time.Time
 	Domains    map[string][]*PolicyCounts
+}
+
+// counts turns p into rows for a Store.
+func (p Period) counts() []mailstore.TLSCount {
+	var out []mailstore.TLSCount
+	for d, policies := range p.Domains {
+		for _, pc := range policies {
+			row := mailstore.TLSCount{Domain: d, PolicyType: pc.Type, PolicyString: strings.Join(pc.Strings, "\n"), Since: p.Begin}
+			if pc.Success > 0 {
+				r := row
+				r.Count = pc.Success
+				out = append(out, r)
+			}
+			for _, f := range pc.Details {
+				r := row
+				r.ResultType, r.MXHost, r.IP, r.Detail, r.Count = f.ResultType, f.MXHost, f.IP, f.Detail, f.Count
+				out = append(out, r)
+			}
+		}
+	}
+	return out
+}
+
+// periods groups stored rows by domain; each domain's period begins at its earliest row.
+func periods(rows []mailstore.TLSCount, end time.Time) map[string]Period {
+	out := map[string]Period{}
+	for _, row := range rows {
+		p, ok := out[row.Domain]
+		if !ok {
+			p = Period{Begin: row.Since, End: end, Domains: map[string][]*PolicyCounts{}}
+		}
+		if row.Since.Before(p.Begin) {
+			p.Begin = row.Since
+		}
+		var strs []string
+		if row.PolicyString != "" {
+			strs = strings.Split(row.PolicyString, "\n")
+		}
+		list := p.Domains[row.Domain]
+		i := slices.IndexFunc(list, func(pc *PolicyCounts) bool { return pc.Type == row.PolicyType && slices.Equal(pc.Strings, strs) })
+		if i < 0 {
+			list = append(list, &PolicyCounts{Type: row.PolicyType, Strings: strs})
+			i = len(list) - 1
+		}
+		pc := list[i]
+		if row.ResultType == "" {
+			pc.Success += row.Count
+		} else {
+			pc.Failure += row.Count
+			pc.Details = append(pc.Details, &FailureDetail{ResultType: row.ResultType, MXHost: row.MXHost, IP: row.IP, Detail: row.Detail, Count: row.Count})
+		}
+		p.Domains[row.Domain] = list
+		out[row.Domain] = p
+	}
+	return out
 }
 
 // Take returns the counts since the last Take (or NewRecorder) and starts a new interval.

@@ -106,7 +106,7 @@ func TestReportsEndToEnd(t *testing.T) {
 		if m.From != "postmaster@sender.test" || len(m.To) != 1 || m.To[0] != "tls-reports@capture.test" {
 			t.Errorf("envelope %s → %v", m.From, m.To)
 		}
-		domain, r := parseReportMail(t, m.Body)
+		domain, r := parseReportMail(t, m.Body, "gw.sender.test")
 		reports[domain] = r
 	}
 	check := func(domain, typ string, success, failure int64, resultType, mx string) {
@@ -153,14 +153,14 @@ func TestReportsEndToEnd(t *testing.T) {
 
 // parseReportMail checks the RFC 8460 §5.3 form of a report mail and returns its domain and
 // its report.
-func parseReportMail(t *testing.T, raw []byte) (string, tlsrpt.Report) {
+func parseReportMail(t *testing.T, raw []byte, submitter string) (string, tlsrpt.Report) {
 	t.Helper()
 	m, err := mail.ReadMessage(bytes.NewReader(raw))
 	if err != nil {
 		t.Fatal(err)
 	}
 	domain := m.Header.Get("TLS-Report-Domain")
-	if m.Header.Get("TLS-Report-Submitter") != "gw.sender.test" || domain == "" {
+	if m.Header.Get("TLS-Report-Submitter") != submitter || domain == "" {
 		t.Errorf("report headers %v", m.Header)
 	}
 	mt, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
@@ -178,7 +178,7 @@ func parseReportMail(t *testing.T, raw []byte) (string, tlsrpt.Report) {
 		}
 		name := part.FileName()
 		f := strings.Split(strings.TrimSuffix(name, ".json.gz"), "!")
-		if len(f) != 5 || f[0] != "gw.sender.test" || f[1] != domain || !strings.HasSuffix(name, ".json.gz") {
+		if len(f) != 5 || f[0] != submitter || f[1] != domain || !strings.HasSuffix(name, ".json.gz") {
 			t.Errorf("attachment name %q", name)
 		}
 		if part.Header.Get("Content-Transfer-Encoding") != "base64" {
