@@ -332,8 +332,8 @@ type Outbound struct {
 	// Send SMTP TLS reports (RFC 8460): for each domain mail went to whose
 	// _smtp._tls TXT record names mailto: addresses, a daily report of the
 	// TLS sessions with its MX hosts (policy, successes, failures), from
-	// postmaster@ the first local domain. Counts are kept in memory: those
-	// of the interval under way are lost on restart.
+	// postmaster@ the first local domain. Counts are kept in the store (a
+	// crash loses at most the last minute's).
 	TLSReports bool `toml:"tls_reports"`
 
 	// How often TLS reports are sent, each covering the time since the last.
