@@ -489,11 +489,8 @@ func (s *session) open(h hop, addr string, plainOnly bool) error {
 		}
 		tc.SetDeadline(time.Time{})
 		state := tc.ConnectionState()
-		if failure, detail := s.reportSTSTesting(h, &state); failure != "" {
-			s.c.recordTLS(h, addr, failure, detail)
-		} else {
-			s.c.recordTLS(h, addr, "", "")
-		}
+		failure, detail := s.reportSTSTesting(h, &state) // "" unless testing mode would refuse
+		s.c.recordTLS(h, addr, failure, detail)
 		s.setConn(tc)
 		s.tls = true
 		if err := s.hello(); err != nil {
