@@ -9,6 +9,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
 
+	"github.com/sealgate/sealgate/gateway/mailindex"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 )
 
@@ -327,7 +328,7 @@ func (s *session) fetchOne(rw *imapserver.FetchResponseWriter, it fetchItem, opt
 			return nil, err
 		}
 		defer rc.Close()
-		return readRawHeader(bufio.NewReader(rc))
+		return mailindex.ReadRawHeader(bufio.NewReader(rc))
 	}
 	if options.Envelope {
 		env := it.env

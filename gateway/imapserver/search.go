@@ -47,7 +47,7 @@ func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria,
 	st := s.srv.opts.Store
 	if needsIndex(criteria) {
 		// Whatever the background indexer has not reached yet is indexed now, once.
-		if err := s.srv.indexer.indexMailbox(ctx, v.mb.ID); err != nil {
+		if err := s.srv.opts.Index.IndexMailbox(ctx, v.mb.ID, 0); err != nil {
 			return nil, s.fail(err)
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -12,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sealgate/sealgate/gateway/mailindex"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 	"github.com/sealgate/sealgate/gateway/usermsg"
 )
@@ -277,7 +277,7 @@ func (s *Server) readHeader(ctx context.Context, bodyID int64) ([]byte, error) {
 		return nil, err
 	}
 	defer rc.Close()
-	return readRawHeader(bufioReader(io.LimitReader(rc, 1<<20)))
+	return mailindex.ReadRawHeader(bufioReader(rc))
 }
 
 // status is the JSON the list page polls for new mail.

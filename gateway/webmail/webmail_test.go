@@ -121,7 +121,7 @@ func TestLoginThrottled(t *testing.T) {
 	e := start(t)
 	authn := auth.New(auth.Options{Accounts: e.GW.Store(), Throttle: auth.NewThrottle(auth.ThrottleOptions{
 		FreeFailures: 1, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond, AccountFailures: 3})})
-	wm, err := webmail.New(webmail.Options{Store: e.GW.Store(), Auth: authn, Keys: e.GW.Keyring(), Pipeline: nopPipeline{},
+	wm, err := webmail.New(webmail.Options{Store: e.GW.Store(), Index: e.GW.Index(), Auth: authn, Keys: e.GW.Keyring(), Pipeline: nopPipeline{},
 		IsLocalDomain: e.Config.IsLocalDomain, PlaintextAuthOnLoopback: true})
 	if err != nil {
 		t.Fatal(err)

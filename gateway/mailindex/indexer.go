@@ -1,0 +1,263 @@
+// Package mailindex keeps the store's full-text search index (mailstore.SearchText: decoded
+// header fields, decoded text parts, the raw header and the stored IMAP ENVELOPE) filled for
+// every message. One Indexer serves the whole gateway: it is fed by the store's commit hook
+// (Delivered) and by the protocols that add messages themselves (Added), runs once, in the
+// background, and is used by IMAP SEARCH and web mail alike, so both read one form.
+//
+// A search must see every message, indexed or not: IndexMailbox indexes what the background
+// has not reached yet.
+package mailindex
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sealgate/sealgate/gateway/mailstore"
+)
+
+// Store is what the indexer needs of the mail store. *mailstore.Store and pgstore implement it.
+type Store interface {
+	UnindexedBodies(ctx context.Context, mailboxID int64, limit int) ([]int64, error)
+	UnindexedSince(ctx context.Context, mailboxID int64, after uint32, limit int) ([]int64, uint32, error)
+	OpenBody(ctx context.Context, bodyID int64) (io.ReadCloser, int64, error)
+	PutSearchText(ctx context.Context, texts []mailstore.SearchText) error
+	HeadersWithoutEnvelope(ctx context.Context, limit int) ([]mailstore.HeaderWithoutEnvelope, error)
+	PutEnvelopes(ctx context.Context, envs []mailstore.BodyEnvelope) error
+}
+
+var _ Store = (*mailstore.Store)(nil)
+
+// Options configure an Indexer.
+type Options struct {
+	// Envelope returns the stored form of the IMAP ENVELOPE of a raw header section; nil
+	// stores none.
+	Envelope func(rawHeader []byte) []byte
+	Logger   *slog.Logger
+}
+
+// ErrRunning is returned by Run when the Indexer runs already.
+var ErrRunning = errors.New("mailindex: indexer is running already")
+
+// Indexer fills the store's search index for new messages. Its methods are safe for
+// concurrent use.
+type Indexer struct {
+	store   Store
+	opts    Options
+	log     *slog.Logger
+	added   chan int64 // mailboxes with new messages; senders never block
+	running atomic.Bool
+	mu      sync.Mutex // one indexing pass at a time
+	// after is, per mailbox, the highest UID the background loop has indexed up to (indexNew).
+	after map[int64]uint32
+}
+
+// New returns an Indexer; Run starts its background work.
+func New(store Store, opts Options) *Indexer {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &Indexer{store: store, opts: opts, log: opts.Logger.With("part", "mailindex"),
+		added: make(chan int64, 1024), after: map[int64]uint32{}}
+}
+
+// Delivered is a mailstore.Options.OnCommit hook: it tells the indexer of every mailbox that
+// received a message. It does not block.
+func (ix *Indexer) Delivered(d mailstore.Delivered) {
+	for _, m := range d.Messages {
+		ix.Added(m.MailboxID)
+	}
+}
+
+// Added tells the indexer that a mailbox has new messages (APPEND, COPY, a web mail draft).
+// It does not block; a notice lost to a full queue is caught up by the next search.
+func (ix *Indexer) Added(mailboxID int64) {
+	select {
+	case ix.added <- mailboxID:
+	default:
+	}
+}
+
+// Run indexes what earlier runs left behind, then new messages as they arrive, until ctx
+// ends. It returns ErrRunning when another Run has not returned yet.
+func (ix *Indexer) Run(ctx context.Context) error {
+	if !ix.running.CompareAndSwap(false, true) {
+		return ErrRunning
+	}
+	defer ix.running.Store(false)
+	if err := ix.IndexMailbox(ctx, 0, 0); err != nil && ctx.Err() == nil {
+		ix.log.Warn("search index: catching up", "err", err)
+	}
+	if err := ix.addMissingEnvelopes(ctx); err != nil && ctx.Err() == nil {
+		ix.log.Warn("search index: envelopes", "err", err)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case mb := <-ix.added:
+			pending := map[int64]bool{mb: true}
+			if !ix.gather(ctx, pending) {
+				return nil
+			}
+			for mb := range pending {
+				if err := ix.indexNew(ctx, mb); err != nil && ctx.Err() == nil {
+					ix.log.Warn("search index", "mailbox", mb, "err", err)
+				}
+			}
+		}
+	}
+}
+
+// The background indexer yields to delivery: it starts once deliveries have paused for
+// indexQuiet, or indexMaxDelay after the first message it has not indexed, whichever comes
+// first. Indexing beside a stream of deliveries costs several times what it costs after it
+// (the index's segment merges compete with the deliveries for the store's single writer and its
+// WAL), so during a burst the index may lag by up to indexMaxDelay; a SEARCH indexes whatever
+// of its own mailbox the background has not reached yet before it answers.
+const (
+	indexQuiet = 250 * time.Millisecond
+	// indexBatch is how many messages go into the index in one transaction (one FTS5 segment):
+	// larger batches hold the store's single writer, and every SMTP session waiting for its
+	// group commit, for longer.
+	indexBatch    = 256
+	indexMaxDelay = 30 * time.Second
+)
+
+// gather adds to pending the mailboxes of further deliveries until deliveries pause or the
+// delay runs out. It reports false when ctx ends.
+func (ix *Indexer) gather(ctx context.Context, pending map[int64]bool) bool {
+	quiet := time.NewTimer(indexQuiet)
+	defer quiet.Stop()
+	limit := time.NewTimer(indexMaxDelay)
+	defer limit.Stop()
+	for {
+		select {
+		case mb := <-ix.added:
+			pending[mb] = true
+			quiet.Reset(indexQuiet)
+		case <-quiet.C:
+			return true
+		case <-limit.C:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+// indexNew indexes the messages of a mailbox above the UID it reached last time: each round of
+// an ingest reads only the new messages. What it misses (a mailbox id reused after a delete)
+// is left to IndexMailbox, which searches run.
+func (ix *Indexer) indexNew(ctx context.Context, mailboxID int64) error {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	for {
+		after := ix.after[mailboxID]
+		ids, last, err := ix.store.UnindexedSince(ctx, mailboxID, after, indexBatch)
+		if err != nil || last == after {
+			return err
+		}
+		if _, err := ix.put(ctx, ids); err != nil {
+			return err
+		}
+		ix.after[mailboxID] = last
+	}
+}
+
+// IndexMailbox puts the messages of a mailbox (every mailbox for 0) that have no search text
+// yet into the index, indexBatch at a time. maxRounds > 0 stops after that many batches (web
+// mail bounds the work of one request); 0 indexes everything.
+func (ix *Indexer) IndexMailbox(ctx context.Context, mailboxID int64, maxRounds int) error {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	for round := 0; maxRounds <= 0 || round < maxRounds; round++ {
+		ids, err := ix.store.UnindexedBodies(ctx, mailboxID, indexBatch)
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		n, err := ix.put(ctx, ids)
+		if err != nil || n == 0 {
+			return err
+		}
+	}
+	return nil
+}
+
+// put extracts and stores the search text of bodies and returns how many it stored; bodies
+// deleted meanwhile are skipped.
+func (ix *Indexer) put(ctx context.Context, ids []int64) (int, error) {
+	texts := make([]mailstore.SearchText, 0, len(ids))
+	for _, id := range ids {
+		st, err := ix.extract(ctx, id)
+		if err == mailstore.ErrNotFound {
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		texts = append(texts, st)
+	}
+	if len(texts) == 0 {
+		return 0, nil
+	}
+	return len(texts), ix.store.PutSearchText(ctx, texts)
+}
+
+func (ix *Indexer) extract(ctx context.Context, bodyID int64) (mailstore.SearchText, error) {
+	rc, _, err := ix.store.OpenBody(ctx, bodyID)
+	if err != nil {
+		return mailstore.SearchText{}, err
+	}
+	defer rc.Close()
+	st, err := Extract(rc, ix.opts.Envelope)
+	st.BodyID = bodyID
+	return st, err
+}
+
+// addMissingEnvelopes stores the envelopes of bodies indexed before envelopes were stored
+// (a data directory from an older version), from the raw headers the index already holds.
+func (ix *Indexer) addMissingEnvelopes(ctx context.Context) error {
+	if ix.opts.Envelope == nil {
+		return nil
+	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	for {
+		hs, err := ix.store.HeadersWithoutEnvelope(ctx, 256)
+		if err != nil || len(hs) == 0 {
+			return err
+		}
+		envs := make([]mailstore.BodyEnvelope, 0, len(hs))
+		for _, h := range hs {
+			raw := h.RawHeader
+			if raw == nil {
+				// The header did not parse when indexed: FETCH reads it from the body.
+				rc, _, err := ix.store.OpenBody(ctx, h.BodyID)
+				if err == mailstore.ErrNotFound {
+					continue
+				}
+				if err != nil {
+					return err
+				}
+				raw, err = ReadRawHeader(bufio.NewReader(rc))
+				rc.Close()
+				if err != nil {
+					return err
+				}
+			}
+			envs = append(envs, mailstore.BodyEnvelope{BodyID: h.BodyID, Data: ix.opts.Envelope(raw)})
+		}
+		if err := ix.store.PutEnvelopes(ctx, envs); err != nil {
+			return err
+		}
+		if len(envs) == 0 {
+			return nil
+		}
+	}
+}
