@@ -4,8 +4,11 @@
 // (Delivered) and by the protocols that add messages themselves (Added), runs once, in the
 // background, and is used by IMAP SEARCH and web mail alike, so both read one form.
 //
-// A search must see every message, indexed or not: IndexMailbox indexes what the background
-// has not reached yet.
+// New mail is indexed promptly: the indexer wakes on each committed delivery and indexes the
+// new messages of a mailbox in small batches, each one short transaction, pausing between
+// batches while deliveries keep arriving so that they go first. During a burst the index may
+// still lag behind; a search must see every message, indexed or not, so it reads the index for
+// what it covers and scans the rest itself (Pending), without waiting for the index.
 package mailindex
 
 import (
@@ -96,78 +99,129 @@ func (ix *Indexer) Run(ctx context.Context) error {
 	if err := ix.addMissingEnvelopes(ctx); err != nil && ctx.Err() == nil {
 		ix.log.Warn("search index: envelopes", "err", err)
 	}
+	pending := map[int64]bool{}
 	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case mb := <-ix.added:
-			pending := map[int64]bool{mb: true}
-			if !ix.gather(ctx, pending) {
+		if len(pending) == 0 {
+			select {
+			case <-ctx.Done():
 				return nil
+			case mb := <-ix.added:
+				pending[mb] = true
 			}
-			for mb := range pending {
-				if err := ix.indexNew(ctx, mb); err != nil && ctx.Err() == nil {
-					ix.log.Warn("search index", "mailbox", mb, "err", err)
-				}
+		}
+		busy := ix.drain(pending)
+		if busy && !sleep(ctx, indexYield) {
+			return nil
+		}
+		for mb := range pending {
+			done, err := ix.indexNew(ctx, mb)
+			if err != nil && ctx.Err() == nil {
+				ix.log.Warn("search index", "mailbox", mb, "err", err)
 			}
+			if done || err != nil {
+				delete(pending, mb)
+			}
+		}
+		if ctx.Err() != nil {
+			return nil
 		}
 	}
 }
 
-// The background indexer yields to delivery: it starts once deliveries have paused for
-// indexQuiet, or indexMaxDelay after the first message it has not indexed, whichever comes
-// first. Indexing beside a stream of deliveries costs several times what it costs after it
-// (the index's segment merges compete with the deliveries for the store's single writer and its
-// WAL), so during a burst the index may lag by up to indexMaxDelay; a SEARCH indexes whatever
-// of its own mailbox the background has not reached yet before it answers.
 const (
-	indexQuiet = 250 * time.Millisecond
-	// indexBatch is how many messages go into the index in one transaction (one FTS5 segment):
-	// larger batches hold the store's single writer, and every SMTP session waiting for its
-	// group commit, for longer.
-	indexBatch    = 256
-	indexMaxDelay = 30 * time.Second
+	// indexBatch is how many messages go into the index in one transaction (one FTS5 segment)
+	// when a search or web mail indexes; indexStep is the background's batch. A larger batch
+	// holds the store's single writer, and every SMTP session waiting for its group commit,
+	// for longer.
+	indexBatch = 256
+	indexStep  = 64
+	// indexYield is the pause before the next batch while deliveries keep arriving: their
+	// group commits go first, and the index catches up as soon as they pause.
+	indexYield = 20 * time.Millisecond
 )
 
-// gather adds to pending the mailboxes of further deliveries until deliveries pause or the
-// delay runs out. It reports false when ctx ends.
-func (ix *Indexer) gather(ctx context.Context, pending map[int64]bool) bool {
-	quiet := time.NewTimer(indexQuiet)
-	defer quiet.Stop()
-	limit := time.NewTimer(indexMaxDelay)
-	defer limit.Stop()
+// drain adds the mailboxes told of since the last call to pending and reports whether there
+// were any (deliveries are arriving).
+func (ix *Indexer) drain(pending map[int64]bool) bool {
+	busy := false
 	for {
 		select {
 		case mb := <-ix.added:
 			pending[mb] = true
-			quiet.Reset(indexQuiet)
-		case <-quiet.C:
-			return true
-		case <-limit.C:
-			return true
-		case <-ctx.Done():
-			return false
+			busy = true
+		default:
+			return busy
 		}
 	}
 }
 
-// indexNew indexes the messages of a mailbox above the UID it reached last time: each round of
-// an ingest reads only the new messages. What it misses (a mailbox id reused after a delete)
-// is left to IndexMailbox, which searches run.
-func (ix *Indexer) indexNew(ctx context.Context, mailboxID int64) error {
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// indexNew indexes one batch of the messages of a mailbox above the UID it reached last time,
+// so that each batch of an ingest reads only new messages, and reports whether none are
+// left. What it misses (a mailbox id reused after a delete) is left to IndexMailbox.
+func (ix *Indexer) indexNew(ctx context.Context, mailboxID int64) (bool, error) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	for {
-		after := ix.after[mailboxID]
-		ids, last, err := ix.store.UnindexedSince(ctx, mailboxID, after, indexBatch)
-		if err != nil || last == after {
-			return err
-		}
-		if _, err := ix.put(ctx, ids); err != nil {
-			return err
-		}
-		ix.after[mailboxID] = last
+	after := ix.after[mailboxID]
+	ids, last, err := ix.store.UnindexedSince(ctx, mailboxID, after, indexStep)
+	if err != nil || last == after {
+		return true, err
 	}
+	if _, err := ix.put(ctx, ids); err != nil {
+		return true, err
+	}
+	ix.after[mailboxID] = last
+	return false, nil
+}
+
+// Pending holds at most maxPendingText of search text and maxPendingScan messages in memory;
+// beyond either, it indexes the rest.
+const (
+	maxPendingText = 64 << 20
+	maxPendingScan = 100_000
+)
+
+// Pending returns the search text of the messages of a mailbox the index does not cover yet,
+// by body id, read from the messages now: a search matches these itself and asks the index
+// about the rest. Every message committed before the call and not in the result is in the index.
+func (ix *Indexer) Pending(ctx context.Context, mailboxID int64) (map[int64]mailstore.SearchText, error) {
+	ids, err := ix.store.UnindexedBodies(ctx, mailboxID, maxPendingScan)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int64]mailstore.SearchText, len(ids))
+	size := 0
+	for _, id := range ids {
+		if size > maxPendingText {
+			break
+		}
+		st, err := ix.extract(ctx, id)
+		if err == mailstore.ErrNotFound {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[id] = st
+		size += len(st.Header) + len(st.Text)
+	}
+	if size > maxPendingText || len(ids) == maxPendingScan {
+		// Too much to hold: index what is left, as the background would.
+		if err := ix.IndexMailbox(ctx, mailboxID, 0); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // IndexMailbox puts the messages of a mailbox (every mailbox for 0) that have no search text
