@@ -100,6 +100,7 @@ func (ix *Indexer) Run(ctx context.Context) error {
 		ix.log.Warn("search index: envelopes", "err", err)
 	}
 	pending := map[int64]bool{}
+	var cost time.Duration // of the last round of batches
 	for {
 		if len(pending) == 0 {
 			select {
@@ -109,10 +110,10 @@ func (ix *Indexer) Run(ctx context.Context) error {
 				pending[mb] = true
 			}
 		}
-		busy := ix.drain(pending)
-		if busy && !sleep(ctx, indexYield) {
+		if ix.drain(pending) && !sleep(ctx, max(indexYield, cost*indexShare)) {
 			return nil
 		}
+		t0 := time.Now()
 		for mb := range pending {
 			done, err := ix.indexNew(ctx, mb)
 			if err != nil && ctx.Err() == nil {
@@ -122,6 +123,7 @@ func (ix *Indexer) Run(ctx context.Context) error {
 				delete(pending, mb)
 			}
 		}
+		cost = time.Since(t0)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -135,9 +137,14 @@ const (
 	// for longer.
 	indexBatch = 256
 	indexStep  = 64
-	// indexYield is the pause before the next batch while deliveries keep arriving: their
-	// group commits go first, and the index catches up as soon as they pause.
+	// While deliveries keep arriving the indexer pauses before each round of batches, at least
+	// indexYield and indexShare times what the last round took, so that it takes at most about
+	// a fifth of the store's writer and of the CPU from them; once they pause it runs
+	// without a break. Indexing beside a stream of deliveries costs several times what it
+	// costs after it (FTS5's segment merges compete with the deliveries for the single writer
+	// and its WAL).
 	indexYield = 20 * time.Millisecond
+	indexShare = 4
 )
 
 // drain adds the mailboxes told of since the last call to pending and reports whether there
