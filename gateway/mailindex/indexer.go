@@ -139,12 +139,12 @@ const (
 	indexStep  = 64
 	// While deliveries keep arriving the indexer pauses before each round of batches, at least
 	// indexYield and indexShare times what the last round took, so that it takes at most about
-	// a fifth of the store's writer and of the CPU from them; once they pause it runs
-	// without a break. Indexing beside a stream of deliveries costs several times what it
+	// a tenth of the store's writer and of the CPU from them (a fifth still slowed a
+	// PostgreSQL ingest by a fifth); once they pause it runs without a break. Indexing beside a stream of deliveries costs several times what it
 	// costs after it (FTS5's segment merges compete with the deliveries for the single writer
 	// and its WAL).
 	indexYield = 20 * time.Millisecond
-	indexShare = 4
+	indexShare = 9
 )
 
 // drain adds the mailboxes told of since the last call to pending and reports whether there
