@@ -19,8 +19,8 @@
 // sessions at once when mail is delivered or another session changes a mailbox.
 //
 // Search uses the store's trigram index (mailstore.SearchText), which Options.Index fills
-// (shared by every listener of the gateway and by web mail) and, for anything it has not
-// reached yet, the search itself.
+// (shared by every listener of the gateway and by web mail), and scans only the messages it
+// has not reached yet (mailindex.Indexer.Pending).
 //
 // Errors: *imap.Error values go to the client as they are; anything else is logged with a
 // reference and answered "NO [SERVERBUG] internal error (ref …)", so no detail leaks.
