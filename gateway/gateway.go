@@ -24,6 +24,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,6 +42,7 @@ import (
 	"github.com/sealgate/sealgate/gateway/imapserver"
 	"github.com/sealgate/sealgate/gateway/listener"
 	"github.com/sealgate/sealgate/gateway/mailauth"
+	"github.com/sealgate/sealgate/gateway/mailindex"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 	"github.com/sealgate/sealgate/gateway/pipeline"
 	"github.com/sealgate/sealgate/gateway/smtpserver"
@@ -114,6 +116,7 @@ type Gateway struct {
 	reload  reloadState
 
 	imapNotify *imapserver.Notifier // wakes IDLE sessions when mail is delivered
+	index      *mailindex.Indexer   // the search index of IMAP and web mail, run once
 	pipe       *pipeline.Pipeline   // shared by SMTP submission and web mail compose
 	directory  *addressing.Directory
 	wkd        pipeline.WKDLookup // nil unless [keys] wkd_lookup
@@ -185,9 +188,15 @@ func New(opts Options) (*Gateway, error) {
 	}
 	imapNotify := imapserver.NewNotifier()
 	queueWake := make(chan struct{}, 1)
+	// The indexer needs the store; deliveries committed before it exists are caught up when
+	// it starts.
+	var index atomic.Pointer[mailindex.Indexer]
 	store, err := openStore(context.Background(), cfg.Storage, opts.DataDir, storeHooks{
 		onCommit: func(d mailstore.Delivered) {
 			imapNotify.Delivered(d)
+			if ix := index.Load(); ix != nil {
+				ix.Delivered(d)
+			}
 			wakeQueue(queueWake, d)
 		},
 		onChange: imapNotify.Changed,
@@ -259,6 +268,8 @@ func New(opts Options) (*Gateway, error) {
 	g.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	g.spoolDir = spoolDir
 	g.imapNotify = imapNotify
+	g.index = mailindex.New(store, mailindex.Options{Envelope: imapserver.EncodeEnvelope, Logger: logger})
+	index.Store(g.index)
 	throttle := opts.LoginThrottle
 	if fs, ok := store.(auth.FailureStore); ok {
 		throttle.Store = fs // postgres: every node counts together
@@ -269,7 +280,7 @@ func New(opts Options) (*Gateway, error) {
 	if cfg.TLS.Cert != "" || cfg.TLS.ACMEDirectory != "" {
 		g.workers.list = append(g.workers.list, worker{name: "certificates", run: certMgr.Run})
 	}
-	for _, build := range []func() error{g.buildSMTP, g.buildPOP3, g.buildIMAP, g.buildHTTP, g.buildQueue} {
+	for _, build := range []func() error{g.buildIndex, g.buildSMTP, g.buildPOP3, g.buildIMAP, g.buildHTTP, g.buildQueue} {
 		if err := build(); err != nil {
 			store.Close()
 			keyring.Close()
@@ -402,7 +413,7 @@ func (g *Gateway) buildHTTP() error {
 	ops.Handle("GET /metrics", promhttp.HandlerFor(g.registry, promhttp.HandlerOpts{}))
 	mux.Handle("GET /.well-known/openpgpkey/", keys.NewWKD(g.keyring, g.cfg.IsOurDomain))
 	wm, err := webmail.New(webmail.Options{
-		Store: g.store, Auth: g.authn, Keys: g.keyring, Pipeline: g.pipe, IsLocalDomain: g.cfg.IsLocalDomain, IsRelayDomain: g.cfg.IsRelayDomain,
+		Store: g.store, Index: g.index, Auth: g.authn, Keys: g.keyring, Pipeline: g.pipe, IsLocalDomain: g.cfg.IsLocalDomain, IsRelayDomain: g.cfg.IsRelayDomain,
 		Directory: g.directory,
 		Hostname:  g.cfg.Hostname, Logger: g.log, MaxMessageSize: int64(g.cfg.Limits.MaxMessageSize), SpoolDir: g.spoolDir,
 		OnChange: g.imapNotify.Changed, PlaintextAuthOnLoopback: g.cfg.Auth.PlaintextOnLoopback,
@@ -471,6 +482,9 @@ func (g *Gateway) Store() store { return g.store }
 
 // Keyring is the gateway's keyring.
 func (g *Gateway) Keyring() *keys.Keyring { return g.keyring }
+
+// Index is the gateway's search indexer.
+func (g *Gateway) Index() *mailindex.Indexer { return g.index }
 
 // Errors delivers a server's failure while running.
 func (g *Gateway) Errors() <-chan error { return g.errc }

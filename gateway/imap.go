@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"context"
+
 	"github.com/sealgate/sealgate/gateway/imapserver"
 )
 
@@ -24,6 +26,7 @@ func (g *Gateway) buildIMAP() error {
 			TLSConfig:               g.tlsConf,
 			ImplicitTLS:             l.implicitTLS,
 			Store:                   g.store,
+			Index:                   g.index,
 			SpoolDir:                g.spoolDir,
 			Auth:                    g.authn,
 			PlaintextAuthOnLoopback: cfg.Auth.PlaintextOnLoopback,
@@ -40,5 +43,19 @@ func (g *Gateway) buildIMAP() error {
 		}
 		g.servers = append(g.servers, &listenerServer{name: l.name, addr: l.addr, serve: srv.Serve, shutdown: srv.Shutdown})
 	}
+	return nil
+}
+
+// buildIndex runs the search indexer, one for IMAP and web mail, when either is enabled.
+func (g *Gateway) buildIndex() error {
+	l := g.cfg.Listen
+	if l.IMAP == "" && l.IMAPS == "" && l.HTTP == "" {
+		return nil
+	}
+	g.workers.list = append(g.workers.list, worker{name: "mailindex", run: func(ctx context.Context) {
+		if err := g.index.Run(ctx); err != nil {
+			g.log.Error("search index", "err", err)
+		}
+	}})
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/sealgate/sealgate/gateway/auth"
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/imapserver"
+	"github.com/sealgate/sealgate/gateway/mailindex"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 	"github.com/sealgate/sealgate/gateway/mailstore/pgstore"
 	"github.com/sealgate/sealgate/gateway/pipeline"
@@ -32,6 +33,7 @@ type store interface {
 	pipeline.Deliverer
 	pipeline.PolicySource
 	imapserver.Store
+	mailindex.Store
 	pop3server.Store
 	webmail.Store
 	queue.Store

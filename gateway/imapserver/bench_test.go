@@ -12,7 +12,6 @@ import (
 	"github.com/emersion/go-imap/v2"
 
 	"github.com/sealgate/sealgate/gateway/address"
-	"github.com/sealgate/sealgate/gateway/imapserver"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 )
 
@@ -70,7 +69,7 @@ func BenchmarkIMAP10kOps(b *testing.B) {
 	// The operations run on an indexed mailbox, as a server's would be once its background
 	// indexer has caught up after a delivery burst.
 	t0 := time.Now()
-	if err := imapserver.IndexMailbox(ctx, st, inbox.ID, 0); err != nil {
+	if err := benchEnv.GW.Index().IndexMailbox(ctx, inbox.ID, 0); err != nil {
 		b.Fatal(err)
 	}
 	b.Logf("search index: %d messages indexed in %v", n, time.Since(t0).Round(time.Millisecond))

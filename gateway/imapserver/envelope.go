@@ -36,6 +36,9 @@ func parseEnvelope(rawHeader []byte) *imap.Envelope {
 	return imapserver.ExtractEnvelope(th)
 }
 
+// EncodeEnvelope returns the stored ENVELOPE of a raw header section (mailindex.Options.Envelope).
+func EncodeEnvelope(rawHeader []byte) []byte { return encodeEnvelope(parseEnvelope(rawHeader)) }
+
 func encodeEnvelope(e *imap.Envelope) []byte {
 	b := make([]byte, 0, 256)
 	b = append(b, envelopeVersion)

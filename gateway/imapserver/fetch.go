@@ -11,6 +11,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
 
+	"github.com/sealgate/sealgate/gateway/mailindex"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 )
 
@@ -414,7 +415,7 @@ func (s *session) fetchOne(rw *imapserver.FetchResponseWriter, msg *message, it 
 			return nil, err
 		}
 		defer rc.Close()
-		return readRawHeader(bufio.NewReader(rc))
+		return mailindex.ReadRawHeader(bufio.NewReader(rc))
 	}
 	if options.Envelope {
 		env := it.env

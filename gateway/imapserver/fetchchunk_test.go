@@ -125,7 +125,7 @@ func TestFetchAcrossChunks(t *testing.T) {
 	peek := &imap.FetchOptions{UID: true, Flags: true, Envelope: true,
 		BodySection: []*imap.FetchItemBodySection{{Peek: true}}}
 	check(peek, false)
-	if err := imapserver.IndexMailbox(ctx, st, inbox.ID, 0); err != nil {
+	if err := env.GW.Index().IndexMailbox(ctx, inbox.ID, 0); err != nil {
 		t.Fatal(err)
 	}
 	check(peek, false) // stored envelopes now

@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/sealgate/sealgate/crypto/mimelimit"
+	"github.com/sealgate/sealgate/gateway/mailindex"
 )
 
 // A stored message whose MIME structure is beyond mimelimit's bounds (the MX refuses such
@@ -51,7 +52,7 @@ func (msg *message) parseReader() (io.ReadCloser, error) {
 // replaced by flatContentType.
 func flattened(rc io.ReadCloser) (io.ReadCloser, error) {
 	br := bufio.NewReader(rc)
-	raw, err := readRawHeader(br)
+	raw, err := mailindex.ReadRawHeader(br)
 	if err != nil {
 		rc.Close()
 		return nil, err

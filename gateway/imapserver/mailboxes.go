@@ -295,10 +295,7 @@ func (s *session) Append(name string, r imap.LiteralReader, options *imap.Append
 		return nil, s.fail(err)
 	}
 	s.changed()
-	select {
-	case s.srv.opts.Notifier.index <- mb.ID:
-	default:
-	}
+	s.srv.opts.Index.Added(mb.ID)
 	return &imap.AppendData{UIDValidity: uv, UID: imap.UID(uid)}, nil
 }
 

@@ -11,14 +11,13 @@ import (
 // mail delivered over SMTP at once. It only wakes sessions; what changed is read from the
 // store, so a lost or extra wake-up costs nothing but a query.
 type Notifier struct {
-	mu    sync.Mutex
-	subs  map[int64]map[chan struct{}]struct{}
-	index chan int64 // mailboxes with new messages, for the search indexer; never blocks senders
+	mu   sync.Mutex
+	subs map[int64]map[chan struct{}]struct{}
 }
 
 // NewNotifier returns a Notifier.
 func NewNotifier() *Notifier {
-	return &Notifier{subs: map[int64]map[chan struct{}]struct{}{}, index: make(chan int64, 1024)}
+	return &Notifier{subs: map[int64]map[chan struct{}]struct{}{}}
 }
 
 // Delivered is a mailstore.Options.OnCommit hook: it wakes the sessions of every user that
@@ -26,10 +25,6 @@ func NewNotifier() *Notifier {
 func (n *Notifier) Delivered(d mailstore.Delivered) {
 	for _, m := range d.Messages {
 		n.Changed(m.UserID)
-		select {
-		case n.index <- m.MailboxID:
-		default:
-		}
 	}
 }
 

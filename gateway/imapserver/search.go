@@ -13,13 +13,15 @@ import (
 )
 
 // searcher evaluates one SEARCH. Text criteria are answered by the store's index, one query
-// per distinct string; header criteria read the indexed header text; nothing reads bodies.
+// per distinct string; header criteria read the indexed header text; only the messages the
+// index does not cover yet (pending) are read, once.
 type searcher struct {
 	s       *session
 	ctx     context.Context
 	v       *selected
 	texts   map[string]map[uint32]bool // "B"+needle or "T"+needle
 	headers map[uint32]string
+	pending map[int64]mailstore.SearchText // by body id
 	maxUID  uint32
 }
 
@@ -45,9 +47,11 @@ func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria,
 	ctx, cancel := s.ctx()
 	defer cancel()
 	st := s.srv.opts.Store
+	var pending map[int64]mailstore.SearchText
 	if needsIndex(criteria) {
-		// Whatever the background indexer has not reached yet is indexed now, once.
-		if err := s.srv.indexer.indexMailbox(ctx, v.mb.ID); err != nil {
+		// Read before the index is asked: every message not pending is in the index then.
+		var err error
+		if pending, err = s.srv.opts.Index.Pending(ctx, v.mb.ID); err != nil {
 			return nil, s.fail(err)
 		}
 	}
@@ -59,7 +63,7 @@ func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria,
 	for i := range list {
 		byUID[list[i].UID] = &list[i]
 	}
-	sr := &searcher{s: s, ctx: ctx, v: v, texts: map[string]map[uint32]bool{}, maxUID: v.maxUID()}
+	sr := &searcher{s: s, ctx: ctx, v: v, texts: map[string]map[uint32]bool{}, pending: pending, maxUID: v.maxUID()}
 	data := &imap.SearchData{}
 	var seqs imap.SeqSet
 	var uids imap.UIDSet
@@ -98,6 +102,23 @@ func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria,
 	return data, nil
 }
 
+// contains reports whether message m's body (or with body false, its header or body) contains
+// needle, from the index or, for a pending message, from its text.
+func (sr *searcher) contains(m *mailstore.Message, body bool, needle string) (bool, error) {
+	if needle == "" {
+		return true, nil
+	}
+	if p, ok := sr.pending[m.BodyID]; ok {
+		field := mailstore.FieldText
+		if body {
+			field = mailstore.FieldBody
+		}
+		return mailstore.TextContains(field, p.Header, p.Text, strings.ToLower(needle)), nil
+	}
+	set, err := sr.text(body, needle)
+	return set[m.UID], err
+}
+
 func (sr *searcher) text(body bool, needle string) (map[uint32]bool, error) {
 	key := "T" + needle
 	field := mailstore.FieldText
@@ -115,7 +136,11 @@ func (sr *searcher) text(body bool, needle string) (map[uint32]bool, error) {
 	return set, nil
 }
 
-func (sr *searcher) header(uid uint32) (string, error) {
+func (sr *searcher) header(m *mailstore.Message) (string, error) {
+	if p, ok := sr.pending[m.BodyID]; ok {
+		return p.Header, nil
+	}
+	uid := m.UID
 	if sr.headers == nil {
 		h, err := sr.s.srv.opts.Store.SearchHeaders(sr.ctx, sr.v.mb.ID)
 		if err != nil {
@@ -236,19 +261,17 @@ func (sr *searcher) match(c *imap.SearchCriteria, m *mailstore.Message, seq uint
 		return false, nil
 	}
 	for _, needle := range c.Body {
-		set, err := sr.text(true, needle)
-		if err != nil || !set[m.UID] && needle != "" {
+		if ok, err := sr.contains(m, true, needle); err != nil || !ok {
 			return false, err
 		}
 	}
 	for _, needle := range c.Text {
-		set, err := sr.text(false, needle)
-		if err != nil || !set[m.UID] && needle != "" {
+		if ok, err := sr.contains(m, false, needle); err != nil || !ok {
 			return false, err
 		}
 	}
 	if len(c.Header) > 0 || !c.SentSince.IsZero() || !c.SentBefore.IsZero() {
-		h, err := sr.header(m.UID)
+		h, err := sr.header(m)
 		if err != nil {
 			return false, err
 		}

@@ -21,9 +21,9 @@
 // mailbox), and a FETCH skips a message another session expunged while it ran. The Notifier wakes idling
 // sessions at once when mail is delivered or another session changes a mailbox.
 //
-// Search uses the store's trigram index (mailstore.SearchText), filled by a background
-// indexer once deliveries pause (at most indexMaxDelay after a message arrives) and, for
-// anything it has not reached yet, by the search itself.
+// Search uses the store's trigram index (mailstore.SearchText), which Options.Index fills
+// (shared by every listener of the gateway and by web mail), and scans only the messages it
+// has not reached yet (mailindex.Indexer.Pending).
 //
 // Errors: *imap.Error values go to the client as they are; anything else is logged with a
 // reference and answered "NO [SERVERBUG] internal error (ref …)", so no detail leaks.
@@ -47,6 +47,7 @@ import (
 	"github.com/sealgate/sealgate/gateway/auth"
 	"github.com/sealgate/sealgate/gateway/connlimit"
 	"github.com/sealgate/sealgate/gateway/listener"
+	"github.com/sealgate/sealgate/gateway/mailindex"
 )
 
 // ErrServerClosed is returned by Serve after Shutdown.
@@ -59,6 +60,9 @@ type Options struct {
 	TLSConfig   *tls.Config
 	ImplicitTLS bool
 	Store       Store
+	// Index fills the search index SEARCH reads and stores ENVELOPEs (EncodeEnvelope); the
+	// caller runs it, once for all its servers. APPEND tells it of new messages.
+	Index *mailindex.Indexer
 	// SpoolDir holds APPEND literals too large to keep in memory while they are stored
 	// [os.TempDir()]. Files there are unlinked at once.
 	SpoolDir string
@@ -91,7 +95,6 @@ type Server struct {
 	// commandGuard does).
 	strict, loopback, secure       *imapserver.Server
 	strictLn, loopbackLn, secureLn *chanListener
-	indexer                        *indexer
 
 	ln *listener.Server
 
@@ -103,8 +106,8 @@ type Server struct {
 
 // New returns a Server.
 func New(opts Options) (*Server, error) {
-	if opts.Store == nil || opts.Auth == nil {
-		return nil, errors.New("imapserver: Store and Auth are required")
+	if opts.Store == nil || opts.Auth == nil || opts.Index == nil {
+		return nil, errors.New("imapserver: Store, Auth and Index are required")
 	}
 	if opts.ImplicitTLS && opts.TLSConfig == nil {
 		return nil, errors.New("imapserver: implicit TLS needs a TLSConfig")
@@ -128,7 +131,6 @@ func New(opts Options) (*Server, error) {
 		opts.Notifier = NewNotifier()
 	}
 	s := &Server{opts: opts, log: opts.Logger.With("listener", opts.Name)}
-	s.indexer = newIndexer(opts.Store, opts.Notifier, s.log)
 	lo := listener.Options{Name: opts.Name, Limiter: opts.ConnLimiter, Logger: opts.Logger, Metrics: opts.ListenerMetrics,
 		Refuse: func(c net.Conn) { fmt.Fprint(c, "* BYE [UNAVAILABLE] Too many connections from your address\r\n") }}
 	if opts.ImplicitTLS {
@@ -236,8 +238,6 @@ func (s *Server) startLibServers() {
 		s.wg.Add(1)
 		go func() { defer s.wg.Done(); ls.srv.Serve(ls.ln) }()
 	}
-	s.wg.Add(1)
-	go func() { defer s.wg.Done(); s.indexer.run() }()
 }
 
 // Shutdown stops accepting and closes every session: IMAP clients reconnect, and nothing a
@@ -254,7 +254,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if !started {
 		return s.ln.Shutdown(ctx)
 	}
-	s.indexer.stop()
 	<-s.strictLn.serving
 	s.strict.Close()
 	if s.loopback != nil {

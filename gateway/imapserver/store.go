@@ -11,7 +11,7 @@ import (
 // so does any other backend with the same semantics (UIDs, MODSEQs and flags as the
 // mailstore package documents them).
 type Store interface {
-	IndexStore
+	OpenBody(ctx context.Context, bodyID int64) (io.ReadCloser, int64, error)
 
 	// The mailbox list of a user.
 	Mailboxes(ctx context.Context, userID int64) ([]mailstore.Mailbox, error)
@@ -35,19 +35,9 @@ type Store interface {
 	CopyMessages(ctx context.Context, srcID, dstID int64, uids []uint32, move bool) (mailstore.CopyResult, error)
 	ExpungeDeleted(ctx context.Context, mailboxID int64, only []uint32) ([]uint32, error)
 
-	// SEARCH, and the background indexer.
+	// SEARCH, on the index Options.Index fills.
 	SearchHeaders(ctx context.Context, mailboxID int64) (map[uint32]string, error)
 	SearchTextUIDs(ctx context.Context, mailboxID int64, field mailstore.TextField, needle string) (map[uint32]bool, error)
-	UnindexedSince(ctx context.Context, mailboxID int64, after uint32, limit int) ([]int64, uint32, error)
-	HeadersWithoutEnvelope(ctx context.Context, limit int) ([]mailstore.HeaderWithoutEnvelope, error)
-	PutEnvelopes(ctx context.Context, envs []mailstore.BodyEnvelope) error
-}
-
-// IndexStore is what IndexMailbox needs of the mail store.
-type IndexStore interface {
-	UnindexedBodies(ctx context.Context, mailboxID int64, limit int) ([]int64, error)
-	OpenBody(ctx context.Context, bodyID int64) (io.ReadCloser, int64, error)
-	PutSearchText(ctx context.Context, texts []mailstore.SearchText) error
 }
 
 var _ Store = (*mailstore.Store)(nil)

@@ -166,9 +166,17 @@ func MatchSearchText(rows Rows, field TextField, needle string, out map[uint32]b
 		if err := rows.Scan(&uid, &h, &b); err != nil {
 			return err
 		}
-		if strings.Contains(strings.ToLower(b), lower) || field == FieldText && strings.Contains(strings.ToLower(h), lower) {
+		if TextContains(field, h, b, lower) {
 			out[uint32(uid)] = true
 		}
 	}
 	return rows.Err()
+}
+
+// TextContains reports whether a message's search text (header and body as SearchText holds
+// them) contains lowerNeedle, a lower-case string, in its body or, with FieldText, in its
+// header or body: the match SearchTextUIDs makes, for text not in the index.
+func TextContains(field TextField, header, body, lowerNeedle string) bool {
+	return strings.Contains(strings.ToLower(body), lowerNeedle) ||
+		field == FieldText && strings.Contains(strings.ToLower(header), lowerNeedle)
 }

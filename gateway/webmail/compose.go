@@ -199,6 +199,9 @@ func (s *Server) submit(r *http.Request, sess *session, form map[string]string, 
 	if err == nil {
 		_, _, err = s.opts.Store.Append(ctx, mailstore.AppendRequest{UserID: sess.user.ID, MailboxID: sent.ID,
 			Body: msgbuf.FromBytes(raw), Flags: mailstore.FlagSeen, InternalDate: env.ReceivedAt})
+		if err == nil {
+			s.opts.Index.Added(sent.ID)
+		}
 	}
 	if err != nil && !errors.Is(err, mailstore.ErrNotFound) {
 		s.log.Error("webmail: sent copy not stored", "id", env.ID, "err", err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -12,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sealgate/sealgate/gateway/mailindex"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 	"github.com/sealgate/sealgate/gateway/usermsg"
 )
@@ -110,27 +110,39 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, "folders", err)
 		return
 	}
-	if err := s.indexMailbox(ctx, mb.ID); err != nil {
-		s.internal(w, r, "index", err)
-		return
-	}
 	msgs, err := s.opts.Store.Messages(ctx, mb.ID)
 	if err != nil {
 		s.internal(w, r, "messages", err)
 		return
 	}
 	query := strings.TrimSpace(q.Get("q"))
+	sortBy := q.Get("sort")
+	desc := q.Get("order") != "asc"
+	// A search and a sort by sender or subject read the index for the messages it covers and
+	// the messages themselves for the rest (mailindex.Indexer.Pending), read first: every
+	// message not pending is in the index then.
+	var pending map[int64]mailstore.SearchText
+	if query != "" || sortBy == "from" || sortBy == "subject" {
+		if pending, err = s.opts.Index.Pending(ctx, mb.ID); err != nil {
+			s.internal(w, r, "index", err)
+			return
+		}
+	}
 	if query != "" {
 		hits, err := s.opts.Store.SearchTextUIDs(ctx, mb.ID, mailstore.FieldText, query)
 		if err != nil {
 			s.internal(w, r, "search", err)
 			return
 		}
-		msgs = slices.DeleteFunc(msgs, func(m mailstore.Message) bool { return !hits[m.UID] })
+		lower := strings.ToLower(query)
+		msgs = slices.DeleteFunc(msgs, func(m mailstore.Message) bool {
+			if p, ok := pending[m.BodyID]; ok {
+				return !mailstore.TextContains(mailstore.FieldText, p.Header, p.Text, lower)
+			}
+			return !hits[m.UID]
+		})
 	}
-	sortBy := q.Get("sort")
-	desc := q.Get("order") != "asc"
-	if err := s.sortMessages(ctx, mb.ID, msgs, sortBy, desc); err != nil {
+	if err := s.sortMessages(ctx, mb.ID, msgs, pending, sortBy, desc); err != nil {
 		s.internal(w, r, "sort", err)
 		return
 	}
@@ -184,7 +196,8 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 }
 
 // sortMessages orders msgs by date (the arrival time), size, sender or subject.
-func (s *Server) sortMessages(ctx context.Context, mailboxID int64, msgs []mailstore.Message, by string, desc bool) error {
+// Headers come from the index, or from pending for the messages it does not cover yet.
+func (s *Server) sortMessages(ctx context.Context, mailboxID int64, msgs []mailstore.Message, pending map[int64]mailstore.SearchText, by string, desc bool) error {
 	var cmp func(a, b mailstore.Message) int
 	switch by {
 	case "size":
@@ -198,6 +211,11 @@ func (s *Server) sortMessages(ctx context.Context, mailboxID int64, msgs []mails
 		field := map[string]string{"from": "from", "subject": "subject"}[by]
 		for uid, h := range hdrs {
 			key[uid] = strings.ToLower(headerLine(h, field))
+		}
+		for _, m := range msgs {
+			if p, ok := pending[m.BodyID]; ok {
+				key[m.UID] = strings.ToLower(headerLine(p.Header, field))
+			}
 		}
 		cmp = func(a, b mailstore.Message) int { return strings.Compare(key[a.UID], key[b.UID]) }
 	default:
@@ -277,7 +295,7 @@ func (s *Server) readHeader(ctx context.Context, bodyID int64) ([]byte, error) {
 		return nil, err
 	}
 	defer rc.Close()
-	return readRawHeader(bufioReader(io.LimitReader(rc, 1<<20)))
+	return mailindex.ReadRawHeader(bufioReader(rc))
 }
 
 // status is the JSON the list page polls for new mail.

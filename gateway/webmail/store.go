@@ -2,16 +2,16 @@ package webmail
 
 import (
 	"context"
+	"io"
 
 	"github.com/sealgate/sealgate/gateway/address"
-	"github.com/sealgate/sealgate/gateway/imapserver"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 )
 
 // Store is what web mail needs of the mail store: the IMAP view of a user's mailboxes (web
-// mail reads and changes them as an IMAP session does) and the search index it fills.
+// mail reads and changes them as an IMAP session does) and the search index mailindex fills.
 type Store interface {
-	imapserver.IndexStore
+	OpenBody(ctx context.Context, bodyID int64) (io.ReadCloser, int64, error)
 
 	UserByAddress(ctx context.Context, addr address.Address) (mailstore.User, error)
 	Mailboxes(ctx context.Context, userID int64) ([]mailstore.Mailbox, error)

@@ -38,6 +38,7 @@ import (
 
 	"github.com/sealgate/sealgate/gateway/addressing"
 	"github.com/sealgate/sealgate/gateway/auth"
+	"github.com/sealgate/sealgate/gateway/mailindex"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 	"github.com/sealgate/sealgate/gateway/msgbuf"
 	"github.com/sealgate/sealgate/gateway/pipeline"
@@ -58,9 +59,11 @@ type Submitter interface {
 	Process(ctx context.Context, env *pipeline.Envelope, msg *msgbuf.Buffer) (mailstore.Delivered, error)
 }
 
-// Options configure New. Store, Auth, Keys, Pipeline and IsLocalDomain are required.
+// Options configure New. Store, Index, Auth, Keys, Pipeline and IsLocalDomain are required.
 type Options struct {
-	Store         Store
+	Store Store
+	// Index fills the search index listings and searches read; the caller runs it.
+	Index         *mailindex.Indexer
 	Auth          *auth.Authenticator
 	Keys          *keys.Keyring
 	Pipeline      Submitter
@@ -104,8 +107,8 @@ type Server struct {
 
 // New returns the web mail; mount it at Prefix.
 func New(opts Options) (*Server, error) {
-	if opts.Store == nil || opts.Auth == nil || opts.Keys == nil || opts.Pipeline == nil || opts.IsLocalDomain == nil {
-		return nil, errors.New("webmail: Store, Auth, Keys, Pipeline and IsLocalDomain are required")
+	if opts.Store == nil || opts.Index == nil || opts.Auth == nil || opts.Keys == nil || opts.Pipeline == nil || opts.IsLocalDomain == nil {
+		return nil, errors.New("webmail: Store, Index, Auth, Keys, Pipeline and IsLocalDomain are required")
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()

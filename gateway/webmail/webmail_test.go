@@ -124,7 +124,7 @@ func TestLoginThrottled(t *testing.T) {
 	e := start(t)
 	authn := auth.New(auth.Options{Accounts: e.GW.Store(), Throttle: auth.NewThrottle(auth.ThrottleOptions{
 		FreeFailures: 1, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond, AccountFailures: 3})})
-	wm, err := webmail.New(webmail.Options{Store: e.GW.Store(), Auth: authn, Keys: e.GW.Keyring(), Pipeline: nopPipeline{},
+	wm, err := webmail.New(webmail.Options{Store: e.GW.Store(), Index: e.GW.Index(), Auth: authn, Keys: e.GW.Keyring(), Pipeline: nopPipeline{},
 		IsLocalDomain: e.Config.IsLocalDomain, PlaintextAuthOnLoopback: true})
 	if err != nil {
 		t.Fatal(err)
@@ -228,10 +228,17 @@ func TestListReadFlagsMoveDeleteSearch(t *testing.T) {
 	if m := rowRE.FindStringSubmatch(b.get("/mail/?sort=size&order=asc").body); m == nil {
 		t.Fatal("size sort shows nothing")
 	}
-	// Search uses the index.
+	// Search reads the index and, for messages the indexer has not reached yet, the messages;
+	// the same once every message is indexed.
 	s := b.get("/mail/?box=INBOX&q=pineapple")
 	if got := rowRE.FindAllStringSubmatch(s.body, -1); len(got) != 1 || got[0][1] != "7" {
 		t.Fatalf("search pineapple = %v", got)
+	}
+	if err := e.GW.Index().IndexMailbox(context.Background(), 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := rowRE.FindAllStringSubmatch(b.get("/mail/?box=INBOX&q=pineapple").body, -1); len(got) != 1 || got[0][1] != "7" {
+		t.Fatalf("search pineapple, indexed = %v", got)
 	}
 	// Reading marks seen.
 	r := b.get("/mail/read?box=INBOX&uid=7")
