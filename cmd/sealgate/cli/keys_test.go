@@ -177,7 +177,7 @@ func TestKeysCommands(t *testing.T) {
 		{[]string{"keys", "export", "nobody@example.test", "--pgp"}, "no OpenPGP key for nobody@example.test"},
 		{[]string{"keys", "export", "alice@example.test"}, "--pgp"},
 		{[]string{"keys", "revoke", pgpFpr}, "already revoked"},
-		{[]string{"keys", "revoke", "00" + pgpFpr[2:]}, "no key or certificate with fingerprint"},
+		{[]string{"keys", "revoke", otherFingerprint(pgpFpr)}, "no key or certificate with fingerprint"},
 		{[]string{"keys", "delete", "xyz"}, "not a fingerprint"},
 		{[]string{"keys", "trust", pgpFpr, "maybe"}, "unknown trust level"},
 		{[]string{"keys", "frobnicate"}, "unknown command"},
@@ -298,4 +298,12 @@ func TestKeysExportPKCS12(t *testing.T) {
 	} {
 		wantError(t, run(t, "", nil, append(d, c.args...)...), c.want)
 	}
+}
+
+// otherFingerprint is a fingerprint of fpr's form that differs from it in its first digits.
+func otherFingerprint(fpr string) string {
+	if strings.HasPrefix(fpr, "00") {
+		return "11" + fpr[2:]
+	}
+	return "00" + fpr[2:]
 }
