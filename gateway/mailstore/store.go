@@ -16,7 +16,7 @@ import (
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
-	"github.com/sealgate/sealgate/internal/sqlitefile"
+	"github.com/sealgate/sealgate/keys/sqlitefile"
 	"github.com/sealgate/sealgate/keys/changecount"
 )
 
