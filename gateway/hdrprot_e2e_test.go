@@ -11,9 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-sasl"
-	"github.com/emersion/go-smtp"
-
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/delivery/deliverytest"
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
@@ -434,14 +431,7 @@ func TestE2EProtectedHeadersOutbound(t *testing.T) {
 	g.run(alicePub, "--import")
 	setPolicy(t, env, "alice@localhost", "outbound.sign", "pgp", "outbound.encrypt", "required")
 
-	c, err := smtp.DialStartTLS(env.GW.Addr("submission"), env.TLSConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Auth(sasl.NewPlainClient("", "alice@localhost", "alice-pw-123")); err != nil {
-		t.Fatal(err)
-	}
+	c := submission(t, env, "alice@localhost", "alice-pw-123")
 	const hidden = "Merger talks, outbound"
 	msg := "From: alice@localhost\r\nTo: dave@partner.test\r\nSubject: " + hidden + "\r\n\r\nDetails.\r\n"
 	if err := c.SendMail("alice@localhost", []string{"dave@partner.test"}, strings.NewReader(msg)); err != nil {
@@ -520,14 +510,7 @@ func TestE2EProtectedHeadersSignedThenEncrypted(t *testing.T) {
 	}
 	setPolicy(t, env, "alice@localhost", "outbound.sign", "smime")
 	setPolicy(t, env, "bob@localhost", "inbound.encrypt", "smime", "inbound.decrypt", "false")
-	c, err := smtp.DialStartTLS(env.GW.Addr("submission"), env.TLSConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Auth(sasl.NewPlainClient("", "alice@localhost", "alice-pw-123")); err != nil {
-		t.Fatal(err)
-	}
+	c := submission(t, env, "alice@localhost", "alice-pw-123")
 	const hidden = "Signed and sealed subject"
 	msg := "From: alice@localhost\r\nTo: bob@localhost\r\nSubject: " + hidden + "\r\n\r\nSigned body.\r\n"
 	if err := c.SendMail("alice@localhost", []string{"bob@localhost"}, strings.NewReader(msg)); err != nil {

@@ -13,8 +13,6 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
-	"github.com/emersion/go-sasl"
-	"github.com/emersion/go-smtp"
 
 	"github.com/sealgate/sealgate/crypto/pgpmime"
 	"github.com/sealgate/sealgate/gateway/config"
@@ -212,14 +210,7 @@ func TestE2EPostQuantumOutbound(t *testing.T) {
 		t.Fatal(err)
 	}
 	setPolicy(t, env, "alice@localhost", "outbound.encrypt", "required")
-	c, err := smtp.DialStartTLS(env.GW.Addr("submission"), env.TLSConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Auth(sasl.NewPlainClient("", "alice@localhost", "alice-pw-123")); err != nil {
-		t.Fatal(err)
-	}
+	c := submission(t, env, "alice@localhost", "alice-pw-123")
 	const marker = "PQ-outbound-body"
 	if err := c.SendMail("alice@localhost", []string{"dave@partner.test"}, strings.NewReader("From: alice@localhost\r\nTo: dave@partner.test\r\nSubject: pq out\r\n\r\n"+marker+"\r\n")); err != nil {
 		t.Fatal(err)

@@ -23,16 +23,24 @@ import (
 
 const alicePW = "alice-password"
 
-func submitMessage(t *testing.T, env *gatewaytest.Env, rcpts []string, msg string) {
+// submission is an SMTP client of the submission listener, after STARTTLS, logged in as user;
+// it is closed when the test ends.
+func submission(t *testing.T, env *gatewaytest.Env, user, password string) *smtp.Client {
 	t.Helper()
 	c, err := smtp.DialStartTLS(env.GW.Addr("submission"), env.TLSConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	if err := c.Auth(sasl.NewPlainClient("", "alice@localhost", alicePW)); err != nil {
+	t.Cleanup(func() { c.Close() })
+	if err := c.Auth(sasl.NewPlainClient("", user, password)); err != nil {
 		t.Fatal(err)
 	}
+	return c
+}
+
+func submitMessage(t *testing.T, env *gatewaytest.Env, rcpts []string, msg string) {
+	t.Helper()
+	c := submission(t, env, "alice@localhost", alicePW)
 	if err := c.SendMail("alice@localhost", rcpts, strings.NewReader(msg)); err != nil {
 		t.Fatal(err)
 	}

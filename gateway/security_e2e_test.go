@@ -14,7 +14,6 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
-	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
 	"github.com/sealgate/sealgate/gateway/config"
@@ -355,14 +354,7 @@ func TestE2EOutboundEncryptSignDKIM(t *testing.T) {
 	}
 	setPolicy(t, env, "alice@localhost", "outbound.sign", "pgp", "outbound.encrypt", "required")
 
-	c, err := smtp.DialStartTLS(env.GW.Addr("submission"), env.TLSConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Auth(sasl.NewPlainClient("", "alice@localhost", "alice-pw-123")); err != nil {
-		t.Fatal(err)
-	}
+	c := submission(t, env, "alice@localhost", "alice-pw-123")
 	const marker = "Outbound-Secret-For-Dave"
 	msg := "From: alice@localhost\r\nTo: dave@partner.test\r\nSubject: for dave\r\n\r\n" + marker + "\r\n"
 	// erin has no key: encryption is required, so the whole message is refused at DATA.

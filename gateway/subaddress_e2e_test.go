@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
 	"github.com/sealgate/sealgate/gateway/config"
@@ -56,14 +55,7 @@ func TestE2EDashSubaddressSenderAndBounce(t *testing.T) {
 	})
 	env.AddUser("alice@localhost", alicePW)
 	send := func(from string, rcpt string) error {
-		c, err := smtp.DialStartTLS(env.GW.Addr("submission"), env.TLSConfig())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		if err := c.Auth(sasl.NewPlainClient("", "alice@localhost", alicePW)); err != nil {
-			t.Fatal(err)
-		}
+		c := submission(t, env, "alice@localhost", alicePW)
 		return c.SendMail(from, []string{rcpt}, strings.NewReader("From: "+from+"\r\nSubject: from "+from+"\r\n\r\nhi\r\n"))
 	}
 	var se *smtp.SMTPError

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
 	"github.com/sealgate/sealgate/gateway/config"
@@ -303,14 +302,7 @@ func TestE2EOpenPGPPeersAtRestAndOutbound(t *testing.T) {
 	os.WriteFile(alicePath, alicePub, 0o600)
 	mustPeer(t, nil, "rnpkeys", "--homedir", rh, "--import", alicePath)
 	setPolicy(t, env, "alice@localhost", "outbound.sign", "pgp", "outbound.encrypt", "required")
-	c, err := smtp.DialStartTLS(env.GW.Addr("submission"), env.TLSConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Auth(sasl.NewPlainClient("", "alice@localhost", "alice-pw-123")); err != nil {
-		t.Fatal(err)
-	}
+	c := submission(t, env, "alice@localhost", "alice-pw-123")
 	const outbound = "Outbound-For-RNP-77d"
 	if err := c.SendMail("alice@localhost", []string{"dave@partner.test"}, strings.NewReader("From: alice@localhost\r\nTo: dave@partner.test\r\nSubject: for dave\r\n\r\n"+outbound+"\r\n")); err != nil {
 		t.Fatal(err)

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
 	"github.com/sealgate/sealgate/crypto/mimecrypt"
@@ -58,14 +57,7 @@ func TestE2EWKDLookupForOutboundEncryption(t *testing.T) {
 	env.AddUser("alice@localhost", "alice-pw-123")
 	setPolicy(t, env, "alice@localhost", "outbound.encrypt", "required")
 
-	c, err := smtp.DialStartTLS(env.GW.Addr("submission"), env.TLSConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Auth(sasl.NewPlainClient("", "alice@localhost", "alice-pw-123")); err != nil {
-		t.Fatal(err)
-	}
+	c := submission(t, env, "alice@localhost", "alice-pw-123")
 	const marker = "found-by-wkd-secret"
 	msg := "From: alice@localhost\r\nSubject: wkd\r\n\r\n" + marker + "\r\n"
 	if err := c.SendMail("alice@localhost", []string{"dave@partner.test"}, strings.NewReader(msg)); err != nil {
