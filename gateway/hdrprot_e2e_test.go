@@ -412,18 +412,7 @@ func TestE2EProtectedHeadersOutbound(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := newGPG(t)
-	g.run(nil, "--quick-gen-key", "Dave <dave@partner.test>", "ed25519", "sign", "never")
-	var daveFpr string
-	for _, l := range strings.Split(string(g.run(nil, "--with-colons", "--fingerprint", "dave@partner.test")), "\n") {
-		if strings.HasPrefix(l, "fpr:") {
-			daveFpr = strings.Split(l, ":")[9]
-			break
-		}
-	}
-	g.run(nil, "--quick-add-key", daveFpr, "cv25519", "encr", "never")
-	if _, err := admin.Import(ctx, pgpKeyBlock(g.run(nil, "--export", "-a", "dave@partner.test")), keys.ImportOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	g.outsideKey(admin, "Dave <dave@partner.test>", "dave@partner.test")
 	alicePub, err := admin.ExportPGP(ctx, "alice@localhost", false)
 	if err != nil {
 		t.Fatal(err)

@@ -231,20 +231,7 @@ func TestE2ERelayOutboundFromTrustedNetwork(t *testing.T) {
 		t.Fatal(err)
 	}
 	gpg := newGPG(t)
-	gpg.run(nil, "--quick-gen-key", "Dave <dave@partner.test>", "ed25519", "sign", "never")
-	out := gpg.run(nil, "--with-colons", "--fingerprint", "dave@partner.test")
-	var daveFpr string
-	for _, l := range strings.Split(string(out), "\n") {
-		if strings.HasPrefix(l, "fpr:") {
-			daveFpr = strings.Split(l, ":")[9]
-			break
-		}
-	}
-	gpg.run(nil, "--quick-add-key", daveFpr, "cv25519", "encr", "never")
-	davePub := gpg.run(nil, "--export", "-a", "dave@partner.test")
-	if _, err := admin.Import(ctx, davePub[:bytes.Index(davePub, []byte("-----END PGP PUBLIC KEY BLOCK-----"))+34], keys.ImportOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	gpg.outsideKey(admin, "Dave <dave@partner.test>", "dave@partner.test")
 	alicePub, _ := admin.ExportPGP(ctx, "alice@corp.test", false)
 	gpg.run(alicePub, "--import")
 	dkimKeys := &mailauth.DKIMKeys{Files: keys.DirFiles{Dir: env.Dir}, MasterKey: mustMaster(t, env)}

@@ -59,6 +59,24 @@ func newGPG(t *testing.T) *gpgHome {
 	return &gpgHome{t: t, dir: dir}
 }
 
+// outsideKey makes an OpenPGP key for uid in g (Ed25519 to sign, Cv25519 to encrypt), as a
+// correspondent's own GnuPG would, and imports its public key into the gateway's keyring.
+func (g *gpgHome) outsideKey(admin *keys.Admin, uid, addr string) {
+	g.t.Helper()
+	g.run(nil, "--quick-gen-key", uid, "ed25519", "sign", "never")
+	var fpr string
+	for _, l := range strings.Split(string(g.run(nil, "--with-colons", "--fingerprint", addr)), "\n") {
+		if strings.HasPrefix(l, "fpr:") {
+			fpr = strings.Split(l, ":")[9]
+			break
+		}
+	}
+	g.run(nil, "--quick-add-key", fpr, "cv25519", "encr", "never")
+	if _, err := admin.Import(context.Background(), pgpKeyBlock(g.run(nil, "--export", "-a", addr)), keys.ImportOptions{}); err != nil {
+		g.t.Fatal(err)
+	}
+}
+
 func (g *gpgHome) run(stdin []byte, args ...string) []byte {
 	g.t.Helper()
 	cmd := exec.Command("gpg", append([]string{"--homedir", g.dir, "--batch", "--yes", "--pinentry-mode", "loopback", "--passphrase", "", "--trust-model", "always"}, args...)...)
@@ -331,20 +349,7 @@ func TestE2EOutboundEncryptSignDKIM(t *testing.T) {
 	}
 	// dave's key is made by gpg, outside.
 	gpg := newGPG(t)
-	gpg.run(nil, "--quick-gen-key", "Dave <dave@partner.test>", "ed25519", "sign", "never")
-	out := gpg.run(nil, "--with-colons", "--fingerprint", "dave@partner.test")
-	var daveFpr string
-	for _, l := range strings.Split(string(out), "\n") {
-		if strings.HasPrefix(l, "fpr:") {
-			daveFpr = strings.Split(l, ":")[9]
-			break
-		}
-	}
-	gpg.run(nil, "--quick-add-key", daveFpr, "cv25519", "encr", "never")
-	davePub := gpg.run(nil, "--export", "-a", "dave@partner.test")
-	if _, err := admin.Import(ctx, davePub[:bytes.Index(davePub, []byte("-----END PGP PUBLIC KEY BLOCK-----"))+34], keys.ImportOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	gpg.outsideKey(admin, "Dave <dave@partner.test>", "dave@partner.test")
 	alicePub, _ := admin.ExportPGP(ctx, "alice@localhost", false)
 	gpg.run(alicePub, "--import")
 	dkimKeys := &mailauth.DKIMKeys{Files: keys.DirFiles{Dir: env.Dir}, MasterKey: mustMaster(t, env)}
