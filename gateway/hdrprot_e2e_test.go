@@ -407,17 +407,7 @@ func TestE2EProtectedHeadersOutbound(t *testing.T) {
 	env, admin := securityEnv(t, func(c *config.Config) {
 		c.Outbound.Routes = map[string]string{"partner.test": peer.Addr}
 	})
-	ctx := context.Background()
-	if _, err := admin.GeneratePGP(ctx, "alice@localhost", keys.PGPOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	g := newGPG(t)
-	g.outsideKey(admin, "Dave <dave@partner.test>", "dave@partner.test")
-	alicePub, err := admin.ExportPGP(ctx, "alice@localhost", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g.run(alicePub, "--import")
+	g := senderAndDave(t, admin, "alice@localhost")
 	setPolicy(t, env, "alice@localhost", "outbound.sign", "pgp", "outbound.encrypt", "required")
 
 	c := submission(t, env, "alice@localhost", "alice-pw-123")

@@ -226,14 +226,7 @@ func TestE2ERelayOutboundFromTrustedNetwork(t *testing.T) {
 	env, admin := relayEnv(t, internal, func(c *config.Config) {
 		c.Outbound.Routes = map[string]string{"partner.test": partner.Addr}
 	})
-	ctx := context.Background()
-	if _, err := admin.GeneratePGP(ctx, "alice@corp.test", keys.PGPOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	gpg := newGPG(t)
-	gpg.outsideKey(admin, "Dave <dave@partner.test>", "dave@partner.test")
-	alicePub, _ := admin.ExportPGP(ctx, "alice@corp.test", false)
-	gpg.run(alicePub, "--import")
+	gpg := senderAndDave(t, admin, "alice@corp.test")
 	dkimKeys := &mailauth.DKIMKeys{Files: keys.DirFiles{Dir: env.Dir}, MasterKey: mustMaster(t, env)}
 	rec, err := dkimKeys.Generate("corp.test", "sel1")
 	if err != nil {

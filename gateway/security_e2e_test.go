@@ -59,6 +59,25 @@ func newGPG(t *testing.T) *gpgHome {
 	return &gpgHome{t: t, dir: dir}
 }
 
+// senderAndDave gives sender an OpenPGP key held by the gateway and dave@partner.test one of
+// his own, made by gpg outside; the gpg home returned has both public keys, to read what
+// sender sends dave.
+func senderAndDave(t *testing.T, admin *keys.Admin, sender string) *gpgHome {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := admin.GeneratePGP(ctx, sender, keys.PGPOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	g := newGPG(t)
+	g.outsideKey(admin, "Dave <dave@partner.test>", "dave@partner.test")
+	pub, err := admin.ExportPGP(ctx, sender, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.run(pub, "--import")
+	return g
+}
+
 // outsideKey makes an OpenPGP key for uid in g (Ed25519 to sign, Cv25519 to encrypt), as a
 // correspondent's own GnuPG would, and imports its public key into the gateway's keyring.
 func (g *gpgHome) outsideKey(admin *keys.Admin, uid, addr string) {
@@ -343,15 +362,7 @@ func TestE2EOutboundEncryptSignDKIM(t *testing.T) {
 	env, admin := securityEnv(t, func(c *config.Config) {
 		c.Outbound.Routes = map[string]string{"partner.test": peer.Addr}
 	})
-	ctx := context.Background()
-	if _, err := admin.GeneratePGP(ctx, "alice@localhost", keys.PGPOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	// dave's key is made by gpg, outside.
-	gpg := newGPG(t)
-	gpg.outsideKey(admin, "Dave <dave@partner.test>", "dave@partner.test")
-	alicePub, _ := admin.ExportPGP(ctx, "alice@localhost", false)
-	gpg.run(alicePub, "--import")
+	gpg := senderAndDave(t, admin, "alice@localhost")
 	dkimKeys := &mailauth.DKIMKeys{Files: keys.DirFiles{Dir: env.Dir}, MasterKey: mustMaster(t, env)}
 	rec, err := dkimKeys.Generate("localhost", "sel1")
 	if err != nil {

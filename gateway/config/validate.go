@@ -246,18 +246,7 @@ func (v *validator) outbound(o *Outbound) {
 	if o.Smarthost != "" {
 		v.hostPort("outbound.smarthost", o.Smarthost, 1, false)
 	}
-	domains := make([]string, 0, len(o.Routes))
-	for d := range o.Routes {
-		domains = append(domains, d)
-	}
-	sort.Strings(domains)
-	for _, d := range domains {
-		key := "outbound.routes." + quoteKey(d)
-		if why := dnsNameProblem(d); why != "" {
-			v.add(key, "%q is not a valid domain: %s", d, why)
-		}
-		v.hostPort(key, o.Routes[d], 1, false)
-	}
+	v.nextHops("outbound.routes", o.Routes)
 	v.tlsPolicy("outbound.tls", o.TLS)
 	if o.TLSReports {
 		v.positive("outbound.tls_report_interval", o.TLSReportInterval)
@@ -274,17 +263,8 @@ func (v *validator) outbound(o *Outbound) {
 			v.add("outbound.smarthost_tls", "\"none\" with smarthost_username: AUTH is only sent over TLS")
 		}
 	}
-	domains = domains[:0]
-	for d := range o.RouteTLS {
-		domains = append(domains, d)
-	}
-	sort.Strings(domains)
-	for _, d := range domains {
-		key := "outbound.route_tls." + quoteKey(d)
-		if why := dnsNameProblem(d); why != "" {
-			v.add(key, "%q is not a valid domain: %s", d, why)
-		}
-		v.tlsPolicy(key, o.RouteTLS[d])
+	for _, d := range domainTable(v, "outbound.route_tls", o.RouteTLS) {
+		v.tlsPolicy("outbound.route_tls."+quoteKey(d), o.RouteTLS[d])
 	}
 }
 
@@ -304,17 +284,8 @@ func (v *validator) relay(c *Config) {
 	default:
 		v.add("relay.recipient_check", "%q is not %q or %q", r.RecipientCheck, RecipientCheckCallout, RecipientCheckNone)
 	}
-	domains := make([]string, 0, len(r.Domains))
-	for d := range r.Domains {
-		domains = append(domains, d)
-	}
-	sort.Strings(domains)
-	for _, d := range domains {
+	for _, d := range v.nextHops("relay.domains", r.Domains) {
 		key := "relay.domains." + quoteKey(d)
-		if why := dnsNameProblem(d); why != "" {
-			v.add(key, "%q is not a valid domain: %s", d, why)
-		}
-		v.hostPort(key, r.Domains[d], 1, false)
 		if c.IsLocalDomain(d) {
 			v.add(key, "%q is also a local domain: a domain is either local (domains) or relayed (relay.domains), not both", d)
 		}
@@ -324,6 +295,32 @@ func (v *validator) relay(c *Config) {
 			}
 		}
 	}
+}
+
+// domainTable checks the keys of a table whose keys are domains (outbound.routes,
+// outbound.route_tls, relay.domains) and returns them in order.
+func domainTable[V any](v *validator, table string, m map[string]V) []string {
+	domains := make([]string, 0, len(m))
+	for d := range m {
+		domains = append(domains, d)
+	}
+	sort.Strings(domains)
+	for _, d := range domains {
+		if why := dnsNameProblem(d); why != "" {
+			v.add(table+"."+quoteKey(d), "%q is not a valid domain: %s", d, why)
+		}
+	}
+	return domains
+}
+
+// nextHops checks a table of domain = "host:port" next hops (outbound.routes, relay.domains)
+// and returns its domains in order.
+func (v *validator) nextHops(table string, hops map[string]string) []string {
+	domains := domainTable(v, table, hops)
+	for _, d := range domains {
+		v.hostPort(table+"."+quoteKey(d), hops[d], 1, false)
+	}
+	return domains
 }
 
 func (v *validator) tlsPolicy(key, p string) {

@@ -103,16 +103,8 @@ type GPG struct {
 func NewGPG(t testing.TB) *GPG {
 	t.Helper()
 	LookPath(t, "gpg")
-	home, err := os.MkdirTemp("", "sg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(home, 0o700)
+	home := gnupgHome(t, "sg")
 	g := &GPG{t: t, Home: home}
-	t.Cleanup(func() {
-		exec.Command("gpgconf", "--homedir", home, "--kill", "all").Run()
-		os.RemoveAll(home)
-	})
 	return g
 }
 
@@ -137,4 +129,20 @@ func (g *GPG) MustRun(stdin []byte, args ...string) []byte {
 func (g *GPG) Import(files ...string) {
 	g.t.Helper()
 	g.MustRun(nil, append([]string{"--import"}, files...)...)
+}
+
+// gnupgHome makes a throwaway GNUPGHOME with a short path (gpg-agent socket paths are limited
+// in length) and kills its agent and removes it at cleanup.
+func gnupgHome(t testing.TB, prefix string) string {
+	t.Helper()
+	home, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(home, 0o700)
+	t.Cleanup(func() {
+		exec.Command("gpgconf", "--homedir", home, "--kill", "all").Run()
+		os.RemoveAll(home)
+	})
+	return home
 }

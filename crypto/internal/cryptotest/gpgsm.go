@@ -19,18 +19,10 @@ type GPGSM struct {
 func NewGPGSM(t testing.TB) *GPGSM {
 	t.Helper()
 	LookPath(t, "gpgsm")
-	home, err := os.MkdirTemp("", "sgsm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(home, 0o700)
+	home := gnupgHome(t, "sgsm")
 	if err := os.WriteFile(filepath.Join(home, "gpg-agent.conf"), []byte("allow-loopback-pinentry\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		exec.Command("gpgconf", "--homedir", home, "--kill", "all").Run()
-		os.RemoveAll(home)
-	})
 	return &GPGSM{t: t, Home: home}
 }
 
