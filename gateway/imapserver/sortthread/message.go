@@ -1,0 +1,224 @@
+package sortthread
+
+import (
+	"bytes"
+	"errors"
+	"net/mail"
+	"strings"
+	"time"
+)
+
+// ErrSyntax is wrapped by every parse error of this package: a SORT criteria list, a THREAD
+// algorithm, a RETURN option or a PARTIAL range the client got wrong (a tagged BAD).
+var ErrSyntax = errors.New("sortthread: syntax error")
+
+// Bounds on what one message contributes; see the package doc.
+const (
+	// MaxSubjectBytes is how much of a decoded, whitespace-normalised subject is looked at.
+	MaxSubjectBytes = 1024
+	// MaxKeyBytes is how much of an address sort key is compared.
+	MaxKeyBytes = 256
+	// MaxReferences is how many message IDs a message's References contribute: the first
+	// one and the last MaxReferences-1.
+	MaxReferences = 64
+	// MaxThreadDepth is how many ancestors the loop check of THREAD REFERENCES walks.
+	MaxThreadDepth = 1000
+	// maxRawSubject bounds the RFC 2047 decoding work on a subject.
+	maxRawSubject = 16 * 1024
+)
+
+// Message is what SORT and THREAD know about one message. See the package doc for who
+// fills which field.
+type Message struct {
+	Seq          uint32
+	UID          uint32
+	InternalDate time.Time
+	// Date is the Date header; zero when it is missing or cannot be parsed.
+	Date time.Time
+	// Size is RFC822.SIZE.
+	Size int64
+	// Subject is the raw Subject header value.
+	Subject string
+	// From, To and Cc are the first address of each header.
+	From, To, Cc Address
+	// MessageID, InReplyTo and References are the raw header values.
+	MessageID, InReplyTo, References string
+}
+
+// SentDate is the date SORT DATE and THREAD order by: the Date header, else the internal
+// date (RFC 5256 section 2.2).
+func (m *Message) SentDate() time.Time {
+	if m.Date.IsZero() {
+		return m.InternalDate
+	}
+	return m.Date
+}
+
+// NumKind says which number identifies a message on the wire.
+type NumKind int
+
+const (
+	// NumSeq is the message sequence number (SORT, THREAD).
+	NumSeq NumKind = iota
+	// NumUID is the UID (UID SORT, UID THREAD).
+	NumUID
+)
+
+// Of returns m's number of this kind.
+func (k NumKind) Of(m *Message) uint32 {
+	if k == NumUID {
+		return m.UID
+	}
+	return m.Seq
+}
+
+// ParseHeader fills the header-derived fields of m (Date, Subject, From, To, Cc, MessageID,
+// InReplyTo, References) from a raw header section, CRLF or LF, up to its first empty line.
+// The first occurrence of a field counts. It never fails: what cannot be parsed is left
+// empty.
+func (m *Message) ParseHeader(raw []byte) {
+	var seen [8]bool
+	scanHeader(raw, func(name, value string) {
+		i := fieldIndex(name)
+		if i < 0 || seen[i] {
+			return
+		}
+		seen[i] = true
+		switch i {
+		case 0:
+			if t, err := mail.ParseDate(strings.TrimSpace(value)); err == nil {
+				m.Date = t
+			}
+		case 1:
+			m.Subject = value
+		case 2:
+			m.From = FirstAddress(value)
+		case 3:
+			m.To = FirstAddress(value)
+		case 4:
+			m.Cc = FirstAddress(value)
+		case 5:
+			m.MessageID = value
+		case 6:
+			m.InReplyTo = value
+		case 7:
+			m.References = value
+		}
+	})
+}
+
+var headerFields = [...]string{"date", "subject", "from", "to", "cc", "message-id", "in-reply-to", "references"}
+
+func fieldIndex(name string) int {
+	for i, f := range headerFields {
+		if strings.EqualFold(name, f) {
+			return i
+		}
+	}
+	return -1
+}
+
+// scanHeader calls fn for each field of a header section with its unfolded value (line
+// breaks before continuation lines removed, the whitespace kept). Lines without a colon are
+// skipped, as mail readers do.
+func scanHeader(raw []byte, fn func(name, value string)) {
+	var name string
+	var value []byte
+	flush := func() {
+		if name != "" {
+			fn(name, string(value))
+		}
+		name, value = "", value[:0]
+	}
+	for len(raw) > 0 {
+		line := raw
+		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+			line, raw = raw[:i], raw[i+1:]
+		} else {
+			raw = nil
+		}
+		line = bytes.TrimSuffix(line, []byte{'\r'})
+		if len(line) == 0 {
+			break
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			if name != "" {
+				value = append(value, line...)
+			}
+			continue
+		}
+		flush()
+		colon := bytes.IndexByte(line, ':')
+		if colon <= 0 {
+			continue
+		}
+		name = string(bytes.TrimRight(line[:colon], " \t"))
+		value = append(value, bytes.TrimLeft(line[colon+1:], " \t")...)
+	}
+	flush()
+}
+
+// nextMsgID returns the first message ID in s (without its angle brackets and with any
+// whitespace inside removed) and the text after it. A message ID must have the form
+// "<left@right>"; anything else between angle brackets is skipped, as is text outside them
+// ("In-Reply-To: your message of ... <id@host>").
+func nextMsgID(s string) (id, rest string) {
+	for {
+		open := strings.IndexByte(s, '<')
+		if open < 0 {
+			return "", ""
+		}
+		s = s[open+1:]
+		end := strings.IndexAny(s, "<>")
+		if end < 0 {
+			return "", ""
+		}
+		cand := s[:end]
+		if s[end] == '>' {
+			s = s[end+1:]
+		} else {
+			s = s[end:]
+		}
+		if strings.ContainsAny(cand, " \t\r\n") {
+			cand = strings.Join(strings.Fields(cand), "")
+		}
+		at := strings.LastIndexByte(cand, '@')
+		if at > 0 && at < len(cand)-1 {
+			return cand, s
+		}
+	}
+}
+
+// messageID returns the message's own ID, or "" when it has none that is valid.
+func (m *Message) messageID() string {
+	id, _ := nextMsgID(m.MessageID)
+	return id
+}
+
+// references returns the IDs a message refers to, oldest first (RFC 5256 REFERENCES step
+// 1): those of References when it has any, else the first of In-Reply-To. At most
+// MaxReferences are kept: the first and the last ones.
+func (m *Message) references(buf []string) []string {
+	refs := buf[:0]
+	s := m.References
+	for {
+		var id string
+		id, s = nextMsgID(s)
+		if id == "" {
+			break
+		}
+		if len(refs) == MaxReferences {
+			// Keep refs[0], shift the rest: the window holds the first ID and the
+			// newest MaxReferences-1.
+			copy(refs[1:], refs[2:])
+			refs = refs[:MaxReferences-1]
+		}
+		refs = append(refs, id)
+	}
+	if len(refs) == 0 {
+		if id, _ := nextMsgID(m.InReplyTo); id != "" {
+			refs = append(refs, id)
+		}
+	}
+	return refs
+}
