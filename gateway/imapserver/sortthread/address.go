@@ -33,46 +33,44 @@ func FirstAddress(value string) Address {
 	p := addrParser{s: value}
 	var phrase []string
 	comment := ""
-	{
-		for {
-			p.skipSpace()
-			if p.done() {
+	for {
+		p.skipSpace()
+		if p.done() {
+			return phraseAddress(phrase, comment)
+		}
+		switch c := p.s[p.i]; c {
+		case '(':
+			if t := p.comment(); comment == "" {
+				comment = t
+			}
+		case '"':
+			phrase = append(phrase, p.quoted())
+		case '<':
+			p.i++
+			a := p.angle()
+			a.Name = strings.Join(phrase, " ")
+			if a.Name == "" {
+				a.Name = p.trailingComment()
+			}
+			return a
+		case ':':
+			// A group: its name is what the envelope shows first.
+			return Address{Mailbox: strings.Join(phrase, " ")}
+		case '@':
+			p.i++
+			a := Address{Mailbox: strings.Join(phrase, ""), Host: p.domain()}
+			if comment == "" {
+				comment = p.trailingComment()
+			}
+			a.Name = comment
+			return a
+		case ',', ';':
+			p.i++
+			if len(phrase) > 0 {
 				return phraseAddress(phrase, comment)
 			}
-			switch c := p.s[p.i]; c {
-			case '(':
-				if t := p.comment(); comment == "" {
-					comment = t
-				}
-			case '"':
-				phrase = append(phrase, p.quoted())
-			case '<':
-				p.i++
-				a := p.angle()
-				a.Name = strings.Join(phrase, " ")
-				if a.Name == "" {
-					a.Name = p.trailingComment()
-				}
-				return a
-			case ':':
-				// A group: its name is what the envelope shows first.
-				return Address{Mailbox: strings.Join(phrase, " ")}
-			case '@':
-				p.i++
-				a := Address{Mailbox: strings.Join(phrase, ""), Host: p.domain()}
-				if comment == "" {
-					comment = p.trailingComment()
-				}
-				a.Name = comment
-				return a
-			case ',', ';':
-				p.i++
-				if len(phrase) > 0 {
-					return phraseAddress(phrase, comment)
-				}
-			default:
-				phrase = append(phrase, p.atom())
-			}
+		default:
+			phrase = append(phrase, p.atom())
 		}
 	}
 }
@@ -181,6 +179,9 @@ func (p *addrParser) domain() string {
 		}
 		c := p.s[p.i]
 		if c == '(' {
+			if len(parts) > 0 {
+				break // a comment after the address, for trailingComment
+			}
 			p.comment()
 			continue
 		}

@@ -85,9 +85,10 @@ func ThreadOrderedSubject(msgs []Message) []*Thread {
 	return out
 }
 
-// compareSent orders by sent date, then sequence number.
+// compareSent orders by sent date, then sequence number. Dates compare in whole seconds,
+// the precision of both the Date header and INTERNALDATE, as SORT DATE does.
 func compareSent(a, b *Message) int {
-	if r := a.SentDate().Compare(b.SentDate()); r != 0 {
+	if r := cmpInt(a.SentDate().Unix(), b.SentDate().Unix()); r != 0 {
 		return r
 	}
 	return cmpInt(int64(a.Seq), int64(b.Seq))
