@@ -41,8 +41,9 @@
 // Hostile headers get a bounded answer: a subject is cut to MaxSubjectBytes before its base
 // is taken and sort keys to MaxKeyBytes; a message contributes at most MaxReferences message
 // IDs (its first and its last ones, so its parent is kept); the loop check of THREAD
-// REFERENCES walks at most MaxThreadDepth ancestors (a deeper link is refused, so a chain
-// longer than that starts a new thread); and every walk of a thread tree is iterative, so no
-// depth of tree can exhaust the stack. Sort is O(n log n) and THREAD REFERENCES is linear in
-// the number of references apart from its sorts.
+// REFERENCES walks at most MaxThreadDepth ancestors, and a link it cannot clear within that
+// is refused (the message then starts a thread of its own; only a message that already has
+// replies, linked below a parent that deep, is affected); every walk of a thread tree is
+// iterative, so no depth of tree can exhaust the stack. Sort is O(n log n) and THREAD
+// REFERENCES is linear in the number of references apart from its sorts.
 package sortthread
