@@ -2,8 +2,13 @@ package sortthread
 
 import "strings"
 
+// MissingDomain is the host of an address written without one ("From: root"), as Dovecot's
+// ENVELOPE gives it; DISPLAYFROM and DISPLAYTO sort such an address as root@MISSING_DOMAIN.
+const MissingDomain = "MISSING_DOMAIN"
+
 // Address is one address as an IMAP ENVELOPE gives it. For the start of a group
-// ("undisclosed-recipients:;") Mailbox holds the group name and Name and Host are empty.
+// ("undisclosed-recipients:;") Mailbox holds the group name and Name and Host are empty; an
+// address without a domain has Host MissingDomain.
 type Address struct {
 	// Name is the display name as it appears in the header (encoded words allowed).
 	Name    string
@@ -12,8 +17,7 @@ type Address struct {
 }
 
 // Display is the RFC 5957 DISPLAYFROM/DISPLAYTO sort key before case mapping: the decoded
-// display name, else mailbox@host, else the mailbox (a group name, or an address without a
-// domain).
+// display name, else mailbox@host, else the mailbox (a group name).
 func (a Address) Display() string {
 	if n := strings.TrimSpace(decodeWords(a.Name)); n != "" {
 		return n
@@ -47,7 +51,7 @@ func FirstAddress(value string) Address {
 			phrase = append(phrase, p.quoted())
 		case '<':
 			p.i++
-			a := p.angle()
+			a := fillHost(p.angle())
 			a.Name = strings.Join(phrase, " ")
 			if a.Name == "" {
 				a.Name = p.trailingComment()
@@ -58,7 +62,7 @@ func FirstAddress(value string) Address {
 			return Address{Mailbox: strings.Join(phrase, " ")}
 		case '@':
 			p.i++
-			a := Address{Mailbox: strings.Join(phrase, ""), Host: p.domain()}
+			a := fillHost(Address{Mailbox: strings.Join(phrase, ""), Host: p.domain()})
 			if comment == "" {
 				comment = p.trailingComment()
 			}
@@ -80,7 +84,15 @@ func phraseAddress(phrase []string, comment string) Address {
 	if len(phrase) == 0 {
 		return Address{}
 	}
-	return Address{Mailbox: strings.Join(phrase, ""), Name: comment}
+	return Address{Mailbox: strings.Join(phrase, ""), Host: MissingDomain, Name: comment}
+}
+
+// fillHost gives an address without a domain the MissingDomain host.
+func fillHost(a Address) Address {
+	if a.Mailbox != "" && a.Host == "" {
+		a.Host = MissingDomain
+	}
+	return a
 }
 
 type addrParser struct {
@@ -155,7 +167,8 @@ func (p *addrParser) comment() string {
 		}
 		p.i++
 	}
-	return strings.TrimSpace(p.s[start:])
+	p.i = len(p.s)
+	return strings.TrimSpace(p.s[min(start, len(p.s)):])
 }
 
 // literal reads a domain literal "[...]" whole.

@@ -34,7 +34,11 @@
 // is RFC 5256 section 2.1, step for step, except that a [blob] may hold non-ASCII text (list
 // tags in any language are removed, as Dovecot and Cyrus do). Address keys follow Dovecot:
 // the addr-mailbox alone (not the host) for FROM, TO and CC; for DISPLAYFROM and DISPLAYTO the
-// decoded display name, else a comment after the address, else mailbox@host.
+// decoded display name, else a comment after the address, else mailbox@host (MissingDomain
+// for an address without one). Date headers are read as leniently as Dovecot reads them.
+// TestAgainstDovecot holds every answer to Dovecot's on random mailboxes built from the
+// corner cases; the one deliberate difference is a Date before 1970, which sorts first here
+// and last in Dovecot (it keeps sent dates as unsigned 32-bit seconds).
 //
 // # Bounds
 //

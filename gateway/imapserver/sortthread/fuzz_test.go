@@ -35,6 +35,7 @@ func FuzzBaseSubject(f *testing.F) {
 func FuzzParseHeader(f *testing.F) {
 	f.Add([]byte("From: A <a@b>\r\nTo: g: x@y;\r\nCc: (c) d@e (f)\r\nSubject: Re: x\r\nDate: Fri, 22 Feb 2008 02:00:00 +0200\r\nMessage-ID: <a@b>\r\nReferences: <c@d>\r\n <e@f>\r\n\r\nbody"))
 	f.Add([]byte("From: \"unterminated\r\nTo: <@route:\r\nCc: ((((\r\n"))
+	f.Add([]byte("Date: (c) Fri, 1 Mar 24 3.00 EST (x\r\nFrom: a (b\\\r\n"))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		var m sortthread.Message
 		m.ParseHeader(raw)

@@ -3,7 +3,6 @@ package sortthread
 import (
 	"bytes"
 	"errors"
-	"net/mail"
 	"strings"
 	"time"
 )
@@ -86,7 +85,7 @@ func (m *Message) ParseHeader(raw []byte) {
 		seen[i] = true
 		switch i {
 		case 0:
-			if t, err := mail.ParseDate(strings.TrimSpace(value)); err == nil {
+			if t, ok := parseDate(value); ok {
 				m.Date = t
 			}
 		case 1:
