@@ -292,6 +292,21 @@ func TestAgainstDovecot(t *testing.T) {
 			want := dv.do(fmt.Sprintf("THREAD %s UTF-8 ALL", alg), "* THREAD")
 			got := sortthread.AppendThreads([]byte("* THREAD "), sortthread.Threads(msgs, alg), sortthread.NumSeq)
 			compare(fmt.Sprintf("%s THREAD %s", name, alg), string(got), want)
+			// A search that matches part of the mailbox threads only what it matched.
+			want = dv.do(fmt.Sprintf("UID THREAD %s UTF-8 5:30", alg), "* THREAD")
+			got = sortthread.AppendThreads([]byte("* THREAD "), sortthread.Threads(msgs[4:30], alg), sortthread.NumUID)
+			compare(fmt.Sprintf("%s UID THREAD %s 5:30", name, alg), string(got), want)
+		}
+		for _, ret := range [][]string{{"MIN", "MAX", "COUNT", "ALL"}, {"PARTIAL", "3:9"}, {"PARTIAL", "45:70"}, {"COUNT", "PARTIAL", "9:3"}} {
+			crit := []string{"SUBJECT", "REVERSE", "DATE"}
+			want := dv.do(fmt.Sprintf("SORT RETURN (%s) (%s) UTF-8 3:40", strings.Join(ret, " "), strings.Join(crit, " ")), "* ESEARCH")
+			cr, _ := sortthread.ParseCriteria(crit)
+			r, err := sortthread.ParseReturn(ret)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := r.AppendData([]byte(fmt.Sprintf("* ESEARCH (TAG \"q%d\")", dv.n)), sortthread.Sort(msgs[2:40], cr, sortthread.NumSeq))
+			compare(fmt.Sprintf("%s SORT RETURN %v", name, ret), string(got), want)
 		}
 	}
 	if failed > 0 {

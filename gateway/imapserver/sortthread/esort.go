@@ -115,8 +115,8 @@ func ParseReturn(items []string) (Return, error) {
 	return r, nil
 }
 
-// AppendData appends the ESEARCH return data for a result, each item preceded by a space:
-// " MIN 1 MAX 5 COUNT 5 ALL 1:5 PARTIAL (2:4 2:4)". For SORT the result is in sort order
+// AppendData appends the ESEARCH return data for a result, each item preceded by a space,
+// in Dovecot's order: " MIN 1 MAX 5 ALL 1:5 PARTIAL (2:4 2:4) COUNT 5". For SORT the result is in sort order
 // and MIN and MAX are its first and last message (RFC 5267); for SEARCH it is ascending.
 // MIN, MAX and ALL are left out for an empty result, as RFC 4731 says.
 func (r Return) AppendData(dst []byte, result []uint32) []byte {
@@ -127,10 +127,6 @@ func (r Return) AppendData(dst []byte, result []uint32) []byte {
 	if r.Max && len(result) > 0 {
 		dst = append(dst, " MAX "...)
 		dst = strconv.AppendUint(dst, uint64(result[len(result)-1]), 10)
-	}
-	if r.Count {
-		dst = append(dst, " COUNT "...)
-		dst = strconv.AppendUint(dst, uint64(len(result)), 10)
 	}
 	if r.All && len(result) > 0 {
 		dst = append(dst, " ALL "...)
@@ -146,6 +142,10 @@ func (r Return) AppendData(dst []byte, result []uint32) []byte {
 			dst = append(dst, "NIL"...)
 		}
 		dst = append(dst, ')')
+	}
+	if r.Count {
+		dst = append(dst, " COUNT "...)
+		dst = strconv.AppendUint(dst, uint64(len(result)), 10)
 	}
 	return dst
 }

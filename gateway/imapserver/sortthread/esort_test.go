@@ -57,7 +57,7 @@ func TestReturn(t *testing.T) {
 		{nil, []uint32{1, 2, 3, 5}, " ALL 1:3,5"},
 		{[]string{"ALL"}, []uint32{3, 2, 1}, " ALL 3,2,1"},
 		{[]string{"PARTIAL", "1:2"}, nil, " PARTIAL (1:2 NIL)"},
-		{[]string{"COUNT", "PARTIAL", "-1:-2"}, []uint32{7, 8, 9}, " COUNT 3 PARTIAL (-1:-2 8:9)"},
+		{[]string{"COUNT", "PARTIAL", "-1:-2"}, []uint32{7, 8, 9}, " PARTIAL (-1:-2 8:9) COUNT 3"},
 		{[]string{"SAVE", "MIN"}, []uint32{2}, " MIN 2"},
 	}
 	for _, tt := range tests {
