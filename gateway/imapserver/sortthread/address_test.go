@@ -90,7 +90,12 @@ func TestMessageIDs(t *testing.T) {
 		{"garbage <nohost> <>", "Your message of today <x@y>", []string{"x@y"}},
 		{"<a @ b>", "", []string{"a@b"}},
 		{"<a@b", "", nil},
-		{"<<a@b>", "", []string{"a@b"}},
+		{"<<a@b>", "", []string{"<a@b"}},
+		{"<a@> <@b>", "", []string{"a@", "@b"}},
+		{`<"q x"@b> <c (comment) @ d.e>`, "", []string{"q x@b", "c@d.e"}},
+		{"<a@[1.2.3.4]> <e@f>", "", []string{"a@[1.2.3.4]", "e@f"}},
+		{"<a@[1.2.3.4> <e@f>", "", []string{"e@f"}},
+		{"<a@b> (sent by x)", "", []string{"a@b"}},
 	}
 	for _, tt := range tests {
 		m := Message{References: tt.refs, InReplyTo: tt.inReplyTo}

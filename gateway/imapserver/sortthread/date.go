@@ -139,6 +139,8 @@ func digits(s string, min, max int) (int, bool) {
 	return n, true
 }
 
+// dateParser scans RFC 5322 structured header text (dates, message IDs): atoms with the
+// comments and folding between them skipped.
 type dateParser struct {
 	s string
 	i int
@@ -181,6 +183,23 @@ func (p *dateParser) atom() string {
 	tok := p.s[start:p.i]
 	p.skipCFWS()
 	return tok
+}
+
+// dotAtom reads atoms joined by dots, with CFWS allowed around them, and returns them
+// joined without it.
+func (p *dateParser) dotAtom() string {
+	var b strings.Builder
+	for {
+		tok := p.atom()
+		if tok == "" {
+			return ""
+		}
+		b.WriteString(tok)
+		if !p.consume('.') {
+			return b.String()
+		}
+		b.WriteByte('.')
+	}
 }
 
 func (p *dateParser) consume(c byte) bool {

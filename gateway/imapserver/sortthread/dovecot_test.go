@@ -197,7 +197,16 @@ func (c *corpus) address() string {
 	return ""
 }
 
-func (c *corpus) msgID() string { return fmt.Sprintf("<id%d@x.org>", c.r.IntN(c.ids)) }
+// msgID is one of a small pool of message IDs, mostly plain, sometimes written with
+// comments, folding or quotes (the same ID), sometimes invalid.
+func (c *corpus) msgID() string {
+	n := c.r.IntN(c.ids)
+	if c.r.IntN(4) != 0 {
+		return fmt.Sprintf("<id%d@x.org>", n)
+	}
+	return fmt.Sprintf(c.pick("<id%d@x.org> (comment)", "< id%d@x.org >", "<id%d (c) @x.org>", `<"id%d"@x.org>`,
+		"<id%d>", "<id%d@[192.0.2.1]>", "junk <id%d@x.org>", "<<id%d@x.org>", "<id%d@x.org"), n)
+}
 
 func (c *corpus) message() (raw []byte, internal time.Time) {
 	var h strings.Builder

@@ -157,10 +157,12 @@ func scanHeader(raw []byte, fn func(name, value string)) {
 	flush()
 }
 
-// nextMsgID returns the first message ID in s (without its angle brackets and with any
-// whitespace inside removed) and the text after it. A message ID must have the form
-// "<left@right>"; anything else between angle brackets is skipped, as is text outside them
-// ("In-Reply-To: your message of ... <id@host>").
+// nextMsgID returns the first valid message ID in s and the text after it, with Dovecot's
+// rules so that threads match: text outside angle brackets is skipped ("In-Reply-To: your
+// message of ... <id@host>"); between them, an ID is valid when it has an "@", and its
+// whitespace is dropped; an ID holding a quoted string or a comment is read as
+// [CFWS] (quoted-string / dot-atom) "@" [CFWS] (dot-atom / domain-literal) ">". The ID is
+// returned without its angle brackets.
 func nextMsgID(s string) (id, rest string) {
 	for {
 		open := strings.IndexByte(s, '<')
@@ -168,24 +170,61 @@ func nextMsgID(s string) (id, rest string) {
 			return "", ""
 		}
 		s = s[open+1:]
-		end := strings.IndexAny(s, "<>")
+		end := strings.IndexAny(s, ">\"([")
 		if end < 0 {
 			return "", ""
 		}
-		cand := s[:end]
 		if s[end] == '>' {
-			s = s[end+1:]
-		} else {
-			s = s[end:]
+			cand := s[:end]
+			rest = s[end+1:]
+			if strings.IndexByte(cand, '@') >= 0 {
+				if strings.ContainsAny(cand, " \t\r\n") {
+					cand = strings.Join(strings.Fields(cand), "")
+				}
+				return cand, rest
+			}
+			s = rest
+			continue
 		}
-		if strings.ContainsAny(cand, " \t\r\n") {
-			cand = strings.Join(strings.Fields(cand), "")
-		}
-		at := strings.LastIndexByte(cand, '@')
-		if at > 0 && at < len(cand)-1 {
-			return cand, s
+		if id, rest, ok := structuredMsgID(s); ok {
+			return id, rest
 		}
 	}
+}
+
+// structuredMsgID reads "local@domain>" where the local part may be quoted and comments
+// may appear around the parts.
+func structuredMsgID(s string) (id, rest string, ok bool) {
+	p := dateParser{s: s}
+	p.skipCFWS()
+	var local string
+	if p.i < len(p.s) && p.s[p.i] == '"' {
+		a := addrParser{s: p.s, i: p.i}
+		local = a.quoted()
+		p.i = a.i
+		p.skipCFWS()
+	} else if local = p.dotAtom(); local == "" {
+		return "", "", false
+	}
+	if !p.consume('@') {
+		return "", "", false
+	}
+	var domain string
+	if p.i < len(p.s) && p.s[p.i] == '[' {
+		end := strings.IndexByte(p.s[p.i:], ']')
+		if end < 0 {
+			return "", "", false
+		}
+		domain = strings.Join(strings.Fields(p.s[p.i:p.i+end+1]), "")
+		p.i += end + 1
+		p.skipCFWS()
+	} else {
+		domain = p.dotAtom()
+	}
+	if domain == "" || p.i >= len(p.s) || p.s[p.i] != '>' {
+		return "", "", false
+	}
+	return local + "@" + domain, p.s[p.i+1:], true
 }
 
 // messageID returns the message's own ID, or "" when it has none that is valid.
