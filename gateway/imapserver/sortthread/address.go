@@ -34,7 +34,7 @@ func (a Address) Display() string {
 // name ("user@host (Full Name)") becomes its name, and a group gives its name as the
 // mailbox. An empty or unparsable value gives the zero Address.
 func FirstAddress(value string) Address {
-	p := addrParser{s: value}
+	p := addrParser{scanner{s: value}}
 	var phrase []string
 	comment := ""
 	for {
@@ -95,10 +95,14 @@ func fillHost(a Address) Address {
 	return a
 }
 
-type addrParser struct {
+// scanner is a position in header text, shared by the address, date and message-ID readers.
+type scanner struct {
 	s string
 	i int
 }
+
+// addrParser reads address lists: its atoms include '.', so a dot-atom is one word.
+type addrParser struct{ scanner }
 
 func (p *addrParser) done() bool { return p.i >= len(p.s) }
 
@@ -127,7 +131,7 @@ func (p *addrParser) atom() string {
 }
 
 // quoted reads a quoted string and returns its content without the quoting.
-func (p *addrParser) quoted() string {
+func (p *scanner) quoted() string {
 	p.i++
 	var b strings.Builder
 	for p.i < len(p.s) {

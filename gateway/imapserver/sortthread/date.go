@@ -16,7 +16,7 @@ import (
 // (taken as UTC). Anything after the zone is ignored. Out-of-range fields carry over
 // ("23:59:60" is the next minute), as mktime does.
 func parseDate(s string) (time.Time, bool) {
-	p := dateParser{s: s}
+	p := dateParser{scanner{s: s}}
 	p.skipCFWS()
 	tok := p.atom()
 	if len(tok) == 3 {
@@ -141,10 +141,7 @@ func digits(s string, min, max int) (int, bool) {
 
 // dateParser scans RFC 5322 structured header text (dates, message IDs): atoms with the
 // comments and folding between them skipped.
-type dateParser struct {
-	s string
-	i int
-}
+type dateParser struct{ scanner }
 
 // skipCFWS skips whitespace and (nested) comments.
 func (p *dateParser) skipCFWS() {

@@ -32,7 +32,7 @@
 // octets), the comparator RFC 5256 makes the default. Messages that compare equal under every
 // criterion are ordered by sequence number, ascending even under REVERSE. The base subject
 // is RFC 5256 section 2.1, step for step, except that a [blob] may hold non-ASCII text (list
-// tags in any language are removed, as Dovecot and Cyrus do). Address keys follow Dovecot:
+// tags in any language are removed, as Dovecot does). Address keys follow Dovecot:
 // the addr-mailbox alone (not the host) for FROM, TO and CC; for DISPLAYFROM and DISPLAYTO the
 // decoded display name, else a comment after the address, else mailbox@host (MissingDomain
 // for an address without one). Date headers and message IDs are read as leniently as Dovecot

@@ -195,13 +195,11 @@ func nextMsgID(s string) (id, rest string) {
 // structuredMsgID reads "local@domain>" where the local part may be quoted and comments
 // may appear around the parts.
 func structuredMsgID(s string) (id, rest string, ok bool) {
-	p := dateParser{s: s}
+	p := dateParser{scanner{s: s}}
 	p.skipCFWS()
 	var local string
 	if p.i < len(p.s) && p.s[p.i] == '"' {
-		a := addrParser{s: p.s, i: p.i}
-		local = a.quoted()
-		p.i = a.i
+		local = p.quoted()
 		p.skipCFWS()
 	} else if local = p.dotAtom(); local == "" {
 		return "", "", false
