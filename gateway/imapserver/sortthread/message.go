@@ -22,6 +22,10 @@ const (
 	MaxReferences = 64
 	// MaxThreadDepth is how many ancestors the loop check of THREAD REFERENCES walks.
 	MaxThreadDepth = 1000
+	// MaxDummiesPerMessage bounds the message IDs THREAD REFERENCES keeps that no message
+	// in the set has: this many per message, plus minDummies.
+	MaxDummiesPerMessage = 16
+	minDummies           = 1 << 16
 	// maxRawSubject bounds the RFC 2047 decoding work on a subject.
 	maxRawSubject = 16 * 1024
 )

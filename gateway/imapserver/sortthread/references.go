@@ -4,58 +4,68 @@ import (
 	"slices"
 )
 
-// container is a node of the REFERENCES algorithm's working tree: a message, or a dummy
-// for a message ID that was referred to. Children are a doubly linked list so that a link
-// is cut in constant time however many siblings there are.
-type container struct {
-	msg                   *Message
-	parent                *container
-	firstChild, lastChild *container
-	prev, next            *container
+// tree is the REFERENCES algorithm's working tree. Its nodes are messages and dummies (a
+// message ID that was referred to), kept in one slice and linked by index, 0 meaning none:
+// a mailbox of references costs a few allocations, not one per node, and the slice holds no
+// pointers for the collector to scan. Children are a doubly linked list, so a link is cut
+// in constant time however many siblings there are.
+type tree struct {
+	nodes []node
 }
 
-func (c *container) addChild(k *container) {
-	k.parent = c
-	k.prev, k.next = c.lastChild, nil
-	if c.lastChild != nil {
-		c.lastChild.next = k
+type node struct {
+	msg                                 int32 // index into the messages + 1; 0 for a dummy
+	parent, firstChild, lastChild, prev int32
+	next                                int32
+}
+
+func (t *tree) add(msg int32) int32 {
+	t.nodes = append(t.nodes, node{msg: msg})
+	return int32(len(t.nodes) - 1)
+}
+
+func (t *tree) addChild(p, k int32) {
+	n := &t.nodes[k]
+	n.parent, n.prev, n.next = p, t.nodes[p].lastChild, 0
+	if last := t.nodes[p].lastChild; last != 0 {
+		t.nodes[last].next = k
 	} else {
-		c.firstChild = k
+		t.nodes[p].firstChild = k
 	}
-	c.lastChild = k
+	t.nodes[p].lastChild = k
 }
 
-func (c *container) unlink() {
-	p := c.parent
-	if p == nil {
+func (t *tree) unlink(c int32) {
+	n := t.nodes[c]
+	if n.parent == 0 {
 		return
 	}
-	if c.prev != nil {
-		c.prev.next = c.next
+	if n.prev != 0 {
+		t.nodes[n.prev].next = n.next
 	} else {
-		p.firstChild = c.next
+		t.nodes[n.parent].firstChild = n.next
 	}
-	if c.next != nil {
-		c.next.prev = c.prev
+	if n.next != 0 {
+		t.nodes[n.next].prev = n.prev
 	} else {
-		p.lastChild = c.prev
+		t.nodes[n.parent].lastChild = n.prev
 	}
-	c.parent, c.prev, c.next = nil, nil, nil
+	t.nodes[c].parent, t.nodes[c].prev, t.nodes[c].next = 0, 0, 0
 }
 
 // wouldLoop reports whether making c a child of p would make a loop, that is whether c is p
 // or one of its ancestors. A walk longer than MaxThreadDepth counts as a loop, so the link
 // is refused and the work stays bounded.
-func wouldLoop(p, c *container) bool {
+func (t *tree) wouldLoop(p, c int32) bool {
 	if c == p {
 		return true
 	}
-	if c.firstChild == nil {
+	if t.nodes[c].firstChild == 0 {
 		// c has no descendants, so it cannot be an ancestor of p.
 		return false
 	}
 	hops := 0
-	for x := p.parent; x != nil; x = x.parent {
+	for x := t.nodes[p].parent; x != 0; x = t.nodes[x].parent {
 		if x == c {
 			return true
 		}
@@ -70,54 +80,10 @@ func wouldLoop(p, c *container) bool {
 // by Message-ID, References and In-Reply-To, dummies pruned, top-level threads with the same
 // base subject gathered, siblings ordered by sent date.
 func ThreadReferences(msgs []Message) []*Thread {
-	order := mailboxOrder(msgs)
-	byID := make(map[string]*container, len(msgs))
-	all := make([]*container, 0, len(msgs))
-	lookup := func(id string) *container {
-		c := byID[id]
-		if c == nil {
-			c = &container{}
-			byID[id] = c
-			all = append(all, c)
-		}
-		return c
-	}
-	var refBuf []string
-	for _, i := range order {
-		m := &msgs[i]
-		// (1) The message's own container: a dummy made for its ID earlier is taken over;
-		// a duplicate ID or none at all gets a container of its own.
-		var c *container
-		if id := m.messageID(); id != "" {
-			if c = lookup(id); c.msg != nil {
-				c = &container{}
-				all = append(all, c)
-			}
-		} else {
-			c = &container{}
-			all = append(all, c)
-		}
-		c.msg = m
-		// (1A) Chain the references, keeping links that exist.
-		refBuf = m.references(refBuf)
-		var prev *container
-		for _, id := range refBuf {
-			r := lookup(id)
-			if prev != nil && r.parent == nil && !wouldLoop(prev, r) {
-				prev.addChild(r)
-			}
-			prev = r
-		}
-		// (1B) The last reference is the parent: any other link is cut first, and then
-		// the new one is made only if it makes no loop.
-		c.unlink()
-		if prev != nil && !wouldLoop(prev, c) {
-			prev.addChild(c)
-		}
-	}
+	t := linkReferences(msgs)
 
 	// (2) and (3): the roots, with dummies pruned.
-	top := pruneTree(all)
+	top := t.prune(msgs)
 
 	subjects := make(subjectCache)
 	// (4) Top level by sent date; a dummy sorts by its first child.
@@ -134,6 +100,62 @@ func ThreadReferences(msgs []Message) []*Thread {
 	return top
 }
 
+// linkReferences is step 1: every message linked below the last message ID it refers to.
+func linkReferences(msgs []Message) *tree {
+	order := mailboxOrder(msgs)
+	t := &tree{nodes: make([]node, 1, 2*len(msgs)+1)}
+	byID := make(map[string]int32, len(msgs))
+	// Referred-to IDs that no message has are bounded, so that a mailbox of messages
+	// each naming MaxReferences IDs of its own cannot make the tree many times the size
+	// of the mailbox; a reference beyond the bound is left out of its chain.
+	dummies, maxDummies := 0, MaxDummiesPerMessage*len(msgs)+minDummies
+	var refBuf []string
+	for _, i := range order {
+		m := &msgs[i]
+		// (1) The message's own node: a dummy made for its ID earlier is taken over; a
+		// duplicate ID or none at all gets a node of its own.
+		c := int32(0)
+		if id := m.messageID(); id != "" {
+			if x, ok := byID[id]; !ok {
+				c = t.add(0)
+				byID[id] = c
+			} else if t.nodes[x].msg == 0 {
+				c = x
+				dummies--
+			}
+		}
+		if c == 0 {
+			c = t.add(0)
+		}
+		t.nodes[c].msg = i + 1
+		// (1A) Chain the references, keeping links that exist.
+		refBuf = m.references(refBuf)
+		prev := int32(0)
+		for _, id := range refBuf {
+			r, ok := byID[id]
+			if !ok {
+				if dummies >= maxDummies {
+					continue
+				}
+				r = t.add(0)
+				byID[id] = r
+				dummies++
+			}
+			if prev != 0 && t.nodes[r].parent == 0 && !t.wouldLoop(prev, r) {
+				t.addChild(prev, r)
+			}
+			prev = r
+		}
+		// (1B) The last reference is the parent: any other link is cut first, and then
+		// the new one is made only if it makes no loop.
+		t.unlink(c)
+		if prev != 0 && !t.wouldLoop(prev, c) {
+			t.addChild(prev, c)
+		}
+	}
+	return t
+}
+
 // mailboxOrder is the indexes of msgs by ascending sequence number.
 func mailboxOrder(msgs []Message) []int32 {
 	order := make([]int32, len(msgs))
@@ -146,62 +168,58 @@ func mailboxOrder(msgs []Message) []int32 {
 	return order
 }
 
-// pruneTree builds the Thread forest of the working tree's roots, without dummies: a dummy
+// prune builds the Thread forest of the working tree's roots, without dummies: a dummy
 // below the top level is replaced by its children; at the top level it goes when it has no
 // child, is replaced by its only child, and stays when it has more.
-func pruneTree(all []*container) []*Thread {
+func (t *tree) prune(msgs []Message) []*Thread {
 	var top []*Thread
-	var real, pending []*container
-	// expand lists the message containers under c with dummies replaced by their children.
-	expand := func(c *container) []*container {
+	var real, pending []int32
+	// expand lists the message nodes under x with dummies replaced by their children.
+	expand := func(x int32) []int32 {
 		real = real[:0]
-		pending = append(pending[:0], c)
+		pending = append(pending[:0], x)
 		for len(pending) > 0 {
-			x := pending[len(pending)-1]
+			y := pending[len(pending)-1]
 			pending = pending[:len(pending)-1]
-			// Children pushed in reverse so that they come out in order.
-			for k := x.lastChild; k != nil; k = k.prev {
-				if k.msg != nil {
-					continue
-				}
-				pending = append(pending, k)
-			}
-			for k := x.firstChild; k != nil; k = k.next {
-				if k.msg != nil {
+			for k := t.nodes[y].firstChild; k != 0; k = t.nodes[k].next {
+				if t.nodes[k].msg != 0 {
 					real = append(real, k)
+				} else {
+					pending = append(pending, k)
 				}
 			}
 		}
 		return real
 	}
+	thread := func(k int32) *Thread { return &Thread{Message: &msgs[t.nodes[k].msg-1]} }
 	type work struct {
-		c *container
-		t *Thread
+		n  int32
+		th *Thread
 	}
 	var stack []work
-	build := func(c *container) *Thread {
-		root := &Thread{Message: c.msg}
-		stack = append(stack[:0], work{c, root})
+	build := func(n int32) *Thread {
+		root := thread(n)
+		stack = append(stack[:0], work{n, root})
 		for len(stack) > 0 {
 			w := stack[len(stack)-1]
 			stack = stack[:len(stack)-1]
-			for _, k := range expand(w.c) {
-				kt := &Thread{Message: k.msg}
-				w.t.Children = append(w.t.Children, kt)
+			for _, k := range expand(w.n) {
+				kt := thread(k)
+				w.th.Children = append(w.th.Children, kt)
 				stack = append(stack, work{k, kt})
 			}
 		}
 		return root
 	}
-	for _, c := range all {
-		if c.parent != nil {
+	for n := int32(1); n < int32(len(t.nodes)); n++ {
+		if t.nodes[n].parent != 0 {
 			continue
 		}
-		if c.msg != nil {
-			top = append(top, build(c))
+		if t.nodes[n].msg != 0 {
+			top = append(top, build(n))
 			continue
 		}
-		kids := slices.Clone(expand(c))
+		kids := slices.Clone(expand(n))
 		switch len(kids) {
 		case 0:
 		case 1:
