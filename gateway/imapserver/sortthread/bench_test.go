@@ -3,6 +3,7 @@ package sortthread_test
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -114,6 +115,23 @@ func BenchmarkThreadReferencesHostile(b *testing.B) {
 	for k := 0; len(msgs) < benchSize; k++ {
 		add(fmt.Sprintf("<a%d@x>", k), fmt.Sprintf("<x%d@x>", k))
 		add(fmt.Sprintf("<x%d@x>", k), tail)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		sortthread.ThreadReferences(msgs)
+	}
+}
+
+// BenchmarkThreadReferencesManyIDs is a mailbox in which every message names
+// MaxReferences message IDs of its own: the dummies kept are bounded per message.
+func BenchmarkThreadReferencesManyIDs(b *testing.B) {
+	msgs := make([]sortthread.Message, benchSize)
+	for i := range msgs {
+		var r strings.Builder
+		for j := range sortthread.MaxReferences {
+			fmt.Fprintf(&r, "<r%d.%d@attacker.example> ", i, j)
+		}
+		msgs[i] = sortthread.Message{Seq: uint32(i + 1), UID: uint32(i + 1), MessageID: fmt.Sprintf("<m%d@x>", i), References: r.String()}
 	}
 	b.ReportAllocs()
 	for b.Loop() {

@@ -46,10 +46,12 @@
 //
 // Hostile headers get a bounded answer: a subject is cut to MaxSubjectBytes before its base
 // is taken and sort keys to MaxKeyBytes; a message contributes at most MaxReferences message
-// IDs (its first and its last ones, so its parent is kept); the loop check of THREAD
-// REFERENCES walks at most MaxThreadDepth ancestors, and a link it cannot clear within that
-// is refused (the message then starts a thread of its own; only a message that already has
-// replies, linked below a parent that deep, is affected); every walk of a thread tree is
-// iterative, so no depth of tree can exhaust the stack. Sort is O(n log n) and THREAD
-// REFERENCES is linear in the number of references apart from its sorts.
+// IDs (its first and its last ones, so its parent is kept); THREAD REFERENCES keeps at most
+// MaxDummiesPerMessage IDs per message that no message in the set has (a reference beyond
+// that is left out of its chain), and its loop check walks at most MaxThreadDepth
+// ancestors, refusing a link it cannot clear within that (the message then starts a thread
+// of its own; only a message that already has replies, linked below a parent that deep, is
+// affected); every walk of a thread tree is iterative, so no depth of tree can exhaust the
+// stack. Sort is O(n log n) and THREAD REFERENCES is linear in the number of references
+// apart from its sorts.
 package sortthread
