@@ -138,3 +138,19 @@ func BenchmarkThreadReferencesManyIDs(b *testing.B) {
 		sortthread.ThreadReferences(msgs)
 	}
 }
+
+// BenchmarkParseHeader is the per-message cost of filling a Message from a typical list
+// message's header section.
+func BenchmarkParseHeader(b *testing.B) {
+	raw := []byte("Received: from mx.example.org (mx.example.org [192.0.2.1])\r\n\tby mail.example.net with ESMTPS id 4abc; Mon, 1 Jan 2024 10:00:00 +0000\r\n" +
+		"From: \"Doe, Jane\" <jane.doe@example.org>\r\nTo: dev-list <dev@lists.example.org>\r\nCc: =?utf-8?q?J=C3=B6rg?= <joerg@example.com>\r\n" +
+		"Subject: Re: [dev] =?utf-8?q?Gr=C3=BC=C3=9Fe?= from the build farm\r\nDate: Mon, 1 Jan 2024 11:00:00 +0100 (CET)\r\n" +
+		"Message-ID: <20240101100000.4abc@example.org>\r\nIn-Reply-To: <20231231.9f@example.com>\r\n" +
+		"References: <20231230.1@example.com>\r\n <20231231.9f@example.com>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n")
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var m sortthread.Message
+		m.ParseHeader(raw)
+	}
+}

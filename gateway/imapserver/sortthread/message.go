@@ -80,13 +80,14 @@ func (k NumKind) Of(m *Message) uint32 {
 // The first occurrence of a field counts. It never fails: what cannot be parsed is left
 // empty.
 func (m *Message) ParseHeader(raw []byte) {
-	var seen [8]bool
-	scanHeader(raw, func(name, value string) {
+	var seen [len(headerFields)]bool
+	scanHeader(raw, func(name, raw []byte) {
 		i := fieldIndex(name)
 		if i < 0 || seen[i] {
 			return
 		}
 		seen[i] = true
+		value := string(raw)
 		switch i {
 		case 0:
 			if t, ok := parseDate(value); ok {
@@ -112,9 +113,9 @@ func (m *Message) ParseHeader(raw []byte) {
 
 var headerFields = [...]string{"date", "subject", "from", "to", "cc", "message-id", "in-reply-to", "references"}
 
-func fieldIndex(name string) int {
+func fieldIndex(name []byte) int {
 	for i, f := range headerFields {
-		if strings.EqualFold(name, f) {
+		if len(name) == len(f) && strings.EqualFold(string(name), f) {
 			return i
 		}
 	}
@@ -122,16 +123,15 @@ func fieldIndex(name string) int {
 }
 
 // scanHeader calls fn for each field of a header section with its unfolded value (line
-// breaks before continuation lines removed, the whitespace kept). Lines without a colon are
-// skipped, as mail readers do.
-func scanHeader(raw []byte, fn func(name, value string)) {
-	var name string
-	var value []byte
+// breaks before continuation lines removed, the whitespace kept); both are only valid
+// during the call. Lines without a colon are skipped, as mail readers do.
+func scanHeader(raw []byte, fn func(name, value []byte)) {
+	var name, value []byte
 	flush := func() {
-		if name != "" {
-			fn(name, string(value))
+		if name != nil {
+			fn(name, value)
 		}
-		name, value = "", value[:0]
+		name, value = nil, value[:0]
 	}
 	for len(raw) > 0 {
 		line := raw
@@ -145,7 +145,7 @@ func scanHeader(raw []byte, fn func(name, value string)) {
 			break
 		}
 		if line[0] == ' ' || line[0] == '\t' {
-			if name != "" {
+			if name != nil {
 				value = append(value, line...)
 			}
 			continue
@@ -155,7 +155,7 @@ func scanHeader(raw []byte, fn func(name, value string)) {
 		if colon <= 0 {
 			continue
 		}
-		name = string(bytes.TrimRight(line[:colon], " \t"))
+		name = bytes.TrimRight(line[:colon], " \t")
 		value = append(value, bytes.TrimLeft(line[colon+1:], " \t")...)
 	}
 	flush()
