@@ -158,10 +158,7 @@ func linkReferences(msgs []Message) *tree {
 
 // mailboxOrder is the indexes of msgs by ascending sequence number.
 func mailboxOrder(msgs []Message) []int32 {
-	order := make([]int32, len(msgs))
-	for i := range order {
-		order[i] = int32(i)
-	}
+	order := indexes(len(msgs))
 	if !slices.IsSortedFunc(msgs, func(a, b Message) int { return cmpInt(int64(a.Seq), int64(b.Seq)) }) {
 		slices.SortStableFunc(order, func(a, b int32) int { return cmpInt(int64(msgs[a].Seq), int64(msgs[b].Seq)) })
 	}
@@ -247,8 +244,8 @@ type subjectEntry struct {
 func (s subjectCache) get(m *Message) subjectEntry {
 	e, ok := s[m]
 	if !ok {
-		base, reply := BaseSubject(m.Subject)
-		e = subjectEntry{casemap(base, MaxSubjectBytes), reply}
+		key, reply := subjectKey(m.Subject)
+		e = subjectEntry{key, reply}
 		s[m] = e
 	}
 	return e

@@ -89,10 +89,7 @@ func Sort(msgs []Message, criteria []Criterion, kind NumKind) []uint32 {
 	for ci, c := range criteria {
 		cols[ci] = sortColumn(msgs, c)
 	}
-	idx := make([]int32, len(msgs))
-	for i := range idx {
-		idx[i] = int32(i)
-	}
+	idx := indexes(len(msgs))
 	slices.SortFunc(idx, func(a, b int32) int {
 		for ci := range cols {
 			col := &cols[ci]
@@ -147,8 +144,8 @@ func sortColumn(msgs []Message, c Criterion) column {
 func stringKey(m *Message, k Key) string {
 	switch k {
 	case KeySubject:
-		base, _ := BaseSubject(m.Subject)
-		return casemap(base, MaxSubjectBytes)
+		key, _ := subjectKey(m.Subject)
+		return key
 	case KeyFrom:
 		return casemap(m.From.Mailbox, MaxKeyBytes)
 	case KeyTo:
@@ -161,6 +158,15 @@ func stringKey(m *Message, k Key) string {
 		return casemap(m.To.Display(), MaxKeyBytes)
 	}
 	return ""
+}
+
+// indexes is 0 to n-1, the slice sorts permute instead of the messages.
+func indexes(n int) []int32 {
+	idx := make([]int32, n)
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	return idx
 }
 
 func cmpInt(a, b int64) int {

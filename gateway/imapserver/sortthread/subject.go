@@ -16,6 +16,13 @@ func BaseSubject(raw string) (base string, replyOrForward bool) {
 	return baseSubject(normalizeSubject(raw))
 }
 
+// subjectKey is the form in which SORT SUBJECT and THREAD compare base subjects, with the
+// reply-or-forward bit.
+func subjectKey(raw string) (string, bool) {
+	base, reply := BaseSubject(raw)
+	return casemap(base, MaxSubjectBytes), reply
+}
+
 // normalizeSubject is step 1: encoded words decoded, tabs and line breaks made spaces, runs
 // of spaces made one, cut to MaxSubjectBytes on a character boundary.
 func normalizeSubject(raw string) string {

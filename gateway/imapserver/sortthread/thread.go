@@ -58,13 +58,9 @@ func Threads(msgs []Message, alg Algorithm) []*Thread {
 func ThreadOrderedSubject(msgs []Message) []*Thread {
 	subj := make([]string, len(msgs))
 	for i := range msgs {
-		base, _ := BaseSubject(msgs[i].Subject)
-		subj[i] = casemap(base, MaxSubjectBytes)
+		subj[i], _ = subjectKey(msgs[i].Subject)
 	}
-	idx := make([]int32, len(msgs))
-	for i := range idx {
-		idx[i] = int32(i)
-	}
+	idx := indexes(len(msgs))
 	slices.SortFunc(idx, func(a, b int32) int {
 		if r := strings.Compare(subj[a], subj[b]); r != 0 {
 			return r
