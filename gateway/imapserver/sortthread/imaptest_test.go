@@ -1,10 +1,13 @@
 package sortthread_test
 
 import (
+	"archive/tar"
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -18,7 +21,9 @@ import (
 // Dovecot's imaptest scripts for SORT, ESORT, PARTIAL and THREAD are the judge: each script
 // is replayed here against the package (APPEND, STORE \Deleted and EXPUNGE on a slice of
 // messages, SORT and THREAD through the package) and every expected untagged line must
-// come out exactly. The kit is $SEALGATE_IMAPTEST_KIT, else /tmp/imaptest-kit.
+// come out exactly. The scripts are read from the kit's tests/ ($SEALGATE_IMAPTEST_KIT, else
+// /tmp/imaptest-kit), else from the imaptest source tarball in shared/peers/imaptest/ in a
+// directory above the repository (no build needed: they are text).
 
 func imaptestDir(t *testing.T) string {
 	t.Helper()
@@ -27,13 +32,66 @@ func imaptestDir(t *testing.T) string {
 		kit = "/tmp/imaptest-kit"
 	}
 	dir := filepath.Join(kit, "tests")
-	if _, err := os.Stat(filepath.Join(dir, "thread")); err != nil {
-		if os.Getenv("SEALGATE_REQUIRE_PEERS") != "" {
-			t.Fatalf("imaptest scripts not found in %s and SEALGATE_REQUIRE_PEERS is set", dir)
-		}
-		t.Skipf("imaptest scripts not found in %s", dir)
+	if _, err := os.Stat(filepath.Join(dir, "thread")); err == nil {
+		return dir
 	}
-	return dir
+	if dir := imaptestFromTarball(t); dir != "" {
+		return dir
+	}
+	if os.Getenv("SEALGATE_REQUIRE_PEERS") != "" {
+		t.Fatalf("imaptest scripts not found in %s nor in a shared/peers/imaptest tarball, and SEALGATE_REQUIRE_PEERS is set", dir)
+	}
+	t.Skipf("imaptest scripts not found in %s nor in a shared/peers/imaptest tarball", dir)
+	return ""
+}
+
+// imaptestFromTarball extracts the scripted tests of the imaptest source tarball found in
+// shared/peers/imaptest/ above the working directory; "" when there is none.
+func imaptestFromTarball(t *testing.T) string {
+	t.Helper()
+	var tarball string
+	dir, _ := filepath.Abs(".")
+	for ; tarball == "" && dir != filepath.Dir(dir); dir = filepath.Dir(dir) {
+		m, _ := filepath.Glob(filepath.Join(dir, "shared", "peers", "imaptest", "imaptest-*.tar.gz"))
+		if len(m) > 0 {
+			tarball = m[0]
+		}
+	}
+	if tarball == "" {
+		return ""
+	}
+	f, err := os.Open(tarball)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatalf("%s: %v", tarball, err)
+	}
+	out := t.TempDir()
+	tr := tar.NewReader(zr)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", tarball, err)
+		}
+		_, name, ok := strings.Cut(h.Name, "/src/tests/")
+		if !ok || h.Typeflag != tar.TypeReg || strings.Contains(name, "/") {
+			continue
+		}
+		data, err := io.ReadAll(io.LimitReader(tr, 1<<20))
+		if err != nil {
+			t.Fatalf("%s: %v", tarball, err)
+		}
+		if err := os.WriteFile(filepath.Join(out, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
 }
 
 func TestImaptestScripts(t *testing.T) {
