@@ -79,7 +79,8 @@ type Return struct {
 }
 
 // ParseReturn parses the items inside RETURN ( ... ), for example []string{"MIN", "COUNT"}
-// or []string{"PARTIAL", "1:10"}. An empty list means ALL (RFC 4731).
+// or []string{"PARTIAL", "1:10"}. An empty list means ALL (RFC 4731); ALL with PARTIAL is
+// an error.
 func ParseReturn(items []string) (Return, error) {
 	var r Return
 	if len(items) == 0 {
@@ -111,6 +112,10 @@ func ParseReturn(items []string) (Return, error) {
 		default:
 			return Return{}, fmt.Errorf("%w: unknown RETURN option %q", ErrSyntax, items[i])
 		}
+	}
+	if r.All && r.Partial != nil {
+		// Both ask for the result's numbers; Dovecot refuses the pair the same way.
+		return Return{}, fmt.Errorf("%w: PARTIAL conflicts with ALL", ErrSyntax)
 	}
 	return r, nil
 }

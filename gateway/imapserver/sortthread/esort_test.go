@@ -73,7 +73,7 @@ func TestReturn(t *testing.T) {
 	if r, _ := sortthread.ParseReturn([]string{"SAVE"}); !r.Save {
 		t.Error("SAVE not kept")
 	}
-	for _, bad := range [][]string{{"PARTIAL"}, {"PARTIAL", "1"}, {"PARTIAL", "1:2", "PARTIAL", "3:4"}, {"FIRST"}, {"(MIN)"}} {
+	for _, bad := range [][]string{{"PARTIAL"}, {"PARTIAL", "1"}, {"PARTIAL", "1:2", "PARTIAL", "3:4"}, {"FIRST"}, {"(MIN)"}, {"ALL", "PARTIAL", "1:5"}} {
 		if _, err := sortthread.ParseReturn(bad); !errors.Is(err, sortthread.ErrSyntax) {
 			t.Errorf("ParseReturn(%q) = %v, want ErrSyntax", bad, err)
 		}
