@@ -167,6 +167,15 @@ func TestThreadReferences(t *testing.T) {
 			t.Errorf("%s: got %s, want %s", tt.name, got, tt.want)
 		}
 	}
+	if got := threadWire(nil, sortthread.References); got != "" {
+		t.Errorf("empty: %q", got)
+	}
+	// Out of mailbox order, the lowest sequence number still keeps a duplicate ID.
+	ms := msgs("a||s|0", "a||t|1", "b|a||2")
+	ms[0], ms[1] = ms[1], ms[0]
+	if got := threadWire(ms, sortthread.References); got != "(1 3)(2)" {
+		t.Errorf("out of order: got %s, want (1 3)(2)", got)
+	}
 }
 
 func TestThreadOrderedSubject(t *testing.T) {
