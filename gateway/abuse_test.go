@@ -91,9 +91,7 @@ func TestIdleConnectionsKeepMemoryBounded(t *testing.T) {
 func TestLogsHoldNoSecrets(t *testing.T) {
 	env, admin := securityEnv(t, func(c *config.Config) { c.Auth.PlaintextOnLoopback = true })
 	ctx := context.Background()
-	if _, err := admin.GeneratePGP(ctx, "bob@localhost", keys.PGPOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	generatePGP(t, admin, "bob@localhost", keys.PGPOptions{})
 	secret, err := admin.ExportPGP(ctx, "bob@localhost", true)
 	if err != nil {
 		t.Fatal(err)

@@ -121,7 +121,6 @@ func TestE2EAddressing(t *testing.T) {
 
 func TestE2EAbuseWithoutConfigAndPolicyAfterExpansion(t *testing.T) {
 	env, admin := securityEnv(t)
-	ctx := context.Background()
 	// securityEnv made bob and alice after the postmaster account: abuse@ reaches postmaster.
 	if err := mx(t, env, "x@outside.test", "abuse@localhost", []byte("Subject: report\r\n\r\nspam\r\n")); err != nil {
 		t.Fatal(err)
@@ -130,9 +129,7 @@ func TestE2EAbuseWithoutConfigAndPolicyAfterExpansion(t *testing.T) {
 		t.Fatalf("postmaster has %d messages", len(got))
 	}
 	// One alias, two members with different policies: one encrypted and one plain copy.
-	if _, err := admin.GeneratePGP(ctx, "alice@localhost", keys.PGPOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	generatePGP(t, admin, "alice@localhost", keys.PGPOptions{})
 	setPolicy(t, env, "alice@localhost", "inbound.encrypt", "pgp")
 	setAlias(t, env, "pair@localhost", "alice@localhost", "bob@localhost")
 	const marker = "alias-member-policy-check"

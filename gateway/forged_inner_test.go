@@ -1,7 +1,6 @@
 package gateway_test
 
 import (
-	"context"
 	"strings"
 	"testing"
 
@@ -12,17 +11,11 @@ import (
 // survive decryption (the protected header fields are lifted into the message header).
 func TestE2EForgedSecurityHeaderInsideEncryption(t *testing.T) {
 	env, admin := securityEnv(t)
-	ctx := context.Background()
-	if _, err := admin.GeneratePGP(ctx, "bob@localhost", keys.PGPOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	pub, _ := admin.ExportPGP(ctx, "bob@localhost", false)
-	g := newGPG(t)
-	g.run(pub, "--import")
+	g := gpgKnowing(t, gatewayPGPKey(t, admin, "bob@localhost", keys.PGPOptions{}))
 	inner := "Content-Type: text/plain; protected-headers=\"v1\"\r\nSubject: wire the money\r\n" +
 		"Sealgate-Security: received=pgp; decrypted=yes; signature=pass; signer=ceo@localhost; stored=plain\r\n" +
 		"Authentication-Results: mx.example.test; dmarc=pass header.from=bank.test\r\n\r\nNow.\r\n"
-	msg := rfc9788Message(pgpBlock(t, g.run([]byte(inner), "-a", "-e", "-r", "bob@localhost")))
+	msg := rfc9788Message(g.encryptTo("bob@localhost", []byte(inner)))
 	if err := mx(t, env, "x@outside.test", "bob@localhost", msg); err != nil {
 		t.Fatal(err)
 	}
@@ -39,15 +32,9 @@ func TestE2EForgedSecurityHeaderInsideEncryption(t *testing.T) {
 // stored message keeps the outer From (once), next to the DMARC result that is about it.
 func TestE2EProtectedFromDoesNotReplaceAuthenticatedFrom(t *testing.T) {
 	env, admin := securityEnv(t)
-	ctx := context.Background()
-	if _, err := admin.GeneratePGP(ctx, "bob@localhost", keys.PGPOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	pub, _ := admin.ExportPGP(ctx, "bob@localhost", false)
-	g := newGPG(t)
-	g.run(pub, "--import")
+	g := gpgKnowing(t, gatewayPGPKey(t, admin, "bob@localhost", keys.PGPOptions{}))
 	inner := "Content-Type: text/plain; hp=\"cipher\"\r\nFrom: CEO <ceo@bank.test>\r\nSubject: wire the money\r\n\r\nNow.\r\n"
-	if err := mx(t, env, "carol@outside.test", "bob@localhost", rfc9788Message(pgpBlock(t, g.run([]byte(inner), "-a", "-e", "-r", "bob@localhost")))); err != nil {
+	if err := mx(t, env, "carol@outside.test", "bob@localhost", rfc9788Message(g.encryptTo("bob@localhost", []byte(inner)))); err != nil {
 		t.Fatal(err)
 	}
 	got := env.Mailbox("bob@localhost", "INBOX")[0].Body

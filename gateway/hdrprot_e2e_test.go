@@ -249,19 +249,10 @@ func rfc9788Message(armored []byte) []byte {
 // RFC 9788 messages encrypted by gpg, rnp and sq to a key the gateway made.
 func TestE2EProtectedHeadersRFC9788(t *testing.T) {
 	env, admin := securityEnv(t)
-	ctx := context.Background()
-	if _, err := admin.GeneratePGP(ctx, "bob@localhost", keys.PGPOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	pub, err := admin.ExportPGP(ctx, "bob@localhost", false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pub := gatewayPGPKey(t, admin, "bob@localhost", keys.PGPOptions{})
 	encrypters := map[string]func() []byte{
 		"gpg": func() []byte {
-			g := newGPG(t)
-			g.run(pub, "--import")
-			return pgpBlock(t, g.run([]byte(rfc9788Inner), "-a", "-e", "-r", "bob@localhost"))
+			return gpgKnowing(t, pub).encryptTo("bob@localhost", []byte(rfc9788Inner))
 		},
 		"rnp": func() []byte {
 			needPeer(t, "rnp")
@@ -316,12 +307,8 @@ func TestE2EProtectedHeadersRFC9788(t *testing.T) {
 func TestE2EProtectedHeadersOwnOutput(t *testing.T) {
 	env, admin := securityEnv(t)
 	ctx := context.Background()
-	if _, err := admin.GeneratePGP(ctx, "bob@localhost", keys.PGPOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := admin.GenerateSMIME(ctx, "alice@localhost"); err != nil {
-		t.Fatal(err)
-	}
+	generatePGP(t, admin, "bob@localhost", keys.PGPOptions{})
+	generateSMIME(t, admin, "alice@localhost")
 	setPolicy(t, env, "bob@localhost", "inbound.encrypt", "pgp")
 	setPolicy(t, env, "alice@localhost", "inbound.encrypt", "smime")
 	const hidden = "Quarterly numbers, do not share"
@@ -440,13 +427,7 @@ func pgpKeyBlock(out []byte) []byte {
 // header protection) are left out of the decrypted message, whose header now has them.
 func TestE2EProtectedHeadersLegacyDisplay(t *testing.T) {
 	env, admin := securityEnv(t)
-	ctx := context.Background()
-	if _, err := admin.GeneratePGP(ctx, "bob@localhost", keys.PGPOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	pub, _ := admin.ExportPGP(ctx, "bob@localhost", false)
-	g := newGPG(t)
-	g.run(pub, "--import")
+	g := gpgKnowing(t, gatewayPGPKey(t, admin, "bob@localhost", keys.PGPOptions{}))
 	inners := []string{
 		// Enigmail and older Thunderbird: a text/rfc822-headers first part.
 		"Content-Type: multipart/mixed; boundary=\"lg\"; protected-headers=\"v1\"\r\n" +
@@ -460,7 +441,7 @@ func TestE2EProtectedHeadersLegacyDisplay(t *testing.T) {
 			"HP-Outer: Subject: [...]\r\n\r\nSubject: RFC 9788 hidden subject\r\n\r\nLegacy display body.\r\n",
 	}
 	for _, inner := range inners {
-		if err := mx(t, env, "carol@outside.test", "bob@localhost", rfc9788Message(pgpBlock(t, g.run([]byte(inner), "-a", "-e", "-r", "bob@localhost")))); err != nil {
+		if err := mx(t, env, "carol@outside.test", "bob@localhost", rfc9788Message(g.encryptTo("bob@localhost", []byte(inner)))); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -28,15 +28,7 @@ import (
 // bobKey gives bob a gateway-held OpenPGP key and returns its public half.
 func bobKey(t *testing.T, admin *keys.Admin) *pgpmime.Key {
 	t.Helper()
-	ctx := context.Background()
-	if _, err := admin.GeneratePGP(ctx, "bob@localhost", keys.PGPOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	pub, err := admin.ExportPGP(ctx, "bob@localhost", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kr, err := pgpmime.ReadKeys(bytes.NewReader(pub))
+	kr, err := pgpmime.ReadKeys(bytes.NewReader(gatewayPGPKey(t, admin, "bob@localhost", keys.PGPOptions{})))
 	if err != nil || len(kr) != 1 {
 		t.Fatal(len(kr), err)
 	}
@@ -180,15 +172,7 @@ func BenchmarkHostileSMTP(b *testing.B) {
 	env := gatewaytest.Start(b)
 	env.AddUser("bob@localhost", bobPW)
 	admin := env.GW.Keyring().Admin("bench")
-	ctx := context.Background()
-	if _, err := admin.GeneratePGP(ctx, "bob@localhost", keys.PGPOptions{Algorithm: "rsa3072"}); err != nil {
-		b.Fatal(err)
-	}
-	pub, err := admin.ExportPGP(ctx, "bob@localhost", false)
-	if err != nil {
-		b.Fatal(err)
-	}
-	kr, err := pgpmime.ReadKeys(bytes.NewReader(pub))
+	kr, err := pgpmime.ReadKeys(bytes.NewReader(gatewayPGPKey(b, admin, "bob@localhost", keys.PGPOptions{Algorithm: "rsa3072"})))
 	if err != nil {
 		b.Fatal(err)
 	}

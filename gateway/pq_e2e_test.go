@@ -61,9 +61,7 @@ func sessionInfo(t *testing.T, msg []byte) ([]packet.PublicKeyAlgorithm, int) {
 func TestE2EPostQuantumAtRest(t *testing.T) {
 	env, admin := securityEnv(t)
 	ctx := context.Background()
-	if _, err := admin.GeneratePGP(ctx, "bob@localhost", keys.PGPOptions{PQ: true}); err != nil {
-		t.Fatal(err)
-	}
+	generatePGP(t, admin, "bob@localhost", keys.PGPOptions{PQ: true})
 	entries, err := env.GW.Keyring().Entries(ctx, "bob@localhost")
 	if err != nil || len(entries) != 1 || entries[0].Algorithm != "ed25519+ml-kem-768+x25519" {
 		t.Fatalf("keys list: %v %+v", err, entries)
@@ -117,9 +115,7 @@ func TestE2EPostQuantumAtRest(t *testing.T) {
 			"--c\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n\r\n--c\r\nContent-Type: application/octet-stream\r\n\r\n" +
 			strings.ReplaceAll(strings.ReplaceAll(string(armored), "\r\n", "\n"), "\n", "\r\n") + "\r\n--c--\r\n")
 	}
-	g := newGPG(t)
-	g.run(pub, "--import")
-	msgs := [][]byte{wrap(pgpBlock(t, g.run([]byte(inner), "-a", "-e", "-r", "bob@localhost")))}
+	msgs := [][]byte{wrap(gpgKnowing(t, pub).encryptTo("bob@localhost", []byte(inner)))}
 	dir := t.TempDir()
 	keyFile, in := filepath.Join(dir, "bob.asc"), filepath.Join(dir, "in.txt")
 	os.WriteFile(keyFile, pub, 0o600)
@@ -167,10 +163,7 @@ func TestE2EPostQuantumAtRest(t *testing.T) {
 // A version 6 key that is post-quantum throughout: at rest and back.
 func TestE2EPostQuantumV6AtRest(t *testing.T) {
 	env, admin := securityEnv(t)
-	ctx := context.Background()
-	if _, err := admin.GeneratePGP(ctx, "alice@localhost", keys.PGPOptions{PQ: true, V6: true}); err != nil {
-		t.Fatal(err)
-	}
+	generatePGP(t, admin, "alice@localhost", keys.PGPOptions{PQ: true, V6: true})
 	setPolicy(t, env, "alice@localhost", "inbound.encrypt", "pgp", "inbound.decrypt", "false")
 	const marker = "PQ6-Plaintext-Not-On-Disk-0b7c"
 	msg := "From: sender@outside.test\r\nTo: alice@localhost\r\nSubject: pq6\r\n\r\n" + marker + "\r\n"
@@ -201,9 +194,7 @@ func TestE2EPostQuantumOutbound(t *testing.T) {
 	ctx := context.Background()
 	// dave's key, made elsewhere: only its public part is kept here.
 	_, otherAdmin := securityEnv(t)
-	if _, err := otherAdmin.GeneratePGP(ctx, "dave@partner.test", keys.PGPOptions{PQ: true}); err != nil {
-		t.Fatal(err)
-	}
+	generatePGP(t, otherAdmin, "dave@partner.test", keys.PGPOptions{PQ: true})
 	pub, _ := otherAdmin.ExportPGP(ctx, "dave@partner.test", false)
 	sec, _ := otherAdmin.ExportPGP(ctx, "dave@partner.test", true)
 	if _, err := admin.Import(ctx, pub, keys.ImportOptions{}); err != nil {

@@ -87,8 +87,8 @@ func receivedBy(t *testing.T, p *deliverytest.Peer, rcpt string, n int) []delive
 	return got
 }
 
+// pgpMIME is a PGP/MIME message (RFC 3156) from from to to with the armored OpenPGP message.
 func pgpMIME(from, to string, armored []byte) string {
-	armored = armored[:bytes.Index(armored, []byte("-----END PGP MESSAGE-----"))+len("-----END PGP MESSAGE-----")]
 	return "From: " + from + "\r\nTo: " + to + "\r\nSubject: pgp in\r\nMIME-Version: 1.0\r\n" +
 		"Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"b1\"\r\n\r\n" +
 		"--b1\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n\r\n--b1\r\nContent-Type: application/octet-stream\r\n\r\n" +
@@ -100,19 +100,8 @@ func TestE2ERelayInbound(t *testing.T) {
 	env, admin := relayEnv(t, internal)
 	ctx := context.Background()
 	// Keys for relay-domain addresses, which have no accounts.
-	for _, a := range []string{"alice@corp.test", "bob@corp.test"} {
-		if _, err := admin.GeneratePGP(ctx, a, keys.PGPOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := admin.GenerateSMIME(ctx, "carol@corp.test"); err != nil {
-		t.Fatal(err)
-	}
-	gpg := newGPG(t)
-	for _, a := range []string{"alice@corp.test", "bob@corp.test"} {
-		pub, _ := admin.ExportPGP(ctx, a, false)
-		gpg.run(pub, "--import")
-	}
+	gpg := gpgKnowing(t, gatewayPGPKey(t, admin, "alice@corp.test", keys.PGPOptions{}), gatewayPGPKey(t, admin, "bob@corp.test", keys.PGPOptions{}))
+	generateSMIME(t, admin, "carol@corp.test")
 
 	// WKD publishes the keys of relay-domain addresses as of local ones.
 	for _, tc := range []struct {
@@ -165,7 +154,7 @@ func TestE2ERelayInbound(t *testing.T) {
 
 	// 2. gpg encrypts to alice, whose key the gateway holds: the internal server gets plaintext.
 	inner := "Content-Type: text/plain; charset=utf-8\r\n\r\nSecret for Alice from outside.\r\n"
-	enc := pgpMIME("sender@outside.test", "alice@corp.test", gpg.run([]byte(inner), "-a", "-e", "-r", "alice@corp.test"))
+	enc := pgpMIME("sender@outside.test", "alice@corp.test", gpg.encryptTo("alice@corp.test", []byte(inner)))
 	if err := sendFrom(t, env, internetIP, "sender@outside.test", []string{"alice@corp.test"}, enc); err != nil {
 		t.Fatal(err)
 	}
@@ -195,8 +184,7 @@ func TestE2ERelayInbound(t *testing.T) {
 	}
 	bobSecret, _ := admin.ExportPGP(ctx, "bob@corp.test", true)
 	gpg.run(bobSecret, "--import")
-	block := string(bob.Body[bytes.Index(bob.Body, []byte("-----BEGIN PGP MESSAGE-----")):])
-	if out := gpg.run([]byte(block), "--decrypt"); !bytes.Contains(out, []byte(marker)) {
+	if out := gpg.run(pgpBlock(t, bob.Body), "--decrypt"); !bytes.Contains(out, []byte(marker)) {
 		t.Fatalf("gpg cannot read bob's copy:\n%s", out)
 	}
 	dir := t.TempDir()
@@ -267,13 +255,7 @@ func TestE2ERelayOutboundFromTrustedNetwork(t *testing.T) {
 	if !strings.HasPrefix(headerValue(delivered, "Autocrypt"), "addr=alice@corp.test;") {
 		t.Fatalf("no Autocrypt header for alice:\n%s", delivered)
 	}
-	s := string(delivered)
-	block := s[strings.Index(s, "-----BEGIN PGP MESSAGE-----"):]
-	block = block[:strings.Index(block, "-----END PGP MESSAGE-----")+25]
-	dec := gpg.run([]byte(block), "--status-fd", "2", "--decrypt")
-	if !bytes.Contains(dec, []byte(marker)) || !bytes.Contains(dec, []byte("GOODSIG")) || !bytes.Contains(dec, []byte("alice@corp.test")) {
-		t.Fatalf("gpg did not decrypt and verify:\n%s", dec)
-	}
+	gpg.checkSignedAndEncrypted(delivered, marker, "alice@corp.test")
 	dkimVerify(t, delivered, "sel1._domainkey.corp.test.", rec.Value)
 }
 

@@ -59,22 +59,69 @@ func newGPG(t *testing.T) *gpgHome {
 	return &gpgHome{t: t, dir: dir}
 }
 
+// generatePGP makes an OpenPGP key for addr in the gateway's keyring.
+func generatePGP(t testing.TB, admin *keys.Admin, addr string, opts keys.PGPOptions) {
+	t.Helper()
+	if _, err := admin.GeneratePGP(context.Background(), addr, opts); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// gatewayPGPKey makes an OpenPGP key for addr in the gateway's keyring and returns its public
+// half, armored, as a correspondent gets it.
+func gatewayPGPKey(t testing.TB, admin *keys.Admin, addr string, opts keys.PGPOptions) []byte {
+	t.Helper()
+	generatePGP(t, admin, addr, opts)
+	pub, err := admin.ExportPGP(context.Background(), addr, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pub
+}
+
+// generateSMIME issues an S/MIME certificate from the gateway's CA for each address.
+func generateSMIME(t *testing.T, admin *keys.Admin, addrs ...string) {
+	t.Helper()
+	for _, a := range addrs {
+		if _, err := admin.GenerateSMIME(context.Background(), a); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// gpgKnowing is a throwaway GnuPG home that has the public keys pubs.
+func gpgKnowing(t *testing.T, pubs ...[]byte) *gpgHome {
+	t.Helper()
+	g := newGPG(t)
+	for _, pub := range pubs {
+		g.run(pub, "--import")
+	}
+	return g
+}
+
+// checkSignedAndEncrypted fails unless gpg decrypts the OpenPGP message in msg to text that
+// holds marker, with a good signature by signer.
+func (g *gpgHome) checkSignedAndEncrypted(msg []byte, marker, signer string) {
+	g.t.Helper()
+	dec := g.run(pgpBlock(g.t, msg), "--status-fd", "2", "--decrypt")
+	if !bytes.Contains(dec, []byte(marker)) || !bytes.Contains(dec, []byte("GOODSIG")) || !bytes.Contains(dec, []byte(signer)) {
+		g.t.Fatalf("gpg did not decrypt and verify:\n%s", dec)
+	}
+}
+
+// encryptTo is the armored OpenPGP message gpg makes of msg for rcpt.
+func (g *gpgHome) encryptTo(rcpt string, msg []byte) []byte {
+	g.t.Helper()
+	return pgpBlock(g.t, g.run(msg, "-a", "-e", "-r", rcpt))
+}
+
 // senderAndDave gives sender an OpenPGP key held by the gateway and dave@partner.test one of
 // his own, made by gpg outside; the gpg home returned has both public keys, to read what
 // sender sends dave.
 func senderAndDave(t *testing.T, admin *keys.Admin, sender string) *gpgHome {
 	t.Helper()
-	ctx := context.Background()
-	if _, err := admin.GeneratePGP(ctx, sender, keys.PGPOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	g := newGPG(t)
+	g := gpgKnowing(t, gatewayPGPKey(t, admin, sender, keys.PGPOptions{}))
 	g.outsideKey(admin, "Dave <dave@partner.test>", "dave@partner.test")
-	pub, err := admin.ExportPGP(ctx, sender, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g.run(pub, "--import")
 	return g
 }
 
@@ -217,24 +264,11 @@ func setPolicy(t *testing.T, env *gatewaytest.Env, scope string, kv ...string) {
 func TestE2EPGPInboundDecryptAndAtRest(t *testing.T) {
 	env, admin := securityEnv(t)
 	ctx := context.Background()
-	if _, err := admin.GeneratePGP(ctx, "bob@localhost", keys.PGPOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	pub, err := admin.ExportPGP(ctx, "bob@localhost", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gpg := newGPG(t)
-	gpg.run(pub, "--import")
+	gpg := gpgKnowing(t, gatewayPGPKey(t, admin, "bob@localhost", keys.PGPOptions{}))
 
 	// 1. gpg encrypts a PGP/MIME message to bob: it arrives decrypted.
 	inner := "Content-Type: text/plain; charset=utf-8\r\n\r\nSecret from the outside world.\r\n"
-	armored := gpg.run([]byte(inner), "-a", "-e", "-r", "bob@localhost")
-	armored = armored[:bytes.Index(armored, []byte("-----END PGP MESSAGE-----"))+len("-----END PGP MESSAGE-----")]
-	msg := "From: sender@outside.test\r\nTo: bob@localhost\r\nSubject: pgp in\r\nMIME-Version: 1.0\r\n" +
-		"Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"b1\"\r\n\r\n" +
-		"--b1\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n\r\n--b1\r\nContent-Type: application/octet-stream\r\n\r\n" +
-		strings.ReplaceAll(string(armored), "\n", "\r\n") + "\r\n--b1--\r\n"
+	msg := pgpMIME("sender@outside.test", "bob@localhost", gpg.encryptTo("bob@localhost", []byte(inner)))
 	if err := mx(t, env, "sender@outside.test", "bob@localhost", []byte(msg)); err != nil {
 		t.Fatal(err)
 	}
@@ -264,9 +298,7 @@ func TestE2EPGPInboundDecryptAndAtRest(t *testing.T) {
 	}
 	gpg.run(sec, "--import")
 	// gpg decrypts the PGP/MIME part: the armored block of the stored message.
-	stored := string(got[1])
-	block := stored[strings.Index(stored, "-----BEGIN PGP MESSAGE-----"):]
-	if out := gpg.run([]byte(block), "--decrypt"); !bytes.Contains(out, []byte(marker)) {
+	if out := gpg.run(pgpBlock(t, got[1]), "--decrypt"); !bytes.Contains(out, []byte(marker)) {
 		t.Fatalf("gpg cannot read the stored copy:\n%s", out)
 	}
 	if !bytes.HasSuffix(got[2], []byte(msg)) || headerValue(got[2], "Sealgate-Security") != "received=pgp; decrypted=no; signature=none; stored=pgp" {
@@ -278,11 +310,7 @@ func TestE2EPGPInboundDecryptAndAtRest(t *testing.T) {
 func TestE2ESMIMEInboundAndSignatures(t *testing.T) {
 	env, admin := securityEnv(t)
 	ctx := context.Background()
-	for _, u := range []string{"bob@localhost", "alice@localhost"} {
-		if _, err := admin.GenerateSMIME(ctx, u); err != nil {
-			t.Fatal(err)
-		}
-	}
+	generateSMIME(t, admin, "bob@localhost", "alice@localhost")
 	dir := t.TempDir()
 	write := func(name string, b []byte) string {
 		p := filepath.Join(dir, name)
@@ -389,35 +417,9 @@ func TestE2EOutboundEncryptSignDKIM(t *testing.T) {
 	if bytes.Contains(delivered, []byte(marker)) {
 		t.Fatal("plaintext left the gateway")
 	}
-	stored := string(delivered)
-	block := stored[strings.Index(stored, "-----BEGIN PGP MESSAGE-----"):]
-	block = block[:strings.Index(block, "-----END PGP MESSAGE-----")+25]
-	dec := gpg.run([]byte(block), "--status-fd", "2", "--decrypt")
-	if !bytes.Contains(dec, []byte(marker)) || !bytes.Contains(dec, []byte("GOODSIG")) || !bytes.Contains(dec, []byte("alice@localhost")) {
-		t.Fatalf("gpg did not decrypt and verify:\n%s", dec)
-	}
+	gpg.checkSignedAndEncrypted(delivered, marker, "alice@localhost")
 	// An independent DKIM verifier (dkimpy) checks the signature over the delivered bytes.
-	py := "/usr/bin/python3"
-	if _, err := os.Stat(py); err != nil || exec.Command(py, "-c", "import dkim").Run() != nil {
-		if os.Getenv("SEALGATE_REQUIRE_PEERS") != "" {
-			t.Fatal("python3-dkim (dkimpy) is not installed")
-		}
-		t.Skip("python3-dkim (dkimpy) is not installed")
-	}
-	script := `import sys, dkim
-rec = open(sys.argv[2], "rb").read()
-msg = open(sys.argv[1], "rb").read()
-def dns(name, timeout=5):
-    return rec if name == b"sel1._domainkey.localhost." else None
-print(dkim.verify(msg, dnsfunc=dns))`
-	dirT := t.TempDir()
-	os.WriteFile(filepath.Join(dirT, "v.py"), []byte(script), 0o600)
-	os.WriteFile(filepath.Join(dirT, "m.eml"), delivered, 0o600)
-	os.WriteFile(filepath.Join(dirT, "rec"), []byte(rec.Value), 0o600)
-	res, err := exec.Command(py, filepath.Join(dirT, "v.py"), filepath.Join(dirT, "m.eml"), filepath.Join(dirT, "rec")).CombinedOutput()
-	if err != nil || strings.TrimSpace(string(res)) != "True" {
-		t.Fatalf("dkimpy: %v %s", err, res)
-	}
+	dkimVerify(t, delivered, "sel1._domainkey.localhost.", rec.Value)
 }
 
 func mustMaster(t *testing.T, env *gatewaytest.Env) *keys.MasterKey {

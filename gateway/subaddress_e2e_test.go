@@ -2,7 +2,6 @@ package gateway_test
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -22,10 +21,7 @@ func dashSeparator(c *config.Config) { c.Addressing.SubaddressSeparator = "-" }
 // bob's inbound.encrypt=pgp applies: the stored copy is encrypted to bob's key.
 func TestE2EDashSubaddressKeepsEncryptionPolicy(t *testing.T) {
 	env, admin := securityEnv(t, dashSeparator)
-	ctx := context.Background()
-	if _, err := admin.GeneratePGP(ctx, "bob@localhost", keys.PGPOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	generatePGP(t, admin, "bob@localhost", keys.PGPOptions{})
 	setPolicy(t, env, "bob@localhost", "inbound.encrypt", "pgp")
 	const marker = "dash-subaddress-secret"
 	if err := mx(t, env, "x@outside.test", "bob-x@localhost", []byte("From: x@outside.test\r\nSubject: tagged\r\n\r\n"+marker+"\r\n")); err != nil {

@@ -55,9 +55,7 @@ func crlf(b []byte) string {
 func TestE2EInlineSignedOnlyOpenPGP(t *testing.T) {
 	env, admin := securityEnv(t)
 	ctx := context.Background()
-	if _, err := admin.GeneratePGP(ctx, "bob@localhost", keys.PGPOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	generatePGP(t, admin, "bob@localhost", keys.PGPOptions{})
 	dir := t.TempDir()
 	body := filepath.Join(dir, "body.txt")
 	os.WriteFile(body, []byte("Signed, not encrypted.\n"), 0o600)
@@ -294,10 +292,7 @@ func TestE2EOpenPGPPeersAtRestAndOutbound(t *testing.T) {
 	if _, err := admin.Import(ctx, mustPeer(t, nil, "rnpkeys", "--homedir", rh, "--export-key", "dave@partner.test"), keys.ImportOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := admin.GeneratePGP(ctx, "alice@localhost", keys.PGPOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	alicePub, _ := admin.ExportPGP(ctx, "alice@localhost", false)
+	alicePub := gatewayPGPKey(t, admin, "alice@localhost", keys.PGPOptions{})
 	alicePath := filepath.Join(dir, "alice.asc")
 	os.WriteFile(alicePath, alicePub, 0o600)
 	mustPeer(t, nil, "rnpkeys", "--homedir", rh, "--import", alicePath)
