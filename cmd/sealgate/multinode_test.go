@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/textproto"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -149,11 +148,8 @@ type clusterNode struct {
 // message answered 250 is in the mailbox exactly once, every remote recipient of one was
 // delivered to the sink exactly once, and the queue is empty.
 func TestThreeNodesSharePostgres(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the real binary")
-	}
-	dsn := gatewaytest.PostgresDSN(t)
 	bin := buildBinary(t)
+	dsn := gatewaytest.PostgresDSN(t)
 	peer := startSink(t)
 	dns := dnstest.Start(t, dnstest.Zone{})
 	master := filepath.Join(t.TempDir(), "master.key")
@@ -181,16 +177,7 @@ min_backoff = "1s"
 max_backoff = "2s"
 [outbound.routes]
 "remote.test" = %q
-[listen]
-smtp = %q
-submission = %q
-submissions = ""
-imap = %q
-imaps = ""
-pop3 = ""
-pop3s = ""
-http = ""
-`, dns.Addr, dsn, master, peer.ln.Addr().String(), n.smtp, n.sub, n.imap)
+`, dns.Addr, dsn, master, peer.ln.Addr().String()) + listen{smtp: n.smtp, submission: n.sub, imap: n.imap}.String()
 		if err := os.WriteFile(filepath.Join(n.dir, "sealgate.toml"), []byte(conf), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -198,13 +185,7 @@ http = ""
 	}
 	sealgate := func(n *clusterNode, stdin string, args ...string) string {
 		t.Helper()
-		cmd := exec.Command(bin, append([]string{"--data", n.dir}, args...)...)
-		cmd.Stdin = strings.NewReader(stdin)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("sealgate %v: %v\n%s", args, err, out)
-		}
-		return string(out)
+		return runCLI(t, bin, n.dir, stdin, args...)
 	}
 	sealgate(nodes[0], "", "db", "migrate")
 	sealgate(nodes[1], "pw\n", "user", "add", "alice@localhost", "--password-stdin")

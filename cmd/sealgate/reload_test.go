@@ -56,42 +56,17 @@ func servedCN(t *testing.T, addr string) string {
 // serving, an IMAP session opened before keeps working, a new handshake sees the new
 // certificate, and the log says what changed and what needs a restart.
 func TestSIGHUPReloadsCertificateAndConfig(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the real binary")
-	}
 	bin := buildBinary(t)
 	dir := t.TempDir()
-	dataDir := filepath.Join(dir, "data")
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	writeCertPair(t, certFile, keyFile, "old.example.test")
 	smtpAddr, imapsAddr := freePort(t), freePort(t)
 	conf := func(mode, smtp string) string {
-		return fmt.Sprintf(`[listen]
-smtp = %q
-submission = ""
-submissions = ""
-imap = ""
-imaps = %q
-pop3 = ""
-pop3s = ""
-http = ""
-[tls]
-cert = %q
-key = %q
-[mtasts]
-mode = %q
-`, smtp, imapsAddr, certFile, keyFile, mode)
+		return listen{smtp: smtp, imaps: imapsAddr}.String() + fmt.Sprintf("[tls]\ncert = %q\nkey = %q\n[mtasts]\nmode = %q\n", certFile, keyFile, mode)
 	}
-	os.MkdirAll(dataDir, 0o700)
+	dataDir := newDataDir(t, conf("testing", smtpAddr))
 	cfgFile := filepath.Join(dataDir, "sealgate.toml")
-	if err := os.WriteFile(cfgFile, []byte(conf("testing", smtpAddr)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	add := exec.Command(bin, "--data", dataDir, "user", "add", "alice@localhost", "--password-stdin")
-	add.Stdin = strings.NewReader("pw-alice-1\n")
-	if out, err := add.CombinedOutput(); err != nil {
-		t.Fatalf("user add: %v\n%s", err, out)
-	}
+	runCLI(t, bin, dataDir, "pw-alice-1\n", "user", "add", "alice@localhost", "--password-stdin")
 	logs := &gatewaytest.LogBuffer{}
 	cmd := exec.Command(bin, "--data", dataDir, "serve")
 	cmd.Stdout, cmd.Stderr = logs, logs
