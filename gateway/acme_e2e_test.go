@@ -27,6 +27,7 @@ import (
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
 	"github.com/sealgate/sealgate/gateway/mailauth/dnstest"
+	"github.com/sealgate/sealgate/internal/peertest"
 )
 
 // pebble is a running Pebble ACME server (the ACME test server from Let's Encrypt) that
@@ -41,13 +42,7 @@ type pebble struct {
 
 func startPebble(t *testing.T, names ...string) *pebble {
 	t.Helper()
-	bin, err := exec.LookPath("pebble")
-	if err != nil {
-		if os.Getenv("SEALGATE_REQUIRE_PEERS") != "" {
-			t.Fatal("pebble is not installed and SEALGATE_REQUIRE_PEERS is set")
-		}
-		t.Skip("pebble is not installed")
-	}
+	bin := peertest.Require(t, "pebble")
 	zone := dnstest.Zone{}
 	for _, n := range names {
 		zone[n+". A"] = []string{"127.0.0.1"}

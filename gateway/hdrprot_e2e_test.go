@@ -14,33 +14,13 @@ import (
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/delivery/deliverytest"
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
+	"github.com/sealgate/sealgate/internal/peertest"
 	"github.com/sealgate/sealgate/keys"
 )
 
 // End-to-end tests of header protection (RFC 9788 and the legacy protected-headers="v1"):
 // messages as Thunderbird (RNP) and Delta Chat write them, and as gpg and rnp encrypt them,
 // arrive over SMTP; the gateway's own encrypted copies are read back by gpg and openssl.
-
-// interopCorpus is the shared corpus of client-made messages: beside the repository, or
-// beside the folder of worktrees the repository is checked out in.
-func interopCorpus(t *testing.T) string {
-	t.Helper()
-	root, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	root = filepath.Dir(root) // gateway/ → the repository
-	for _, d := range []string{filepath.Join(root, "..", "shared", "interop-corpus"), filepath.Join(root, "..", "..", "shared", "interop-corpus")} {
-		if _, err := os.Stat(filepath.Join(d, "README.md")); err == nil {
-			return d
-		}
-	}
-	if os.Getenv("SEALGATE_REQUIRE_PEERS") != "" {
-		t.Fatal("the interop corpus is missing and SEALGATE_REQUIRE_PEERS is set")
-	}
-	t.Skip("the interop corpus is missing")
-	return ""
-}
 
 // hpEnv is a gateway for the corpus' domains with user rcpt holding the secret key keyFile.
 func hpEnv(t *testing.T, rcpt, keyFile string) *gatewaytest.Env {
@@ -135,7 +115,7 @@ func checkCiphertextCopy(t *testing.T, env *gatewaytest.Env, stored []byte, hidd
 }
 
 func TestE2EProtectedHeadersThunderbird(t *testing.T) {
-	corpus := interopCorpus(t)
+	corpus := peertest.InteropCorpus(t)
 	aliceKey := filepath.Join(corpus, "openpgp/keys/alice@openpgp.example-0xf231550c4f47e38e-secret.asc")
 	for _, tc := range []struct {
 		file, subject string
@@ -184,7 +164,7 @@ func TestE2EProtectedHeadersThunderbird(t *testing.T) {
 }
 
 func TestE2EProtectedHeadersDeltaChat(t *testing.T) {
-	corpus := interopCorpus(t)
+	corpus := peertest.InteropCorpus(t)
 	bobKey := filepath.Join(corpus, "openpgp/keys/deltachat/bob-secret.asc")
 	const hidden = "Message from alice@example.org"
 	for _, tc := range []struct {
@@ -255,7 +235,7 @@ func TestE2EProtectedHeadersRFC9788(t *testing.T) {
 			return gpgKnowing(t, pub).encryptTo("bob@localhost", []byte(rfc9788Inner))
 		},
 		"rnp": func() []byte {
-			needPeer(t, "rnp")
+			peertest.Require(t, "rnp")
 			dir := t.TempDir()
 			keyFile, in := filepath.Join(dir, "bob.asc"), filepath.Join(dir, "in.eml")
 			os.WriteFile(keyFile, pub, 0o600)
@@ -268,7 +248,7 @@ func TestE2EProtectedHeadersRFC9788(t *testing.T) {
 		},
 	}
 	encrypters["sq"] = func() []byte {
-		needPeer(t, "sq")
+		peertest.Require(t, "sq")
 		dir := t.TempDir()
 		keyFile, in := filepath.Join(dir, "bob.asc"), filepath.Join(dir, "in.eml")
 		os.WriteFile(keyFile, pub, 0o600)

@@ -17,6 +17,7 @@ import (
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/delivery/deliverytest"
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
+	"github.com/sealgate/sealgate/internal/peertest"
 	"github.com/sealgate/sealgate/keys"
 )
 
@@ -40,17 +41,7 @@ func postfixBinary(t *testing.T) string {
 	if os.Geteuid() != 0 {
 		t.Skip("a private Postfix instance needs root (its master changes user)")
 	}
-	if p, err := exec.LookPath("postfix"); err == nil {
-		return p
-	}
-	if _, err := os.Stat("/usr/sbin/postfix"); err == nil {
-		return "/usr/sbin/postfix"
-	}
-	if os.Getenv("SEALGATE_REQUIRE_PEERS") != "" {
-		t.Fatal("postfix is not installed and SEALGATE_REQUIRE_PEERS is set")
-	}
-	t.Skip("postfix is not installed")
-	return ""
+	return peertest.Require(t, "postfix")
 }
 
 // postfixMasterCF is master.cf with the services the recipe needs and no chroot; the two smtpd

@@ -17,6 +17,7 @@ import (
 	"github.com/sealgate/sealgate/crypto/pgpmime"
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/delivery/deliverytest"
+	"github.com/sealgate/sealgate/internal/peertest"
 	"github.com/sealgate/sealgate/keys"
 )
 
@@ -127,7 +128,7 @@ func TestE2EPostQuantumAtRest(t *testing.T) {
 		}
 		msgs = append(msgs, wrap(pgpBlock(t, out)))
 	} else {
-		needPeer(t, "sq")
+		peertest.Require(t, "sq")
 	}
 	if _, err := exec.LookPath("rnp"); err == nil {
 		out, err := exec.Command("rnp", "--homedir", dir, "--keyfile", keyFile, "-e", "-r", "bob@localhost", "--armor", "--output", "-", in).CombinedOutput()
@@ -142,7 +143,7 @@ func TestE2EPostQuantumAtRest(t *testing.T) {
 			t.Fatalf("rnp: %v\n%s", err, out)
 		}
 	} else {
-		needPeer(t, "rnp")
+		peertest.Require(t, "rnp")
 	}
 	for _, m := range msgs {
 		if algos := pkeskAlgorithms(t, m); len(algos) != 1 || algos[0] != packet.PubKeyAlgoECDH {

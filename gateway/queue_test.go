@@ -19,6 +19,7 @@ import (
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/delivery/deliverytest"
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
+	"github.com/sealgate/sealgate/internal/peertest"
 )
 
 const alicePW = "alice-password"
@@ -202,15 +203,5 @@ func TestDeliveryToPostfixSmtpSink(t *testing.T) {
 
 func findSmtpSink(t *testing.T) string {
 	t.Helper()
-	if p, err := exec.LookPath("smtp-sink"); err == nil {
-		return p
-	}
-	if _, err := os.Stat("/usr/sbin/smtp-sink"); err == nil {
-		return "/usr/sbin/smtp-sink"
-	}
-	if os.Getenv("SEALGATE_REQUIRE_PEERS") != "" {
-		t.Fatal("smtp-sink (Debian package postfix) is not installed and SEALGATE_REQUIRE_PEERS is set")
-	}
-	t.Skip("smtp-sink (Debian package postfix) is not installed")
-	return ""
+	return peertest.Require(t, "smtp-sink") // Debian package postfix
 }

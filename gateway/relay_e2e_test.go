@@ -19,6 +19,7 @@ import (
 	"github.com/sealgate/sealgate/gateway/delivery/deliverytest"
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
 	"github.com/sealgate/sealgate/gateway/mailauth"
+	"github.com/sealgate/sealgate/internal/peertest"
 	"github.com/sealgate/sealgate/keys"
 )
 
@@ -265,10 +266,7 @@ func dkimVerify(t *testing.T, msg []byte, name, record string) {
 	t.Helper()
 	py := "/usr/bin/python3"
 	if _, err := os.Stat(py); err != nil || exec.Command(py, "-c", "import dkim").Run() != nil {
-		if os.Getenv("SEALGATE_REQUIRE_PEERS") != "" {
-			t.Fatal("python3-dkim (dkimpy) is not installed")
-		}
-		t.Skip("python3-dkim (dkimpy) is not installed")
+		peertest.Missing(t, "python3-dkim (dkimpy)")
 	}
 	script := `import sys, dkim
 rec = open(sys.argv[2], "rb").read()

@@ -20,23 +20,12 @@ import (
 	"github.com/sealgate/sealgate/gateway/delivery/deliverytest"
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
 	"github.com/sealgate/sealgate/gateway/mailauth"
+	"github.com/sealgate/sealgate/internal/peertest"
 	"github.com/sealgate/sealgate/keys"
 )
 
 // End-to-end tests of the policy engine: SMTP in, IMAP out, submission to a capture server,
 // with gpg and openssl as the outside world.
-
-func needPeer(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("SEALGATE_REQUIRE_PEERS") != "" {
-			t.Fatalf("%s is not installed and SEALGATE_REQUIRE_PEERS is set", name)
-		}
-		t.Skipf("%s is not installed", name)
-	}
-	return p
-}
 
 // gpgHome is a throwaway GnuPG home; its agent is stopped when the test ends.
 type gpgHome struct {
@@ -46,17 +35,8 @@ type gpgHome struct {
 
 func newGPG(t *testing.T) *gpgHome {
 	t.Helper()
-	needPeer(t, "gpg")
-	dir, err := os.MkdirTemp("", "sg-gpg") // short: the agent's socket path has a length limit
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(dir, 0o700)
-	t.Cleanup(func() {
-		exec.Command("gpgconf", "--homedir", dir, "--kill", "all").Run()
-		os.RemoveAll(dir)
-	})
-	return &gpgHome{t: t, dir: dir}
+	peertest.Require(t, "gpg")
+	return &gpgHome{t: t, dir: peertest.GnuPGHome(t, "sg-gpg")}
 }
 
 // generatePGP makes an OpenPGP key for addr in the gateway's keyring.
@@ -157,7 +137,7 @@ func (g *gpgHome) run(stdin []byte, args ...string) []byte {
 
 func openssl(t *testing.T, stdin []byte, args ...string) []byte {
 	t.Helper()
-	needPeer(t, "openssl")
+	peertest.Require(t, "openssl")
 	cmd := exec.Command("openssl", args...)
 	cmd.Stdin = bytes.NewReader(stdin)
 	out, err := cmd.CombinedOutput()

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/delivery/deliverytest"
+	"github.com/sealgate/sealgate/internal/peertest"
 	"github.com/sealgate/sealgate/keys"
 )
 
@@ -23,26 +24,11 @@ import (
 // (Thunderbird's OpenPGP library) inline signatures, OpenSSL RSA-PSS and certificate-less
 // S/MIME signatures. Each verdict is checked against what the peer itself says.
 
+// runPeer runs a peer program that must be installed (see peertest).
 func runPeer(t *testing.T, stdin []byte, name string, args ...string) (stdout, stderr []byte, err error) {
 	t.Helper()
-	needPeer(t, name)
-	cmd := exec.Command(name, args...)
-	if stdin != nil {
-		cmd.Stdin = bytes.NewReader(stdin)
-	}
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err = cmd.Run()
-	return o.Bytes(), e.Bytes(), err
-}
-
-func mustPeer(t *testing.T, stdin []byte, name string, args ...string) []byte {
-	t.Helper()
-	out, errOut, err := runPeer(t, stdin, name, args...)
-	if err != nil {
-		t.Fatalf("%s %v: %v\n%s", name, args, err, errOut)
-	}
-	return out
+	peertest.Require(t, name)
+	return peertest.Run(t, nil, stdin, name, args...)
 }
 
 func crlf(b []byte) string {
@@ -68,10 +54,10 @@ func TestE2EInlineSignedOnlyOpenPGP(t *testing.T) {
 	var cases []signed
 
 	// Sequoia.
-	mustPeer(t, nil, "sq", "key", "generate", "--userid", "<carol@outside.test>", "--export", filepath.Join(dir, "carol.key"))
-	carolCert := mustPeer(t, nil, "sq", "key", "extract-cert", filepath.Join(dir, "carol.key"))
+	peertest.MustRun(t, nil, "sq", "key", "generate", "--userid", "<carol@outside.test>", "--export", filepath.Join(dir, "carol.key"))
+	carolCert := peertest.MustRun(t, nil, "sq", "key", "extract-cert", filepath.Join(dir, "carol.key"))
 	os.WriteFile(filepath.Join(dir, "carol.cert"), carolCert, 0o600)
-	cases = append(cases, signed{"sq", "carol@outside.test", mustPeer(t, nil, "sq", "sign", "--signer-key", filepath.Join(dir, "carol.key"), body), carolCert,
+	cases = append(cases, signed{"sq", "carol@outside.test", peertest.MustRun(t, nil, "sq", "sign", "--signer-key", filepath.Join(dir, "carol.key"), body), carolCert,
 		func(msg []byte) error {
 			_, _, err := runPeer(t, msg, "sq", "verify", "--signer-cert", filepath.Join(dir, "carol.cert"))
 			return err
@@ -83,9 +69,9 @@ func TestE2EInlineSignedOnlyOpenPGP(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(rh) })
-	mustPeer(t, nil, "rnpkeys", "--homedir", rh, "--generate-key", "--userid", "Dave <dave@outside.test>", "--password", "")
-	daveCert := mustPeer(t, nil, "rnpkeys", "--homedir", rh, "--export-key", "dave@outside.test")
-	cases = append(cases, signed{"rnp", "dave@outside.test", mustPeer(t, nil, "rnp", "--homedir", rh, "--sign", "--armor", "--password", "", "--output", "-", body), daveCert,
+	peertest.MustRun(t, nil, "rnpkeys", "--homedir", rh, "--generate-key", "--userid", "Dave <dave@outside.test>", "--password", "")
+	daveCert := peertest.MustRun(t, nil, "rnpkeys", "--homedir", rh, "--export-key", "dave@outside.test")
+	cases = append(cases, signed{"rnp", "dave@outside.test", peertest.MustRun(t, nil, "rnp", "--homedir", rh, "--sign", "--armor", "--password", "", "--output", "-", body), daveCert,
 		func(msg []byte) error {
 			_, _, err := runPeer(t, msg, "rnp", "--homedir", rh, "--verify", "-")
 			return err
@@ -220,7 +206,7 @@ func TestE2ESMIMEVerdicts(t *testing.T) {
 	// the key type says it cannot receive encrypted mail), and she requires encryption at rest.
 	env.AddUser("carol@localhost", "carol-pw-123")
 	key := write("carol-key.pem", nil)
-	cert := mustPeer(t, nil, "openssl", "req", "-x509", "-newkey", "rsa-pss", "-pkeyopt", "rsa_keygen_bits:2048", "-nodes", "-keyout", key,
+	cert := peertest.MustRun(t, nil, "openssl", "req", "-x509", "-newkey", "rsa-pss", "-pkeyopt", "rsa_keygen_bits:2048", "-nodes", "-keyout", key,
 		"-subj", "/CN=Carol/emailAddress=carol@localhost", "-days", "30", "-out", "-")
 	if es, err := admin.Import(ctx, cert, keys.ImportOptions{}); err != nil || es[0].Algorithm != "rsa-pss2048" {
 		t.Fatalf("PSS certificate: %v %+v", err, es)
@@ -261,8 +247,8 @@ func TestE2EOpenPGPPeersAtRestAndOutbound(t *testing.T) {
 
 	// bob's key is Sequoia's.
 	bobKey := filepath.Join(dir, "bob.key")
-	mustPeer(t, nil, "sq", "key", "generate", "--userid", "<bob@localhost>", "--export", bobKey)
-	if _, err := admin.Import(ctx, mustPeer(t, nil, "sq", "key", "extract-cert", bobKey), keys.ImportOptions{}); err != nil {
+	peertest.MustRun(t, nil, "sq", "key", "generate", "--userid", "<bob@localhost>", "--export", bobKey)
+	if _, err := admin.Import(ctx, peertest.MustRun(t, nil, "sq", "key", "extract-cert", bobKey), keys.ImportOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	setPolicy(t, env, "bob@localhost", "inbound.encrypt", "pgp")
@@ -277,7 +263,7 @@ func TestE2EOpenPGPPeersAtRestAndOutbound(t *testing.T) {
 	stored := string(got[0])
 	block := stored[strings.Index(stored, "-----BEGIN PGP MESSAGE-----"):]
 	block = block[:strings.Index(block, "-----END PGP MESSAGE-----")+25] + "\n"
-	if plain := mustPeer(t, []byte(block), "sq", "decrypt", "--recipient-key", bobKey); !bytes.Contains(plain, []byte(atRest)) {
+	if plain := peertest.MustRun(t, []byte(block), "sq", "decrypt", "--recipient-key", bobKey); !bytes.Contains(plain, []byte(atRest)) {
 		t.Fatalf("sq decrypted %q", plain)
 	}
 	grepDataDir(t, env.Dir, []byte(atRest))
@@ -288,14 +274,14 @@ func TestE2EOpenPGPPeersAtRestAndOutbound(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(rh) })
-	mustPeer(t, nil, "rnpkeys", "--homedir", rh, "--generate-key", "--userid", "Dave <dave@partner.test>", "--password", "")
-	if _, err := admin.Import(ctx, mustPeer(t, nil, "rnpkeys", "--homedir", rh, "--export-key", "dave@partner.test"), keys.ImportOptions{}); err != nil {
+	peertest.MustRun(t, nil, "rnpkeys", "--homedir", rh, "--generate-key", "--userid", "Dave <dave@partner.test>", "--password", "")
+	if _, err := admin.Import(ctx, peertest.MustRun(t, nil, "rnpkeys", "--homedir", rh, "--export-key", "dave@partner.test"), keys.ImportOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	alicePub := gatewayPGPKey(t, admin, "alice@localhost", keys.PGPOptions{})
 	alicePath := filepath.Join(dir, "alice.asc")
 	os.WriteFile(alicePath, alicePub, 0o600)
-	mustPeer(t, nil, "rnpkeys", "--homedir", rh, "--import", alicePath)
+	peertest.MustRun(t, nil, "rnpkeys", "--homedir", rh, "--import", alicePath)
 	setPolicy(t, env, "alice@localhost", "outbound.sign", "pgp", "outbound.encrypt", "required")
 	c := submission(t, env, "alice@localhost", "alice-pw-123")
 	const outbound = "Outbound-For-RNP-77d"
@@ -323,7 +309,7 @@ func TestE2EOpenPGPPeersAtRestAndOutbound(t *testing.T) {
 func TestE2EGPGSMSelfSignedSigner(t *testing.T) {
 	env, admin := securityEnv(t)
 	ctx := context.Background()
-	needPeer(t, "gpgsm")
+	peertest.Require(t, "gpgsm")
 	home, err := os.MkdirTemp("", "sg-gsm")
 	if err != nil {
 		t.Fatal(err)

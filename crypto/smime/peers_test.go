@@ -15,6 +15,7 @@ import (
 
 	"github.com/sealgate/sealgate/crypto/internal/cryptotest"
 	"github.com/sealgate/sealgate/crypto/internal/mimeutil"
+	"github.com/sealgate/sealgate/internal/peertest"
 )
 
 // pssParty is the RSASSA-PSS signer of testdata (a key restricted to PSS
@@ -235,7 +236,7 @@ func gpgStatus(stderr []byte) map[string]bool {
 // a certificate of the test CA decrypts here, and gpgsm verifies what is signed here.
 func TestGPGSMInterop(t *testing.T) {
 	ca, _, rsaP, _ := fixtures(t)
-	g := cryptotest.NewGPGSM(t)
+	g := peertest.NewGPGSM(t)
 	certPEM := g.GenerateSelfSigned("Gpgsm User", "gsm@sealgate.test")
 	blk, _ := pem.Decode(certPEM)
 	if blk == nil {
@@ -251,7 +252,7 @@ func TestGPGSMInterop(t *testing.T) {
 	}
 	g.Trust(sha1Of(gsm))
 	g.Trust(sha1Of(ca))
-	g.MustRun(nil, "--import", filepath.Join(cryptotest.Testdata(t), "smime", "ca.pem"), rsaP.certPath)
+	g.MustRun(nil, "", "--import", filepath.Join(cryptotest.Testdata(t), "smime", "ca.pem"), rsaP.certPath)
 
 	t.Run("gpgsm-signs", func(t *testing.T) {
 		content := writeTemp(t, "content", []byte(sampleInner))

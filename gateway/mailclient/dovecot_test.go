@@ -20,24 +20,14 @@ import (
 	"time"
 
 	"github.com/sealgate/sealgate/gateway/mailclient"
+	"github.com/sealgate/sealgate/internal/peertest"
 )
-
-// requirePeer skips when a real peer program is missing, unless SEALGATE_REQUIRE_PEERS is set.
-func requirePeer(t *testing.T, path string) {
-	t.Helper()
-	if _, err := os.Stat(path); err != nil {
-		if os.Getenv("SEALGATE_REQUIRE_PEERS") != "" {
-			t.Fatalf("%s is not installed and SEALGATE_REQUIRE_PEERS is set", path)
-		}
-		t.Skipf("%s is not installed", path)
-	}
-}
 
 // startDovecot runs Dovecot's IMAP server on loopback for one user, with STARTTLS and a
 // self-signed certificate; extra is added to its configuration. It returns host:port.
 func startDovecot(t *testing.T, extra string) string {
 	t.Helper()
-	requirePeer(t, "/usr/sbin/dovecot")
+	peertest.RequireFile(t, "dovecot", "/usr/sbin/dovecot")
 	// Dovecot's unprivileged processes must reach the directory: not t.TempDir (0700).
 	dir, err := os.MkdirTemp("", "sealgate-dovecot-")
 	if err != nil {

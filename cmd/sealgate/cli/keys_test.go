@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
+	"github.com/sealgate/sealgate/internal/peertest"
 	"github.com/sealgate/sealgate/keys"
 )
 
@@ -229,28 +230,10 @@ func TestKeysCLIWithRunningServerWKD(t *testing.T) {
 		t.Fatalf("direct WKD: %d", code)
 	}
 
-	if _, err := exec.LookPath("gpg"); err != nil {
-		if os.Getenv("SEALGATE_REQUIRE_PEERS") != "" {
-			t.Fatal("gpg is not installed and SEALGATE_REQUIRE_PEERS is set")
-		}
-		t.Skip("gpg is not installed")
-	}
-	home, err := os.MkdirTemp("", "sgw")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		exec.Command("gpgconf", "--homedir", home, "--kill", "all").Run()
-		os.RemoveAll(home)
-	})
-	keyFile := filepath.Join(home, "served.gpg")
-	os.WriteFile(keyFile, body, 0o600)
-	if out, err := exec.Command("gpg", "--homedir", home, "--batch", "--import", keyFile).CombinedOutput(); err != nil {
-		t.Fatalf("gpg --import: %v\n%s", err, out)
-	}
-	out, err := exec.Command("gpg", "--homedir", home, "--batch", "--with-colons", "--list-keys", "carol@example.test").Output()
-	if err != nil || !strings.Contains(string(out), "fpr:::::::::"+fpr+":") {
-		t.Fatalf("gpg sees %s (%v), want %s", out, err, fpr)
+	g := peertest.NewGPG(t)
+	g.MustRun(body, "--import")
+	if out := g.MustRun(nil, "--with-colons", "--list-keys", "carol@example.test"); !strings.Contains(string(out), "fpr:::::::::"+fpr+":") {
+		t.Fatalf("gpg sees %s, want %s", out, fpr)
 	}
 
 	// A revocation by the CLI takes effect in the running server too.
