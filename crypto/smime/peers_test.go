@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha1"
 	"crypto/x509"
-	"encoding/asn1"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/pem"
@@ -103,22 +102,11 @@ func opensslVerifyPSS(t *testing.T, msg []byte, signer party, caPath string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ci contentInfo
-	var sd struct {
-		Version          int
-		DigestAlgorithms asn1.RawValue
-		EncapContentInfo asn1.RawValue
-		Certificates     asn1.RawValue `asn1:"optional,tag:0"`
-		CRLs             asn1.RawValue `asn1:"optional,tag:1"`
-		SignerInfos      []signerInfo  `asn1:"set"`
-	}
-	if _, err := asn1.Unmarshal(der, &ci); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := asn1.Unmarshal(ci.Content.Bytes, &sd); err != nil || len(sd.SignerInfos) != 1 {
+	sis, err := signerInfos(der)
+	if err != nil || len(sis) != 1 {
 		t.Fatalf("SignedData: %v", err)
 	}
-	si := sd.SignerInfos[0]
+	si := sis[0]
 	attrs := append([]byte{0x31}, si.SignedAttrs.FullBytes[1:]...) // signed as a SET (RFC 5652 §5.4)
 	pub, err := openssl(t, nil, "x509", "-in", signer.certPath, "-noout", "-pubkey")
 	if err != nil {
