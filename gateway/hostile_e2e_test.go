@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
-	"fmt"
 	"runtime"
 	"testing"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/sealgate/sealgate/crypto/mimelimit"
+	"github.com/sealgate/sealgate/crypto/mimelimit/mimelimittest"
 	"github.com/sealgate/sealgate/crypto/pgpmime"
 	"github.com/sealgate/sealgate/crypto/pgpmime/pgpmimetest"
 	"github.com/sealgate/sealgate/crypto/smime"
@@ -108,18 +108,9 @@ func TestE2EKeyPacketFlood(t *testing.T) {
 	}
 }
 
-// nestedMessage is a message of depth nested multipart/mixed entities around a text part.
+// nestedMessage is a message to bob of depth nested multipart/mixed entities around a text part.
 func nestedMessage(depth int) []byte {
-	var b bytes.Buffer
-	b.WriteString("From: sender@outside.test\r\nTo: bob@localhost\r\nSubject: nested\r\nMIME-Version: 1.0\r\n")
-	for i := 0; i < depth; i++ {
-		fmt.Fprintf(&b, "Content-Type: multipart/mixed; boundary=\"b%d\"\r\n\r\n--b%d\r\n", i, i)
-	}
-	b.WriteString("Content-Type: text/plain\r\n\r\ninnermost\r\n")
-	for i := depth - 1; i >= 0; i-- {
-		fmt.Fprintf(&b, "--b%d--\r\n", i)
-	}
-	return b.Bytes()
+	return mimelimittest.Nested("From: sender@outside.test\r\nTo: bob@localhost\r\nSubject: nested\r\nMIME-Version: 1.0\r\n", depth)
 }
 
 // 10,000 nested multiparts are refused at DATA, in clear or encrypted (OpenPGP, S/MIME) to a
