@@ -28,6 +28,7 @@ import (
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
 	"github.com/sealgate/sealgate/gateway/mailauth/dnstest"
 	"github.com/sealgate/sealgate/internal/peertest"
+	"github.com/sealgate/sealgate/internal/wiretest"
 )
 
 // pebble is a running Pebble ACME server (the ACME test server from Let's Encrypt) that
@@ -49,11 +50,11 @@ func startPebble(t *testing.T, names ...string) *pebble {
 	}
 	dns := dnstest.Start(t, zone)
 	dir := t.TempDir()
-	p := &pebble{dir: dir, caFile: filepath.Join(dir, "pebble-ca.pem"), httpPort: freePort(t), tlsPort: freePort(t)}
+	p := &pebble{dir: dir, caFile: filepath.Join(dir, "pebble-ca.pem"), httpPort: wiretest.FreePort(t), tlsPort: wiretest.FreePort(t)}
 	certPEM, keyPEM := selfSignedPEM(t, "127.0.0.1")
 	os.WriteFile(p.caFile, certPEM, 0o600)
 	os.WriteFile(filepath.Join(dir, "key.pem"), keyPEM, 0o600)
-	listen, mgmt := fmt.Sprintf("127.0.0.1:%d", freePort(t)), fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	listen, mgmt := wiretest.FreeAddr(t), wiretest.FreeAddr(t)
 	conf, _ := json.Marshal(map[string]any{"pebble": map[string]any{
 		"listenAddress": listen, "managementListenAddress": mgmt,
 		"certificate": p.caFile, "privateKey": filepath.Join(dir, "key.pem"),
@@ -113,16 +114,6 @@ func (p *pebble) roots(t *testing.T) *x509.CertPool {
 		t.Fatalf("no root from pebble: %s", data)
 	}
 	return pool
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 func selfSignedPEM(t *testing.T, ip string) (certPEM, keyPEM []byte) {
@@ -248,28 +239,8 @@ func TestE2EACMEPebbleTLSALPN(t *testing.T) {
 	}
 
 	// An IMAP session, logged in before the renewal.
-	conn, err := tls.Dial("tcp", env.GW.Addr("imaps"), &tls.Config{ServerName: "mx.example.test", RootCAs: roots})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	r := bufio.NewReader(conn)
-	imapCmd := func(tag, cmd string) string {
-		t.Helper()
-		conn.SetDeadline(time.Now().Add(10 * time.Second))
-		fmt.Fprintf(conn, "%s %s\r\n", tag, cmd)
-		for {
-			line, err := r.ReadString('\n')
-			if err != nil {
-				t.Fatalf("%s: %v", cmd, err)
-			}
-			if strings.HasPrefix(line, tag+" ") {
-				return line
-			}
-		}
-	}
-	r.ReadString('\n') // greeting
-	if got := imapCmd("a1", "LOGIN alice@example.test secret-pw-1"); !strings.HasPrefix(got, "a1 OK") {
+	imap := wiretest.DialIMAP(t, env.GW.Addr("imaps"), &tls.Config{ServerName: "mx.example.test", RootCAs: roots})
+	if got := imap.Command("a1", "LOGIN alice@example.test secret-pw-1"); !strings.HasPrefix(got, "a1 OK") {
 		t.Fatal(got)
 	}
 
@@ -279,7 +250,7 @@ func TestE2EACMEPebbleTLSALPN(t *testing.T) {
 	if !second.NotBefore.After(first.NotBefore.Add(-time.Second)) {
 		t.Errorf("renewed certificate is not newer: %v vs %v", second.NotBefore, first.NotBefore)
 	}
-	if got := imapCmd("a2", "SELECT INBOX"); !strings.HasPrefix(got, "a2 OK") {
+	if got := imap.Command("a2", "SELECT INBOX"); !strings.HasPrefix(got, "a2 OK") {
 		t.Fatalf("IMAP session after renewal: %s", got)
 	}
 	if !strings.Contains(env.Log.String(), "ACME certificate installed") {

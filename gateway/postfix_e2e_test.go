@@ -18,6 +18,7 @@ import (
 	"github.com/sealgate/sealgate/gateway/delivery/deliverytest"
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
 	"github.com/sealgate/sealgate/internal/peertest"
+	"github.com/sealgate/sealgate/internal/wiretest"
 	"github.com/sealgate/sealgate/keys"
 )
 
@@ -190,19 +191,9 @@ func (p *postfixInstance) queueEmpty() bool {
 func hostOf(addr string) string { h, _, _ := net.SplitHostPort(addr); return h }
 func portOf(addr string) string { _, p, _ := net.SplitHostPort(addr); return p }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 func TestE2EPostfixRecipe(t *testing.T) {
 	postfixBinary(t)
-	publicAddr, reinjectAddr := freeAddr(t), freeAddr(t)
+	publicAddr, reinjectAddr := wiretest.FreeAddr(t), wiretest.FreeAddr(t)
 	partner := deliverytest.Start(t, deliverytest.Options{})
 	env := gatewaytest.Start(t, func(c *config.Config) {
 		c.Relay.Domains = map[string]string{"corp.test": reinjectAddr}

@@ -27,6 +27,7 @@ import (
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
 	"github.com/sealgate/sealgate/gateway/mailauth/dnstest"
 	"github.com/sealgate/sealgate/gateway/mailstore"
+	"github.com/sealgate/sealgate/internal/wiretest"
 )
 
 // buildBinary compiles sealgate once for a test that runs the real program; with -short such
@@ -42,16 +43,6 @@ func buildBinary(t *testing.T) string {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // listen is the [listen] section of a test's configuration: the listeners given, every other
@@ -124,7 +115,7 @@ func startServer(t *testing.T, bin, dataDir, smtpAddr string) *server {
 // mailbox or the outbound spool exactly once and no message is there twice.
 func TestKill9LosesNoAcknowledgedMessage(t *testing.T) {
 	bin := buildBinary(t)
-	smtpAddr, subAddr, imapAddr := freePort(t), freePort(t), freePort(t)
+	smtpAddr, subAddr, imapAddr := wiretest.FreeAddr(t), wiretest.FreeAddr(t), wiretest.FreeAddr(t)
 	// remote.example routes to a port where nothing listens: its mail stays queued (temporary
 	// failure) and is counted in the spool, with no DNS involved.
 	// SPF, DKIM and DMARC ask a DNS server of the test's own, which knows no names.
@@ -135,7 +126,7 @@ plaintext_on_loopback = true
 resolver = %q
 [outbound.routes]
 "remote.example" = %q
-`, dns.Addr, freePort(t))+listen{smtp: smtpAddr, submission: subAddr, imap: imapAddr}.String())
+`, dns.Addr, wiretest.FreeAddr(t))+listen{smtp: smtpAddr, submission: subAddr, imap: imapAddr}.String())
 	runCLI(t, bin, dataDir, "pw\n", "user", "add", "alice@localhost", "--password-stdin")
 
 	rounds, senders := 5, 8

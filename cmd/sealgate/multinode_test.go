@@ -23,6 +23,7 @@ import (
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
 	"github.com/sealgate/sealgate/gateway/mailauth/dnstest"
 	"github.com/sealgate/sealgate/gateway/mailstore/pgstore"
+	"github.com/sealgate/sealgate/internal/wiretest"
 	"github.com/sealgate/sealgate/keys"
 )
 
@@ -159,7 +160,7 @@ func TestThreeNodesSharePostgres(t *testing.T) {
 	nodes := make([]*clusterNode, 3)
 	for i := range nodes {
 		n := &clusterNode{dir: filepath.Join(t.TempDir(), fmt.Sprintf("node%d", i+1)),
-			smtp: freePort(t), sub: freePort(t), imap: freePort(t)}
+			smtp: wiretest.FreeAddr(t), sub: wiretest.FreeAddr(t), imap: wiretest.FreeAddr(t)}
 		if err := os.MkdirAll(n.dir, 0o700); err != nil {
 			t.Fatal(err)
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/sealgate/sealgate/gateway/delivery/deliverytest"
+	"github.com/sealgate/sealgate/internal/wiretest"
 )
 
 // TestKill9DuringDeliveryLosesAndDuplicatesNothing runs the real binary with a route to a real
@@ -26,7 +27,7 @@ import (
 func TestKill9DuringDeliveryLosesAndDuplicatesNothing(t *testing.T) {
 	bin := buildBinary(t)
 	peer := deliverytest.Start(t, deliverytest.Options{})
-	smtpAddr, subAddr := freePort(t), freePort(t)
+	smtpAddr, subAddr := wiretest.FreeAddr(t), wiretest.FreeAddr(t)
 	dataDir := newDataDir(t, fmt.Sprintf(`[auth]
 plaintext_on_loopback = true
 [outbound.routes]

@@ -11,6 +11,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/sealgate/sealgate/gateway/delivery/deliverytest"
+	"github.com/sealgate/sealgate/internal/wiretest"
 )
 
 // TestKill9RelayDomainMailWaitsForNextHop runs the real binary in gateway mode. The relay
@@ -19,8 +20,8 @@ import (
 // back, and after `queue flush` every message arrives there exactly once.
 func TestKill9RelayDomainMailWaitsForNextHop(t *testing.T) {
 	bin := buildBinary(t)
-	hop := freePort(t) // nothing listens here until the next hop comes back
-	smtpAddr := freePort(t)
+	hop := wiretest.FreeAddr(t) // nothing listens here until the next hop comes back
+	smtpAddr := wiretest.FreeAddr(t)
 	dataDir := newDataDir(t, listen{smtp: smtpAddr}.String()+fmt.Sprintf("[relay.domains]\n\"corp.test\" = %q\n", hop))
 	sealgate := func(args ...string) string {
 		t.Helper()

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -21,6 +20,7 @@ import (
 	"time"
 
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
+	"github.com/sealgate/sealgate/internal/wiretest"
 )
 
 // writeCertPair writes a self-signed certificate for cn and its key where a renewal hook would.
@@ -60,7 +60,7 @@ func TestSIGHUPReloadsCertificateAndConfig(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	writeCertPair(t, certFile, keyFile, "old.example.test")
-	smtpAddr, imapsAddr := freePort(t), freePort(t)
+	smtpAddr, imapsAddr := wiretest.FreeAddr(t), wiretest.FreeAddr(t)
 	conf := func(mode, smtp string) string {
 		return listen{smtp: smtp, imaps: imapsAddr}.String() + fmt.Sprintf("[tls]\ncert = %q\nkey = %q\n[mtasts]\nmode = %q\n", certFile, keyFile, mode)
 	}
@@ -99,34 +99,14 @@ func TestSIGHUPReloadsCertificateAndConfig(t *testing.T) {
 	}
 
 	// An IMAP session, logged in before the reload.
-	conn, err := tls.Dial("tcp", imapsAddr, &tls.Config{InsecureSkipVerify: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	r := bufio.NewReader(conn)
-	imapCmd := func(tag, cmd string) string {
-		t.Helper()
-		conn.SetDeadline(time.Now().Add(10 * time.Second))
-		fmt.Fprintf(conn, "%s %s\r\n", tag, cmd)
-		for {
-			line, err := r.ReadString('\n')
-			if err != nil {
-				t.Fatalf("%s: %v", cmd, err)
-			}
-			if strings.HasPrefix(line, tag+" ") {
-				return line
-			}
-		}
-	}
-	r.ReadString('\n')
-	if got := imapCmd("a1", "LOGIN alice@localhost pw-alice-1"); !strings.HasPrefix(got, "a1 OK") {
+	imap := wiretest.DialIMAP(t, imapsAddr, &tls.Config{InsecureSkipVerify: true})
+	if got := imap.Command("a1", "LOGIN alice@localhost pw-alice-1"); !strings.HasPrefix(got, "a1 OK") {
 		t.Fatal(got)
 	}
 
 	writeCertPair(t, certFile, keyFile, "new.example.test")
 	// One live change and one that needs a restart.
-	if err := os.WriteFile(cfgFile, []byte(conf("enforce", freePort(t))), 0o600); err != nil {
+	if err := os.WriteFile(cfgFile, []byte(conf("enforce", wiretest.FreeAddr(t))), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
@@ -146,7 +126,7 @@ func TestSIGHUPReloadsCertificateAndConfig(t *testing.T) {
 	if cn := servedCN(t, imapsAddr); cn != "new.example.test" {
 		t.Errorf("after SIGHUP a new handshake sees %q", cn)
 	}
-	if got := imapCmd("a2", "SELECT INBOX"); !strings.HasPrefix(got, "a2 OK") {
+	if got := imap.Command("a2", "SELECT INBOX"); !strings.HasPrefix(got, "a2 OK") {
 		t.Errorf("IMAP session opened before the reload: %s", got)
 	}
 	out := logs.String()

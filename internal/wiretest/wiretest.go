@@ -1,5 +1,6 @@
 // Package wiretest drives the line protocol of a real server (SMTP, POP3, IMAP) over loopback
-// as a client that need not follow it: the harness of the session fuzzers. It is imported by
+// without a client library: as a client that need not follow the protocol (the harness of the
+// session fuzzers), or as one session kept open across what a test checks. It is imported by
 // tests only.
 package wiretest
 
