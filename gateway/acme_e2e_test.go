@@ -2,14 +2,9 @@ package gateway_test
 
 import (
 	"bufio"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"math/big"
@@ -27,6 +22,7 @@ import (
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
 	"github.com/sealgate/sealgate/gateway/mailauth/dnstest"
+	"github.com/sealgate/sealgate/internal/certtest"
 	"github.com/sealgate/sealgate/internal/peertest"
 	"github.com/sealgate/sealgate/internal/wiretest"
 )
@@ -51,7 +47,7 @@ func startPebble(t *testing.T, names ...string) *pebble {
 	dns := dnstest.Start(t, zone)
 	dir := t.TempDir()
 	p := &pebble{dir: dir, caFile: filepath.Join(dir, "pebble-ca.pem"), httpPort: wiretest.FreePort(t), tlsPort: wiretest.FreePort(t)}
-	certPEM, keyPEM := selfSignedPEM(t, "127.0.0.1")
+	certPEM, keyPEM := certtest.New(t, certtest.Options{Names: []string{"localhost"}, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, CA: true}).PEM(t)
 	os.WriteFile(p.caFile, certPEM, 0o600)
 	os.WriteFile(filepath.Join(dir, "key.pem"), keyPEM, 0o600)
 	listen, mgmt := wiretest.FreeAddr(t), wiretest.FreeAddr(t)
@@ -114,25 +110,6 @@ func (p *pebble) roots(t *testing.T) *x509.CertPool {
 		t.Fatalf("no root from pebble: %s", data)
 	}
 	return pool
-}
-
-func selfSignedPEM(t *testing.T, ip string) (certPEM, keyPEM []byte) {
-	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: ip},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IPAddresses: []net.IP{net.ParseIP(ip)}, DNSNames: []string{"localhost"},
-		IsCA: true, BasicConstraintsValid: true,
-		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, _ := x509.MarshalPKCS8PrivateKey(key)
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})
 }
 
 // peerCert makes a TLS connection the way each protocol does (implicit, or STARTTLS after the

@@ -1,15 +1,8 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -20,27 +13,9 @@ import (
 	"time"
 
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
+	"github.com/sealgate/sealgate/internal/certtest"
 	"github.com/sealgate/sealgate/internal/wiretest"
 )
-
-// writeCertPair writes a self-signed certificate for cn and its key where a renewal hook would.
-func writeCertPair(t *testing.T, certFile, keyFile, cn string) {
-	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
-		DNSNames: []string{cn}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, _ := x509.MarshalPKCS8PrivateKey(key)
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
 
 func servedCN(t *testing.T, addr string) string {
 	t.Helper()
@@ -59,7 +34,7 @@ func TestSIGHUPReloadsCertificateAndConfig(t *testing.T) {
 	bin := buildBinary(t)
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	writeCertPair(t, certFile, keyFile, "old.example.test")
+	certtest.WriteFiles(t, certFile, keyFile, certtest.Options{Names: []string{"old.example.test"}})
 	smtpAddr, imapsAddr := wiretest.FreeAddr(t), wiretest.FreeAddr(t)
 	conf := func(mode, smtp string) string {
 		return listen{smtp: smtp, imaps: imapsAddr}.String() + fmt.Sprintf("[tls]\ncert = %q\nkey = %q\n[mtasts]\nmode = %q\n", certFile, keyFile, mode)
@@ -104,7 +79,7 @@ func TestSIGHUPReloadsCertificateAndConfig(t *testing.T) {
 		t.Fatal(got)
 	}
 
-	writeCertPair(t, certFile, keyFile, "new.example.test")
+	certtest.WriteFiles(t, certFile, keyFile, certtest.Options{Names: []string{"new.example.test"}})
 	// One live change and one that needs a restart.
 	if err := os.WriteFile(cfgFile, []byte(conf("enforce", wiretest.FreeAddr(t))), 0o600); err != nil {
 		t.Fatal(err)
