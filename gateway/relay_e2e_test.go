@@ -20,6 +20,7 @@ import (
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
 	"github.com/sealgate/sealgate/gateway/mailauth"
 	"github.com/sealgate/sealgate/internal/peertest"
+	"github.com/sealgate/sealgate/internal/wiretest"
 	"github.com/sealgate/sealgate/keys"
 )
 
@@ -45,16 +46,8 @@ func relayEnv(t *testing.T, internal *deliverytest.Peer, mods ...func(*config.Co
 // sendFrom sends msg from the client address local through the MX listener.
 func sendFrom(t *testing.T, env *gatewaytest.Env, local, from string, rcpts []string, msg string) error {
 	t.Helper()
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}, Timeout: 5 * time.Second}
-	nc, err := d.Dial("tcp", env.GW.Addr("smtp"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := smtp.NewClient(nc)
+	c := wiretest.SMTPFrom(t, local, env.GW.Addr("smtp"))
 	defer c.Close()
-	if err := c.Hello("client.example.org"); err != nil {
-		t.Fatal(err)
-	}
 	return c.SendMail(from, rcpts, strings.NewReader(msg))
 }
 
@@ -216,18 +209,14 @@ func TestE2ERelayOutboundFromTrustedNetwork(t *testing.T) {
 		c.Outbound.Routes = map[string]string{"partner.test": partner.Addr}
 	})
 	gpg := senderAndDave(t, admin, "alice@corp.test")
-	dkimKeys := &mailauth.DKIMKeys{Files: keys.DirFiles{Dir: env.Dir}, MasterKey: mustMaster(t, env)}
-	rec, err := dkimKeys.Generate("corp.test", "sel1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	dkimRecord := dkimKey(t, env, "corp.test")
 	setPolicy(t, env, "alice@corp.test", "outbound.sign", "pgp", "outbound.encrypt", "required")
 
 	const marker = "Outbound-Relay-Secret-For-Dave"
 	msg := "From: Alice <alice@corp.test>\r\nTo: dave@partner.test\r\nSubject: for dave\r\nMessage-ID: <1@corp.test>\r\n" +
 		"Sealgate-Security: received=plain; signature=none; stored=plain\r\n\r\n" + marker + "\r\n"
 	// The Internet may not relay, not even with one of our senders.
-	err = sendFrom(t, env, internetIP, "alice@corp.test", []string{"dave@partner.test"}, msg)
+	err := sendFrom(t, env, internetIP, "alice@corp.test", []string{"dave@partner.test"}, msg)
 	wantSMTPCode(t, err, 554, smtp.EnhancedCode{5, 7, 1})
 	// The internal server may not relay for a foreign sender.
 	err = sendFrom(t, env, internalIP, "someone@elsewhere.test", []string{"dave@partner.test"}, msg)
@@ -257,7 +246,18 @@ func TestE2ERelayOutboundFromTrustedNetwork(t *testing.T) {
 		t.Fatalf("no Autocrypt header for alice:\n%s", delivered)
 	}
 	gpg.checkSignedAndEncrypted(delivered, marker, "alice@corp.test")
-	dkimVerify(t, delivered, "sel1._domainkey.corp.test.", rec.Value)
+	dkimVerify(t, delivered, "sel1._domainkey.corp.test.", dkimRecord)
+}
+
+// dkimKey makes the DKIM key (selector sel1) that signs domain's mail at env and returns its
+// TXT record.
+func dkimKey(t *testing.T, env *gatewaytest.Env, domain string) string {
+	t.Helper()
+	rec, err := (&mailauth.DKIMKeys{Files: keys.DirFiles{Dir: env.Dir}, MasterKey: mustMaster(t, env)}).Generate(domain, "sel1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec.Value
 }
 
 // dkimVerify checks the DKIM signature of msg with dkimpy, an independent verifier, given the

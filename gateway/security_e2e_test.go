@@ -19,7 +19,6 @@ import (
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/delivery/deliverytest"
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
-	"github.com/sealgate/sealgate/gateway/mailauth"
 	"github.com/sealgate/sealgate/internal/peertest"
 	"github.com/sealgate/sealgate/keys"
 )
@@ -371,18 +370,14 @@ func TestE2EOutboundEncryptSignDKIM(t *testing.T) {
 		c.Outbound.Routes = map[string]string{"partner.test": peer.Addr}
 	})
 	gpg := senderAndDave(t, admin, "alice@localhost")
-	dkimKeys := &mailauth.DKIMKeys{Files: keys.DirFiles{Dir: env.Dir}, MasterKey: mustMaster(t, env)}
-	rec, err := dkimKeys.Generate("localhost", "sel1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	dkimRecord := dkimKey(t, env, "localhost")
 	setPolicy(t, env, "alice@localhost", "outbound.sign", "pgp", "outbound.encrypt", "required")
 
 	c := submission(t, env, "alice@localhost", "alice-pw-123")
 	const marker = "Outbound-Secret-For-Dave"
 	msg := "From: alice@localhost\r\nTo: dave@partner.test\r\nSubject: for dave\r\n\r\n" + marker + "\r\n"
 	// erin has no key: encryption is required, so the whole message is refused at DATA.
-	err = c.SendMail("alice@localhost", []string{"dave@partner.test", "erin@partner.test"}, strings.NewReader(msg))
+	err := c.SendMail("alice@localhost", []string{"dave@partner.test", "erin@partner.test"}, strings.NewReader(msg))
 	var se *smtp.SMTPError
 	if !errors.As(err, &se) || se.Code != 550 || se.EnhancedCode != (smtp.EnhancedCode{5, 7, 1}) || !strings.Contains(se.Message, "erin@partner.test") {
 		t.Fatalf("required without a key: %v", err)
@@ -399,7 +394,7 @@ func TestE2EOutboundEncryptSignDKIM(t *testing.T) {
 	}
 	gpg.checkSignedAndEncrypted(delivered, marker, "alice@localhost")
 	// An independent DKIM verifier (dkimpy) checks the signature over the delivered bytes.
-	dkimVerify(t, delivered, "sel1._domainkey.localhost.", rec.Value)
+	dkimVerify(t, delivered, "sel1._domainkey.localhost.", dkimRecord)
 }
 
 func mustMaster(t *testing.T, env *gatewaytest.Env) *keys.MasterKey {

@@ -4,6 +4,9 @@ import (
 	"net"
 	"strconv"
 	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
 )
 
 // FreeAddr is an address on 127.0.0.1 that nothing listened on when it was returned: for a
@@ -25,4 +28,32 @@ func FreePort(t testing.TB) int {
 	_, port, _ := net.SplitHostPort(FreeAddr(t))
 	n, _ := strconv.Atoi(port)
 	return n
+}
+
+// DialerFrom is a dialer whose connections come from the loopback address local: 127.0.0.2
+// and up play other clients and networks (a trusted relay, an abusive peer) on one machine.
+func DialerFrom(local string) *net.Dialer {
+	return &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}, Timeout: 10 * time.Second}
+}
+
+// DialFrom connects to addr from the loopback address local (see DialerFrom); the connection
+// is closed when the test ends, if it is not before.
+func DialFrom(t testing.TB, local, addr string) net.Conn {
+	t.Helper()
+	c, err := DialerFrom(local).Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// SMTPFrom opens an SMTP session to addr from the loopback address local and says EHLO.
+func SMTPFrom(t testing.TB, local, addr string) *smtp.Client {
+	t.Helper()
+	c := smtp.NewClient(DialFrom(t, local, addr))
+	if err := c.Hello("client.example.org"); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
