@@ -126,14 +126,7 @@ func start(t *testing.T, o envOpts) *env {
 func (e *env) enqueue(sender, subject string, rcpts ...string) int64 {
 	e.t.Helper()
 	msg := "From: " + sender + "\r\nTo: " + strings.Join(rcpts, ", ") + "\r\nSubject: " + subject + "\r\nMessage-ID: <" + subject + "@localhost>\r\n\r\nbody of " + subject + "\r\n"
-	d, err := e.store.Deliver(context.Background(), mailstore.Delivery{Copies: []mailstore.Copy{{
-		Body: body(msg), Outbound: &mailstore.Outbound{Sender: sender, Recipients: rcpts},
-	}}})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.runner.Wake()
-	return d.QueueIDs[0]
+	return e.enqueueMessage(sender, msg, rcpts...)
 }
 
 // eventually polls cond; the timeout only ends a broken test.
