@@ -377,7 +377,7 @@ func TestE2EProtectedHeadersOutbound(t *testing.T) {
 	g := senderAndDave(t, admin, "alice@localhost")
 	setPolicy(t, env, "alice@localhost", "outbound.sign", "pgp", "outbound.encrypt", "required")
 
-	c := submission(t, env, "alice@localhost", "alice-pw-123")
+	c := env.Submission("alice@localhost", "alice-pw-123")
 	const hidden = "Merger talks, outbound"
 	msg := "From: alice@localhost\r\nTo: dave@partner.test\r\nSubject: " + hidden + "\r\n\r\nDetails.\r\n"
 	if err := c.SendMail("alice@localhost", []string{"dave@partner.test"}, strings.NewReader(msg)); err != nil {
@@ -450,7 +450,7 @@ func TestE2EProtectedHeadersSignedThenEncrypted(t *testing.T) {
 	}
 	setPolicy(t, env, "alice@localhost", "outbound.sign", "smime")
 	setPolicy(t, env, "bob@localhost", "inbound.encrypt", "smime", "inbound.decrypt", "false")
-	c := submission(t, env, "alice@localhost", "alice-pw-123")
+	c := env.Submission("alice@localhost", "alice-pw-123")
 	const hidden = "Signed and sealed subject"
 	msg := "From: alice@localhost\r\nTo: bob@localhost\r\nSubject: " + hidden + "\r\n\r\nSigned body.\r\n"
 	if err := c.SendMail("alice@localhost", []string{"bob@localhost"}, strings.NewReader(msg)); err != nil {

@@ -202,7 +202,7 @@ func TestE2EPostQuantumOutbound(t *testing.T) {
 		t.Fatal(err)
 	}
 	setPolicy(t, env, "alice@localhost", "outbound.encrypt", "required")
-	c := submission(t, env, "alice@localhost", "alice-pw-123")
+	c := env.Submission("alice@localhost", "alice-pw-123")
 	const marker = "PQ-outbound-body"
 	if err := c.SendMail("alice@localhost", []string{"dave@partner.test"}, strings.NewReader("From: alice@localhost\r\nTo: dave@partner.test\r\nSubject: pq out\r\n\r\n"+marker+"\r\n")); err != nil {
 		t.Fatal(err)

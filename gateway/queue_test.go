@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
 	"github.com/sealgate/sealgate/gateway/config"
@@ -24,24 +23,9 @@ import (
 
 const alicePW = "alice-password"
 
-// submission is an SMTP client of the submission listener, after STARTTLS, logged in as user;
-// it is closed when the test ends.
-func submission(t *testing.T, env *gatewaytest.Env, user, password string) *smtp.Client {
-	t.Helper()
-	c, err := smtp.DialStartTLS(env.GW.Addr("submission"), env.TLSConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	if err := c.Auth(sasl.NewPlainClient("", user, password)); err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
 func submitMessage(t *testing.T, env *gatewaytest.Env, rcpts []string, msg string) {
 	t.Helper()
-	c := submission(t, env, "alice@localhost", alicePW)
+	c := env.Submission("alice@localhost", alicePW)
 	if err := c.SendMail("alice@localhost", rcpts, strings.NewReader(msg)); err != nil {
 		t.Fatal(err)
 	}

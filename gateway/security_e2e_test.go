@@ -373,7 +373,7 @@ func TestE2EOutboundEncryptSignDKIM(t *testing.T) {
 	dkimRecord := dkimKey(t, env, "localhost")
 	setPolicy(t, env, "alice@localhost", "outbound.sign", "pgp", "outbound.encrypt", "required")
 
-	c := submission(t, env, "alice@localhost", "alice-pw-123")
+	c := env.Submission("alice@localhost", "alice-pw-123")
 	const marker = "Outbound-Secret-For-Dave"
 	msg := "From: alice@localhost\r\nTo: dave@partner.test\r\nSubject: for dave\r\n\r\n" + marker + "\r\n"
 	// erin has no key: encryption is required, so the whole message is refused at DATA.

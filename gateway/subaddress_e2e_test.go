@@ -51,7 +51,7 @@ func TestE2EDashSubaddressSenderAndBounce(t *testing.T) {
 	})
 	env.AddUser("alice@localhost", alicePW)
 	send := func(from string, rcpt string) error {
-		c := submission(t, env, "alice@localhost", alicePW)
+		c := env.Submission("alice@localhost", alicePW)
 		return c.SendMail(from, []string{rcpt}, strings.NewReader("From: "+from+"\r\nSubject: from "+from+"\r\n\r\nhi\r\n"))
 	}
 	var se *smtp.SMTPError

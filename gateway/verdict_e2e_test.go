@@ -283,7 +283,7 @@ func TestE2EOpenPGPPeersAtRestAndOutbound(t *testing.T) {
 	os.WriteFile(alicePath, alicePub, 0o600)
 	peertest.MustRun(t, nil, "rnpkeys", "--homedir", rh, "--import", alicePath)
 	setPolicy(t, env, "alice@localhost", "outbound.sign", "pgp", "outbound.encrypt", "required")
-	c := submission(t, env, "alice@localhost", "alice-pw-123")
+	c := env.Submission("alice@localhost", "alice-pw-123")
 	const outbound = "Outbound-For-RNP-77d"
 	if err := c.SendMail("alice@localhost", []string{"dave@partner.test"}, strings.NewReader("From: alice@localhost\r\nTo: dave@partner.test\r\nSubject: for dave\r\n\r\n"+outbound+"\r\n")); err != nil {
 		t.Fatal(err)
