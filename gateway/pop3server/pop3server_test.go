@@ -21,6 +21,7 @@ import (
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
 	"github.com/sealgate/sealgate/internal/peertest"
+	"github.com/sealgate/sealgate/internal/wiretest"
 )
 
 const pw = "pop-secret-pw"
@@ -57,12 +58,7 @@ type client struct {
 
 func dial(t *testing.T, addr string) *client {
 	t.Helper()
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	conn := wiretest.Dial(t, addr, 30*time.Second)
 	c := &client{t: t, conn: conn, r: bufio.NewReader(conn)}
 	if g := c.line(); !strings.HasPrefix(g, "+OK ") {
 		t.Fatalf("greeting %q", g)

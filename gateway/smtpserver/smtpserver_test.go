@@ -19,6 +19,7 @@ import (
 
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
+	"github.com/sealgate/sealgate/internal/wiretest"
 )
 
 const alicePW = "alice-secret-pw"
@@ -357,12 +358,7 @@ type rawSession struct {
 
 func rawDial(t *testing.T, addr string) *rawSession {
 	t.Helper()
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	conn.SetDeadline(time.Now().Add(20 * time.Second))
+	conn := wiretest.Dial(t, addr, 20*time.Second)
 	return &rawSession{t: t, conn: conn, r: bufio.NewReader(conn)}
 }
 

@@ -30,6 +30,19 @@ func FreePort(t testing.TB) int {
 	return n
 }
 
+// Dial connects to addr with a deadline of timeout for the whole session; the connection is
+// closed when the test ends, if it is not before.
+func Dial(t testing.TB, addr string, timeout time.Duration) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(timeout))
+	return c
+}
+
 // DialerFrom is a dialer whose connections come from the loopback address local: 127.0.0.2
 // and up play other clients and networks (a trusted relay, an abusive peer) on one machine.
 func DialerFrom(local string) *net.Dialer {

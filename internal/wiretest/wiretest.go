@@ -18,12 +18,7 @@ import (
 // cleanly within timeout, and when the server's first line does not start with greeting.
 func Session(t testing.TB, addr, input, quit, greeting string, timeout time.Duration) []byte {
 	t.Helper()
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(timeout))
+	conn := Dial(t, addr, timeout)
 	go func() {
 		io.WriteString(conn, input+"\r\n"+quit+"\r\n")
 		conn.(*net.TCPConn).CloseWrite()
