@@ -2,8 +2,6 @@ package cli
 
 import (
 	"encoding/json"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
 	"github.com/sealgate/sealgate/internal/peertest"
+	"github.com/sealgate/sealgate/internal/wiretest"
 	"github.com/sealgate/sealgate/keys"
 )
 
@@ -202,15 +201,8 @@ func TestKeysCLIWithRunningServerWKD(t *testing.T) {
 	env := gatewaytest.Start(t)
 	base := "http://" + env.GW.Addr("http")
 	get := func(host, path string) (int, []byte) {
-		req, _ := http.NewRequest("GET", base+path, nil)
-		req.Host = host
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, b
+		code, _, body := wiretest.Get(t, nil, base+path, host)
+		return code, body
 	}
 	hu := "/.well-known/openpgpkey/example.test/hu/" + keys.WKDHash("carol") + "?l=carol"
 	if code, _ := get("openpgpkey.example.test", hu); code != 404 {
