@@ -48,11 +48,7 @@ func dial(t *testing.T, addr string) *smtp.Client {
 // submit logs alice in on the submission listener over STARTTLS.
 func submit(t *testing.T, env *gatewaytest.Env) *smtp.Client {
 	t.Helper()
-	c := dialStartTLS(t, env, "submission")
-	if err := c.Auth(sasl.NewPlainClient("", "alice@localhost", alicePW)); err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return env.Submission("alice@localhost", alicePW)
 }
 
 func dialStartTLS(t *testing.T, env *gatewaytest.Env, listener string) *smtp.Client {
