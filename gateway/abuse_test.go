@@ -114,9 +114,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	pc.Close()
 	// Mail that is encrypted at rest.
-	if err := mx(t, env, "x@outside.test", "bob@localhost", []byte("Subject: s\r\n\r\n"+marker+"\r\n")); err != nil {
-		t.Fatal(err)
-	}
+	mustMX(t, env, "x@outside.test", "bob@localhost", []byte("Subject: s\r\n\r\n"+marker+"\r\n"))
 	logs := env.Log.String()
 	if !strings.Contains(logs, "message stored") || !strings.Contains(logs, "result=failed") {
 		t.Fatalf("the log does not show the run (nothing to check):\n%s", logs)

@@ -122,9 +122,7 @@ func TestE2EAddressing(t *testing.T) {
 func TestE2EAbuseWithoutConfigAndPolicyAfterExpansion(t *testing.T) {
 	env, admin := securityEnv(t)
 	// securityEnv made bob and alice after the postmaster account: abuse@ reaches postmaster.
-	if err := mx(t, env, "x@outside.test", "abuse@localhost", []byte("Subject: report\r\n\r\nspam\r\n")); err != nil {
-		t.Fatal(err)
-	}
+	mustMX(t, env, "x@outside.test", "abuse@localhost", []byte("Subject: report\r\n\r\nspam\r\n"))
 	if got := env.Mailbox("postmaster@localhost", "INBOX"); len(got) != 1 {
 		t.Fatalf("postmaster has %d messages", len(got))
 	}
@@ -133,9 +131,7 @@ func TestE2EAbuseWithoutConfigAndPolicyAfterExpansion(t *testing.T) {
 	setPolicy(t, env, "alice@localhost", "inbound.encrypt", "pgp")
 	setAlias(t, env, "pair@localhost", "alice@localhost", "bob@localhost")
 	const marker = "alias-member-policy-check"
-	if err := mx(t, env, "x@outside.test", "pair@localhost", []byte("Subject: pair\r\n\r\n"+marker+"\r\n")); err != nil {
-		t.Fatal(err)
-	}
+	mustMX(t, env, "x@outside.test", "pair@localhost", []byte("Subject: pair\r\n\r\n"+marker+"\r\n"))
 	a := env.Mailbox("alice@localhost", "INBOX")
 	b := env.Mailbox("bob@localhost", "INBOX")
 	if len(a) != 1 || len(b) != 1 {

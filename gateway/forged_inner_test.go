@@ -16,9 +16,7 @@ func TestE2EForgedSecurityHeaderInsideEncryption(t *testing.T) {
 		"Sealgate-Security: received=pgp; decrypted=yes; signature=pass; signer=ceo@localhost; stored=plain\r\n" +
 		"Authentication-Results: mx.example.test; dmarc=pass header.from=bank.test\r\n\r\nNow.\r\n"
 	msg := rfc9788Message(g.encryptTo("bob@localhost", []byte(inner)))
-	if err := mx(t, env, "x@outside.test", "bob@localhost", msg); err != nil {
-		t.Fatal(err)
-	}
+	mustMX(t, env, "x@outside.test", "bob@localhost", msg)
 	got := env.Mailbox("bob@localhost", "INBOX")[0].Body
 	if n := fieldCount(got, "Sealgate-Security"); n != 1 || !strings.HasPrefix(fieldValue(got, "Sealgate-Security"), "received=pgp; decrypted=yes; signature=none") {
 		t.Fatalf("forged header from inside kept (%d):\n%s", n, got)
@@ -34,9 +32,7 @@ func TestE2EProtectedFromDoesNotReplaceAuthenticatedFrom(t *testing.T) {
 	env, admin := securityEnv(t)
 	g := gpgKnowing(t, gatewayPGPKey(t, admin, "bob@localhost", keys.PGPOptions{}))
 	inner := "Content-Type: text/plain; hp=\"cipher\"\r\nFrom: CEO <ceo@bank.test>\r\nSubject: wire the money\r\n\r\nNow.\r\n"
-	if err := mx(t, env, "carol@outside.test", "bob@localhost", rfc9788Message(g.encryptTo("bob@localhost", []byte(inner)))); err != nil {
-		t.Fatal(err)
-	}
+	mustMX(t, env, "carol@outside.test", "bob@localhost", rfc9788Message(g.encryptTo("bob@localhost", []byte(inner))))
 	got := env.Mailbox("bob@localhost", "INBOX")[0].Body
 	if fieldCount(got, "From") != 1 || fieldValue(got, "From") != "Carol <carol@outside.test>" || strings.Contains(string(got), "ceo@bank.test") {
 		t.Fatalf("the protected From replaced the authenticated one:\n%s", got)

@@ -132,9 +132,7 @@ func TestE2EProtectedHeadersThunderbird(t *testing.T) {
 			}
 			// Decrypted: the protected fields replace the outer ones.
 			env := hpEnv(t, "alice@openpgp.example", aliceKey)
-			if err := mx(t, env, "bob@openpgp.example", "alice@openpgp.example", msg); err != nil {
-				t.Fatal(err)
-			}
+			mustMX(t, env, "bob@openpgp.example", "alice@openpgp.example", msg)
 			got := env.Mailbox("alice@openpgp.example", "INBOX")[0].Body
 			if !strings.HasPrefix(fieldValue(got, "Sealgate-Security"), "received=pgp; decrypted=yes") {
 				t.Fatalf("not decrypted:\n%s", got)
@@ -150,9 +148,7 @@ func TestE2EProtectedHeadersThunderbird(t *testing.T) {
 			// Decrypted and encrypted again at rest: the hidden Subject goes back inside.
 			env = hpEnv(t, "alice@openpgp.example", aliceKey)
 			setPolicy(t, env, "alice@openpgp.example", "inbound.encrypt", "pgp")
-			if err := mx(t, env, "bob@openpgp.example", "alice@openpgp.example", msg); err != nil {
-				t.Fatal(err)
-			}
+			mustMX(t, env, "bob@openpgp.example", "alice@openpgp.example", msg)
 			stored := env.Mailbox("alice@openpgp.example", "INBOX")[0].Body
 			if h := fieldValue(stored, "Sealgate-Security"); !strings.Contains(h, "decrypted=yes") || !strings.HasSuffix(h, "stored=pgp") {
 				t.Fatalf("Sealgate-Security %q", h)
@@ -180,9 +176,7 @@ func TestE2EProtectedHeadersDeltaChat(t *testing.T) {
 		t.Run(filepath.Base(tc.file), func(t *testing.T) {
 			msg := readFile(t, filepath.Join(corpus, tc.file))
 			env := hpEnv(t, "bob@example.net", bobKey)
-			if err := mx(t, env, "alice@example.org", "bob@example.net", msg); err != nil {
-				t.Fatal(err)
-			}
+			mustMX(t, env, "alice@example.org", "bob@example.net", msg)
 			got := env.Mailbox("bob@example.net", "INBOX")[0].Body
 			if !strings.HasPrefix(fieldValue(got, "Sealgate-Security"), "received=pgp; decrypted=yes") {
 				t.Fatalf("not decrypted:\n%s", got)
@@ -200,9 +194,7 @@ func TestE2EProtectedHeadersDeltaChat(t *testing.T) {
 
 			env = hpEnv(t, "bob@example.net", bobKey)
 			setPolicy(t, env, "bob@example.net", "inbound.encrypt", "pgp")
-			if err := mx(t, env, "alice@example.org", "bob@example.net", msg); err != nil {
-				t.Fatal(err)
-			}
+			mustMX(t, env, "alice@example.org", "bob@example.net", msg)
 			stored := env.Mailbox("bob@example.net", "INBOX")[0].Body
 			checkOnce(t, stored, "From", "To", "Subject")
 			checkCiphertextCopy(t, env, stored, hidden)
@@ -260,9 +252,7 @@ func TestE2EProtectedHeadersRFC9788(t *testing.T) {
 		return pgpBlock(t, out)
 	}
 	for _, name := range []string{"gpg", "rnp", "sq"} {
-		if err := mx(t, env, "carol@outside.test", "bob@localhost", rfc9788Message(encrypters[name]())); err != nil {
-			t.Fatal(err)
-		}
+		mustMX(t, env, "carol@outside.test", "bob@localhost", rfc9788Message(encrypters[name]()))
 	}
 	got := env.Mailbox("bob@localhost", "INBOX")
 	if len(got) != 3 {
@@ -297,9 +287,7 @@ func TestE2EProtectedHeadersOwnOutput(t *testing.T) {
 			"\r\nMessage-ID: <own-1@outside.test>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nThe numbers.\r\n")
 	}
 	for _, to := range []string{"bob@localhost", "alice@localhost"} {
-		if err := mx(t, env, "carol@outside.test", to, msg(to)); err != nil {
-			t.Fatal(err)
-		}
+		mustMX(t, env, "carol@outside.test", to, msg(to))
 	}
 	pgpCopy := env.Mailbox("bob@localhost", "INBOX")[0].Body
 	smimeCopy := env.Mailbox("alice@localhost", "INBOX")[0].Body
@@ -353,9 +341,7 @@ func TestE2EProtectedHeadersOwnOutput(t *testing.T) {
 		to     string
 		stored []byte
 	}{{"bob@localhost", pgpCopy}, {"alice@localhost", smimeCopy}} {
-		if err := mx(t, env, "carol@outside.test", c.to, c.stored[bytes.Index(c.stored, []byte("From: Carol")):]); err != nil {
-			t.Fatal(err)
-		}
+		mustMX(t, env, "carol@outside.test", c.to, c.stored[bytes.Index(c.stored, []byte("From: Carol")):])
 		back := env.Mailbox(c.to, "INBOX")[1].Body
 		if !strings.Contains(fieldValue(back, "Sealgate-Security"), "decrypted=yes") {
 			t.Fatalf("%s: not decrypted:\n%s", c.to, back)
@@ -421,9 +407,7 @@ func TestE2EProtectedHeadersLegacyDisplay(t *testing.T) {
 			"HP-Outer: Subject: [...]\r\n\r\nSubject: RFC 9788 hidden subject\r\n\r\nLegacy display body.\r\n",
 	}
 	for _, inner := range inners {
-		if err := mx(t, env, "carol@outside.test", "bob@localhost", rfc9788Message(g.encryptTo("bob@localhost", []byte(inner)))); err != nil {
-			t.Fatal(err)
-		}
+		mustMX(t, env, "carol@outside.test", "bob@localhost", rfc9788Message(g.encryptTo("bob@localhost", []byte(inner))))
 	}
 	for i, m := range env.Mailbox("bob@localhost", "INBOX") {
 		_, body, _ := strings.Cut(string(m.Body), "\r\n\r\n")
@@ -485,9 +469,7 @@ func TestE2EProtectedHeadersSignedThenEncrypted(t *testing.T) {
 
 	// The gateway decrypts it: the Subject comes from under the signature.
 	setPolicy(t, env, "bob@localhost", "inbound.encrypt", "none", "inbound.decrypt", "true")
-	if err := mx(t, env, "alice@localhost", "bob@localhost", dkimSignedLocal(t, env, stored[bytes.Index(stored, []byte("From: alice@localhost")):])); err != nil {
-		t.Fatal(err)
-	}
+	mustMX(t, env, "alice@localhost", "bob@localhost", dkimSignedLocal(t, env, stored[bytes.Index(stored, []byte("From: alice@localhost")):]))
 	back := env.Mailbox("bob@localhost", "INBOX")[1].Body
 	checkOnce(t, back, "From", "To", "Subject")
 	if fieldValue(back, "Subject") != hidden || !strings.Contains(fieldValue(back, "Sealgate-Security"), "signature=pass") {

@@ -71,9 +71,7 @@ func TestE2ECompressionBombsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := mx(t, env, "sender@outside.test", "bob@localhost", pgpmimetest.PGPMIME("sender@outside.test", "bob@localhost", "fine", armored)); err != nil {
-		t.Fatal(err)
-	}
+	mustMX(t, env, "sender@outside.test", "bob@localhost", pgpmimetest.PGPMIME("sender@outside.test", "bob@localhost", "fine", armored))
 	got := env.Mailbox("bob@localhost", "INBOX")
 	if len(got) != 1 || headerValue(got[0].Body, "Sealgate-Security") != "received=pgp; decrypted=yes; signature=none; stored=plain" ||
 		!bytes.HasSuffix(got[0].Body, []byte(pgpmimetest.Header+string(make([]byte, size)))) {
@@ -92,9 +90,7 @@ func TestE2EKeyPacketFlood(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := mx(t, env, "sender@outside.test", "bob@localhost", pgpmimetest.PGPMIME("sender@outside.test", "bob@localhost", "flood", armored)); err != nil {
-			t.Fatal(err)
-		}
+		mustMX(t, env, "sender@outside.test", "bob@localhost", pgpmimetest.PGPMIME("sender@outside.test", "bob@localhost", "flood", armored))
 	}
 	got := env.Mailbox("bob@localhost", "INBOX")
 	if len(got) != 2 {
@@ -148,9 +144,7 @@ func TestE2EDeepNestingRefused(t *testing.T) {
 	if got := env.Mailbox("bob@localhost", "INBOX"); len(got) != 0 {
 		t.Fatalf("%d messages stored", len(got))
 	}
-	if err := mx(t, env, "sender@outside.test", "bob@localhost", nestedMessage(mimelimit.MaxDepth)); err != nil {
-		t.Fatal(err)
-	}
+	mustMX(t, env, "sender@outside.test", "bob@localhost", nestedMessage(mimelimit.MaxDepth))
 	if got := env.Mailbox("bob@localhost", "INBOX"); len(got) != 1 {
 		t.Fatalf("%d messages stored", len(got))
 	}

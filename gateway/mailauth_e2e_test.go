@@ -54,9 +54,7 @@ func TestE2EForgedAuthResultsEveryForm(t *testing.T) {
 	}
 	msg.WriteString("Authentication-Results: mx.upstream.test; spf=pass smtp.mailfrom=outside.test\r\n")
 	msg.WriteString("From: x@outside.test\r\nSubject: results\r\n\r\nHi.\r\n")
-	if err := mx(t, env, "x@outside.test", "bob@localhost", []byte(msg.String())); err != nil {
-		t.Fatal(err)
-	}
+	mustMX(t, env, "x@outside.test", "bob@localhost", []byte(msg.String()))
 	got := imapFetchAll(t, env, "bob@localhost", bobPW)[0]
 	if strings.Contains(string(got), "bank.test") {
 		t.Fatalf("a forged Authentication-Results was stored:\n%s", got)

@@ -69,9 +69,7 @@ func TestE2EPostQuantumAtRest(t *testing.T) {
 	}
 	setPolicy(t, env, "bob@localhost", "inbound.encrypt", "pgp", "inbound.decrypt", "false")
 	const marker = "PQ-Plaintext-Not-On-Disk-5e1d"
-	if err := mx(t, env, "sender@outside.test", "bob@localhost", []byte("From: sender@outside.test\r\nTo: bob@localhost\r\nSubject: pq at rest\r\n\r\n"+marker+"\r\n")); err != nil {
-		t.Fatal(err)
-	}
+	mustMX(t, env, "sender@outside.test", "bob@localhost", []byte("From: sender@outside.test\r\nTo: bob@localhost\r\nSubject: pq at rest\r\n\r\n"+marker+"\r\n"))
 	stored := env.Mailbox("bob@localhost", "INBOX")[0].Body
 	// The key announces SEIPD version 2 (AES-256-OCB), so the copy uses it.
 	if algos, v := sessionInfo(t, stored); len(algos) != 1 || algos[0] != packet.PubKeyAlgoMlkem768X25519 || v != 2 {
@@ -96,9 +94,7 @@ func TestE2EPostQuantumAtRest(t *testing.T) {
 
 	// The gateway decrypts it when it comes in again.
 	setPolicy(t, env, "bob@localhost", "inbound.encrypt", "none", "inbound.decrypt", "true")
-	if err := mx(t, env, "sender@outside.test", "bob@localhost", content); err != nil {
-		t.Fatal(err)
-	}
+	mustMX(t, env, "sender@outside.test", "bob@localhost", content)
 	back := env.Mailbox("bob@localhost", "INBOX")[1].Body
 	if h := headerValue(back, "Sealgate-Security"); !strings.HasPrefix(h, "received=pgp; decrypted=yes") || !bytes.Contains(back, []byte(marker)) {
 		t.Fatalf("gateway did not decrypt its PQ copy: %q\n%s", h, back)
@@ -149,9 +145,7 @@ func TestE2EPostQuantumAtRest(t *testing.T) {
 		if algos := pkeskAlgorithms(t, m); len(algos) != 1 || algos[0] != packet.PubKeyAlgoECDH {
 			t.Errorf("a peer without RFC 9980 encrypted with %v", algos)
 		}
-		if err := mx(t, env, "sender@outside.test", "bob@localhost", m); err != nil {
-			t.Fatal(err)
-		}
+		mustMX(t, env, "sender@outside.test", "bob@localhost", m)
 	}
 	got := env.Mailbox("bob@localhost", "INBOX")
 	for i, m := range got[2:] {
@@ -168,18 +162,14 @@ func TestE2EPostQuantumV6AtRest(t *testing.T) {
 	setPolicy(t, env, "alice@localhost", "inbound.encrypt", "pgp", "inbound.decrypt", "false")
 	const marker = "PQ6-Plaintext-Not-On-Disk-0b7c"
 	msg := "From: sender@outside.test\r\nTo: alice@localhost\r\nSubject: pq6\r\n\r\n" + marker + "\r\n"
-	if err := mx(t, env, "sender@outside.test", "alice@localhost", []byte(msg)); err != nil {
-		t.Fatal(err)
-	}
+	mustMX(t, env, "sender@outside.test", "alice@localhost", []byte(msg))
 	stored := env.Mailbox("alice@localhost", "INBOX")[0].Body
 	if algos, v := sessionInfo(t, stored); len(algos) != 1 || algos[0] != packet.PubKeyAlgoMlkem768X25519 || v != 2 {
 		t.Fatalf("stored copy encrypted with %v, SEIPD version %d", algos, v)
 	}
 	grepDataDir(t, env.Dir, []byte(marker))
 	setPolicy(t, env, "alice@localhost", "inbound.encrypt", "none", "inbound.decrypt", "true")
-	if err := mx(t, env, "sender@outside.test", "alice@localhost", stored[bytes.Index(stored, []byte("From: sender@outside.test")):]); err != nil {
-		t.Fatal(err)
-	}
+	mustMX(t, env, "sender@outside.test", "alice@localhost", stored[bytes.Index(stored, []byte("From: sender@outside.test")):])
 	back := env.Mailbox("alice@localhost", "INBOX")[1].Body
 	if h := headerValue(back, "Sealgate-Security"); !strings.HasPrefix(h, "received=pgp; decrypted=yes") || !bytes.Contains(back, []byte(marker)) {
 		t.Fatalf("not decrypted: %q", h)

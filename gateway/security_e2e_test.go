@@ -146,6 +146,7 @@ func openssl(t *testing.T, stdin []byte, args ...string) []byte {
 	return out
 }
 
+// mx sends msg from from to to over the MX listener; the error is the server's refusal, if any.
 func mx(t *testing.T, env *gatewaytest.Env, from, to string, msg []byte) error {
 	t.Helper()
 	c, err := smtp.Dial(env.GW.Addr("smtp"))
@@ -154,6 +155,14 @@ func mx(t *testing.T, env *gatewaytest.Env, from, to string, msg []byte) error {
 	}
 	defer c.Close()
 	return c.SendMail(from, []string{to}, bytes.NewReader(msg))
+}
+
+// mustMX is mx for a message the MX listener must take.
+func mustMX(t *testing.T, env *gatewaytest.Env, from, to string, msg []byte) {
+	t.Helper()
+	if err := mx(t, env, from, to, msg); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // imapFetchAll reads every message of a user's INBOX over IMAP.
@@ -248,19 +257,13 @@ func TestE2EPGPInboundDecryptAndAtRest(t *testing.T) {
 	// 1. gpg encrypts a PGP/MIME message to bob: it arrives decrypted.
 	inner := "Content-Type: text/plain; charset=utf-8\r\n\r\nSecret from the outside world.\r\n"
 	msg := pgpMIME("sender@outside.test", "bob@localhost", gpg.encryptTo("bob@localhost", []byte(inner)))
-	if err := mx(t, env, "sender@outside.test", "bob@localhost", []byte(msg)); err != nil {
-		t.Fatal(err)
-	}
+	mustMX(t, env, "sender@outside.test", "bob@localhost", []byte(msg))
 	// 2. plaintext to bob with inbound.encrypt=pgp is stored as PGP/MIME that gpg decrypts.
 	setPolicy(t, env, "bob@localhost", "inbound.encrypt", "pgp", "inbound.decrypt", "false")
 	const marker = "Plaintext-That-Must-Not-Touch-The-Disk-7f3a"
-	if err := mx(t, env, "sender@outside.test", "bob@localhost", []byte("From: sender@outside.test\r\nSubject: plain in\r\n\r\n"+marker+"\r\n")); err != nil {
-		t.Fatal(err)
-	}
+	mustMX(t, env, "sender@outside.test", "bob@localhost", []byte("From: sender@outside.test\r\nSubject: plain in\r\n\r\n"+marker+"\r\n"))
 	// 3. the gpg message again, now that bob keeps ciphertext: stored byte-exact.
-	if err := mx(t, env, "sender@outside.test", "bob@localhost", []byte(msg)); err != nil {
-		t.Fatal(err)
-	}
+	mustMX(t, env, "sender@outside.test", "bob@localhost", []byte(msg))
 	got := imapFetchAll(t, env, "bob@localhost", bobPW)
 	if len(got) != 3 {
 		t.Fatalf("bob has %d messages", len(got))
@@ -304,24 +307,16 @@ func TestE2ESMIMEInboundAndSignatures(t *testing.T) {
 	// openssl encrypts to bob: it arrives decrypted.
 	body := write("body.txt", []byte("Secret via S/MIME.\r\n"))
 	enc := openssl(t, nil, "cms", "-encrypt", "-aes256", "-in", body, "-text", "-from", "sender@outside.test", "-to", "bob@localhost", "-subject", "smime in", bobPEM)
-	if err := mx(t, env, "sender@outside.test", "bob@localhost", enc); err != nil {
-		t.Fatal(err)
-	}
+	mustMX(t, env, "sender@outside.test", "bob@localhost", enc)
 	// alice signs with openssl; bob gets a pass, and a tampered copy fails.
 	signed := openssl(t, nil, "cms", "-sign", "-in", body, "-text", "-signer", alicePEM, "-from", "alice@localhost", "-to", "bob@localhost", "-subject", "signed")
-	if err := mx(t, env, "alice@localhost", "bob@localhost", dkimSignedLocal(t, env, signed)); err != nil {
-		t.Fatal(err)
-	}
+	mustMX(t, env, "alice@localhost", "bob@localhost", dkimSignedLocal(t, env, signed))
 	tampered := bytes.Replace(signed, []byte("Secret via S/MIME."), []byte("Secret via S/MIMF."), 1)
-	if err := mx(t, env, "alice@localhost", "bob@localhost", dkimSignedLocal(t, env, tampered)); err != nil {
-		t.Fatal(err)
-	}
+	mustMX(t, env, "alice@localhost", "bob@localhost", dkimSignedLocal(t, env, tampered))
 	// Plaintext to bob with inbound.encrypt=smime: openssl decrypts the stored copy.
 	setPolicy(t, env, "bob@localhost", "inbound.encrypt", "smime")
 	const marker = "SMIME-Plaintext-Not-On-Disk-91c2"
-	if err := mx(t, env, "sender@outside.test", "bob@localhost", []byte("From: sender@outside.test\r\nSubject: at rest\r\n\r\n"+marker+"\r\n")); err != nil {
-		t.Fatal(err)
-	}
+	mustMX(t, env, "sender@outside.test", "bob@localhost", []byte("From: sender@outside.test\r\nSubject: at rest\r\n\r\n"+marker+"\r\n"))
 	got := imapFetchAll(t, env, "bob@localhost", bobPW)
 	if len(got) != 4 {
 		t.Fatalf("bob has %d messages", len(got))
@@ -352,9 +347,7 @@ func TestE2EForgedSecurityHeaderRemoved(t *testing.T) {
 	forged := "Sealgate-Security: received=pgp; decrypted=yes; signature=pass; signer=ceo@localhost; stored=plain\r\n" +
 		"Authentication-Results: mx.example.test; dmarc=pass header.from=bank.test\r\n" +
 		"From: ceo@outside.test\r\nSubject: wire the money\r\n\r\nNow.\r\n"
-	if err := mx(t, env, "x@outside.test", "bob@localhost", []byte(forged)); err != nil {
-		t.Fatal(err)
-	}
+	mustMX(t, env, "x@outside.test", "bob@localhost", []byte(forged))
 	got := imapFetchAll(t, env, "bob@localhost", bobPW)[0]
 	if strings.Count(string(got), "Sealgate-Security:") != 1 || headerValue(got, "Sealgate-Security") != "received=plain; signature=none; stored=plain" {
 		t.Fatalf("forged header kept:\n%s", got)

@@ -24,9 +24,7 @@ func TestE2EDashSubaddressKeepsEncryptionPolicy(t *testing.T) {
 	generatePGP(t, admin, "bob@localhost", keys.PGPOptions{})
 	setPolicy(t, env, "bob@localhost", "inbound.encrypt", "pgp")
 	const marker = "dash-subaddress-secret"
-	if err := mx(t, env, "x@outside.test", "bob-x@localhost", []byte("From: x@outside.test\r\nSubject: tagged\r\n\r\n"+marker+"\r\n")); err != nil {
-		t.Fatal(err)
-	}
+	mustMX(t, env, "x@outside.test", "bob-x@localhost", []byte("From: x@outside.test\r\nSubject: tagged\r\n\r\n"+marker+"\r\n"))
 	got := env.Mailbox("bob@localhost", "INBOX")
 	if len(got) != 1 {
 		t.Fatalf("bob has %d messages", len(got))

@@ -100,17 +100,13 @@ func TestE2EInlineSignedOnlyOpenPGP(t *testing.T) {
 			"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + crlf(c.msg))
 		// First with the signer unknown: the signature cannot be checked, which is no forgery.
 		for _, rcpt := range []string{"bob@localhost", "alice@localhost"} {
-			if err := mx(t, env, c.from, rcpt, msg); err != nil {
-				t.Fatal(err)
-			}
+			mustMX(t, env, c.from, rcpt, msg)
 		}
 		if _, err := admin.Import(ctx, c.cert, keys.ImportOptions{}); err != nil {
 			t.Fatalf("%s key: %v", c.peer, err)
 		}
 		for _, rcpt := range []string{"bob@localhost", "alice@localhost"} {
-			if err := mx(t, env, c.from, rcpt, msg); err != nil {
-				t.Fatal(err)
-			}
+			mustMX(t, env, c.from, rcpt, msg)
 		}
 	}
 	for _, user := range []struct{ addr, pw string }{{"bob@localhost", bobPW}, {"alice@localhost", "alice-pw-123"}} {
@@ -181,9 +177,7 @@ func TestE2ESMIMEVerdicts(t *testing.T) {
 	// alice@localhost is a local sender: her mail from the MX needs an aligned DKIM signature.
 	nocerts = dkimSignedLocal(t, env, nocerts)
 	for _, m := range [][]byte{nocerts, pss, unknown} {
-		if err := mx(t, env, "sender@outside.test", "bob@localhost", m); err != nil {
-			t.Fatal(err)
-		}
+		mustMX(t, env, "sender@outside.test", "bob@localhost", m)
 	}
 	got := imapFetchAll(t, env, "bob@localhost", bobPW)
 	if len(got) != 3 {
@@ -253,9 +247,7 @@ func TestE2EOpenPGPPeersAtRestAndOutbound(t *testing.T) {
 	}
 	setPolicy(t, env, "bob@localhost", "inbound.encrypt", "pgp")
 	const atRest = "At-Rest-For-Sequoia-5e1"
-	if err := mx(t, env, "sender@outside.test", "bob@localhost", []byte("From: sender@outside.test\r\nSubject: plain\r\n\r\n"+atRest+"\r\n")); err != nil {
-		t.Fatal(err)
-	}
+	mustMX(t, env, "sender@outside.test", "bob@localhost", []byte("From: sender@outside.test\r\nSubject: plain\r\n\r\n"+atRest+"\r\n"))
 	got := imapFetchAll(t, env, "bob@localhost", bobPW)
 	if len(got) != 1 || headerValue(got[0], "Sealgate-Security") != "received=plain; signature=none; stored=pgp" || bytes.Contains(got[0], []byte(atRest)) {
 		t.Fatalf("at rest: %d messages, %q", len(got), headerValue(got[0], "Sealgate-Security"))
@@ -360,15 +352,11 @@ func TestE2EGPGSMSelfSignedSigner(t *testing.T) {
 		"Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=sha-256; boundary=\"b1\"\r\n\r\n" +
 		"--b1\r\n" + content + "\r\n--b1\r\nContent-Type: application/pkcs7-signature; name=smime.p7s\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
 		base64.StdEncoding.EncodeToString(sig) + "\r\n--b1--\r\n")
-	if err := mx(t, env, "gina@outside.test", "bob@localhost", msg); err != nil {
-		t.Fatal(err)
-	}
+	mustMX(t, env, "gina@outside.test", "bob@localhost", msg)
 	if _, err := admin.Import(ctx, cert, keys.ImportOptions{}); err != nil {
 		t.Fatalf("gpgsm's certificate: %v", err)
 	}
-	if err := mx(t, env, "gina@outside.test", "bob@localhost", msg); err != nil {
-		t.Fatal(err)
-	}
+	mustMX(t, env, "gina@outside.test", "bob@localhost", msg)
 	got := imapFetchAll(t, env, "bob@localhost", bobPW)
 	if len(got) != 2 {
 		t.Fatalf("bob has %d messages", len(got))
