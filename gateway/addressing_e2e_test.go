@@ -68,7 +68,7 @@ func TestE2EAddressing(t *testing.T) {
 	subjects := func(user, mailbox string) string {
 		var out []string
 		for _, m := range env.Mailbox(user, mailbox) {
-			out = append(out, headerValue(m.Body, "Subject"))
+			out = append(out, fieldValue(m.Body, "Subject"))
 		}
 		return strings.Join(out, "|")
 	}
@@ -137,7 +137,7 @@ func TestE2EAbuseWithoutConfigAndPolicyAfterExpansion(t *testing.T) {
 	if len(a) != 1 || len(b) != 1 {
 		t.Fatalf("alice %d, bob %d messages", len(a), len(b))
 	}
-	if bytes.Contains(a[0].Body, []byte(marker)) || headerValue(a[0].Body, "Sealgate-Security") != "received=plain; signature=none; stored=pgp" {
+	if bytes.Contains(a[0].Body, []byte(marker)) || fieldValue(a[0].Body, "Sealgate-Security") != "received=plain; signature=none; stored=pgp" {
 		t.Fatalf("alice's copy is not encrypted:\n%s", a[0].Body)
 	}
 	if !bytes.Contains(b[0].Body, []byte(marker)) {

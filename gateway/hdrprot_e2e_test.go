@@ -70,6 +70,8 @@ func fieldCount(msg []byte, name string) int {
 	return n
 }
 
+// fieldValue is the value of the first field called name in the header section of msg,
+// unfolded; "" when there is none.
 func fieldValue(msg []byte, name string) string {
 	for _, l := range headerBlock(msg) {
 		if k, v, ok := strings.Cut(l, ":"); ok && strings.EqualFold(strings.TrimSpace(k), name) {

@@ -73,7 +73,7 @@ func TestE2ECompressionBombsRefused(t *testing.T) {
 	}
 	mustMX(t, env, "sender@outside.test", "bob@localhost", pgpmimetest.PGPMIME("sender@outside.test", "bob@localhost", "fine", armored))
 	got := env.Mailbox("bob@localhost", "INBOX")
-	if len(got) != 1 || headerValue(got[0].Body, "Sealgate-Security") != "received=pgp; decrypted=yes; signature=none; stored=plain" ||
+	if len(got) != 1 || fieldValue(got[0].Body, "Sealgate-Security") != "received=pgp; decrypted=yes; signature=none; stored=plain" ||
 		!bytes.HasSuffix(got[0].Body, []byte(pgpmimetest.Header+string(make([]byte, size)))) {
 		t.Fatalf("the message within the limit: %d stored", len(got))
 	}
@@ -96,10 +96,10 @@ func TestE2EKeyPacketFlood(t *testing.T) {
 	if len(got) != 2 {
 		t.Fatalf("%d messages stored", len(got))
 	}
-	if h := headerValue(got[0].Body, "Sealgate-Security"); h != "received=pgp; decrypted=yes; signature=none; stored=plain" {
+	if h := fieldValue(got[0].Body, "Sealgate-Security"); h != "received=pgp; decrypted=yes; signature=none; stored=plain" {
 		t.Fatalf("real key packet first: %s", h)
 	}
-	if h := headerValue(got[1].Body, "Sealgate-Security"); h != "received=pgp; decrypted=no; signature=none; stored=pgp" {
+	if h := fieldValue(got[1].Body, "Sealgate-Security"); h != "received=pgp; decrypted=no; signature=none; stored=pgp" {
 		t.Fatalf("real key packet behind the flood: %s", h)
 	}
 }

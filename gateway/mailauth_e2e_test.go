@@ -204,11 +204,11 @@ func TestE2EDMARCEnforced(t *testing.T) {
 
 	var inbox, junk []string
 	for _, m := range imapFetchAll(t, env, "bob@localhost", bobPW) {
-		inbox = append(inbox, headerValue(m, "Subject"))
+		inbox = append(inbox, fieldValue(m, "Subject"))
 	}
 	for _, m := range imapFetchMailbox(t, env, "bob@localhost", bobPW, "Junk") {
-		junk = append(junk, headerValue(m, "Subject"))
-		if ar := headerValue(m, "Authentication-Results"); !strings.Contains(ar, "dmarc=fail") {
+		junk = append(junk, fieldValue(m, "Subject"))
+		if ar := fieldValue(m, "Authentication-Results"); !strings.Contains(ar, "dmarc=fail") {
 			t.Errorf("quarantined message without dmarc=fail: %q", ar)
 		}
 	}

@@ -252,10 +252,10 @@ func TestE2EPostfixRecipe(t *testing.T) {
 			t.Fatalf("%d Sealgate-Security headers:\n%s", n, m)
 		}
 	}
-	if bytes.Contains(bob[0], []byte(marker)) || headerValue(bob[0], "Sealgate-Security") != "received=plain; signature=none; stored=pgp" {
+	if bytes.Contains(bob[0], []byte(marker)) || fieldValue(bob[0], "Sealgate-Security") != "received=plain; signature=none; stored=pgp" {
 		t.Fatalf("bob's copy not encrypted at the gateway:\n%s", bob[0])
 	}
-	if !bytes.Contains(alice[0], []byte(marker)) || headerValue(alice[0], "Sealgate-Security") != "received=plain; signature=none; stored=plain" {
+	if !bytes.Contains(alice[0], []byte(marker)) || fieldValue(alice[0], "Sealgate-Security") != "received=plain; signature=none; stored=plain" {
 		t.Fatalf("alice's copy:\n%s", alice[0])
 	}
 	gpg := newGPG(t)

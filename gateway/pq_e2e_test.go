@@ -96,7 +96,7 @@ func TestE2EPostQuantumAtRest(t *testing.T) {
 	setPolicy(t, env, "bob@localhost", "inbound.encrypt", "none", "inbound.decrypt", "true")
 	mustMX(t, env, "sender@outside.test", "bob@localhost", content)
 	back := env.Mailbox("bob@localhost", "INBOX")[1].Body
-	if h := headerValue(back, "Sealgate-Security"); !strings.HasPrefix(h, "received=pgp; decrypted=yes") || !bytes.Contains(back, []byte(marker)) {
+	if h := fieldValue(back, "Sealgate-Security"); !strings.HasPrefix(h, "received=pgp; decrypted=yes") || !bytes.Contains(back, []byte(marker)) {
 		t.Fatalf("gateway did not decrypt its PQ copy: %q\n%s", h, back)
 	}
 
@@ -149,7 +149,7 @@ func TestE2EPostQuantumAtRest(t *testing.T) {
 	}
 	got := env.Mailbox("bob@localhost", "INBOX")
 	for i, m := range got[2:] {
-		if h := headerValue(m.Body, "Sealgate-Security"); !strings.HasPrefix(h, "received=pgp; decrypted=yes") || !bytes.Contains(m.Body, []byte("Classical subkey still works.")) {
+		if h := fieldValue(m.Body, "Sealgate-Security"); !strings.HasPrefix(h, "received=pgp; decrypted=yes") || !bytes.Contains(m.Body, []byte("Classical subkey still works.")) {
 			t.Errorf("peer message %d: %q", i, h)
 		}
 	}
@@ -171,7 +171,7 @@ func TestE2EPostQuantumV6AtRest(t *testing.T) {
 	setPolicy(t, env, "alice@localhost", "inbound.encrypt", "none", "inbound.decrypt", "true")
 	mustMX(t, env, "sender@outside.test", "alice@localhost", stored[bytes.Index(stored, []byte("From: sender@outside.test")):])
 	back := env.Mailbox("alice@localhost", "INBOX")[1].Body
-	if h := headerValue(back, "Sealgate-Security"); !strings.HasPrefix(h, "received=pgp; decrypted=yes") || !bytes.Contains(back, []byte(marker)) {
+	if h := fieldValue(back, "Sealgate-Security"); !strings.HasPrefix(h, "received=pgp; decrypted=yes") || !bytes.Contains(back, []byte(marker)) {
 		t.Fatalf("not decrypted: %q", h)
 	}
 }

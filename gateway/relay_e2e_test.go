@@ -139,10 +139,10 @@ func TestE2ERelayInbound(t *testing.T) {
 	if got.From != "sender@outside.test" {
 		t.Errorf("envelope sender %q", got.From)
 	}
-	if n := strings.Count(string(got.Body), "Sealgate-Security:"); n != 1 || headerValue(got.Body, "Sealgate-Security") != "received=plain; signature=none; stored=plain" {
+	if n := strings.Count(string(got.Body), "Sealgate-Security:"); n != 1 || fieldValue(got.Body, "Sealgate-Security") != "received=plain; signature=none; stored=plain" {
 		t.Fatalf("forged header not replaced (%d headers):\n%s", n, got.Body)
 	}
-	if headerValue(got.Body, "Sealgate-Trace") != "mx.example.test" || !strings.Contains(string(got.Body), "Authentication-Results: mx.example.test") {
+	if fieldValue(got.Body, "Sealgate-Trace") != "mx.example.test" || !strings.Contains(string(got.Body), "Authentication-Results: mx.example.test") {
 		t.Fatalf("trace or Authentication-Results missing:\n%s", got.Body)
 	}
 
@@ -153,7 +153,7 @@ func TestE2ERelayInbound(t *testing.T) {
 		t.Fatal(err)
 	}
 	got = receivedBy(t, internal, "alice@corp.test", 2)[1]
-	if h := headerValue(got.Body, "Sealgate-Security"); h != "received=pgp; decrypted=yes; signature=none; stored=plain" || !bytes.Contains(got.Body, []byte("Secret for Alice from outside.")) {
+	if h := fieldValue(got.Body, "Sealgate-Security"); h != "received=pgp; decrypted=yes; signature=none; stored=plain" || !bytes.Contains(got.Body, []byte("Secret for Alice from outside.")) {
 		t.Fatalf("decrypt at the gateway: %q\n%s", h, got.Body)
 	}
 
@@ -173,7 +173,7 @@ func TestE2ERelayInbound(t *testing.T) {
 			t.Fatalf("plaintext or a shared copy reached the internal server: %v\n%s", m.To, m.Body)
 		}
 	}
-	if h := headerValue(bob.Body, "Sealgate-Security"); h != "received=plain; signature=none; stored=pgp" {
+	if h := fieldValue(bob.Body, "Sealgate-Security"); h != "received=plain; signature=none; stored=pgp" {
 		t.Fatalf("bob's copy: %q", h)
 	}
 	bobSecret, _ := admin.ExportPGP(ctx, "bob@corp.test", true)
@@ -242,7 +242,7 @@ func TestE2ERelayOutboundFromTrustedNetwork(t *testing.T) {
 	if bytes.Contains(delivered, []byte("Sealgate-Security")) {
 		t.Fatalf("internal header left the gateway:\n%s", delivered)
 	}
-	if !strings.HasPrefix(headerValue(delivered, "Autocrypt"), "addr=alice@corp.test;") {
+	if !strings.HasPrefix(fieldValue(delivered, "Autocrypt"), "addr=alice@corp.test;") {
 		t.Fatalf("no Autocrypt header for alice:\n%s", delivered)
 	}
 	gpg.checkSignedAndEncrypted(delivered, marker, "alice@corp.test")

@@ -202,18 +202,6 @@ func imapFetchMailbox(t *testing.T, env *gatewaytest.Env, user, password, mailbo
 	return out
 }
 
-func headerValue(msg []byte, name string) string {
-	for _, l := range strings.Split(string(msg), "\r\n") {
-		if l == "" {
-			break
-		}
-		if k, v, ok := strings.Cut(l, ":"); ok && strings.EqualFold(k, name) {
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
-}
-
 // grepDataDir fails if needle is in any file under dir (database, WAL, blobs, spool).
 func grepDataDir(t *testing.T, dir string, needle []byte) {
 	t.Helper()
@@ -268,10 +256,10 @@ func TestE2EPGPInboundDecryptAndAtRest(t *testing.T) {
 	if len(got) != 3 {
 		t.Fatalf("bob has %d messages", len(got))
 	}
-	if h := headerValue(got[0], "Sealgate-Security"); h != "received=pgp; decrypted=yes; signature=none; stored=plain" || !bytes.Contains(got[0], []byte("Secret from the outside world.")) {
+	if h := fieldValue(got[0], "Sealgate-Security"); h != "received=pgp; decrypted=yes; signature=none; stored=plain" || !bytes.Contains(got[0], []byte("Secret from the outside world.")) {
 		t.Fatalf("gpg-encrypted message: %q\n%s", h, got[0])
 	}
-	if h := headerValue(got[1], "Sealgate-Security"); h != "received=plain; signature=none; stored=pgp" || bytes.Contains(got[1], []byte(marker)) {
+	if h := fieldValue(got[1], "Sealgate-Security"); h != "received=plain; signature=none; stored=pgp" || bytes.Contains(got[1], []byte(marker)) {
 		t.Fatalf("at-rest message: %q", h)
 	}
 	sec, err := admin.ExportPGP(ctx, "bob@localhost", true)
@@ -283,7 +271,7 @@ func TestE2EPGPInboundDecryptAndAtRest(t *testing.T) {
 	if out := gpg.run(pgpBlock(t, got[1]), "--decrypt"); !bytes.Contains(out, []byte(marker)) {
 		t.Fatalf("gpg cannot read the stored copy:\n%s", out)
 	}
-	if !bytes.HasSuffix(got[2], []byte(msg)) || headerValue(got[2], "Sealgate-Security") != "received=pgp; decrypted=no; signature=none; stored=pgp" {
+	if !bytes.HasSuffix(got[2], []byte(msg)) || fieldValue(got[2], "Sealgate-Security") != "received=pgp; decrypted=no; signature=none; stored=pgp" {
 		t.Fatalf("already-encrypted message not stored byte-exact:\n%s", got[2])
 	}
 	grepDataDir(t, env.Dir, []byte(marker))
@@ -321,16 +309,16 @@ func TestE2ESMIMEInboundAndSignatures(t *testing.T) {
 	if len(got) != 4 {
 		t.Fatalf("bob has %d messages", len(got))
 	}
-	if h := headerValue(got[0], "Sealgate-Security"); h != "received=smime; decrypted=yes; signature=none; stored=plain" || !bytes.Contains(got[0], []byte("Secret via S/MIME.")) {
+	if h := fieldValue(got[0], "Sealgate-Security"); h != "received=smime; decrypted=yes; signature=none; stored=plain" || !bytes.Contains(got[0], []byte("Secret via S/MIME.")) {
 		t.Fatalf("openssl-encrypted: %q", h)
 	}
-	if h := headerValue(got[1], "Sealgate-Security"); !strings.HasPrefix(h, "received=plain; signature=pass; signer=alice@localhost; key=") {
+	if h := fieldValue(got[1], "Sealgate-Security"); !strings.HasPrefix(h, "received=plain; signature=pass; signer=alice@localhost; key=") {
 		t.Fatalf("signed: %q", h)
 	}
-	if ar := headerValue(got[1], "Authentication-Results"); !strings.Contains(ar, "smime=pass body.smime-identifier=alice@localhost") {
+	if ar := fieldValue(got[1], "Authentication-Results"); !strings.Contains(ar, "smime=pass body.smime-identifier=alice@localhost") {
 		t.Fatalf("Authentication-Results %q", ar)
 	}
-	if h := headerValue(got[2], "Sealgate-Security"); !strings.HasPrefix(h, "received=plain; signature=fail") {
+	if h := fieldValue(got[2], "Sealgate-Security"); !strings.HasPrefix(h, "received=plain; signature=fail") {
 		t.Fatalf("tampered: %q", h)
 	}
 	bobSecret, _ := admin.ExportSMIME(ctx, "bob@localhost", true)
@@ -349,7 +337,7 @@ func TestE2EForgedSecurityHeaderRemoved(t *testing.T) {
 		"From: ceo@outside.test\r\nSubject: wire the money\r\n\r\nNow.\r\n"
 	mustMX(t, env, "x@outside.test", "bob@localhost", []byte(forged))
 	got := imapFetchAll(t, env, "bob@localhost", bobPW)[0]
-	if strings.Count(string(got), "Sealgate-Security:") != 1 || headerValue(got, "Sealgate-Security") != "received=plain; signature=none; stored=plain" {
+	if strings.Count(string(got), "Sealgate-Security:") != 1 || fieldValue(got, "Sealgate-Security") != "received=plain; signature=none; stored=plain" {
 		t.Fatalf("forged header kept:\n%s", got)
 	}
 	if strings.Contains(string(got), "dmarc=pass header.from=bank.test") {

@@ -29,7 +29,7 @@ func TestE2EDashSubaddressKeepsEncryptionPolicy(t *testing.T) {
 	if len(got) != 1 {
 		t.Fatalf("bob has %d messages", len(got))
 	}
-	if bytes.Contains(got[0].Body, []byte(marker)) || !strings.Contains(headerValue(got[0].Body, "Sealgate-Security"), "stored=pgp") {
+	if bytes.Contains(got[0].Body, []byte(marker)) || !strings.Contains(fieldValue(got[0].Body, "Sealgate-Security"), "stored=pgp") {
 		t.Fatalf("mail to bob-x@ was stored in plaintext:\n%s", got[0].Body)
 	}
 	// "+" is an ordinary character with "-" configured: bob+x@ is nobody.

@@ -116,10 +116,10 @@ func TestE2EInlineSignedOnlyOpenPGP(t *testing.T) {
 		}
 		for i, c := range cases {
 			unknown, known := got[2*i], got[2*i+1]
-			if h := headerValue(unknown, "Sealgate-Security"); h != "received=plain; signature=unknown; stored=plain" {
+			if h := fieldValue(unknown, "Sealgate-Security"); h != "received=plain; signature=unknown; stored=plain" {
 				t.Errorf("%s, %s signer unknown: %q", user.addr, c.peer, h)
 			}
-			h := headerValue(known, "Sealgate-Security")
+			h := fieldValue(known, "Sealgate-Security")
 			if !strings.HasPrefix(h, "received=plain; signature=pass; signer="+c.from+"; key=") || !strings.HasSuffix(h, "; stored=plain") {
 				t.Errorf("%s, %s signer known: %q", user.addr, c.peer, h)
 			}
@@ -188,10 +188,10 @@ func TestE2ESMIMEVerdicts(t *testing.T) {
 		{"received=plain; signature=pass; signer=pss@sealgate.test; key=", "smime=pass body.smime-identifier=pss@sealgate.test"},
 		{"received=plain; signature=unknown; stored=plain", "smime=neutral"},
 	} {
-		if h := headerValue(got[i], "Sealgate-Security"); !strings.HasPrefix(h, want.sec) {
+		if h := fieldValue(got[i], "Sealgate-Security"); !strings.HasPrefix(h, want.sec) {
 			t.Errorf("message %d: Sealgate-Security %q, want %q", i+1, h, want.sec)
 		}
-		if ar := headerValue(got[i], "Authentication-Results"); !strings.Contains(ar, want.ar) {
+		if ar := fieldValue(got[i], "Authentication-Results"); !strings.Contains(ar, want.ar) {
 			t.Errorf("message %d: Authentication-Results %q, want %q", i+1, ar, want.ar)
 		}
 	}
@@ -249,8 +249,8 @@ func TestE2EOpenPGPPeersAtRestAndOutbound(t *testing.T) {
 	const atRest = "At-Rest-For-Sequoia-5e1"
 	mustMX(t, env, "sender@outside.test", "bob@localhost", []byte("From: sender@outside.test\r\nSubject: plain\r\n\r\n"+atRest+"\r\n"))
 	got := imapFetchAll(t, env, "bob@localhost", bobPW)
-	if len(got) != 1 || headerValue(got[0], "Sealgate-Security") != "received=plain; signature=none; stored=pgp" || bytes.Contains(got[0], []byte(atRest)) {
-		t.Fatalf("at rest: %d messages, %q", len(got), headerValue(got[0], "Sealgate-Security"))
+	if len(got) != 1 || fieldValue(got[0], "Sealgate-Security") != "received=plain; signature=none; stored=pgp" || bytes.Contains(got[0], []byte(atRest)) {
+		t.Fatalf("at rest: %d messages, %q", len(got), fieldValue(got[0], "Sealgate-Security"))
 	}
 	stored := string(got[0])
 	block := stored[strings.Index(stored, "-----BEGIN PGP MESSAGE-----"):]
@@ -361,13 +361,13 @@ func TestE2EGPGSMSelfSignedSigner(t *testing.T) {
 	if len(got) != 2 {
 		t.Fatalf("bob has %d messages", len(got))
 	}
-	if h := headerValue(got[0], "Sealgate-Security"); h != "received=plain; signature=unknown; stored=plain" {
+	if h := fieldValue(got[0], "Sealgate-Security"); h != "received=plain; signature=unknown; stored=plain" {
 		t.Errorf("certificate not known: %q", h)
 	}
-	if h := headerValue(got[1], "Sealgate-Security"); !strings.HasPrefix(h, "received=plain; signature=pass; signer=gina@outside.test; key=") {
+	if h := fieldValue(got[1], "Sealgate-Security"); !strings.HasPrefix(h, "received=plain; signature=pass; signer=gina@outside.test; key=") {
 		t.Errorf("certificate imported: %q", h)
 	}
-	if ar := headerValue(got[1], "Authentication-Results"); !strings.Contains(ar, "smime=pass body.smime-identifier=gina@outside.test") {
+	if ar := fieldValue(got[1], "Authentication-Results"); !strings.Contains(ar, "smime=pass body.smime-identifier=gina@outside.test") {
 		t.Errorf("Authentication-Results %q", ar)
 	}
 }
