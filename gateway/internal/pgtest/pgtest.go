@@ -33,9 +33,8 @@ func DSN(t testing.TB) string {
 	t.Helper()
 	admin := os.Getenv(EnvDSN)
 	if admin == "" {
-		msg := EnvDSN + " is not set: no PostgreSQL server to test against " +
-			"(set it to a superuser DSN, e.g. postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable)"
-		peertest.Missing(t, msg)
+		peertest.Missing(t, "a PostgreSQL server to test against ("+EnvDSN+" is not set; set it to a superuser DSN, "+
+			"e.g. postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable)")
 	}
 	var b [8]byte
 	if _, err := rand.Read(b[:]); err != nil {
