@@ -16,17 +16,14 @@ import (
 
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
+	"github.com/sealgate/sealgate/internal/wiretest"
 	"github.com/sealgate/sealgate/keys"
 )
 
 // dialFrom opens a TCP connection from a given loopback address and reads the greeting.
 func dialFrom(t *testing.T, local, addr string) net.Conn {
 	t.Helper()
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}, Timeout: 5 * time.Second}
-	c, err := d.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := wiretest.DialFrom(t, local, addr)
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
 		t.Fatalf("no greeting from %s: %v", addr, err)
@@ -72,12 +69,7 @@ func TestIdleConnectionsKeepMemoryBounded(t *testing.T) {
 	for i := 0; i < 99; i++ {
 		conns = append(conns, dialFrom(t, "127.0.0.9", env.GW.Addr("smtp")))
 	}
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.9")}}
-	x, err := d.Dial("tcp", env.GW.Addr("smtp"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer x.Close()
+	x := wiretest.DialFrom(t, "127.0.0.9", env.GW.Addr("smtp"))
 	x.SetReadDeadline(time.Now().Add(10 * time.Second))
 	line, _ := bufio.NewReader(x).ReadString('\n')
 	if !strings.HasPrefix(line, "421 4.7.0") {
@@ -91,9 +83,7 @@ func TestIdleConnectionsKeepMemoryBounded(t *testing.T) {
 func TestLogsHoldNoSecrets(t *testing.T) {
 	env, admin := securityEnv(t, func(c *config.Config) { c.Auth.PlaintextOnLoopback = true })
 	ctx := context.Background()
-	if _, err := admin.GeneratePGP(ctx, "bob@localhost", keys.PGPOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	generatePGP(t, admin, "bob@localhost", keys.PGPOptions{})
 	secret, err := admin.ExportPGP(ctx, "bob@localhost", true)
 	if err != nil {
 		t.Fatal(err)
@@ -124,9 +114,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	pc.Close()
 	// Mail that is encrypted at rest.
-	if err := mx(t, env, "x@outside.test", "bob@localhost", []byte("Subject: s\r\n\r\n"+marker+"\r\n")); err != nil {
-		t.Fatal(err)
-	}
+	mustMX(t, env, "x@outside.test", "bob@localhost", []byte("Subject: s\r\n\r\n"+marker+"\r\n"))
 	logs := env.Log.String()
 	if !strings.Contains(logs, "message stored") || !strings.Contains(logs, "result=failed") {
 		t.Fatalf("the log does not show the run (nothing to check):\n%s", logs)

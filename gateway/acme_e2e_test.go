@@ -2,14 +2,9 @@ package gateway_test
 
 import (
 	"bufio"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"math/big"
@@ -27,6 +22,9 @@ import (
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
 	"github.com/sealgate/sealgate/gateway/mailauth/dnstest"
+	"github.com/sealgate/sealgate/internal/certtest"
+	"github.com/sealgate/sealgate/internal/peertest"
+	"github.com/sealgate/sealgate/internal/wiretest"
 )
 
 // pebble is a running Pebble ACME server (the ACME test server from Let's Encrypt) that
@@ -41,24 +39,18 @@ type pebble struct {
 
 func startPebble(t *testing.T, names ...string) *pebble {
 	t.Helper()
-	bin, err := exec.LookPath("pebble")
-	if err != nil {
-		if os.Getenv("SEALGATE_REQUIRE_PEERS") != "" {
-			t.Fatal("pebble is not installed and SEALGATE_REQUIRE_PEERS is set")
-		}
-		t.Skip("pebble is not installed")
-	}
+	bin := peertest.Require(t, "pebble")
 	zone := dnstest.Zone{}
 	for _, n := range names {
 		zone[n+". A"] = []string{"127.0.0.1"}
 	}
 	dns := dnstest.Start(t, zone)
 	dir := t.TempDir()
-	p := &pebble{dir: dir, caFile: filepath.Join(dir, "pebble-ca.pem"), httpPort: freePort(t), tlsPort: freePort(t)}
-	certPEM, keyPEM := selfSignedPEM(t, "127.0.0.1")
+	p := &pebble{dir: dir, caFile: filepath.Join(dir, "pebble-ca.pem"), httpPort: wiretest.FreePort(t), tlsPort: wiretest.FreePort(t)}
+	certPEM, keyPEM := certtest.New(t, certtest.Options{Names: []string{"localhost"}, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, CA: true}).PEM(t)
 	os.WriteFile(p.caFile, certPEM, 0o600)
 	os.WriteFile(filepath.Join(dir, "key.pem"), keyPEM, 0o600)
-	listen, mgmt := fmt.Sprintf("127.0.0.1:%d", freePort(t)), fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	listen, mgmt := wiretest.FreeAddr(t), wiretest.FreeAddr(t)
 	conf, _ := json.Marshal(map[string]any{"pebble": map[string]any{
 		"listenAddress": listen, "managementListenAddress": mgmt,
 		"certificate": p.caFile, "privateKey": filepath.Join(dir, "key.pem"),
@@ -118,35 +110,6 @@ func (p *pebble) roots(t *testing.T) *x509.CertPool {
 		t.Fatalf("no root from pebble: %s", data)
 	}
 	return pool
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-func selfSignedPEM(t *testing.T, ip string) (certPEM, keyPEM []byte) {
-	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: ip},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IPAddresses: []net.IP{net.ParseIP(ip)}, DNSNames: []string{"localhost"},
-		IsCA: true, BasicConstraintsValid: true,
-		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, _ := x509.MarshalPKCS8PrivateKey(key)
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})
 }
 
 // peerCert makes a TLS connection the way each protocol does (implicit, or STARTTLS after the
@@ -253,28 +216,8 @@ func TestE2EACMEPebbleTLSALPN(t *testing.T) {
 	}
 
 	// An IMAP session, logged in before the renewal.
-	conn, err := tls.Dial("tcp", env.GW.Addr("imaps"), &tls.Config{ServerName: "mx.example.test", RootCAs: roots})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	r := bufio.NewReader(conn)
-	imapCmd := func(tag, cmd string) string {
-		t.Helper()
-		conn.SetDeadline(time.Now().Add(10 * time.Second))
-		fmt.Fprintf(conn, "%s %s\r\n", tag, cmd)
-		for {
-			line, err := r.ReadString('\n')
-			if err != nil {
-				t.Fatalf("%s: %v", cmd, err)
-			}
-			if strings.HasPrefix(line, tag+" ") {
-				return line
-			}
-		}
-	}
-	r.ReadString('\n') // greeting
-	if got := imapCmd("a1", "LOGIN alice@example.test secret-pw-1"); !strings.HasPrefix(got, "a1 OK") {
+	imap := wiretest.DialIMAP(t, env.GW.Addr("imaps"), &tls.Config{ServerName: "mx.example.test", RootCAs: roots})
+	if got := imap.Command("a1", "LOGIN alice@example.test secret-pw-1"); !strings.HasPrefix(got, "a1 OK") {
 		t.Fatal(got)
 	}
 
@@ -284,7 +227,7 @@ func TestE2EACMEPebbleTLSALPN(t *testing.T) {
 	if !second.NotBefore.After(first.NotBefore.Add(-time.Second)) {
 		t.Errorf("renewed certificate is not newer: %v vs %v", second.NotBefore, first.NotBefore)
 	}
-	if got := imapCmd("a2", "SELECT INBOX"); !strings.HasPrefix(got, "a2 OK") {
+	if got := imap.Command("a2", "SELECT INBOX"); !strings.HasPrefix(got, "a2 OK") {
 		t.Fatalf("IMAP session after renewal: %s", got)
 	}
 	if !strings.Contains(env.Log.String(), "ACME certificate installed") {

@@ -68,7 +68,7 @@ func TestE2EAddressing(t *testing.T) {
 	subjects := func(user, mailbox string) string {
 		var out []string
 		for _, m := range env.Mailbox(user, mailbox) {
-			out = append(out, headerValue(m.Body, "Subject"))
+			out = append(out, fieldValue(m.Body, "Subject"))
 		}
 		return strings.Join(out, "|")
 	}
@@ -121,30 +121,23 @@ func TestE2EAddressing(t *testing.T) {
 
 func TestE2EAbuseWithoutConfigAndPolicyAfterExpansion(t *testing.T) {
 	env, admin := securityEnv(t)
-	ctx := context.Background()
 	// securityEnv made bob and alice after the postmaster account: abuse@ reaches postmaster.
-	if err := mx(t, env, "x@outside.test", "abuse@localhost", []byte("Subject: report\r\n\r\nspam\r\n")); err != nil {
-		t.Fatal(err)
-	}
+	mustMX(t, env, "x@outside.test", "abuse@localhost", []byte("Subject: report\r\n\r\nspam\r\n"))
 	if got := env.Mailbox("postmaster@localhost", "INBOX"); len(got) != 1 {
 		t.Fatalf("postmaster has %d messages", len(got))
 	}
 	// One alias, two members with different policies: one encrypted and one plain copy.
-	if _, err := admin.GeneratePGP(ctx, "alice@localhost", keys.PGPOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	generatePGP(t, admin, "alice@localhost", keys.PGPOptions{})
 	setPolicy(t, env, "alice@localhost", "inbound.encrypt", "pgp")
 	setAlias(t, env, "pair@localhost", "alice@localhost", "bob@localhost")
 	const marker = "alias-member-policy-check"
-	if err := mx(t, env, "x@outside.test", "pair@localhost", []byte("Subject: pair\r\n\r\n"+marker+"\r\n")); err != nil {
-		t.Fatal(err)
-	}
+	mustMX(t, env, "x@outside.test", "pair@localhost", []byte("Subject: pair\r\n\r\n"+marker+"\r\n"))
 	a := env.Mailbox("alice@localhost", "INBOX")
 	b := env.Mailbox("bob@localhost", "INBOX")
 	if len(a) != 1 || len(b) != 1 {
 		t.Fatalf("alice %d, bob %d messages", len(a), len(b))
 	}
-	if bytes.Contains(a[0].Body, []byte(marker)) || headerValue(a[0].Body, "Sealgate-Security") != "received=plain; signature=none; stored=pgp" {
+	if bytes.Contains(a[0].Body, []byte(marker)) || fieldValue(a[0].Body, "Sealgate-Security") != "received=plain; signature=none; stored=pgp" {
 		t.Fatalf("alice's copy is not encrypted:\n%s", a[0].Body)
 	}
 	if !bytes.Contains(b[0].Body, []byte(marker)) {

@@ -75,7 +75,7 @@ func TestDiskFull(t *testing.T) {
 	acked = append(acked, "after")
 	var got []string
 	for _, m := range env.Mailbox("bob@localhost", "INBOX") {
-		got = append(got, headerValue(m.Body, "Subject"))
+		got = append(got, fieldValue(m.Body, "Subject"))
 	}
 	if strings.Join(got, ",") != strings.Join(acked, ",") {
 		t.Fatalf("stored %v, acknowledged %v", got, acked)

@@ -15,9 +15,7 @@ import (
 func TestDataFilesOwnerOnly(t *testing.T) {
 	env := gatewaytest.Start(t)
 	env.AddUser("bob@localhost", bobPW)
-	if err := mx(t, env, "x@outside.test", "bob@localhost", []byte("Subject: x\r\n\r\nx\r\n")); err != nil {
-		t.Fatal(err)
-	}
+	mustMX(t, env, "x@outside.test", "bob@localhost", []byte("Subject: x\r\n\r\nx\r\n"))
 	if _, err := env.GW.Keyring().Entries(t.Context(), "bob@localhost"); err != nil {
 		t.Fatal(err)
 	}

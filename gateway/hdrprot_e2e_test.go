@@ -14,33 +14,13 @@ import (
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/delivery/deliverytest"
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
+	"github.com/sealgate/sealgate/internal/peertest"
 	"github.com/sealgate/sealgate/keys"
 )
 
 // End-to-end tests of header protection (RFC 9788 and the legacy protected-headers="v1"):
 // messages as Thunderbird (RNP) and Delta Chat write them, and as gpg and rnp encrypt them,
 // arrive over SMTP; the gateway's own encrypted copies are read back by gpg and openssl.
-
-// interopCorpus is the shared corpus of client-made messages: beside the repository, or
-// beside the folder of worktrees the repository is checked out in.
-func interopCorpus(t *testing.T) string {
-	t.Helper()
-	root, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	root = filepath.Dir(root) // gateway/ → the repository
-	for _, d := range []string{filepath.Join(root, "..", "shared", "interop-corpus"), filepath.Join(root, "..", "..", "shared", "interop-corpus")} {
-		if _, err := os.Stat(filepath.Join(d, "README.md")); err == nil {
-			return d
-		}
-	}
-	if os.Getenv("SEALGATE_REQUIRE_PEERS") != "" {
-		t.Fatal("the interop corpus is missing and SEALGATE_REQUIRE_PEERS is set")
-	}
-	t.Skip("the interop corpus is missing")
-	return ""
-}
 
 // hpEnv is a gateway for the corpus' domains with user rcpt holding the secret key keyFile.
 func hpEnv(t *testing.T, rcpt, keyFile string) *gatewaytest.Env {
@@ -90,6 +70,8 @@ func fieldCount(msg []byte, name string) int {
 	return n
 }
 
+// fieldValue is the value of the first field called name in the header section of msg,
+// unfolded; "" when there is none.
 func fieldValue(msg []byte, name string) string {
 	for _, l := range headerBlock(msg) {
 		if k, v, ok := strings.Cut(l, ":"); ok && strings.EqualFold(strings.TrimSpace(k), name) {
@@ -135,7 +117,7 @@ func checkCiphertextCopy(t *testing.T, env *gatewaytest.Env, stored []byte, hidd
 }
 
 func TestE2EProtectedHeadersThunderbird(t *testing.T) {
-	corpus := interopCorpus(t)
+	corpus := peertest.InteropCorpus(t)
 	aliceKey := filepath.Join(corpus, "openpgp/keys/alice@openpgp.example-0xf231550c4f47e38e-secret.asc")
 	for _, tc := range []struct {
 		file, subject string
@@ -152,9 +134,7 @@ func TestE2EProtectedHeadersThunderbird(t *testing.T) {
 			}
 			// Decrypted: the protected fields replace the outer ones.
 			env := hpEnv(t, "alice@openpgp.example", aliceKey)
-			if err := mx(t, env, "bob@openpgp.example", "alice@openpgp.example", msg); err != nil {
-				t.Fatal(err)
-			}
+			mustMX(t, env, "bob@openpgp.example", "alice@openpgp.example", msg)
 			got := env.Mailbox("alice@openpgp.example", "INBOX")[0].Body
 			if !strings.HasPrefix(fieldValue(got, "Sealgate-Security"), "received=pgp; decrypted=yes") {
 				t.Fatalf("not decrypted:\n%s", got)
@@ -170,9 +150,7 @@ func TestE2EProtectedHeadersThunderbird(t *testing.T) {
 			// Decrypted and encrypted again at rest: the hidden Subject goes back inside.
 			env = hpEnv(t, "alice@openpgp.example", aliceKey)
 			setPolicy(t, env, "alice@openpgp.example", "inbound.encrypt", "pgp")
-			if err := mx(t, env, "bob@openpgp.example", "alice@openpgp.example", msg); err != nil {
-				t.Fatal(err)
-			}
+			mustMX(t, env, "bob@openpgp.example", "alice@openpgp.example", msg)
 			stored := env.Mailbox("alice@openpgp.example", "INBOX")[0].Body
 			if h := fieldValue(stored, "Sealgate-Security"); !strings.Contains(h, "decrypted=yes") || !strings.HasSuffix(h, "stored=pgp") {
 				t.Fatalf("Sealgate-Security %q", h)
@@ -184,7 +162,7 @@ func TestE2EProtectedHeadersThunderbird(t *testing.T) {
 }
 
 func TestE2EProtectedHeadersDeltaChat(t *testing.T) {
-	corpus := interopCorpus(t)
+	corpus := peertest.InteropCorpus(t)
 	bobKey := filepath.Join(corpus, "openpgp/keys/deltachat/bob-secret.asc")
 	const hidden = "Message from alice@example.org"
 	for _, tc := range []struct {
@@ -200,9 +178,7 @@ func TestE2EProtectedHeadersDeltaChat(t *testing.T) {
 		t.Run(filepath.Base(tc.file), func(t *testing.T) {
 			msg := readFile(t, filepath.Join(corpus, tc.file))
 			env := hpEnv(t, "bob@example.net", bobKey)
-			if err := mx(t, env, "alice@example.org", "bob@example.net", msg); err != nil {
-				t.Fatal(err)
-			}
+			mustMX(t, env, "alice@example.org", "bob@example.net", msg)
 			got := env.Mailbox("bob@example.net", "INBOX")[0].Body
 			if !strings.HasPrefix(fieldValue(got, "Sealgate-Security"), "received=pgp; decrypted=yes") {
 				t.Fatalf("not decrypted:\n%s", got)
@@ -220,9 +196,7 @@ func TestE2EProtectedHeadersDeltaChat(t *testing.T) {
 
 			env = hpEnv(t, "bob@example.net", bobKey)
 			setPolicy(t, env, "bob@example.net", "inbound.encrypt", "pgp")
-			if err := mx(t, env, "alice@example.org", "bob@example.net", msg); err != nil {
-				t.Fatal(err)
-			}
+			mustMX(t, env, "alice@example.org", "bob@example.net", msg)
 			stored := env.Mailbox("bob@example.net", "INBOX")[0].Body
 			checkOnce(t, stored, "From", "To", "Subject")
 			checkCiphertextCopy(t, env, stored, hidden)
@@ -249,22 +223,13 @@ func rfc9788Message(armored []byte) []byte {
 // RFC 9788 messages encrypted by gpg, rnp and sq to a key the gateway made.
 func TestE2EProtectedHeadersRFC9788(t *testing.T) {
 	env, admin := securityEnv(t)
-	ctx := context.Background()
-	if _, err := admin.GeneratePGP(ctx, "bob@localhost", keys.PGPOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	pub, err := admin.ExportPGP(ctx, "bob@localhost", false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pub := gatewayPGPKey(t, admin, "bob@localhost", keys.PGPOptions{})
 	encrypters := map[string]func() []byte{
 		"gpg": func() []byte {
-			g := newGPG(t)
-			g.run(pub, "--import")
-			return pgpBlock(t, g.run([]byte(rfc9788Inner), "-a", "-e", "-r", "bob@localhost"))
+			return gpgKnowing(t, pub).encryptTo("bob@localhost", []byte(rfc9788Inner))
 		},
 		"rnp": func() []byte {
-			needPeer(t, "rnp")
+			peertest.Require(t, "rnp")
 			dir := t.TempDir()
 			keyFile, in := filepath.Join(dir, "bob.asc"), filepath.Join(dir, "in.eml")
 			os.WriteFile(keyFile, pub, 0o600)
@@ -277,7 +242,7 @@ func TestE2EProtectedHeadersRFC9788(t *testing.T) {
 		},
 	}
 	encrypters["sq"] = func() []byte {
-		needPeer(t, "sq")
+		peertest.Require(t, "sq")
 		dir := t.TempDir()
 		keyFile, in := filepath.Join(dir, "bob.asc"), filepath.Join(dir, "in.eml")
 		os.WriteFile(keyFile, pub, 0o600)
@@ -289,9 +254,7 @@ func TestE2EProtectedHeadersRFC9788(t *testing.T) {
 		return pgpBlock(t, out)
 	}
 	for _, name := range []string{"gpg", "rnp", "sq"} {
-		if err := mx(t, env, "carol@outside.test", "bob@localhost", rfc9788Message(encrypters[name]())); err != nil {
-			t.Fatal(err)
-		}
+		mustMX(t, env, "carol@outside.test", "bob@localhost", rfc9788Message(encrypters[name]()))
 	}
 	got := env.Mailbox("bob@localhost", "INBOX")
 	if len(got) != 3 {
@@ -316,12 +279,8 @@ func TestE2EProtectedHeadersRFC9788(t *testing.T) {
 func TestE2EProtectedHeadersOwnOutput(t *testing.T) {
 	env, admin := securityEnv(t)
 	ctx := context.Background()
-	if _, err := admin.GeneratePGP(ctx, "bob@localhost", keys.PGPOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := admin.GenerateSMIME(ctx, "alice@localhost"); err != nil {
-		t.Fatal(err)
-	}
+	generatePGP(t, admin, "bob@localhost", keys.PGPOptions{})
+	generateSMIME(t, admin, "alice@localhost")
 	setPolicy(t, env, "bob@localhost", "inbound.encrypt", "pgp")
 	setPolicy(t, env, "alice@localhost", "inbound.encrypt", "smime")
 	const hidden = "Quarterly numbers, do not share"
@@ -330,9 +289,7 @@ func TestE2EProtectedHeadersOwnOutput(t *testing.T) {
 			"\r\nMessage-ID: <own-1@outside.test>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nThe numbers.\r\n")
 	}
 	for _, to := range []string{"bob@localhost", "alice@localhost"} {
-		if err := mx(t, env, "carol@outside.test", to, msg(to)); err != nil {
-			t.Fatal(err)
-		}
+		mustMX(t, env, "carol@outside.test", to, msg(to))
 	}
 	pgpCopy := env.Mailbox("bob@localhost", "INBOX")[0].Body
 	smimeCopy := env.Mailbox("alice@localhost", "INBOX")[0].Body
@@ -386,9 +343,7 @@ func TestE2EProtectedHeadersOwnOutput(t *testing.T) {
 		to     string
 		stored []byte
 	}{{"bob@localhost", pgpCopy}, {"alice@localhost", smimeCopy}} {
-		if err := mx(t, env, "carol@outside.test", c.to, c.stored[bytes.Index(c.stored, []byte("From: Carol")):]); err != nil {
-			t.Fatal(err)
-		}
+		mustMX(t, env, "carol@outside.test", c.to, c.stored[bytes.Index(c.stored, []byte("From: Carol")):])
 		back := env.Mailbox(c.to, "INBOX")[1].Body
 		if !strings.Contains(fieldValue(back, "Sealgate-Security"), "decrypted=yes") {
 			t.Fatalf("%s: not decrypted:\n%s", c.to, back)
@@ -410,7 +365,7 @@ func TestE2EProtectedHeadersOutbound(t *testing.T) {
 	g := senderAndDave(t, admin, "alice@localhost")
 	setPolicy(t, env, "alice@localhost", "outbound.sign", "pgp", "outbound.encrypt", "required")
 
-	c := submission(t, env, "alice@localhost", "alice-pw-123")
+	c := env.Submission("alice@localhost", "alice-pw-123")
 	const hidden = "Merger talks, outbound"
 	msg := "From: alice@localhost\r\nTo: dave@partner.test\r\nSubject: " + hidden + "\r\n\r\nDetails.\r\n"
 	if err := c.SendMail("alice@localhost", []string{"dave@partner.test"}, strings.NewReader(msg)); err != nil {
@@ -440,13 +395,7 @@ func pgpKeyBlock(out []byte) []byte {
 // header protection) are left out of the decrypted message, whose header now has them.
 func TestE2EProtectedHeadersLegacyDisplay(t *testing.T) {
 	env, admin := securityEnv(t)
-	ctx := context.Background()
-	if _, err := admin.GeneratePGP(ctx, "bob@localhost", keys.PGPOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	pub, _ := admin.ExportPGP(ctx, "bob@localhost", false)
-	g := newGPG(t)
-	g.run(pub, "--import")
+	g := gpgKnowing(t, gatewayPGPKey(t, admin, "bob@localhost", keys.PGPOptions{}))
 	inners := []string{
 		// Enigmail and older Thunderbird: a text/rfc822-headers first part.
 		"Content-Type: multipart/mixed; boundary=\"lg\"; protected-headers=\"v1\"\r\n" +
@@ -460,9 +409,7 @@ func TestE2EProtectedHeadersLegacyDisplay(t *testing.T) {
 			"HP-Outer: Subject: [...]\r\n\r\nSubject: RFC 9788 hidden subject\r\n\r\nLegacy display body.\r\n",
 	}
 	for _, inner := range inners {
-		if err := mx(t, env, "carol@outside.test", "bob@localhost", rfc9788Message(pgpBlock(t, g.run([]byte(inner), "-a", "-e", "-r", "bob@localhost")))); err != nil {
-			t.Fatal(err)
-		}
+		mustMX(t, env, "carol@outside.test", "bob@localhost", rfc9788Message(g.encryptTo("bob@localhost", []byte(inner))))
 	}
 	for i, m := range env.Mailbox("bob@localhost", "INBOX") {
 		_, body, _ := strings.Cut(string(m.Body), "\r\n\r\n")
@@ -489,7 +436,7 @@ func TestE2EProtectedHeadersSignedThenEncrypted(t *testing.T) {
 	}
 	setPolicy(t, env, "alice@localhost", "outbound.sign", "smime")
 	setPolicy(t, env, "bob@localhost", "inbound.encrypt", "smime", "inbound.decrypt", "false")
-	c := submission(t, env, "alice@localhost", "alice-pw-123")
+	c := env.Submission("alice@localhost", "alice-pw-123")
 	const hidden = "Signed and sealed subject"
 	msg := "From: alice@localhost\r\nTo: bob@localhost\r\nSubject: " + hidden + "\r\n\r\nSigned body.\r\n"
 	if err := c.SendMail("alice@localhost", []string{"bob@localhost"}, strings.NewReader(msg)); err != nil {
@@ -524,9 +471,7 @@ func TestE2EProtectedHeadersSignedThenEncrypted(t *testing.T) {
 
 	// The gateway decrypts it: the Subject comes from under the signature.
 	setPolicy(t, env, "bob@localhost", "inbound.encrypt", "none", "inbound.decrypt", "true")
-	if err := mx(t, env, "alice@localhost", "bob@localhost", dkimSignedLocal(t, env, stored[bytes.Index(stored, []byte("From: alice@localhost")):])); err != nil {
-		t.Fatal(err)
-	}
+	mustMX(t, env, "alice@localhost", "bob@localhost", dkimSignedLocal(t, env, stored[bytes.Index(stored, []byte("From: alice@localhost")):]))
 	back := env.Mailbox("bob@localhost", "INBOX")[1].Body
 	checkOnce(t, back, "From", "To", "Subject")
 	if fieldValue(back, "Subject") != hidden || !strings.Contains(fieldValue(back, "Sealgate-Security"), "signature=pass") {

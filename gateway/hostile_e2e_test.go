@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
-	"fmt"
 	"runtime"
 	"testing"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/sealgate/sealgate/crypto/mimelimit"
+	"github.com/sealgate/sealgate/crypto/mimelimit/mimelimittest"
 	"github.com/sealgate/sealgate/crypto/pgpmime"
 	"github.com/sealgate/sealgate/crypto/pgpmime/pgpmimetest"
 	"github.com/sealgate/sealgate/crypto/smime"
@@ -28,15 +28,7 @@ import (
 // bobKey gives bob a gateway-held OpenPGP key and returns its public half.
 func bobKey(t *testing.T, admin *keys.Admin) *pgpmime.Key {
 	t.Helper()
-	ctx := context.Background()
-	if _, err := admin.GeneratePGP(ctx, "bob@localhost", keys.PGPOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	pub, err := admin.ExportPGP(ctx, "bob@localhost", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kr, err := pgpmime.ReadKeys(bytes.NewReader(pub))
+	kr, err := pgpmime.ReadKeys(bytes.NewReader(gatewayPGPKey(t, admin, "bob@localhost", keys.PGPOptions{})))
 	if err != nil || len(kr) != 1 {
 		t.Fatal(len(kr), err)
 	}
@@ -79,11 +71,9 @@ func TestE2ECompressionBombsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := mx(t, env, "sender@outside.test", "bob@localhost", pgpmimetest.PGPMIME("sender@outside.test", "bob@localhost", "fine", armored)); err != nil {
-		t.Fatal(err)
-	}
+	mustMX(t, env, "sender@outside.test", "bob@localhost", pgpmimetest.PGPMIME("sender@outside.test", "bob@localhost", "fine", armored))
 	got := env.Mailbox("bob@localhost", "INBOX")
-	if len(got) != 1 || headerValue(got[0].Body, "Sealgate-Security") != "received=pgp; decrypted=yes; signature=none; stored=plain" ||
+	if len(got) != 1 || fieldValue(got[0].Body, "Sealgate-Security") != "received=pgp; decrypted=yes; signature=none; stored=plain" ||
 		!bytes.HasSuffix(got[0].Body, []byte(pgpmimetest.Header+string(make([]byte, size)))) {
 		t.Fatalf("the message within the limit: %d stored", len(got))
 	}
@@ -100,34 +90,23 @@ func TestE2EKeyPacketFlood(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := mx(t, env, "sender@outside.test", "bob@localhost", pgpmimetest.PGPMIME("sender@outside.test", "bob@localhost", "flood", armored)); err != nil {
-			t.Fatal(err)
-		}
+		mustMX(t, env, "sender@outside.test", "bob@localhost", pgpmimetest.PGPMIME("sender@outside.test", "bob@localhost", "flood", armored))
 	}
 	got := env.Mailbox("bob@localhost", "INBOX")
 	if len(got) != 2 {
 		t.Fatalf("%d messages stored", len(got))
 	}
-	if h := headerValue(got[0].Body, "Sealgate-Security"); h != "received=pgp; decrypted=yes; signature=none; stored=plain" {
+	if h := fieldValue(got[0].Body, "Sealgate-Security"); h != "received=pgp; decrypted=yes; signature=none; stored=plain" {
 		t.Fatalf("real key packet first: %s", h)
 	}
-	if h := headerValue(got[1].Body, "Sealgate-Security"); h != "received=pgp; decrypted=no; signature=none; stored=pgp" {
+	if h := fieldValue(got[1].Body, "Sealgate-Security"); h != "received=pgp; decrypted=no; signature=none; stored=pgp" {
 		t.Fatalf("real key packet behind the flood: %s", h)
 	}
 }
 
-// nestedMessage is a message of depth nested multipart/mixed entities around a text part.
+// nestedMessage is a message to bob of depth nested multipart/mixed entities around a text part.
 func nestedMessage(depth int) []byte {
-	var b bytes.Buffer
-	b.WriteString("From: sender@outside.test\r\nTo: bob@localhost\r\nSubject: nested\r\nMIME-Version: 1.0\r\n")
-	for i := 0; i < depth; i++ {
-		fmt.Fprintf(&b, "Content-Type: multipart/mixed; boundary=\"b%d\"\r\n\r\n--b%d\r\n", i, i)
-	}
-	b.WriteString("Content-Type: text/plain\r\n\r\ninnermost\r\n")
-	for i := depth - 1; i >= 0; i-- {
-		fmt.Fprintf(&b, "--b%d--\r\n", i)
-	}
-	return b.Bytes()
+	return mimelimittest.Nested("From: sender@outside.test\r\nTo: bob@localhost\r\nSubject: nested\r\nMIME-Version: 1.0\r\n", depth)
 }
 
 // 10,000 nested multiparts are refused at DATA, in clear or encrypted (OpenPGP, S/MIME) to a
@@ -165,9 +144,7 @@ func TestE2EDeepNestingRefused(t *testing.T) {
 	if got := env.Mailbox("bob@localhost", "INBOX"); len(got) != 0 {
 		t.Fatalf("%d messages stored", len(got))
 	}
-	if err := mx(t, env, "sender@outside.test", "bob@localhost", nestedMessage(mimelimit.MaxDepth)); err != nil {
-		t.Fatal(err)
-	}
+	mustMX(t, env, "sender@outside.test", "bob@localhost", nestedMessage(mimelimit.MaxDepth))
 	if got := env.Mailbox("bob@localhost", "INBOX"); len(got) != 1 {
 		t.Fatalf("%d messages stored", len(got))
 	}
@@ -180,15 +157,7 @@ func BenchmarkHostileSMTP(b *testing.B) {
 	env := gatewaytest.Start(b)
 	env.AddUser("bob@localhost", bobPW)
 	admin := env.GW.Keyring().Admin("bench")
-	ctx := context.Background()
-	if _, err := admin.GeneratePGP(ctx, "bob@localhost", keys.PGPOptions{Algorithm: "rsa3072"}); err != nil {
-		b.Fatal(err)
-	}
-	pub, err := admin.ExportPGP(ctx, "bob@localhost", false)
-	if err != nil {
-		b.Fatal(err)
-	}
-	kr, err := pgpmime.ReadKeys(bytes.NewReader(pub))
+	kr, err := pgpmime.ReadKeys(bytes.NewReader(gatewayPGPKey(b, admin, "bob@localhost", keys.PGPOptions{Algorithm: "rsa3072"})))
 	if err != nil {
 		b.Fatal(err)
 	}

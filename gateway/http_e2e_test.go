@@ -14,17 +14,13 @@ import (
 
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
+	"github.com/sealgate/sealgate/internal/wiretest"
 )
 
 // slowPost opens a connection from local and sends a POST's headers but not its body.
 func slowPost(t *testing.T, local, addr string) net.Conn {
 	t.Helper()
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}, Timeout: 5 * time.Second}
-	c, err := d.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := wiretest.DialFrom(t, local, addr)
 	io.WriteString(c, "POST /mail/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\nuser=")
 	return c
 }
@@ -44,8 +40,7 @@ func TestHTTPConnectionsPerAddress(t *testing.T) {
 	if l, err := bufio.NewReader(over).ReadString('\n'); !strings.HasPrefix(l, "HTTP/1.1 429") {
 		t.Fatalf("connection over the per-address limit: %q, %v", l, err)
 	}
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.3")}}
-	c := http.Client{Transport: &http.Transport{DialContext: d.DialContext}, Timeout: 30 * time.Second}
+	c := http.Client{Transport: &http.Transport{DialContext: wiretest.DialerFrom("127.0.0.3").DialContext}, Timeout: 30 * time.Second}
 	resp, err := c.Get("http://" + addr + "/healthz")
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("another address: %v %v", resp, err)
@@ -83,8 +78,7 @@ var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 func webLogin(t *testing.T, local, base string, header http.Header, user, pw string) (int, string) {
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}}
-	c := http.Client{Jar: jar, Timeout: 30 * time.Second, Transport: &http.Transport{DialContext: d.DialContext},
+	c := http.Client{Jar: jar, Timeout: 30 * time.Second, Transport: &http.Transport{DialContext: wiretest.DialerFrom(local).DialContext},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	do := func(req *http.Request) (int, string) {
 		for k, v := range header {

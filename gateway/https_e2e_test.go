@@ -13,6 +13,7 @@ import (
 
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
+	"github.com/sealgate/sealgate/internal/wiretest"
 )
 
 // noRedirectClient speaks HTTPS to the gateway's self-signed certificate and shows redirects.
@@ -25,18 +26,8 @@ func noRedirectClient() *http.Client {
 
 func fetch(t *testing.T, c *http.Client, url, host string) (int, http.Header, string) {
 	t.Helper()
-	req, err := http.NewRequest("GET", url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Host = host
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header, string(body)
+	code, h, body := wiretest.Get(t, c, url, host)
+	return code, h, string(body)
 }
 
 // The https listener serves web mail, the MTA-STS policy by Host, autoconfig and WKD; http

@@ -54,9 +54,7 @@ func TestE2EForgedAuthResultsEveryForm(t *testing.T) {
 	}
 	msg.WriteString("Authentication-Results: mx.upstream.test; spf=pass smtp.mailfrom=outside.test\r\n")
 	msg.WriteString("From: x@outside.test\r\nSubject: results\r\n\r\nHi.\r\n")
-	if err := mx(t, env, "x@outside.test", "bob@localhost", []byte(msg.String())); err != nil {
-		t.Fatal(err)
-	}
+	mustMX(t, env, "x@outside.test", "bob@localhost", []byte(msg.String()))
 	got := imapFetchAll(t, env, "bob@localhost", bobPW)[0]
 	if strings.Contains(string(got), "bank.test") {
 		t.Fatalf("a forged Authentication-Results was stored:\n%s", got)
@@ -206,11 +204,11 @@ func TestE2EDMARCEnforced(t *testing.T) {
 
 	var inbox, junk []string
 	for _, m := range imapFetchAll(t, env, "bob@localhost", bobPW) {
-		inbox = append(inbox, headerValue(m, "Subject"))
+		inbox = append(inbox, fieldValue(m, "Subject"))
 	}
 	for _, m := range imapFetchMailbox(t, env, "bob@localhost", bobPW, "Junk") {
-		junk = append(junk, headerValue(m, "Subject"))
-		if ar := headerValue(m, "Authentication-Results"); !strings.Contains(ar, "dmarc=fail") {
+		junk = append(junk, fieldValue(m, "Subject"))
+		if ar := fieldValue(m, "Authentication-Results"); !strings.Contains(ar, "dmarc=fail") {
 			t.Errorf("quarantined message without dmarc=fail: %q", ar)
 		}
 	}

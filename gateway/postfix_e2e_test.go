@@ -17,6 +17,8 @@ import (
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/delivery/deliverytest"
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
+	"github.com/sealgate/sealgate/internal/peertest"
+	"github.com/sealgate/sealgate/internal/wiretest"
 	"github.com/sealgate/sealgate/keys"
 )
 
@@ -40,17 +42,7 @@ func postfixBinary(t *testing.T) string {
 	if os.Geteuid() != 0 {
 		t.Skip("a private Postfix instance needs root (its master changes user)")
 	}
-	if p, err := exec.LookPath("postfix"); err == nil {
-		return p
-	}
-	if _, err := os.Stat("/usr/sbin/postfix"); err == nil {
-		return "/usr/sbin/postfix"
-	}
-	if os.Getenv("SEALGATE_REQUIRE_PEERS") != "" {
-		t.Fatal("postfix is not installed and SEALGATE_REQUIRE_PEERS is set")
-	}
-	t.Skip("postfix is not installed")
-	return ""
+	return peertest.Require(t, "postfix")
 }
 
 // postfixMasterCF is master.cf with the services the recipe needs and no chroot; the two smtpd
@@ -199,19 +191,9 @@ func (p *postfixInstance) queueEmpty() bool {
 func hostOf(addr string) string { h, _, _ := net.SplitHostPort(addr); return h }
 func portOf(addr string) string { _, p, _ := net.SplitHostPort(addr); return p }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 func TestE2EPostfixRecipe(t *testing.T) {
 	postfixBinary(t)
-	publicAddr, reinjectAddr := freeAddr(t), freeAddr(t)
+	publicAddr, reinjectAddr := wiretest.FreeAddr(t), wiretest.FreeAddr(t)
 	partner := deliverytest.Start(t, deliverytest.Options{})
 	env := gatewaytest.Start(t, func(c *config.Config) {
 		c.Relay.Domains = map[string]string{"corp.test": reinjectAddr}
@@ -270,10 +252,10 @@ func TestE2EPostfixRecipe(t *testing.T) {
 			t.Fatalf("%d Sealgate-Security headers:\n%s", n, m)
 		}
 	}
-	if bytes.Contains(bob[0], []byte(marker)) || headerValue(bob[0], "Sealgate-Security") != "received=plain; signature=none; stored=pgp" {
+	if bytes.Contains(bob[0], []byte(marker)) || fieldValue(bob[0], "Sealgate-Security") != "received=plain; signature=none; stored=pgp" {
 		t.Fatalf("bob's copy not encrypted at the gateway:\n%s", bob[0])
 	}
-	if !bytes.Contains(alice[0], []byte(marker)) || headerValue(alice[0], "Sealgate-Security") != "received=plain; signature=none; stored=plain" {
+	if !bytes.Contains(alice[0], []byte(marker)) || fieldValue(alice[0], "Sealgate-Security") != "received=plain; signature=none; stored=plain" {
 		t.Fatalf("alice's copy:\n%s", alice[0])
 	}
 	gpg := newGPG(t)

@@ -17,6 +17,7 @@ import (
 	"github.com/sealgate/sealgate/crypto/pgpmime"
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/delivery/deliverytest"
+	"github.com/sealgate/sealgate/internal/peertest"
 	"github.com/sealgate/sealgate/keys"
 )
 
@@ -61,18 +62,14 @@ func sessionInfo(t *testing.T, msg []byte) ([]packet.PublicKeyAlgorithm, int) {
 func TestE2EPostQuantumAtRest(t *testing.T) {
 	env, admin := securityEnv(t)
 	ctx := context.Background()
-	if _, err := admin.GeneratePGP(ctx, "bob@localhost", keys.PGPOptions{PQ: true}); err != nil {
-		t.Fatal(err)
-	}
+	generatePGP(t, admin, "bob@localhost", keys.PGPOptions{PQ: true})
 	entries, err := env.GW.Keyring().Entries(ctx, "bob@localhost")
 	if err != nil || len(entries) != 1 || entries[0].Algorithm != "ed25519+ml-kem-768+x25519" {
 		t.Fatalf("keys list: %v %+v", err, entries)
 	}
 	setPolicy(t, env, "bob@localhost", "inbound.encrypt", "pgp", "inbound.decrypt", "false")
 	const marker = "PQ-Plaintext-Not-On-Disk-5e1d"
-	if err := mx(t, env, "sender@outside.test", "bob@localhost", []byte("From: sender@outside.test\r\nTo: bob@localhost\r\nSubject: pq at rest\r\n\r\n"+marker+"\r\n")); err != nil {
-		t.Fatal(err)
-	}
+	mustMX(t, env, "sender@outside.test", "bob@localhost", []byte("From: sender@outside.test\r\nTo: bob@localhost\r\nSubject: pq at rest\r\n\r\n"+marker+"\r\n"))
 	stored := env.Mailbox("bob@localhost", "INBOX")[0].Body
 	// The key announces SEIPD version 2 (AES-256-OCB), so the copy uses it.
 	if algos, v := sessionInfo(t, stored); len(algos) != 1 || algos[0] != packet.PubKeyAlgoMlkem768X25519 || v != 2 {
@@ -97,11 +94,9 @@ func TestE2EPostQuantumAtRest(t *testing.T) {
 
 	// The gateway decrypts it when it comes in again.
 	setPolicy(t, env, "bob@localhost", "inbound.encrypt", "none", "inbound.decrypt", "true")
-	if err := mx(t, env, "sender@outside.test", "bob@localhost", content); err != nil {
-		t.Fatal(err)
-	}
+	mustMX(t, env, "sender@outside.test", "bob@localhost", content)
 	back := env.Mailbox("bob@localhost", "INBOX")[1].Body
-	if h := headerValue(back, "Sealgate-Security"); !strings.HasPrefix(h, "received=pgp; decrypted=yes") || !bytes.Contains(back, []byte(marker)) {
+	if h := fieldValue(back, "Sealgate-Security"); !strings.HasPrefix(h, "received=pgp; decrypted=yes") || !bytes.Contains(back, []byte(marker)) {
 		t.Fatalf("gateway did not decrypt its PQ copy: %q\n%s", h, back)
 	}
 
@@ -117,9 +112,7 @@ func TestE2EPostQuantumAtRest(t *testing.T) {
 			"--c\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n\r\n--c\r\nContent-Type: application/octet-stream\r\n\r\n" +
 			strings.ReplaceAll(strings.ReplaceAll(string(armored), "\r\n", "\n"), "\n", "\r\n") + "\r\n--c--\r\n")
 	}
-	g := newGPG(t)
-	g.run(pub, "--import")
-	msgs := [][]byte{wrap(pgpBlock(t, g.run([]byte(inner), "-a", "-e", "-r", "bob@localhost")))}
+	msgs := [][]byte{wrap(gpgKnowing(t, pub).encryptTo("bob@localhost", []byte(inner)))}
 	dir := t.TempDir()
 	keyFile, in := filepath.Join(dir, "bob.asc"), filepath.Join(dir, "in.txt")
 	os.WriteFile(keyFile, pub, 0o600)
@@ -131,7 +124,7 @@ func TestE2EPostQuantumAtRest(t *testing.T) {
 		}
 		msgs = append(msgs, wrap(pgpBlock(t, out)))
 	} else {
-		needPeer(t, "sq")
+		peertest.Require(t, "sq")
 	}
 	if _, err := exec.LookPath("rnp"); err == nil {
 		out, err := exec.Command("rnp", "--homedir", dir, "--keyfile", keyFile, "-e", "-r", "bob@localhost", "--armor", "--output", "-", in).CombinedOutput()
@@ -146,19 +139,17 @@ func TestE2EPostQuantumAtRest(t *testing.T) {
 			t.Fatalf("rnp: %v\n%s", err, out)
 		}
 	} else {
-		needPeer(t, "rnp")
+		peertest.Require(t, "rnp")
 	}
 	for _, m := range msgs {
 		if algos := pkeskAlgorithms(t, m); len(algos) != 1 || algos[0] != packet.PubKeyAlgoECDH {
 			t.Errorf("a peer without RFC 9980 encrypted with %v", algos)
 		}
-		if err := mx(t, env, "sender@outside.test", "bob@localhost", m); err != nil {
-			t.Fatal(err)
-		}
+		mustMX(t, env, "sender@outside.test", "bob@localhost", m)
 	}
 	got := env.Mailbox("bob@localhost", "INBOX")
 	for i, m := range got[2:] {
-		if h := headerValue(m.Body, "Sealgate-Security"); !strings.HasPrefix(h, "received=pgp; decrypted=yes") || !bytes.Contains(m.Body, []byte("Classical subkey still works.")) {
+		if h := fieldValue(m.Body, "Sealgate-Security"); !strings.HasPrefix(h, "received=pgp; decrypted=yes") || !bytes.Contains(m.Body, []byte("Classical subkey still works.")) {
 			t.Errorf("peer message %d: %q", i, h)
 		}
 	}
@@ -167,27 +158,20 @@ func TestE2EPostQuantumAtRest(t *testing.T) {
 // A version 6 key that is post-quantum throughout: at rest and back.
 func TestE2EPostQuantumV6AtRest(t *testing.T) {
 	env, admin := securityEnv(t)
-	ctx := context.Background()
-	if _, err := admin.GeneratePGP(ctx, "alice@localhost", keys.PGPOptions{PQ: true, V6: true}); err != nil {
-		t.Fatal(err)
-	}
+	generatePGP(t, admin, "alice@localhost", keys.PGPOptions{PQ: true, V6: true})
 	setPolicy(t, env, "alice@localhost", "inbound.encrypt", "pgp", "inbound.decrypt", "false")
 	const marker = "PQ6-Plaintext-Not-On-Disk-0b7c"
 	msg := "From: sender@outside.test\r\nTo: alice@localhost\r\nSubject: pq6\r\n\r\n" + marker + "\r\n"
-	if err := mx(t, env, "sender@outside.test", "alice@localhost", []byte(msg)); err != nil {
-		t.Fatal(err)
-	}
+	mustMX(t, env, "sender@outside.test", "alice@localhost", []byte(msg))
 	stored := env.Mailbox("alice@localhost", "INBOX")[0].Body
 	if algos, v := sessionInfo(t, stored); len(algos) != 1 || algos[0] != packet.PubKeyAlgoMlkem768X25519 || v != 2 {
 		t.Fatalf("stored copy encrypted with %v, SEIPD version %d", algos, v)
 	}
 	grepDataDir(t, env.Dir, []byte(marker))
 	setPolicy(t, env, "alice@localhost", "inbound.encrypt", "none", "inbound.decrypt", "true")
-	if err := mx(t, env, "sender@outside.test", "alice@localhost", stored[bytes.Index(stored, []byte("From: sender@outside.test")):]); err != nil {
-		t.Fatal(err)
-	}
+	mustMX(t, env, "sender@outside.test", "alice@localhost", stored[bytes.Index(stored, []byte("From: sender@outside.test")):])
 	back := env.Mailbox("alice@localhost", "INBOX")[1].Body
-	if h := headerValue(back, "Sealgate-Security"); !strings.HasPrefix(h, "received=pgp; decrypted=yes") || !bytes.Contains(back, []byte(marker)) {
+	if h := fieldValue(back, "Sealgate-Security"); !strings.HasPrefix(h, "received=pgp; decrypted=yes") || !bytes.Contains(back, []byte(marker)) {
 		t.Fatalf("not decrypted: %q", h)
 	}
 }
@@ -201,16 +185,14 @@ func TestE2EPostQuantumOutbound(t *testing.T) {
 	ctx := context.Background()
 	// dave's key, made elsewhere: only its public part is kept here.
 	_, otherAdmin := securityEnv(t)
-	if _, err := otherAdmin.GeneratePGP(ctx, "dave@partner.test", keys.PGPOptions{PQ: true}); err != nil {
-		t.Fatal(err)
-	}
+	generatePGP(t, otherAdmin, "dave@partner.test", keys.PGPOptions{PQ: true})
 	pub, _ := otherAdmin.ExportPGP(ctx, "dave@partner.test", false)
 	sec, _ := otherAdmin.ExportPGP(ctx, "dave@partner.test", true)
 	if _, err := admin.Import(ctx, pub, keys.ImportOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	setPolicy(t, env, "alice@localhost", "outbound.encrypt", "required")
-	c := submission(t, env, "alice@localhost", "alice-pw-123")
+	c := env.Submission("alice@localhost", "alice-pw-123")
 	const marker = "PQ-outbound-body"
 	if err := c.SendMail("alice@localhost", []string{"dave@partner.test"}, strings.NewReader("From: alice@localhost\r\nTo: dave@partner.test\r\nSubject: pq out\r\n\r\n"+marker+"\r\n")); err != nil {
 		t.Fatal(err)

@@ -13,34 +13,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/delivery/deliverytest"
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
+	"github.com/sealgate/sealgate/internal/peertest"
 )
 
 const alicePW = "alice-password"
 
-// submission is an SMTP client of the submission listener, after STARTTLS, logged in as user;
-// it is closed when the test ends.
-func submission(t *testing.T, env *gatewaytest.Env, user, password string) *smtp.Client {
-	t.Helper()
-	c, err := smtp.DialStartTLS(env.GW.Addr("submission"), env.TLSConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	if err := c.Auth(sasl.NewPlainClient("", user, password)); err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
 func submitMessage(t *testing.T, env *gatewaytest.Env, rcpts []string, msg string) {
 	t.Helper()
-	c := submission(t, env, "alice@localhost", alicePW)
+	c := env.Submission("alice@localhost", alicePW)
 	if err := c.SendMail("alice@localhost", rcpts, strings.NewReader(msg)); err != nil {
 		t.Fatal(err)
 	}
@@ -202,15 +187,5 @@ func TestDeliveryToPostfixSmtpSink(t *testing.T) {
 
 func findSmtpSink(t *testing.T) string {
 	t.Helper()
-	if p, err := exec.LookPath("smtp-sink"); err == nil {
-		return p
-	}
-	if _, err := os.Stat("/usr/sbin/smtp-sink"); err == nil {
-		return "/usr/sbin/smtp-sink"
-	}
-	if os.Getenv("SEALGATE_REQUIRE_PEERS") != "" {
-		t.Fatal("smtp-sink (Debian package postfix) is not installed and SEALGATE_REQUIRE_PEERS is set")
-	}
-	t.Skip("smtp-sink (Debian package postfix) is not installed")
-	return ""
+	return peertest.Require(t, "smtp-sink") // Debian package postfix
 }

@@ -19,6 +19,8 @@ import (
 	"github.com/sealgate/sealgate/gateway/delivery/deliverytest"
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
 	"github.com/sealgate/sealgate/gateway/mailauth"
+	"github.com/sealgate/sealgate/internal/peertest"
+	"github.com/sealgate/sealgate/internal/wiretest"
 	"github.com/sealgate/sealgate/keys"
 )
 
@@ -44,16 +46,8 @@ func relayEnv(t *testing.T, internal *deliverytest.Peer, mods ...func(*config.Co
 // sendFrom sends msg from the client address local through the MX listener.
 func sendFrom(t *testing.T, env *gatewaytest.Env, local, from string, rcpts []string, msg string) error {
 	t.Helper()
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}, Timeout: 5 * time.Second}
-	nc, err := d.Dial("tcp", env.GW.Addr("smtp"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := smtp.NewClient(nc)
+	c := wiretest.SMTPFrom(t, local, env.GW.Addr("smtp"))
 	defer c.Close()
-	if err := c.Hello("client.example.org"); err != nil {
-		t.Fatal(err)
-	}
 	return c.SendMail(from, rcpts, strings.NewReader(msg))
 }
 
@@ -87,8 +81,8 @@ func receivedBy(t *testing.T, p *deliverytest.Peer, rcpt string, n int) []delive
 	return got
 }
 
+// pgpMIME is a PGP/MIME message (RFC 3156) from from to to with the armored OpenPGP message.
 func pgpMIME(from, to string, armored []byte) string {
-	armored = armored[:bytes.Index(armored, []byte("-----END PGP MESSAGE-----"))+len("-----END PGP MESSAGE-----")]
 	return "From: " + from + "\r\nTo: " + to + "\r\nSubject: pgp in\r\nMIME-Version: 1.0\r\n" +
 		"Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"b1\"\r\n\r\n" +
 		"--b1\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n\r\n--b1\r\nContent-Type: application/octet-stream\r\n\r\n" +
@@ -100,19 +94,8 @@ func TestE2ERelayInbound(t *testing.T) {
 	env, admin := relayEnv(t, internal)
 	ctx := context.Background()
 	// Keys for relay-domain addresses, which have no accounts.
-	for _, a := range []string{"alice@corp.test", "bob@corp.test"} {
-		if _, err := admin.GeneratePGP(ctx, a, keys.PGPOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := admin.GenerateSMIME(ctx, "carol@corp.test"); err != nil {
-		t.Fatal(err)
-	}
-	gpg := newGPG(t)
-	for _, a := range []string{"alice@corp.test", "bob@corp.test"} {
-		pub, _ := admin.ExportPGP(ctx, a, false)
-		gpg.run(pub, "--import")
-	}
+	gpg := gpgKnowing(t, gatewayPGPKey(t, admin, "alice@corp.test", keys.PGPOptions{}), gatewayPGPKey(t, admin, "bob@corp.test", keys.PGPOptions{}))
+	generateSMIME(t, admin, "carol@corp.test")
 
 	// WKD publishes the keys of relay-domain addresses as of local ones.
 	for _, tc := range []struct {
@@ -156,21 +139,21 @@ func TestE2ERelayInbound(t *testing.T) {
 	if got.From != "sender@outside.test" {
 		t.Errorf("envelope sender %q", got.From)
 	}
-	if n := strings.Count(string(got.Body), "Sealgate-Security:"); n != 1 || headerValue(got.Body, "Sealgate-Security") != "received=plain; signature=none; stored=plain" {
+	if n := strings.Count(string(got.Body), "Sealgate-Security:"); n != 1 || fieldValue(got.Body, "Sealgate-Security") != "received=plain; signature=none; stored=plain" {
 		t.Fatalf("forged header not replaced (%d headers):\n%s", n, got.Body)
 	}
-	if headerValue(got.Body, "Sealgate-Trace") != "mx.example.test" || !strings.Contains(string(got.Body), "Authentication-Results: mx.example.test") {
+	if fieldValue(got.Body, "Sealgate-Trace") != "mx.example.test" || !strings.Contains(string(got.Body), "Authentication-Results: mx.example.test") {
 		t.Fatalf("trace or Authentication-Results missing:\n%s", got.Body)
 	}
 
 	// 2. gpg encrypts to alice, whose key the gateway holds: the internal server gets plaintext.
 	inner := "Content-Type: text/plain; charset=utf-8\r\n\r\nSecret for Alice from outside.\r\n"
-	enc := pgpMIME("sender@outside.test", "alice@corp.test", gpg.run([]byte(inner), "-a", "-e", "-r", "alice@corp.test"))
+	enc := pgpMIME("sender@outside.test", "alice@corp.test", gpg.encryptTo("alice@corp.test", []byte(inner)))
 	if err := sendFrom(t, env, internetIP, "sender@outside.test", []string{"alice@corp.test"}, enc); err != nil {
 		t.Fatal(err)
 	}
 	got = receivedBy(t, internal, "alice@corp.test", 2)[1]
-	if h := headerValue(got.Body, "Sealgate-Security"); h != "received=pgp; decrypted=yes; signature=none; stored=plain" || !bytes.Contains(got.Body, []byte("Secret for Alice from outside.")) {
+	if h := fieldValue(got.Body, "Sealgate-Security"); h != "received=pgp; decrypted=yes; signature=none; stored=plain" || !bytes.Contains(got.Body, []byte("Secret for Alice from outside.")) {
 		t.Fatalf("decrypt at the gateway: %q\n%s", h, got.Body)
 	}
 
@@ -190,13 +173,12 @@ func TestE2ERelayInbound(t *testing.T) {
 			t.Fatalf("plaintext or a shared copy reached the internal server: %v\n%s", m.To, m.Body)
 		}
 	}
-	if h := headerValue(bob.Body, "Sealgate-Security"); h != "received=plain; signature=none; stored=pgp" {
+	if h := fieldValue(bob.Body, "Sealgate-Security"); h != "received=plain; signature=none; stored=pgp" {
 		t.Fatalf("bob's copy: %q", h)
 	}
 	bobSecret, _ := admin.ExportPGP(ctx, "bob@corp.test", true)
 	gpg.run(bobSecret, "--import")
-	block := string(bob.Body[bytes.Index(bob.Body, []byte("-----BEGIN PGP MESSAGE-----")):])
-	if out := gpg.run([]byte(block), "--decrypt"); !bytes.Contains(out, []byte(marker)) {
+	if out := gpg.run(pgpBlock(t, bob.Body), "--decrypt"); !bytes.Contains(out, []byte(marker)) {
 		t.Fatalf("gpg cannot read bob's copy:\n%s", out)
 	}
 	dir := t.TempDir()
@@ -227,18 +209,14 @@ func TestE2ERelayOutboundFromTrustedNetwork(t *testing.T) {
 		c.Outbound.Routes = map[string]string{"partner.test": partner.Addr}
 	})
 	gpg := senderAndDave(t, admin, "alice@corp.test")
-	dkimKeys := &mailauth.DKIMKeys{Files: keys.DirFiles{Dir: env.Dir}, MasterKey: mustMaster(t, env)}
-	rec, err := dkimKeys.Generate("corp.test", "sel1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	dkimRecord := dkimKey(t, env, "corp.test")
 	setPolicy(t, env, "alice@corp.test", "outbound.sign", "pgp", "outbound.encrypt", "required")
 
 	const marker = "Outbound-Relay-Secret-For-Dave"
 	msg := "From: Alice <alice@corp.test>\r\nTo: dave@partner.test\r\nSubject: for dave\r\nMessage-ID: <1@corp.test>\r\n" +
 		"Sealgate-Security: received=plain; signature=none; stored=plain\r\n\r\n" + marker + "\r\n"
 	// The Internet may not relay, not even with one of our senders.
-	err = sendFrom(t, env, internetIP, "alice@corp.test", []string{"dave@partner.test"}, msg)
+	err := sendFrom(t, env, internetIP, "alice@corp.test", []string{"dave@partner.test"}, msg)
 	wantSMTPCode(t, err, 554, smtp.EnhancedCode{5, 7, 1})
 	// The internal server may not relay for a foreign sender.
 	err = sendFrom(t, env, internalIP, "someone@elsewhere.test", []string{"dave@partner.test"}, msg)
@@ -264,17 +242,22 @@ func TestE2ERelayOutboundFromTrustedNetwork(t *testing.T) {
 	if bytes.Contains(delivered, []byte("Sealgate-Security")) {
 		t.Fatalf("internal header left the gateway:\n%s", delivered)
 	}
-	if !strings.HasPrefix(headerValue(delivered, "Autocrypt"), "addr=alice@corp.test;") {
+	if !strings.HasPrefix(fieldValue(delivered, "Autocrypt"), "addr=alice@corp.test;") {
 		t.Fatalf("no Autocrypt header for alice:\n%s", delivered)
 	}
-	s := string(delivered)
-	block := s[strings.Index(s, "-----BEGIN PGP MESSAGE-----"):]
-	block = block[:strings.Index(block, "-----END PGP MESSAGE-----")+25]
-	dec := gpg.run([]byte(block), "--status-fd", "2", "--decrypt")
-	if !bytes.Contains(dec, []byte(marker)) || !bytes.Contains(dec, []byte("GOODSIG")) || !bytes.Contains(dec, []byte("alice@corp.test")) {
-		t.Fatalf("gpg did not decrypt and verify:\n%s", dec)
+	gpg.checkSignedAndEncrypted(delivered, marker, "alice@corp.test")
+	dkimVerify(t, delivered, "sel1._domainkey.corp.test.", dkimRecord)
+}
+
+// dkimKey makes the DKIM key (selector sel1) that signs domain's mail at env and returns its
+// TXT record.
+func dkimKey(t *testing.T, env *gatewaytest.Env, domain string) string {
+	t.Helper()
+	rec, err := (&mailauth.DKIMKeys{Files: keys.DirFiles{Dir: env.Dir}, MasterKey: mustMaster(t, env)}).Generate(domain, "sel1")
+	if err != nil {
+		t.Fatal(err)
 	}
-	dkimVerify(t, delivered, "sel1._domainkey.corp.test.", rec.Value)
+	return rec.Value
 }
 
 // dkimVerify checks the DKIM signature of msg with dkimpy, an independent verifier, given the
@@ -283,10 +266,7 @@ func dkimVerify(t *testing.T, msg []byte, name, record string) {
 	t.Helper()
 	py := "/usr/bin/python3"
 	if _, err := os.Stat(py); err != nil || exec.Command(py, "-c", "import dkim").Run() != nil {
-		if os.Getenv("SEALGATE_REQUIRE_PEERS") != "" {
-			t.Fatal("python3-dkim (dkimpy) is not installed")
-		}
-		t.Skip("python3-dkim (dkimpy) is not installed")
+		peertest.Missing(t, "python3-dkim (dkimpy)")
 	}
 	script := `import sys, dkim
 rec = open(sys.argv[2], "rb").read()

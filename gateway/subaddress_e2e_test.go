@@ -2,7 +2,6 @@ package gateway_test
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -22,20 +21,15 @@ func dashSeparator(c *config.Config) { c.Addressing.SubaddressSeparator = "-" }
 // bob's inbound.encrypt=pgp applies: the stored copy is encrypted to bob's key.
 func TestE2EDashSubaddressKeepsEncryptionPolicy(t *testing.T) {
 	env, admin := securityEnv(t, dashSeparator)
-	ctx := context.Background()
-	if _, err := admin.GeneratePGP(ctx, "bob@localhost", keys.PGPOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	generatePGP(t, admin, "bob@localhost", keys.PGPOptions{})
 	setPolicy(t, env, "bob@localhost", "inbound.encrypt", "pgp")
 	const marker = "dash-subaddress-secret"
-	if err := mx(t, env, "x@outside.test", "bob-x@localhost", []byte("From: x@outside.test\r\nSubject: tagged\r\n\r\n"+marker+"\r\n")); err != nil {
-		t.Fatal(err)
-	}
+	mustMX(t, env, "x@outside.test", "bob-x@localhost", []byte("From: x@outside.test\r\nSubject: tagged\r\n\r\n"+marker+"\r\n"))
 	got := env.Mailbox("bob@localhost", "INBOX")
 	if len(got) != 1 {
 		t.Fatalf("bob has %d messages", len(got))
 	}
-	if bytes.Contains(got[0].Body, []byte(marker)) || !strings.Contains(headerValue(got[0].Body, "Sealgate-Security"), "stored=pgp") {
+	if bytes.Contains(got[0].Body, []byte(marker)) || !strings.Contains(fieldValue(got[0].Body, "Sealgate-Security"), "stored=pgp") {
 		t.Fatalf("mail to bob-x@ was stored in plaintext:\n%s", got[0].Body)
 	}
 	// "+" is an ordinary character with "-" configured: bob+x@ is nobody.
@@ -55,7 +49,7 @@ func TestE2EDashSubaddressSenderAndBounce(t *testing.T) {
 	})
 	env.AddUser("alice@localhost", alicePW)
 	send := func(from string, rcpt string) error {
-		c := submission(t, env, "alice@localhost", alicePW)
+		c := env.Submission("alice@localhost", alicePW)
 		return c.SendMail(from, []string{rcpt}, strings.NewReader("From: "+from+"\r\nSubject: from "+from+"\r\n\r\nhi\r\n"))
 	}
 	var se *smtp.SMTPError

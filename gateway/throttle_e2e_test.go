@@ -6,7 +6,6 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"fmt"
-	"net"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,6 +16,7 @@ import (
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
 	"github.com/sealgate/sealgate/gateway/internal/pgtest"
+	"github.com/sealgate/sealgate/internal/wiretest"
 )
 
 // loginProto is one protocol's login, tried from a given local address, with the replies
@@ -37,8 +37,7 @@ var loginProtos = []loginProto{
 
 func tlsFrom(t *testing.T, env *gatewaytest.Env, local, listener string) (*tls.Conn, *bufio.Reader) {
 	t.Helper()
-	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}, Timeout: 10 * time.Second}
-	c, err := tls.DialWithDialer(d, "tcp", env.GW.Addr(listener), env.TLSConfig())
+	c, err := tls.DialWithDialer(wiretest.DialerFrom(local), "tcp", env.GW.Addr(listener), env.TLSConfig())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,14 +1,7 @@
 package gateway_test
 
 import (
-	"bytes"
-	"compress/gzip"
-	"encoding/base64"
-	"encoding/json"
-	"mime"
-	"mime/multipart"
 	"net"
-	"net/mail"
 	"strconv"
 	"testing"
 	"time"
@@ -18,6 +11,7 @@ import (
 	"github.com/sealgate/sealgate/gateway/delivery/deliverytest"
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
 	"github.com/sealgate/sealgate/gateway/tlsrpt"
+	"github.com/sealgate/sealgate/gateway/tlsrpt/tlsrpttest"
 )
 
 // TestTLSReportsFromDelivery runs the whole path: submitted mail goes to the MX hosts of
@@ -85,37 +79,11 @@ func TestTLSReportsFromDelivery(t *testing.T) {
 	}
 }
 
-// readTLSReport returns the domain and the JSON report of an RFC 8460 §5.3 report mail.
+// readTLSReport returns the domain and the JSON report of a report mail the gateway sent.
 func readTLSReport(t *testing.T, raw []byte) (string, tlsrpt.Report) {
 	t.Helper()
-	m, err := mail.ReadMessage(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
+	if from := fieldValue(raw, "From"); from != "<postmaster@localhost>" {
+		t.Errorf("report from %q", from)
 	}
-	if m.Header.Get("TLS-Report-Submitter") != "mx.example.test" || m.Header.Get("From") != "<postmaster@localhost>" {
-		t.Errorf("report header %v", m.Header)
-	}
-	_, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
-	if err != nil || params["report-type"] != "tlsrpt" {
-		t.Fatalf("content type %q", m.Header.Get("Content-Type"))
-	}
-	mr := multipart.NewReader(m.Body, params["boundary"])
-	for {
-		part, err := mr.NextPart()
-		if err != nil {
-			t.Fatalf("no report attachment: %v", err)
-		}
-		if part.Header.Get("Content-Type") != "application/tlsrpt+gzip" {
-			continue
-		}
-		zr, err := gzip.NewReader(base64.NewDecoder(base64.StdEncoding, part))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var r tlsrpt.Report
-		if err := json.NewDecoder(zr).Decode(&r); err != nil {
-			t.Fatal(err)
-		}
-		return m.Header.Get("TLS-Report-Domain"), r
-	}
+	return tlsrpttest.ParseReportMail(t, raw, "mx.example.test")
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/delivery/deliverytest"
+	"github.com/sealgate/sealgate/internal/peertest"
 	"github.com/sealgate/sealgate/keys"
 )
 
@@ -23,26 +24,11 @@ import (
 // (Thunderbird's OpenPGP library) inline signatures, OpenSSL RSA-PSS and certificate-less
 // S/MIME signatures. Each verdict is checked against what the peer itself says.
 
+// runPeer runs a peer program that must be installed (see peertest).
 func runPeer(t *testing.T, stdin []byte, name string, args ...string) (stdout, stderr []byte, err error) {
 	t.Helper()
-	needPeer(t, name)
-	cmd := exec.Command(name, args...)
-	if stdin != nil {
-		cmd.Stdin = bytes.NewReader(stdin)
-	}
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err = cmd.Run()
-	return o.Bytes(), e.Bytes(), err
-}
-
-func mustPeer(t *testing.T, stdin []byte, name string, args ...string) []byte {
-	t.Helper()
-	out, errOut, err := runPeer(t, stdin, name, args...)
-	if err != nil {
-		t.Fatalf("%s %v: %v\n%s", name, args, err, errOut)
-	}
-	return out
+	peertest.Require(t, name)
+	return peertest.Run(t, nil, stdin, name, args...)
 }
 
 func crlf(b []byte) string {
@@ -55,9 +41,7 @@ func crlf(b []byte) string {
 func TestE2EInlineSignedOnlyOpenPGP(t *testing.T) {
 	env, admin := securityEnv(t)
 	ctx := context.Background()
-	if _, err := admin.GeneratePGP(ctx, "bob@localhost", keys.PGPOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	generatePGP(t, admin, "bob@localhost", keys.PGPOptions{})
 	dir := t.TempDir()
 	body := filepath.Join(dir, "body.txt")
 	os.WriteFile(body, []byte("Signed, not encrypted.\n"), 0o600)
@@ -70,10 +54,10 @@ func TestE2EInlineSignedOnlyOpenPGP(t *testing.T) {
 	var cases []signed
 
 	// Sequoia.
-	mustPeer(t, nil, "sq", "key", "generate", "--userid", "<carol@outside.test>", "--export", filepath.Join(dir, "carol.key"))
-	carolCert := mustPeer(t, nil, "sq", "key", "extract-cert", filepath.Join(dir, "carol.key"))
+	peertest.MustRun(t, nil, "sq", "key", "generate", "--userid", "<carol@outside.test>", "--export", filepath.Join(dir, "carol.key"))
+	carolCert := peertest.MustRun(t, nil, "sq", "key", "extract-cert", filepath.Join(dir, "carol.key"))
 	os.WriteFile(filepath.Join(dir, "carol.cert"), carolCert, 0o600)
-	cases = append(cases, signed{"sq", "carol@outside.test", mustPeer(t, nil, "sq", "sign", "--signer-key", filepath.Join(dir, "carol.key"), body), carolCert,
+	cases = append(cases, signed{"sq", "carol@outside.test", peertest.MustRun(t, nil, "sq", "sign", "--signer-key", filepath.Join(dir, "carol.key"), body), carolCert,
 		func(msg []byte) error {
 			_, _, err := runPeer(t, msg, "sq", "verify", "--signer-cert", filepath.Join(dir, "carol.cert"))
 			return err
@@ -85,9 +69,9 @@ func TestE2EInlineSignedOnlyOpenPGP(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(rh) })
-	mustPeer(t, nil, "rnpkeys", "--homedir", rh, "--generate-key", "--userid", "Dave <dave@outside.test>", "--password", "")
-	daveCert := mustPeer(t, nil, "rnpkeys", "--homedir", rh, "--export-key", "dave@outside.test")
-	cases = append(cases, signed{"rnp", "dave@outside.test", mustPeer(t, nil, "rnp", "--homedir", rh, "--sign", "--armor", "--password", "", "--output", "-", body), daveCert,
+	peertest.MustRun(t, nil, "rnpkeys", "--homedir", rh, "--generate-key", "--userid", "Dave <dave@outside.test>", "--password", "")
+	daveCert := peertest.MustRun(t, nil, "rnpkeys", "--homedir", rh, "--export-key", "dave@outside.test")
+	cases = append(cases, signed{"rnp", "dave@outside.test", peertest.MustRun(t, nil, "rnp", "--homedir", rh, "--sign", "--armor", "--password", "", "--output", "-", body), daveCert,
 		func(msg []byte) error {
 			_, _, err := runPeer(t, msg, "rnp", "--homedir", rh, "--verify", "-")
 			return err
@@ -116,17 +100,13 @@ func TestE2EInlineSignedOnlyOpenPGP(t *testing.T) {
 			"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + crlf(c.msg))
 		// First with the signer unknown: the signature cannot be checked, which is no forgery.
 		for _, rcpt := range []string{"bob@localhost", "alice@localhost"} {
-			if err := mx(t, env, c.from, rcpt, msg); err != nil {
-				t.Fatal(err)
-			}
+			mustMX(t, env, c.from, rcpt, msg)
 		}
 		if _, err := admin.Import(ctx, c.cert, keys.ImportOptions{}); err != nil {
 			t.Fatalf("%s key: %v", c.peer, err)
 		}
 		for _, rcpt := range []string{"bob@localhost", "alice@localhost"} {
-			if err := mx(t, env, c.from, rcpt, msg); err != nil {
-				t.Fatal(err)
-			}
+			mustMX(t, env, c.from, rcpt, msg)
 		}
 	}
 	for _, user := range []struct{ addr, pw string }{{"bob@localhost", bobPW}, {"alice@localhost", "alice-pw-123"}} {
@@ -136,10 +116,10 @@ func TestE2EInlineSignedOnlyOpenPGP(t *testing.T) {
 		}
 		for i, c := range cases {
 			unknown, known := got[2*i], got[2*i+1]
-			if h := headerValue(unknown, "Sealgate-Security"); h != "received=plain; signature=unknown; stored=plain" {
+			if h := fieldValue(unknown, "Sealgate-Security"); h != "received=plain; signature=unknown; stored=plain" {
 				t.Errorf("%s, %s signer unknown: %q", user.addr, c.peer, h)
 			}
-			h := headerValue(known, "Sealgate-Security")
+			h := fieldValue(known, "Sealgate-Security")
 			if !strings.HasPrefix(h, "received=plain; signature=pass; signer="+c.from+"; key=") || !strings.HasSuffix(h, "; stored=plain") {
 				t.Errorf("%s, %s signer known: %q", user.addr, c.peer, h)
 			}
@@ -197,9 +177,7 @@ func TestE2ESMIMEVerdicts(t *testing.T) {
 	// alice@localhost is a local sender: her mail from the MX needs an aligned DKIM signature.
 	nocerts = dkimSignedLocal(t, env, nocerts)
 	for _, m := range [][]byte{nocerts, pss, unknown} {
-		if err := mx(t, env, "sender@outside.test", "bob@localhost", m); err != nil {
-			t.Fatal(err)
-		}
+		mustMX(t, env, "sender@outside.test", "bob@localhost", m)
 	}
 	got := imapFetchAll(t, env, "bob@localhost", bobPW)
 	if len(got) != 3 {
@@ -210,10 +188,10 @@ func TestE2ESMIMEVerdicts(t *testing.T) {
 		{"received=plain; signature=pass; signer=pss@sealgate.test; key=", "smime=pass body.smime-identifier=pss@sealgate.test"},
 		{"received=plain; signature=unknown; stored=plain", "smime=neutral"},
 	} {
-		if h := headerValue(got[i], "Sealgate-Security"); !strings.HasPrefix(h, want.sec) {
+		if h := fieldValue(got[i], "Sealgate-Security"); !strings.HasPrefix(h, want.sec) {
 			t.Errorf("message %d: Sealgate-Security %q, want %q", i+1, h, want.sec)
 		}
-		if ar := headerValue(got[i], "Authentication-Results"); !strings.Contains(ar, want.ar) {
+		if ar := fieldValue(got[i], "Authentication-Results"); !strings.Contains(ar, want.ar) {
 			t.Errorf("message %d: Authentication-Results %q, want %q", i+1, ar, want.ar)
 		}
 	}
@@ -222,7 +200,7 @@ func TestE2ESMIMEVerdicts(t *testing.T) {
 	// the key type says it cannot receive encrypted mail), and she requires encryption at rest.
 	env.AddUser("carol@localhost", "carol-pw-123")
 	key := write("carol-key.pem", nil)
-	cert := mustPeer(t, nil, "openssl", "req", "-x509", "-newkey", "rsa-pss", "-pkeyopt", "rsa_keygen_bits:2048", "-nodes", "-keyout", key,
+	cert := peertest.MustRun(t, nil, "openssl", "req", "-x509", "-newkey", "rsa-pss", "-pkeyopt", "rsa_keygen_bits:2048", "-nodes", "-keyout", key,
 		"-subj", "/CN=Carol/emailAddress=carol@localhost", "-days", "30", "-out", "-")
 	if es, err := admin.Import(ctx, cert, keys.ImportOptions{}); err != nil || es[0].Algorithm != "rsa-pss2048" {
 		t.Fatalf("PSS certificate: %v %+v", err, es)
@@ -263,23 +241,21 @@ func TestE2EOpenPGPPeersAtRestAndOutbound(t *testing.T) {
 
 	// bob's key is Sequoia's.
 	bobKey := filepath.Join(dir, "bob.key")
-	mustPeer(t, nil, "sq", "key", "generate", "--userid", "<bob@localhost>", "--export", bobKey)
-	if _, err := admin.Import(ctx, mustPeer(t, nil, "sq", "key", "extract-cert", bobKey), keys.ImportOptions{}); err != nil {
+	peertest.MustRun(t, nil, "sq", "key", "generate", "--userid", "<bob@localhost>", "--export", bobKey)
+	if _, err := admin.Import(ctx, peertest.MustRun(t, nil, "sq", "key", "extract-cert", bobKey), keys.ImportOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	setPolicy(t, env, "bob@localhost", "inbound.encrypt", "pgp")
 	const atRest = "At-Rest-For-Sequoia-5e1"
-	if err := mx(t, env, "sender@outside.test", "bob@localhost", []byte("From: sender@outside.test\r\nSubject: plain\r\n\r\n"+atRest+"\r\n")); err != nil {
-		t.Fatal(err)
-	}
+	mustMX(t, env, "sender@outside.test", "bob@localhost", []byte("From: sender@outside.test\r\nSubject: plain\r\n\r\n"+atRest+"\r\n"))
 	got := imapFetchAll(t, env, "bob@localhost", bobPW)
-	if len(got) != 1 || headerValue(got[0], "Sealgate-Security") != "received=plain; signature=none; stored=pgp" || bytes.Contains(got[0], []byte(atRest)) {
-		t.Fatalf("at rest: %d messages, %q", len(got), headerValue(got[0], "Sealgate-Security"))
+	if len(got) != 1 || fieldValue(got[0], "Sealgate-Security") != "received=plain; signature=none; stored=pgp" || bytes.Contains(got[0], []byte(atRest)) {
+		t.Fatalf("at rest: %d messages, %q", len(got), fieldValue(got[0], "Sealgate-Security"))
 	}
 	stored := string(got[0])
 	block := stored[strings.Index(stored, "-----BEGIN PGP MESSAGE-----"):]
 	block = block[:strings.Index(block, "-----END PGP MESSAGE-----")+25] + "\n"
-	if plain := mustPeer(t, []byte(block), "sq", "decrypt", "--recipient-key", bobKey); !bytes.Contains(plain, []byte(atRest)) {
+	if plain := peertest.MustRun(t, []byte(block), "sq", "decrypt", "--recipient-key", bobKey); !bytes.Contains(plain, []byte(atRest)) {
 		t.Fatalf("sq decrypted %q", plain)
 	}
 	grepDataDir(t, env.Dir, []byte(atRest))
@@ -290,19 +266,16 @@ func TestE2EOpenPGPPeersAtRestAndOutbound(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(rh) })
-	mustPeer(t, nil, "rnpkeys", "--homedir", rh, "--generate-key", "--userid", "Dave <dave@partner.test>", "--password", "")
-	if _, err := admin.Import(ctx, mustPeer(t, nil, "rnpkeys", "--homedir", rh, "--export-key", "dave@partner.test"), keys.ImportOptions{}); err != nil {
+	peertest.MustRun(t, nil, "rnpkeys", "--homedir", rh, "--generate-key", "--userid", "Dave <dave@partner.test>", "--password", "")
+	if _, err := admin.Import(ctx, peertest.MustRun(t, nil, "rnpkeys", "--homedir", rh, "--export-key", "dave@partner.test"), keys.ImportOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := admin.GeneratePGP(ctx, "alice@localhost", keys.PGPOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	alicePub, _ := admin.ExportPGP(ctx, "alice@localhost", false)
+	alicePub := gatewayPGPKey(t, admin, "alice@localhost", keys.PGPOptions{})
 	alicePath := filepath.Join(dir, "alice.asc")
 	os.WriteFile(alicePath, alicePub, 0o600)
-	mustPeer(t, nil, "rnpkeys", "--homedir", rh, "--import", alicePath)
+	peertest.MustRun(t, nil, "rnpkeys", "--homedir", rh, "--import", alicePath)
 	setPolicy(t, env, "alice@localhost", "outbound.sign", "pgp", "outbound.encrypt", "required")
-	c := submission(t, env, "alice@localhost", "alice-pw-123")
+	c := env.Submission("alice@localhost", "alice-pw-123")
 	const outbound = "Outbound-For-RNP-77d"
 	if err := c.SendMail("alice@localhost", []string{"dave@partner.test"}, strings.NewReader("From: alice@localhost\r\nTo: dave@partner.test\r\nSubject: for dave\r\n\r\n"+outbound+"\r\n")); err != nil {
 		t.Fatal(err)
@@ -328,7 +301,7 @@ func TestE2EOpenPGPPeersAtRestAndOutbound(t *testing.T) {
 func TestE2EGPGSMSelfSignedSigner(t *testing.T) {
 	env, admin := securityEnv(t)
 	ctx := context.Background()
-	needPeer(t, "gpgsm")
+	peertest.Require(t, "gpgsm")
 	home, err := os.MkdirTemp("", "sg-gsm")
 	if err != nil {
 		t.Fatal(err)
@@ -379,26 +352,22 @@ func TestE2EGPGSMSelfSignedSigner(t *testing.T) {
 		"Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=sha-256; boundary=\"b1\"\r\n\r\n" +
 		"--b1\r\n" + content + "\r\n--b1\r\nContent-Type: application/pkcs7-signature; name=smime.p7s\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
 		base64.StdEncoding.EncodeToString(sig) + "\r\n--b1--\r\n")
-	if err := mx(t, env, "gina@outside.test", "bob@localhost", msg); err != nil {
-		t.Fatal(err)
-	}
+	mustMX(t, env, "gina@outside.test", "bob@localhost", msg)
 	if _, err := admin.Import(ctx, cert, keys.ImportOptions{}); err != nil {
 		t.Fatalf("gpgsm's certificate: %v", err)
 	}
-	if err := mx(t, env, "gina@outside.test", "bob@localhost", msg); err != nil {
-		t.Fatal(err)
-	}
+	mustMX(t, env, "gina@outside.test", "bob@localhost", msg)
 	got := imapFetchAll(t, env, "bob@localhost", bobPW)
 	if len(got) != 2 {
 		t.Fatalf("bob has %d messages", len(got))
 	}
-	if h := headerValue(got[0], "Sealgate-Security"); h != "received=plain; signature=unknown; stored=plain" {
+	if h := fieldValue(got[0], "Sealgate-Security"); h != "received=plain; signature=unknown; stored=plain" {
 		t.Errorf("certificate not known: %q", h)
 	}
-	if h := headerValue(got[1], "Sealgate-Security"); !strings.HasPrefix(h, "received=plain; signature=pass; signer=gina@outside.test; key=") {
+	if h := fieldValue(got[1], "Sealgate-Security"); !strings.HasPrefix(h, "received=plain; signature=pass; signer=gina@outside.test; key=") {
 		t.Errorf("certificate imported: %q", h)
 	}
-	if ar := headerValue(got[1], "Authentication-Results"); !strings.Contains(ar, "smime=pass body.smime-identifier=gina@outside.test") {
+	if ar := fieldValue(got[1], "Authentication-Results"); !strings.Contains(ar, "smime=pass body.smime-identifier=gina@outside.test") {
 		t.Errorf("Authentication-Results %q", ar)
 	}
 }

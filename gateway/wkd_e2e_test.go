@@ -57,7 +57,7 @@ func TestE2EWKDLookupForOutboundEncryption(t *testing.T) {
 	env.AddUser("alice@localhost", "alice-pw-123")
 	setPolicy(t, env, "alice@localhost", "outbound.encrypt", "required")
 
-	c := submission(t, env, "alice@localhost", "alice-pw-123")
+	c := env.Submission("alice@localhost", "alice-pw-123")
 	const marker = "found-by-wkd-secret"
 	msg := "From: alice@localhost\r\nSubject: wkd\r\n\r\n" + marker + "\r\n"
 	if err := c.SendMail("alice@localhost", []string{"dave@partner.test"}, strings.NewReader(msg)); err != nil {

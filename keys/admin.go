@@ -14,9 +14,9 @@ import (
 	"software.sslmate.com/src/go-pkcs12"
 )
 
-// Revoke marks an entry revoked. For an OpenPGP key whose secret part the keyring holds, a
-// revocation signature is added to the public key too, so exports and WKD carry it.
-func (a *Admin) Revoke(ctx context.Context, fingerprint string) (Entry, error) {
+// changeEntry runs change on the record of fingerprint in one transaction of the keyring and
+// returns the entry as change left it.
+func (a *Admin) changeEntry(ctx context.Context, fingerprint string, change func(tx Tx, r *Record) error) (Entry, error) {
 	fpr, err := NormalizeFingerprint(fingerprint)
 	if err != nil {
 		return Entry{}, err
@@ -27,12 +27,25 @@ func (a *Admin) Revoke(ctx context.Context, fingerprint string) (Entry, error) {
 		if err != nil {
 			return err
 		}
+		if err := change(tx, &r); err != nil {
+			return err
+		}
+		out = r.Entry
+		return nil
+	})
+	return out, err
+}
+
+// Revoke marks an entry revoked. For an OpenPGP key whose secret part the keyring holds, a
+// revocation signature is added to the public key too, so exports and WKD carry it.
+func (a *Admin) Revoke(ctx context.Context, fingerprint string) (Entry, error) {
+	return a.changeEntry(ctx, fingerprint, func(tx Tx, r *Record) error {
 		if !r.Revoked.IsZero() {
-			return fmt.Errorf("%w: %s is already revoked", ErrRefused, fpr)
+			return fmt.Errorf("%w: %s is already revoked", ErrRefused, r.Fingerprint)
 		}
 		now := a.k.now()
 		if r.Scheme == SchemePGP && r.Sealed != nil {
-			key, err := a.k.openPGP(r, true)
+			key, err := a.k.openPGP(*r, true)
 			if err != nil {
 				return err
 			}
@@ -46,67 +59,43 @@ func (a *Admin) Revoke(ctx context.Context, fingerprint string) (Entry, error) {
 			}
 		}
 		r.Revoked, r.Updated = now, now
-		if err := tx.Put(r); err != nil {
+		if err := tx.Put(*r); err != nil {
 			return err
 		}
-		out = r.Entry
-		return tx.AppendAudit(AuditEntry{At: now, Actor: a.actor, Action: "revoke", Fingerprint: fpr,
+		return tx.AppendAudit(AuditEntry{At: now, Actor: a.actor, Action: "revoke", Fingerprint: r.Fingerprint,
 			Detail: string(r.Scheme) + " " + strings.Join(r.Addresses, ",")})
 	})
-	return out, err
 }
 
 // Delete removes an entry with its secret part.
 func (a *Admin) Delete(ctx context.Context, fingerprint string) (Entry, error) {
-	fpr, err := NormalizeFingerprint(fingerprint)
-	if err != nil {
-		return Entry{}, err
-	}
-	var out Entry
-	err = a.k.update(ctx, func(tx Tx) error {
-		r, err := tx.Get(fpr)
-		if err != nil {
+	return a.changeEntry(ctx, fingerprint, func(tx Tx, r *Record) error {
+		if err := tx.Delete(r.Fingerprint); err != nil {
 			return err
 		}
-		if err := tx.Delete(fpr); err != nil {
-			return err
-		}
-		out = r.Entry
 		detail := string(r.Scheme) + " " + strings.Join(r.Addresses, ",")
 		if r.Sealed != nil {
 			detail += " with secret key"
 		}
-		return tx.AppendAudit(AuditEntry{At: a.k.now(), Actor: a.actor, Action: "delete", Fingerprint: fpr, Detail: strings.TrimSpace(detail)})
+		return tx.AppendAudit(AuditEntry{At: a.k.now(), Actor: a.actor, Action: "delete", Fingerprint: r.Fingerprint, Detail: strings.TrimSpace(detail)})
 	})
-	return out, err
 }
 
 // SetTrust changes an entry's trust level (for example to accept a pending harvested key,
 // or to mark a key untrusted so that it is never chosen).
 func (a *Admin) SetTrust(ctx context.Context, fingerprint string, t Trust) (Entry, error) {
-	fpr, err := NormalizeFingerprint(fingerprint)
-	if err != nil {
-		return Entry{}, err
-	}
 	if _, ok := ParseTrust(string(t)); !ok {
 		return Entry{}, fmt.Errorf("%w: unknown trust level %q", ErrRefused, t)
 	}
-	var out Entry
-	err = a.k.update(ctx, func(tx Tx) error {
-		r, err := tx.Get(fpr)
-		if err != nil {
-			return err
-		}
+	return a.changeEntry(ctx, fingerprint, func(tx Tx, r *Record) error {
 		now := a.k.now()
 		old := r.Trust
 		r.Trust, r.Updated = t, now
-		if err := tx.Put(r); err != nil {
+		if err := tx.Put(*r); err != nil {
 			return err
 		}
-		out = r.Entry
-		return tx.AppendAudit(AuditEntry{At: now, Actor: a.actor, Action: "trust", Fingerprint: fpr, Detail: string(old) + " -> " + string(t)})
+		return tx.AppendAudit(AuditEntry{At: now, Actor: a.actor, Action: "trust", Fingerprint: r.Fingerprint, Detail: string(old) + " -> " + string(t)})
 	})
-	return out, err
 }
 
 // exportRecord picks what `keys export` writes for target (an address or a fingerprint):

@@ -224,29 +224,18 @@ func (t sqliteTx) Get(fpr string) (Record, error) {
 func (t sqliteTx) Find(q Query) ([]Record, error) {
 	var where []string
 	var args []any
-	if q.Scheme != "" {
-		where = append(where, "e.scheme = ?")
-		args = append(args, string(q.Scheme))
-	}
-	if q.Address != "" {
-		where = append(where, "e.fingerprint IN (SELECT fingerprint FROM entry_addresses WHERE address = ?)")
-		args = append(args, q.Address)
-	}
-	if q.Domain != "" {
-		where = append(where, "e.fingerprint IN (SELECT fingerprint FROM entry_addresses WHERE domain = ?)")
-		args = append(args, q.Domain)
-	}
-	if q.KeyID != "" {
-		where = append(where, "e.fingerprint IN (SELECT fingerprint FROM entry_keyids WHERE keyid = ?)")
-		args = append(args, q.KeyID)
-	}
-	if q.IssuerSerial != "" {
-		where = append(where, "e.issuer_serial = ?")
-		args = append(args, q.IssuerSerial)
-	}
-	if q.SubjectKeyID != "" {
-		where = append(where, "e.ski = ?")
-		args = append(args, q.SubjectKeyID)
+	for _, c := range []struct{ value, cond string }{
+		{string(q.Scheme), "e.scheme = ?"},
+		{q.Address, "e.fingerprint IN (SELECT fingerprint FROM entry_addresses WHERE address = ?)"},
+		{q.Domain, "e.fingerprint IN (SELECT fingerprint FROM entry_addresses WHERE domain = ?)"},
+		{q.KeyID, "e.fingerprint IN (SELECT fingerprint FROM entry_keyids WHERE keyid = ?)"},
+		{q.IssuerSerial, "e.issuer_serial = ?"},
+		{q.SubjectKeyID, "e.ski = ?"},
+	} {
+		if c.value != "" { // a field left empty does not restrict
+			where = append(where, c.cond)
+			args = append(args, c.value)
+		}
 	}
 	query := "SELECT " + recordColumns + " FROM entries e"
 	if len(where) > 0 {

@@ -1,16 +1,15 @@
 package keys_test
 
 import (
-	"bytes"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sealgate/sealgate/gateway/address"
+	"github.com/sealgate/sealgate/internal/peertest"
 	"github.com/sealgate/sealgate/keys"
 )
 
@@ -84,63 +83,14 @@ func (tk *testKeyring) mustImport(t testing.TB, data []byte, opts keys.ImportOpt
 	return es
 }
 
-// requirePeer skips when a real peer program is missing, unless SEALGATE_REQUIRE_PEERS is set.
-func requirePeer(t testing.TB, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("SEALGATE_REQUIRE_PEERS") != "" {
-			t.Fatalf("%s is not installed and SEALGATE_REQUIRE_PEERS is set", name)
-		}
-		t.Skipf("%s is not installed", name)
-	}
-	return path
-}
-
-// gpgHome is gpg with a throwaway GNUPGHOME in a short path (agent socket paths are limited).
-type gpgHome struct {
-	t    testing.TB
-	home string
-}
-
-func newGPG(t testing.TB) *gpgHome {
-	t.Helper()
-	requirePeer(t, "gpg")
-	home, err := os.MkdirTemp("", "sgk")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		exec.Command("gpgconf", "--homedir", home, "--kill", "all").Run()
-		os.RemoveAll(home)
-	})
-	return &gpgHome{t: t, home: home}
-}
-
-func (g *gpgHome) run(stdin []byte, args ...string) ([]byte, []byte, error) {
-	full := append([]string{"--homedir", g.home, "--batch", "--yes", "--pinentry-mode", "loopback", "--passphrase", "",
-		"--trust-model", "always"}, args...)
-	return runCmd(stdin, "gpg", full...)
-}
-
-func (g *gpgHome) mustRun(stdin []byte, args ...string) []byte {
-	g.t.Helper()
-	out, errOut, err := g.run(stdin, args...)
-	if err != nil {
-		g.t.Fatalf("gpg %v: %v\n%s", args, err, errOut)
-	}
-	return out
-}
-
-// fingerprints lists the primary key fingerprints gpg holds ("sec" with secret).
-func (g *gpgHome) fingerprints(secret bool) []string {
-	g.t.Helper()
+// fingerprints lists the primary key fingerprints g holds ("sec" with secret).
+func fingerprints(g *peertest.GPG, secret bool) []string {
 	arg := "--list-keys"
 	prefix := "pub:"
 	if secret {
 		arg, prefix = "--list-secret-keys", "sec:"
 	}
-	out := g.mustRun(nil, "--with-colons", arg)
+	out := g.MustRun(nil, "--with-colons", arg)
 	var fprs []string
 	lines := strings.Split(string(out), "\n")
 	for i, l := range lines {
@@ -152,25 +102,9 @@ func (g *gpgHome) fingerprints(secret bool) []string {
 	return fprs
 }
 
-func runCmd(stdin []byte, name string, args ...string) ([]byte, []byte, error) {
-	cmd := exec.Command(name, args...)
-	if stdin != nil {
-		cmd.Stdin = bytes.NewReader(stdin)
-	}
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	return o.Bytes(), e.Bytes(), err
-}
-
 func mustOpenSSL(t testing.TB, stdin []byte, args ...string) []byte {
 	t.Helper()
-	requirePeer(t, "openssl")
-	out, errOut, err := runCmd(stdin, "openssl", args...)
-	if err != nil {
-		t.Fatalf("openssl %v: %v\n%s", args, err, errOut)
-	}
-	return out
+	return peertest.MustRun(t, stdin, "openssl", args...)
 }
 
 func writeFile(t testing.TB, dir, name string, data []byte) string {

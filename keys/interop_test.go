@@ -16,6 +16,7 @@ import (
 
 	"github.com/sealgate/sealgate/crypto/pgpmime"
 	"github.com/sealgate/sealgate/crypto/smime"
+	"github.com/sealgate/sealgate/internal/peertest"
 	"github.com/sealgate/sealgate/keys"
 )
 
@@ -27,7 +28,7 @@ func TestGPGKeysRoundTrip(t *testing.T) {
 	tk.mustImport(t, fixture(t, "gpg-rsa-secret.asc"), keys.ImportOptions{})
 	tk.mustImport(t, fixture(t, "gpg-ed-secret-pass.asc"), keys.ImportOptions{Passphrase: []byte(edPassphrase)})
 	for _, c := range []struct{ addr, fpr string }{{"rsa@keys.test", fprGPGRSA}, {"ed@keys.test", fprGPGEd}} {
-		g := newGPG(t)
+		g := peertest.NewGPG(t)
 		pub, err := tk.adm.ExportPGP(ctx, c.addr, false)
 		if err != nil {
 			t.Fatal(err)
@@ -35,8 +36,8 @@ func TestGPGKeysRoundTrip(t *testing.T) {
 		if !bytes.HasPrefix(pub, []byte("-----BEGIN PGP PUBLIC KEY BLOCK-----")) || bytes.Contains(pub, []byte("PRIVATE")) {
 			t.Fatalf("public export: %.60q", pub)
 		}
-		g.mustRun(pub, "--import")
-		if got := g.fingerprints(false); !slices.Equal(got, []string{c.fpr}) {
+		g.MustRun(pub, "--import")
+		if got := fingerprints(g, false); !slices.Equal(got, []string{c.fpr}) {
 			t.Fatalf("%s: gpg sees %v", c.addr, got)
 		}
 		sec, err := tk.adm.ExportPGP(ctx, c.addr, true)
@@ -46,15 +47,15 @@ func TestGPGKeysRoundTrip(t *testing.T) {
 		if !bytes.HasPrefix(sec, []byte("-----BEGIN PGP PRIVATE KEY BLOCK-----")) {
 			t.Fatalf("secret export: %.60q", sec)
 		}
-		g.mustRun(sec, "--import")
-		if got := g.fingerprints(true); !slices.Equal(got, []string{c.fpr}) {
+		g.MustRun(sec, "--import")
+		if got := fingerprints(g, true); !slices.Equal(got, []string{c.fpr}) {
 			t.Fatalf("%s: gpg secret keys %v", c.addr, got)
 		}
 		// No passphrase: gpg signs with an empty one, and decrypts what it encrypted.
-		signed := g.mustRun([]byte("hello\n"), "--local-user", c.fpr, "--sign")
-		g.mustRun(signed, "--verify")
-		ct := g.mustRun([]byte("secret text\n"), "--recipient", c.fpr, "--encrypt")
-		if pt := g.mustRun(ct, "--decrypt"); string(pt) != "secret text\n" {
+		signed := g.MustRun([]byte("hello\n"), "--local-user", c.fpr, "--sign")
+		g.MustRun(signed, "--verify")
+		ct := g.MustRun([]byte("secret text\n"), "--recipient", c.fpr, "--encrypt")
+		if pt := g.MustRun(ct, "--decrypt"); string(pt) != "secret text\n" {
 			t.Fatalf("gpg decrypt: %q", pt)
 		}
 		// And the keyring's own decryption key opens what gpg encrypted.
@@ -114,23 +115,23 @@ func TestGeneratedPGPKeysWithGPG(t *testing.T) {
 		if len(e.Fingerprint) != 40 || e.Algorithm != algo || !e.Secret || e.Source != keys.SourceGenerated {
 			t.Fatalf("generated: %+v", e)
 		}
-		g := newGPG(t)
+		g := peertest.NewGPG(t)
 		pub, err := tk.adm.ExportPGP(ctx, addr, false)
 		if err != nil {
 			t.Fatal(err)
 		}
-		g.mustRun(pub, "--import")
-		if got := g.fingerprints(false); !slices.Equal(got, []string{e.Fingerprint}) {
+		g.MustRun(pub, "--import")
+		if got := fingerprints(g, false); !slices.Equal(got, []string{e.Fingerprint}) {
 			t.Fatalf("gpg sees %v, want %s", got, e.Fingerprint)
 		}
-		uids := g.mustRun(nil, "--with-colons", "--list-keys", e.Fingerprint)
+		uids := g.MustRun(nil, "--with-colons", "--list-keys", e.Fingerprint)
 		if !strings.Contains(string(uids), "<"+addr+">") {
 			t.Fatalf("user id: %s", uids)
 		}
 		if algo == "ed25519" && !strings.Contains(string(uids), ":22:") { // legacy EdDSA, algorithm 22
 			t.Fatalf("v4 ed25519 key is not legacy EdDSA: %s", uids)
 		}
-		ct := g.mustRun([]byte("to the gateway\n"), "--armor", "--recipient", addr, "--encrypt")
+		ct := g.MustRun([]byte("to the gateway\n"), "--armor", "--recipient", addr, "--encrypt")
 		dk, err := tk.DecryptionKeysPGP(ctx, addr)
 		if err != nil {
 			t.Fatal(err)
@@ -149,7 +150,7 @@ func TestGeneratedPGPKeysWithGPG(t *testing.T) {
 		dir := t.TempDir()
 		sigFile := writeFile(t, dir, "msg.sig", sig.Bytes())
 		dataFile := writeFile(t, dir, "msg", []byte("signed text\n"))
-		out, errOut, err := g.run(nil, "--status-fd", "1", "--verify", sigFile, dataFile)
+		out, errOut, err := g.Run(nil, "--status-fd", "1", "--verify", sigFile, dataFile)
 		if err != nil || !strings.Contains(string(out), "VALIDSIG "+e.Fingerprint) {
 			t.Fatalf("gpg --verify: %v\n%s\n%s", err, out, errOut)
 		}
@@ -158,8 +159,8 @@ func TestGeneratedPGPKeysWithGPG(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		g.mustRun(sec, "--import")
-		if got := g.fingerprints(true); !slices.Equal(got, []string{e.Fingerprint}) {
+		g.MustRun(sec, "--import")
+		if got := fingerprints(g, true); !slices.Equal(got, []string{e.Fingerprint}) {
 			t.Fatalf("gpg secret keys %v", got)
 		}
 	}
@@ -176,7 +177,7 @@ func TestGeneratedPGPKeysWithGPG(t *testing.T) {
 // Certificates made by openssl, imported, exported again: openssl reads the export, and the
 // exported key belongs to the exported certificate.
 func TestOpenSSLCertificatesRoundTrip(t *testing.T) {
-	requirePeer(t, "openssl")
+	peertest.Require(t, "openssl")
 	ctx := context.Background()
 	tk := newKeyring(t)
 	tk.mustImport(t, fixture(t, "rsa.p12"), keys.ImportOptions{Passphrase: []byte(p12Passphrase)})
@@ -221,7 +222,7 @@ func TestOpenSSLCertificatesRoundTrip(t *testing.T) {
 // and verifies signatures made with them against the exported CA; openssl also signs with
 // the exported key.
 func TestGeneratedSMIMEWithOpenSSL(t *testing.T) {
-	requirePeer(t, "openssl")
+	peertest.Require(t, "openssl")
 	ctx := context.Background()
 	tk := newKeyring(t)
 	if _, err := tk.ExportCA(ctx); err == nil {

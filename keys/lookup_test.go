@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -14,6 +12,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
+	"github.com/sealgate/sealgate/internal/wiretest"
 	"github.com/sealgate/sealgate/keys"
 )
 
@@ -207,15 +206,8 @@ func TestWKDHandler(t *testing.T) {
 	srv := httptest.NewServer(keys.NewWKD(tk.Keyring, func(d string) bool { return d == "example.test" }))
 	defer srv.Close()
 	get := func(host, path string) (int, []byte) {
-		req, _ := http.NewRequest("GET", srv.URL+path, nil)
-		req.Host = host
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, b
+		code, _, body := wiretest.Get(t, nil, srv.URL+path, host)
+		return code, body
 	}
 	// The z-base-32 test vector of the WKD draft.
 	if h := keys.WKDHash("Joe.Doe"); h != "iy9q119eutrkn8s1mk4r39qejnbu3n5q" {

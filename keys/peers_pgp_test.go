@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/sealgate/sealgate/crypto/pgpmime"
+	"github.com/sealgate/sealgate/internal/peertest"
 	"github.com/sealgate/sealgate/keys"
 )
 
@@ -28,42 +29,33 @@ type pgpPeer struct {
 	verifyDetached func(t *testing.T, data, sig []byte) error
 }
 
-func run(t *testing.T, stdin []byte, name string, args ...string) []byte {
-	t.Helper()
-	out, errOut, err := runCmd(stdin, name, args...)
-	if err != nil {
-		t.Fatalf("%s %v: %v\n%s", name, args, err, errOut)
-	}
-	return out
-}
-
 func sequoia(t *testing.T) *pgpPeer {
-	requirePeer(t, "sq")
+	peertest.Require(t, "sq")
 	dir := t.TempDir()
 	own, certs := filepath.Join(dir, "own.key"), filepath.Join(dir, "certs.pgp")
 	file := func(name string, b []byte) string { return writeFile(t, dir, name, b) }
 	return &pgpPeer{
 		name: "sq",
 		generate: func(t *testing.T, addr string) []byte {
-			run(t, nil, "sq", "key", "generate", "--userid", "<"+addr+">", "--export", own)
+			peertest.MustRun(t, nil, "sq", "key", "generate", "--userid", "<"+addr+">", "--export", own)
 			return mustReadFile(t, own)
 		},
 		importCert: func(t *testing.T, pub []byte) { os.WriteFile(certs, pub, 0o600) },
 		encrypt: func(t *testing.T, _ string, plain []byte) []byte {
-			return run(t, plain, "sq", "encrypt", "--recipient-cert", certs)
+			return peertest.MustRun(t, plain, "sq", "encrypt", "--recipient-cert", certs)
 		},
 		decrypt: func(t *testing.T, ct []byte) ([]byte, error) {
-			out, errOut, err := runCmd(ct, "sq", "decrypt", "--recipient-key", own)
+			out, errOut, err := peertest.Run(t, nil, ct, "sq", "decrypt", "--recipient-key", own)
 			if err != nil {
 				return nil, errorf("sq decrypt: %v: %s", err, errOut)
 			}
 			return out, nil
 		},
 		signDetached: func(t *testing.T, data []byte) []byte {
-			return run(t, data, "sq", "sign", "--detached", "--signer-key", own)
+			return peertest.MustRun(t, data, "sq", "sign", "--detached", "--signer-key", own)
 		},
 		verifyDetached: func(t *testing.T, data, sig []byte) error {
-			if _, errOut, err := runCmd(nil, "sq", "verify", "--signer-cert", certs, "--detached", file("sig", sig), file("data", data)); err != nil {
+			if _, errOut, err := peertest.Run(t, nil, nil, "sq", "verify", "--signer-cert", certs, "--detached", file("sig", sig), file("data", data)); err != nil {
 				return errorf("sq verify: %v: %s", err, errOut)
 			}
 			return nil
@@ -72,7 +64,7 @@ func sequoia(t *testing.T) *pgpPeer {
 }
 
 func rnpPeer(t *testing.T) *pgpPeer {
-	requirePeer(t, "rnp")
+	peertest.Require(t, "rnp")
 	home, err := os.MkdirTemp("", "sgrnp")
 	if err != nil {
 		t.Fatal(err)
@@ -85,29 +77,29 @@ func rnpPeer(t *testing.T) *pgpPeer {
 		name: "rnp",
 		generate: func(t *testing.T, addr string) []byte {
 			ownAddr = addr
-			run(t, nil, "rnpkeys", "--homedir", home, "--generate-key", "--userid", "RNP <"+addr+">", "--password", "")
-			return run(t, nil, "rnpkeys", "--homedir", home, "--export-key", "--secret", addr)
+			peertest.MustRun(t, nil, "rnpkeys", "--homedir", home, "--generate-key", "--userid", "RNP <"+addr+">", "--password", "")
+			return peertest.MustRun(t, nil, "rnpkeys", "--homedir", home, "--export-key", "--secret", addr)
 		},
 		importCert: func(t *testing.T, pub []byte) {
-			run(t, nil, "rnpkeys", "--homedir", home, "--import", file("pub.asc", pub))
+			peertest.MustRun(t, nil, "rnpkeys", "--homedir", home, "--import", file("pub.asc", pub))
 		},
 		encrypt: func(t *testing.T, addr string, plain []byte) []byte {
-			return run(t, plain, "rnp", "--homedir", home, "--encrypt", "--armor", "-r", addr, "--output", "-")
+			return peertest.MustRun(t, plain, "rnp", "--homedir", home, "--encrypt", "--armor", "-r", addr, "--output", "-")
 		},
 		decrypt: func(t *testing.T, ct []byte) ([]byte, error) {
-			out, errOut, err := runCmd(ct, "rnp", "--homedir", home, "--decrypt", "--password", "", "--output", "-")
+			out, errOut, err := peertest.Run(t, nil, ct, "rnp", "--homedir", home, "--decrypt", "--password", "", "--output", "-")
 			if err != nil {
 				return nil, errorf("rnp --decrypt: %v: %s", err, errOut)
 			}
 			return out, nil
 		},
 		signDetached: func(t *testing.T, data []byte) []byte {
-			return run(t, nil, "rnp", "--homedir", home, "--sign", "--detach", "--armor", "--password", "", "-u", ownAddr, "--output", "-", file("data", data))
+			return peertest.MustRun(t, nil, "rnp", "--homedir", home, "--sign", "--detach", "--armor", "--password", "", "-u", ownAddr, "--output", "-", file("data", data))
 		},
 		verifyDetached: func(t *testing.T, data, sig []byte) error {
 			d := file("signed", data)
 			s := file("signed.asc", sig)
-			if _, errOut, err := runCmd(nil, "rnp", "--homedir", home, "--verify", s, "--source", d); err != nil {
+			if _, errOut, err := peertest.Run(t, nil, nil, "rnp", "--homedir", home, "--verify", s, "--source", d); err != nil {
 				return errorf("rnp --verify: %v: %s", err, errOut)
 			}
 			return nil

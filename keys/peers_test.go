@@ -8,76 +8,22 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/sealgate/sealgate/crypto/smime"
+	"github.com/sealgate/sealgate/internal/peertest"
 	"github.com/sealgate/sealgate/keys"
 )
-
-// gpgsmHome is gpgsm with a throwaway GNUPGHOME; passphrases go in on fd 3 (gpgsm 2.2 has no
-// --passphrase-file).
-type gpgsmHome struct {
-	t    testing.TB
-	home string
-}
-
-func newGPGSM(t testing.TB) *gpgsmHome {
-	t.Helper()
-	requirePeer(t, "gpgsm")
-	home, err := os.MkdirTemp("", "sgksm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, home, "gpg-agent.conf", []byte("allow-loopback-pinentry\n"))
-	t.Cleanup(func() {
-		exec.Command("gpgconf", "--homedir", home, "--kill", "all").Run()
-		os.RemoveAll(home)
-	})
-	return &gpgsmHome{t: t, home: home}
-}
-
-func (g *gpgsmHome) run(stdin []byte, passphrase string, args ...string) (stdout, stderr []byte, err error) {
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		g.t.Fatal(err)
-	}
-	pw.WriteString(passphrase + "\n")
-	pw.Close()
-	defer pr.Close()
-	cmd := exec.Command("gpgsm", append([]string{"--homedir", g.home, "--batch", "--yes", "--pinentry-mode", "loopback",
-		"--passphrase-fd", "3", "--disable-crl-checks", "--disable-ocsp", "--status-fd", "2"}, args...)...)
-	cmd.ExtraFiles = []*os.File{pr}
-	if stdin != nil {
-		cmd.Stdin = bytes.NewReader(stdin)
-	}
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err = cmd.Run()
-	return o.Bytes(), e.Bytes(), err
-}
-
-func (g *gpgsmHome) mustRun(stdin []byte, passphrase string, args ...string) []byte {
-	g.t.Helper()
-	out, errOut, err := g.run(stdin, passphrase, args...)
-	if err != nil {
-		g.t.Fatalf("gpgsm %v: %v\n%s", args, err, errOut)
-	}
-	return out
-}
 
 // A self-signed certificate as gpgsm makes it (basicConstraints CA:TRUE, with an e-mail
 // address and key usage for mail) is a user's certificate, not a CA: it imports, mail is
 // encrypted to it, and gpgsm's PKCS#12 export of its key imports too.
 func TestGPGSMSelfSignedCertificate(t *testing.T) {
 	ctx := context.Background()
-	g := newGPGSM(t)
-	parm := writeFile(t, g.home, "gen.parm", []byte("Key-Type: RSA\nKey-Length: 2048\nKey-Usage: sign, encrypt\nSerial: random\n"+
-		"Name-DN: CN=Gpgsm User,O=Keys Test\nName-Email: gsm@keys.test\n"))
-	certPEM := g.mustRun(nil, "", "--armor", "--gen-key", parm)
-	g.mustRun(certPEM, "", "--import")
+	g := peertest.NewGPGSM(t)
+	certPEM := g.GenerateSelfSigned("Gpgsm User", "gsm@keys.test")
 	if blk, _ := pem.Decode(certPEM); blk == nil {
 		t.Fatalf("gpgsm --gen-key: %q", certPEM)
 	} else if c, err := x509.ParseCertificate(blk.Bytes); err != nil || !c.IsCA {
@@ -100,12 +46,12 @@ func TestGPGSMSelfSignedCertificate(t *testing.T) {
 	}
 	der := ct.Bytes()[bytes.Index(ct.Bytes(), []byte("\r\n\r\n"))+4:]
 	der = mustOpenSSL(t, der, "base64", "-d")
-	if plain := g.mustRun(der, "", "--decrypt"); !bytes.Contains(plain, []byte("for gpgsm")) {
+	if plain := g.MustRun(der, "", "--decrypt"); !bytes.Contains(plain, []byte("for gpgsm")) {
 		t.Fatalf("gpgsm decrypted %q", plain)
 	}
 
 	// gpgsm's own PKCS#12 export brings the key: the keyring then decrypts for gsm@keys.test.
-	p12 := g.mustRun(nil, "p12 pass", "--export-secret-key-p12", "gsm@keys.test")
+	p12 := g.MustRun(nil, "p12 pass", "--export-secret-key-p12", "gsm@keys.test")
 	es = tk.mustImport(t, p12, keys.ImportOptions{Passphrase: []byte("p12 pass")})
 	if len(es) != 1 || !es[0].Secret {
 		t.Fatalf("p12 import: %+v", es)
@@ -215,7 +161,7 @@ func TestPKCS12Export(t *testing.T) {
 				t.Fatal(err)
 			}
 			f := writeFile(t, dir, c.name+".p12", p12)
-			info, errOut, err := runCmd(nil, "openssl", "pkcs12", "-in", f, "-passin", "pass:export pass", "-info", "-noout")
+			info, errOut, err := peertest.Run(t, nil, nil, "openssl", "pkcs12", "-in", f, "-passin", "pass:export pass", "-info", "-noout")
 			if err != nil {
 				t.Fatalf("openssl pkcs12: %v\n%s", err, errOut)
 			}
@@ -227,15 +173,15 @@ func TestPKCS12Export(t *testing.T) {
 			if got := mustOpenSSL(t, keyPEM, "pkey", "-pubout"); !bytes.Equal(got, certPub) {
 				t.Fatal("PKCS#12 key does not match the certificate")
 			}
-			if _, _, err := runCmd(nil, "openssl", "pkcs12", "-in", f, "-passin", "pass:wrong", "-noout"); err == nil {
+			if _, _, err := peertest.Run(t, nil, nil, "openssl", "pkcs12", "-in", f, "-passin", "pass:wrong", "-noout"); err == nil {
 				t.Fatal("openssl opens the file with a wrong passphrase")
 			}
 			// NSS, the library Thunderbird imports PKCS#12 with.
-			requirePeer(t, "pk12util")
+			peertest.Require(t, "pk12util")
 			nss := filepath.Join(t.TempDir(), "nss")
 			os.Mkdir(nss, 0o700)
 			mustRun := func(name string, args ...string) []byte {
-				out, errOut, err := runCmd(nil, name, args...)
+				out, errOut, err := peertest.Run(t, nil, nil, name, args...)
 				if err != nil {
 					t.Fatalf("%s %v: %v\n%s%s", name, args, err, out, errOut)
 				}
@@ -253,14 +199,14 @@ func TestPKCS12Export(t *testing.T) {
 				t.Fatalf("re-import: %+v", es)
 			}
 
-			g := newGPGSM(t)
+			g := peertest.NewGPGSM(t)
 			caCert, err := tk.CACertificate(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
 			sum := sha1.Sum(caCert.Raw)
-			writeFile(t, g.home, "trustlist.txt", []byte(strings.ToUpper(hex.EncodeToString(sum[:]))+" S relax\n"))
-			_, errOut, err = g.run(p12, "export pass", "--import")
+			g.Trust(strings.ToUpper(hex.EncodeToString(sum[:])))
+			_, errOut, err = g.Run(p12, "export pass", "--import")
 			imported := err == nil && bytes.Contains(errOut, []byte("IMPORT_RES")) && bytes.Contains(errOut, []byte("secret keys imported: 1"))
 			if imported != c.gpgsm {
 				t.Fatalf("gpgsm --import (want imported=%v): %v\n%s", c.gpgsm, err, errOut)
@@ -268,7 +214,7 @@ func TestPKCS12Export(t *testing.T) {
 			if c.gpgsm {
 				content := writeFile(t, dir, "content", []byte("signed by gpgsm with the exported key\n"))
 				// gpgsm protects the imported key with the passphrase it was given.
-				g.mustRun(nil, "export pass", "--detach-sign", "--local-user", "p12@keys.test", "--output", filepath.Join(dir, "sig"), content)
+				g.MustRun(nil, "export pass", "--detach-sign", "--local-user", "p12@keys.test", "--output", filepath.Join(dir, "sig"), content)
 			}
 		})
 	}

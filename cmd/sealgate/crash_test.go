@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -26,11 +27,16 @@ import (
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
 	"github.com/sealgate/sealgate/gateway/mailauth/dnstest"
 	"github.com/sealgate/sealgate/gateway/mailstore"
+	"github.com/sealgate/sealgate/internal/wiretest"
 )
 
-// buildBinary compiles sealgate once for the tests that run the real program.
+// buildBinary compiles sealgate once for a test that runs the real program; with -short such
+// a test is skipped.
 func buildBinary(t *testing.T) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("runs the real binary")
+	}
 	bin := filepath.Join(t.TempDir(), "sealgate")
 	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
 	if err != nil {
@@ -39,14 +45,39 @@ func buildBinary(t *testing.T) string {
 	return bin
 }
 
-func freePort(t *testing.T) string {
+// listen is the [listen] section of a test's configuration: the listeners given, every other
+// one off.
+type listen struct{ smtp, submission, imap, imaps string }
+
+func (l listen) String() string {
+	return fmt.Sprintf("[listen]\nsmtp = %q\nsubmission = %q\nsubmissions = \"\"\nimap = %q\nimaps = %q\n"+
+		"pop3 = \"\"\npop3s = \"\"\nhttp = \"\"\n", l.smtp, l.submission, l.imap, l.imaps)
+}
+
+// newDataDir makes a data directory whose sealgate.toml is conf.
+func newDataDir(t *testing.T, conf string) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	dir := filepath.Join(t.TempDir(), "data")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	if err := os.WriteFile(filepath.Join(dir, "sealgate.toml"), []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// runCLI runs the command line of bin on dataDir with stdin and returns its output; it
+// fails the test when the command fails.
+func runCLI(t *testing.T, bin, dataDir, stdin string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"--data", dataDir}, args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("sealgate %v: %v\n%s", args, err, out)
+	}
+	return string(out)
 }
 
 type server struct {
@@ -83,43 +114,20 @@ func startServer(t *testing.T, bin, dataDir, smtpAddr string) *server {
 // SIGKILL at random moments, restarts it, and checks that every message answered 250 is in the
 // mailbox or the outbound spool exactly once and no message is there twice.
 func TestKill9LosesNoAcknowledgedMessage(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the real binary")
-	}
 	bin := buildBinary(t)
-	dataDir := filepath.Join(t.TempDir(), "data")
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	smtpAddr, subAddr, imapAddr := freePort(t), freePort(t), freePort(t)
+	smtpAddr, subAddr, imapAddr := wiretest.FreeAddr(t), wiretest.FreeAddr(t), wiretest.FreeAddr(t)
 	// remote.example routes to a port where nothing listens: its mail stays queued (temporary
 	// failure) and is counted in the spool, with no DNS involved.
 	// SPF, DKIM and DMARC ask a DNS server of the test's own, which knows no names.
 	dns := dnstest.Start(t, dnstest.Zone{})
-	conf := fmt.Sprintf(`[auth]
+	dataDir := newDataDir(t, fmt.Sprintf(`[auth]
 plaintext_on_loopback = true
 [dns]
 resolver = %q
 [outbound.routes]
 "remote.example" = %q
-[listen]
-smtp = %q
-submission = %q
-submissions = ""
-imap = %q
-imaps = ""
-pop3 = ""
-pop3s = ""
-http = ""
-`, dns.Addr, freePort(t), smtpAddr, subAddr, imapAddr)
-	if err := os.WriteFile(filepath.Join(dataDir, "sealgate.toml"), []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	add := exec.Command(bin, "--data", dataDir, "user", "add", "alice@localhost", "--password-stdin")
-	add.Stdin = bytes.NewBufferString("pw\n")
-	if out, err := add.CombinedOutput(); err != nil {
-		t.Fatalf("user add: %v\n%s", err, out)
-	}
+`, dns.Addr, wiretest.FreeAddr(t))+listen{smtp: smtpAddr, submission: subAddr, imap: imapAddr}.String())
+	runCLI(t, bin, dataDir, "pw\n", "user", "add", "alice@localhost", "--password-stdin")
 
 	rounds, senders := 5, 8
 	if n, err := strconv.Atoi(os.Getenv("SEALGATE_CRASH_ROUNDS")); err == nil && n > 0 {

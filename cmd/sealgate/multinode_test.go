@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/textproto"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -24,6 +23,7 @@ import (
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
 	"github.com/sealgate/sealgate/gateway/mailauth/dnstest"
 	"github.com/sealgate/sealgate/gateway/mailstore/pgstore"
+	"github.com/sealgate/sealgate/internal/wiretest"
 	"github.com/sealgate/sealgate/keys"
 )
 
@@ -149,11 +149,8 @@ type clusterNode struct {
 // message answered 250 is in the mailbox exactly once, every remote recipient of one was
 // delivered to the sink exactly once, and the queue is empty.
 func TestThreeNodesSharePostgres(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the real binary")
-	}
-	dsn := gatewaytest.PostgresDSN(t)
 	bin := buildBinary(t)
+	dsn := gatewaytest.PostgresDSN(t)
 	peer := startSink(t)
 	dns := dnstest.Start(t, dnstest.Zone{})
 	master := filepath.Join(t.TempDir(), "master.key")
@@ -163,7 +160,7 @@ func TestThreeNodesSharePostgres(t *testing.T) {
 	nodes := make([]*clusterNode, 3)
 	for i := range nodes {
 		n := &clusterNode{dir: filepath.Join(t.TempDir(), fmt.Sprintf("node%d", i+1)),
-			smtp: freePort(t), sub: freePort(t), imap: freePort(t)}
+			smtp: wiretest.FreeAddr(t), sub: wiretest.FreeAddr(t), imap: wiretest.FreeAddr(t)}
 		if err := os.MkdirAll(n.dir, 0o700); err != nil {
 			t.Fatal(err)
 		}
@@ -181,16 +178,7 @@ min_backoff = "1s"
 max_backoff = "2s"
 [outbound.routes]
 "remote.test" = %q
-[listen]
-smtp = %q
-submission = %q
-submissions = ""
-imap = %q
-imaps = ""
-pop3 = ""
-pop3s = ""
-http = ""
-`, dns.Addr, dsn, master, peer.ln.Addr().String(), n.smtp, n.sub, n.imap)
+`, dns.Addr, dsn, master, peer.ln.Addr().String()) + listen{smtp: n.smtp, submission: n.sub, imap: n.imap}.String()
 		if err := os.WriteFile(filepath.Join(n.dir, "sealgate.toml"), []byte(conf), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -198,13 +186,7 @@ http = ""
 	}
 	sealgate := func(n *clusterNode, stdin string, args ...string) string {
 		t.Helper()
-		cmd := exec.Command(bin, append([]string{"--data", n.dir}, args...)...)
-		cmd.Stdin = strings.NewReader(stdin)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("sealgate %v: %v\n%s", args, err, out)
-		}
-		return string(out)
+		return runCLI(t, bin, n.dir, stdin, args...)
 	}
 	sealgate(nodes[0], "", "db", "migrate")
 	sealgate(nodes[1], "pw\n", "user", "add", "alice@localhost", "--password-stdin")

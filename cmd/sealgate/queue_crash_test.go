@@ -5,9 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -19,6 +16,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/sealgate/sealgate/gateway/delivery/deliverytest"
+	"github.com/sealgate/sealgate/internal/wiretest"
 )
 
 // TestKill9DuringDeliveryLosesAndDuplicatesNothing runs the real binary with a route to a real
@@ -27,43 +25,18 @@ import (
 // partly delivered (one recipient's domain answers 4xx). After a restart and `queue flush`
 // from the command line, every recipient has every message exactly once.
 func TestKill9DuringDeliveryLosesAndDuplicatesNothing(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the real binary")
-	}
 	bin := buildBinary(t)
 	peer := deliverytest.Start(t, deliverytest.Options{})
-	dataDir := filepath.Join(t.TempDir(), "data")
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	smtpAddr, subAddr := freePort(t), freePort(t)
-	conf := fmt.Sprintf(`[auth]
+	smtpAddr, subAddr := wiretest.FreeAddr(t), wiretest.FreeAddr(t)
+	dataDir := newDataDir(t, fmt.Sprintf(`[auth]
 plaintext_on_loopback = true
-[listen]
-smtp = %q
-submission = %q
-submissions = ""
-imap = ""
-imaps = ""
-pop3 = ""
-pop3s = ""
-http = ""
 [outbound.routes]
 "remote.test" = %q
 "other.test" = %q
-`, smtpAddr, subAddr, peer.Addr, peer.Addr)
-	if err := os.WriteFile(filepath.Join(dataDir, "sealgate.toml"), []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
+`, peer.Addr, peer.Addr)+listen{smtp: smtpAddr, submission: subAddr}.String())
 	sealgate := func(stdin string, args ...string) string {
 		t.Helper()
-		cmd := exec.Command(bin, append([]string{"--data", dataDir}, args...)...)
-		cmd.Stdin = strings.NewReader(stdin)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("sealgate %v: %v\n%s", args, err, out)
-		}
-		return string(out)
+		return runCLI(t, bin, dataDir, stdin, args...)
 	}
 	queueLen := func() int {
 		var q []json.RawMessage

@@ -3,9 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -14,6 +11,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/sealgate/sealgate/gateway/delivery/deliverytest"
+	"github.com/sealgate/sealgate/internal/wiretest"
 )
 
 // TestKill9RelayDomainMailWaitsForNextHop runs the real binary in gateway mode. The relay
@@ -21,38 +19,13 @@ import (
 // answered 250 and queued. The server is killed with SIGKILL, restarted, the next hop comes
 // back, and after `queue flush` every message arrives there exactly once.
 func TestKill9RelayDomainMailWaitsForNextHop(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the real binary")
-	}
 	bin := buildBinary(t)
-	hop := freePort(t) // nothing listens here until the next hop comes back
-	dataDir := filepath.Join(t.TempDir(), "data")
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	smtpAddr := freePort(t)
-	conf := fmt.Sprintf(`[listen]
-smtp = %q
-submission = ""
-submissions = ""
-imap = ""
-imaps = ""
-pop3 = ""
-pop3s = ""
-http = ""
-[relay.domains]
-"corp.test" = %q
-`, smtpAddr, hop)
-	if err := os.WriteFile(filepath.Join(dataDir, "sealgate.toml"), []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	hop := wiretest.FreeAddr(t) // nothing listens here until the next hop comes back
+	smtpAddr := wiretest.FreeAddr(t)
+	dataDir := newDataDir(t, listen{smtp: smtpAddr}.String()+fmt.Sprintf("[relay.domains]\n\"corp.test\" = %q\n", hop))
 	sealgate := func(args ...string) string {
 		t.Helper()
-		out, err := exec.Command(bin, append([]string{"--data", dataDir}, args...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("sealgate %v: %v\n%s", args, err, out)
-		}
-		return string(out)
+		return runCLI(t, bin, dataDir, "", args...)
 	}
 	srv := startServer(t, bin, dataDir, smtpAddr)
 	const n = 5

@@ -1,16 +1,8 @@
 package main
 
 import (
-	"bufio"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -21,26 +13,9 @@ import (
 	"time"
 
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
+	"github.com/sealgate/sealgate/internal/certtest"
+	"github.com/sealgate/sealgate/internal/wiretest"
 )
-
-// writeCertPair writes a self-signed certificate for cn and its key where a renewal hook would.
-func writeCertPair(t *testing.T, certFile, keyFile, cn string) {
-	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
-		DNSNames: []string{cn}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, _ := x509.MarshalPKCS8PrivateKey(key)
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
 
 func servedCN(t *testing.T, addr string) string {
 	t.Helper()
@@ -56,42 +31,17 @@ func servedCN(t *testing.T, addr string) string {
 // serving, an IMAP session opened before keeps working, a new handshake sees the new
 // certificate, and the log says what changed and what needs a restart.
 func TestSIGHUPReloadsCertificateAndConfig(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the real binary")
-	}
 	bin := buildBinary(t)
 	dir := t.TempDir()
-	dataDir := filepath.Join(dir, "data")
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	writeCertPair(t, certFile, keyFile, "old.example.test")
-	smtpAddr, imapsAddr := freePort(t), freePort(t)
+	certtest.WriteFiles(t, certFile, keyFile, certtest.Options{Names: []string{"old.example.test"}})
+	smtpAddr, imapsAddr := wiretest.FreeAddr(t), wiretest.FreeAddr(t)
 	conf := func(mode, smtp string) string {
-		return fmt.Sprintf(`[listen]
-smtp = %q
-submission = ""
-submissions = ""
-imap = ""
-imaps = %q
-pop3 = ""
-pop3s = ""
-http = ""
-[tls]
-cert = %q
-key = %q
-[mtasts]
-mode = %q
-`, smtp, imapsAddr, certFile, keyFile, mode)
+		return listen{smtp: smtp, imaps: imapsAddr}.String() + fmt.Sprintf("[tls]\ncert = %q\nkey = %q\n[mtasts]\nmode = %q\n", certFile, keyFile, mode)
 	}
-	os.MkdirAll(dataDir, 0o700)
+	dataDir := newDataDir(t, conf("testing", smtpAddr))
 	cfgFile := filepath.Join(dataDir, "sealgate.toml")
-	if err := os.WriteFile(cfgFile, []byte(conf("testing", smtpAddr)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	add := exec.Command(bin, "--data", dataDir, "user", "add", "alice@localhost", "--password-stdin")
-	add.Stdin = strings.NewReader("pw-alice-1\n")
-	if out, err := add.CombinedOutput(); err != nil {
-		t.Fatalf("user add: %v\n%s", err, out)
-	}
+	runCLI(t, bin, dataDir, "pw-alice-1\n", "user", "add", "alice@localhost", "--password-stdin")
 	logs := &gatewaytest.LogBuffer{}
 	cmd := exec.Command(bin, "--data", dataDir, "serve")
 	cmd.Stdout, cmd.Stderr = logs, logs
@@ -124,34 +74,14 @@ mode = %q
 	}
 
 	// An IMAP session, logged in before the reload.
-	conn, err := tls.Dial("tcp", imapsAddr, &tls.Config{InsecureSkipVerify: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	r := bufio.NewReader(conn)
-	imapCmd := func(tag, cmd string) string {
-		t.Helper()
-		conn.SetDeadline(time.Now().Add(10 * time.Second))
-		fmt.Fprintf(conn, "%s %s\r\n", tag, cmd)
-		for {
-			line, err := r.ReadString('\n')
-			if err != nil {
-				t.Fatalf("%s: %v", cmd, err)
-			}
-			if strings.HasPrefix(line, tag+" ") {
-				return line
-			}
-		}
-	}
-	r.ReadString('\n')
-	if got := imapCmd("a1", "LOGIN alice@localhost pw-alice-1"); !strings.HasPrefix(got, "a1 OK") {
+	imap := wiretest.DialIMAP(t, imapsAddr, &tls.Config{InsecureSkipVerify: true})
+	if got := imap.Command("a1", "LOGIN alice@localhost pw-alice-1"); !strings.HasPrefix(got, "a1 OK") {
 		t.Fatal(got)
 	}
 
-	writeCertPair(t, certFile, keyFile, "new.example.test")
+	certtest.WriteFiles(t, certFile, keyFile, certtest.Options{Names: []string{"new.example.test"}})
 	// One live change and one that needs a restart.
-	if err := os.WriteFile(cfgFile, []byte(conf("enforce", freePort(t))), 0o600); err != nil {
+	if err := os.WriteFile(cfgFile, []byte(conf("enforce", wiretest.FreeAddr(t))), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
@@ -171,7 +101,7 @@ mode = %q
 	if cn := servedCN(t, imapsAddr); cn != "new.example.test" {
 		t.Errorf("after SIGHUP a new handshake sees %q", cn)
 	}
-	if got := imapCmd("a2", "SELECT INBOX"); !strings.HasPrefix(got, "a2 OK") {
+	if got := imap.Command("a2", "SELECT INBOX"); !strings.HasPrefix(got, "a2 OK") {
 		t.Errorf("IMAP session opened before the reload: %s", got)
 	}
 	out := logs.String()

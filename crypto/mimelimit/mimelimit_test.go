@@ -9,20 +9,12 @@ import (
 	"testing"
 
 	"github.com/sealgate/sealgate/crypto/mimelimit"
+	"github.com/sealgate/sealgate/crypto/mimelimit/mimelimittest"
 )
 
-// Nested returns a message of depth nested multipart/mixed entities around a text part.
+// nested returns a message of depth nested multipart/mixed entities around a text part.
 func nested(depth int) []byte {
-	var b bytes.Buffer
-	b.WriteString("From: a@example.test\r\nMIME-Version: 1.0\r\n")
-	for i := 0; i < depth; i++ {
-		fmt.Fprintf(&b, "Content-Type: multipart/mixed; boundary=\"b%d\"\r\n\r\n--b%d\r\n", i, i)
-	}
-	b.WriteString("Content-Type: text/plain\r\n\r\ninnermost\r\n")
-	for i := depth - 1; i >= 0; i-- {
-		fmt.Fprintf(&b, "--b%d--\r\n", i)
-	}
-	return b.Bytes()
+	return mimelimittest.Nested("From: a@example.test\r\nMIME-Version: 1.0\r\n", depth)
 }
 
 // wide returns a message with n text parts.

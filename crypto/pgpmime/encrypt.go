@@ -101,15 +101,7 @@ func Encrypt(dst io.Writer, msg io.Reader, opts EncryptOptions) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrBadKey, err)
 	}
-	// CRLF conversion before buffering: the OpenPGP writer sees large writes.
-	pbuf := mimeutil.GetWriter(pt, true)
-	defer mimeutil.PutWriter(pbuf)
-	ptw := &mimeutil.CRLFWriter{W: pbuf}
-	hdrprot.WritePayloadHeader(ptw, h, protectInside)
-	if _, err := io.Copy(ptw, br); err != nil {
-		return err
-	}
-	if err := pbuf.Flush(); err != nil {
+	if err := hdrprot.WritePayload(pt, h, protectInside, br); err != nil {
 		return err
 	}
 	if err := pt.Close(); err != nil {

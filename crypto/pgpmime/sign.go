@@ -69,14 +69,7 @@ func Sign(dst io.Writer, msg io.Reader, opts SignOptions) error {
 		return fmt.Errorf("%w: %v", ErrBadKey, err)
 	}
 	// Both the output and the signature see the same canonical bytes.
-	pw := mimeutil.GetWriter(io.MultiWriter(out, sw), true)
-	defer mimeutil.PutWriter(pw)
-	part := &mimeutil.CRLFWriter{W: pw}
-	hdrprot.WritePayloadHeader(part, h, opts.ProtectedHeaders)
-	if _, err := io.Copy(part, br); err != nil {
-		return err
-	}
-	if err := pw.Flush(); err != nil {
+	if err := hdrprot.WritePayload(io.MultiWriter(out, sw), h, opts.ProtectedHeaders, br); err != nil {
 		return err
 	}
 	if err := sw.Close(); err != nil {

@@ -138,6 +138,9 @@ type gcmParams struct {
 	ICVLen int `asn1:"optional,default:12"`
 }
 
+// signerInfo is a SignerInfo (RFC 5652 §5.3), as written and as read: the signer is
+// identified by issuer and serial number or (version 3) by subject key identifier, which
+// go.mozilla.org/pkcs7 does not read. UnsignedAttrs is left out when empty.
 type signerInfo struct {
 	Version         int
 	SID             asn1.RawValue
@@ -145,4 +148,5 @@ type signerInfo struct {
 	SignedAttrs     asn1.RawValue `asn1:"optional,tag:0"`
 	SignatureAlg    pkix.AlgorithmIdentifier
 	Signature       []byte
+	UnsignedAttrs   asn1.RawValue `asn1:"optional,tag:1"`
 }

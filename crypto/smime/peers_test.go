@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha1"
 	"crypto/x509"
-	"encoding/asn1"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/pem"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/sealgate/sealgate/crypto/internal/cryptotest"
 	"github.com/sealgate/sealgate/crypto/internal/mimeutil"
+	"github.com/sealgate/sealgate/internal/peertest"
 )
 
 // pssParty is the RSASSA-PSS signer of testdata (a key restricted to PSS
@@ -102,22 +102,11 @@ func opensslVerifyPSS(t *testing.T, msg []byte, signer party, caPath string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ci contentInfo
-	var sd struct {
-		Version          int
-		DigestAlgorithms asn1.RawValue
-		EncapContentInfo asn1.RawValue
-		Certificates     asn1.RawValue `asn1:"optional,tag:0"`
-		CRLs             asn1.RawValue `asn1:"optional,tag:1"`
-		SignerInfos      []signerInfo  `asn1:"set"`
-	}
-	if _, err := asn1.Unmarshal(der, &ci); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := asn1.Unmarshal(ci.Content.Bytes, &sd); err != nil || len(sd.SignerInfos) != 1 {
+	sis, err := signerInfos(der)
+	if err != nil || len(sis) != 1 {
 		t.Fatalf("SignedData: %v", err)
 	}
-	si := sd.SignerInfos[0]
+	si := sis[0]
 	attrs := append([]byte{0x31}, si.SignedAttrs.FullBytes[1:]...) // signed as a SET (RFC 5652 §5.4)
 	pub, err := openssl(t, nil, "x509", "-in", signer.certPath, "-noout", "-pubkey")
 	if err != nil {
@@ -235,7 +224,7 @@ func gpgStatus(stderr []byte) map[string]bool {
 // a certificate of the test CA decrypts here, and gpgsm verifies what is signed here.
 func TestGPGSMInterop(t *testing.T) {
 	ca, _, rsaP, _ := fixtures(t)
-	g := cryptotest.NewGPGSM(t)
+	g := peertest.NewGPGSM(t)
 	certPEM := g.GenerateSelfSigned("Gpgsm User", "gsm@sealgate.test")
 	blk, _ := pem.Decode(certPEM)
 	if blk == nil {
@@ -251,7 +240,7 @@ func TestGPGSMInterop(t *testing.T) {
 	}
 	g.Trust(sha1Of(gsm))
 	g.Trust(sha1Of(ca))
-	g.MustRun(nil, "--import", filepath.Join(cryptotest.Testdata(t), "smime", "ca.pem"), rsaP.certPath)
+	g.MustRun(nil, "", "--import", filepath.Join(cryptotest.Testdata(t), "smime", "ca.pem"), rsaP.certPath)
 
 	t.Run("gpgsm-signs", func(t *testing.T) {
 		content := writeTemp(t, "content", []byte(sampleInner))

@@ -6,7 +6,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/rsa"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/asn1"
 	"errors"
 	"io"
@@ -138,21 +137,8 @@ func verifyCMS(der, content []byte, opts VerifyOptions) SignatureResult {
 	return verifyParsed(p7, der, content, opts)
 }
 
-// signerInfoIn is a SignerInfo as read (RFC 5652 §5.3): the signer is
-// identified by issuer and serial number or (version 3) by subject key
-// identifier, which go.mozilla.org/pkcs7 does not read.
-type signerInfoIn struct {
-	Version         int
-	SID             asn1.RawValue
-	DigestAlgorithm pkix.AlgorithmIdentifier
-	SignedAttrs     asn1.RawValue `asn1:"optional,tag:0"`
-	SignatureAlg    pkix.AlgorithmIdentifier
-	Signature       []byte
-	UnsignedAttrs   asn1.RawValue `asn1:"optional,tag:1"`
-}
-
 // signerInfos reads the SignerInfos of a DER ContentInfo with SignedData.
-func signerInfos(der []byte) ([]signerInfoIn, error) {
+func signerInfos(der []byte) ([]signerInfo, error) {
 	var ci contentInfo
 	if _, err := asn1.Unmarshal(der, &ci); err != nil {
 		return nil, err
@@ -161,9 +147,9 @@ func signerInfos(der []byte) ([]signerInfoIn, error) {
 		Version          int
 		DigestAlgorithms asn1.RawValue
 		EncapContentInfo asn1.RawValue
-		Certificates     asn1.RawValue  `asn1:"optional,tag:0"`
-		CRLs             asn1.RawValue  `asn1:"optional,tag:1"`
-		SignerInfos      []signerInfoIn `asn1:"set"`
+		Certificates     asn1.RawValue `asn1:"optional,tag:0"`
+		CRLs             asn1.RawValue `asn1:"optional,tag:1"`
+		SignerInfos      []signerInfo  `asn1:"set"`
 	}
 	if _, err := asn1.Unmarshal(ci.Content.Bytes, &sd); err != nil {
 		return nil, err
@@ -234,7 +220,7 @@ func signerCert(sid asn1.RawValue, certs []*x509.Certificate) *x509.Certificate 
 	return nil
 }
 
-func verifySigner(p7 *pkcs7.PKCS7, si signerInfoIn, content []byte, opts VerifyOptions) SignatureResult {
+func verifySigner(p7 *pkcs7.PKCS7, si signerInfo, content []byte, opts VerifyOptions) SignatureResult {
 	res := SignatureResult{Signed: true, Status: StatusBad}
 	ee := signerCert(si.SID, append(append([]*x509.Certificate{}, p7.Certificates...), opts.Certificates...))
 	if ee == nil {

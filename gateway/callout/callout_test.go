@@ -12,6 +12,7 @@ import (
 	"github.com/sealgate/sealgate/gateway/address"
 	"github.com/sealgate/sealgate/gateway/callout"
 	"github.com/sealgate/sealgate/gateway/delivery/deliverytest"
+	"github.com/sealgate/sealgate/internal/testclock"
 )
 
 func addr(t *testing.T, s string) address.Address {
@@ -23,26 +24,13 @@ func addr(t *testing.T, s string) address.Address {
 	return a
 }
 
-// clock is a settable time for the cache.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 func TestCalloutAnswersAndCache(t *testing.T) {
 	peer := deliverytest.Start(t, deliverytest.Options{})
 	peer.SetRcptReply("ghost@corp.test", 550, smtp.EnhancedCode{5, 1, 1}, "no such user")
 	peer.SetRcptReply("busy@corp.test", 450, smtp.EnhancedCode{4, 2, 1}, "try later")
-	clk := &clock{t: time.Unix(1e9, 0)}
+	clk := testclock.New(time.Unix(1e9, 0))
 	c, err := callout.New(callout.Options{
-		Hostname: "gw.test", Now: clk.now,
+		Hostname: "gw.test", Now: clk.Now,
 		NextHop: func(d string) (string, bool) { return peer.Addr, d == "corp.test" },
 	})
 	if err != nil {
@@ -74,7 +62,7 @@ func TestCalloutAnswersAndCache(t *testing.T) {
 	if got := c.Check(ctx, addr(t, "ghost@corp.test")); got != callout.NoSuchUser {
 		t.Errorf("before expiry: %v", got)
 	}
-	clk.add(11 * time.Minute)
+	clk.Add(11 * time.Minute)
 	if got := c.Check(ctx, addr(t, "ghost@corp.test")); got != callout.Exists {
 		t.Errorf("after expiry: %v, want exists", got)
 	}

@@ -5,10 +5,11 @@ import (
 	"encoding"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -375,35 +376,22 @@ func (c *Config) normalize() []Problem {
 		}
 	}
 	c.Domains = domains
-	routes := make(map[string]string, len(c.Outbound.Routes))
-	keys := make([]string, 0, len(c.Outbound.Routes))
-	for k := range c.Outbound.Routes {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		lk := strings.ToLower(k)
-		if _, dup := routes[lk]; dup {
-			probs = append(probs, Problem{Key: "outbound.routes", Message: fmt.Sprintf("%q is given more than once", lk)})
-			continue
-		}
-		routes[lk] = c.Outbound.Routes[k]
-	}
-	c.Outbound.Routes = routes
-	relay := make(map[string]string, len(c.Relay.Domains))
-	keys = keys[:0]
-	for k := range c.Relay.Domains {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		lk := strings.ToLower(k)
-		if _, dup := relay[lk]; dup {
-			probs = append(probs, Problem{Key: "relay.domains", Message: fmt.Sprintf("%q is given more than once", lk)})
-			continue
-		}
-		relay[lk] = c.Relay.Domains[k]
-	}
-	c.Relay.Domains = relay
+	c.Outbound.Routes = lowerDomainKeys(c.Outbound.Routes, "outbound.routes", &probs)
+	c.Relay.Domains = lowerDomainKeys(c.Relay.Domains, "relay.domains", &probs)
 	return probs
+}
+
+// lowerDomainKeys is the table m (named key in the file) with its domains lower-cased; a
+// domain given twice is a problem, and the first of its spellings in sorted order is kept.
+func lowerDomainKeys(m map[string]string, key string, probs *[]Problem) map[string]string {
+	out := make(map[string]string, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		lk := strings.ToLower(k)
+		if _, dup := out[lk]; dup {
+			*probs = append(*probs, Problem{Key: key, Message: fmt.Sprintf("%q is given more than once", lk)})
+			continue
+		}
+		out[lk] = m[k]
+	}
+	return out
 }

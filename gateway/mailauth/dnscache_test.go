@@ -10,19 +10,8 @@ import (
 
 	"github.com/sealgate/sealgate/gateway/mailauth"
 	"github.com/sealgate/sealgate/gateway/mailauth/dnstest"
+	"github.com/sealgate/sealgate/internal/testclock"
 )
-
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *testClock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 func TestCacheSharesAndExpiresAnswers(t *testing.T) {
 	srv := dnstest.Start(t, dnstest.Zone{
@@ -30,8 +19,8 @@ func TestCacheSharesAndExpiresAnswers(t *testing.T) {
 		"example.test. MX":  {"10 mx.example.test."},
 		"SERVFAIL":          {"broken.test."},
 	})
-	clock := &testClock{t: time.Unix(1_700_000_000, 0)}
-	c := mailauth.NewCache(srv.Resolver(), clock.now)
+	clock := testclock.New(time.Unix(1_700_000_000, 0))
+	c := mailauth.NewCache(srv.Resolver(), clock.Now)
 	ctx := context.Background()
 
 	// Twenty concurrent sessions asking the same question cause one query.
@@ -71,12 +60,12 @@ func TestCacheSharesAndExpiresAnswers(t *testing.T) {
 	}
 
 	// Answers are asked again once they are older than their lifetime.
-	clock.add(mailauth.CachePositiveTTL - time.Second)
+	clock.Add(mailauth.CachePositiveTTL - time.Second)
 	c.LookupTXT(ctx, "example.test.")
 	if n := srv.Asked("example.test. TXT"); n != 1 {
 		t.Fatalf("asked again before the answer expired: %d", n)
 	}
-	clock.add(2 * time.Second)
+	clock.Add(2 * time.Second)
 	c.LookupTXT(ctx, "example.test.")
 	if n := srv.Asked("example.test. TXT"); n != 2 {
 		t.Fatalf("server asked %d times after expiry, want 2", n)
@@ -96,7 +85,7 @@ func TestCacheSharesAndExpiresAnswers(t *testing.T) {
 		t.Fatalf("missing name asked %d times, want 1", n)
 	}
 	before := srv.Asked("broken.test. TXT")
-	clock.add(mailauth.CacheFailureTTL + time.Second)
+	clock.Add(mailauth.CacheFailureTTL + time.Second)
 	c.LookupTXT(ctx, "broken.test.")
 	c.LookupTXT(ctx, "_dmarc.example.test.")
 	if n := srv.Asked("broken.test. TXT"); n <= before {

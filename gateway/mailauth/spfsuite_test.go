@@ -15,35 +15,23 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v2"
+
+	"github.com/sealgate/sealgate/internal/peertest"
 )
 
 // spfSuitePath finds the RFC 7208 test suite (the openspf.org suite, release 2014.04): the
-// shared copy beside the checkout, ../shared/conformance/spf/ from the repository root, else
+// shared copy (shared/conformance/spf, see peertest.Shared), else
 // the copy in testdata. With SEALGATE_REQUIRE_PEERS=1 the shared copy must be there.
 func spfSuitePath(t *testing.T) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test's directory")
-		}
-		dir = parent
-	}
-	shared := filepath.Join(dir, "..", "shared", "conformance", "spf", "rfc7208-tests.yml")
-	if _, err := os.Stat(shared); err == nil {
+	shared := peertest.Shared(t, filepath.Join("conformance", "spf", "rfc7208-tests.yml"))
+	if shared != "" {
 		return shared
 	}
-	if os.Getenv("SEALGATE_REQUIRE_PEERS") == "1" {
-		t.Fatalf("the shared RFC 7208 suite is missing at %s", shared)
+	if os.Getenv(peertest.RequireEnv) != "" {
+		t.Fatal("the shared RFC 7208 suite (shared/conformance/spf) is missing")
 	}
-	t.Logf("%s not found: using the copy in testdata", shared)
+	t.Log("the shared RFC 7208 suite is missing: using the copy in testdata")
 	return filepath.Join("testdata", "spf", "rfc7208-tests.yml")
 }
 

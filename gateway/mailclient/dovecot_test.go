@@ -1,14 +1,7 @@
 package mailclient_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -20,24 +13,15 @@ import (
 	"time"
 
 	"github.com/sealgate/sealgate/gateway/mailclient"
+	"github.com/sealgate/sealgate/internal/certtest"
+	"github.com/sealgate/sealgate/internal/peertest"
 )
-
-// requirePeer skips when a real peer program is missing, unless SEALGATE_REQUIRE_PEERS is set.
-func requirePeer(t *testing.T, path string) {
-	t.Helper()
-	if _, err := os.Stat(path); err != nil {
-		if os.Getenv("SEALGATE_REQUIRE_PEERS") != "" {
-			t.Fatalf("%s is not installed and SEALGATE_REQUIRE_PEERS is set", path)
-		}
-		t.Skipf("%s is not installed", path)
-	}
-}
 
 // startDovecot runs Dovecot's IMAP server on loopback for one user, with STARTTLS and a
 // self-signed certificate; extra is added to its configuration. It returns host:port.
 func startDovecot(t *testing.T, extra string) string {
 	t.Helper()
-	requirePeer(t, "/usr/sbin/dovecot")
+	peertest.RequireFile(t, "dovecot", "/usr/sbin/dovecot")
 	// Dovecot's unprivileged processes must reach the directory: not t.TempDir (0700).
 	dir, err := os.MkdirTemp("", "sealgate-dovecot-")
 	if err != nil {
@@ -135,22 +119,7 @@ service imap-login {
 
 func writeCert(t *testing.T, dir string) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "localhost"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), DNSNames: []string{"localhost"}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(filepath.Join(dir, "cert.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
-	os.WriteFile(filepath.Join(dir, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o644)
+	certtest.WriteFiles(t, filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"), certtest.Options{Names: []string{"localhost"}})
 }
 
 // TestAppendSentOnDovecot keeps a sent copy on a server that is not Sealgate: in the folder

@@ -5,7 +5,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/sealgate/sealgate/gateway/mailstore"
 	"github.com/sealgate/sealgate/gateway/msgbuf"
 	"github.com/sealgate/sealgate/gateway/pop3server"
+	"github.com/sealgate/sealgate/internal/wiretest"
 )
 
 // FuzzCommands sends arbitrary command streams to a real server, before and after login.
@@ -68,27 +68,8 @@ func FuzzCommands(f *testing.F) {
 	f.Cleanup(func() { srv.Shutdown(context.Background()) })
 	addr := ln.Addr().String()
 	f.Fuzz(func(t *testing.T, input string) {
-		if strings.Contains(strings.ToUpper(input), "STLS") {
-			return // would start a TLS handshake on raw input
-		}
-		conn, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		conn.SetDeadline(time.Now().Add(10 * time.Second))
-		go func() {
-			// QUIT, then end of input: a command still waiting for more (an AUTH
-			// continuation) ends with the stream.
-			io.WriteString(conn, input+"\r\nQUIT\r\n")
-			conn.(*net.TCPConn).CloseWrite()
-		}()
-		out, err := io.ReadAll(conn)
-		if err != nil {
-			t.Fatalf("session did not end cleanly: %v", err)
-		}
-		if !strings.HasPrefix(string(out), "+OK ") {
-			t.Fatalf("no greeting: %q", out)
+		if !wiretest.StartsTLS(input, "STLS") {
+			wiretest.Session(t, addr, input, "QUIT", "+OK ", 10*time.Second)
 		}
 	})
 }

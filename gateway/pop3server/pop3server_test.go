@@ -20,6 +20,8 @@ import (
 	"github.com/sealgate/sealgate/gateway/address"
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
+	"github.com/sealgate/sealgate/internal/peertest"
+	"github.com/sealgate/sealgate/internal/wiretest"
 )
 
 const pw = "pop-secret-pw"
@@ -56,12 +58,7 @@ type client struct {
 
 func dial(t *testing.T, addr string) *client {
 	t.Helper()
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	conn := wiretest.Dial(t, addr, 30*time.Second)
 	c := &client{t: t, conn: conn, r: bufio.NewReader(conn)}
 	if g := c.line(); !strings.HasPrefix(g, "+OK ") {
 		t.Fatalf("greeting %q", g)
@@ -412,18 +409,6 @@ func TestLimits(t *testing.T) {
 	}
 }
 
-func requirePeer(t *testing.T, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("SEALGATE_REQUIRE_PEERS") != "" {
-			t.Fatalf("%s is not installed and SEALGATE_REQUIRE_PEERS is set", name)
-		}
-		t.Skipf("%s is not installed", name)
-	}
-	return path
-}
-
 const pythonPOP = `
 import poplib, ssl, sys
 addr, addrs, cafile, pw = sys.argv[1:5]
@@ -452,15 +437,10 @@ print("ok")
 `
 
 func TestPythonPoplib(t *testing.T) {
-	py := requirePeer(t, "python3")
+	peertest.Require(t, "python3")
 	env := start(t)
 	deliver(t, env, "Subject: py1\r\n\r\n1\r\n", "Subject: py2\r\n\r\n2\r\n", "Subject: py3\r\n\r\n3\r\n")
-	script := filepath.Join(t.TempDir(), "pop.py")
-	os.WriteFile(script, []byte(pythonPOP), 0o600)
-	out, err := exec.Command(py, script, env.GW.Addr("pop3"), env.GW.Addr("pop3s"), filepath.Join(env.Dir, "tls", "cert.pem"), pw).CombinedOutput()
-	if err != nil || strings.TrimSpace(string(out)) != "ok" {
-		t.Fatalf("poplib: %v\n%s", err, out)
-	}
+	peertest.Python(t, pythonPOP, env.GW.Addr("pop3"), env.GW.Addr("pop3s"), filepath.Join(env.Dir, "tls", "cert.pem"), pw)
 	if n := inboxCount(t, env); n != 2 {
 		t.Fatalf("%d left after poplib DELE", n)
 	}
@@ -469,7 +449,7 @@ func TestPythonPoplib(t *testing.T) {
 // fetchmail, as users run it: with --keep it leaves mail on the server, without it deletes
 // what it fetched. The MDA appends each message to a file.
 func TestFetchmail(t *testing.T) {
-	fm := requirePeer(t, "fetchmail")
+	fm := peertest.Require(t, "fetchmail")
 	env := start(t)
 	deliver(t, env, "Subject: fm1\r\n\r\n1\r\n", "Subject: fm2\r\n\r\n2\r\n")
 	home := t.TempDir()

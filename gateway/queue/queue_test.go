@@ -25,21 +25,8 @@ import (
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 	"github.com/sealgate/sealgate/gateway/queue"
+	"github.com/sealgate/sealgate/internal/testclock"
 )
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if t.After(c.t) {
-		c.t = t
-	}
-}
 
 type body []byte
 
@@ -50,7 +37,7 @@ type env struct {
 	t      *testing.T
 	store  *mailstore.Store
 	peer   *deliverytest.Peer
-	clock  *clock
+	clock  *testclock.Clock
 	runner *queue.Runner
 	reg    *prometheus.Registry
 }
@@ -72,7 +59,7 @@ type envOpts struct {
 func start(t *testing.T, o envOpts) *env {
 	t.Helper()
 	// The store and the runner share the test's clock: an entry queued "now" is due "now".
-	clk := &clock{t: time.Now()}
+	clk := testclock.New(time.Now())
 	store, err := mailstore.Open(t.TempDir(), mailstore.Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -126,14 +113,7 @@ func start(t *testing.T, o envOpts) *env {
 func (e *env) enqueue(sender, subject string, rcpts ...string) int64 {
 	e.t.Helper()
 	msg := "From: " + sender + "\r\nTo: " + strings.Join(rcpts, ", ") + "\r\nSubject: " + subject + "\r\nMessage-ID: <" + subject + "@localhost>\r\n\r\nbody of " + subject + "\r\n"
-	d, err := e.store.Deliver(context.Background(), mailstore.Delivery{Copies: []mailstore.Copy{{
-		Body: body(msg), Outbound: &mailstore.Outbound{Sender: sender, Recipients: rcpts},
-	}}})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.runner.Wake()
-	return d.QueueIDs[0]
+	return e.enqueueMessage(sender, msg, rcpts...)
 }
 
 // eventually polls cond; the timeout only ends a broken test.
@@ -276,13 +256,13 @@ func TestRetriesBackOffThenBounceAfterLifetime(t *testing.T) {
 			t.Fatalf("peer saw %d attempts, want %d", n, i+1)
 		}
 		// Not yet due: nothing happens.
-		e.clock.Set(q.NextAttempt.Add(-time.Second))
+		e.clock.AdvanceTo(q.NextAttempt.Add(-time.Second))
 		e.settle()
 		if n := e.peer.RcptAttempts("bob@remote.test"); n != i+1 {
 			t.Fatalf("early attempt: peer saw %d", n)
 		}
 		at = q.NextAttempt
-		e.clock.Set(at)
+		e.clock.AdvanceTo(at)
 		e.runner.Wake()
 	}
 	e.eventually("4th attempt", func() bool { q, _ := e.entry(id); return q.Attempts == 4 })
@@ -290,7 +270,7 @@ func TestRetriesBackOffThenBounceAfterLifetime(t *testing.T) {
 	if want := created.Add(10 * time.Minute).Unix(); q.NextAttempt.Unix() != want {
 		t.Fatalf("last attempt at %v, want the lifetime's end %v", q.NextAttempt, time.Unix(want, 0))
 	}
-	e.clock.Set(q.NextAttempt)
+	e.clock.AdvanceTo(q.NextAttempt)
 	e.runner.Wake()
 	e.eventually("bounce", func() bool { _, ok := e.entry(id); return !ok })
 	if n := e.peer.RcptAttempts("bob@remote.test"); n != 5 {
@@ -313,7 +293,7 @@ func TestRetriesBackOffThenBounceAfterLifetime(t *testing.T) {
 		t.Fatalf("returned header %v", d.returned)
 	}
 	// Retries stop: the entry is gone, later scans send nothing.
-	e.clock.Set(e.clock.Now().Add(24 * time.Hour))
+	e.clock.AdvanceTo(e.clock.Now().Add(24 * time.Hour))
 	e.settle()
 	if n := e.peer.RcptAttempts("bob@remote.test"); n != 5 {
 		t.Fatalf("peer saw %d attempts after the bounce", n)
@@ -350,7 +330,7 @@ func TestPermanentFailureBouncesAtOncePartialDeliveryCompletes(t *testing.T) {
 
 	// The busy mailbox recovers: only busy@ is sent on the retry.
 	e.peer.SetRcptReply("busy@remote.test", 0, smtp.EnhancedCode{}, "")
-	e.clock.Set(q.NextAttempt)
+	e.clock.AdvanceTo(q.NextAttempt)
 	e.runner.Wake()
 	e.eventually("completion", func() bool { _, ok := e.entry(id); return !ok })
 	count := map[string]int{}
@@ -429,7 +409,7 @@ func TestHeldEntryIsNeitherDeliveredNorBounced(t *testing.T) {
 	}
 	// Far past its lifetime and its next attempt, and the peer accepts again: still nothing.
 	e.peer.SetRcptReply("bob@remote.test", 0, smtp.EnhancedCode{}, "")
-	e.clock.Set(e.clock.Now().Add(time.Hour))
+	e.clock.AdvanceTo(e.clock.Now().Add(time.Hour))
 	if _, err := e.store.QueueFlush(ctx, e.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -497,7 +477,7 @@ func TestDelayWarningOnceThenBounce(t *testing.T) {
 			t.Fatalf("after attempt %d alice has %d messages", i, n)
 		}
 		q, _ = e.entry(id)
-		e.clock.Set(q.NextAttempt)
+		e.clock.AdvanceTo(q.NextAttempt)
 		e.runner.Wake()
 	}
 	// The attempt at +3m is past the warning age: one notice, Action delayed.
@@ -515,7 +495,7 @@ func TestDelayWarningOnceThenBounce(t *testing.T) {
 	}
 	// Later attempts send no second notice; the lifetime's end bounces as usual.
 	for q, ok := e.entry(id); ok; q, ok = e.entry(id) {
-		e.clock.Set(q.NextAttempt)
+		e.clock.AdvanceTo(q.NextAttempt)
 		e.runner.Wake()
 		n := q.Attempts
 		e.eventually("next attempt", func() bool { q, ok := e.entry(id); return !ok || q.Attempts > n })

@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
 	"github.com/sealgate/sealgate/gateway/smtpserver"
+	"github.com/sealgate/sealgate/internal/wiretest"
 )
 
 // FuzzSMTPSession sends arbitrary command streams to the real MX listener of a running
@@ -33,26 +33,10 @@ func FuzzSMTPSession(f *testing.F) {
 	addr := env.GW.Addr("smtp")
 	spool := env.Embedded()
 	f.Fuzz(func(t *testing.T, input string) {
-		if strings.Contains(strings.ToUpper(input), "STARTTLS") {
-			return // would start a TLS handshake on raw input
+		if wiretest.StartsTLS(input, "STARTTLS") {
+			return
 		}
-		conn, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		conn.SetDeadline(time.Now().Add(20 * time.Second))
-		go func() {
-			io.WriteString(conn, input+"\r\nQUIT\r\n")
-			conn.(*net.TCPConn).CloseWrite()
-		}()
-		out, err := io.ReadAll(conn)
-		if err != nil {
-			t.Fatalf("session did not end cleanly: %v", err)
-		}
-		if !strings.HasPrefix(string(out), "220 ") {
-			t.Fatalf("no greeting: %q", out)
-		}
+		wiretest.Session(t, addr, input, "QUIT", "220 ", 20*time.Second)
 		// Whatever the fuzzer sent, nothing was queued for relay.
 		if q, err := spool.QueueEntries(t.Context()); err != nil || len(q) != 0 {
 			t.Fatalf("queue after the session: %d entries, %v", len(q), err)

@@ -1,26 +1,12 @@
 package smtpserver_test
 
 import (
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-// requirePeer skips when a real peer program is missing, unless SEALGATE_REQUIRE_PEERS is set
-// (CI sets it, so a missing peer fails there instead of passing quietly).
-func requirePeer(t *testing.T, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("SEALGATE_REQUIRE_PEERS") != "" {
-			t.Fatalf("%s is not installed and SEALGATE_REQUIRE_PEERS is set", name)
-		}
-		t.Skipf("%s is not installed", name)
-	}
-	return path
-}
+	"github.com/sealgate/sealgate/internal/peertest"
+)
 
 const pythonClient = `
 import smtplib, ssl, sys
@@ -69,17 +55,10 @@ print("ok")
 `
 
 func TestPythonSmtplib(t *testing.T) {
-	py := requirePeer(t, "python3")
+	peertest.Require(t, "python3")
 	env := start(t)
-	script := filepath.Join(t.TempDir(), "client.py")
-	if err := os.WriteFile(script, []byte(pythonClient), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(py, script, env.GW.Addr("smtp"), env.GW.Addr("submission"), env.GW.Addr("submissions"),
-		filepath.Join(env.Dir, "tls", "cert.pem"), alicePW).CombinedOutput()
-	if err != nil || strings.TrimSpace(string(out)) != "ok" {
-		t.Fatalf("python client: %v\n%s", err, out)
-	}
+	peertest.Python(t, pythonClient, env.GW.Addr("smtp"), env.GW.Addr("submission"), env.GW.Addr("submissions"),
+		filepath.Join(env.Dir, "tls", "cert.pem"), alicePW)
 	if got := env.Mailbox("alice@localhost", "INBOX"); len(got) != 1 || !strings.Contains(string(got[0].Body), "via python mx") {
 		t.Fatalf("alice: %v", got)
 	}

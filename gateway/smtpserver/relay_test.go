@@ -1,31 +1,20 @@
 package smtpserver_test
 
 import (
-	"net"
 	"testing"
-	"time"
 
 	"github.com/emersion/go-smtp"
 
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/delivery/deliverytest"
+	"github.com/sealgate/sealgate/internal/wiretest"
 )
 
 // dialFrom opens an SMTP session from the loopback address local (127.0.0.2 plays the
 // organisation's own mail server in a trusted network, 127.0.0.1 the Internet).
 func dialFrom(t *testing.T, local, addr string) *smtp.Client {
 	t.Helper()
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}, Timeout: 5 * time.Second}
-	nc, err := d.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := smtp.NewClient(nc)
-	t.Cleanup(func() { c.Close() })
-	if err := c.Hello("client.example.org"); err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return wiretest.SMTPFrom(t, local, addr)
 }
 
 // The relay tricks of the MX tests, against a relay domain: no client, trusted or not, and no

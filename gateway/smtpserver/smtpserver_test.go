@@ -19,6 +19,7 @@ import (
 
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
+	"github.com/sealgate/sealgate/internal/wiretest"
 )
 
 const alicePW = "alice-secret-pw"
@@ -47,11 +48,7 @@ func dial(t *testing.T, addr string) *smtp.Client {
 // submit logs alice in on the submission listener over STARTTLS.
 func submit(t *testing.T, env *gatewaytest.Env) *smtp.Client {
 	t.Helper()
-	c := dialStartTLS(t, env, "submission")
-	if err := c.Auth(sasl.NewPlainClient("", "alice@localhost", alicePW)); err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return env.Submission("alice@localhost", alicePW)
 }
 
 func dialStartTLS(t *testing.T, env *gatewaytest.Env, listener string) *smtp.Client {
@@ -357,12 +354,7 @@ type rawSession struct {
 
 func rawDial(t *testing.T, addr string) *rawSession {
 	t.Helper()
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	conn.SetDeadline(time.Now().Add(20 * time.Second))
+	conn := wiretest.Dial(t, addr, 20*time.Second)
 	return &rawSession{t: t, conn: conn, r: bufio.NewReader(conn)}
 }
 
@@ -412,18 +404,9 @@ func TestPipelining(t *testing.T) {
 	s.reply()
 	// One write with the whole envelope, as a pipelining client sends it (RFC 2920).
 	s.send("MAIL FROM:<x@example.org>\r\nRCPT TO:<alice@localhost>\r\nRCPT TO:<nobody@localhost>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n")
-	want := []string{"250 2.0.0", "250 2.0.0", "550 5.1.1", "250 2.0.0", "354"}
-	for _, w := range want {
-		if got := s.reply(); !strings.HasPrefix(got[0], w) {
-			t.Fatalf("got %q, want %s", got, w)
-		}
-	}
+	s.expect("250 2.0.0", "250 2.0.0", "550 5.1.1", "250 2.0.0", "354")
 	s.send("Subject: piped\r\n\r\nbody\r\n.\r\nMAIL FROM:<y@example.org>\r\nRCPT TO:<alice@localhost>\r\nDATA\r\nSubject: piped 2\r\n\r\nbody\r\n.\r\nQUIT\r\n")
-	for _, w := range []string{"250 2.0.0 OK: queued as", "250 2.0.0", "250 2.0.0", "354", "250 2.0.0 OK: queued as", "221"} {
-		if got := s.reply(); !strings.HasPrefix(got[0], w) {
-			t.Fatalf("got %q, want %s", got, w)
-		}
-	}
+	s.expect("250 2.0.0 OK: queued as", "250 2.0.0", "250 2.0.0", "354", "250 2.0.0 OK: queued as", "221")
 	if n := len(env.Mailbox("alice@localhost", "INBOX")); n != 2 {
 		t.Fatalf("alice has %d messages", n)
 	}
@@ -442,13 +425,9 @@ func TestBDAT(t *testing.T) {
 	s.reply()
 	part1, part2 := "Subject: chunked\r\n\r\n", "no dot-stuffing here\r\n.\r\n"
 	s.send(fmt.Sprintf("BDAT %d\r\n%s", len(part1), part1))
-	if got := s.reply(); !strings.HasPrefix(got[0], "250") {
-		t.Fatalf("BDAT 1: %q", got)
-	}
+	s.expect("250")
 	s.send(fmt.Sprintf("BDAT %d LAST\r\n%s", len(part2), part2))
-	if got := s.reply(); !strings.HasPrefix(got[0], "250 2.0.0 OK: queued") {
-		t.Fatalf("BDAT LAST: %q", got)
-	}
+	s.expect("250 2.0.0 OK: queued")
 	got := env.Mailbox("alice@localhost", "INBOX")
 	if len(got) != 1 || !strings.HasSuffix(string(got[0].Body), part1+part2) {
 		t.Fatalf("BDAT message: %v", got)
@@ -460,9 +439,7 @@ func TestLongCommandLine(t *testing.T) {
 	s := rawDial(t, env.GW.Addr("smtp"))
 	s.reply()
 	s.send("EHLO " + strings.Repeat("a", 600) + "\r\n")
-	if got := s.reply(); !strings.HasPrefix(got[0], "500 5.4.0") {
-		t.Fatalf("got %q, want 500 5.4.0", got)
-	}
+	s.expect("500 5.4.0")
 }
 
 func TestSMTPUTF8(t *testing.T) {
@@ -548,7 +525,5 @@ func TestIdleTimeout(t *testing.T) {
 	s.send("EHLO c\r\n")
 	s.reply()
 	// Say nothing more: the server must give up on the session with 421.
-	if got := s.reply(); !strings.HasPrefix(got[0], "421 4.4.2") {
-		t.Fatalf("idle session: %q", got)
-	}
+	s.expect("421 4.4.2")
 }

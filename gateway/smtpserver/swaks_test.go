@@ -6,12 +6,13 @@ import (
 	"testing"
 
 	"github.com/sealgate/sealgate/gateway/config"
+	"github.com/sealgate/sealgate/internal/peertest"
 )
 
 // TestSwaks sends mail with swaks, a client nobody here wrote: pipelined to the MX, and over
 // submission with STARTTLS and each AUTH mechanism.
 func TestSwaks(t *testing.T) {
-	swaks := requirePeer(t, "swaks")
+	swaks := peertest.Require(t, "swaks")
 	env := start(t, func(c *config.Config) { c.Auth.PlaintextOnLoopback = false })
 	run := func(args ...string) string {
 		t.Helper()

@@ -8,6 +8,7 @@ import (
 	"github.com/sealgate/sealgate/gateway/mailauth/dnstest"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 	"github.com/sealgate/sealgate/gateway/tlsrpt"
+	"github.com/sealgate/sealgate/gateway/tlsrpt/tlsrpttest"
 )
 
 // TestCountsSurviveRestart: counts a stopping reporter moved to the store are reported by
@@ -54,7 +55,7 @@ func TestCountsSurviveRestart(t *testing.T) {
 	if len(sent) != 1 {
 		t.Fatalf("%d reports", len(sent))
 	}
-	_, r := parseReportMail(t, sent[0], "gw.test")
+	_, r := tlsrpttest.ParseReportMail(t, sent[0], "gw.test")
 	if len(r.Policies) != 1 {
 		t.Fatalf("policies %+v", r.Policies)
 	}

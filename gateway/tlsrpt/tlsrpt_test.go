@@ -2,16 +2,10 @@ package tlsrpt_test
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/x509"
-	"encoding/base64"
-	"encoding/json"
 	"io"
-	"mime"
-	"mime/multipart"
 	"net"
-	"net/mail"
 	"strconv"
 	"strings"
 	"testing"
@@ -22,6 +16,7 @@ import (
 	"github.com/sealgate/sealgate/gateway/mailauth/dnstest"
 	"github.com/sealgate/sealgate/gateway/mtasts"
 	"github.com/sealgate/sealgate/gateway/tlsrpt"
+	"github.com/sealgate/sealgate/gateway/tlsrpt/tlsrpttest"
 )
 
 // staticSTS is a policy already found (mtasts.Resolver's own tests find them over DNS and
@@ -106,7 +101,7 @@ func TestReportsEndToEnd(t *testing.T) {
 		if m.From != "postmaster@sender.test" || len(m.To) != 1 || m.To[0] != "tls-reports@capture.test" {
 			t.Errorf("envelope %s → %v", m.From, m.To)
 		}
-		domain, r := parseReportMail(t, m.Body, "gw.sender.test")
+		domain, r := tlsrpttest.ParseReportMail(t, m.Body, "gw.sender.test")
 		reports[domain] = r
 	}
 	check := func(domain, typ string, success, failure int64, resultType, mx string) {
@@ -148,50 +143,5 @@ func TestReportsEndToEnd(t *testing.T) {
 	reporter.Flush(context.Background())
 	if n := len(capture.Received()); n != 3 {
 		t.Errorf("an empty interval sent reports: %d", n)
-	}
-}
-
-// parseReportMail checks the RFC 8460 §5.3 form of a report mail and returns its domain and
-// its report.
-func parseReportMail(t *testing.T, raw []byte, submitter string) (string, tlsrpt.Report) {
-	t.Helper()
-	m, err := mail.ReadMessage(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	domain := m.Header.Get("TLS-Report-Domain")
-	if m.Header.Get("TLS-Report-Submitter") != submitter || domain == "" {
-		t.Errorf("report headers %v", m.Header)
-	}
-	mt, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
-	if err != nil || mt != "multipart/report" || params["report-type"] != "tlsrpt" {
-		t.Fatalf("content type %q: %v", m.Header.Get("Content-Type"), err)
-	}
-	mr := multipart.NewReader(m.Body, params["boundary"])
-	for {
-		part, err := mr.NextPart()
-		if err != nil {
-			t.Fatalf("no application/tlsrpt+gzip part: %v", err)
-		}
-		if part.Header.Get("Content-Type") != "application/tlsrpt+gzip" {
-			continue
-		}
-		name := part.FileName()
-		f := strings.Split(strings.TrimSuffix(name, ".json.gz"), "!")
-		if len(f) != 5 || f[0] != submitter || f[1] != domain || !strings.HasSuffix(name, ".json.gz") {
-			t.Errorf("attachment name %q", name)
-		}
-		if part.Header.Get("Content-Transfer-Encoding") != "base64" {
-			t.Errorf("attachment encoding %q", part.Header.Get("Content-Transfer-Encoding"))
-		}
-		zr, err := gzip.NewReader(base64.NewDecoder(base64.StdEncoding, part))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var r tlsrpt.Report
-		if err := json.NewDecoder(zr).Decode(&r); err != nil {
-			t.Fatal(err)
-		}
-		return domain, r
 	}
 }

@@ -2,24 +2,15 @@ package usermsg
 
 import (
 	"bytes"
-	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/sealgate/sealgate/crypto/mimelimit"
+	"github.com/sealgate/sealgate/crypto/mimelimit/mimelimittest"
 )
 
 func nested(depth int) string {
-	var b strings.Builder
-	b.WriteString("From: Sender <sender@example.org>\r\nSubject: nested\r\n")
-	for i := 0; i < depth; i++ {
-		fmt.Fprintf(&b, "Content-Type: multipart/mixed; boundary=\"b%d\"\r\n\r\n--b%d\r\n", i, i)
-	}
-	b.WriteString("Content-Type: text/plain\r\n\r\ninnermost\r\n")
-	for i := depth - 1; i >= 0; i-- {
-		fmt.Fprintf(&b, "--b%d--\r\n", i)
-	}
-	return b.String()
+	return string(mimelimittest.Nested("From: Sender <sender@example.org>\r\nSubject: nested\r\n", depth))
 }
 
 // A message beyond the structure bounds is shown as its header and one attachment holding its

@@ -15,13 +15,8 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	sess := sessionOf(r)
 	box := r.PostFormValue("box")
-	mb, err := s.mailbox(r, box)
-	if errors.Is(err, mailstore.ErrNotFound) {
-		s.fail(w, r, http.StatusNotFound, "No such folder.")
-		return
-	}
-	if err != nil {
-		s.internal(w, r, "mailbox", err)
+	mb, ok := s.openBox(w, r, box)
+	if !ok {
 		return
 	}
 	var uids []uint32
@@ -43,6 +38,7 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request) {
 		_, err := s.opts.Store.UpdateFlags(ctx, mb.ID, uids, mailstore.FlagChange{Op: op, Flags: f})
 		return err
 	}
+	var err error
 	notice := ""
 	switch op {
 	case "seen":

@@ -8,19 +8,9 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-// requirePeer skips a test whose outside tool is missing, unless SEALGATE_REQUIRE_PEERS is set.
-func requirePeer(t *testing.T, what, path string) {
-	t.Helper()
-	if _, err := os.Stat(path); err == nil {
-		return
-	}
-	if os.Getenv("SEALGATE_REQUIRE_PEERS") != "" {
-		t.Fatalf("%s is missing (%s) and SEALGATE_REQUIRE_PEERS is set", what, path)
-	}
-	t.Skipf("%s is missing (%s)", what, path)
-}
+	"github.com/sealgate/sealgate/internal/peertest"
+)
 
 const hostileNewsletter = `From: News <news@evil.test>
 To: alice@example.test
@@ -55,14 +45,14 @@ func TestBrowserE2E(t *testing.T) {
 	if chromium == "" {
 		chromium = "/usr/bin/chromium"
 	}
-	requirePeer(t, "chromium", chromium)
+	peertest.RequireFile(t, "chromium", chromium)
 	node, err := exec.LookPath("node")
 	if err != nil {
 		node = "/nonexistent/node"
 	}
-	requirePeer(t, "node", node)
+	peertest.RequireFile(t, "node", node)
 	dir, _ := filepath.Abs("e2e")
-	requirePeer(t, "playwright-core (run npm ci in gateway/webmail/e2e)", filepath.Join(dir, "node_modules", "playwright-core"))
+	peertest.RequireFile(t, "playwright-core (run npm ci in gateway/webmail/e2e)", filepath.Join(dir, "node_modules", "playwright-core"))
 
 	e := start(t)
 	e.deliver(t, "carol@remote.test", alice, "From: Carol <carol@remote.test>\nTo: alice@example.test\nSubject: Team meeting moved to 3pm\n\nSee you there.\n")

@@ -92,17 +92,27 @@ func (s *Server) mailbox(r *http.Request, name string) (mailstore.Mailbox, error
 	return s.opts.Store.MailboxByName(r.Context(), sessionOf(r).user.ID, name)
 }
 
+// openBox is mailbox for a page about that folder: when there is none it answers the request
+// (404 for a folder that does not exist) and reports false.
+func (s *Server) openBox(w http.ResponseWriter, r *http.Request, name string) (mailstore.Mailbox, bool) {
+	mb, err := s.mailbox(r, name)
+	if errors.Is(err, mailstore.ErrNotFound) {
+		s.fail(w, r, http.StatusNotFound, "No such folder.")
+		return mb, false
+	}
+	if err != nil {
+		s.internal(w, r, "mailbox", err)
+		return mb, false
+	}
+	return mb, true
+}
+
 func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	sess := sessionOf(r)
 	q := r.URL.Query()
-	mb, err := s.mailbox(r, q.Get("box"))
-	if errors.Is(err, mailstore.ErrNotFound) {
-		s.fail(w, r, http.StatusNotFound, "No such folder.")
-		return
-	}
-	if err != nil {
-		s.internal(w, r, "mailbox", err)
+	mb, ok := s.openBox(w, r, q.Get("box"))
+	if !ok {
 		return
 	}
 	folders, err := s.folders(ctx, sess.user.ID)

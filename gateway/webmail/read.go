@@ -2,7 +2,6 @@ package webmail
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -28,13 +27,8 @@ type loaded struct {
 // load finds box/uid of the query among the user's messages and parses it.
 func (s *Server) load(w http.ResponseWriter, r *http.Request, q url.Values) (*loaded, bool) {
 	ctx := r.Context()
-	mb, err := s.mailbox(r, q.Get("box"))
-	if errors.Is(err, mailstore.ErrNotFound) {
-		s.fail(w, r, http.StatusNotFound, "No such folder.")
-		return nil, false
-	}
-	if err != nil {
-		s.internal(w, r, "mailbox", err)
+	mb, ok := s.openBox(w, r, q.Get("box"))
+	if !ok {
 		return nil, false
 	}
 	uid, err := strconv.ParseUint(q.Get("uid"), 10, 32)

@@ -28,33 +28,16 @@ g --armor --export old@keys.test > gpg-expired-pub.asc
 printf 'correct horse\n' > passphrase.txt
 
 # X.509 (OpenSSL 3): a CA, then RSA, ECDSA P-256 and Ed25519 end-entity certificates.
-cat > ext.cnf <<'EOC'
-[ee]
-basicConstraints = CA:FALSE
-keyUsage = digitalSignature, keyEncipherment
-extendedKeyUsage = emailProtection
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
-subjectAltName = email:copy
-[ecee]
-basicConstraints = CA:FALSE
-keyUsage = digitalSignature, keyAgreement
-extendedKeyUsage = emailProtection
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
-subjectAltName = email:copy
-[edee]
-basicConstraints = CA:FALSE
-keyUsage = digitalSignature
-extendedKeyUsage = emailProtection
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
-subjectAltName = email:copy
-[noemail]
-basicConstraints = CA:FALSE
-keyUsage = digitalSignature, keyEncipherment
-extendedKeyUsage = emailProtection
-EOC
+ee() { # section keyUsage: an end-entity certificate for mail protection, its address in it
+  printf '[%s]\nbasicConstraints = CA:FALSE\nkeyUsage = %s\nextendedKeyUsage = emailProtection\n' "$1" "$2"
+  printf 'subjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid\nsubjectAltName = email:copy\n'
+}
+{
+  ee ee "digitalSignature, keyEncipherment"
+  ee ecee "digitalSignature, keyAgreement"
+  ee edee "digitalSignature"
+  printf '[noemail]\nbasicConstraints = CA:FALSE\nkeyUsage = digitalSignature, keyEncipherment\nextendedKeyUsage = emailProtection\n'
+} > ext.cnf
 openssl req -x509 -newkey rsa:2048 -nodes -keyout ca-key.pem -out ca.pem -days 7300 \
   -subj "/O=Sealgate Keys Test/CN=Keys Test CA" -addext basicConstraints=critical,CA:TRUE \
   -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 
@@ -31,75 +32,74 @@ func aliasCmd(g *globals) *cobra.Command {
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, s, err := g.openStore()
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			key, shown, err := aliasKey(args[0], cfg.IsLocalDomain)
-			if err != nil {
-				return err
-			}
-			var targets []string
-			var parsed []address.Address
-			for _, t := range args[1:] {
-				ta, err := address.Parse(t)
-				if err != nil || ta.IsLiteral() {
-					return fmt.Errorf("target %q is not a valid address", t)
-				}
-				targets = append(targets, ta.String())
-				parsed = append(parsed, ta)
-			}
-			dir := addressing.New(addressing.Options{Store: s, IsLocalDomain: cfg.IsLocalDomain,
-				Subaddressing: cfg.Subaddressing(), Postmaster: cfg.Addressing.Postmaster})
-			if err := dir.CheckTargets(context.Background(), key, parsed); err != nil {
-				return errors.New(strings.TrimPrefix(err.Error(), addressing.ErrUnknown.Error()+": "))
-			}
-			err = s.SetAlias(context.Background(), key, mailstore.Alias{Address: shown, Targets: targets}, addressing.CheckLoops)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(g.env.Stdout, "%s -> %s\n", shown, strings.Join(targets, ", "))
-			return nil
-		},
-	}
-	var asJSON bool
-	list := &cobra.Command{
-		Use:   "list [--json]",
-		Short: "List aliases",
-		Args:  exactArgs(0, "no arguments"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.withStore(func(ctx context.Context, _ *config.Config, s adminStore) error {
-				return aliasList(ctx, g, s, asJSON)
+			return g.withAlias(args[0], func(ctx context.Context, cfg *config.Config, s adminStore, key, shown string) error {
+				return aliasAdd(ctx, g, cfg, s, key, shown, args[1:])
 			})
 		},
 	}
-	list.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
+	list := listCmd(g, listing[aliasJSON]{use: "list [--json]", short: "List aliases",
+		rows: storeRows(g, aliasList),
+		text: func(w io.Writer, aliases []aliasJSON) error {
+			for _, a := range aliases {
+				fmt.Fprintf(w, "%s -> %s\n", a.Address, strings.Join(a.Targets, ", "))
+			}
+			return nil
+		}})
 	del := &cobra.Command{
 		Use:   "delete ADDRESS",
 		Short: "Delete an alias",
 		Args:  exactArgs(1, "one ADDRESS"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, s, err := g.openStore()
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			key, shown, err := aliasKey(args[0], cfg.IsLocalDomain)
-			if err != nil {
-				return err
-			}
-			if err := s.DeleteAlias(context.Background(), key); errors.Is(err, mailstore.ErrNotFound) {
-				return fmt.Errorf("no alias %s", shown)
-			} else if err != nil {
-				return err
-			}
-			fmt.Fprintf(g.env.Stdout, "deleted %s\n", shown)
-			return nil
+			return g.withAlias(args[0], func(ctx context.Context, _ *config.Config, s adminStore, key, shown string) error {
+				if err := s.DeleteAlias(ctx, key); errors.Is(err, mailstore.ErrNotFound) {
+					return fmt.Errorf("no alias %s", shown)
+				} else if err != nil {
+					return err
+				}
+				fmt.Fprintf(g.env.Stdout, "deleted %s\n", shown)
+				return nil
+			})
 		},
 	}
 	c.AddCommand(add, list, del)
 	return c
+}
+
+// withAlias runs f with the mail store and the key and shown form of the alias address arg
+// (see aliasKey).
+func (g *globals) withAlias(arg string, f func(ctx context.Context, cfg *config.Config, s adminStore, key, shown string) error) error {
+	return g.withStore(func(ctx context.Context, cfg *config.Config, s adminStore) error {
+		key, shown, err := aliasKey(arg, cfg.IsLocalDomain)
+		if err != nil {
+			return err
+		}
+		return f(ctx, cfg, s, key, shown)
+	})
+}
+
+// aliasAdd makes the alias key (shown as shown) deliver to the targets args, after checking
+// that each takes mail and that no loop results.
+func aliasAdd(ctx context.Context, g *globals, cfg *config.Config, s adminStore, key, shown string, args []string) error {
+	var targets []string
+	var parsed []address.Address
+	for _, t := range args {
+		ta, err := address.Parse(t)
+		if err != nil || ta.IsLiteral() {
+			return fmt.Errorf("target %q is not a valid address", t)
+		}
+		targets = append(targets, ta.String())
+		parsed = append(parsed, ta)
+	}
+	dir := addressing.New(addressing.Options{Store: s, IsLocalDomain: cfg.IsLocalDomain,
+		Subaddressing: cfg.Subaddressing(), Postmaster: cfg.Addressing.Postmaster})
+	if err := dir.CheckTargets(ctx, key, parsed); err != nil {
+		return errors.New(strings.TrimPrefix(err.Error(), addressing.ErrUnknown.Error()+": "))
+	}
+	if err := s.SetAlias(ctx, key, mailstore.Alias{Address: shown, Targets: targets}, addressing.CheckLoops); err != nil {
+		return err
+	}
+	fmt.Fprintf(g.env.Stdout, "%s -> %s\n", shown, strings.Join(targets, ", "))
+	return nil
 }
 
 // aliasJSON is one alias in `alias list --json`; a catch-all's address is "@DOMAIN".
@@ -108,11 +108,11 @@ type aliasJSON struct {
 	Targets []string `json:"targets"`
 }
 
-// aliasList prints every alias, sorted by its key.
-func aliasList(ctx context.Context, g *globals, s adminStore, asJSON bool) error {
+// aliasList is every alias, sorted by its key.
+func aliasList(ctx context.Context, s adminStore, _ []string) ([]aliasJSON, error) {
 	all, err := s.Aliases(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	keys := make([]string, 0, len(all))
 	for k := range all {
@@ -123,13 +123,7 @@ func aliasList(ctx context.Context, g *globals, s adminStore, asJSON bool) error
 	for _, k := range keys {
 		out = append(out, aliasJSON{Address: all[k].Address, Targets: append([]string{}, all[k].Targets...)})
 	}
-	if asJSON {
-		return g.printJSON(out)
-	}
-	for _, a := range out {
-		fmt.Fprintf(g.env.Stdout, "%s -> %s\n", a.Address, strings.Join(a.Targets, ", "))
-	}
-	return nil
+	return out, nil
 }
 
 // aliasKey validates an alias address (or "@domain" for a catch-all) in a local domain.

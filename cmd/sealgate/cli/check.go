@@ -50,10 +50,7 @@ func checkCmd(g *globals) *cobra.Command {
 // checkSecrets runs gateway.CheckSecrets with the master key in use. Without a master key
 // file there is nothing sealed to check (and check does not make one).
 func (g *globals) checkSecrets(ctx context.Context, cfg *config.Config) ([]string, error) {
-	path := g.masterKeyFile()
-	if path == "" {
-		path = cfg.Keys.MasterKeyPath(g.dataDir)
-	}
+	path := g.masterKeyPath(cfg)
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}

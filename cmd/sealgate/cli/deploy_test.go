@@ -7,18 +7,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sealgate/sealgate/internal/peertest"
 )
 
 // TestSystemdUnitsVerify: the units in docs/dist pass `systemd-analyze verify` without a
 // warning (an unknown or misspelt option is only a warning there), with ExecStart pointed at
 // an executable that exists.
 func TestSystemdUnitsVerify(t *testing.T) {
-	if _, err := exec.LookPath("systemd-analyze"); err != nil {
-		if os.Getenv("SEALGATE_REQUIRE_PEERS") != "" {
-			t.Fatal("systemd-analyze is not installed and SEALGATE_REQUIRE_PEERS is set")
-		}
-		t.Skip("systemd-analyze is not installed (apt-get install systemd)")
-	}
+	peertest.Require(t, "systemd-analyze") // apt-get install systemd
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)

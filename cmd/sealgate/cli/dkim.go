@@ -14,29 +14,26 @@ import (
 	"github.com/sealgate/sealgate/keys"
 )
 
-// dkimKeys opens the DKIM key store of [storage] (the data directory, or the shared
-// database) and returns it with the function that closes it.
-func (g *globals) dkimKeys() (*mailauth.DKIMKeys, func() error, error) {
+// withDKIMKeys runs f with the DKIM key store of [storage] (the data directory, or the shared
+// database), and closes it after.
+func (g *globals) withDKIMKeys(f func(k *mailauth.DKIMKeys) error) error {
 	cfg, err := g.loadConfig()
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	if err := gateway.OpenDataDir(g.dataDir); err != nil {
-		return nil, nil, err
+		return err
 	}
-	path := g.masterKeyFile()
-	if path == "" {
-		path = cfg.Keys.MasterKeyPath(g.dataDir)
-	}
-	mk, err := keys.LoadOrCreateMasterKey(path)
+	mk, err := keys.LoadOrCreateMasterKey(g.masterKeyPath(cfg))
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	files, err := gateway.OpenSharedFiles(context.Background(), cfg.Storage, g.dataDir)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	return &mailauth.DKIMKeys{Files: files, MasterKey: mk}, files.Close, nil
+	defer files.Close()
+	return f(&mailauth.DKIMKeys{Files: files, MasterKey: mk})
 }
 
 // dkimJSON is one record of `dkim show --json`; the active one (used for signing) is first.
@@ -57,21 +54,18 @@ func dkimCmd(g *globals) *cobra.Command {
 		Short: "Make a DKIM signing key for DOMAIN and print the DNS TXT record to publish",
 		Args:  exactArgs(1, "one DOMAIN"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			k, closeKeys, err := g.dkimKeys()
-			if err != nil {
-				return err
-			}
-			defer closeKeys()
 			sel := selector
 			if sel == "" {
 				sel = "sg" + time.Now().UTC().Format("20060102")
 			}
-			rec, err := k.Generate(args[0], sel)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(g.env.Stdout, dkimZone(rec))
-			return nil
+			return g.withDKIMKeys(func(k *mailauth.DKIMKeys) error {
+				rec, err := k.Generate(args[0], sel)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(g.env.Stdout, dkimZone(rec))
+				return nil
+			})
 		},
 	}
 	gen.Flags().StringVar(&selector, "selector", "", `selector (default "sg" and today's date)`)
@@ -81,33 +75,30 @@ func dkimCmd(g *globals) *cobra.Command {
 		Short: "Print DOMAIN's DKIM TXT records, the one used for signing first",
 		Args:  exactArgs(1, "one DOMAIN"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			k, closeKeys, err := g.dkimKeys()
-			if err != nil {
-				return err
-			}
-			defer closeKeys()
-			recs, err := k.Records(args[0])
-			switch {
-			case errors.Is(err, mailauth.ErrNoDKIMKey) && asJSON:
-				recs, err = nil, nil
-			case errors.Is(err, mailauth.ErrNoDKIMKey):
-				return fmt.Errorf("no DKIM key for %s; make one with: sealgate dkim generate %s", args[0], args[0])
-			}
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				out := make([]dkimJSON, 0, len(recs))
-				for i, r := range recs {
-					sel, dom, _ := strings.Cut(r.Name, "._domainkey.")
-					out = append(out, dkimJSON{Domain: dom, Selector: sel, Name: r.Name, Type: "TXT", Value: r.Value, Active: i == 0})
+			return g.withDKIMKeys(func(k *mailauth.DKIMKeys) error {
+				recs, err := k.Records(args[0])
+				switch {
+				case errors.Is(err, mailauth.ErrNoDKIMKey) && asJSON:
+					recs, err = nil, nil
+				case errors.Is(err, mailauth.ErrNoDKIMKey):
+					return fmt.Errorf("no DKIM key for %s; make one with: sealgate dkim generate %s", args[0], args[0])
 				}
-				return g.printJSON(out)
-			}
-			for _, r := range recs {
-				fmt.Fprintln(g.env.Stdout, dkimZone(r))
-			}
-			return nil
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					out := make([]dkimJSON, 0, len(recs))
+					for i, r := range recs {
+						sel, dom, _ := strings.Cut(r.Name, "._domainkey.")
+						out = append(out, dkimJSON{Domain: dom, Selector: sel, Name: r.Name, Type: "TXT", Value: r.Value, Active: i == 0})
+					}
+					return g.printJSON(out)
+				}
+				for _, r := range recs {
+					fmt.Fprintln(g.env.Stdout, dkimZone(r))
+				}
+				return nil
+			})
 		},
 	}
 	show.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -44,11 +45,7 @@ func dnsCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if asJSON {
-				var flat []dnsrecords.Record
-				for _, recs := range all {
-					flat = append(flat, recs...)
-				}
-				return g.printJSON(flat)
+				return g.printJSON(slices.Concat(all...))
 			}
 			for i, recs := range all {
 				if i > 0 {
@@ -72,10 +69,7 @@ func dnsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var recs []dnsrecords.Record
-			for _, r := range all {
-				recs = append(recs, r...)
-			}
+			recs := slices.Concat(all...)
 			cfg, err := g.loadConfig()
 			if err != nil {
 				return err

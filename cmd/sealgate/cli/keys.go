@@ -28,11 +28,7 @@ func (g *globals) openKeyring() (*keys.Keyring, error) {
 	if err := gateway.OpenDataDir(g.dataDir); err != nil {
 		return nil, err
 	}
-	mkPath := g.masterKeyFile()
-	if mkPath == "" {
-		mkPath = cfg.Keys.MasterKeyPath(g.dataDir)
-	}
-	mk, err := keys.LoadOrCreateMasterKey(mkPath)
+	mk, err := keys.LoadOrCreateMasterKey(g.masterKeyPath(cfg))
 	if err != nil {
 		return nil, err
 	}
@@ -271,33 +267,22 @@ type listRow struct {
 }
 
 func keysListCmd(g *globals) *cobra.Command {
-	var asJSON bool
-	cmd := &cobra.Command{
-		Use:   "list [ADDRESS] [--json]",
-		Short: "List keys and certificates with their trust and state",
-		Args:  cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.withKeyring(func(ctx context.Context, kr *keys.Keyring) error {
-				return keysList(ctx, g, kr, args, asJSON)
-			})
-		},
-	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
-	return cmd
+	return listCmd(g, listing[listRow]{use: "list [ADDRESS] [--json]", short: "List keys and certificates with their trust and state",
+		args: cobra.MaximumNArgs(1), rows: keyringRows(g, keysList), text: keysTable})
 }
 
-// keysList prints the entries of the keyring, of one address when args names one.
-func keysList(ctx context.Context, g *globals, kr *keys.Keyring, args []string, asJSON bool) error {
+// keysList is the entries of the keyring, of one address when args names one.
+func keysList(ctx context.Context, kr *keys.Keyring, args []string) ([]listRow, error) {
 	var err error
 	filter := ""
 	if len(args) == 1 {
 		if filter, err = kr.NormalizeAddress(args[0]); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	es, err := kr.List(ctx, filter)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	now := kr.Now()
 	rows := []listRow{}
@@ -320,10 +305,12 @@ func keysList(ctx context.Context, g *globals, kr *keys.Keyring, args []string, 
 			rows = append(rows, r)
 		}
 	}
-	if asJSON {
-		return g.printJSON(rows)
-	}
-	tw := tabwriter.NewWriter(g.env.Stdout, 0, 4, 2, ' ', 0)
+	return rows, nil
+}
+
+// keysTable is the text form of keys list: a table with a heading.
+func keysTable(w io.Writer, rows []listRow) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ADDRESS\tSCHEME\tFINGERPRINT\tALGORITHM\tSECRET\tEXPIRES\tTRUST\tSTATE")
 	for _, r := range rows {
 		addr, exp, sec := r.Address, "never", "no"
@@ -402,35 +389,23 @@ type pendingJSON struct {
 }
 
 func keysPendingCmd(g *globals) *cobra.Command {
-	var asJSON bool
-	c := &cobra.Command{
-		Use:   "pending [--json]",
-		Short: "List keys seen in mail that differ from an address's verified key",
-		Args:  exactArgs(0, "no arguments"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.withKeyring(func(ctx context.Context, kr *keys.Keyring) error {
-				ps, err := kr.Pending(ctx)
-				if err != nil {
-					return err
-				}
-				out := make([]pendingJSON, 0, len(ps))
-				for _, p := range ps {
-					out = append(out, pendingJSON{At: jsonTime(p.At), Address: p.Address, Scheme: string(p.Scheme),
-						VerifiedFingerprint: p.OldFingerprint, NewFingerprint: p.NewFingerprint, Source: p.Source})
-				}
-				if asJSON {
-					return g.printJSON(out)
-				}
-				for _, p := range out {
-					fmt.Fprintf(g.env.Stdout, "%s\t%s\t%s\tverified %s\tnew %s\tfrom %s\n", p.At, p.Address, p.Scheme,
-						p.VerifiedFingerprint, p.NewFingerprint, p.Source)
-				}
-				return nil
-			})
-		},
-	}
-	c.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
-	return c
+	return listCmd(g, listing[pendingJSON]{use: "pending [--json]", short: "List keys seen in mail that differ from an address's verified key",
+		rows: keyringRows(g, func(ctx context.Context, kr *keys.Keyring, _ []string) ([]pendingJSON, error) {
+			ps, err := kr.Pending(ctx)
+			out := make([]pendingJSON, 0, len(ps))
+			for _, p := range ps {
+				out = append(out, pendingJSON{At: jsonTime(p.At), Address: p.Address, Scheme: string(p.Scheme),
+					VerifiedFingerprint: p.OldFingerprint, NewFingerprint: p.NewFingerprint, Source: p.Source})
+			}
+			return out, err
+		}),
+		text: func(w io.Writer, out []pendingJSON) error {
+			for _, p := range out {
+				fmt.Fprintf(w, "%s\t%s\t%s\tverified %s\tnew %s\tfrom %s\n", p.At, p.Address, p.Scheme,
+					p.VerifiedFingerprint, p.NewFingerprint, p.Source)
+			}
+			return nil
+		}})
 }
 
 // auditJSON is one record of `keys audit --json`.
@@ -443,31 +418,19 @@ type auditJSON struct {
 }
 
 func keysAuditCmd(g *globals) *cobra.Command {
-	var asJSON bool
-	c := &cobra.Command{
-		Use:   "audit [--json]",
-		Short: "Print the key audit log: who changed which key, and when",
-		Args:  exactArgs(0, "no arguments"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.withKeyring(func(ctx context.Context, kr *keys.Keyring) error {
-				as, err := kr.Audit(ctx)
-				if err != nil {
-					return err
-				}
-				out := make([]auditJSON, 0, len(as))
-				for _, a := range as {
-					out = append(out, auditJSON{At: jsonTime(a.At), Actor: a.Actor, Action: a.Action, Fingerprint: a.Fingerprint, Detail: a.Detail})
-				}
-				if asJSON {
-					return g.printJSON(out)
-				}
-				for _, a := range out {
-					fmt.Fprintf(g.env.Stdout, "%s\t%s\t%s\t%s\t%s\n", a.At, a.Actor, a.Action, a.Fingerprint, a.Detail)
-				}
-				return nil
-			})
-		},
-	}
-	c.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
-	return c
+	return listCmd(g, listing[auditJSON]{use: "audit [--json]", short: "Print the key audit log: who changed which key, and when",
+		rows: keyringRows(g, func(ctx context.Context, kr *keys.Keyring, _ []string) ([]auditJSON, error) {
+			as, err := kr.Audit(ctx)
+			out := make([]auditJSON, 0, len(as))
+			for _, a := range as {
+				out = append(out, auditJSON{At: jsonTime(a.At), Actor: a.Actor, Action: a.Action, Fingerprint: a.Fingerprint, Detail: a.Detail})
+			}
+			return out, err
+		}),
+		text: func(w io.Writer, out []auditJSON) error {
+			for _, a := range out {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", a.At, a.Actor, a.Action, a.Fingerprint, a.Detail)
+			}
+			return nil
+		}})
 }

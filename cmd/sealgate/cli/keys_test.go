@@ -2,8 +2,6 @@ package cli
 
 import (
 	"encoding/json"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +12,8 @@ import (
 	"time"
 
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
+	"github.com/sealgate/sealgate/internal/peertest"
+	"github.com/sealgate/sealgate/internal/wiretest"
 	"github.com/sealgate/sealgate/keys"
 )
 
@@ -201,15 +201,8 @@ func TestKeysCLIWithRunningServerWKD(t *testing.T) {
 	env := gatewaytest.Start(t)
 	base := "http://" + env.GW.Addr("http")
 	get := func(host, path string) (int, []byte) {
-		req, _ := http.NewRequest("GET", base+path, nil)
-		req.Host = host
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, b
+		code, _, body := wiretest.Get(t, nil, base+path, host)
+		return code, body
 	}
 	hu := "/.well-known/openpgpkey/example.test/hu/" + keys.WKDHash("carol") + "?l=carol"
 	if code, _ := get("openpgpkey.example.test", hu); code != 404 {
@@ -229,28 +222,10 @@ func TestKeysCLIWithRunningServerWKD(t *testing.T) {
 		t.Fatalf("direct WKD: %d", code)
 	}
 
-	if _, err := exec.LookPath("gpg"); err != nil {
-		if os.Getenv("SEALGATE_REQUIRE_PEERS") != "" {
-			t.Fatal("gpg is not installed and SEALGATE_REQUIRE_PEERS is set")
-		}
-		t.Skip("gpg is not installed")
-	}
-	home, err := os.MkdirTemp("", "sgw")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		exec.Command("gpgconf", "--homedir", home, "--kill", "all").Run()
-		os.RemoveAll(home)
-	})
-	keyFile := filepath.Join(home, "served.gpg")
-	os.WriteFile(keyFile, body, 0o600)
-	if out, err := exec.Command("gpg", "--homedir", home, "--batch", "--import", keyFile).CombinedOutput(); err != nil {
-		t.Fatalf("gpg --import: %v\n%s", err, out)
-	}
-	out, err := exec.Command("gpg", "--homedir", home, "--batch", "--with-colons", "--list-keys", "carol@example.test").Output()
-	if err != nil || !strings.Contains(string(out), "fpr:::::::::"+fpr+":") {
-		t.Fatalf("gpg sees %s (%v), want %s", out, err, fpr)
+	g := peertest.NewGPG(t)
+	g.MustRun(body, "--import")
+	if out := g.MustRun(nil, "--with-colons", "--list-keys", "carol@example.test"); !strings.Contains(string(out), "fpr:::::::::"+fpr+":") {
+		t.Fatalf("gpg sees %s, want %s", out, fpr)
 	}
 
 	// A revocation by the CLI takes effect in the running server too.

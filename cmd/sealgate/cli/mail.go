@@ -257,19 +257,16 @@ func mailFoldersCmd(g *globals, f *mailFlags) *cobra.Command {
 		Short: "List folders with message and unread counts",
 		Args:  exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			mb, err := f.open(g, cmd)
-			if err != nil {
-				return err
-			}
-			defer mb.Close()
-			folders, err := mb.Folders()
-			if err != nil {
-				return err
-			}
-			for _, fo := range folders {
-				fmt.Fprintf(g.env.Stdout, "%-20s %6d messages %6d unread\n", fo.Name, fo.Messages, fo.Unseen)
-			}
-			return nil
+			return f.withMailbox(g, cmd, func(mb *mailclient.Mailbox) error {
+				folders, err := mb.Folders()
+				if err != nil {
+					return err
+				}
+				for _, fo := range folders {
+					fmt.Fprintf(g.env.Stdout, "%-20s %6d messages %6d unread\n", fo.Name, fo.Messages, fo.Unseen)
+				}
+				return nil
+			})
 		},
 	}
 }
@@ -280,33 +277,30 @@ func mailListCmd(g *globals, f *mailFlags) *cobra.Command {
 		Short: "List the messages of a folder (headers only: nothing is downloaded)",
 		Args:  exactArgs(0, "no arguments (use --folder)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			mb, err := f.open(g, cmd)
-			if err != nil {
-				return err
-			}
-			defer mb.Close()
-			msgs, err := mb.List(f.folder)
-			if err != nil {
-				return err
-			}
-			if len(msgs) == 0 {
-				fmt.Fprintf(g.env.Stdout, "No messages in %s.\n", f.folder)
-			}
-			for _, m := range msgs {
-				mark := " "
-				switch {
-				case m.Flagged:
-					mark = "!"
-				case !m.Seen:
-					mark = "N"
+			return f.withMailbox(g, cmd, func(mb *mailclient.Mailbox) error {
+				msgs, err := mb.List(f.folder)
+				if err != nil {
+					return err
 				}
-				subject := m.Subject
-				if subject == "" {
-					subject = "(no subject)"
+				if len(msgs) == 0 {
+					fmt.Fprintf(g.env.Stdout, "No messages in %s.\n", f.folder)
 				}
-				fmt.Fprintf(g.env.Stdout, "%s %3d  %-16s  %-28.28s  %s  (%s)\n", mark, m.Num, m.Date.Local().Format("2006-01-02 15:04"), m.From, subject, sizeText(m.Size))
-			}
-			return nil
+				for _, m := range msgs {
+					mark := " "
+					switch {
+					case m.Flagged:
+						mark = "!"
+					case !m.Seen:
+						mark = "N"
+					}
+					subject := m.Subject
+					if subject == "" {
+						subject = "(no subject)"
+					}
+					fmt.Fprintf(g.env.Stdout, "%s %3d  %-16s  %-28.28s  %s  (%s)\n", mark, m.Num, m.Date.Local().Format("2006-01-02 15:04"), m.From, subject, sizeText(m.Size))
+				}
+				return nil
+			})
 		},
 	}
 }
@@ -329,35 +323,56 @@ func messageNumber(s string) (uint32, error) {
 	return uint32(n), nil
 }
 
-// open connects to the IMAP server with the command's settings.
-func (f *mailFlags) open(g *globals, cmd *cobra.Command) (*mailclient.Mailbox, error) {
+// withMailbox runs fn connected to the IMAP server with the command's settings, and logs out
+// after.
+func (f *mailFlags) withMailbox(g *globals, cmd *cobra.Command, fn func(mb *mailclient.Mailbox) error) error {
 	cfg, err := f.config(g, cmd)
 	if err != nil {
-		return nil, err
-	}
-	return mailclient.Open(cfg)
-}
-
-// fetch downloads and parses message arg of the folder.
-func (f *mailFlags) fetch(cfg mailclient.Config, arg string) (*usermsg.Message, error) {
-	n, err := messageNumber(arg)
-	if err != nil {
-		return nil, err
+		return err
 	}
 	mb, err := mailclient.Open(cfg)
 	if err != nil {
-		return nil, err
+		return err
+	}
+	defer mb.Close()
+	return fn(mb)
+}
+
+// message reads the command's settings, then downloads and parses message arg of the folder.
+func (f *mailFlags) message(g *globals, cmd *cobra.Command, arg string) (mailclient.Config, *usermsg.Message, error) {
+	cfg, err := f.config(g, cmd)
+	if err != nil {
+		return cfg, nil, err
+	}
+	n, err := messageNumber(arg)
+	if err != nil {
+		return cfg, nil, err
+	}
+	mb, err := mailclient.Open(cfg)
+	if err != nil {
+		return cfg, nil, err
 	}
 	defer mb.Close()
 	raw, err := mb.Fetch(f.folder, n)
 	if err != nil {
-		return nil, err
+		return cfg, nil, err
 	}
 	m, err := usermsg.Parse(strings.NewReader(string(raw)))
 	if m == nil {
-		return nil, fmt.Errorf("message %d cannot be read: %v", n, err)
+		return cfg, nil, fmt.Errorf("message %d cannot be read: %v", n, err)
 	}
-	return m, nil
+	return cfg, m, nil
+}
+
+// answer sends d, a reply to or a forward of a message, with the user's text before what d
+// quotes.
+func (f *mailFlags) answer(g *globals, cfg mailclient.Config, d usermsg.Draft, edit bool) error {
+	d.Hostname = hostOf(cfg.User)
+	var err error
+	if d.Text, err = f.text(g, d.Text, edit); err != nil {
+		return err
+	}
+	return submit(g, cfg, d)
 }
 
 var stripTags = bluemonday.StrictPolicy()
@@ -368,11 +383,7 @@ func mailReadCmd(g *globals, f *mailFlags) *cobra.Command {
 		Short: "Show message N of the folder, with its security result",
 		Args:  exactArgs(1, "one message number"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := f.config(g, cmd)
-			if err != nil {
-				return err
-			}
-			m, err := f.fetch(cfg, args[0])
+			_, m, err := f.message(g, cmd, args[0])
 			if err != nil {
 				return err
 			}
@@ -422,20 +433,11 @@ func mailReplyCmd(g *globals, f *mailFlags) *cobra.Command {
 		Short: "Reply to message N; your text comes from standard input, or $EDITOR on a terminal",
 		Args:  exactArgs(1, "one message number"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := f.config(g, cmd)
+			cfg, m, err := f.message(g, cmd, args[0])
 			if err != nil {
 				return err
 			}
-			m, err := f.fetch(cfg, args[0])
-			if err != nil {
-				return err
-			}
-			d := usermsg.Reply(m, cfg.User, all)
-			d.Hostname = hostOf(cfg.User)
-			if d.Text, err = f.text(g, d.Text, edit); err != nil {
-				return err
-			}
-			return submit(g, cfg, d)
+			return f.answer(g, cfg, usermsg.Reply(m, cfg.User, all), edit)
 		},
 	}
 	c.Flags().BoolVar(&all, "all", false, "reply to every recipient too")
@@ -454,20 +456,13 @@ func mailForwardCmd(g *globals, f *mailFlags) *cobra.Command {
 			if len(to) == 0 {
 				return errors.New("forward: give --to ADDRESS")
 			}
-			cfg, err := f.config(g, cmd)
-			if err != nil {
-				return err
-			}
-			m, err := f.fetch(cfg, args[0])
+			cfg, m, err := f.message(g, cmd, args[0])
 			if err != nil {
 				return err
 			}
 			d := usermsg.Forward(m, cfg.User)
-			d.To, d.Hostname = to, hostOf(cfg.User)
-			if d.Text, err = f.text(g, d.Text, edit); err != nil {
-				return err
-			}
-			return submit(g, cfg, d)
+			d.To = to
+			return f.answer(g, cfg, d, edit)
 		},
 	}
 	c.Flags().StringArrayVar(&to, "to", nil, "recipient (repeat for more)")

@@ -3,7 +3,10 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/keys"
@@ -48,3 +51,63 @@ func (g *globals) printJSON(v any) error {
 
 // jsonTime is how --json prints a time.
 func jsonTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// listing is a command that prints a list: with --json one JSON array of its rows (see
+// printJSON; never null), else the text form.
+type listing[T any] struct {
+	use, short string
+	args       cobra.PositionalArgs // nil: no arguments
+	rows       func(args []string) ([]T, error)
+	text       func(w io.Writer, rows []T) error
+}
+
+// listCmd makes the command of l, with its --json flag.
+func listCmd[T any](g *globals, l listing[T]) *cobra.Command {
+	var asJSON bool
+	args := l.args
+	if args == nil {
+		args = exactArgs(0, "no arguments")
+	}
+	c := &cobra.Command{
+		Use:   l.use,
+		Short: l.short,
+		Args:  args,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rows, err := l.rows(args)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				if rows == nil {
+					rows = []T{}
+				}
+				return g.printJSON(rows)
+			}
+			return l.text(g.env.Stdout, rows)
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
+	return c
+}
+
+// storeRows reads the rows of a listing from the mail store (see withStore).
+func storeRows[T any](g *globals, f func(ctx context.Context, s adminStore, args []string) ([]T, error)) func([]string) ([]T, error) {
+	return func(args []string) (rows []T, err error) {
+		err = g.withStore(func(ctx context.Context, _ *config.Config, s adminStore) error {
+			rows, err = f(ctx, s, args)
+			return err
+		})
+		return rows, err
+	}
+}
+
+// keyringRows reads the rows of a listing from the keyring (see withKeyring).
+func keyringRows[T any](g *globals, f func(ctx context.Context, kr *keys.Keyring, args []string) ([]T, error)) func([]string) ([]T, error) {
+	return func(args []string) (rows []T, err error) {
+		err = g.withKeyring(func(ctx context.Context, kr *keys.Keyring) error {
+			rows, err = f(ctx, kr, args)
+			return err
+		})
+		return rows, err
+	}
+}

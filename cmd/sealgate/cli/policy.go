@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -65,38 +66,33 @@ func policyCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	var asJSON bool
-	show := &cobra.Command{
-		Use:   "show SCOPE [--json]",
-		Short: "Show the effective policy of a scope and where each value comes from",
-		Args:  exactArgs(1, "one SCOPE"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+	show := listCmd(g, listing[policyJSON]{use: "show SCOPE [--json]", short: "Show the effective policy of a scope and where each value comes from",
+		args: exactArgs(1, "one SCOPE"),
+		rows: func(args []string) ([]policyJSON, error) {
 			scope, err := policy.ParseScope(args[0])
 			if err != nil {
-				return err
+				return nil, err
 			}
-			return g.withStore(func(ctx context.Context, _ *config.Config, s adminStore) error {
+			return storeRows(g, func(ctx context.Context, s adminStore, _ []string) ([]policyJSON, error) {
 				stored, err := s.PolicySettings(ctx)
 				if err != nil {
-					return err
+					return nil, err
 				}
-				out := []policyJSON{}
+				var out []policyJSON
 				for _, v := range policy.Settings(stored).Effective(scope) {
 					out = append(out, policyJSON{Key: v.Key, Value: v.Value, Source: v.Source})
 				}
-				if asJSON {
-					return g.printJSON(out)
-				}
-				tw := tabwriter.NewWriter(g.env.Stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "KEY\tVALUE\tFROM")
-				for _, v := range out {
-					fmt.Fprintf(tw, "%s\t%s\t%s\n", v.Key, v.Value, v.Source)
-				}
-				return tw.Flush()
-			})
+				return out, nil
+			})(args)
 		},
-	}
-	show.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
+		text: func(w io.Writer, out []policyJSON) error {
+			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "KEY\tVALUE\tFROM")
+			for _, v := range out {
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", v.Key, v.Value, v.Source)
+			}
+			return tw.Flush()
+		}})
 	c.AddCommand(set, show, explainCmd(g))
 	return c
 }
@@ -191,11 +187,7 @@ func arrivalWords(a policy.Arrival) string {
 
 // openKeyringRO opens the keyring [storage] names for look-ups.
 func (g *globals) openKeyringRO(cfg *config.Config) (*keys.Keyring, error) {
-	path := g.masterKeyFile()
-	if path == "" {
-		path = cfg.Keys.MasterKeyPath(g.dataDir)
-	}
-	mk, err := keys.LoadOrCreateMasterKey(path)
+	mk, err := keys.LoadOrCreateMasterKey(g.masterKeyPath(cfg))
 	if err != nil {
 		return nil, err
 	}

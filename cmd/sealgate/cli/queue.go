@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -20,28 +21,19 @@ import (
 // within about a second.
 func queueCmd(g *globals) *cobra.Command {
 	c := group("queue", "Inspect and manage the outbound queue")
-	var asJSON, bounce bool
-	list := &cobra.Command{
-		Use:   "list [--json]",
-		Short: "List queued messages: ID, sender, recipients with state, attempts, next try, last error",
-		Args:  exactArgs(0, "no arguments"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.withStore(func(ctx context.Context, _ *config.Config, s adminStore) error {
-				entries, err := s.QueueEntries(ctx)
-				if err != nil {
-					return err
-				}
-				if asJSON {
-					return g.printJSON(queueJSONList(entries))
-				}
-				for _, e := range entries {
-					fmt.Fprintln(g.env.Stdout, queueLine(e))
-				}
-				return nil
-			})
-		},
-	}
-	list.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
+	var bounce bool
+	list := listCmd(g, listing[queueJSON]{use: "list [--json]",
+		short: "List queued messages: ID, sender, recipients with state, attempts, next try, last error",
+		rows: storeRows(g, func(ctx context.Context, s adminStore, _ []string) ([]queueJSON, error) {
+			entries, err := s.QueueEntries(ctx)
+			return queueJSONList(entries), err
+		}),
+		text: func(w io.Writer, entries []queueJSON) error {
+			for _, e := range entries {
+				fmt.Fprintln(w, queueLine(e))
+			}
+			return nil
+		}})
 
 	flush := &cobra.Command{
 		Use:   "flush",
@@ -133,13 +125,14 @@ func deleteWithBounce(ctx context.Context, g *globals, s adminStore, id int64) e
 	return err
 }
 
-func queueLine(e mailstore.QueueEntry) string {
+// queueLine is the text form of a queue entry: one line.
+func queueLine(e queueJSON) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d <%s>", e.ID, e.Sender)
 	for _, r := range e.Recipients {
 		fmt.Fprintf(&b, " %s:%s", r.Address, r.State)
 	}
-	fmt.Fprintf(&b, " attempts=%d next=%s", e.Attempts, e.NextAttempt.UTC().Format(time.RFC3339))
+	fmt.Fprintf(&b, " attempts=%d next=%s", e.Attempts, e.NextAttempt.Format(time.RFC3339))
 	if e.Held {
 		b.WriteString(" held")
 	}

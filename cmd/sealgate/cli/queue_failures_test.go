@@ -7,9 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/emersion/go-sasl"
-	"github.com/emersion/go-smtp"
-
 	"github.com/sealgate/sealgate/gateway"
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/delivery/deliverytest"
@@ -28,14 +25,7 @@ func TestQueueFailuresBeforeRecipients(t *testing.T) {
 		c.Outbound.Routes = map[string]string{"refuse.test": refuse.Addr, "later.test": later.Addr}
 	})
 	env.AddUser("alice@localhost", "pw")
-	c, err := smtp.DialStartTLS(env.GW.Addr("submission"), env.TLSConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Auth(sasl.NewPlainClient("", "alice@localhost", "pw")); err != nil {
-		t.Fatal(err)
-	}
+	c := env.Submission("alice@localhost", "pw")
 	rcpts := []string{"bob@refuse.test", "carol@nowhere.test", "dan@nullmx.test", "erin@later.test", "frank@later.test"}
 	if err := c.SendMail("alice@localhost", rcpts, strings.NewReader("From: alice@localhost\r\nSubject: five\r\n\r\nx\r\n")); err != nil {
 		t.Fatal(err)

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
 	"github.com/sealgate/sealgate/gateway/config"
@@ -79,14 +78,8 @@ func TestQueueCommandsAgainstRunningGateway(t *testing.T) {
 	}
 	send := func(subject string) int64 {
 		t.Helper()
-		c, err := smtp.DialStartTLS(env.GW.Addr("submission"), env.TLSConfig())
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := env.Submission("alice@localhost", "pw")
 		defer c.Close()
-		if err := c.Auth(sasl.NewPlainClient("", "alice@localhost", "pw")); err != nil {
-			t.Fatal(err)
-		}
 		before := map[int64]bool{}
 		for _, e := range queue() {
 			before[e.ID] = true

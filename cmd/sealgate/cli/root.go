@@ -87,6 +87,15 @@ func (g *globals) loadConfig() (*config.Config, error) {
 // masterKeyFile is SEALGATE_MASTER_KEY_FILE when set; "" leaves the choice to the config.
 func (g *globals) masterKeyFile() string { return g.env.Getenv("SEALGATE_MASTER_KEY_FILE") }
 
+// masterKeyPath is the master key file in use: SEALGATE_MASTER_KEY_FILE, else the one cfg
+// names (by default in the data directory).
+func (g *globals) masterKeyPath(cfg *config.Config) string {
+	if p := g.masterKeyFile(); p != "" {
+		return p
+	}
+	return cfg.Keys.MasterKeyPath(g.dataDir)
+}
+
 // readPassword reads a password from standard input: the first line, without its line end.
 func (g *globals) readPassword() (string, error) {
 	data, err := io.ReadAll(io.LimitReader(g.env.Stdin, 4096))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -111,32 +112,21 @@ func userCmd(g *globals) *cobra.Command {
 		run: func(ctx context.Context, s adminStore, a address.Address, _ string) (string, error) {
 			return "deleted", s.DeleteUser(ctx, a)
 		}})
-	var asJSON bool
-	list := &cobra.Command{
-		Use:   "list [--json]",
-		Short: "List accounts",
-		Args:  exactArgs(0, "no arguments"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.withStore(func(ctx context.Context, _ *config.Config, s adminStore) error {
-				users, err := s.Users(ctx)
-				if err != nil {
-					return err
-				}
-				out := make([]userJSON, 0, len(users))
-				for _, u := range users {
-					out = append(out, userJSON{Address: u.Address, Created: jsonTime(u.Created)})
-				}
-				if asJSON {
-					return g.printJSON(out)
-				}
-				for _, u := range out {
-					fmt.Fprintf(g.env.Stdout, "%s\tcreated %s\n", u.Address, u.Created)
-				}
-				return nil
-			})
-		},
-	}
-	list.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
+	list := listCmd(g, listing[userJSON]{use: "list [--json]", short: "List accounts",
+		rows: storeRows(g, func(ctx context.Context, s adminStore, _ []string) ([]userJSON, error) {
+			users, err := s.Users(ctx)
+			out := make([]userJSON, 0, len(users))
+			for _, u := range users {
+				out = append(out, userJSON{Address: u.Address, Created: jsonTime(u.Created)})
+			}
+			return out, err
+		}),
+		text: func(w io.Writer, users []userJSON) error {
+			for _, u := range users {
+				fmt.Fprintf(w, "%s\tcreated %s\n", u.Address, u.Created)
+			}
+			return nil
+		}})
 	c.AddCommand(add, passwd, list, del)
 	return c
 }

@@ -87,6 +87,19 @@ func WriteOuter(w io.Writer, h mimeutil.Header, protect bool) {
 	}
 }
 
+// WritePayload writes the payload header (see WritePayloadHeader) and then the body, with
+// CRLF line ends, to w: the canonical bytes an OpenPGP signature covers or encryption hides.
+func WritePayload(w io.Writer, h mimeutil.Header, protect bool, body io.Reader) error {
+	bw := mimeutil.GetWriter(w, true) // large writes reach the signer or cipher
+	defer mimeutil.PutWriter(bw)
+	part := &mimeutil.CRLFWriter{W: bw}
+	WritePayloadHeader(part, h, protect)
+	if _, err := io.Copy(part, body); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
 // WritePayloadHeader writes the header block, with the blank line that ends it, of the
 // entity that is encrypted: h's Content-* fields (MIME-Version excepted; text/plain when h
 // has no Content-Type) and, with protect, the RFC 9788 protected header — the markers on

@@ -7,15 +7,10 @@ package deliverytest
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"io"
-	"math/big"
 	"net"
 	"slices"
 	"strings"
@@ -25,6 +20,8 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+
+	"github.com/sealgate/sealgate/internal/certtest"
 )
 
 // Resolver answers from maps. A name in neither map is "not found" (NXDOMAIN), or a temporary
@@ -375,28 +372,9 @@ func (c *hideConn) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
+// selfSigned is the peer's certificate for localhost, mx.peer.test and ip, its own root.
 func selfSigned(t testing.TB, ip net.IP) (*tls.Config, *x509.Certificate) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "localhost"},
-		DNSNames:              []string{"localhost", "mx.peer.test"},
-		IPAddresses:           []net.IP{ip},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}, cert
+	c := certtest.New(t, certtest.Options{Names: []string{"localhost", "mx.peer.test"}, IPs: []net.IP{ip}, CA: true})
+	return &tls.Config{Certificates: []tls.Certificate{c.TLS()}}, c.Leaf
 }

@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/sealgate/sealgate/internal/peertest"
 )
 
 // EnvDSN names the environment variable holding the superuser DSN of the test server.
@@ -31,12 +33,8 @@ func DSN(t testing.TB) string {
 	t.Helper()
 	admin := os.Getenv(EnvDSN)
 	if admin == "" {
-		msg := EnvDSN + " is not set: no PostgreSQL server to test against " +
-			"(set it to a superuser DSN, e.g. postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable)"
-		if os.Getenv("SEALGATE_REQUIRE_PEERS") != "" {
-			t.Fatal(msg + "; SEALGATE_REQUIRE_PEERS is set")
-		}
-		t.Skip(msg)
+		peertest.Missing(t, "a PostgreSQL server to test against ("+EnvDSN+" is not set; set it to a superuser DSN, "+
+			"e.g. postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable)")
 	}
 	var b [8]byte
 	if _, err := rand.Read(b[:]); err != nil {

@@ -1,0 +1,24 @@
+// Package mimelimittest makes MIME structures at and beyond the bounds of package mimelimit
+// for tests, fuzz seeds and benchmarks. It is test-only: nothing outside _test files imports
+// it.
+package mimelimittest
+
+import (
+	"bytes"
+	"fmt"
+)
+
+// Nested is a message of depth multipart/mixed entities nested around a text part that says
+// "innermost". header is the message's own fields (CRLF-terminated lines, no Content-Type).
+func Nested(header string, depth int) []byte {
+	var b bytes.Buffer
+	b.WriteString(header)
+	for i := 0; i < depth; i++ {
+		fmt.Fprintf(&b, "Content-Type: multipart/mixed; boundary=\"b%d\"\r\n\r\n--b%d\r\n", i, i)
+	}
+	b.WriteString("Content-Type: text/plain\r\n\r\ninnermost\r\n")
+	for i := depth - 1; i >= 0; i-- {
+		fmt.Fprintf(&b, "--b%d--\r\n", i)
+	}
+	return b.Bytes()
+}
