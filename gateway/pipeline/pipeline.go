@@ -53,10 +53,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sealgate/sealgate/gateway/envelope"
+
 	"github.com/emersion/go-msgauth/authres"
+
+	"github.com/sealgate/sealgate/crypto/address"
 	"github.com/sealgate/sealgate/crypto/mimecrypt"
 	"github.com/sealgate/sealgate/crypto/mimelimit"
-	"github.com/sealgate/sealgate/gateway/address"
 	"github.com/sealgate/sealgate/gateway/auth"
 	"github.com/sealgate/sealgate/gateway/mailauth"
 	"github.com/sealgate/sealgate/gateway/mailstore"
@@ -100,32 +103,6 @@ const (
 	RoleSubmission             // own users, authenticated
 )
 
-// Recipient is a checked envelope recipient.
-type Recipient struct {
-	Address address.Address
-	// UserID is the local account that receives the message; 0 for a remote recipient.
-	UserID int64
-	// Mailbox is the folder of the account ("" is INBOX): a sub-address names it.
-	Mailbox string
-	// Base is Address without its sub-address tag, as addressing resolved it: the address
-	// whose policy scope and keys apply. Zero for a recipient in another domain, which no
-	// Directory resolves: Options.Subaddressing gives its base.
-	Base address.Address
-	// Forward is set when an alias forwards this copy to another domain.
-	Forward *Forward
-	// Relay marks a recipient in a relay domain (gateway mode): it gets the inbound treatment
-	// of a local recipient, and its copy is queued for the domain's next hop. UserID is 0.
-	Relay bool
-}
-
-// Forward describes a copy that an alias sends on to another domain.
-type Forward struct {
-	// Sender is the rewritten envelope sender (SRS); "" is the null sender.
-	Sender string
-	// Domain is the forwarding domain: it DKIM-signs the copy.
-	Domain string
-}
-
 // Envelope is what the SMTP transaction established about a message.
 type Envelope struct {
 	ID         string // transaction id: in Received: and logs
@@ -136,7 +113,7 @@ type Envelope struct {
 	UTF8       bool            // SMTPUTF8 was given
 	AuthUser   *mailstore.User // the authenticated account, nil on MX
 	MailFrom   string          // "" for the null sender
-	Recipients []Recipient
+	Recipients []envelope.Recipient
 	ReceivedAt time.Time
 
 	// TrustedClient: the client is in [relay] trusted_networks, the organisation's own mail
@@ -288,7 +265,7 @@ func (p *Pipeline) Process(ctx context.Context, env *Envelope, msg *msgbuf.Buffe
 // account is created with one; the store delivers to INBOX when it is gone).
 func toJunk(env *Envelope) *Envelope {
 	e := *env
-	e.Recipients = append([]Recipient(nil), env.Recipients...)
+	e.Recipients = append([]envelope.Recipient(nil), env.Recipients...)
 	for i := range e.Recipients {
 		if e.Recipients[i].UserID != 0 {
 			e.Recipients[i].Mailbox = "Junk"
@@ -456,7 +433,7 @@ func (p *Pipeline) Explain(ctx context.Context, sender string, submitted bool, a
 }
 
 // scope is the address whose policy scope and keys apply to r.
-func (p *Pipeline) scope(r Recipient) address.Address {
+func (p *Pipeline) scope(r envelope.Recipient) address.Address {
 	if r.Base == (address.Address{}) {
 		return p.opts.Subaddressing.Base(r.Address)
 	}
@@ -720,13 +697,6 @@ func randomID() string {
 	var b [16]byte
 	rand.Read(b[:])
 	return hex.EncodeToString(b[:])
-}
-
-// NewID returns a transaction id for logs and Received: headers.
-func NewID() string {
-	var b [8]byte
-	rand.Read(b[:])
-	return strings.ToUpper(hex.EncodeToString(b[:]))
 }
 
 type prefixedBody struct {

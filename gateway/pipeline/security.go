@@ -14,12 +14,12 @@ import (
 
 	"github.com/emersion/go-msgauth/authres"
 
+	"github.com/sealgate/sealgate/crypto/address"
 	"github.com/sealgate/sealgate/crypto/mimecrypt"
 	"github.com/sealgate/sealgate/crypto/mimelimit"
 	"github.com/sealgate/sealgate/crypto/pgpmime"
 	"github.com/sealgate/sealgate/crypto/smime"
 	"github.com/sealgate/sealgate/crypto/verdict"
-	"github.com/sealgate/sealgate/gateway/address"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 	"github.com/sealgate/sealgate/keys"
 	"github.com/sealgate/sealgate/policy"

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealgate/sealgate/gateway/envelope"
+
 	"github.com/sealgate/sealgate/crypto/pgpmime"
 	"github.com/sealgate/sealgate/gateway/msgbuf"
 	"github.com/sealgate/sealgate/keys"
@@ -92,7 +94,7 @@ func TestLargeMessageStreams(t *testing.T) {
 		}
 	}()
 	env := &Envelope{ID: "T1", Role: RoleMX, RemoteIP: netip.MustParseAddr("192.0.2.1"), Helo: "client.test",
-		MailFrom: "x@outside.test", ReceivedAt: time.Now(), Recipients: []Recipient{e.rcpt("bob@example.test")}}
+		MailFrom: "x@outside.test", ReceivedAt: time.Now(), Recipients: []envelope.Recipient{e.rcpt("bob@example.test")}}
 	_, err := e.p.Process(ctx, env, msg)
 	close(stop)
 	wg.Wait()

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sealgate/sealgate/gateway/address"
+	"github.com/sealgate/sealgate/crypto/address"
 	"github.com/sealgate/sealgate/gateway/delivery"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 )
