@@ -331,13 +331,10 @@ type decideFacts struct {
 	keys       keys.Lookup // the keyring, or the message's keyMemo
 }
 
-// senderKeys looks up the sender's signing keys when its policy may sign this message.
+// senderKeys looks up the sender's keys that policy.Needs says a decision may use.
 func (p *Pipeline) senderKeys(ctx context.Context, kr keys.Lookup, settings policy.Settings, arrival policy.Arrival, sender policy.Scope, submitted bool) (policy.Keys, error) {
-	if !submitted || sender.Kind != policy.Address || arrival.Encrypted != policy.None || arrival.Signed != policy.None ||
-		settings.Get(sender, "outbound.sign").Value == "none" {
-		return policy.Keys{}, nil
-	}
-	return p.keyFacts(ctx, kr, sender.Name, factNeeds{sign: true})
+	need, _ := policy.Needs(policy.Input{Sender: sender, Submitted: submitted, Arrival: arrival, Settings: settings})
+	return p.keyFacts(ctx, kr, sender.Name, need)
 }
 
 // WKDLookup finds a remote recipient's published OpenPGP key (*keys.WKDClient).
@@ -372,27 +369,20 @@ func (p *Pipeline) decide(ctx context.Context, f decideFacts, rcptAddr string, d
 	if err != nil {
 		rcpt = policy.GlobalScope
 	}
-	need := factNeeds{decrypt: f.arrival.Encrypted}
-	if dir == policy.Inbound {
-		need.encrypt = f.settings.Get(rcpt, "inbound.encrypt").Value != "none"
-		if f.settings.Get(rcpt, "inbound.decrypt").Value != "true" {
-			need.decrypt = policy.None
-		}
-	} else {
-		need.decrypt = policy.None
-		need.encrypt = f.arrival.Encrypted == policy.None
-		if need.encrypt && f.settings.Get(f.sender, "outbound.encrypt").Value != "never" {
-			p.wkdFill(ctx, rcptAddr)
-		}
+	in := policy.Input{
+		Direction: dir, Sender: f.sender, Recipient: rcpt, Submitted: f.submitted,
+		Arrival: f.arrival, Settings: f.settings, SenderKeys: f.senderKeys,
+	}
+	_, need := policy.Needs(in)
+	if need.Discover {
+		p.wkdFill(ctx, rcptAddr)
 	}
 	rk, err := p.keyFacts(ctx, f.keys, rcptAddr, need)
 	if err != nil {
 		return policy.Decision{}, err
 	}
-	return policy.Decide(policy.Input{
-		Direction: dir, Sender: f.sender, Recipient: rcpt, Submitted: f.submitted,
-		Arrival: f.arrival, Settings: f.settings, SenderKeys: f.senderKeys, RecipientKeys: rk,
-	}), nil
+	in.RecipientKeys = rk
+	return policy.Decide(in), nil
 }
 
 // Explain says what the pipeline would decide for a message from sender to each recipient
