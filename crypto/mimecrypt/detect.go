@@ -28,7 +28,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/sealgate/sealgate/crypto/internal/mimeutil"
+	"github.com/sealgate/sealgate/crypto/mimeutil"
 )
 
 // MaxSize caps the bytes Detect reads.

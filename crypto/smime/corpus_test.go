@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/sealgate/sealgate/crypto/internal/cryptotest"
-	"github.com/sealgate/sealgate/crypto/internal/mimeutil"
+	"github.com/sealgate/sealgate/crypto/mimeutil"
 	"github.com/sealgate/sealgate/crypto/mimecrypt"
 )
 

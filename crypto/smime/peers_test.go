@@ -14,7 +14,7 @@ import (
 	"testing"
 
 	"github.com/sealgate/sealgate/crypto/internal/cryptotest"
-	"github.com/sealgate/sealgate/crypto/internal/mimeutil"
+	"github.com/sealgate/sealgate/crypto/mimeutil"
 )
 
 // pssParty is the RSASSA-PSS signer of testdata (a key restricted to PSS
