@@ -60,6 +60,7 @@ import (
 	"github.com/sealgate/sealgate/crypto/address"
 	"github.com/sealgate/sealgate/crypto/mimecrypt"
 	"github.com/sealgate/sealgate/crypto/mimelimit"
+	"github.com/sealgate/sealgate/crypto/mimeutil"
 	"github.com/sealgate/sealgate/gateway/auth"
 	"github.com/sealgate/sealgate/gateway/mailauth"
 	"github.com/sealgate/sealgate/gateway/mailstore"
@@ -243,7 +244,7 @@ func (p *Pipeline) Process(ctx context.Context, env *Envelope, msg *msgbuf.Buffe
 			env = toJunk(env)
 		}
 	}
-	head, removed := dropFields(raw, p.forgedResult)
+	head, removed := mimeutil.RemoveFields(raw, p.forgedResult)
 	if removed > 0 {
 		p.opts.Logger.Info("removed forged result headers", "id", env.ID, "count", removed)
 	}
@@ -443,12 +444,7 @@ func (p *Pipeline) secureCopies(ctx context.Context, w *work, env *Envelope, bas
 		}
 		settings = s
 	}
-	var arrival policy.Arrival
-	if w.large {
-		arrival = arrivalOfHeader(head)
-	} else {
-		arrival = arrivalOf(mimecrypt.DetectBytes(head))
-	}
+	arrival := arrivalOf(mimecrypt.DetectBytes(head))
 	submitted := env.submitted()
 	sender := senderScope(env.MailFrom, p.opts.Subaddressing)
 	senderAddr := ""

@@ -295,7 +295,7 @@ func (p *Pipeline) verify(ctx context.Context, w *work, content mailstore.Body, 
 		if err != nil {
 			return sigInfo{}, false
 		}
-		a = arrivalOfHeader(head)
+		a = arrivalOf(mimecrypt.DetectBytes(head))
 	} else {
 		a = arrivalOf(mimecrypt.DetectBytes(bytesOf(content)))
 	}

@@ -123,3 +123,32 @@ func TestLargeMessageStreams(t *testing.T) {
 		t.Fatal("the decrypted body differs from the original")
 	}
 }
+
+// A large S/MIME message sent as application/octet-stream named *.p7m (as some clients do) is
+// recognised as encrypted on the streaming path as on the small one: it is stored as received,
+// never encrypted a second time.
+func TestLargeP7MNotEncryptedAgain(t *testing.T) {
+	e := newSecEnv(t)
+	ctx := context.Background()
+	if _, err := e.admin.GeneratePGP(ctx, "bob@example.test", keys.PGPOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.policy("bob@example.test", "inbound.encrypt", "pgp")
+	e.p.opts.SpillDir = t.TempDir()
+	var b strings.Builder
+	b.WriteString("From: x@outside.test\r\nTo: bob@example.test\r\nSubject: p7m\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: application/octet-stream; name=\"smime.p7m\"\r\nContent-Transfer-Encoding: base64\r\n\r\n")
+	for b.Len() <= StreamThreshold+1024 {
+		b.WriteString("MIAGCSqGSIb3DQEHA6CAMIACAQAxggFtMIIBaQIBADBRMEUxCzAJBgNVBAYTAkFVMRMwEQYD\r\n")
+	}
+	if err := e.process(RoleMX, "x@outside.test", b.String(), "bob@example.test"); err != nil {
+		t.Fatal(err)
+	}
+	bob := e.inbox("bob@example.test")[0]
+	if got := header(bob, "Sealgate-Security"); !strings.HasSuffix(got, "stored=smime") {
+		t.Fatalf("Sealgate-Security %q: the S/MIME message was encrypted again", got)
+	}
+	if !bytes.HasSuffix(bob, []byte(b.String()[strings.Index(b.String(), "\r\n\r\n"):])) {
+		t.Fatal("the body was changed")
+	}
+}
