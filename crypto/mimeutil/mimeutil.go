@@ -142,7 +142,7 @@ func lineEnd(b []byte) int {
 
 // SplitEntity splits an entity into its header block and body. The blank
 // line between them belongs to neither. An entity without a blank line is
-// all header.
+// all header, and body is then nil.
 func SplitEntity(b []byte) (header, body []byte) {
 	var w HeaderWatcher
 	w.Write(b)

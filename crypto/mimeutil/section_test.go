@@ -127,7 +127,7 @@ func FuzzHeaderSection(f *testing.F) {
 			t.Fatalf("ReadHeaderSection %q, %v; want %q", read, err, header)
 		}
 		eh, eb := SplitEntity(msg)
-		if !bytes.Equal(eb, body) || !bytes.HasPrefix(header, eh) {
+		if !bytes.Equal(eb, body) || !bytes.HasPrefix(header, eh) || (eb == nil) == w.Done() {
 			t.Fatal("SplitEntity disagrees with SplitHeader")
 		}
 		var joined []byte
