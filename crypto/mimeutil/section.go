@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net/textproto"
 )
 
 // The header section of a message (RFC 5322 §2.1) ends at its first empty line, whatever the
@@ -132,4 +133,18 @@ func fieldEnd(b []byte) int {
 		end += lineEnd(b[end:])
 	}
 	return end
+}
+
+// ParseTextprotoHeader parses the header section at the start of msg as net/textproto does
+// (canonical keys, values unfolded), for callers that work with textproto.MIMEHeader; the
+// body, if msg has one, is not read. A field that does not parse is an error.
+func ParseTextprotoHeader(msg []byte) (textproto.MIMEHeader, error) {
+	head, _ := SplitEntity(msg)
+	raw := make([]byte, 0, len(head)+4)
+	raw = append(append(raw, head...), "\r\n\r\n"...)
+	h, err := textproto.NewReader(bufio.NewReader(bytes.NewReader(raw))).ReadMIMEHeader()
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	return h, nil
 }

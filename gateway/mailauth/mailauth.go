@@ -146,12 +146,11 @@ func (c *Checker) Check(ctx context.Context, in Input) Results {
 
 // parseHeader parses the header section at the start of msg; nil when it does not parse.
 func parseHeader(msg []byte) textproto.MIMEHeader {
-	head, _ := mimeutil.SplitEntity(msg)
-	m, err := mail.ReadMessage(bytes.NewReader(append(append([]byte(nil), head...), "\r\n\r\n"...)))
+	h, err := mimeutil.ParseTextprotoHeader(msg)
 	if err != nil {
 		return nil
 	}
-	return textproto.MIMEHeader(m.Header)
+	return h
 }
 
 // fromDomainsOf returns the domain of every From: address. A field that does not parse as an

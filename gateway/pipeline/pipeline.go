@@ -38,7 +38,6 @@
 package pipeline
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -642,12 +641,8 @@ func readHeader(r io.Reader) (textproto.MIMEHeader, error) {
 	if err != nil {
 		return nil, err
 	}
-	raw := bytes.NewBuffer(section)
-	if !bytes.HasSuffix(raw.Bytes(), []byte("\n\n")) && !bytes.HasSuffix(raw.Bytes(), []byte("\r\n\r\n")) {
-		raw.WriteString("\r\n\r\n") // header-only message
-	}
-	h, err := textproto.NewReader(bufio.NewReader(raw)).ReadMIMEHeader()
-	if err != nil && !errors.Is(err, io.EOF) {
+	h, err := mimeutil.ParseTextprotoHeader(section)
+	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformedHeader, err)
 	}
 	return h, nil
