@@ -35,9 +35,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/sealgate/sealgate/gateway/envelope"
-
 	"github.com/sealgate/sealgate/crypto/address"
+	"github.com/sealgate/sealgate/gateway/envelope"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 )
 

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/sealgate/sealgate/gateway/envelope"
-
 	"github.com/sealgate/sealgate/gateway/msgbuf"
 	"github.com/sealgate/sealgate/keys"
 )

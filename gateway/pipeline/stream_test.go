@@ -14,9 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sealgate/sealgate/gateway/envelope"
-
 	"github.com/sealgate/sealgate/crypto/pgpmime"
+	"github.com/sealgate/sealgate/gateway/envelope"
 	"github.com/sealgate/sealgate/gateway/msgbuf"
 	"github.com/sealgate/sealgate/keys"
 )

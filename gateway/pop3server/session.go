@@ -15,11 +15,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sealgate/sealgate/gateway/envelope"
-
 	"github.com/emersion/go-sasl"
 
 	"github.com/sealgate/sealgate/gateway/auth"
+	"github.com/sealgate/sealgate/gateway/envelope"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 )
 

@@ -5,10 +5,9 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/sealgate/sealgate/gateway/envelope"
-
 	"github.com/sealgate/sealgate/crypto/address"
 	"github.com/sealgate/sealgate/gateway/callout"
+	"github.com/sealgate/sealgate/gateway/envelope"
 	"github.com/sealgate/sealgate/gateway/pipeline"
 )
 

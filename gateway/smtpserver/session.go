@@ -7,13 +7,12 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/sealgate/sealgate/gateway/envelope"
-
 	"github.com/emersion/go-sasl"
 
 	"github.com/sealgate/sealgate/crypto/address"
 	"github.com/sealgate/sealgate/gateway/addressing"
 	"github.com/sealgate/sealgate/gateway/auth"
+	"github.com/sealgate/sealgate/gateway/envelope"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 	"github.com/sealgate/sealgate/gateway/msgbuf"
 	"github.com/sealgate/sealgate/gateway/pipeline"
