@@ -2,7 +2,7 @@
 // against the old import path still builds. It forwards to crypto/address: the types are
 // aliases, so values pass between the two freely.
 //
-// Deprecated: import github.com/sealgate/sealgate/crypto/address. `go fix` rewrites callers.
+// Deprecated: import github.com/sealgate/sealgate/crypto/address (the package name is the same).
 package address
 
 import "github.com/sealgate/sealgate/crypto/address"
