@@ -41,19 +41,26 @@ func (b *bodyHasher) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// newAtRestEnv is a pipeline whose bob@example.test has an OpenPGP key and inbound.encrypt=pgp,
+// with a spill directory for large messages.
+func newAtRestEnv(t *testing.T) *secEnv {
+	e := newSecEnv(t)
+	if _, err := e.admin.GeneratePGP(context.Background(), "bob@example.test", keys.PGPOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.policy("bob@example.test", "inbound.encrypt", "pgp")
+	e.p.opts.SpillDir = t.TempDir()
+	return e
+}
+
 // TestLargeMessageStreams sends a 50 MiB message through inbound.encrypt=pgp: the heap stays
 // far below the message size, the stored copy is encrypted, and it decrypts to the original.
 func TestLargeMessageStreams(t *testing.T) {
 	if testing.Short() {
 		t.Skip("50 MiB")
 	}
-	e := newSecEnv(t)
+	e := newAtRestEnv(t)
 	ctx := context.Background()
-	if _, err := e.admin.GeneratePGP(ctx, "bob@example.test", keys.PGPOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	e.policy("bob@example.test", "inbound.encrypt", "pgp")
-	e.p.opts.SpillDir = t.TempDir()
 
 	// As the SMTP server does: the message goes into a msgbuf (spilled, encrypted).
 	msg := msgbuf.New(msgbuf.Options{Dir: t.TempDir()})
@@ -127,13 +134,7 @@ func TestLargeMessageStreams(t *testing.T) {
 // recognised as encrypted on the streaming path as on the small one: it is stored as received,
 // never encrypted a second time.
 func TestLargeP7MNotEncryptedAgain(t *testing.T) {
-	e := newSecEnv(t)
-	ctx := context.Background()
-	if _, err := e.admin.GeneratePGP(ctx, "bob@example.test", keys.PGPOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	e.policy("bob@example.test", "inbound.encrypt", "pgp")
-	e.p.opts.SpillDir = t.TempDir()
+	e := newAtRestEnv(t)
 	var b strings.Builder
 	b.WriteString("From: x@outside.test\r\nTo: bob@example.test\r\nSubject: p7m\r\nMIME-Version: 1.0\r\n" +
 		"Content-Type: application/octet-stream; name=\"smime.p7m\"\r\nContent-Transfer-Encoding: base64\r\n\r\n")
