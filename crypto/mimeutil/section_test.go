@@ -7,22 +7,23 @@ import (
 	"testing"
 )
 
+// Each message maps to its header section: the first empty line ends it, whatever line
+// ending comes later.
+var headerSections = map[string]string{
+	"A: 1\r\nB: 2\r\n\r\nbody\r\n": "A: 1\r\nB: 2\r\n\r\n",
+	"A: 1\nB: 2\n\nbody\n":         "A: 1\nB: 2\n\n",
+	"A: 1\n\nbody\r\n\r\nmore":     "A: 1\n\n",
+	"A: 1\r\n\nbody\r\n\r\n":       "A: 1\r\n\n",
+	"\r\nbody":                     "\r\n",
+	"A: 1\r\n folded\r\n":          "A: 1\r\n folded\r\n",
+	"":                             "",
+	"A: 1\r\n \r\nB: 2\r\n\r\n":    "A: 1\r\n \r\nB: 2\r\n\r\n", // white space is not empty
+}
+
 func TestHeaderEnd(t *testing.T) {
-	for _, c := range []struct {
-		msg, header string
-	}{
-		{"A: 1\r\nB: 2\r\n\r\nbody\r\n", "A: 1\r\nB: 2\r\n\r\n"},
-		{"A: 1\nB: 2\n\nbody\n", "A: 1\nB: 2\n\n"},
-		// The first empty line ends the header, whatever line ending comes later.
-		{"A: 1\n\nbody\r\n\r\nmore", "A: 1\n\n"},
-		{"A: 1\r\n\nbody\r\n\r\n", "A: 1\r\n\n"},
-		{"\r\nbody", "\r\n"},
-		{"A: 1\r\n folded\r\n", "A: 1\r\n folded\r\n"},
-		{"", ""},
-		{"A: 1\r\n \r\nB: 2\r\n\r\n", "A: 1\r\n \r\nB: 2\r\n\r\n"}, // white space is not empty
-	} {
-		if got := c.msg[:HeaderEnd([]byte(c.msg))]; got != c.header {
-			t.Errorf("HeaderEnd(%q) = %q, want %q", c.msg, got, c.header)
+	for msg, header := range headerSections {
+		if got := msg[:HeaderEnd([]byte(msg))]; got != header {
+			t.Errorf("HeaderEnd(%q) = %q, want %q", msg, got, header)
 		}
 	}
 }
