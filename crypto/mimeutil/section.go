@@ -41,24 +41,27 @@ type HeaderWatcher struct {
 
 // Write looks for the end of the header section in p; it never fails.
 func (h *HeaderWatcher) Write(p []byte) (int, error) {
-	if h.end == 0 {
-		for i, c := range p {
-			switch c {
-			case '\n':
-				if !h.inner {
-					h.end = h.n + int64(i) + 1
-					h.n += int64(len(p))
-					return len(p), nil
-				}
-				h.inner = false
-			case '\r':
-			default:
-				h.inner = true
-			}
+	n := len(p)
+	for off := h.n; h.end == 0 && len(p) > 0; {
+		i := bytes.IndexByte(p, '\n')
+		line := p
+		if i >= 0 {
+			line = p[:i]
 		}
+		h.inner = h.inner || len(bytes.TrimLeft(line, "\r")) > 0
+		if i < 0 {
+			break
+		}
+		if !h.inner {
+			h.end = off + int64(i) + 1
+			break
+		}
+		h.inner = false
+		off += int64(i) + 1
+		p = p[i+1:]
 	}
-	h.n += int64(len(p))
-	return len(p), nil
+	h.n += int64(n)
+	return n, nil
 }
 
 // Size is the length of the header section: all that was written while no empty line is seen.

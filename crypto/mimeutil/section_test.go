@@ -106,6 +106,18 @@ func FuzzHeaderSection(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, msg []byte, chunk uint8) {
 		n := HeaderEnd(msg)
+		want := len(msg) // the first line with nothing but CRs before its LF ends the section
+		for off := 0; off < len(msg); {
+			e := off + lineEnd(msg[off:])
+			if line := msg[off:e]; line[len(line)-1] == '\n' && len(bytes.Trim(line, "\r\n")) == 0 {
+				want = e
+				break
+			}
+			off = e
+		}
+		if n != want {
+			t.Fatalf("HeaderEnd %d, want %d", n, want)
+		}
 		header, body := SplitHeader(msg)
 		if len(header) != n || !bytes.Equal(append(append([]byte(nil), header...), body...), msg) {
 			t.Fatal("SplitHeader does not split at HeaderEnd")
