@@ -7,7 +7,8 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/sealgate/sealgate/gateway/address"
+	"github.com/sealgate/sealgate/crypto/address"
+	"github.com/sealgate/sealgate/gateway/envelope"
 	"github.com/sealgate/sealgate/gateway/msgbuf"
 	"github.com/sealgate/sealgate/gateway/pipeline"
 	"github.com/sealgate/sealgate/gateway/tlsrpt"
@@ -31,7 +32,7 @@ func (g *Gateway) sendTLSReport(ctx context.Context, from string, to []string, c
 	if g.now != nil {
 		now = g.now
 	}
-	env := &pipeline.Envelope{ID: pipeline.NewID(), Role: pipeline.RoleMX, RemoteIP: netip.IPv6Loopback(), Helo: g.cfg.Hostname,
+	env := &pipeline.Envelope{ID: envelope.NewID(), Role: pipeline.RoleMX, RemoteIP: netip.IPv6Loopback(), Helo: g.cfg.Hostname,
 		MailFrom: from, ReceivedAt: now(), TrustedClient: true, TrustedSender: true}
 	for _, s := range to {
 		a, err := address.Parse(s)
@@ -39,7 +40,7 @@ func (g *Gateway) sendTLSReport(ctx context.Context, from string, to []string, c
 			return fmt.Errorf("rua %q: %w", s, err)
 		}
 		if a.IsLiteral() || !g.cfg.IsLocalDomain(a.Domain) {
-			env.Recipients = append(env.Recipients, pipeline.Recipient{Address: a, Relay: !a.IsLiteral() && g.cfg.IsRelayDomain(a.Domain)})
+			env.Recipients = append(env.Recipients, envelope.Recipient{Address: a, Relay: !a.IsLiteral() && g.cfg.IsRelayDomain(a.Domain)})
 			continue
 		}
 		rcs, err := g.directory.Recipients(ctx, a, from)

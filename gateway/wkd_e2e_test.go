@@ -24,6 +24,9 @@ import (
 
 // With [keys] wkd_lookup on, a remote recipient's key published in its domain's Web Key
 // Directory is found, kept as harvested, and used to encrypt; without one, `required` refuses.
+// The look-up follows the setting that applies (the stricter of the sender's and the
+// recipient's): a recipient domain that requires encryption gets its key looked up even when
+// the sender's own setting is never.
 func TestE2EWKDLookupForOutboundEncryption(t *testing.T) {
 	// partner.test's key, made in a keyring of its own, published by a WKD server.
 	other, err := keys.Open(t.TempDir(), mustMasterIn(t, t.TempDir()), keys.Options{})
@@ -32,13 +35,17 @@ func TestE2EWKDLookupForOutboundEncryption(t *testing.T) {
 	}
 	defer other.Close()
 	ctx := context.Background()
-	if _, err := other.Admin("partner").GeneratePGP(ctx, "dave@partner.test", keys.PGPOptions{}); err != nil {
-		t.Fatal(err)
+	published := map[string][]byte{} // WKD path → key
+	for _, local := range []string{"dave", "frank"} {
+		if _, err := other.Admin("partner").GeneratePGP(ctx, local+"@partner.test", keys.PGPOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		ring, _ := other.EncryptionKeysPGP(ctx, local+"@partner.test")
+		pub, _ := ring[0].PublicKeyBytes()
+		published["/.well-known/openpgpkey/partner.test/hu/"+keys.WKDHash(local)] = pub
 	}
-	ring, _ := other.EncryptionKeysPGP(ctx, "dave@partner.test")
-	pub, _ := ring[0].PublicKeyBytes()
 	wkd := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/.well-known/openpgpkey/partner.test/hu/"+keys.WKDHash("dave") {
+		if pub, ok := published[r.URL.Path]; ok {
 			w.Write(pub)
 			return
 		}
@@ -83,6 +90,18 @@ func TestE2EWKDLookupForOutboundEncryption(t *testing.T) {
 	es, _ := env.GW.Keyring().Entries(ctx, "dave@partner.test")
 	if len(es) != 1 || es[0].Trust != keys.TrustHarvested || es[0].Source != keys.SourceWKD {
 		t.Fatalf("WKD key not kept as harvested: %+v", es)
+	}
+
+	setPolicy(t, env, "alice@localhost", "outbound.encrypt", "never")
+	setPolicy(t, env, "partner.test", "outbound.encrypt", "required")
+	if err := c.SendMail("alice@localhost", []string{"frank@partner.test"}, strings.NewReader(msg)); err != nil {
+		t.Fatalf("to a domain that requires encryption, from a sender whose own setting is never: %v", err)
+	}
+	if !peer.Wait(20*time.Second, func(p *deliverytest.Peer) bool { return len(p.Received()) == 2 }) {
+		t.Fatal("second message not delivered")
+	}
+	if got := peer.Received()[1].Body; bytes.Contains(got, []byte(marker)) {
+		t.Fatal("delivered without encryption to a domain that requires it")
 	}
 }
 

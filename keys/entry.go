@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sealgate/sealgate/gateway/address"
+	"github.com/sealgate/sealgate/crypto/address"
 )
 
 // Errors callers test with errors.Is.

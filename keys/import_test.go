@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sealgate/sealgate/gateway/address"
+	"github.com/sealgate/sealgate/crypto/address"
 	"github.com/sealgate/sealgate/keys"
 )
 

@@ -12,8 +12,8 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
+	"github.com/sealgate/sealgate/crypto/address"
 	"github.com/sealgate/sealgate/crypto/pgpmime"
-	"github.com/sealgate/sealgate/gateway/address"
 )
 
 // Seal purposes. The fingerprint is part of the purpose, so a sealed key cannot be moved to

@@ -13,8 +13,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/sealgate/sealgate/crypto/address"
 	"github.com/sealgate/sealgate/crypto/smime"
-	"github.com/sealgate/sealgate/gateway/address"
 )
 
 var oidEmailAddress = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 1}

@@ -28,7 +28,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/sealgate/sealgate/crypto/internal/mimeutil"
+	"github.com/sealgate/sealgate/crypto/mimeutil"
 )
 
 // MaxSize caps the bytes Detect reads.
@@ -102,7 +102,9 @@ func Detect(r io.Reader) (Result, error) {
 	return DetectBytes(b), nil
 }
 
-// DetectBytes classifies a message held in memory.
+// DetectBytes classifies a message held in memory. Given only a header section (a message
+// too large to hold, as the pipeline streams it), it classifies by the top-level Content-Type:
+// what needs the body (inline PGP, server manglings, layers inside a signature) counts as plain.
 func DetectBytes(b []byte) Result {
 	var res Result
 	e := mimeutil.ParseEntity(b)

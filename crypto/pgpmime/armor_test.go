@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
-	"github.com/sealgate/sealgate/crypto/internal/mimeutil"
+	"github.com/sealgate/sealgate/crypto/mimeutil"
 )
 
 // The armor writer produces exactly what go-crypto's encoder does (with CRLF line ends), for

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/sealgate/sealgate/crypto/internal/cryptotest"
-	"github.com/sealgate/sealgate/crypto/internal/mimeutil"
+	"github.com/sealgate/sealgate/crypto/mimeutil"
 )
 
 // Key sets for the corpus (README "OpenPGP keys").

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"io"
 
-	"github.com/sealgate/sealgate/crypto/internal/mimeutil"
+	"github.com/sealgate/sealgate/crypto/mimeutil"
 )
 
 // verifyInlineMessage checks an armored OpenPGP message in a text body that

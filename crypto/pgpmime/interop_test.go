@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/sealgate/sealgate/crypto/internal/cryptotest"
-	"github.com/sealgate/sealgate/crypto/internal/mimeutil"
+	"github.com/sealgate/sealgate/crypto/mimeutil"
 )
 
 const sampleMessage = "From: Test Ed <ed@sealgate.test>\r\n" +

@@ -11,8 +11,8 @@ import (
 	"testing"
 
 	"github.com/sealgate/sealgate/crypto/internal/cryptotest"
-	"github.com/sealgate/sealgate/crypto/internal/mimeutil"
 	"github.com/sealgate/sealgate/crypto/mimecrypt"
+	"github.com/sealgate/sealgate/crypto/mimeutil"
 )
 
 // smimeRow: steps are the outcomes of peeling the message layer by layer,

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/sealgate/sealgate/crypto/internal/cryptotest"
-	"github.com/sealgate/sealgate/crypto/internal/mimeutil"
+	"github.com/sealgate/sealgate/crypto/mimeutil"
 )
 
 const sampleMessage = "From: RSA User <rsa@sealgate.test>\r\n" +

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/sealgate/sealgate/crypto/internal/hdrprot"
-	"github.com/sealgate/sealgate/crypto/internal/mimeutil"
+	"github.com/sealgate/sealgate/crypto/mimeutil"
 )
 
 // EncryptOptions configures Encrypt.

@@ -17,7 +17,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/sealgate/sealgate/crypto/internal/mimeutil"
+	"github.com/sealgate/sealgate/crypto/mimeutil"
 )
 
 // SignOptions configures Sign.

@@ -15,7 +15,7 @@ import (
 
 	"go.mozilla.org/pkcs7"
 
-	"github.com/sealgate/sealgate/crypto/internal/mimeutil"
+	"github.com/sealgate/sealgate/crypto/mimeutil"
 )
 
 // MaxDateSkew is the default limit between the Date header and the CMS

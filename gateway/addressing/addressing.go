@@ -35,9 +35,9 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/sealgate/sealgate/gateway/address"
+	"github.com/sealgate/sealgate/crypto/address"
+	"github.com/sealgate/sealgate/gateway/envelope"
 	"github.com/sealgate/sealgate/gateway/mailstore"
-	"github.com/sealgate/sealgate/gateway/pipeline"
 )
 
 // Errors of Resolve and CheckLoops.
@@ -336,16 +336,16 @@ func CheckLoops(all map[string]mailstore.Alias) error {
 // Recipients resolves a recipient in a local domain into pipeline recipients for a message
 // from mailFrom: a copy an alias forwards to another domain gets the SRS envelope sender of
 // the forwarding domain (the null sender stays null, and a bounce going back keeps it).
-func (d *Directory) Recipients(ctx context.Context, a address.Address, mailFrom string) ([]pipeline.Recipient, error) {
+func (d *Directory) Recipients(ctx context.Context, a address.Address, mailFrom string) ([]envelope.Recipient, error) {
 	targets, err := d.Resolve(ctx, a)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]pipeline.Recipient, 0, len(targets))
+	out := make([]envelope.Recipient, 0, len(targets))
 	for _, t := range targets {
-		r := pipeline.Recipient{Address: t.Address, Base: t.Base, UserID: t.UserID, Mailbox: t.Mailbox}
+		r := envelope.Recipient{Address: t.Address, Base: t.Base, UserID: t.UserID, Mailbox: t.Mailbox}
 		if t.Forwarded {
-			f := &pipeline.Forward{Sender: mailFrom, Domain: t.Via.Domain}
+			f := &envelope.Forward{Sender: mailFrom, Domain: t.Via.Domain}
 			switch {
 			case t.SRSBounce:
 				f.Sender = ""

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sealgate/sealgate/gateway/address"
+	"github.com/sealgate/sealgate/crypto/address"
 )
 
 // ErrBadSRS reports an SRS address that is malformed, forged or too old.

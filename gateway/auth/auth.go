@@ -22,7 +22,7 @@ import (
 
 	"golang.org/x/crypto/argon2"
 
-	"github.com/sealgate/sealgate/gateway/address"
+	"github.com/sealgate/sealgate/crypto/address"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 )
 

@@ -32,7 +32,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sealgate/sealgate/gateway/address"
+	"github.com/sealgate/sealgate/crypto/address"
 )
 
 // Result is what the next hop said about an address.

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sealgate/sealgate/gateway/address"
+	"github.com/sealgate/sealgate/crypto/address"
 )
 
 // The doc comments on the types and fields in this file are the text of

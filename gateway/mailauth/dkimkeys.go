@@ -21,7 +21,7 @@ import (
 
 	"github.com/emersion/go-msgauth/dkim"
 
-	"github.com/sealgate/sealgate/gateway/address"
+	"github.com/sealgate/sealgate/crypto/address"
 	"github.com/sealgate/sealgate/keys"
 )
 

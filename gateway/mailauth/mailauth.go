@@ -28,6 +28,8 @@ import (
 	"github.com/emersion/go-msgauth/dkim"
 	"github.com/emersion/go-msgauth/dmarc"
 	"golang.org/x/net/publicsuffix"
+
+	"github.com/sealgate/sealgate/crypto/mimeutil"
 )
 
 // Checker runs the inbound checks.
@@ -144,15 +146,11 @@ func (c *Checker) Check(ctx context.Context, in Input) Results {
 
 // parseHeader parses the header section at the start of msg; nil when it does not parse.
 func parseHeader(msg []byte) textproto.MIMEHeader {
-	hdrEnd := bytes.Index(msg, []byte("\r\n\r\n"))
-	if hdrEnd < 0 {
-		hdrEnd = len(msg)
-	}
-	m, err := mail.ReadMessage(bytes.NewReader(append(append([]byte(nil), msg[:hdrEnd]...), "\r\n\r\n"...)))
+	h, err := mimeutil.ParseTextprotoHeader(msg)
 	if err != nil {
 		return nil
 	}
-	return textproto.MIMEHeader(m.Header)
+	return h
 }
 
 // fromDomainsOf returns the domain of every From: address. A field that does not parse as an

@@ -3,6 +3,7 @@ package mailindex
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"io"
 	"mime"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	gomessage "github.com/emersion/go-message"
 	"github.com/emersion/go-message/textproto"
 
+	"github.com/sealgate/sealgate/crypto/mimeutil"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 )
 
@@ -55,26 +57,13 @@ func Extract(r io.Reader, envelope func(rawHeader []byte) []byte) (mailstore.Sea
 const maxRawHeader = 1 << 20
 
 // ReadRawHeader reads the header section up to and including the blank line that ends it,
-// at most 1 MiB of it.
+// at most about 1 MiB of it (a longer one is cut there).
 func ReadRawHeader(br *bufio.Reader) ([]byte, error) {
-	var raw []byte
-	for len(raw) < maxRawHeader {
-		line, err := br.ReadSlice('\n')
-		raw = append(raw, line...)
-		if err == bufio.ErrBufferFull {
-			continue
-		}
-		if err == io.EOF {
-			return raw, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		if string(line) == "\r\n" || string(line) == "\n" {
-			return raw, nil
-		}
+	raw, err := mimeutil.ReadHeaderSection(br, maxRawHeader)
+	if errors.Is(err, mimeutil.ErrHeaderTooLarge) {
+		return raw, nil
 	}
-	return raw, nil
+	return raw, err
 }
 
 func headerText(h textproto.Header) string {

@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/sealgate/sealgate/crypto/mimeutil"
 )
 
 // Body is the content of one stored copy of a message.
@@ -198,17 +200,9 @@ func ReadBody(b Body) ([]byte, error) {
 	return buf.Bytes(), err
 }
 
-// HeaderSize is the length of the header section including the blank line that ends it
-// (CRLF CRLF first, then LF LF); the whole length when there is none.
-func HeaderSize(data []byte) int64 {
-	if i := bytes.Index(data, []byte("\r\n\r\n")); i >= 0 {
-		return int64(i + 4)
-	}
-	if i := bytes.Index(data, []byte("\n\n")); i >= 0 {
-		return int64(i + 2)
-	}
-	return int64(len(data))
-}
+// HeaderSize is the length of the header section including the blank line that ends it; the
+// whole length when there is none (mimeutil.HeaderEnd: the first empty line, CRLF or LF).
+func HeaderSize(data []byte) int64 { return int64(mimeutil.HeaderEnd(data)) }
 
 // writeBlob stores a large body as a file: temp file, fsync, rename, directory fsync. It
 // returns the path relative to the store directory.
@@ -229,7 +223,7 @@ func (s *Store) writeBlob(b Body) (string, int64, error) {
 	}
 	tmp := f.Name()
 	defer os.Remove(tmp)
-	hw := &HeaderWatcher{}
+	hw := &mimeutil.HeaderWatcher{}
 	_, err = io.Copy(f, io.TeeReader(b.NewReader(), hw))
 	if err == nil {
 		err = f.Sync()
@@ -250,38 +244,10 @@ func (s *Store) writeBlob(b Body) (string, int64, error) {
 }
 
 // HeaderWatcher finds the end of the header section in a stream written to it, the way
-// HeaderSize does on whole content; its zero value is ready to use.
-type HeaderWatcher struct {
-	n     int64
-	tail  []byte
-	found int64
-}
-
-// Write looks for the end of the header section in p; it never fails.
-func (h *HeaderWatcher) Write(p []byte) (int, error) {
-	if h.found == 0 {
-		buf := append(h.tail, p...)
-		if i := bytes.Index(buf, []byte("\r\n\r\n")); i >= 0 {
-			h.found = h.n - int64(len(h.tail)) + int64(i) + 4
-		} else if i := bytes.Index(buf, []byte("\n\n")); i >= 0 {
-			h.found = h.n - int64(len(h.tail)) + int64(i) + 2
-		} else if len(buf) > 3 {
-			h.tail = append([]byte(nil), buf[len(buf)-3:]...)
-		} else {
-			h.tail = buf
-		}
-	}
-	h.n += int64(len(p))
-	return len(p), nil
-}
-
-// Size is the header length seen so far: the whole length written while no end is found.
-func (h *HeaderWatcher) Size() int64 {
-	if h.found == 0 {
-		return h.n
-	}
-	return h.found
-}
+// HeaderSize does on whole content.
+//
+//go:fix inline
+type HeaderWatcher = mimeutil.HeaderWatcher
 
 func removeFile(dir, rel string) error {
 	err := os.Remove(filepath.Join(dir, rel))

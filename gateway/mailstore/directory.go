@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sealgate/sealgate/gateway/address"
+	"github.com/sealgate/sealgate/crypto/address"
 )
 
 // The directory (accounts, aliases, policy settings) is read for every recipient of every

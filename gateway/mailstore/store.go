@@ -16,8 +16,8 @@ import (
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
-	"github.com/sealgate/sealgate/keys/changecount"
-	"github.com/sealgate/sealgate/keys/sqlitefile"
+	"github.com/sealgate/sealgate/crypto/changecount"
+	"github.com/sealgate/sealgate/crypto/sqlitefile"
 )
 
 // Errors callers test with errors.Is.

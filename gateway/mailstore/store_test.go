@@ -12,7 +12,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/sealgate/sealgate/gateway/address"
+	"github.com/sealgate/sealgate/crypto/address"
 	"github.com/sealgate/sealgate/gateway/msgbuf"
 )
 

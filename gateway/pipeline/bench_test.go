@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealgate/sealgate/gateway/envelope"
 	"github.com/sealgate/sealgate/gateway/msgbuf"
 	"github.com/sealgate/sealgate/keys"
 )
@@ -37,7 +38,7 @@ func BenchmarkProcess10KiB(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			env := &Envelope{ID: "B1", Role: RoleMX, RemoteIP: netip.MustParseAddr("192.0.2.1"), Helo: "client.test",
-				MailFrom: "x@outside.test", Recipients: []Recipient{rcpt}, ReceivedAt: time.Now()}
+				MailFrom: "x@outside.test", Recipients: []envelope.Recipient{rcpt}, ReceivedAt: time.Now()}
 			if _, err := e.p.Process(ctx, env, msgbuf.FromBytes(msg)); err != nil {
 				b.Error(err)
 				return

@@ -38,7 +38,6 @@
 package pipeline
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -54,10 +53,13 @@ import (
 	"time"
 
 	"github.com/emersion/go-msgauth/authres"
+
+	"github.com/sealgate/sealgate/crypto/address"
 	"github.com/sealgate/sealgate/crypto/mimecrypt"
 	"github.com/sealgate/sealgate/crypto/mimelimit"
-	"github.com/sealgate/sealgate/gateway/address"
+	"github.com/sealgate/sealgate/crypto/mimeutil"
 	"github.com/sealgate/sealgate/gateway/auth"
+	"github.com/sealgate/sealgate/gateway/envelope"
 	"github.com/sealgate/sealgate/gateway/mailauth"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 	"github.com/sealgate/sealgate/gateway/msgbuf"
@@ -100,32 +102,6 @@ const (
 	RoleSubmission             // own users, authenticated
 )
 
-// Recipient is a checked envelope recipient.
-type Recipient struct {
-	Address address.Address
-	// UserID is the local account that receives the message; 0 for a remote recipient.
-	UserID int64
-	// Mailbox is the folder of the account ("" is INBOX): a sub-address names it.
-	Mailbox string
-	// Base is Address without its sub-address tag, as addressing resolved it: the address
-	// whose policy scope and keys apply. Zero for a recipient in another domain, which no
-	// Directory resolves: Options.Subaddressing gives its base.
-	Base address.Address
-	// Forward is set when an alias forwards this copy to another domain.
-	Forward *Forward
-	// Relay marks a recipient in a relay domain (gateway mode): it gets the inbound treatment
-	// of a local recipient, and its copy is queued for the domain's next hop. UserID is 0.
-	Relay bool
-}
-
-// Forward describes a copy that an alias sends on to another domain.
-type Forward struct {
-	// Sender is the rewritten envelope sender (SRS); "" is the null sender.
-	Sender string
-	// Domain is the forwarding domain: it DKIM-signs the copy.
-	Domain string
-}
-
 // Envelope is what the SMTP transaction established about a message.
 type Envelope struct {
 	ID         string // transaction id: in Received: and logs
@@ -136,7 +112,7 @@ type Envelope struct {
 	UTF8       bool            // SMTPUTF8 was given
 	AuthUser   *mailstore.User // the authenticated account, nil on MX
 	MailFrom   string          // "" for the null sender
-	Recipients []Recipient
+	Recipients []envelope.Recipient
 	ReceivedAt time.Time
 
 	// TrustedClient: the client is in [relay] trusted_networks, the organisation's own mail
@@ -266,7 +242,7 @@ func (p *Pipeline) Process(ctx context.Context, env *Envelope, msg *msgbuf.Buffe
 			env = toJunk(env)
 		}
 	}
-	head, removed := dropFields(raw, p.forgedResult)
+	head, removed := mimeutil.RemoveFields(raw, p.forgedResult)
 	if removed > 0 {
 		p.opts.Logger.Info("removed forged result headers", "id", env.ID, "count", removed)
 	}
@@ -288,7 +264,7 @@ func (p *Pipeline) Process(ctx context.Context, env *Envelope, msg *msgbuf.Buffe
 // account is created with one; the store delivers to INBOX when it is gone).
 func toJunk(env *Envelope) *Envelope {
 	e := *env
-	e.Recipients = append([]Recipient(nil), env.Recipients...)
+	e.Recipients = append([]envelope.Recipient(nil), env.Recipients...)
 	for i := range e.Recipients {
 		if e.Recipients[i].UserID != 0 {
 			e.Recipients[i].Mailbox = "Junk"
@@ -354,13 +330,10 @@ type decideFacts struct {
 	keys       keys.Lookup // the keyring, or the message's keyMemo
 }
 
-// senderKeys looks up the sender's signing keys when its policy may sign this message.
+// senderKeys looks up the sender's keys that policy.Needs says a decision may use.
 func (p *Pipeline) senderKeys(ctx context.Context, kr keys.Lookup, settings policy.Settings, arrival policy.Arrival, sender policy.Scope, submitted bool) (policy.Keys, error) {
-	if !submitted || sender.Kind != policy.Address || arrival.Encrypted != policy.None || arrival.Signed != policy.None ||
-		settings.Get(sender, "outbound.sign").Value == "none" {
-		return policy.Keys{}, nil
-	}
-	return p.keyFacts(ctx, kr, sender.Name, factNeeds{sign: true})
+	need, _ := policy.Needs(policy.Input{Sender: sender, Submitted: submitted, Arrival: arrival, Settings: settings})
+	return p.keyFacts(ctx, kr, sender.Name, need)
 }
 
 // WKDLookup finds a remote recipient's published OpenPGP key (*keys.WKDClient).
@@ -395,27 +368,20 @@ func (p *Pipeline) decide(ctx context.Context, f decideFacts, rcptAddr string, d
 	if err != nil {
 		rcpt = policy.GlobalScope
 	}
-	need := factNeeds{decrypt: f.arrival.Encrypted}
-	if dir == policy.Inbound {
-		need.encrypt = f.settings.Get(rcpt, "inbound.encrypt").Value != "none"
-		if f.settings.Get(rcpt, "inbound.decrypt").Value != "true" {
-			need.decrypt = policy.None
-		}
-	} else {
-		need.decrypt = policy.None
-		need.encrypt = f.arrival.Encrypted == policy.None
-		if need.encrypt && f.settings.Get(f.sender, "outbound.encrypt").Value != "never" {
-			p.wkdFill(ctx, rcptAddr)
-		}
+	in := policy.Input{
+		Direction: dir, Sender: f.sender, Recipient: rcpt, Submitted: f.submitted,
+		Arrival: f.arrival, Settings: f.settings, SenderKeys: f.senderKeys,
+	}
+	_, need := policy.Needs(in)
+	if need.Discover {
+		p.wkdFill(ctx, rcptAddr)
 	}
 	rk, err := p.keyFacts(ctx, f.keys, rcptAddr, need)
 	if err != nil {
 		return policy.Decision{}, err
 	}
-	return policy.Decide(policy.Input{
-		Direction: dir, Sender: f.sender, Recipient: rcpt, Submitted: f.submitted,
-		Arrival: f.arrival, Settings: f.settings, SenderKeys: f.senderKeys, RecipientKeys: rk,
-	}), nil
+	in.RecipientKeys = rk
+	return policy.Decide(in), nil
 }
 
 // Explain says what the pipeline would decide for a message from sender to each recipient
@@ -456,7 +422,7 @@ func (p *Pipeline) Explain(ctx context.Context, sender string, submitted bool, a
 }
 
 // scope is the address whose policy scope and keys apply to r.
-func (p *Pipeline) scope(r Recipient) address.Address {
+func (p *Pipeline) scope(r envelope.Recipient) address.Address {
 	if r.Base == (address.Address{}) {
 		return p.opts.Subaddressing.Base(r.Address)
 	}
@@ -476,12 +442,7 @@ func (p *Pipeline) secureCopies(ctx context.Context, w *work, env *Envelope, bas
 		}
 		settings = s
 	}
-	var arrival policy.Arrival
-	if w.large {
-		arrival = arrivalOfHeader(head)
-	} else {
-		arrival = arrivalOf(mimecrypt.DetectBytes(head))
-	}
+	arrival := arrivalOf(mimecrypt.DetectBytes(head))
 	submitted := env.submitted()
 	sender := senderScope(env.MailFrom, p.opts.Subaddressing)
 	senderAddr := ""
@@ -679,12 +640,8 @@ func readHeader(r io.Reader) (textproto.MIMEHeader, error) {
 	if err != nil {
 		return nil, err
 	}
-	raw := bytes.NewBuffer(section)
-	if !bytes.HasSuffix(raw.Bytes(), []byte("\n\n")) && !bytes.HasSuffix(raw.Bytes(), []byte("\r\n\r\n")) {
-		raw.WriteString("\r\n\r\n") // header-only message
-	}
-	h, err := textproto.NewReader(bufio.NewReader(raw)).ReadMIMEHeader()
-	if err != nil && !errors.Is(err, io.EOF) {
+	h, err := mimeutil.ParseTextprotoHeader(section)
+	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformedHeader, err)
 	}
 	return h, nil
@@ -720,13 +677,6 @@ func randomID() string {
 	var b [16]byte
 	rand.Read(b[:])
 	return hex.EncodeToString(b[:])
-}
-
-// NewID returns a transaction id for logs and Received: headers.
-func NewID() string {
-	var b [8]byte
-	rand.Read(b[:])
-	return strings.ToUpper(hex.EncodeToString(b[:]))
 }
 
 type prefixedBody struct {

@@ -9,7 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sealgate/sealgate/gateway/address"
+	"github.com/sealgate/sealgate/crypto/address"
+	"github.com/sealgate/sealgate/gateway/envelope"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 	"github.com/sealgate/sealgate/gateway/msgbuf"
 )
@@ -28,11 +29,11 @@ func setup(t *testing.T) (*Pipeline, *mailstore.Store, mailstore.User) {
 	return New(Options{Hostname: "mx.example.test", Store: s, Subaddressing: address.Subaddressing{Separator: "+"}}), s, u
 }
 
-func envelope(u mailstore.User, helo string) *Envelope {
+func testEnvelope(u mailstore.User, helo string) *Envelope {
 	return &Envelope{
 		ID: "ABC", Role: RoleMX, RemoteIP: netip.MustParseAddr("192.0.2.7"), Helo: helo,
 		MailFrom:   "x@example.org",
-		Recipients: []Recipient{{Address: address.Address{Local: "alice", Domain: "localhost"}, UserID: u.ID}},
+		Recipients: []envelope.Recipient{{Address: address.Address{Local: "alice", Domain: "localhost"}, UserID: u.ID}},
 		ReceivedAt: time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC),
 	}
 }
@@ -54,7 +55,7 @@ func stored(t *testing.T, s *mailstore.Store, u mailstore.User) []string {
 
 func TestReceivedHeaderCannotBeInjected(t *testing.T) {
 	p, s, u := setup(t)
-	_, err := p.Process(context.Background(), envelope(u, "evil\r\nX-Injected: yes (x); y"), msgbuf.FromBytes([]byte("Subject: a\r\n\r\nb\r\n")))
+	_, err := p.Process(context.Background(), testEnvelope(u, "evil\r\nX-Injected: yes (x); y"), msgbuf.FromBytes([]byte("Subject: a\r\n\r\nb\r\n")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,12 +69,12 @@ func TestReceivedHeaderCannotBeInjected(t *testing.T) {
 func TestHeaderLimits(t *testing.T) {
 	p, s, u := setup(t)
 	huge := "X-Big: " + strings.Repeat("a", MaxHeaderSize) + "\r\n\r\nbody\r\n"
-	if _, err := p.Process(context.Background(), envelope(u, "h"), msgbuf.FromBytes([]byte(huge))); !errors.Is(err, ErrHeaderTooLarge) {
+	if _, err := p.Process(context.Background(), testEnvelope(u, "h"), msgbuf.FromBytes([]byte(huge))); !errors.Is(err, ErrHeaderTooLarge) {
 		t.Fatalf("huge header: %v", err)
 	}
 	// A header-only message and one with no header at all are still mail.
 	for _, m := range []string{"Subject: only header\r\n", "\r\njust a body\r\n"} {
-		if _, err := p.Process(context.Background(), envelope(u, "h"), msgbuf.FromBytes([]byte(m))); err != nil {
+		if _, err := p.Process(context.Background(), testEnvelope(u, "h"), msgbuf.FromBytes([]byte(m))); err != nil {
 			t.Fatalf("%q: %v", m, err)
 		}
 	}
@@ -84,7 +85,7 @@ func TestHeaderLimits(t *testing.T) {
 
 func TestSubmissionNeedsOwnedFrom(t *testing.T) {
 	p, _, u := setup(t)
-	env := envelope(u, "h")
+	env := testEnvelope(u, "h")
 	env.Role = RoleSubmission
 	env.AuthUser = &u
 	for _, m := range []string{"From: bob@localhost\r\n\r\nx", "From: alice@localhost\r\nFrom: alice@localhost\r\n\r\nx", "From: <<<\r\n\r\nx"} {

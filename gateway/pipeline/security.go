@@ -14,12 +14,12 @@ import (
 
 	"github.com/emersion/go-msgauth/authres"
 
+	"github.com/sealgate/sealgate/crypto/address"
 	"github.com/sealgate/sealgate/crypto/mimecrypt"
 	"github.com/sealgate/sealgate/crypto/mimelimit"
 	"github.com/sealgate/sealgate/crypto/pgpmime"
 	"github.com/sealgate/sealgate/crypto/smime"
 	"github.com/sealgate/sealgate/crypto/verdict"
-	"github.com/sealgate/sealgate/gateway/address"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 	"github.com/sealgate/sealgate/keys"
 	"github.com/sealgate/sealgate/policy"
@@ -73,21 +73,13 @@ func refs(fprs ...string) []policy.KeyRef {
 	return out
 }
 
-// keyFacts looks up only what the decision can use: secret keys when the message is
-// encrypted with that scheme, public keys when some policy may encrypt, signing keys when the
-// sender's policy may sign.
-type factNeeds struct {
-	decrypt policy.Scheme
-	encrypt bool
-	sign    bool
-}
-
-func (p *Pipeline) keyFacts(ctx context.Context, kr keys.Lookup, addr string, need factNeeds) (policy.Keys, error) {
+// keyFacts looks up what need (from policy.Needs) names, and nothing else.
+func (p *Pipeline) keyFacts(ctx context.Context, kr keys.Lookup, addr string, need policy.KeyNeed) (policy.Keys, error) {
 	var k policy.Keys
 	if kr == nil {
 		return k, nil
 	}
-	if need.encrypt {
+	if need.Encrypt {
 		ring, err := kr.EncryptionKeysPGP(ctx, addr)
 		if err != nil {
 			return k, err
@@ -103,7 +95,7 @@ func (p *Pipeline) keyFacts(ctx context.Context, kr keys.Lookup, addr string, ne
 			k.SMIMECert = append(k.SMIMECert, refs(smime.Fingerprint(c))...)
 		}
 	}
-	switch need.decrypt {
+	switch need.Decrypt {
 	case policy.PGP:
 		ring, err := kr.DecryptionKeysPGP(ctx, addr)
 		if err != nil {
@@ -121,7 +113,7 @@ func (p *Pipeline) keyFacts(ctx context.Context, kr keys.Lookup, addr string, ne
 			k.SMIMESecret = append(k.SMIMESecret, refs(smime.Fingerprint(ck.Cert))...)
 		}
 	}
-	if need.sign {
+	if need.Sign {
 		if key, err := kr.SigningKeyPGP(ctx, addr); err == nil {
 			k.PGPSecret = append(k.PGPSecret, refs(key.Fingerprint())...)
 		} else if !errors.Is(err, keys.ErrNotFound) {
@@ -303,7 +295,7 @@ func (p *Pipeline) verify(ctx context.Context, w *work, content mailstore.Body, 
 		if err != nil {
 			return sigInfo{}, false
 		}
-		a = arrivalOfHeader(head)
+		a = arrivalOf(mimecrypt.DetectBytes(head))
 	} else {
 		a = arrivalOf(mimecrypt.DetectBytes(bytesOf(content)))
 	}

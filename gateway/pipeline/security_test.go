@@ -12,10 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealgate/sealgate/crypto/address"
 	"github.com/sealgate/sealgate/crypto/mimecrypt"
 	"github.com/sealgate/sealgate/crypto/pgpmime"
 	"github.com/sealgate/sealgate/crypto/smime"
-	"github.com/sealgate/sealgate/gateway/address"
+	"github.com/sealgate/sealgate/gateway/envelope"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 	"github.com/sealgate/sealgate/gateway/msgbuf"
 	"github.com/sealgate/sealgate/keys"
@@ -71,9 +72,9 @@ func (e *secEnv) policy(scope string, kv ...string) {
 	}
 }
 
-func (e *secEnv) rcpt(addr string) Recipient {
+func (e *secEnv) rcpt(addr string) envelope.Recipient {
 	a, _ := address.Parse(addr)
-	return Recipient{Address: a, UserID: e.users[addr].ID}
+	return envelope.Recipient{Address: a, UserID: e.users[addr].ID}
 }
 
 func (e *secEnv) process(role Role, from string, msg string, rcpts ...string) error {
@@ -268,7 +269,7 @@ func TestOutboundSignEncryptAndRequired(t *testing.T) {
 		en := &Envelope{ID: "T2", Role: RoleSubmission, AuthUser: &u, MailFrom: "alice@example.test", RemoteIP: netip.MustParseAddr("192.0.2.1"), ReceivedAt: time.Now()}
 		for _, r := range rcpts {
 			a, _ := address.Parse(r)
-			en.Recipients = append(en.Recipients, Recipient{Address: a})
+			en.Recipients = append(en.Recipients, envelope.Recipient{Address: a})
 		}
 		return en
 	}

@@ -3,15 +3,14 @@ package pipeline
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"io"
 	"math"
-	"mime"
-	"strings"
 
+	"github.com/sealgate/sealgate/crypto/mimeutil"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 	"github.com/sealgate/sealgate/gateway/msgbuf"
 	"github.com/sealgate/sealgate/keys"
-	"github.com/sealgate/sealgate/policy"
 )
 
 // StreamThreshold is the size above which the security stage streams a message instead of
@@ -21,10 +20,11 @@ import (
 // whose spill file is encrypted with a per-buffer key, so plaintext that the policy encrypts
 // still never reaches the disk.
 //
-// A streamed message's protection is read from its top-level header alone: multipart/encrypted
-// (PGP/MIME), application/pkcs7-mime (S/MIME enveloped or signed-data), multipart/signed with
-// the OpenPGP or S/MIME protocol. Inline PGP inside a body this large is not looked for, so such
-// a message counts as plain. S/MIME transforms keep their own 64 MiB buffer (crypto/smime).
+// A streamed message's protection is read from its top-level header alone, by the classifier
+// of every message (crypto/mimecrypt) given only the header section: multipart/encrypted
+// (PGP/MIME), S/MIME application/pkcs7-mime or an application/octet-stream named *.p7m,
+// multipart/signed with the OpenPGP or S/MIME protocol. Inline PGP inside a body this large is
+// not looked for, so such a message counts as plain. S/MIME transforms keep their own 64 MiB buffer (crypto/smime).
 const StreamThreshold = 4 << 20
 
 // work is the scratch state of one message in the security stage: the buffers that transforms
@@ -105,60 +105,12 @@ type errReader struct{ err error }
 
 func (r errReader) Read([]byte) (int, error) { return 0, r.err }
 
-// headerSection returns the header section of r exactly as it is, with the blank line that
-// ends it (a message without one is all header).
+// headerSection returns the header section of a message exactly as it is, with the blank line
+// that ends it (a message without one is all header), within MaxHeaderSize.
 func headerSection(r io.Reader) ([]byte, error) {
-	br := bufio.NewReader(io.LimitReader(r, MaxHeaderSize+1))
-	var raw bytes.Buffer
-	for {
-		line, err := br.ReadSlice('\n')
-		raw.Write(line)
-		if raw.Len() > MaxHeaderSize {
-			return nil, ErrHeaderTooLarge
-		}
-		if err == bufio.ErrBufferFull {
-			continue
-		}
-		if len(bytes.TrimRight(line, "\r\n")) == 0 || err != nil {
-			break
-		}
+	raw, err := mimeutil.ReadHeaderSection(bufio.NewReader(r), MaxHeaderSize)
+	if errors.Is(err, mimeutil.ErrHeaderTooLarge) {
+		return nil, ErrHeaderTooLarge
 	}
-	return raw.Bytes(), nil
-}
-
-// arrivalOfHeader is the protection a streamed message shows in its top-level Content-Type
-// (see StreamThreshold).
-func arrivalOfHeader(head []byte) policy.Arrival {
-	var a policy.Arrival
-	h, err := readHeader(bytes.NewReader(head))
-	if err != nil {
-		return a
-	}
-	mt, params, err := mime.ParseMediaType(h.Get("Content-Type"))
-	if err != nil {
-		return a
-	}
-	proto := strings.ToLower(params["protocol"])
-	switch mt {
-	case "multipart/encrypted":
-		if proto == "application/pgp-encrypted" {
-			a.Encrypted = policy.PGP
-		}
-	case "application/pkcs7-mime", "application/x-pkcs7-mime":
-		if strings.EqualFold(params["smime-type"], "signed-data") {
-			a.Signed = policy.SMIME
-		} else {
-			// enveloped-data, authEnveloped-data, or unnamed: taken as encrypted, so it is never
-			// encrypted again.
-			a.Encrypted = policy.SMIME
-		}
-	case "multipart/signed":
-		switch proto {
-		case "application/pgp-signature":
-			a.Signed = policy.PGP
-		case "application/pkcs7-signature", "application/x-pkcs7-signature":
-			a.Signed = policy.SMIME
-		}
-	}
-	return a
+	return raw, err
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sealgate/sealgate/crypto/pgpmime"
+	"github.com/sealgate/sealgate/gateway/envelope"
 	"github.com/sealgate/sealgate/gateway/msgbuf"
 	"github.com/sealgate/sealgate/keys"
 )
@@ -40,19 +41,26 @@ func (b *bodyHasher) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// newAtRestEnv is a pipeline whose bob@example.test has an OpenPGP key and inbound.encrypt=pgp,
+// with a spill directory for large messages.
+func newAtRestEnv(t *testing.T) *secEnv {
+	e := newSecEnv(t)
+	if _, err := e.admin.GeneratePGP(context.Background(), "bob@example.test", keys.PGPOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.policy("bob@example.test", "inbound.encrypt", "pgp")
+	e.p.opts.SpillDir = t.TempDir()
+	return e
+}
+
 // TestLargeMessageStreams sends a 50 MiB message through inbound.encrypt=pgp: the heap stays
 // far below the message size, the stored copy is encrypted, and it decrypts to the original.
 func TestLargeMessageStreams(t *testing.T) {
 	if testing.Short() {
 		t.Skip("50 MiB")
 	}
-	e := newSecEnv(t)
+	e := newAtRestEnv(t)
 	ctx := context.Background()
-	if _, err := e.admin.GeneratePGP(ctx, "bob@example.test", keys.PGPOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	e.policy("bob@example.test", "inbound.encrypt", "pgp")
-	e.p.opts.SpillDir = t.TempDir()
 
 	// As the SMTP server does: the message goes into a msgbuf (spilled, encrypted).
 	msg := msgbuf.New(msgbuf.Options{Dir: t.TempDir()})
@@ -92,7 +100,7 @@ func TestLargeMessageStreams(t *testing.T) {
 		}
 	}()
 	env := &Envelope{ID: "T1", Role: RoleMX, RemoteIP: netip.MustParseAddr("192.0.2.1"), Helo: "client.test",
-		MailFrom: "x@outside.test", ReceivedAt: time.Now(), Recipients: []Recipient{e.rcpt("bob@example.test")}}
+		MailFrom: "x@outside.test", ReceivedAt: time.Now(), Recipients: []envelope.Recipient{e.rcpt("bob@example.test")}}
 	_, err := e.p.Process(ctx, env, msg)
 	close(stop)
 	wg.Wait()
@@ -119,5 +127,28 @@ func TestLargeMessageStreams(t *testing.T) {
 	}
 	if !bytes.Equal(got.h.Sum(nil), want.Sum(nil)) {
 		t.Fatal("the decrypted body differs from the original")
+	}
+}
+
+// A large S/MIME message sent as application/octet-stream named *.p7m (as some clients do) is
+// recognised as encrypted on the streaming path as on the small one: it is stored as received,
+// never encrypted a second time.
+func TestLargeP7MNotEncryptedAgain(t *testing.T) {
+	e := newAtRestEnv(t)
+	var b strings.Builder
+	b.WriteString("From: x@outside.test\r\nTo: bob@example.test\r\nSubject: p7m\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: application/octet-stream; name=\"smime.p7m\"\r\nContent-Transfer-Encoding: base64\r\n\r\n")
+	for b.Len() <= StreamThreshold+1024 {
+		b.WriteString("MIAGCSqGSIb3DQEHA6CAMIACAQAxggFtMIIBaQIBADBRMEUxCzAJBgNVBAYTAkFVMRMwEQYD\r\n")
+	}
+	if err := e.process(RoleMX, "x@outside.test", b.String(), "bob@example.test"); err != nil {
+		t.Fatal(err)
+	}
+	bob := e.inbox("bob@example.test")[0]
+	if got := header(bob, "Sealgate-Security"); !strings.HasSuffix(got, "stored=smime") {
+		t.Fatalf("Sealgate-Security %q: the S/MIME message was encrypted again", got)
+	}
+	if !bytes.HasSuffix(bob, []byte(b.String()[strings.Index(b.String(), "\r\n\r\n"):])) {
+		t.Fatal("the body was changed")
 	}
 }

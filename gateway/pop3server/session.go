@@ -18,8 +18,8 @@ import (
 	"github.com/emersion/go-sasl"
 
 	"github.com/sealgate/sealgate/gateway/auth"
+	"github.com/sealgate/sealgate/gateway/envelope"
 	"github.com/sealgate/sealgate/gateway/mailstore"
-	"github.com/sealgate/sealgate/gateway/pipeline"
 )
 
 // maxLine bounds a command line. RFC 2449 allows 255 octets; SASL responses may be longer.
@@ -74,7 +74,7 @@ func newSession(s *Server, c net.Conn) *session {
 		ip = ap.Addr().Unmap()
 	}
 	_, isTLS := c.(*tls.Conn)
-	return &session{srv: s, conn: c, id: pipeline.NewID(), remoteIP: ip, isTLS: isTLS,
+	return &session{srv: s, conn: c, id: envelope.NewID(), remoteIP: ip, isTLS: isTLS,
 		r: bufio.NewReaderSize(c, 4096), w: bufio.NewWriterSize(c, 32<<10)}
 }
 

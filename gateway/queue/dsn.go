@@ -11,7 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sealgate/sealgate/gateway/address"
+	"github.com/sealgate/sealgate/crypto/address"
+	"github.com/sealgate/sealgate/crypto/mimeutil"
 	"github.com/sealgate/sealgate/gateway/delivery"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 )
@@ -166,11 +167,8 @@ func (b *Bouncer) originalHeader(ctx context.Context, bodyID int64) ([]byte, err
 	if err != nil {
 		return nil, err
 	}
-	if i := bytes.Index(data, []byte("\r\n\r\n")); i >= 0 {
-		return data[:i+2], nil
-	}
-	if i := bytes.Index(data, []byte("\n\n")); i >= 0 {
-		return data[:i+1], nil
+	if head, body := mimeutil.SplitEntity(data); body != nil {
+		return head, nil
 	}
 	// No end of header within the limit: return whole lines only.
 	if i := bytes.LastIndexByte(data, '\n'); i >= 0 {

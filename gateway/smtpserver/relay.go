@@ -5,8 +5,9 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/sealgate/sealgate/gateway/address"
+	"github.com/sealgate/sealgate/crypto/address"
 	"github.com/sealgate/sealgate/gateway/callout"
+	"github.com/sealgate/sealgate/gateway/envelope"
 	"github.com/sealgate/sealgate/gateway/pipeline"
 )
 
@@ -103,6 +104,6 @@ func (s *session) relayRcpt(a address.Address) *reply {
 			return replyUnknownUser
 		}
 	}
-	s.rcpts = append(s.rcpts, pipeline.Recipient{Address: a, Relay: true})
+	s.rcpts = append(s.rcpts, envelope.Recipient{Address: a, Relay: true})
 	return nil
 }

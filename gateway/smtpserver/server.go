@@ -54,10 +54,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sealgate/sealgate/gateway/address"
+	"github.com/sealgate/sealgate/crypto/address"
 	"github.com/sealgate/sealgate/gateway/addressing"
 	"github.com/sealgate/sealgate/gateway/auth"
 	"github.com/sealgate/sealgate/gateway/connlimit"
+	"github.com/sealgate/sealgate/gateway/envelope"
 	"github.com/sealgate/sealgate/gateway/listener"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 	"github.com/sealgate/sealgate/gateway/msgbuf"
@@ -219,7 +220,7 @@ func (s *Server) subaddressing() address.Subaddressing {
 }
 
 // resolve returns the pipeline recipients of a local recipient.
-func (s *Server) resolve(ctx context.Context, a address.Address, mailFrom string) ([]pipeline.Recipient, error) {
+func (s *Server) resolve(ctx context.Context, a address.Address, mailFrom string) ([]envelope.Recipient, error) {
 	if s.opts.Directory != nil {
 		return s.opts.Directory.Recipients(ctx, a, mailFrom)
 	}
@@ -230,5 +231,5 @@ func (s *Server) resolve(ctx context.Context, a address.Address, mailFrom string
 	if err != nil {
 		return nil, err
 	}
-	return []pipeline.Recipient{{Address: a, UserID: u.ID}}, nil
+	return []envelope.Recipient{{Address: a, UserID: u.ID}}, nil
 }

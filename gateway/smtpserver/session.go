@@ -9,9 +9,10 @@ import (
 
 	"github.com/emersion/go-sasl"
 
-	"github.com/sealgate/sealgate/gateway/address"
+	"github.com/sealgate/sealgate/crypto/address"
 	"github.com/sealgate/sealgate/gateway/addressing"
 	"github.com/sealgate/sealgate/gateway/auth"
+	"github.com/sealgate/sealgate/gateway/envelope"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 	"github.com/sealgate/sealgate/gateway/msgbuf"
 	"github.com/sealgate/sealgate/gateway/pipeline"
@@ -34,7 +35,7 @@ type session struct {
 	txID    string
 	from    string
 	utf8    bool
-	rcpts   []pipeline.Recipient
+	rcpts   []envelope.Recipient
 	started time.Time
 
 	// Gateway mode: the client is in a trusted network; and, for the current transaction,
@@ -54,7 +55,7 @@ func newSession(s *Server, remote net.Addr) *session {
 	if ap, err := netip.ParseAddrPort(remote.String()); err == nil {
 		ip = ap.Addr().Unmap()
 	}
-	return &session{srv: s, remoteIP: ip, connID: pipeline.NewID(), trustedClient: s.trusted(ip)}
+	return &session{srv: s, remoteIP: ip, connID: envelope.NewID(), trustedClient: s.trusted(ip)}
 }
 
 func (s *session) authAllowed() bool {
@@ -135,7 +136,7 @@ func (s *session) mail(from string, p mailParams) *reply {
 		}
 		from = a.String()
 	}
-	s.txID = pipeline.NewID()
+	s.txID = envelope.NewID()
 	s.from, s.utf8, s.rcpts, s.started = from, p.utf8, nil, time.Now()
 	s.fromTrusted = s.trustedSender(from)
 	return nil
@@ -187,7 +188,7 @@ func (s *session) rcpt(to string) *reply {
 			return nil
 		}
 	}
-	s.rcpts = append(s.rcpts, pipeline.Recipient{Address: a})
+	s.rcpts = append(s.rcpts, envelope.Recipient{Address: a})
 	return nil
 }
 

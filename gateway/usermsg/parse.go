@@ -15,6 +15,7 @@ import (
 	gomail "github.com/emersion/go-message/mail"
 
 	"github.com/sealgate/sealgate/crypto/mimelimit"
+	"github.com/sealgate/sealgate/crypto/mimeutil"
 )
 
 // Limits of Parse: a part's text beyond MaxText is cut, and MIME nesting beyond maxDepth is
@@ -148,7 +149,7 @@ func Parse(r io.Reader) (*Message, error) {
 	m.MessageID = strings.TrimSpace(ent.Header.Get("Message-Id"))
 	m.References = strings.Fields(ent.Header.Get("References"))
 	if flat {
-		_, body := splitHeader(raw)
+		_, body := mimeutil.SplitHeader(raw)
 		m.Attachments = []Attachment{{Filename: "message.bin", ContentType: "application/octet-stream", Data: body}}
 		return m, nil
 	}
@@ -156,16 +157,6 @@ func Parse(r io.Reader) (*Message, error) {
 		return m, err
 	}
 	return m, nil
-}
-
-// splitHeader returns the header section and the body of a message.
-func splitHeader(raw []byte) (header, body []byte) {
-	for _, sep := range []string{"\r\n\r\n", "\n\n"} {
-		if i := bytes.Index(raw, []byte(sep)); i >= 0 {
-			return raw[:i+len(sep)], raw[i+len(sep):]
-		}
-	}
-	return raw, nil
 }
 
 func tolerable(err error) bool {

@@ -9,8 +9,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/sealgate/sealgate/gateway/address"
+	"github.com/sealgate/sealgate/crypto/address"
 	"github.com/sealgate/sealgate/gateway/addressing"
+	"github.com/sealgate/sealgate/gateway/envelope"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 	"github.com/sealgate/sealgate/gateway/msgbuf"
 	"github.com/sealgate/sealgate/gateway/pipeline"
@@ -87,7 +88,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request) {
 	}
 	var se *sendError
 	if !errors.As(err, &se) {
-		id := pipeline.NewID()
+		id := envelope.NewID()
 		s.log.Error("webmail: send", "user", sess.user.Address, "err", err, "id", id)
 		err = &sendError{fmt.Sprintf("The message could not be sent because of an internal error (reference %s). Please try again later.", id)}
 	}
@@ -153,7 +154,7 @@ func (s *Server) submit(r *http.Request, sess *session, form map[string]string, 
 	if int64(len(raw)) > s.opts.MaxMessageSize {
 		return &sendError{fmt.Sprintf("The message is %s, larger than the %s this server accepts.", humanSize(int64(len(raw))), humanSize(s.opts.MaxMessageSize))}
 	}
-	env := &pipeline.Envelope{ID: pipeline.NewID(), Role: pipeline.RoleSubmission, RemoteIP: clientAddr(r), Helo: "webmail",
+	env := &pipeline.Envelope{ID: envelope.NewID(), Role: pipeline.RoleSubmission, RemoteIP: clientAddr(r), Helo: "webmail",
 		TLS: isTLS(r), AuthUser: &sess.user, MailFrom: sess.user.Address, ReceivedAt: s.opts.Now()}
 	seen := map[string]bool{}
 	for _, a := range rcptAddrs {
@@ -227,14 +228,14 @@ func (s *Server) markAnswered(r *http.Request, sess *session) {
 
 // recipients resolves one address like the submission server's RCPT: a local address goes
 // through the directory (aliases, sub-addresses, postmaster@, forwarding).
-func (s *Server) recipients(r *http.Request, a, from string) ([]pipeline.Recipient, error) {
+func (s *Server) recipients(r *http.Request, a, from string) ([]envelope.Recipient, error) {
 	addr, err := address.Parse(a)
 	if err != nil {
 		return nil, &sendError{fmt.Sprintf("%q is not a valid address.", a)}
 	}
 	if addr.IsLiteral() || !s.opts.IsLocalDomain(addr.Domain) {
 		relay := !addr.IsLiteral() && s.opts.IsRelayDomain != nil && s.opts.IsRelayDomain(addr.Domain)
-		return []pipeline.Recipient{{Address: addr, Relay: relay}}, nil
+		return []envelope.Recipient{{Address: addr, Relay: relay}}, nil
 	}
 	if s.opts.Directory != nil {
 		rcs, err := s.opts.Directory.Recipients(r.Context(), addr, from)
@@ -253,7 +254,7 @@ func (s *Server) recipients(r *http.Request, a, from string) ([]pipeline.Recipie
 	if err != nil {
 		return nil, err
 	}
-	return []pipeline.Recipient{{Address: addr, UserID: u.ID}}, nil
+	return []envelope.Recipient{{Address: addr, UserID: u.ID}}, nil
 }
 
 func (s *Server) loadQuiet(r *http.Request, box, uid string) (*usermsg.Message, error) {

@@ -38,6 +38,7 @@ import (
 
 	"github.com/sealgate/sealgate/gateway/addressing"
 	"github.com/sealgate/sealgate/gateway/auth"
+	"github.com/sealgate/sealgate/gateway/envelope"
 	"github.com/sealgate/sealgate/gateway/mailindex"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 	"github.com/sealgate/sealgate/gateway/msgbuf"
@@ -222,7 +223,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, code int, msg stri
 }
 
 func (s *Server) internal(w http.ResponseWriter, r *http.Request, what string, err error) {
-	id := pipeline.NewID()
+	id := envelope.NewID()
 	s.log.Error("webmail: "+what, "err", err, "id", id)
 	s.fail(w, r, http.StatusInternalServerError, fmt.Sprintf("Something went wrong (reference %s).", id))
 }

@@ -33,7 +33,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/sealgate/sealgate/crypto/internal/mimeutil"
+	"github.com/sealgate/sealgate/crypto/mimeutil"
 )
 
 // ObscuredSubject is the outer Subject of a message whose header is protected.

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sealgate/sealgate/crypto/internal/mimeutil"
+	"github.com/sealgate/sealgate/crypto/mimeutil"
 )
 
 func header(s string) mimeutil.Header { return mimeutil.ParseHeader([]byte(s)) }

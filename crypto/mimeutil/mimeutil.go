@@ -1,6 +1,10 @@
-// Package mimeutil holds the byte-exact MIME helpers shared by the crypto
-// packages: raw header blocks, multipart splitting that keeps every byte of
-// a part, CRLF canonicalisation and transfer-encoding decoding.
+// Package mimeutil is Sealgate's one header and MIME toolkit, used by the crypto packages and
+// the gateway alike: where a message's header section ends (HeaderEnd, SplitHeader,
+// ReadHeaderSection, HeaderWatcher for a stream), header fields with their exact bytes
+// (ParseHeader, Header.Get, RemoveFields), Content-Type values (ParseContentType), the MIME
+// tree (ParseEntity), multipart splitting that keeps every byte of a part, CRLF
+// canonicalisation and transfer-encoding decoding. The classification of a message by its
+// OpenPGP or S/MIME protection is crypto/mimecrypt's, built on this package.
 //
 // Nothing here rewrites a part it does not have to: SplitMultipart and
 // ParseEntity return sub-slices of their input so that signed parts can be
@@ -73,7 +77,14 @@ func (h Header) Values(name string) []string {
 // ContentType returns the lower-cased media type and its parameters; a
 // missing or unparsable field gives text/plain as RFC 2045 says.
 func (h Header) ContentType() (string, map[string]string) {
-	v := h.Get("Content-Type")
+	return ParseContentType(h.Get("Content-Type"))
+}
+
+// ParseContentType reads a Content-Type value: the lower-cased media type and its parameters
+// (names lower-cased). An empty value is text/plain (RFC 2045 §5.2); a value that does not
+// parse strictly is read leniently (the type before the first ';', name=value pairs after it),
+// as mail readers do, so that a classifier sees what a reader will show.
+func ParseContentType(v string) (string, map[string]string) {
 	if v == "" {
 		return "text/plain", map[string]string{}
 	}
@@ -109,11 +120,7 @@ func IsContent(name string) bool {
 func ParseHeader(raw []byte) Header {
 	var h Header
 	for len(raw) > 0 {
-		end := lineEnd(raw)
-		// continuation lines
-		for end < len(raw) && (raw[end] == ' ' || raw[end] == '\t') {
-			end += lineEnd(raw[end:])
-		}
+		end := fieldEnd(raw)
 		line := raw[:end]
 		raw = raw[end:]
 		name := ""
@@ -135,52 +142,37 @@ func lineEnd(b []byte) int {
 
 // SplitEntity splits an entity into its header block and body. The blank
 // line between them belongs to neither. An entity without a blank line is
-// all header (or all body if it does not start with a field).
+// all header, and body is then nil.
 func SplitEntity(b []byte) (header, body []byte) {
-	off := 0
-	for off < len(b) {
-		e := off + lineEnd(b[off:])
-		line := b[off:e]
-		if len(bytes.TrimRight(line, "\r\n")) == 0 {
-			return b[:off], b[e:]
-		}
-		off = e
+	var w HeaderWatcher
+	w.Write(b)
+	if !w.Done() {
+		return b, nil
 	}
-	return b, nil
+	end := int(w.Size())
+	start := end - 1 // the LF of the blank line, and the CRs before it
+	for start > 0 && b[start-1] == '\r' {
+		start--
+	}
+	return b[:start], b[end:]
 }
 
 // ReadHeader reads a raw header block from br, consuming the blank line
 // that ends it. The returned bytes exclude that blank line; sep is the line
 // break it used ("\r\n" or "\n").
 func ReadHeader(br *bufio.Reader) (raw []byte, sep string, err error) {
-	var buf bytes.Buffer
-	for {
-		line, err := br.ReadSlice('\n')
-		if err == bufio.ErrBufferFull {
-			buf.Write(line)
-			if buf.Len() > MaxHeaderSize {
-				return nil, "", ErrMalformed
-			}
-			continue
-		}
-		if len(bytes.TrimRight(line, "\r\n")) == 0 && (err == nil || len(line) > 0) {
-			s := "\r\n"
-			if !bytes.HasSuffix(line, []byte("\r\n")) {
-				s = "\n"
-			}
-			return buf.Bytes(), s, nil
-		}
-		buf.Write(line)
-		if buf.Len() > MaxHeaderSize {
-			return nil, "", ErrMalformed
-		}
-		if err != nil {
-			if err == io.EOF {
-				return buf.Bytes(), "\r\n", nil
-			}
-			return nil, "", err
-		}
+	section, err := ReadHeaderSection(br, MaxHeaderSize)
+	if errors.Is(err, ErrHeaderTooLarge) {
+		return nil, "", ErrMalformed
 	}
+	if err != nil {
+		return nil, "", err
+	}
+	raw, _ = SplitEntity(section)
+	if blank := section[len(raw):]; len(blank) > 0 && !bytes.HasSuffix(blank, crlf) {
+		return raw, "\n", nil
+	}
+	return raw, "\r\n", nil
 }
 
 // SplitMultipart splits a multipart body into the exact bytes of its parts.
