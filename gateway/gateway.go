@@ -199,8 +199,9 @@ func New(opts Options) (*Gateway, error) {
 			}
 			wakeQueue(queueWake, d)
 		},
-		onChange: imapNotify.Changed,
-		node:     node,
+		onChange:     imapNotify.Changed,
+		node:         node,
+		defaultQuota: int64(cfg.Limits.MailboxQuota),
 	})
 	if err != nil {
 		closeNode(nodeLock)

@@ -76,7 +76,7 @@ func (g *globals) openStore() (*config.Config, adminStore, error) {
 		if err := gateway.OpenDataDir(g.dataDir); err != nil {
 			return nil, nil, err
 		}
-		s, err := mailstore.Open(g.dataDir, mailstore.Options{})
+		s, err := mailstore.Open(g.dataDir, mailstore.Options{DefaultQuota: int64(cfg.Limits.MailboxQuota)})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -85,7 +85,7 @@ func (g *globals) openStore() (*config.Config, adminStore, error) {
 		if cfg.Storage.DSN == "" {
 			return nil, nil, gateway.ErrNoDSN
 		}
-		s, err := pgstore.Open(context.Background(), cfg.Storage.DSN, pgstore.Options{})
+		s, err := pgstore.Open(context.Background(), cfg.Storage.DSN, pgstore.Options{DefaultQuota: int64(cfg.Limits.MailboxQuota)})
 		if err != nil {
 			return nil, nil, err
 		}
