@@ -30,6 +30,7 @@ type store interface {
 	auth.Accounts
 	addressing.Store
 	smtpserver.Accounts
+	smtpserver.Quotas
 	pipeline.Deliverer
 	pipeline.PolicySource
 	imapserver.Store

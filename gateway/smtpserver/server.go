@@ -72,6 +72,11 @@ type Accounts interface {
 	UserByAddress(ctx context.Context, addr address.Address) (mailstore.User, error)
 }
 
+// Quotas tells an account's storage usage and limit.
+type Quotas interface {
+	Quota(ctx context.Context, userID int64) (mailstore.Quota, error)
+}
+
 // Processor takes an accepted message; *pipeline.Pipeline implements it.
 type Processor interface {
 	Process(ctx context.Context, env *pipeline.Envelope, msg *msgbuf.Buffer) (mailstore.Delivered, error)
@@ -87,6 +92,9 @@ type Options struct {
 	// IsLocalDomain reports whether a (canonical) domain is one of ours.
 	IsLocalDomain func(domain string) bool
 	Accounts      Accounts
+	// Quotas, when set, refuses RCPT for a local account at or past its storage limit with
+	// 452 4.2.2 (the store refuses a message that would take it past at DATA: 552 5.2.2).
+	Quotas Quotas
 	// Directory resolves local recipients (aliases, sub-addresses, postmaster@, SRS bounces)
 	// and holds the sub-address rule senders are checked with; nil looks up accounts by
 	// their exact address only.
