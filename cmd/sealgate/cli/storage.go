@@ -20,6 +20,9 @@ type accountStore interface {
 	SetPasswordHash(ctx context.Context, addr address.Address, hash string) error
 	DeleteUser(ctx context.Context, addr address.Address) error
 	Users(ctx context.Context) ([]mailstore.User, error)
+	// `sealgate user quota`
+	Quota(ctx context.Context, userID int64) (mailstore.Quota, error)
+	SetQuota(ctx context.Context, addr address.Address, limit int64) error
 }
 
 // aliasStore is what `sealgate alias` needs.
