@@ -141,6 +141,7 @@ func (s *Store) SetQuota(ctx context.Context, addr address.Address, limit int64)
 // added for them, exceeds their limit; nil when all fit. The store's single writer makes the
 // check and the additions one step: concurrent deliveries cannot overshoot together.
 func (s *Store) overQuotaTx(tx *sql.Tx, users []int64) error {
+	users = slices.Compact(slices.Sorted(slices.Values(users)))
 	var over []int64
 	for _, u := range users {
 		var used int64
@@ -159,8 +160,7 @@ func (s *Store) overQuotaTx(tx *sql.Tx, users []int64) error {
 	if len(over) == 0 {
 		return nil
 	}
-	slices.Sort(over)
-	return &QuotaError{UserIDs: slices.Compact(over)}
+	return &QuotaError{UserIDs: over}
 }
 
 // overQuota is ErrOverQuota itself for an err naming one account (Append, CopyMessages).
