@@ -9,9 +9,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sealgate/sealgate/gateway"
 	"github.com/sealgate/sealgate/gateway/address"
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
+	"github.com/sealgate/sealgate/gateway/internal/pgtest"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 )
 
@@ -44,11 +46,32 @@ with smtplib.SMTP(h, int(p)) as s:
 print("ok")
 `
 
+// quotaGatewayStore is what TestQuotaOverSMTP reads and changes behind the protocols; both
+// backends have it.
+type quotaGatewayStore interface {
+	SetQuota(ctx context.Context, addr address.Address, limit int64) error
+	Quota(ctx context.Context, userID int64) (mailstore.Quota, error)
+	QueueEntries(ctx context.Context) ([]mailstore.QueueEntry, error)
+	OpenBody(ctx context.Context, bodyID int64) (io.ReadCloser, int64, error)
+	Check(ctx context.Context) ([]string, error)
+}
+
 // TestQuotaOverSMTP: a full mailbox is refused at RCPT with 452 4.2.2; a message that would
 // take the only recipient past its quota at DATA with 552 5.2.2, leaving nothing stored; with
 // another recipient that has room, that one gets the message and the sender a DSN for the
-// refused one.
+// refused one. On the embedded store and on PostgreSQL.
 func TestQuotaOverSMTP(t *testing.T) {
+	t.Run("embedded", func(t *testing.T) { testQuotaOverSMTP(t, config.Storage{Backend: config.BackendEmbedded}) })
+	t.Run("postgres", func(t *testing.T) {
+		storage := config.Storage{Backend: config.BackendPostgres, DSN: pgtest.DSN(t)}
+		if err := gateway.MigrateStorage(context.Background(), storage); err != nil {
+			t.Fatal(err)
+		}
+		testQuotaOverSMTP(t, storage)
+	})
+}
+
+func testQuotaOverSMTP(t *testing.T, storage config.Storage) {
 	py, err := exec.LookPath("python3")
 	if err != nil {
 		if os.Getenv("SEALGATE_REQUIRE_PEERS") != "" {
@@ -57,11 +80,14 @@ func TestQuotaOverSMTP(t *testing.T) {
 		t.Skip("python3 is not installed")
 	}
 	ctx := context.Background()
-	env := gatewaytest.Start(t, func(c *config.Config) { c.Limits.MailboxQuota = 3 * config.KiB })
+	env := gatewaytest.Start(t, func(c *config.Config) { c.Limits.MailboxQuota = 3 * config.KiB; c.Storage = storage })
 	env.AddUser("full@localhost", "pw-full-123456")
 	small := env.AddUser("small@localhost", "pw-small-123456")
 	env.AddUser("roomy@localhost", "pw-roomy-123456")
-	s := env.Embedded()
+	s, ok := env.GW.Store().(quotaGatewayStore)
+	if !ok {
+		t.Fatal("the store keeps no quotas")
+	}
 	env.Deliver(t, "full@localhost", "Subject: first\r\n\r\nfills the mailbox\r\n")
 	if err := s.SetQuota(ctx, mustAddress(t, "full@localhost"), 10); err != nil {
 		t.Fatal(err)
