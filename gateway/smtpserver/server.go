@@ -33,6 +33,10 @@
 //     the connection closes); after TLS every earlier state, HELO and AUTH included, is gone.
 //   - AUTH exchanges are never logged. Ten protocol errors in a row end a session with 421,
 //     as does IdleTimeout without a complete command (and without progress inside DATA).
+//   - Storage quotas (Options.Quotas): RCPT for a local account at or past its limit is
+//     refused with 452 4.2.2; a message the store refuses for every local recipient because
+//     it would overflow their mailboxes with 552 5.2.2 (the pipeline delivers it to the
+//     others and notifies the sender when only some are full). Relayed mail is not counted.
 //   - Unknown local recipients (address harvesting): past half of MaxUnknownRecipients in a
 //     session each 550 waits a growing delay; one more ends the session with 421 4.7.0.
 //
