@@ -127,6 +127,6 @@ func userCmd(g *globals) *cobra.Command {
 			}
 			return nil
 		}})
-	c.AddCommand(add, passwd, list, del)
+	c.AddCommand(add, passwd, list, del, userQuotaCmd(g))
 	return c
 }
