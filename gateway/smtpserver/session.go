@@ -200,7 +200,7 @@ func (s *session) rcpt(to string) *reply {
 // mailboxesFull reports whether every target an address resolved to is a local account at
 // or past its storage limit. An alias with some room among its targets is accepted: the
 // store refuses the full ones at DATA and their sender is notified. A failed look-up accepts.
-func (s *session) mailboxesFull(ctx context.Context, rcpts []pipeline.Recipient) bool {
+func (s *session) mailboxesFull(ctx context.Context, rcpts []envelope.Recipient) bool {
 	if s.srv.opts.Quotas == nil || len(rcpts) == 0 {
 		return false
 	}
