@@ -18,13 +18,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealgate/sealgate/crypto/certtest"
+	"github.com/sealgate/sealgate/crypto/peertest"
 	"github.com/sealgate/sealgate/gateway"
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
+	"github.com/sealgate/sealgate/gateway/gatewaytest/wiretest"
 	"github.com/sealgate/sealgate/gateway/mailauth/dnstest"
-	"github.com/sealgate/sealgate/internal/certtest"
-	"github.com/sealgate/sealgate/internal/peertest"
-	"github.com/sealgate/sealgate/internal/wiretest"
 )
 
 // pebble is a running Pebble ACME server (the ACME test server from Let's Encrypt) that

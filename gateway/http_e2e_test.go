@@ -14,7 +14,7 @@ import (
 
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
-	"github.com/sealgate/sealgate/internal/wiretest"
+	"github.com/sealgate/sealgate/gateway/gatewaytest/wiretest"
 )
 
 // slowPost opens a connection from local and sends a POST's headers but not its body.

@@ -15,12 +15,12 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/sealgate/sealgate/crypto/peertest"
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/delivery/deliverytest"
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
+	"github.com/sealgate/sealgate/gateway/gatewaytest/wiretest"
 	"github.com/sealgate/sealgate/gateway/mailauth"
-	"github.com/sealgate/sealgate/internal/peertest"
-	"github.com/sealgate/sealgate/internal/wiretest"
 	"github.com/sealgate/sealgate/keys"
 )
 

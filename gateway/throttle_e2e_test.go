@@ -15,8 +15,8 @@ import (
 	"github.com/sealgate/sealgate/gateway/auth"
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
+	"github.com/sealgate/sealgate/gateway/gatewaytest/wiretest"
 	"github.com/sealgate/sealgate/gateway/internal/pgtest"
-	"github.com/sealgate/sealgate/internal/wiretest"
 )
 
 // loginProto is one protocol's login, tried from a given local address, with the replies

@@ -14,9 +14,9 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/sealgate/sealgate/crypto/peertest"
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/delivery/deliverytest"
-	"github.com/sealgate/sealgate/internal/peertest"
 	"github.com/sealgate/sealgate/keys"
 )
 

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/sealgate/sealgate/crypto/address"
-	"github.com/sealgate/sealgate/internal/peertest"
+	"github.com/sealgate/sealgate/crypto/peertest"
 	"github.com/sealgate/sealgate/keys"
 )
 

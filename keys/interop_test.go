@@ -14,9 +14,9 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
+	"github.com/sealgate/sealgate/crypto/peertest"
 	"github.com/sealgate/sealgate/crypto/pgpmime"
 	"github.com/sealgate/sealgate/crypto/smime"
-	"github.com/sealgate/sealgate/internal/peertest"
 	"github.com/sealgate/sealgate/keys"
 )
 

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sealgate/sealgate/crypto/peertest"
 	"github.com/sealgate/sealgate/crypto/pgpmime"
-	"github.com/sealgate/sealgate/internal/peertest"
 	"github.com/sealgate/sealgate/keys"
 )
 

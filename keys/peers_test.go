@@ -12,8 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sealgate/sealgate/crypto/peertest"
 	"github.com/sealgate/sealgate/crypto/smime"
-	"github.com/sealgate/sealgate/internal/peertest"
 	"github.com/sealgate/sealgate/keys"
 )
 

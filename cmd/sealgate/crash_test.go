@@ -25,9 +25,9 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
+	"github.com/sealgate/sealgate/gateway/gatewaytest/wiretest"
 	"github.com/sealgate/sealgate/gateway/mailauth/dnstest"
 	"github.com/sealgate/sealgate/gateway/mailstore"
-	"github.com/sealgate/sealgate/internal/wiretest"
 )
 
 // buildBinary compiles sealgate once for a test that runs the real program; with -short such

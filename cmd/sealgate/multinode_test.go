@@ -21,9 +21,9 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
+	"github.com/sealgate/sealgate/gateway/gatewaytest/wiretest"
 	"github.com/sealgate/sealgate/gateway/mailauth/dnstest"
 	"github.com/sealgate/sealgate/gateway/mailstore/pgstore"
-	"github.com/sealgate/sealgate/internal/wiretest"
 	"github.com/sealgate/sealgate/keys"
 )
 

@@ -16,7 +16,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/sealgate/sealgate/gateway/delivery/deliverytest"
-	"github.com/sealgate/sealgate/internal/wiretest"
+	"github.com/sealgate/sealgate/gateway/gatewaytest/wiretest"
 )
 
 // TestKill9DuringDeliveryLosesAndDuplicatesNothing runs the real binary with a route to a real

@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealgate/sealgate/crypto/certtest"
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
-	"github.com/sealgate/sealgate/internal/certtest"
-	"github.com/sealgate/sealgate/internal/wiretest"
+	"github.com/sealgate/sealgate/gateway/gatewaytest/wiretest"
 )
 
 func servedCN(t *testing.T, addr string) string {

@@ -14,7 +14,7 @@ import (
 
 	"github.com/sealgate/sealgate/crypto/internal/cryptotest"
 	"github.com/sealgate/sealgate/crypto/mimeutil"
-	"github.com/sealgate/sealgate/internal/peertest"
+	"github.com/sealgate/sealgate/crypto/peertest"
 )
 
 // pssParty is the RSASSA-PSS signer of testdata (a key restricted to PSS

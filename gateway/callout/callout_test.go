@@ -12,7 +12,7 @@ import (
 	"github.com/sealgate/sealgate/crypto/address"
 	"github.com/sealgate/sealgate/gateway/callout"
 	"github.com/sealgate/sealgate/gateway/delivery/deliverytest"
-	"github.com/sealgate/sealgate/internal/testclock"
+	"github.com/sealgate/sealgate/gateway/gatewaytest/testclock"
 )
 
 func addr(t *testing.T, s string) address.Address {

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sealgate/sealgate/internal/certtest"
+	"github.com/sealgate/sealgate/crypto/certtest"
 )
 
 func TestRenewDue(t *testing.T) {

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sealgate/sealgate/internal/certtest"
+	"github.com/sealgate/sealgate/crypto/certtest"
 )
 
 // writeCert writes a self-signed certificate and its key as PEM files in dir.

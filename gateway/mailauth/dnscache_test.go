@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealgate/sealgate/gateway/gatewaytest/testclock"
 	"github.com/sealgate/sealgate/gateway/mailauth"
 	"github.com/sealgate/sealgate/gateway/mailauth/dnstest"
-	"github.com/sealgate/sealgate/internal/testclock"
 )
 
 func TestCacheSharesAndExpiresAnswers(t *testing.T) {

@@ -16,7 +16,7 @@ import (
 
 	"go.yaml.in/yaml/v2"
 
-	"github.com/sealgate/sealgate/internal/peertest"
+	"github.com/sealgate/sealgate/crypto/peertest"
 )
 
 // spfSuitePath finds the RFC 7208 test suite (the openspf.org suite, release 2014.04): the

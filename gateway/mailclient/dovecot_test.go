@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealgate/sealgate/crypto/certtest"
+	"github.com/sealgate/sealgate/crypto/peertest"
 	"github.com/sealgate/sealgate/gateway/mailclient"
-	"github.com/sealgate/sealgate/internal/certtest"
-	"github.com/sealgate/sealgate/internal/peertest"
 )
 
 // startDovecot runs Dovecot's IMAP server on loopback for one user, with STARTTLS and a

@@ -10,10 +10,10 @@ import (
 
 	"github.com/sealgate/sealgate/crypto/address"
 	"github.com/sealgate/sealgate/gateway/auth"
+	"github.com/sealgate/sealgate/gateway/gatewaytest/wiretest"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 	"github.com/sealgate/sealgate/gateway/msgbuf"
 	"github.com/sealgate/sealgate/gateway/pop3server"
-	"github.com/sealgate/sealgate/internal/wiretest"
 )
 
 // FuzzCommands sends arbitrary command streams to a real server, before and after login.

@@ -18,10 +18,10 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/sealgate/sealgate/crypto/address"
+	"github.com/sealgate/sealgate/crypto/peertest"
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
-	"github.com/sealgate/sealgate/internal/peertest"
-	"github.com/sealgate/sealgate/internal/wiretest"
+	"github.com/sealgate/sealgate/gateway/gatewaytest/wiretest"
 )
 
 const pw = "pop-secret-pw"

@@ -23,9 +23,9 @@ import (
 	"github.com/sealgate/sealgate/gateway/delivery"
 	"github.com/sealgate/sealgate/gateway/delivery/deliverytest"
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
+	"github.com/sealgate/sealgate/gateway/gatewaytest/testclock"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 	"github.com/sealgate/sealgate/gateway/queue"
-	"github.com/sealgate/sealgate/internal/testclock"
 )
 
 type body []byte

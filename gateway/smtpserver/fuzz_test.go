@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
+	"github.com/sealgate/sealgate/gateway/gatewaytest/wiretest"
 	"github.com/sealgate/sealgate/gateway/smtpserver"
-	"github.com/sealgate/sealgate/internal/wiretest"
 )
 
 // FuzzSMTPSession sends arbitrary command streams to the real MX listener of a running

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sealgate/sealgate/internal/peertest"
+	"github.com/sealgate/sealgate/crypto/peertest"
 )
 
 const pythonClient = `

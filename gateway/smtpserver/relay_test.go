@@ -7,7 +7,7 @@ import (
 
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/delivery/deliverytest"
-	"github.com/sealgate/sealgate/internal/wiretest"
+	"github.com/sealgate/sealgate/gateway/gatewaytest/wiretest"
 )
 
 // dialFrom opens an SMTP session from the loopback address local (127.0.0.2 plays the

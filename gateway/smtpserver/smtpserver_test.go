@@ -19,7 +19,7 @@ import (
 
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
-	"github.com/sealgate/sealgate/internal/wiretest"
+	"github.com/sealgate/sealgate/gateway/gatewaytest/wiretest"
 )
 
 const alicePW = "alice-secret-pw"

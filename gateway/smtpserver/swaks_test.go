@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sealgate/sealgate/crypto/peertest"
 	"github.com/sealgate/sealgate/gateway/config"
-	"github.com/sealgate/sealgate/internal/peertest"
 )
 
 // TestSwaks sends mail with swaks, a client nobody here wrote: pipelined to the MX, and over

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sealgate/sealgate/internal/peertest"
+	"github.com/sealgate/sealgate/crypto/peertest"
 )
 
 const hostileNewsletter = `From: News <news@evil.test>

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sealgate/sealgate/internal/peertest"
+	"github.com/sealgate/sealgate/crypto/peertest"
 )
 
 // TestSystemdUnitsVerify: the units in docs/dist pass `systemd-analyze verify` without a

@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealgate/sealgate/crypto/peertest"
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
-	"github.com/sealgate/sealgate/internal/peertest"
-	"github.com/sealgate/sealgate/internal/wiretest"
+	"github.com/sealgate/sealgate/gateway/gatewaytest/wiretest"
 	"github.com/sealgate/sealgate/keys"
 )
 

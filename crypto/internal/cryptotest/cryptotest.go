@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/sealgate/sealgate/internal/peertest"
+	"github.com/sealgate/sealgate/crypto/peertest"
 )
 
 // RepoRoot is the directory with go.mod (see peertest.RepoRoot).

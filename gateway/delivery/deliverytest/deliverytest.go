@@ -21,7 +21,7 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
-	"github.com/sealgate/sealgate/internal/certtest"
+	"github.com/sealgate/sealgate/crypto/certtest"
 )
 
 // Resolver answers from maps. A name in neither map is "not found" (NXDOMAIN), or a temporary

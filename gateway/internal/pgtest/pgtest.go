@@ -22,7 +22,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/sealgate/sealgate/internal/peertest"
+	"github.com/sealgate/sealgate/crypto/peertest"
 )
 
 // EnvDSN names the environment variable holding the superuser DSN of the test server.
