@@ -281,3 +281,5 @@ func (s *Store) readPolicyVersion(ctx context.Context) (int64, error) {
 	err := s.pool.QueryRow(ctx, `SELECT n FROM policy_version WHERE id = 1`).Scan(&v)
 	return v, err
 }
+
+var _ mailstore.Backend = (*Store)(nil)

@@ -18,83 +18,8 @@ import (
 	"github.com/sealgate/sealgate/gateway/msgbuf"
 )
 
-// Store is the method set of a mail store.
-type Store interface {
-	Close() error
-
-	AddUser(ctx context.Context, addr address.Address, passwordHash string) (mailstore.User, error)
-	UserByAddress(ctx context.Context, addr address.Address) (mailstore.User, error)
-	Users(ctx context.Context) ([]mailstore.User, error)
-	FirstUser(ctx context.Context) (mailstore.User, error)
-	SetPasswordHash(ctx context.Context, addr address.Address, hash string) error
-	DeleteUser(ctx context.Context, addr address.Address) error
-
-	SetAlias(ctx context.Context, key string, a mailstore.Alias, check func(all map[string]mailstore.Alias) error) error
-	DeleteAlias(ctx context.Context, key string) error
-	AliasByKey(ctx context.Context, key string) (mailstore.Alias, error)
-	Aliases(ctx context.Context) (map[string]mailstore.Alias, error)
-
-	SetPolicy(ctx context.Context, scope string, kv map[string]string) error
-	PolicySettings(ctx context.Context) (map[string]map[string]string, error)
-
-	Deliver(ctx context.Context, d mailstore.Delivery) (mailstore.Delivered, error)
-	Append(ctx context.Context, r mailstore.AppendRequest) (uint32, uint32, error)
-	OpenBody(ctx context.Context, bodyID int64) (io.ReadCloser, int64, error)
-	InlineBodies(ctx context.Context, ids []int64) (map[int64][]byte, error)
-
-	Mailboxes(ctx context.Context, userID int64) ([]mailstore.Mailbox, error)
-	MailboxByName(ctx context.Context, userID int64, name string) (mailstore.Mailbox, error)
-	CreateMailbox(ctx context.Context, userID int64, name, specialUse string) (int64, error)
-	CreateMailboxes(ctx context.Context, userID int64, name, specialUse string) (int64, error)
-	DeleteMailbox(ctx context.Context, userID int64, name string) error
-	RenameMailbox(ctx context.Context, userID int64, oldName, newName string) error
-	SetSubscribed(ctx context.Context, userID int64, name string, subscribed bool) error
-	MailboxStatus(ctx context.Context, mailboxID int64) (mailstore.MailboxCounts, error)
-
-	Messages(ctx context.Context, mailboxID int64) ([]mailstore.Message, error)
-	MessagesInRange(ctx context.Context, mailboxID int64, lo, hi uint32) ([]mailstore.Message, error)
-	SetFlags(ctx context.Context, mailboxID int64, uids []uint32, flags mailstore.Flags) error
-	UpdateFlags(ctx context.Context, mailboxID int64, uids []uint32, ch mailstore.FlagChange) ([]mailstore.Message, error)
-	Expunge(ctx context.Context, mailboxID int64, uids []uint32) error
-	ExpungeDeleted(ctx context.Context, mailboxID int64, only []uint32) ([]uint32, error)
-	CopyMessages(ctx context.Context, srcID, dstID int64, uids []uint32, move bool) (mailstore.CopyResult, error)
-	Snapshot(ctx context.Context, mailboxID int64) (mailstore.MailboxSnapshot, error)
-	HighestModSeq(ctx context.Context, mailboxID int64) (uint64, error)
-	ChangesSince(ctx context.Context, mailboxID int64, modseq uint64) (mailstore.Changes, error)
-
-	UnindexedBodies(ctx context.Context, mailboxID int64, limit int) ([]int64, error)
-	UnindexedSince(ctx context.Context, mailboxID int64, after uint32, limit int) ([]int64, uint32, error)
-	PutSearchText(ctx context.Context, texts []mailstore.SearchText) error
-	SearchTextUIDs(ctx context.Context, mailboxID int64, field mailstore.TextField, needle string) (map[uint32]bool, error)
-	SearchHeaders(ctx context.Context, mailboxID int64) (map[uint32]string, error)
-	RawHeaders(ctx context.Context, mailboxID int64, lo, hi uint32) (map[uint32][]byte, error)
-	MessagesWithEnvelopes(ctx context.Context, mailboxID int64, lo, hi uint32) ([]mailstore.Message, []mailstore.Envelope, error)
-	HeadersWithoutEnvelope(ctx context.Context, limit int) ([]mailstore.HeaderWithoutEnvelope, error)
-	PutEnvelopes(ctx context.Context, envs []mailstore.BodyEnvelope) error
-
-	Maildrop(ctx context.Context, userID int64) (mailstore.Maildrop, error)
-	UpdateMaildrop(ctx context.Context, u mailstore.MaildropUpdate) error
-	MaildropBodies(ctx context.Context, ids []int64) (map[int64][]byte, error)
-
-	QueueEntries(ctx context.Context) ([]mailstore.QueueEntry, error)
-	QueueEntry(ctx context.Context, id int64) (mailstore.QueueEntry, error)
-	QueueDue(ctx context.Context, now time.Time, limit int) ([]int64, error)
-	QueueLen(ctx context.Context) (int, error)
-	QueueRecord(ctx context.Context, id int64, outcomes []mailstore.QueueRecipient) error
-	QueueSettle(ctx context.Context, id int64, st mailstore.Settle) (done bool, err error)
-	QueueSetHeld(ctx context.Context, id int64, held bool) error
-	QueueRetry(ctx context.Context, id int64, now time.Time) error
-	QueueFlush(ctx context.Context, now time.Time) (int, error)
-	QueueDelete(ctx context.Context, id int64) error
-
-	Check(ctx context.Context) ([]string, error)
-}
-
-// MaildropLocker is implemented by stores with a POP3 maildrop lock; Run checks it when the
-// store has one.
-type MaildropLocker interface {
-	LockMaildrop(ctx context.Context, userID int64) (release func(), err error)
-}
+// Store is the contract the suite checks (mailstore.Backend).
+type Store = mailstore.Backend
 
 // Opener opens a fresh, empty store for one test; the store is closed by the test's cleanup
 // (Run also closes some stores itself: Close must tolerate a second call).
