@@ -10,11 +10,6 @@ import (
 	"github.com/sealgate/sealgate/gateway/mailstore/storetest"
 )
 
-var (
-	_ storetest.Store          = (*pgstore.Store)(nil)
-	_ storetest.MaildropLocker = (*pgstore.Store)(nil)
-)
-
 // newDB returns the DSN of a fresh database with the schema.
 func newDB(t testing.TB) string {
 	t.Helper()

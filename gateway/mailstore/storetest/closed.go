@@ -21,10 +21,6 @@ func testClosed(t *testing.T, open Opener) {
 	deliver(t, s, "Subject: c\r\n\r\nc\r\n", mailstore.Target{UserID: u.ID})
 	inbox, msgs := mailbox(t, s, u, "INBOX")
 	qid := spool(t, s, "cl@x.test", nil, "r@remote.test")
-	var locker MaildropLocker
-	if l, ok := s.(MaildropLocker); ok {
-		locker = l
-	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -84,18 +80,16 @@ func testClosed(t *testing.T, open Opener) {
 		{"PolicySettings", func() error { _, err := s.PolicySettings(ctx); return err }},
 		{"Check", func() error { _, err := s.Check(ctx); return err }},
 	}
-	if locker != nil {
-		calls = append(calls, struct {
-			name string
-			call func() error
-		}{"LockMaildrop", func() error {
-			release, err := locker.LockMaildrop(ctx, u.ID)
-			if err == nil {
-				release()
-			}
-			return err
-		}})
-	}
+	calls = append(calls, struct {
+		name string
+		call func() error
+	}{"LockMaildrop", func() error {
+		release, err := s.LockMaildrop(ctx, u.ID)
+		if err == nil {
+			release()
+		}
+		return err
+	}})
 	// Each call several times: a call that only sometimes notices the store is closed (a
 	// write queued after the writer stopped) shows up.
 	for _, c := range calls {
