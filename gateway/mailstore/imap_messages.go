@@ -136,12 +136,12 @@ type CopyResult struct {
 	Dest        []uint32
 }
 
-// CopyMessages copies messages (in UID order) into another mailbox of the same user; with
-// move, they leave the source in the same transaction. Bodies are shared, not duplicated.
+// CopyMessages copies messages into another mailbox of the same user, in the order and with
+// the UIDs and MODSEQ CopyUIDs describes; with move, they leave the source in the same
+// transaction. Bodies are shared, not duplicated.
 func (s *Store) CopyMessages(ctx context.Context, srcID, dstID int64, uids []uint32, move bool) (CopyResult, error) {
 	var res CopyResult
-	uids = slices.Clone(uids)
-	slices.Sort(uids)
+	uids = CopyUIDs(uids)
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		res = CopyResult{}
 		var srcUser, dstUser int64
@@ -161,6 +161,7 @@ func (s *Store) CopyMessages(ctx context.Context, srcID, dstID int64, uids []uin
 				return err
 			}
 		}
+		var modseq uint64 // of every copy: set by the first
 		for _, uid := range uids {
 			var bodyID, date, size int64
 			var flags Flags
@@ -174,9 +175,13 @@ func (s *Store) CopyMessages(ctx context.Context, srcID, dstID int64, uids []uin
 				return err
 			}
 			var newUID uint32
-			var modseq uint64
-			if err := tx.QueryRow(`UPDATE mailboxes SET uidnext = uidnext + 1, highest_modseq = highest_modseq + 1
-				WHERE id = ? RETURNING uidnext - 1, highest_modseq`, dstID).Scan(&newUID, &modseq); err != nil {
+			if modseq == 0 {
+				err = tx.QueryRow(`UPDATE mailboxes SET uidnext = uidnext + 1, highest_modseq = highest_modseq + 1
+					WHERE id = ? RETURNING uidnext - 1, highest_modseq`, dstID).Scan(&newUID, &modseq)
+			} else {
+				err = tx.QueryRow(`UPDATE mailboxes SET uidnext = uidnext + 1 WHERE id = ? RETURNING uidnext - 1`, dstID).Scan(&newUID)
+			}
+			if err != nil {
 				return err
 			}
 			if _, err := tx.Exec(`UPDATE bodies SET refs = refs + 1 WHERE id = ?`, bodyID); err != nil {

@@ -343,14 +343,12 @@ func (s *Store) UpdateFlags(ctx context.Context, mailboxID int64, uids []uint32,
 	return out, err
 }
 
-// CopyMessages copies messages (in UID order) into another mailbox of the same user; with
-// move, they leave the source in the same transaction. Bodies are shared, not duplicated.
-// The copies get consecutive UIDs and one MODSEQ.
+// CopyMessages copies messages into another mailbox of the same user, in the order and with
+// the UIDs and MODSEQ mailstore.CopyUIDs describes; with move, they leave the source in the
+// same transaction. Bodies are shared, not duplicated.
 func (s *Store) CopyMessages(ctx context.Context, srcID, dstID int64, uids []uint32, move bool) (mailstore.CopyResult, error) {
 	var res mailstore.CopyResult
-	uids = slices.Clone(uids)
-	slices.Sort(uids)
-	uids = slices.Compact(uids)
+	uids = mailstore.CopyUIDs(uids)
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		res = mailstore.CopyResult{}
 		var srcUser, dstUser, uv int64

@@ -45,6 +45,7 @@ func Run(t *testing.T, open Opener) {
 		{"RenameInboxWithHidden", testRenameInboxWithHidden},
 		{"Flags", testFlags},
 		{"CopyAndMove", testCopyAndMove},
+		{"CopyUIDSet", testCopyUIDSet},
 		{"Expunge", testExpunge},
 		{"ChangesSince", testChangesSince},
 		{"Search", testSearch},
