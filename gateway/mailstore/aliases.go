@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"strings"
+	"time"
 )
 
 // schemaAliases: alias → targets. The key "@domain" is the domain's catch-all.
@@ -104,5 +105,6 @@ func (s *Store) FirstUser(ctx context.Context) (User, error) {
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, ErrNotFound
 	}
+	u.Created = time.Unix(created, 0)
 	return u, err
 }

@@ -27,7 +27,8 @@ func testUsers(t *testing.T, open Opener) {
 	if err != nil || got.ID != u.ID || got.Address != u.Address || got.PasswordHash != "hash" {
 		t.Fatalf("lookup: %+v %v", got, err)
 	}
-	if first, err := s.FirstUser(ctx); err != nil || first.ID != u.ID {
+	// FirstUser reads the whole account as Users does, creation time included.
+	if first, err := s.FirstUser(ctx); err != nil || first.ID != u.ID || first.Address != u.Address || !first.Created.Equal(u.Created) {
 		t.Fatalf("first user %+v %v", first, err)
 	}
 	mbs, err := s.Mailboxes(ctx, u.ID)
