@@ -54,10 +54,7 @@ const (
 
 // Store is what resolution reads.
 type Store interface {
-	UserByAddress(ctx context.Context, addr address.Address) (mailstore.User, error)
-	AliasByKey(ctx context.Context, key string) (mailstore.Alias, error)
-	FirstUser(ctx context.Context) (mailstore.User, error)
-	MailboxByName(ctx context.Context, userID int64, name string) (mailstore.Mailbox, error)
+	mailstore.Directory
 }
 
 // Target is where one copy goes.

@@ -96,7 +96,7 @@ var dummyHash = "$argon2id$v=19$m=19456,t=2,p=1$c2VhbGdhdGVkdW1teXNhbHQ$QUJDREVG
 
 // Accounts is what Authenticator needs of the account store.
 type Accounts interface {
-	UserByAddress(ctx context.Context, addr address.Address) (mailstore.User, error)
+	mailstore.AccountLookup
 }
 
 // Options configure an Authenticator.

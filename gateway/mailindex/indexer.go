@@ -15,7 +15,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -26,12 +25,7 @@ import (
 
 // Store is what the indexer needs of the mail store. *mailstore.Store and pgstore implement it.
 type Store interface {
-	UnindexedBodies(ctx context.Context, mailboxID int64, limit int) ([]int64, error)
-	UnindexedSince(ctx context.Context, mailboxID int64, after uint32, limit int) ([]int64, uint32, error)
-	OpenBody(ctx context.Context, bodyID int64) (io.ReadCloser, int64, error)
-	PutSearchText(ctx context.Context, texts []mailstore.SearchText) error
-	HeadersWithoutEnvelope(ctx context.Context, limit int) ([]mailstore.HeaderWithoutEnvelope, error)
-	PutEnvelopes(ctx context.Context, envs []mailstore.BodyEnvelope) error
+	mailstore.SearchIndex
 }
 
 var _ Store = (*mailstore.Store)(nil)

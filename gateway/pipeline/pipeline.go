@@ -129,12 +129,12 @@ type Envelope struct {
 
 // Deliverer is the store side of the pipeline.
 type Deliverer interface {
-	Deliver(ctx context.Context, d mailstore.Delivery) (mailstore.Delivered, error)
+	mailstore.Deliverer
 }
 
 // PolicySource supplies the stored policy settings (mailstore.Store implements it).
 type PolicySource interface {
-	PolicySettings(ctx context.Context) (map[string]map[string]string, error)
+	mailstore.PolicySource
 }
 
 // Options configure a Pipeline. Zero values disable the part they name.

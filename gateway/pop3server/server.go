@@ -29,7 +29,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"time"
@@ -55,16 +54,7 @@ const (
 
 // Store is what the server needs of the mail store.
 type Store interface {
-	Maildrop(ctx context.Context, userID int64) (mailstore.Maildrop, error)
-	UpdateMaildrop(ctx context.Context, u mailstore.MaildropUpdate) error
-	OpenBody(ctx context.Context, bodyID int64) (io.ReadCloser, int64, error)
-	// MaildropBodies reads many small bodies in one query (pipelined RETRs); bodies it
-	// leaves out are read with OpenBody.
-	MaildropBodies(ctx context.Context, ids []int64) (map[int64][]byte, error)
-	// LockMaildrop takes the user's maildrop lock for a session in the TRANSACTION state,
-	// or fails with mailstore.ErrInUse while another session holds it (on any listener, and
-	// on any node when nodes share the store).
-	LockMaildrop(ctx context.Context, userID int64) (release func(), err error)
+	mailstore.Maildrops
 }
 
 var _ Store = (*mailstore.Store)(nil)

@@ -56,18 +56,12 @@ import (
 
 // Store is the spool the runner works on; *mailstore.Store implements it.
 type Store interface {
-	BounceStore
-	QueueDue(ctx context.Context, now time.Time, limit int) ([]int64, error)
-	QueueLen(ctx context.Context) (int, error)
-	QueueRecord(ctx context.Context, id int64, outcomes []mailstore.QueueRecipient) error
+	mailstore.Spool
 }
 
 // BounceStore is what a Bouncer needs of the spool.
 type BounceStore interface {
-	QueueEntry(ctx context.Context, id int64) (mailstore.QueueEntry, error)
-	QueueSettle(ctx context.Context, id int64, st mailstore.Settle) (bool, error)
-	OpenBody(ctx context.Context, bodyID int64) (io.ReadCloser, int64, error)
-	UserByAddress(ctx context.Context, a address.Address) (mailstore.User, error)
+	mailstore.SpoolBounces
 }
 
 var _ Store = (*mailstore.Store)(nil)

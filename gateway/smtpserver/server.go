@@ -74,7 +74,7 @@ var ErrServerClosed = listener.ErrServerClosed
 
 // Accounts is what the server needs to check local recipients.
 type Accounts interface {
-	UserByAddress(ctx context.Context, addr address.Address) (mailstore.User, error)
+	mailstore.AccountLookup
 }
 
 // Quotas tells an account's storage usage and limit.

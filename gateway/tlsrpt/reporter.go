@@ -31,10 +31,7 @@ type Options struct {
 
 // Store keeps counts durably between reports. mailstore.Store and pgstore.Store implement it.
 type Store interface {
-	// AddTLSCounts adds counts to the stored ones.
-	AddTLSCounts(ctx context.Context, counts []mailstore.TLSCount) error
-	// TakeTLSCounts removes the stored counts and returns them; each is taken once.
-	TakeTLSCounts(ctx context.Context) ([]mailstore.TLSCount, error)
+	mailstore.TLSCounts
 }
 
 var _ Store = (*mailstore.Store)(nil)
