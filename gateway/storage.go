@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/sealgate/sealgate/crypto/address"
 	"github.com/sealgate/sealgate/gateway/addressing"
 	"github.com/sealgate/sealgate/gateway/auth"
 	"github.com/sealgate/sealgate/gateway/config"
@@ -23,34 +22,25 @@ import (
 	"github.com/sealgate/sealgate/keys/pgkeys"
 )
 
-// store is what the gateway's parts need of the mail store: the union of their consumer
-// interfaces, and the few calls the gateway makes itself (the first postmaster account, the
-// health check, --demo's accounts and policy). Each [storage] backend implements it.
-type store interface {
-	auth.Accounts
-	addressing.Store
-	smtpserver.Accounts
-	smtpserver.Quotas
-	pipeline.Deliverer
-	pipeline.PolicySource
-	imapserver.Store
-	mailindex.Store
-	pop3server.Store
-	webmail.Store
-	queue.Store
-	tlsrpt.Store
+// store is the mail store the gateway's parts share: the whole store contract, of which each
+// part's Store or Accounts interface is one role. Each [storage] backend implements it.
+type store = mailstore.Backend
 
-	AddUser(ctx context.Context, addr address.Address, passwordHash string) (mailstore.User, error)
-	SetPasswordHash(ctx context.Context, addr address.Address, hash string) error
-	Users(ctx context.Context) ([]mailstore.User, error)
-	SetPolicy(ctx context.Context, scope string, kv map[string]string) error
-	Close() error
-}
-
+// Every part's view of the store is a part of the contract.
 var (
-	_ store             = (*mailstore.Store)(nil)
-	_ store             = (*pgstore.Store)(nil)
-	_ auth.FailureStore = (*pgstore.Store)(nil) // failed logins counted across nodes
+	_ auth.Accounts         = store(nil)
+	_ addressing.Store      = store(nil)
+	_ smtpserver.Accounts   = store(nil)
+	_ smtpserver.Quotas     = store(nil)
+	_ pipeline.Deliverer    = store(nil)
+	_ pipeline.PolicySource = store(nil)
+	_ imapserver.Store      = store(nil)
+	_ mailindex.Store       = store(nil)
+	_ pop3server.Store      = store(nil)
+	_ webmail.Store         = store(nil)
+	_ queue.Store           = store(nil)
+	_ tlsrpt.Store          = store(nil)
+	_ auth.FailureStore     = (*pgstore.Store)(nil) // failed logins counted across nodes
 )
 
 // storeHooks are what the gateway's parts want to hear from the store.
