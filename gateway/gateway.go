@@ -89,6 +89,7 @@ type Gateway struct {
 	cfg      *config.Config
 	dataDir  string
 	log      *slog.Logger
+	storage  Storage // the [storage] backend, picked once
 	store    store
 	keyring  *keys.Keyring
 	master   *keys.MasterKey
@@ -180,9 +181,13 @@ func New(opts Options) (*Gateway, error) {
 	if err := os.MkdirAll(spoolDir, 0o700); err != nil {
 		return nil, err
 	}
+	storage, err := OpenStorage(cfg.Storage, opts.DataDir)
+	if err != nil {
+		return nil, err
+	}
 	var node string
 	var nodeLock *os.File
-	if cfg.Storage.Backend == config.BackendPostgres {
+	if storage.Shared() {
 		if node, nodeLock, err = claimNode(opts.DataDir); err != nil {
 			return nil, err
 		}
@@ -192,29 +197,29 @@ func New(opts Options) (*Gateway, error) {
 	// The indexer needs the store; deliveries committed before it exists are caught up when
 	// it starts.
 	var index atomic.Pointer[mailindex.Indexer]
-	store, err := openStore(context.Background(), cfg.Storage, opts.DataDir, storeHooks{
-		onCommit: func(d mailstore.Delivered) {
+	store, err := storage.OpenStore(context.Background(), StoreOptions{
+		OnCommit: func(d mailstore.Delivered) {
 			imapNotify.Delivered(d)
 			if ix := index.Load(); ix != nil {
 				ix.Delivered(d)
 			}
 			wakeQueue(queueWake, d)
 		},
-		onChange:     imapNotify.Changed,
-		node:         node,
-		defaultQuota: int64(cfg.Limits.MailboxQuota),
+		OnChange:     imapNotify.Changed,
+		Node:         node,
+		DefaultQuota: int64(cfg.Limits.MailboxQuota),
 	})
 	if err != nil {
 		closeNode(nodeLock)
 		return nil, err
 	}
-	keyring, err := OpenKeyring(context.Background(), cfg.Storage, opts.DataDir, mk, keys.Options{Subaddressing: cfg.Subaddressing()})
+	keyring, err := storage.OpenKeyring(context.Background(), mk, keys.Options{Subaddressing: cfg.Subaddressing()})
 	if err != nil {
 		store.Close()
 		closeNode(nodeLock)
 		return nil, err
 	}
-	files, err := OpenSharedFiles(context.Background(), cfg.Storage, opts.DataDir)
+	files, err := storage.OpenSharedFiles(context.Background())
 	if err != nil {
 		store.Close()
 		keyring.Close()
@@ -251,7 +256,7 @@ func New(opts Options) (*Gateway, error) {
 		}
 	}
 	g := &Gateway{
-		cfg: cfg, dataDir: opts.DataDir, log: logger, store: store, keyring: keyring, master: mk, files: files, nodeLock: nodeLock,
+		cfg: cfg, dataDir: opts.DataDir, log: logger, storage: storage, store: store, keyring: keyring, master: mk, files: files, nodeLock: nodeLock,
 		dns:      mailauth.NewCache(dns, opts.Now),
 		tlsConf:  certMgr.TLSConfig(),
 		certs:    certMgr,

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 
 	"github.com/sealgate/sealgate/gateway/addressing"
-	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/keys"
 )
 
@@ -23,7 +22,7 @@ const (
 // node signed is accepted by every other. Of nodes starting at once, the first to store a
 // secret wins.
 func (g *Gateway) loadSRS(ctx context.Context) (*addressing.SRS, error) {
-	if g.cfg.Storage.Backend == config.BackendEmbedded {
+	if !g.storage.Shared() {
 		return addressing.LoadOrCreateSRS(filepath.Join(g.dataDir, "srs.secret"))
 	}
 	sealed, err := g.files.ReadFile(ctx, srsSealedFile)

@@ -43,72 +43,132 @@ var (
 	_ auth.FailureStore     = (*pgstore.Store)(nil) // failed logins counted across nodes
 )
 
-// storeHooks are what the gateway's parts want to hear from the store.
-type storeHooks struct {
-	// onCommit is told of every committed delivery (IMAP IDLE, the queue runner); with
+// StoreOptions are what the gateway's parts want of the mail store and to hear from it.
+type StoreOptions struct {
+	// OnCommit is told of every committed delivery (IMAP IDLE, the queue runner); with
 	// postgres, of other nodes' deliveries too.
-	onCommit func(mailstore.Delivered)
-	// onChange is told of a user whose mailboxes another node changed (IMAP IDLE). The
+	OnCommit func(mailstore.Delivered)
+	// OnChange is told of a user whose mailboxes another node changed (IMAP IDLE). The
 	// embedded store has one process serving IMAP, which notifies its sessions itself.
-	onChange func(userID int64)
-	// node names this node in a shared database (claimNode); "" is a random name.
-	node string
-	// defaultQuota is [limits] mailbox_quota, the storage limit the store enforces for
+	OnChange func(userID int64)
+	// Node names this node in a shared database (claimNode); "" is a random name.
+	Node string
+	// DefaultQuota is [limits] mailbox_quota, the storage limit the store enforces for
 	// accounts without one of their own.
-	defaultQuota int64
+	DefaultQuota int64
 }
 
-// openStore opens the mail store [storage] names. A PostgreSQL database whose schema is
-// missing, older or newer than this Sealgate's is refused (`sealgate db migrate`).
-func openStore(ctx context.Context, cfg config.Storage, dataDir string, h storeHooks) (store, error) {
+// Storage is the [storage] backend, picked once from the config by OpenStorage: everything
+// that differs between the embedded store and PostgreSQL is a method of it, so no other code
+// asks which backend is configured.
+type Storage interface {
+	// OpenStore opens the mail store. A PostgreSQL database whose schema is missing, older
+	// or newer than this Sealgate's is refused (`sealgate db migrate`).
+	OpenStore(ctx context.Context, o StoreOptions) (mailstore.Backend, error)
+	// OpenKeyring opens the keyring: DIR/keys.db with the embedded backend, the database's
+	// keyring tables with postgres (their schema must be current). opts.Backend is set here.
+	OpenKeyring(ctx context.Context, mk *keys.MasterKey, opts keys.Options) (*keys.Keyring, error)
+	// OpenSharedFiles opens the files every node must see alike: the data directory with
+	// the embedded backend, the database with postgres.
+	OpenSharedFiles(ctx context.Context) (SharedFiles, error)
+	// Migrate creates or upgrades the database schemas; the embedded backend refuses with
+	// ErrEmbeddedMigrate.
+	Migrate(ctx context.Context) error
+	// Shared reports whether several nodes may share the store, so that a node claims a
+	// name (claimNode) and secrets live in the store rather than in the data directory.
+	Shared() bool
+}
+
+// OpenStorage picks the backend [storage] names, with dataDir as the data directory.
+func OpenStorage(cfg config.Storage, dataDir string) (Storage, error) {
 	switch cfg.Backend {
 	case config.BackendEmbedded:
-		s, err := mailstore.Open(dataDir, mailstore.Options{OnCommit: h.onCommit, DefaultQuota: h.defaultQuota})
-		if err != nil {
-			return nil, err
-		}
-		return s, nil
+		return embeddedStorage{dir: dataDir}, nil
 	case config.BackendPostgres:
 		if cfg.DSN == "" {
 			return nil, ErrNoDSN
 		}
-		s, err := pgstore.Open(ctx, cfg.DSN, pgstore.Options{OnCommit: h.onCommit, OnChange: h.onChange, Node: h.node,
-			DefaultQuota: h.defaultQuota})
-		if err != nil {
-			return nil, err
-		}
-		return s, nil
+		return postgresStorage{dir: dataDir, dsn: cfg.DSN}, nil
 	default:
 		return nil, fmt.Errorf("storage backend %q is not %q or %q", cfg.Backend, config.BackendEmbedded, config.BackendPostgres)
 	}
 }
 
-// OpenKeyring opens the keyring [storage] names: DIR/keys.db with the embedded backend, the
-// database's keyring tables with postgres (their schema must be current: `sealgate db
-// migrate`). opts.Backend is set here.
+// embeddedStorage keeps everything in the data directory.
+type embeddedStorage struct{ dir string }
+
+func (b embeddedStorage) OpenStore(_ context.Context, o StoreOptions) (mailstore.Backend, error) {
+	if err := OpenDataDir(b.dir); err != nil {
+		return nil, err
+	}
+	s, err := mailstore.Open(b.dir, mailstore.Options{OnCommit: o.OnCommit, DefaultQuota: o.DefaultQuota})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (b embeddedStorage) OpenKeyring(_ context.Context, mk *keys.MasterKey, opts keys.Options) (*keys.Keyring, error) {
+	opts.Backend = nil
+	return keys.Open(b.dir, mk, opts)
+}
+
+func (b embeddedStorage) OpenSharedFiles(context.Context) (SharedFiles, error) {
+	return dirFiles{keys.DirFiles{Dir: b.dir}}, nil
+}
+
+func (embeddedStorage) Migrate(context.Context) error { return ErrEmbeddedMigrate }
+func (embeddedStorage) Shared() bool                  { return false }
+
+// postgresStorage keeps the stores in one PostgreSQL database that several nodes share.
+type postgresStorage struct{ dir, dsn string }
+
+func (b postgresStorage) OpenStore(ctx context.Context, o StoreOptions) (mailstore.Backend, error) {
+	s, err := pgstore.Open(ctx, b.dsn, pgstore.Options{OnCommit: o.OnCommit, OnChange: o.OnChange, Node: o.Node,
+		DefaultQuota: o.DefaultQuota})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (b postgresStorage) OpenKeyring(ctx context.Context, mk *keys.MasterKey, opts keys.Options) (*keys.Keyring, error) {
+	kb, err := pgkeys.Open(ctx, b.dsn)
+	if err != nil {
+		return nil, err
+	}
+	opts.Backend = kb
+	k, err := keys.Open(b.dir, mk, opts)
+	if err != nil {
+		kb.Close()
+		return nil, err
+	}
+	return k, nil
+}
+
+func (b postgresStorage) OpenSharedFiles(ctx context.Context) (SharedFiles, error) {
+	return pgkeys.OpenFiles(ctx, b.dsn)
+}
+
+func (b postgresStorage) Migrate(ctx context.Context) error {
+	if err := pgstore.Migrate(ctx, b.dsn); err != nil {
+		return fmt.Errorf("mail store schema: %w", err)
+	}
+	if err := pgkeys.Migrate(ctx, b.dsn); err != nil {
+		return fmt.Errorf("keyring schema: %w", err)
+	}
+	return nil
+}
+
+func (postgresStorage) Shared() bool { return true }
+
+// OpenKeyring opens the keyring [storage] names (Storage.OpenKeyring).
 func OpenKeyring(ctx context.Context, cfg config.Storage, dataDir string, mk *keys.MasterKey, opts keys.Options) (*keys.Keyring, error) {
-	switch cfg.Backend {
-	case config.BackendEmbedded:
-		opts.Backend = nil
-		return keys.Open(dataDir, mk, opts)
-	case config.BackendPostgres:
-		if cfg.DSN == "" {
-			return nil, ErrNoDSN
-		}
-		b, err := pgkeys.Open(ctx, cfg.DSN)
-		if err != nil {
-			return nil, err
-		}
-		opts.Backend = b
-		k, err := keys.Open(dataDir, mk, opts)
-		if err != nil {
-			b.Close()
-			return nil, err
-		}
-		return k, nil
-	default:
-		return nil, fmt.Errorf("storage backend %q is not %q or %q", cfg.Backend, config.BackendEmbedded, config.BackendPostgres)
+	b, err := OpenStorage(cfg, dataDir)
+	if err != nil {
+		return nil, err
 	}
+	return b.OpenKeyring(ctx, mk, opts)
 }
 
 // ErrNoDSN: the postgres backend was chosen without [storage] dsn.
@@ -121,23 +181,11 @@ var ErrEmbeddedMigrate = errors.New(`db migrate is for [storage] backend = "post
 // MigrateStorage creates or upgrades the schema of every store kept in the PostgreSQL
 // database [storage] names. It refuses with ErrEmbeddedMigrate for the embedded backend.
 func MigrateStorage(ctx context.Context, cfg config.Storage) error {
-	switch cfg.Backend {
-	case config.BackendEmbedded:
-		return ErrEmbeddedMigrate
-	case config.BackendPostgres:
-		if cfg.DSN == "" {
-			return ErrNoDSN
-		}
-		if err := pgstore.Migrate(ctx, cfg.DSN); err != nil {
-			return fmt.Errorf("mail store schema: %w", err)
-		}
-		if err := pgkeys.Migrate(ctx, cfg.DSN); err != nil {
-			return fmt.Errorf("keyring schema: %w", err)
-		}
-		return nil
-	default:
-		return fmt.Errorf("storage backend %q is not %q or %q", cfg.Backend, config.BackendEmbedded, config.BackendPostgres)
+	b, err := OpenStorage(cfg, "")
+	if err != nil {
+		return err
 	}
+	return b.Migrate(ctx)
 }
 
 // SharedFiles is where the files that every node of one store must see alike are kept: the
@@ -152,19 +200,12 @@ type dirFiles struct{ keys.DirFiles }
 
 func (dirFiles) Close() error { return nil }
 
-// OpenSharedFiles opens the shared files of the store [storage] names: the data directory
-// with the embedded backend, the database (whose keyring schema must be current) with
-// postgres.
+// OpenSharedFiles opens the shared files of the store [storage] names
+// (Storage.OpenSharedFiles).
 func OpenSharedFiles(ctx context.Context, cfg config.Storage, dataDir string) (SharedFiles, error) {
-	switch cfg.Backend {
-	case config.BackendEmbedded:
-		return dirFiles{keys.DirFiles{Dir: dataDir}}, nil
-	case config.BackendPostgres:
-		if cfg.DSN == "" {
-			return nil, ErrNoDSN
-		}
-		return pgkeys.OpenFiles(ctx, cfg.DSN)
-	default:
-		return nil, fmt.Errorf("storage backend %q is not %q or %q", cfg.Backend, config.BackendEmbedded, config.BackendPostgres)
+	b, err := OpenStorage(cfg, dataDir)
+	if err != nil {
+		return nil, err
 	}
+	return b.OpenSharedFiles(ctx)
 }
