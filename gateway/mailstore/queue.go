@@ -203,7 +203,7 @@ func (s *Store) QueueSettle(ctx context.Context, id int64, st Settle) (done bool
 		} else if err != nil {
 			return err
 		}
-		for _, r := range st.Bounced {
+		for _, r := range st.BouncedOnce() {
 			res, err := tx.Exec(`UPDATE queue_rcpts SET state = 'failed', updated = ? WHERE queue_id = ? AND rcpt = ? AND state = 'bouncing'`,
 				now.Unix(), id, r)
 			if err != nil {

@@ -11,3 +11,11 @@ func CopyUIDs(uids []uint32) []uint32 {
 	slices.Sort(out)
 	return slices.Compact(out)
 }
+
+// BouncedOnce is st.Bounced as every backend moves it to failed: each recipient once, so a
+// list that names one twice settles it once rather than failing as "not bouncing".
+func (st Settle) BouncedOnce() []string {
+	out := slices.Clone(st.Bounced)
+	slices.Sort(out)
+	return slices.Compact(out)
+}

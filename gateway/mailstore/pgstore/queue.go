@@ -162,13 +162,13 @@ func (s *Store) QueueSettle(ctx context.Context, id int64, st mailstore.Settle) 
 		if err := s.leased(ctx, tx, id, now); err != nil {
 			return err
 		}
-		if len(st.Bounced) > 0 {
+		if bounced := st.BouncedOnce(); len(bounced) > 0 {
 			tag, err := tx.Exec(ctx, `UPDATE queue_rcpts SET state = 'failed', updated = $1
-				WHERE queue_id = $2 AND rcpt = ANY($3) AND state = 'bouncing'`, now.Unix(), id, st.Bounced)
+				WHERE queue_id = $2 AND rcpt = ANY($3) AND state = 'bouncing'`, now.Unix(), id, bounced)
 			if err != nil {
 				return err
 			}
-			if int(tag.RowsAffected()) != len(slices.Compact(slices.Sorted(slices.Values(st.Bounced)))) {
+			if int(tag.RowsAffected()) != len(bounced) {
 				return fmt.Errorf("pgstore: a recipient of queue entry %d in %v is not bouncing", id, st.Bounced)
 			}
 		}

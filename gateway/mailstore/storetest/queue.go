@@ -137,7 +137,8 @@ func testQueueBounce(t *testing.T, open Opener) {
 		t.Fatal("a bounce with two destinations was accepted")
 	}
 	dsn := []byte("Subject: Undelivered Mail\r\n\r\ngone@remote.test: 550 no such user\r\n")
-	done, err := s.QueueSettle(ctx, id, mailstore.Settle{Attempted: true, LastError: "550", Bounced: []string{"gone@remote.test"},
+	// A recipient named twice is settled once (mailstore.Settle.BouncedOnce).
+	done, err := s.QueueSettle(ctx, id, mailstore.Settle{Attempted: true, LastError: "550", Bounced: []string{"gone@remote.test", "gone@remote.test"},
 		Bounce: &mailstore.Bounce{Body: dsn, Local: &mailstore.Target{UserID: u.ID}}})
 	if err != nil || done {
 		t.Fatalf("settle a bounce: %v %v", done, err)
