@@ -35,12 +35,8 @@ func (s *Store) CreateMailboxes(ctx context.Context, userID int64, name, special
 	}
 	var id int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		levels := strings.Split(name, "/")
-		for i := 1; i < len(levels); i++ {
-			parent := strings.Join(levels[:i], "/")
-			if _, err := createMailboxTx(tx, userID, parent, ""); err != nil && !errors.Is(err, ErrExists) {
-				return err
-			}
+		if err := createParentsTx(tx, userID, name, ""); err != nil {
+			return err
 		}
 		var err error
 		id, err = createMailboxTx(tx, userID, name, specialUse)
@@ -75,12 +71,9 @@ func (s *Store) DeleteMailbox(ctx context.Context, userID int64, name string) er
 // missing superior levels of the new name. Renaming INBOX moves its messages into a new
 // mailbox and leaves INBOX empty; mailboxes below INBOX are not moved.
 func (s *Store) RenameMailbox(ctx context.Context, userID int64, oldName, newName string) error {
-	oldName, newName = canonicalName(oldName), canonicalName(newName)
-	if !ValidMailboxName(newName) {
-		return ErrInvalidName
-	}
-	if newName == "INBOX" || oldName == newName || strings.HasPrefix(newName, oldName+"/") {
-		return ErrExists
+	oldName, newName, err := CheckRename(oldName, newName)
+	if err != nil {
+		return err
 	}
 	return s.write(ctx, func(tx *sql.Tx) error {
 		var oldID int64
@@ -99,15 +92,8 @@ func (s *Store) RenameMailbox(ctx context.Context, userID int64, oldName, newNam
 		if n > 0 {
 			return ErrExists
 		}
-		levels := strings.Split(newName, "/")
-		for i := 1; i < len(levels); i++ {
-			parent := strings.Join(levels[:i], "/")
-			if parent == oldName {
-				continue
-			}
-			if _, err := createMailboxTx(tx, userID, parent, ""); err != nil && !errors.Is(err, ErrExists) {
-				return err
-			}
+		if err := createParentsTx(tx, userID, newName, oldName); err != nil {
+			return err
 		}
 		if oldName == "INBOX" {
 			return renameInboxTx(tx, userID, oldID, newName)
@@ -119,6 +105,16 @@ func (s *Store) RenameMailbox(ctx context.Context, userID int64, oldName, newNam
 		_, err = tx.Exec(`UPDATE mailboxes SET name = ? WHERE id = ?`, newName, oldID)
 		return err
 	})
+}
+
+// createParentsTx creates the missing superior levels of name, except skip.
+func createParentsTx(tx *sql.Tx, userID int64, name, skip string) error {
+	for _, p := range MailboxParents(name, skip) {
+		if _, err := createMailboxTx(tx, userID, p, ""); err != nil && !errors.Is(err, ErrExists) {
+			return err
+		}
+	}
+	return nil
 }
 
 func renameInboxTx(tx *sql.Tx, userID, inboxID int64, newName string) error {

@@ -105,13 +105,8 @@ func (s *Store) CreateMailboxes(ctx context.Context, userID int64, name, special
 
 // createParents creates the missing superior levels of name, except skip.
 func createParents(ctx context.Context, tx pgx.Tx, userID int64, name, skip string) error {
-	levels := strings.Split(name, "/")
-	for i := 1; i < len(levels); i++ {
-		parent := strings.Join(levels[:i], "/")
-		if parent == skip {
-			continue
-		}
-		if _, err := createMailbox(ctx, tx, userID, parent, ""); err != nil && !errors.Is(err, mailstore.ErrExists) {
+	for _, p := range mailstore.MailboxParents(name, skip) {
+		if _, err := createMailbox(ctx, tx, userID, p, ""); err != nil && !errors.Is(err, mailstore.ErrExists) {
 			return err
 		}
 	}
@@ -131,12 +126,9 @@ func (s *Store) DeleteMailbox(ctx context.Context, userID int64, name string) er
 // missing superior levels of the new name. Renaming INBOX moves its messages into a new
 // mailbox and leaves INBOX empty; mailboxes below INBOX are not moved.
 func (s *Store) RenameMailbox(ctx context.Context, userID int64, oldName, newName string) error {
-	oldName, newName = mailstore.CanonicalMailboxName(oldName), mailstore.CanonicalMailboxName(newName)
-	if !mailstore.ValidMailboxName(newName) {
-		return mailstore.ErrInvalidName
-	}
-	if newName == "INBOX" || oldName == newName || strings.HasPrefix(newName, oldName+"/") {
-		return mailstore.ErrExists
+	oldName, newName, err := mailstore.CheckRename(oldName, newName)
+	if err != nil {
+		return err
 	}
 	return s.tx(ctx, func(tx pgx.Tx) error {
 		var oldID int64
