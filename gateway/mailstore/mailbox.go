@@ -67,11 +67,10 @@ func (s *Store) Mailboxes(ctx context.Context, userID int64) ([]Mailbox, error) 
 	return out, rows.Err()
 }
 
-// MailboxByName finds a user's mailbox; "inbox" matches INBOX in any case.
+// MailboxByName finds a user's mailbox; INBOX matches in any case, as a name and as the first
+// level of one (CanonicalMailboxName).
 func (s *Store) MailboxByName(ctx context.Context, userID int64, name string) (Mailbox, error) {
-	if strings.EqualFold(name, "INBOX") {
-		name = "INBOX"
-	}
+	name = canonicalName(name)
 	var m Mailbox
 	err := s.rdb.QueryRowContext(ctx, `SELECT id, user_id, name, special_use, uidvalidity, uidnext, highest_modseq, subscribed
 		FROM mailboxes WHERE user_id = ? AND name = ?`, userID, name).

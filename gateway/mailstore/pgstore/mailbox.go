@@ -41,11 +41,10 @@ func (s *Store) Mailboxes(ctx context.Context, userID int64) ([]mailstore.Mailbo
 	return out, rows.Err()
 }
 
-// MailboxByName finds a user's mailbox; "inbox" matches INBOX in any case.
+// MailboxByName finds a user's mailbox; INBOX matches in any case, as a name and as the first
+// level of one (mailstore.CanonicalMailboxName).
 func (s *Store) MailboxByName(ctx context.Context, userID int64, name string) (mailstore.Mailbox, error) {
-	if strings.EqualFold(name, "INBOX") {
-		name = "INBOX"
-	}
+	name = mailstore.CanonicalMailboxName(name)
 	m, err := scanMailbox(s.pool.QueryRow(ctx, `SELECT `+mailboxCols+` FROM mailboxes WHERE user_id = $1 AND name = $2`, userID, name))
 	return m, notFound(err)
 }

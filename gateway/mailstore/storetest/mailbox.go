@@ -32,6 +32,16 @@ func testMailboxes(t *testing.T, open Opener) {
 			t.Errorf("create %q: %v, want ErrInvalidName", bad, err)
 		}
 	}
+	// INBOX is INBOX in any case, as the first level of a name too: what CREATE made under
+	// "inbox/" is found under any case of it.
+	u2 := addUser(t, s, "mb2@x.test")
+	sub, err := s.CreateMailboxes(ctx, u2.ID, "inbox/Sub", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mb, err := s.MailboxByName(ctx, u2.ID, "Inbox/Sub"); err != nil || mb.ID != sub || mb.Name != "INBOX/Sub" {
+		t.Fatalf("Inbox/Sub: %+v %v, want mailbox %d INBOX/Sub", mb, err, sub)
+	}
 	id, err := s.CreateMailbox(ctx, u.ID, "Work", `\Flagged`)
 	if err != nil {
 		t.Fatal(err)
