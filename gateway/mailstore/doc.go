@@ -2,6 +2,15 @@
 // outbound spool, in one data directory that several processes may open at once (the server
 // and the CLI).
 //
+// # The contract
+//
+// Backend (contract.go) is what every mail store implements: this package's Store and
+// pgstore.Store, each asserted at compile time. Its role interfaces (IMAP, Maildrops, Spool,
+// Directory, Admin, ...) are what the gateway's parts declare they use. The rules both
+// backends apply, such as the order, UIDs and MODSEQ of copies (CopyUIDs) and the mailbox
+// hierarchy (MailboxParents, CheckRename, CanonicalMailboxName), are functions here, and the
+// conformance suite (package storetest) runs against both backends.
+//
 // # Layout
 //
 //	DIR/mail.db        SQLite database in WAL mode (synchronous=FULL): all metadata, and the
