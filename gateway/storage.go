@@ -5,19 +5,10 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/sealgate/sealgate/gateway/addressing"
 	"github.com/sealgate/sealgate/gateway/auth"
 	"github.com/sealgate/sealgate/gateway/config"
-	"github.com/sealgate/sealgate/gateway/imapserver"
-	"github.com/sealgate/sealgate/gateway/mailindex"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 	"github.com/sealgate/sealgate/gateway/mailstore/pgstore"
-	"github.com/sealgate/sealgate/gateway/pipeline"
-	"github.com/sealgate/sealgate/gateway/pop3server"
-	"github.com/sealgate/sealgate/gateway/queue"
-	"github.com/sealgate/sealgate/gateway/smtpserver"
-	"github.com/sealgate/sealgate/gateway/tlsrpt"
-	"github.com/sealgate/sealgate/gateway/webmail"
 	"github.com/sealgate/sealgate/keys"
 	"github.com/sealgate/sealgate/keys/pgkeys"
 )
@@ -26,22 +17,9 @@ import (
 // part's Store or Accounts interface is one role. Each [storage] backend implements it.
 type store = mailstore.Backend
 
-// Every part's view of the store is a part of the contract.
-var (
-	_ auth.Accounts         = store(nil)
-	_ addressing.Store      = store(nil)
-	_ smtpserver.Accounts   = store(nil)
-	_ smtpserver.Quotas     = store(nil)
-	_ pipeline.Deliverer    = store(nil)
-	_ pipeline.PolicySource = store(nil)
-	_ imapserver.Store      = store(nil)
-	_ mailindex.Store       = store(nil)
-	_ pop3server.Store      = store(nil)
-	_ webmail.Store         = store(nil)
-	_ queue.Store           = store(nil)
-	_ tlsrpt.Store          = store(nil)
-	_ auth.FailureStore     = (*pgstore.Store)(nil) // failed logins counted across nodes
-)
+// The parts take the store as their own Store or Accounts; pgstore also counts failed logins
+// across nodes.
+var _ auth.FailureStore = (*pgstore.Store)(nil)
 
 // StoreOptions are what the gateway's parts want of the mail store and to hear from it.
 type StoreOptions struct {
