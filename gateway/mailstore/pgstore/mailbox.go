@@ -198,10 +198,10 @@ func (s *Store) SetSubscribed(ctx context.Context, userID int64, name string, su
 func (s *Store) MailboxStatus(ctx context.Context, mailboxID int64) (mailstore.MailboxCounts, error) {
 	var c mailstore.MailboxCounts
 	var un, uv, hm, msgs, unseen, deleted int64
-	err := s.pool.QueryRow(ctx, `SELECT mb.uidnext, mb.uidvalidity, mb.highest_modseq, count(m.uid),
-		count(m.uid) FILTER (WHERE m.flags & $1 = 0), count(m.uid) FILTER (WHERE m.flags & $2 != 0), coalesce(sum(m.size), 0)
-		FROM mailboxes mb LEFT JOIN messages m ON m.mailbox_id = mb.id WHERE mb.id = $3
-		GROUP BY mb.id`, int(mailstore.FlagSeen), int(mailstore.FlagDeleted), mailboxID).
+	// mailbox_counts (schemaV4) holds the figures; a mailbox without a row has no messages.
+	err := s.pool.QueryRow(ctx, `SELECT mb.uidnext, mb.uidvalidity, mb.highest_modseq, coalesce(c.messages, 0),
+		coalesce(c.unseen, 0), coalesce(c.deleted, 0), coalesce(c.size, 0)
+		FROM mailboxes mb LEFT JOIN mailbox_counts c ON c.mailbox_id = mb.id WHERE mb.id = $1`, mailboxID).
 		Scan(&un, &uv, &hm, &msgs, &unseen, &deleted, &c.Size)
 	if err != nil {
 		return c, notFound(err)

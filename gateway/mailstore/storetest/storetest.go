@@ -122,6 +122,7 @@ func Run(t *testing.T, open Opener) {
 		{"CopyAndMove", testCopyAndMove},
 		{"Expunge", testExpunge},
 		{"ChangesSince", testChangesSince},
+		{"MailboxCounts", testMailboxCounts},
 		{"Search", testSearch},
 		{"SearchLargeBatch", testSearchLargeBatch},
 		{"Envelopes", testEnvelopes},
