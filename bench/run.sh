@@ -18,7 +18,7 @@
 #
 # Environment: BENCH=/srv/bench (work directory), REPEAT=3 (runs of the SMTP ingest and of
 # each large-mailbox step; the median is printed), MESSAGES=20000, MAILBOX=10000,
-# BACKENDS="embedded postgres" (large), PG_DSN (large; the PostgreSQL server for the
+# BACKENDS="embedded postgres" (large), NOBUILD=1 (large: use the binaries in BENCH/bin), PG_DSN (large; the PostgreSQL server for the
 # postgres backend; the database sealgate_large on it is dropped and created).
 set -euo pipefail
 
