@@ -207,28 +207,46 @@ func (ix *Indexer) Pending(ctx context.Context, mailboxID int64) (map[int64]mail
 		return nil, err
 	}
 	out := make(map[int64]mailstore.SearchText, len(ids))
-	size := 0
-	for _, id := range ids {
-		if size > maxPendingText {
-			break
-		}
-		st, err := ix.extract(ctx, id)
+	size, i := 0, 0
+	for ; i < len(ids) && size <= maxPendingText; i++ {
+		st, err := ix.extract(ctx, ids[i])
 		if err == mailstore.ErrNotFound {
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
-		out[id] = st
+		out[ids[i]] = st
 		size += len(st.Header) + len(st.Text)
 	}
-	if size > maxPendingText || len(ids) == maxPendingScan {
-		// Too much to hold: index what is left, as the background would.
+	// Too much to hold: index the rest, and only the rest (the texts read so far are the
+	// caller's), as the background would.
+	if err := ix.indexBodies(ctx, ids[i:]); err != nil {
+		return nil, err
+	}
+	if len(ids) == maxPendingScan {
 		if err := ix.IndexMailbox(ctx, mailboxID, 0); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// indexBodies indexes the given bodies, indexBatch per transaction.
+func (ix *Indexer) indexBodies(ctx context.Context, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	for len(ids) > 0 {
+		part := ids[:min(len(ids), indexBatch)]
+		ids = ids[len(part):]
+		if _, err := ix.put(ctx, part); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // IndexMailbox puts the messages of a mailbox (every mailbox for 0) that have no search text
