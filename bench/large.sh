@@ -115,3 +115,47 @@ large_table() {
 			for (j = 1; j <= m; j++) printf "%s delivery: %s msg/s\n", svs[j], rate[svs[j]]
 		}' "$1"
 }
+
+# bench_imaptest: imaptest's stress mode (random commands from 10 clients with imaptest's own
+# tracking of what each must see, SECS=30, the kit's default.mbox) against an empty INBOX on
+# Sealgate (embedded store) and on Dovecot, alternately, REPEAT times; commands per second
+# and imaptest's error count for each. Needs the kit (bench/peers/imaptest/build.sh).
+bench_imaptest() {
+	local kit=${IMAPTEST_KIT:-/tmp/imaptest-kit} secs=${SECS:-30} out="$BENCH/imaptest.txt"
+	[ -x "$kit/imaptest" ] || { echo "no imaptest kit at $kit" >&2; return 2; }
+	mkdir -p "$BENCH/bin" "$BENCH/dovecot/state"
+	if [ -z "${NOBUILD:-}" ]; then
+		(cd "$REPO" && go build -o "$SG" ./cmd/sealgate)
+	fi
+	: >"$out"
+	local i
+	for i in $(seq "$REPEAT"); do
+		sg_fresh "$BENCH/sg-stress"
+		echo $PASS | "$SG" --data "$BENCH/sg-stress" user add stress@gw.test --password-stdin >/dev/null
+		sg_start "$BENCH/sg-stress"
+		log "imaptest stress against sealgate, run $i"
+		CLIENTS=10 SECS=$secs MBOX="$kit/tests/default.mbox" LOGDIR="$BENCH/imaptest-sg-$i" \
+			"$kit/run_imaptest.sh" 127.0.0.1 "${SG_IMAP#*:}" stress@gw.test $PASS stress 2>&1 |
+			awk -v n=sealgate '$1 == "ALL" {print n, "cmds_per_s", $3} /errors reported/ {print n, "errors", $NF}' | tee -a "$out" || true
+		sg_stop
+		dovecot_passwd "$BENCH/sg-stress"
+		sed 's/^bench:/stress:/' "$BENCH/dovecot/passwd" >>"$BENCH/dovecot/passwd"
+		dovecot_stop
+		rm -rf "$BENCH/mail/stress" && mkdir -p "$BENCH/mail/stress/Maildir" && chown -R vmail:vmail "$BENCH/mail/stress"
+		sed "s#/srv/bench#$BENCH#g" "$PEERS/dovecot.conf" >"$BENCH/dovecot/dovecot.conf"
+		dovecot_start
+		log "imaptest stress against dovecot, run $i"
+		CLIENTS=10 SECS=$secs MBOX="$kit/tests/default.mbox" LOGDIR="$BENCH/imaptest-dc-$i" \
+			"$kit/run_imaptest.sh" 127.0.0.1 "${DC_IMAP#*:}" stress $PASS stress 2>&1 |
+			awk -v n=dovecot '$1 == "ALL" {print n, "cmds_per_s", $3} /errors reported/ {print n, "errors", $NF}' | tee -a "$out" || true
+		dovecot_stop
+	done
+	echo
+	awk -v r="$REPEAT" '
+		$2 == "cmds_per_s" { v[$1] = v[$1] " " $3 }
+		$2 == "errors" { e[$1] += $3 }
+		END {
+			printf "imaptest stress, 10 clients, %d runs: commands/s (errors)\n", r
+			for (s in v) printf "  %-10s %s  (%d errors)\n", s, v[s], e[s]
+		}' "$out"
+}

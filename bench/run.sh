@@ -15,6 +15,7 @@
 #                        copied as the same Maildir to Dovecot; the first search after the
 #                        delivery, then SELECT, STATUS, newest-50 FETCH, flag resync, searches,
 #                        POP3 and EXPUNGE side by side, interleaved, with each server's peak RSS
+#   bench/run.sh imaptest  imaptest stress (10 clients, 30 s) against Sealgate and Dovecot
 #
 # Environment: BENCH=/srv/bench (work directory), REPEAT=3 (runs of the SMTP ingest and of
 # each large-mailbox step; the median is printed), MESSAGES=20000, MAILBOX=10000,
@@ -266,6 +267,7 @@ imap) bench_imap ;;
 pop3) bench_pop3 ;;
 mem) bench_mem ;;
 large) bench_large "${2:-100000}" ;;
+imaptest) bench_imaptest ;;
 all) setup; bench_smtp; bench_imap; bench_pop3; bench_mem ;;
-*) sed -n '2,25p' "$0"; exit 2 ;;
+*) sed -n '2,26p' "$0"; exit 2 ;;
 esac
