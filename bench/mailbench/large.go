@@ -90,12 +90,11 @@ func (sv server) peakKiB() int {
 // starts; op is timed; the peak RSS is read before the session ends, while Dovecot's
 // session process still lives.
 type step struct {
-	name   string
-	pop3   bool
-	selOK  bool // setup selects INBOX
-	op     func(c *imapConn, n int) error
-	popOp  func(p *pop3Conn, n int) error
-	checks func(out string) string
+	name  string
+	pop3  bool
+	selOK bool // setup selects INBOX
+	op    func(c *imapConn, n int) error
+	popOp func(p *pop3Conn, n int) error
 }
 
 // largeSteps are the read-only steps; EXPUNGE comes after them, on its own.
