@@ -78,7 +78,7 @@ bench_large() {
 	sed "s#/srv/bench#$BENCH#g" "$PEERS/dovecot.conf" >"$BENCH/dovecot/dovecot.conf"
 	dovecot_start
 	local dc="dovecot,$DC_IMAP,$DC_POP3,bench,$DOVECOT_PROCS"
-	"$MB" first -server "$dc" -pass $PASS -n "$n" | tee -a "$out"
+	"$MB" first -server "$dc" -pass $PASS -n "$n" 2>&1 | tee -a "$out" || true
 	servers+=(-server "$dc")
 	log "steps, $REPEAT runs each after a warm-up, interleaved"
 	"$MB" large "${servers[@]}" -pass $PASS -n "$n" -runs "$REPEAT" -expunge "$expunge" | tee -a "$out"
