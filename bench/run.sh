@@ -9,10 +9,18 @@
 #   bench/run.sh imap    FETCH ENVELOPE, full download, SEARCH BODY, login rate
 #   bench/run.sh pop3    pipelined download of the whole maildrop
 #   bench/run.sh mem     a 50 MiB message through the PGP pipeline: RSS growth
-#   bench/run.sh all     setup, then everything
+#   bench/run.sh all     setup, then everything (not large)
+#   bench/run.sh large [N]  a mailbox of N messages (100,000 by default; 1000000 on request)
+#                        delivered over SMTP to Sealgate (embedded and PostgreSQL stores) and
+#                        copied as the same Maildir to Dovecot; the first search after the
+#                        delivery, then SELECT, STATUS, newest-50 FETCH, flag resync, searches,
+#                        POP3 and EXPUNGE side by side, interleaved, with each server's peak RSS
+#   bench/run.sh imaptest  imaptest stress (10 clients, 30 s) against Sealgate and Dovecot
 #
-# Environment: BENCH=/srv/bench (work directory), REPEAT=3 (runs of the SMTP ingest; the
-# median is printed), MESSAGES=20000, MAILBOX=10000.
+# Environment: BENCH=/srv/bench (work directory), REPEAT=3 (runs of the SMTP ingest and of
+# each large-mailbox step; the median is printed), MESSAGES=20000, MAILBOX=10000,
+# BACKENDS="embedded postgres" (large), NOBUILD=1 (large: use the binaries in BENCH/bin), PG_DSN (large; the PostgreSQL server for the
+# postgres backend; the database sealgate_large on it is dropped and created).
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -73,7 +81,7 @@ setup() {
 # dovecot_passwd gives Dovecot's bench user the Argon2id hash of Sealgate's account, so that
 # logins cost both servers the same.
 dovecot_passwd() {
-	python3 - "$BENCH/sg-imap/mail.db" >"$BENCH/dovecot/passwd" <<-'PY'
+	python3 - "${1:-$BENCH/sg-imap}/mail.db" >"$BENCH/dovecot/passwd" <<-'PY'
 		import sqlite3, sys
 		db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
 		(h,) = db.execute("SELECT password_hash FROM users WHERE address = 'bench@gw.test'").fetchone()
@@ -82,19 +90,23 @@ dovecot_passwd() {
 	chmod 0644 "$BENCH/dovecot/passwd"
 }
 
-# sg_fresh DIR: a new data directory with a config on the bench ports and user bench@gw.test.
+# sg_fresh DIR [SMTP IMAP POP3 DSN]: a new data directory with a config on the bench ports (or
+# those given; a PostgreSQL store when DSN is set) and user bench@gw.test.
 sg_fresh() {
 	rm -rf "$1" && mkdir -p "$1"
+	local storage=""
+	[ -n "${5:-}" ] && storage=$'[storage]\nbackend = "postgres"\ndsn = "'"$5"'"'
 	cat >"$1/sealgate.toml" <<-EOF
 		hostname = "gw.test"
 		domains = ["gw.test"]
+		$storage
 		[listen]
-		smtp = "$SG_SMTP"
+		smtp = "${2:-$SG_SMTP}"
 		submission = ""
 		submissions = ""
-		imap = "$SG_IMAP"
+		imap = "${3:-$SG_IMAP}"
 		imaps = ""
-		pop3 = "$SG_POP3"
+		pop3 = "${4:-$SG_POP3}"
 		pop3s = ""
 		http = ""
 		[auth]
@@ -108,20 +120,29 @@ sg_fresh() {
 		[log]
 		level = "warn"
 	EOF
+	[ -n "${5:-}" ] && "$SG" --data "$1" db migrate >/dev/null
 	echo $PASS | "$SG" --data "$1" user add bench@gw.test --password-stdin >/dev/null
 }
 
 SG_PID=
+# sg_start DIR [IMAP]: serve DIR in the background; SG_PID is its process.
 sg_start() {
 	"$SG" --data "$1" serve >"$1/serve.log" 2>&1 &
 	SG_PID=$!
-	wait_port $SG_IMAP
+	SG_PIDS+=" $SG_PID"
+	wait_port "${2:-$SG_IMAP}"
 }
 sg_stop() {
 	[ -n "$SG_PID" ] && kill "$SG_PID" 2>/dev/null && wait "$SG_PID" 2>/dev/null || true
 	SG_PID=
 }
-trap sg_stop EXIT
+SG_PIDS=
+sg_stop_all() {
+	local p
+	for p in $SG_PIDS; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true; done
+	SG_PIDS= SG_PID=
+}
+trap sg_stop_all EXIT
 
 wait_port() {
 	for _ in $(seq 100); do
@@ -237,12 +258,16 @@ bench_mem() {
 	row "growth, MiB" "$(((after - before) / 1024))" "" "" "target <= 64; $out"
 }
 
+. "$REPO/bench/large.sh"
+
 case "${1:-all}" in
 setup) setup ;;
 smtp) bench_smtp ;;
 imap) bench_imap ;;
 pop3) bench_pop3 ;;
 mem) bench_mem ;;
+large) bench_large "${2:-100000}" ;;
+imaptest) bench_imaptest ;;
 all) setup; bench_smtp; bench_imap; bench_pop3; bench_mem ;;
-*) sed -n '2,17p' "$0"; exit 2 ;;
+*) sed -n '2,26p' "$0"; exit 2 ;;
 esac

@@ -8,10 +8,16 @@
 //
 //	mailbench imap   -addr 127.0.0.1:1143 -user bench -pass benchpass
 //	mailbench pop3   -addr 127.0.0.1:1110 -user bench -pass benchpass
-//	mailbench login  -addr 127.0.0.1:1143 -user bench -pass benchpass -n 500
+//	mailbench login  -addr 127.0.0.1:1143 -user bench -pass benchpass -logins 500
 //	mailbench append -addr 127.0.0.1:2143 -user bench@gw.test -pass X -maildir DIR
 //	mailbench count  -addr 127.0.0.1:2143 -user bench@gw.test -pass X
 //	mailbench send   -addr 127.0.0.1:2525 -to bench@gw.test -size 52428800
+//	mailbench deliver -addr 127.0.0.1:2525 -to bench@gw.test -maildir DIR -sessions 16
+//	mailbench large  -server NAME,IMAP,POP3,USER,PROCS [-server ...] -pass X -n 100000 -runs 3
+//	mailbench first  -server NAME,IMAP,POP3,USER,PROCS -pass X -n 100000
+//
+// large and first take their addresses from -server (PROCS is pid:N or comm:a+b, the
+// processes whose peak RSS each step reports; see large.go).
 package main
 
 import (
@@ -23,7 +29,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,7 +37,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: mailbench imap|pop3|login|append|count|send [flags]")
+		fmt.Fprintln(os.Stderr, "usage: mailbench imap|pop3|login|append|count|send|deliver|large|first [flags]")
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
@@ -40,12 +45,36 @@ func main() {
 	user := fs.String("user", "", "user name")
 	pass := fs.String("pass", "", "password")
 	runs := fs.Int("runs", 5, "timed runs after one warm-up; the median is printed")
-	n := fs.Int("n", 300, "login: number of logins")
+	n := fs.Int("logins", 300, "login: number of logins")
 	maildir := fs.String("maildir", "", "append: Maildir whose cur/ is appended in order")
 	to := fs.String("to", "", "send: recipient")
 	size := fs.Int("size", 50<<20, "send: message size in bytes")
 	expect := fs.Int("expect", 0, "imap/pop3: the number of messages the mailbox must hold (0: any)")
+	sessions := fs.Int("sessions", 16, "deliver: concurrent SMTP sessions")
+	total := fs.Int("n", 0, "large/first: the number of messages the mailbox holds")
+	expunge := fs.Int("expunge", 10000, "large: messages expunged per run (0: none)")
+	var servers []server
+	fs.Func("server", "large/first: NAME,IMAP,POP3,USER,PROCS (repeat for each server)", func(v string) error {
+		sv, err := parseServer(v)
+		servers = append(servers, sv)
+		return err
+	})
 	fs.Parse(os.Args[2:])
+	switch os.Args[1] {
+	case "large", "first":
+		var err error
+		if len(servers) == 0 || *total <= 0 {
+			err = errors.New("-server and -n are required")
+		} else if os.Args[1] == "large" {
+			err = benchLarge(servers, *pass, *total, *runs, *expunge)
+		} else {
+			err = firstSearch(servers[0], *pass, *total)
+		}
+		if err != nil {
+			fatal(err)
+		}
+		return
+	}
 	if h, _, err := net.SplitHostPort(*addr); err != nil || !net.ParseIP(h).IsLoopback() {
 		fatal(fmt.Errorf("-addr must be a loopback host:port, got %q", *addr))
 	}
@@ -68,6 +97,8 @@ func main() {
 		}
 	case "send":
 		err = sendLarge(*addr, *to, *size)
+	case "deliver":
+		err = deliverMaildir(*addr, *to, *maildir, *sessions)
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -327,17 +358,10 @@ func benchLogin(addr, user, pass string, n int) error {
 // appendMaildir APPENDs every message of DIR/cur, in the order of their names' leading
 // number, with \Seen when the name has the S flag.
 func appendMaildir(addr, user, pass, dir string) error {
-	names, err := filepath.Glob(filepath.Join(dir, "cur", "*"))
+	names, err := maildirOrder(dir)
 	if err != nil {
 		return err
 	}
-	num := func(p string) int {
-		b := filepath.Base(p)
-		_, after, _ := strings.Cut(b, ".M")
-		i, _ := strconv.Atoi(after[:strings.IndexByte(after, 'P')])
-		return i
-	}
-	slices.SortFunc(names, func(a, b string) int { return num(a) - num(b) })
 	c, err := dialIMAP(addr, user, pass)
 	if err != nil {
 		return err

@@ -169,12 +169,10 @@ type MailboxCounts struct {
 // MailboxStatus counts a mailbox's messages.
 func (s *Store) MailboxStatus(ctx context.Context, mailboxID int64) (MailboxCounts, error) {
 	var c MailboxCounts
-	err := s.rdb.QueryRowContext(ctx, `SELECT uidnext, uidvalidity, highest_modseq,
-		(SELECT count(*) FROM messages WHERE mailbox_id = mb.id),
-		(SELECT count(*) FROM messages WHERE mailbox_id = mb.id AND flags & ? = 0),
-		(SELECT count(*) FROM messages WHERE mailbox_id = mb.id AND flags & ? != 0),
-		(SELECT coalesce(sum(size), 0) FROM messages WHERE mailbox_id = mb.id)
-		FROM mailboxes mb WHERE id = ?`, FlagSeen, FlagDeleted, mailboxID).
+	// mailbox_counts (counts.go) holds the figures; a mailbox without a row has no messages.
+	err := s.rdb.QueryRowContext(ctx, `SELECT mb.uidnext, mb.uidvalidity, mb.highest_modseq,
+		coalesce(c.messages, 0), coalesce(c.unseen, 0), coalesce(c.deleted, 0), coalesce(c.size, 0)
+		FROM mailboxes mb LEFT JOIN mailbox_counts c ON c.mailbox_id = mb.id WHERE mb.id = ?`, mailboxID).
 		Scan(&c.UIDNext, &c.UIDValidity, &c.HighestModSeq, &c.Messages, &c.Unseen, &c.Deleted, &c.Size)
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, ErrNotFound

@@ -122,8 +122,8 @@ const (
 func (s *Store) SearchTextUIDs(ctx context.Context, mailboxID int64, field TextField, needle string) (map[uint32]bool, error) {
 	out := map[uint32]bool{}
 	if len([]rune(needle)) < 3 {
-		rows, err := s.rdb.QueryContext(ctx, `SELECT m.uid, s.header, s.body FROM messages m
-			JOIN imap_search s ON s.rowid = m.body_id WHERE m.mailbox_id = ?`, mailboxID)
+		rows, err := s.rdb.QueryContext(ctx, `SELECT m.uid, s.c0, s.c1 FROM messages m
+			JOIN imap_search_content s ON s.id = m.body_id WHERE m.mailbox_id = ?`, mailboxID)
 		if err != nil {
 			return nil, err
 		}
@@ -135,8 +135,11 @@ func (s *Store) SearchTextUIDs(ctx context.Context, mailboxID int64, field TextF
 		cols = "{header body}"
 	}
 	match := cols + ` : "` + strings.ReplaceAll(needle, `"`, `""`) + `"`
-	rows, err := s.rdb.QueryContext(ctx, `SELECT m.uid FROM imap_search s JOIN messages m ON m.body_id = s.rowid
-		WHERE imap_search MATCH ? AND m.mailbox_id = ?`, match, mailboxID)
+	// The full-text query runs once and the mailbox's messages are checked against its hits.
+	// Written as a join, SQLite walked the mailbox and ran the query again for each message's
+	// body (rowid = ? AND MATCH): 0.1 s at 10,000 messages, 20 s at 100,000.
+	rows, err := s.rdb.QueryContext(ctx, `SELECT m.uid FROM messages m WHERE m.mailbox_id = ?
+		AND m.body_id IN (SELECT rowid FROM imap_search WHERE imap_search MATCH ?)`, mailboxID, match)
 	if err != nil {
 		return nil, err
 	}
@@ -146,8 +149,8 @@ func (s *Store) SearchTextUIDs(ctx context.Context, mailboxID int64, field TextF
 
 // SearchHeaders returns the decoded header text of every indexed message of a mailbox.
 func (s *Store) SearchHeaders(ctx context.Context, mailboxID int64) (map[uint32]string, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT m.uid, s.header FROM messages m
-		JOIN imap_search s ON s.rowid = m.body_id WHERE m.mailbox_id = ?`, mailboxID)
+	rows, err := s.rdb.QueryContext(ctx, `SELECT m.uid, s.c0 FROM messages m
+		JOIN imap_search_content s ON s.id = m.body_id WHERE m.mailbox_id = ?`, mailboxID)
 	if err != nil {
 		return nil, err
 	}

@@ -48,6 +48,7 @@ func Run(t *testing.T, open Opener) {
 		{"CopyUIDSet", testCopyUIDSet},
 		{"Expunge", testExpunge},
 		{"ChangesSince", testChangesSince},
+		{"MailboxCounts", testMailboxCounts},
 		{"Search", testSearch},
 		{"SearchLargeBatch", testSearchLargeBatch},
 		{"Envelopes", testEnvelopes},
