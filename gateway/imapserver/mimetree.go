@@ -81,7 +81,9 @@ func (r *lineReader) next() ([]byte, int64, bool) {
 			return nil, r.off, false
 		}
 	}
-	l := append([]byte(nil), line...)
+	// Not copied: a line is used before the next read, and an unread line is returned
+	// again before any read can overwrite the buffer under it.
+	l := line
 	o := r.off
 	r.off += int64(len(l))
 	r.prevEOL, r.eol = r.eol, eolLen(l)
