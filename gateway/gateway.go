@@ -45,6 +45,7 @@ import (
 	"github.com/sealgate/sealgate/gateway/mailindex"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 	"github.com/sealgate/sealgate/gateway/pipeline"
+	"github.com/sealgate/sealgate/gateway/queue"
 	"github.com/sealgate/sealgate/gateway/smtpserver"
 	"github.com/sealgate/sealgate/gateway/webmail"
 	"github.com/sealgate/sealgate/keys"
@@ -199,8 +200,9 @@ func New(opts Options) (*Gateway, error) {
 			}
 			wakeQueue(queueWake, d)
 		},
-		onChange: imapNotify.Changed,
-		node:     node,
+		onChange:     imapNotify.Changed,
+		node:         node,
+		defaultQuota: int64(cfg.Limits.MailboxQuota),
 	})
 	if err != nil {
 		closeNode(nodeLock)
@@ -342,6 +344,8 @@ func (g *Gateway) buildSMTP() error {
 		WKD:  g.wkd, SpillDir: g.spoolDir,
 		Subaddressing:  dir.Rule(),
 		MaxMessageSize: int64(cfg.Limits.MaxMessageSize),
+		Bouncer: refusalNotices{&queue.Bouncer{Store: g.store, Hostname: cfg.Hostname, IsLocalDomain: cfg.IsLocalDomain,
+			Subaddressing: cfg.Subaddressing(), Now: g.now, Warn: g.log.Warn}},
 	})
 	g.pipe = pipe
 	relay, err := g.relayOptions()
@@ -370,6 +374,7 @@ func (g *Gateway) buildSMTP() error {
 			ImplicitTLS:             r.implicitTLS,
 			IsLocalDomain:           cfg.IsLocalDomain,
 			Accounts:                g.store,
+			Quotas:                  g.store,
 			Directory:               dir,
 			Relay:                   relay,
 			Auth:                    g.authn,

@@ -30,6 +30,7 @@ type store interface {
 	auth.Accounts
 	addressing.Store
 	smtpserver.Accounts
+	smtpserver.Quotas
 	pipeline.Deliverer
 	pipeline.PolicySource
 	imapserver.Store
@@ -62,6 +63,9 @@ type storeHooks struct {
 	onChange func(userID int64)
 	// node names this node in a shared database (claimNode); "" is a random name.
 	node string
+	// defaultQuota is [limits] mailbox_quota, the storage limit the store enforces for
+	// accounts without one of their own.
+	defaultQuota int64
 }
 
 // openStore opens the mail store [storage] names. A PostgreSQL database whose schema is
@@ -69,7 +73,7 @@ type storeHooks struct {
 func openStore(ctx context.Context, cfg config.Storage, dataDir string, h storeHooks) (store, error) {
 	switch cfg.Backend {
 	case config.BackendEmbedded:
-		s, err := mailstore.Open(dataDir, mailstore.Options{OnCommit: h.onCommit})
+		s, err := mailstore.Open(dataDir, mailstore.Options{OnCommit: h.onCommit, DefaultQuota: h.defaultQuota})
 		if err != nil {
 			return nil, err
 		}
@@ -78,7 +82,8 @@ func openStore(ctx context.Context, cfg config.Storage, dataDir string, h storeH
 		if cfg.DSN == "" {
 			return nil, ErrNoDSN
 		}
-		s, err := pgstore.Open(ctx, cfg.DSN, pgstore.Options{OnCommit: h.onCommit, OnChange: h.onChange, Node: h.node})
+		s, err := pgstore.Open(ctx, cfg.DSN, pgstore.Options{OnCommit: h.onCommit, OnChange: h.onChange, Node: h.node,
+			DefaultQuota: h.defaultQuota})
 		if err != nil {
 			return nil, err
 		}

@@ -227,6 +227,14 @@ type Limits struct {
 	// Most recipients accepted for one message.
 	MaxRecipients int `toml:"max_recipients"`
 
+	// Storage each account's messages may take, in bytes or as "2GiB"; 0 is
+	// unlimited. `sealgate user quota` gives an account a limit of its own.
+	// Mail for an account at its limit is refused at RCPT with 452 4.2.2,
+	// and a message that would take it past the limit with 552 5.2.2 (other
+	// recipients still get it); IMAP APPEND and COPY are refused
+	// [OVERQUOTA]. Mail relayed to other servers is not counted.
+	MailboxQuota Size `toml:"mailbox_quota"`
+
 	// Most simultaneous connections from one client IP address. Loopback
 	// clients are not exempt.
 	MaxConnectionsPerIP int `toml:"max_connections_per_ip"`

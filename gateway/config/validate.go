@@ -217,6 +217,9 @@ func (v *validator) limits(l *Limits) {
 	if l.MaxMessageSize <= 0 {
 		v.add("limits.max_message_size", "must be more than 0, not %s", l.MaxMessageSize)
 	}
+	if l.MailboxQuota < 0 {
+		v.add("limits.mailbox_quota", "must be 0 (unlimited) or more, not %s", l.MailboxQuota)
+	}
 	for _, f := range []struct {
 		key string
 		n   int

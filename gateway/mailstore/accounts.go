@@ -45,6 +45,9 @@ func (s *Store) AddUser(ctx context.Context, addr address.Address, passwordHash 
 			return ErrExists
 		}
 		u.ID, _ = res.LastInsertId()
+		if _, err := tx.Exec(`INSERT INTO quotas(user_id) VALUES (?)`, u.ID); err != nil {
+			return err
+		}
 		for _, mb := range DefaultMailboxes {
 			if _, err := createMailboxTx(tx, u.ID, mb.Name, mb.SpecialUse); err != nil {
 				return err

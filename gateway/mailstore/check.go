@@ -10,7 +10,7 @@ import (
 
 // Check verifies the store's consistency and returns every problem found (none: nil): the
 // database's own integrity and foreign keys, body reference counts, body files, UIDNEXT above
-// every UID, and spool entries with a body and recipients. It only reads.
+// every UID, quota usage counters, and spool entries with a body and recipients. It only reads.
 func (s *Store) Check(ctx context.Context) ([]string, error) {
 	if s.rdb.closed.Load() {
 		return nil, ErrClosed
@@ -66,6 +66,9 @@ func (s *Store) Check(ctx context.Context) ([]string, error) {
 		{`SELECT q.id, 0, 0 FROM queue q WHERE NOT EXISTS (SELECT 1 FROM queue_rcpts r WHERE r.queue_id = q.id)`, "spool entry without recipients"},
 		{`SELECT mb.id, mb.uidnext, (SELECT max(uid) FROM messages m WHERE m.mailbox_id = mb.id) FROM mailboxes mb
 			WHERE mb.uidnext <= (SELECT coalesce(max(uid), 0) FROM messages m WHERE m.mailbox_id = mb.id)`, "uidnext"},
+		{`SELECT user_id, used, n FROM (SELECT qu.user_id, qu.used, (SELECT coalesce(sum(m.size), 0)
+			FROM mailboxes mb JOIN messages m ON m.mailbox_id = mb.id WHERE mb.user_id = qu.user_id) AS n FROM quotas qu)
+			WHERE used != n`, "quota"},
 	}
 	for _, q := range queries {
 		rows, err := conn.QueryContext(ctx, q.q)
@@ -83,6 +86,8 @@ func (s *Store) Check(ctx context.Context) ([]string, error) {
 				if b.Int64 != c.Int64 {
 					add("body %d: reference count %d, but %d references", a.Int64, b.Int64, c.Int64)
 				}
+			case "quota":
+				add("account %d: quota usage %d, but its messages take %d", a.Int64, b.Int64, c.Int64)
 			case "uidnext":
 				add("mailbox %d: UIDNEXT %d is not above its highest UID %d", a.Int64, b.Int64, c.Int64)
 			case "message without body":

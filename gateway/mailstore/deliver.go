@@ -73,7 +73,7 @@ const (
 )
 
 var writerStatements = []string{`SAVEPOINT w`, `ROLLBACK TO w`, `RELEASE w`,
-	sqlInsertBody, sqlNextUID, sqlInsertMessage, sqlInsertQueue, sqlInsertQueueRcpt}
+	sqlInsertBody, sqlNextUID, sqlInsertMessage, sqlInsertQueue, sqlInsertQueueRcpt, sqlQuotaOf}
 
 // Deliver stores every copy of d atomically and durably; see the package doc.
 func (s *Store) Deliver(ctx context.Context, d Delivery) (Delivered, error) {
@@ -119,6 +119,7 @@ func (s *Store) Deliver(ctx context.Context, d Delivery) (Delivered, error) {
 	var out Delivered
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		out = Delivered{}
+		var users []int64
 		for i, c := range d.Copies {
 			p := preps[i]
 			refs := len(c.Local)
@@ -141,6 +142,7 @@ func (s *Store) Deliver(ctx context.Context, d Delivery) (Delivered, error) {
 					return err
 				}
 				out.Messages = append(out.Messages, a)
+				users = append(users, t.UserID)
 			}
 			if c.Outbound != nil {
 				id, err := s.enqueueTx(tx, c.Outbound, bodyID, d.EnvelopeID, s.opts.Now())
@@ -150,7 +152,7 @@ func (s *Store) Deliver(ctx context.Context, d Delivery) (Delivered, error) {
 				out.QueueIDs = append(out.QueueIDs, id)
 			}
 		}
-		return nil
+		return s.overQuotaTx(tx, users)
 	})
 	if err != nil {
 		cleanup()

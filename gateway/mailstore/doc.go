@@ -41,6 +41,17 @@
 // to several mailboxes in one Deliver reference one body, which is removed when its last
 // reference is.
 //
+// # Storage quotas
+//
+// Each account has a usage counter (the sum of its messages' sizes) that triggers keep in the
+// transaction adding or removing messages, and a limit: its own (SetQuota) or
+// Options.DefaultQuota; 0 is unlimited. Deliver, Append and CopyMessages check the counters of
+// the accounts they added to before their savepoint is released, on the single writer, so a
+// message that would take an account past its limit is refused whole (ErrOverQuota) and
+// concurrent deliveries cannot overshoot together. Moves, expunges, mailbox and account
+// deletion only lower the counter; bounces the queue stores for local senders are not
+// refused.
+//
 // # POP3 maildrop lock
 //
 // LockMaildrop gives one POP3 session at a time a user's maildrop. The embedded store serves

@@ -194,7 +194,10 @@ func (s *Store) CopyMessages(ctx context.Context, srcID, dstID int64, uids []uin
 			res.Source = append(res.Source, uid)
 			res.Dest = append(res.Dest, newUID)
 		}
-		return nil
+		if move {
+			return nil // nothing more is stored than before
+		}
+		return overQuota(s.overQuotaTx(tx, []int64{dstUser}))
 	})
 	return res, err
 }
@@ -309,7 +312,10 @@ func (s *Store) Append(ctx context.Context, r AppendRequest) (uint32, uint32, er
 		_, err = tx.Exec(`INSERT INTO messages(mailbox_id, uid, body_id, flags, keywords, internal_date, size, modseq)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, r.MailboxID, uid, bodyID, r.Flags, strings.Join(NormalizeKeywords(r.Keywords), " "),
 			r.InternalDate.UnixMilli(), size, modseq)
-		return err
+		if err != nil {
+			return err
+		}
+		return overQuota(s.overQuotaTx(tx, []int64{r.UserID}))
 	})
 	if err != nil {
 		if path != "" {

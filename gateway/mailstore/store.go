@@ -50,7 +50,7 @@ const InlineLimit = 1 << 20
 
 // schemaVersion is the version of the database this Sealgate writes; Open upgrades older
 // ones (upgrades) and refuses newer ones.
-const schemaVersion = 3
+const schemaVersion = 4
 
 // Options configure Open.
 type Options struct {
@@ -59,6 +59,9 @@ type Options struct {
 	// OnCommit, if set, is called after each committed Deliver with what it added. It runs on
 	// the writer goroutine and must not block.
 	OnCommit func(Delivered)
+	// DefaultQuota is the storage limit in bytes of an account without one of its own
+	// (SetQuota); 0 is unlimited. Deliver, Append and CopyMessages enforce it.
+	DefaultQuota int64
 }
 
 // Store is the embedded mail store. It is safe for concurrent use.

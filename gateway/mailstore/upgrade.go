@@ -18,6 +18,8 @@ var upgrades = []string{
 	DROP TRIGGER IF EXISTS policy_settings_upd;
 	DROP TRIGGER IF EXISTS policy_settings_del;
 	DROP TABLE IF EXISTS policy_version;`,
+	// 3 → 4: per-account storage quotas (quota.go); existing messages are counted once.
+	upgradeQuota,
 }
 
 // upgrade applies the upgrades the database still needs, each with its version.

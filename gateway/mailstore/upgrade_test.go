@@ -54,6 +54,8 @@ func createVersion1(t *testing.T, dir string) {
 			part = schemaPOP3Version1
 		case schemaPolicy:
 			part += schemaPolicyVersion2
+		case schemaQuota:
+			continue
 		}
 		if _, err := db.Exec(part); err != nil {
 			t.Fatal(err)
@@ -79,7 +81,7 @@ func createVersion1(t *testing.T, dir string) {
 }
 
 // TestUpgradeFromVersion1: Open upgrades a version 1 database in place (through version 2: the
-// policy settings stay, policy_version goes), keeping the messages
+// policy settings stay, policy_version goes; through 4: quota usage counts the messages), keeping the messages
 // hidden from POP3, and INBOX can then be renamed with them.
 func TestUpgradeFromVersion1(t *testing.T) {
 	ctx := context.Background()
@@ -108,6 +110,9 @@ func TestUpgradeFromVersion1(t *testing.T) {
 	}
 	if d, err := s.Maildrop(ctx, 1); err != nil || fmt.Sprint(maildropUIDs(d)) != "[1 3]" {
 		t.Fatalf("maildrop after upgrade: %+v %v", d, err)
+	}
+	if q, err := s.Quota(ctx, 1); err != nil || q.Used != 24 {
+		t.Fatalf("quota after upgrade: %+v %v, want the 24 bytes of the three messages", q, err)
 	}
 	if err := s.RenameMailbox(ctx, 1, "INBOX", "Kept"); err != nil {
 		t.Fatalf("rename INBOX after upgrade: %v", err)

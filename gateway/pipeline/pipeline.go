@@ -21,7 +21,10 @@
 //     encrypted msgbuf spills for messages above StreamThreshold), DKIM-signs copies
 //     for other domains after every crypto transform, and adds Sealgate-Security and
 //     Authentication-Results to copies for local mailboxes;
-//  6. stores every copy in one atomic, durable mailstore.Deliver.
+//  6. stores every copy in one atomic, durable mailstore.Deliver. A local recipient whose
+//     mailbox the message would take past its quota is left out and its sender notified
+//     (a DSN stored in the same Deliver); when every recipient is, the message is refused
+//     with the store's mailstore.ErrOverQuota (quota.go).
 //
 // Gateway mode (relay.go): a recipient in a relay domain (Recipient.Relay) is decided like a
 // local one (inbound), and its copy, with the result headers and TraceHeader, is spooled for
@@ -181,6 +184,9 @@ type Options struct {
 	// Directory resolved: senders, recipients in other domains, and those Explain is given.
 	// Zero: none.
 	Subaddressing address.Subaddressing
+	// Bouncer makes the notification to the sender for local recipients whose mailbox is
+	// full, when the message is stored for the others (quota.go). nil: they get none.
+	Bouncer Bouncer
 	// MaxMessageSize ([limits] max_message_size) bounds what decoding a message may produce:
 	// a message whose decrypted and decompressed plaintext exceeds it is refused
 	// (ErrContentTooLarge). 0 means pgpmime.DefaultMaxPlaintext.
@@ -236,7 +242,7 @@ func (p *Pipeline) Process(ctx context.Context, env *Envelope, msg *msgbuf.Buffe
 		}
 	}
 	if p.opts.Policy == nil && p.opts.Auth == nil {
-		return p.store(ctx, env, p.plainCopies(env, msg, added.String()))
+		return p.store(ctx, env, msg, p.plainCopies(env, msg, added.String()))
 	}
 
 	w := &work{large: msg.Size() > StreamThreshold, dir: p.opts.SpillDir}
@@ -281,7 +287,7 @@ func (p *Pipeline) Process(ctx context.Context, env *Envelope, msg *msgbuf.Buffe
 	if err != nil {
 		return mailstore.Delivered{}, err
 	}
-	return p.store(ctx, env, copies)
+	return p.store(ctx, env, msg, copies)
 }
 
 // toJunk returns a copy of env whose local recipients receive in their Junk folder (every
@@ -297,8 +303,8 @@ func toJunk(env *Envelope) *Envelope {
 	return &e
 }
 
-func (p *Pipeline) store(ctx context.Context, env *Envelope, copies []mailstore.Copy) (mailstore.Delivered, error) {
-	d, err := p.opts.Store.Deliver(ctx, mailstore.Delivery{Copies: copies, InternalDate: env.ReceivedAt, EnvelopeID: env.ID})
+func (p *Pipeline) store(ctx context.Context, env *Envelope, msg *msgbuf.Buffer, copies []mailstore.Copy) (mailstore.Delivered, error) {
+	d, err := p.deliverWithinQuota(ctx, env, msg, copies)
 	if err != nil {
 		return d, err
 	}

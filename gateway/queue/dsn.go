@@ -118,8 +118,47 @@ func (b *Bouncer) Delayed(ctx context.Context, e mailstore.QueueEntry, results [
 	return b.notice(ctx, e, results, retryUntil)
 }
 
+// Refusal is mail refused for some local recipients when it was received, after it was
+// accepted for others (a mailbox over its quota).
+type Refusal struct {
+	Sender  string // the envelope sender; "" gets no DSN
+	Arrival time.Time
+	Failed  []delivery.Result
+	Header  []byte // the message's header section
+}
+
+// Refused makes the DSN for r, to be stored with the message for the other recipients; nil
+// when the sender cannot get one.
+func (b *Bouncer) Refused(ctx context.Context, r Refusal) (*mailstore.Bounce, error) {
+	if r.Sender == "" {
+		return nil, nil
+	}
+	e := mailstore.QueueEntry{Sender: r.Sender, Created: r.Arrival}
+	out, err := b.addressed(ctx, e)
+	if out == nil || err != nil {
+		return nil, err
+	}
+	out.Body = b.compose(e, r.Failed, r.Header, time.Time{})
+	return out, nil
+}
+
 // notice makes a DSN to e's sender: a bounce, or with retryUntil set a delay warning.
 func (b *Bouncer) notice(ctx context.Context, e mailstore.QueueEntry, failed []delivery.Result, retryUntil time.Time) (*mailstore.Bounce, error) {
+	out, err := b.addressed(ctx, e)
+	if out == nil || err != nil {
+		return nil, err
+	}
+	hdr, err := b.originalHeader(ctx, e.BodyID)
+	if err != nil {
+		return nil, err
+	}
+	out.Body = b.compose(e, failed, hdr, retryUntil)
+	return out, nil
+}
+
+// addressed is a DSN without its body, addressed to e's sender: its local account, or the
+// remote address; nil when there is none.
+func (b *Bouncer) addressed(ctx context.Context, e mailstore.QueueEntry) (*mailstore.Bounce, error) {
 	sender, err := address.Parse(e.Sender)
 	if err != nil {
 		b.warn("no DSN: the envelope sender does not parse", "queue_id", e.ID, "sender", e.Sender)
@@ -142,11 +181,6 @@ func (b *Bouncer) notice(ctx context.Context, e mailstore.QueueEntry, failed []d
 	} else {
 		out.Remote = e.Sender
 	}
-	hdr, err := b.originalHeader(ctx, e.BodyID)
-	if err != nil {
-		return nil, err
-	}
-	out.Body = b.compose(e, failed, hdr, retryUntil)
 	return &out, nil
 }
 
@@ -229,7 +263,9 @@ func (b *Bouncer) compose(e mailstore.QueueEntry, failed []delivery.Result, orig
 	crlf("Content-Type: message/delivery-status")
 	crlf("")
 	crlf("Reporting-MTA: dns; %s", b.Hostname)
-	crlf("X-Sealgate-Queue-ID: %d", e.ID)
+	if e.ID != 0 { // not for mail refused as it was received
+		crlf("X-Sealgate-Queue-ID: %d", e.ID)
+	}
 	crlf("Arrival-Date: %s", e.Created.Format(time.RFC1123Z))
 	for _, f := range failed {
 		crlf("")

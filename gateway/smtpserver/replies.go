@@ -44,6 +44,8 @@ var (
 	replyTooBig         = &reply{552, "5.3.4", "Message size exceeds fixed limit"}
 	replyFromNotOwned   = &reply{550, "5.7.1", "From: header address not owned by authenticated user"}
 	replyNoSpace        = &reply{452, "4.3.1", "Insufficient system storage, try again later"}
+	replyMailboxFull    = &reply{452, "4.2.2", "Mailbox full, try again later"}
+	replyOverQuota      = &reply{552, "5.2.2", "Mailbox full: the message exceeds the recipient's storage quota"}
 	replyHeaderTooBig   = &reply{552, "5.3.4", "Message header section too large"}
 	replyContentTooBig  = &reply{552, "5.3.4", "Message content exceeds fixed size limit when decoded"}
 	replyMIMETooComplex = &reply{550, "5.6.0", "Message MIME structure nested too deep or with too many parts"}
@@ -112,6 +114,8 @@ func dataReply(log *slog.Logger, id string, err error) *reply {
 	case errors.Is(err, mailstore.ErrNoSpace), errors.Is(err, syscall.ENOSPC):
 		log.Error("disk full: message refused for now", "id", id, "err", err)
 		return replyNoSpace
+	case errors.Is(err, mailstore.ErrOverQuota):
+		return replyOverQuota
 	case errors.Is(err, pipeline.ErrSenderNotOwned):
 		return replyFromNotOwned
 	case errors.Is(err, pipeline.ErrHeaderTooLarge):

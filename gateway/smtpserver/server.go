@@ -33,6 +33,10 @@
 //     the connection closes); after TLS every earlier state, HELO and AUTH included, is gone.
 //   - AUTH exchanges are never logged. Ten protocol errors in a row end a session with 421,
 //     as does IdleTimeout without a complete command (and without progress inside DATA).
+//   - Storage quotas (Options.Quotas): RCPT for a local account at or past its limit is
+//     refused with 452 4.2.2; a message the store refuses for every local recipient because
+//     it would overflow their mailboxes with 552 5.2.2 (the pipeline delivers it to the
+//     others and notifies the sender when only some are full). Relayed mail is not counted.
 //   - Unknown local recipients (address harvesting): past half of MaxUnknownRecipients in a
 //     session each 550 waits a growing delay; one more ends the session with 421 4.7.0.
 //
@@ -72,6 +76,11 @@ type Accounts interface {
 	UserByAddress(ctx context.Context, addr address.Address) (mailstore.User, error)
 }
 
+// Quotas tells an account's storage usage and limit.
+type Quotas interface {
+	Quota(ctx context.Context, userID int64) (mailstore.Quota, error)
+}
+
 // Processor takes an accepted message; *pipeline.Pipeline implements it.
 type Processor interface {
 	Process(ctx context.Context, env *pipeline.Envelope, msg *msgbuf.Buffer) (mailstore.Delivered, error)
@@ -87,6 +96,9 @@ type Options struct {
 	// IsLocalDomain reports whether a (canonical) domain is one of ours.
 	IsLocalDomain func(domain string) bool
 	Accounts      Accounts
+	// Quotas, when set, refuses RCPT for a local account at or past its storage limit with
+	// 452 4.2.2 (the store refuses a message that would take it past at DATA: 552 5.2.2).
+	Quotas Quotas
 	// Directory resolves local recipients (aliases, sub-addresses, postmaster@, SRS bounces)
 	// and holds the sub-address rule senders are checked with; nil looks up accounts by
 	// their exact address only.

@@ -172,6 +172,11 @@ func (s *session) rcpt(to string) *reply {
 		if len(s.rcpts)+len(rcpts) > s.srv.opts.MaxRecipients*2 {
 			return replyTooManyTargets
 		}
+		if s.mailboxesFull(ctx, rcpts) {
+			s.srv.metrics.rejected("452")
+			s.logRefused("recipient", s.from, a.String(), replyMailboxFull)
+			return replyMailboxFull
+		}
 		s.rcpts = append(s.rcpts, rcpts...)
 		return nil
 	}
@@ -189,6 +194,29 @@ func (s *session) rcpt(to string) *reply {
 	}
 	s.rcpts = append(s.rcpts, pipeline.Recipient{Address: a})
 	return nil
+}
+
+// mailboxesFull reports whether every target an address resolved to is a local account at
+// or past its storage limit. An alias with some room among its targets is accepted: the
+// store refuses the full ones at DATA and their sender is notified. A failed look-up accepts.
+func (s *session) mailboxesFull(ctx context.Context, rcpts []pipeline.Recipient) bool {
+	if s.srv.opts.Quotas == nil || len(rcpts) == 0 {
+		return false
+	}
+	for _, r := range rcpts {
+		if r.UserID == 0 {
+			return false
+		}
+		q, err := s.srv.opts.Quotas.Quota(ctx, r.UserID)
+		if err != nil {
+			s.srv.log.Error("quota lookup failed", "conn", s.connID, "err", err)
+			return false
+		}
+		if !q.Over() {
+			return false
+		}
+	}
+	return true
 }
 
 // newMessage returns the buffer that DATA or BDAT fill with the message.

@@ -191,6 +191,8 @@ func (s *Server) submit(r *http.Request, sess *session, form map[string]string, 
 		return &sendError{"Not sent: you may only send from your own address."}
 	case errors.Is(err, pipeline.ErrHeaderTooLarge), errors.Is(err, pipeline.ErrMalformedHeader):
 		return &sendError{"Not sent: the message header is malformed."}
+	case errors.Is(err, mailstore.ErrOverQuota):
+		return &sendError{"Not sent: the recipients' mailboxes are full."}
 	case err != nil:
 		return err
 	}
@@ -203,7 +205,10 @@ func (s *Server) submit(r *http.Request, sess *session, form map[string]string, 
 			s.opts.Index.Added(sent.ID)
 		}
 	}
-	if err != nil && !errors.Is(err, mailstore.ErrNotFound) {
+	switch {
+	case errors.Is(err, mailstore.ErrOverQuota):
+		s.log.Info("webmail: sent copy not stored: mailbox full", "id", env.ID)
+	case err != nil && !errors.Is(err, mailstore.ErrNotFound):
 		s.log.Error("webmail: sent copy not stored", "id", env.ID, "err", err)
 	}
 	s.markAnswered(r, sess)

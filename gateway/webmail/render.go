@@ -2,6 +2,7 @@ package webmail
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -20,6 +21,7 @@ type page struct {
 	Box     string // the current mailbox
 	Query   string // the current search
 	Folders []folderView
+	Storage string // the account's storage used (and limit), under the folders
 	Form    map[string]string
 	Data    any
 }
@@ -53,6 +55,9 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, name string, p p
 			p.CSRF = sess.csrf
 		}
 	}
+	if sess, ok := r.Context().Value(ctxKey{}).(*session); ok && p.Folders != nil {
+		p.Storage = s.storage(r.Context(), sess.user.ID)
+	}
 	if w.Header().Get("Content-Type") == "" {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	}
@@ -63,6 +68,20 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, name string, p p
 		return
 	}
 	w.Write(buf.Bytes())
+}
+
+// storage says what the account's messages take and its limit; "" when the store cannot
+// tell (the page shows without it).
+func (s *Server) storage(ctx context.Context, userID int64) string {
+	q, err := s.opts.Store.Quota(ctx, userID)
+	if err != nil {
+		s.log.Warn("webmail: quota", "err", err)
+		return ""
+	}
+	if q.Limit <= 0 {
+		return humanSize(q.Used) + " used"
+	}
+	return fmt.Sprintf("%s of %s used (%d%%)", humanSize(q.Used), humanSize(q.Limit), min(100, 100*q.Used/q.Limit))
 }
 
 func humanSize(n int64) string {

@@ -26,6 +26,8 @@ type Store interface {
 	UpdateFlags(ctx context.Context, mailboxID int64, uids []uint32, ch mailstore.FlagChange) ([]mailstore.Message, error)
 	CopyMessages(ctx context.Context, srcID, dstID int64, uids []uint32, move bool) (mailstore.CopyResult, error)
 	ExpungeDeleted(ctx context.Context, mailboxID int64, only []uint32) ([]uint32, error)
+	// Quota is the storage shown under the folders.
+	Quota(ctx context.Context, userID int64) (mailstore.Quota, error)
 }
 
 var _ Store = (*mailstore.Store)(nil)

@@ -20,6 +20,9 @@ type accountStore interface {
 	SetPasswordHash(ctx context.Context, addr address.Address, hash string) error
 	DeleteUser(ctx context.Context, addr address.Address) error
 	Users(ctx context.Context) ([]mailstore.User, error)
+	// `sealgate user quota`
+	Quota(ctx context.Context, userID int64) (mailstore.Quota, error)
+	SetQuota(ctx context.Context, addr address.Address, limit int64) error
 }
 
 // aliasStore is what `sealgate alias` needs.
@@ -76,7 +79,7 @@ func (g *globals) openStore() (*config.Config, adminStore, error) {
 		if err := gateway.OpenDataDir(g.dataDir); err != nil {
 			return nil, nil, err
 		}
-		s, err := mailstore.Open(g.dataDir, mailstore.Options{})
+		s, err := mailstore.Open(g.dataDir, mailstore.Options{DefaultQuota: int64(cfg.Limits.MailboxQuota)})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -85,7 +88,7 @@ func (g *globals) openStore() (*config.Config, adminStore, error) {
 		if cfg.Storage.DSN == "" {
 			return nil, nil, gateway.ErrNoDSN
 		}
-		s, err := pgstore.Open(context.Background(), cfg.Storage.DSN, pgstore.Options{})
+		s, err := pgstore.Open(context.Background(), cfg.Storage.DSN, pgstore.Options{DefaultQuota: int64(cfg.Limits.MailboxQuota)})
 		if err != nil {
 			return nil, nil, err
 		}

@@ -137,6 +137,6 @@ func userCmd(g *globals) *cobra.Command {
 		},
 	}
 	list.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
-	c.AddCommand(add, passwd, list, del)
+	c.AddCommand(add, passwd, list, del, userQuotaCmd(g))
 	return c
 }

@@ -34,6 +34,10 @@ func (s *Store) AddUser(ctx context.Context, addr address.Address, passwordHash 
 		_, err = tx.Exec(ctx, `INSERT INTO mailboxes(user_id, name, special_use, uidvalidity)
 			SELECT $1, n, u, nextval('uidvalidity_seq') FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS t(n, u, i) ORDER BY i`,
 			u.ID, names, uses)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO quotas(user_id) VALUES ($1)`, u.ID)
 		return err
 	})
 	if err != nil {

@@ -9,7 +9,7 @@ import (
 
 // Check verifies the store's consistency and returns every problem found (none: nil): body
 // reference counts, bodies whose chunks do not add up to their size, UIDNEXT above every
-// UID, and spool entries with recipients. PostgreSQL enforces the foreign keys itself. It
+// UID, quota usage counters, and spool entries with recipients. PostgreSQL enforces the foreign keys itself. It
 // only reads, in one repeatable-read snapshot.
 func (s *Store) Check(ctx context.Context) ([]string, error) {
 	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
@@ -40,6 +40,12 @@ func (s *Store) Check(ctx context.Context) ([]string, error) {
 			GROUP BY mb.id HAVING mb.uidnext <= max(m.uid)`,
 			report: func(id, next, max int64) string {
 				return fmt.Sprintf("mailbox %d: UIDNEXT %d is not above its highest UID %d", id, next, max)
+			}},
+		{q: `SELECT user_id, used, n FROM (SELECT qu.user_id, qu.used, (SELECT coalesce(sum(m.size), 0)
+				FROM mailboxes mb JOIN messages m ON m.mailbox_id = mb.id WHERE mb.user_id = qu.user_id)::bigint AS n FROM quotas qu) x
+			WHERE used != n`,
+			report: func(id, used, n int64) string {
+				return fmt.Sprintf("account %d: quota usage %d, but its messages take %d", id, used, n)
 			}},
 		{q: `SELECT q.id, 0, 0 FROM queue q WHERE NOT EXISTS (SELECT 1 FROM queue_rcpts r WHERE r.queue_id = q.id)`,
 			report: func(id, _, _ int64) string { return fmt.Sprintf("spool entry without recipients: %d", id) }},

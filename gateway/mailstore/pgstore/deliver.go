@@ -215,6 +215,9 @@ func (s *Store) Deliver(ctx context.Context, d mailstore.Delivery) (mailstore.De
 					c.Outbound.Sender, sb[i].bodyIDArg(), now, d.EnvelopeID, c.Outbound.Recipients)
 			}
 		}
+		if users, _ := targets(d); len(users) > 0 {
+			bt.Queue(sqlCheckQuota, users, s.opts.DefaultQuota)
+		}
 		bt.Queue(`SELECT pg_notify('sealgate', 'd ' || $1 || ' ' || CASE WHEN length(v) > $2 THEN '*' ELSE v END)
 			FROM (SELECT current_setting('sealgate.delivered') AS v) x`, s.opts.Node, maxPayload)
 	}
@@ -247,6 +250,11 @@ func (s *Store) Deliver(ctx context.Context, d mailstore.Delivery) (mailstore.De
 					return err
 				}
 				out.QueueIDs = append(out.QueueIDs, id)
+			}
+		}
+		if users, _ := targets(d); len(users) > 0 {
+			if _, err := br.Exec(); err != nil {
+				return quotaErr(err)
 			}
 		}
 		_, err := br.Exec()
@@ -316,12 +324,19 @@ func (s *Store) Append(ctx context.Context, r mailstore.AppendRequest) (uint32, 
 			RETURNING (SELECT uidvalidity FROM mb), uid`,
 			r.MailboxID, r.UserID, sb[0].bodyIDArg(), int(r.Flags), strings.Join(mailstore.NormalizeKeywords(r.Keywords), " "),
 			r.InternalDate.UnixMilli(), sb[0].size)
+		bt.Queue(sqlCheckQuota, []int64{r.UserID}, s.opts.DefaultQuota)
 	}
 	read := func(br pgx.BatchResults) error {
 		if _, err := br.Exec(); err != nil {
 			return err
 		}
-		return missingMailbox(br.QueryRow().Scan(&uidValidity, &uid), "append: no such mailbox")
+		if err := missingMailbox(br.QueryRow().Scan(&uidValidity, &uid), "append: no such mailbox"); err != nil {
+			return err
+		}
+		if _, err := br.Exec(); err != nil {
+			return overQuota(err)
+		}
+		return nil
 	}
 	if err := s.store(ctx, []mailstore.Body{r.Body}, build, read); err != nil {
 		return 0, 0, err

@@ -397,6 +397,8 @@ func (s *Store) CopyMessages(ctx context.Context, srcID, dstID int64, uids []uin
 			if _, err := tx.Exec(ctx, `DELETE FROM messages WHERE mailbox_id = $1 AND uid = ANY($2)`, srcID, found); err != nil {
 				return err
 			}
+		} else if _, err := tx.Exec(ctx, sqlCheckQuota, []int64{dstUser}, s.opts.DefaultQuota); err != nil {
+			return overQuota(err)
 		}
 		for i, uid := range found {
 			res.Source = append(res.Source, uint32(uid))

@@ -39,6 +39,6 @@ func openNode(t testing.TB, dsn string, opts pgstore.Options) *pgstore.Store {
 // TestConformance runs the shared mail store suite against PostgreSQL.
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, opts mailstore.Options) storetest.Store {
-		return openNode(t, newDB(t), pgstore.Options{Now: opts.Now, OnCommit: opts.OnCommit})
+		return openNode(t, newDB(t), pgstore.Options{Now: opts.Now, OnCommit: opts.OnCommit, DefaultQuota: opts.DefaultQuota})
 	})
 }

@@ -36,6 +36,9 @@ type Options struct {
 	// messages another change touched (flags, expunge, append, copy, move, mailbox create,
 	// delete, rename, subscription), on any node including this one. It must not block.
 	OnChange func(userID int64)
+	// DefaultQuota is the storage limit in bytes of an account without one of its own
+	// (SetQuota); 0 is unlimited. Deliver, Append and CopyMessages enforce it.
+	DefaultQuota int64
 }
 
 // Store is the PostgreSQL mail store. It is safe for concurrent use.

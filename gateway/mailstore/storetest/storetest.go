@@ -137,6 +137,10 @@ func Run(t *testing.T, open Opener) {
 		{"MissingIsNotFound", testMissingIsNotFound},
 		{"Closed", testClosed},
 		{"WriteRacingClose", testWriteRacingClose},
+		{"QuotaUsage", testQuotaUsage},
+		{"QuotaLimits", testQuotaLimits},
+		{"QuotaRefusals", testQuotaRefusals},
+		{"QuotaConcurrent", testQuotaConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
