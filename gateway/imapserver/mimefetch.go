@@ -1,7 +1,6 @@
 package imapserver
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/base64"
 	"errors"
@@ -244,10 +243,4 @@ func (c *base64Clean) Read(p []byte) (int, error) {
 			return k, err
 		}
 	}
-}
-
-// headerOf parses a raw header section.
-func headerOf(raw []byte) textproto.Header {
-	h, _ := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(append(bytes.Clone(raw), "\r\n"...))))
-	return h
 }
