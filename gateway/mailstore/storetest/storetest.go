@@ -49,6 +49,8 @@ type Store interface {
 	DeleteMailbox(ctx context.Context, userID int64, name string) error
 	RenameMailbox(ctx context.Context, userID int64, oldName, newName string) error
 	SetSubscribed(ctx context.Context, userID int64, name string, subscribed bool) error
+	ClaimRecent(ctx context.Context, mailboxID int64, upTo uint32) (uint32, error)
+	RecentMark(ctx context.Context, mailboxID int64) (uint32, error)
 	MailboxStatus(ctx context.Context, mailboxID int64) (mailstore.MailboxCounts, error)
 
 	Messages(ctx context.Context, mailboxID int64) ([]mailstore.Message, error)
@@ -122,6 +124,7 @@ func Run(t *testing.T, open Opener) {
 		{"CopyAndMove", testCopyAndMove},
 		{"Expunge", testExpunge},
 		{"ChangesSince", testChangesSince},
+		{"ClaimRecent", testClaimRecent},
 		{"Search", testSearch},
 		{"SearchLargeBatch", testSearchLargeBatch},
 		{"Envelopes", testEnvelopes},
