@@ -402,7 +402,7 @@ func (s *session) fetchOne(rw *imapserver.FetchResponseWriter, msg *message, it 
 	m, raw := it.m, it.raw
 	rw.WriteUID(imap.UID(m.UID))
 	if options.Flags || it.seen {
-		rw.WriteFlags(s.sel.kw.flags(m.Flags, m.Keywords))
+		rw.WriteFlags(s.sel.flags(m.UID, m.Flags, m.Keywords))
 	}
 	if options.InternalDate {
 		rw.WriteInternalDate(m.InternalDate)

@@ -34,11 +34,6 @@ var imaptestKnownFailures = map[string]string{
 	// go-imap decodes a LIST pattern as modified UTF-7 and answers an invalid one ("&'+,-")
 	// with a generic internal error instead of BAD.
 	"atoms": "go-imap LIST pattern decoding",
-	// The scripts expect \Recent (and SEARCH NEW/OLD/RECENT to use it), which IMAP4rev2
-	// removed and Sealgate does not keep.
-	"copy":         `\Recent`,
-	"select":       `\Recent`,
-	"search-flags": `\Recent`,
 	// go-imap writes BINARY[n]<origin> partial responses without the origin, and an empty
 	// BODY[1] as "" where the script expects a literal.
 	"fetch-binary-mime-base64": "go-imap BINARY partial response",

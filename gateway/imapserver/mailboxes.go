@@ -244,8 +244,22 @@ func (s *session) status(mb *mailstore.Mailbox, options *imap.StatusOptions) (*i
 		data.AppendLimit = &n
 	}
 	if options.NumRecent {
-		var zero uint32
-		data.NumRecent = &zero
+		// The messages no session has claimed as \Recent yet; none for IMAP4rev2.
+		var n uint32
+		if s.rev1() {
+			mark, err := s.srv.opts.Store.RecentMark(ctx, mb.ID)
+			if err != nil {
+				return nil, err
+			}
+			if c.UIDNext > mark+1 {
+				list, err := s.srv.opts.Store.MessagesInRange(ctx, mb.ID, mark+1, c.UIDNext-1)
+				if err != nil {
+					return nil, err
+				}
+				n = uint32(len(list))
+			}
+		}
+		data.NumRecent = &n
 	}
 	return data, nil
 }

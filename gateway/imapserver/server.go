@@ -21,6 +21,10 @@
 // mailbox), and a FETCH skips a message another session expunged while it ran. The Notifier wakes idling
 // sessions at once when mail is delivered or another session changes a mailbox.
 //
+// \Recent (RFC 3501 §2.3.2) is kept for IMAP4rev1 clients: a new message is recent for the
+// first session that selects its mailbox, through the store's mark (ClaimRecent); EXAMINE
+// shows without claiming. A client that ENABLEs IMAP4rev2 neither sees nor claims it.
+//
 // FETCH reads a message's MIME structure in one pass that keeps only headers and offsets
 // (mimetree.go): BODYSTRUCTURE, BODY[section] and BINARY (transfer encoding undone, RFC 3516)
 // come from it, and ENVELOPE keeps address groups (RFC 9051 §7.5.2). APPEND and COPY past the

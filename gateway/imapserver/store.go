@@ -20,6 +20,9 @@ type Store interface {
 	DeleteMailbox(ctx context.Context, userID int64, name string) error
 	RenameMailbox(ctx context.Context, userID int64, oldName, newName string) error
 	SetSubscribed(ctx context.Context, userID int64, name string, subscribed bool) error
+	// The \Recent mark of IMAP4rev1 (mailstore.Store.ClaimRecent).
+	ClaimRecent(ctx context.Context, mailboxID int64, upTo uint32) (uint32, error)
+	RecentMark(ctx context.Context, mailboxID int64) (uint32, error)
 	MailboxStatus(ctx context.Context, mailboxID int64) (mailstore.MailboxCounts, error)
 
 	// The messages of a selected mailbox.
