@@ -23,6 +23,9 @@ type Store interface {
 	// The \Recent mark of IMAP4rev1 (mailstore.Store.ClaimRecent).
 	ClaimRecent(ctx context.Context, mailboxID int64, upTo uint32) (uint32, error)
 	RecentMark(ctx context.Context, mailboxID int64) (uint32, error)
+	// Subscriptions to names without a mailbox (mailstore.Store.SubscribedNames).
+	SubscribedNames(ctx context.Context, userID int64) ([]string, error)
+	SetSubscribedName(ctx context.Context, userID int64, name string, on bool) error
 	MailboxStatus(ctx context.Context, mailboxID int64) (mailstore.MailboxCounts, error)
 
 	// The messages of a selected mailbox.

@@ -66,3 +66,31 @@ func testClaimRecent(t *testing.T, open Opener) {
 		t.Fatalf("claim in a deleted mailbox: %v", err)
 	}
 }
+
+// Subscriptions to names without a mailbox are kept per user, idempotently.
+func testSubscribedNames(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t, mailstore.Options{})
+	u := addUser(t, s, "subs@x.test")
+	other := addUser(t, s, "other@x.test")
+	for _, n := range []string{"Gone/b", "Gone", "Gone"} {
+		if err := s.SetSubscribedName(ctx, u.ID, n, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := s.SubscribedNames(ctx, u.ID); err != nil || len(got) != 2 || got[0] != "Gone" || got[1] != "Gone/b" {
+		t.Fatalf("names: %q %v", got, err)
+	}
+	if got, _ := s.SubscribedNames(ctx, other.ID); len(got) != 0 {
+		t.Fatalf("another user's names: %q", got)
+	}
+	if err := s.SetSubscribedName(ctx, u.ID, "Gone", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetSubscribedName(ctx, u.ID, "Never", false); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.SubscribedNames(ctx, u.ID); len(got) != 1 || got[0] != "Gone/b" {
+		t.Fatalf("after unsubscribing: %q", got)
+	}
+}

@@ -51,6 +51,8 @@ type Store interface {
 	SetSubscribed(ctx context.Context, userID int64, name string, subscribed bool) error
 	ClaimRecent(ctx context.Context, mailboxID int64, upTo uint32) (uint32, error)
 	RecentMark(ctx context.Context, mailboxID int64) (uint32, error)
+	SubscribedNames(ctx context.Context, userID int64) ([]string, error)
+	SetSubscribedName(ctx context.Context, userID int64, name string, on bool) error
 	MailboxStatus(ctx context.Context, mailboxID int64) (mailstore.MailboxCounts, error)
 
 	Messages(ctx context.Context, mailboxID int64) ([]mailstore.Message, error)
@@ -125,6 +127,7 @@ func Run(t *testing.T, open Opener) {
 		{"Expunge", testExpunge},
 		{"ChangesSince", testChangesSince},
 		{"ClaimRecent", testClaimRecent},
+		{"SubscribedNames", testSubscribedNames},
 		{"Search", testSearch},
 		{"SearchLargeBatch", testSearchLargeBatch},
 		{"Envelopes", testEnvelopes},
