@@ -5,10 +5,13 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"mime"
+	"strings"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
+	gomessage "github.com/emersion/go-message"
+	"github.com/emersion/go-message/mail"
 	"github.com/emersion/go-message/textproto"
 )
 
@@ -33,7 +36,7 @@ var errBadEnvelope = errors.New("imapserver: malformed stored envelope")
 // parseEnvelope builds the envelope of a raw header section the way FETCH always has.
 func parseEnvelope(rawHeader []byte) *imap.Envelope {
 	th, _ := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(rawHeader)))
-	return imapserver.ExtractEnvelope(th)
+	return envelopeOf(th)
 }
 
 // EncodeEnvelope returns the stored ENVELOPE of a raw header section (mailindex.Options.Envelope).
@@ -149,4 +152,152 @@ func (d *envelopeDecoder) decode(data []byte) (*imap.Envelope, error) {
 		return nil, errBadEnvelope
 	}
 	return e, nil
+}
+
+// envelopeOf builds the ENVELOPE of a header (RFC 9051 §7.5.2). Address groups (RFC 5322
+// §3.4) are kept as the group start and end markers the ENVELOPE grammar has for them.
+func envelopeOf(h textproto.Header) *imap.Envelope {
+	mh := mail.Header{Header: gomessage.Header{Header: h}}
+	date, _ := mh.Date()
+	subject, _ := mh.Subject()
+	inReplyTo, _ := mh.MsgIDList("In-Reply-To")
+	messageID, _ := mh.MessageID()
+	return &imap.Envelope{
+		Date:      date,
+		Subject:   subject,
+		From:      envelopeAddresses(mh, "From"),
+		Sender:    envelopeAddresses(mh, "Sender"),
+		ReplyTo:   envelopeAddresses(mh, "Reply-To"),
+		To:        envelopeAddresses(mh, "To"),
+		Cc:        envelopeAddresses(mh, "Cc"),
+		Bcc:       envelopeAddresses(mh, "Bcc"),
+		InReplyTo: inReplyTo,
+		MessageID: messageID,
+	}
+}
+
+// envelopeAddresses parses an address list field. Without groups it is what mail.Header
+// parses; a group becomes its start marker (the name as Mailbox), its members and an end
+// marker.
+func envelopeAddresses(mh mail.Header, k string) []imap.Address {
+	v := mh.Get(k)
+	items := splitTopLevel(v)
+	grouped := false
+	for _, it := range items {
+		grouped = grouped || it.group
+	}
+	if !grouped {
+		return addresses(mh.AddressList(k))
+	}
+	var out []imap.Address
+	for _, it := range items {
+		if !it.group {
+			out = append(out, addresses(mail.ParseAddressList(it.text))...)
+			continue
+		}
+		name := strings.TrimSpace(withoutComments(it.name))
+		if dec, err := (&mime.WordDecoder{}).DecodeHeader(name); err == nil {
+			name = dec
+		}
+		name = strings.Trim(name, `"`)
+		out = append(out, imap.Address{Mailbox: name})
+		if strings.TrimSpace(withoutComments(it.text)) != "" {
+			out = append(out, addresses(mail.ParseAddressList(it.text))...)
+		}
+		out = append(out, imap.Address{})
+	}
+	return out
+}
+
+func addresses(list []*mail.Address, err error) []imap.Address {
+	var l []imap.Address
+	for _, a := range list {
+		mailbox, host, ok := strings.Cut(a.Address, "@")
+		if !ok {
+			continue
+		}
+		l = append(l, imap.Address{Name: a.Name, Mailbox: mailbox, Host: host})
+	}
+	return l
+}
+
+// addrItem is one top-level item of an address list: a run of plain addresses, or a group
+// with its name and members.
+type addrItem struct {
+	group      bool
+	name, text string
+}
+
+// splitTopLevel splits an address list at the ':' and ';' of groups, outside quoted
+// strings, comments, angle brackets and domain literals.
+func splitTopLevel(v string) []addrItem {
+	var items []addrItem
+	var cur strings.Builder
+	inQuote, inAngle, inLit := false, false, false
+	comment := 0
+	var group *addrItem
+	flushPlain := func() {
+		if s := strings.Trim(cur.String(), " \t,"); s != "" {
+			items = append(items, addrItem{text: s})
+		}
+		cur.Reset()
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case inQuote:
+			if c == '\\' && i+1 < len(v) {
+				cur.WriteByte(c)
+				i++
+				c = v[i]
+			} else if c == '"' {
+				inQuote = false
+			}
+		case comment > 0:
+			if c == '\\' && i+1 < len(v) {
+				cur.WriteByte(c)
+				i++
+				c = v[i]
+			} else if c == '(' {
+				comment++
+			} else if c == ')' {
+				comment--
+			}
+		case inLit:
+			inLit = c != ']'
+		case c == '"':
+			inQuote = true
+		case c == '(':
+			comment++
+		case c == '[':
+			inLit = true
+		case c == '<':
+			inAngle = true
+		case c == '>':
+			inAngle = false
+		case c == ':' && !inAngle && group == nil:
+			// The phrase since the last top-level ',' names a group.
+			s := cur.String()
+			start := strings.LastIndexByte(s, ',')
+			cur.Reset()
+			cur.WriteString(s[:start+1])
+			flushPlain()
+			group = &addrItem{group: true, name: s[start+1:]}
+			continue
+		case c == ';' && !inAngle && group != nil:
+			group.text = cur.String()
+			items = append(items, *group)
+			group = nil
+			cur.Reset()
+			continue
+		}
+		cur.WriteByte(c)
+	}
+	if group != nil { // an unterminated group: its members as they are
+		group.text = cur.String()
+		items = append(items, *group)
+		return items
+	}
+	flushPlain()
+	return items
 }

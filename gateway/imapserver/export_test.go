@@ -1,7 +1,18 @@
 package imapserver
 
+import (
+	"bytes"
+
+	"github.com/emersion/go-imap/v2"
+)
+
 // FetchChunkSize is how many messages FETCH reads from the store at a time.
 const FetchChunkSize = fetchChunkSize
 
 // WithoutComments is withoutComments, for its table test and fuzz target.
 var WithoutComments = withoutComments
+
+// BodyStructureOf is the extended BODYSTRUCTURE of a message, as FETCH builds it.
+func BodyStructureOf(msg []byte) imap.BodyStructure {
+	return parseMIME(bytes.NewReader(msg)).bodyStructure(true)
+}

@@ -301,6 +301,10 @@ type message struct {
 	cancel context.CancelFunc
 	ctx    context.Context
 	flat   *bool // served as one part (limits.go); nil: not checked yet
+	// mime is the entity tree, parsed at the first need; mimeSrc reads the bytes it
+	// refers to.
+	mime    *mimePart
+	mimeSrc io.ReaderAt
 }
 
 // needsBody reports whether the response for it reads the message's body from the store.
@@ -398,7 +402,7 @@ func (s *session) fetchOne(rw *imapserver.FetchResponseWriter, msg *message, it 
 	m, raw := it.m, it.raw
 	rw.WriteUID(imap.UID(m.UID))
 	if options.Flags || it.seen {
-		rw.WriteFlags(s.sel.kw.flags(m.Flags, m.Keywords))
+		rw.WriteFlags(s.sel.flags(m.UID, m.Flags, m.Keywords))
 	}
 	if options.InternalDate {
 		rw.WriteInternalDate(m.InternalDate)
@@ -429,13 +433,11 @@ func (s *session) fetchOne(rw *imapserver.FetchResponseWriter, msg *message, it 
 		rw.WriteEnvelope(env)
 	}
 	if options.BodyStructure != nil {
-		rc, err := msg.parseReader()
+		tree, _, err := msg.tree()
 		if err != nil {
 			return s.abortFetch(rw, err)
 		}
-		bs := imapserver.ExtractBodyStructure(rc)
-		rc.Close()
-		rw.WriteBodyStructure(bs)
+		rw.WriteBodyStructure(tree.bodyStructure(options.BodyStructure.Extended))
 	}
 	for _, sec := range options.BodySection {
 		if err := s.writeSection(rw, msg, sec, header); err != nil {
@@ -443,24 +445,29 @@ func (s *session) fetchOne(rw *imapserver.FetchResponseWriter, msg *message, it 
 		}
 	}
 	for _, sec := range options.BinarySection {
-		rc, err := msg.parseReader()
+		tree, src, err := msg.tree()
 		if err != nil {
 			return s.abortFetch(rw, err)
 		}
-		buf := imapserver.ExtractBinarySection(rc, sec)
-		rc.Close()
+		buf, _, err := binaryBytes(tree, src, sec.Part)
+		if err != nil {
+			return s.abortFetch(rw, err)
+		}
+		buf = partial(buf, sec.Partial)
 		if err := writeLiteral(rw.WriteBinarySection(sec, int64(len(buf))), buf); err != nil {
 			return err
 		}
 	}
 	for _, sec := range options.BinarySectionSize {
-		rc, err := msg.parseReader()
+		tree, src, err := msg.tree()
 		if err != nil {
 			return s.abortFetch(rw, err)
 		}
-		n := imapserver.ExtractBinarySectionSize(rc, sec)
-		rc.Close()
-		rw.WriteBinarySectionSize(sec, n)
+		buf, _, err := binaryBytes(tree, src, sec.Part)
+		if err != nil {
+			return s.abortFetch(rw, err)
+		}
+		rw.WriteBinarySectionSize(sec, uint32(len(buf)))
 	}
 	return rw.Close()
 }
@@ -488,27 +495,39 @@ func (s *session) writeSection(rw *imapserver.FetchResponseWriter, msg *message,
 		}
 		return lw.Close()
 	}
-	var src io.Reader
+	var buf []byte
 	if headerOnly(sec) {
 		h, err := header()
 		if err != nil {
 			return s.abortFetch(rw, err)
 		}
-		src = bytes.NewReader(h)
-	} else {
-		open := msg.reader
-		if len(sec.Part) > 0 {
-			open = msg.parseReader // only a part number makes go-imap follow the structure
+		switch {
+		case len(sec.HeaderFields) > 0:
+			h = filterHeader(h, sec.HeaderFields, true)
+		case len(sec.HeaderFieldsNot) > 0:
+			h = filterHeader(h, sec.HeaderFieldsNot, false)
 		}
-		rc, err := open()
+		buf = h
+	} else {
+		tree, src, err := msg.tree()
 		if err != nil {
 			return s.abortFetch(rw, err)
 		}
-		defer rc.Close()
-		src = rc
+		if buf, _, err = sectionBytes(tree, src, sec); err != nil {
+			return s.abortFetch(rw, err)
+		}
 	}
-	buf := imapserver.ExtractBodySection(src, sec)
+	buf = partial(buf, sec.Partial)
 	return writeLiteral(rw.WriteBodySection(sec, int64(len(buf))), buf)
+}
+
+// partial cuts a section to the range a client asked for (<offset.size>).
+func partial(b []byte, p *imap.SectionPartial) []byte {
+	if p == nil {
+		return b
+	}
+	start := min(p.Offset, int64(len(b)))
+	return b[start:min(int64(len(b)), start+p.Size)]
 }
 
 func writeLiteral(w io.WriteCloser, buf []byte) error {

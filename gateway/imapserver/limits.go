@@ -13,14 +13,64 @@ import (
 // A stored message whose MIME structure is beyond mimelimit's bounds (the MX refuses such
 // mail, but IMAP APPEND and older data directories may hold some) is served as one part:
 // BODYSTRUCTURE, BODY[n] and BINARY[n] see its body as a single
-// application/octet-stream part, so that neither go-imap's parser, which follows every level
-// through nested readers, nor the client walks the structure. ENVELOPE, BODY[HEADER] and
+// application/octet-stream part, so that neither the server's MIME parser nor the client walks
+// the structure. ENVELOPE, BODY[HEADER] and
 // BODY[] serve the stored bytes as they are.
 
 // flatContentType replaces the Content-Type of a message served as one part.
 const flatContentType = "Content-Type: application/octet-stream\r\n"
 
-// parseReader opens the message for go-imap's MIME parsers: as stored, or flattened when its
+// tree returns the message's entity tree and a reader of the bytes its offsets refer to,
+// parsed once per FETCH of the message. A message served as one part is held in memory
+// flattened (such messages are rare, and nothing else reads them).
+func (msg *message) tree() (*mimePart, io.ReaderAt, error) {
+	if msg.mime != nil {
+		return msg.mime, msg.mimeSrc, nil
+	}
+	rc, err := msg.parseReader()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rc.Close()
+	var src io.ReaderAt
+	switch {
+	case *msg.flat:
+		b, err := io.ReadAll(rc)
+		if err != nil {
+			return nil, nil, err
+		}
+		src = bytes.NewReader(b)
+		rc = io.NopCloser(bytes.NewReader(b))
+	case msg.data != nil:
+		src = bytes.NewReader(msg.data)
+	case msg.file != nil:
+		src = msg.file
+	default:
+		src = streamReaderAt{msg.openStored}
+	}
+	tree := parseMIME(rc)
+	msg.mime, msg.mimeSrc = tree, src
+	return tree, src, nil
+}
+
+// streamReaderAt reads a range of a body the store streams, opening it again for each read.
+type streamReaderAt struct {
+	open func() (io.ReadCloser, error)
+}
+
+func (s streamReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	rc, err := s.open()
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	if _, err := io.CopyN(io.Discard, rc, off); err != nil {
+		return 0, err
+	}
+	return io.ReadFull(rc, p)
+}
+
+// parseReader opens the message for the MIME parser: as stored, or flattened when its
 // structure is beyond the bounds (checked once per FETCH of the message).
 func (msg *message) parseReader() (io.ReadCloser, error) {
 	if msg.flat == nil {

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/sealgate/sealgate/gateway/imapserver"
 
 	"github.com/sealgate/sealgate/crypto/mimelimit"
 )
@@ -103,7 +103,7 @@ func FuzzStructureWithinLimits(f *testing.F) {
 		var walk func(bs imap.BodyStructure, depth int)
 		walk = func(bs imap.BodyStructure, depth int) {
 			if depth > mimelimit.MaxDepth {
-				t.Fatalf("go-imap finds an entity %d levels deep", depth)
+				t.Fatalf("the BODYSTRUCTURE has an entity %d levels deep", depth)
 			}
 			switch bs := bs.(type) {
 			case *imap.BodyStructureMultiPart:
@@ -118,9 +118,9 @@ func FuzzStructureWithinLimits(f *testing.F) {
 				}
 			}
 		}
-		walk(imapserver.ExtractBodyStructure(bytes.NewReader(msg)), 0)
+		walk(imapserver.BodyStructureOf(msg), 0)
 		if parts > mimelimit.MaxParts {
-			t.Fatalf("go-imap finds %d parts", parts)
+			t.Fatalf("the BODYSTRUCTURE has %d parts", parts)
 		}
 	})
 }

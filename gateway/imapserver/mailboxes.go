@@ -2,6 +2,7 @@ package imapserver
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"os"
 	"sort"
@@ -50,8 +51,47 @@ func (s *session) Create(name string, options *imap.CreateOptions) error {
 	}
 	ctx, cancel := s.ctx()
 	defer cancel()
-	_, err = s.srv.opts.Store.CreateMailboxes(ctx, s.user.ID, name, specialUse)
-	return s.fail(err)
+	st := s.srv.opts.Store
+	before, err := st.Mailboxes(ctx, s.user.ID)
+	if err != nil {
+		return s.fail(err)
+	}
+	subNames, err := st.SubscribedNames(ctx, s.user.ID)
+	if err != nil {
+		return s.fail(err)
+	}
+	if _, err = st.CreateMailboxes(ctx, s.user.ID, name, specialUse); err != nil {
+		return s.fail(err)
+	}
+	// CREATE subscribes nothing (RFC 9051 §6.3.4), but a subscription a name kept while it
+	// had no mailbox is its new mailbox's. The store creates mailboxes subscribed, as
+	// an account's first ones are: the new ones (the name and parents it made) are set.
+	existed := map[string]bool{}
+	for _, mb := range before {
+		existed[mb.Name] = true
+	}
+	kept := map[string]bool{}
+	for _, n := range subNames {
+		kept[n] = true
+	}
+	for n := name; n != ""; {
+		if !existed[n] {
+			if err := st.SetSubscribed(ctx, s.user.ID, n, kept[n]); err != nil {
+				return s.fail(err)
+			}
+			if kept[n] {
+				if err := st.SetSubscribedName(ctx, s.user.ID, n, false); err != nil {
+					return s.fail(err)
+				}
+			}
+		}
+		i := strings.LastIndexByte(n, delim)
+		if i < 0 {
+			break
+		}
+		n = n[:i]
+	}
+	return nil
 }
 
 func (s *session) Delete(name string) error {
@@ -61,10 +101,18 @@ func (s *session) Delete(name string) error {
 	}
 	ctx, cancel := s.ctx()
 	defer cancel()
+	mb, err := s.srv.opts.Store.MailboxByName(ctx, s.user.ID, name)
+	if err != nil {
+		return s.fail(err)
+	}
 	if err := s.srv.opts.Store.DeleteMailbox(ctx, s.user.ID, name); err != nil {
 		return s.fail(err)
 	}
 	s.changed()
+	if mb.Subscribed {
+		// RFC 9051 §6.3.7: the subscription stays when its mailbox goes.
+		return s.fail(s.srv.opts.Store.SetSubscribedName(ctx, s.user.ID, name, true))
+	}
 	return nil
 }
 
@@ -95,7 +143,14 @@ func (s *session) subscribe(name string, on bool) error {
 	}
 	ctx, cancel := s.ctx()
 	defer cancel()
-	return s.fail(s.srv.opts.Store.SetSubscribed(ctx, s.user.ID, name, on))
+	err = s.srv.opts.Store.SetSubscribed(ctx, s.user.ID, name, on)
+	if errors.Is(err, mailstore.ErrNotFound) {
+		// A name without a mailbox may be subscribed too (RFC 9051 §6.3.7).
+		err = s.srv.opts.Store.SetSubscribedName(ctx, s.user.ID, name, on)
+	} else if err == nil && !on {
+		err = s.srv.opts.Store.SetSubscribedName(ctx, s.user.ID, name, false)
+	}
+	return s.fail(err)
 }
 
 // listEntry is a mailbox, or a level of the hierarchy that exists only because mailboxes
@@ -105,6 +160,9 @@ type listEntry struct {
 	name     string
 	children bool
 	subChild bool // a subscribed mailbox below it
+	// subscribedName: a subscription to the name, which has no mailbox (listed only when
+	// subscriptions are asked for).
+	subscribedName bool
 }
 
 func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, options *imap.ListOptions) error {
@@ -119,21 +177,47 @@ func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 	if err != nil {
 		return s.fail(err)
 	}
+	subNames, err := s.srv.opts.Store.SubscribedNames(ctx, s.user.ID)
+	if err != nil {
+		return s.fail(err)
+	}
 	entries := map[string]*listEntry{}
 	for i := range mbs {
 		entries[mbs[i].Name] = &listEntry{mb: &mbs[i], name: mbs[i].Name}
 	}
+	type named struct {
+		name       string
+		subscribed bool
+	}
+	var all []named
 	for i := range mbs {
-		name := mbs[i].Name
+		all = append(all, named{mbs[i].Name, mbs[i].Subscribed})
+	}
+	for _, n := range subNames {
+		if entries[n] == nil {
+			entries[n] = &listEntry{name: n, subscribedName: true}
+			all = append(all, named{n, true})
+		}
+	}
+	for _, m := range all {
+		name := m.name
+		// A subscription without a mailbox makes no level of the hierarchy and no
+		// children; it only tells the levels that exist that a subscription is below them.
+		mailbox := entries[name].mb != nil
 		for j := strings.LastIndexByte(name, delim); j > 0; j = strings.LastIndexByte(name[:j], delim) {
 			parent := name[:j]
 			e := entries[parent]
 			if e == nil {
+				if !mailbox {
+					continue
+				}
 				e = &listEntry{name: parent}
 				entries[parent] = e
 			}
-			e.children = true
-			if mbs[i].Subscribed {
+			e.children = e.children || mailbox
+			// CHILDINFO tells of a subscribed child the patterns do not return
+			// themselves (RFC 5258 §3.5).
+			if m.subscribed && !matchAny(name, ref, patterns) {
 				e.subChild = true
 			}
 		}
@@ -148,15 +232,18 @@ func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 		if !matchAny(name, ref, patterns) {
 			continue
 		}
-		subscribed := e.mb != nil && e.mb.Subscribed
+		subscribed := e.mb != nil && e.mb.Subscribed || e.subscribedName
 		if options.SelectSubscribed && !subscribed && !(options.SelectRecursiveMatch && e.subChild) {
 			continue
+		}
+		if e.subscribedName && !e.children && !options.SelectSubscribed {
+			continue // not a mailbox, nor a level of the hierarchy
 		}
 		if options.SelectSpecialUse && (e.mb == nil || e.mb.SpecialUse == "") {
 			continue
 		}
 		// A level that is not a mailbox is listed where '%' stops at it (RFC 9051 §6.3.9).
-		if e.mb == nil && !(options.SelectRecursiveMatch && e.subChild) && !strings.ContainsRune(strings.Join(patterns, ""), '%') {
+		if e.mb == nil && !e.subscribedName && !(options.SelectRecursiveMatch && e.subChild) && !strings.ContainsRune(strings.Join(patterns, ""), '%') {
 			continue
 		}
 		data := &imap.ListData{Delim: delim, Mailbox: name}
@@ -244,8 +331,22 @@ func (s *session) status(mb *mailstore.Mailbox, options *imap.StatusOptions) (*i
 		data.AppendLimit = &n
 	}
 	if options.NumRecent {
-		var zero uint32
-		data.NumRecent = &zero
+		// The messages no session has claimed as \Recent yet; none for IMAP4rev2.
+		var n uint32
+		if s.rev1() {
+			mark, err := s.srv.opts.Store.RecentMark(ctx, mb.ID)
+			if err != nil {
+				return nil, err
+			}
+			if c.UIDNext > mark+1 {
+				list, err := s.srv.opts.Store.MessagesInRange(ctx, mb.ID, mark+1, c.UIDNext-1)
+				if err != nil {
+					return nil, err
+				}
+				n = uint32(len(list))
+			}
+		}
+		data.NumRecent = &n
 	}
 	return data, nil
 }

@@ -216,9 +216,9 @@ func inDates(t, since, before time.Time) bool {
 	return (since.IsZero() || !d.Before(since)) && (before.IsZero() || d.Before(before))
 }
 
-func hasFlag(m *mailstore.Message, fl imap.Flag) bool {
+func (sr *searcher) hasFlag(m *mailstore.Message, fl imap.Flag) bool {
 	if strings.EqualFold(string(fl), `\Recent`) {
-		return false // no message is \Recent in IMAP4rev2
+		return sr.v.recent[m.UID] // none for an IMAP4rev2 client
 	}
 	if strings.HasPrefix(string(fl), `\`) {
 		f, _ := storeFlags([]imap.Flag{fl})
@@ -248,12 +248,12 @@ func (sr *searcher) match(c *imap.SearchCriteria, m *mailstore.Message, seq uint
 		return false, nil
 	}
 	for _, fl := range c.Flag {
-		if !hasFlag(m, fl) {
+		if !sr.hasFlag(m, fl) {
 			return false, nil
 		}
 	}
 	for _, fl := range c.NotFlag {
-		if hasFlag(m, fl) {
+		if sr.hasFlag(m, fl) {
 			return false, nil
 		}
 	}

@@ -19,6 +19,51 @@ type selected struct {
 	modseq   uint64 // the store's HIGHESTMODSEQ this view has caught up with
 	gone     map[uint32]bool
 	kw       keywords // the keywords announced to the client
+	// recent holds the messages that are \Recent for this session (IMAP4rev1, RFC 3501
+	// §2.3.2): those it was first to see, or with EXAMINE those nobody has claimed yet.
+	// Nil for a client that enabled IMAP4rev2, which has no \Recent.
+	recent map[uint32]bool
+}
+
+// flags is a message's flags as this session shows them.
+func (v *selected) flags(uid uint32, f mailstore.Flags, kw []string) []imap.Flag {
+	fl := v.kw.flags(f, kw)
+	if v.recent[uid] {
+		fl = append([]imap.Flag{`\Recent`}, fl...)
+	}
+	return fl
+}
+
+// rev1 reports whether the client speaks IMAP4rev1 (it did not ENABLE IMAP4rev2): only such
+// a client is shown \Recent.
+func (s *session) rev1() bool {
+	return s.conn == nil || !s.conn.EnabledCaps().Has(imap.CapIMAP4rev2)
+}
+
+// claimRecent marks the messages of v above the store's \Recent mark and up to upTo as
+// recent for this session; with EXAMINE it shows them without claiming them.
+func (s *session) claimRecent(v *selected, upTo uint32) error {
+	if v.recent == nil || upTo == 0 {
+		return nil
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	var from uint32
+	var err error
+	if v.readOnly {
+		from, err = s.srv.opts.Store.RecentMark(ctx, v.mb.ID)
+	} else {
+		from, err = s.srv.opts.Store.ClaimRecent(ctx, v.mb.ID, upTo)
+	}
+	if err != nil {
+		return err
+	}
+	for i := len(v.msgs) - 1; i >= 0 && v.msgs[i].uid > from; i-- {
+		if v.msgs[i].uid <= upTo {
+			v.recent[v.msgs[i].uid] = true
+		}
+	}
+	return nil
 }
 
 type viewMsg struct {
@@ -99,8 +144,15 @@ func (s *session) Select(name string, options *imap.SelectOptions) (*imap.Select
 			firstUnseen = uint32(i + 1)
 		}
 	}
+	if s.rev1() {
+		v.recent = map[uint32]bool{}
+		if err := s.claimRecent(v, v.maxUID()); err != nil {
+			return nil, s.fail(err)
+		}
+	}
 	s.sel = v
 	return &imap.SelectData{
+		NumRecent:         uint32(len(v.recent)),
 		Flags:             v.kw.mailboxFlags(),
 		PermanentFlags:    v.kw.permanentFlags(v.readOnly),
 		NumMessages:       uint32(len(v.msgs)),
@@ -153,7 +205,7 @@ func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 					if err := s.announce(m.Keywords); err != nil {
 						return err
 					}
-					if err := w.WriteMessageFlags(uint32(i+1), imap.UID(m.UID), v.kw.flags(m.Flags, m.Keywords)); err != nil {
+					if err := w.WriteMessageFlags(uint32(i+1), imap.UID(m.UID), v.flags(m.UID, m.Flags, m.Keywords)); err != nil {
 						return err
 					}
 				}
@@ -177,8 +229,16 @@ func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 				return err
 			}
 			v.msgs = append(v.msgs, added...)
+			if err := s.claimRecent(v, v.maxUID()); err != nil {
+				return s.fail(err)
+			}
 			if err := w.WriteNumMessages(uint32(len(v.msgs))); err != nil {
 				return err
+			}
+			if v.recent != nil {
+				if err := w.WriteNumRecent(uint32(len(v.recent))); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
@@ -203,6 +263,7 @@ func (v *selected) flushExpunges(write func(seq uint32) error) error {
 			return err
 		}
 		delete(v.gone, v.msgs[i].uid)
+		delete(v.recent, v.msgs[i].uid)
 		v.msgs = append(v.msgs[:i], v.msgs[i+1:]...)
 	}
 	clear(v.gone)
@@ -284,6 +345,11 @@ func (s *session) readOnlyErr() error {
 func (s *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) error {
 	v := s.sel
 	if v.readOnly {
+		if uids == nil {
+			// CLOSE after EXAMINE removes nothing and is no error (RFC 9051 §6.4.1), and
+			// neither is an EXPUNGE that has nothing it may remove.
+			return nil
+		}
 		return s.readOnlyErr()
 	}
 	var only []uint32
@@ -358,7 +424,7 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 		if uidCmd {
 			rw.WriteUID(imap.UID(m.UID))
 		}
-		rw.WriteFlags(v.kw.flags(m.Flags, m.Keywords))
+		rw.WriteFlags(v.flags(m.UID, m.Flags, m.Keywords))
 		if err := rw.Close(); err != nil {
 			return err
 		}

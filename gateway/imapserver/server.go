@@ -21,6 +21,19 @@
 // mailbox), and a FETCH skips a message another session expunged while it ran. The Notifier wakes idling
 // sessions at once when mail is delivered or another session changes a mailbox.
 //
+// \Recent (RFC 3501 §2.3.2) is kept for IMAP4rev1 clients: a new message is recent for the
+// first session that selects its mailbox, through the store's mark (ClaimRecent); EXAMINE
+// shows without claiming. A client that ENABLEs IMAP4rev2 neither sees nor claims it.
+//
+// Subscriptions (RFC 9051 §6.3.7): a mailbox's is its store flag; when the mailbox is
+// deleted the name stays subscribed (the store's SubscribedNames, listed \NonExistent), and
+// a mailbox created with that name takes it back. CREATE subscribes nothing.
+//
+// FETCH reads a message's MIME structure in one pass that keeps only headers and offsets
+// (mimetree.go): BODYSTRUCTURE, BODY[section] and BINARY (transfer encoding undone, RFC 3516)
+// come from it, and ENVELOPE keeps address groups (RFC 9051 §7.5.2). APPEND and COPY past the
+// account's storage quota answer NO [OVERQUOTA] (RFC 9208 §5).
+//
 // Search uses the store's trigram index (mailstore.SearchText), which Options.Index fills
 // (shared by every listener of the gateway and by web mail), and scans only the messages it
 // has not reached yet (mailindex.Indexer.Pending).

@@ -78,6 +78,9 @@ func (s *session) fail(err error) error {
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeAlreadyExists, Text: "Mailbox already exists"}
 	case errors.Is(err, mailstore.ErrInvalidName):
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "Invalid mailbox name"}
+	case errors.Is(err, mailstore.ErrOverQuota):
+		// RFC 9208 §5: the client learns why, and that retrying will not help.
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: "OVERQUOTA", Text: "Over the account's storage quota"}
 	case errors.Is(err, mailstore.ErrInboxDelete):
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "INBOX cannot be deleted"}
 	case errors.Is(err, auth.ErrInvalidCredentials):

@@ -92,6 +92,13 @@ type IMAP interface {
 	MailboxSync
 	MessagesWithEnvelopes(ctx context.Context, mailboxID int64, lo, hi uint32) ([]Message, []Envelope, error)
 	InlineBodies(ctx context.Context, ids []int64) (map[int64][]byte, error)
+	// The \Recent mark of IMAP4rev1: the first session to select a mailbox claims its new
+	// messages.
+	ClaimRecent(ctx context.Context, mailboxID int64, upTo uint32) (uint32, error)
+	RecentMark(ctx context.Context, mailboxID int64) (uint32, error)
+	// Subscriptions to names without a mailbox (they outlive DELETE and RENAME).
+	SubscribedNames(ctx context.Context, userID int64) ([]string, error)
+	SetSubscribedName(ctx context.Context, userID int64, name string, on bool) error
 }
 
 // Maildrops is what the POP3 server needs.

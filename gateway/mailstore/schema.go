@@ -4,7 +4,7 @@ package mailstore
 // ... IF NOT EXISTS); a part that needs to change an existing table adds a new table or checks
 // before altering. Times are Unix seconds (internal_date in milliseconds).
 func schemaParts() []string {
-	return []string{schemaCore, schemaQueue, schemaPolicy, schemaPOP3, schemaIMAP, schemaCounts, schemaAliases, schemaTLSReport, schemaQuota}
+	return []string{schemaCore, schemaQueue, schemaPolicy, schemaPOP3, schemaIMAP, schemaCounts, schemaAliases, schemaTLSReport, schemaQuota, schemaIMAPRecent, schemaIMAPSubscriptions}
 }
 
 // schemaCore: accounts, mailboxes, messages, bodies and their reference counting.

@@ -49,6 +49,8 @@ func Run(t *testing.T, open Opener) {
 		{"Expunge", testExpunge},
 		{"ChangesSince", testChangesSince},
 		{"MailboxCounts", testMailboxCounts},
+		{"ClaimRecent", testClaimRecent},
+		{"SubscribedNames", testSubscribedNames},
 		{"Search", testSearch},
 		{"SearchLargeBatch", testSearchLargeBatch},
 		{"Envelopes", testEnvelopes},

@@ -1,0 +1,41 @@
+package imapserver_test
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/sealgate/sealgate/gateway/address"
+)
+
+// APPEND and COPY past the account's storage quota are refused with NO [OVERQUOTA]
+// (RFC 9208 §5), not a server error, and store nothing.
+func TestAppendAndCopyOverQuota(t *testing.T) {
+	env := start(t)
+	c := login(t, env, "alice@localhost", alicePW)
+	appendMsg(t, c, "INBOX", simpleMsg("first", "fits"), nil)
+	addr, err := address.Parse("alice@localhost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Embedded().SetQuota(context.Background(), addr, 10); err != nil {
+		t.Fatal(err)
+	}
+	r := rawDial(t, env.GW.Addr("imaps"), env.TLSConfig())
+	r.cmd("a1", "LOGIN alice@localhost "+alicePW)
+	msg := "Subject: big\r\n\r\n" + strings.Repeat("x", 100) + "\r\n"
+	out := r.cmd("a2", "APPEND INBOX {"+strconv.Itoa(len(msg))+"+}\r\n"+msg)
+	if last := out[len(out)-1]; !strings.HasPrefix(last, "a2 NO [OVERQUOTA]") {
+		t.Fatalf("APPEND over quota: %q", out)
+	}
+	r.cmd("a3", "SELECT INBOX")
+	out = r.cmd("a4", "COPY 1 INBOX")
+	if last := out[len(out)-1]; !strings.HasPrefix(last, "a4 NO [OVERQUOTA]") {
+		t.Fatalf("COPY over quota: %q", out)
+	}
+	out = r.cmd("a5", "STATUS INBOX (MESSAGES)")
+	if !strings.Contains(strings.Join(out, "\n"), "MESSAGES 1)") {
+		t.Fatalf("something was stored: %q", out)
+	}
+}
