@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sealgate/sealgate/crypto/address"
 	"github.com/sealgate/sealgate/gateway"
-	"github.com/sealgate/sealgate/gateway/address"
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
 	"github.com/sealgate/sealgate/gateway/internal/pgtest"

@@ -34,7 +34,7 @@ var layers = []layer{
 	{name: "policy", pkgs: []string{"policy/..."}, stdOnly: true},
 	{name: "keys", pkgs: []string{"keys/..."}},
 	{name: "gateway leaves", pkgs: []string{
-		"gateway/address", "gateway/envelope", "gateway/msgbuf", "gateway/connlimit",
+		"gateway/envelope", "gateway/msgbuf", "gateway/connlimit",
 		"gateway/listener", "gateway/dane", "gateway/mtasts", "gateway/config/...",
 		"gateway/internal/...", "gateway/mailclient",
 	}},
@@ -98,7 +98,7 @@ const edgeRows = `
 gateway/gatewaytest gateway
 gateway/mailstore/storetest gateway/msgbuf
 gateway !gateway/gatewaytest
-keys !gateway/address
+keys !gateway/mailstore
 keys crypto/address
 gateway/mailstore !keys/changecount
 gateway/mailstore crypto/changecount

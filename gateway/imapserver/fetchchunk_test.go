@@ -10,7 +10,7 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 
-	"github.com/sealgate/sealgate/gateway/address"
+	"github.com/sealgate/sealgate/crypto/address"
 	"github.com/sealgate/sealgate/gateway/imapserver"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 	"github.com/sealgate/sealgate/gateway/msgbuf"

@@ -17,7 +17,7 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 
-	"github.com/sealgate/sealgate/gateway/address"
+	"github.com/sealgate/sealgate/crypto/address"
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
 	"github.com/sealgate/sealgate/gateway/imapserver"

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sealgate/sealgate/gateway/address"
+	"github.com/sealgate/sealgate/crypto/address"
 )
 
 // APPEND and COPY past the account's storage quota are refused with NO [OVERQUOTA]

@@ -8,7 +8,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/sealgate/sealgate/gateway/address"
+	"github.com/sealgate/sealgate/crypto/address"
 )
 
 // ErrOverQuota: storing the message would take the account past its storage limit. Nothing

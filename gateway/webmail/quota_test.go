@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sealgate/sealgate/gateway/address"
+	"github.com/sealgate/sealgate/crypto/address"
 	"github.com/sealgate/sealgate/gateway/config"
 )
 

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/sealgate/sealgate/gateway/address"
+	"github.com/sealgate/sealgate/crypto/address"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 	"github.com/sealgate/sealgate/gateway/msgbuf"
 )

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sealgate/sealgate/gateway/address"
+	"github.com/sealgate/sealgate/crypto/address"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 	"github.com/sealgate/sealgate/gateway/msgbuf"
 )
