@@ -255,16 +255,34 @@ func (v *selected) flushExpunges(write func(seq uint32) error) error {
 	if len(v.gone) == 0 {
 		return nil
 	}
+	// Told from the highest sequence number down, each number is still right when the client
+	// reads it; the view is compacted once afterwards (removing each message in place would
+	// move the rest of the view once per expunged message).
+	told := make(map[uint32]bool, len(v.gone))
+	var err error
 	for i := len(v.msgs) - 1; i >= 0; i-- {
-		if !v.gone[v.msgs[i].uid] {
+		uid := v.msgs[i].uid
+		if !v.gone[uid] {
 			continue
 		}
-		if err := write(uint32(i + 1)); err != nil {
-			return err
+		if err = write(uint32(i + 1)); err != nil {
+			break
 		}
-		delete(v.gone, v.msgs[i].uid)
-		delete(v.recent, v.msgs[i].uid)
-		v.msgs = append(v.msgs[:i], v.msgs[i+1:]...)
+		told[uid] = true
+	}
+	kept := v.msgs[:0]
+	for _, m := range v.msgs {
+		if told[m.uid] {
+			delete(v.gone, m.uid)
+			delete(v.recent, m.uid)
+			continue
+		}
+		kept = append(kept, m)
+	}
+	clear(v.msgs[len(kept):])
+	v.msgs = kept
+	if err != nil {
+		return err
 	}
 	clear(v.gone)
 	return nil
