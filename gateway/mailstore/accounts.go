@@ -75,11 +75,7 @@ func (s *Store) readUser(ctx context.Context, key string) (User, error) {
 // Users lists every account, ordered by address.
 func (s *Store) Users(ctx context.Context) ([]User, error) {
 	rows, err := s.rdb.QueryContext(ctx, `SELECT id, address, created FROM users ORDER BY address_key`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	return ScanUsers(rows)
+	return Read(rows, err, ScanUsers)
 }
 
 // SetPasswordHash replaces an account's password hash.
@@ -117,19 +113,9 @@ func (s *Store) DeleteUser(ctx context.Context, addr address.Address) error {
 func (s *Store) removeDeadFiles(ctx context.Context) error {
 	var dead []string
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.Query(`DELETE FROM dead_files RETURNING path`)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var p string
-			if err := rows.Scan(&p); err != nil {
-				return err
-			}
-			dead = append(dead, p)
-		}
-		return rows.Err()
+		var err error
+		dead, err = CollectColumn[string](tx.Query(`DELETE FROM dead_files RETURNING path`))
+		return err
 	})
 	if err != nil {
 		return err

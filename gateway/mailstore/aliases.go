@@ -82,19 +82,7 @@ func (s *Store) Aliases(ctx context.Context) (map[string]Alias, error) {
 
 func aliasesTx(tx *sql.Tx) (map[string]Alias, error) {
 	rows, err := tx.Query(`SELECT address_key, address, targets FROM aliases`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[string]Alias{}
-	for rows.Next() {
-		var k, addr, targets string
-		if err := rows.Scan(&k, &addr, &targets); err != nil {
-			return nil, err
-		}
-		out[k] = Alias{Address: addr, Targets: strings.Split(targets, "\n")}
-	}
-	return out, rows.Err()
+	return Read(rows, err, ScanAliases)
 }
 
 // FirstUser returns the account created first, or ErrNotFound.

@@ -105,19 +105,7 @@ func bodyPaths(ctx context.Context, path string) ([]string, error) {
 	}
 	defer db.Close()
 	rows, err := db.QueryContext(ctx, `SELECT path FROM bodies WHERE path IS NOT NULL`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var p string
-		if err := rows.Scan(&p); err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return CollectColumn[string](rows, err)
 }
 
 // CopyFile copies the file src to dst (mode 0600, parents created 0700) and fsyncs it.

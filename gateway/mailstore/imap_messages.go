@@ -227,19 +227,10 @@ func (s *Store) ExpungeDeleted(ctx context.Context, mailboxID int64, only []uint
 		if only != nil {
 			return expungeOnlyTx(tx, mailboxID, only, &out)
 		}
-		rows, err := tx.Query(`DELETE FROM messages WHERE mailbox_id = ? AND flags & ? != 0 RETURNING uid`, mailboxID, FlagDeleted)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var uid uint32
-			if err := rows.Scan(&uid); err != nil {
-				return err
-			}
-			out = append(out, uid)
-		}
-		return rows.Err()
+		gone, err := CollectColumn[uint32](tx.Query(`DELETE FROM messages WHERE mailbox_id = ? AND flags & ? != 0 RETURNING uid`,
+			mailboxID, FlagDeleted))
+		out = append(out, gone...)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -387,19 +378,9 @@ func (s *Store) ChangesSince(ctx context.Context, mailboxID int64, modseq uint64
 	if err != nil {
 		return c, err
 	}
-	rows, err := tx.Query(`SELECT uid FROM imap_expunged WHERE mailbox_id = ? AND modseq >= ?`, mailboxID, modseq)
-	if err != nil {
-		return c, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var uid uint32
-		if err := rows.Scan(&uid); err != nil {
-			return c, err
-		}
-		c.Expunged = append(c.Expunged, uid)
-	}
-	return c, rows.Err()
+	c.Expunged, err = CollectColumn[uint32](tx.Query(`SELECT uid FROM imap_expunged WHERE mailbox_id = ? AND modseq >= ?`,
+		mailboxID, modseq))
+	return c, err
 }
 
 func flagRows(tx *sql.Tx, query string, args ...any) ([]Message, error) {
@@ -413,10 +394,7 @@ func flagRows(tx *sql.Tx, query string, args ...any) ([]Message, error) {
 
 // MessagesInRange lists the messages of a mailbox with lo <= UID <= hi, in UID order.
 func (s *Store) MessagesInRange(ctx context.Context, mailboxID int64, lo, hi uint32) ([]Message, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT uid, body_id, flags, keywords, internal_date, size, modseq
-		FROM messages WHERE mailbox_id = ? AND uid BETWEEN ? AND ? ORDER BY uid`, mailboxID, lo, hi)
-	if err != nil {
-		return nil, err
-	}
-	return scanMessages(rows, mailboxID)
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+MessageColumns+` FROM messages m
+		WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid`, mailboxID, lo, hi)
+	return collectMessages(rows, err, mailboxID)
 }

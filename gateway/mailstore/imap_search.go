@@ -33,19 +33,7 @@ func (s *Store) UnindexedBodies(ctx context.Context, mailboxID int64, limit int)
 		args = args[1:]
 	}
 	rows, err := s.rdb.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+	return CollectColumn[int64](rows, err)
 }
 
 // PutSearchText stores search texts in one transaction. A body deleted meanwhile is skipped.
@@ -151,11 +139,7 @@ func (s *Store) SearchTextUIDs(ctx context.Context, mailboxID int64, field TextF
 func (s *Store) SearchHeaders(ctx context.Context, mailboxID int64) (map[uint32]string, error) {
 	rows, err := s.rdb.QueryContext(ctx, `SELECT m.uid, s.c0 FROM messages m
 		JOIN imap_search_content s ON s.id = m.body_id WHERE m.mailbox_id = ?`, mailboxID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	return ScanUIDValues[string](rows)
+	return Read(rows, err, ScanUIDValues[string])
 }
 
 // RawHeaders returns the raw header sections of a mailbox's indexed messages with
@@ -163,9 +147,5 @@ func (s *Store) SearchHeaders(ctx context.Context, mailboxID int64) (map[uint32]
 func (s *Store) RawHeaders(ctx context.Context, mailboxID int64, lo, hi uint32) (map[uint32][]byte, error) {
 	rows, err := s.rdb.QueryContext(ctx, `SELECT m.uid, s.c2 FROM messages m
 		JOIN imap_search_content s ON s.id = m.body_id WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ?`, mailboxID, lo, hi)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	return ScanUIDValues[[]byte](rows)
+	return Read(rows, err, ScanUIDValues[[]byte])
 }

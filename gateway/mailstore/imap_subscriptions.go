@@ -20,19 +20,7 @@ CREATE TABLE IF NOT EXISTS imap_subscriptions (
 // SubscribedNames returns the user's subscriptions to names without a mailbox, sorted.
 func (s *Store) SubscribedNames(ctx context.Context, userID int64) ([]string, error) {
 	rows, err := s.rdb.QueryContext(ctx, `SELECT name FROM imap_subscriptions WHERE user_id = ? ORDER BY name`, userID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var names []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
-		}
-		names = append(names, n)
-	}
-	return names, rows.Err()
+	return CollectColumn[string](rows, err)
 }
 
 // SetSubscribedName adds or removes a subscription to a name without a mailbox.

@@ -50,31 +50,16 @@ type Message struct {
 
 // Mailboxes lists a user's mailboxes ordered by name.
 func (s *Store) Mailboxes(ctx context.Context, userID int64) ([]Mailbox, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT id, user_id, name, special_use, uidvalidity, uidnext, highest_modseq, subscribed
-		FROM mailboxes WHERE user_id = ? ORDER BY name`, userID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Mailbox
-	for rows.Next() {
-		var m Mailbox
-		if err := rows.Scan(&m.ID, &m.UserID, &m.Name, &m.SpecialUse, &m.UIDValidity, &m.UIDNext, &m.HighestModSeq, &m.Subscribed); err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+MailboxColumns+` FROM mailboxes WHERE user_id = ? ORDER BY name`, userID)
+	return Collect(rows, err, ScanMailbox)
 }
 
 // MailboxByName finds a user's mailbox; INBOX matches in any case, as a name and as the first
 // level of one (CanonicalMailboxName).
 func (s *Store) MailboxByName(ctx context.Context, userID int64, name string) (Mailbox, error) {
 	name = canonicalName(name)
-	var m Mailbox
-	err := s.rdb.QueryRowContext(ctx, `SELECT id, user_id, name, special_use, uidvalidity, uidnext, highest_modseq, subscribed
-		FROM mailboxes WHERE user_id = ? AND name = ?`, userID, name).
-		Scan(&m.ID, &m.UserID, &m.Name, &m.SpecialUse, &m.UIDValidity, &m.UIDNext, &m.HighestModSeq, &m.Subscribed)
+	m, err := ScanMailbox(s.rdb.QueryRowContext(ctx, `SELECT `+MailboxColumns+` FROM mailboxes WHERE user_id = ? AND name = ?`,
+		userID, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Mailbox{}, ErrNotFound
 	}
@@ -97,33 +82,13 @@ func (s *Store) CreateMailbox(ctx context.Context, userID int64, name, specialUs
 
 // Messages lists the messages of a mailbox in UID order.
 func (s *Store) Messages(ctx context.Context, mailboxID int64) ([]Message, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT uid, body_id, flags, keywords, internal_date, size, modseq
-		FROM messages WHERE mailbox_id = ? ORDER BY uid`, mailboxID)
-	if err != nil {
-		return nil, err
-	}
-	return scanMessages(rows, mailboxID)
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+MessageColumns+` FROM messages m WHERE m.mailbox_id = ? ORDER BY m.uid`, mailboxID)
+	return collectMessages(rows, err, mailboxID)
 }
 
-// scanMessages reads rows of (uid, body_id, flags, keywords, internal_date, size, modseq) and
-// closes them.
-func scanMessages(rows *sql.Rows, mailboxID int64) ([]Message, error) {
-	defer rows.Close()
-	var out []Message
-	for rows.Next() {
-		m := Message{MailboxID: mailboxID}
-		var kw string
-		var date int64
-		if err := rows.Scan(&m.UID, &m.BodyID, &m.Flags, &kw, &date, &m.Size, &m.ModSeq); err != nil {
-			return nil, err
-		}
-		if kw != "" {
-			m.Keywords = strings.Fields(kw)
-		}
-		m.InternalDate = time.UnixMilli(date)
-		out = append(out, m)
-	}
-	return out, rows.Err()
+// collectMessages reads a result of MessageColumns as messages of mailboxID.
+func collectMessages(rows Rows, err error, mailboxID int64) ([]Message, error) {
+	return Collect(rows, err, func(r Row) (Message, error) { return ScanMessage(r, mailboxID) })
 }
 
 // OpenBody returns a reader over a stored body and its size.

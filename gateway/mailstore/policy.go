@@ -36,9 +36,5 @@ func (s *Store) SetPolicy(ctx context.Context, scope string, kv map[string]strin
 
 func (s *Store) readPolicySettings(ctx context.Context) (map[string]map[string]string, error) {
 	rows, err := s.rdb.QueryContext(ctx, `SELECT scope, key, value FROM policy_settings`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	return ScanPolicySettings(rows)
+	return Read(rows, err, ScanPolicySettings)
 }

@@ -80,11 +80,7 @@ type rowQuerier interface {
 
 func queryQueue(ctx context.Context, db rowQuerier, where string, args ...any) ([]QueueEntry, error) {
 	rows, err := db.QueryContext(ctx, queueSelect+" "+where+" ORDER BY q.id, r.rcpt", args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	return ScanQueueEntries(rows)
+	return Read(rows, err, ScanQueueEntries)
 }
 
 // QueueEntries lists the outbound spool, oldest first.
@@ -109,19 +105,7 @@ func (s *Store) QueueEntry(ctx context.Context, id int64) (QueueEntry, error) {
 func (s *Store) QueueDue(ctx context.Context, now time.Time, limit int) ([]int64, error) {
 	rows, err := s.rdb.QueryContext(ctx, `SELECT id FROM queue WHERE held = 0 AND next_attempt <= ?
 		ORDER BY next_attempt, id LIMIT ?`, now.Unix(), limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+	return CollectColumn[int64](rows, err)
 }
 
 // QueueLen counts the spool entries.

@@ -6,11 +6,102 @@ import (
 )
 
 // Rows is the part of a query result (*sql.Rows, pgx.Rows) that the row readers below use.
-// The caller still closes the result.
+// The caller still closes the result, except with Collect and CollectColumn.
 type Rows interface {
 	Next() bool
 	Scan(dest ...any) error
 	Err() error
+}
+
+// Row is one row of a result: *sql.Row, pgx.Row, or the current row of Rows.
+type Row interface {
+	Scan(dest ...any) error
+}
+
+// Collect reads every row of a query's result with scan and closes the result; err is the
+// query's error, so that a backend passes a query's two results straight on. Both drivers'
+// results close themselves when Next runs out; the close in Read is for a scan that fails
+// first.
+func Collect[T any](rows Rows, err error, scan func(Row) (T, error)) ([]T, error) {
+	return Read(rows, err, func(rows Rows) ([]T, error) {
+		var out []T
+		for rows.Next() {
+			v, err := scan(rows)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		return out, rows.Err()
+	})
+}
+
+// Read is read (one of the Scan functions) over a query's result, which it then closes; err
+// is the query's error.
+func Read[R any](rows Rows, err error, read func(Rows) (R, error)) (R, error) {
+	if err != nil {
+		var zero R
+		return zero, err
+	}
+	defer closeRows(rows)
+	return read(rows)
+}
+
+// CollectColumn is Collect for a result of one column.
+func CollectColumn[T any](rows Rows, err error) ([]T, error) {
+	return Collect(rows, err, func(r Row) (T, error) {
+		var v T
+		err := r.Scan(&v)
+		return v, err
+	})
+}
+
+// closeRows closes a result of either driver: *sql.Rows returns an error from Close (a
+// close after reading has nothing left to report), pgx.Rows returns nothing.
+func closeRows(rows Rows) {
+	switch r := rows.(type) {
+	case interface{ Close() error }:
+		r.Close()
+	case interface{ Close() }:
+		r.Close()
+	}
+}
+
+// MailboxColumns are the columns of the mailboxes table ScanMailbox reads, in its order.
+const MailboxColumns = `id, user_id, name, special_use, uidvalidity, uidnext, highest_modseq, subscribed`
+
+// ScanMailbox reads a row of MailboxColumns.
+func ScanMailbox(row Row) (Mailbox, error) {
+	var m Mailbox
+	var uv, un, hm int64
+	err := row.Scan(&m.ID, &m.UserID, &m.Name, &m.SpecialUse, &uv, &un, &hm, &m.Subscribed)
+	m.UIDValidity, m.UIDNext, m.HighestModSeq = uint32(uv), uint32(un), uint64(hm)
+	return m, err
+}
+
+// MessageColumns are the columns of the messages table (as m) ScanMessage reads, in its
+// order: the internal date is in Unix milliseconds, the keywords one space-separated text.
+const MessageColumns = `m.uid, m.body_id, m.flags, m.keywords, m.internal_date, m.size, m.modseq`
+
+// ScanMessage reads a row of MessageColumns, then the columns into extra, as a message of
+// mailboxID.
+func ScanMessage(row Row, mailboxID int64, extra ...any) (Message, error) {
+	m := Message{MailboxID: mailboxID}
+	var uid, date, modseq, flags int64
+	var kw string
+	err := row.Scan(append([]any{&uid, &m.BodyID, &flags, &kw, &date, &m.Size, &modseq}, extra...)...)
+	m.UID, m.Flags, m.ModSeq = uint32(uid), Flags(flags), uint64(modseq)
+	m.Keywords = Keywords(kw)
+	m.InternalDate = time.UnixMilli(date)
+	return m, err
+}
+
+// Keywords splits a stored keywords column; no keywords is nil.
+func Keywords(kw string) []string {
+	if kw == "" {
+		return nil
+	}
+	return strings.Fields(kw)
 }
 
 // ScanPolicySettings reads rows of (scope, key, value) into scope → key → value.
@@ -86,6 +177,19 @@ func ScanUsers(rows Rows) ([]User, error) {
 	return out, rows.Err()
 }
 
+// ScanAliases reads rows of (address key, address, targets one a line) into key → alias.
+func ScanAliases(rows Rows) (map[string]Alias, error) {
+	out := map[string]Alias{}
+	for rows.Next() {
+		var k, addr, targets string
+		if err := rows.Scan(&k, &addr, &targets); err != nil {
+			return nil, err
+		}
+		out[k] = Alias{Address: addr, Targets: strings.Split(targets, "\n")}
+	}
+	return out, rows.Err()
+}
+
 // ScanQueueEntries reads the rows of the spool query (one row per recipient, ordered by
 // queue id) into entries: id, sender, body id, created and next attempt in Unix seconds,
 // attempts, held, last error, envelope id, recipient address, state and last error, warned.
@@ -115,18 +219,48 @@ func ScanQueueEntries(rows Rows) ([]QueueEntry, error) {
 func ScanFlagStates(rows Rows, mailboxID int64) ([]Message, error) {
 	var out []Message
 	for rows.Next() {
-		var uid, flags, modseq int64
-		var kw string
-		if err := rows.Scan(&uid, &flags, &kw, &modseq); err != nil {
+		m, err := ScanFlagState(rows, mailboxID)
+		if err != nil {
 			return nil, err
-		}
-		m := Message{MailboxID: mailboxID, UID: uint32(uid), Flags: Flags(flags), ModSeq: uint64(modseq)}
-		if kw != "" {
-			m.Keywords = strings.Fields(kw)
 		}
 		out = append(out, m)
 	}
 	return out, rows.Err()
+}
+
+// ScanFlagState reads one row of (uid, flags, keywords, modseq) as a message of mailboxID.
+func ScanFlagState(row Row, mailboxID int64) (Message, error) {
+	var uid, flags, modseq int64
+	var kw string
+	err := row.Scan(&uid, &flags, &kw, &modseq)
+	return Message{MailboxID: mailboxID, UID: uint32(uid), Flags: Flags(flags),
+		Keywords: Keywords(kw), ModSeq: uint64(modseq)}, err
+}
+
+// ScanMessagesWithEnvelopes reads rows of MessageColumns and an envelope (NULL when none is
+// stored) for MessagesWithEnvelopes.
+func ScanMessagesWithEnvelopes(rows Rows, mailboxID int64) ([]Message, []Envelope, error) {
+	var msgs []Message
+	var envs []Envelope
+	for rows.Next() {
+		var env []byte
+		m, err := ScanMessage(rows, mailboxID, &env)
+		if err != nil {
+			return nil, nil, err
+		}
+		msgs = append(msgs, m)
+		if env != nil {
+			envs = append(envs, Envelope{UID: m.UID, Data: env})
+		}
+	}
+	return msgs, envs, rows.Err()
+}
+
+// ScanHeaderWithoutEnvelope reads a row of (body id, raw header).
+func ScanHeaderWithoutEnvelope(row Row) (HeaderWithoutEnvelope, error) {
+	var h HeaderWithoutEnvelope
+	err := row.Scan(&h.BodyID, &h.RawHeader)
+	return h, err
 }
 
 // ScanUIDSet reads rows of one UID into out.

@@ -341,20 +341,10 @@ func (s *Store) migrate() error {
 // sweepOrphanBlobs removes body files that no committed row references (a crash between the
 // file's rename and the transaction) and files whose rows were deleted.
 func (s *Store) sweepOrphanBlobs() error {
-	rows, err := s.wdb.Query(`SELECT path FROM dead_files`)
+	dead, err := CollectColumn[string](s.wdb.Query(`SELECT path FROM dead_files`))
 	if err != nil {
 		return err
 	}
-	var dead []string
-	for rows.Next() {
-		var p string
-		if err := rows.Scan(&p); err != nil {
-			rows.Close()
-			return err
-		}
-		dead = append(dead, p)
-	}
-	rows.Close()
 	for _, p := range dead {
 		if err := os.Remove(filepath.Join(s.dir, p)); err != nil && !os.IsNotExist(err) {
 			return err

@@ -62,11 +62,7 @@ func (s *Store) UserByAddress(ctx context.Context, addr address.Address) (mailst
 // Users lists every account, ordered by address.
 func (s *Store) Users(ctx context.Context) ([]mailstore.User, error) {
 	rows, err := s.pool.Query(ctx, `SELECT id, address, created FROM users ORDER BY address_key COLLATE "C"`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	return mailstore.ScanUsers(rows)
+	return mailstore.Read(rows, err, mailstore.ScanUsers)
 }
 
 // FirstUser returns the account created first, or mailstore.ErrNotFound.
@@ -165,19 +161,7 @@ type querier interface {
 
 func aliases(ctx context.Context, q querier) (map[string]mailstore.Alias, error) {
 	rows, err := q.Query(ctx, `SELECT address_key, address, targets FROM aliases`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[string]mailstore.Alias{}
-	for rows.Next() {
-		var k, addr, targets string
-		if err := rows.Scan(&k, &addr, &targets); err != nil {
-			return nil, err
-		}
-		out[k] = mailstore.Alias{Address: addr, Targets: strings.Split(targets, "\n")}
-	}
-	return out, rows.Err()
+	return mailstore.Read(rows, err, mailstore.ScanAliases)
 }
 
 // policyCache holds the settings read at one policy_version.

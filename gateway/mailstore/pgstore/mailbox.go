@@ -5,7 +5,6 @@ import (
 	"errors"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -13,39 +12,17 @@ import (
 	"github.com/sealgate/sealgate/gateway/mailstore"
 )
 
-const mailboxCols = `id, user_id, name, special_use, uidvalidity, uidnext, highest_modseq, subscribed`
-
-func scanMailbox(row pgx.Row) (mailstore.Mailbox, error) {
-	var m mailstore.Mailbox
-	var uv, un, hm int64
-	err := row.Scan(&m.ID, &m.UserID, &m.Name, &m.SpecialUse, &uv, &un, &hm, &m.Subscribed)
-	m.UIDValidity, m.UIDNext, m.HighestModSeq = uint32(uv), uint32(un), uint64(hm)
-	return m, err
-}
-
 // Mailboxes lists a user's mailboxes ordered by name (byte order, as the embedded store).
 func (s *Store) Mailboxes(ctx context.Context, userID int64) ([]mailstore.Mailbox, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+mailboxCols+` FROM mailboxes WHERE user_id = $1 ORDER BY name COLLATE "C"`, userID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []mailstore.Mailbox
-	for rows.Next() {
-		m, err := scanMailbox(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	rows, err := s.pool.Query(ctx, `SELECT `+mailstore.MailboxColumns+` FROM mailboxes WHERE user_id = $1 ORDER BY name COLLATE "C"`, userID)
+	return mailstore.Collect(rows, err, mailstore.ScanMailbox)
 }
 
 // MailboxByName finds a user's mailbox; INBOX matches in any case, as a name and as the first
 // level of one (mailstore.CanonicalMailboxName).
 func (s *Store) MailboxByName(ctx context.Context, userID int64, name string) (mailstore.Mailbox, error) {
 	name = mailstore.CanonicalMailboxName(name)
-	m, err := scanMailbox(s.pool.QueryRow(ctx, `SELECT `+mailboxCols+` FROM mailboxes WHERE user_id = $1 AND name = $2`, userID, name))
+	m, err := mailstore.ScanMailbox(s.pool.QueryRow(ctx, `SELECT `+mailstore.MailboxColumns+` FROM mailboxes WHERE user_id = $1 AND name = $2`, userID, name))
 	return m, notFound(err)
 }
 
@@ -202,28 +179,6 @@ func (s *Store) MailboxStatus(ctx context.Context, mailboxID int64) (mailstore.M
 	return c, nil
 }
 
-const messageCols = `m.uid, m.body_id, m.flags, m.keywords, m.internal_date, m.size, m.modseq`
-
-// scanMessage reads the columns of messageCols, then extra.
-func scanMessage(row pgx.Row, mailboxID int64, extra ...any) (mailstore.Message, error) {
-	m := mailstore.Message{MailboxID: mailboxID}
-	var uid, date, modseq int64
-	var flags int
-	var kw string
-	err := row.Scan(append([]any{&uid, &m.BodyID, &flags, &kw, &date, &m.Size, &modseq}, extra...)...)
-	m.UID, m.Flags, m.ModSeq = uint32(uid), mailstore.Flags(flags), uint64(modseq)
-	m.Keywords = keywords(kw)
-	m.InternalDate = time.UnixMilli(date)
-	return m, err
-}
-
-func keywords(kw string) []string {
-	if kw == "" {
-		return nil
-	}
-	return strings.Fields(kw)
-}
-
 // Messages lists the messages of a mailbox in UID order.
 func (s *Store) Messages(ctx context.Context, mailboxID int64) ([]mailstore.Message, error) {
 	return s.MessagesInRange(ctx, mailboxID, 0, 1<<32-1)
@@ -231,21 +186,9 @@ func (s *Store) Messages(ctx context.Context, mailboxID int64) ([]mailstore.Mess
 
 // MessagesInRange lists the messages of a mailbox with lo <= UID <= hi, in UID order.
 func (s *Store) MessagesInRange(ctx context.Context, mailboxID int64, lo, hi uint32) ([]mailstore.Message, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+messageCols+` FROM messages m
+	rows, err := s.pool.Query(ctx, `SELECT `+mailstore.MessageColumns+` FROM messages m
 		WHERE m.mailbox_id = $1 AND m.uid BETWEEN $2 AND $3 ORDER BY m.uid`, mailboxID, int64(lo), int64(hi))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []mailstore.Message
-	for rows.Next() {
-		m, err := scanMessage(rows, mailboxID)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return mailstore.Collect(rows, err, func(r mailstore.Row) (mailstore.Message, error) { return mailstore.ScanMessage(r, mailboxID) })
 }
 
 // bumpModSeq raises a mailbox's MODSEQ and returns the new value.
@@ -461,14 +404,11 @@ func (s *Store) Snapshot(ctx context.Context, mailboxID int64) (mailstore.Mailbo
 	defer rows.Close()
 	snap.Messages = make([]mailstore.Message, 0, count)
 	for rows.Next() {
-		var uid, modseq int64
-		var flags int
-		var kw string
-		if err := rows.Scan(&uid, &flags, &kw, &modseq); err != nil {
+		m, err := mailstore.ScanFlagState(rows, mailboxID)
+		if err != nil {
 			return snap, err
 		}
-		snap.Messages = append(snap.Messages, mailstore.Message{MailboxID: mailboxID, UID: uint32(uid),
-			Flags: mailstore.Flags(flags), Keywords: keywords(kw), ModSeq: uint64(modseq)})
+		snap.Messages = append(snap.Messages, m)
 	}
 	return snap, rows.Err()
 }

@@ -30,11 +30,7 @@ const queueSelect = `SELECT q.id, q.sender, q.body_id, q.created, q.next_attempt
 
 func (s *Store) queryQueue(ctx context.Context, where string, args ...any) ([]mailstore.QueueEntry, error) {
 	rows, err := s.pool.Query(ctx, queueSelect+" "+where+` ORDER BY q.id, r.rcpt COLLATE "C"`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	return mailstore.ScanQueueEntries(rows)
+	return mailstore.Read(rows, err, mailstore.ScanQueueEntries)
 }
 
 // QueueEntries lists the outbound spool, oldest first.

@@ -108,11 +108,7 @@ func (s *Store) SearchTextUIDs(ctx context.Context, mailboxID int64, field mails
 func (s *Store) SearchHeaders(ctx context.Context, mailboxID int64) (map[uint32]string, error) {
 	rows, err := s.pool.Query(ctx, `SELECT m.uid, s.header FROM messages m
 		JOIN imap_search s ON s.body_id = m.body_id WHERE m.mailbox_id = $1`, mailboxID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	return mailstore.ScanUIDValues[string](rows)
+	return mailstore.Read(rows, err, mailstore.ScanUIDValues[string])
 }
 
 // RawHeaders returns the raw header sections of a mailbox's indexed messages with
@@ -121,57 +117,28 @@ func (s *Store) RawHeaders(ctx context.Context, mailboxID int64, lo, hi uint32) 
 	rows, err := s.pool.Query(ctx, `SELECT m.uid, s.raw_header FROM messages m
 		JOIN imap_search s ON s.body_id = m.body_id WHERE m.mailbox_id = $1 AND m.uid BETWEEN $2 AND $3`,
 		mailboxID, int64(lo), int64(hi))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	return mailstore.ScanUIDValues[[]byte](rows)
+	return mailstore.Read(rows, err, mailstore.ScanUIDValues[[]byte])
 }
 
 // MessagesWithEnvelopes is MessagesInRange with the stored envelopes of those messages, in
 // the same query: the envelopes are in UID order, and messages whose envelope is not stored
 // yet have none.
 func (s *Store) MessagesWithEnvelopes(ctx context.Context, mailboxID int64, lo, hi uint32) ([]mailstore.Message, []mailstore.Envelope, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+messageCols+`, e.data
+	rows, err := s.pool.Query(ctx, `SELECT `+mailstore.MessageColumns+`, e.data
 		FROM messages m LEFT JOIN imap_envelope e ON e.body_id = m.body_id
 		WHERE m.mailbox_id = $1 AND m.uid BETWEEN $2 AND $3 ORDER BY m.uid`, mailboxID, int64(lo), int64(hi))
 	if err != nil {
 		return nil, nil, err
 	}
 	defer rows.Close()
-	var msgs []mailstore.Message
-	var envs []mailstore.Envelope
-	for rows.Next() {
-		var env []byte
-		m, err := scanMessage(rows, mailboxID, &env)
-		if err != nil {
-			return nil, nil, err
-		}
-		msgs = append(msgs, m)
-		if env != nil {
-			envs = append(envs, mailstore.Envelope{UID: m.UID, Data: env})
-		}
-	}
-	return msgs, envs, rows.Err()
+	return mailstore.ScanMessagesWithEnvelopes(rows, mailboxID)
 }
 
 // HeadersWithoutEnvelope returns up to limit indexed bodies that have no stored envelope.
 func (s *Store) HeadersWithoutEnvelope(ctx context.Context, limit int) ([]mailstore.HeaderWithoutEnvelope, error) {
 	rows, err := s.pool.Query(ctx, `SELECT s.body_id, s.raw_header FROM imap_search s
 		WHERE NOT EXISTS (SELECT 1 FROM imap_envelope e WHERE e.body_id = s.body_id) LIMIT $1`, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []mailstore.HeaderWithoutEnvelope
-	for rows.Next() {
-		var h mailstore.HeaderWithoutEnvelope
-		if err := rows.Scan(&h.BodyID, &h.RawHeader); err != nil {
-			return nil, err
-		}
-		out = append(out, h)
-	}
-	return out, rows.Err()
+	return mailstore.Collect(rows, err, mailstore.ScanHeaderWithoutEnvelope)
 }
 
 // PutEnvelopes stores envelopes in one transaction. A body deleted meanwhile is skipped.
