@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -14,9 +13,8 @@ import (
 
 // testClosed: every call after Close fails with mailstore.ErrClosed, reads and writes alike,
 // and a second Close is harmless.
-func testClosed(t *testing.T, open Opener) {
-	ctx := context.Background()
-	s := open(t, mailstore.Options{})
+func testClosed(t *testing.T, s Store) {
+	ctx := t.Context()
 	u := addUser(t, s, "cl@x.test")
 	deliver(t, s, "Subject: c\r\n\r\nc\r\n", mailstore.Target{UserID: u.ID})
 	inbox, msgs := mailbox(t, s, u, "INBOX")
@@ -103,9 +101,8 @@ func testClosed(t *testing.T, open Opener) {
 
 // testWriteRacingClose: writes running while the store closes each either commit (nil) or
 // fail with mailstore.ErrClosed; none hangs.
-func testWriteRacingClose(t *testing.T, open Opener) {
-	ctx := context.Background()
-	s := open(t, mailstore.Options{})
+func testWriteRacingClose(t *testing.T, s Store) {
+	ctx := t.Context()
 	u := addUser(t, s, "race@x.test")
 	const writers = 8
 	var wg sync.WaitGroup

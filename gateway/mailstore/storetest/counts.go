@@ -40,9 +40,8 @@ func checkCounts(t *testing.T, s Store, step string, mailboxID int64) {
 
 // testMailboxCounts follows STATUS's figures through every way a message arrives, changes
 // flags, moves and leaves.
-func testMailboxCounts(t *testing.T, open Opener) {
-	ctx := context.Background()
-	s := open(t, mailstore.Options{})
+func testMailboxCounts(t *testing.T, s Store) {
+	ctx := t.Context()
 	u := addUser(t, s, "counts@x.test")
 	for _, b := range []string{"a\r\n\r\nsmall\r\n", "b\r\n\r\na little longer\r\n", "c\r\n\r\n3\r\n", "d\r\n\r\n4\r\n", "e\r\n\r\n5\r\n"} {
 		deliver(t, s, b, mailstore.Target{UserID: u.ID})

@@ -12,9 +12,8 @@ import (
 	"github.com/sealgate/sealgate/gateway/msgbuf"
 )
 
-func testUsers(t *testing.T, open Opener) {
-	ctx := context.Background()
-	s := open(t, mailstore.Options{})
+func testUsers(t *testing.T, s Store) {
+	ctx := t.Context()
 	if _, err := s.FirstUser(ctx); !errors.Is(err, mailstore.ErrNotFound) {
 		t.Fatalf("first user of an empty store: %v", err)
 	}
@@ -94,9 +93,8 @@ func testUsers(t *testing.T, open Opener) {
 	}
 }
 
-func testDeliverSharesBody(t *testing.T, open Opener) {
-	ctx := context.Background()
-	s := open(t, mailstore.Options{})
+func testDeliverSharesBody(t *testing.T, s Store) {
+	ctx := t.Context()
 	a, b := addUser(t, s, "a@x.test"), addUser(t, s, "b@x.test")
 	msg := []byte("Subject: hi\r\n\r\nbody\r\n")
 	for i := 0; i < 3; i++ {
@@ -151,9 +149,8 @@ func testDeliverSharesBody(t *testing.T, open Opener) {
 	checkConsistent(t, s)
 }
 
-func testDeliverAllOrNothing(t *testing.T, open Opener) {
-	ctx := context.Background()
-	s := open(t, mailstore.Options{})
+func testDeliverAllOrNothing(t *testing.T, s Store) {
+	ctx := t.Context()
 	u := addUser(t, s, "u@x.test")
 	_, err := s.Deliver(ctx, mailstore.Delivery{Copies: []mailstore.Copy{
 		{Body: msgbuf.FromBytes([]byte("a\r\n\r\n")), Local: []mailstore.Target{{UserID: u.ID}},
@@ -179,9 +176,8 @@ func testDeliverAllOrNothing(t *testing.T, open Opener) {
 	checkConsistent(t, s)
 }
 
-func testDeliverFallsBackToInbox(t *testing.T, open Opener) {
-	ctx := context.Background()
-	s := open(t, mailstore.Options{})
+func testDeliverFallsBackToInbox(t *testing.T, s Store) {
+	ctx := t.Context()
 	u := addUser(t, s, "f@x.test")
 	d := deliver(t, s, "a\r\n\r\n", mailstore.Target{UserID: u.ID, Mailbox: "Junk"}, mailstore.Target{UserID: u.ID, Mailbox: "Gone"})
 	junk, _ := s.MailboxByName(ctx, u.ID, "Junk")
@@ -191,9 +187,8 @@ func testDeliverFallsBackToInbox(t *testing.T, open Opener) {
 	}
 }
 
-func testConcurrentDeliveries(t *testing.T, open Opener) {
-	ctx := context.Background()
-	s := open(t, mailstore.Options{})
+func testConcurrentDeliveries(t *testing.T, s Store) {
+	ctx := t.Context()
 	u := addUser(t, s, "c@x.test")
 	var wg sync.WaitGroup
 	const workers, each = 8, 25
@@ -253,9 +248,8 @@ func testOnCommit(t *testing.T, open Opener) {
 	}
 }
 
-func testLargeBody(t *testing.T, open Opener) {
-	ctx := context.Background()
-	s := open(t, mailstore.Options{})
+func testLargeBody(t *testing.T, s Store) {
+	ctx := t.Context()
 	u := addUser(t, s, "big@x.test")
 	buf, want := bigBody(t, 3*mailstore.InlineLimit+12345)
 	small := []byte("Subject: small\r\n\r\nx\r\n")
@@ -298,9 +292,8 @@ func testLargeBody(t *testing.T, open Opener) {
 	}
 }
 
-func testAppend(t *testing.T, open Opener) {
-	ctx := context.Background()
-	s := open(t, mailstore.Options{})
+func testAppend(t *testing.T, s Store) {
+	ctx := t.Context()
 	u, other := addUser(t, s, "ap@x.test"), addUser(t, s, "other@x.test")
 	drafts, _ := s.MailboxByName(ctx, u.ID, "Drafts")
 	body := []byte("Subject: draft\r\n\r\ntext\r\n")

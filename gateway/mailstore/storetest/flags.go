@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -20,9 +19,8 @@ func threeMessages(t *testing.T, s Store, addr string) (mailstore.User, mailstor
 	return u, mb
 }
 
-func testFlags(t *testing.T, open Opener) {
-	ctx := context.Background()
-	s := open(t, mailstore.Options{})
+func testFlags(t *testing.T, s Store) {
+	ctx := t.Context()
 	_, mb := threeMessages(t, s, "fl@x.test")
 	start := mb.HighestModSeq
 
@@ -82,9 +80,8 @@ func testFlags(t *testing.T, open Opener) {
 	}
 }
 
-func testCopyAndMove(t *testing.T, open Opener) {
-	ctx := context.Background()
-	s := open(t, mailstore.Options{})
+func testCopyAndMove(t *testing.T, s Store) {
+	ctx := t.Context()
 	u, inbox := threeMessages(t, s, "cp@x.test")
 	other, _ := threeMessages(t, s, "other@x.test")
 	archive, _ := s.MailboxByName(ctx, u.ID, "Archive")
@@ -137,9 +134,8 @@ func testCopyAndMove(t *testing.T, open Opener) {
 	checkConsistent(t, s)
 }
 
-func testExpunge(t *testing.T, open Opener) {
-	ctx := context.Background()
-	s := open(t, mailstore.Options{})
+func testExpunge(t *testing.T, s Store) {
+	ctx := t.Context()
 	_, mb := threeMessages(t, s, "ex@x.test")
 	if got, err := s.ExpungeDeleted(ctx, mb.ID, nil); err != nil || len(got) != 0 {
 		t.Fatalf("nothing deleted: %v %v", got, err)
@@ -168,9 +164,8 @@ func testExpunge(t *testing.T, open Opener) {
 	checkConsistent(t, s)
 }
 
-func testChangesSince(t *testing.T, open Opener) {
-	ctx := context.Background()
-	s := open(t, mailstore.Options{})
+func testChangesSince(t *testing.T, s Store) {
+	ctx := t.Context()
 	u, mb := threeMessages(t, s, "ch@x.test")
 	mark := mb.HighestModSeq
 	if _, err := s.UpdateFlags(ctx, mb.ID, []uint32{2}, mailstore.FlagChange{Op: mailstore.FlagsAdd, Flags: mailstore.FlagSeen}); err != nil {
@@ -207,9 +202,8 @@ func testChangesSince(t *testing.T, open Opener) {
 // message once, in UID order, to consecutive UIDs (the COPYUID mapping pairs them in that
 // order), and every copy of one COPY or MOVE carries the same MODSEQ, the destination's new
 // HIGHESTMODSEQ (mailstore.CopyUIDs).
-func testCopyUIDSet(t *testing.T, open Opener) {
-	ctx := context.Background()
-	s := open(t, mailstore.Options{})
+func testCopyUIDSet(t *testing.T, s Store) {
+	ctx := t.Context()
 	u, inbox := threeMessages(t, s, "dup@x.test")
 	archive, err := s.MailboxByName(ctx, u.ID, "Archive")
 	if err != nil {

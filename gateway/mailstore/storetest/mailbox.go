@@ -23,9 +23,8 @@ func mailboxNames(t *testing.T, s Store, userID int64) string {
 	return fmt.Sprint(names)
 }
 
-func testMailboxes(t *testing.T, open Opener) {
-	ctx := context.Background()
-	s := open(t, mailstore.Options{})
+func testMailboxes(t *testing.T, s Store) {
+	ctx := t.Context()
 	u := addUser(t, s, "mb@x.test")
 	for _, bad := range []string{"", "a//b", "../x", "trail/"} {
 		if _, err := s.CreateMailbox(ctx, u.ID, bad, ""); !errors.Is(err, mailstore.ErrInvalidName) {
@@ -129,9 +128,8 @@ func testMailboxes(t *testing.T, open Opener) {
 	checkConsistent(t, s)
 }
 
-func testRenameWithChildren(t *testing.T, open Opener) {
-	ctx := context.Background()
-	s := open(t, mailstore.Options{})
+func testRenameWithChildren(t *testing.T, s Store) {
+	ctx := t.Context()
 	u := addUser(t, s, "rn@x.test")
 	for _, n := range []string{"A/B/C", "A/D", "AB"} {
 		if _, err := s.CreateMailboxes(ctx, u.ID, n, ""); err != nil {
@@ -163,9 +161,8 @@ func testRenameWithChildren(t *testing.T, open Opener) {
 	}
 }
 
-func testRenameInbox(t *testing.T, open Opener) {
-	ctx := context.Background()
-	s := open(t, mailstore.Options{})
+func testRenameInbox(t *testing.T, s Store) {
+	ctx := t.Context()
 	u := addUser(t, s, "ri@x.test")
 	deliver(t, s, "1\r\n\r\n", mailstore.Target{UserID: u.ID})
 	deliver(t, s, "2\r\n\r\n", mailstore.Target{UserID: u.ID})

@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -9,9 +8,8 @@ import (
 	"github.com/sealgate/sealgate/gateway/mailstore"
 )
 
-func testAliases(t *testing.T, open Opener) {
-	ctx := context.Background()
-	s := open(t, mailstore.Options{})
+func testAliases(t *testing.T, s Store) {
+	ctx := t.Context()
 	if err := s.SetAlias(ctx, "sales@x.test", mailstore.Alias{Address: "Sales@x.test", Targets: []string{"a@x.test", "b@x.test"}}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -46,9 +44,8 @@ func testAliases(t *testing.T, open Opener) {
 	}
 }
 
-func testPolicy(t *testing.T, open Opener) {
-	ctx := context.Background()
-	s := open(t, mailstore.Options{})
+func testPolicy(t *testing.T, s Store) {
+	ctx := t.Context()
 	p, err := s.PolicySettings(ctx)
 	if err != nil || len(p) != 0 {
 		t.Fatalf("fresh policy %v %v", p, err)
@@ -76,9 +73,8 @@ func testPolicy(t *testing.T, open Opener) {
 	}
 }
 
-func testCheck(t *testing.T, open Opener) {
-	ctx := context.Background()
-	s := open(t, mailstore.Options{})
+func testCheck(t *testing.T, s Store) {
+	ctx := t.Context()
 	if probs, err := s.Check(ctx); err != nil || len(probs) != 0 {
 		t.Fatalf("an empty store: %v %v", probs, err)
 	}

@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"context"
 	"errors"
 	"testing"
 	"time"
@@ -13,9 +12,8 @@ import (
 // testMissingIsNotFound: every method given a mailbox, message body, user, alias or spool
 // entry that does not exist fails with mailstore.ErrNotFound, never with a backend's own
 // "no rows" error.
-func testMissingIsNotFound(t *testing.T, open Opener) {
-	ctx := context.Background()
-	s := open(t, mailstore.Options{})
+func testMissingIsNotFound(t *testing.T, s Store) {
+	ctx := t.Context()
 	u := addUser(t, s, "here@x.test")
 	inbox, _ := mailbox(t, s, u, "INBOX")
 	const noMailbox, noUser, noBody, noEntry = 987654321, 987654322, 987654323, 987654324

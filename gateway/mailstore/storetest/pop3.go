@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -9,9 +8,8 @@ import (
 	"github.com/sealgate/sealgate/gateway/mailstore"
 )
 
-func testMaildrop(t *testing.T, open Opener) {
-	ctx := context.Background()
-	s := open(t, mailstore.Options{})
+func testMaildrop(t *testing.T, s Store) {
+	ctx := t.Context()
 	u, mb := threeMessages(t, s, "pop@x.test")
 	d, err := s.Maildrop(ctx, u.ID)
 	if err != nil || d.MailboxID != mb.ID || d.UIDValidity != mb.UIDValidity || len(d.Messages) != 3 || d.Messages[0].UID != 1 {
@@ -62,9 +60,8 @@ func maildropUIDs(d mailstore.Maildrop) []uint32 {
 	return out
 }
 
-func testMaildropLock(t *testing.T, open Opener) {
-	ctx := context.Background()
-	s := open(t, mailstore.Options{})
+func testMaildropLock(t *testing.T, s Store) {
+	ctx := t.Context()
 	l := s
 	a, b := addUser(t, s, "la@x.test"), addUser(t, s, "lb@x.test")
 	release, err := l.LockMaildrop(ctx, a.ID)
@@ -91,9 +88,8 @@ func testMaildropLock(t *testing.T, open Opener) {
 // testRenameInboxWithHidden: renaming INBOX after POP3 hid a message in keep mode moves every
 // message, the hidden one included, to the new mailbox (RFC 9051 §6.3.6), and POP3 then sees
 // the empty INBOX and new mail in it.
-func testRenameInboxWithHidden(t *testing.T, open Opener) {
-	ctx := context.Background()
-	s := open(t, mailstore.Options{})
+func testRenameInboxWithHidden(t *testing.T, s Store) {
+	ctx := t.Context()
 	u, inbox := threeMessages(t, s, "rh@x.test")
 	if err := s.UpdateMaildrop(ctx, mailstore.MaildropUpdate{MailboxID: inbox.ID, Seen: []uint32{1, 2}, Hide: []uint32{2}}); err != nil {
 		t.Fatal(err)

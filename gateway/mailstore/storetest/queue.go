@@ -41,7 +41,7 @@ func rcptStates(e mailstore.QueueEntry) string {
 }
 
 func testQueueLifecycle(t *testing.T, open Opener) {
-	ctx := context.Background()
+	ctx := t.Context()
 	c := newClock()
 	s := open(t, mailstore.Options{Now: c.Now})
 	u := addUser(t, s, "q@x.test")
@@ -124,7 +124,7 @@ func testQueueLifecycle(t *testing.T, open Opener) {
 }
 
 func testQueueBounce(t *testing.T, open Opener) {
-	ctx := context.Background()
+	ctx := t.Context()
 	c := newClock()
 	s := open(t, mailstore.Options{Now: c.Now})
 	u := addUser(t, s, "b@x.test")
@@ -178,7 +178,7 @@ func testQueueBounce(t *testing.T, open Opener) {
 }
 
 func testQueueAdmin(t *testing.T, open Opener) {
-	ctx := context.Background()
+	ctx := t.Context()
 	c := newClock()
 	s := open(t, mailstore.Options{Now: c.Now})
 	a := spool(t, s, "", nil, "a@remote.test")

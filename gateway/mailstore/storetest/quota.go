@@ -68,7 +68,7 @@ func sized(n int) string {
 
 // testQuotaUsage: the counter follows every way messages come and go.
 func testQuotaUsage(t *testing.T, open Opener) {
-	ctx := context.Background()
+	ctx := t.Context()
 	s, qs := quotaStore(t, open, 0)
 	u := addUser(t, s, "usage@x.test")
 	other := addUser(t, s, "other@x.test")
@@ -139,7 +139,7 @@ func testQuotaUsage(t *testing.T, open Opener) {
 
 // testQuotaLimits: the default, an account's own limit, unlimited, and back to the default.
 func testQuotaLimits(t *testing.T, open Opener) {
-	ctx := context.Background()
+	ctx := t.Context()
 	s, qs := quotaStore(t, open, 1000)
 	u := addUser(t, s, "limits@x.test")
 	if q := quotaOf(t, qs, u.ID); q.Limit != 1000 || q.Own || q.Used != 0 || q.Over() || !q.Fits(1000) || q.Fits(1001) {
@@ -182,7 +182,7 @@ func testQuotaLimits(t *testing.T, open Opener) {
 // testQuotaRefusals: a message that would exceed a limit is refused whole, for Deliver,
 // Append and CopyMessages; others still get theirs.
 func testQuotaRefusals(t *testing.T, open Opener) {
-	ctx := context.Background()
+	ctx := t.Context()
 	var committed int
 	var mu sync.Mutex
 	s := open(t, mailstore.Options{DefaultQuota: 1000, OnCommit: func(mailstore.Delivered) { mu.Lock(); committed++; mu.Unlock() }})
@@ -265,7 +265,7 @@ func testQuotaRefusals(t *testing.T, open Opener) {
 // testQuotaConcurrent: deliveries racing for the last room in an account never take it past
 // its limit together.
 func testQuotaConcurrent(t *testing.T, open Opener) {
-	ctx := context.Background()
+	ctx := t.Context()
 	const size, fits, tries = 1000, 10, 40
 	s, qs := quotaStore(t, open, fits*size+size/2)
 	u := addUser(t, s, "race@x.test")

@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"context"
 	"errors"
 	"sync"
 	"testing"
@@ -11,9 +10,8 @@ import (
 
 // The \Recent mark: each UID is claimed by one caller only, also when callers race; the
 // mark follows the mailbox through a rename and goes with it.
-func testClaimRecent(t *testing.T, open Opener) {
-	ctx := context.Background()
-	s := open(t, mailstore.Options{})
+func testClaimRecent(t *testing.T, s Store) {
+	ctx := t.Context()
 	u := addUser(t, s, "recent@x.test")
 	id, err := s.CreateMailboxes(ctx, u.ID, "R", "")
 	if err != nil {
@@ -68,9 +66,8 @@ func testClaimRecent(t *testing.T, open Opener) {
 }
 
 // Subscriptions to names without a mailbox are kept per user, idempotently.
-func testSubscribedNames(t *testing.T, open Opener) {
-	ctx := context.Background()
-	s := open(t, mailstore.Options{})
+func testSubscribedNames(t *testing.T, s Store) {
+	ctx := t.Context()
 	u := addUser(t, s, "subs@x.test")
 	other := addUser(t, s, "other@x.test")
 	for _, n := range []string{"Gone/b", "Gone", "Gone"} {

@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -9,9 +8,8 @@ import (
 	"github.com/sealgate/sealgate/gateway/mailstore"
 )
 
-func testSearch(t *testing.T, open Opener) {
-	ctx := context.Background()
-	s := open(t, mailstore.Options{})
+func testSearch(t *testing.T, s Store) {
+	ctx := t.Context()
 	u, mb := threeMessages(t, s, "se@x.test")
 	msgs, _ := s.Messages(ctx, mb.ID)
 	un, err := s.UnindexedBodies(ctx, mb.ID, 10)
@@ -96,9 +94,8 @@ func testSearch(t *testing.T, open Opener) {
 
 // testSearchLargeBatch stores more search texts in one call than one statement takes, with a
 // body given twice: every text is found, and the later of the two wins.
-func testSearchLargeBatch(t *testing.T, open Opener) {
-	ctx := context.Background()
-	s := open(t, mailstore.Options{})
+func testSearchLargeBatch(t *testing.T, s Store) {
+	ctx := t.Context()
 	u := addUser(t, s, "batch@x.test")
 	const n = 1100
 	var texts []mailstore.SearchText
@@ -130,9 +127,8 @@ func testSearchLargeBatch(t *testing.T, open Opener) {
 	checkConsistent(t, s)
 }
 
-func testEnvelopes(t *testing.T, open Opener) {
-	ctx := context.Background()
-	s := open(t, mailstore.Options{})
+func testEnvelopes(t *testing.T, s Store) {
+	ctx := t.Context()
 	_, mb := threeMessages(t, s, "en@x.test")
 	msgs, _ := s.Messages(ctx, mb.ID)
 	if err := s.PutSearchText(ctx, []mailstore.SearchText{

@@ -31,41 +31,41 @@ func Run(t *testing.T, open Opener) {
 		name string
 		fn   func(t *testing.T, open Opener)
 	}{
-		{"Users", testUsers},
-		{"DeliverSharesBodyAndAssignsUIDs", testDeliverSharesBody},
-		{"DeliverIsAllOrNothing", testDeliverAllOrNothing},
-		{"DeliverFallsBackToInbox", testDeliverFallsBackToInbox},
-		{"ConcurrentDeliveriesGetUniqueUIDs", testConcurrentDeliveries},
+		{"Users", fresh(testUsers)},
+		{"DeliverSharesBodyAndAssignsUIDs", fresh(testDeliverSharesBody)},
+		{"DeliverIsAllOrNothing", fresh(testDeliverAllOrNothing)},
+		{"DeliverFallsBackToInbox", fresh(testDeliverFallsBackToInbox)},
+		{"ConcurrentDeliveriesGetUniqueUIDs", fresh(testConcurrentDeliveries)},
 		{"OnCommit", testOnCommit},
-		{"LargeBody", testLargeBody},
-		{"Append", testAppend},
-		{"Mailboxes", testMailboxes},
-		{"RenameWithChildren", testRenameWithChildren},
-		{"RenameInbox", testRenameInbox},
-		{"RenameInboxWithHidden", testRenameInboxWithHidden},
-		{"Flags", testFlags},
-		{"CopyAndMove", testCopyAndMove},
-		{"CopyUIDSet", testCopyUIDSet},
-		{"Expunge", testExpunge},
-		{"ChangesSince", testChangesSince},
-		{"MailboxCounts", testMailboxCounts},
-		{"ClaimRecent", testClaimRecent},
-		{"SubscribedNames", testSubscribedNames},
-		{"Search", testSearch},
-		{"SearchLargeBatch", testSearchLargeBatch},
-		{"Envelopes", testEnvelopes},
-		{"Maildrop", testMaildrop},
-		{"MaildropLock", testMaildropLock},
+		{"LargeBody", fresh(testLargeBody)},
+		{"Append", fresh(testAppend)},
+		{"Mailboxes", fresh(testMailboxes)},
+		{"RenameWithChildren", fresh(testRenameWithChildren)},
+		{"RenameInbox", fresh(testRenameInbox)},
+		{"RenameInboxWithHidden", fresh(testRenameInboxWithHidden)},
+		{"Flags", fresh(testFlags)},
+		{"CopyAndMove", fresh(testCopyAndMove)},
+		{"CopyUIDSet", fresh(testCopyUIDSet)},
+		{"Expunge", fresh(testExpunge)},
+		{"ChangesSince", fresh(testChangesSince)},
+		{"MailboxCounts", fresh(testMailboxCounts)},
+		{"ClaimRecent", fresh(testClaimRecent)},
+		{"SubscribedNames", fresh(testSubscribedNames)},
+		{"Search", fresh(testSearch)},
+		{"SearchLargeBatch", fresh(testSearchLargeBatch)},
+		{"Envelopes", fresh(testEnvelopes)},
+		{"Maildrop", fresh(testMaildrop)},
+		{"MaildropLock", fresh(testMaildropLock)},
 		{"QueueLifecycle", testQueueLifecycle},
 		{"QueueBounce", testQueueBounce},
 		{"QueueAdmin", testQueueAdmin},
 		{"TLSReportCounts", testTLSReportCounts},
-		{"Aliases", testAliases},
-		{"Policy", testPolicy},
-		{"Check", testCheck},
-		{"MissingIsNotFound", testMissingIsNotFound},
-		{"Closed", testClosed},
-		{"WriteRacingClose", testWriteRacingClose},
+		{"Aliases", fresh(testAliases)},
+		{"Policy", fresh(testPolicy)},
+		{"Check", fresh(testCheck)},
+		{"MissingIsNotFound", fresh(testMissingIsNotFound)},
+		{"Closed", fresh(testClosed)},
+		{"WriteRacingClose", fresh(testWriteRacingClose)},
 		{"QuotaUsage", testQuotaUsage},
 		{"QuotaLimits", testQuotaLimits},
 		{"QuotaRefusals", testQuotaRefusals},
@@ -74,6 +74,12 @@ func Run(t *testing.T, open Opener) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
 	}
+}
+
+// fresh is a case that needs one empty store with the default options: most of them. A case
+// that sets options (a clock, a quota, OnCommit) or opens several stores takes the Opener.
+func fresh(test func(t *testing.T, s Store)) func(t *testing.T, open Opener) {
+	return func(t *testing.T, open Opener) { test(t, open(t, mailstore.Options{})) }
 }
 
 // clock is a settable test clock.

@@ -15,7 +15,7 @@ type TLSCountStore interface {
 }
 
 func testTLSReportCounts(t *testing.T, open Opener) {
-	ctx := context.Background()
+	ctx := t.Context()
 	s, ok := open(t, mailstore.Options{}).(TLSCountStore)
 	if !ok {
 		t.Fatal("the store does not keep TLS report counts")
