@@ -9,6 +9,7 @@ package storetest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"testing"
 	"time"
@@ -28,58 +29,59 @@ type Opener func(t *testing.T, opts mailstore.Options) Store
 // Run runs the suite against the stores open makes.
 func Run(t *testing.T, open Opener) {
 	tests := []struct {
-		name string
-		fn   func(t *testing.T, open Opener)
+		name  string
+		fresh func(t *testing.T, s Store)     // runs on one empty store with the default options
+		opens func(t *testing.T, open Opener) // sets options (a clock, a quota, OnCommit) itself
 	}{
-		{"Users", fresh(testUsers)},
-		{"DeliverSharesBodyAndAssignsUIDs", fresh(testDeliverSharesBody)},
-		{"DeliverIsAllOrNothing", fresh(testDeliverAllOrNothing)},
-		{"DeliverFallsBackToInbox", fresh(testDeliverFallsBackToInbox)},
-		{"ConcurrentDeliveriesGetUniqueUIDs", fresh(testConcurrentDeliveries)},
-		{"OnCommit", testOnCommit},
-		{"LargeBody", fresh(testLargeBody)},
-		{"Append", fresh(testAppend)},
-		{"Mailboxes", fresh(testMailboxes)},
-		{"RenameWithChildren", fresh(testRenameWithChildren)},
-		{"RenameInbox", fresh(testRenameInbox)},
-		{"RenameInboxWithHidden", fresh(testRenameInboxWithHidden)},
-		{"Flags", fresh(testFlags)},
-		{"CopyAndMove", fresh(testCopyAndMove)},
-		{"CopyUIDSet", fresh(testCopyUIDSet)},
-		{"Expunge", fresh(testExpunge)},
-		{"ChangesSince", fresh(testChangesSince)},
-		{"MailboxCounts", fresh(testMailboxCounts)},
-		{"ClaimRecent", fresh(testClaimRecent)},
-		{"SubscribedNames", fresh(testSubscribedNames)},
-		{"Search", fresh(testSearch)},
-		{"SearchLargeBatch", fresh(testSearchLargeBatch)},
-		{"Envelopes", fresh(testEnvelopes)},
-		{"Maildrop", fresh(testMaildrop)},
-		{"MaildropLock", fresh(testMaildropLock)},
-		{"QueueLifecycle", testQueueLifecycle},
-		{"QueueBounce", testQueueBounce},
-		{"QueueAdmin", testQueueAdmin},
-		{"TLSReportCounts", testTLSReportCounts},
-		{"Aliases", fresh(testAliases)},
-		{"Policy", fresh(testPolicy)},
-		{"Check", fresh(testCheck)},
-		{"MissingIsNotFound", fresh(testMissingIsNotFound)},
-		{"Closed", fresh(testClosed)},
-		{"WriteRacingClose", fresh(testWriteRacingClose)},
-		{"QuotaUsage", testQuotaUsage},
-		{"QuotaLimits", testQuotaLimits},
-		{"QuotaRefusals", testQuotaRefusals},
-		{"QuotaConcurrent", testQuotaConcurrent},
+		{name: "Users", fresh: testUsers},
+		{name: "DeliverSharesBodyAndAssignsUIDs", fresh: testDeliverSharesBody},
+		{name: "DeliverIsAllOrNothing", fresh: testDeliverAllOrNothing},
+		{name: "DeliverFallsBackToInbox", fresh: testDeliverFallsBackToInbox},
+		{name: "ConcurrentDeliveriesGetUniqueUIDs", fresh: testConcurrentDeliveries},
+		{name: "OnCommit", opens: testOnCommit},
+		{name: "LargeBody", fresh: testLargeBody},
+		{name: "Append", fresh: testAppend},
+		{name: "Mailboxes", fresh: testMailboxes},
+		{name: "RenameWithChildren", fresh: testRenameWithChildren},
+		{name: "RenameInbox", fresh: testRenameInbox},
+		{name: "RenameInboxWithHidden", fresh: testRenameInboxWithHidden},
+		{name: "Flags", fresh: testFlags},
+		{name: "CopyAndMove", fresh: testCopyAndMove},
+		{name: "CopyUIDSet", fresh: testCopyUIDSet},
+		{name: "Expunge", fresh: testExpunge},
+		{name: "ChangesSince", fresh: testChangesSince},
+		{name: "MailboxCounts", fresh: testMailboxCounts},
+		{name: "ClaimRecent", fresh: testClaimRecent},
+		{name: "SubscribedNames", fresh: testSubscribedNames},
+		{name: "Search", fresh: testSearch},
+		{name: "SearchLargeBatch", fresh: testSearchLargeBatch},
+		{name: "Envelopes", fresh: testEnvelopes},
+		{name: "Maildrop", fresh: testMaildrop},
+		{name: "MaildropLock", fresh: testMaildropLock},
+		{name: "QueueLifecycle", opens: testQueueLifecycle},
+		{name: "QueueBounce", opens: testQueueBounce},
+		{name: "QueueAdmin", opens: testQueueAdmin},
+		{name: "TLSReportCounts", opens: testTLSReportCounts},
+		{name: "Aliases", fresh: testAliases},
+		{name: "Policy", fresh: testPolicy},
+		{name: "Check", fresh: testCheck},
+		{name: "MissingIsNotFound", fresh: testMissingIsNotFound},
+		{name: "Closed", fresh: testClosed},
+		{name: "WriteRacingClose", fresh: testWriteRacingClose},
+		{name: "QuotaUsage", opens: testQuotaUsage},
+		{name: "QuotaLimits", opens: testQuotaLimits},
+		{name: "QuotaRefusals", opens: testQuotaRefusals},
+		{name: "QuotaConcurrent", opens: testQuotaConcurrent},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.fresh != nil {
+				tc.fresh(t, open(t, mailstore.Options{}))
+				return
+			}
+			tc.opens(t, open)
+		})
 	}
-}
-
-// fresh is a case that needs one empty store with the default options: most of them. A case
-// that sets options (a clock, a quota, OnCommit) or opens several stores takes the Opener.
-func fresh(test func(t *testing.T, s Store)) func(t *testing.T, open Opener) {
-	return func(t *testing.T, open Opener) { test(t, open(t, mailstore.Options{})) }
 }
 
 // clock is a settable test clock.
@@ -130,6 +132,14 @@ func readBody(t *testing.T, s Store, bodyID int64) []byte {
 		t.Fatalf("body %d: read %d bytes, size %d", bodyID, len(b), size)
 	}
 	return b
+}
+
+// bodyGone fails t unless the body is no longer stored; what says which body it is.
+func bodyGone(t *testing.T, s Store, bodyID int64, what string) {
+	t.Helper()
+	if _, _, err := s.OpenBody(context.Background(), bodyID); !errors.Is(err, mailstore.ErrNotFound) {
+		t.Fatalf("%s: %v, want ErrNotFound", what, err)
+	}
 }
 
 func mailbox(t *testing.T, s Store, u mailstore.User, name string) (mailstore.Mailbox, []mailstore.Message) {
