@@ -20,35 +20,15 @@ import (
 // update would fail the foreign key). sealgate_check_quota raises SQLSTATE SGQTA, naming the accounts past
 // their limit, so that a batch sent as one implicit transaction is rolled back by the server.
 // The counters of existing accounts are filled once here.
-const schemaV4 = `
+var schemaV4 = `
 CREATE TABLE quotas (
 	user_id   bigint PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
 	used      bigint NOT NULL DEFAULT 0,
 	max_bytes bigint -- NULL: the default limit; 0: unlimited
 );
 
-CREATE FUNCTION sealgate_quota_added() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-	UPDATE quotas q SET used = q.used + d.n
-	FROM (SELECT mb.user_id, sum(c.size)::bigint AS n FROM changed c JOIN mailboxes mb ON mb.id = c.mailbox_id
-		GROUP BY mb.user_id) d
-	WHERE q.user_id = d.user_id AND EXISTS (SELECT 1 FROM users u WHERE u.id = q.user_id);
-	RETURN NULL;
-END $$;
-CREATE TRIGGER quota_messages_ins AFTER INSERT ON messages REFERENCING NEW TABLE AS changed
-	FOR EACH STATEMENT EXECUTE FUNCTION sealgate_quota_added();
-
-CREATE FUNCTION sealgate_quota_removed() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-	UPDATE quotas q SET used = q.used - d.n
-	FROM (SELECT mb.user_id, sum(c.size)::bigint AS n FROM changed c JOIN mailboxes mb ON mb.id = c.mailbox_id
-		GROUP BY mb.user_id) d
-	WHERE q.user_id = d.user_id AND EXISTS (SELECT 1 FROM users u WHERE u.id = q.user_id);
-	RETURN NULL;
-END $$;
-CREATE TRIGGER quota_messages_del AFTER DELETE ON messages REFERENCING OLD TABLE AS changed
-	FOR EACH STATEMENT EXECUTE FUNCTION sealgate_quota_removed();
-
+` + quotaTrigger("sealgate_quota_added", "+", onRows("quota_messages_ins", "INSERT", "messages", "changed")) + `
+` + quotaTrigger("sealgate_quota_removed", "-", onRows("quota_messages_del", "DELETE", "messages", "changed")) + `
 CREATE FUNCTION sealgate_quota_mailbox_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
 	UPDATE quotas SET used = used - (SELECT coalesce(sum(size), 0) FROM messages WHERE mailbox_id = OLD.id)
@@ -72,6 +52,16 @@ INSERT INTO quotas(user_id, used)
 	SELECT u.id, (SELECT coalesce(sum(m.size), 0) FROM mailboxes mb JOIN messages m ON m.mailbox_id = mb.id WHERE mb.user_id = u.id)
 	FROM users u;
 `
+
+// quotaTrigger is the trigger function fn, run by t, that adds (op "+") or subtracts ("-")
+// the sizes of the messages in changed from their accounts' usage.
+func quotaTrigger(fn, op string, t trigger) string {
+	return statementTriggers(fn, `	UPDATE quotas q SET used = q.used `+op+` d.n
+	FROM (SELECT mb.user_id, sum(c.size)::bigint AS n FROM changed c JOIN mailboxes mb ON mb.id = c.mailbox_id
+		GROUP BY mb.user_id) d
+	WHERE q.user_id = d.user_id AND EXISTS (SELECT 1 FROM users u WHERE u.id = q.user_id);
+`, t)
+}
 
 // sqlCheckQuota refuses the transaction when one of $1's accounts is past its limit.
 const sqlCheckQuota = `SELECT sealgate_check_quota($1::bigint[], $2)`

@@ -103,7 +103,7 @@ func checkVersion(ctx context.Context, q interface {
 // it), expunge tombstones for IMAP, and policy_version. Other triggers send the change feed
 // (NOTIFY sealgate, see notify.go) for every change to a user's mailboxes or messages except
 // the messages Deliver adds, which Deliver announces itself with their UIDs.
-const schemaV1 = `
+var schemaV1 = `
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
 
 CREATE SEQUENCE uidvalidity_seq MAXVALUE 4294967295;
@@ -260,14 +260,8 @@ BEGIN
 END $$;
 CREATE TRIGGER queue_deleted AFTER DELETE ON queue FOR EACH ROW EXECUTE FUNCTION sealgate_queue_deleted();
 
-CREATE FUNCTION sealgate_policy_changed() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-	UPDATE policy_version SET n = n + 1 WHERE id = 1;
-	RETURN NULL;
-END $$;
-CREATE TRIGGER policy_changed AFTER INSERT OR UPDATE OR DELETE ON policy_settings
-	FOR EACH STATEMENT EXECUTE FUNCTION sealgate_policy_changed();
-
+` + statementTriggers("sealgate_policy_changed", "\tUPDATE policy_version SET n = n + 1 WHERE id = 1;\n",
+	trigger{"policy_changed", "INSERT OR UPDATE OR DELETE", "policy_settings", ""}) + `
 -- The change feed: "c NODE USERID" once per user and transaction (NOTIFY folds equal
 -- payloads). NODE is the sealgate.node setting of the connection that made the change.
 CREATE FUNCTION sealgate_notify_users(users bigint[]) RETURNS void LANGUAGE plpgsql AS $$
@@ -278,34 +272,17 @@ BEGIN
 	END LOOP;
 END $$;
 
-CREATE FUNCTION sealgate_mailboxes_new() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-	IF current_setting('sealgate.delivering', true) = 'on' THEN
-		RETURN NULL;
-	END IF;
-	PERFORM sealgate_notify_users(ARRAY(SELECT DISTINCT user_id FROM changed));
-	RETURN NULL;
-END $$;
-CREATE TRIGGER mailboxes_ins AFTER INSERT ON mailboxes REFERENCING NEW TABLE AS changed
-	FOR EACH STATEMENT EXECUTE FUNCTION sealgate_mailboxes_new();
-CREATE TRIGGER mailboxes_upd AFTER UPDATE ON mailboxes REFERENCING NEW TABLE AS changed
-	FOR EACH STATEMENT EXECUTE FUNCTION sealgate_mailboxes_new();
-CREATE TRIGGER mailboxes_del AFTER DELETE ON mailboxes REFERENCING OLD TABLE AS changed
-	FOR EACH STATEMENT EXECUTE FUNCTION sealgate_mailboxes_new();
+` + notifyTriggers("sealgate_mailboxes_new", "SELECT DISTINCT user_id FROM changed", "mailboxes") + `
+` + notifyTriggers("sealgate_messages_changed", `SELECT DISTINCT mb.user_id FROM (SELECT DISTINCT mailbox_id FROM changed) c
+		JOIN mailboxes mb ON mb.id = c.mailbox_id`, "messages")
 
-CREATE FUNCTION sealgate_messages_changed() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-	IF current_setting('sealgate.delivering', true) = 'on' THEN
+// notifyTriggers is the trigger function fn and the triggers on every change to table that
+// feed the users users (a query over the changed rows) to sealgate_notify_users, except
+// within a delivery, which notifies once itself.
+func notifyTriggers(fn, users, table string) string {
+	return statementTriggers(fn, `	IF current_setting('sealgate.delivering', true) = 'on' THEN
 		RETURN NULL;
 	END IF;
-	PERFORM sealgate_notify_users(ARRAY(SELECT DISTINCT mb.user_id FROM (SELECT DISTINCT mailbox_id FROM changed) c
-		JOIN mailboxes mb ON mb.id = c.mailbox_id));
-	RETURN NULL;
-END $$;
-CREATE TRIGGER messages_ins AFTER INSERT ON messages REFERENCING NEW TABLE AS changed
-	FOR EACH STATEMENT EXECUTE FUNCTION sealgate_messages_changed();
-CREATE TRIGGER messages_upd AFTER UPDATE ON messages REFERENCING NEW TABLE AS changed
-	FOR EACH STATEMENT EXECUTE FUNCTION sealgate_messages_changed();
-CREATE TRIGGER messages_del AFTER DELETE ON messages REFERENCING OLD TABLE AS changed
-	FOR EACH STATEMENT EXECUTE FUNCTION sealgate_messages_changed();
-`
+	PERFORM sealgate_notify_users(ARRAY(`+users+`));
+`, onEveryChange(table)...)
+}
