@@ -106,11 +106,7 @@ func TestSnapshotGivesUp(t *testing.T) {
 func BenchmarkSnapshot(b *testing.B) {
 	ctx := context.Background()
 	dir := b.TempDir()
-	s, err := Open(dir, Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
+	s := openTest(b, dir)
 	u, err := s.AddUser(ctx, address.Address{Local: "bench", Domain: "x.test"}, "x")
 	if err != nil {
 		b.Fatal(err)

@@ -14,16 +14,7 @@ import (
 func TestPolicyCacheSeesOtherProcess(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
-	server, err := Open(dir, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer server.Close()
-	cli, err := Open(dir, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
+	server, cli := openTest(t, dir), openTest(t, dir)
 
 	get := func() string {
 		t.Helper()
@@ -141,11 +132,7 @@ func TestDirectoryCacheExpires(t *testing.T) {
 	var mu sync.Mutex
 	now := time.Unix(1_800_000_000, 0)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	s, err := Open(t.TempDir(), Options{Now: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openWith(t, t.TempDir(), Options{Now: clock})
 	if err := s.SetPolicy(ctx, "global", map[string]string{"inbound.encrypt": "pgp"}); err != nil {
 		t.Fatal(err)
 	}

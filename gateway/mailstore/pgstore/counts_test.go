@@ -4,43 +4,20 @@ import (
 	"context"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-
-	"github.com/sealgate/sealgate/gateway/internal/pgtest"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 )
 
-// TestMailboxCountsMigration: migration 4 counts the messages a version 3 database holds,
-// and the triggers keep the figures from then on.
+// TestMailboxCountsMigration: the migration to mailbox_counts counts the messages a version 3
+// database holds, and the triggers keep the figures from then on.
 func TestMailboxCountsMigration(t *testing.T) {
 	ctx := context.Background()
-	dsn := pgtest.DSN(t)
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range append(migrations[:3:3],
-		`CREATE TABLE schema_version (one boolean PRIMARY KEY DEFAULT true CHECK (one), version integer NOT NULL)`,
-		`INSERT INTO schema_version(version) VALUES (3)`,
+	s := upgraded(t, 3, Options{},
 		`INSERT INTO users(id, address, address_key, password_hash, created) VALUES (1, 'old@x.test', 'old@x.test', 'h', 1)`,
 		`INSERT INTO mailboxes(id, user_id, name, uidvalidity, uidnext, highest_modseq) VALUES (10, 1, 'INBOX', 999, 4, 5), (11, 1, 'Empty', 998, 1, 1)`,
 		`INSERT INTO bodies(id, size, header_size, refs) VALUES (1, 8, 8, 1), (2, 10, 8, 1), (3, 12, 8, 1)`,
 		`INSERT INTO messages(mailbox_id, uid, body_id, flags, internal_date, size, modseq) VALUES
 			(10, 1, 1, 1, 0, 8, 2), (10, 2, 2, 9, 0, 10, 3), (10, 3, 3, 0, 0, 12, 4)`,
-	) {
-		if _, err := conn.Exec(ctx, q); err != nil {
-			t.Fatalf("%.60s: %v", q, err)
-		}
-	}
-	conn.Close(ctx)
-	if err := Migrate(ctx, dsn); err != nil {
-		t.Fatal(err)
-	}
-	s, err := Open(ctx, dsn, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	)
 	want := func(step string, id int64, msgs, unseen, deleted uint32, size int64) {
 		t.Helper()
 		c, err := s.MailboxStatus(ctx, id)

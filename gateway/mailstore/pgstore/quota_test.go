@@ -3,45 +3,20 @@ package pgstore
 import (
 	"context"
 	"testing"
-
-	"github.com/jackc/pgx/v5"
-
-	"github.com/sealgate/sealgate/gateway/internal/pgtest"
 )
 
 // TestMigrateCountsExistingQuota: the migration to schema 4 fills each existing account's
 // usage counter from its messages, and Check finds the counters right.
 func TestMigrateCountsExistingQuota(t *testing.T) {
 	ctx := context.Background()
-	dsn := pgtest.DSN(t)
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
 	// A database at schema 3 with one account holding two messages (one copied twice).
-	for _, q := range append(append([]string{`CREATE TABLE schema_version (
-		one     boolean PRIMARY KEY DEFAULT true CHECK (one),
-		version integer NOT NULL)`}, migrations[:3]...),
-		`INSERT INTO schema_version(version) VALUES (3)`,
+	s := upgraded(t, 3, Options{DefaultQuota: 100},
 		`INSERT INTO users(id, address, address_key, password_hash, created) VALUES (1, 'old@x.test', 'old@x.test', 'h', 1), (2, 'empty@x.test', 'empty@x.test', 'h', 1)`,
 		`INSERT INTO mailboxes(id, user_id, name, uidvalidity, uidnext) VALUES (10, 1, 'INBOX', 1, 3), (11, 1, 'Archive', 2, 2), (12, 2, 'INBOX', 3, 1)`,
 		`INSERT INTO bodies(id, size, header_size, refs) VALUES (1, 5, 5, 2), (2, 7, 7, 1)`,
 		`INSERT INTO body_chunks(body_id, seq, data) VALUES (1, 0, 'aaaaa'), (2, 0, 'bbbbbbb')`,
 		`INSERT INTO messages(mailbox_id, uid, body_id, internal_date, size, modseq) VALUES (10, 1, 1, 0, 5, 1), (10, 2, 2, 0, 7, 1), (11, 1, 1, 0, 5, 1)`,
-	) {
-		if _, err := conn.Exec(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	if err := Migrate(ctx, dsn); err != nil {
-		t.Fatal(err)
-	}
-	s, err := Open(ctx, dsn, Options{DefaultQuota: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	)
 	if q, err := s.Quota(ctx, 1); err != nil || q.Used != 17 || q.Limit != 100 || q.Own {
 		t.Fatalf("quota after migration: %+v %v", q, err)
 	}

@@ -185,7 +185,12 @@ func testDeliverFallsBackToInbox(t *testing.T, s Store) {
 	}
 }
 
-func testConcurrentDeliveries(t *testing.T, s Store) {
+func testConcurrentDeliveries(t *testing.T, s Store) { ConcurrentDeliveries(t, s, s) }
+
+// ConcurrentDeliveries delivers to one account of s from several goroutines while other, a
+// second handle on the same data (another process, another node) or s itself, adds accounts;
+// every message arrives, with unique, dense UIDs, and other sees them all.
+func ConcurrentDeliveries(t *testing.T, s, other Store) {
 	ctx := t.Context()
 	u := addUser(t, s, "c@x.test")
 	var wg sync.WaitGroup
@@ -204,7 +209,7 @@ func testConcurrentDeliveries(t *testing.T, s Store) {
 		}(w)
 	}
 	for i := 0; i < 10; i++ {
-		if _, err := s.AddUser(ctx, mustAddr(t, fmt.Sprintf("cli%d@x.test", i)), "h"); err != nil {
+		if _, err := other.AddUser(ctx, mustAddr(t, fmt.Sprintf("cli%d@x.test", i)), "h"); err != nil {
 			errs <- err
 		}
 	}
@@ -213,7 +218,7 @@ func testConcurrentDeliveries(t *testing.T, s Store) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	mb, msgs := mailbox(t, s, u, "INBOX")
+	mb, msgs := mailbox(t, other, u, "INBOX")
 	if len(msgs) != workers*each || mb.UIDNext != workers*each+1 {
 		t.Fatalf("%d messages, UIDNEXT %d, want %d", len(msgs), mb.UIDNext, workers*each)
 	}
@@ -221,6 +226,9 @@ func testConcurrentDeliveries(t *testing.T, s Store) {
 		if m.UID != uint32(i+1) {
 			t.Fatalf("UID %d at %d: UIDs not unique and dense", m.UID, i)
 		}
+	}
+	if users, err := s.Users(ctx); err != nil || len(users) != 11 {
+		t.Fatalf("%d users, want 11: %v", len(users), err)
 	}
 }
 
