@@ -81,28 +81,14 @@ func (s *Store) Users(ctx context.Context) ([]User, error) {
 // SetPasswordHash replaces an account's password hash.
 func (s *Store) SetPasswordHash(ctx context.Context, addr address.Address, hash string) error {
 	return s.writeDirectory(ctx, func(tx *sql.Tx) error {
-		res, err := tx.Exec(`UPDATE users SET password_hash = ? WHERE address_key = ?`, hash, addr.Key())
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrNotFound
-		}
-		return nil
+		return execOne(tx, `UPDATE users SET password_hash = ? WHERE address_key = ?`, hash, addr.Key())
 	})
 }
 
 // DeleteUser removes an account with all its mailboxes and messages.
 func (s *Store) DeleteUser(ctx context.Context, addr address.Address) error {
 	err := s.writeDirectory(ctx, func(tx *sql.Tx) error {
-		res, err := tx.Exec(`DELETE FROM users WHERE address_key = ?`, addr.Key())
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrNotFound
-		}
-		return nil
+		return execOne(tx, `DELETE FROM users WHERE address_key = ?`, addr.Key())
 	})
 	if err == nil {
 		err = s.removeDeadFiles(ctx)

@@ -47,14 +47,7 @@ func (s *Store) SetAlias(ctx context.Context, key string, a Alias, check func(al
 // DeleteAlias removes an alias; ErrNotFound when there is none.
 func (s *Store) DeleteAlias(ctx context.Context, key string) error {
 	return s.writeDirectory(ctx, func(tx *sql.Tx) error {
-		res, err := tx.Exec(`DELETE FROM aliases WHERE address_key = ?`, key)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrNotFound
-		}
-		return nil
+		return execOne(tx, `DELETE FROM aliases WHERE address_key = ?`, key)
 	})
 }
 

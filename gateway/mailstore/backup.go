@@ -39,7 +39,7 @@ func SnapshotDB(ctx context.Context, src, dst string) error {
 	if err := os.Chmod(dst, 0o600); err != nil {
 		return err
 	}
-	return syncFile(dst)
+	return syncPath(dst)
 }
 
 // Snapshot copies the store in dir to dst (created 0700, empty or absent) while the store
@@ -132,21 +132,12 @@ func CopyFile(src, dst string) error {
 	return err
 }
 
-func syncFile(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return f.Sync()
-}
-
 // syncDirs fsyncs root and every directory under it.
 func syncDirs(root string) error {
 	return filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || !d.IsDir() {
 			return err
 		}
-		return syncDir(path)
+		return syncPath(path)
 	})
 }

@@ -237,7 +237,7 @@ func (s *Store) writeBlob(b Body) (string, int64, error) {
 		err = os.Rename(tmp, filepath.Join(s.dir, rel))
 	}
 	if err == nil {
-		err = syncDir(dir)
+		err = syncPath(dir)
 	}
 	if err != nil {
 		return "", 0, fmt.Errorf("mailstore: write body: %w", err)
@@ -259,11 +259,12 @@ func removeFile(dir, rel string) error {
 	return nil
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
+// syncPath fsyncs the file or directory at path.
+func syncPath(path string) error {
+	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
-	defer d.Close()
-	return d.Sync()
+	defer f.Close()
+	return f.Sync()
 }

@@ -52,14 +52,7 @@ func (s *Store) DeleteMailbox(ctx context.Context, userID int64, name string) er
 		return ErrInboxDelete
 	}
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.Exec(`DELETE FROM mailboxes WHERE user_id = ? AND name = ?`, userID, name)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrNotFound
-		}
-		return nil
+		return execOne(tx, `DELETE FROM mailboxes WHERE user_id = ? AND name = ?`, userID, name)
 	})
 	if err != nil {
 		return err
@@ -144,14 +137,7 @@ func renameInboxTx(tx *sql.Tx, userID, inboxID int64, newName string) error {
 func (s *Store) SetSubscribed(ctx context.Context, userID int64, name string, subscribed bool) error {
 	name = canonicalName(name)
 	return s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.Exec(`UPDATE mailboxes SET subscribed = ? WHERE user_id = ? AND name = ?`, subscribed, userID, name)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrNotFound
-		}
-		return nil
+		return execOne(tx, `UPDATE mailboxes SET subscribed = ? WHERE user_id = ? AND name = ?`, subscribed, userID, name)
 	})
 }
 

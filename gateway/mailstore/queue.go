@@ -263,7 +263,9 @@ func (s *Store) storeBounceTx(tx *sql.Tx, b *Bounce, now time.Time) error {
 
 // QueueSetHeld holds or releases an entry. A held entry is neither attempted nor bounced.
 func (s *Store) QueueSetHeld(ctx context.Context, id int64, held bool) error {
-	return s.queueExec(ctx, `UPDATE queue SET held = ? WHERE id = ?`, held, id)
+	return s.write(ctx, func(tx *sql.Tx) error {
+		return execOne(tx, `UPDATE queue SET held = ? WHERE id = ?`, held, id)
+	})
 }
 
 // QueueRetry makes an entry due at now. A held entry is not changed: ErrQueueHeld.
@@ -304,14 +306,7 @@ func (s *Store) QueueDelete(ctx context.Context, id int64) error {
 		if _, err := tx.Exec(`DELETE FROM queue_rcpts WHERE queue_id = ?`, id); err != nil {
 			return err
 		}
-		res, err := tx.Exec(`DELETE FROM queue WHERE id = ?`, id)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrNotFound
-		}
-		return nil
+		return execOne(tx, `DELETE FROM queue WHERE id = ?`, id)
 	})
 	if err != nil {
 		return err
@@ -319,15 +314,14 @@ func (s *Store) QueueDelete(ctx context.Context, id int64) error {
 	return s.removeDeadFiles(ctx)
 }
 
-func (s *Store) queueExec(ctx context.Context, query string, args ...any) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.Exec(query, args...)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrNotFound
-		}
-		return nil
-	})
+// execOne runs a statement that must change one row: ErrNotFound when it changes none.
+func execOne(tx *sql.Tx, query string, args ...any) error {
+	res, err := tx.Exec(query, args...)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
 }
