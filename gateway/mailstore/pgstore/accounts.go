@@ -211,11 +211,7 @@ func (s *Store) PolicySettings(ctx context.Context) (map[string]map[string]strin
 	}
 	// Read after the version: a change in between makes the next call read again.
 	rows, err := s.pool.Query(ctx, `SELECT scope, key, value FROM policy_settings`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out, err := mailstore.ScanPolicySettings(rows)
+	out, err := mailstore.Read(rows, err, mailstore.ScanPolicySettings)
 	if err != nil {
 		return nil, err
 	}
