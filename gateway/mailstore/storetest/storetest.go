@@ -10,7 +10,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"sync"
 	"testing"
 	"time"
 
@@ -196,4 +198,227 @@ func bigBody(t *testing.T, size int) (*msgbuf.Buffer, []byte) {
 		t.Fatal("msgbuf changed the body")
 	}
 	return buf, want
+}
+
+// The cases below hold every method to the contract's errors: ErrClosed after Close,
+// ErrNotFound for what does not exist.
+
+// testClosed: every call after Close fails with mailstore.ErrClosed, reads and writes alike,
+// and a second Close is harmless.
+func testClosed(t *testing.T, s Store) {
+	ctx := t.Context()
+	u := addUser(t, s, "cl@x.test")
+	deliver(t, s, "Subject: c\r\n\r\nc\r\n", mailstore.Target{UserID: u.ID})
+	inbox, msgs := mailbox(t, s, u, "INBOX")
+	qid := spool(t, s, "cl@x.test", nil, "r@remote.test")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	body := msgbuf.FromBytes([]byte("Subject: after\r\n\r\nafter\r\n"))
+	now := time.Unix(1_800_000_000, 0)
+	calls := []struct {
+		name string
+		call func() error
+	}{
+		{"Deliver", func() error {
+			_, err := s.Deliver(ctx, mailstore.Delivery{Copies: []mailstore.Copy{{Body: body, Local: []mailstore.Target{{UserID: u.ID}}}}})
+			return err
+		}},
+		{"Append", func() error {
+			_, _, err := s.Append(ctx, mailstore.AppendRequest{UserID: u.ID, MailboxID: inbox.ID, Body: body})
+			return err
+		}},
+		{"AddUser", func() error { _, err := s.AddUser(ctx, mustAddr(t, "new@x.test"), "h"); return err }},
+		{"SetPasswordHash", func() error { return s.SetPasswordHash(ctx, mustAddr(t, "cl@x.test"), "h2") }},
+		{"CreateMailbox", func() error { _, err := s.CreateMailbox(ctx, u.ID, "Box", ""); return err }},
+		{"RenameMailbox", func() error { return s.RenameMailbox(ctx, u.ID, "Sent", "Sent2") }},
+		{"SetFlags", func() error { return s.SetFlags(ctx, inbox.ID, []uint32{1}, mailstore.FlagSeen) }},
+		{"Expunge", func() error { return s.Expunge(ctx, inbox.ID, []uint32{1}) }},
+		{"UpdateMaildrop", func() error {
+			return s.UpdateMaildrop(ctx, mailstore.MaildropUpdate{MailboxID: inbox.ID, Seen: []uint32{1}})
+		}},
+		{"SetAlias", func() error {
+			return s.SetAlias(ctx, "a@x.test", mailstore.Alias{Address: "a@x.test", Targets: []string{"cl@x.test"}}, nil)
+		}},
+		{"SetPolicy", func() error { return s.SetPolicy(ctx, "global", map[string]string{"k": "v"}) }},
+		{"PutEnvelopes", func() error {
+			return s.PutEnvelopes(ctx, []mailstore.BodyEnvelope{{BodyID: 1, Data: []byte("e")}})
+		}},
+		{"QueueFlush", func() error { _, err := s.QueueFlush(ctx, now); return err }},
+		{"QueueRetry", func() error { return s.QueueRetry(ctx, qid, now) }},
+		{"QueueDelete", func() error { return s.QueueDelete(ctx, qid) }},
+		{"UserByAddress", func() error { _, err := s.UserByAddress(ctx, mustAddr(t, "cl@x.test")); return err }},
+		{"Users", func() error { _, err := s.Users(ctx); return err }},
+		{"Mailboxes", func() error { _, err := s.Mailboxes(ctx, u.ID); return err }},
+		{"MailboxByName", func() error { _, err := s.MailboxByName(ctx, u.ID, "INBOX"); return err }},
+		{"Messages", func() error { _, err := s.Messages(ctx, inbox.ID); return err }},
+		{"Snapshot", func() error { _, err := s.Snapshot(ctx, inbox.ID); return err }},
+		{"OpenBody", func() error {
+			rc, _, err := s.OpenBody(ctx, msgs[0].BodyID)
+			if err == nil {
+				rc.Close()
+			}
+			return err
+		}},
+		{"Maildrop", func() error { _, err := s.Maildrop(ctx, u.ID); return err }},
+		{"QueueEntries", func() error { _, err := s.QueueEntries(ctx); return err }},
+		{"QueueDue", func() error { _, err := s.QueueDue(ctx, now, 10); return err }},
+		{"Aliases", func() error { _, err := s.Aliases(ctx); return err }},
+		{"PolicySettings", func() error { _, err := s.PolicySettings(ctx); return err }},
+		{"Check", func() error { _, err := s.Check(ctx); return err }},
+	}
+	calls = append(calls, struct {
+		name string
+		call func() error
+	}{"LockMaildrop", func() error {
+		release, err := s.LockMaildrop(ctx, u.ID)
+		if err == nil {
+			release()
+		}
+		return err
+	}})
+	// Each call several times: a call that only sometimes notices the store is closed (a
+	// write queued after the writer stopped) shows up.
+	for _, c := range calls {
+		for range 5 {
+			if err := c.call(); !errors.Is(err, mailstore.ErrClosed) {
+				t.Fatalf("%s after Close: %v, want mailstore.ErrClosed", c.name, err)
+			}
+		}
+	}
+}
+
+// testWriteRacingClose: writes running while the store closes each either commit (nil) or
+// fail with mailstore.ErrClosed; none hangs.
+func testWriteRacingClose(t *testing.T, s Store) {
+	ctx := t.Context()
+	u := addUser(t, s, "race@x.test")
+	const writers = 8
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	start := make(chan struct{})
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			for i := 0; ; i++ {
+				var err error
+				if i%2 == 0 {
+					_, err = s.Deliver(ctx, mailstore.Delivery{Copies: []mailstore.Copy{{
+						Body: msgbuf.FromBytes([]byte("Subject: r\r\n\r\nr\r\n")), Local: []mailstore.Target{{UserID: u.ID}}}}})
+				} else {
+					err = s.SetPolicy(ctx, fmt.Sprintf("w%d@x.test", w), map[string]string{"n": fmt.Sprint(i)})
+				}
+				if err != nil {
+					if !errors.Is(err, mailstore.ErrClosed) {
+						errs <- fmt.Errorf("writer %d, write %d: %w", w, i, err)
+					}
+					return
+				}
+			}
+		}()
+	}
+	close(start)
+	// Some writes commit before Close.
+	deliver(t, s, "Subject: first\r\n\r\nfirst\r\n", mailstore.Target{UserID: u.ID})
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// testMissingIsNotFound: every method given a mailbox, message body, user, alias or spool
+// entry that does not exist fails with mailstore.ErrNotFound, never with a backend's own
+// "no rows" error.
+func testMissingIsNotFound(t *testing.T, s Store) {
+	ctx := t.Context()
+	u := addUser(t, s, "here@x.test")
+	inbox, _ := mailbox(t, s, u, "INBOX")
+	const noMailbox, noUser, noBody, noEntry = 987654321, 987654322, 987654323, 987654324
+	ghost := mustAddr(t, "ghost@x.test")
+	body := func() mailstore.Body { return msgbuf.FromBytes([]byte("Subject: m\r\n\r\nm\r\n")) }
+	calls := []struct {
+		name string
+		call func() error
+	}{
+		// mailboxes
+		{"SetFlags", func() error { return s.SetFlags(ctx, noMailbox, []uint32{1}, mailstore.FlagSeen) }},
+		{"UpdateFlags", func() error {
+			_, err := s.UpdateFlags(ctx, noMailbox, []uint32{1}, mailstore.FlagChange{Op: mailstore.FlagsAdd, Flags: mailstore.FlagSeen})
+			return err
+		}},
+		{"UpdateMaildrop", func() error {
+			return s.UpdateMaildrop(ctx, mailstore.MaildropUpdate{MailboxID: noMailbox, Seen: []uint32{1}, Hide: []uint32{1}, Expunge: []uint32{1}})
+		}},
+		{"MailboxStatus", func() error { _, err := s.MailboxStatus(ctx, noMailbox); return err }},
+		{"Snapshot", func() error { _, err := s.Snapshot(ctx, noMailbox); return err }},
+		{"HighestModSeq", func() error { _, err := s.HighestModSeq(ctx, noMailbox); return err }},
+		{"ChangesSince", func() error { _, err := s.ChangesSince(ctx, noMailbox, 1); return err }},
+		{"CopyMessages from", func() error { _, err := s.CopyMessages(ctx, noMailbox, inbox.ID, []uint32{1}, false); return err }},
+		{"CopyMessages to", func() error { _, err := s.CopyMessages(ctx, inbox.ID, noMailbox, []uint32{1}, true); return err }},
+		{"Append", func() error {
+			_, _, err := s.Append(ctx, mailstore.AppendRequest{UserID: u.ID, MailboxID: noMailbox, Body: body()})
+			return err
+		}},
+		{"MailboxByName", func() error { _, err := s.MailboxByName(ctx, u.ID, "Nowhere"); return err }},
+		{"DeleteMailbox", func() error { return s.DeleteMailbox(ctx, u.ID, "Nowhere") }},
+		{"RenameMailbox", func() error { return s.RenameMailbox(ctx, u.ID, "Nowhere", "Elsewhere") }},
+		{"SetSubscribed", func() error { return s.SetSubscribed(ctx, u.ID, "Nowhere", true) }},
+		// users
+		{"UserByAddress", func() error { _, err := s.UserByAddress(ctx, ghost); return err }},
+		{"SetPasswordHash", func() error { return s.SetPasswordHash(ctx, ghost, "h") }},
+		{"DeleteUser", func() error { return s.DeleteUser(ctx, ghost) }},
+		{"CreateMailbox of a missing user", func() error { _, err := s.CreateMailbox(ctx, noUser, "Box", ""); return err }},
+		{"CreateMailboxes of a missing user", func() error { _, err := s.CreateMailboxes(ctx, noUser, "A/B", ""); return err }},
+		{"RenameMailbox of a missing user", func() error { return s.RenameMailbox(ctx, noUser, "INBOX", "Old") }},
+		{"Maildrop of a missing user", func() error { _, err := s.Maildrop(ctx, noUser); return err }},
+		{"Deliver to a missing user", func() error {
+			_, err := s.Deliver(ctx, mailstore.Delivery{Copies: []mailstore.Copy{{Body: body(), Local: []mailstore.Target{{UserID: noUser}}}}})
+			return err
+		}},
+		{"Append to another user's mailbox", func() error {
+			_, _, err := s.Append(ctx, mailstore.AppendRequest{UserID: noUser, MailboxID: inbox.ID, Body: body()})
+			return err
+		}},
+		// bodies and aliases
+		{"OpenBody", func() error {
+			rc, _, err := s.OpenBody(ctx, noBody)
+			if err == nil {
+				rc.Close()
+			}
+			return err
+		}},
+		{"AliasByKey", func() error { _, err := s.AliasByKey(ctx, "ghost@x.test"); return err }},
+		{"DeleteAlias", func() error { return s.DeleteAlias(ctx, "ghost@x.test") }},
+		// spool entries
+		{"QueueEntry", func() error { _, err := s.QueueEntry(ctx, noEntry); return err }},
+		{"QueueRecord", func() error {
+			return s.QueueRecord(ctx, noEntry, []mailstore.QueueRecipient{{Address: "r@remote.test", State: mailstore.RcptDelivered}})
+		}},
+		{"QueueSettle", func() error {
+			_, err := s.QueueSettle(ctx, noEntry, mailstore.Settle{Attempted: true, NextAttempt: time.Unix(1_800_000_000, 0)})
+			return err
+		}},
+		{"QueueSetHeld", func() error { return s.QueueSetHeld(ctx, noEntry, true) }},
+		{"QueueRetry", func() error { return s.QueueRetry(ctx, noEntry, time.Unix(1_800_000_000, 0)) }},
+		{"QueueDelete", func() error { return s.QueueDelete(ctx, noEntry) }},
+	}
+	for _, c := range calls {
+		if err := c.call(); !errors.Is(err, mailstore.ErrNotFound) {
+			t.Errorf("%s: %v, want mailstore.ErrNotFound", c.name, err)
+		}
+	}
+	// Nothing was changed by the failed calls.
+	if _, msgs := mailbox(t, s, u, "INBOX"); len(msgs) != 0 {
+		t.Errorf("INBOX has %d messages", len(msgs))
+	}
+	checkConsistent(t, s)
 }
