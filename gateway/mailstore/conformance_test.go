@@ -10,11 +10,7 @@ import (
 // openIn opens the embedded store in dir; t's cleanup closes it.
 func openIn(t *testing.T, dir string, opts mailstore.Options) storetest.Store {
 	s, err := mailstore.Open(dir, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
+	return storetest.Opened(t, s, err)
 }
 
 // TestConformance runs the shared mail store suite against the embedded store.

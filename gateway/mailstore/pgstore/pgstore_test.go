@@ -24,11 +24,7 @@ func newDB(t testing.TB) string {
 func openNode(t testing.TB, dsn string, opts pgstore.Options) *pgstore.Store {
 	t.Helper()
 	s, err := pgstore.Open(context.Background(), dsn, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
+	return storetest.Opened(t, s, err)
 }
 
 // TestConformance runs the shared mail store suite against PostgreSQL.

@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sealgate/sealgate/gateway/internal/pgtest"
+	"github.com/sealgate/sealgate/gateway/mailstore/storetest"
 )
 
 // upgraded opens, with opts, a fresh database that was at schema version with the rows
@@ -35,9 +36,5 @@ func upgraded(t *testing.T, version int, opts Options, inserts ...string) *Store
 		t.Fatal(err)
 	}
 	s, err := Open(ctx, dsn, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
+	return storetest.Opened(t, s, err)
 }

@@ -28,6 +28,17 @@ type Store = mailstore.Backend
 // (Run also closes some stores itself: Close must tolerate a second call).
 type Opener func(t *testing.T, opts mailstore.Options) Store
 
+// Opened is what an Opener (or a backend's own tests) makes of the results of a backend's
+// open function: the store, which t's cleanup closes, or t's failure with err.
+func Opened[S interface{ Close() error }](t testing.TB, s S, err error) S {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
 // Run runs the suite against the stores open makes.
 func Run(t *testing.T, open Opener) {
 	tests := []struct {
