@@ -53,6 +53,22 @@ func (c FlagChange) Apply(f Flags, kw []string) (Flags, []string) {
 	}
 }
 
+// ApplyTo is m after the change, and whether the change altered its flags or keywords: an
+// altered message takes modseq, the mailbox's new MODSEQ; one left as it was keeps its own
+// (RFC 7162 §3.1.3).
+func (c FlagChange) ApplyTo(m Message, modseq uint64) (Message, bool) {
+	nf, nkw := c.Apply(m.Flags, m.Keywords)
+	if nf == m.Flags && SameKeywords(nkw, m.Keywords) {
+		return m, false
+	}
+	m.Flags, m.Keywords, m.ModSeq = nf, nkw, modseq
+	return m, true
+}
+
+// KeywordsColumn is kw as the stores keep it, normalized (NormalizeKeywords), one space
+// between each; Keywords reads it back.
+func KeywordsColumn(kw []string) string { return strings.Join(NormalizeKeywords(kw), " ") }
+
 // NormalizeKeywords drops empty keywords and repeats (compared case-insensitively), keeping
 // the first spelling and the order.
 func NormalizeKeywords(kw []string) []string {
@@ -101,26 +117,20 @@ func (s *Store) UpdateFlags(ctx context.Context, mailboxID int64, uids []uint32,
 			return notFound(err)
 		}
 		for _, uid := range uids {
-			m := Message{MailboxID: mailboxID, UID: uid}
-			var kw string
-			err := tx.QueryRow(`SELECT flags, keywords, modseq FROM messages WHERE mailbox_id = ? AND uid = ?`,
-				mailboxID, uid).Scan(&m.Flags, &kw, &m.ModSeq)
+			m, err := ScanFlagState(tx.QueryRow(`SELECT uid, flags, keywords, modseq FROM messages WHERE mailbox_id = ? AND uid = ?`,
+				mailboxID, uid), mailboxID)
 			if errors.Is(err, sql.ErrNoRows) {
 				continue
 			}
 			if err != nil {
 				return err
 			}
-			old := strings.Fields(kw)
-			nf, nkw := ch.Apply(m.Flags, old)
-			if nf != m.Flags || !SameKeywords(nkw, old) {
-				m.Flags, m.Keywords, m.ModSeq = nf, nkw, modseq
+			m, changed := ch.ApplyTo(m, modseq)
+			if changed {
 				if _, err := tx.Exec(`UPDATE messages SET flags = ?, keywords = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?`,
-					nf, strings.Join(nkw, " "), modseq, mailboxID, uid); err != nil {
+					m.Flags, KeywordsColumn(m.Keywords), modseq, mailboxID, uid); err != nil {
 					return err
 				}
-			} else {
-				m.Keywords = old
 			}
 			out = append(out, m)
 		}
@@ -306,7 +316,7 @@ func (s *Store) Append(ctx context.Context, r AppendRequest) (uint32, uint32, er
 			return notFound(err)
 		}
 		_, err = tx.Exec(`INSERT INTO messages(mailbox_id, uid, body_id, flags, keywords, internal_date, size, modseq)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, r.MailboxID, uid, bodyID, r.Flags, strings.Join(NormalizeKeywords(r.Keywords), " "),
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, r.MailboxID, uid, bodyID, r.Flags, KeywordsColumn(r.Keywords),
 			r.InternalDate.UnixMilli(), size, modseq)
 		if err != nil {
 			return err

@@ -322,7 +322,7 @@ func (s *Store) Append(ctx context.Context, r mailstore.AppendRequest) (uint32, 
 			SELECT $1, mb.uid, `+fmt.Sprintf(bodyIDExpr, "$3")+`, $4, $5, $6, $7, mb.highest_modseq
 			FROM (VALUES (1)) v LEFT JOIN mb ON true
 			RETURNING (SELECT uidvalidity FROM mb), uid`,
-			r.MailboxID, r.UserID, sb[0].bodyIDArg(), int(r.Flags), strings.Join(mailstore.NormalizeKeywords(r.Keywords), " "),
+			r.MailboxID, r.UserID, sb[0].bodyIDArg(), int(r.Flags), mailstore.KeywordsColumn(r.Keywords),
 			r.InternalDate.UnixMilli(), sb[0].size)
 		bt.Queue(sqlCheckQuota, []int64{r.UserID}, s.opts.DefaultQuota)
 	}

@@ -256,13 +256,12 @@ func (s *Store) UpdateFlags(ctx context.Context, mailboxID int64, uids []uint32,
 			if !ok {
 				continue
 			}
-			nf, nkw := ch.Apply(m.Flags, m.Keywords)
-			if nf != m.Flags || !mailstore.SameKeywords(nkw, m.Keywords) {
-				m.Flags, m.Keywords, m.ModSeq = nf, nkw, modseq
+			m, changed := ch.ApplyTo(m, modseq)
+			if changed {
 				cur[uid] = m
 				chUIDs = append(chUIDs, int64(uid))
-				chFlags = append(chFlags, int32(nf))
-				chKw = append(chKw, strings.Join(nkw, " "))
+				chFlags = append(chFlags, int32(m.Flags))
+				chKw = append(chKw, mailstore.KeywordsColumn(m.Keywords))
 			}
 			out = append(out, m)
 		}
