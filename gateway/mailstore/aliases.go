@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"strings"
 	"time"
 )
 
@@ -39,7 +38,7 @@ func (s *Store) SetAlias(ctx context.Context, key string, a Alias, check func(al
 		}
 		_, err := tx.Exec(`INSERT INTO aliases(address_key, address, targets) VALUES (?, ?, ?)
 			ON CONFLICT(address_key) DO UPDATE SET address = excluded.address, targets = excluded.targets`,
-			key, a.Address, strings.Join(a.Targets, "\n"))
+			key, a.Address, TargetsColumn(a.Targets))
 		return err
 	})
 }
@@ -53,13 +52,10 @@ func (s *Store) DeleteAlias(ctx context.Context, key string) error {
 
 // readAlias reads one alias, or ErrNotFound (AliasByKey reads through the directory cache).
 func (s *Store) readAlias(ctx context.Context, key string) (Alias, error) {
-	var a Alias
-	var targets string
-	err := s.rdb.QueryRowContext(ctx, `SELECT address, targets FROM aliases WHERE address_key = ?`, key).Scan(&a.Address, &targets)
+	a, err := ScanAlias(s.rdb.QueryRowContext(ctx, `SELECT address, targets FROM aliases WHERE address_key = ?`, key))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Alias{}, ErrNotFound
 	}
-	a.Targets = strings.Split(targets, "\n")
 	return a, err
 }
 

@@ -69,17 +69,12 @@ func (s *Store) enqueueTx(tx *sql.Tx, o *Outbound, bodyID int64, envID string, n
 	return id, nil
 }
 
-const queueSelect = `SELECT q.id, q.sender, q.body_id, q.created, q.next_attempt, q.attempts, q.held,
-		q.last_error, q.env_id, r.rcpt, r.state, r.last_error,
-		EXISTS (SELECT 1 FROM queue_warned w WHERE w.queue_id = q.id)
-		FROM queue q JOIN queue_rcpts r ON r.queue_id = q.id`
-
 type rowQuerier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
 func queryQueue(ctx context.Context, db rowQuerier, where string, args ...any) ([]QueueEntry, error) {
-	rows, err := db.QueryContext(ctx, queueSelect+" "+where+" ORDER BY q.id, r.rcpt", args...)
+	rows, err := db.QueryContext(ctx, QueueSelect+" "+where+" ORDER BY q.id, r.rcpt", args...)
 	return Read(rows, err, ScanQueueEntries)
 }
 

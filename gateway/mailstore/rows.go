@@ -177,7 +177,7 @@ func ScanUsers(rows Rows) ([]User, error) {
 	return out, rows.Err()
 }
 
-// ScanAliases reads rows of (address key, address, targets one a line) into key → alias.
+// ScanAliases reads rows of (address key, address, targets) into key → alias.
 func ScanAliases(rows Rows) (map[string]Alias, error) {
 	out := map[string]Alias{}
 	for rows.Next() {
@@ -185,10 +185,32 @@ func ScanAliases(rows Rows) (map[string]Alias, error) {
 		if err := rows.Scan(&k, &addr, &targets); err != nil {
 			return nil, err
 		}
-		out[k] = Alias{Address: addr, Targets: strings.Split(targets, "\n")}
+		out[k] = Alias{Address: addr, Targets: splitTargets(targets)}
 	}
 	return out, rows.Err()
 }
+
+// ScanAlias reads a row of (address, targets).
+func ScanAlias(row Row) (Alias, error) {
+	var a Alias
+	var targets string
+	err := row.Scan(&a.Address, &targets)
+	a.Targets = splitTargets(targets)
+	return a, err
+}
+
+// TargetsColumn is an alias's targets as the stores keep them, one a line; ScanAlias and
+// ScanAliases read them back.
+func TargetsColumn(targets []string) string { return strings.Join(targets, "\n") }
+
+func splitTargets(column string) []string { return strings.Split(column, "\n") }
+
+// QueueSelect is the spool query ScanQueueEntries reads, without its WHERE and ORDER BY
+// clauses: one row per recipient.
+const QueueSelect = `SELECT q.id, q.sender, q.body_id, q.created, q.next_attempt, q.attempts, q.held,
+		q.last_error, q.env_id, r.rcpt, r.state, r.last_error,
+		EXISTS (SELECT 1 FROM queue_warned w WHERE w.queue_id = q.id)
+		FROM queue q JOIN queue_rcpts r ON r.queue_id = q.id`
 
 // ScanQueueEntries reads the rows of the spool query (one row per recipient, ordered by
 // queue id) into entries: id, sender, body id, created and next attempt in Unix seconds,

@@ -3,7 +3,6 @@ package pgstore
 import (
 	"context"
 	"errors"
-	"strings"
 	"sync"
 	"time"
 
@@ -127,7 +126,7 @@ func (s *Store) SetAlias(ctx context.Context, key string, a mailstore.Alias, che
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO aliases(address_key, address, targets) VALUES ($1, $2, $3)
 			ON CONFLICT (address_key) DO UPDATE SET address = excluded.address, targets = excluded.targets`,
-			key, a.Address, strings.Join(a.Targets, "\n"))
+			key, a.Address, mailstore.TargetsColumn(a.Targets))
 		return err
 	})
 }
@@ -139,13 +138,10 @@ func (s *Store) DeleteAlias(ctx context.Context, key string) error {
 
 // AliasByKey returns one alias, or mailstore.ErrNotFound.
 func (s *Store) AliasByKey(ctx context.Context, key string) (mailstore.Alias, error) {
-	var a mailstore.Alias
-	var targets string
-	err := s.pool.QueryRow(ctx, `SELECT address, targets FROM aliases WHERE address_key = $1`, key).Scan(&a.Address, &targets)
+	a, err := mailstore.ScanAlias(s.pool.QueryRow(ctx, `SELECT address, targets FROM aliases WHERE address_key = $1`, key))
 	if err != nil {
 		return mailstore.Alias{}, notFound(err)
 	}
-	a.Targets = strings.Split(targets, "\n")
 	return a, nil
 }
 

@@ -23,13 +23,8 @@ const LeaseDuration = 10 * time.Minute
 // recorded, and the node holding the lease attempts the entry itself.
 var ErrLeaseLost = errors.New("pgstore: the queue entry is leased to another node")
 
-const queueSelect = `SELECT q.id, q.sender, q.body_id, q.created, q.next_attempt, q.attempts, q.held,
-		q.last_error, q.env_id, r.rcpt, r.state, r.last_error,
-		EXISTS (SELECT 1 FROM queue_warned w WHERE w.queue_id = q.id)
-		FROM queue q JOIN queue_rcpts r ON r.queue_id = q.id`
-
 func (s *Store) queryQueue(ctx context.Context, where string, args ...any) ([]mailstore.QueueEntry, error) {
-	rows, err := s.pool.Query(ctx, queueSelect+" "+where+` ORDER BY q.id, r.rcpt COLLATE "C"`, args...)
+	rows, err := s.pool.Query(ctx, mailstore.QueueSelect+" "+where+` ORDER BY q.id, r.rcpt COLLATE "C"`, args...)
 	return mailstore.Read(rows, err, mailstore.ScanQueueEntries)
 }
 
