@@ -108,3 +108,32 @@ func testMailboxCounts(t *testing.T, s Store) {
 	checkCounts(t, s, "after delete", inbox.ID)
 	checkConsistent(t, s)
 }
+
+// CountsAfterUpgrade checks a store opened on a database from before the mailbox counts,
+// holding what each backend's upgrade test writes in its own schema: account 1 with INBOX
+// (id 10: UID 1 \Seen of 8 bytes, UID 2 \Seen \Deleted of 10, UID 3 of 12) and Empty (id
+// 11). The upgrade counted them, and EXPUNGE and STORE keep the figures; step names what
+// opened the store.
+func CountsAfterUpgrade(t *testing.T, s Store, step string) {
+	t.Helper()
+	ctx := t.Context()
+	WantCounts(t, s, step, 10, mailstore.MailboxCounts{Messages: 3, Unseen: 1, Deleted: 1, Size: 30})
+	WantCounts(t, s, step, 11, mailstore.MailboxCounts{})
+	if _, err := s.ExpungeDeleted(ctx, 10, nil); err != nil {
+		t.Fatal(err)
+	}
+	WantCounts(t, s, "after EXPUNGE", 10, mailstore.MailboxCounts{Messages: 2, Unseen: 1, Size: 20})
+	if _, err := s.UpdateFlags(ctx, 10, []uint32{3}, mailstore.FlagChange{Op: mailstore.FlagsAdd, Flags: mailstore.FlagSeen}); err != nil {
+		t.Fatal(err)
+	}
+	WantCounts(t, s, "after STORE", 10, mailstore.MailboxCounts{Messages: 2, Size: 20})
+}
+
+// WantCounts fails t unless the mailbox's STATUS figures are want.
+func WantCounts(t *testing.T, s Store, step string, mailboxID int64, want mailstore.MailboxCounts) {
+	t.Helper()
+	c, err := s.MailboxStatus(t.Context(), mailboxID)
+	if err != nil || c.Messages != want.Messages || c.Unseen != want.Unseen || c.Deleted != want.Deleted || c.Size != want.Size {
+		t.Fatalf("%s: mailbox %d: %+v %v, want %+v", step, mailboxID, c, err, want)
+	}
+}
