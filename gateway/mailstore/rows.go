@@ -6,7 +6,7 @@ import (
 )
 
 // Rows is the part of a query result (*sql.Rows, pgx.Rows) that the row readers below use.
-// The caller still closes the result, except with Collect and CollectColumn.
+// The caller still closes the result, except with Read, Collect and CollectColumn.
 type Rows interface {
 	Next() bool
 	Scan(dest ...any) error
