@@ -21,7 +21,7 @@ func TestConformance(t *testing.T) {
 }
 
 // TestConcurrentDeliveriesAndSecondProcess: a second Store on the same directory, as the CLI
-// opens it, adds accounts while the first delivers.
+// opens it, delivers and adds accounts while the first delivers.
 func TestConcurrentDeliveriesAndSecondProcess(t *testing.T) {
 	dir := t.TempDir()
 	storetest.ConcurrentDeliveries(t, openIn(t, dir, mailstore.Options{}), openIn(t, dir, mailstore.Options{}))

@@ -15,6 +15,7 @@ import (
 	"github.com/sealgate/sealgate/crypto/address"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 	"github.com/sealgate/sealgate/gateway/mailstore/pgstore"
+	"github.com/sealgate/sealgate/gateway/mailstore/storetest"
 	"github.com/sealgate/sealgate/gateway/msgbuf"
 )
 
@@ -138,54 +139,10 @@ func TestChangeReachesOtherNode(t *testing.T) {
 	}
 }
 
-// TestConcurrentDeliveriesOnTwoNodes never assign a UID twice.
+// TestConcurrentDeliveriesOnTwoNodes: nodes delivering at once never assign a UID twice.
 func TestConcurrentDeliveriesOnTwoNodes(t *testing.T) {
 	dsn := newDB(t)
-	nodes := []*pgstore.Store{openNode(t, dsn, pgstore.Options{Node: "a"}), openNode(t, dsn, pgstore.Options{Node: "b"})}
-	u := addUser(t, nodes[0], "u@x.test")
-	const perNode, workers, each = 2, 4, 20
-	var wg sync.WaitGroup
-	errs := make(chan error, perNode*workers*each)
-	for _, n := range nodes {
-		for w := 0; w < workers; w++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := 0; i < each; i++ {
-					_, err := n.Deliver(context.Background(), mailstore.Delivery{Copies: []mailstore.Copy{{
-						Body:  msgbuf.FromBytes([]byte(fmt.Sprintf("X-N: %s %d %d\r\n\r\n", n.Node(), w, i))),
-						Local: []mailstore.Target{{UserID: u.ID}, {UserID: u.ID, Mailbox: "Archive"}},
-					}}})
-					if err != nil {
-						errs <- err
-					}
-				}
-			}()
-		}
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
-	for _, name := range []string{"INBOX", "Archive"} {
-		mb, err := nodes[1].MailboxByName(context.Background(), u.ID, name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		msgs, _ := nodes[1].Messages(context.Background(), mb.ID)
-		if len(msgs) != perNode*workers*each || mb.UIDNext != uint32(len(msgs)+1) {
-			t.Fatalf("%s: %d messages, UIDNEXT %d", name, len(msgs), mb.UIDNext)
-		}
-		for i, m := range msgs {
-			if m.UID != uint32(i+1) {
-				t.Fatalf("%s: UID %d at position %d", name, m.UID, i)
-			}
-		}
-	}
-	if probs, err := nodes[0].Check(context.Background()); err != nil || len(probs) != 0 {
-		t.Fatalf("check: %v %v", probs, err)
-	}
+	storetest.ConcurrentDeliveries(t, openNode(t, dsn, pgstore.Options{Node: "a"}), openNode(t, dsn, pgstore.Options{Node: "b"}))
 }
 
 // TestMaildropLockAcrossNodes: the lock excludes sessions on other nodes and is freed when

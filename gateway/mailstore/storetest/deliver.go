@@ -187,29 +187,31 @@ func testDeliverFallsBackToInbox(t *testing.T, s Store) {
 
 func testConcurrentDeliveries(t *testing.T, s Store) { ConcurrentDeliveries(t, s, s) }
 
-// ConcurrentDeliveries delivers to one account of s from several goroutines while other, a
-// second handle on the same data (another process, another node) or s itself, adds accounts;
-// every message arrives, with unique, dense UIDs, and other sees them all.
-func ConcurrentDeliveries(t *testing.T, s, other Store) {
+// ConcurrentDeliveries delivers to one account from several goroutines on each of stores,
+// handles on the same data (another process, another node, or one store given twice), each
+// message to INBOX and Archive, while the last handle adds accounts. Every message arrives,
+// with unique and dense UIDs in both mailboxes, and every handle sees them all.
+func ConcurrentDeliveries(t *testing.T, stores ...Store) {
 	ctx := t.Context()
-	u := addUser(t, s, "c@x.test")
+	u := addUser(t, stores[0], "c@x.test")
 	var wg sync.WaitGroup
 	const workers, each = 8, 25
 	errs := make(chan error, workers*each+10)
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for i := 0; i < each; i++ {
+	for w := range workers {
+		s := stores[w%len(stores)]
+		wg.Go(func() {
+			for i := range each {
 				body := []byte(fmt.Sprintf("X-N: %d-%d\r\n\r\n", w, i))
-				if _, err := s.Deliver(ctx, mailstore.Delivery{Copies: []mailstore.Copy{{Body: msgbuf.FromBytes(body), Local: []mailstore.Target{{UserID: u.ID}}}}}); err != nil {
+				if _, err := s.Deliver(ctx, mailstore.Delivery{Copies: []mailstore.Copy{{Body: msgbuf.FromBytes(body),
+					Local: []mailstore.Target{{UserID: u.ID}, {UserID: u.ID, Mailbox: "Archive"}}}}}); err != nil {
 					errs <- err
 				}
 			}
-		}(w)
+		})
 	}
-	for i := 0; i < 10; i++ {
-		if _, err := other.AddUser(ctx, mustAddr(t, fmt.Sprintf("cli%d@x.test", i)), "h"); err != nil {
+	cli := stores[len(stores)-1]
+	for i := range 10 {
+		if _, err := cli.AddUser(ctx, mustAddr(t, fmt.Sprintf("cli%d@x.test", i)), "h"); err != nil {
 			errs <- err
 		}
 	}
@@ -218,18 +220,23 @@ func ConcurrentDeliveries(t *testing.T, s, other Store) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	mb, msgs := mailbox(t, other, u, "INBOX")
-	if len(msgs) != workers*each || mb.UIDNext != workers*each+1 {
-		t.Fatalf("%d messages, UIDNEXT %d, want %d", len(msgs), mb.UIDNext, workers*each)
-	}
-	for i, m := range msgs {
-		if m.UID != uint32(i+1) {
-			t.Fatalf("UID %d at %d: UIDs not unique and dense", m.UID, i)
+	for _, s := range stores {
+		for _, name := range []string{"INBOX", "Archive"} {
+			mb, msgs := mailbox(t, s, u, name)
+			if len(msgs) != workers*each || mb.UIDNext != workers*each+1 {
+				t.Fatalf("%s: %d messages, UIDNEXT %d, want %d", name, len(msgs), mb.UIDNext, workers*each)
+			}
+			for i, m := range msgs {
+				if m.UID != uint32(i+1) {
+					t.Fatalf("%s: UID %d at %d: UIDs not unique and dense", name, m.UID, i)
+				}
+			}
+		}
+		if users, err := s.Users(ctx); err != nil || len(users) != 11 {
+			t.Fatalf("%d users, want 11: %v", len(users), err)
 		}
 	}
-	if users, err := s.Users(ctx); err != nil || len(users) != 11 {
-		t.Fatalf("%d users, want 11: %v", len(users), err)
-	}
+	checkConsistent(t, stores[0])
 }
 
 func testOnCommit(t *testing.T, open Opener) {
