@@ -210,7 +210,7 @@ func TestPolicyExplainGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := &globals{dataDir: dir, env: Env{Getenv: func(string) string { return "" }}}
-	kr, err := g.openKeyringRO(cfg)
+	kr, err := (&admin{ctx: context.Background(), g: g, cfg: cfg}).Keyring()
 	if err != nil {
 		t.Fatal(err)
 	}

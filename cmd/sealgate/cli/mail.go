@@ -257,7 +257,7 @@ func mailFoldersCmd(g *globals, f *mailFlags) *cobra.Command {
 		Short: "List folders with message and unread counts",
 		Args:  exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return f.withMailbox(g, cmd, func(mb *mailclient.Mailbox) error {
+			return f.withMailbox(g, cmd, func(_ mailclient.Config, mb *mailclient.Mailbox) error {
 				folders, err := mb.Folders()
 				if err != nil {
 					return err
@@ -277,7 +277,7 @@ func mailListCmd(g *globals, f *mailFlags) *cobra.Command {
 		Short: "List the messages of a folder (headers only: nothing is downloaded)",
 		Args:  exactArgs(0, "no arguments (use --folder)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return f.withMailbox(g, cmd, func(mb *mailclient.Mailbox) error {
+			return f.withMailbox(g, cmd, func(_ mailclient.Config, mb *mailclient.Mailbox) error {
 				msgs, err := mb.List(f.folder)
 				if err != nil {
 					return err
@@ -323,9 +323,9 @@ func messageNumber(s string) (uint32, error) {
 	return uint32(n), nil
 }
 
-// withMailbox runs fn connected to the IMAP server with the command's settings, and logs out
-// after.
-func (f *mailFlags) withMailbox(g *globals, cmd *cobra.Command, fn func(mb *mailclient.Mailbox) error) error {
+// withMailbox runs fn connected to the IMAP server with the command's settings cfg, and logs
+// out after.
+func (f *mailFlags) withMailbox(g *globals, cmd *cobra.Command, fn func(cfg mailclient.Config, mb *mailclient.Mailbox) error) error {
 	cfg, err := f.config(g, cmd)
 	if err != nil {
 		return err
@@ -335,33 +335,27 @@ func (f *mailFlags) withMailbox(g *globals, cmd *cobra.Command, fn func(mb *mail
 		return err
 	}
 	defer mb.Close()
-	return fn(mb)
+	return fn(cfg, mb)
 }
 
 // message reads the command's settings, then downloads and parses message arg of the folder.
-func (f *mailFlags) message(g *globals, cmd *cobra.Command, arg string) (mailclient.Config, *usermsg.Message, error) {
-	cfg, err := f.config(g, cmd)
-	if err != nil {
-		return cfg, nil, err
-	}
+func (f *mailFlags) message(g *globals, cmd *cobra.Command, arg string) (cfg mailclient.Config, m *usermsg.Message, err error) {
 	n, err := messageNumber(arg)
 	if err != nil {
 		return cfg, nil, err
 	}
-	mb, err := mailclient.Open(cfg)
-	if err != nil {
-		return cfg, nil, err
-	}
-	defer mb.Close()
-	raw, err := mb.Fetch(f.folder, n)
-	if err != nil {
-		return cfg, nil, err
-	}
-	m, err := usermsg.Parse(strings.NewReader(string(raw)))
-	if m == nil {
-		return cfg, nil, fmt.Errorf("message %d cannot be read: %v", n, err)
-	}
-	return cfg, m, nil
+	err = f.withMailbox(g, cmd, func(c mailclient.Config, mb *mailclient.Mailbox) error {
+		cfg = c
+		raw, err := mb.Fetch(f.folder, n)
+		if err != nil {
+			return err
+		}
+		if m, err = usermsg.Parse(strings.NewReader(string(raw))); m == nil {
+			return fmt.Errorf("message %d cannot be read: %v", n, err)
+		}
+		return nil
+	})
+	return cfg, m, err
 }
 
 // answer sends d, a reply to or a forward of a message, with the user's text before what d

@@ -1,43 +1,18 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/keys"
 )
 
 // The shape every administrative command shares: open what it works on as the server does
-// ([storage] and the data directory), run, close; print either the text form or, with --json,
-// one JSON value. Commands go through these helpers so that they open, validate and print
-// alike.
-
-// withStore runs f with the configuration and the mail store [storage] names, and closes the
-// store after it.
-func (g *globals) withStore(f func(ctx context.Context, cfg *config.Config, s adminStore) error) error {
-	cfg, s, err := g.openStore()
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	return f(context.Background(), cfg, s)
-}
-
-// withKeyring runs f with the keyring [storage] names, opened with the master key, and
-// closes it after.
-func (g *globals) withKeyring(f func(ctx context.Context, kr *keys.Keyring) error) error {
-	kr, err := g.openKeyring()
-	if err != nil {
-		return err
-	}
-	defer kr.Close()
-	return f(context.Background(), kr)
-}
+// (see admin), run, close; print either the text form or, with --json, one JSON value.
+// Commands go through these helpers so that they open, validate and print alike.
 
 // printJSON writes v as the --json output of a command: indented, one value, a newline
 // after it. Lists are arrays, an empty one "[]"; names are lower_snake_case; times are RFC
@@ -90,22 +65,22 @@ func listCmd[T any](g *globals, l listing[T]) *cobra.Command {
 	return c
 }
 
-// storeRows reads the rows of a listing from the mail store (see withStore).
-func storeRows[T any](g *globals, f func(ctx context.Context, s adminStore, args []string) ([]T, error)) func([]string) ([]T, error) {
+// storeRows reads the rows of a listing from the mail store (see globals.withStore).
+func storeRows[T any](g *globals, f func(a *admin, s adminStore, args []string) ([]T, error)) func([]string) ([]T, error) {
 	return func(args []string) (rows []T, err error) {
-		err = g.withStore(func(ctx context.Context, _ *config.Config, s adminStore) error {
-			rows, err = f(ctx, s, args)
+		err = g.withStore(func(a *admin, s adminStore) error {
+			rows, err = f(a, s, args)
 			return err
 		})
 		return rows, err
 	}
 }
 
-// keyringRows reads the rows of a listing from the keyring (see withKeyring).
-func keyringRows[T any](g *globals, f func(ctx context.Context, kr *keys.Keyring, args []string) ([]T, error)) func([]string) ([]T, error) {
+// keyringRows reads the rows of a listing from the keyring (see globals.withKeyring).
+func keyringRows[T any](g *globals, f func(a *admin, kr *keys.Keyring, args []string) ([]T, error)) func([]string) ([]T, error) {
 	return func(args []string) (rows []T, err error) {
-		err = g.withKeyring(func(ctx context.Context, kr *keys.Keyring) error {
-			rows, err = f(ctx, kr, args)
+		err = g.withKeyring(func(a *admin, kr *keys.Keyring) error {
+			rows, err = f(a, kr, args)
 			return err
 		})
 		return rows, err
