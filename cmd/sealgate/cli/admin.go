@@ -76,72 +76,63 @@ func (a *admin) close() {
 	}
 }
 
+// opened is *v, opened by open on the first call; what can be closed is closed when the
+// command ends.
+func opened[T comparable](a *admin, v *T, open func() (T, error)) (T, error) {
+	var zero T
+	if *v != zero {
+		return *v, nil
+	}
+	x, err := open()
+	if err != nil {
+		return zero, err
+	}
+	if c, ok := any(x).(io.Closer); ok {
+		a.closers = append(a.closers, c)
+	}
+	*v = x
+	return x, nil
+}
+
 // Store is the mail store [storage] names, opened with the server's default quota.
 func (a *admin) Store() (adminStore, error) {
-	if a.store != nil {
-		return a.store, nil
-	}
-	st, err := gateway.OpenStorage(a.cfg.Storage, a.g.dataDir)
-	if err != nil {
-		return nil, err
-	}
-	s, err := st.OpenStore(a.ctx, gateway.StoreOptions{DefaultQuota: int64(a.cfg.Limits.MailboxQuota)})
-	if err != nil {
-		return nil, err
-	}
-	a.store = s
-	a.closers = append(a.closers, s)
-	return s, nil
+	return opened(a, &a.store, func() (adminStore, error) {
+		st, err := gateway.OpenStorage(a.cfg.Storage, a.g.dataDir)
+		if err != nil {
+			return nil, err
+		}
+		return st.OpenStore(a.ctx, gateway.StoreOptions{DefaultQuota: int64(a.cfg.Limits.MailboxQuota)})
+	})
 }
 
 // MasterKey is the master key in use (see globals.masterKeyPath); like the server, it makes
 // the data directory and a new key when there is none.
 func (a *admin) MasterKey() (*keys.MasterKey, error) {
-	if a.master != nil {
-		return a.master, nil
-	}
-	if err := gateway.OpenDataDir(a.g.dataDir); err != nil {
-		return nil, err
-	}
-	mk, err := keys.LoadOrCreateMasterKey(a.g.masterKeyPath(a.cfg))
-	if err != nil {
-		return nil, err
-	}
-	a.master = mk
-	return mk, nil
+	return opened(a, &a.master, func() (*keys.MasterKey, error) {
+		if err := gateway.OpenDataDir(a.g.dataDir); err != nil {
+			return nil, err
+		}
+		return keys.LoadOrCreateMasterKey(a.g.masterKeyPath(a.cfg))
+	})
 }
 
 // Keyring is the keyring [storage] names, opened with the master key.
 func (a *admin) Keyring() (*keys.Keyring, error) {
-	if a.keyring != nil {
-		return a.keyring, nil
-	}
-	mk, err := a.MasterKey()
-	if err != nil {
-		return nil, err
-	}
-	kr, err := gateway.OpenKeyring(a.ctx, a.cfg.Storage, a.g.dataDir, mk,
-		keys.Options{CAName: "Sealgate S/MIME CA " + a.cfg.Hostname, Subaddressing: a.cfg.Subaddressing()})
-	if err != nil {
-		return nil, err
-	}
-	a.keyring = kr
-	a.closers = append(a.closers, kr)
-	return kr, nil
+	return opened(a, &a.keyring, func() (*keys.Keyring, error) {
+		mk, err := a.MasterKey()
+		if err != nil {
+			return nil, err
+		}
+		return gateway.OpenKeyring(a.ctx, a.cfg.Storage, a.g.dataDir, mk,
+			keys.Options{CAName: "Sealgate S/MIME CA " + a.cfg.Hostname, Subaddressing: a.cfg.Subaddressing()})
+	})
 }
 
 // Files is the shared files of [storage]: DKIM keys, the SRS secret, the TLS certificate.
 func (a *admin) Files() (gateway.SharedFiles, error) {
-	if a.files != nil {
-		return a.files, nil
-	}
-	files, err := gateway.OpenSharedFiles(a.ctx, a.cfg.Storage, a.g.dataDir)
-	if err != nil {
-		return nil, err
-	}
-	a.files = files
-	a.closers = append(a.closers, files)
-	return files, nil
+	return opened(a, &a.files, func() (gateway.SharedFiles, error) {
+		return gateway.OpenSharedFiles(a.ctx, a.cfg.Storage, a.g.dataDir)
+	})
 }
 
 // DKIMKeys is the DKIM key store, sealed with the master key.

@@ -50,13 +50,9 @@ func (a *admin) checkSecrets() ([]string, error) {
 	if _, err := os.Stat(a.g.masterKeyPath(a.cfg)); errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
-	mk, err := a.MasterKey()
+	k, err := a.DKIMKeys()
 	if err != nil {
 		return nil, err
 	}
-	files, err := a.Files()
-	if err != nil {
-		return nil, err
-	}
-	return gateway.CheckSecrets(a.ctx, a.cfg, files, mk), nil
+	return gateway.CheckSecrets(a.ctx, a.cfg, k.Files, k.MasterKey), nil
 }
