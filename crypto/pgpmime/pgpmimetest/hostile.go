@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/adler32"
+	"io"
 	mathrand "math/rand/v2"
 	"strings"
 	"time"
@@ -76,12 +77,17 @@ func Bomb(to *pgpmime.Key, opts BombOptions) ([]byte, error) {
 // spends n+1 private-key operations on it. realAt places the real packet among the
 // wildcards (0: first, n: last).
 func KeyFlood(to *pgpmime.Key, n, realAt int) ([]byte, error) {
+	return encrypt(to, floodLiteral(), n, realAt)
+}
+
+// floodLiteral is the literal data packet of the floods: a short text/plain message.
+func floodLiteral() []byte {
 	var lit bytes.Buffer
 	text := Header + "Found after the flood.\r\n"
 	lit.Write(packetHeader(11, int64(6+len(text))))
 	lit.Write([]byte{'b', 0, 0, 0, 0, 0})
 	lit.WriteString(text)
-	return encrypt(to, lit.Bytes(), n, realAt)
+	return lit.Bytes()
 }
 
 // PassphraseFlood returns an armored OpenPGP message with a short text/plain plaintext whose
@@ -89,11 +95,6 @@ func KeyFlood(to *pgpmime.Key, n, realAt int) ([]byte, error) {
 // passphrases: a receiver that tries them all derives n+1 keys. realAt places the real
 // packet among the others (0: first, n: last).
 func PassphraseFlood(passphrase []byte, n, realAt int) ([]byte, error) {
-	var lit bytes.Buffer
-	text := Header + "Found after the flood.\r\n"
-	lit.Write(packetHeader(11, int64(6+len(text))))
-	lit.Write([]byte{'b', 0, 0, 0, 0, 0})
-	lit.WriteString(text)
 	// Deterministic randomness: whether a wrong passphrase happens to give a plausible session
 	// key (about one in fifty does) is then the same in every run.
 	det := mathrand.NewChaCha8([32]byte{byte(n), byte(n >> 8), byte(realAt), byte(realAt >> 8)})
@@ -114,18 +115,7 @@ func PassphraseFlood(passphrase []byte, n, realAt int) ([]byte, error) {
 			return nil, err
 		}
 	}
-	w, err := packet.SerializeSymmetricallyEncrypted(aw, packet.CipherAES128, false, packet.CipherSuite{}, key, cfg)
-	if err != nil {
-		return nil, err
-	}
-	w.Write(lit.Bytes())
-	if err := w.Close(); err != nil {
-		return nil, err
-	}
-	if err := aw.Close(); err != nil {
-		return nil, err
-	}
-	return out.Bytes(), nil
+	return seal(&out, aw, key, floodLiteral(), cfg)
 }
 
 // PGPMIME wraps an armored OpenPGP message into a PGP/MIME (RFC 3156) mail message.
@@ -176,7 +166,13 @@ func encrypt(to *pgpmime.Key, packets []byte, flood, realAt int) ([]byte, error)
 			aw.Write(d)
 		}
 	}
-	w, err := packet.SerializeSymmetricallyEncrypted(aw, cipher, false, packet.CipherSuite{}, key, cfg)
+	return seal(&out, aw, key, packets, cfg)
+}
+
+// seal ends the armored message aw (writing to out) with packets in a SEIPDv1 packet under
+// the AES-128 session key, and returns the message.
+func seal(out *bytes.Buffer, aw io.WriteCloser, key, packets []byte, cfg *packet.Config) ([]byte, error) {
+	w, err := packet.SerializeSymmetricallyEncrypted(aw, packet.CipherAES128, false, packet.CipherSuite{}, key, cfg)
 	if err != nil {
 		return nil, err
 	}
