@@ -80,16 +80,7 @@ func TestCheckLongLines(t *testing.T) {
 }
 
 func BenchmarkCheckNested(b *testing.B) {
-	for _, depth := range []int{100, 10000, 20000} {
-		msg := nested(depth)
-		b.Run(fmt.Sprint(depth), func(b *testing.B) {
-			b.ReportAllocs()
-			b.SetBytes(int64(len(msg)))
-			for i := 0; i < b.N; i++ {
-				mimelimit.Check(bytes.NewReader(msg))
-			}
-		})
-	}
+	mimelimittest.BenchmarkNested(b, func(msg []byte) { mimelimit.Check(bytes.NewReader(msg)) })
 }
 
 // FuzzCheck: Check answers every input without panicking, and its answer does not depend on

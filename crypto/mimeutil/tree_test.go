@@ -8,20 +8,12 @@ import (
 	"testing"
 
 	"github.com/sealgate/sealgate/crypto/mimelimit"
+	"github.com/sealgate/sealgate/crypto/mimelimit/mimelimittest"
 )
 
 // nested returns a message of depth nested multipart/mixed entities around a text part.
 func nested(depth int) []byte {
-	var b bytes.Buffer
-	b.WriteString("From: a@example.test\r\nMIME-Version: 1.0\r\n")
-	for i := 0; i < depth; i++ {
-		fmt.Fprintf(&b, "Content-Type: multipart/mixed; boundary=\"b%d\"\r\n\r\n--b%d\r\n", i, i)
-	}
-	b.WriteString("Content-Type: text/plain\r\n\r\ninnermost\r\n")
-	for i := depth - 1; i >= 0; i-- {
-		fmt.Fprintf(&b, "--b%d--\r\n", i)
-	}
-	return b.Bytes()
+	return mimelimittest.Nested("From: a@example.test\r\nMIME-Version: 1.0\r\n", depth)
 }
 
 // describe renders the tree as the splitting of each level on its own (SplitMultipart) sees
@@ -110,16 +102,7 @@ func TestParseEntityLimits(t *testing.T) {
 
 // Parsing 10,000 and 20,000 nested levels: the figures in docs/PERFORMANCE.md.
 func BenchmarkParseEntityNested(b *testing.B) {
-	for _, depth := range []int{100, 10000, 20000} {
-		msg := nested(depth)
-		b.Run(fmt.Sprint(depth), func(b *testing.B) {
-			b.ReportAllocs()
-			b.SetBytes(int64(len(msg)))
-			for i := 0; i < b.N; i++ {
-				ParseEntity(msg)
-			}
-		})
-	}
+	mimelimittest.BenchmarkNested(b, func(msg []byte) { ParseEntity(msg) })
 }
 
 // FuzzParseEntity: the one-pass parse gives the tree that splitting level by level gives.
