@@ -301,7 +301,7 @@ func (k *Keyring) VerificationKeysPGP(ctx context.Context, addr string) (pgpmime
 func (k *Keyring) publicPGP(rs []Record) (pgpmime.KeyRing, error) {
 	var out pgpmime.KeyRing
 	for _, r := range rs {
-		if !r.Revoked.IsZero() || r.Trust == TrustUntrusted {
+		if !r.verifies() {
 			continue
 		}
 		key, err := k.openPGP(r, false)
@@ -356,9 +356,9 @@ func (k *Keyring) Certificates(ctx context.Context, addr string) ([]*x509.Certif
 	}
 	var out []*x509.Certificate
 	for _, r := range choose(rs, k.now(), false) {
-		c, err := smime.ParseCertificate(r.Public)
+		c, err := r.certificate()
 		if err != nil {
-			return nil, fmt.Errorf("keys: stored certificate %s: %w", r.Fingerprint, err)
+			return nil, err
 		}
 		if c.KeyUsage != 0 && c.KeyUsage&(x509.KeyUsageKeyEncipherment|x509.KeyUsageKeyAgreement) == 0 {
 			continue
@@ -379,18 +379,32 @@ func (k *Keyring) VerificationCerts(ctx context.Context, addr string) ([]*x509.C
 	if err != nil {
 		return nil, err
 	}
+	return verifyingCerts(rs)
+}
+
+// verifyingCerts is the certificates of the records of rs that verify (see Entry.verifies).
+func verifyingCerts(rs []Record) ([]*x509.Certificate, error) {
 	var out []*x509.Certificate
 	for _, r := range rs {
-		if !r.Revoked.IsZero() || r.Trust == TrustUntrusted {
+		if !r.verifies() {
 			continue
 		}
-		c, err := smime.ParseCertificate(r.Public)
+		c, err := r.certificate()
 		if err != nil {
-			return nil, fmt.Errorf("keys: stored certificate %s: %w", r.Fingerprint, err)
+			return nil, err
 		}
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// certificate parses the record's X.509 certificate.
+func (r Record) certificate() (*x509.Certificate, error) {
+	c, err := smime.ParseCertificate(r.Public)
+	if err != nil {
+		return nil, fmt.Errorf("keys: stored %s certificate %s: %w", r.Scheme, r.Fingerprint, err)
+	}
+	return c, nil
 }
 
 // SigningCert implements Lookup.
@@ -417,9 +431,9 @@ func (k *Keyring) SigningCert(ctx context.Context, addr string) (CertKey, error)
 // certKey opens a record's certificate, private key and chain. A certificate issued by the
 // built-in CA gets the CA certificate as its chain when it has none of its own.
 func (k *Keyring) certKey(ctx context.Context, r Record) (CertKey, error) {
-	c, err := smime.ParseCertificate(r.Public)
+	c, err := r.certificate()
 	if err != nil {
-		return CertKey{}, fmt.Errorf("keys: stored certificate %s: %w", r.Fingerprint, err)
+		return CertKey{}, err
 	}
 	ck := CertKey{Cert: c}
 	if r.Sealed != nil {
@@ -493,15 +507,12 @@ func (k *Keyring) TrustRoots(ctx context.Context) (*x509.CertPool, error) {
 	if err != nil {
 		return nil, err
 	}
+	cs, err := verifyingCerts(rs)
+	if err != nil {
+		return nil, err
+	}
 	pool := x509.NewCertPool()
-	for _, r := range rs {
-		if !r.Revoked.IsZero() || r.Trust == TrustUntrusted {
-			continue
-		}
-		c, err := smime.ParseCertificate(r.Public)
-		if err != nil {
-			return nil, fmt.Errorf("keys: stored CA certificate %s: %w", r.Fingerprint, err)
-		}
+	for _, c := range cs {
 		pool.AddCert(c)
 	}
 	return pool, nil
