@@ -299,19 +299,27 @@ func (k *Keyring) VerificationKeysPGP(ctx context.Context, addr string) (pgpmime
 }
 
 func (k *Keyring) publicPGP(rs []Record) (pgpmime.KeyRing, error) {
-	var out pgpmime.KeyRing
+	return openEach(rs, Record.verifies, func(r Record) (*pgpmime.Key, error) { return k.openPGP(r, false) })
+}
+
+// openEach opens the records of rs that keep accepts, in order; the first error ends it.
+func openEach[T any](rs []Record, keep func(Record) bool, open func(Record) (T, error)) ([]T, error) {
+	var out []T
 	for _, r := range rs {
-		if !r.verifies() {
+		if !keep(r) {
 			continue
 		}
-		key, err := k.openPGP(r, false)
+		v, err := open(r)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, key)
+		out = append(out, v)
 	}
 	return out, nil
 }
+
+// hasSecret reports whether the record keeps a sealed secret key.
+func (r Record) hasSecret() bool { return r.Sealed != nil }
 
 // KeysByIDPGP implements Lookup.
 func (k *Keyring) KeysByIDPGP(ctx context.Context, keyID uint64) (pgpmime.KeyRing, error) {
@@ -334,18 +342,7 @@ func (k *Keyring) DecryptionKeysPGP(ctx context.Context, addr string) (pgpmime.K
 	if err != nil {
 		return nil, err
 	}
-	var out pgpmime.KeyRing
-	for _, r := range rs {
-		if r.Sealed == nil {
-			continue
-		}
-		key, err := k.openPGP(r, true)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, key)
-	}
-	return out, nil
+	return openEach(rs, Record.hasSecret, func(r Record) (*pgpmime.Key, error) { return k.openPGP(r, true) })
 }
 
 // Certificates implements Lookup.
@@ -384,18 +381,7 @@ func (k *Keyring) VerificationCerts(ctx context.Context, addr string) ([]*x509.C
 
 // verifyingCerts is the certificates of the records of rs that verify (see Entry.verifies).
 func verifyingCerts(rs []Record) ([]*x509.Certificate, error) {
-	var out []*x509.Certificate
-	for _, r := range rs {
-		if !r.verifies() {
-			continue
-		}
-		c, err := r.certificate()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, nil
+	return openEach(rs, Record.verifies, Record.certificate)
 }
 
 // certificate parses the record's X.509 certificate.
@@ -459,18 +445,7 @@ func (k *Keyring) DecryptionCerts(ctx context.Context, addr string) ([]CertKey, 
 }
 
 func (k *Keyring) withKeys(ctx context.Context, rs []Record) ([]CertKey, error) {
-	var out []CertKey
-	for _, r := range rs {
-		if r.Sealed == nil {
-			continue
-		}
-		ck, err := k.certKey(ctx, r)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, ck)
-	}
-	return out, nil
+	return openEach(rs, Record.hasSecret, func(r Record) (CertKey, error) { return k.certKey(ctx, r) })
 }
 
 // DecryptionKeyFor implements Lookup.
