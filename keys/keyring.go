@@ -140,6 +140,17 @@ func (k *Keyring) view(ctx context.Context, fn func(Tx) error) error {
 	return k.b.View(ctx, fn)
 }
 
+// viewed is what read returns in a read-only transaction of k.
+func viewed[T any](ctx context.Context, k *Keyring, read func(Tx) (T, error)) (T, error) {
+	var out T
+	err := k.view(ctx, func(tx Tx) error {
+		var err error
+		out, err = read(tx)
+		return err
+	})
+	return out, err
+}
+
 func (k *Keyring) update(ctx context.Context, fn func(Tx) error) error {
 	if k.closed.Load() {
 		return ErrClosed
@@ -152,13 +163,7 @@ func (k *Keyring) find(ctx context.Context, q Query) ([]Record, error) {
 		return nil, ErrClosed
 	}
 	return k.findCached(ctx, q, func() ([]Record, error) {
-		var rs []Record
-		err := k.view(ctx, func(tx Tx) error {
-			var err error
-			rs, err = tx.Find(q)
-			return err
-		})
-		return rs, err
+		return viewed(ctx, k, func(tx Tx) ([]Record, error) { return tx.Find(q) })
 	})
 }
 
@@ -229,13 +234,7 @@ func (k *Keyring) get(ctx context.Context, fingerprint string) (Record, error) {
 	if err != nil {
 		return Record{}, err
 	}
-	var r Record
-	err = k.view(ctx, func(tx Tx) error {
-		var err error
-		r, err = tx.Get(fpr)
-		return err
-	})
-	return r, err
+	return viewed(ctx, k, func(tx Tx) (Record, error) { return tx.Get(fpr) })
 }
 
 // NormalizeFingerprint accepts upper- or lower-case hex with optional spaces or colons.
@@ -507,24 +506,12 @@ func (k *Keyring) List(ctx context.Context, addr string) ([]Entry, error) {
 
 // Audit returns the audit log, oldest first.
 func (k *Keyring) Audit(ctx context.Context) ([]AuditEntry, error) {
-	var out []AuditEntry
-	err := k.view(ctx, func(tx Tx) error {
-		var err error
-		out, err = tx.Audit()
-		return err
-	})
-	return out, err
+	return viewed(ctx, k, Tx.Audit)
 }
 
 // Pending returns the recorded pending key changes, oldest first.
 func (k *Keyring) Pending(ctx context.Context) ([]PendingChange, error) {
-	var out []PendingChange
-	err := k.view(ctx, func(tx Tx) error {
-		var err error
-		out, err = tx.Pending()
-		return err
-	})
-	return out, err
+	return viewed(ctx, k, Tx.Pending)
 }
 
 // Now is the keyring's clock.
