@@ -9,6 +9,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
+
 	"github.com/sealgate/sealgate/crypto/internal/cryptotest"
 )
 
