@@ -36,7 +36,7 @@ PASS=benchpass
 SG_SMTP=127.0.0.1:12525 SG_IMAP=127.0.0.1:12143 SG_POP3=127.0.0.1:12110
 DC_IMAP=127.0.0.1:1143 DC_POP3=127.0.0.1:1110
 
-log() { echo "== $*" >&2; }
+. "$REPO/bench/lib.sh"
 
 # ratio A B: A/B with two decimals.
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b == 0) print "-"; else printf "%.2f", a/b }'; }
@@ -143,15 +143,6 @@ sg_stop_all() {
 	SG_PIDS= SG_PID=
 }
 trap sg_stop_all EXIT
-
-wait_port() {
-	for _ in $(seq 100); do
-		if (exec 3<>"/dev/tcp/${1%:*}/${1#*:}") 2>/dev/null; then return 0; fi
-		sleep 0.1
-	done
-	echo "nothing listens on $1" >&2
-	return 1
-}
 
 dovecot_start() {
 	dovecot -c "$BENCH/dovecot/dovecot.conf" 2>/dev/null || true
