@@ -195,14 +195,21 @@ bench_smtp() {
 	row "sealgate serve peak RSS (VmHWM), MiB" "$((RSS / 1024))" "" "" "target <= 256 (worst run)"
 }
 
+# both MODE DOVECOT SEALGATE [ARG...]: mailbench MODE against the Dovecot and the Sealgate
+# address, each as its bench user; the outputs are added to $d and $s.
+both() {
+	local mode=$1 dc=$2 sg=$3
+	shift 3
+	d+=$'\n'$("$MB" "$mode" -addr "$dc" -user bench -pass $PASS "$@")
+	s+=$'\n'$("$MB" "$mode" -addr "$sg" -user bench@gw.test -pass $PASS "$@")
+}
+
 bench_imap() {
 	dovecot_start
 	sg_start "$BENCH/sg-imap"
-	local d s
-	d=$("$MB" imap -addr $DC_IMAP -user bench -pass $PASS -expect "$MAILBOX")
-	s=$("$MB" imap -addr $SG_IMAP -user bench@gw.test -pass $PASS -expect "$MAILBOX")
-	d+=$'\n'$("$MB" login -addr $DC_IMAP -user bench -pass $PASS)
-	s+=$'\n'$("$MB" login -addr $SG_IMAP -user bench@gw.test -pass $PASS)
+	local d= s=
+	both imap $DC_IMAP $SG_IMAP -expect "$MAILBOX"
+	both login $DC_IMAP $SG_IMAP
 	sg_stop
 	dovecot_stop
 	echo
@@ -218,9 +225,8 @@ bench_imap() {
 bench_pop3() {
 	dovecot_start
 	sg_start "$BENCH/sg-imap"
-	local d s
-	d=$("$MB" pop3 -addr $DC_POP3 -user bench -pass $PASS -expect "$MAILBOX")
-	s=$("$MB" pop3 -addr $SG_POP3 -user bench@gw.test -pass $PASS -expect "$MAILBOX")
+	local d= s=
+	both pop3 $DC_POP3 $SG_POP3 -expect "$MAILBOX"
 	sg_stop
 	dovecot_stop
 	echo
