@@ -101,21 +101,18 @@ func PassphraseFlood(passphrase []byte, n, realAt int) ([]byte, error) {
 	cfg := &packet.Config{Rand: det, DefaultCipher: packet.CipherAES128, S2KConfig: &s2k.Config{S2KMode: s2k.IteratedSaltedS2K, S2KCount: 1024}}
 	key := make([]byte, packet.CipherAES128.KeySize())
 	det.Read(key)
-	var out bytes.Buffer
-	aw, err := armor.Encode(&out, "PGP MESSAGE", nil)
-	if err != nil {
-		return nil, err
-	}
-	for i := 0; i <= n; i++ {
-		pass := passphrase
-		if i != realAt {
-			pass = []byte(fmt.Sprintf("not the passphrase %d", i))
+	return message(key, floodLiteral(), cfg, func(w io.Writer) error {
+		for i := 0; i <= n; i++ {
+			pass := passphrase
+			if i != realAt {
+				pass = []byte(fmt.Sprintf("not the passphrase %d", i))
+			}
+			if err := packet.SerializeSymmetricKeyEncryptedReuseKey(w, key, pass, cfg); err != nil {
+				return err
+			}
 		}
-		if err := packet.SerializeSymmetricKeyEncryptedReuseKey(aw, key, pass, cfg); err != nil {
-			return nil, err
-		}
-	}
-	return seal(&out, aw, key, floodLiteral(), cfg)
+		return nil
+	})
 }
 
 // PGPMIME wraps an armored OpenPGP message into a PGP/MIME (RFC 3156) mail message.
@@ -141,37 +138,42 @@ func encrypt(to *pgpmime.Key, packets []byte, flood, realAt int) ([]byte, error)
 	cipher := packet.CipherAES128
 	key := make([]byte, cipher.KeySize())
 	rand.Read(key)
+	return message(key, packets, cfg, func(w io.Writer) error {
+		for i := 0; i <= flood; i++ {
+			if i == realAt {
+				if err := packet.SerializeEncryptedKeyWithHiddenOption(w, enc.PublicKey, cipher, key, flood > 0, cfg); err != nil {
+					return err
+				}
+			}
+			if i < flood {
+				// A decoy costs the receiver a private-key operation that fails: its encrypted
+				// session key is corrupted at the end, so the RSA padding or the AES key wrap of
+				// ECDH does not check out.
+				var decoy bytes.Buffer
+				if err := packet.SerializeEncryptedKeyWithHiddenOption(&decoy, enc.PublicKey, cipher, key, true, cfg); err != nil {
+					return err
+				}
+				d := decoy.Bytes()
+				d[len(d)-1] ^= byte(i%255) + 1
+				d[len(d)-2] ^= 0x5a
+				w.Write(d)
+			}
+		}
+		return nil
+	})
+}
+
+// message is an armored OpenPGP message: the session key packets writeKeys writes, then
+// packets in a SEIPDv1 packet under the AES-128 session key.
+func message(key, packets []byte, cfg *packet.Config, writeKeys func(w io.Writer) error) ([]byte, error) {
 	var out bytes.Buffer
 	aw, err := armor.Encode(&out, "PGP MESSAGE", nil)
 	if err != nil {
 		return nil, err
 	}
-	for i := 0; i <= flood; i++ {
-		if i == realAt {
-			if err := packet.SerializeEncryptedKeyWithHiddenOption(aw, enc.PublicKey, cipher, key, flood > 0, cfg); err != nil {
-				return nil, err
-			}
-		}
-		if i < flood {
-			// A decoy costs the receiver a private-key operation that fails: its encrypted
-			// session key is corrupted at the end, so the RSA padding or the AES key wrap of
-			// ECDH does not check out.
-			var decoy bytes.Buffer
-			if err := packet.SerializeEncryptedKeyWithHiddenOption(&decoy, enc.PublicKey, cipher, key, true, cfg); err != nil {
-				return nil, err
-			}
-			d := decoy.Bytes()
-			d[len(d)-1] ^= byte(i%255) + 1
-			d[len(d)-2] ^= 0x5a
-			aw.Write(d)
-		}
+	if err := writeKeys(aw); err != nil {
+		return nil, err
 	}
-	return seal(&out, aw, key, packets, cfg)
-}
-
-// seal ends the armored message aw (writing to out) with packets in a SEIPDv1 packet under
-// the AES-128 session key, and returns the message.
-func seal(out *bytes.Buffer, aw io.WriteCloser, key, packets []byte, cfg *packet.Config) ([]byte, error) {
 	w, err := packet.SerializeSymmetricallyEncrypted(aw, packet.CipherAES128, false, packet.CipherSuite{}, key, cfg)
 	if err != nil {
 		return nil, err
