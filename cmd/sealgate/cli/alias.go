@@ -3,7 +3,6 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"io"
 	"sort"
 	"strings"
 
@@ -37,12 +36,7 @@ func aliasCmd(g *globals) *cobra.Command {
 	}
 	list := listCmd(g, listing[aliasJSON]{use: "list [--json]", short: "List aliases",
 		rows: storeRows(g, aliasList),
-		text: func(w io.Writer, aliases []aliasJSON) error {
-			for _, a := range aliases {
-				fmt.Fprintf(w, "%s -> %s\n", a.Address, strings.Join(a.Targets, ", "))
-			}
-			return nil
-		}})
+		line: func(a aliasJSON) string { return a.Address + " -> " + strings.Join(a.Targets, ", ") }})
 	del := &cobra.Command{
 		Use:   "delete ADDRESS",
 		Short: "Delete an alias",

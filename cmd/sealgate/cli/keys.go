@@ -382,12 +382,9 @@ func keysPendingCmd(g *globals) *cobra.Command {
 			}
 			return out, err
 		}),
-		text: func(w io.Writer, out []pendingJSON) error {
-			for _, p := range out {
-				fmt.Fprintf(w, "%s\t%s\t%s\tverified %s\tnew %s\tfrom %s\n", p.At, p.Address, p.Scheme,
-					p.VerifiedFingerprint, p.NewFingerprint, p.Source)
-			}
-			return nil
+		line: func(p pendingJSON) string {
+			return fmt.Sprintf("%s\t%s\t%s\tverified %s\tnew %s\tfrom %s", p.At, p.Address, p.Scheme,
+				p.VerifiedFingerprint, p.NewFingerprint, p.Source)
 		}})
 }
 
@@ -410,10 +407,7 @@ func keysAuditCmd(g *globals) *cobra.Command {
 			}
 			return out, err
 		}),
-		text: func(w io.Writer, out []auditJSON) error {
-			for _, a := range out {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", a.At, a.Actor, a.Action, a.Fingerprint, a.Detail)
-			}
-			return nil
+		line: func(a auditJSON) string {
+			return fmt.Sprintf("%s\t%s\t%s\t%s\t%s", a.At, a.Actor, a.Action, a.Fingerprint, a.Detail)
 		}})
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"time"
 
@@ -33,7 +34,8 @@ type listing[T any] struct {
 	use, short string
 	args       cobra.PositionalArgs // nil: no arguments
 	rows       func(args []string) ([]T, error)
-	text       func(w io.Writer, rows []T) error
+	text       func(w io.Writer, rows []T) error // the text form; or, when nil:
+	line       func(row T) string                // the text form is one line a row
 }
 
 // listCmd makes the command of l, with its --json flag.
@@ -58,7 +60,13 @@ func listCmd[T any](g *globals, l listing[T]) *cobra.Command {
 				}
 				return g.printJSON(rows)
 			}
-			return l.text(g.env.Stdout, rows)
+			if l.text != nil {
+				return l.text(g.env.Stdout, rows)
+			}
+			for _, r := range rows {
+				fmt.Fprintln(g.env.Stdout, l.line(r))
+			}
+			return nil
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")

@@ -3,7 +3,6 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -26,12 +25,7 @@ func queueCmd(g *globals) *cobra.Command {
 			entries, err := s.QueueEntries(a.ctx)
 			return queueJSONList(entries), err
 		}),
-		text: func(w io.Writer, entries []queueJSON) error {
-			for _, e := range entries {
-				fmt.Fprintln(w, queueLine(e))
-			}
-			return nil
-		}})
+		line: queueLine})
 
 	flush := &cobra.Command{
 		Use:   "flush",

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 
 	"github.com/spf13/cobra"
 
@@ -103,12 +102,7 @@ func userCmd(g *globals) *cobra.Command {
 			}
 			return out, err
 		}),
-		text: func(w io.Writer, users []userJSON) error {
-			for _, u := range users {
-				fmt.Fprintf(w, "%s\tcreated %s\n", u.Address, u.Created)
-			}
-			return nil
-		}})
+		line: func(u userJSON) string { return u.Address + "\tcreated " + u.Created }})
 	c.AddCommand(add, passwd, list, del, userQuotaCmd(g))
 	return c
 }
