@@ -375,12 +375,10 @@ func keysPendingCmd(g *globals) *cobra.Command {
 	return listCmd(g, listing[pendingJSON]{use: "pending [--json]", short: "List keys seen in mail that differ from an address's verified key",
 		rows: keyringRows(g, func(a *admin, kr *keys.Keyring, _ []string) ([]pendingJSON, error) {
 			ps, err := kr.Pending(a.ctx)
-			out := make([]pendingJSON, 0, len(ps))
-			for _, p := range ps {
-				out = append(out, pendingJSON{At: jsonTime(p.At), Address: p.Address, Scheme: string(p.Scheme),
-					VerifiedFingerprint: p.OldFingerprint, NewFingerprint: p.NewFingerprint, Source: p.Source})
-			}
-			return out, err
+			return rowsOf(ps, err, func(p keys.PendingChange) pendingJSON {
+				return pendingJSON{At: jsonTime(p.At), Address: p.Address, Scheme: string(p.Scheme),
+					VerifiedFingerprint: p.OldFingerprint, NewFingerprint: p.NewFingerprint, Source: p.Source}
+			})
 		}),
 		line: func(p pendingJSON) string {
 			return fmt.Sprintf("%s\t%s\t%s\tverified %s\tnew %s\tfrom %s", p.At, p.Address, p.Scheme,
@@ -401,11 +399,9 @@ func keysAuditCmd(g *globals) *cobra.Command {
 	return listCmd(g, listing[auditJSON]{use: "audit [--json]", short: "Print the key audit log: who changed which key, and when",
 		rows: keyringRows(g, func(a *admin, kr *keys.Keyring, _ []string) ([]auditJSON, error) {
 			as, err := kr.Audit(a.ctx)
-			out := make([]auditJSON, 0, len(as))
-			for _, a := range as {
-				out = append(out, auditJSON{At: jsonTime(a.At), Actor: a.Actor, Action: a.Action, Fingerprint: a.Fingerprint, Detail: a.Detail})
-			}
-			return out, err
+			return rowsOf(as, err, func(a keys.AuditEntry) auditJSON {
+				return auditJSON{At: jsonTime(a.At), Actor: a.Actor, Action: a.Action, Fingerprint: a.Fingerprint, Detail: a.Detail}
+			})
 		}),
 		line: func(a auditJSON) string {
 			return fmt.Sprintf("%s\t%s\t%s\t%s\t%s", a.At, a.Actor, a.Action, a.Fingerprint, a.Detail)

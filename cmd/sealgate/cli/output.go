@@ -73,6 +73,18 @@ func listCmd[T any](g *globals, l listing[T]) *cobra.Command {
 	return c
 }
 
+// rowsOf is the listing rows row makes of src, which a read returned with err.
+func rowsOf[S, T any](src []S, err error, row func(S) T) ([]T, error) {
+	if err != nil {
+		return nil, err
+	}
+	out := make([]T, 0, len(src))
+	for _, s := range src {
+		out = append(out, row(s))
+	}
+	return out, nil
+}
+
 // storeRows reads the rows of a listing from the mail store (see globals.withStore).
 func storeRows[T any](g *globals, f func(a *admin, s adminStore, args []string) ([]T, error)) func([]string) ([]T, error) {
 	return func(args []string) (rows []T, err error) {

@@ -23,7 +23,7 @@ func queueCmd(g *globals) *cobra.Command {
 		short: "List queued messages: ID, sender, recipients with state, attempts, next try, last error",
 		rows: storeRows(g, func(a *admin, s adminStore, _ []string) ([]queueJSON, error) {
 			entries, err := s.QueueEntries(a.ctx)
-			return queueJSONList(entries), err
+			return rowsOf(entries, err, queueEntryJSON)
 		}),
 		line: queueLine})
 
@@ -145,15 +145,11 @@ type queueRcptJSON struct {
 	LastError string `json:"last_error"`
 }
 
-func queueJSONList(entries []mailstore.QueueEntry) []queueJSON {
-	out := make([]queueJSON, 0, len(entries))
-	for _, e := range entries {
-		j := queueJSON{ID: e.ID, Sender: e.Sender, Created: e.Created.UTC(), NextAttempt: e.NextAttempt.UTC(),
-			Attempts: e.Attempts, Held: e.Held, LastError: e.LastError, Recipients: []queueRcptJSON{}}
-		for _, r := range e.Recipients {
-			j.Recipients = append(j.Recipients, queueRcptJSON{Address: r.Address, State: r.State, LastError: r.LastError})
-		}
-		out = append(out, j)
+func queueEntryJSON(e mailstore.QueueEntry) queueJSON {
+	j := queueJSON{ID: e.ID, Sender: e.Sender, Created: e.Created.UTC(), NextAttempt: e.NextAttempt.UTC(),
+		Attempts: e.Attempts, Held: e.Held, LastError: e.LastError, Recipients: []queueRcptJSON{}}
+	for _, r := range e.Recipients {
+		j.Recipients = append(j.Recipients, queueRcptJSON{Address: r.Address, State: r.State, LastError: r.LastError})
 	}
-	return out
+	return j
 }

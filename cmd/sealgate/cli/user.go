@@ -96,11 +96,9 @@ func userCmd(g *globals) *cobra.Command {
 	list := listCmd(g, listing[userJSON]{use: "list [--json]", short: "List accounts",
 		rows: storeRows(g, func(a *admin, s adminStore, _ []string) ([]userJSON, error) {
 			users, err := s.Users(a.ctx)
-			out := make([]userJSON, 0, len(users))
-			for _, u := range users {
-				out = append(out, userJSON{Address: u.Address, Created: jsonTime(u.Created)})
-			}
-			return out, err
+			return rowsOf(users, err, func(u mailstore.User) userJSON {
+				return userJSON{Address: u.Address, Created: jsonTime(u.Created)}
+			})
 		}),
 		line: func(u userJSON) string { return u.Address + "\tcreated " + u.Created }})
 	c.AddCommand(add, passwd, list, del, userQuotaCmd(g))
