@@ -38,7 +38,7 @@ NODES=("$@")
 command -v smtp-source >/dev/null || { echo "smtp-source (Debian: postfix) is needed" >&2; exit 2; }
 command -v psql >/dev/null || { echo "psql (Debian: postgresql-client) is needed" >&2; exit 2; }
 
-log() { echo "== $*" >&2; }
+. "$REPO/bench/lib.sh"
 
 # The DSN of the bench database: PG_DSN with its database name replaced.
 BENCH_DSN=$(python3 -c 'import sys, urllib.parse as u
@@ -55,15 +55,6 @@ stop_nodes() {
 	PIDS=()
 }
 trap stop_nodes EXIT
-
-wait_port() {
-	for _ in $(seq 200); do
-		if (exec 3<>"/dev/tcp/${1%:*}/${1#*:}") 2>/dev/null; then return 0; fi
-		sleep 0.1
-	done
-	echo "nothing listens on $1" >&2
-	return 1
-}
 
 smtp_addr() { echo "127.0.0.1:$((13525 + 100 * $1))"; }
 imap_addr() { echo "127.0.0.1:$((13143 + 100 * $1))"; }
@@ -124,7 +115,7 @@ for n in "${NODES[@]}"; do
 		"$SG" --data "$BENCH/node$i" serve >"$BENCH/node$i/serve.log" 2>&1 &
 		PIDS+=($!)
 	done
-	for i in $(seq "$n"); do wait_port "$(smtp_addr "$i")"; done
+	for i in $(seq "$n"); do wait_port "$(smtp_addr "$i")" 200; done
 	sleep 2 # the statistics lag by up to a second
 	c0=$(commits)
 	s=$(date +%s.%N)

@@ -36,12 +36,16 @@ PASS=benchpass
 SG_SMTP=127.0.0.1:12525 SG_IMAP=127.0.0.1:12143 SG_POP3=127.0.0.1:12110
 DC_IMAP=127.0.0.1:1143 DC_POP3=127.0.0.1:1110
 
-log() { echo "== $*" >&2; }
+. "$REPO/bench/lib.sh"
 
 # ratio A B: A/B with two decimals.
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b == 0) print "-"; else printf "%.2f", a/b }'; }
 median() { sort -n | awk '{v[NR]=$1} END{ if (NR == 0) print 0; else print v[int((NR+1)/2)] }'; }
 row() { printf '%-40s %14s %14s %8s   %s\n' "$@"; }
+# figure OUT KEY: the value on the "KEY value" line of mailbench's output OUT.
+figure() { awk -v k="$2" '$1 == k {print $2}' <<<"$1"; }
+# versus LABEL KEY NOTE: a row of the figure KEY as Sealgate ($s) and Dovecot ($d) measured it.
+versus() { row "$1" "$(figure "$s" "$2")" "$(figure "$d" "$2")" "$(ratio "$(figure "$s" "$2")" "$(figure "$d" "$2")")" "$3"; }
 
 setup() {
 	log "packages"
@@ -144,15 +148,6 @@ sg_stop_all() {
 }
 trap sg_stop_all EXIT
 
-wait_port() {
-	for _ in $(seq 100); do
-		if (exec 3<>"/dev/tcp/${1%:*}/${1#*:}") 2>/dev/null; then return 0; fi
-		sleep 0.1
-	done
-	echo "nothing listens on $1" >&2
-	return 1
-}
-
 dovecot_start() {
 	dovecot -c "$BENCH/dovecot/dovecot.conf" 2>/dev/null || true
 	wait_port $DC_IMAP
@@ -200,42 +195,43 @@ bench_smtp() {
 	row "sealgate serve peak RSS (VmHWM), MiB" "$((RSS / 1024))" "" "" "target <= 256 (worst run)"
 }
 
+# both MODE DOVECOT SEALGATE [ARG...]: mailbench MODE against the Dovecot and the Sealgate
+# address, each as its bench user; the outputs are added to $d and $s.
+both() {
+	local mode=$1 dc=$2 sg=$3
+	shift 3
+	d+=$'\n'$("$MB" "$mode" -addr "$dc" -user bench -pass $PASS "$@")
+	s+=$'\n'$("$MB" "$mode" -addr "$sg" -user bench@gw.test -pass $PASS "$@")
+}
+
 bench_imap() {
 	dovecot_start
 	sg_start "$BENCH/sg-imap"
-	local d s
-	d=$("$MB" imap -addr $DC_IMAP -user bench -pass $PASS -expect "$MAILBOX")
-	s=$("$MB" imap -addr $SG_IMAP -user bench@gw.test -pass $PASS -expect "$MAILBOX")
-	d+=$'\n'$("$MB" login -addr $DC_IMAP -user bench -pass $PASS)
-	s+=$'\n'$("$MB" login -addr $SG_IMAP -user bench@gw.test -pass $PASS)
+	local d= s=
+	both imap $DC_IMAP $SG_IMAP -expect "$MAILBOX"
+	both login $DC_IMAP $SG_IMAP
 	sg_stop
 	dovecot_stop
-	get() { awk -v k="$2" '$1 == k {print $2}' <<<"$1"; }
 	echo
 	row "IMAP, $MAILBOX messages (median of 5, warm)" Sealgate Dovecot ratio
-	row "FETCH 1:* (FLAGS ENVELOPE), ms" "$(get "$s" imap_fetch_envelope)" "$(get "$d" imap_fetch_envelope)" \
-		"$(ratio "$(get "$s" imap_fetch_envelope)" "$(get "$d" imap_fetch_envelope)")" "target <= 1"
-	row "UID FETCH 1:* BODY.PEEK[], ms" "$(get "$s" imap_fetch_body)" "$(get "$d" imap_fetch_body)" \
-		"$(ratio "$(get "$s" imap_fetch_body)" "$(get "$d" imap_fetch_body)")" "target <= 1; bytes $(get "$s" imap_body_bytes) / $(get "$d" imap_body_bytes)"
-	row "SEARCH BODY \"needle\", ms" "$(get "$s" imap_search_body)" "$(get "$d" imap_search_body)" \
-		"$(ratio "$(get "$s" imap_search_body)" "$(get "$d" imap_search_body)")" "target <= 0.5; hits $(get "$s" imap_search_hits) / $(get "$d" imap_search_hits)"
-	row "LOGIN + LOGOUT, per second" "$(get "$s" imap_logins_per_s)" "$(get "$d" imap_logins_per_s)" \
-		"$(ratio "$(get "$s" imap_logins_per_s)" "$(get "$d" imap_logins_per_s)")" "higher is better"
+	versus "FETCH 1:* (FLAGS ENVELOPE), ms" imap_fetch_envelope "target <= 1"
+	versus "UID FETCH 1:* BODY.PEEK[], ms" imap_fetch_body \
+		"target <= 1; bytes $(figure "$s" imap_body_bytes) / $(figure "$d" imap_body_bytes)"
+	versus "SEARCH BODY \"needle\", ms" imap_search_body \
+		"target <= 0.5; hits $(figure "$s" imap_search_hits) / $(figure "$d" imap_search_hits)"
+	versus "LOGIN + LOGOUT, per second" imap_logins_per_s "higher is better"
 }
 
 bench_pop3() {
 	dovecot_start
 	sg_start "$BENCH/sg-imap"
-	local d s
-	d=$("$MB" pop3 -addr $DC_POP3 -user bench -pass $PASS -expect "$MAILBOX")
-	s=$("$MB" pop3 -addr $SG_POP3 -user bench@gw.test -pass $PASS -expect "$MAILBOX")
+	local d= s=
+	both pop3 $DC_POP3 $SG_POP3 -expect "$MAILBOX"
 	sg_stop
 	dovecot_stop
-	get() { awk -v k="$2" '$1 == k {print $2}' <<<"$1"; }
 	echo
 	row "POP3, $MAILBOX messages (median of 5)" Sealgate Dovecot ratio
-	row "pipelined RETR of all, ms" "$(get "$s" pop3_download)" "$(get "$d" pop3_download)" \
-		"$(ratio "$(get "$s" pop3_download)" "$(get "$d" pop3_download)")" "target <= 1; bytes $(get "$s" pop3_bytes) / $(get "$d" pop3_bytes)"
+	versus "pipelined RETR of all, ms" pop3_download "target <= 1; bytes $(figure "$s" pop3_bytes) / $(figure "$d" pop3_bytes)"
 }
 
 bench_mem() {

@@ -245,21 +245,9 @@ func (t sqliteTx) Find(q Query) ([]Record, error) {
 }
 
 func (t sqliteTx) query(query string, args ...any) ([]Record, error) {
-	rows, err := t.tx.Query(query, args...)
+	// Every row is read (and the result closed) before fill queries again.
+	out, err := queryAll(t.tx, func(row Row) (Record, error) { return ScanRecord(row) }, query, args...)
 	if err != nil {
-		return nil, err
-	}
-	var out []Record
-	for rows.Next() {
-		r, err := ScanRecord(rows)
-		if err != nil {
-			rows.Close()
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	for i := range out {
@@ -270,28 +258,22 @@ func (t sqliteTx) query(query string, args ...any) ([]Record, error) {
 	return out, nil
 }
 
-func (t sqliteTx) fill(r *Record) error {
-	list := func(q string) ([]string, error) {
-		rows, err := t.tx.Query(q, r.Fingerprint)
-		if err != nil {
-			return nil, err
-		}
-		defer rows.Close()
-		var out []string
-		for rows.Next() {
-			var s string
-			if err := rows.Scan(&s); err != nil {
-				return nil, err
-			}
-			out = append(out, s)
-		}
-		return out, rows.Err()
+// queryAll runs query in tx and reads every row with scan; the result is closed after.
+func queryAll[T any](tx *sql.Tx, scan func(Row) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := tx.Query(query, args...)
+	if err != nil {
+		return nil, err
 	}
+	defer rows.Close()
+	return ScanAll(rows, scan)
+}
+
+func (t sqliteTx) fill(r *Record) error {
 	var err error
-	if r.Addresses, err = list("SELECT address FROM entry_addresses WHERE fingerprint = ? ORDER BY address"); err != nil {
+	if r.Addresses, err = queryAll(t.tx, ScanString, "SELECT address FROM entry_addresses WHERE fingerprint = ? ORDER BY address", r.Fingerprint); err != nil {
 		return err
 	}
-	r.KeyIDs, err = list("SELECT keyid FROM entry_keyids WHERE fingerprint = ? ORDER BY keyid")
+	r.KeyIDs, err = queryAll(t.tx, ScanString, "SELECT keyid FROM entry_keyids WHERE fingerprint = ? ORDER BY keyid", r.Fingerprint)
 	return err
 }
 
@@ -344,12 +326,7 @@ func (t sqliteTx) AppendAudit(a AuditEntry) error {
 }
 
 func (t sqliteTx) Audit() ([]AuditEntry, error) {
-	rows, err := t.tx.Query("SELECT at, actor, action, fingerprint, detail FROM audit ORDER BY id")
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	return ScanAudit(rows)
+	return queryAll(t.tx, ScanAudit, "SELECT at, actor, action, fingerprint, detail FROM audit ORDER BY id")
 }
 
 func (t sqliteTx) AddPending(p PendingChange) error {
@@ -359,10 +336,5 @@ func (t sqliteTx) AddPending(p PendingChange) error {
 }
 
 func (t sqliteTx) Pending() ([]PendingChange, error) {
-	rows, err := t.tx.Query("SELECT id, at, address, scheme, old_fingerprint, new_fingerprint, source FROM pending ORDER BY id")
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	return ScanPending(rows)
+	return queryAll(t.tx, ScanPending, "SELECT id, at, address, scheme, old_fingerprint, new_fingerprint, source FROM pending ORDER BY id")
 }

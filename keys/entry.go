@@ -102,6 +102,12 @@ func (e Entry) usable(now time.Time) bool {
 	return e.State(now) == StateValid && e.Trust != TrustUntrusted
 }
 
+// verifies reports whether the entry may check signatures (or, a CA, be a trust root): not
+// revoked nor untrusted. An expired key still verifies what was signed while it was valid.
+func (e Entry) verifies() bool {
+	return e.Revoked.IsZero() && e.Trust != TrustUntrusted
+}
+
 // Record is an entry as a Backend stores it: the entry, its public part, its sealed secret
 // part and the index values lookups use.
 type Record struct {

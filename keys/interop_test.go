@@ -80,6 +80,16 @@ func TestGPGKeysRoundTrip(t *testing.T) {
 	}
 }
 
+// decryptPGP opens ct with the keyring's decryption keys of addr.
+func (tk *testKeyring) decryptPGP(t testing.TB, addr string, ct []byte) string {
+	t.Helper()
+	dk, err := tk.DecryptionKeysPGP(context.Background(), addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return openPGPDecrypt(t, ct, dk)
+}
+
 func openPGPDecrypt(t testing.TB, ct []byte, kr pgpmime.KeyRing) string {
 	t.Helper()
 	var el openpgp.EntityList
@@ -132,11 +142,7 @@ func TestGeneratedPGPKeysWithGPG(t *testing.T) {
 			t.Fatalf("v4 ed25519 key is not legacy EdDSA: %s", uids)
 		}
 		ct := g.MustRun([]byte("to the gateway\n"), "--armor", "--recipient", addr, "--encrypt")
-		dk, err := tk.DecryptionKeysPGP(ctx, addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := openPGPDecrypt(t, ct, dk); got != "to the gateway\n" {
+		if got := tk.decryptPGP(t, addr, ct); got != "to the gateway\n" {
 			t.Fatalf("decrypt gpg's message: %q", got)
 		}
 		signer, err := tk.SigningKeyPGP(ctx, addr)

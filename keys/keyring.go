@@ -140,6 +140,17 @@ func (k *Keyring) view(ctx context.Context, fn func(Tx) error) error {
 	return k.b.View(ctx, fn)
 }
 
+// viewed is what read returns in a read-only transaction of k.
+func viewed[T any](ctx context.Context, k *Keyring, read func(Tx) (T, error)) (T, error) {
+	var out T
+	err := k.view(ctx, func(tx Tx) error {
+		var err error
+		out, err = read(tx)
+		return err
+	})
+	return out, err
+}
+
 func (k *Keyring) update(ctx context.Context, fn func(Tx) error) error {
 	if k.closed.Load() {
 		return ErrClosed
@@ -152,13 +163,7 @@ func (k *Keyring) find(ctx context.Context, q Query) ([]Record, error) {
 		return nil, ErrClosed
 	}
 	return k.findCached(ctx, q, func() ([]Record, error) {
-		var rs []Record
-		err := k.view(ctx, func(tx Tx) error {
-			var err error
-			rs, err = tx.Find(q)
-			return err
-		})
-		return rs, err
+		return viewed(ctx, k, func(tx Tx) ([]Record, error) { return tx.Find(q) })
 	})
 }
 
@@ -229,13 +234,7 @@ func (k *Keyring) get(ctx context.Context, fingerprint string) (Record, error) {
 	if err != nil {
 		return Record{}, err
 	}
-	var r Record
-	err = k.view(ctx, func(tx Tx) error {
-		var err error
-		r, err = tx.Get(fpr)
-		return err
-	})
-	return r, err
+	return viewed(ctx, k, func(tx Tx) (Record, error) { return tx.Get(fpr) })
 }
 
 // NormalizeFingerprint accepts upper- or lower-case hex with optional spaces or colons.
@@ -299,19 +298,27 @@ func (k *Keyring) VerificationKeysPGP(ctx context.Context, addr string) (pgpmime
 }
 
 func (k *Keyring) publicPGP(rs []Record) (pgpmime.KeyRing, error) {
-	var out pgpmime.KeyRing
+	return openEach(rs, Record.verifies, func(r Record) (*pgpmime.Key, error) { return k.openPGP(r, false) })
+}
+
+// openEach opens the records of rs that keep accepts, in order; the first error ends it.
+func openEach[T any](rs []Record, keep func(Record) bool, open func(Record) (T, error)) ([]T, error) {
+	var out []T
 	for _, r := range rs {
-		if !r.Revoked.IsZero() || r.Trust == TrustUntrusted {
+		if !keep(r) {
 			continue
 		}
-		key, err := k.openPGP(r, false)
+		v, err := open(r)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, key)
+		out = append(out, v)
 	}
 	return out, nil
 }
+
+// hasSecret reports whether the record keeps a sealed secret key.
+func (r Record) hasSecret() bool { return r.Sealed != nil }
 
 // KeysByIDPGP implements Lookup.
 func (k *Keyring) KeysByIDPGP(ctx context.Context, keyID uint64) (pgpmime.KeyRing, error) {
@@ -334,18 +341,7 @@ func (k *Keyring) DecryptionKeysPGP(ctx context.Context, addr string) (pgpmime.K
 	if err != nil {
 		return nil, err
 	}
-	var out pgpmime.KeyRing
-	for _, r := range rs {
-		if r.Sealed == nil {
-			continue
-		}
-		key, err := k.openPGP(r, true)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, key)
-	}
-	return out, nil
+	return openEach(rs, Record.hasSecret, func(r Record) (*pgpmime.Key, error) { return k.openPGP(r, true) })
 }
 
 // Certificates implements Lookup.
@@ -356,9 +352,9 @@ func (k *Keyring) Certificates(ctx context.Context, addr string) ([]*x509.Certif
 	}
 	var out []*x509.Certificate
 	for _, r := range choose(rs, k.now(), false) {
-		c, err := smime.ParseCertificate(r.Public)
+		c, err := r.certificate()
 		if err != nil {
-			return nil, fmt.Errorf("keys: stored certificate %s: %w", r.Fingerprint, err)
+			return nil, err
 		}
 		if c.KeyUsage != 0 && c.KeyUsage&(x509.KeyUsageKeyEncipherment|x509.KeyUsageKeyAgreement) == 0 {
 			continue
@@ -379,18 +375,21 @@ func (k *Keyring) VerificationCerts(ctx context.Context, addr string) ([]*x509.C
 	if err != nil {
 		return nil, err
 	}
-	var out []*x509.Certificate
-	for _, r := range rs {
-		if !r.Revoked.IsZero() || r.Trust == TrustUntrusted {
-			continue
-		}
-		c, err := smime.ParseCertificate(r.Public)
-		if err != nil {
-			return nil, fmt.Errorf("keys: stored certificate %s: %w", r.Fingerprint, err)
-		}
-		out = append(out, c)
+	return verifyingCerts(rs)
+}
+
+// verifyingCerts is the certificates of the records of rs that verify (see Entry.verifies).
+func verifyingCerts(rs []Record) ([]*x509.Certificate, error) {
+	return openEach(rs, Record.verifies, Record.certificate)
+}
+
+// certificate parses the record's X.509 certificate.
+func (r Record) certificate() (*x509.Certificate, error) {
+	c, err := smime.ParseCertificate(r.Public)
+	if err != nil {
+		return nil, fmt.Errorf("keys: stored %s certificate %s: %w", r.Scheme, r.Fingerprint, err)
 	}
-	return out, nil
+	return c, nil
 }
 
 // SigningCert implements Lookup.
@@ -417,9 +416,9 @@ func (k *Keyring) SigningCert(ctx context.Context, addr string) (CertKey, error)
 // certKey opens a record's certificate, private key and chain. A certificate issued by the
 // built-in CA gets the CA certificate as its chain when it has none of its own.
 func (k *Keyring) certKey(ctx context.Context, r Record) (CertKey, error) {
-	c, err := smime.ParseCertificate(r.Public)
+	c, err := r.certificate()
 	if err != nil {
-		return CertKey{}, fmt.Errorf("keys: stored certificate %s: %w", r.Fingerprint, err)
+		return CertKey{}, err
 	}
 	ck := CertKey{Cert: c}
 	if r.Sealed != nil {
@@ -445,18 +444,7 @@ func (k *Keyring) DecryptionCerts(ctx context.Context, addr string) ([]CertKey, 
 }
 
 func (k *Keyring) withKeys(ctx context.Context, rs []Record) ([]CertKey, error) {
-	var out []CertKey
-	for _, r := range rs {
-		if r.Sealed == nil {
-			continue
-		}
-		ck, err := k.certKey(ctx, r)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, ck)
-	}
-	return out, nil
+	return openEach(rs, Record.hasSecret, func(r Record) (CertKey, error) { return k.certKey(ctx, r) })
 }
 
 // DecryptionKeyFor implements Lookup.
@@ -493,15 +481,12 @@ func (k *Keyring) TrustRoots(ctx context.Context) (*x509.CertPool, error) {
 	if err != nil {
 		return nil, err
 	}
+	cs, err := verifyingCerts(rs)
+	if err != nil {
+		return nil, err
+	}
 	pool := x509.NewCertPool()
-	for _, r := range rs {
-		if !r.Revoked.IsZero() || r.Trust == TrustUntrusted {
-			continue
-		}
-		c, err := smime.ParseCertificate(r.Public)
-		if err != nil {
-			return nil, fmt.Errorf("keys: stored CA certificate %s: %w", r.Fingerprint, err)
-		}
+	for _, c := range cs {
 		pool.AddCert(c)
 	}
 	return pool, nil
@@ -521,24 +506,12 @@ func (k *Keyring) List(ctx context.Context, addr string) ([]Entry, error) {
 
 // Audit returns the audit log, oldest first.
 func (k *Keyring) Audit(ctx context.Context) ([]AuditEntry, error) {
-	var out []AuditEntry
-	err := k.view(ctx, func(tx Tx) error {
-		var err error
-		out, err = tx.Audit()
-		return err
-	})
-	return out, err
+	return viewed(ctx, k, Tx.Audit)
 }
 
 // Pending returns the recorded pending key changes, oldest first.
 func (k *Keyring) Pending(ctx context.Context) ([]PendingChange, error) {
-	var out []PendingChange
-	err := k.view(ctx, func(tx Tx) error {
-		var err error
-		out, err = tx.Pending()
-		return err
-	})
-	return out, err
+	return viewed(ctx, k, Tx.Pending)
 }
 
 // Now is the keyring's clock.

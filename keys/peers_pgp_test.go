@@ -133,11 +133,7 @@ func TestOpenPGPPeersKeysBothWays(t *testing.T) {
 
 			// Peer encrypts to the key generated here; the keyring decrypts.
 			ct := p.encrypt(t, ourAddr, []byte("to the gateway\n"))
-			dk, err := tk.DecryptionKeysPGP(ctx, ourAddr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := openPGPDecrypt(t, ct, dk); got != "to the gateway\n" {
+			if got := tk.decryptPGP(t, ourAddr, ct); got != "to the gateway\n" {
 				t.Fatalf("keyring decrypted %q", got)
 			}
 			// The keyring encrypts to the peer's imported key; the peer decrypts.

@@ -41,7 +41,7 @@ func RecordValues(r Record) []any {
 
 // ScanRecord reads the current row: the columns RecordValues gives, in that order, then the
 // rest of the row into more. Secret is set when the sealed key is present.
-func ScanRecord(row interface{ Scan(dest ...any) error }, more ...any) (Record, error) {
+func ScanRecord(row Row, more ...any) (Record, error) {
 	var r Record
 	var scheme, trust string
 	var created, expires, revoked, added, updated int64
@@ -57,33 +57,50 @@ func ScanRecord(row interface{ Scan(dest ...any) error }, more ...any) (Record, 
 	return r, nil
 }
 
-// ScanAudit reads rows of (at, actor, action, fingerprint, detail).
-func ScanAudit(rows Rows) ([]AuditEntry, error) {
-	var out []AuditEntry
+// Row is the current row of a query result, or a single-row result (*sql.Row, pgx.Row).
+type Row interface {
+	Scan(dest ...any) error
+}
+
+// ScanAll reads every row of rows with scan, in order.
+func ScanAll[T any](rows Rows, scan func(Row) (T, error)) ([]T, error) {
+	var out []T
 	for rows.Next() {
-		var a AuditEntry
-		var at int64
-		if err := rows.Scan(&at, &a.Actor, &a.Action, &a.Fingerprint, &a.Detail); err != nil {
+		v, err := scan(rows)
+		if err != nil {
 			return nil, err
 		}
-		a.At = FromUnixNanos(at)
-		out = append(out, a)
+		out = append(out, v)
 	}
 	return out, rows.Err()
 }
 
-// ScanPending reads rows of (id, at, address, scheme, old fingerprint, new fingerprint, source).
-func ScanPending(rows Rows) ([]PendingChange, error) {
-	var out []PendingChange
-	for rows.Next() {
-		var p PendingChange
-		var at int64
-		var scheme string
-		if err := rows.Scan(&p.ID, &at, &p.Address, &scheme, &p.OldFingerprint, &p.NewFingerprint, &p.Source); err != nil {
-			return nil, err
-		}
-		p.At, p.Scheme = FromUnixNanos(at), Scheme(scheme)
-		out = append(out, p)
+// ScanString reads a row of one text column.
+func ScanString(row Row) (s string, err error) {
+	err = row.Scan(&s)
+	return s, err
+}
+
+// ScanAudit reads a row of (at, actor, action, fingerprint, detail).
+func ScanAudit(row Row) (AuditEntry, error) {
+	var a AuditEntry
+	var at int64
+	if err := row.Scan(&at, &a.Actor, &a.Action, &a.Fingerprint, &a.Detail); err != nil {
+		return AuditEntry{}, err
 	}
-	return out, rows.Err()
+	a.At = FromUnixNanos(at)
+	return a, nil
+}
+
+// ScanPending reads a row of (id, at, address, scheme, old fingerprint, new fingerprint,
+// source).
+func ScanPending(row Row) (PendingChange, error) {
+	var p PendingChange
+	var at int64
+	var scheme string
+	if err := row.Scan(&p.ID, &at, &p.Address, &scheme, &p.OldFingerprint, &p.NewFingerprint, &p.Source); err != nil {
+		return PendingChange{}, err
+	}
+	p.At, p.Scheme = FromUnixNanos(at), Scheme(scheme)
+	return p, nil
 }

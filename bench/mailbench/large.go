@@ -253,12 +253,7 @@ func runStep(sv server, pass string, st step, n int) (sample, error) {
 		if got != n {
 			return s, fmt.Errorf("maildrop holds %d, want %d", got, n)
 		}
-		sv.resetPeak()
-		start := time.Now()
-		err = st.popOp(p, n)
-		s.ms = float64(time.Since(start).Microseconds()) / 1000
-		s.kib = sv.peakKiB()
-		return s, err
+		return sv.measure(func() error { return st.popOp(p, n) })
 	}
 	c, err := dialIMAP(sv.imap, sv.user, pass)
 	if err != nil {
@@ -274,12 +269,15 @@ func runStep(sv server, pass string, st step, n int) (sample, error) {
 			return s, fmt.Errorf("INBOX holds %d, want %d", got, n)
 		}
 	}
+	return sv.measure(func() error { return st.op(c, n) })
+}
+
+// measure times op and reads the peak RSS of the server's processes while it ran.
+func (sv server) measure(op func() error) (sample, error) {
 	sv.resetPeak()
 	start := time.Now()
-	err = st.op(c, n)
-	s.ms = float64(time.Since(start).Microseconds()) / 1000
-	s.kib = sv.peakKiB()
-	return s, err
+	err := op()
+	return sample{ms: float64(time.Since(start).Microseconds()) / 1000, kib: sv.peakKiB()}, err
 }
 
 // benchLarge runs every step runs times on every server, interleaved (step by step, server by
@@ -437,80 +435,46 @@ func maildirOrder(dir string) ([]string, error) {
 }
 
 func deliverSession(addr, to string, names []string, next *atomic.Int64) error {
-	var nc net.Conn
-	var r *bufio.Reader
-	var w *bufio.Writer
-	reply := func() error {
-		for {
-			l, err := r.ReadString('\n')
-			if err != nil {
-				return err
-			}
-			if len(l) < 4 || l[0] >= '4' {
-				return fmt.Errorf("smtp: %s", strings.TrimSpace(l))
-			}
-			if l[3] == ' ' {
-				return nil
-			}
-		}
-	}
-	open := func() error {
-		var err error
-		if nc, err = net.Dial("tcp", addr); err != nil {
-			return err
-		}
-		r, w = bufio.NewReader(nc), bufio.NewWriterSize(nc, 1<<16)
-		if err := reply(); err != nil {
-			return err
-		}
-		fmt.Fprintf(w, "EHLO bench.test\r\n")
-		w.Flush()
-		return reply()
-	}
-	if err := open(); err != nil {
+	c, err := dialSMTP(addr)
+	if err != nil {
 		return err
 	}
-	defer func() { nc.Close() }()
+	defer func() { c.nc.Close() }()
 	sent := 0
 	for {
 		i := next.Add(1) - 1
 		if int(i) >= len(names) {
-			fmt.Fprintf(w, "QUIT\r\n")
-			w.Flush()
-			return reply()
+			return c.quit()
 		}
 		data, err := os.ReadFile(names[i])
 		if err != nil {
 			return err
 		}
 		// Pipelined envelope (RFC 2920), then the data, dot-stuffed.
-		fmt.Fprintf(w, "MAIL FROM:<sender@example.org>\r\nRCPT TO:<%s>\r\nDATA\r\n", to)
-		w.Flush()
+		fmt.Fprintf(c.w, "MAIL FROM:<sender@example.org>\r\nRCPT TO:<%s>\r\nDATA\r\n", to)
+		c.w.Flush()
 		for range 3 {
-			if err := reply(); err != nil {
+			if err := c.reply(); err != nil {
 				return fmt.Errorf("%s: %w", names[i], err)
 			}
 		}
 		for l := range strings.SplitAfterSeq(string(data), "\n") {
 			if strings.HasPrefix(l, ".") {
-				w.WriteByte('.')
+				c.w.WriteByte('.')
 			}
-			w.WriteString(l)
+			c.w.WriteString(l)
 		}
-		w.WriteString(".\r\n")
-		w.Flush()
-		if err := reply(); err != nil {
+		if err := c.cmd("."); err != nil {
 			return fmt.Errorf("%s: %w", names[i], err)
 		}
 		// A new connection now and then, as an MX's peers reconnect.
 		if sent++; sent%100 == 0 {
-			fmt.Fprintf(w, "QUIT\r\n")
-			w.Flush()
-			reply()
-			nc.Close()
-			if err := open(); err != nil {
+			c.quit()
+			nc, err := dialSMTP(addr)
+			if err != nil {
 				return err
 			}
+			c = nc
 		}
 	}
 }

@@ -393,38 +393,17 @@ func appendMaildir(addr, user, pass, dir string) error {
 
 // sendLarge sends one message of about size bytes of text over SMTP.
 func sendLarge(addr, to string, size int) error {
-	nc, err := net.Dial("tcp", addr)
+	c, err := dialSMTP(addr)
 	if err != nil {
 		return err
 	}
-	defer nc.Close()
-	r, w := bufio.NewReader(nc), bufio.NewWriterSize(nc, 1<<16)
-	reply := func() error {
-		for {
-			l, err := r.ReadString('\n')
-			if err != nil {
-				return err
-			}
-			if len(l) < 4 || l[0] >= '4' {
-				return fmt.Errorf("smtp: %s", strings.TrimSpace(l))
-			}
-			if l[3] == ' ' {
-				return nil
-			}
-		}
-	}
-	step := func(line string) error {
-		if line != "" {
-			fmt.Fprintf(w, "%s\r\n", line)
-			w.Flush()
-		}
-		return reply()
-	}
-	for _, l := range []string{"", "EHLO bench.test", "MAIL FROM:<sender@example.org>", "RCPT TO:<" + to + ">", "DATA"} {
-		if err := step(l); err != nil {
+	defer c.nc.Close()
+	for _, l := range []string{"MAIL FROM:<sender@example.org>", "RCPT TO:<" + to + ">", "DATA"} {
+		if err := c.cmd(l); err != nil {
 			return err
 		}
 	}
+	w := c.w
 	start := time.Now()
 	fmt.Fprintf(w, "From: sender@example.org\r\nTo: %s\r\nSubject: large\r\nMessage-ID: <large.%d@example.org>\r\n\r\n", to, time.Now().UnixNano())
 	line := bytes.Repeat([]byte("0123456789abcdefghijklmnopqrstuvwxyz"), 2)
@@ -432,9 +411,9 @@ func sendLarge(addr, to string, size int) error {
 	for sent := 0; sent < size; sent += len(line) {
 		w.Write(line)
 	}
-	if err := step("."); err != nil {
+	if err := c.cmd("."); err != nil {
 		return err
 	}
 	fmt.Printf("large_accept_ms %d\n", time.Since(start).Milliseconds())
-	return step("QUIT")
+	return c.quit()
 }

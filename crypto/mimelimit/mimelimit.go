@@ -49,7 +49,7 @@ const maxField = 8 << 10
 // delimiter of an enclosing multipart ends the inner ones), message/rfc822 bodies parsed as
 // messages.
 func Check(r io.Reader) error {
-	c := &checker{br: bufio.NewReaderSize(r, 16<<10), active: map[string]int{}}
+	c := &checker{br: bufio.NewReaderSize(r, 16<<10), active: Boundaries{}}
 	return c.run()
 }
 
@@ -61,7 +61,7 @@ type frame struct {
 type checker struct {
 	br     *bufio.Reader
 	stack  []frame
-	active map[string]int // boundary → index of the outermost open frame with it
+	active Boundaries
 	parts  int
 	// The entity whose header is being read: its depth, and the fields kept of it.
 	inHeader bool
@@ -102,7 +102,7 @@ func (c *checker) run() error {
 
 func (c *checker) line(line []byte) error {
 	if len(line) >= 2 && line[0] == '-' && line[1] == '-' && len(c.active) > 0 {
-		if i, closing, ok := c.match(line); ok {
+		if i, closing, ok := c.active.Match(line); ok {
 			return c.delimiter(i, closing)
 		}
 	}
@@ -139,18 +139,6 @@ func (c *checker) keep(b []byte) {
 	}
 }
 
-// match finds the outermost open multipart whose delimiter line this is.
-func (c *checker) match(line []byte) (int, bool, bool) {
-	rest := bytes.TrimRight(line[2:], " \t\r\n")
-	i, open := c.active[string(rest)]
-	if bytes.HasSuffix(rest, []byte("--")) {
-		if j, ok := c.active[string(rest[:len(rest)-2])]; ok && (!open || j < i) {
-			return j, true, true
-		}
-	}
-	return i, false, open
-}
-
 // delimiter ends the multiparts inside frame i, and the part of frame i being read; a close
 // delimiter ends frame i too, otherwise a new part begins.
 func (c *checker) delimiter(i int, closing bool) error {
@@ -178,9 +166,7 @@ func (c *checker) begin(d int) error {
 
 func (c *checker) pop() {
 	f := c.stack[len(c.stack)-1]
-	if c.active[f.boundary] == len(c.stack)-1 {
-		delete(c.active, f.boundary)
-	}
+	c.active.Close(f.boundary, len(c.stack)-1)
 	c.stack = c.stack[:len(c.stack)-1]
 }
 
@@ -201,9 +187,7 @@ func (c *checker) headerEnd() error {
 		if b == "" {
 			return nil
 		}
-		if _, ok := c.active[b]; !ok {
-			c.active[b] = len(c.stack)
-		}
+		c.active.Open(b, len(c.stack))
 		c.stack = append(c.stack, frame{boundary: b, depth: c.depth})
 	case mt == "message/rfc822" || mt == "message/global":
 		// Whatever its transfer encoding (RFC 2046 §5.2.1 allows none): IMAP's BODYSTRUCTURE

@@ -12,11 +12,6 @@ import (
 	"github.com/sealgate/sealgate/crypto/mimelimit/mimelimittest"
 )
 
-// nested returns a message of depth nested multipart/mixed entities around a text part.
-func nested(depth int) []byte {
-	return mimelimittest.Nested("From: a@example.test\r\nMIME-Version: 1.0\r\n", depth)
-}
-
 // wide returns a message with n text parts.
 func wide(n int) []byte {
 	var b bytes.Buffer
@@ -45,9 +40,9 @@ func TestCheck(t *testing.T) {
 		want error
 	}{
 		{"plain", []byte("Subject: x\r\n\r\nbody\r\n"), nil},
-		{"depth at the limit", nested(mimelimit.MaxDepth), nil},
-		{"one level deeper", nested(mimelimit.MaxDepth + 1), mimelimit.ErrExceeded},
-		{"10,000 levels", nested(10000), mimelimit.ErrExceeded},
+		{"depth at the limit", mimelimittest.NestedMessage(mimelimit.MaxDepth), nil},
+		{"one level deeper", mimelimittest.NestedMessage(mimelimit.MaxDepth + 1), mimelimit.ErrExceeded},
+		{"10,000 levels", mimelimittest.NestedMessage(10000), mimelimit.ErrExceeded},
 		{"parts at the limit", wide(mimelimit.MaxParts), nil},
 		{"one part more", wide(mimelimit.MaxParts + 1), mimelimit.ErrExceeded},
 		{"forwarded at the limit", forwarded(mimelimit.MaxDepth), nil},
@@ -68,7 +63,7 @@ func TestCheck(t *testing.T) {
 
 // A delimiter that only looks like one because a long line was read in pieces is not one.
 func TestCheckLongLines(t *testing.T) {
-	deep := nested(mimelimit.MaxDepth + 5)
+	deep := mimelimittest.NestedMessage(mimelimit.MaxDepth + 5)
 	for _, n := range []int{16<<10 - 2, 16<<10 - 1, 16 << 10, 40000} {
 		msg := "Content-Type: multipart/mixed; boundary=b0\r\n\r\n--b0\r\nContent-Type: text/plain\r\n\r\n" +
 			strings.Repeat("x", n) + string(deep[bytes.Index(deep, []byte("--b0\r\n")):])
@@ -80,23 +75,14 @@ func TestCheckLongLines(t *testing.T) {
 }
 
 func BenchmarkCheckNested(b *testing.B) {
-	for _, depth := range []int{100, 10000, 20000} {
-		msg := nested(depth)
-		b.Run(fmt.Sprint(depth), func(b *testing.B) {
-			b.ReportAllocs()
-			b.SetBytes(int64(len(msg)))
-			for i := 0; i < b.N; i++ {
-				mimelimit.Check(bytes.NewReader(msg))
-			}
-		})
-	}
+	mimelimittest.BenchmarkNested(b, func(msg []byte) { mimelimit.Check(bytes.NewReader(msg)) })
 }
 
 // FuzzCheck: Check answers every input without panicking, and its answer does not depend on
 // how the reader splits the input.
 func FuzzCheck(f *testing.F) {
-	f.Add(nested(3))
-	f.Add(nested(mimelimit.MaxDepth + 1))
+	f.Add(mimelimittest.NestedMessage(3))
+	f.Add(mimelimittest.NestedMessage(mimelimit.MaxDepth + 1))
 	f.Add(wide(5))
 	f.Add(forwarded(3))
 	f.Add([]byte("Content-Type: multipart/mixed; boundary=\"a--\"\r\n\r\n--a--\r\n\r\nx\r\n--a----\r\n"))

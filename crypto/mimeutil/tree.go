@@ -17,14 +17,14 @@ import (
 // the line break before a delimiter line belongs to the delimiter.
 func parseTree(top *Entity) {
 	b := top.Raw
-	p := &treeParser{b: b, active: map[string]int{}}
+	p := &treeParser{b: b, active: mimelimit.Boundaries{}}
 	p.open(top, 0)
 	off := len(b) - len(top.Body)
 	for off < len(b) && len(p.stack) > 0 {
 		e := off + lineEnd(b[off:])
 		line := b[off:e]
 		if len(line) >= 2 && line[0] == '-' && line[1] == '-' {
-			if i, closing, ok := p.match(line); ok {
+			if i, closing, ok := p.active.Match(line); ok {
 				if !p.delimiter(i, closing, off, e) {
 					p.exceeded()
 					return
@@ -66,7 +66,7 @@ type treeFrame struct {
 type treeParser struct {
 	b      []byte
 	stack  []*treeFrame
-	active map[string]int // boundary → index of the outermost open frame with it
+	active mimelimit.Boundaries
 	parts  int
 }
 
@@ -84,23 +84,8 @@ func (p *treeParser) open(e *Entity, depth int) {
 		e.partsErr = mimelimit.ErrExceeded
 		return
 	}
-	if _, ok := p.active[b]; !ok {
-		p.active[b] = len(p.stack)
-	}
+	p.active.Open(b, len(p.stack))
 	p.stack = append(p.stack, &treeFrame{e: e, boundary: b, depth: depth})
-}
-
-// match finds the outermost open multipart whose delimiter line this is (SplitMultipart's
-// test: "--", the boundary, then "--" for the close delimiter, then white space).
-func (p *treeParser) match(line []byte) (int, bool, bool) {
-	rest := bytes.TrimRight(line[2:], " \t\r\n")
-	i, open := p.active[string(rest)]
-	if bytes.HasSuffix(rest, []byte("--")) {
-		if j, ok := p.active[string(rest[:len(rest)-2])]; ok && (!open || j < i) {
-			return j, true, true
-		}
-	}
-	return i, false, open
 }
 
 // delimiter handles a delimiter line of frame i at b[off:e]. It reports false when a new
@@ -156,9 +141,7 @@ func (p *treeParser) closeFrom(k, end int) {
 		if len(f.e.parts) == 0 {
 			f.e.partsErr = ErrMalformed
 		}
-		if p.active[f.boundary] == j {
-			delete(p.active, f.boundary)
-		}
+		p.active.Close(f.boundary, j)
 	}
 	p.stack = p.stack[:min(k, len(p.stack))]
 }

@@ -8,21 +8,8 @@ import (
 	"testing"
 
 	"github.com/sealgate/sealgate/crypto/mimelimit"
+	"github.com/sealgate/sealgate/crypto/mimelimit/mimelimittest"
 )
-
-// nested returns a message of depth nested multipart/mixed entities around a text part.
-func nested(depth int) []byte {
-	var b bytes.Buffer
-	b.WriteString("From: a@example.test\r\nMIME-Version: 1.0\r\n")
-	for i := 0; i < depth; i++ {
-		fmt.Fprintf(&b, "Content-Type: multipart/mixed; boundary=\"b%d\"\r\n\r\n--b%d\r\n", i, i)
-	}
-	b.WriteString("Content-Type: text/plain\r\n\r\ninnermost\r\n")
-	for i := depth - 1; i >= 0; i-- {
-		fmt.Fprintf(&b, "--b%d--\r\n", i)
-	}
-	return b.Bytes()
-}
 
 // describe renders the tree as the splitting of each level on its own (SplitMultipart) sees
 // it, when tree is false, or as ParseEntity sees it.
@@ -78,7 +65,7 @@ var treeSeeds = []string{
 
 // ParseEntity gives the tree that splitting level by level gives.
 func TestParseEntityAsSplit(t *testing.T) {
-	for _, s := range append(treeSeeds, string(nested(5)), string(nested(mimelimit.MaxDepth+3))) {
+	for _, s := range append(treeSeeds, string(mimelimittest.NestedMessage(5)), string(mimelimittest.NestedMessage(mimelimit.MaxDepth+3))) {
 		if got, want := describe([]byte(s), true), describe([]byte(s), false); got != want {
 			t.Errorf("%q:\ngot\n%s\nwant\n%s", s, got, want)
 		}
@@ -87,7 +74,7 @@ func TestParseEntityAsSplit(t *testing.T) {
 
 func TestParseEntityLimits(t *testing.T) {
 	// The 100th nested multipart is parsed, the one below it is not.
-	e := ParseEntity(nested(mimelimit.MaxDepth + 1))
+	e := ParseEntity(mimelimittest.NestedMessage(mimelimit.MaxDepth + 1))
 	for d := 0; d < mimelimit.MaxDepth; d++ {
 		parts, err := e.Parts()
 		if err != nil || len(parts) != 1 {
@@ -110,16 +97,7 @@ func TestParseEntityLimits(t *testing.T) {
 
 // Parsing 10,000 and 20,000 nested levels: the figures in docs/PERFORMANCE.md.
 func BenchmarkParseEntityNested(b *testing.B) {
-	for _, depth := range []int{100, 10000, 20000} {
-		msg := nested(depth)
-		b.Run(fmt.Sprint(depth), func(b *testing.B) {
-			b.ReportAllocs()
-			b.SetBytes(int64(len(msg)))
-			for i := 0; i < b.N; i++ {
-				ParseEntity(msg)
-			}
-		})
-	}
+	mimelimittest.BenchmarkNested(b, func(msg []byte) { ParseEntity(msg) })
 }
 
 // FuzzParseEntity: the one-pass parse gives the tree that splitting level by level gives.
@@ -127,8 +105,8 @@ func FuzzParseEntity(f *testing.F) {
 	for _, s := range treeSeeds {
 		f.Add([]byte(s))
 	}
-	f.Add(nested(3))
-	f.Add(nested(mimelimit.MaxDepth + 1))
+	f.Add(mimelimittest.NestedMessage(3))
+	f.Add(mimelimittest.NestedMessage(mimelimit.MaxDepth + 1))
 	f.Fuzz(func(t *testing.T, msg []byte) {
 		if got, want := describe(msg, true), describe(msg, false); got != want {
 			t.Fatalf("got\n%s\nwant\n%s", got, want)

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sealgate/sealgate/crypto/internal/cryptotest"
 )
 
 const msgHeader = "From: Test Ed <ed@sealgate.test>\r\nTo: rsa@sealgate.test\r\nSubject: bench\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n"
@@ -55,13 +57,9 @@ func BenchmarkEncrypt10KiB(b *testing.B) {
 		to   KeyRing
 	}{{"X25519", x}, {"RSA3072", r}} {
 		b.Run(tc.name, func(b *testing.B) {
-			b.ReportAllocs()
-			b.SetBytes(int64(len(msg)))
-			for i := 0; i < b.N; i++ {
-				if err := Encrypt(io.Discard, bytes.NewReader(msg), EncryptOptions{Recipients: tc.to}); err != nil {
-					b.Fatal(err)
-				}
-			}
+			cryptotest.Throughput(b, int64(len(msg)), func() error {
+				return Encrypt(io.Discard, bytes.NewReader(msg), EncryptOptions{Recipients: tc.to})
+			})
 		})
 	}
 }
@@ -69,13 +67,9 @@ func BenchmarkEncrypt10KiB(b *testing.B) {
 func BenchmarkSign10KiB(b *testing.B) {
 	_, _, signer := benchKeys(b)
 	msg := body(10 << 10)
-	b.ReportAllocs()
-	b.SetBytes(int64(len(msg)))
-	for i := 0; i < b.N; i++ {
-		if err := Sign(io.Discard, bytes.NewReader(msg), SignOptions{Signer: signer}); err != nil {
-			b.Fatal(err)
-		}
-	}
+	cryptotest.Throughput(b, int64(len(msg)), func() error {
+		return Sign(io.Discard, bytes.NewReader(msg), SignOptions{Signer: signer})
+	})
 }
 
 func BenchmarkDecrypt10KiB(b *testing.B) {
@@ -90,14 +84,10 @@ func BenchmarkDecrypt10KiB(b *testing.B) {
 			if err := Encrypt(&ct, bytes.NewReader(msg), EncryptOptions{Recipients: tc.keys}); err != nil {
 				b.Fatal(err)
 			}
-			b.ReportAllocs()
-			b.SetBytes(int64(len(msg)))
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				if _, err := Decrypt(io.Discard, bytes.NewReader(ct.Bytes()), tc.keys, DecryptOptions{}); err != nil {
-					b.Fatal(err)
-				}
-			}
+			cryptotest.Throughput(b, int64(len(msg)), func() error {
+				_, err := Decrypt(io.Discard, bytes.NewReader(ct.Bytes()), tc.keys, DecryptOptions{})
+				return err
+			})
 		})
 	}
 }
@@ -110,26 +100,25 @@ func BenchmarkStream50MiB(b *testing.B) {
 	x, _, _ := benchKeys(b)
 	path := filepath.Join(b.TempDir(), "ct.eml")
 	b.Run("Encrypt", func(b *testing.B) {
-		b.ReportAllocs()
-		b.SetBytes(big)
-		for i := 0; i < b.N; i++ {
-			f, _ := os.Create(path)
-			if err := Encrypt(f, bigMessage(big), EncryptOptions{Recipients: x}); err != nil {
-				b.Fatal(err)
+		cryptotest.Throughput(b, big, func() error {
+			f, err := os.Create(path)
+			if err != nil {
+				return err
 			}
-			f.Close()
-		}
+			defer f.Close()
+			return Encrypt(f, bigMessage(big), EncryptOptions{Recipients: x})
+		})
 	})
 	b.Run("Decrypt", func(b *testing.B) {
-		b.ReportAllocs()
-		b.SetBytes(big)
-		for i := 0; i < b.N; i++ {
-			f, _ := os.Open(path)
-			if _, err := Decrypt(io.Discard, f, x, DecryptOptions{}); err != nil {
-				b.Fatal(err)
+		cryptotest.Throughput(b, big, func() error {
+			f, err := os.Open(path)
+			if err != nil {
+				return err
 			}
-			f.Close()
-		}
+			defer f.Close()
+			_, err = Decrypt(io.Discard, f, x, DecryptOptions{})
+			return err
+		})
 	})
 }
 

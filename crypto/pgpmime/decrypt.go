@@ -93,11 +93,10 @@ type Result struct {
 func Decrypt(dst io.Writer, msg io.Reader, keys KeyRing, opts DecryptOptions) (Result, error) {
 	br := mimeutil.GetReader(msg)
 	defer mimeutil.PutReader(br)
-	rawHeader, sep, err := mimeutil.ReadHeader(br)
+	h, rawHeader, sep, err := readTopHeader(br)
 	if err != nil {
-		return Result{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+		return Result{}, err
 	}
-	h := mimeutil.ParseHeader(rawHeader)
 	mt, params := h.ContentType()
 	if mt == "multipart/encrypted" && strings.EqualFold(params["protocol"], "application/pgp-encrypted") {
 		// Streaming path.
@@ -141,6 +140,17 @@ func Decrypt(dst io.Writer, msg io.Reader, keys KeyRing, opts DecryptOptions) (R
 		return res, err
 	}
 	return decryptInline(dst, top, keys, opts)
+}
+
+// readTopHeader reads the header section of a message from br and parses it; a header that
+// cannot be read makes the message ErrMalformed. raw is the section as read, sep the line
+// end that closed it.
+func readTopHeader(br *bufio.Reader) (h mimeutil.Header, raw []byte, sep string, err error) {
+	raw, sep, err = mimeutil.ReadHeader(br)
+	if err != nil {
+		return mimeutil.Header{}, nil, "", fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	return mimeutil.ParseHeader(raw), raw, sep, nil
 }
 
 // findWrappedPGPMIME finds PGP/MIME that is not the top-level entity but

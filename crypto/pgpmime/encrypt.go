@@ -59,11 +59,10 @@ func Encrypt(dst io.Writer, msg io.Reader, opts EncryptOptions) error {
 	}
 	br := mimeutil.GetReader(msg)
 	defer mimeutil.PutReader(br)
-	rawHeader, _, err := mimeutil.ReadHeader(br)
+	h, _, _, err := readTopHeader(br)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrMalformed, err)
+		return err
 	}
-	h := mimeutil.ParseHeader(rawHeader)
 	protectInside := opts.ProtectedHeaders
 	if mt, _ := h.ContentType(); protectInside && mt == "multipart/signed" {
 		// A message signed with protection has its protected header under the signature.

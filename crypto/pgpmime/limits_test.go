@@ -96,11 +96,28 @@ func TestDecryptCompressedWithinLimit(t *testing.T) {
 	}
 }
 
-// A flood of wildcard session key packets: the real one among the first
-// MaxTrialDecryptions tried opens the message, one behind them does not.
-func TestDecryptKeyFlood(t *testing.T) {
+// Floods of session key packets: wildcard public-key packets, and, with a passphrase to
+// try, passphrase packets (each costs a deliberately slow key derivation). Both count against
+// MaxTrialDecryptions: the real packet among the first MaxTrialDecryptions tried opens the
+// message, one behind them does not.
+func TestDecryptFloods(t *testing.T) {
+	type flood struct {
+		name  string
+		kr    pgpmime.KeyRing
+		opts  pgpmime.DecryptOptions
+		n     int // packets besides the real one
+		build func(realAt int) ([]byte, error)
+	}
+	var floods []flood
 	for _, name := range []string{"ed25519-secret.asc", "rsa3072-secret.asc"} {
 		kr := ring(t, name)
+		floods = append(floods, flood{name: name, kr: kr, n: 200,
+			build: func(realAt int) ([]byte, error) { return pgpmimetest.KeyFlood(kr[0], 200, realAt) }})
+	}
+	pass := []byte("correct horse")
+	floods = append(floods, flood{name: "passphrase", opts: pgpmime.DecryptOptions{Passphrase: pass}, n: 100,
+		build: func(realAt int) ([]byte, error) { return pgpmimetest.PassphraseFlood(pass, 100, realAt) }})
+	for _, f := range floods {
 		for _, tc := range []struct {
 			realAt int
 			want   error
@@ -108,20 +125,20 @@ func TestDecryptKeyFlood(t *testing.T) {
 			{0, nil},
 			{pgpmime.MaxTrialDecryptions - 1, nil},
 			{pgpmime.MaxTrialDecryptions, pgpmime.ErrNoKey},
-			{200, pgpmime.ErrNoKey},
+			{f.n, pgpmime.ErrNoKey},
 		} {
-			armored, err := pgpmimetest.KeyFlood(kr[0], 200, tc.realAt)
+			armored, err := f.build(tc.realAt)
 			if err != nil {
 				t.Fatal(err)
 			}
 			msg := pgpmimetest.PGPMIME("a@example.test", "b@example.test", "flood", armored)
 			var out bytes.Buffer
-			_, err = pgpmime.Decrypt(&out, bytes.NewReader(msg), kr, pgpmime.DecryptOptions{})
+			_, err = pgpmime.Decrypt(&out, bytes.NewReader(msg), f.kr, f.opts)
 			if !errors.Is(err, tc.want) || err != nil && tc.want == nil {
-				t.Fatalf("%s, real key packet at %d: err = %v, want %v", name, tc.realAt, err, tc.want)
+				t.Fatalf("%s, real packet at %d: err = %v, want %v", f.name, tc.realAt, err, tc.want)
 			}
 			if tc.want == nil && !bytes.Contains(out.Bytes(), []byte("Found after the flood.")) {
-				t.Fatalf("%s, real key packet at %d: not decrypted", name, tc.realAt)
+				t.Fatalf("%s, real packet at %d: not decrypted", f.name, tc.realAt)
 			}
 		}
 	}
@@ -180,30 +197,4 @@ func FuzzDecryptBounded(f *testing.F) {
 			t.Fatalf("%d bytes written for a limit of %d and a message of %d", out.n, limit, len(msg))
 		}
 	})
-}
-
-// With a passphrase to try, passphrase packets count against MaxTrialDecryptions too: each
-// one costs a deliberately slow key derivation.
-func TestDecryptPassphraseFlood(t *testing.T) {
-	pass := []byte("correct horse")
-	for _, tc := range []struct {
-		realAt int
-		want   error
-	}{
-		{0, nil},
-		{pgpmime.MaxTrialDecryptions - 1, nil},
-		{pgpmime.MaxTrialDecryptions, pgpmime.ErrNoKey},
-		{100, pgpmime.ErrNoKey},
-	} {
-		armored, err := pgpmimetest.PassphraseFlood(pass, 100, tc.realAt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		msg := pgpmimetest.PGPMIME("a@example.test", "b@example.test", "flood", armored)
-		var out bytes.Buffer
-		_, err = pgpmime.Decrypt(&out, bytes.NewReader(msg), nil, pgpmime.DecryptOptions{Passphrase: pass})
-		if !errors.Is(err, tc.want) || err != nil && tc.want == nil {
-			t.Fatalf("real passphrase packet at %d: err = %v, want %v", tc.realAt, err, tc.want)
-		}
-	}
 }

@@ -9,6 +9,8 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
+
+	"github.com/sealgate/sealgate/crypto/internal/cryptotest"
 )
 
 // Post-quantum recipients (RFC 9980, ML-KEM-768+X25519, algorithm 35): no OpenPGP tool in
@@ -168,22 +170,15 @@ func BenchmarkPostQuantum10KiB(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.Run("Encrypt/"+name, func(b *testing.B) {
-			b.ReportAllocs()
-			b.SetBytes(int64(len(msg)))
-			for i := 0; i < b.N; i++ {
-				if err := Encrypt(io.Discard, strings.NewReader(msg), EncryptOptions{Recipients: KeyRing{k}}); err != nil {
-					b.Fatal(err)
-				}
-			}
+			cryptotest.Throughput(b, int64(len(msg)), func() error {
+				return Encrypt(io.Discard, strings.NewReader(msg), EncryptOptions{Recipients: KeyRing{k}})
+			})
 		})
 		b.Run("Decrypt/"+name, func(b *testing.B) {
-			b.ReportAllocs()
-			b.SetBytes(int64(len(msg)))
-			for i := 0; i < b.N; i++ {
-				if _, err := Decrypt(io.Discard, bytes.NewReader(ct.Bytes()), KeyRing{k}, DecryptOptions{}); err != nil {
-					b.Fatal(err)
-				}
-			}
+			cryptotest.Throughput(b, int64(len(msg)), func() error {
+				_, err := Decrypt(io.Discard, bytes.NewReader(ct.Bytes()), KeyRing{k}, DecryptOptions{})
+				return err
+			})
 		})
 	}
 }

@@ -46,11 +46,10 @@ func Sign(dst io.Writer, msg io.Reader, opts SignOptions) error {
 	cfg.DefaultHash = hash
 	br := mimeutil.GetReader(msg)
 	defer mimeutil.PutReader(br)
-	rawHeader, _, err := mimeutil.ReadHeader(br)
+	h, _, _, err := readTopHeader(br)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrMalformed, err)
+		return err
 	}
-	h := mimeutil.ParseHeader(rawHeader)
 	boundary := newBoundary()
 	out := mimeutil.GetWriter(dst, false)
 	defer mimeutil.PutWriter(out)

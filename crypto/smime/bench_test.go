@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/sealgate/sealgate/crypto/internal/cryptotest"
 )
 
 func benchMessage() []byte {
@@ -22,13 +24,9 @@ func BenchmarkEncrypt10KiB(b *testing.B) {
 		c    Cipher
 	}{{"RSA-AES256CBC", rsaP, AES256CBC}, {"RSA-AES256GCM", rsaP, AES256GCM}, {"EC-AES256CBC", ecP, AES256CBC}} {
 		b.Run(tc.name, func(b *testing.B) {
-			b.ReportAllocs()
-			b.SetBytes(int64(len(msg)))
-			for i := 0; i < b.N; i++ {
-				if err := Encrypt(io.Discard, bytes.NewReader(msg), EncryptOptions{Recipients: []*x509.Certificate{tc.p.cert}, Cipher: tc.c}); err != nil {
-					b.Fatal(err)
-				}
-			}
+			cryptotest.Throughput(b, int64(len(msg)), func() error {
+				return Encrypt(io.Discard, bytes.NewReader(msg), EncryptOptions{Recipients: []*x509.Certificate{tc.p.cert}, Cipher: tc.c})
+			})
 		})
 	}
 }
@@ -43,14 +41,10 @@ func BenchmarkDecrypt10KiB(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			var ct bytes.Buffer
 			Encrypt(&ct, bytes.NewReader(msg), EncryptOptions{Recipients: []*x509.Certificate{tc.p.cert}})
-			b.ReportAllocs()
-			b.SetBytes(int64(len(msg)))
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				if _, err := Decrypt(io.Discard, bytes.NewReader(ct.Bytes()), tc.p.cert, tc.p.key, DecryptOptions{}); err != nil {
-					b.Fatal(err)
-				}
-			}
+			cryptotest.Throughput(b, int64(len(msg)), func() error {
+				_, err := Decrypt(io.Discard, bytes.NewReader(ct.Bytes()), tc.p.cert, tc.p.key, DecryptOptions{})
+				return err
+			})
 		})
 	}
 }
@@ -61,21 +55,14 @@ func BenchmarkSignVerify10KiB(b *testing.B) {
 	var signed bytes.Buffer
 	Sign(&signed, bytes.NewReader(msg), SignOptions{Cert: rsaP.cert, Key: rsaP.key})
 	b.Run("Sign", func(b *testing.B) {
-		b.ReportAllocs()
-		b.SetBytes(int64(len(msg)))
-		for i := 0; i < b.N; i++ {
-			if err := Sign(io.Discard, bytes.NewReader(msg), SignOptions{Cert: rsaP.cert, Key: rsaP.key}); err != nil {
-				b.Fatal(err)
-			}
-		}
+		cryptotest.Throughput(b, int64(len(msg)), func() error {
+			return Sign(io.Discard, bytes.NewReader(msg), SignOptions{Cert: rsaP.cert, Key: rsaP.key})
+		})
 	})
 	b.Run("Verify", func(b *testing.B) {
-		b.ReportAllocs()
-		b.SetBytes(int64(len(msg)))
-		for i := 0; i < b.N; i++ {
-			if _, err := Verify(nil, bytes.NewReader(signed.Bytes()), VerifyOptions{Roots: pool(ca)}); err != nil {
-				b.Fatal(err)
-			}
-		}
+		cryptotest.Throughput(b, int64(len(msg)), func() error {
+			_, err := Verify(nil, bytes.NewReader(signed.Bytes()), VerifyOptions{Roots: pool(ca)})
+			return err
+		})
 	})
 }

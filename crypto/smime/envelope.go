@@ -353,10 +353,47 @@ func oaepOptions(params []byte) (*rsa.OAEPOptions, error) {
 	return opts, nil
 }
 
+// cipherMode is how a content cipher is used.
+type cipherMode int
+
+const (
+	aesGCM cipherMode = iota + 1
+	aesCBC
+	des3CBC
+)
+
+// contentCiphers are the content-encryption algorithms Decrypt reads, with the names
+// Info.ContentCipher reports.
+var contentCiphers = []struct {
+	oid  asn1.ObjectIdentifier
+	name string
+	mode cipherMode
+}{
+	{oidAES128CBC, "aes128-cbc", aesCBC},
+	{oidAES192CBC, "aes192-cbc", aesCBC},
+	{oidAES256CBC, "aes256-cbc", aesCBC},
+	{oidAES128GCM, "aes128-gcm", aesGCM},
+	{oidAES192GCM, "aes192-gcm", aesGCM},
+	{oidAES256GCM, "aes256-gcm", aesGCM},
+	{oidDESEDE3CBC, "des-ede3-cbc", des3CBC},
+}
+
+// contentCipher is the name and mode of the content cipher o; ok is false for one Decrypt
+// does not read.
+func contentCipher(o asn1.ObjectIdentifier) (name string, mode cipherMode, ok bool) {
+	for _, c := range contentCiphers {
+		if o.Equal(c.oid) {
+			return c.name, c.mode, true
+		}
+	}
+	return "", 0, false
+}
+
 func decryptContent(alg pkix.AlgorithmIdentifier, cek, ct, mac, aad []byte) ([]byte, error) {
 	o := alg.Algorithm
-	switch {
-	case o.Equal(oidAES128GCM) || o.Equal(oidAES192GCM) || o.Equal(oidAES256GCM):
+	_, mode, _ := contentCipher(o)
+	switch mode {
+	case aesGCM:
 		var p gcmParams
 		if _, err := asn1.Unmarshal(alg.Parameters.FullBytes, &p); err != nil {
 			return nil, fmt.Errorf("%w: GCM parameters: %v", ErrMalformed, err)
@@ -391,10 +428,10 @@ func decryptContent(alg pkix.AlgorithmIdentifier, cek, ct, mac, aad []byte) ([]b
 	}
 	var block cipher.Block
 	var err error
-	switch {
-	case o.Equal(oidAES128CBC) || o.Equal(oidAES192CBC) || o.Equal(oidAES256CBC):
+	switch mode {
+	case aesCBC:
 		block, err = aes.NewCipher(cek)
-	case o.Equal(oidDESEDE3CBC):
+	case des3CBC:
 		block, err = des.NewTripleDESCipher(cek)
 	default:
 		return nil, fmt.Errorf("%w: content cipher %v", ErrUnsupported, o)
@@ -433,22 +470,10 @@ func pkcs7Pad(b []byte, bs int) []byte {
 	return out
 }
 
+// cipherName names the content cipher o (see contentCiphers), or gives its OID.
 func cipherName(o asn1.ObjectIdentifier) string {
-	switch {
-	case o.Equal(oidAES128CBC):
-		return "aes128-cbc"
-	case o.Equal(oidAES192CBC):
-		return "aes192-cbc"
-	case o.Equal(oidAES256CBC):
-		return "aes256-cbc"
-	case o.Equal(oidAES128GCM):
-		return "aes128-gcm"
-	case o.Equal(oidAES192GCM):
-		return "aes192-gcm"
-	case o.Equal(oidAES256GCM):
-		return "aes256-gcm"
-	case o.Equal(oidDESEDE3CBC):
-		return "des-ede3-cbc"
+	if name, _, ok := contentCipher(o); ok {
+		return name
 	}
 	return o.String()
 }

@@ -311,18 +311,9 @@ func (t pgTx) Find(q keys.Query) ([]keys.Record, error) {
 }
 
 func (t pgTx) query(query string, args ...any) ([]keys.Record, error) {
-	rows, err := t.tx.Query(t.ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []keys.Record
-	for rows.Next() {
+	return queryAll(t, func(row keys.Row) (keys.Record, error) {
 		var addrs, ids []string
-		r, err := keys.ScanRecord(rows, &addrs, &ids)
-		if err != nil {
-			return nil, err
-		}
+		r, err := keys.ScanRecord(row, &addrs, &ids)
 		// As the embedded backend returns them: no addresses or key ids is nil.
 		if len(addrs) > 0 {
 			r.Addresses = addrs
@@ -330,9 +321,18 @@ func (t pgTx) query(query string, args ...any) ([]keys.Record, error) {
 		if len(ids) > 0 {
 			r.KeyIDs = ids
 		}
-		out = append(out, r)
+		return r, err
+	}, query, args...)
+}
+
+// queryAll runs query in t and reads every row with scan.
+func queryAll[T any](t pgTx, scan func(keys.Row) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := t.tx.Query(t.ctx, query, args...)
+	if err != nil {
+		return nil, err
 	}
-	return out, rows.Err()
+	defer rows.Close()
+	return keys.ScanAll(rows, scan)
 }
 
 // Put replaces the record, its addresses and key ids in one round trip.
@@ -395,12 +395,7 @@ func (t pgTx) AppendAudit(a keys.AuditEntry) error {
 }
 
 func (t pgTx) Audit() ([]keys.AuditEntry, error) {
-	rows, err := t.tx.Query(t.ctx, `SELECT at, actor, action, fingerprint, detail FROM keyring_audit ORDER BY id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	return keys.ScanAudit(rows)
+	return queryAll(t, keys.ScanAudit, `SELECT at, actor, action, fingerprint, detail FROM keyring_audit ORDER BY id`)
 }
 
 func (t pgTx) AddPending(p keys.PendingChange) error {
@@ -411,11 +406,6 @@ func (t pgTx) AddPending(p keys.PendingChange) error {
 }
 
 func (t pgTx) Pending() ([]keys.PendingChange, error) {
-	rows, err := t.tx.Query(t.ctx, `SELECT id, at, address, scheme, old_fingerprint, new_fingerprint, source
+	return queryAll(t, keys.ScanPending, `SELECT id, at, address, scheme, old_fingerprint, new_fingerprint, source
 		FROM keyring_pending ORDER BY id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	return keys.ScanPending(rows)
 }

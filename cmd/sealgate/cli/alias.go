@@ -1,10 +1,8 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io"
 	"sort"
 	"strings"
 
@@ -12,7 +10,6 @@ import (
 
 	"github.com/sealgate/sealgate/crypto/address"
 	"github.com/sealgate/sealgate/gateway/addressing"
-	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 )
 
@@ -32,29 +29,22 @@ func aliasCmd(g *globals) *cobra.Command {
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.withAlias(args[0], func(ctx context.Context, cfg *config.Config, s adminStore, key, shown string) error {
-				return aliasAdd(ctx, g, cfg, s, key, shown, args[1:])
+			return g.withAlias(args[0], func(a *admin, s adminStore, key, shown string) error {
+				return aliasAdd(a, s, key, shown, args[1:])
 			})
 		},
 	}
 	list := listCmd(g, listing[aliasJSON]{use: "list [--json]", short: "List aliases",
 		rows: storeRows(g, aliasList),
-		text: func(w io.Writer, aliases []aliasJSON) error {
-			for _, a := range aliases {
-				fmt.Fprintf(w, "%s -> %s\n", a.Address, strings.Join(a.Targets, ", "))
-			}
-			return nil
-		}})
+		line: func(a aliasJSON) string { return a.Address + " -> " + strings.Join(a.Targets, ", ") }})
 	del := &cobra.Command{
 		Use:   "delete ADDRESS",
 		Short: "Delete an alias",
 		Args:  exactArgs(1, "one ADDRESS"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.withAlias(args[0], func(ctx context.Context, _ *config.Config, s adminStore, key, shown string) error {
-				if err := s.DeleteAlias(ctx, key); errors.Is(err, mailstore.ErrNotFound) {
-					return fmt.Errorf("no alias %s", shown)
-				} else if err != nil {
-					return err
+			return g.withAlias(args[0], func(a *admin, s adminStore, key, shown string) error {
+				if err := s.DeleteAlias(a.ctx, key); err != nil {
+					return notFound(err, "alias "+shown)
 				}
 				fmt.Fprintf(g.env.Stdout, "deleted %s\n", shown)
 				return nil
@@ -66,20 +56,20 @@ func aliasCmd(g *globals) *cobra.Command {
 }
 
 // withAlias runs f with the mail store and the key and shown form of the alias address arg
-// (see aliasKey).
-func (g *globals) withAlias(arg string, f func(ctx context.Context, cfg *config.Config, s adminStore, key, shown string) error) error {
-	return g.withStore(func(ctx context.Context, cfg *config.Config, s adminStore) error {
-		key, shown, err := aliasKey(arg, cfg.IsLocalDomain)
+// (see admin.aliasKey).
+func (g *globals) withAlias(arg string, f func(a *admin, s adminStore, key, shown string) error) error {
+	return g.withStore(func(a *admin, s adminStore) error {
+		key, shown, err := a.aliasKey(arg)
 		if err != nil {
 			return err
 		}
-		return f(ctx, cfg, s, key, shown)
+		return f(a, s, key, shown)
 	})
 }
 
 // aliasAdd makes the alias key (shown as shown) deliver to the targets args, after checking
 // that each takes mail and that no loop results.
-func aliasAdd(ctx context.Context, g *globals, cfg *config.Config, s adminStore, key, shown string, args []string) error {
+func aliasAdd(a *admin, s adminStore, key, shown string, args []string) error {
 	var targets []string
 	var parsed []address.Address
 	for _, t := range args {
@@ -90,15 +80,16 @@ func aliasAdd(ctx context.Context, g *globals, cfg *config.Config, s adminStore,
 		targets = append(targets, ta.String())
 		parsed = append(parsed, ta)
 	}
+	cfg := a.cfg
 	dir := addressing.New(addressing.Options{Store: s, IsLocalDomain: cfg.IsLocalDomain,
 		Subaddressing: cfg.Subaddressing(), Postmaster: cfg.Addressing.Postmaster})
-	if err := dir.CheckTargets(ctx, key, parsed); err != nil {
+	if err := dir.CheckTargets(a.ctx, key, parsed); err != nil {
 		return errors.New(strings.TrimPrefix(err.Error(), addressing.ErrUnknown.Error()+": "))
 	}
-	if err := s.SetAlias(ctx, key, mailstore.Alias{Address: shown, Targets: targets}, addressing.CheckLoops); err != nil {
+	if err := s.SetAlias(a.ctx, key, mailstore.Alias{Address: shown, Targets: targets}, addressing.CheckLoops); err != nil {
 		return err
 	}
-	fmt.Fprintf(g.env.Stdout, "%s -> %s\n", shown, strings.Join(targets, ", "))
+	fmt.Fprintf(a.g.env.Stdout, "%s -> %s\n", shown, strings.Join(targets, ", "))
 	return nil
 }
 
@@ -109,8 +100,8 @@ type aliasJSON struct {
 }
 
 // aliasList is every alias, sorted by its key.
-func aliasList(ctx context.Context, s adminStore, _ []string) ([]aliasJSON, error) {
-	all, err := s.Aliases(ctx)
+func aliasList(a *admin, s adminStore, _ []string) ([]aliasJSON, error) {
+	all, err := s.Aliases(a.ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -124,23 +115,4 @@ func aliasList(ctx context.Context, s adminStore, _ []string) ([]aliasJSON, erro
 		out = append(out, aliasJSON{Address: all[k].Address, Targets: append([]string{}, all[k].Targets...)})
 	}
 	return out, nil
-}
-
-// aliasKey validates an alias address (or "@domain" for a catch-all) in a local domain.
-func aliasKey(s string, isLocal func(string) bool) (key, shown string, err error) {
-	if strings.HasPrefix(s, "@") {
-		d, ok := address.Domain(s[1:])
-		if !ok || !isLocal(d) {
-			return "", "", fmt.Errorf("%s is not a local domain", s[1:])
-		}
-		return addressing.CatchAllKey(d), "@" + d, nil
-	}
-	a, err := address.Parse(s)
-	if err != nil || a.IsLiteral() {
-		return "", "", fmt.Errorf("%q is not a valid address", s)
-	}
-	if !isLocal(a.Domain) {
-		return "", "", fmt.Errorf("%s is not a local domain", a.Domain)
-	}
-	return addressing.Key(a), a.String(), nil
 }

@@ -27,13 +27,13 @@ func backupCmd(g *globals) *cobra.Command {
 			"use pg_dump (docs/DEPLOY.md).",
 		Args: exactArgs(1, "one DIR"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := g.loadConfig()
-			if err != nil {
+			var m gateway.BackupManifest
+			err := g.withAdmin(func(a *admin) (err error) {
+				m, err = gateway.Backup(a.ctx, gateway.BackupOptions{
+					Config: a.cfg, DataDir: g.dataDir, MasterKeyFile: g.masterKeyFile(), Dest: args[0],
+					WithoutMasterKey: withoutKey, Version: buildVersion(),
+				})
 				return err
-			}
-			m, err := gateway.Backup(context.Background(), gateway.BackupOptions{
-				Config: cfg, DataDir: g.dataDir, MasterKeyFile: g.masterKeyFile(), Dest: args[0],
-				WithoutMasterKey: withoutKey, Version: buildVersion(),
 			})
 			if err != nil {
 				return fmt.Errorf("backup: %w", err)

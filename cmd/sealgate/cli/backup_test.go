@@ -235,14 +235,7 @@ func TestBackupMasterKeyKeptApart(t *testing.T) {
 }
 
 func TestBackupPostgresSaysPgDump(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "data")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	cfg := "[storage]\nbackend = \"postgres\"\ndsn = \"postgres://nobody@127.0.0.1:1/none\"\n"
-	if err := os.WriteFile(filepath.Join(dir, "sealgate.toml"), []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	dir := dataDir(t, "[storage]\nbackend = \"postgres\"\ndsn = \"postgres://nobody@127.0.0.1:1/none\"\n")
 	wantError(t, run(t, "", nil, "--data", dir, "backup", filepath.Join(t.TempDir(), "b")), "pg_dump")
 }
 

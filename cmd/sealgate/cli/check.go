@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -10,8 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sealgate/sealgate/gateway"
-	"github.com/sealgate/sealgate/gateway/config"
-	"github.com/sealgate/sealgate/keys"
 )
 
 func checkCmd(g *globals) *cobra.Command {
@@ -24,12 +21,12 @@ func checkCmd(g *globals) *cobra.Command {
 			"when there is any.",
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.withStore(func(ctx context.Context, cfg *config.Config, s adminStore) error {
-				probs, err := s.Check(ctx)
+			return g.withStore(func(a *admin, s adminStore) error {
+				probs, err := s.Check(a.ctx)
 				if err != nil {
 					return err
 				}
-				sp, err := g.checkSecrets(ctx, cfg)
+				sp, err := a.checkSecrets()
 				if err != nil {
 					return err
 				}
@@ -49,19 +46,13 @@ func checkCmd(g *globals) *cobra.Command {
 
 // checkSecrets runs gateway.CheckSecrets with the master key in use. Without a master key
 // file there is nothing sealed to check (and check does not make one).
-func (g *globals) checkSecrets(ctx context.Context, cfg *config.Config) ([]string, error) {
-	path := g.masterKeyPath(cfg)
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+func (a *admin) checkSecrets() ([]string, error) {
+	if _, err := os.Stat(a.g.masterKeyPath(a.cfg)); errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
-	mk, err := keys.LoadOrCreateMasterKey(path)
+	k, err := a.DKIMKeys()
 	if err != nil {
 		return nil, err
 	}
-	files, err := gateway.OpenSharedFiles(ctx, cfg.Storage, g.dataDir)
-	if err != nil {
-		return nil, err
-	}
-	defer files.Close()
-	return gateway.CheckSecrets(ctx, cfg, files, mk), nil
+	return gateway.CheckSecrets(a.ctx, a.cfg, k.Files, k.MasterKey), nil
 }

@@ -40,6 +40,27 @@ func wantError(t *testing.T, r result, contains string) {
 	}
 }
 
+// dataDir makes a new data directory with conf as its sealgate.toml (none when conf is "").
+func dataDir(t *testing.T, conf string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "data")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if conf != "" {
+		writeConfig(t, dir, conf)
+	}
+	return dir
+}
+
+// writeConfig writes conf as the sealgate.toml of the data directory dir.
+func writeConfig(t *testing.T, dir, conf string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, "sealgate.toml"), []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestUserCommands(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	d := []string{"--data", dir}
@@ -176,12 +197,7 @@ func TestDKIMCommands(t *testing.T) {
 
 // A relay-domain sender is ours (outbound treatment), a relay-domain recipient is inbound.
 func TestPolicyExplainRelayDomain(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "data")
-	d := []string{"--data", dir}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(filepath.Join(dir, "sealgate.toml"), []byte("domains = [\"sealgate.test\"]\n[relay.domains]\n\"corp.test\" = \"127.0.0.1:2626\"\n"), 0o600)
+	d := []string{"--data", dataDir(t, "domains = [\"sealgate.test\"]\n[relay.domains]\n\"corp.test\" = \"127.0.0.1:2626\"\n")}
 	if r := run(t, "", nil, append(d, "policy", "set", "corp.test", "outbound.sign=pgp")...); r.code != 0 {
 		t.Fatalf("policy set: %+v", r)
 	}
@@ -199,18 +215,14 @@ func TestPolicyExplainRelayDomain(t *testing.T) {
 // policy explain, golden-tested: keys from testdata/crypto (fixed fingerprints), a policy at
 // each scope, local and remote recipients.
 func TestPolicyExplainGolden(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "data")
+	dir := dataDir(t, "domains = [\"sealgate.test\"]\n")
 	d := []string{"--data", dir}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(filepath.Join(dir, "sealgate.toml"), []byte("domains = [\"sealgate.test\"]\n"), 0o600)
 	cfg, err := config.Load(filepath.Join(dir, "sealgate.toml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	g := &globals{dataDir: dir, env: Env{Getenv: func(string) string { return "" }}}
-	kr, err := g.openKeyringRO(cfg)
+	kr, err := (&admin{ctx: context.Background(), g: g, cfg: cfg}).Keyring()
 	if err != nil {
 		t.Fatal(err)
 	}

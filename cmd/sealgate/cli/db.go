@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -20,18 +19,16 @@ func dbCmd(g *globals) *cobra.Command {
 			"to run again and from several nodes. The embedded backend needs no migration.",
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := g.loadConfig()
-			if err != nil {
-				return err
-			}
-			if ps := cfg.Validate(); len(ps) > 0 {
-				return &config.Problems{List: ps}
-			}
-			if err := gateway.MigrateStorage(context.Background(), cfg.Storage); err != nil {
-				return err
-			}
-			fmt.Fprintln(g.env.Stdout, "the database schema is current")
-			return nil
+			return g.withAdmin(func(a *admin) error {
+				if ps := a.cfg.Validate(); len(ps) > 0 {
+					return &config.Problems{List: ps}
+				}
+				if err := gateway.MigrateStorage(a.ctx, a.cfg.Storage); err != nil {
+					return err
+				}
+				fmt.Fprintln(g.env.Stdout, "the database schema is current")
+				return nil
+			})
 		},
 	}
 	c.AddCommand(migrate)

@@ -17,15 +17,7 @@ import (
 // dsn.
 func postgresDataDir(t *testing.T, dsn string) string {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "data")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	conf := "[storage]\nbackend = \"postgres\"\ndsn = \"" + dsn + "\"\n"
-	if err := os.WriteFile(filepath.Join(dir, "sealgate.toml"), []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return dir
+	return dataDir(t, "[storage]\nbackend = \"postgres\"\ndsn = \""+dsn+"\"\n")
 }
 
 func TestDBMigrateRefusesEmbedded(t *testing.T) {
@@ -123,7 +115,7 @@ func TestServeRefusesUnmigratedDatabase(t *testing.T) {
 	for _, l := range []string{"smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "http"} {
 		listen += l + " = \"127.0.0.1:0\"\n"
 	}
-	os.WriteFile(filepath.Join(dir, "sealgate.toml"), append([]byte(listen), conf...), 0o600)
+	writeConfig(t, dir, listen+string(conf))
 	done := make(chan result, 1)
 	go func() { done <- run(t, "", nil, "--data", dir, "serve") }()
 	select {

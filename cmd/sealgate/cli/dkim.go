@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -9,31 +8,18 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/sealgate/sealgate/gateway"
 	"github.com/sealgate/sealgate/gateway/mailauth"
-	"github.com/sealgate/sealgate/keys"
 )
 
-// withDKIMKeys runs f with the DKIM key store of [storage] (the data directory, or the shared
-// database), and closes it after.
+// withDKIMKeys runs f with the DKIM key store (see admin.DKIMKeys).
 func (g *globals) withDKIMKeys(f func(k *mailauth.DKIMKeys) error) error {
-	cfg, err := g.loadConfig()
-	if err != nil {
-		return err
-	}
-	if err := gateway.OpenDataDir(g.dataDir); err != nil {
-		return err
-	}
-	mk, err := keys.LoadOrCreateMasterKey(g.masterKeyPath(cfg))
-	if err != nil {
-		return err
-	}
-	files, err := gateway.OpenSharedFiles(context.Background(), cfg.Storage, g.dataDir)
-	if err != nil {
-		return err
-	}
-	defer files.Close()
-	return f(&mailauth.DKIMKeys{Files: files, MasterKey: mk})
+	return g.withAdmin(func(a *admin) error {
+		k, err := a.DKIMKeys()
+		if err != nil {
+			return err
+		}
+		return f(k)
+	})
 }
 
 // dkimJSON is one record of `dkim show --json`; the active one (used for signing) is first.

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/sealgate/sealgate/crypto/address"
 	"github.com/sealgate/sealgate/gateway"
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/dnsrecords"
@@ -40,20 +38,22 @@ func dnsCmd(g *globals) *cobra.Command {
 			"the operator.",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			all, err := g.dnsDomains(args)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return g.printJSON(slices.Concat(all...))
-			}
-			for i, recs := range all {
-				if i > 0 {
-					fmt.Fprintln(g.env.Stdout)
+			return g.withAdmin(func(a *admin) error {
+				all, err := a.dnsDomains(args)
+				if err != nil {
+					return err
 				}
-				printZone(g, recs)
-			}
-			return nil
+				if asJSON {
+					return g.printJSON(slices.Concat(all...))
+				}
+				for i, recs := range all {
+					if i > 0 {
+						fmt.Fprintln(g.env.Stdout)
+					}
+					printZone(g, recs)
+				}
+				return nil
+			})
 		},
 	}
 	records.Flags().BoolVar(&asJSON, "json", false, "print a JSON array of records")
@@ -65,22 +65,24 @@ func dnsCmd(g *globals) *cobra.Command {
 			"when any is.",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			all, err := g.dnsDomains(args)
-			if err != nil {
-				return err
-			}
-			recs := slices.Concat(all...)
-			cfg, err := g.loadConfig()
-			if err != nil {
-				return err
-			}
-			server := cfg.DNS.Resolver
-			if server == "" {
-				if server, err = dnsrecords.SystemServer(); err != nil {
+			var res []dnsrecords.Result
+			err := g.withAdmin(func(a *admin) error {
+				all, err := a.dnsDomains(args)
+				if err != nil {
 					return err
 				}
+				server := a.cfg.DNS.Resolver
+				if server == "" {
+					if server, err = dnsrecords.SystemServer(); err != nil {
+						return err
+					}
+				}
+				res = dnsrecords.Check(a.ctx, dnsrecords.Resolver{Server: server}, slices.Concat(all...))
+				return nil
+			})
+			if err != nil {
+				return err
 			}
-			res := dnsrecords.Check(context.Background(), dnsrecords.Resolver{Server: server}, recs)
 			bad := 0
 			for _, r := range res {
 				if !r.OK {
@@ -113,18 +115,14 @@ func dnsCmd(g *globals) *cobra.Command {
 }
 
 // dnsDomains makes the records of the domain in args, or of every local domain.
-func (g *globals) dnsDomains(args []string) ([][]dnsrecords.Record, error) {
+func (a *admin) dnsDomains(args []string) ([][]dnsrecords.Record, error) {
 	domains := args
 	if len(domains) == 0 {
-		cfg, err := g.loadConfig()
-		if err != nil {
-			return nil, err
-		}
-		domains = cfg.Domains
+		domains = a.cfg.Domains
 	}
 	var out [][]dnsrecords.Record
 	for _, d := range domains {
-		recs, err := g.dnsRecords(d)
+		recs, err := a.dnsRecords(d)
 		if err != nil {
 			return nil, err
 		}
@@ -134,20 +132,16 @@ func (g *globals) dnsDomains(args []string) ([][]dnsrecords.Record, error) {
 }
 
 // dnsRecords makes the records of a local domain from the configuration and its DKIM keys.
-func (g *globals) dnsRecords(domain string) ([]dnsrecords.Record, error) {
-	cfg, err := g.loadConfig()
+func (a *admin) dnsRecords(domain string) ([]dnsrecords.Record, error) {
+	cfg := a.cfg
+	d, err := a.localDomain(domain)
 	if err != nil {
 		return nil, err
 	}
-	d, ok := address.Domain(domain)
-	if !ok || !cfg.IsLocalDomain(d) {
-		return nil, fmt.Errorf("%s is not a local domain (local domains: %s)", domain, strings.Join(cfg.Domains, ", "))
-	}
-	files, err := gateway.OpenSharedFiles(context.Background(), cfg.Storage, g.dataDir)
+	files, err := a.Files()
 	if err != nil {
 		return nil, err
 	}
-	defer files.Close()
 	var dk []dnsrecords.DKIM
 	recs, err := (&mailauth.DKIMKeys{Files: files}).Records(d)
 	if err != nil && !errors.Is(err, mailauth.ErrNoDKIMKey) {

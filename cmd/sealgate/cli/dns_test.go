@@ -2,8 +2,6 @@ package cli
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -17,13 +15,10 @@ import (
 // by a real DNS server, passes `dns check`; one changed record is reported, and so is a
 // second SPF record beside the right one.
 func TestDNSRecordsCheck(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "data")
+	dir := dataDir(t, "")
 	d := []string{"--data", dir}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	writeConfig := func(resolver string) {
-		cfg := `hostname = "mx.example.test"
+	configure := func(resolver string) {
+		writeConfig(t, dir, `hostname = "mx.example.test"
 domains = ["example.test"]
 [listen]
 submission = "0.0.0.0:587"
@@ -33,13 +28,10 @@ imaps = "0.0.0.0:993"
 pop3 = ""
 pop3s = "0.0.0.0:995"
 [dns]
-resolver = "` + resolver + `"
-`
-		if err := os.WriteFile(filepath.Join(dir, "sealgate.toml"), []byte(cfg), 0o600); err != nil {
-			t.Fatal(err)
-		}
+resolver = "`+resolver+`"
+`)
 	}
-	writeConfig("")
+	configure("")
 	mustRun(t, "", append(d, "dkim", "generate", "example.test", "--selector", "s1")...)
 	wantError(t, run(t, "", nil, append(d, "dns", "records", "elsewhere.example")...), "not a local domain")
 
@@ -98,7 +90,7 @@ resolver = "` + resolver + `"
 	}
 
 	srv := dnstest.Start(t, zone)
-	writeConfig(srv.Addr)
+	configure(srv.Addr)
 	if r := run(t, "", nil, append(d, "dns", "check", "example.test")...); r.code != 0 || strings.Contains(r.stdout, "MISMATCH") {
 		t.Fatalf("dns check of the published records: %+v", r)
 	}

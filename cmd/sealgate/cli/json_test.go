@@ -67,19 +67,30 @@ func TestJSONOutput(t *testing.T) {
 	}
 }
 
-// TestUserCommandsValidateAlike: passwd and delete check the address as add does.
-func TestUserCommandsValidateAlike(t *testing.T) {
+// TestCommandsValidateAlike: every command that names an account, an alias or a local
+// domain refuses a foreign domain and an address literal with the same line.
+func TestCommandsValidateAlike(t *testing.T) {
 	d := []string{"--data", filepath.Join(t.TempDir(), "data")}
+	const notLocal = "sealgate: elsewhere.example is not a local domain (local domains: localhost)\n"
 	for _, c := range [][]string{
 		{"user", "add", "bob@elsewhere.example", "--password-stdin"},
 		{"user", "passwd", "bob@elsewhere.example", "--password-stdin"},
 		{"user", "delete", "bob@elsewhere.example"},
+		{"user", "quota", "bob@elsewhere.example"},
+		{"alias", "add", "bob@elsewhere.example", "alice@localhost"},
+		{"alias", "add", "@elsewhere.example", "alice@localhost"},
+		{"alias", "delete", "bob@elsewhere.example"},
+		{"dns", "records", "elsewhere.example"},
 	} {
-		wantError(t, run(t, "pw\n", nil, append(d, c...)...), "not a local domain")
+		if r := run(t, "pw\n", nil, append(d, c...)...); r.code == 0 || r.stderr != notLocal {
+			t.Errorf("%v: %+v, want %q", c, r, notLocal)
+		}
 	}
 	for _, c := range [][]string{
 		{"user", "passwd", "[127.0.0.1]", "--password-stdin"},
 		{"user", "delete", "bob@[127.0.0.1]"},
+		{"user", "quota", "bob@[127.0.0.1]"},
+		{"alias", "delete", "bob@[127.0.0.1]"},
 	} {
 		wantError(t, run(t, "pw\n", nil, append(d, c...)...), "not a valid address")
 	}

@@ -12,28 +12,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/sealgate/sealgate/gateway"
 	"github.com/sealgate/sealgate/keys"
 )
 
 // maxKeyFile bounds what keys import reads.
 const maxKeyFile = 16 << 20
-
-// openKeyring opens the keyring [storage] names with the master key.
-func (g *globals) openKeyring() (*keys.Keyring, error) {
-	cfg, err := g.loadConfig()
-	if err != nil {
-		return nil, err
-	}
-	if err := gateway.OpenDataDir(g.dataDir); err != nil {
-		return nil, err
-	}
-	mk, err := keys.LoadOrCreateMasterKey(g.masterKeyPath(cfg))
-	if err != nil {
-		return nil, err
-	}
-	return gateway.OpenKeyring(context.Background(), cfg.Storage, g.dataDir, mk, keys.Options{CAName: "Sealgate S/MIME CA " + cfg.Hostname, Subaddressing: cfg.Subaddressing()})
-}
 
 // actor names the operator in the audit log.
 func (g *globals) actor() string {
@@ -79,14 +62,14 @@ func keysGenerateCmd(g *globals) *cobra.Command {
 			if smime && (v6 || pq || algo != "") {
 				return errors.New("keys generate: --algo, --v6 and --pq go with --pgp")
 			}
-			return g.withKeyring(func(ctx context.Context, kr *keys.Keyring) error {
+			return g.withKeyring(func(a *admin, kr *keys.Keyring) error {
 				var err error
 				adm := kr.Admin(g.actor())
 				var e keys.Entry
 				if pgp {
-					e, err = adm.GeneratePGP(ctx, args[0], keys.PGPOptions{Algorithm: algo, V6: v6, PQ: pq})
+					e, err = adm.GeneratePGP(a.ctx, args[0], keys.PGPOptions{Algorithm: algo, V6: v6, PQ: pq})
 				} else {
-					e, err = adm.GenerateSMIME(ctx, args[0])
+					e, err = adm.GenerateSMIME(a.ctx, args[0])
 				}
 				if err != nil {
 					return keysErr(err, "")
@@ -120,8 +103,8 @@ func keysImportCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.withKeyring(func(ctx context.Context, kr *keys.Keyring) error {
-				es, err := kr.Admin(g.actor()).Import(ctx, data, keys.ImportOptions{
+			return g.withKeyring(func(a *admin, kr *keys.Keyring) error {
+				es, err := kr.Admin(g.actor()).Import(a.ctx, data, keys.ImportOptions{
 					Address: addr, AllowExpired: allowExpired, Passphrase: pass, TrustAnchor: trust})
 				if err != nil {
 					return keysErr(err, "")
@@ -217,19 +200,19 @@ func keysExportCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.withKeyring(func(ctx context.Context, kr *keys.Keyring) error {
+			return g.withKeyring(func(a *admin, kr *keys.Keyring) error {
 				var err error
 				adm := kr.Admin(g.actor())
 				var out []byte
 				switch {
 				case ca:
-					out, err = kr.ExportCA(ctx)
+					out, err = kr.ExportCA(a.ctx)
 				case pgp:
-					out, err = adm.ExportPGP(ctx, args[0], secret)
+					out, err = adm.ExportPGP(a.ctx, args[0], secret)
 				case p12:
-					out, err = adm.ExportSMIMEPKCS12(ctx, args[0], keys.PKCS12Options{Passphrase: pass, Cipher: cipher})
+					out, err = adm.ExportSMIMEPKCS12(a.ctx, args[0], keys.PKCS12Options{Passphrase: pass, Cipher: cipher})
 				default:
-					out, err = adm.ExportSMIME(ctx, args[0], secret)
+					out, err = adm.ExportSMIME(a.ctx, args[0], secret)
 				}
 				if err != nil {
 					if len(args) > 0 {
@@ -272,7 +255,7 @@ func keysListCmd(g *globals) *cobra.Command {
 }
 
 // keysList is the entries of the keyring, of one address when args names one.
-func keysList(ctx context.Context, kr *keys.Keyring, args []string) ([]listRow, error) {
+func keysList(a *admin, kr *keys.Keyring, args []string) ([]listRow, error) {
 	var err error
 	filter := ""
 	if len(args) == 1 {
@@ -280,7 +263,7 @@ func keysList(ctx context.Context, kr *keys.Keyring, args []string) ([]listRow, 
 			return nil, err
 		}
 	}
-	es, err := kr.List(ctx, filter)
+	es, err := kr.List(a.ctx, filter)
 	if err != nil {
 		return nil, err
 	}
@@ -328,14 +311,14 @@ func keysTable(w io.Writer, rows []listRow) error {
 	return tw.Flush()
 }
 
-func fingerprintCmd(g *globals, use, short, done string, fn func(*keys.Admin, string) (keys.Entry, error)) *cobra.Command {
+func fingerprintCmd(g *globals, use, short, done string, fn func(ctx context.Context, ka *keys.Admin, fpr string) (keys.Entry, error)) *cobra.Command {
 	return &cobra.Command{
 		Use:   use,
 		Short: short,
 		Args:  exactArgs(1, "one FINGERPRINT"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.withKeyring(func(ctx context.Context, kr *keys.Keyring) error {
-				e, err := fn(kr.Admin(g.actor()), args[0])
+			return g.withKeyring(func(a *admin, kr *keys.Keyring) error {
+				e, err := fn(a.ctx, kr.Admin(g.actor()), args[0])
 				if err != nil {
 					return keysErr(err, "with fingerprint "+args[0])
 				}
@@ -348,12 +331,12 @@ func fingerprintCmd(g *globals, use, short, done string, fn func(*keys.Admin, st
 
 func keysRevokeCmd(g *globals) *cobra.Command {
 	return fingerprintCmd(g, "revoke FINGERPRINT", "Revoke a key or certificate: it is never used again to encrypt or sign", "revoked",
-		func(a *keys.Admin, fpr string) (keys.Entry, error) { return a.Revoke(context.Background(), fpr) })
+		func(ctx context.Context, ka *keys.Admin, fpr string) (keys.Entry, error) { return ka.Revoke(ctx, fpr) })
 }
 
 func keysDeleteCmd(g *globals) *cobra.Command {
 	return fingerprintCmd(g, "delete FINGERPRINT", "Delete a key or certificate with its secret part", "deleted",
-		func(a *keys.Admin, fpr string) (keys.Entry, error) { return a.Delete(context.Background(), fpr) })
+		func(ctx context.Context, ka *keys.Admin, fpr string) (keys.Entry, error) { return ka.Delete(ctx, fpr) })
 }
 
 func keysTrustCmd(g *globals) *cobra.Command {
@@ -366,8 +349,8 @@ func keysTrustCmd(g *globals) *cobra.Command {
 			if !ok {
 				return fmt.Errorf("unknown trust level %q (verified, harvested, untrusted)", args[1])
 			}
-			return g.withKeyring(func(ctx context.Context, kr *keys.Keyring) error {
-				e, err := kr.Admin(g.actor()).SetTrust(ctx, args[0], t)
+			return g.withKeyring(func(a *admin, kr *keys.Keyring) error {
+				e, err := kr.Admin(g.actor()).SetTrust(a.ctx, args[0], t)
 				if err != nil {
 					return keysErr(err, "with fingerprint "+args[0])
 				}
@@ -390,21 +373,16 @@ type pendingJSON struct {
 
 func keysPendingCmd(g *globals) *cobra.Command {
 	return listCmd(g, listing[pendingJSON]{use: "pending [--json]", short: "List keys seen in mail that differ from an address's verified key",
-		rows: keyringRows(g, func(ctx context.Context, kr *keys.Keyring, _ []string) ([]pendingJSON, error) {
-			ps, err := kr.Pending(ctx)
-			out := make([]pendingJSON, 0, len(ps))
-			for _, p := range ps {
-				out = append(out, pendingJSON{At: jsonTime(p.At), Address: p.Address, Scheme: string(p.Scheme),
-					VerifiedFingerprint: p.OldFingerprint, NewFingerprint: p.NewFingerprint, Source: p.Source})
-			}
-			return out, err
+		rows: keyringRows(g, func(a *admin, kr *keys.Keyring, _ []string) ([]pendingJSON, error) {
+			ps, err := kr.Pending(a.ctx)
+			return rowsOf(ps, err, func(p keys.PendingChange) pendingJSON {
+				return pendingJSON{At: jsonTime(p.At), Address: p.Address, Scheme: string(p.Scheme),
+					VerifiedFingerprint: p.OldFingerprint, NewFingerprint: p.NewFingerprint, Source: p.Source}
+			})
 		}),
-		text: func(w io.Writer, out []pendingJSON) error {
-			for _, p := range out {
-				fmt.Fprintf(w, "%s\t%s\t%s\tverified %s\tnew %s\tfrom %s\n", p.At, p.Address, p.Scheme,
-					p.VerifiedFingerprint, p.NewFingerprint, p.Source)
-			}
-			return nil
+		line: func(p pendingJSON) string {
+			return fmt.Sprintf("%s\t%s\t%s\tverified %s\tnew %s\tfrom %s", p.At, p.Address, p.Scheme,
+				p.VerifiedFingerprint, p.NewFingerprint, p.Source)
 		}})
 }
 
@@ -419,18 +397,13 @@ type auditJSON struct {
 
 func keysAuditCmd(g *globals) *cobra.Command {
 	return listCmd(g, listing[auditJSON]{use: "audit [--json]", short: "Print the key audit log: who changed which key, and when",
-		rows: keyringRows(g, func(ctx context.Context, kr *keys.Keyring, _ []string) ([]auditJSON, error) {
-			as, err := kr.Audit(ctx)
-			out := make([]auditJSON, 0, len(as))
-			for _, a := range as {
-				out = append(out, auditJSON{At: jsonTime(a.At), Actor: a.Actor, Action: a.Action, Fingerprint: a.Fingerprint, Detail: a.Detail})
-			}
-			return out, err
+		rows: keyringRows(g, func(a *admin, kr *keys.Keyring, _ []string) ([]auditJSON, error) {
+			as, err := kr.Audit(a.ctx)
+			return rowsOf(as, err, func(a keys.AuditEntry) auditJSON {
+				return auditJSON{At: jsonTime(a.At), Actor: a.Actor, Action: a.Action, Fingerprint: a.Fingerprint, Detail: a.Detail}
+			})
 		}),
-		text: func(w io.Writer, out []auditJSON) error {
-			for _, a := range out {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", a.At, a.Actor, a.Action, a.Fingerprint, a.Detail)
-			}
-			return nil
+		line: func(a auditJSON) string {
+			return fmt.Sprintf("%s\t%s\t%s\t%s\t%s", a.At, a.Actor, a.Action, a.Fingerprint, a.Detail)
 		}})
 }

@@ -251,58 +251,59 @@ func hostOf(addr string) string {
 	return ""
 }
 
-func mailFoldersCmd(g *globals, f *mailFlags) *cobra.Command {
+// mailboxCmd makes a command without arguments (what says what to use instead) that works
+// on the IMAP mailbox (see withMailbox).
+func (f *mailFlags) mailboxCmd(g *globals, use, short, what string, fn func(mb *mailclient.Mailbox) error) *cobra.Command {
 	return &cobra.Command{
-		Use:   "folders",
-		Short: "List folders with message and unread counts",
-		Args:  exactArgs(0, "no arguments"),
+		Use:   use,
+		Short: short,
+		Args:  exactArgs(0, what),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return f.withMailbox(g, cmd, func(mb *mailclient.Mailbox) error {
-				folders, err := mb.Folders()
-				if err != nil {
-					return err
-				}
-				for _, fo := range folders {
-					fmt.Fprintf(g.env.Stdout, "%-20s %6d messages %6d unread\n", fo.Name, fo.Messages, fo.Unseen)
-				}
-				return nil
-			})
+			return f.withMailbox(g, cmd, func(_ mailclient.Config, mb *mailclient.Mailbox) error { return fn(mb) })
 		},
 	}
 }
 
+func mailFoldersCmd(g *globals, f *mailFlags) *cobra.Command {
+	return f.mailboxCmd(g, "folders", "List folders with message and unread counts", "no arguments",
+		func(mb *mailclient.Mailbox) error {
+			folders, err := mb.Folders()
+			if err != nil {
+				return err
+			}
+			for _, fo := range folders {
+				fmt.Fprintf(g.env.Stdout, "%-20s %6d messages %6d unread\n", fo.Name, fo.Messages, fo.Unseen)
+			}
+			return nil
+		})
+}
+
 func mailListCmd(g *globals, f *mailFlags) *cobra.Command {
-	return &cobra.Command{
-		Use:   "list",
-		Short: "List the messages of a folder (headers only: nothing is downloaded)",
-		Args:  exactArgs(0, "no arguments (use --folder)"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return f.withMailbox(g, cmd, func(mb *mailclient.Mailbox) error {
-				msgs, err := mb.List(f.folder)
-				if err != nil {
-					return err
+	return f.mailboxCmd(g, "list", "List the messages of a folder (headers only: nothing is downloaded)", "no arguments (use --folder)",
+		func(mb *mailclient.Mailbox) error {
+			msgs, err := mb.List(f.folder)
+			if err != nil {
+				return err
+			}
+			if len(msgs) == 0 {
+				fmt.Fprintf(g.env.Stdout, "No messages in %s.\n", f.folder)
+			}
+			for _, m := range msgs {
+				mark := " "
+				switch {
+				case m.Flagged:
+					mark = "!"
+				case !m.Seen:
+					mark = "N"
 				}
-				if len(msgs) == 0 {
-					fmt.Fprintf(g.env.Stdout, "No messages in %s.\n", f.folder)
+				subject := m.Subject
+				if subject == "" {
+					subject = "(no subject)"
 				}
-				for _, m := range msgs {
-					mark := " "
-					switch {
-					case m.Flagged:
-						mark = "!"
-					case !m.Seen:
-						mark = "N"
-					}
-					subject := m.Subject
-					if subject == "" {
-						subject = "(no subject)"
-					}
-					fmt.Fprintf(g.env.Stdout, "%s %3d  %-16s  %-28.28s  %s  (%s)\n", mark, m.Num, m.Date.Local().Format("2006-01-02 15:04"), m.From, subject, sizeText(m.Size))
-				}
-				return nil
-			})
-		},
-	}
+				fmt.Fprintf(g.env.Stdout, "%s %3d  %-16s  %-28.28s  %s  (%s)\n", mark, m.Num, m.Date.Local().Format("2006-01-02 15:04"), m.From, subject, sizeText(m.Size))
+			}
+			return nil
+		})
 }
 
 func sizeText(n int64) string {
@@ -323,9 +324,9 @@ func messageNumber(s string) (uint32, error) {
 	return uint32(n), nil
 }
 
-// withMailbox runs fn connected to the IMAP server with the command's settings, and logs out
-// after.
-func (f *mailFlags) withMailbox(g *globals, cmd *cobra.Command, fn func(mb *mailclient.Mailbox) error) error {
+// withMailbox runs fn connected to the IMAP server with the command's settings cfg, and logs
+// out after.
+func (f *mailFlags) withMailbox(g *globals, cmd *cobra.Command, fn func(cfg mailclient.Config, mb *mailclient.Mailbox) error) error {
 	cfg, err := f.config(g, cmd)
 	if err != nil {
 		return err
@@ -335,33 +336,44 @@ func (f *mailFlags) withMailbox(g *globals, cmd *cobra.Command, fn func(mb *mail
 		return err
 	}
 	defer mb.Close()
-	return fn(mb)
+	return fn(cfg, mb)
+}
+
+// messageCmd makes a command on message N of the folder: fn gets the command's settings and
+// the message, downloaded and parsed.
+func (f *mailFlags) messageCmd(g *globals, use, short string, fn func(cfg mailclient.Config, m *usermsg.Message) error) *cobra.Command {
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  exactArgs(1, "one message number"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, m, err := f.message(g, cmd, args[0])
+			if err != nil {
+				return err
+			}
+			return fn(cfg, m)
+		},
+	}
 }
 
 // message reads the command's settings, then downloads and parses message arg of the folder.
-func (f *mailFlags) message(g *globals, cmd *cobra.Command, arg string) (mailclient.Config, *usermsg.Message, error) {
-	cfg, err := f.config(g, cmd)
-	if err != nil {
-		return cfg, nil, err
-	}
+func (f *mailFlags) message(g *globals, cmd *cobra.Command, arg string) (cfg mailclient.Config, m *usermsg.Message, err error) {
 	n, err := messageNumber(arg)
 	if err != nil {
 		return cfg, nil, err
 	}
-	mb, err := mailclient.Open(cfg)
-	if err != nil {
-		return cfg, nil, err
-	}
-	defer mb.Close()
-	raw, err := mb.Fetch(f.folder, n)
-	if err != nil {
-		return cfg, nil, err
-	}
-	m, err := usermsg.Parse(strings.NewReader(string(raw)))
-	if m == nil {
-		return cfg, nil, fmt.Errorf("message %d cannot be read: %v", n, err)
-	}
-	return cfg, m, nil
+	err = f.withMailbox(g, cmd, func(c mailclient.Config, mb *mailclient.Mailbox) error {
+		cfg = c
+		raw, err := mb.Fetch(f.folder, n)
+		if err != nil {
+			return err
+		}
+		if m, err = usermsg.Parse(strings.NewReader(string(raw))); m == nil {
+			return fmt.Errorf("message %d cannot be read: %v", n, err)
+		}
+		return nil
+	})
+	return cfg, m, err
 }
 
 // answer sends d, a reply to or a forward of a message, with the user's text before what d
@@ -378,15 +390,8 @@ func (f *mailFlags) answer(g *globals, cfg mailclient.Config, d usermsg.Draft, e
 var stripTags = bluemonday.StrictPolicy()
 
 func mailReadCmd(g *globals, f *mailFlags) *cobra.Command {
-	return &cobra.Command{
-		Use:   "read N",
-		Short: "Show message N of the folder, with its security result",
-		Args:  exactArgs(1, "one message number"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			_, m, err := f.message(g, cmd, args[0])
-			if err != nil {
-				return err
-			}
+	return f.messageCmd(g, "read N", "Show message N of the folder, with its security result",
+		func(_ mailclient.Config, m *usermsg.Message) error {
 			w := g.env.Stdout
 			fmt.Fprintf(w, "From:     %s\n", addrList(m.From))
 			if len(m.To) > 0 {
@@ -414,8 +419,7 @@ func mailReadCmd(g *globals, f *mailFlags) *cobra.Command {
 				}
 			}
 			return nil
-		},
-	}
+		})
 }
 
 func addrList(as []usermsg.Address) string {
@@ -428,18 +432,10 @@ func addrList(as []usermsg.Address) string {
 
 func mailReplyCmd(g *globals, f *mailFlags) *cobra.Command {
 	var all, edit bool
-	c := &cobra.Command{
-		Use:   "reply N",
-		Short: "Reply to message N; your text comes from standard input, or $EDITOR on a terminal",
-		Args:  exactArgs(1, "one message number"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, m, err := f.message(g, cmd, args[0])
-			if err != nil {
-				return err
-			}
+	c := f.messageCmd(g, "reply N", "Reply to message N; your text comes from standard input, or $EDITOR on a terminal",
+		func(cfg mailclient.Config, m *usermsg.Message) error {
 			return f.answer(g, cfg, usermsg.Reply(m, cfg.User, all), edit)
-		},
-	}
+		})
 	c.Flags().BoolVar(&all, "all", false, "reply to every recipient too")
 	c.Flags().BoolVar(&edit, "edit", false, "write the text in $EDITOR")
 	return c
@@ -448,22 +444,17 @@ func mailReplyCmd(g *globals, f *mailFlags) *cobra.Command {
 func mailForwardCmd(g *globals, f *mailFlags) *cobra.Command {
 	var to []string
 	var edit bool
-	c := &cobra.Command{
-		Use:   "forward N --to ADDRESS",
-		Short: "Forward message N with its attachments; a note comes from standard input",
-		Args:  exactArgs(1, "one message number"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(to) == 0 {
-				return errors.New("forward: give --to ADDRESS")
-			}
-			cfg, m, err := f.message(g, cmd, args[0])
-			if err != nil {
-				return err
-			}
+	c := f.messageCmd(g, "forward N --to ADDRESS", "Forward message N with its attachments; a note comes from standard input",
+		func(cfg mailclient.Config, m *usermsg.Message) error {
 			d := usermsg.Forward(m, cfg.User)
 			d.To = to
 			return f.answer(g, cfg, d, edit)
-		},
+		})
+	c.PreRunE = func(*cobra.Command, []string) error {
+		if len(to) == 0 {
+			return errors.New("forward: give --to ADDRESS")
+		}
+		return nil
 	}
 	c.Flags().StringArrayVar(&to, "to", nil, "recipient (repeat for more)")
 	c.Flags().BoolVar(&edit, "edit", false, "write the note in $EDITOR")

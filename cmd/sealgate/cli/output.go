@@ -1,43 +1,19 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/keys"
 )
 
 // The shape every administrative command shares: open what it works on as the server does
-// ([storage] and the data directory), run, close; print either the text form or, with --json,
-// one JSON value. Commands go through these helpers so that they open, validate and print
-// alike.
-
-// withStore runs f with the configuration and the mail store [storage] names, and closes the
-// store after it.
-func (g *globals) withStore(f func(ctx context.Context, cfg *config.Config, s adminStore) error) error {
-	cfg, s, err := g.openStore()
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	return f(context.Background(), cfg, s)
-}
-
-// withKeyring runs f with the keyring [storage] names, opened with the master key, and
-// closes it after.
-func (g *globals) withKeyring(f func(ctx context.Context, kr *keys.Keyring) error) error {
-	kr, err := g.openKeyring()
-	if err != nil {
-		return err
-	}
-	defer kr.Close()
-	return f(context.Background(), kr)
-}
+// (see admin), run, close; print either the text form or, with --json, one JSON value.
+// Commands go through these helpers so that they open, validate and print alike.
 
 // printJSON writes v as the --json output of a command: indented, one value, a newline
 // after it. Lists are arrays, an empty one "[]"; names are lower_snake_case; times are RFC
@@ -58,7 +34,8 @@ type listing[T any] struct {
 	use, short string
 	args       cobra.PositionalArgs // nil: no arguments
 	rows       func(args []string) ([]T, error)
-	text       func(w io.Writer, rows []T) error
+	text       func(w io.Writer, rows []T) error // the text form; or, when nil:
+	line       func(row T) string                // the text form is one line a row
 }
 
 // listCmd makes the command of l, with its --json flag.
@@ -83,29 +60,47 @@ func listCmd[T any](g *globals, l listing[T]) *cobra.Command {
 				}
 				return g.printJSON(rows)
 			}
-			return l.text(g.env.Stdout, rows)
+			if l.text != nil {
+				return l.text(g.env.Stdout, rows)
+			}
+			for _, r := range rows {
+				fmt.Fprintln(g.env.Stdout, l.line(r))
+			}
+			return nil
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
 	return c
 }
 
-// storeRows reads the rows of a listing from the mail store (see withStore).
-func storeRows[T any](g *globals, f func(ctx context.Context, s adminStore, args []string) ([]T, error)) func([]string) ([]T, error) {
+// rowsOf is the listing rows row makes of src, which a read returned with err.
+func rowsOf[S, T any](src []S, err error, row func(S) T) ([]T, error) {
+	if err != nil {
+		return nil, err
+	}
+	out := make([]T, 0, len(src))
+	for _, s := range src {
+		out = append(out, row(s))
+	}
+	return out, nil
+}
+
+// storeRows reads the rows of a listing from the mail store (see globals.withStore).
+func storeRows[T any](g *globals, f func(a *admin, s adminStore, args []string) ([]T, error)) func([]string) ([]T, error) {
 	return func(args []string) (rows []T, err error) {
-		err = g.withStore(func(ctx context.Context, _ *config.Config, s adminStore) error {
-			rows, err = f(ctx, s, args)
+		err = g.withStore(func(a *admin, s adminStore) error {
+			rows, err = f(a, s, args)
 			return err
 		})
 		return rows, err
 	}
 }
 
-// keyringRows reads the rows of a listing from the keyring (see withKeyring).
-func keyringRows[T any](g *globals, f func(ctx context.Context, kr *keys.Keyring, args []string) ([]T, error)) func([]string) ([]T, error) {
+// keyringRows reads the rows of a listing from the keyring (see globals.withKeyring).
+func keyringRows[T any](g *globals, f func(a *admin, kr *keys.Keyring, args []string) ([]T, error)) func([]string) ([]T, error) {
 	return func(args []string) (rows []T, err error) {
-		err = g.withKeyring(func(ctx context.Context, kr *keys.Keyring) error {
-			rows, err = f(ctx, kr, args)
+		err = g.withKeyring(func(a *admin, kr *keys.Keyring) error {
+			rows, err = f(a, kr, args)
 			return err
 		})
 		return rows, err

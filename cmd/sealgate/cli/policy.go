@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,10 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sealgate/sealgate/crypto/address"
-	"github.com/sealgate/sealgate/gateway"
-	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/pipeline"
-	"github.com/sealgate/sealgate/keys"
 	"github.com/sealgate/sealgate/policy"
 )
 
@@ -45,8 +41,8 @@ func policyCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			err = g.withStore(func(ctx context.Context, _ *config.Config, s adminStore) error {
-				return s.SetPolicy(ctx, scope.Name, kv)
+			err = g.withStore(func(a *admin, s adminStore) error {
+				return s.SetPolicy(a.ctx, scope.Name, kv)
 			})
 			if err != nil {
 				return err
@@ -73,8 +69,8 @@ func policyCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return nil, err
 			}
-			return storeRows(g, func(ctx context.Context, s adminStore, _ []string) ([]policyJSON, error) {
-				stored, err := s.PolicySettings(ctx)
+			return storeRows(g, func(a *admin, s adminStore, _ []string) ([]policyJSON, error) {
+				stored, err := s.PolicySettings(a.ctx)
 				if err != nil {
 					return nil, err
 				}
@@ -130,40 +126,37 @@ func explainCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("%q is not an address", from)
 			}
-			cfg, s, err := g.openStore()
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			kr, err := g.openKeyringRO(cfg)
-			if err != nil {
-				return err
-			}
-			defer kr.Close()
-			p := pipeline.New(pipeline.Options{Hostname: cfg.Hostname, Policy: s, Keys: kr, Subaddressing: cfg.Subaddressing()})
-			submitted := cfg.IsOurDomain(fromAddr.Domain)
-			ds, err := p.Explain(context.Background(), fromAddr.String(), submitted, arrival, to, cfg.IsOurDomain)
-			if err != nil {
-				return err
-			}
-			how := "from the Internet (MX)"
-			switch {
-			case cfg.IsRelayDomain(fromAddr.Domain):
-				how = "sent by the organisation's own mail server (a trusted network)"
-			case submitted:
-				how = "submitted by the authenticated user"
-			}
-			fmt.Fprintf(g.env.Stdout, "Message from %s, %s, arriving %s:\n", fromAddr, how, arrivalWords(arrival))
-			for i, d := range ds {
-				where := "remote"
-				if a, _ := address.Parse(to[i]); cfg.IsLocalDomain(a.Domain) {
-					where = "local"
-				} else if cfg.IsRelayDomain(a.Domain) {
-					where = "relay domain"
+			return g.withStore(func(a *admin, s adminStore) error {
+				kr, err := a.Keyring()
+				if err != nil {
+					return err
 				}
-				fmt.Fprintf(g.env.Stdout, "\nto %s (%s): %s", to[i], where, policy.Explain(d))
-			}
-			return nil
+				cfg := a.cfg
+				p := pipeline.New(pipeline.Options{Hostname: cfg.Hostname, Policy: s, Keys: kr, Subaddressing: cfg.Subaddressing()})
+				submitted := cfg.IsOurDomain(fromAddr.Domain)
+				ds, err := p.Explain(a.ctx, fromAddr.String(), submitted, arrival, to, cfg.IsOurDomain)
+				if err != nil {
+					return err
+				}
+				how := "from the Internet (MX)"
+				switch {
+				case cfg.IsRelayDomain(fromAddr.Domain):
+					how = "sent by the organisation's own mail server (a trusted network)"
+				case submitted:
+					how = "submitted by the authenticated user"
+				}
+				fmt.Fprintf(g.env.Stdout, "Message from %s, %s, arriving %s:\n", fromAddr, how, arrivalWords(arrival))
+				for i, d := range ds {
+					where := "remote"
+					if ra, _ := address.Parse(to[i]); cfg.IsLocalDomain(ra.Domain) {
+						where = "local"
+					} else if cfg.IsRelayDomain(ra.Domain) {
+						where = "relay domain"
+					}
+					fmt.Fprintf(g.env.Stdout, "\nto %s (%s): %s", to[i], where, policy.Explain(d))
+				}
+				return nil
+			})
 		},
 	}
 	c.Flags().StringVar(&from, "from", "", "envelope sender")
@@ -183,13 +176,4 @@ func arrivalWords(a policy.Arrival) string {
 		return string(a.Signed) + "-signed"
 	}
 	return "plain"
-}
-
-// openKeyringRO opens the keyring [storage] names for look-ups.
-func (g *globals) openKeyringRO(cfg *config.Config) (*keys.Keyring, error) {
-	mk, err := keys.LoadOrCreateMasterKey(g.masterKeyPath(cfg))
-	if err != nil {
-		return nil, err
-	}
-	return gateway.OpenKeyring(context.Background(), cfg.Storage, g.dataDir, mk, keys.Options{Subaddressing: cfg.Subaddressing()})
 }

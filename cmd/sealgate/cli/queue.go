@@ -1,17 +1,14 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 	"github.com/sealgate/sealgate/gateway/queue"
 )
@@ -24,24 +21,19 @@ func queueCmd(g *globals) *cobra.Command {
 	var bounce bool
 	list := listCmd(g, listing[queueJSON]{use: "list [--json]",
 		short: "List queued messages: ID, sender, recipients with state, attempts, next try, last error",
-		rows: storeRows(g, func(ctx context.Context, s adminStore, _ []string) ([]queueJSON, error) {
-			entries, err := s.QueueEntries(ctx)
-			return queueJSONList(entries), err
+		rows: storeRows(g, func(a *admin, s adminStore, _ []string) ([]queueJSON, error) {
+			entries, err := s.QueueEntries(a.ctx)
+			return rowsOf(entries, err, queueEntryJSON)
 		}),
-		text: func(w io.Writer, entries []queueJSON) error {
-			for _, e := range entries {
-				fmt.Fprintln(w, queueLine(e))
-			}
-			return nil
-		}})
+		line: queueLine})
 
 	flush := &cobra.Command{
 		Use:   "flush",
 		Short: "Make every queued message that is not held due now",
 		Args:  exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.withStore(func(ctx context.Context, _ *config.Config, s adminStore) error {
-				n, err := s.QueueFlush(ctx, time.Now())
+			return g.withStore(func(a *admin, s adminStore) error {
+				n, err := s.QueueFlush(a.ctx, time.Now())
 				if err == nil {
 					fmt.Fprintf(g.env.Stdout, "%d messages made due now\n", n)
 				}
@@ -49,31 +41,31 @@ func queueCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
-	retry := idCmd(g, "retry ID", "Try a queued message again now", func(ctx context.Context, s adminStore, id int64) (string, error) {
-		err := s.QueueRetry(ctx, id, time.Now())
+	retry := idCmd(g, "retry ID", "Try a queued message again now", func(a *admin, s adminStore, id int64) (string, error) {
+		err := s.QueueRetry(a.ctx, id, time.Now())
 		if errors.Is(err, mailstore.ErrQueueHeld) {
 			return "", fmt.Errorf("queue entry %d is held; release it first", id)
 		}
 		return "due now", err
 	})
-	hold := idCmd(g, "hold ID", "Keep a queued message from being delivered or bounced", func(ctx context.Context, s adminStore, id int64) (string, error) {
-		return "held", s.QueueSetHeld(ctx, id, true)
+	hold := idCmd(g, "hold ID", "Keep a queued message from being delivered or bounced", func(a *admin, s adminStore, id int64) (string, error) {
+		return "held", s.QueueSetHeld(a.ctx, id, true)
 	})
-	release := idCmd(g, "release ID", "Let a held message be delivered again", func(ctx context.Context, s adminStore, id int64) (string, error) {
-		return "released", s.QueueSetHeld(ctx, id, false)
+	release := idCmd(g, "release ID", "Let a held message be delivered again", func(a *admin, s adminStore, id int64) (string, error) {
+		return "released", s.QueueSetHeld(a.ctx, id, false)
 	})
-	del := idCmd(g, "delete ID [--bounce]", "Remove a queued message, silently or with a bounce to its sender", func(ctx context.Context, s adminStore, id int64) (string, error) {
+	del := idCmd(g, "delete ID [--bounce]", "Remove a queued message, silently or with a bounce to its sender", func(a *admin, s adminStore, id int64) (string, error) {
 		if !bounce {
-			return "deleted", s.QueueDelete(ctx, id)
+			return "deleted", s.QueueDelete(a.ctx, id)
 		}
-		return "deleted; its sender is notified", deleteWithBounce(ctx, g, s, id)
+		return "deleted; its sender is notified", deleteWithBounce(a, s, id)
 	})
 	del.Flags().BoolVar(&bounce, "bounce", false, "send the sender a delivery status notification for the recipients not yet delivered")
 	c.AddCommand(list, flush, retry, hold, release, del)
 	return c
 }
 
-func idCmd(g *globals, use, short string, f func(ctx context.Context, s adminStore, id int64) (string, error)) *cobra.Command {
+func idCmd(g *globals, use, short string, f func(a *admin, s adminStore, id int64) (string, error)) *cobra.Command {
 	return &cobra.Command{
 		Use:   use,
 		Short: short,
@@ -83,13 +75,10 @@ func idCmd(g *globals, use, short string, f func(ctx context.Context, s adminSto
 			if err != nil || id <= 0 {
 				return fmt.Errorf("%q is not a queue ID", args[0])
 			}
-			return g.withStore(func(ctx context.Context, _ *config.Config, s adminStore) error {
-				what, err := f(ctx, s, id)
-				if errors.Is(err, mailstore.ErrNotFound) {
-					return fmt.Errorf("no queue entry %d", id)
-				}
+			return g.withStore(func(a *admin, s adminStore) error {
+				what, err := f(a, s, id)
 				if err != nil {
-					return err
+					return notFound(err, fmt.Sprintf("queue entry %d", id))
 				}
 				fmt.Fprintf(g.env.Stdout, "%d %s\n", id, what)
 				return nil
@@ -98,11 +87,8 @@ func idCmd(g *globals, use, short string, f func(ctx context.Context, s adminSto
 	}
 }
 
-func deleteWithBounce(ctx context.Context, g *globals, s adminStore, id int64) error {
-	cfg, err := g.loadConfig()
-	if err != nil {
-		return err
-	}
+func deleteWithBounce(a *admin, s adminStore, id int64) error {
+	ctx, cfg := a.ctx, a.cfg
 	e, err := s.QueueEntry(ctx, id)
 	if err != nil {
 		return err
@@ -159,15 +145,11 @@ type queueRcptJSON struct {
 	LastError string `json:"last_error"`
 }
 
-func queueJSONList(entries []mailstore.QueueEntry) []queueJSON {
-	out := make([]queueJSON, 0, len(entries))
-	for _, e := range entries {
-		j := queueJSON{ID: e.ID, Sender: e.Sender, Created: e.Created.UTC(), NextAttempt: e.NextAttempt.UTC(),
-			Attempts: e.Attempts, Held: e.Held, LastError: e.LastError, Recipients: []queueRcptJSON{}}
-		for _, r := range e.Recipients {
-			j.Recipients = append(j.Recipients, queueRcptJSON{Address: r.Address, State: r.State, LastError: r.LastError})
-		}
-		out = append(out, j)
+func queueEntryJSON(e mailstore.QueueEntry) queueJSON {
+	j := queueJSON{ID: e.ID, Sender: e.Sender, Created: e.Created.UTC(), NextAttempt: e.NextAttempt.UTC(),
+		Attempts: e.Attempts, Held: e.Held, LastError: e.LastError, Recipients: []queueRcptJSON{}}
+	for _, r := range e.Recipients {
+		j.Recipients = append(j.Recipients, queueRcptJSON{Address: r.Address, State: r.State, LastError: r.LastError})
 	}
-	return out
+	return j
 }

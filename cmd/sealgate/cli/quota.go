@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
 
@@ -36,25 +35,21 @@ account past its limit is refused; what is stored already stays when a limit is 
 			if err != nil {
 				return err
 			}
-			return g.withStore(func(ctx context.Context, cfg *config.Config, s adminStore) error {
-				a, err := parseUserAddress(cfg, args[0])
+			return g.withStore(func(adm *admin, s adminStore) error {
+				a, err := adm.userAddress(args[0])
 				if err != nil {
 					return err
 				}
 				if change {
-					if err := s.SetQuota(ctx, a, limit); errors.Is(err, mailstore.ErrNotFound) {
-						return fmt.Errorf("no user %s", a)
-					} else if err != nil {
-						return err
+					if err := s.SetQuota(adm.ctx, a, limit); err != nil {
+						return notFound(err, "user "+a.String())
 					}
 				}
-				u, err := s.UserByAddress(ctx, a)
-				if errors.Is(err, mailstore.ErrNotFound) {
-					return fmt.Errorf("no user %s", a)
-				} else if err != nil {
-					return err
+				u, err := s.UserByAddress(adm.ctx, a)
+				if err != nil {
+					return notFound(err, "user "+a.String())
 				}
-				q, err := s.Quota(ctx, u.ID)
+				q, err := s.Quota(adm.ctx, u.ID)
 				if err != nil {
 					return err
 				}

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,9 +20,7 @@ func TestUserQuota(t *testing.T) {
 	if r := run(t, "s3cret\n", nil, append(d, "user", "add", "alice@localhost", "--password-stdin")...); r.code != 0 {
 		t.Fatalf("user add: %+v", r)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "sealgate.toml"), []byte("[limits]\nmailbox_quota = \"1MiB\"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	writeConfig(t, dir, "[limits]\nmailbox_quota = \"1MiB\"\n")
 	s, err := mailstore.Open(dir, mailstore.Options{})
 	if err != nil {
 		t.Fatal(err)

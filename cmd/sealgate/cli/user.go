@@ -4,29 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/sealgate/sealgate/crypto/address"
 	"github.com/sealgate/sealgate/gateway/auth"
-	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 )
-
-// parseUserAddress is the one check of an account address that every user command makes: a
-// valid address (no literal) in a local domain.
-func parseUserAddress(cfg *config.Config, s string) (address.Address, error) {
-	a, err := address.Parse(s)
-	if err != nil || a.IsLiteral() {
-		return address.Address{}, fmt.Errorf("%q is not a valid address", s)
-	}
-	if !cfg.IsLocalDomain(a.Domain) {
-		return address.Address{}, fmt.Errorf("%s is not a local domain (local domains: %s)", a.Domain, strings.Join(cfg.Domains, ", "))
-	}
-	return a, nil
-}
 
 // readPasswordHash reads a password from standard input and hashes it for storage.
 func (g *globals) readPasswordHash() (string, error) {
@@ -47,7 +31,7 @@ type accountOp struct {
 	run func(ctx context.Context, s adminStore, a address.Address, hash string) (string, error)
 }
 
-// accountCmd makes the command of op: ADDRESS is checked by parseUserAddress, the store's
+// accountCmd makes the command of op: ADDRESS is checked by admin.userAddress, the store's
 // "exists" and "not found" become one-line messages.
 func accountCmd(g *globals, op accountOp) *cobra.Command {
 	var pwStdin bool
@@ -60,8 +44,8 @@ func accountCmd(g *globals, op accountOp) *cobra.Command {
 			if password && !pwStdin {
 				return fmt.Errorf("%s: give the password on standard input with --password-stdin", cmd.Parent().Name()+" "+cmd.Name())
 			}
-			return g.withStore(func(ctx context.Context, cfg *config.Config, s adminStore) error {
-				a, err := parseUserAddress(cfg, args[0])
+			return g.withStore(func(adm *admin, s adminStore) error {
+				a, err := adm.userAddress(args[0])
 				if err != nil {
 					return err
 				}
@@ -71,14 +55,11 @@ func accountCmd(g *globals, op accountOp) *cobra.Command {
 						return err
 					}
 				}
-				done, err := op.run(ctx, s, a, hash)
-				switch {
-				case errors.Is(err, mailstore.ErrExists):
+				done, err := op.run(adm.ctx, s, a, hash)
+				if errors.Is(err, mailstore.ErrExists) {
 					return fmt.Errorf("user %s already exists", a)
-				case errors.Is(err, mailstore.ErrNotFound):
-					return fmt.Errorf("no user %s", a)
-				case err != nil:
-					return err
+				} else if err != nil {
+					return notFound(err, "user "+a.String())
 				}
 				fmt.Fprintf(g.env.Stdout, "%s %s\n", done, a)
 				return nil
@@ -113,20 +94,13 @@ func userCmd(g *globals) *cobra.Command {
 			return "deleted", s.DeleteUser(ctx, a)
 		}})
 	list := listCmd(g, listing[userJSON]{use: "list [--json]", short: "List accounts",
-		rows: storeRows(g, func(ctx context.Context, s adminStore, _ []string) ([]userJSON, error) {
-			users, err := s.Users(ctx)
-			out := make([]userJSON, 0, len(users))
-			for _, u := range users {
-				out = append(out, userJSON{Address: u.Address, Created: jsonTime(u.Created)})
-			}
-			return out, err
+		rows: storeRows(g, func(a *admin, s adminStore, _ []string) ([]userJSON, error) {
+			users, err := s.Users(a.ctx)
+			return rowsOf(users, err, func(u mailstore.User) userJSON {
+				return userJSON{Address: u.Address, Created: jsonTime(u.Created)}
+			})
 		}),
-		text: func(w io.Writer, users []userJSON) error {
-			for _, u := range users {
-				fmt.Fprintf(w, "%s\tcreated %s\n", u.Address, u.Created)
-			}
-			return nil
-		}})
+		line: func(u userJSON) string { return u.Address + "\tcreated " + u.Created }})
 	c.AddCommand(add, passwd, list, del, userQuotaCmd(g))
 	return c
 }

@@ -1,5 +1,5 @@
 // Package cryptotest holds test helpers for the crypto packages: finding
-// the interop corpus and the test fixtures. The real peers (gpg, gpgsm,
+// the interop corpus and the test fixtures, timing an operation. The real peers (gpg, gpgsm,
 // openssl) are run by internal/peertest, which LookPath, Run and NewGPG
 // name here for the crypto tests. It is imported by tests only.
 package cryptotest
@@ -58,4 +58,18 @@ type GPG = peertest.GPG
 func NewGPG(t testing.TB) *GPG {
 	t.Helper()
 	return peertest.NewGPG(t)
+}
+
+// Throughput runs op b.N times as a benchmark of size bytes an operation, with its
+// allocations; the first error fails it. What the caller did before is not timed.
+func Throughput(b *testing.B, size int64, op func() error) {
+	b.Helper()
+	b.ReportAllocs()
+	b.SetBytes(size)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := op(); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

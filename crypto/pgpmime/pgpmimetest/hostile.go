@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/adler32"
+	"io"
 	mathrand "math/rand/v2"
 	"strings"
 	"time"
@@ -76,12 +77,17 @@ func Bomb(to *pgpmime.Key, opts BombOptions) ([]byte, error) {
 // spends n+1 private-key operations on it. realAt places the real packet among the
 // wildcards (0: first, n: last).
 func KeyFlood(to *pgpmime.Key, n, realAt int) ([]byte, error) {
+	return encrypt(to, floodLiteral(), n, realAt)
+}
+
+// floodLiteral is the literal data packet of the floods: a short text/plain message.
+func floodLiteral() []byte {
 	var lit bytes.Buffer
 	text := Header + "Found after the flood.\r\n"
 	lit.Write(packetHeader(11, int64(6+len(text))))
 	lit.Write([]byte{'b', 0, 0, 0, 0, 0})
 	lit.WriteString(text)
-	return encrypt(to, lit.Bytes(), n, realAt)
+	return lit.Bytes()
 }
 
 // PassphraseFlood returns an armored OpenPGP message with a short text/plain plaintext whose
@@ -89,43 +95,24 @@ func KeyFlood(to *pgpmime.Key, n, realAt int) ([]byte, error) {
 // passphrases: a receiver that tries them all derives n+1 keys. realAt places the real
 // packet among the others (0: first, n: last).
 func PassphraseFlood(passphrase []byte, n, realAt int) ([]byte, error) {
-	var lit bytes.Buffer
-	text := Header + "Found after the flood.\r\n"
-	lit.Write(packetHeader(11, int64(6+len(text))))
-	lit.Write([]byte{'b', 0, 0, 0, 0, 0})
-	lit.WriteString(text)
 	// Deterministic randomness: whether a wrong passphrase happens to give a plausible session
 	// key (about one in fifty does) is then the same in every run.
 	det := mathrand.NewChaCha8([32]byte{byte(n), byte(n >> 8), byte(realAt), byte(realAt >> 8)})
 	cfg := &packet.Config{Rand: det, DefaultCipher: packet.CipherAES128, S2KConfig: &s2k.Config{S2KMode: s2k.IteratedSaltedS2K, S2KCount: 1024}}
 	key := make([]byte, packet.CipherAES128.KeySize())
 	det.Read(key)
-	var out bytes.Buffer
-	aw, err := armor.Encode(&out, "PGP MESSAGE", nil)
-	if err != nil {
-		return nil, err
-	}
-	for i := 0; i <= n; i++ {
-		pass := passphrase
-		if i != realAt {
-			pass = []byte(fmt.Sprintf("not the passphrase %d", i))
+	return message(key, floodLiteral(), cfg, func(w io.Writer) error {
+		for i := 0; i <= n; i++ {
+			pass := passphrase
+			if i != realAt {
+				pass = []byte(fmt.Sprintf("not the passphrase %d", i))
+			}
+			if err := packet.SerializeSymmetricKeyEncryptedReuseKey(w, key, pass, cfg); err != nil {
+				return err
+			}
 		}
-		if err := packet.SerializeSymmetricKeyEncryptedReuseKey(aw, key, pass, cfg); err != nil {
-			return nil, err
-		}
-	}
-	w, err := packet.SerializeSymmetricallyEncrypted(aw, packet.CipherAES128, false, packet.CipherSuite{}, key, cfg)
-	if err != nil {
-		return nil, err
-	}
-	w.Write(lit.Bytes())
-	if err := w.Close(); err != nil {
-		return nil, err
-	}
-	if err := aw.Close(); err != nil {
-		return nil, err
-	}
-	return out.Bytes(), nil
+		return nil
+	})
 }
 
 // PGPMIME wraps an armored OpenPGP message into a PGP/MIME (RFC 3156) mail message.
@@ -151,32 +138,43 @@ func encrypt(to *pgpmime.Key, packets []byte, flood, realAt int) ([]byte, error)
 	cipher := packet.CipherAES128
 	key := make([]byte, cipher.KeySize())
 	rand.Read(key)
+	return message(key, packets, cfg, func(w io.Writer) error {
+		for i := 0; i <= flood; i++ {
+			if i == realAt {
+				if err := packet.SerializeEncryptedKeyWithHiddenOption(w, enc.PublicKey, cipher, key, flood > 0, cfg); err != nil {
+					return err
+				}
+			}
+			if i < flood {
+				// A decoy costs the receiver a private-key operation that fails: its encrypted
+				// session key is corrupted at the end, so the RSA padding or the AES key wrap of
+				// ECDH does not check out.
+				var decoy bytes.Buffer
+				if err := packet.SerializeEncryptedKeyWithHiddenOption(&decoy, enc.PublicKey, cipher, key, true, cfg); err != nil {
+					return err
+				}
+				d := decoy.Bytes()
+				d[len(d)-1] ^= byte(i%255) + 1
+				d[len(d)-2] ^= 0x5a
+				w.Write(d)
+			}
+		}
+		return nil
+	})
+}
+
+// message is an armored OpenPGP message: the session key packets writeKeys writes, then
+// packets in a SEIPDv1 packet under the AES-128 session key.
+func message(key, packets []byte, cfg *packet.Config, writeKeys func(w io.Writer) error) ([]byte, error) {
 	var out bytes.Buffer
 	aw, err := armor.Encode(&out, "PGP MESSAGE", nil)
 	if err != nil {
 		return nil, err
 	}
-	for i := 0; i <= flood; i++ {
-		if i == realAt {
-			if err := packet.SerializeEncryptedKeyWithHiddenOption(aw, enc.PublicKey, cipher, key, flood > 0, cfg); err != nil {
-				return nil, err
-			}
-		}
-		if i < flood {
-			// A decoy costs the receiver a private-key operation that fails: its encrypted
-			// session key is corrupted at the end, so the RSA padding or the AES key wrap of
-			// ECDH does not check out.
-			var decoy bytes.Buffer
-			if err := packet.SerializeEncryptedKeyWithHiddenOption(&decoy, enc.PublicKey, cipher, key, true, cfg); err != nil {
-				return nil, err
-			}
-			d := decoy.Bytes()
-			d[len(d)-1] ^= byte(i%255) + 1
-			d[len(d)-2] ^= 0x5a
-			aw.Write(d)
-		}
+	if err := writeKeys(aw); err != nil {
+		return nil, err
 	}
-	w, err := packet.SerializeSymmetricallyEncrypted(aw, cipher, false, packet.CipherSuite{}, key, cfg)
+	w, err := packet.SerializeSymmetricallyEncrypted(aw, packet.CipherAES128, false, packet.CipherSuite{}, key, cfg)
 	if err != nil {
 		return nil, err
 	}
