@@ -3,7 +3,7 @@
 // later from web mail compose, goes through Process.
 //
 // Process, in order:
-//  1. reads the header section (at most MaxHeaderSize bytes) and checks it: on submission
+//  1. reads the header section (at most mimeutil.MaxHeaderSize bytes) and checks it: on submission
 //     every From: address must be one the authenticated user owns; submitted mail without
 //     Message-ID: or Date: gets them, and an Autocrypt: header when the sender has an
 //     OpenPGP key; a MIME structure beyond mimelimit's bounds is refused
@@ -92,9 +92,6 @@ var (
 	// part bounds: refused, as no client could show it and every parser would pay for it.
 	ErrStructureTooComplex = errors.New("pipeline: MIME structure exceeds the depth or part limits")
 )
-
-// MaxHeaderSize bounds the header section the pipeline parses.
-const MaxHeaderSize = 1 << 20
 
 // Role is the listener a message arrived on.
 type Role int
