@@ -2,51 +2,50 @@ package mimeutil
 
 import (
 	"errors"
-	"io"
 	"strings"
 	"testing"
 	"unicode/utf8"
 )
 
-func TestCharsetReader(t *testing.T) {
-	for _, c := range []struct{ charset, in, want string }{
-		{"", "plain", "plain"},
-		{"UTF-8", "grüße", "grüße"},
-		{"us-ascii", "abc", "abc"},
-		{"ISO-8859-1", "gr\xfc\xdfe", "grüße"},
-		{"latin1", "\xe9", "é"},
-		{"windows-1252", "\x80", "€"},
-		{"iso-8859-15", "\xa4", "€"},
-		{"koi8-r", "\xf0\xd2\xc9", "При"},
-		{"shift_jis", "\x93\xfa\x96\x7b", "日本"},
-	} {
-		r, err := CharsetReader(c.charset, strings.NewReader(c.in))
-		if err != nil {
-			t.Errorf("%s: %v", c.charset, err)
-			continue
+// Each entity tries a decoding a reader needs: its text in UTF-8 (Entity.Text), its Subject
+// (DecodeWords) and its disposition.
+var textCases = []struct {
+	msg, text, subject string
+	disp, filename     string
+	unknownCharset     bool
+}{
+	{msg: "Content-Type: text/plain; charset=ISO-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nGr=FC=DFe", text: "Grüße"},
+	{msg: "Subject: =?utf-8?b?R3LDvMOfZQ==?=\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\nR3LD\r\nvMOfZQ==\r\n",
+		text: "Grüße", subject: "Grüße"},
+	{msg: "Subject: =?iso-8859-1?q?J=F6rg?= M\r\nContent-Type: text/plain; charset=latin1\r\n\r\n\xe9", text: "é", subject: "Jörg M"},
+	{msg: "Subject: =?windows-1252?q?=80?=\r\nContent-Type: text/plain; charset=windows-1252\r\n\r\n\x80", text: "€", subject: "€"},
+	{msg: "Subject: =?utf-8?q?a?= =?iso-8859-15?q?=A4?=\r\nContent-Type: text/plain; charset=\"koi8-r\"\r\n\r\n\xf0\xd2\xc9", text: "При", subject: "a€"},
+	{msg: "Content-Type: text/plain; charset=shift_jis\r\nContent-Disposition: Attachment; filename=\"=?utf-8?q?R=C3=A9sum=C3=A9.txt?=\"\r\n\r\n\x93\xfa\x96\x7b",
+		text: "日本", disp: "attachment", filename: "Résumé.txt"},
+	{msg: "Content-Type: text/plain; charset=x-unknown\r\nContent-Disposition: inline\r\n\r\n\xfc", text: "\xfc", disp: "inline", unknownCharset: true},
+	{msg: "Subject: =?x-unknown?q?abc?=\r\nContent-Type: application/octet-stream; charset=iso-8859-1\r\n\r\n\xfc", text: "\xfc", subject: "=?x-unknown?q?abc?="},
+	{msg: "Subject: =?utf-8?b?not base64?= as is\r\nContent-Disposition: attachment; filename*=utf-8''R%C3%A9sum%C3%A9.pdf\r\n\r\nx",
+		text: "x", subject: "=?utf-8?b?not base64?= as is", disp: "attachment", filename: "Résumé.pdf"},
+	{msg: "Content-Disposition: attachment; filename=a b.txt; size=\r\n\r\n", disp: "attachment", filename: "a b.txt"}, // read leniently
+	{msg: "\r\nno header", text: "no header"},
+}
+
+func TestText(t *testing.T) {
+	for _, c := range textCases {
+		e := ParseEntity([]byte(c.msg))
+		text, err := e.Text()
+		if string(text) != c.text || errors.Is(err, ErrUnknownCharset) != c.unknownCharset || err != nil && !c.unknownCharset {
+			t.Errorf("%q: text %q, %v", c.msg, text, err)
 		}
-		if got, _ := io.ReadAll(r); string(got) != c.want {
-			t.Errorf("%s: %q, want %q", c.charset, got, c.want)
+		if got := DecodeWords(e.Header.Get("Subject")); got != c.subject {
+			t.Errorf("%q: subject %q", c.msg, got)
+		}
+		if disp, params := e.Header.ContentDisposition(); disp != c.disp || params["filename"] != c.filename {
+			t.Errorf("%q: disposition %q %q", c.msg, disp, params)
 		}
 	}
 	if _, err := CharsetReader("x-no-such-charset", strings.NewReader("x")); !errors.Is(err, ErrUnknownCharset) {
 		t.Errorf("unknown charset: %v", err)
-	}
-}
-
-func TestDecodeWords(t *testing.T) {
-	for in, want := range map[string]string{
-		"plain":                              "plain",
-		"=?utf-8?b?R3LDvMOfZQ==?=":           "Grüße",
-		"=?iso-8859-1?q?J=F6rg?= M":          "Jörg M",
-		"=?windows-1252?q?=80?=":             "€",
-		"=?x-unknown?q?abc?=":                "=?x-unknown?q?abc?=",
-		"=?utf-8?q?a?= =?utf-8?q?b?=":        "ab",
-		"=?utf-8?b?not base64?= stays as is": "=?utf-8?b?not base64?= stays as is",
-	} {
-		if got := DecodeWords(in); got != want {
-			t.Errorf("%q: %q, want %q", in, got, want)
-		}
 	}
 }
 
@@ -63,51 +62,13 @@ func TestParseAddressList(t *testing.T) {
 	}
 }
 
-func TestContentDisposition(t *testing.T) {
-	for _, c := range []struct{ field, disp, filename string }{
-		{"", "", ""},
-		{"Content-Disposition: inline\r\n", "inline", ""},
-		{"Content-Disposition: Attachment; filename=\"a b.txt\"\r\n", "attachment", "a b.txt"},
-		{"Content-Disposition: attachment; filename*=utf-8''R%C3%A9sum%C3%A9.pdf\r\n", "attachment", "Résumé.pdf"},
-		{"Content-Disposition: attachment; filename=\"=?utf-8?q?R=C3=A9sum=C3=A9.pdf?=\"\r\n", "attachment", "Résumé.pdf"},
-		{"Content-Disposition: attachment; filename=a b.txt; size=\r\n", "attachment", "a b.txt"}, // lenient
-	} {
-		disp, params := ParseHeader([]byte("Subject: x\r\n" + c.field)).ContentDisposition()
-		if disp != c.disp || params["filename"] != c.filename {
-			t.Errorf("%q: %q %q", c.field, disp, params)
-		}
-	}
-}
-
-func TestEntityText(t *testing.T) {
-	for _, c := range []struct {
-		msg, want string
-		unknown   bool
-	}{
-		{"Content-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nGr=FC=DFe", "Grüße", false},
-		{"Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\nR3LD\r\nvMOfZQ==\r\n", "Grüße", false},
-		{"Content-Type: text/plain; charset=x-unknown\r\n\r\n\xfc", "\xfc", true},
-		{"Content-Type: application/octet-stream; charset=iso-8859-1\r\n\r\n\xfc", "\xfc", false}, // not text: bytes as they are
-		{"\r\nno header", "no header", false},
-	} {
-		got, err := ParseEntity([]byte(c.msg)).Text()
-		if string(got) != c.want || errors.Is(err, ErrUnknownCharset) != c.unknown || err != nil && !c.unknown {
-			t.Errorf("%q: %q, %v", c.msg, got, err)
-		}
-	}
-}
-
-// FuzzText: what a reader is shown of any header and entity is valid UTF-8 once decoded from
-// a known charset, and nothing panics.
+// FuzzText: what a reader is shown of any entity is valid UTF-8 once decoded from a known
+// charset, and nothing panics.
 func FuzzText(f *testing.F) {
-	for _, s := range []string{
-		"Content-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nGr=FC=DFe",
-		"Content-Type: text/plain; charset=shift_jis\r\nContent-Disposition: attachment; filename==?utf-8?q?a?=\r\n\r\n\x93\xfa",
-		"From: =?koi8-r?q?=F0?= <a@b>, c@d\r\nSubject: =?utf-8?b?R3LDvMOfZQ==?=\r\n\r\n",
-		"Content-Type: text/plain; charset=utf-16\r\nContent-Transfer-Encoding: base64\r\n\r\n//5hAA==",
-	} {
-		f.Add([]byte(s))
+	for _, c := range textCases {
+		f.Add([]byte(c.msg))
 	}
+	f.Add([]byte("From: =?koi8-r?q?=F0?= <a@b>, c@d\r\nContent-Type: text/plain; charset=utf-16\r\nContent-Transfer-Encoding: base64\r\n\r\n//5hAA=="))
 	f.Fuzz(func(t *testing.T, msg []byte) {
 		e := ParseEntity(msg)
 		e.Header.ContentDisposition()
