@@ -280,7 +280,7 @@ func (c *conn) cmdData(arg string) {
 		err = buf.Finish()
 	}
 	// Whatever happened to the message, the reply follows the client's end marker.
-	if derr := dr.drain(); derr != nil {
+	if derr := drain(dr); derr != nil {
 		c.readFailed(derr)
 		return
 	}
@@ -351,7 +351,7 @@ func (c *conn) cmdBDAT(arg string) {
 // failed meanwhile.
 func (c *conn) skipChunk(n int64) bool {
 	cr := &chunkReader{br: c.br, wait: c.waitData, n: n}
-	if err := cr.drain(); err != nil {
+	if err := drain(cr); err != nil {
 		c.readFailed(err)
 		return false
 	}
