@@ -391,13 +391,9 @@ func (p *Pipeline) decide(ctx context.Context, f decideFacts, rcptAddr string, d
 // (local says whether it is in a local domain), arriving as arrival. submitted means the
 // sender is an authenticated local user.
 func (p *Pipeline) Explain(ctx context.Context, sender string, submitted bool, arrival policy.Arrival, rcpts []string, local func(string) bool) ([]policy.Decision, error) {
-	settings := policy.Settings{}
-	if p.opts.Policy != nil {
-		s, err := p.opts.Policy.PolicySettings(ctx)
-		if err != nil {
-			return nil, err
-		}
-		settings = s
+	settings, err := p.settings(ctx)
+	if err != nil {
+		return nil, err
 	}
 	scope := senderScope(sender, p.opts.Subaddressing)
 	sk, err := p.senderKeys(ctx, p.opts.Keys, settings, arrival, scope, submitted)
@@ -424,6 +420,14 @@ func (p *Pipeline) Explain(ctx context.Context, sender string, submitted bool, a
 	return out, nil
 }
 
+// settings are the policy settings in force; the defaults without a policy store.
+func (p *Pipeline) settings(ctx context.Context) (policy.Settings, error) {
+	if p.opts.Policy == nil {
+		return policy.Settings{}, nil
+	}
+	return p.opts.Policy.PolicySettings(ctx)
+}
+
 // scope is the address whose policy scope and keys apply to r.
 func (p *Pipeline) scope(r envelope.Recipient) address.Address {
 	if r.Base == (address.Address{}) {
@@ -437,13 +441,9 @@ func (p *Pipeline) scope(r envelope.Recipient) address.Address {
 // ordinary message, all of base).
 // hdr is the message's header section as received, parsed.
 func (p *Pipeline) secureCopies(ctx context.Context, w *work, env *Envelope, base mailstore.Body, head []byte, hdr textproto.MIMEHeader, authRes string) ([]mailstore.Copy, error) {
-	settings := policy.Settings{}
-	if p.opts.Policy != nil {
-		s, err := p.opts.Policy.PolicySettings(ctx)
-		if err != nil {
-			return nil, err
-		}
-		settings = s
+	settings, err := p.settings(ctx)
+	if err != nil {
+		return nil, err
 	}
 	arrival := arrivalOf(mimecrypt.DetectBytes(head))
 	submitted := env.submitted()
