@@ -96,12 +96,7 @@ func TestE2EAddressing(t *testing.T) {
 		t.Fatalf("forwarded envelope: from %q to %v", fw.From, fw.To)
 	}
 	// A bounce to the SRS address goes back to the original sender, with the null sender.
-	c, err := smtp.Dial(env.GW.Addr("smtp"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.SendMail("", []string{fw.From}, strings.NewReader("From: MAILER-DAEMON@elsewhere.test\r\nSubject: bounce\r\n\r\nundeliverable\r\n")); err != nil {
+	if err := env.SendMX("", []string{fw.From}, "From: MAILER-DAEMON@elsewhere.test\r\nSubject: bounce\r\n\r\nundeliverable\r\n"); err != nil {
 		t.Fatalf("bounce to SRS address: %v", err)
 	}
 	if !peer.Wait(20*time.Second, func(p *deliverytest.Peer) bool { return len(p.Received()) == 2 }) {
@@ -112,7 +107,7 @@ func TestE2EAddressing(t *testing.T) {
 	}
 	// A forged SRS address is unknown, not relayed.
 	forged := strings.Replace(fw.From, "=outside.test=", "=victim.test=", 1)
-	err = c.SendMail("", []string{forged}, strings.NewReader("Subject: x\r\n\r\nx\r\n"))
+	err := env.SendMX("", []string{forged}, "Subject: x\r\n\r\nx\r\n")
 	var se *smtp.SMTPError
 	if !errors.As(err, &se) || se.Code != 550 {
 		t.Fatalf("forged SRS address: %v", err)

@@ -149,12 +149,7 @@ func openssl(t *testing.T, stdin []byte, args ...string) []byte {
 // mx sends msg from from to to over the MX listener; the error is the server's refusal, if any.
 func mx(t *testing.T, env *gatewaytest.Env, from, to string, msg []byte) error {
 	t.Helper()
-	c, err := smtp.Dial(env.GW.Addr("smtp"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.SendMail(from, []string{to}, bytes.NewReader(msg))
+	return env.SendMX(from, []string{to}, string(msg))
 }
 
 // mustMX is mx for a message the MX listener must take.

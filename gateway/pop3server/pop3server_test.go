@@ -15,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-smtp"
-
 	"github.com/sealgate/sealgate/crypto/address"
 	"github.com/sealgate/sealgate/crypto/peertest"
 	"github.com/sealgate/sealgate/gateway/config"
@@ -38,15 +36,8 @@ func loopbackPlain(c *config.Config) { c.Auth.PlaintextOnLoopback = true }
 // deliver sends messages to alice over the MX listener.
 func deliver(t *testing.T, env *gatewaytest.Env, bodies ...string) {
 	t.Helper()
-	c, err := smtp.Dial(env.GW.Addr("smtp"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 	for _, b := range bodies {
-		if err := c.SendMail("sender@example.org", []string{"alice@localhost"}, strings.NewReader(b)); err != nil {
-			t.Fatal(err)
-		}
+		env.Deliver(t, "alice@localhost", b)
 	}
 }
 
