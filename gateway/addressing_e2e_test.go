@@ -6,7 +6,6 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/emersion/go-smtp"
 
@@ -88,9 +87,7 @@ func TestE2EAddressing(t *testing.T) {
 	}
 
 	// Forwarding: the partner gets the message with an SRS envelope sender.
-	if !peer.Wait(20*time.Second, func(p *deliverytest.Peer) bool { return len(p.Received()) == 1 }) {
-		t.Fatal("forwarded message not delivered")
-	}
+	peer.WaitReceived(t, 1)
 	fw := peer.Received()[0]
 	if !strings.HasPrefix(fw.From, "SRS0=") || !strings.HasSuffix(fw.From, "=outside.test=sender@localhost") || fw.To[0] != "friend@elsewhere.test" {
 		t.Fatalf("forwarded envelope: from %q to %v", fw.From, fw.To)
@@ -99,9 +96,7 @@ func TestE2EAddressing(t *testing.T) {
 	if err := env.SendMX("", []string{fw.From}, "From: MAILER-DAEMON@elsewhere.test\r\nSubject: bounce\r\n\r\nundeliverable\r\n"); err != nil {
 		t.Fatalf("bounce to SRS address: %v", err)
 	}
-	if !peer.Wait(20*time.Second, func(p *deliverytest.Peer) bool { return len(p.Received()) == 2 }) {
-		t.Fatal("bounce not routed back")
-	}
+	peer.WaitReceived(t, 2)
 	if b := peer.Received()[1]; b.From != "" || b.To[0] != "sender@outside.test" {
 		t.Fatalf("bounce routed to %v from %q", b.To, b.From)
 	}

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/sealgate/sealgate/crypto/peertest"
 	"github.com/sealgate/sealgate/gateway/config"
@@ -365,15 +364,10 @@ func TestE2EProtectedHeadersOutbound(t *testing.T) {
 	g := senderAndDave(t, admin, "alice@localhost")
 	setPolicy(t, env, "alice@localhost", "outbound.sign", "pgp", "outbound.encrypt", "required")
 
-	c := env.Submission("alice@localhost", "alice-pw-123")
 	const hidden = "Merger talks, outbound"
 	msg := "From: alice@localhost\r\nTo: dave@partner.test\r\nSubject: " + hidden + "\r\n\r\nDetails.\r\n"
-	if err := c.SendMail("alice@localhost", []string{"dave@partner.test"}, strings.NewReader(msg)); err != nil {
-		t.Fatal(err)
-	}
-	if !peer.Wait(20*time.Second, func(p *deliverytest.Peer) bool { return len(p.Received()) == 1 }) {
-		t.Fatal("nothing delivered to the partner")
-	}
+	env.Submit("alice@localhost", "alice-pw-123", []string{"dave@partner.test"}, msg)
+	peer.WaitReceived(t, 1)
 	delivered := peer.Received()[0].Body
 	if fieldValue(delivered, "Subject") != "..." || bytes.Contains(delivered, []byte(hidden)) {
 		t.Fatalf("the Subject left in clear:\n%s", delivered)
@@ -436,12 +430,9 @@ func TestE2EProtectedHeadersSignedThenEncrypted(t *testing.T) {
 	}
 	setPolicy(t, env, "alice@localhost", "outbound.sign", "smime")
 	setPolicy(t, env, "bob@localhost", "inbound.encrypt", "smime", "inbound.decrypt", "false")
-	c := env.Submission("alice@localhost", "alice-pw-123")
 	const hidden = "Signed and sealed subject"
 	msg := "From: alice@localhost\r\nTo: bob@localhost\r\nSubject: " + hidden + "\r\n\r\nSigned body.\r\n"
-	if err := c.SendMail("alice@localhost", []string{"bob@localhost"}, strings.NewReader(msg)); err != nil {
-		t.Fatal(err)
-	}
+	env.Submit("alice@localhost", "alice-pw-123", []string{"bob@localhost"}, msg)
 	stored := env.Mailbox("bob@localhost", "INBOX")[0].Body
 	if h := fieldValue(stored, "Sealgate-Security"); !strings.HasSuffix(h, "stored=smime") {
 		t.Fatalf("Sealgate-Security %q", h)

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
@@ -192,14 +191,9 @@ func TestE2EPostQuantumOutbound(t *testing.T) {
 		t.Fatal(err)
 	}
 	setPolicy(t, env, "alice@localhost", "outbound.encrypt", "required")
-	c := env.Submission("alice@localhost", "alice-pw-123")
 	const marker = "PQ-outbound-body"
-	if err := c.SendMail("alice@localhost", []string{"dave@partner.test"}, strings.NewReader("From: alice@localhost\r\nTo: dave@partner.test\r\nSubject: pq out\r\n\r\n"+marker+"\r\n")); err != nil {
-		t.Fatal(err)
-	}
-	if !peer.Wait(20*time.Second, func(p *deliverytest.Peer) bool { return len(p.Received()) == 1 }) {
-		t.Fatal("nothing delivered to the partner")
-	}
+	env.Submit("alice@localhost", "alice-pw-123", []string{"dave@partner.test"}, "From: alice@localhost\r\nTo: dave@partner.test\r\nSubject: pq out\r\n\r\n"+marker+"\r\n")
+	peer.WaitReceived(t, 1)
 	delivered := peer.Received()[0].Body
 	if algos, v := sessionInfo(t, delivered); len(algos) != 1 || algos[0] != packet.PubKeyAlgoMlkem768X25519 || v != 2 {
 		t.Fatalf("delivered copy encrypted with %v, SEIPD version %d", algos, v)

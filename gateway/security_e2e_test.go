@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
@@ -361,9 +360,7 @@ func TestE2EOutboundEncryptSignDKIM(t *testing.T) {
 	if err := c.SendMail("alice@localhost", []string{"dave@partner.test"}, strings.NewReader(msg)); err != nil {
 		t.Fatal(err)
 	}
-	if !peer.Wait(20*time.Second, func(p *deliverytest.Peer) bool { return len(p.Received()) == 1 }) {
-		t.Fatal("nothing delivered to the partner")
-	}
+	peer.WaitReceived(t, 1)
 	delivered := peer.Received()[0].Body
 	if bytes.Contains(delivered, []byte(marker)) {
 		t.Fatal("plaintext left the gateway")

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/emersion/go-smtp"
 
@@ -275,14 +274,9 @@ func TestE2EOpenPGPPeersAtRestAndOutbound(t *testing.T) {
 	os.WriteFile(alicePath, alicePub, 0o600)
 	peertest.MustRun(t, nil, "rnpkeys", "--homedir", rh, "--import", alicePath)
 	setPolicy(t, env, "alice@localhost", "outbound.sign", "pgp", "outbound.encrypt", "required")
-	c := env.Submission("alice@localhost", "alice-pw-123")
 	const outbound = "Outbound-For-RNP-77d"
-	if err := c.SendMail("alice@localhost", []string{"dave@partner.test"}, strings.NewReader("From: alice@localhost\r\nTo: dave@partner.test\r\nSubject: for dave\r\n\r\n"+outbound+"\r\n")); err != nil {
-		t.Fatal(err)
-	}
-	if !peer.Wait(20*time.Second, func(p *deliverytest.Peer) bool { return len(p.Received()) == 1 }) {
-		t.Fatal("nothing delivered to the partner")
-	}
+	env.Submit("alice@localhost", "alice-pw-123", []string{"dave@partner.test"}, "From: alice@localhost\r\nTo: dave@partner.test\r\nSubject: for dave\r\n\r\n"+outbound+"\r\n")
+	peer.WaitReceived(t, 1)
 	delivered := string(peer.Received()[0].Body)
 	if strings.Contains(delivered, outbound) {
 		t.Fatal("plaintext left the gateway")

@@ -228,6 +228,16 @@ func (p *Peer) Wait(timeout time.Duration, cond func(*Peer) bool) bool {
 	}
 }
 
+// WaitReceived waits until the peer holds n messages and returns them; it fails t when they
+// do not come within 20 seconds (a bound for a broken test only).
+func (p *Peer) WaitReceived(t testing.TB, n int) []Received {
+	t.Helper()
+	if !p.Wait(20*time.Second, func(p *Peer) bool { return len(p.Received()) == n }) {
+		t.Fatalf("the peer holds %d messages, want %d", len(p.Received()), n)
+	}
+	return p.Received()
+}
+
 func (p *Peer) notify() {
 	close(p.changed)
 	p.changed = make(chan struct{})
