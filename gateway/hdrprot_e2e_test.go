@@ -39,6 +39,16 @@ func hpEnv(t *testing.T, rcpt, keyFile string) *gatewaytest.Env {
 	return env
 }
 
+// writeFile writes b to name in dir (a test's temporary directory) and returns its path.
+func writeFile(t *testing.T, dir, name string, b []byte) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 func readFile(t *testing.T, p string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(p)

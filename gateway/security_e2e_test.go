@@ -276,18 +276,13 @@ func TestE2ESMIMEInboundAndSignatures(t *testing.T) {
 	ctx := context.Background()
 	generateSMIME(t, admin, "bob@localhost", "alice@localhost")
 	dir := t.TempDir()
-	write := func(name string, b []byte) string {
-		p := filepath.Join(dir, name)
-		os.WriteFile(p, b, 0o600)
-		return p
-	}
 	bobCert, _ := admin.ExportSMIME(ctx, "bob@localhost", false)
 	aliceSecret, _ := admin.ExportSMIME(ctx, "alice@localhost", true)
-	bobPEM := write("bob.pem", bobCert)
-	alicePEM := write("alice.pem", aliceSecret) // key followed by certificate
+	bobPEM := writeFile(t, dir, "bob.pem", bobCert)
+	alicePEM := writeFile(t, dir, "alice.pem", aliceSecret) // key followed by certificate
 
 	// openssl encrypts to bob: it arrives decrypted.
-	body := write("body.txt", []byte("Secret via S/MIME.\r\n"))
+	body := writeFile(t, dir, "body.txt", []byte("Secret via S/MIME.\r\n"))
 	enc := openssl(t, nil, "cms", "-encrypt", "-aes256", "-in", body, "-text", "-from", "sender@outside.test", "-to", "bob@localhost", "-subject", "smime in", bobPEM)
 	mustMX(t, env, "sender@outside.test", "bob@localhost", enc)
 	// alice signs with openssl; bob gets a pass, and a tampered copy fails.
@@ -316,8 +311,8 @@ func TestE2ESMIMEInboundAndSignatures(t *testing.T) {
 		t.Fatalf("tampered: %q", h)
 	}
 	bobSecret, _ := admin.ExportSMIME(ctx, "bob@localhost", true)
-	bobKey := write("bob-secret.pem", bobSecret)
-	stored := write("stored.eml", got[3])
+	bobKey := writeFile(t, dir, "bob-secret.pem", bobSecret)
+	stored := writeFile(t, dir, "stored.eml", got[3])
 	if out := openssl(t, nil, "cms", "-decrypt", "-in", stored, "-recip", bobPEM, "-inkey", bobKey); !bytes.Contains(out, []byte(marker)) {
 		t.Fatalf("openssl cannot read the stored copy:\n%s", out)
 	}
