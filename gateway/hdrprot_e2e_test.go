@@ -12,7 +12,6 @@ import (
 
 	"github.com/sealgate/sealgate/crypto/peertest"
 	"github.com/sealgate/sealgate/gateway/config"
-	"github.com/sealgate/sealgate/gateway/delivery/deliverytest"
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
 	"github.com/sealgate/sealgate/keys"
 )
@@ -367,10 +366,7 @@ func TestE2EProtectedHeadersOwnOutput(t *testing.T) {
 // Outbound encryption (OpenPGP, signed inside) protects the header too: the partner's MX
 // sees "...", gpg finds the real Subject inside.
 func TestE2EProtectedHeadersOutbound(t *testing.T) {
-	peer := deliverytest.Start(t, deliverytest.Options{})
-	env, admin := securityEnv(t, func(c *config.Config) {
-		c.Outbound.Routes = map[string]string{"partner.test": peer.Addr}
-	})
+	peer, env, admin := partnerEnv(t)
 	g := senderAndDave(t, admin, "alice@localhost")
 	setPolicy(t, env, "alice@localhost", "outbound.sign", "pgp", "outbound.encrypt", "required")
 

@@ -15,8 +15,6 @@ import (
 
 	"github.com/sealgate/sealgate/crypto/peertest"
 	"github.com/sealgate/sealgate/crypto/pgpmime"
-	"github.com/sealgate/sealgate/gateway/config"
-	"github.com/sealgate/sealgate/gateway/delivery/deliverytest"
 	"github.com/sealgate/sealgate/keys"
 )
 
@@ -177,10 +175,7 @@ func TestE2EPostQuantumV6AtRest(t *testing.T) {
 
 // Outbound mail to a recipient whose key has a PQ subkey is encrypted to that subkey.
 func TestE2EPostQuantumOutbound(t *testing.T) {
-	peer := deliverytest.Start(t, deliverytest.Options{})
-	env, admin := securityEnv(t, func(c *config.Config) {
-		c.Outbound.Routes = map[string]string{"partner.test": peer.Addr}
-	})
+	peer, env, admin := partnerEnv(t)
 	ctx := context.Background()
 	// dave's key, made elsewhere: only its public part is kept here.
 	_, otherAdmin := securityEnv(t)

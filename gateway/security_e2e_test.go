@@ -220,6 +220,15 @@ func securityEnv(t *testing.T, mods ...func(*config.Config)) (*gatewaytest.Env, 
 	return env, env.GW.Keyring().Admin("test")
 }
 
+// partnerEnv is securityEnv whose mail for partner.test goes to the returned peer.
+func partnerEnv(t *testing.T) (*deliverytest.Peer, *gatewaytest.Env, *keys.Admin) {
+	peer := deliverytest.Start(t, deliverytest.Options{})
+	env, admin := securityEnv(t, func(c *config.Config) {
+		c.Outbound.Routes = map[string]string{"partner.test": peer.Addr}
+	})
+	return peer, env, admin
+}
+
 func setPolicy(t *testing.T, env *gatewaytest.Env, scope string, kv ...string) {
 	t.Helper()
 	m := map[string]string{}
@@ -335,10 +344,7 @@ func TestE2EForgedSecurityHeaderRemoved(t *testing.T) {
 }
 
 func TestE2EOutboundEncryptSignDKIM(t *testing.T) {
-	peer := deliverytest.Start(t, deliverytest.Options{})
-	env, admin := securityEnv(t, func(c *config.Config) {
-		c.Outbound.Routes = map[string]string{"partner.test": peer.Addr}
-	})
+	peer, env, admin := partnerEnv(t)
 	gpg := senderAndDave(t, admin, "alice@localhost")
 	dkimRecord := dkimKey(t, env, "localhost")
 	setPolicy(t, env, "alice@localhost", "outbound.sign", "pgp", "outbound.encrypt", "required")

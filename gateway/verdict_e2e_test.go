@@ -14,8 +14,6 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/sealgate/sealgate/crypto/peertest"
-	"github.com/sealgate/sealgate/gateway/config"
-	"github.com/sealgate/sealgate/gateway/delivery/deliverytest"
 	"github.com/sealgate/sealgate/keys"
 )
 
@@ -217,10 +215,7 @@ func TestE2ESMIMEVerdicts(t *testing.T) {
 // stored copy), and mail alice signs and must encrypt to dave's RNP key reaches the partner as
 // a message rnp decrypts and whose signature rnp verifies.
 func TestE2EOpenPGPPeersAtRestAndOutbound(t *testing.T) {
-	peer := deliverytest.Start(t, deliverytest.Options{})
-	env, admin := securityEnv(t, func(c *config.Config) {
-		c.Outbound.Routes = map[string]string{"partner.test": peer.Addr}
-	})
+	peer, env, admin := partnerEnv(t)
 	ctx := context.Background()
 	dir := t.TempDir()
 
