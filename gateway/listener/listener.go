@@ -234,13 +234,19 @@ func (s *Server) addHandler() bool {
 	return true
 }
 
-func (s *Server) register(l net.Listener) bool {
+// register and track add a listener or a connection to what Shutdown closes, unless the
+// server is closed already; they report whether they did.
+func (s *Server) register(l net.Listener) bool { return addOpen(s, s.lns, l) }
+
+func (s *Server) track(c *conn) bool { return addOpen(s, s.conns, c) }
+
+func addOpen[K comparable](s *Server, set map[K]struct{}, k K) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return false
 	}
-	s.lns[l] = struct{}{}
+	set[k] = struct{}{}
 	return true
 }
 
@@ -254,16 +260,6 @@ func (s *Server) isClosed() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.closed
-}
-
-func (s *Server) track(c *conn) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return false
-	}
-	s.conns[c] = struct{}{}
-	return true
 }
 
 func (s *Server) untrack(c *conn) {
