@@ -6,7 +6,6 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/emersion/go-smtp"
 
@@ -88,31 +87,22 @@ func TestE2EAddressing(t *testing.T) {
 	}
 
 	// Forwarding: the partner gets the message with an SRS envelope sender.
-	if !peer.Wait(20*time.Second, func(p *deliverytest.Peer) bool { return len(p.Received()) == 1 }) {
-		t.Fatal("forwarded message not delivered")
-	}
+	peer.WaitReceived(t, 1)
 	fw := peer.Received()[0]
 	if !strings.HasPrefix(fw.From, "SRS0=") || !strings.HasSuffix(fw.From, "=outside.test=sender@localhost") || fw.To[0] != "friend@elsewhere.test" {
 		t.Fatalf("forwarded envelope: from %q to %v", fw.From, fw.To)
 	}
 	// A bounce to the SRS address goes back to the original sender, with the null sender.
-	c, err := smtp.Dial(env.GW.Addr("smtp"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.SendMail("", []string{fw.From}, strings.NewReader("From: MAILER-DAEMON@elsewhere.test\r\nSubject: bounce\r\n\r\nundeliverable\r\n")); err != nil {
+	if err := env.SendMX("", []string{fw.From}, "From: MAILER-DAEMON@elsewhere.test\r\nSubject: bounce\r\n\r\nundeliverable\r\n"); err != nil {
 		t.Fatalf("bounce to SRS address: %v", err)
 	}
-	if !peer.Wait(20*time.Second, func(p *deliverytest.Peer) bool { return len(p.Received()) == 2 }) {
-		t.Fatal("bounce not routed back")
-	}
+	peer.WaitReceived(t, 2)
 	if b := peer.Received()[1]; b.From != "" || b.To[0] != "sender@outside.test" {
 		t.Fatalf("bounce routed to %v from %q", b.To, b.From)
 	}
 	// A forged SRS address is unknown, not relayed.
 	forged := strings.Replace(fw.From, "=outside.test=", "=victim.test=", 1)
-	err = c.SendMail("", []string{forged}, strings.NewReader("Subject: x\r\n\r\nx\r\n"))
+	err := env.SendMX("", []string{forged}, "Subject: x\r\n\r\nx\r\n")
 	var se *smtp.SMTPError
 	if !errors.As(err, &se) || se.Code != 550 {
 		t.Fatalf("forged SRS address: %v", err)

@@ -139,6 +139,36 @@ type listenerServer struct {
 	shutdown func(ctx context.Context) error // stops accepting, ends sessions by ctx's end
 }
 
+// mailListener is one listener of a mail protocol in the config: its name, its address (""
+// when it is off), and whether TLS starts at once (imaps, pop3s, submissions) rather than
+// after STARTTLS.
+type mailListener struct {
+	name, addr  string
+	implicitTLS bool
+}
+
+// protocolServer is what the SMTP, IMAP and POP3 servers have in common for the gateway.
+type protocolServer interface {
+	Serve(net.Listener) error
+	Shutdown(context.Context) error
+}
+
+// addServers makes a server with newServer for each of ls that has an address, and adds it
+// to the listeners the gateway runs.
+func (g *Gateway) addServers(ls []mailListener, newServer func(mailListener) (protocolServer, error)) error {
+	for _, l := range ls {
+		if l.addr == "" {
+			continue
+		}
+		srv, err := newServer(l)
+		if err != nil {
+			return err
+		}
+		g.servers = append(g.servers, &listenerServer{name: l.name, addr: l.addr, serve: srv.Serve, shutdown: srv.Shutdown})
+	}
+	return nil
+}
+
 // OpenDataDir creates dir with mode 0700 if needed and refuses one others can read.
 func OpenDataDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -358,25 +388,22 @@ func (g *Gateway) buildSMTP() error {
 		return err
 	}
 	metrics := smtpserver.NewMetrics(g.registry)
-	roles := []struct {
-		name, addr  string
-		role        pipeline.Role
-		implicitTLS bool
-	}{
-		{"smtp", cfg.Listen.SMTP, pipeline.RoleMX, false},
-		{"submission", cfg.Listen.Submission, pipeline.RoleSubmission, false},
-		{"submissions", cfg.Listen.Submissions, pipeline.RoleSubmission, true},
+	ls := []mailListener{
+		{"smtp", cfg.Listen.SMTP, false},
+		{"submission", cfg.Listen.Submission, false},
+		{"submissions", cfg.Listen.Submissions, true},
 	}
-	for _, r := range roles {
-		if r.addr == "" {
-			continue
+	return g.addServers(ls, func(l mailListener) (protocolServer, error) {
+		role := pipeline.RoleSubmission
+		if l.name == "smtp" {
+			role = pipeline.RoleMX
 		}
-		srv, err := smtpserver.New(smtpserver.Options{
-			Name:                    r.name,
+		return smtpserver.New(smtpserver.Options{
+			Name:                    l.name,
 			Hostname:                cfg.Hostname,
-			Role:                    r.role,
+			Role:                    role,
 			TLSConfig:               g.tlsConf,
-			ImplicitTLS:             r.implicitTLS,
+			ImplicitTLS:             l.implicitTLS,
 			IsLocalDomain:           cfg.IsLocalDomain,
 			Accounts:                g.store,
 			Quotas:                  g.store,
@@ -396,12 +423,7 @@ func (g *Gateway) buildSMTP() error {
 			Logger:                  g.log,
 			Metrics:                 metrics,
 		})
-		if err != nil {
-			return err
-		}
-		g.servers = append(g.servers, &listenerServer{name: r.name, addr: r.addr, serve: srv.Serve, shutdown: srv.Shutdown})
-	}
-	return nil
+	})
 }
 
 func (g *Gateway) buildHTTP() error {

@@ -9,11 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/sealgate/sealgate/crypto/peertest"
 	"github.com/sealgate/sealgate/gateway/config"
-	"github.com/sealgate/sealgate/gateway/delivery/deliverytest"
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
 	"github.com/sealgate/sealgate/keys"
 )
@@ -38,6 +36,16 @@ func hpEnv(t *testing.T, rcpt, keyFile string) *gatewaytest.Env {
 		t.Fatal(err)
 	}
 	return env
+}
+
+// writeFile writes b to name in dir (a test's temporary directory) and returns its path.
+func writeFile(t *testing.T, dir, name string, b []byte) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 func readFile(t *testing.T, p string) []byte {
@@ -358,22 +366,14 @@ func TestE2EProtectedHeadersOwnOutput(t *testing.T) {
 // Outbound encryption (OpenPGP, signed inside) protects the header too: the partner's MX
 // sees "...", gpg finds the real Subject inside.
 func TestE2EProtectedHeadersOutbound(t *testing.T) {
-	peer := deliverytest.Start(t, deliverytest.Options{})
-	env, admin := securityEnv(t, func(c *config.Config) {
-		c.Outbound.Routes = map[string]string{"partner.test": peer.Addr}
-	})
+	peer, env, admin := partnerEnv(t)
 	g := senderAndDave(t, admin, "alice@localhost")
 	setPolicy(t, env, "alice@localhost", "outbound.sign", "pgp", "outbound.encrypt", "required")
 
-	c := env.Submission("alice@localhost", "alice-pw-123")
 	const hidden = "Merger talks, outbound"
 	msg := "From: alice@localhost\r\nTo: dave@partner.test\r\nSubject: " + hidden + "\r\n\r\nDetails.\r\n"
-	if err := c.SendMail("alice@localhost", []string{"dave@partner.test"}, strings.NewReader(msg)); err != nil {
-		t.Fatal(err)
-	}
-	if !peer.Wait(20*time.Second, func(p *deliverytest.Peer) bool { return len(p.Received()) == 1 }) {
-		t.Fatal("nothing delivered to the partner")
-	}
+	env.Submit("alice@localhost", "alice-pw-123", []string{"dave@partner.test"}, msg)
+	peer.WaitReceived(t, 1)
 	delivered := peer.Received()[0].Body
 	if fieldValue(delivered, "Subject") != "..." || bytes.Contains(delivered, []byte(hidden)) {
 		t.Fatalf("the Subject left in clear:\n%s", delivered)
@@ -436,12 +436,9 @@ func TestE2EProtectedHeadersSignedThenEncrypted(t *testing.T) {
 	}
 	setPolicy(t, env, "alice@localhost", "outbound.sign", "smime")
 	setPolicy(t, env, "bob@localhost", "inbound.encrypt", "smime", "inbound.decrypt", "false")
-	c := env.Submission("alice@localhost", "alice-pw-123")
 	const hidden = "Signed and sealed subject"
 	msg := "From: alice@localhost\r\nTo: bob@localhost\r\nSubject: " + hidden + "\r\n\r\nSigned body.\r\n"
-	if err := c.SendMail("alice@localhost", []string{"bob@localhost"}, strings.NewReader(msg)); err != nil {
-		t.Fatal(err)
-	}
+	env.Submit("alice@localhost", "alice-pw-123", []string{"bob@localhost"}, msg)
 	stored := env.Mailbox("bob@localhost", "INBOX")[0].Body
 	if h := fieldValue(stored, "Sealgate-Security"); !strings.HasSuffix(h, "stored=smime") {
 		t.Fatalf("Sealgate-Security %q", h)

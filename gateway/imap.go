@@ -11,17 +11,9 @@ import (
 // the notifier fed by the store's commit hook, so IDLE sees mail delivered over SMTP at once.
 func (g *Gateway) buildIMAP() error {
 	cfg := g.cfg
-	for _, l := range []struct {
-		name, addr  string
-		implicitTLS bool
-	}{
-		{"imap", cfg.Listen.IMAP, false},
-		{"imaps", cfg.Listen.IMAPS, true},
-	} {
-		if l.addr == "" {
-			continue
-		}
-		srv, err := imapserver.New(imapserver.Options{
+	ls := []mailListener{{"imap", cfg.Listen.IMAP, false}, {"imaps", cfg.Listen.IMAPS, true}}
+	return g.addServers(ls, func(l mailListener) (protocolServer, error) {
+		return imapserver.New(imapserver.Options{
 			Name:                    l.name,
 			TLSConfig:               g.tlsConf,
 			ImplicitTLS:             l.implicitTLS,
@@ -38,12 +30,7 @@ func (g *Gateway) buildIMAP() error {
 			PollInterval:            g.imapPoll,
 			Logger:                  g.log,
 		})
-		if err != nil {
-			return err
-		}
-		g.servers = append(g.servers, &listenerServer{name: l.name, addr: l.addr, serve: srv.Serve, shutdown: srv.Shutdown})
-	}
-	return nil
+	})
 }
 
 // buildIndex runs the search indexer, one for IMAP and web mail, when either is enabled.

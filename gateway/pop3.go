@@ -12,14 +12,9 @@ import (
 // maildrop lock, which is the store's.
 func (g *Gateway) buildPOP3() error {
 	cfg := g.cfg
-	for _, l := range []struct {
-		name, addr  string
-		implicitTLS bool
-	}{{"pop3", cfg.Listen.POP3, false}, {"pop3s", cfg.Listen.POP3S, true}} {
-		if l.addr == "" {
-			continue
-		}
-		srv, err := pop3server.New(pop3server.Options{
+	ls := []mailListener{{"pop3", cfg.Listen.POP3, false}, {"pop3s", cfg.Listen.POP3S, true}}
+	return g.addServers(ls, func(l mailListener) (protocolServer, error) {
+		return pop3server.New(pop3server.Options{
 			Name:                    l.name,
 			Hostname:                cfg.Hostname,
 			TLSConfig:               g.tlsConf,
@@ -33,12 +28,7 @@ func (g *Gateway) buildPOP3() error {
 			ListenerMetrics:         g.lnMetrics,
 			Logger:                  g.log,
 		})
-		if err != nil {
-			return err
-		}
-		g.servers = append(g.servers, &listenerServer{name: l.name, addr: l.addr, serve: srv.Serve, shutdown: srv.Shutdown})
-	}
-	return nil
+	})
 }
 
 // pop3Mode reads the user's effective pop3.mode policy; the CLI's `policy set` applies at the

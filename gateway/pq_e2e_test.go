@@ -9,15 +9,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 
 	"github.com/sealgate/sealgate/crypto/peertest"
 	"github.com/sealgate/sealgate/crypto/pgpmime"
-	"github.com/sealgate/sealgate/gateway/config"
-	"github.com/sealgate/sealgate/gateway/delivery/deliverytest"
 	"github.com/sealgate/sealgate/keys"
 )
 
@@ -178,10 +175,7 @@ func TestE2EPostQuantumV6AtRest(t *testing.T) {
 
 // Outbound mail to a recipient whose key has a PQ subkey is encrypted to that subkey.
 func TestE2EPostQuantumOutbound(t *testing.T) {
-	peer := deliverytest.Start(t, deliverytest.Options{})
-	env, admin := securityEnv(t, func(c *config.Config) {
-		c.Outbound.Routes = map[string]string{"partner.test": peer.Addr}
-	})
+	peer, env, admin := partnerEnv(t)
 	ctx := context.Background()
 	// dave's key, made elsewhere: only its public part is kept here.
 	_, otherAdmin := securityEnv(t)
@@ -192,14 +186,9 @@ func TestE2EPostQuantumOutbound(t *testing.T) {
 		t.Fatal(err)
 	}
 	setPolicy(t, env, "alice@localhost", "outbound.encrypt", "required")
-	c := env.Submission("alice@localhost", "alice-pw-123")
 	const marker = "PQ-outbound-body"
-	if err := c.SendMail("alice@localhost", []string{"dave@partner.test"}, strings.NewReader("From: alice@localhost\r\nTo: dave@partner.test\r\nSubject: pq out\r\n\r\n"+marker+"\r\n")); err != nil {
-		t.Fatal(err)
-	}
-	if !peer.Wait(20*time.Second, func(p *deliverytest.Peer) bool { return len(p.Received()) == 1 }) {
-		t.Fatal("nothing delivered to the partner")
-	}
+	env.Submit("alice@localhost", "alice-pw-123", []string{"dave@partner.test"}, "From: alice@localhost\r\nTo: dave@partner.test\r\nSubject: pq out\r\n\r\n"+marker+"\r\n")
+	peer.WaitReceived(t, 1)
 	delivered := peer.Received()[0].Body
 	if algos, v := sessionInfo(t, delivered); len(algos) != 1 || algos[0] != packet.PubKeyAlgoMlkem768X25519 || v != 2 {
 		t.Fatalf("delivered copy encrypted with %v, SEIPD version %d", algos, v)

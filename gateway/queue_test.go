@@ -23,14 +23,6 @@ import (
 
 const alicePW = "alice-password"
 
-func submitMessage(t *testing.T, env *gatewaytest.Env, rcpts []string, msg string) {
-	t.Helper()
-	c := env.Submission("alice@localhost", alicePW)
-	if err := c.SendMail("alice@localhost", rcpts, strings.NewReader(msg)); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // eventually polls cond; the timeout only ends a broken test.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -73,10 +65,8 @@ func TestSubmittedMailReachesRemotePeer(t *testing.T) {
 	env.AddUser("alice@localhost", alicePW)
 	env.AddUser("bob@localhost", "bob-password")
 	msg := "From: alice@localhost\r\nTo: carol@remote.test, bob@localhost\r\nSubject: out\r\n\r\nHello Carol.\r\n"
-	submitMessage(t, env, []string{"carol@remote.test", "dave@remote.test", "bob@localhost"}, msg)
-	if !peer.Wait(20*time.Second, func(p *deliverytest.Peer) bool { return len(p.Received()) == 1 }) {
-		t.Fatal("the peer got nothing")
-	}
+	env.Submit("alice@localhost", alicePW, []string{"carol@remote.test", "dave@remote.test", "bob@localhost"}, msg)
+	peer.WaitReceived(t, 1)
 	got := peer.Received()[0]
 	if got.From != "alice@localhost" || len(got.To) != 2 || !got.TLS {
 		t.Fatalf("peer got %+v", got)
@@ -105,7 +95,7 @@ func TestRejectedRecipientBouncesToSenderInbox(t *testing.T) {
 		c.Outbound.Routes = map[string]string{"remote.test": peer.Addr}
 	})
 	env.AddUser("alice@localhost", alicePW)
-	submitMessage(t, env, []string{"nobody@remote.test"}, "From: alice@localhost\r\nSubject: to nobody\r\n\r\nhi\r\n")
+	env.Submit("alice@localhost", alicePW, []string{"nobody@remote.test"}, "From: alice@localhost\r\nSubject: to nobody\r\n\r\nhi\r\n")
 	eventually(t, "the bounce", func() bool { return len(env.Mailbox("alice@localhost", "INBOX")) == 1 })
 	dsn := string(env.Mailbox("alice@localhost", "INBOX")[0].Body)
 	for _, want := range []string{
@@ -163,7 +153,7 @@ func TestDeliveryToPostfixSmtpSink(t *testing.T) {
 	env.AddUser("alice@localhost", alicePW)
 	const n = 5
 	for i := 0; i < n; i++ {
-		submitMessage(t, env, []string{"someone@sink.test"}, fmt.Sprintf("From: alice@localhost\r\nSubject: to the sink %d\r\n\r\nhi\r\n", i))
+		env.Submit("alice@localhost", alicePW, []string{"someone@sink.test"}, fmt.Sprintf("From: alice@localhost\r\nSubject: to the sink %d\r\n\r\nhi\r\n", i))
 	}
 	eventually(t, "empty queue", queueEmpty(t, env))
 	eventually(t, "dump files", func() bool {

@@ -89,10 +89,10 @@ func testQuotaOverSMTP(t *testing.T, storage config.Storage) {
 		t.Fatal("the store keeps no quotas")
 	}
 	env.Deliver(t, "full@localhost", "Subject: first\r\n\r\nfills the mailbox\r\n")
-	if err := s.SetQuota(ctx, mustAddress(t, "full@localhost"), 10); err != nil {
+	if err := s.SetQuota(ctx, gatewaytest.Address(t, "full@localhost"), 10); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SetQuota(ctx, mustAddress(t, "roomy@localhost"), mailstore.QuotaUnlimited); err != nil {
+	if err := s.SetQuota(ctx, gatewaytest.Address(t, "roomy@localhost"), mailstore.QuotaUnlimited); err != nil {
 		t.Fatal(err)
 	}
 
@@ -144,13 +144,4 @@ func testQuotaOverSMTP(t *testing.T, storage config.Storage) {
 	if probs, err := s.Check(ctx); err != nil || len(probs) != 0 {
 		t.Fatalf("check: %v %v", probs, err)
 	}
-}
-
-func mustAddress(t *testing.T, s string) address.Address {
-	t.Helper()
-	a, err := address.Parse(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a
 }

@@ -345,7 +345,7 @@ func TestE2ERelaySubmissionToRelayDomain(t *testing.T) {
 	internal := deliverytest.Start(t, deliverytest.Options{KnownRecipients: []string{"carol@corp.test"}})
 	env, _ := relayEnv(t, internal)
 	env.AddUser("alice@localhost", alicePW)
-	submitMessage(t, env, []string{"carol@corp.test"}, "From: alice@localhost\r\nTo: carol@corp.test\r\nSubject: hi\r\n\r\nhello carol\r\n")
+	env.Submit("alice@localhost", alicePW, []string{"carol@corp.test"}, "From: alice@localhost\r\nTo: carol@corp.test\r\nSubject: hi\r\n\r\nhello carol\r\n")
 	got := receivedBy(t, internal, "carol@corp.test", 1)[0]
 	if got.From != "alice@localhost" || strings.Count(string(got.Body), "Sealgate-Security: received=plain; signature=none; stored=plain") != 1 {
 		t.Fatalf("copy from %q:\n%s", got.From, got.Body)

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
@@ -149,12 +148,7 @@ func openssl(t *testing.T, stdin []byte, args ...string) []byte {
 // mx sends msg from from to to over the MX listener; the error is the server's refusal, if any.
 func mx(t *testing.T, env *gatewaytest.Env, from, to string, msg []byte) error {
 	t.Helper()
-	c, err := smtp.Dial(env.GW.Addr("smtp"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.SendMail(from, []string{to}, bytes.NewReader(msg))
+	return env.SendMX(from, []string{to}, string(msg))
 }
 
 // mustMX is mx for a message the MX listener must take.
@@ -226,6 +220,15 @@ func securityEnv(t *testing.T, mods ...func(*config.Config)) (*gatewaytest.Env, 
 	return env, env.GW.Keyring().Admin("test")
 }
 
+// partnerEnv is securityEnv whose mail for partner.test goes to the returned peer.
+func partnerEnv(t *testing.T) (*deliverytest.Peer, *gatewaytest.Env, *keys.Admin) {
+	peer := deliverytest.Start(t, deliverytest.Options{})
+	env, admin := securityEnv(t, func(c *config.Config) {
+		c.Outbound.Routes = map[string]string{"partner.test": peer.Addr}
+	})
+	return peer, env, admin
+}
+
 func setPolicy(t *testing.T, env *gatewaytest.Env, scope string, kv ...string) {
 	t.Helper()
 	m := map[string]string{}
@@ -282,18 +285,13 @@ func TestE2ESMIMEInboundAndSignatures(t *testing.T) {
 	ctx := context.Background()
 	generateSMIME(t, admin, "bob@localhost", "alice@localhost")
 	dir := t.TempDir()
-	write := func(name string, b []byte) string {
-		p := filepath.Join(dir, name)
-		os.WriteFile(p, b, 0o600)
-		return p
-	}
 	bobCert, _ := admin.ExportSMIME(ctx, "bob@localhost", false)
 	aliceSecret, _ := admin.ExportSMIME(ctx, "alice@localhost", true)
-	bobPEM := write("bob.pem", bobCert)
-	alicePEM := write("alice.pem", aliceSecret) // key followed by certificate
+	bobPEM := writeFile(t, dir, "bob.pem", bobCert)
+	alicePEM := writeFile(t, dir, "alice.pem", aliceSecret) // key followed by certificate
 
 	// openssl encrypts to bob: it arrives decrypted.
-	body := write("body.txt", []byte("Secret via S/MIME.\r\n"))
+	body := writeFile(t, dir, "body.txt", []byte("Secret via S/MIME.\r\n"))
 	enc := openssl(t, nil, "cms", "-encrypt", "-aes256", "-in", body, "-text", "-from", "sender@outside.test", "-to", "bob@localhost", "-subject", "smime in", bobPEM)
 	mustMX(t, env, "sender@outside.test", "bob@localhost", enc)
 	// alice signs with openssl; bob gets a pass, and a tampered copy fails.
@@ -322,8 +320,8 @@ func TestE2ESMIMEInboundAndSignatures(t *testing.T) {
 		t.Fatalf("tampered: %q", h)
 	}
 	bobSecret, _ := admin.ExportSMIME(ctx, "bob@localhost", true)
-	bobKey := write("bob-secret.pem", bobSecret)
-	stored := write("stored.eml", got[3])
+	bobKey := writeFile(t, dir, "bob-secret.pem", bobSecret)
+	stored := writeFile(t, dir, "stored.eml", got[3])
 	if out := openssl(t, nil, "cms", "-decrypt", "-in", stored, "-recip", bobPEM, "-inkey", bobKey); !bytes.Contains(out, []byte(marker)) {
 		t.Fatalf("openssl cannot read the stored copy:\n%s", out)
 	}
@@ -346,10 +344,7 @@ func TestE2EForgedSecurityHeaderRemoved(t *testing.T) {
 }
 
 func TestE2EOutboundEncryptSignDKIM(t *testing.T) {
-	peer := deliverytest.Start(t, deliverytest.Options{})
-	env, admin := securityEnv(t, func(c *config.Config) {
-		c.Outbound.Routes = map[string]string{"partner.test": peer.Addr}
-	})
+	peer, env, admin := partnerEnv(t)
 	gpg := senderAndDave(t, admin, "alice@localhost")
 	dkimRecord := dkimKey(t, env, "localhost")
 	setPolicy(t, env, "alice@localhost", "outbound.sign", "pgp", "outbound.encrypt", "required")
@@ -366,9 +361,7 @@ func TestE2EOutboundEncryptSignDKIM(t *testing.T) {
 	if err := c.SendMail("alice@localhost", []string{"dave@partner.test"}, strings.NewReader(msg)); err != nil {
 		t.Fatal(err)
 	}
-	if !peer.Wait(20*time.Second, func(p *deliverytest.Peer) bool { return len(p.Received()) == 1 }) {
-		t.Fatal("nothing delivered to the partner")
-	}
+	peer.WaitReceived(t, 1)
 	delivered := peer.Received()[0].Body
 	if bytes.Contains(delivered, []byte(marker)) {
 		t.Fatal("plaintext left the gateway")

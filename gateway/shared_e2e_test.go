@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/emersion/go-msgauth/dkim"
-	"github.com/emersion/go-smtp"
 
 	"github.com/sealgate/sealgate/gateway"
 	"github.com/sealgate/sealgate/gateway/addressing"
@@ -172,12 +171,7 @@ func TestNodesShareDKIMAndSRS(t *testing.T) {
 	if !strings.HasPrefix(fw.From, "SRS0=") {
 		t.Fatalf("forwarded with envelope sender %q", fw.From)
 	}
-	c, err := smtp.Dial(nodes[2].GW.Addr("smtp"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.SendMail("", []string{fw.From}, strings.NewReader("From: MAILER-DAEMON@elsewhere.test\r\nSubject: bounce\r\n\r\nundeliverable\r\n")); err != nil {
+	if err := nodes[2].SendMX("", []string{fw.From}, "From: MAILER-DAEMON@elsewhere.test\r\nSubject: bounce\r\n\r\nundeliverable\r\n"); err != nil {
 		t.Fatalf("node 2 refused a bounce to node 1's SRS address: %v", err)
 	}
 	if !peer.Wait(30*time.Second, func(p *deliverytest.Peer) bool { return len(p.Received()) == 2 }) {

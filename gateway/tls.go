@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
@@ -74,14 +73,7 @@ func newCerts(ctx context.Context, cfg *config.Config, base certs.Options) (*cer
 // one: the first key stored wins, every node makes its certificate from that key, and the
 // first certificate stored wins, so every node behind one name presents the same one.
 func selfSigned(ctx context.Context, hostname string, files keys.Files, mk *keys.MasterKey) (tls.Certificate, error) {
-	sealed, err := files.ReadFile(ctx, tlsKeyFile)
-	if errors.Is(err, fs.ErrNotExist) {
-		sealed, err = newTLSKey(ctx, files, mk)
-	}
-	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("self-signed TLS key: %w", err)
-	}
-	keyDER, err := mk.Open(tlsKeyPurpose, sealed)
+	keyDER, err := certs.SealedKey(ctx, files, mk, tlsKeyFile, tlsKeyPurpose)
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("self-signed TLS key: %w", err)
 	}
@@ -94,24 +86,6 @@ func selfSigned(ctx context.Context, hostname string, files keys.Files, mk *keys
 		return tls.Certificate{}, err
 	}
 	return tls.X509KeyPair(certPEM, keyPEM)
-}
-
-// newTLSKey makes a key and stores it sealed, unless another node stored one first; it
-// returns the stored one.
-func newTLSKey(ctx context.Context, files keys.Files, mk *keys.MasterKey) ([]byte, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return nil, err
-	}
-	sealed, err := mk.Seal(tlsKeyPurpose, keyDER)
-	if err != nil {
-		return nil, err
-	}
-	return keys.CreateOrReadFile(ctx, files, tlsKeyFile, sealed)
 }
 
 // newTLSCert makes a self-signed certificate for keyDER and stores it, unless another node

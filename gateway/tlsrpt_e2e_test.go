@@ -37,8 +37,8 @@ func TestTLSReportsFromDelivery(t *testing.T) {
 	env.DNS.Set("_smtp._tls.plain.test. TXT", "v=TLSRPTv1; rua=https://reports.example/v1,mailto:tls-reports@example.test")
 	env.AddUser("alice@localhost", alicePW)
 	env.AddUser("tls-reports@example.test", "reports-password")
-	submitMessage(t, env, []string{"bob@tls.test"}, "From: alice@localhost\r\nTo: bob@tls.test\r\nSubject: one\r\n\r\nHi.\r\n")
-	submitMessage(t, env, []string{"carol@plain.test"}, "From: alice@localhost\r\nTo: carol@plain.test\r\nSubject: two\r\n\r\nHi.\r\n")
+	env.Submit("alice@localhost", alicePW, []string{"bob@tls.test"}, "From: alice@localhost\r\nTo: bob@tls.test\r\nSubject: one\r\n\r\nHi.\r\n")
+	env.Submit("alice@localhost", alicePW, []string{"carol@plain.test"}, "From: alice@localhost\r\nTo: carol@plain.test\r\nSubject: two\r\n\r\nHi.\r\n")
 	if !withTLS.Wait(20*time.Second, func(p *deliverytest.Peer) bool { return len(p.Received()) == 1 }) ||
 		!plain.Wait(20*time.Second, func(p *deliverytest.Peer) bool { return len(p.Received()) == 1 }) {
 		t.Fatal("the MX peers did not get their mail")

@@ -10,13 +10,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/emersion/go-smtp"
 
 	"github.com/sealgate/sealgate/crypto/peertest"
-	"github.com/sealgate/sealgate/gateway/config"
-	"github.com/sealgate/sealgate/gateway/delivery/deliverytest"
 	"github.com/sealgate/sealgate/keys"
 )
 
@@ -144,16 +141,11 @@ func TestE2ESMIMEVerdicts(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	write := func(name string, b []byte) string {
-		p := filepath.Join(dir, name)
-		os.WriteFile(p, b, 0o600)
-		return p
-	}
 	aliceSecret, _ := admin.ExportSMIME(ctx, "alice@localhost", true)
-	alicePEM := write("alice.pem", aliceSecret)
+	alicePEM := writeFile(t, dir, "alice.pem", aliceSecret)
 	caPEM, _ := env.GW.Keyring().ExportCA(ctx)
-	caPath := write("ca.pem", caPEM)
-	body := write("body.txt", []byte("Signed S/MIME text.\r\n"))
+	caPath := writeFile(t, dir, "ca.pem", caPEM)
+	body := writeFile(t, dir, "body.txt", []byte("Signed S/MIME text.\r\n"))
 
 	// 1. -nocerts by alice, whose certificate is in the keyring.
 	nocerts := openssl(t, nil, "cms", "-sign", "-nocerts", "-in", body, "-text", "-signer", alicePEM, "-from", "alice@localhost", "-to", "bob@localhost", "-subject", "nocerts")
@@ -163,13 +155,13 @@ func TestE2ESMIMEVerdicts(t *testing.T) {
 	// 2. RSA-PSS signer (a PSS-restricted key, its certificate issued by the test CA, which
 	// is trusted).
 	td := filepath.Join("..", "testdata", "crypto", "smime")
-	if _, err := admin.Import(ctx, mustRead(t, filepath.Join(td, "ca.pem")), keys.ImportOptions{TrustAnchor: true}); err != nil {
+	if _, err := admin.Import(ctx, readFile(t, filepath.Join(td, "ca.pem")), keys.ImportOptions{TrustAnchor: true}); err != nil {
 		t.Fatal(err)
 	}
 	pss := openssl(t, nil, "cms", "-sign", "-in", body, "-text", "-signer", filepath.Join(td, "pss.pem"), "-inkey", filepath.Join(td, "pss-key.pem"),
 		"-from", "pss@sealgate.test", "-to", "bob@localhost", "-subject", "pss")
 	// 3. -nocerts by a signer the keyring does not know.
-	other := write("other.pem", append(mustRead(t, filepath.Join(td, "rsa-key.pem")), mustRead(t, filepath.Join(td, "rsa.pem"))...))
+	other := writeFile(t, dir, "other.pem", append(readFile(t, filepath.Join(td, "rsa-key.pem")), readFile(t, filepath.Join(td, "rsa.pem"))...))
 	unknown := openssl(t, nil, "cms", "-sign", "-nocerts", "-in", body, "-text", "-signer", other, "-from", "rsa@sealgate.test", "-to", "bob@localhost", "-subject", "unknown")
 	if _, _, err := runPeer(t, unknown, "openssl", "cms", "-verify", "-CAfile", filepath.Join(td, "ca.pem"), "-out", os.DevNull); err == nil {
 		t.Fatal("openssl verifies a signature without its certificate")
@@ -199,13 +191,13 @@ func TestE2ESMIMEVerdicts(t *testing.T) {
 	// 4. carol's only certificate is PSS-restricted (self-signed, no key usage: nothing but
 	// the key type says it cannot receive encrypted mail), and she requires encryption at rest.
 	env.AddUser("carol@localhost", "carol-pw-123")
-	key := write("carol-key.pem", nil)
+	key := writeFile(t, dir, "carol-key.pem", nil)
 	cert := peertest.MustRun(t, nil, "openssl", "req", "-x509", "-newkey", "rsa-pss", "-pkeyopt", "rsa_keygen_bits:2048", "-nodes", "-keyout", key,
 		"-subj", "/CN=Carol/emailAddress=carol@localhost", "-days", "30", "-out", "-")
 	if es, err := admin.Import(ctx, cert, keys.ImportOptions{}); err != nil || es[0].Algorithm != "rsa-pss2048" {
 		t.Fatalf("PSS certificate: %v %+v", err, es)
 	}
-	if _, errOut, err := runPeer(t, nil, "openssl", "cms", "-encrypt", "-in", body, write("carol.pem", cert)); err == nil {
+	if _, errOut, err := runPeer(t, nil, "openssl", "cms", "-encrypt", "-in", body, writeFile(t, dir, "carol.pem", cert)); err == nil {
 		t.Fatalf("openssl encrypts to a PSS key:\n%s", errOut)
 	}
 	setPolicy(t, env, "carol@localhost", "inbound.encrypt", "smime")
@@ -219,23 +211,11 @@ func TestE2ESMIMEVerdicts(t *testing.T) {
 	}
 }
 
-func mustRead(t *testing.T, path string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 // Keys made by Sequoia and RNP in use: bob's sq key encrypts his mail at rest (sq decrypts the
 // stored copy), and mail alice signs and must encrypt to dave's RNP key reaches the partner as
 // a message rnp decrypts and whose signature rnp verifies.
 func TestE2EOpenPGPPeersAtRestAndOutbound(t *testing.T) {
-	peer := deliverytest.Start(t, deliverytest.Options{})
-	env, admin := securityEnv(t, func(c *config.Config) {
-		c.Outbound.Routes = map[string]string{"partner.test": peer.Addr}
-	})
+	peer, env, admin := partnerEnv(t)
 	ctx := context.Background()
 	dir := t.TempDir()
 
@@ -275,14 +255,9 @@ func TestE2EOpenPGPPeersAtRestAndOutbound(t *testing.T) {
 	os.WriteFile(alicePath, alicePub, 0o600)
 	peertest.MustRun(t, nil, "rnpkeys", "--homedir", rh, "--import", alicePath)
 	setPolicy(t, env, "alice@localhost", "outbound.sign", "pgp", "outbound.encrypt", "required")
-	c := env.Submission("alice@localhost", "alice-pw-123")
 	const outbound = "Outbound-For-RNP-77d"
-	if err := c.SendMail("alice@localhost", []string{"dave@partner.test"}, strings.NewReader("From: alice@localhost\r\nTo: dave@partner.test\r\nSubject: for dave\r\n\r\n"+outbound+"\r\n")); err != nil {
-		t.Fatal(err)
-	}
-	if !peer.Wait(20*time.Second, func(p *deliverytest.Peer) bool { return len(p.Received()) == 1 }) {
-		t.Fatal("nothing delivered to the partner")
-	}
+	env.Submit("alice@localhost", "alice-pw-123", []string{"dave@partner.test"}, "From: alice@localhost\r\nTo: dave@partner.test\r\nSubject: for dave\r\n\r\n"+outbound+"\r\n")
+	peer.WaitReceived(t, 1)
 	delivered := string(peer.Received()[0].Body)
 	if strings.Contains(delivered, outbound) {
 		t.Fatal("plaintext left the gateway")

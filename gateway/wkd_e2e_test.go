@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/emersion/go-smtp"
 
@@ -75,9 +74,7 @@ func TestE2EWKDLookupForOutboundEncryption(t *testing.T) {
 	if !errors.As(err, &se) || se.Code != 550 {
 		t.Fatalf("to a recipient without any key: %v", err)
 	}
-	if !peer.Wait(20*time.Second, func(p *deliverytest.Peer) bool { return len(p.Received()) == 1 }) {
-		t.Fatal("nothing delivered")
-	}
+	peer.WaitReceived(t, 1)
 	got := peer.Received()[0].Body
 	if bytes.Contains(got, []byte(marker)) || mimecrypt.DetectBytes(got).Kind != mimecrypt.PGPEncrypted {
 		t.Fatal("delivered without encryption")
@@ -97,9 +94,7 @@ func TestE2EWKDLookupForOutboundEncryption(t *testing.T) {
 	if err := c.SendMail("alice@localhost", []string{"frank@partner.test"}, strings.NewReader(msg)); err != nil {
 		t.Fatalf("to a domain that requires encryption, from a sender whose own setting is never: %v", err)
 	}
-	if !peer.Wait(20*time.Second, func(p *deliverytest.Peer) bool { return len(p.Received()) == 2 }) {
-		t.Fatal("second message not delivered")
-	}
+	peer.WaitReceived(t, 2)
 	if got := peer.Received()[1].Body; bytes.Contains(got, []byte(marker)) {
 		t.Fatal("delivered without encryption to a domain that requires it")
 	}

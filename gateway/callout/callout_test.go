@@ -9,20 +9,11 @@ import (
 
 	"github.com/emersion/go-smtp"
 
-	"github.com/sealgate/sealgate/crypto/address"
 	"github.com/sealgate/sealgate/gateway/callout"
 	"github.com/sealgate/sealgate/gateway/delivery/deliverytest"
+	"github.com/sealgate/sealgate/gateway/gatewaytest"
 	"github.com/sealgate/sealgate/gateway/gatewaytest/testclock"
 )
-
-func addr(t *testing.T, s string) address.Address {
-	t.Helper()
-	a, err := address.Parse(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a
-}
 
 func TestCalloutAnswersAndCache(t *testing.T) {
 	peer := deliverytest.Start(t, deliverytest.Options{})
@@ -47,7 +38,7 @@ func TestCalloutAnswersAndCache(t *testing.T) {
 		{"busy@corp.test", callout.Unknown},
 		{"x@other.test", callout.Unknown}, // no next hop
 	} {
-		if got := c.Check(ctx, addr(t, tt.rcpt)); got != tt.want {
+		if got := c.Check(ctx, gatewaytest.Address(t, tt.rcpt)); got != tt.want {
 			t.Errorf("Check(%s) = %v, want %v", tt.rcpt, got, tt.want)
 		}
 	}
@@ -59,11 +50,11 @@ func TestCalloutAnswersAndCache(t *testing.T) {
 	}
 	// A new user appears at the next hop: the negative answer expires.
 	peer.SetRcptReply("ghost@corp.test", 0, smtp.EnhancedCode{}, "")
-	if got := c.Check(ctx, addr(t, "ghost@corp.test")); got != callout.NoSuchUser {
+	if got := c.Check(ctx, gatewaytest.Address(t, "ghost@corp.test")); got != callout.NoSuchUser {
 		t.Errorf("before expiry: %v", got)
 	}
 	clk.Add(11 * time.Minute)
-	if got := c.Check(ctx, addr(t, "ghost@corp.test")); got != callout.Exists {
+	if got := c.Check(ctx, gatewaytest.Address(t, "ghost@corp.test")); got != callout.Exists {
 		t.Errorf("after expiry: %v, want exists", got)
 	}
 }
@@ -76,7 +67,7 @@ func TestCalloutNextHopDown(t *testing.T) {
 	hop := ln.Addr().String()
 	ln.Close() // nothing listens there now
 	c, _ := callout.New(callout.Options{Hostname: "gw.test", NextHop: func(string) (string, bool) { return hop, true }})
-	if got := c.Check(context.Background(), addr(t, "a@corp.test")); got != callout.Unknown {
+	if got := c.Check(context.Background(), gatewaytest.Address(t, "a@corp.test")); got != callout.Unknown {
 		t.Errorf("down next hop: %v, want unknown", got)
 	}
 }
@@ -100,7 +91,7 @@ func TestCalloutSilentNextHop(t *testing.T) {
 	}()
 	c, _ := callout.New(callout.Options{Hostname: "gw.test", Timeout: 200 * time.Millisecond,
 		NextHop: func(string) (string, bool) { return ln.Addr().String(), true }})
-	if got := c.Check(context.Background(), addr(t, "a@corp.test")); got != callout.Unknown {
+	if got := c.Check(context.Background(), gatewaytest.Address(t, "a@corp.test")); got != callout.Unknown {
 		t.Errorf("silent next hop: %v, want unknown", got)
 	}
 }
@@ -134,7 +125,7 @@ func TestCalloutConcurrencyBounded(t *testing.T) {
 			if i%2 == 0 {
 				rcpt = string(rune('a'+i)) + "@corp.test"
 			}
-			if got := c.Check(context.Background(), addr(t, rcpt)); got != callout.Exists {
+			if got := c.Check(context.Background(), gatewaytest.Address(t, rcpt)); got != callout.Exists {
 				t.Errorf("%s: %v", rcpt, got)
 			}
 		}(i)

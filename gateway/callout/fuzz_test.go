@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sealgate/sealgate/gateway/callout"
+	"github.com/sealgate/sealgate/gateway/gatewaytest"
 )
 
 // FuzzCalloutReplies feeds arbitrary bytes as the next hop's side of a probe: the checker
@@ -32,7 +33,7 @@ func FuzzCalloutReplies(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res := c.Check(context.Background(), addr(&testing.T{}, "a@corp.test"))
+		res := c.Check(context.Background(), gatewaytest.Address(t, "a@corp.test"))
 		if res < callout.Unknown || res > callout.NoSuchUser {
 			t.Fatalf("result %d", res)
 		}

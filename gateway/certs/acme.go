@@ -235,14 +235,7 @@ func (a *acmeIssuer) clientFor(ctx context.Context) (*acme.Client, error) {
 // accountKey loads the sealed account key, making it on first use (the first node to store
 // one wins).
 func (a *acmeIssuer) accountKey(ctx context.Context) (crypto.Signer, error) {
-	sealed, err := a.files.ReadFile(ctx, a.accountFile())
-	if errors.Is(err, fs.ErrNotExist) {
-		sealed, err = a.newAccountKey(ctx)
-	}
-	if err != nil {
-		return nil, err
-	}
-	der, err := a.mk.Open(acmeAccountPurpose, sealed)
+	der, err := SealedKey(ctx, a.files, a.mk, a.accountFile(), acmeAccountPurpose)
 	if err != nil {
 		return nil, err
 	}
@@ -255,24 +248,6 @@ func (a *acmeIssuer) accountKey(ctx context.Context) (crypto.Signer, error) {
 		return nil, fmt.Errorf("account key is a %T", k)
 	}
 	return signer, nil
-}
-
-// newAccountKey makes an account key and stores it sealed, unless another node stored one
-// first; it returns the stored one.
-func (a *acmeIssuer) newAccountKey(ctx context.Context) ([]byte, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return nil, err
-	}
-	sealed, err := a.mk.Seal(acmeAccountPurpose, der)
-	if err != nil {
-		return nil, err
-	}
-	return keys.CreateOrReadFile(ctx, a.files, a.accountFile(), sealed)
 }
 
 // obtain runs one order (RFC 8555 §7.4): authorize every name, finalize with a new key,

@@ -551,9 +551,13 @@ func (c *Config) IsOurDomain(domain string) bool {
 }
 
 // TrustedPrefixes returns relay.trusted_networks parsed. A Config that passed Validate parses.
-func (r Relay) TrustedPrefixes() []netip.Prefix {
-	out := make([]netip.Prefix, 0, len(r.TrustedNetworks))
-	for _, s := range r.TrustedNetworks {
+func (r Relay) TrustedPrefixes() []netip.Prefix { return prefixes(r.TrustedNetworks) }
+
+// prefixes parses a list of networks (CIDR), each masked to its prefix; one that does not
+// parse, which Validate reports, is left out.
+func prefixes(list []string) []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(list))
+	for _, s := range list {
 		if p, err := netip.ParsePrefix(s); err == nil {
 			out = append(out, p.Masked())
 		}

@@ -63,11 +63,11 @@ func ParseDuration(s string) (time.Duration, error) {
 	rest := s
 	var days int64
 	if i := strings.IndexByte(rest, 'd'); i >= 0 {
-		n, err := strconv.ParseInt(rest[:i], 10, 64)
-		if err != nil || n < 0 || !allDigits(rest[:i]) {
+		n, err := strconv.ParseUint(rest[:i], 10, 63) // digits only: no sign
+		if err != nil {
 			return 0, bad("days must be a whole number at the start, like \"5d\" or \"1d12h\"")
 		}
-		days, rest = n, rest[i+1:]
+		days, rest = int64(n), rest[i+1:]
 	}
 	var d time.Duration
 	if rest != "" {
@@ -111,18 +111,6 @@ func formatDuration(d time.Duration) string {
 		b.WriteString(s)
 	}
 	return b.String()
-}
-
-func allDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // tomlTypeName names the TOML type of a value decoded by BurntSushi/toml.

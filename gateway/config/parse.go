@@ -257,14 +257,14 @@ func tomlName(f reflect.StructField) string {
 // BurntSushi/toml allows. It suggests a known key when one is close.
 func unknownKeys(md *toml.MetaData) []Problem {
 	known := map[string]bool{}
-	list := knownKeys(reflect.TypeFor[Config](), "")
+	list, maps := configKeys(reflect.TypeFor[Config](), "")
 	for _, k := range list {
 		known[k] = true
 	}
 	// The keys inside a table that is a map (outbound.routes, outbound.route_tls) are
 	// free-form names; a value that does not decode is reported elsewhere.
 	freeForm := map[string]bool{}
-	for _, k := range mapTables(reflect.TypeFor[Config](), "") {
+	for _, k := range maps {
 		freeForm[k] = true
 	}
 	undecoded := map[string]bool{}
@@ -298,35 +298,22 @@ func unknownKeys(md *toml.MetaData) []Problem {
 	return probs
 }
 
-// knownKeys lists the dotted keys of the fields of t.
-func knownKeys(t reflect.Type, prefix string) []string {
-	var keys []string
+// configKeys lists the dotted keys of the fields of t, those of its sub-tables included, and
+// among them the keys of map fields: tables whose keys are names the operator chooses.
+func configKeys(t reflect.Type, prefix string) (keys, maps []string) {
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		key := prefix + tomlName(f)
 		keys = append(keys, key)
-		if isTable(f.Type) && f.Type.Kind() == reflect.Struct {
-			keys = append(keys, knownKeys(f.Type, key+".")...)
-		}
-	}
-	return keys
-}
-
-// mapTables lists the dotted keys of the fields of t that are maps: tables whose keys are
-// names the operator chooses.
-func mapTables(t reflect.Type, prefix string) []string {
-	var out []string
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		key := prefix + tomlName(f)
 		switch {
 		case f.Type.Kind() == reflect.Map:
-			out = append(out, key)
+			maps = append(maps, key)
 		case isTable(f.Type) && f.Type.Kind() == reflect.Struct:
-			out = append(out, mapTables(f.Type, key+".")...)
+			k, m := configKeys(f.Type, key+".")
+			keys, maps = append(keys, k...), append(maps, m...)
 		}
 	}
-	return out
+	return keys, maps
 }
 
 // nearest returns the known key closest to key, if one is at most two edits

@@ -68,15 +68,7 @@ func (v *validator) web(c *Config) {
 }
 
 // TrustedProxyPrefixes returns http.trusted_proxies parsed. A Config that passed Validate parses.
-func (h HTTP) TrustedProxyPrefixes() []netip.Prefix {
-	out := make([]netip.Prefix, 0, len(h.TrustedProxies))
-	for _, s := range h.TrustedProxies {
-		if p, err := netip.ParsePrefix(s); err == nil {
-			out = append(out, p.Masked())
-		}
-	}
-	return out
-}
+func (h HTTP) TrustedProxyPrefixes() []netip.Prefix { return prefixes(h.TrustedProxies) }
 
 // ACMEHostnames returns the names the ACME certificate is for: tls.acme_names, or hostname and
 // the mta-sts., autoconfig. and openpgpkey. names of every local domain. Lower case, no

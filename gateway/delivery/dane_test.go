@@ -14,6 +14,7 @@ import (
 	"github.com/sealgate/sealgate/gateway/delivery"
 	"github.com/sealgate/sealgate/gateway/delivery/deliverytest"
 	"github.com/sealgate/sealgate/gateway/mtasts"
+	"github.com/sealgate/sealgate/gateway/mtasts/mtaststest"
 )
 
 // staticDANE answers as a validating resolver would (gateway/dane's tests ask a real one).
@@ -40,7 +41,7 @@ func daneClient(p *deliverytest.Peer, d staticDANE, sts *mtasts.Policy) *deliver
 		DANE: d, Logger: slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)),
 	}
 	if sts != nil {
-		o.STS = staticSTS{"remote.test": sts}
+		o.STS = mtaststest.Policies{"remote.test": sts}
 	}
 	return delivery.New(o)
 }

@@ -13,13 +13,8 @@ import (
 	"github.com/sealgate/sealgate/gateway/delivery"
 	"github.com/sealgate/sealgate/gateway/delivery/deliverytest"
 	"github.com/sealgate/sealgate/gateway/mtasts"
+	"github.com/sealgate/sealgate/gateway/mtasts/mtaststest"
 )
-
-// staticSTS is a policy already found (mtasts.Resolver's own tests find them over DNS and
-// HTTPS).
-type staticSTS map[string]*mtasts.Policy
-
-func (s staticSTS) Lookup(_ context.Context, domain string) *mtasts.Policy { return s[domain] }
 
 // stsClient delivers remote.test's mail to p as its MX host mxName, under policy.
 func stsClient(t *testing.T, p *deliverytest.Peer, mxName string, policy *mtasts.Policy, logs *bytes.Buffer) *delivery.Client {
@@ -34,7 +29,7 @@ func stsClient(t *testing.T, p *deliverytest.Peer, mxName string, policy *mtasts
 			MX:    map[string][]*net.MX{"remote.test": {{Host: mxName + ".", Pref: 10}}},
 			Hosts: map[string][]string{mxName: {host}},
 		},
-		STS:    staticSTS{"remote.test": policy},
+		STS:    mtaststest.Policies{"remote.test": policy},
 		Logger: slog.New(slog.NewTextHandler(logs, nil)),
 	})
 }

@@ -1,6 +1,8 @@
 package gatewaytest
 
 import (
+	"strings"
+
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 )
@@ -18,4 +20,24 @@ func (e *Env) Submission(user, password string) *smtp.Client {
 		e.T.Fatal(err)
 	}
 	return c
+}
+
+// Submit sends msg (lines ending in CRLF) from user to rcpts through the submission listener,
+// logged in as user, and fails the test unless the gateway accepts it.
+func (e *Env) Submit(user, password string, rcpts []string, msg string) {
+	e.T.Helper()
+	if err := e.Submission(user, password).SendMail(user, rcpts, strings.NewReader(msg)); err != nil {
+		e.T.Fatal(err)
+	}
+}
+
+// SendMX sends msg (lines ending in CRLF) from sender to rcpts through the MX listener, as a
+// remote server would; the error is the server's refusal, if any.
+func (e *Env) SendMX(sender string, rcpts []string, msg string) error {
+	c, err := smtp.Dial(e.GW.Addr("smtp"))
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return c.SendMail(sender, rcpts, strings.NewReader(msg))
 }

@@ -257,6 +257,16 @@ func PostgresDSN(t testing.TB) string {
 	return pgtest.DSN(t)
 }
 
+// Address parses s, an address a test writes, and fails t if it is none.
+func Address(t testing.TB, s string) address.Address {
+	t.Helper()
+	a, err := address.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
 // Deliver sends msg, as it is (lines ending in CRLF), from sender@example.org to rcpt through
 // the MX listener, the way a remote server would, and fails t unless the gateway accepts it.
 func (e *Env) Deliver(t testing.TB, rcpt, msg string) {

@@ -87,7 +87,7 @@ func New(opts Options) *Server {
 	return &Server{
 		opts:    opts,
 		log:     opts.Logger.With("listener", opts.Name),
-		metrics: listenerMetrics{opts.Metrics, opts.Name},
+		metrics: opts.Metrics.bind(opts.Name),
 		stop:    make(chan struct{}),
 		lns:     map[net.Listener]struct{}{},
 		conns:   map[*conn]struct{}{},
@@ -158,7 +158,7 @@ func (s *Server) accept(l net.Listener) (net.Conn, error) {
 				return nil, err
 			}
 			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-			s.metrics.acceptError()
+			s.metrics.acceptErrors.Inc()
 			s.log.Warn("accept failed, retrying", "err", err, "delay", delay)
 			t := time.NewTimer(delay)
 			select {
@@ -172,7 +172,7 @@ func (s *Server) accept(l net.Listener) (net.Conn, error) {
 		delay = 0
 		release, ok := s.opts.Limiter.Acquire(nc.RemoteAddr())
 		if !ok {
-			s.metrics.refused()
+			s.metrics.refused.Inc()
 			go s.refuse(nc)
 			continue
 		}
@@ -218,7 +218,7 @@ func (s *Server) recoverPanic(c net.Conn) {
 // its protocol first). Call it from the deferred function that recovered, so the stack
 // logged is the panic's.
 func (s *Server) Panicked(v any) {
-	s.metrics.panicked()
+	s.metrics.panics.Inc()
 	s.log.Error("panic in session", "panic", v, "stack", string(debug.Stack()))
 }
 
@@ -234,13 +234,19 @@ func (s *Server) addHandler() bool {
 	return true
 }
 
-func (s *Server) register(l net.Listener) bool {
+// register and track add a listener or a connection to what Shutdown closes, unless the
+// server is closed already; they report whether they did.
+func (s *Server) register(l net.Listener) bool { return addOpen(s, s.lns, l) }
+
+func (s *Server) track(c *conn) bool { return addOpen(s, s.conns, c) }
+
+func addOpen[K comparable](s *Server, set map[K]struct{}, k K) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return false
 	}
-	s.lns[l] = struct{}{}
+	set[k] = struct{}{}
 	return true
 }
 
@@ -254,16 +260,6 @@ func (s *Server) isClosed() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.closed
-}
-
-func (s *Server) track(c *conn) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return false
-	}
-	s.conns[c] = struct{}{}
-	return true
 }
 
 func (s *Server) untrack(c *conn) {

@@ -22,27 +22,18 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
+// listenerMetrics are the counters of one listener.
 type listenerMetrics struct {
-	m    *Metrics
-	name string
+	panics, refused, acceptErrors prometheus.Counter
 }
 
-func (l listenerMetrics) panicked() {
-	if l.m != nil {
-		l.m.panics.WithLabelValues(l.name).Inc()
+// bind returns the counters of the listener called name; for a nil m, counters that nobody
+// reads, so that counting needs no test for nil.
+func (m *Metrics) bind(name string) listenerMetrics {
+	if m == nil {
+		m = NewMetrics(prometheus.NewRegistry())
 	}
-}
-
-func (l listenerMetrics) refused() {
-	if l.m != nil {
-		l.m.refused.WithLabelValues(l.name).Inc()
-	}
-}
-
-func (l listenerMetrics) acceptError() {
-	if l.m != nil {
-		l.m.acceptErrors.WithLabelValues(l.name).Inc()
-	}
+	return listenerMetrics{m.panics.WithLabelValues(name), m.refused.WithLabelValues(name), m.acceptErrors.WithLabelValues(name)}
 }
 
 // Panics returns the panic counter of a listener (for tests and dashboards).

@@ -14,6 +14,7 @@
 package mailauth
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -87,9 +88,6 @@ type Results struct {
 	Verdict Verdict
 }
 
-// MaxHeader is how much of a message read through Input.Open is searched for the From: field.
-const MaxHeader = 1 << 20
-
 // Check runs SPF, DKIM and DMARC.
 func (c *Checker) Check(ctx context.Context, in Input) Results {
 	timeout := c.Timeout
@@ -112,8 +110,9 @@ func (c *Checker) Check(ctx context.Context, in Input) Results {
 	if in.Message == nil && in.Open != nil {
 		msg = in.Open()
 		if in.Header == nil {
-			// Only the header section is needed for DMARC; MaxHeader bounds it.
-			header, _ = io.ReadAll(io.LimitReader(in.Open(), MaxHeader))
+			// Only the header section is needed for DMARC, within the module's one bound; the
+			// body is read once, by DKIM.
+			header, _ = mimeutil.ReadHeaderSection(bufio.NewReader(in.Open()), mimeutil.MaxHeaderSize)
 		}
 	}
 	h := in.Header

@@ -7,6 +7,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
+	"io"
 	"net/netip"
 	"net/textproto"
 	"strings"
@@ -97,5 +98,37 @@ func TestDKIMAndDMARC(t *testing.T) {
 		if !strings.Contains(h, want) {
 			t.Fatalf("Authentication-Results %q lacks %q", h, want)
 		}
+	}
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n *int
+}
+
+func (c countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	*c.n += n
+	return n, err
+}
+
+// A message checked through Open has its From: field read from the header section alone: the
+// read stops at the section's end (mimeutil's rule) instead of taking a megabyte of body.
+func TestCheckOpenReadsHeaderSection(t *testing.T) {
+	dns := dnstest.Start(t, dnstest.Zone{"_dmarc.sender.test. TXT": {"v=DMARC1; p=reject"}})
+	c := &Checker{Resolver: dns.Resolver()}
+	msg := []byte("From: a@sender.test\r\nSubject: big\r\n\r\n" + strings.Repeat("body line\r\n", 100000))
+	var reads []*int
+	open := func() io.Reader {
+		reads = append(reads, new(int))
+		return countingReader{bytes.NewReader(msg), reads[len(reads)-1]}
+	}
+	r := c.Check(context.Background(), Input{IP: netip.MustParseAddr("198.51.100.1"), Helo: "client.test", Open: open})
+	if len(r.FromDomains) != 1 || r.FromDomains[0] != "sender.test" || r.DMARC != "fail" || r.DMARCPolicy != "reject" {
+		t.Fatalf("From %q, DMARC %s (%s)", r.FromDomains, r.DMARC, r.DMARCPolicy)
+	}
+	if len(reads) != 2 || min(*reads[0], *reads[1]) > 64<<10 {
+		t.Fatalf("%d reads: the header read went on into the body", len(reads))
 	}
 }

@@ -85,12 +85,22 @@ func (p SenderPolicy) judge(r Results) Verdict {
 }
 
 // authenticatedFor: SPF or DKIM passed for a domain aligned (relaxed) with d.
-func authenticatedFor(r Results, d string) bool {
-	if r.SPF == SPFPass && aligned(r.SPFDomain, d, dmarc.AlignmentRelaxed) {
+func authenticatedFor(r Results, d string) bool { return alignedResult(r, d, SPFPass, "pass") }
+
+// couldAuthenticate: an SPF or DKIM check that might have authenticated d failed on DNS
+// trouble (temperror).
+func couldAuthenticate(r Results, d string) bool {
+	return alignedResult(r, d, SPFTempError, "temperror")
+}
+
+// alignedResult: SPF gave spf, or a DKIM signature gave dkim, for a domain aligned (relaxed)
+// with d.
+func alignedResult(r Results, d string, spf SPFResult, dkim string) bool {
+	if r.SPF == spf && aligned(r.SPFDomain, d, dmarc.AlignmentRelaxed) {
 		return true
 	}
 	for _, k := range r.DKIM {
-		if k.Result == "pass" && aligned(k.Domain, d, dmarc.AlignmentRelaxed) {
+		if k.Result == dkim && aligned(k.Domain, d, dmarc.AlignmentRelaxed) {
 			return true
 		}
 	}
@@ -116,20 +126,6 @@ func (p SenderPolicy) exemptDomain(r Results) string {
 func inDomain(d, domain string) bool {
 	d, domain = strings.ToLower(strings.TrimSuffix(d, ".")), strings.ToLower(strings.TrimSuffix(domain, "."))
 	return d == domain || strings.HasSuffix(d, "."+domain)
-}
-
-// couldAuthenticate: an SPF or DKIM check that might have authenticated d failed on DNS
-// trouble (temperror).
-func couldAuthenticate(r Results, d string) bool {
-	if r.SPF == SPFTempError && aligned(r.SPFDomain, d, dmarc.AlignmentRelaxed) {
-		return true
-	}
-	for _, k := range r.DKIM {
-		if k.Result == "temperror" && aligned(k.Domain, d, dmarc.AlignmentRelaxed) {
-			return true
-		}
-	}
-	return false
 }
 
 // effectivePolicy is the DMARC policy that applies to a message from the From: domain from,

@@ -10,7 +10,6 @@ import (
 
 	"github.com/sealgate/sealgate/gateway/envelope"
 	"github.com/sealgate/sealgate/gateway/msgbuf"
-	"github.com/sealgate/sealgate/keys"
 )
 
 // BenchmarkProcess10KiB is the whole pipeline for a 10 KiB message from the Internet to a
@@ -18,13 +17,9 @@ import (
 // lookup, PGP/MIME encryption and the durable commit, from 20 goroutines as 20 SMTP sessions
 // would run it. (No SPF, DKIM or DMARC: Options.Auth is unset.)
 func BenchmarkProcess10KiB(b *testing.B) {
-	e := newSecEnv(b)
+	e := newAtRestEnv(b)
 	e.p.opts.Logger = slog.New(slog.DiscardHandler)
 	ctx := context.Background()
-	if _, err := e.admin.GeneratePGP(ctx, "bob@example.test", keys.PGPOptions{}); err != nil {
-		b.Fatal(err)
-	}
-	e.policy("bob@example.test", "inbound.encrypt", "pgp")
 	head := "From: Someone <x@outside.test>\r\nTo: bob@example.test\r\nSubject: benchmark\r\n" +
 		"Date: " + time.Now().Format(time.RFC1123Z) + "\r\nMessage-ID: <1@outside.test>\r\n" +
 		"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"

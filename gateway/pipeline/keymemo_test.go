@@ -25,12 +25,7 @@ func (c *countingLookup) EncryptionKeysPGP(ctx context.Context, addr string) (pg
 // once (the decision and the encryption share it), and the next message looks them up again,
 // so a key revoked in between is not used.
 func TestKeyLookupsOncePerMessage(t *testing.T) {
-	e := newSecEnv(t)
-	ctx := context.Background()
-	if _, err := e.admin.GeneratePGP(ctx, "bob@example.test", keys.PGPOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	e.policy("bob@example.test", "inbound.encrypt", "pgp")
+	e := newAtRestEnv(t)
 	counter := &countingLookup{Lookup: e.kr}
 	e.p = New(Options{Hostname: "mx.example.test", Store: e.store, Policy: e.store, Keys: counter})
 	for i := 1; i <= 2; i++ {

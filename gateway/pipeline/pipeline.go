@@ -3,7 +3,7 @@
 // later from web mail compose, goes through Process.
 //
 // Process, in order:
-//  1. reads the header section (at most MaxHeaderSize bytes) and checks it: on submission
+//  1. reads the header section (at most mimeutil.MaxHeaderSize bytes) and checks it: on submission
 //     every From: address must be one the authenticated user owns; submitted mail without
 //     Message-ID: or Date: gets them, and an Autocrypt: header when the sender has an
 //     OpenPGP key; a MIME structure beyond mimelimit's bounds is refused
@@ -92,9 +92,6 @@ var (
 	// part bounds: refused, as no client could show it and every parser would pay for it.
 	ErrStructureTooComplex = errors.New("pipeline: MIME structure exceeds the depth or part limits")
 )
-
-// MaxHeaderSize bounds the header section the pipeline parses.
-const MaxHeaderSize = 1 << 20
 
 // Role is the listener a message arrived on.
 type Role int
@@ -394,13 +391,9 @@ func (p *Pipeline) decide(ctx context.Context, f decideFacts, rcptAddr string, d
 // (local says whether it is in a local domain), arriving as arrival. submitted means the
 // sender is an authenticated local user.
 func (p *Pipeline) Explain(ctx context.Context, sender string, submitted bool, arrival policy.Arrival, rcpts []string, local func(string) bool) ([]policy.Decision, error) {
-	settings := policy.Settings{}
-	if p.opts.Policy != nil {
-		s, err := p.opts.Policy.PolicySettings(ctx)
-		if err != nil {
-			return nil, err
-		}
-		settings = s
+	settings, err := p.settings(ctx)
+	if err != nil {
+		return nil, err
 	}
 	scope := senderScope(sender, p.opts.Subaddressing)
 	sk, err := p.senderKeys(ctx, p.opts.Keys, settings, arrival, scope, submitted)
@@ -427,6 +420,14 @@ func (p *Pipeline) Explain(ctx context.Context, sender string, submitted bool, a
 	return out, nil
 }
 
+// settings are the policy settings in force; the defaults without a policy store.
+func (p *Pipeline) settings(ctx context.Context) (policy.Settings, error) {
+	if p.opts.Policy == nil {
+		return policy.Settings{}, nil
+	}
+	return p.opts.Policy.PolicySettings(ctx)
+}
+
 // scope is the address whose policy scope and keys apply to r.
 func (p *Pipeline) scope(r envelope.Recipient) address.Address {
 	if r.Base == (address.Address{}) {
@@ -440,13 +441,9 @@ func (p *Pipeline) scope(r envelope.Recipient) address.Address {
 // ordinary message, all of base).
 // hdr is the message's header section as received, parsed.
 func (p *Pipeline) secureCopies(ctx context.Context, w *work, env *Envelope, base mailstore.Body, head []byte, hdr textproto.MIMEHeader, authRes string) ([]mailstore.Copy, error) {
-	settings := policy.Settings{}
-	if p.opts.Policy != nil {
-		s, err := p.opts.Policy.PolicySettings(ctx)
-		if err != nil {
-			return nil, err
-		}
-		settings = s
+	settings, err := p.settings(ctx)
+	if err != nil {
+		return nil, err
 	}
 	arrival := arrivalOf(mimecrypt.DetectBytes(head))
 	submitted := env.submitted()

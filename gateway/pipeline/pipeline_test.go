@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sealgate/sealgate/crypto/address"
+	"github.com/sealgate/sealgate/crypto/mimeutil"
 	"github.com/sealgate/sealgate/gateway/envelope"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 	"github.com/sealgate/sealgate/gateway/msgbuf"
@@ -68,7 +69,7 @@ func TestReceivedHeaderCannotBeInjected(t *testing.T) {
 
 func TestHeaderLimits(t *testing.T) {
 	p, s, u := setup(t)
-	huge := "X-Big: " + strings.Repeat("a", MaxHeaderSize) + "\r\n\r\nbody\r\n"
+	huge := "X-Big: " + strings.Repeat("a", mimeutil.MaxHeaderSize) + "\r\n\r\nbody\r\n"
 	if _, err := p.Process(context.Background(), testEnvelope(u, "h"), msgbuf.FromBytes([]byte(huge))); !errors.Is(err, ErrHeaderTooLarge) {
 		t.Fatalf("huge header: %v", err)
 	}

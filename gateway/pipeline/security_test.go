@@ -128,12 +128,8 @@ func plainMsg(from string) string {
 }
 
 func TestInboundEncryptAtRest(t *testing.T) {
-	e := newSecEnv(t)
+	e := newAtRestEnv(t)
 	ctx := context.Background()
-	if _, err := e.admin.GeneratePGP(ctx, "bob@example.test", keys.PGPOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	e.policy("bob@example.test", "inbound.encrypt", "pgp")
 	forged := "Sealgate-Security: received=pgp; decrypted=yes; signature=pass; signer=ceo@example.test; stored=plain\r\n" + plainMsg("x@outside.test")
 	if err := e.process(RoleMX, "x@outside.test", forged, "bob@example.test", "alice@example.test"); err != nil {
 		t.Fatal(err)

@@ -106,9 +106,9 @@ type errReader struct{ err error }
 func (r errReader) Read([]byte) (int, error) { return 0, r.err }
 
 // headerSection returns the header section of a message exactly as it is, with the blank line
-// that ends it (a message without one is all header), within MaxHeaderSize.
+// that ends it (a message without one is all header), within mimeutil.MaxHeaderSize.
 func headerSection(r io.Reader) ([]byte, error) {
-	raw, err := mimeutil.ReadHeaderSection(bufio.NewReader(r), MaxHeaderSize)
+	raw, err := mimeutil.ReadHeaderSection(bufio.NewReader(r), mimeutil.MaxHeaderSize)
 	if errors.Is(err, mimeutil.ErrHeaderTooLarge) {
 		return nil, ErrHeaderTooLarge
 	}

@@ -43,7 +43,8 @@ func (b *bodyHasher) Write(p []byte) (int, error) {
 
 // newAtRestEnv is a pipeline whose bob@example.test has an OpenPGP key and inbound.encrypt=pgp,
 // with a spill directory for large messages.
-func newAtRestEnv(t *testing.T) *secEnv {
+func newAtRestEnv(t testing.TB) *secEnv {
+	t.Helper()
 	e := newSecEnv(t)
 	if _, err := e.admin.GeneratePGP(context.Background(), "bob@example.test", keys.PGPOptions{}); err != nil {
 		t.Fatal(err)

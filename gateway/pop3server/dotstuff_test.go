@@ -25,6 +25,10 @@ func TestWriteDotStuffed(t *testing.T) {
 		{"crlf split", "A: 1\r\n\r\n" + strings.Repeat("y", 32<<10-1) + "\r\nz\r\n", -1, "A: 1\r\n\r\n" + strings.Repeat("y", 32<<10-1) + "\r\nz\r\n"},
 		{"lone cr kept", "A: 1\r\n\r\na\rb\r\n", -1, "A: 1\r\n\r\na\rb\r\n"},
 		{"empty", "", -1, ""},
+		// The header section ends at its first empty line, one of nothing but CRs included
+		// (mimeutil's rule, as everywhere in the gateway); TOP counts body lines from there.
+		{"top after cr line", "A: 1\r\n\r\r\nl1\r\nl2\r\n\r\nl3\r\n", 1, "A: 1\r\n\r\r\nl1\r\n"},
+		{"top after long header", "A: " + long + "\r\n\nl1\nl2\n", 1, "A: " + long + "\r\n\r\nl1\r\n"},
 	}
 	for _, c := range cases {
 		var out bytes.Buffer

@@ -15,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-smtp"
-
 	"github.com/sealgate/sealgate/crypto/address"
 	"github.com/sealgate/sealgate/crypto/peertest"
 	"github.com/sealgate/sealgate/gateway/config"
@@ -38,15 +36,8 @@ func loopbackPlain(c *config.Config) { c.Auth.PlaintextOnLoopback = true }
 // deliver sends messages to alice over the MX listener.
 func deliver(t *testing.T, env *gatewaytest.Env, bodies ...string) {
 	t.Helper()
-	c, err := smtp.Dial(env.GW.Addr("smtp"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 	for _, b := range bodies {
-		if err := c.SendMail("sender@example.org", []string{"alice@localhost"}, strings.NewReader(b)); err != nil {
-			t.Fatal(err)
-		}
+		env.Deliver(t, "alice@localhost", b)
 	}
 }
 
@@ -274,10 +265,7 @@ func TestPipelinedCommands(t *testing.T) {
 }
 
 func TestLockAndSnapshot(t *testing.T) {
-	env := start(t, loopbackPlain)
-	deliver(t, env, "Subject: a\r\n\r\na\r\n")
-	c := dial(t, env.GW.Addr("pop3"))
-	c.login()
+	env, c := maildrop(t, "", 1)
 	d := dial(t, env.GW.Addr("pop3"))
 	d.ok("USER alice@localhost")
 	if l := d.cmd("PASS %s", pw); !strings.HasPrefix(l, "-ERR [IN-USE]") {
@@ -309,10 +297,7 @@ func TestLockAndSnapshot(t *testing.T) {
 }
 
 func TestDisconnectWithoutQuitDeletesNothing(t *testing.T) {
-	env := start(t, loopbackPlain)
-	deliver(t, env, "Subject: a\r\n\r\na\r\n")
-	c := dial(t, env.GW.Addr("pop3"))
-	c.login()
+	env, c := maildrop(t, "", 1)
 	c.ok("DELE 1")
 	c.conn.Close()
 	// The lock is released when the session ends; then the message is still there.
@@ -334,19 +319,27 @@ func TestDisconnectWithoutQuitDeletesNothing(t *testing.T) {
 	}
 }
 
-func setMode(t *testing.T, env *gatewaytest.Env, mode string) {
+// maildrop starts a gateway where alice's POP3 mode is mode ("" leaves the default) and her
+// maildrop holds n messages, and returns it with a session logged in as alice.
+func maildrop(t *testing.T, mode string, n int) (*gatewaytest.Env, *client) {
 	t.Helper()
-	if err := env.GW.Store().SetPolicy(context.Background(), "alice@localhost", map[string]string{"pop3.mode": mode}); err != nil {
-		t.Fatal(err)
+	env := start(t, loopbackPlain)
+	if mode != "" {
+		if err := env.GW.Store().SetPolicy(context.Background(), "alice@localhost", map[string]string{"pop3.mode": mode}); err != nil {
+			t.Fatal(err)
+		}
 	}
+	for i := 1; i <= n; i++ {
+		deliver(t, env, fmt.Sprintf("Subject: %d\r\n\r\n%d\r\n", i, i))
+	}
+	c := dial(t, env.GW.Addr("pop3"))
+	c.login()
+	return env, c
 }
 
 func TestModes(t *testing.T) {
 	t.Run("client", func(t *testing.T) {
-		env := start(t, loopbackPlain)
-		deliver(t, env, "Subject: 1\r\n\r\n1\r\n", "Subject: 2\r\n\r\n2\r\n")
-		c := dial(t, env.GW.Addr("pop3"))
-		c.login()
+		env, c := maildrop(t, "", 2)
 		c.ok("RETR 1")
 		c.multi()
 		c.ok("RETR 2")
@@ -358,11 +351,7 @@ func TestModes(t *testing.T) {
 		}
 	})
 	t.Run("delete", func(t *testing.T) {
-		env := start(t, loopbackPlain)
-		setMode(t, env, "delete")
-		deliver(t, env, "Subject: 1\r\n\r\n1\r\n", "Subject: 2\r\n\r\n2\r\n", "Subject: 3\r\n\r\n3\r\n")
-		c := dial(t, env.GW.Addr("pop3"))
-		c.login()
+		env, c := maildrop(t, "delete", 3)
 		c.ok("RETR 1")
 		c.multi()
 		c.ok("TOP 2 0") // TOP is not retrieval
@@ -374,11 +363,7 @@ func TestModes(t *testing.T) {
 		}
 	})
 	t.Run("keep", func(t *testing.T) {
-		env := start(t, loopbackPlain)
-		setMode(t, env, "keep")
-		deliver(t, env, "Subject: 1\r\n\r\n1\r\n", "Subject: 2\r\n\r\n2\r\n")
-		c := dial(t, env.GW.Addr("pop3"))
-		c.login()
+		env, c := maildrop(t, "keep", 2)
 		c.ok("UIDL 2")
 		c.ok("DELE 1")
 		c.ok("QUIT")

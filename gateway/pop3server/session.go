@@ -17,6 +17,7 @@ import (
 
 	"github.com/emersion/go-sasl"
 
+	"github.com/sealgate/sealgate/crypto/mimeutil"
 	"github.com/sealgate/sealgate/gateway/auth"
 	"github.com/sealgate/sealgate/gateway/envelope"
 	"github.com/sealgate/sealgate/gateway/mailstore"
@@ -575,9 +576,11 @@ func writeDotStuffed(w *bufio.Writer, r io.Reader, bodyLines int) error {
 	return copyDotStuffed(w, bufio.NewReaderSize(r, 32<<10), bodyLines)
 }
 
-// copyDotStuffed is writeDotStuffed reading through br, which a session reuses.
+// copyDotStuffed is writeDotStuffed reading through br, which a session reuses. The header
+// section ends where mimeutil says it does.
 func copyDotStuffed(w *bufio.Writer, br *bufio.Reader, bodyLines int) error {
-	inBody, n := false, 0
+	var header mimeutil.HeaderWatcher
+	n := 0
 	for {
 		// Each turn starts at the beginning of a line.
 		line, err := br.ReadSlice('\n')
@@ -589,14 +592,15 @@ func copyDotStuffed(w *bufio.Writer, br *bufio.Reader, bodyLines int) error {
 				return err
 			}
 		}
+		inBody := header.Done()
 		if inBody && bodyLines >= 0 && n >= bodyLines {
 			return nil
 		}
+		header.Write(line)
 		if line[0] == '.' {
 			w.WriteByte('.')
 		}
 		content := trimCRLF(line)
-		empty := len(content) == 0
 		for err == bufio.ErrBufferFull { // a line longer than the buffer: the rest as it is
 			// Hold back a CR that may be the first half of the line's CRLF.
 			cr := content[len(content)-1] == '\r'
@@ -605,18 +609,16 @@ func copyDotStuffed(w *bufio.Writer, br *bufio.Reader, bodyLines int) error {
 			}
 			w.Write(content)
 			line, err = br.ReadSlice('\n')
+			header.Write(line)
 			content = trimCRLF(line)
 			if cr && !(len(line) > 0 && line[0] == '\n') {
 				w.WriteByte('\r')
 			}
-			empty = false
 		}
 		w.Write(content)
 		w.WriteString("\r\n")
 		if inBody {
 			n++
-		} else if empty {
-			inBody = true
 		}
 		if err == io.EOF {
 			return nil

@@ -54,10 +54,6 @@ func (c *conn) cmdAuth(arg string) {
 		c.reply(&reply{334, "", base64.StdEncoding.EncodeToString(challenge)})
 		line, err := c.readLine()
 		if err != nil {
-			if errors.Is(err, errLineTooLong) {
-				c.protocolError(replyLineTooLong)
-				return
-			}
 			c.readFailed(err)
 			return
 		}

@@ -75,12 +75,8 @@ func (c *conn) serve() {
 	for !c.quit {
 		line, err := c.readLine()
 		if err != nil {
-			if errors.Is(err, errLineTooLong) {
-				c.protocolError(replyLineTooLong)
-				continue
-			}
-			c.readFailed(err)
-			break
+			c.readFailed(err) // sets quit unless the session can go on
+			continue
 		}
 		c.handle(line)
 	}
@@ -184,19 +180,8 @@ func (c *conn) cmdMail(arg string) {
 		c.protocolError(replyNestedMail)
 		return
 	}
-	rest, ok := cutPrefixFold(arg, "FROM:")
+	from, ps, ok := c.pathArg(arg, "FROM:", replyMailSyntax)
 	if !ok {
-		c.protocolError(replyMailSyntax)
-		return
-	}
-	from, rest, err := parsePath(rest, true)
-	if err != nil {
-		c.protocolError(replyMailSyntax)
-		return
-	}
-	ps, err := parseParams(rest)
-	if err != nil {
-		c.protocolError(replyMailSyntax)
 		return
 	}
 	p, err := parseMailParams(ps)
@@ -212,6 +197,26 @@ func (c *conn) cmdMail(arg string) {
 	c.reply(replyOK)
 }
 
+// pathArg reads the argument of MAIL ("FROM:", where the null path <> is allowed) or RCPT
+// ("TO:"): the path and its parameters. One that does not parse is answered with syntax.
+func (c *conn) pathArg(arg, prefix string, syntax *reply) (string, []param, bool) {
+	rest, ok := cutPrefixFold(arg, prefix)
+	if !ok {
+		c.protocolError(syntax)
+		return "", nil, false
+	}
+	path, rest, err := parsePath(rest, prefix == "FROM:")
+	var ps []param
+	if err == nil {
+		ps, err = parseParams(rest)
+	}
+	if err != nil {
+		c.protocolError(syntax)
+		return "", nil, false
+	}
+	return path, ps, true
+}
+
 func (c *conn) cmdRcpt(arg string) {
 	switch {
 	case !c.mail:
@@ -221,19 +226,8 @@ func (c *conn) cmdRcpt(arg string) {
 		c.protocolError(replyBDATPending)
 		return
 	}
-	rest, ok := cutPrefixFold(arg, "TO:")
+	to, ps, ok := c.pathArg(arg, "TO:", replyRcptSyntax)
 	if !ok {
-		c.protocolError(replyRcptSyntax)
-		return
-	}
-	to, rest, err := parsePath(rest, false)
-	if err != nil {
-		c.protocolError(replyRcptSyntax)
-		return
-	}
-	ps, err := parseParams(rest)
-	if err != nil {
-		c.protocolError(replyRcptSyntax)
 		return
 	}
 	if len(ps) > 0 {
@@ -280,7 +274,7 @@ func (c *conn) cmdData(arg string) {
 		err = buf.Finish()
 	}
 	// Whatever happened to the message, the reply follows the client's end marker.
-	if derr := dr.drain(); derr != nil {
+	if derr := drain(dr); derr != nil {
 		c.readFailed(derr)
 		return
 	}
@@ -351,7 +345,7 @@ func (c *conn) cmdBDAT(arg string) {
 // failed meanwhile.
 func (c *conn) skipChunk(n int64) bool {
 	cr := &chunkReader{br: c.br, wait: c.waitData, n: n}
-	if err := cr.drain(); err != nil {
+	if err := drain(cr); err != nil {
 		c.readFailed(err)
 		return false
 	}
@@ -476,8 +470,13 @@ func (c *conn) waitData() error {
 	return c.nc.SetReadDeadline(time.Now().Add(c.srv.opts.IdleTimeout))
 }
 
-// readFailed ends the session after a failed read: a client that went quiet hears why.
+// readFailed answers a failed read. A line too long is a protocol error after which the
+// session goes on; any other failure ends the session, and a client that went quiet hears why.
 func (c *conn) readFailed(err error) {
+	if errors.Is(err, errLineTooLong) {
+		c.protocolError(replyLineTooLong)
+		return
+	}
 	c.quit = true
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {

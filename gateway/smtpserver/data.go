@@ -129,19 +129,11 @@ func (r *dataReader) fill(k int) error {
 	return nil
 }
 
-// drain reads and discards the rest of the message, so that the reply to DATA follows the
-// client's end marker. It returns nil once the end marker is read.
-func (r *dataReader) drain() error {
-	var scratch [8 << 10]byte
-	for {
-		_, err := r.Read(scratch[:])
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-	}
+// drain reads and discards the rest of a message (a dataReader) or chunk (a chunkReader), so
+// that the reply follows what the client sent. It returns nil once the end is read.
+func drain(r io.Reader) error {
+	_, err := io.Copy(io.Discard, r)
+	return err
 }
 
 // chunkReader gives out the next n octets of the connection: one BDAT chunk (RFC 3030), taken
@@ -179,18 +171,4 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 		return m, err
 	}
 	return m, nil
-}
-
-// drain discards the rest of the chunk.
-func (r *chunkReader) drain() error {
-	var scratch [8 << 10]byte
-	for {
-		_, err := r.Read(scratch[:])
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-	}
 }

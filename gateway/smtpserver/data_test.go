@@ -181,7 +181,7 @@ func TestDataReaderDrain(t *testing.T) {
 		if _, err := io.ReadFull(dr, make([]byte, first)); err != nil {
 			t.Fatal(err)
 		}
-		if err := dr.drain(); err != nil {
+		if err := drain(dr); err != nil {
 			t.Fatal(err)
 		}
 		if rest, _ := io.ReadAll(br); string(rest) != "NOOP\r\n" {

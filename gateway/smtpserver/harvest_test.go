@@ -12,10 +12,7 @@ import (
 // dropped with 421 4.7.0; known recipients in it are accepted as usual until then.
 func TestUnknownRecipientsEndSession(t *testing.T) {
 	env := start(t, func(c *config.Config) { c.Limits.MaxUnknownRecipients = 4 })
-	s := rawDial(t, env.GW.Addr("smtp"))
-	s.reply() // greeting
-	s.send("EHLO client.example.org\r\n")
-	s.reply()
+	s := greet(t, env.GW.Addr("smtp"))
 	s.send("MAIL FROM:<harvester@example.org>\r\n")
 	if r := s.reply(); !strings.HasPrefix(r[0], "250") {
 		t.Fatalf("MAIL: %v", r)

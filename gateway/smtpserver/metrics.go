@@ -39,16 +39,18 @@ type listenerMetrics struct {
 	listener string
 }
 
-func (l listenerMetrics) session() {
-	if l.m != nil {
-		l.m.sessions.WithLabelValues(l.listener).Inc()
+// bind binds m to the listener called name; a nil m counts into metrics that nobody reads,
+// so that counting needs no test for nil.
+func (m *Metrics) bind(name string) listenerMetrics {
+	if m == nil {
+		m = NewMetrics(prometheus.NewRegistry())
 	}
+	return listenerMetrics{m, name}
 }
 
+func (l listenerMetrics) session() { l.m.sessions.WithLabelValues(l.listener).Inc() }
+
 func (l listenerMetrics) data(code int, size int64, d time.Duration) {
-	if l.m == nil {
-		return
-	}
 	l.m.replies.WithLabelValues(l.listener, strconv.Itoa(code)).Inc()
 	if code == 250 {
 		l.m.bytes.WithLabelValues(l.listener).Add(float64(size))
@@ -56,14 +58,6 @@ func (l listenerMetrics) data(code int, size int64, d time.Duration) {
 	l.m.latency.WithLabelValues(l.listener).Observe(d.Seconds())
 }
 
-func (l listenerMetrics) rejected(code string) {
-	if l.m != nil {
-		l.m.rejects.WithLabelValues(l.listener, code).Inc()
-	}
-}
+func (l listenerMetrics) rejected(code string) { l.m.rejects.WithLabelValues(l.listener, code).Inc() }
 
-func (l listenerMetrics) authFailed() {
-	if l.m != nil {
-		l.m.authFails.WithLabelValues(l.listener).Inc()
-	}
-}
+func (l listenerMetrics) authFailed() { l.m.authFails.WithLabelValues(l.listener).Inc() }

@@ -195,7 +195,7 @@ func New(opts Options) (*Server, error) {
 	s := &Server{
 		opts:    opts,
 		log:     opts.Logger.With("listener", opts.Name),
-		metrics: listenerMetrics{opts.Metrics, opts.Name},
+		metrics: opts.Metrics.bind(opts.Name),
 		workers: newWorkers(),
 	}
 	lo := listener.Options{Name: opts.Name, Limiter: opts.ConnLimiter, Logger: opts.Logger, Metrics: opts.ListenerMetrics, Go: s.workers.run,

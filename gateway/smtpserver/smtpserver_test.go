@@ -398,10 +398,7 @@ func TestEHLOCapabilities(t *testing.T) {
 
 func TestPipelining(t *testing.T) {
 	env := start(t)
-	s := rawDial(t, env.GW.Addr("smtp"))
-	s.reply()
-	s.send("EHLO client.example.org\r\n")
-	s.reply()
+	s := greet(t, env.GW.Addr("smtp"))
 	// One write with the whole envelope, as a pipelining client sends it (RFC 2920).
 	s.send("MAIL FROM:<x@example.org>\r\nRCPT TO:<alice@localhost>\r\nRCPT TO:<nobody@localhost>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n")
 	s.expect("250 2.0.0", "250 2.0.0", "550 5.1.1", "250 2.0.0", "354")
@@ -417,12 +414,9 @@ func TestPipelining(t *testing.T) {
 
 func TestBDAT(t *testing.T) {
 	env := start(t)
-	s := rawDial(t, env.GW.Addr("smtp"))
-	s.reply()
-	s.send("EHLO c\r\nMAIL FROM:<x@example.org>\r\nRCPT TO:<alice@localhost>\r\n")
-	s.reply()
-	s.reply()
-	s.reply()
+	s := greet(t, env.GW.Addr("smtp"))
+	s.send("MAIL FROM:<x@example.org>\r\nRCPT TO:<alice@localhost>\r\n")
+	s.expect("250", "250")
 	part1, part2 := "Subject: chunked\r\n\r\n", "no dot-stuffing here\r\n.\r\n"
 	s.send(fmt.Sprintf("BDAT %d\r\n%s", len(part1), part1))
 	s.expect("250")

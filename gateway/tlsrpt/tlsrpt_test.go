@@ -15,15 +15,10 @@ import (
 	"github.com/sealgate/sealgate/gateway/delivery/deliverytest"
 	"github.com/sealgate/sealgate/gateway/mailauth/dnstest"
 	"github.com/sealgate/sealgate/gateway/mtasts"
+	"github.com/sealgate/sealgate/gateway/mtasts/mtaststest"
 	"github.com/sealgate/sealgate/gateway/tlsrpt"
 	"github.com/sealgate/sealgate/gateway/tlsrpt/tlsrpttest"
 )
-
-// staticSTS is a policy already found (mtasts.Resolver's own tests find them over DNS and
-// HTTPS).
-type staticSTS map[string]*mtasts.Policy
-
-func (s staticSTS) Lookup(_ context.Context, domain string) *mtasts.Policy { return s[domain] }
 
 const testMsg = "From: alice@sender.test\r\nTo: bob@x\r\nSubject: hi\r\n\r\nHello.\r\n"
 
@@ -61,7 +56,7 @@ func TestReportsEndToEnd(t *testing.T) {
 	}
 	client := delivery.New(delivery.Options{
 		Hostname: "gw.sender.test", Port: n, RootCAs: pool, Resolver: dns.Resolver(),
-		STS:        staticSTS{"good.test": enforce("localhost"), "bad.test": enforce("mx.bad.test")},
+		STS:        mtaststest.Policies{"good.test": enforce("localhost"), "bad.test": enforce("mx.bad.test")},
 		TLSReports: rec,
 	})
 	if r := deliver(t, client, "good.test", "bob@good.test"); r[0].Outcome != delivery.Delivered {

@@ -1,29 +1,23 @@
 package usermsg
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"io"
 	"mime"
+	"net/mail"
 	"path"
 	"strings"
 	"time"
 	"unicode"
 
-	gomessage "github.com/emersion/go-message"
-	gomail "github.com/emersion/go-message/mail"
-
 	"github.com/sealgate/sealgate/crypto/mimelimit"
 	"github.com/sealgate/sealgate/crypto/mimeutil"
 )
 
-// Limits of Parse: a part's text beyond MaxText is cut, and MIME nesting beyond maxDepth is
-// not followed.
-const (
-	MaxText  = 4 << 20
-	maxDepth = 20
-)
+// MaxText is the most of a part's text Parse keeps for display; the rest is cut. MIME
+// nesting is followed to mimelimit.MaxDepth.
+const MaxText = 4 << 20
 
 // Address is a mailbox from a header.
 type Address struct {
@@ -84,33 +78,28 @@ type Header struct {
 
 // ParseHeader reads a header section (the rest of the message may follow).
 func ParseHeader(raw []byte) Header {
-	br := bufio.NewReader(bytes.NewReader(raw))
-	h, err := gomessage.Read(br)
-	if err != nil && h == nil {
-		return Header{}
+	h := mimeutil.ParseEntity(raw).Header
+	return Header{
+		From:        addresses(h, "From"),
+		To:          addresses(h, "To"),
+		Subject:     mimeutil.DecodeWords(h.Get("Subject")),
+		Date:        date(h),
+		Security:    ParseSecurity(h.Get(SecurityHeader)),
+		AuthResults: h.Values("Authentication-Results"),
 	}
-	mh := gomail.Header{Header: h.Header}
-	out := Header{Security: ParseSecurity(h.Header.Get(SecurityHeader)), AuthResults: h.Header.Values("Authentication-Results")}
-	out.From = addresses(mh, "From")
-	out.To = addresses(mh, "To")
-	out.Subject = subject(mh)
-	out.Date, _ = mh.Date()
-	return out
 }
 
-func subject(mh gomail.Header) string {
-	s, err := mh.Subject()
-	if err != nil {
-		s = mh.Get("Subject")
-	}
-	return s
+func date(h mimeutil.Header) time.Time {
+	t, _ := mail.ParseDate(h.Get("Date"))
+	return t
 }
 
-func addresses(mh gomail.Header, key string) []Address {
-	list, err := mh.AddressList(key)
+func addresses(h mimeutil.Header, key string) []Address {
+	v := h.Get(key)
+	list, err := mimeutil.ParseAddressList(v)
 	if err != nil {
 		// Not parsable as a list: keep the raw text so the user still sees something.
-		if v := strings.TrimSpace(mh.Get(key)); v != "" {
+		if v := strings.TrimSpace(v); v != "" {
 			return []Address{{Name: v}}
 		}
 		return nil
@@ -124,103 +113,88 @@ func addresses(mh gomail.Header, key string) []Address {
 
 // Parse reads a whole message. A message whose MIME structure is beyond mimelimit's bounds
 // is not walked: its body is one attachment (application/octet-stream) and it has no text.
+// A part that cannot be read whole (a multipart without parts, text in an unknown charset)
+// is shown as far as it can be, and the first such fault is returned with the message.
 func Parse(r io.Reader) (*Message, error) {
 	raw, err := io.ReadAll(r)
 	if err != nil {
 		return nil, err
 	}
-	flat := errors.Is(mimelimit.Check(bytes.NewReader(raw)), mimelimit.ErrExceeded)
-	ent, err := gomessage.Read(bufio.NewReader(bytes.NewReader(raw)))
-	if ent == nil {
-		return nil, err
-	}
-	mh := gomail.Header{Header: ent.Header}
+	ent := mimeutil.ParseEntity(raw)
+	hd := ParseHeader(ent.RawHeader)
 	m := &Message{
-		From:     addresses(mh, "From"),
-		To:       addresses(mh, "To"),
-		Cc:       addresses(mh, "Cc"),
-		ReplyTo:  addresses(mh, "Reply-To"),
-		Subject:  subject(mh),
-		Security: ParseSecurity(ent.Header.Get(SecurityHeader)),
-
-		AuthResults: ent.Header.Values("Authentication-Results"),
+		From:        hd.From,
+		To:          hd.To,
+		Cc:          addresses(ent.Header, "Cc"),
+		ReplyTo:     addresses(ent.Header, "Reply-To"),
+		Subject:     hd.Subject,
+		Date:        hd.Date,
+		MessageID:   ent.Header.Get("Message-Id"),
+		References:  strings.Fields(ent.Header.Get("References")),
+		Security:    hd.Security,
+		AuthResults: hd.AuthResults,
 	}
-	m.Date, _ = mh.Date()
-	m.MessageID = strings.TrimSpace(ent.Header.Get("Message-Id"))
-	m.References = strings.Fields(ent.Header.Get("References"))
-	if flat {
-		_, body := mimeutil.SplitHeader(raw)
-		m.Attachments = []Attachment{{Filename: "message.bin", ContentType: "application/octet-stream", Data: body}}
+	if errors.Is(mimelimit.Check(bytes.NewReader(raw)), mimelimit.ErrExceeded) {
+		m.Attachments = []Attachment{{Filename: "message.bin", ContentType: "application/octet-stream", Data: ent.Body}}
 		return m, nil
 	}
-	if err := m.walk(ent, 0); err != nil {
-		return m, err
-	}
-	return m, nil
+	var w walker
+	w.walk(m, ent)
+	return m, w.err
 }
 
-func tolerable(err error) bool {
-	return err == nil || gomessage.IsUnknownCharset(err) || gomessage.IsUnknownEncoding(err)
+// walker keeps the first fault met while walking a message.
+type walker struct {
+	err error
 }
 
-func (m *Message) walk(e *gomessage.Entity, depth int) error {
-	if depth > maxDepth {
-		return nil
+func (w *walker) fault(err error) {
+	if w.err == nil {
+		w.err = err
 	}
-	t, params, _ := e.Header.ContentType()
-	t = strings.ToLower(t)
-	if t == "" {
-		t = "text/plain"
-	}
+}
+
+func (w *walker) walk(m *Message, e *mimeutil.Entity) {
+	t := e.MediaType
 	if t == "multipart/encrypted" || t == "application/pkcs7-mime" || t == "application/x-pkcs7-mime" {
 		m.Encrypted = true
 	}
-	disp, dparams, _ := e.Header.ContentDisposition()
-	if mr := e.MultipartReader(); mr != nil && t != "multipart/encrypted" {
-		for {
-			p, err := mr.NextPart()
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			if !tolerable(err) {
-				return err
-			}
-			if err := m.walk(p, depth+1); err != nil {
-				return err
-			}
+	if strings.HasPrefix(t, "multipart/") && t != "multipart/encrypted" {
+		parts, err := e.Parts()
+		if err != nil {
+			w.fault(err)
 		}
+		for _, p := range parts {
+			w.walk(m, p)
+		}
+		return
 	}
 	switch t {
 	case "application/pgp-signature", "application/pkcs7-signature", "application/x-pkcs7-signature":
-		io.Copy(io.Discard, e.Body) // the gateway already checked it; see Security
-		return nil
+		return // the gateway already checked it; see Security
 	}
-	attachment := strings.EqualFold(disp, "attachment")
-	if !attachment && (t == "text/plain" && m.Text == "" || t == "text/html" && m.HTML == "") {
-		data, err := io.ReadAll(io.LimitReader(e.Body, MaxText))
-		if err != nil {
-			return err
-		}
+	data, err := e.Text()
+	if err != nil && !errors.Is(err, mimeutil.ErrUnknownCharset) { // such text is shown as it is
+		w.fault(err)
+	}
+	disp, dparams := e.Header.ContentDisposition()
+	if disp != "attachment" && (t == "text/plain" && m.Text == "" || t == "text/html" && m.HTML == "") {
+		data = data[:min(len(data), MaxText)]
 		if t == "text/plain" {
 			m.Text = string(data)
 		} else {
 			m.HTML = string(data)
 		}
-		return nil
-	}
-	data, err := io.ReadAll(e.Body)
-	if err != nil {
-		return err
+		return
 	}
 	name := dparams["filename"]
 	if name == "" {
-		name = params["name"]
+		name = mimeutil.DecodeWords(e.Params["name"])
 	}
 	if name == "" {
 		name = "attachment" + extension(t)
 	}
 	m.Attachments = append(m.Attachments, Attachment{Index: len(m.Attachments), Filename: SafeFilename(name), ContentType: t, Data: data})
-	return nil
 }
 
 func extension(t string) string {

@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
@@ -428,9 +427,7 @@ func TestComposeToRelayDomain(t *testing.T) {
 	if r := a.sendForm(map[string]string{"to": "carol@corp.test", "subject": "inside", "body": "hello\n"}, nil); r.StatusCode != http.StatusSeeOther {
 		t.Fatalf("send: %d %s", r.StatusCode, r.body)
 	}
-	if !internal.Wait(20*time.Second, func(p *deliverytest.Peer) bool { return len(p.Received()) == 1 }) {
-		t.Fatal("nothing reached the internal server")
-	}
+	internal.WaitReceived(t, 1)
 	if body := string(internal.Received()[0].Body); strings.Count(body, "Sealgate-Security: received=plain") != 1 {
 		t.Fatalf("copy for the relay domain:\n%s", body)
 	}

@@ -11,8 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/emersion/go-smtp"
-
 	"github.com/sealgate/sealgate/crypto/pgpmime"
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
@@ -47,13 +45,8 @@ func start(t testing.TB, mods ...func(*config.Config)) *env {
 // deliver sends msg to rcpt through the MX listener, as the Internet would.
 func (e *env) deliver(t testing.TB, from, rcpt, msg string) {
 	t.Helper()
-	c, err := smtp.Dial(e.GW.Addr("smtp"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 	msg = strings.ReplaceAll(strings.ReplaceAll(msg, "\r\n", "\n"), "\n", "\r\n")
-	if err := c.SendMail(from, []string{rcpt}, strings.NewReader(msg)); err != nil {
+	if err := e.SendMX(from, []string{rcpt}, msg); err != nil {
 		t.Fatalf("deliver: %v", err)
 	}
 }

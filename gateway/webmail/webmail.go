@@ -141,19 +141,24 @@ func New(opts Options) (*Server, error) {
 	m.Handle("GET /mail/static/", http.StripPrefix("/mail/static/", staticHandler(static)))
 	m.HandleFunc("GET /mail/login", s.loginPage)
 	m.HandleFunc("POST /mail/login", s.login)
-	m.HandleFunc("POST /mail/logout", s.authed(s.logout))
-	m.HandleFunc("GET /mail/{$}", s.authed(s.list))
-	m.HandleFunc("GET /mail/read", s.authed(s.read))
-	m.HandleFunc("GET /mail/html", s.authed(s.htmlBody))
-	m.HandleFunc("GET /mail/part", s.authed(s.part))
-	m.HandleFunc("GET /mail/compose", s.authed(s.compose))
-	m.HandleFunc("POST /mail/send", s.authed(s.send))
-	m.HandleFunc("POST /mail/action", s.authed(s.action))
-	m.HandleFunc("GET /mail/keys", s.authed(s.keysPage))
-	m.HandleFunc("GET /mail/keys/public.asc", s.authed(s.keyDownload))
-	m.HandleFunc("POST /mail/keys", s.authed(s.keyUpload))
-	m.HandleFunc("GET /mail/apple.mobileconfig", s.authed(s.mobileConfig))
-	m.HandleFunc("GET /mail/api/status", s.authed(s.status))
+	// Every other page is for a signed-in user only.
+	for pattern, h := range map[string]http.HandlerFunc{
+		"POST /mail/logout":            s.logout,
+		"GET /mail/{$}":                s.list,
+		"GET /mail/read":               s.read,
+		"GET /mail/html":               s.htmlBody,
+		"GET /mail/part":               s.part,
+		"GET /mail/compose":            s.compose,
+		"POST /mail/send":              s.send,
+		"POST /mail/action":            s.action,
+		"GET /mail/keys":               s.keysPage,
+		"GET /mail/keys/public.asc":    s.keyDownload,
+		"POST /mail/keys":              s.keyUpload,
+		"GET /mail/apple.mobileconfig": s.mobileConfig,
+		"GET /mail/api/status":         s.status,
+	} {
+		m.HandleFunc(pattern, s.authed(h))
+	}
 	m.HandleFunc("/mail/", func(w http.ResponseWriter, r *http.Request) { s.fail(w, r, http.StatusNotFound, "Not found.") })
 	s.mux = m
 	return s, nil

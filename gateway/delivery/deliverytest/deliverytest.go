@@ -14,7 +14,6 @@ import (
 	"net"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -101,14 +100,12 @@ type Peer struct {
 	ln   net.Listener
 	opts Options
 
-	mu        sync.Mutex
+	watched
 	received  []Received
 	rcptReply map[string]*smtp.SMTPError
 	dataReply *smtp.SMTPError
 	drop      string // "", "rcpt" or "data"
 	rcptSeen  map[string]int
-	sessions  int
-	changed   chan struct{}
 	// BeforeDataReply, if set, runs after the message is read and before the reply; an error
 	// is the reply (an *smtp.SMTPError) or, for any other error, the connection is dropped.
 	beforeData func(c net.Conn, m Received) error
@@ -117,7 +114,7 @@ type Peer struct {
 // Start runs a Peer until the test ends.
 func Start(t testing.TB, opts Options) *Peer {
 	t.Helper()
-	p := &Peer{t: t, opts: opts, rcptReply: map[string]*smtp.SMTPError{}, rcptSeen: map[string]int{}, changed: make(chan struct{})}
+	p := &Peer{t: t, opts: opts, rcptReply: map[string]*smtp.SMTPError{}, rcptSeen: map[string]int{}, watched: newWatched()}
 	addr := opts.Addr
 	if addr == "" {
 		addr = "127.0.0.1:0"
@@ -201,36 +198,20 @@ func (p *Peer) RcptAttempts(rcpt string) int {
 	return p.rcptSeen[strings.ToLower(rcpt)]
 }
 
-// Sessions counts the connections the peer greeted.
-func (p *Peer) Sessions() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.sessions
-}
-
 // Wait blocks until cond holds (checked after every change at the peer) or the timeout ends,
-// and reports whether it held. The timeout only bounds a broken test; tests never assert on
-// how long delivery took.
+// and reports whether it held. The timeout only bounds a broken test.
 func (p *Peer) Wait(timeout time.Duration, cond func(*Peer) bool) bool {
-	deadline := time.After(timeout)
-	for {
-		p.mu.Lock()
-		ch := p.changed
-		p.mu.Unlock()
-		if cond(p) {
-			return true
-		}
-		select {
-		case <-ch:
-		case <-deadline:
-			return cond(p)
-		}
-	}
+	return p.wait(timeout, func() bool { return cond(p) })
 }
 
-func (p *Peer) notify() {
-	close(p.changed)
-	p.changed = make(chan struct{})
+// WaitReceived waits until the peer holds n messages and returns them; it fails t when they
+// do not come within 20 seconds (a bound for a broken test only).
+func (p *Peer) WaitReceived(t testing.TB, n int) []Received {
+	t.Helper()
+	if !p.Wait(20*time.Second, func(p *Peer) bool { return len(p.Received()) == n }) {
+		t.Fatalf("the peer holds %d messages, want %d", len(p.Received()), n)
+	}
+	return p.Received()
 }
 
 func (p *Peer) newSession(c *smtp.Conn) (smtp.Session, error) {

@@ -30,11 +30,9 @@ type RawPeer struct {
 	opts RawOptions
 	ln   net.Listener
 
-	mu       sync.Mutex
+	watched
 	messages [][]byte // DATA content as sent: dot-stuffed, without the end marker
 	mails    int      // MAIL commands seen
-	sessions int
-	changed  chan struct{}
 }
 
 // StartRaw runs a RawPeer until the test ends.
@@ -57,7 +55,7 @@ func StartRaw(t testing.TB, opts RawOptions) *RawPeer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &RawPeer{Addr: ln.Addr().String(), opts: opts, ln: ln, changed: make(chan struct{}, 1)}
+	p := &RawPeer{Addr: ln.Addr().String(), opts: opts, ln: ln, watched: newWatched()}
 	var wg sync.WaitGroup
 	go func() {
 		for {
@@ -94,34 +92,9 @@ func (p *RawPeer) Mails() int {
 	return p.mails
 }
 
-// Sessions counts the connections accepted.
-func (p *RawPeer) Sessions() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.sessions
-}
-
 // Wait waits until cond holds or timeout passes (the timeout only ends a broken test).
 func (p *RawPeer) Wait(timeout time.Duration, cond func(*RawPeer) bool) bool {
-	deadline := time.After(timeout)
-	for !cond(p) {
-		select {
-		case <-p.changed:
-		case <-deadline:
-			return cond(p)
-		}
-	}
-	return true
-}
-
-func (p *RawPeer) update(f func()) {
-	p.mu.Lock()
-	f()
-	p.mu.Unlock()
-	select {
-	case p.changed <- struct{}{}:
-	default:
-	}
+	return p.wait(timeout, func() bool { return cond(p) })
 }
 
 const rawSessionTimeout = 30 * time.Second

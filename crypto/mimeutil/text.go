@@ -1,0 +1,115 @@
+package mimeutil
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/mail"
+	"strings"
+
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/htmlindex"
+	"golang.org/x/text/encoding/ianaindex"
+)
+
+// What a mail reader shows of a message: header values with their encoded words decoded
+// (RFC 2047), address lists, the disposition of a part, and a text part's body in UTF-8
+// whatever its transfer encoding and charset.
+
+// ErrUnknownCharset reports text in a charset this package cannot convert to UTF-8; the text
+// is then given as it is.
+var ErrUnknownCharset = errors.New("mimeutil: unknown charset")
+
+// CharsetReader returns a reader of r's text converted from charset to UTF-8. An empty
+// charset, UTF-8 and US-ASCII give r itself; a charset known neither by its IANA (MIME) name
+// nor by the WHATWG label list gives ErrUnknownCharset.
+func CharsetReader(charset string, r io.Reader) (io.Reader, error) {
+	enc, err := lookupCharset(charset)
+	if err != nil {
+		return nil, err
+	}
+	if enc == nil {
+		return r, nil
+	}
+	return enc.NewDecoder().Reader(r), nil
+}
+
+// lookupCharset finds charset's decoder; nil for the charsets that are already UTF-8.
+func lookupCharset(charset string) (encoding.Encoding, error) {
+	cs := strings.ToLower(strings.TrimSpace(charset))
+	switch cs {
+	case "", "utf-8", "utf8", "us-ascii", "ascii":
+		return nil, nil
+	}
+	for _, find := range []func() (encoding.Encoding, error){
+		func() (encoding.Encoding, error) { return ianaindex.MIME.Encoding(cs) },
+		func() (encoding.Encoding, error) { return ianaindex.MIME.Encoding("cs" + cs) },
+		func() (encoding.Encoding, error) { return htmlindex.Get(cs) },
+	} {
+		// ianaindex knows some names it has no decoder for: those give a nil encoding.
+		if enc, err := find(); err == nil && enc != nil {
+			return enc, nil
+		}
+	}
+	return nil, fmt.Errorf("%w %q", ErrUnknownCharset, charset)
+}
+
+// wordDecoder decodes RFC 2047 encoded words in every charset CharsetReader knows.
+func wordDecoder() *mime.WordDecoder {
+	return &mime.WordDecoder{CharsetReader: CharsetReader}
+}
+
+// DecodeWords decodes the RFC 2047 encoded words of a header value; a value with a word
+// that does not decode is returned as it is.
+func DecodeWords(v string) string {
+	out, err := wordDecoder().DecodeHeader(v)
+	if err != nil {
+		return v
+	}
+	return out
+}
+
+// ParseAddressList parses an address list (RFC 5322 §3.4: From, To, Cc, Reply-To), the
+// display names' encoded words decoded. An empty value is an empty list.
+func ParseAddressList(v string) ([]*mail.Address, error) {
+	if strings.TrimSpace(v) == "" {
+		return nil, nil
+	}
+	p := mail.AddressParser{WordDecoder: wordDecoder()}
+	return p.ParseList(v)
+}
+
+// ContentDisposition returns the lower-cased disposition type ("inline", "attachment"; empty
+// when there is no Content-Disposition field) and its parameters, read leniently as
+// ParseContentType reads, with the encoded words of a filename decoded as mail readers do.
+func (h Header) ContentDisposition() (string, map[string]string) {
+	v := h.Get("Content-Disposition")
+	if v == "" {
+		return "", map[string]string{}
+	}
+	disp, params := ParseContentType(v)
+	if fn, ok := params["filename"]; ok {
+		params["filename"] = DecodeWords(fn)
+	}
+	return disp, params
+}
+
+// Text returns the body of e decoded by its transfer encoding and, for a text/* entity, from
+// its charset to UTF-8. Text in an unknown charset is given as it is, with an error wrapping
+// ErrUnknownCharset.
+func (e *Entity) Text() ([]byte, error) {
+	body, err := e.Decoded()
+	if err != nil || !strings.HasPrefix(e.MediaType, "text/") {
+		return body, err
+	}
+	enc, err := lookupCharset(e.Params["charset"])
+	if err != nil || enc == nil {
+		return body, err
+	}
+	out, err := enc.NewDecoder().Bytes(body)
+	if err != nil {
+		return body, err
+	}
+	return out, nil
+}
