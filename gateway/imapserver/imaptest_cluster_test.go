@@ -1,0 +1,125 @@
+package imapserver_test
+
+import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/sealgate/sealgate/gateway"
+	"github.com/sealgate/sealgate/gateway/config"
+	"github.com/sealgate/sealgate/gateway/gatewaytest"
+)
+
+// imaptest's stress mode against two gateway nodes sharing one PostgreSQL database: one
+// imaptest process per node, on the same user and mailbox at the same time, so every
+// client sees the other node's appends, expunges and flag changes only through the store's
+// change feed. imaptest checks each response against what the client must have been told.
+
+const (
+	stressUser = "imaptest@localhost"
+	stressPW   = "imaptest-secret-pw"
+)
+
+// stressRun is one imaptest stress run: how many clients for how many seconds.
+type stressRun struct {
+	clients, secs int
+}
+
+func (r stressRun) args(kit string) []string {
+	return []string{
+		"mbox=" + filepath.Join(kit, "tests", "default.mbox"),
+		"clients=" + strconv.Itoa(r.clients), "secs=" + strconv.Itoa(r.secs),
+	}
+}
+
+// imapsArgs are imaptest's arguments for the stress user on env's IMAPS listener.
+func imapsArgs(t *testing.T, env *gatewaytest.Env) []string {
+	t.Helper()
+	host, port, err := net.SplitHostPort(env.GW.Addr("imaps"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []string{"host=" + host, "port=" + port, "user=" + stressUser, "pass=" + stressPW, "ssl=any-cert"}
+}
+
+// postgresCluster boots n gateways on one fresh PostgreSQL database and one master key, and
+// adds the stress user once.
+func postgresCluster(t *testing.T, n int) []*gatewaytest.Env {
+	t.Helper()
+	storage := config.Storage{Backend: config.BackendPostgres, DSN: gatewaytest.PostgresDSN(t)}
+	if err := gateway.MigrateStorage(context.Background(), storage); err != nil {
+		t.Fatal(err)
+	}
+	opts := gateway.Options{MasterKeyFile: filepath.Join(t.TempDir(), "master.key")}
+	nodes := make([]*gatewaytest.Env, n)
+	for i := range nodes {
+		nodes[i] = gatewaytest.StartWith(t, opts, func(c *config.Config) { c.Storage = storage })
+	}
+	nodes[0].AddUser(stressUser, stressPW)
+	return nodes
+}
+
+// stressNodes runs imaptest against every node at once, run.clients per node, and fails t
+// for every Error, Fatal or Panic line of any of them.
+func stressNodes(t *testing.T, kit string, nodes []*gatewaytest.Env, run stressRun) {
+	t.Helper()
+	// Parallel subtests: each imaptest runs on a test goroutine of its own, and t.Run
+	// returns when all have finished.
+	t.Run("imaptest", func(t *testing.T) {
+		for i, env := range nodes {
+			args := append(imapsArgs(t, env), run.args(kit)...)
+			t.Run("node"+strconv.Itoa(i), func(t *testing.T) {
+				t.Parallel()
+				stdout, stderr := runImaptest(t, kit, args)
+				judgeStress(t, stdout+stderr)
+			})
+		}
+	})
+}
+
+// judgeStress fails t unless imaptest's output out shows a finished run without errors.
+func judgeStress(t *testing.T, out string) {
+	t.Helper()
+	if !strings.Contains(out, "Totals:") {
+		t.Errorf("imaptest stress did not finish:\n%s", out)
+		return
+	}
+	var errs []string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "Error:") || strings.HasPrefix(l, "Fatal:") || strings.HasPrefix(l, "Panic:") {
+			errs = append(errs, l)
+		}
+	}
+	if len(errs) > 0 {
+		t.Errorf("imaptest stress: %d errors, the first:\n%s", len(errs), strings.Join(errs[:min(len(errs), 20)], "\n"))
+	}
+	t.Logf("%s", out[strings.Index(out, "Totals:"):])
+}
+
+// Two nodes, five clients on each, for 15 seconds.
+func TestImaptestStressTwoNodes(t *testing.T) {
+	kit := imaptestKit(t)
+	stressNodes(t, kit, postgresCluster(t, 2), stressRun{clients: 5, secs: 15})
+}
+
+// The long run, when SEALGATE_IMAPTEST_LONG is set (CI sets it): ten clients for three
+// minutes on the embedded store, and on two PostgreSQL nodes (five on each).
+func TestImaptestStressLong(t *testing.T) {
+	if os.Getenv("SEALGATE_IMAPTEST_LONG") == "" {
+		t.Skip("SEALGATE_IMAPTEST_LONG is not set")
+	}
+	kit := imaptestKit(t)
+	const secs = 180
+	t.Run("embedded", func(t *testing.T) {
+		env := startOn(t, nil)
+		env.AddUser(stressUser, stressPW)
+		stressNodes(t, kit, []*gatewaytest.Env{env}, stressRun{clients: 10, secs: secs})
+	})
+	t.Run("postgres-two-nodes", func(t *testing.T) {
+		stressNodes(t, kit, postgresCluster(t, 2), stressRun{clients: 5, secs: secs})
+	})
+}
