@@ -2,6 +2,7 @@ package imapserver_test
 
 import (
 	"context"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -100,10 +101,56 @@ func judgeStress(t *testing.T, out string) {
 	t.Logf("%s", out[strings.Index(out, "Totals:"):])
 }
 
-// Two nodes, five clients on each, for 15 seconds.
+// Two nodes sharing one database, for 15 seconds each way: five clients on each node from
+// two imaptest processes; then one imaptest whose ten clients connect to the nodes in turn,
+// with checkpoints every 3 seconds at which every client must see the same messages and
+// flags whichever node it is on.
 func TestImaptestStressTwoNodes(t *testing.T) {
 	kit := imaptestKit(t)
-	stressNodes(t, kit, postgresCluster(t, 2), stressRun{clients: 5, secs: 15})
+	t.Run("process-per-node", func(t *testing.T) {
+		stressNodes(t, kit, postgresCluster(t, 2), stressRun{clients: 5, secs: 15})
+	})
+	t.Run("checkpoint", func(t *testing.T) {
+		nodes := postgresCluster(t, 2)
+		args := append(imapsArgs(t, nodes[0]), stressRun{clients: 10, secs: 15}.args(kit)...)
+		args = append(args, "checkpoint=3")
+		relay := roundRobin(t, nodes)
+		for i, a := range args {
+			if strings.HasPrefix(a, "port=") {
+				args[i] = "port=" + relay
+			}
+		}
+		stdout, stderr := runImaptest(t, kit, args)
+		judgeStress(t, stdout+stderr)
+	})
+}
+
+// roundRobin listens on loopback and relays each connection, as it is, to the IMAPS
+// listener of the next node in turn (TLS ends at the node). It returns its port.
+func roundRobin(t *testing.T, nodes []*gatewaytest.Env) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for i := 0; ; i++ {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", nodes[i%len(nodes)].GW.Addr("imaps"))
+			if err != nil {
+				conn.Close()
+				continue
+			}
+			go func() { io.Copy(up, conn); up.Close() }()
+			go func() { io.Copy(conn, up); conn.Close() }()
+		}
+	}()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	return port
 }
 
 // The long run, when SEALGATE_IMAPTEST_LONG is set (CI sets it): ten clients for three
