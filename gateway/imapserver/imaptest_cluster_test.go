@@ -101,19 +101,22 @@ func judgeStress(t *testing.T, out string) {
 	t.Logf("%s", out[strings.Index(out, "Totals:"):])
 }
 
-// Two nodes sharing one database, for 15 seconds each way: five clients on each node from
-// two imaptest processes; then one imaptest whose ten clients connect to the nodes in turn,
-// with checkpoints every 3 seconds at which every client must see the same messages and
-// flags whichever node it is on.
+// Two nodes sharing one database, for 15 seconds each way: two imaptest processes, five
+// clients each, one process per node; then one imaptest process whose ten clients connect
+// to the nodes in turn, so that the state imaptest keeps for all its clients (the flags one
+// client set, the messages one expunged) is checked against what the other node tells.
+//
+// imaptest's checkpoint mode (every client must see the same mailbox) would check more, but
+// the kit's release-2.3 imaptest asserts (client-state.c, plan_size == 0) when the run ends
+// during a checkpoint, which it does in about half the runs.
 func TestImaptestStressTwoNodes(t *testing.T) {
 	kit := imaptestKit(t)
 	t.Run("process-per-node", func(t *testing.T) {
 		stressNodes(t, kit, postgresCluster(t, 2), stressRun{clients: 5, secs: 15})
 	})
-	t.Run("checkpoint", func(t *testing.T) {
+	t.Run("round-robin", func(t *testing.T) {
 		nodes := postgresCluster(t, 2)
 		args := append(imapsArgs(t, nodes[0]), stressRun{clients: 10, secs: 15}.args(kit)...)
-		args = append(args, "checkpoint=3")
 		relay := roundRobin(t, nodes)
 		for i, a := range args {
 			if strings.HasPrefix(a, "port=") {
