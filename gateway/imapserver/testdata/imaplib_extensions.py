@@ -467,6 +467,36 @@ def check_overquota(m):
     append(m, "INBOX", message("fits again", size=500))
 
 
+def check_copy_nothing(m):
+    """RFC 9051 §6.4.9: a UID COPY whose UIDs are all gone answers OK, without COPYUID (its
+    UID sets cannot be empty, RFC 4315 §4); a sequence number past EXISTS is BAD."""
+    append(m, "INBOX", message("only one"))
+    ok(m.select("INBOX"))
+    lines = raw(m, "K1", "UID COPY 999 INBOX")
+    assert len(lines) == 1 and lines[0].startswith(b"K1 OK") and b"COPYUID" not in lines[0], lines
+    lines = raw(m, "K2", "COPY 5 INBOX")
+    assert len(lines) == 1 and lines[0].startswith(b"K2 BAD"), lines
+    assert status(m, "INBOX", ["MESSAGES"]) == {"MESSAGES": 1}
+
+
+def check_search_expunged(m):
+    """RFC 9051 §7.5.1: no EXPUNGE while answering SEARCH, so a message another session
+    expunged is still in this session's view: SEARCH counts it, or says OK [EXPUNGEISSUED]
+    (RFC 9051 §7.1) that its answer may lack it."""
+    append(m, "INBOX", message("expunged elsewhere"))
+    append(m, "INBOX", message("stays"))
+    ok(m.select("INBOX"))
+    other = connect()
+    ok(other.select("INBOX"))
+    ok(other.store("1", "+FLAGS.SILENT", "(\\Deleted)"))
+    ok(other.expunge())
+    other.logout()
+    lines = raw(m, "S1", "SEARCH ALL")
+    assert not any(l.endswith(b" EXPUNGE") for l in lines), lines
+    assert lines[-1].startswith(b"S1 OK"), lines
+    assert b"* SEARCH 1 2" in lines or lines[-1].startswith(b"S1 OK [EXPUNGEISSUED]"), lines
+
+
 m = connect()
 globals()["check_" + ext.replace("-", "_")](m)
 m.logout()
