@@ -11,11 +11,6 @@ import (
 	"github.com/sealgate/sealgate/gateway/config"
 )
 
-// Each advertised extension driven by Python's imaplib (testdata/imaplib_extensions.py)
-// against one gateway over loopback, every extension as a fresh account of its own: the
-// answers the RFCs shape, checked line by line where imaplib would hide them. The gateway's
-// message size limit is 64 KiB so that APPENDLIMIT's edge is cheap to reach.
-//
 // imaplibKnownDeviations are checks the server still fails, each with the reason; a listed
 // check that passes fails the test (take it off the list), so the list only shrinks.
 var imaplibKnownDeviations = map[string]string{
@@ -29,6 +24,10 @@ var imaplibKnownDeviations = map[string]string{
 	"search-expunged": "SEARCH without [EXPUNGEISSUED]",
 }
 
+// Each advertised extension driven by Python's imaplib (testdata/imaplib_extensions.py)
+// against one gateway over loopback, every extension as a fresh account of its own: the
+// answers the RFCs shape, checked line by line where imaplib would hide them. The gateway's
+// message size limit is 64 KiB so that APPENDLIMIT's edge is cheap to reach.
 func TestPythonImaplibExtensions(t *testing.T) {
 	py := requirePeer(t, "python3")
 	const limit = 64 << 10
