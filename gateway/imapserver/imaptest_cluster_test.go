@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sealgate/sealgate/gateway"
-	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
 )
 
@@ -50,19 +48,10 @@ func imapsArgs(t *testing.T, env *gatewaytest.Env) []string {
 	return []string{"host=" + host, "port=" + port, "user=" + stressUser, "pass=" + stressPW, "ssl=any-cert"}
 }
 
-// postgresCluster boots n gateways on one fresh PostgreSQL database and one master key, and
-// adds the stress user once.
+// postgresCluster boots n gateways on one PostgreSQL database and adds the stress user once.
 func postgresCluster(t *testing.T, n int) []*gatewaytest.Env {
 	t.Helper()
-	storage := config.Storage{Backend: config.BackendPostgres, DSN: gatewaytest.PostgresDSN(t)}
-	if err := gateway.MigrateStorage(context.Background(), storage); err != nil {
-		t.Fatal(err)
-	}
-	opts := gateway.Options{MasterKeyFile: filepath.Join(t.TempDir(), "master.key")}
-	nodes := make([]*gatewaytest.Env, n)
-	for i := range nodes {
-		nodes[i] = gatewaytest.StartWith(t, opts, func(c *config.Config) { c.Storage = storage })
-	}
+	nodes := gatewaytest.StartNodes(t, n)
 	nodes[0].AddUser(stressUser, stressPW)
 	return nodes
 }
