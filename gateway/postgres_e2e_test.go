@@ -2,7 +2,6 @@ package gateway_test
 
 import (
 	"bufio"
-	"context"
 	"crypto/tls"
 	"errors"
 	"path/filepath"
@@ -24,16 +23,7 @@ import (
 // key. Their IMAP sessions never poll: only the store's change feed tells them of changes.
 func postgresNodes(t *testing.T, n int) []*gatewaytest.Env {
 	t.Helper()
-	storage := config.Storage{Backend: config.BackendPostgres, DSN: pgtest.DSN(t)}
-	if err := gateway.MigrateStorage(context.Background(), storage); err != nil {
-		t.Fatal(err)
-	}
-	opts := gateway.Options{MasterKeyFile: filepath.Join(t.TempDir(), "master.key"), IMAPPollInterval: time.Hour}
-	var nodes []*gatewaytest.Env
-	for range n {
-		nodes = append(nodes, gatewaytest.StartWith(t, opts, func(c *config.Config) { c.Storage = storage }))
-	}
-	return nodes
+	return gatewaytest.StartNodesWith(t, n, gateway.Options{IMAPPollInterval: time.Hour})
 }
 
 func imapLogin(t *testing.T, env *gatewaytest.Env, user, pw string, h *imapclient.UnilateralDataHandler) *imapclient.Client {

@@ -98,6 +98,30 @@ func StartWith(t testing.TB, opts gateway.Options, mods ...func(*config.Config))
 	return start(t, filepath.Join(t.TempDir(), "data"), opts, mods...)
 }
 
+// StartNodes boots n gateways as the nodes of one installation: one fresh, migrated
+// PostgreSQL database (see PostgresDSN) and one master key, a data directory each.
+func StartNodes(t testing.TB, n int, mods ...func(*config.Config)) []*Env {
+	t.Helper()
+	return StartNodesWith(t, n, gateway.Options{}, mods...)
+}
+
+// StartNodesWith is StartNodes with gateway options every node gets; MasterKeyFile is set
+// to the shared key.
+func StartNodesWith(t testing.TB, n int, opts gateway.Options, mods ...func(*config.Config)) []*Env {
+	t.Helper()
+	storage := config.Storage{Backend: config.BackendPostgres, DSN: PostgresDSN(t)}
+	if err := gateway.MigrateStorage(context.Background(), storage); err != nil {
+		t.Fatal(err)
+	}
+	opts.MasterKeyFile = filepath.Join(t.TempDir(), "master.key")
+	mods = append([]func(*config.Config){func(c *config.Config) { c.Storage = storage }}, mods...)
+	nodes := make([]*Env, n)
+	for i := range nodes {
+		nodes[i] = StartWith(t, opts, mods...)
+	}
+	return nodes
+}
+
 func start(t testing.TB, dir string, extra gateway.Options, mods ...func(*config.Config)) *Env {
 	t.Helper()
 	cfg := Config()

@@ -188,20 +188,5 @@ func TestImaptestStress(t *testing.T) {
 func imaptestStress(t *testing.T, kit string, storage *config.Storage) {
 	args := append(imaptestTarget(t, storage), "mbox="+filepath.Join(kit, "tests", "default.mbox"), "clients=10", "secs=15")
 	stdout, stderr := runImaptest(t, kit, args)
-	out := stdout + stderr
-	if !strings.Contains(out, "Totals:") {
-		t.Fatalf("imaptest stress did not finish:\n%s", out)
-	}
-	var errs []string
-	for _, l := range strings.Split(out, "\n") {
-		if strings.HasPrefix(l, "Error:") || strings.HasPrefix(l, "Fatal:") || strings.HasPrefix(l, "Panic:") {
-			errs = append(errs, l)
-		}
-	}
-	if len(errs) > 0 {
-		t.Errorf("imaptest stress: %d errors, the first:\n%s", len(errs), strings.Join(errs[:min(len(errs), 20)], "\n"))
-	}
-	if i := strings.Index(out, "Totals:"); i >= 0 {
-		t.Logf("%s", out[i:])
-	}
+	judgeStress(t, stdout+stderr)
 }

@@ -44,7 +44,7 @@ func (s *Store) PutSearchText(ctx context.Context, texts []mailstore.SearchText)
 	bt := &pgx.Batch{}
 	for _, t := range texts {
 		// PostgreSQL text holds only valid UTF-8 without NUL; neither is part of a useful search.
-		bt.Queue(`INSERT INTO imap_search(body_id, header, body, raw_header) SELECT id, $2, $3, $4 FROM bodies WHERE id = $1
+		bt.Queue(`INSERT INTO imap_search(body_id, header, body, raw_header) SELECT id, $2, $3, $4 `+liveBody+`
 			ON CONFLICT (body_id) DO UPDATE SET header = excluded.header, body = excluded.body, raw_header = excluded.raw_header`,
 			t.BodyID, noNUL(t.Header), noNUL(t.Text), t.RawHeader)
 		if t.Envelope != nil {
@@ -53,6 +53,12 @@ func (s *Store) PutSearchText(ctx context.Context, texts []mailstore.SearchText)
 	}
 	return s.batch(ctx, bt, execAll(bt.Len()))
 }
+
+// liveBody is the FROM clause that selects body $1 while it exists, for a row that refers
+// to it. Locked FOR KEY SHARE, a body that another transaction is deleting is waited for and
+// then skipped; a plain snapshot read would still see it, and the insert would fail on the
+// foreign key once the deletion commits (an EXPUNGE on another node while the indexer runs).
+const liveBody = `FROM bodies WHERE id = $1 FOR KEY SHARE`
 
 // noNUL makes s storable in a text column: valid UTF-8 without NUL.
 func noNUL(s string) string { return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "") }
@@ -154,7 +160,7 @@ func (s *Store) PutEnvelopes(ctx context.Context, envs []mailstore.BodyEnvelope)
 }
 
 func queueEnvelope(bt *pgx.Batch, bodyID int64, data []byte) {
-	bt.Queue(`INSERT INTO imap_envelope(body_id, data) SELECT id, $2 FROM bodies WHERE id = $1
+	bt.Queue(`INSERT INTO imap_envelope(body_id, data) SELECT id, $2 `+liveBody+`
 		ON CONFLICT (body_id) DO UPDATE SET data = excluded.data`, bodyID, data)
 }
 
