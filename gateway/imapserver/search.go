@@ -67,9 +67,10 @@ func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria,
 	data := &imap.SearchData{}
 	var seqs imap.SeqSet
 	var uids imap.UIDSet
-	for i, vm := range v.msgs {
-		m := byUID[vm.uid]
-		if m == nil || v.gone[vm.uid] {
+	for i := range v.msgs.len() {
+		uid := v.msgs.uid(i)
+		m := byUID[uid]
+		if m == nil || v.gone[uid] {
 			continue
 		}
 		ok, err := sr.match(criteria, m, uint32(i+1))
@@ -233,7 +234,7 @@ func (sr *searcher) hasFlag(m *mailstore.Message, fl imap.Flag) bool {
 }
 
 func (sr *searcher) match(c *imap.SearchCriteria, m *mailstore.Message, seq uint32) (bool, error) {
-	n := uint32(len(sr.v.msgs))
+	n := uint32(sr.v.msgs.len())
 	for _, set := range c.SeqNum {
 		if !inSet(set, seq, n) {
 			return false, nil

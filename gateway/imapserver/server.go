@@ -109,7 +109,8 @@ type Server struct {
 	strict, loopback, secure       *imapserver.Server
 	strictLn, loopbackLn, secureLn *chanListener
 
-	ln *listener.Server
+	ln    *listener.Server
+	views *viewCache // the mailboxes its sessions selected
 
 	mu      sync.Mutex
 	closed  bool
@@ -143,7 +144,7 @@ func New(opts Options) (*Server, error) {
 	if opts.Notifier == nil {
 		opts.Notifier = NewNotifier()
 	}
-	s := &Server{opts: opts, log: opts.Logger.With("listener", opts.Name)}
+	s := &Server{opts: opts, log: opts.Logger.With("listener", opts.Name), views: newViewCache(viewCacheMessages)}
 	lo := listener.Options{Name: opts.Name, Limiter: opts.ConnLimiter, Logger: opts.Logger, Metrics: opts.ListenerMetrics,
 		Refuse: func(c net.Conn) { fmt.Fprint(c, "* BYE [UNAVAILABLE] Too many connections from your address\r\n") }}
 	if opts.ImplicitTLS {

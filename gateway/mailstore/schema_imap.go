@@ -6,6 +6,8 @@ package mailstore
 //     has a mailbox selected learns of expunges made by other sessions and processes without
 //     re-reading the whole mailbox. The trigger records every deletion of a message whose
 //     mailbox still exists (a mailbox deleted as a whole needs no tombstones).
+//   - messages_modseq lets a session (and the IMAP server's cached views) catch up with a
+//     mailbox by reading the messages changed since a MODSEQ.
 //   - imap_search is the search index: one row per body (rowid = bodies.id), the decoded
 //     header fields and text parts in an FTS5 trigram index, so SEARCH BODY/TEXT finds
 //     substrings without reading message bodies, plus the raw header section (not indexed)
@@ -21,6 +23,8 @@ CREATE TABLE IF NOT EXISTS imap_expunged (
 	modseq     INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX IF NOT EXISTS imap_expunged_mailbox ON imap_expunged(mailbox_id, modseq);
+-- ChangesSince reads what changed, not the whole mailbox.
+CREATE INDEX IF NOT EXISTS messages_modseq ON messages(mailbox_id, modseq);
 
 CREATE TRIGGER IF NOT EXISTS imap_expunge_log AFTER DELETE ON messages BEGIN
 	INSERT INTO imap_expunged(mailbox_id, uid, modseq)
