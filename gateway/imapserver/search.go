@@ -115,7 +115,7 @@ func (s *session) searchView(ctx context.Context, criteria *imap.SearchCriteria,
 	if needsIndex(criteria) {
 		// Read before the index is asked: every message not pending is in the index then.
 		var err error
-		if sr.pending, err = s.srv.opts.Index.Unindexed(ctx, v.mb.ID); err != nil {
+		if sr.pending, err = s.srv.opts.Index.Unindexed(ctx, v.mb.ID, v.mb.UIDValidity); err != nil {
 			return err
 		}
 	}

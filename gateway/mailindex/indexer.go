@@ -52,6 +52,10 @@ type Indexer struct {
 	mu      sync.Mutex // one indexing pass at a time
 	// after is, per mailbox, the highest UID the background loop has indexed up to (indexNew).
 	after map[int64]uint32
+	// covered is, per mailbox, a UID up to which every message was found in the index
+	// (Unindexed); guarded by covMu.
+	covMu   sync.Mutex
+	covered map[coverKey]uint32
 }
 
 // New returns an Indexer; Run starts its background work.
@@ -60,7 +64,7 @@ func New(store Store, opts Options) *Indexer {
 		opts.Logger = slog.Default()
 	}
 	return &Indexer{store: store, opts: opts, log: opts.Logger.With("part", "mailindex"),
-		added: make(chan int64, 1024), after: map[int64]uint32{}}
+		added: make(chan int64, 1024), after: map[int64]uint32{}, covered: map[coverKey]uint32{}}
 }
 
 // Delivered is a mailstore.Options.OnCommit hook: it tells the indexer of every mailbox that
