@@ -100,11 +100,22 @@ func (s *Store) UpdateFlags(ctx context.Context, mailboxID int64, uids []uint32,
 			mailboxID).Scan(&modseq); err != nil {
 			return notFound(err)
 		}
+		// Prepared once for the whole set: preparing costs about as much as running them, and a
+		// STORE may name tens of thousands of messages.
+		get, err := tx.Prepare(`SELECT flags, keywords, modseq FROM messages WHERE mailbox_id = ? AND uid = ?`)
+		if err != nil {
+			return err
+		}
+		defer get.Close()
+		set, err := tx.Prepare(`UPDATE messages SET flags = ?, keywords = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?`)
+		if err != nil {
+			return err
+		}
+		defer set.Close()
 		for _, uid := range uids {
 			m := Message{MailboxID: mailboxID, UID: uid}
 			var kw string
-			err := tx.QueryRow(`SELECT flags, keywords, modseq FROM messages WHERE mailbox_id = ? AND uid = ?`,
-				mailboxID, uid).Scan(&m.Flags, &kw, &m.ModSeq)
+			err := get.QueryRow(mailboxID, uid).Scan(&m.Flags, &kw, &m.ModSeq)
 			if errors.Is(err, sql.ErrNoRows) {
 				continue
 			}
@@ -115,8 +126,7 @@ func (s *Store) UpdateFlags(ctx context.Context, mailboxID int64, uids []uint32,
 			nf, nkw := ch.Apply(m.Flags, old)
 			if nf != m.Flags || !SameKeywords(nkw, old) {
 				m.Flags, m.Keywords, m.ModSeq = nf, nkw, modseq
-				if _, err := tx.Exec(`UPDATE messages SET flags = ?, keywords = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?`,
-					nf, strings.Join(nkw, " "), modseq, mailboxID, uid); err != nil {
+				if _, err := set.Exec(nf, strings.Join(nkw, " "), modseq, mailboxID, uid); err != nil {
 					return err
 				}
 			} else {
@@ -245,6 +255,7 @@ func (s *Store) ExpungeDeleted(ctx context.Context, mailboxID int64, only []uint
 		return nil, err
 	}
 	slices.Sort(out)
+	s.purgeSearchSoon()
 	return out, s.removeDeadFiles(ctx)
 }
 
