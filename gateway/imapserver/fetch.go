@@ -48,12 +48,17 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 	for _, sec := range options.BodySection {
 		needBody = needBody || !headerOnly(sec)
 	}
+	fromView := flagsOnly(options) && s.viewCurrent(ctx)
 	read := func(part []int) chan *fetchChunk {
 		uids := make([]uint32, len(part))
 		for i, p := range part {
 			uids[i] = v.msgs.uid(p)
 		}
 		ch := make(chan *fetchChunk, 1)
+		if fromView {
+			ch <- v.viewChunk(uids)
+			return ch
+		}
 		go func() { ch <- s.readChunk(ctx, v.mb.ID, uids, options.Envelope, headerSection, needBody) }()
 		return ch
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -129,4 +130,45 @@ func TestSearchAcrossChunks(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("indexed")
+}
+
+// TestFlagsFetchSeesOtherSession: a flags-only FETCH, answered from the session's view when
+// the mailbox has not changed, reports flags another session set since the last command, in
+// the FETCH response itself, and the client's own STORE as well.
+func TestFlagsFetchSeesOtherSession(t *testing.T) {
+	env := start(t)
+	deliver(t, env, "alice@localhost", simpleMsg("one", "first"))
+	deliver(t, env, "alice@localhost", simpleMsg("two", "second"))
+	r := rawDial(t, env.GW.Addr("imaps"), env.TLSConfig())
+	r.cmd("a1", "LOGIN alice@localhost "+alicePW)
+	r.cmd("a2", "SELECT INBOX")
+	flagsOf := func(tag string) string {
+		t.Helper()
+		lines := r.cmd(tag, "UID FETCH 1:* (FLAGS)")
+		for _, l := range lines {
+			if strings.HasPrefix(l, "* 2 FETCH") {
+				return l
+			}
+		}
+		t.Fatalf("no FETCH of message 2: %q", lines)
+		return ""
+	}
+	if l := flagsOf("a3"); strings.Contains(l, `\Flagged`) {
+		t.Fatalf("flagged before: %s", l)
+	}
+	other := login(t, env, "alice@localhost", alicePW)
+	mustSelect(t, other, "INBOX")
+	if err := other.Store(imap.SeqSetNum(2), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagFlagged}}, nil).Close(); err != nil {
+		t.Fatal(err)
+	}
+	if l := flagsOf("a4"); !strings.Contains(l, `\Flagged`) {
+		t.Fatalf("the other session's flag not in the FETCH: %s", l)
+	}
+	r.cmd("a5", `STORE 2 +FLAGS.SILENT (\Answered)`)
+	if l := flagsOf("a6"); !strings.Contains(l, `\Answered`) || !strings.Contains(l, `\Flagged`) {
+		t.Fatalf("own STORE not in the FETCH: %s", l)
+	}
+	if l := flagsOf("a7"); !strings.Contains(l, `\Answered`) || !strings.Contains(l, `\Flagged`) {
+		t.Fatalf("from the view: %s", l)
+	}
 }
