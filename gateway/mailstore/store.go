@@ -139,7 +139,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	rdb.SetMaxIdleConns(8)
 	s := &Store{
 		dir: dir, dsn: dsn, opts: opts, wdb: wdb, rdb: rdb, changes: changes,
-		writes:   make(chan *writeReq, 1024),
+		writes:    make(chan *writeReq, 1024),
 		stopped:   make(chan struct{}),
 		loopDone:  make(chan struct{}),
 		purge:     make(chan struct{}, 1),
