@@ -5,14 +5,11 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/emersion/go-imap/v2"
 
-	"github.com/sealgate/sealgate/crypto/address"
 	"github.com/sealgate/sealgate/gateway/imapserver"
-	"github.com/sealgate/sealgate/gateway/mailstore"
 )
 
 // TestSearchAcrossChunks: SEARCH reads a mailbox a chunk at a time; hits in every chunk, at
@@ -23,42 +20,18 @@ func TestSearchAcrossChunks(t *testing.T) {
 	env := start(t)
 	st := env.GW.Store()
 	ctx := context.Background()
-	a, _ := address.Parse("alice@localhost")
-	alice, err := st.UserByAddress(ctx, a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	inbox, err := st.MailboxByName(ctx, alice.ID, "INBOX")
-	if err != nil {
-		t.Fatal(err)
-	}
 	n := imapserver.SearchChunk + 100
 	// "needle" is in the body of some messages; which sequence numbers they get (delivery is
 	// concurrent) is read back with FETCH ENVELOPE below.
 	needle := map[int]bool{0: true, imapserver.SearchChunk - 1: true, imapserver.SearchChunk: true, n - 1: true, 7: true}
-	var wg sync.WaitGroup
-	jobs := make(chan int)
-	for range 8 {
-		wg.Go(func() {
-			for i := range jobs {
-				word := "haystack"
-				if needle[i] {
-					word = "needle"
-				}
-				msg := fmt.Sprintf("From: s%d@example.org\r\nTo: alice@localhost\r\nSubject: number %d example.org\r\n"+
-					"Message-ID: <m%d@example.org>\r\n\r\nbody %s\r\n", i, i, i, word)
-				if _, err := st.Deliver(ctx, mailstore.Delivery{Copies: []mailstore.Copy{{Body: strBody(msg),
-					Local: []mailstore.Target{{UserID: alice.ID}}}}}); err != nil {
-					t.Error(err)
-				}
-			}
-		})
-	}
-	for i := range n {
-		jobs <- i
-	}
-	close(jobs)
-	wg.Wait()
+	inbox := env.DeliverMany(t, "alice@localhost", n, func(i int) string {
+		word := "haystack"
+		if needle[i] {
+			word = "needle"
+		}
+		return fmt.Sprintf("From: s%d@example.org\r\nTo: alice@localhost\r\nSubject: number %d example.org\r\n"+
+			"Message-ID: <m%d@example.org>\r\n\r\nbody %s\r\n", i, i, i, word)
+	})
 	msgs, err := st.Messages(ctx, inbox.ID)
 	if err != nil || len(msgs) != n {
 		t.Fatalf("%d messages, %v", len(msgs), err)
@@ -93,14 +66,6 @@ func TestSearchAcrossChunks(t *testing.T) {
 			want.from7 = append(want.from7, m.SeqNum)
 		}
 	}
-	search := func(crit *imap.SearchCriteria) []uint32 {
-		t.Helper()
-		d, err := c.Search(crit, nil).Wait()
-		if err != nil {
-			t.Fatalf("SEARCH %+v: %v", crit, err)
-		}
-		return d.AllSeqNums()
-	}
 	hdr := func(k, v string) *imap.SearchCriteria {
 		return &imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: k, Value: v}}}
 	}
@@ -116,7 +81,7 @@ func TestSearchAcrossChunks(t *testing.T) {
 			{"FROM", hdr("From", "s7@example.org"), want.from7},
 			{"Subject without the From value", hdr("Subject", "s7@example"), nil},
 		} {
-			if got := search(tc.crit); !slices.Equal(got, tc.want) {
+			if got := searchSeqs(t, c, tc.crit); !slices.Equal(got, tc.want) {
 				t.Errorf("%s, %s: got %v, want %v", tc.name, when, got, tc.want)
 			}
 		}
