@@ -2,6 +2,7 @@ package imapserver
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"slices"
 	"strings"
@@ -211,16 +212,46 @@ func catchUp(ctx context.Context, st Store, mailboxID int64, old *mailboxView, c
 			return v, nil
 		}
 	}
-	snap, err := st.Snapshot(ctx, mailboxID)
+	return loadView(ctx, st, mailboxID, counts)
+}
+
+// viewLoadUIDs is the UID range loadView reads at a time.
+const viewLoadUIDs = 1 << 16
+
+// loadView reads a mailbox's messages into a new view, a range of UIDs at a time, so that
+// what it holds besides the view is one range's rows (a 1,000,000-message mailbox read
+// whole was about 100 MiB of message rows). The ranges are read at different moments; what
+// changed since counts were read comes from the store's log afterwards, which makes the
+// view the mailbox's state at one MODSEQ again.
+func loadView(ctx context.Context, st Store, mailboxID int64, counts mailstore.MailboxCounts) (*mailboxView, error) {
+	l := newMsgList(int(counts.Messages))
+	for lo := uint64(1); lo < uint64(counts.UIDNext); lo += viewLoadUIDs {
+		hi := min(lo+viewLoadUIDs-1, uint64(counts.UIDNext)-1)
+		list, err := st.MessagesInRange(ctx, mailboxID, uint32(lo), uint32(hi))
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range list {
+			l.add(m.UID, m.Flags, m.Keywords)
+		}
+	}
+	ch, err := st.ChangesSince(ctx, mailboxID, counts.HighestModSeq)
 	if err != nil {
 		return nil, err
 	}
-	l := newMsgList(len(snap.Messages))
-	for _, m := range snap.Messages {
-		l.add(m.UID, m.Flags, m.Keywords)
+	v := (&mailboxView{uidValidity: counts.UIDValidity, msgs: l}).apply(ch)
+	// A mailbox deleted and made again meanwhile has another UIDVALIDITY: read it again.
+	if now, err := st.MailboxStatus(ctx, mailboxID); err != nil || now.UIDValidity != counts.UIDValidity {
+		if err == nil {
+			err = errViewChanged
+		}
+		return nil, err
 	}
-	return newMailboxView(snap.Mailbox.UIDValidity, snap.Mailbox.HighestModSeq, l), nil
+	return v, nil
 }
+
+// errViewChanged: the mailbox was replaced while its view was read.
+var errViewChanged = errors.New("imapserver: mailbox replaced while it was read")
 
 // apply returns v with the changes of ch: expunged messages removed, changed ones updated,
 // new ones added in UID order. v is not changed.
