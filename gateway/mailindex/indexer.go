@@ -207,7 +207,7 @@ func (ix *Indexer) Pending(ctx context.Context, mailboxID int64) (map[int64]mail
 	out := make(map[int64]mailstore.SearchText, len(ids))
 	size, i := 0, 0
 	for ; i < len(ids) && size <= maxPendingText; i++ {
-		st, err := ix.extract(ctx, ids[i])
+		st, err := ix.extract(ctx, ids[i], ix.opts.Envelope)
 		if err == mailstore.ErrNotFound {
 			continue
 		}
@@ -297,7 +297,7 @@ func (ix *Indexer) indexFrom(ctx context.Context, mailboxID int64, maxRounds int
 func (ix *Indexer) put(ctx context.Context, ids []int64) (int, error) {
 	texts := make([]mailstore.SearchText, 0, len(ids))
 	for _, id := range ids {
-		st, err := ix.extract(ctx, id)
+		st, err := ix.extract(ctx, id, ix.opts.Envelope)
 		if err == mailstore.ErrNotFound {
 			continue
 		}
@@ -312,13 +312,14 @@ func (ix *Indexer) put(ctx context.Context, ids []int64) (int, error) {
 	return len(texts), ix.store.PutSearchText(ctx, texts)
 }
 
-func (ix *Indexer) extract(ctx context.Context, bodyID int64) (mailstore.SearchText, error) {
+// extract reads the search text of one body; envelope may be nil (see Extract).
+func (ix *Indexer) extract(ctx context.Context, bodyID int64, envelope func([]byte) []byte) (mailstore.SearchText, error) {
 	rc, _, err := ix.store.OpenBody(ctx, bodyID)
 	if err != nil {
 		return mailstore.SearchText{}, err
 	}
 	defer rc.Close()
-	st, err := Extract(rc, ix.opts.Envelope)
+	st, err := Extract(rc, envelope)
 	st.BodyID = bodyID
 	return st, err
 }

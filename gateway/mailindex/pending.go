@@ -3,7 +3,10 @@ package mailindex
 import (
 	"context"
 	"math"
+	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 
 	"github.com/sealgate/sealgate/gateway/mailstore"
 )
@@ -48,22 +51,43 @@ func (ix *Indexer) Unindexed(ctx context.Context, mailboxID int64, uidValidity u
 	return ids, nil
 }
 
-// Texts calls fn with the search text of each of the given bodies, read from the message now,
-// in the order given; bodies deleted meanwhile are skipped. Nothing is kept and nothing is
-// indexed: a scan of any size holds one message's text at a time, and leaves the index to
-// the background.
+// Texts calls fn with the search text of each of the given bodies (without envelope), read
+// from the message now, in no particular order; bodies deleted meanwhile are skipped. The
+// texts are read by up to textWorkers goroutines and fn is called by one at a time. Nothing
+// is kept and nothing is indexed: a scan of any size holds a few messages' text at a time,
+// and leaves the index to the background.
 func (ix *Indexer) Texts(ctx context.Context, ids []int64, fn func(mailstore.SearchText) error) error {
-	for _, id := range ids {
-		st, err := ix.extract(ctx, id)
-		if err == mailstore.ErrNotFound {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if err := fn(st); err != nil {
-			return err
-		}
+	var (
+		mu   sync.Mutex
+		next atomic.Int64
+		fail error
+		wg   sync.WaitGroup
+	)
+	for range min(runtime.GOMAXPROCS(0), textWorkers, len(ids)) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(ids) {
+					return
+				}
+				st, err := ix.extract(ctx, ids[i], nil)
+				mu.Lock()
+				if fail == nil && err != mailstore.ErrNotFound {
+					if fail = err; err == nil {
+						fail = fn(st)
+					}
+				}
+				stop := fail != nil
+				mu.Unlock()
+				if stop {
+					return
+				}
+			}
+		})
 	}
-	return nil
+	wg.Wait()
+	return fail
 }
+
+// textWorkers bounds the goroutines of one Texts call.
+const textWorkers = 4

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/sealgate/sealgate/crypto/address"
@@ -63,10 +64,11 @@ func TestUnindexedAboveCovered(t *testing.T) {
 		t.Fatalf("after three more: %v %v, want %v", ids, err, later)
 	}
 	var got []int64
-	if err := ix.Texts(ctx, append(ids, 987654321), func(st mailstore.SearchText) error {
+	err = ix.Texts(ctx, append(ids, 987654321), func(st mailstore.SearchText) error {
 		got = append(got, st.BodyID)
 		return nil
-	}); err != nil || fmt.Sprint(got) != fmt.Sprint(later) {
+	})
+	if slices.Sort(got); err != nil || fmt.Sprint(got) != fmt.Sprint(later) {
 		t.Fatalf("texts of %v: %v %v", ids, got, err)
 	}
 }
