@@ -256,9 +256,15 @@ var errViewChanged = errors.New("imapserver: mailbox replaced while it was read"
 // apply returns v with the changes of ch: expunged messages removed, changed ones updated,
 // new ones added in UID order. v is not changed.
 func (v *mailboxView) apply(ch mailstore.Changes) *mailboxView {
-	gone := make(map[uint32]bool, len(ch.Expunged))
-	for _, uid := range ch.Expunged {
-		gone[uid] = true
+	// Both sorted, so that the merge below walks them along with the list: a map look-up per
+	// message made this ten times slower at 1,000,000 messages.
+	expunged := slices.Clone(ch.Expunged)
+	slices.Sort(expunged)
+	gone := func(uid uint32) bool {
+		for len(expunged) > 0 && expunged[0] < uid {
+			expunged = expunged[1:]
+		}
+		return len(expunged) > 0 && expunged[0] == uid
 	}
 	changed := slices.Clone(ch.Changed)
 	slices.SortFunc(changed, func(a, b mailstore.Message) int { return int(a.UID) - int(b.UID) })
@@ -271,7 +277,7 @@ func (v *mailboxView) apply(ch mailstore.Changes) *mailboxView {
 	for i < old.len() || j < len(changed) {
 		switch {
 		case j == len(changed) || i < old.len() && old.uids[i] < changed[j].UID:
-			if uid := old.uids[i]; !gone[uid] {
+			if uid := old.uids[i]; !gone(uid) {
 				l.uids = append(l.uids, uid)
 				l.flags = append(l.flags, old.flags[i])
 				l.kwSet = append(l.kwSet, old.kwSet[i])
@@ -282,7 +288,7 @@ func (v *mailboxView) apply(ch mailstore.Changes) *mailboxView {
 			if i < old.len() && old.uids[i] == m.UID {
 				i++
 			}
-			if !gone[m.UID] {
+			if !gone(m.UID) {
 				l.uids = append(l.uids, m.UID)
 				l.flags = append(l.flags, m.Flags)
 				l.kwSet = append(l.kwSet, l.kw.intern(m.Keywords))
