@@ -36,7 +36,12 @@
 //
 // Search uses the store's trigram index (mailstore.SearchText), which Options.Index fills
 // (shared by every listener of the gateway and by web mail), and scans only the messages it
-// has not reached yet (mailindex.Indexer.Pending).
+// has not reached yet (mailindex.Indexer.Unindexed and Texts), a chunk of the mailbox at a time.
+//
+// Large mailboxes: each Server caches, per mailbox, the list of its messages (UIDs, flags,
+// keywords; viewcache.go) that SELECT hands to the session, checked against the store's
+// counts row and brought up to date from its MODSEQ and expunge log, so a SELECT costs what
+// changed since, not the mailbox; sessions share the list and copy it at their first change.
 //
 // Errors: *imap.Error values go to the client as they are; anything else is logged with a
 // reference and answered "NO [SERVERBUG] internal error (ref …)", so no detail leaks.

@@ -8,7 +8,9 @@
 // new messages of a mailbox in small batches, each one short transaction, pausing between
 // batches while deliveries keep arriving so that they go first. During a burst the index may
 // still lag behind; a search must see every message, indexed or not, so it reads the index for
-// what it covers and scans the rest itself (Pending), without waiting for the index.
+// what it covers and scans the rest itself, without waiting for the index: IMAP SEARCH asks
+// which bodies are not indexed (Unindexed) and reads their text as it goes (Texts); web mail
+// takes them as one map (Pending).
 package mailindex
 
 import (
