@@ -283,9 +283,13 @@ func (sv server) measure(op func() error) (sample, error) {
 // benchLarge runs every step runs times on every server, interleaved (step by step, server by
 // server within a round), so that the machine's load falls on all of them alike. It prints
 // "server step median_ms peak_kib all_ms" lines. Then it expunges `expunge` messages, runs
-// times in a row, on each server.
-func benchLarge(servers []server, pass string, n, runs, expunge int) error {
+// times in a row, on each server. A non-empty only (names separated by commas) runs only
+// those read-only steps.
+func benchLarge(servers []server, pass string, n, runs, expunge int, only string) error {
 	for _, st := range largeSteps(n) {
+		if only != "" && !slices.Contains(strings.Split(only, ","), st.name) {
+			continue
+		}
 		res := make([][]sample, len(servers))
 		for r := 0; r <= runs; r++ { // round 0 warms up
 			for i, sv := range servers {

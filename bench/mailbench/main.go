@@ -53,6 +53,7 @@ func main() {
 	sessions := fs.Int("sessions", 16, "deliver: concurrent SMTP sessions")
 	total := fs.Int("n", 0, "large/first: the number of messages the mailbox holds")
 	expunge := fs.Int("expunge", 10000, "large: messages expunged per run (0: none)")
+	only := fs.String("steps", "", "large: comma-separated names of the steps to run (empty: all)")
 	var servers []server
 	fs.Func("server", "large/first: NAME,IMAP,POP3,USER,PROCS (repeat for each server)", func(v string) error {
 		sv, err := parseServer(v)
@@ -66,7 +67,7 @@ func main() {
 		if len(servers) == 0 || *total <= 0 {
 			err = errors.New("-server and -n are required")
 		} else if os.Args[1] == "large" {
-			err = benchLarge(servers, *pass, *total, *runs, *expunge)
+			err = benchLarge(servers, *pass, *total, *runs, *expunge, *only)
 		} else {
 			err = firstSearch(servers[0], *pass, *total)
 		}

@@ -3,22 +3,12 @@ package imapserver_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
-
-	"github.com/sealgate/sealgate/crypto/address"
-	"github.com/sealgate/sealgate/gateway/mailstore"
 )
-
-type strBody string
-
-func (b strBody) Size() int64          { return int64(len(b)) }
-func (b strBody) NewReader() io.Reader { return strings.NewReader(string(b)) }
 
 // BenchmarkIMAP10kOps measures the design's IMAP targets on a 10,000-message INBOX of about
 // 4 KiB messages, one in a hundred containing "needle": envelope listing, full download and
@@ -27,45 +17,16 @@ func (b strBody) NewReader() io.Reader { return strings.NewReader(string(b)) }
 func BenchmarkIMAP10kOps(b *testing.B) {
 	const n = 10000
 	benchEnv := start(b)
-	st := benchEnv.GW.Store()
 	ctx := context.Background()
-	// Look alice up: the gateway makes its postmaster account first, so she is not user 1.
-	a, err := address.Parse("alice@localhost")
-	if err != nil {
-		b.Fatal(err)
-	}
-	alice, err := st.UserByAddress(ctx, a)
-	if err != nil {
-		b.Fatal(err)
-	}
-	inbox, err := st.MailboxByName(ctx, alice.ID, "INBOX")
-	if err != nil {
-		b.Fatal(err)
-	}
 	filler := strings.Repeat("lorem ipsum dolor sit amet consectetur adipiscing elit\r\n", 70)
-	var wg sync.WaitGroup
-	jobs := make(chan int)
-	for range 16 {
-		wg.Go(func() {
-			for i := range jobs {
-				word := "haystack"
-				if i%100 == 0 {
-					word = "needle"
-				}
-				msg := fmt.Sprintf("From: Sender %d <s%d@example.org>\r\nTo: alice@localhost\r\nSubject: message %d\r\n"+
-					"Date: Mon, 02 Jan 2023 15:04:05 +0000\r\nMessage-ID: <%d@example.org>\r\n\r\n%s%s\r\n", i, i, i, i, filler, word)
-				if _, err := st.Deliver(ctx, mailstore.Delivery{Copies: []mailstore.Copy{{Body: strBody(msg),
-					Local: []mailstore.Target{{UserID: inbox.UserID}}}}}); err != nil {
-					b.Error(err)
-				}
-			}
-		})
-	}
-	for i := range n {
-		jobs <- i
-	}
-	close(jobs)
-	wg.Wait()
+	inbox := benchEnv.DeliverMany(b, "alice@localhost", n, func(i int) string {
+		word := "haystack"
+		if i%100 == 0 {
+			word = "needle"
+		}
+		return fmt.Sprintf("From: Sender %d <s%d@example.org>\r\nTo: alice@localhost\r\nSubject: message %d\r\n"+
+			"Date: Mon, 02 Jan 2023 15:04:05 +0000\r\nMessage-ID: <%d@example.org>\r\n\r\n%s%s\r\n", i, i, i, i, filler, word)
+	})
 	// The operations run on an indexed mailbox, as a server's would be once its background
 	// indexer has caught up after a delivery burst.
 	t0 := time.Now()

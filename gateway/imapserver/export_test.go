@@ -16,3 +16,6 @@ var WithoutComments = withoutComments
 func BodyStructureOf(msg []byte) imap.BodyStructure {
 	return parseMIME(bytes.NewReader(msg)).bodyStructure(true)
 }
+
+// SearchChunk is how many messages SEARCH reads from the store at a time.
+const SearchChunk = searchChunk

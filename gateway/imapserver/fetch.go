@@ -48,12 +48,17 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 	for _, sec := range options.BodySection {
 		needBody = needBody || !headerOnly(sec)
 	}
+	fromView := flagsOnly(options) && s.viewCurrent(ctx)
 	read := func(part []int) chan *fetchChunk {
 		uids := make([]uint32, len(part))
 		for i, p := range part {
-			uids[i] = v.msgs[p].uid
+			uids[i] = v.msgs.uid(p)
 		}
 		ch := make(chan *fetchChunk, 1)
+		if fromView {
+			ch <- v.viewChunk(uids)
+			return ch
+		}
 		go func() { ch <- s.readChunk(ctx, v.mb.ID, uids, options.Envelope, headerSection, needBody) }()
 		return ch
 	}
@@ -133,7 +138,7 @@ func (s *session) writeChunk(ctx context.Context, w *imapserver.FetchWriter, par
 	if setSeen && !v.readOnly {
 		var unseen []uint32
 		for _, p := range part {
-			if m := c.byUID[v.msgs[p].uid]; m != nil && m.Flags&mailstore.FlagSeen == 0 {
+			if m := c.byUID[v.msgs.uid(p)]; m != nil && m.Flags&mailstore.FlagSeen == 0 {
 				unseen = append(unseen, m.UID)
 			}
 		}
@@ -153,7 +158,7 @@ func (s *session) writeChunk(ctx context.Context, w *imapserver.FetchWriter, par
 	}
 	envs := c.envs
 	for i, p := range part {
-		m := c.byUID[v.msgs[p].uid]
+		m := c.byUID[v.msgs.uid(p)]
 		if m == nil {
 			continue // expunged by another session; the client learns it at the next chance
 		}
@@ -195,7 +200,7 @@ func (s *session) writeChunk(ctx context.Context, w *imapserver.FetchWriter, par
 			return err
 		}
 		if options.Flags || seenNow[m.UID] {
-			v.msgs[p].flags, v.msgs[p].kw = m.Flags, m.Keywords
+			v.msgs.set(p, m.Flags, m.Keywords)
 		}
 	}
 	return nil

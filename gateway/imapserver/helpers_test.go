@@ -84,6 +84,16 @@ func mustSelect(t testing.TB, c *imapclient.Client, mailbox string) *imap.Select
 	return d
 }
 
+// searchSeqs runs SEARCH and returns the sequence numbers found.
+func searchSeqs(t testing.TB, c *imapclient.Client, crit *imap.SearchCriteria) []uint32 {
+	t.Helper()
+	d, err := c.Search(crit, nil).Wait()
+	if err != nil {
+		t.Fatalf("SEARCH %+v: %v", crit, err)
+	}
+	return d.AllSeqNums()
+}
+
 func fetchAll(t testing.TB, c *imapclient.Client, set imap.NumSet, o *imap.FetchOptions) []*imapclient.FetchMessageBuffer {
 	t.Helper()
 	msgs, err := c.Fetch(set, o).Collect()

@@ -184,14 +184,7 @@ func TestSearchUsesIndex(t *testing.T) {
 	if err := c.Store(imap.SeqSetNum(2), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagSeen, "$Important"}}, nil).Close(); err != nil {
 		t.Fatal(err)
 	}
-	search := func(crit *imap.SearchCriteria) []uint32 {
-		t.Helper()
-		d, err := c.Search(crit, nil).Wait()
-		if err != nil {
-			t.Fatalf("SEARCH %+v: %v", crit, err)
-		}
-		return d.AllSeqNums()
-	}
+	search := func(crit *imap.SearchCriteria) []uint32 { t.Helper(); return searchSeqs(t, c, crit) }
 	cases := []struct {
 		name string
 		crit *imap.SearchCriteria

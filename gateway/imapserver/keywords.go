@@ -161,11 +161,12 @@ func checkKeywordRoom(held func() map[string]bool, kw []string) error {
 // heldKeywords returns the keywords the messages of the view carry, in lower case.
 func (v *selected) heldKeywords() map[string]bool {
 	h := map[string]bool{}
-	for _, m := range v.msgs {
-		if v.gone[m.uid] {
+	for i := range v.msgs.len() {
+		if v.gone[v.msgs.uid(i)] {
 			continue
 		}
-		for _, w := range m.kw {
+		_, kw := v.msgs.state(i)
+		for _, w := range kw {
 			h[strings.ToLower(w)] = true
 		}
 	}

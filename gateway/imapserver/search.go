@@ -3,6 +3,7 @@ package imapserver
 import (
 	"context"
 	"net/mail"
+	"slices"
 	"strings"
 	"time"
 
@@ -12,30 +13,61 @@ import (
 	"github.com/sealgate/sealgate/gateway/mailstore"
 )
 
-// searcher evaluates one SEARCH. Text criteria are answered by the store's index, one query
-// per distinct string; header criteria read the indexed header text; only the messages the
-// index does not cover yet (pending) are read, once.
+// searcher evaluates one SEARCH over the session's view, a chunk of messages at a time, so
+// that what it holds grows with the chunk, not the mailbox. Text criteria are answered by the
+// store's index, one query per distinct string; header criteria read the indexed header text
+// of a chunk when a message of it may match (for most fields the index names the candidates
+// first); only the messages the index does not cover yet (pending) are read, a chunk at a
+// time, and matched as they are read.
 type searcher struct {
-	s       *session
-	ctx     context.Context
-	v       *selected
-	texts   map[string]map[uint32]bool // "B"+needle or "T"+needle
-	headers map[uint32]string
-	pending map[int64]mailstore.SearchText // by body id
-	maxUID  uint32
+	s      *session
+	ctx    context.Context
+	v      *selected
+	maxUID uint32
+	texts  map[string]map[uint32]bool // "B"+needle, "T"+needle, "H"+needle: hits in the index
+	// pending lists the bodies the index did not cover when the search began, ascending.
+	pending []int64
+	// needMsg: the criteria look at what only the store's message rows hold (dates, sizes,
+	// the current flags) or pending is not empty (a message's body id says whether it is).
+	needMsg bool
+	// The current chunk: its UID range, its messages from the store (needMsg), the texts of
+	// its pending messages by body id, and its indexed header texts (read when first needed).
+	lo, hi      uint32
+	msgs        map[uint32]*mailstore.Message
+	chunkTexts  map[int64]mailstore.SearchText
+	headers     map[uint32]string
+	headersRead bool
 }
 
+// searchChunk is how many messages of the view a SEARCH reads from the store at a time.
+const searchChunk = 4096
+
 func needsIndex(c *imap.SearchCriteria) bool {
-	if len(c.Body) > 0 || len(c.Text) > 0 || len(c.Header) > 0 || !c.SentSince.IsZero() || !c.SentBefore.IsZero() {
+	return anyCriteria(c, func(c *imap.SearchCriteria) bool {
+		return len(c.Body) > 0 || len(c.Text) > 0 || len(c.Header) > 0 || !c.SentSince.IsZero() || !c.SentBefore.IsZero()
+	})
+}
+
+// needsRows reports whether the criteria look at a message's date, size or flags, which a
+// SEARCH takes from the store's rows rather than from the session's view.
+func needsRows(c *imap.SearchCriteria) bool {
+	return anyCriteria(c, func(c *imap.SearchCriteria) bool {
+		return !c.Since.IsZero() || !c.Before.IsZero() || c.Larger != 0 || c.Smaller != 0 || len(c.Flag) > 0 || len(c.NotFlag) > 0
+	})
+}
+
+// anyCriteria reports whether f holds for c or any criteria nested in it.
+func anyCriteria(c *imap.SearchCriteria, f func(*imap.SearchCriteria) bool) bool {
+	if f(c) {
 		return true
 	}
 	for i := range c.Not {
-		if needsIndex(&c.Not[i]) {
+		if anyCriteria(&c.Not[i], f) {
 			return true
 		}
 	}
 	for i := range c.Or {
-		if needsIndex(&c.Or[i][0]) || needsIndex(&c.Or[i][1]) {
+		if anyCriteria(&c.Or[i][0], f) || anyCriteria(&c.Or[i][1], f) {
 			return true
 		}
 	}
@@ -43,46 +75,16 @@ func needsIndex(c *imap.SearchCriteria) bool {
 }
 
 func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria, options *imap.SearchOptions) (*imap.SearchData, error) {
-	v := s.sel
 	ctx, cancel := s.ctx()
 	defer cancel()
-	st := s.srv.opts.Store
-	var pending map[int64]mailstore.SearchText
-	if needsIndex(criteria) {
-		// Read before the index is asked: every message not pending is in the index then.
-		var err error
-		if pending, err = s.srv.opts.Index.Pending(ctx, v.mb.ID); err != nil {
-			return nil, s.fail(err)
-		}
-	}
-	list, err := st.MessagesInRange(ctx, v.mb.ID, 1, ^uint32(0))
-	if err != nil {
-		return nil, s.fail(err)
-	}
-	byUID := make(map[uint32]*mailstore.Message, len(list))
-	for i := range list {
-		byUID[list[i].UID] = &list[i]
-	}
-	sr := &searcher{s: s, ctx: ctx, v: v, texts: map[string]map[uint32]bool{}, pending: pending, maxUID: v.maxUID()}
 	data := &imap.SearchData{}
 	var seqs imap.SeqSet
 	var uids imap.UIDSet
-	for i, vm := range v.msgs {
-		m := byUID[vm.uid]
-		if m == nil || v.gone[vm.uid] {
-			continue
-		}
-		ok, err := sr.match(criteria, m, uint32(i+1))
-		if err != nil {
-			return nil, s.fail(err)
-		}
-		if !ok {
-			continue
-		}
-		num := uint32(i + 1)
+	err := s.searchView(ctx, criteria, func(seq, uid uint32) {
+		num := seq
 		if kind == imapserver.NumKindUID {
-			num = m.UID
-			uids.AddNum(imap.UID(m.UID))
+			num = uid
+			uids.AddNum(imap.UID(uid))
 		} else {
 			seqs.AddNum(num)
 		}
@@ -93,6 +95,9 @@ func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria,
 			data.Max = num
 		}
 		data.Count++
+	})
+	if err != nil {
+		return nil, s.fail(err)
 	}
 	if kind == imapserver.NumKindUID {
 		data.All = uids
@@ -102,29 +107,99 @@ func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria,
 	return data, nil
 }
 
+// searchView calls hit, in sequence order, for each message of the selected mailbox that
+// matches criteria.
+func (s *session) searchView(ctx context.Context, criteria *imap.SearchCriteria, hit func(seq, uid uint32)) error {
+	v := s.sel
+	sr := &searcher{s: s, ctx: ctx, v: v, texts: map[string]map[uint32]bool{}, maxUID: v.maxUID()}
+	if needsIndex(criteria) {
+		// Read before the index is asked: every message not pending is in the index then.
+		var err error
+		if sr.pending, err = s.srv.opts.Index.Unindexed(ctx, v.mb.ID, v.mb.UIDValidity); err != nil {
+			return err
+		}
+	}
+	sr.needMsg = len(sr.pending) > 0 || needsRows(criteria)
+	for start := 0; start < v.msgs.len(); start += searchChunk {
+		end := min(start+searchChunk, v.msgs.len())
+		if err := sr.readChunk(v.msgs.uid(start), v.msgs.uid(end-1)); err != nil {
+			return err
+		}
+		for i := start; i < end; i++ {
+			uid := v.msgs.uid(i)
+			if v.gone[uid] {
+				continue
+			}
+			m := sr.msgs[uid]
+			if sr.needMsg && m == nil {
+				continue // expunged in the store
+			}
+			if m == nil {
+				f, kw := v.msgs.state(i)
+				m = &mailstore.Message{UID: uid, Flags: f, Keywords: kw}
+			}
+			ok, err := sr.match(criteria, m, uint32(i+1))
+			if err != nil {
+				return err
+			}
+			if ok {
+				hit(uint32(i+1), uid)
+			}
+		}
+	}
+	return nil
+}
+
+// readChunk makes the messages with lo <= UID <= hi the current chunk: their rows, when the
+// criteria need them, and the texts of those of them that are pending.
+func (sr *searcher) readChunk(lo, hi uint32) error {
+	sr.lo, sr.hi = lo, hi
+	sr.msgs, sr.chunkTexts, sr.headers, sr.headersRead = nil, nil, nil, false
+	if !sr.needMsg {
+		return nil
+	}
+	list, err := sr.s.srv.opts.Store.MessagesInRange(sr.ctx, sr.v.mb.ID, lo, hi)
+	if err != nil {
+		return err
+	}
+	sr.msgs = make(map[uint32]*mailstore.Message, len(list))
+	var ids []int64
+	for i := range list {
+		sr.msgs[list[i].UID] = &list[i]
+		if _, ok := slices.BinarySearch(sr.pending, list[i].BodyID); ok {
+			ids = append(ids, list[i].BodyID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	sr.chunkTexts = make(map[int64]mailstore.SearchText, len(ids))
+	return sr.s.srv.opts.Index.Texts(sr.ctx, ids, func(t mailstore.SearchText) error {
+		t.RawHeader, t.Envelope = nil, nil // only the decoded text is matched
+		sr.chunkTexts[t.BodyID] = t
+		return nil
+	})
+}
+
 // contains reports whether message m's body (or with body false, its header or body) contains
 // needle, from the index or, for a pending message, from its text.
 func (sr *searcher) contains(m *mailstore.Message, body bool, needle string) (bool, error) {
 	if needle == "" {
 		return true, nil
 	}
-	if p, ok := sr.pending[m.BodyID]; ok {
-		field := mailstore.FieldText
-		if body {
-			field = mailstore.FieldBody
-		}
+	field := mailstore.FieldText
+	if body {
+		field = mailstore.FieldBody
+	}
+	if p, ok := sr.chunkTexts[m.BodyID]; ok {
 		return mailstore.TextContains(field, p.Header, p.Text, strings.ToLower(needle)), nil
 	}
-	set, err := sr.text(body, needle)
+	set, err := sr.text(field, needle)
 	return set[m.UID], err
 }
 
-func (sr *searcher) text(body bool, needle string) (map[uint32]bool, error) {
-	key := "T" + needle
-	field := mailstore.FieldText
-	if body {
-		key, field = "B"+needle, mailstore.FieldBody
-	}
+func (sr *searcher) text(field mailstore.TextField, needle string) (map[uint32]bool, error) {
+	key := map[mailstore.TextField]string{mailstore.FieldBody: "B", mailstore.FieldText: "T", mailstore.FieldHeader: "H"}[field] + needle
 	if set, ok := sr.texts[key]; ok {
 		return set, nil
 	}
@@ -136,19 +211,43 @@ func (sr *searcher) text(body bool, needle string) (map[uint32]bool, error) {
 	return set, nil
 }
 
+// header returns the decoded header text of message m: a pending message's from its text,
+// an indexed one's from the chunk's header texts, read at the first need.
 func (sr *searcher) header(m *mailstore.Message) (string, error) {
-	if p, ok := sr.pending[m.BodyID]; ok {
+	if p, ok := sr.chunkTexts[m.BodyID]; ok {
 		return p.Header, nil
 	}
-	uid := m.UID
-	if sr.headers == nil {
-		h, err := sr.s.srv.opts.Store.SearchHeaders(sr.ctx, sr.v.mb.ID)
+	if !sr.headersRead {
+		h, err := sr.s.srv.opts.Store.SearchHeaders(sr.ctx, sr.v.mb.ID, sr.lo, sr.hi)
 		if err != nil {
 			return "", err
 		}
-		sr.headers = h
+		sr.headers, sr.headersRead = h, true
 	}
-	return sr.headers[uid], nil
+	return sr.headers[m.UID], nil
+}
+
+// mayHaveHeader reports whether an indexed message may hold a header field whose value
+// contains value, by the index's header text: when it says no, the field need not be read.
+// The index is asked only where its answer is exact enough: an ASCII value of three
+// characters or more (what trigrams find, case-folded as strings.ToLower does), and not for
+// address fields, whose values are matched without their comments as well
+// (withoutComments), a string the header text need not contain.
+func (sr *searcher) mayHaveHeader(m *mailstore.Message, key, value string) (bool, error) {
+	if _, pending := sr.chunkTexts[m.BodyID]; pending || len(value) < 3 || addressField[strings.ToLower(key)] || !isASCII(value) {
+		return true, nil
+	}
+	set, err := sr.text(mailstore.FieldHeader, value)
+	return set[m.UID], err
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // headerValues returns the decoded values of the named field in an indexed header text.
@@ -233,7 +332,7 @@ func (sr *searcher) hasFlag(m *mailstore.Message, fl imap.Flag) bool {
 }
 
 func (sr *searcher) match(c *imap.SearchCriteria, m *mailstore.Message, seq uint32) (bool, error) {
-	n := uint32(len(sr.v.msgs))
+	n := uint32(sr.v.msgs.len())
 	for _, set := range c.SeqNum {
 		if !inSet(set, seq, n) {
 			return false, nil
@@ -267,6 +366,11 @@ func (sr *searcher) match(c *imap.SearchCriteria, m *mailstore.Message, seq uint
 	}
 	for _, needle := range c.Text {
 		if ok, err := sr.contains(m, false, needle); err != nil || !ok {
+			return false, err
+		}
+	}
+	for _, hf := range c.Header {
+		if ok, err := sr.mayHaveHeader(m, hf.Key, hf.Value); err != nil || !ok {
 			return false, err
 		}
 	}

@@ -10,12 +10,14 @@ import (
 	"github.com/sealgate/sealgate/gateway/mailstore"
 )
 
-// selected is the selected mailbox as the client knows it: msgs[i] is sequence number i+1.
-// A message expunged in the store stays in msgs (marked gone) until the client may be told.
+// selected is the selected mailbox as the client knows it: the message at position i of msgs
+// is sequence number i+1. A message expunged in the store stays in msgs (marked gone) until
+// the client may be told. msgs starts as the Server's cached list (viewcache.go) and is
+// copied at the session's first change.
 type selected struct {
 	mb       mailstore.Mailbox
 	readOnly bool
-	msgs     []viewMsg
+	msgs     msgList
 	modseq   uint64 // the store's HIGHESTMODSEQ this view has caught up with
 	gone     map[uint32]bool
 	kw       keywords // the keywords announced to the client
@@ -58,31 +60,24 @@ func (s *session) claimRecent(v *selected, upTo uint32) error {
 	if err != nil {
 		return err
 	}
-	for i := len(v.msgs) - 1; i >= 0 && v.msgs[i].uid > from; i-- {
-		if v.msgs[i].uid <= upTo {
-			v.recent[v.msgs[i].uid] = true
+	for i := v.msgs.len() - 1; i >= 0 && v.msgs.uid(i) > from; i-- {
+		if uid := v.msgs.uid(i); uid <= upTo {
+			v.recent[uid] = true
 		}
 	}
 	return nil
 }
 
-type viewMsg struct {
-	uid   uint32
-	flags mailstore.Flags
-	kw    []string
-}
-
 // index returns the position of uid in the view.
 func (v *selected) index(uid uint32) (int, bool) {
-	i := sort.Search(len(v.msgs), func(i int) bool { return v.msgs[i].uid >= uid })
-	return i, i < len(v.msgs) && v.msgs[i].uid == uid
+	return v.msgs.search(uid)
 }
 
 func (v *selected) maxUID() uint32 {
-	if len(v.msgs) == 0 {
+	if v.msgs.len() == 0 {
 		return 0
 	}
-	return v.msgs[len(v.msgs)-1].uid
+	return v.msgs.uid(v.msgs.len() - 1)
 }
 
 var systemFlags = []imap.Flag{imap.FlagSeen, imap.FlagAnswered, imap.FlagFlagged, imap.FlagDeleted, imap.FlagDraft}
@@ -130,20 +125,11 @@ func (s *session) Select(name string, options *imap.SelectOptions) (*imap.Select
 	}
 	ctx, cancel := s.ctx()
 	defer cancel()
-	snap, err := s.srv.opts.Store.Snapshot(ctx, mb.ID)
+	v, firstUnseen, err := s.srv.views.selected(ctx, s.srv.opts.Store, mb)
 	if err != nil {
 		return nil, s.fail(err)
 	}
-	v := &selected{mb: snap.Mailbox, readOnly: options.ReadOnly, modseq: snap.Mailbox.HighestModSeq, gone: map[uint32]bool{}, kw: newKeywords()}
-	v.msgs = make([]viewMsg, len(snap.Messages))
-	var firstUnseen uint32
-	for i, m := range snap.Messages {
-		v.msgs[i] = viewMsg{uid: m.UID, flags: m.Flags, kw: m.Keywords}
-		v.kw.add(m.Keywords)
-		if firstUnseen == 0 && m.Flags&mailstore.FlagSeen == 0 {
-			firstUnseen = uint32(i + 1)
-		}
-	}
+	v.readOnly = options.ReadOnly
 	if s.rev1() {
 		v.recent = map[uint32]bool{}
 		if err := s.claimRecent(v, v.maxUID()); err != nil {
@@ -155,10 +141,10 @@ func (s *session) Select(name string, options *imap.SelectOptions) (*imap.Select
 		NumRecent:         uint32(len(v.recent)),
 		Flags:             v.kw.mailboxFlags(),
 		PermanentFlags:    v.kw.permanentFlags(v.readOnly),
-		NumMessages:       uint32(len(v.msgs)),
+		NumMessages:       uint32(v.msgs.len()),
 		FirstUnseenSeqNum: firstUnseen,
-		UIDNext:           imap.UID(snap.Mailbox.UIDNext),
-		UIDValidity:       snap.Mailbox.UIDValidity,
+		UIDNext:           imap.UID(v.mb.UIDNext),
+		UIDValidity:       v.mb.UIDValidity,
 	}, nil
 }
 
@@ -193,15 +179,14 @@ func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 				v.gone[uid] = true
 			}
 		}
-		var added []viewMsg
+		var added []mailstore.Message
 		maxUID := v.maxUID()
 		for _, m := range ch.Changed {
 			i, ok := v.index(m.UID)
 			switch {
 			case ok && !v.gone[m.UID]:
-				vm := &v.msgs[i]
-				if !sameFlags(vm.flags, vm.kw, m.Flags, m.Keywords) {
-					vm.flags, vm.kw = m.Flags, m.Keywords
+				if f, kw := v.msgs.state(i); !sameFlags(f, kw, m.Flags, m.Keywords) {
+					v.msgs.set(i, m.Flags, m.Keywords)
 					if err := s.announce(m.Keywords); err != nil {
 						return err
 					}
@@ -210,7 +195,7 @@ func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 					}
 				}
 			case !ok && m.UID > maxUID:
-				added = append(added, viewMsg{uid: m.UID, flags: m.Flags, kw: m.Keywords})
+				added = append(added, m)
 			}
 		}
 		v.modseq = ch.HighestModSeq
@@ -223,16 +208,18 @@ func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 			// New messages' keywords are announced as they arrive, not at their first FETCH.
 			var kw []string
 			for _, m := range added {
-				kw = append(kw, m.kw...)
+				kw = append(kw, m.Keywords...)
 			}
 			if err := s.announce(kw); err != nil {
 				return err
 			}
-			v.msgs = append(v.msgs, added...)
+			for _, m := range added {
+				v.msgs.add(m.UID, m.Flags, m.Keywords)
+			}
 			if err := s.claimRecent(v, v.maxUID()); err != nil {
 				return s.fail(err)
 			}
-			if err := w.WriteNumMessages(uint32(len(v.msgs))); err != nil {
+			if err := w.WriteNumMessages(uint32(v.msgs.len())); err != nil {
 				return err
 			}
 			if v.recent != nil {
@@ -260,8 +247,8 @@ func (v *selected) flushExpunges(write func(seq uint32) error) error {
 	// move the rest of the view once per expunged message).
 	told := make(map[uint32]bool, len(v.gone))
 	var err error
-	for i := len(v.msgs) - 1; i >= 0; i-- {
-		uid := v.msgs[i].uid
+	for i := v.msgs.len() - 1; i >= 0; i-- {
+		uid := v.msgs.uid(i)
 		if !v.gone[uid] {
 			continue
 		}
@@ -270,17 +257,14 @@ func (v *selected) flushExpunges(write func(seq uint32) error) error {
 		}
 		told[uid] = true
 	}
-	kept := v.msgs[:0]
-	for _, m := range v.msgs {
-		if told[m.uid] {
-			delete(v.gone, m.uid)
-			delete(v.recent, m.uid)
-			continue
+	v.msgs.keep(func(uid uint32) bool {
+		if told[uid] {
+			delete(v.gone, uid)
+			delete(v.recent, uid)
+			return false
 		}
-		kept = append(kept, m)
-	}
-	clear(v.msgs[len(kept):])
-	v.msgs = kept
+		return true
+	})
 	if err != nil {
 		return err
 	}
@@ -294,14 +278,14 @@ func (v *selected) resolve(numSet imap.NumSet) []int {
 	var out []int
 	switch set := numSet.(type) {
 	case imap.SeqSet:
-		n := uint32(len(v.msgs))
+		n := uint32(v.msgs.len())
 		for _, r := range set {
 			lo, hi := staticRange(r.Start, r.Stop, n)
 			if n == 0 {
 				continue
 			}
 			for seq := lo; seq <= hi && seq <= n; seq++ {
-				if seq >= 1 && !v.gone[v.msgs[seq-1].uid] {
+				if seq >= 1 && !v.gone[v.msgs.uid(int(seq-1))] {
 					out = append(out, int(seq-1))
 				}
 			}
@@ -314,8 +298,8 @@ func (v *selected) resolve(numSet imap.NumSet) []int {
 		for _, r := range set {
 			lo, hi := staticRange(uint32(r.Start), uint32(r.Stop), max)
 			i, _ := v.index(lo)
-			for ; i < len(v.msgs) && v.msgs[i].uid <= hi; i++ {
-				if !v.gone[v.msgs[i].uid] {
+			for ; i < v.msgs.len() && v.msgs.uid(i) <= hi; i++ {
+				if !v.gone[v.msgs.uid(i)] {
 					out = append(out, i)
 				}
 			}
@@ -351,7 +335,7 @@ func dedup(a []int) []int {
 func (v *selected) uids(pos []int) []uint32 {
 	out := make([]uint32, len(pos))
 	for i, p := range pos {
-		out[i] = v.msgs[p].uid
+		out[i] = v.msgs.uid(p)
 	}
 	return out
 }
@@ -431,7 +415,7 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 		if !ok {
 			continue
 		}
-		v.msgs[i].flags, v.msgs[i].kw = m.Flags, m.Keywords
+		v.msgs.set(i, m.Flags, m.Keywords)
 		if err := s.announce(m.Keywords); err != nil {
 			return err
 		}

@@ -2,23 +2,20 @@ package imapserver
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 )
 
 func viewOf(uids ...uint32) *selected {
-	v := &selected{gone: map[uint32]bool{}, recent: map[uint32]bool{}}
+	v := &selected{gone: map[uint32]bool{}, recent: map[uint32]bool{}, msgs: newMsgList(len(uids))}
 	for _, uid := range uids {
-		v.msgs = append(v.msgs, viewMsg{uid: uid})
+		v.msgs.add(uid, 0, nil)
 	}
 	return v
 }
 
 func viewUIDs(v *selected) []uint32 {
-	out := make([]uint32, len(v.msgs))
-	for i, m := range v.msgs {
-		out[i] = m.uid
-	}
-	return out
+	return slices.Clone(v.msgs.uids)
 }
 
 // TestFlushExpunges: each EXPUNGE names the sequence number the message has when the client

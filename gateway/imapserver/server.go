@@ -36,7 +36,12 @@
 //
 // Search uses the store's trigram index (mailstore.SearchText), which Options.Index fills
 // (shared by every listener of the gateway and by web mail), and scans only the messages it
-// has not reached yet (mailindex.Indexer.Pending).
+// has not reached yet (mailindex.Indexer.Unindexed and Texts), a chunk of the mailbox at a time.
+//
+// Large mailboxes: each Server caches, per mailbox, the list of its messages (UIDs, flags,
+// keywords; viewcache.go) that SELECT hands to the session, checked against the store's
+// counts row and brought up to date from its MODSEQ and expunge log, so a SELECT costs what
+// changed since, not the mailbox; sessions share the list and copy it at their first change.
 //
 // Errors: *imap.Error values go to the client as they are; anything else is logged with a
 // reference and answered "NO [SERVERBUG] internal error (ref …)", so no detail leaks.
@@ -109,7 +114,8 @@ type Server struct {
 	strict, loopback, secure       *imapserver.Server
 	strictLn, loopbackLn, secureLn *chanListener
 
-	ln *listener.Server
+	ln    *listener.Server
+	views *viewCache // the mailboxes its sessions selected
 
 	mu      sync.Mutex
 	closed  bool
@@ -143,7 +149,7 @@ func New(opts Options) (*Server, error) {
 	if opts.Notifier == nil {
 		opts.Notifier = NewNotifier()
 	}
-	s := &Server{opts: opts, log: opts.Logger.With("listener", opts.Name)}
+	s := &Server{opts: opts, log: opts.Logger.With("listener", opts.Name), views: newViewCache(viewCacheMessages)}
 	lo := listener.Options{Name: opts.Name, Limiter: opts.ConnLimiter, Logger: opts.Logger, Metrics: opts.ListenerMetrics,
 		Refuse: func(c net.Conn) { fmt.Fprint(c, "* BYE [UNAVAILABLE] Too many connections from your address\r\n") }}
 	if opts.ImplicitTLS {

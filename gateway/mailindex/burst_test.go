@@ -6,18 +6,15 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
-	"github.com/sealgate/sealgate/crypto/address"
 	"github.com/sealgate/sealgate/gateway"
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
-	"github.com/sealgate/sealgate/gateway/mailstore"
 )
 
 type strBody string
@@ -60,34 +57,8 @@ func burstMessage(i int) string {
 // time, as the MX's sessions do; the store's commit hook tells the indexer of each.
 func burst(t testing.TB, env *gatewaytest.Env, user string, n int) {
 	t.Helper()
-	ctx := context.Background()
 	env.AddUser(user, "burst-secret-pw")
-	a, err := address.Parse(user)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := env.GW.Store()
-	u, err := st.UserByAddress(ctx, a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	jobs := make(chan int)
-	for range 16 {
-		wg.Go(func() {
-			for i := range jobs {
-				if _, err := st.Deliver(ctx, mailstore.Delivery{Copies: []mailstore.Copy{{Body: strBody(burstMessage(i)),
-					Local: []mailstore.Target{{UserID: u.ID}}}}}); err != nil {
-					t.Error(err)
-				}
-			}
-		})
-	}
-	for i := range n {
-		jobs <- i
-	}
-	close(jobs)
-	wg.Wait()
+	env.DeliverMany(t, user, n, burstMessage)
 }
 
 func login(t testing.TB, env *gatewaytest.Env, user string) *imapclient.Client {

@@ -8,7 +8,9 @@
 // new messages of a mailbox in small batches, each one short transaction, pausing between
 // batches while deliveries keep arriving so that they go first. During a burst the index may
 // still lag behind; a search must see every message, indexed or not, so it reads the index for
-// what it covers and scans the rest itself (Pending), without waiting for the index.
+// what it covers and scans the rest itself, without waiting for the index: IMAP SEARCH asks
+// which bodies are not indexed (Unindexed) and reads their text as it goes (Texts); web mail
+// takes them as one map (Pending).
 package mailindex
 
 import (
@@ -52,6 +54,10 @@ type Indexer struct {
 	mu      sync.Mutex // one indexing pass at a time
 	// after is, per mailbox, the highest UID the background loop has indexed up to (indexNew).
 	after map[int64]uint32
+	// covered is, per mailbox, a UID up to which every message was found in the index
+	// (Unindexed); guarded by covMu.
+	covMu   sync.Mutex
+	covered map[coverKey]uint32
 }
 
 // New returns an Indexer; Run starts its background work.
@@ -60,7 +66,7 @@ func New(store Store, opts Options) *Indexer {
 		opts.Logger = slog.Default()
 	}
 	return &Indexer{store: store, opts: opts, log: opts.Logger.With("part", "mailindex"),
-		added: make(chan int64, 1024), after: map[int64]uint32{}}
+		added: make(chan int64, 1024), after: map[int64]uint32{}, covered: map[coverKey]uint32{}}
 }
 
 // Delivered is a mailstore.Options.OnCommit hook: it tells the indexer of every mailbox that
@@ -203,7 +209,7 @@ func (ix *Indexer) Pending(ctx context.Context, mailboxID int64) (map[int64]mail
 	out := make(map[int64]mailstore.SearchText, len(ids))
 	size, i := 0, 0
 	for ; i < len(ids) && size <= maxPendingText; i++ {
-		st, err := ix.extract(ctx, ids[i])
+		st, err := ix.extract(ctx, ids[i], ix.opts.Envelope)
 		if err == mailstore.ErrNotFound {
 			continue
 		}
@@ -293,7 +299,7 @@ func (ix *Indexer) indexFrom(ctx context.Context, mailboxID int64, maxRounds int
 func (ix *Indexer) put(ctx context.Context, ids []int64) (int, error) {
 	texts := make([]mailstore.SearchText, 0, len(ids))
 	for _, id := range ids {
-		st, err := ix.extract(ctx, id)
+		st, err := ix.extract(ctx, id, ix.opts.Envelope)
 		if err == mailstore.ErrNotFound {
 			continue
 		}
@@ -308,13 +314,14 @@ func (ix *Indexer) put(ctx context.Context, ids []int64) (int, error) {
 	return len(texts), ix.store.PutSearchText(ctx, texts)
 }
 
-func (ix *Indexer) extract(ctx context.Context, bodyID int64) (mailstore.SearchText, error) {
+// extract reads the search text of one body; envelope may be nil (see Extract).
+func (ix *Indexer) extract(ctx context.Context, bodyID int64, envelope func([]byte) []byte) (mailstore.SearchText, error) {
 	rc, _, err := ix.store.OpenBody(ctx, bodyID)
 	if err != nil {
 		return mailstore.SearchText{}, err
 	}
 	defer rc.Close()
-	st, err := Extract(rc, ix.opts.Envelope)
+	st, err := Extract(rc, envelope)
 	st.BodyID = bodyID
 	return st, err
 }

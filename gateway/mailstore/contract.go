@@ -65,7 +65,7 @@ type MessageReader interface {
 	Messages(ctx context.Context, mailboxID int64) ([]Message, error)
 	MessagesInRange(ctx context.Context, mailboxID int64, lo, hi uint32) ([]Message, error)
 	RawHeaders(ctx context.Context, mailboxID int64, lo, hi uint32) (map[uint32][]byte, error)
-	SearchHeaders(ctx context.Context, mailboxID int64) (map[uint32]string, error)
+	SearchHeaders(ctx context.Context, mailboxID int64, lo, hi uint32) (map[uint32]string, error)
 	SearchTextUIDs(ctx context.Context, mailboxID int64, field TextField, needle string) (map[uint32]bool, error)
 }
 

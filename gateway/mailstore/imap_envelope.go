@@ -36,7 +36,8 @@ type HeaderWithoutEnvelope struct {
 // those indexed before the envelope table existed.
 func (s *Store) HeadersWithoutEnvelope(ctx context.Context, limit int) ([]HeaderWithoutEnvelope, error) {
 	rows, err := s.rdb.QueryContext(ctx, `SELECT s.id, s.c2 FROM imap_search_content s
-		WHERE NOT EXISTS (SELECT 1 FROM imap_envelope e WHERE e.body_id = s.id) LIMIT ?`, limit)
+		WHERE NOT EXISTS (SELECT 1 FROM imap_envelope e WHERE e.body_id = s.id)
+		AND NOT EXISTS (SELECT 1 FROM imap_search_dead d WHERE d.id = s.id) LIMIT ?`, limit)
 	return Collect(rows, err, ScanHeaderWithoutEnvelope)
 }
 

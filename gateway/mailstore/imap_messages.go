@@ -116,9 +116,20 @@ func (s *Store) UpdateFlags(ctx context.Context, mailboxID int64, uids []uint32,
 			mailboxID).Scan(&modseq); err != nil {
 			return notFound(err)
 		}
+		// Prepared once for the whole set: preparing costs about as much as running them, and a
+		// STORE may name tens of thousands of messages.
+		get, err := tx.Prepare(`SELECT uid, flags, keywords, modseq FROM messages WHERE mailbox_id = ? AND uid = ?`)
+		if err != nil {
+			return err
+		}
+		defer get.Close()
+		set, err := tx.Prepare(`UPDATE messages SET flags = ?, keywords = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?`)
+		if err != nil {
+			return err
+		}
+		defer set.Close()
 		for _, uid := range uids {
-			m, err := ScanFlagState(tx.QueryRow(`SELECT uid, flags, keywords, modseq FROM messages WHERE mailbox_id = ? AND uid = ?`,
-				mailboxID, uid), mailboxID)
+			m, err := ScanFlagState(get.QueryRow(mailboxID, uid), mailboxID)
 			if errors.Is(err, sql.ErrNoRows) {
 				continue
 			}
@@ -127,8 +138,7 @@ func (s *Store) UpdateFlags(ctx context.Context, mailboxID int64, uids []uint32,
 			}
 			m, changed := ch.ApplyTo(m, modseq)
 			if changed {
-				if _, err := tx.Exec(`UPDATE messages SET flags = ?, keywords = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?`,
-					m.Flags, KeywordsColumn(m.Keywords), modseq, mailboxID, uid); err != nil {
+				if _, err := set.Exec(m.Flags, KeywordsColumn(m.Keywords), modseq, mailboxID, uid); err != nil {
 					return err
 				}
 			}
@@ -246,6 +256,7 @@ func (s *Store) ExpungeDeleted(ctx context.Context, mailboxID int64, only []uint
 		return nil, err
 	}
 	slices.Sort(out)
+	s.purgeSearchSoon()
 	return out, s.removeDeadFiles(ctx)
 }
 

@@ -98,10 +98,11 @@ const searchTextsPerStatement = 512
 // TextField says which part of the search text SearchTextUIDs looks in.
 type TextField int
 
-// Text fields: BODY looks in text parts, TEXT also in the header.
+// Text fields: BODY looks in text parts, TEXT also in the header, HEADER only in the header.
 const (
 	FieldBody TextField = iota
 	FieldText
+	FieldHeader
 )
 
 // SearchTextUIDs returns the UIDs of a mailbox's indexed messages whose search text contains
@@ -118,10 +119,7 @@ func (s *Store) SearchTextUIDs(ctx context.Context, mailboxID int64, field TextF
 		defer rows.Close()
 		return out, MatchSearchText(rows, field, needle, out)
 	}
-	cols := "{body}"
-	if field == FieldText {
-		cols = "{header body}"
-	}
+	cols := map[TextField]string{FieldBody: "{body}", FieldText: "{header body}", FieldHeader: "{header}"}[field]
 	match := cols + ` : "` + strings.ReplaceAll(needle, `"`, `""`) + `"`
 	// The full-text query runs once and the mailbox's messages are checked against its hits.
 	// Written as a join, SQLite walked the mailbox and ran the query again for each message's
@@ -135,10 +133,11 @@ func (s *Store) SearchTextUIDs(ctx context.Context, mailboxID int64, field TextF
 	return out, ScanUIDSet(rows, out)
 }
 
-// SearchHeaders returns the decoded header text of every indexed message of a mailbox.
-func (s *Store) SearchHeaders(ctx context.Context, mailboxID int64) (map[uint32]string, error) {
+// SearchHeaders returns the decoded header text of a mailbox's indexed messages with
+// lo <= UID <= hi.
+func (s *Store) SearchHeaders(ctx context.Context, mailboxID int64, lo, hi uint32) (map[uint32]string, error) {
 	rows, err := s.rdb.QueryContext(ctx, `SELECT m.uid, s.c0 FROM messages m
-		JOIN imap_search_content s ON s.id = m.body_id WHERE m.mailbox_id = ?`, mailboxID)
+		JOIN imap_search_content s ON s.id = m.body_id WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ?`, mailboxID, lo, hi)
 	return Read(rows, err, ScanUIDValues[string])
 }
 

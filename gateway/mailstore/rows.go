@@ -312,8 +312,7 @@ func ScanUIDValues[V any](rows Rows) (map[uint32]V, error) {
 }
 
 // MatchSearchText reads rows of (uid, header text, body text) and sets out[uid] for the
-// messages whose body, or with FieldText header or body, contains needle, compared
-// case-insensitively. It is SearchTextUIDs for needles the trigram indexes cannot look up.
+// messages whose field (TextContains) contains needle, compared case-insensitively. It is SearchTextUIDs for needles the trigram indexes cannot look up.
 func MatchSearchText(rows Rows, field TextField, needle string, out map[uint32]bool) error {
 	lower := strings.ToLower(needle)
 	for rows.Next() {
@@ -330,9 +329,17 @@ func MatchSearchText(rows Rows, field TextField, needle string, out map[uint32]b
 }
 
 // TextContains reports whether a message's search text (header and body as SearchText holds
-// them) contains lowerNeedle, a lower-case string, in its body or, with FieldText, in its
-// header or body: the match SearchTextUIDs makes, for text not in the index.
+// them) contains lowerNeedle, a lower-case string, in its body (FieldBody), its header
+// (FieldHeader) or either (FieldText): the match SearchTextUIDs makes, for text not in the
+// index.
 func TextContains(field TextField, header, body, lowerNeedle string) bool {
-	return strings.Contains(strings.ToLower(body), lowerNeedle) ||
-		field == FieldText && strings.Contains(strings.ToLower(header), lowerNeedle)
+	in := func(s string) bool { return strings.Contains(strings.ToLower(s), lowerNeedle) }
+	switch field {
+	case FieldHeader:
+		return in(header)
+	case FieldText:
+		return in(body) || in(header)
+	default:
+		return in(body)
+	}
 }

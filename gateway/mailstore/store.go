@@ -87,6 +87,9 @@ type Store struct {
 	stopOnce sync.Once
 	stopped  chan struct{}
 	loopDone chan struct{}
+	// purge wakes purgeSearchLoop, which closes purgeDone when it returns.
+	purge     chan struct{}
+	purgeDone chan struct{}
 }
 
 type writeReq struct {
@@ -136,9 +139,11 @@ func Open(dir string, opts Options) (*Store, error) {
 	rdb.SetMaxIdleConns(8)
 	s := &Store{
 		dir: dir, dsn: dsn, opts: opts, wdb: wdb, rdb: rdb, changes: changes,
-		writes:   make(chan *writeReq, 1024),
-		stopped:  make(chan struct{}),
-		loopDone: make(chan struct{}),
+		writes:    make(chan *writeReq, 1024),
+		stopped:   make(chan struct{}),
+		loopDone:  make(chan struct{}),
+		purge:     make(chan struct{}, 1),
+		purgeDone: make(chan struct{}),
 	}
 	if err := s.migrate(); err != nil {
 		wdb.Close()
@@ -157,6 +162,8 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	go s.commitLoop()
 	go s.checkpointLoop()
+	go s.purgeSearchLoop()
+	s.purgeSearchSoon() // what an earlier run left
 	return s, nil
 }
 
@@ -190,6 +197,7 @@ func (s *Store) Close() error {
 	s.stopOnce.Do(func() { close(s.stopped) })
 	s.rdb.closed.Store(true)
 	<-s.loopDone
+	<-s.purgeDone
 	s.openBody.Close()
 	s.wstmts.close()
 	err1 := s.wdb.Close()

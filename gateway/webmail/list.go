@@ -213,7 +213,7 @@ func (s *Server) sortMessages(ctx context.Context, mailboxID int64, msgs []mails
 	case "size":
 		cmp = func(a, b mailstore.Message) int { return int(a.Size - b.Size) }
 	case "from", "subject":
-		hdrs, err := s.opts.Store.SearchHeaders(ctx, mailboxID)
+		hdrs, err := s.opts.Store.SearchHeaders(ctx, mailboxID, 1, ^uint32(0))
 		if err != nil {
 			return err
 		}

@@ -96,12 +96,10 @@ func (s *Store) SearchTextUIDs(ctx context.Context, mailboxID int64, field mails
 		defer rows.Close()
 		return out, mailstore.MatchSearchText(rows, field, needle, out)
 	}
+	cond := map[mailstore.TextField]string{mailstore.FieldBody: "s.body ILIKE $2",
+		mailstore.FieldText: "(s.body ILIKE $2 OR s.header ILIKE $2)", mailstore.FieldHeader: "s.header ILIKE $2"}[field]
 	q := `SELECT m.uid FROM imap_search s JOIN messages m ON m.body_id = s.body_id
-		WHERE m.mailbox_id = $1 AND s.body ILIKE $2`
-	if field == mailstore.FieldText {
-		q = `SELECT m.uid FROM imap_search s JOIN messages m ON m.body_id = s.body_id
-			WHERE m.mailbox_id = $1 AND (s.body ILIKE $2 OR s.header ILIKE $2)`
-	}
+		WHERE m.mailbox_id = $1 AND ` + cond
 	rows, err := s.pool.Query(ctx, q, mailboxID, likePattern(needle))
 	if err != nil {
 		return nil, err
@@ -110,10 +108,12 @@ func (s *Store) SearchTextUIDs(ctx context.Context, mailboxID int64, field mails
 	return out, mailstore.ScanUIDSet(rows, out)
 }
 
-// SearchHeaders returns the decoded header text of every indexed message of a mailbox.
-func (s *Store) SearchHeaders(ctx context.Context, mailboxID int64) (map[uint32]string, error) {
+// SearchHeaders returns the decoded header text of a mailbox's indexed messages with
+// lo <= UID <= hi.
+func (s *Store) SearchHeaders(ctx context.Context, mailboxID int64, lo, hi uint32) (map[uint32]string, error) {
 	rows, err := s.pool.Query(ctx, `SELECT m.uid, s.header FROM messages m
-		JOIN imap_search s ON s.body_id = m.body_id WHERE m.mailbox_id = $1`, mailboxID)
+		JOIN imap_search s ON s.body_id = m.body_id WHERE m.mailbox_id = $1 AND m.uid BETWEEN $2 AND $3`,
+		mailboxID, int64(lo), int64(hi))
 	return mailstore.Read(rows, err, mailstore.ScanUIDValues[string])
 }
 

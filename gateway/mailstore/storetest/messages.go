@@ -292,6 +292,11 @@ func testSearch(t *testing.T, s Store) {
 		{mailstore.FieldText, "lu", "map[2:true]"},
 		{mailstore.FieldBody, "lu", "map[]"},
 		{mailstore.FieldBody, "nothing like this", "map[]"},
+		{mailstore.FieldHeader, "quarterly", "map[1:true]"},
+		{mailstore.FieldHeader, "QUARTERLY REP", "map[1:true]"},
+		{mailstore.FieldHeader, "great", "map[]"},
+		{mailstore.FieldHeader, "lu", "map[2:true]"},
+		{mailstore.FieldHeader, "pi", "map[]"},
 	}
 	for _, c := range cases {
 		got, err := s.SearchTextUIDs(ctx, mb.ID, c.field, c.needle)
@@ -307,9 +312,12 @@ func testSearch(t *testing.T, s Store) {
 	if got, _ := s.SearchTextUIDs(ctx, archive.ID, mailstore.FieldBody, "great"); fmt.Sprint(got) != "map[1:true]" {
 		t.Fatalf("search in the copy: %v", got)
 	}
-	hs, err := s.SearchHeaders(ctx, mb.ID)
+	hs, err := s.SearchHeaders(ctx, mb.ID, 1, 3)
 	if err != nil || len(hs) != 2 || hs[2] != "Subject: lunch" {
 		t.Fatalf("headers %v %v", hs, err)
+	}
+	if hs, err := s.SearchHeaders(ctx, mb.ID, 2, 2); err != nil || len(hs) != 1 || hs[2] != "Subject: lunch" {
+		t.Fatalf("headers of UID 2 only: %v %v", hs, err)
 	}
 	raw, err := s.RawHeaders(ctx, mb.ID, 2, 3)
 	if err != nil || len(raw) != 1 || string(raw[2]) != "Subject: lunch\r\n\r\n" {
