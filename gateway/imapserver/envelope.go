@@ -39,8 +39,22 @@ func parseEnvelope(rawHeader []byte) *imap.Envelope {
 	return envelopeOf(th)
 }
 
-// EncodeEnvelope returns the stored ENVELOPE of a raw header section (mailindex.Options.Envelope).
-func EncodeEnvelope(rawHeader []byte) []byte { return encodeEnvelope(parseEnvelope(rawHeader)) }
+// EncodeEnvelope returns the stored ENVELOPE of a raw header section (mailindex.Options.Envelope):
+// the ENVELOPE as it goes on the wire, which FETCH sends as it is.
+func EncodeEnvelope(rawHeader []byte) []byte { return appendEnvelope(nil, parseEnvelope(rawHeader)) }
+
+// wire returns a stored envelope as it goes on the wire: as it is, or built from the
+// compact form older versions stored. Nil for a malformed one.
+func (d *envelopeDecoder) wire(data []byte) []byte {
+	if len(data) > 0 && data[0] == '(' {
+		return data
+	}
+	e, err := d.decode(data)
+	if err != nil {
+		return nil
+	}
+	return appendEnvelope(nil, e)
+}
 
 func encodeEnvelope(e *imap.Envelope) []byte {
 	b := make([]byte, 0, 256)

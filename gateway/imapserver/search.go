@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
 
 	"github.com/sealgate/sealgate/gateway/mailstore"
 )
@@ -42,7 +41,7 @@ func needsIndex(c *imap.SearchCriteria) bool {
 	return false
 }
 
-func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria, options *imap.SearchOptions) (*imap.SearchData, error) {
+func (s *session) Search(kind numKind, criteria *imap.SearchCriteria, options *imap.SearchOptions) (*imap.SearchData, error) {
 	v := s.sel
 	ctx, cancel := s.ctx()
 	defer cancel()
@@ -80,7 +79,7 @@ func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria,
 			continue
 		}
 		num := uint32(i + 1)
-		if kind == imapserver.NumKindUID {
+		if kind == numUID {
 			num = m.UID
 			uids.AddNum(imap.UID(m.UID))
 		} else {
@@ -94,7 +93,7 @@ func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria,
 		}
 		data.Count++
 	}
-	if kind == imapserver.NumKindUID {
+	if kind == numUID {
 		data.All = uids
 	} else {
 		data.All = seqs
