@@ -394,10 +394,10 @@ func (msg *message) reader() (io.ReadCloser, error) {
 // fetchItem is what Fetch has read ahead for one message.
 type fetchItem struct {
 	m    *mailstore.Message
-	raw  []byte         // raw header section; nil: read from the body when needed
-	body []byte         // inline body; nil: read from the store when needed
+	raw  []byte // raw header section; nil: read from the body when needed
+	body []byte // inline body; nil: read from the store when needed
 	env  []byte // stored envelope as it goes on the wire; nil: parsed from the header
-	seen bool           // \Seen was set by this FETCH
+	seen bool   // \Seen was set by this FETCH
 }
 
 func (s *session) fetchOne(seq uint32, msg *message, it fetchItem, f *imapwire.Fetch) error {

@@ -1,6 +1,18 @@
-// Package imapserver is Sealgate's IMAP4rev2 server (RFC 9051) on
-// github.com/emersion/go-imap/v2, backed by the mailstore. The library stays inside this
-// package; the rest of Sealgate sees Options, Server and Notifier only.
+// Package imapserver is Sealgate's IMAP4rev2 server (RFC 9051), backed by the mailstore. It
+// runs its own protocol engine (conn.go, dispatch.go, respond.go) on imapwire's bounded
+// command decoder and buffered encoder; go-imap/v2 lends only its types (imap.Flag,
+// imap.FetchOptions …). The rest of Sealgate sees Options, Server and Notifier only.
+//
+// The engine: one goroutine per connection reads a command, checks it against the session's
+// state (not authenticated, authenticated, selected, logout), runs it, sends the untagged
+// updates of the selected mailbox (not EXPUNGE after FETCH, STORE or SEARCH, RFC 9051
+// §7.5.1), and answers with the tagged response; the responses of a command leave together
+// when it ends. A command the server cannot parse is answered BAD and its rest dropped; the
+// bytes of a literal the server refused are never read as commands (imapwire.Decoder.Discard),
+// and a refused non-synchronizing literal larger than the message size limit ends the
+// session with BYE. A panic in a command is counted with the listener's, the client told BYE
+// and the connection closed. Bytes a client pipelined after STARTTLS are dropped, never run
+// inside TLS.
 //
 // Listeners: without ImplicitTLS the server offers STARTTLS and advertises LOGINDISABLED
 // until TLS is up, unless PlaintextAuthOnLoopback is set and the client is on loopback. With
@@ -10,7 +22,8 @@
 // Besides IMAP4rev2 the server offers what clients expect: IDLE, UIDPLUS, MOVE, SPECIAL-USE,
 // NAMESPACE, ESEARCH, LIST-EXTENDED, LIST-STATUS, UNSELECT, ENABLE, APPENDLIMIT (the gateway's
 // message size limit; a larger literal is refused before it is read), BINARY, CHILDREN,
-// LITERAL+ (RFC 7888; LITERAL- for IMAP4rev2 clients).
+// LITERAL+ (RFC 7888; LITERAL- for IMAP4rev2 clients), SASL-IR, ID (RFC 2971; the client's
+// identification is logged).
 //
 // Concurrency: every change goes to the store first. A session that has a mailbox selected
 // keeps the sequence of UIDs its client knows and catches up from the store's MODSEQ and
@@ -18,8 +31,8 @@
 // processes; an expunge reaches a client only where RFC 9051 §7.5.1 allows it, so sequence
 // numbers never shift under a client that has not been told. A keyword reaches a client only
 // after FLAGS and PERMANENTFLAGS listed it (keywords.go; at most MaxMailboxKeywords per
-// mailbox), and a FETCH skips a message another session expunged while it ran. The Notifier wakes idling
-// sessions at once when mail is delivered or another session changes a mailbox.
+// mailbox), and a FETCH skips a message another session expunged while it ran. The Notifier
+// wakes idling sessions at once when mail is delivered or another session changes a mailbox.
 //
 // \Recent (RFC 3501 §2.3.2) is kept for IMAP4rev1 clients: a new message is recent for the
 // first session that selects its mailbox, through the store's mark (ClaimRecent); EXAMINE
@@ -38,8 +51,9 @@
 // (shared by every listener of the gateway and by web mail), and scans only the messages it
 // has not reached yet (mailindex.Indexer.Pending).
 //
-// Errors: *imap.Error values go to the client as they are; anything else is logged with a
-// reference and answered "NO [SERVERBUG] internal error (ref …)", so no detail leaks.
+// Errors: session.fail is the one place errors become responses: *imap.Error values go to
+// the client as they are; anything else is logged with a reference and answered
+// "NO [SERVERBUG] internal error (ref …)", so no detail leaks.
 package imapserver
 
 import (
@@ -52,7 +66,6 @@ import (
 	"net/netip"
 	"sync"
 	"time"
-
 
 	"github.com/sealgate/sealgate/gateway/auth"
 	"github.com/sealgate/sealgate/gateway/connlimit"

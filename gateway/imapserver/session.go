@@ -7,7 +7,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-		"time"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 
