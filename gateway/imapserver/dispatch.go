@@ -282,12 +282,25 @@ func (s *session) cmdEnable(cmd *command) error {
 // utf8 reports whether the client sends mailbox names as UTF-8.
 func (s *session) utf8() bool { return s.enc.UTF8 }
 
+// readMailboxArg reads the space and a mailbox name. A name that is not valid modified
+// UTF-7 names no mailbox there can be: NO, not BAD, for it is well-formed IMAP.
 func (s *session) readMailboxArg() (string, error) {
 	if err := s.args(); err != nil {
 		return "", err
 	}
-	return s.dec.ReadMailbox(s.utf8())
+	name, err := s.dec.ReadAString(imapwire.MaxSmallLiteral)
+	if err != nil {
+		return "", err
+	}
+	if name, err = imapwire.DecodeMailbox(name, s.utf8()); err != nil {
+		return "", errBadMailboxName
+	}
+	return name, nil
 }
+
+// errBadMailboxName refuses a name that is not valid modified UTF-7. The command's line
+// has been read to the name: the refusal drops its rest.
+var errBadMailboxName = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "Invalid mailbox name"}
 
 func (s *session) cmdSelect(cmd *command) error {
 	name, err := s.readMailboxArg()
@@ -475,7 +488,7 @@ func (s *session) cmdLsub(cmd *command) error {
 	if len(patterns) == 0 {
 		return nil
 	}
-	return s.List(listWriter{s: s, lsub: true}, ref, patterns, &imap.ListOptions{SelectSubscribed: true})
+	return s.Lsub(listWriter{s: s, lsub: true}, ref, patterns)
 }
 
 func (s *session) cmdStatus(cmd *command) error {

@@ -468,3 +468,61 @@ func matchList(name string, delimiter rune, ref, pattern string) bool {
 	}
 	return ok[len(name)]
 }
+
+// Lsub answers LSUB (RFC 3501 §6.3.9): the subscribed names that match, whether or not a
+// mailbox has them. Where "%" stops at a level above a subscription that is not subscribed
+// itself, that level is returned \Noselect.
+func (s *session) Lsub(w listWriter, ref string, patterns []string) error {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	mbs, err := s.srv.opts.Store.Mailboxes(ctx, s.user.ID)
+	if err != nil {
+		return s.fail(err)
+	}
+	subNames, err := s.srv.opts.Store.SubscribedNames(ctx, s.user.ID)
+	if err != nil {
+		return s.fail(err)
+	}
+	subscribed := map[string]bool{}
+	for _, mb := range mbs {
+		if mb.Subscribed {
+			subscribed[mb.Name] = true
+		}
+	}
+	for _, n := range subNames {
+		subscribed[n] = true
+	}
+	var pct []string
+	for _, p := range patterns {
+		if strings.ContainsRune(p, '%') {
+			pct = append(pct, p)
+		}
+	}
+	noSelect := map[string]bool{} // the names to return: true for a level not subscribed
+	for name := range subscribed {
+		if matchAny(name, ref, patterns) {
+			noSelect[name] = false
+			continue
+		}
+		for j := strings.LastIndexByte(name, delim); j > 0 && len(pct) > 0; j = strings.LastIndexByte(name[:j], delim) {
+			if parent := name[:j]; !subscribed[parent] && matchAny(parent, ref, pct) {
+				noSelect[parent] = true
+			}
+		}
+	}
+	names := make([]string, 0, len(noSelect))
+	for n := range noSelect {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		data := &imap.ListData{Delim: delim, Mailbox: n}
+		if noSelect[n] {
+			data.Attrs = []imap.MailboxAttr{imap.MailboxAttrNoSelect}
+		}
+		if err := w.WriteList(data); err != nil {
+			return err
+		}
+	}
+	return nil
+}

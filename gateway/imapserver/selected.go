@@ -204,7 +204,7 @@ func (s *session) Poll(allowExpunge bool) error {
 					if err := s.announce(m.Keywords); err != nil {
 						return err
 					}
-					if err := s.writeMessageFlags(uint32(i+1), m.UID, false, v.flags(m.UID, m.Flags, m.Keywords)); err != nil {
+					if err := s.writeMessageFlags(uint32(i+1), m.UID, true, v.flags(m.UID, m.Flags, m.Keywords)); err != nil {
 						return err
 					}
 				}
