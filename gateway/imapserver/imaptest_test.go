@@ -31,9 +31,6 @@ var imaptestKnownFailures = map[string]string{
 	// A binary part appended with NUL bytes (literal8) is served by BODY[1] as stored; the
 	// script wants it converted (Dovecot stores such parts base64-encoded).
 	"append-binary": "BODY[n] of a binary part holding NUL",
-	// ENVELOPE keeps address groups, but an address's source route (the obsolete
-	// "<@route:user@domain>") is dropped.
-	"fetch-envelope": "ENVELOPE source routes",
 }
 
 func imaptestKit(t *testing.T) string {

@@ -95,7 +95,7 @@ func (s *session) writeRecent(n uint32) error {
 // appendEnvelope writes an ENVELOPE (RFC 9051 §7.5.2) to b: the form the store keeps and
 // FETCH sends as it is. Header text that is not ASCII is sent as encoded words, which every
 // client reads.
-func appendEnvelope(b []byte, env *imap.Envelope) []byte {
+func appendEnvelope(b []byte, env envelope) []byte {
 	sender, replyTo := env.Sender, env.ReplyTo
 	if sender == nil {
 		sender = env.From
@@ -113,7 +113,7 @@ func appendEnvelope(b []byte, env *imap.Envelope) []byte {
 	b = appendNString(b, mime.QEncoding.Encode("utf-8", env.Subject))
 	for _, l := range [][]imap.Address{env.From, sender, replyTo, env.To, env.Cc, env.Bcc} {
 		b = append(b, ' ')
-		b = appendAddressList(b, l)
+		b = appendAddressList(b, env, l)
 	}
 	b = append(b, ' ')
 	if len(env.InReplyTo) > 0 {
@@ -130,7 +130,7 @@ func appendEnvelope(b []byte, env *imap.Envelope) []byte {
 	return append(b, ')')
 }
 
-func appendAddressList(b []byte, l []imap.Address) []byte {
+func appendAddressList(b []byte, env envelope, l []imap.Address) []byte {
 	if len(l) == 0 {
 		return append(b, "NIL"...)
 	}
@@ -138,7 +138,9 @@ func appendAddressList(b []byte, l []imap.Address) []byte {
 	for _, a := range l {
 		b = append(b, '(')
 		b = appendNString(b, mime.QEncoding.Encode("utf-8", a.Name))
-		b = append(b, " NIL "...) // the source route (obsolete)
+		b = append(b, ' ')
+		b = appendNString(b, env.route(a))
+		b = append(b, ' ')
 		b = appendNString(b, a.Mailbox)
 		b = append(b, ' ')
 		b = appendNString(b, a.Host)
@@ -231,7 +233,7 @@ func writeSinglePart(e *imapwire.Encoder, bs *imap.BodyStructureSinglePart, exte
 	}
 	e.String(enc).SP().Number(bs.Size)
 	if msg := bs.MessageRFC822; msg != nil {
-		e.SP().Raw(string(appendEnvelope(nil, msg.Envelope))).SP()
+		e.SP().Raw(string(appendEnvelope(nil, envelope{Envelope: msg.Envelope}))).SP()
 		writeBodyStructure(e, msg.BodyStructure, extended)
 		e.SP().Number64(uint64(msg.NumLines))
 	} else if bs.Text != nil {
