@@ -45,6 +45,8 @@ var commands = map[string]commandSpec{
 	"STATUS":       {run: (*session).cmdStatus, in: stateAuthenticated},
 	"APPEND":       {run: (*session).cmdAppend, in: stateAuthenticated},
 	"IDLE":         {run: (*session).idle, in: stateAuthenticated},
+	"GETQUOTA":     {run: (*session).cmdGetQuota, in: stateAuthenticated},
+	"GETQUOTAROOT": {run: (*session).cmdGetQuotaRoot, in: stateAuthenticated},
 	"CHECK":        {run: (*session).cmdNoop, in: stateSelected, selectedOnly: true},
 	"CLOSE":        {run: (*session).cmdClose, in: stateSelected, selectedOnly: true},
 	"UNSELECT":     {run: (*session).cmdClose, in: stateSelected, selectedOnly: true},
