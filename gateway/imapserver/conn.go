@@ -186,7 +186,7 @@ func (s *session) finish(cmd *command, err error) bool {
 func (s *session) poll(cmd *command) error {
 	allowExpunge := true
 	switch cmd.name {
-	case "FETCH", "STORE", "SEARCH":
+	case "FETCH", "STORE", "SEARCH", "SORT", "THREAD":
 		allowExpunge = false
 	}
 	return s.Poll(allowExpunge)
@@ -218,7 +218,7 @@ func (s *session) capabilities() string {
 	}
 	caps = append(caps, "NAMESPACE", "UIDPLUS", "ESEARCH", "LIST-EXTENDED", "LIST-STATUS", "MOVE",
 		"STATUS=SIZE", "BINARY", "CHILDREN", "SPECIAL-USE", "CREATE-SPECIAL-USE", "UNSELECT", "ENABLE", "IDLE",
-		fmt.Sprintf("APPENDLIMIT=%d", s.srv.opts.MaxMessageSize), quotaCaps)
+		fmt.Sprintf("APPENDLIMIT=%d", s.srv.opts.MaxMessageSize), quotaCaps, sortCaps)
 	return strings.Join(caps, " ")
 }
 

@@ -62,6 +62,10 @@ var commands = map[string]commandSpec{
 	"UID COPY":     {run: (*session).cmdCopy, in: stateSelected, selectedOnly: true},
 	"MOVE":         {run: (*session).cmdCopy, in: stateSelected, selectedOnly: true},
 	"UID MOVE":     {run: (*session).cmdCopy, in: stateSelected, selectedOnly: true},
+	"SORT":         {run: (*session).cmdSort, in: stateSelected, selectedOnly: true},
+	"UID SORT":     {run: (*session).cmdSort, in: stateSelected, selectedOnly: true},
+	"THREAD":       {run: (*session).cmdThread, in: stateSelected, selectedOnly: true},
+	"UID THREAD":   {run: (*session).cmdThread, in: stateSelected, selectedOnly: true},
 }
 
 func badState(text string) error {
