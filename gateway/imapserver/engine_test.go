@@ -77,3 +77,35 @@ func TestBinaryPartialAndEmptySection(t *testing.T) {
 		t.Fatalf("empty section:\n%q", out)
 	}
 }
+
+// TestSortThread: SORT, ESORT and THREAD (RFC 5256, RFC 5267) over the selected mailbox,
+// with search keys, by sequence number and UID.
+func TestSortThread(t *testing.T) {
+	env := start(t)
+	deliver(t, env, "alice@localhost", "From: Carol <carol@example.org>\nSubject: Lunch?\nMessage-ID: <1@example.org>\nDate: Mon, 1 Jan 2024 10:00:00 +0000\n\nx\n")
+	deliver(t, env, "alice@localhost", "From: alice@example.org\nSubject: Build broken\nMessage-ID: <2@example.org>\nDate: Mon, 1 Jan 2024 11:00:00 +0000\n\nx\n")
+	deliver(t, env, "alice@localhost", "From: Bob <bob@example.org>\nSubject: Re: Lunch?\nMessage-ID: <3@example.org>\nIn-Reply-To: <1@example.org>\nDate: Mon, 1 Jan 2024 12:00:00 +0000\n\nx\n")
+	r := rawDial(t, env.GW.Addr("imaps"), env.TLSConfig())
+	if out := joined(r.cmd("l", "LOGIN alice@localhost "+alicePW)); !strings.Contains(out, "SORT ESORT THREAD=REFERENCES THREAD=ORDEREDSUBJECT") {
+		t.Fatalf("not advertised:\n%s", out)
+	}
+	r.cmd("s", "SELECT INBOX")
+	for _, c := range []struct{ cmd, want string }{
+		{"SORT (REVERSE DATE) UTF-8 ALL", "* SORT 3 2 1"},
+		{"SORT (SUBJECT) US-ASCII NOT FROM bob", "* SORT 2 1"},
+		{"UID SORT (FROM) UTF-8 ALL", "* SORT 2 3 1"},
+		{"SORT RETURN (MIN COUNT) (DATE) UTF-8 ALL", `* ESEARCH (TAG "a") MIN 1 COUNT 3`},
+		{"THREAD REFERENCES UTF-8 ALL", "* THREAD (1 3)(2)"},
+		{"THREAD ORDEREDSUBJECT UTF-8 SUBJECT lunch", "* THREAD (1 3)"},
+	} {
+		if out := joined(r.cmd("a", c.cmd)); !strings.Contains(out, c.want+"\n") {
+			t.Errorf("%s:\n%s\nwant %s", c.cmd, out, c.want)
+		}
+	}
+	if out := r.cmd("b", "SORT (NOSUCHKEY) UTF-8 ALL"); !strings.HasPrefix(out[len(out)-1], "b BAD") {
+		t.Errorf("unknown sort key: %q", out)
+	}
+	if out := r.cmd("c", "SORT (DATE) KOI8-R ALL"); !strings.HasPrefix(out[len(out)-1], "c NO [BADCHARSET]") {
+		t.Errorf("unknown charset: %q", out)
+	}
+}

@@ -119,15 +119,15 @@ func TestImaptestCompliance(t *testing.T) {
 	kit := imaptestKit(t)
 	args := append(imaptestTarget(t, nil), "test="+filepath.Join(kit, "tests"))
 	stdout, stderr := runImaptest(t, kit, args)
-	summary := regexp.MustCompile(`(\d+) test groups: (\d+) failed`).FindStringSubmatch(stdout)
+	summary := regexp.MustCompile(`(\d+) test groups: (\d+) failed.*`).FindStringSubmatch(stdout)
 	base := regexp.MustCompile(`base protocol: (\d+)/(\d+) individual commands failed`).FindStringSubmatch(stdout)
 	if summary == nil || base == nil {
 		t.Fatalf("no imaptest summary:\n%s\n%s", stdout, stderr)
 	}
 	groups, _ := strconv.Atoi(summary[1])
 	failedN, _ := strconv.Atoi(summary[2])
-	t.Logf("imaptest compliance: %d of %d groups pass; base protocol: %s/%s commands failed",
-		groups-failedN, groups, base[1], base[2])
+	t.Logf("imaptest compliance: %d of %d groups pass; base protocol: %s/%s commands failed (%s)",
+		groups-failedN, groups, base[1], base[2], summary[0])
 
 	failed := map[string]bool{}
 	for _, m := range regexp.MustCompile(`(?m)^\*\*\* Test (\S+) `).FindAllStringSubmatch(stderr, -1) {
