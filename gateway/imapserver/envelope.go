@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
+
 	"errors"
 	"mime"
+	"regexp"
 	"strings"
 	"time"
 
@@ -16,9 +18,10 @@ import (
 )
 
 // ENVELOPE is parsed from a message's header once, when the search indexer reads the
-// message, and kept in the store in the compact form below; FETCH ENVELOPE decodes it
-// instead of parsing the header again. The form holds exactly what imap.Envelope holds, so
-// the bytes on the wire are the same either way (TestEnvelopeUnchanged).
+// message, and kept in the store as it goes on the wire (starting with "("); FETCH ENVELOPE
+// writes those bytes as they are instead of parsing the header again, so the bytes on the
+// wire are the same either way (TestEnvelopeUnchanged). Envelopes stored by earlier
+// versions are in the compact form below, which FETCH decodes and writes:
 //
 //	version byte (1)
 //	date: uvarint 0 (none) or 1, then varint Unix seconds, varint zone offset in seconds
@@ -33,45 +36,44 @@ const envelopeVersion = 1
 
 var errBadEnvelope = errors.New("imapserver: malformed stored envelope")
 
-// parseEnvelope builds the envelope of a raw header section the way FETCH always has.
-func parseEnvelope(rawHeader []byte) *imap.Envelope {
-	th, _ := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(rawHeader)))
-	return envelopeOf(th)
+// envelope is an ENVELOPE with the source routes of its addresses (obsolete syntax,
+// RFC 5322 §4.4, "<@relay:user@example.org>"), for which imap.Address has no field.
+type envelope struct {
+	*imap.Envelope
+	routes map[string]string // "mailbox@host" in lower case → "@relay,@relay2"
 }
 
-// EncodeEnvelope returns the stored ENVELOPE of a raw header section (mailindex.Options.Envelope).
-func EncodeEnvelope(rawHeader []byte) []byte { return encodeEnvelope(parseEnvelope(rawHeader)) }
+// route returns the source route of an address, "" for none.
+func (e envelope) route(a imap.Address) string {
+	if len(e.routes) == 0 {
+		return ""
+	}
+	return e.routes[strings.ToLower(a.Mailbox+"@"+a.Host)]
+}
 
-func encodeEnvelope(e *imap.Envelope) []byte {
-	b := make([]byte, 0, 256)
-	b = append(b, envelopeVersion)
-	if e.Date.IsZero() {
-		b = binary.AppendUvarint(b, 0)
-	} else {
-		_, off := e.Date.Zone()
-		b = binary.AppendUvarint(b, 1)
-		b = binary.AppendVarint(b, e.Date.Unix())
-		b = binary.AppendVarint(b, int64(off))
+// parseEnvelope builds the envelope of a raw header section the way FETCH always has.
+func parseEnvelope(rawHeader []byte) envelope {
+	th, _ := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(rawHeader)))
+	env := envelope{routes: map[string]string{}}
+	env.Envelope = envelopeOf(th, env.routes)
+	return env
+}
+
+// EncodeEnvelope returns the stored ENVELOPE of a raw header section (mailindex.Options.Envelope):
+// the ENVELOPE as it goes on the wire, which FETCH sends as it is.
+func EncodeEnvelope(rawHeader []byte) []byte { return appendEnvelope(nil, parseEnvelope(rawHeader)) }
+
+// wire returns a stored envelope as it goes on the wire: as it is, or built from the
+// compact form older versions stored. Nil for a malformed one.
+func (d *envelopeDecoder) wire(data []byte) []byte {
+	if len(data) > 0 && data[0] == '(' {
+		return data
 	}
-	str := func(s string) {
-		b = binary.AppendUvarint(b, uint64(len(s)))
-		b = append(b, s...)
+	e, err := d.decode(data)
+	if err != nil {
+		return nil
 	}
-	str(e.Subject)
-	for _, l := range [][]imap.Address{e.From, e.Sender, e.ReplyTo, e.To, e.Cc, e.Bcc} {
-		b = binary.AppendUvarint(b, uint64(len(l)))
-		for _, a := range l {
-			str(a.Name)
-			str(a.Mailbox)
-			str(a.Host)
-		}
-	}
-	b = binary.AppendUvarint(b, uint64(len(e.InReplyTo)))
-	for _, s := range e.InReplyTo {
-		str(s)
-	}
-	str(e.MessageID)
-	return b
+	return appendEnvelope(nil, envelope{Envelope: e})
 }
 
 // envelopeDecoder reads stored envelopes; its zones are shared between them.
@@ -156,7 +158,8 @@ func (d *envelopeDecoder) decode(data []byte) (*imap.Envelope, error) {
 
 // envelopeOf builds the ENVELOPE of a header (RFC 9051 §7.5.2). Address groups (RFC 5322
 // §3.4) are kept as the group start and end markers the ENVELOPE grammar has for them.
-func envelopeOf(h textproto.Header) *imap.Envelope {
+// The source routes of its addresses go to routes when it is not nil.
+func envelopeOf(h textproto.Header, routes map[string]string) *imap.Envelope {
 	mh := mail.Header{Header: gomessage.Header{Header: h}}
 	date, _ := mh.Date()
 	subject, _ := mh.Subject()
@@ -165,12 +168,12 @@ func envelopeOf(h textproto.Header) *imap.Envelope {
 	return &imap.Envelope{
 		Date:      date,
 		Subject:   subject,
-		From:      envelopeAddresses(mh, "From"),
-		Sender:    envelopeAddresses(mh, "Sender"),
-		ReplyTo:   envelopeAddresses(mh, "Reply-To"),
-		To:        envelopeAddresses(mh, "To"),
-		Cc:        envelopeAddresses(mh, "Cc"),
-		Bcc:       envelopeAddresses(mh, "Bcc"),
+		From:      envelopeAddresses(mh, "From", routes),
+		Sender:    envelopeAddresses(mh, "Sender", routes),
+		ReplyTo:   envelopeAddresses(mh, "Reply-To", routes),
+		To:        envelopeAddresses(mh, "To", routes),
+		Cc:        envelopeAddresses(mh, "Cc", routes),
+		Bcc:       envelopeAddresses(mh, "Bcc", routes),
 		InReplyTo: inReplyTo,
 		MessageID: messageID,
 	}
@@ -179,15 +182,21 @@ func envelopeOf(h textproto.Header) *imap.Envelope {
 // envelopeAddresses parses an address list field. Without groups it is what mail.Header
 // parses; a group becomes its start marker (the name as Mailbox), its members and an end
 // marker.
-func envelopeAddresses(mh mail.Header, k string) []imap.Address {
+func envelopeAddresses(mh mail.Header, k string, routes map[string]string) []imap.Address {
 	v := mh.Get(k)
+	if strings.Contains(v, "<") && strings.Contains(v, "@") {
+		v = stripRoutes(v, routes)
+	}
 	items := splitTopLevel(v)
 	grouped := false
 	for _, it := range items {
 		grouped = grouped || it.group
 	}
 	if !grouped {
-		return addresses(mh.AddressList(k))
+		if v == "" {
+			return nil
+		}
+		return addresses(mail.ParseAddressList(v))
 	}
 	var out []imap.Address
 	for _, it := range items {
@@ -300,4 +309,20 @@ func splitTopLevel(v string) []addrItem {
 	}
 	flushPlain()
 	return items
+}
+
+// routeAddr is an angle address with a source route: "<@a,@b:user@example.org>".
+var routeAddr = regexp.MustCompile(`<\s*(@[^<>:"]*):\s*([^<>:]*)>`)
+
+// stripRoutes removes the source routes of v's angle addresses, which the address parser
+// does not take, and notes them in routes (when not nil) by address.
+func stripRoutes(v string, routes map[string]string) string {
+	return routeAddr.ReplaceAllStringFunc(v, func(m string) string {
+		sm := routeAddr.FindStringSubmatch(m)
+		addr := strings.TrimSpace(sm[2])
+		if routes != nil {
+			routes[strings.ToLower(addr)] = strings.TrimSpace(sm[1])
+		}
+		return "<" + addr + ">"
+	})
 }

@@ -9,8 +9,8 @@ import (
 	"io/fs"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
 
+	"github.com/sealgate/sealgate/gateway/imapserver/imapwire"
 	"github.com/sealgate/sealgate/gateway/mailindex"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 )
@@ -27,7 +27,8 @@ func headerOnly(sec *imap.FetchItemBodySection) bool {
 // to the client, the store reads the next one and, within a chunk, the next batch of small
 // bodies. A FETCH of a whole large mailbox thus starts answering at once, keeps the
 // connection busy, and holds at most two chunks in memory.
-func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *imap.FetchOptions) error {
+func (s *session) Fetch(numSet imap.NumSet, f *imapwire.Fetch) error {
+	options := &f.Options
 	v := s.sel
 	pos := v.resolve(numSet)
 	if len(pos) == 0 {
@@ -73,7 +74,7 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 		if end := start + fetchChunkSize; end < len(pos) {
 			next = read(pos[end:min(end+fetchChunkSize, len(pos))])
 		}
-		err := s.writeChunk(ctx, w, part, c, &dec, options, setSeen)
+		err := s.writeChunk(ctx, part, c, &dec, f, setSeen)
 		if c.bodies != nil {
 			c.bodies.stop()
 		}
@@ -132,7 +133,8 @@ func (s *session) readChunk(ctx context.Context, mailboxID int64, uids []uint32,
 
 // writeChunk sets \Seen where the FETCH does and writes the responses for the messages at
 // positions part.
-func (s *session) writeChunk(ctx context.Context, w *imapserver.FetchWriter, part []int, c *fetchChunk, dec *envelopeDecoder, options *imap.FetchOptions, setSeen bool) error {
+func (s *session) writeChunk(ctx context.Context, part []int, c *fetchChunk, dec *envelopeDecoder, f *imapwire.Fetch, setSeen bool) error {
+	options := &f.Options
 	v := s.sel
 	seenNow := map[uint32]bool{}
 	if setSeen && !v.readOnly {
@@ -168,7 +170,7 @@ func (s *session) writeChunk(ctx context.Context, w *imapserver.FetchWriter, par
 				envs = envs[1:]
 			}
 			if len(envs) > 0 && envs[0].UID == m.UID {
-				it.env, _ = dec.decode(envs[0].Data) // nil when malformed: parsed again
+				it.env = dec.wire(envs[0].Data) // nil when malformed: parsed again
 			}
 		}
 		if c.bodies != nil {
@@ -194,7 +196,7 @@ func (s *session) writeChunk(ctx context.Context, w *imapserver.FetchWriter, par
 				return err
 			}
 		}
-		err := s.fetchOne(w.CreateMessage(uint32(p+1)), msg, it, options)
+		err := s.fetchOne(uint32(p+1), msg, it, f)
 		msg.close()
 		if err != nil {
 			return err
@@ -397,23 +399,25 @@ func (msg *message) reader() (io.ReadCloser, error) {
 // fetchItem is what Fetch has read ahead for one message.
 type fetchItem struct {
 	m    *mailstore.Message
-	raw  []byte         // raw header section; nil: read from the body when needed
-	body []byte         // inline body; nil: read from the store when needed
-	env  *imap.Envelope // stored envelope; nil: parsed from the header
-	seen bool           // \Seen was set by this FETCH
+	raw  []byte // raw header section; nil: read from the body when needed
+	body []byte // inline body; nil: read from the store when needed
+	env  []byte // stored envelope as it goes on the wire; nil: parsed from the header
+	seen bool   // \Seen was set by this FETCH
 }
 
-func (s *session) fetchOne(rw *imapserver.FetchResponseWriter, msg *message, it fetchItem, options *imap.FetchOptions) error {
+func (s *session) fetchOne(seq uint32, msg *message, it fetchItem, f *imapwire.Fetch) error {
+	options := &f.Options
 	m, raw := it.m, it.raw
-	rw.WriteUID(imap.UID(m.UID))
+	rw := s.fetchResp(seq)
+	rw.item("UID").Number(m.UID)
 	if options.Flags || it.seen {
-		rw.WriteFlags(s.sel.flags(m.UID, m.Flags, m.Keywords))
+		writeFlags(rw.item("FLAGS"), s.sel.flags(m.UID, m.Flags, m.Keywords))
 	}
 	if options.InternalDate {
-		rw.WriteInternalDate(m.InternalDate)
+		rw.item("INTERNALDATE").String(internalDate(m.InternalDate))
 	}
 	if options.RFC822Size {
-		rw.WriteRFC822Size(m.Size)
+		rw.item("RFC822.SIZE").Number64(uint64(m.Size))
 	}
 	header := func() ([]byte, error) {
 		if raw != nil {
@@ -431,53 +435,71 @@ func (s *session) fetchOne(rw *imapserver.FetchResponseWriter, msg *message, it 
 		if env == nil {
 			h, err := header()
 			if err != nil {
-				return s.abortFetch(rw, err)
+				return s.abortFetch(&rw, err)
 			}
-			env = parseEnvelope(h)
+			env = EncodeEnvelope(h)
 		}
-		rw.WriteEnvelope(env)
+		rw.item("ENVELOPE").Raw(string(env))
 	}
-	if options.BodyStructure != nil {
+	if bs := options.BodyStructure; bs != nil {
 		tree, _, err := msg.tree()
 		if err != nil {
-			return s.abortFetch(rw, err)
+			return s.abortFetch(&rw, err)
 		}
-		rw.WriteBodyStructure(tree.bodyStructure(options.BodyStructure.Extended))
+		name := "BODY"
+		if bs.Extended {
+			name = "BODYSTRUCTURE"
+		}
+		writeBodyStructure(rw.item(name), tree.bodyStructure(bs.Extended), bs.Extended)
 	}
 	for _, sec := range options.BodySection {
-		if err := s.writeSection(rw, msg, sec, header); err != nil {
+		if err := s.writeSection(&rw, msg, sec, f.Labels[sec], header); err != nil {
 			return err
 		}
 	}
 	for _, sec := range options.BinarySection {
 		tree, src, err := msg.tree()
 		if err != nil {
-			return s.abortFetch(rw, err)
+			return s.abortFetch(&rw, err)
 		}
 		buf, _, err := binaryBytes(tree, src, sec.Part)
 		if err != nil {
-			return s.abortFetch(rw, err)
+			return s.abortFetch(&rw, err)
 		}
-		buf = partial(buf, sec.Partial)
-		if err := writeLiteral(rw.WriteBinarySection(sec, int64(len(buf))), buf); err != nil {
-			return err
+		name := "BINARY[" + imapwire.PartName(sec.Part) + "]"
+		if p := sec.Partial; p != nil {
+			name += "<" + uitoa(uint64(p.Offset)) + ">"
 		}
+		rw.item(name).Literal8(partial(buf, sec.Partial))
 	}
 	for _, sec := range options.BinarySectionSize {
 		tree, src, err := msg.tree()
 		if err != nil {
-			return s.abortFetch(rw, err)
+			return s.abortFetch(&rw, err)
 		}
 		buf, _, err := binaryBytes(tree, src, sec.Part)
 		if err != nil {
-			return s.abortFetch(rw, err)
+			return s.abortFetch(&rw, err)
 		}
-		rw.WriteBinarySectionSize(sec, uint32(len(buf)))
+		rw.item("BINARY.SIZE[" + imapwire.PartName(sec.Part) + "]").Number(uint32(len(buf)))
 	}
-	return rw.Close()
+	return rw.end()
 }
 
-func (s *session) writeSection(rw *imapserver.FetchResponseWriter, msg *message, sec *imap.FetchItemBodySection, header func() ([]byte, error)) error {
+// sectionItem names a body section's data item in the response: BODY[…]<origin>, or the
+// RFC822 form the client asked with.
+func sectionItem(sec *imap.FetchItemBodySection, label string) string {
+	if label != "" {
+		return label
+	}
+	name := "BODY[" + imapwire.SectionName(sec) + "]"
+	if p := sec.Partial; p != nil {
+		name += "<" + uitoa(uint64(p.Offset)) + ">"
+	}
+	return name
+}
+
+func (s *session) writeSection(rw *fetchResp, msg *message, sec *imap.FetchItemBodySection, label string, header func() ([]byte, error)) error {
 	if wholeMessage(sec) {
 		// Streamed from the store as it is, whatever its size.
 		start, n := int64(0), msg.m.Size
@@ -493,12 +515,8 @@ func (s *session) writeSection(rw *imapserver.FetchResponseWriter, msg *message,
 		if _, err := io.CopyN(io.Discard, rc, start); err != nil {
 			return s.abortFetch(rw, err)
 		}
-		lw := rw.WriteBodySection(sec, n)
-		if _, err := io.CopyN(lw, rc, n); err != nil {
-			lw.Close()
-			return err
-		}
-		return lw.Close()
+		rw.item(sectionItem(sec, label)).LiteralFrom(rc, n, false)
+		return s.enc.Err()
 	}
 	var buf []byte
 	if headerOnly(sec) {
@@ -522,8 +540,8 @@ func (s *session) writeSection(rw *imapserver.FetchResponseWriter, msg *message,
 			return s.abortFetch(rw, err)
 		}
 	}
-	buf = partial(buf, sec.Partial)
-	return writeLiteral(rw.WriteBodySection(sec, int64(len(buf))), buf)
+	rw.item(sectionItem(sec, label)).Literal(partial(buf, sec.Partial))
+	return s.enc.Err()
 }
 
 // partial cuts a section to the range a client asked for (<offset.size>).
@@ -535,17 +553,9 @@ func partial(b []byte, p *imap.SectionPartial) []byte {
 	return b[start:min(int64(len(b)), start+p.Size)]
 }
 
-func writeLiteral(w io.WriteCloser, buf []byte) error {
-	_, err := w.Write(buf)
-	if cerr := w.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
 // abortFetch ends a FETCH response that cannot be completed (its start is already on the
 // wire) and answers the command with the generic error.
-func (s *session) abortFetch(rw *imapserver.FetchResponseWriter, err error) error {
-	rw.Close()
+func (s *session) abortFetch(rw *fetchResp, err error) error {
+	rw.end()
 	return s.fail(err)
 }

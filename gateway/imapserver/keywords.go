@@ -2,7 +2,6 @@ package imapserver
 
 import (
 	"strings"
-	"time"
 
 	"github.com/emersion/go-imap/v2"
 
@@ -112,23 +111,15 @@ func (k *keywords) flagsResponse(readOnly bool) []byte {
 	return []byte(b.String())
 }
 
-// untaggedWriteTimeout bounds the write of an untagged response the session writes itself.
-const untaggedWriteTimeout = time.Minute
-
 // announce makes sure the client has been told of the keywords in kw before a FETCH
-// response carries them. The library has no writer for FLAGS outside SELECT and polling,
-// so the responses go to the connection directly; this happens only between two of the
-// library's responses, which it flushes whole, so nothing interleaves.
+// response carries them: it writes FLAGS and PERMANENTFLAGS between two responses.
 func (s *session) announce(kw []string) error {
 	v := s.sel
 	if len(kw) == 0 || !v.kw.add(kw) {
 		return nil
 	}
-	c := s.conn.NetConn()
-	c.SetWriteDeadline(time.Now().Add(untaggedWriteTimeout))
-	_, err := c.Write(v.kw.flagsResponse(v.readOnly))
-	c.SetWriteDeadline(time.Time{})
-	return err
+	s.enc.Raw(string(v.kw.flagsResponse(v.readOnly)))
+	return s.enc.Err()
 }
 
 // keywordLimitErr is the refusal of a STORE or APPEND that would take a mailbox past

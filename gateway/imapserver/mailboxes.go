@@ -9,8 +9,8 @@ import (
 	"strings"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
 
+	"github.com/sealgate/sealgate/gateway/imapserver/imapwire"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 )
 
@@ -116,7 +116,7 @@ func (s *session) Delete(name string) error {
 	return nil
 }
 
-func (s *session) Rename(oldName, newName string, _ *imap.RenameOptions) error {
+func (s *session) Rename(oldName, newName string) error {
 	oldName, err := mailboxName(oldName)
 	if err != nil {
 		return err
@@ -165,14 +165,9 @@ type listEntry struct {
 	subscribedName bool
 }
 
-func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, options *imap.ListOptions) error {
+func (s *session) List(w listWriter, ref string, patterns []string, options *imap.ListOptions) error {
 	ctx, cancel := s.ctx()
 	defer cancel()
-	if len(patterns) == 0 {
-		// RFC 9051 §6.3.9: an empty pattern asks for the hierarchy delimiter and root (the
-		// library leaves empty patterns out).
-		return w.WriteList(&imap.ListData{Attrs: []imap.MailboxAttr{imap.MailboxAttrNoSelect}, Delim: delim, Mailbox: ""})
-	}
 	mbs, err := s.srv.opts.Store.Mailboxes(ctx, s.user.ID)
 	if err != nil {
 		return s.fail(err)
@@ -279,11 +274,11 @@ func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 
 func matchAny(name, ref string, patterns []string) bool {
 	for _, p := range patterns {
-		if imapserver.MatchList(name, delim, ref, p) {
+		if matchList(name, delim, ref, p) {
 			return true
 		}
 		// INBOX is case-insensitive, in patterns too.
-		if strings.HasPrefix(name, "INBOX") && imapserver.MatchList(name, delim, mailstore.CanonicalMailboxName(ref),
+		if strings.HasPrefix(name, "INBOX") && matchList(name, delim, mailstore.CanonicalMailboxName(ref),
 			mailstore.CanonicalMailboxName(p)) {
 			return true
 		}
@@ -351,10 +346,11 @@ func (s *session) status(mb *mailstore.Mailbox, options *imap.StatusOptions) (*i
 	return data, nil
 }
 
-// Append stores a message. The library has already refused a literal over AppendLimit
-// before reading it. Bodies up to the store's inline limit stay in memory; larger ones go
-// through a temporary file in the data directory, so memory stays bounded.
-func (s *session) Append(name string, r imap.LiteralReader, options *imap.AppendOptions) (*imap.AppendData, error) {
+// Append stores a message whose literal header has been read: the mailbox and keywords are
+// checked before the literal is taken, so a refused synchronizing literal is never sent.
+// Bodies up to the store's inline limit stay in memory; larger ones go through a temporary
+// file in SpoolDir, so memory stays bounded.
+func (s *session) Append(name string, lit imapwire.Literal, options *imap.AppendOptions) (*imap.AppendData, error) {
 	mb, err := s.mailbox(name)
 	if err != nil {
 		if err == mailstore.ErrNotFound {
@@ -366,7 +362,11 @@ func (s *session) Append(name string, r imap.LiteralReader, options *imap.Append
 	if err := s.checkAppendKeywords(mb.ID, kw); err != nil {
 		return nil, err
 	}
-	size := r.Size()
+	r, err := s.dec.AcceptLiteral(lit, s.srv.opts.MaxMessageSize)
+	if err != nil {
+		return nil, err
+	}
+	size := lit.Size
 	var body mailstore.Body
 	if size <= mailstore.InlineLimit {
 		data := make([]byte, size)
@@ -383,9 +383,12 @@ func (s *session) Append(name string, r imap.LiteralReader, options *imap.Append
 		defer f.Close()
 		os.Remove(f.Name()) // unlinked at once: nothing is left behind on a crash
 		if n, err := io.Copy(f, r); err != nil || n != size {
-			return nil, err
+			return nil, errors.Join(err, io.ErrUnexpectedEOF)
 		}
 		body = fileBody{f: f, size: size}
+	}
+	if err := s.dec.CRLF(); err != nil {
+		return nil, err
 	}
 	ctx, cancel := s.ctx()
 	defer cancel()
@@ -413,3 +416,113 @@ type fileBody struct {
 
 func (b fileBody) Size() int64          { return b.size }
 func (b fileBody) NewReader() io.Reader { return io.NewSectionReader(b.f, 0, b.size) }
+
+// maxPatternLen bounds a LIST pattern: matching costs its length times a name's.
+const maxPatternLen = 1024
+
+// matchList reports whether a mailbox name matches a LIST reference and pattern (RFC 9051
+// §6.3.9): "*" matches anything, "%" anything but the hierarchy delimiter. A pattern
+// starting with the delimiter ignores the reference. Linear in the pattern's length times
+// the name's, whatever wildcards it holds.
+func matchList(name string, delimiter rune, ref, pattern string) bool {
+	d := string(delimiter)
+	if strings.HasPrefix(pattern, d) {
+		ref, pattern = "", pattern[len(d):]
+	}
+	if ref != "" {
+		if !strings.HasSuffix(ref, d) {
+			ref += d
+		}
+		if !strings.HasPrefix(name, ref) {
+			return false
+		}
+		name = name[len(ref):]
+	}
+	if len(pattern) > maxPatternLen {
+		return false
+	}
+	// ok[i]: the pattern so far matches name[:i].
+	ok := make([]bool, len(name)+1)
+	next := make([]bool, len(name)+1)
+	ok[0] = true
+	for j := 0; j < len(pattern); j++ {
+		c := pattern[j]
+		clear(next)
+		switch c {
+		case '*', '%':
+			run := false
+			for i := 0; i <= len(name); i++ {
+				if ok[i] {
+					run = true
+				} else if run && i > 0 && c == '%' && name[i-1] == byte(delimiter) {
+					run = false
+				}
+				next[i] = run
+			}
+		default:
+			for i := 1; i <= len(name); i++ {
+				next[i] = ok[i-1] && name[i-1] == c
+			}
+		}
+		ok, next = next, ok
+	}
+	return ok[len(name)]
+}
+
+// Lsub answers LSUB (RFC 3501 §6.3.9): the subscribed names that match, whether or not a
+// mailbox has them. Where "%" stops at a level above a subscription that is not subscribed
+// itself, that level is returned \Noselect.
+func (s *session) Lsub(w listWriter, ref string, patterns []string) error {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	mbs, err := s.srv.opts.Store.Mailboxes(ctx, s.user.ID)
+	if err != nil {
+		return s.fail(err)
+	}
+	subNames, err := s.srv.opts.Store.SubscribedNames(ctx, s.user.ID)
+	if err != nil {
+		return s.fail(err)
+	}
+	subscribed := map[string]bool{}
+	for _, mb := range mbs {
+		if mb.Subscribed {
+			subscribed[mb.Name] = true
+		}
+	}
+	for _, n := range subNames {
+		subscribed[n] = true
+	}
+	var pct []string
+	for _, p := range patterns {
+		if strings.ContainsRune(p, '%') {
+			pct = append(pct, p)
+		}
+	}
+	noSelect := map[string]bool{} // the names to return: true for a level not subscribed
+	for name := range subscribed {
+		if matchAny(name, ref, patterns) {
+			noSelect[name] = false
+			continue
+		}
+		for j := strings.LastIndexByte(name, delim); j > 0 && len(pct) > 0; j = strings.LastIndexByte(name[:j], delim) {
+			if parent := name[:j]; !subscribed[parent] && matchAny(parent, ref, pct) {
+				noSelect[parent] = true
+			}
+		}
+	}
+	names := make([]string, 0, len(noSelect))
+	for n := range noSelect {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		data := &imap.ListData{Delim: delim, Mailbox: n}
+		if noSelect[n] {
+			data.Attrs = []imap.MailboxAttr{imap.MailboxAttrNoSelect}
+		}
+		if err := w.WriteList(data); err != nil {
+			return err
+		}
+	}
+	return nil
+}

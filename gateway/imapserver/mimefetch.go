@@ -47,7 +47,7 @@ func (p *mimePart) bodyStructure(extended bool) imap.BodyStructure {
 	switch {
 	case p.message != nil:
 		sp.MessageRFC822 = &imap.BodyStructureMessageRFC822{
-			Envelope:      envelopeOf(p.message.header),
+			Envelope:      envelopeOf(p.message.header, nil),
 			BodyStructure: p.message.bodyStructure(extended),
 			NumLines:      p.lines,
 		}

@@ -39,3 +39,39 @@ func TestAppendAndCopyOverQuota(t *testing.T) {
 		t.Fatalf("something was stored: %q", out)
 	}
 }
+
+// GETQUOTAROOT and GETQUOTA (RFC 9208) report the account's one quota root and its STORAGE
+// in KiB; an account without a limit has no quota root.
+func TestGetQuota(t *testing.T) {
+	env := start(t)
+	r := rawDial(t, env.GW.Addr("imaps"), env.TLSConfig())
+	r.cmd("a1", "LOGIN alice@localhost "+alicePW)
+	if out := joined(r.cmd("c", "CAPABILITY")); !strings.Contains(out, " QUOTA QUOTA=RES-STORAGE") {
+		t.Fatalf("QUOTA not advertised:\n%s", out)
+	}
+	if out := r.cmd("a2", "GETQUOTAROOT INBOX"); out[0] != "* QUOTAROOT INBOX" || !strings.HasPrefix(out[1], "a2 OK") {
+		t.Fatalf("GETQUOTAROOT without a limit: %q", out)
+	}
+	if out := r.cmd("a3", `GETQUOTA ""`); !strings.HasPrefix(out[len(out)-1], "a3 NO [NONEXISTENT]") {
+		t.Fatalf("GETQUOTA without a limit: %q", out)
+	}
+	addr, err := address.Parse("alice@localhost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Embedded().SetQuota(context.Background(), addr, 10<<20); err != nil {
+		t.Fatal(err)
+	}
+	msg := "Subject: q\r\n\r\n" + strings.Repeat("x", 3000) + "\r\n"
+	r.cmd("a4", "APPEND INBOX {"+strconv.Itoa(len(msg))+"+}\r\n"+msg)
+	out := joined(r.cmd("a5", "GETQUOTAROOT INBOX"))
+	if !strings.Contains(out, `* QUOTAROOT INBOX ""`) || !strings.Contains(out, `* QUOTA "" (STORAGE 3 10240)`) {
+		t.Fatalf("GETQUOTAROOT:\n%s", out)
+	}
+	if out := joined(r.cmd("a6", `GETQUOTA ""`)); !strings.Contains(out, `* QUOTA "" (STORAGE 3 10240)`) {
+		t.Fatalf("GETQUOTA:\n%s", out)
+	}
+	if out := r.cmd("a7", `GETQUOTA "other"`); !strings.HasPrefix(out[len(out)-1], "a7 NO [NONEXISTENT]") {
+		t.Fatalf("GETQUOTA of an unknown root: %q", out)
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
 
 	"github.com/sealgate/sealgate/gateway/mailstore"
 )
@@ -74,7 +73,7 @@ func anyCriteria(c *imap.SearchCriteria, f func(*imap.SearchCriteria) bool) bool
 	return false
 }
 
-func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria, options *imap.SearchOptions) (*imap.SearchData, error) {
+func (s *session) Search(kind numKind, criteria *imap.SearchCriteria, options *imap.SearchOptions) (*imap.SearchData, error) {
 	ctx, cancel := s.ctx()
 	defer cancel()
 	data := &imap.SearchData{}
@@ -82,7 +81,7 @@ func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria,
 	var uids imap.UIDSet
 	err := s.searchView(ctx, criteria, func(seq, uid uint32) {
 		num := seq
-		if kind == imapserver.NumKindUID {
+		if kind == numUID {
 			num = uid
 			uids.AddNum(imap.UID(uid))
 		} else {
@@ -99,7 +98,7 @@ func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria,
 	if err != nil {
 		return nil, s.fail(err)
 	}
-	if kind == imapserver.NumKindUID {
+	if kind == numUID {
 		data.All = uids
 	} else {
 		data.All = seqs

@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
 
 	"github.com/sealgate/sealgate/gateway/mailstore"
 )
@@ -39,7 +38,7 @@ func (v *selected) flags(uid uint32, f mailstore.Flags, kw []string) []imap.Flag
 // rev1 reports whether the client speaks IMAP4rev1 (it did not ENABLE IMAP4rev2): only such
 // a client is shown \Recent.
 func (s *session) rev1() bool {
-	return s.conn == nil || !s.conn.EnabledCaps().Has(imap.CapIMAP4rev2)
+	return !s.rev2
 }
 
 // claimRecent marks the messages of v above the store's \Recent mark and up to upTo as
@@ -155,7 +154,7 @@ func (s *session) Unselect() error {
 
 // Poll brings the client up to date with the store: new messages (EXISTS), flag changes
 // (FETCH FLAGS) and, where allowed, expunges.
-func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
+func (s *session) Poll(allowExpunge bool) error {
 	v := s.sel
 	if v == nil {
 		return nil
@@ -190,7 +189,7 @@ func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 					if err := s.announce(m.Keywords); err != nil {
 						return err
 					}
-					if err := w.WriteMessageFlags(uint32(i+1), imap.UID(m.UID), v.flags(m.UID, m.Flags, m.Keywords)); err != nil {
+					if err := s.writeMessageFlags(uint32(i+1), m.UID, true, v.flags(m.UID, m.Flags, m.Keywords)); err != nil {
 						return err
 					}
 				}
@@ -200,7 +199,7 @@ func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 		}
 		v.modseq = ch.HighestModSeq
 		if allowExpunge {
-			if err := v.flushExpunges(w.WriteExpunge); err != nil {
+			if err := v.flushExpunges(s.writeExpunge); err != nil {
 				return err
 			}
 		}
@@ -219,11 +218,11 @@ func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 			if err := s.claimRecent(v, v.maxUID()); err != nil {
 				return s.fail(err)
 			}
-			if err := w.WriteNumMessages(uint32(v.msgs.len())); err != nil {
+			if err := s.writeExists(uint32(v.msgs.len())); err != nil {
 				return err
 			}
 			if v.recent != nil {
-				if err := w.WriteNumRecent(uint32(len(v.recent))); err != nil {
+				if err := s.writeRecent(uint32(len(v.recent))); err != nil {
 					return err
 				}
 			}
@@ -231,7 +230,7 @@ func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 		return nil
 	}
 	if allowExpunge {
-		return v.flushExpunges(w.WriteExpunge)
+		return v.flushExpunges(s.writeExpunge)
 	}
 	return nil
 }
@@ -344,7 +343,7 @@ func (s *session) readOnlyErr() error {
 	return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "Mailbox is read-only"}
 }
 
-func (s *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) error {
+func (s *session) Expunge(writeExpunge func(seq uint32) error, uids *imap.UIDSet) error {
 	v := s.sel
 	if v.readOnly {
 		if uids == nil {
@@ -375,10 +374,13 @@ func (s *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) error 
 	if len(removed) > 0 {
 		s.changed()
 	}
-	return v.flushExpunges(w.WriteExpunge)
+	if writeExpunge == nil { // CLOSE: the client is not told
+		return nil
+	}
+	return v.flushExpunges(writeExpunge)
 }
 
-func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *imap.StoreFlags, options *imap.StoreOptions) error {
+func (s *session) Store(numSet imap.NumSet, uidCmd bool, flags *imap.StoreFlags) error {
 	v := s.sel
 	if v.readOnly {
 		return s.readOnlyErr()
@@ -409,7 +411,6 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 		return s.fail(err)
 	}
 	s.changed()
-	_, uidCmd := numSet.(imap.UIDSet)
 	for _, m := range res {
 		i, ok := v.index(m.UID)
 		if !ok {
@@ -422,12 +423,7 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 		if flags.Silent {
 			continue
 		}
-		rw := w.CreateMessage(uint32(i + 1))
-		if uidCmd {
-			rw.WriteUID(imap.UID(m.UID))
-		}
-		rw.WriteFlags(v.flags(m.UID, m.Flags, m.Keywords))
-		if err := rw.Close(); err != nil {
+		if err := s.writeMessageFlags(uint32(i+1), m.UID, uidCmd, v.flags(m.UID, m.Flags, m.Keywords)); err != nil {
 			return err
 		}
 	}
@@ -474,7 +470,7 @@ func (s *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) 
 	return data, err
 }
 
-func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string) error {
+func (s *session) Move(numSet imap.NumSet, dest string) error {
 	data, moved, err := s.copyTo(numSet, dest, true)
 	if err != nil {
 		return err
@@ -482,7 +478,7 @@ func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string
 	if data == nil {
 		return nil
 	}
-	if err := w.WriteCopyData(data); err != nil {
+	if err := s.writeCopyUID(data); err != nil {
 		return err
 	}
 	v := s.sel
@@ -491,5 +487,5 @@ func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string
 			v.gone[uid] = true
 		}
 	}
-	return v.flushExpunges(w.WriteExpunge)
+	return v.flushExpunges(s.writeExpunge)
 }

@@ -7,54 +7,41 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"strings"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
-	"github.com/emersion/go-sasl"
 
 	"github.com/sealgate/sealgate/gateway/auth"
+	"github.com/sealgate/sealgate/gateway/imapserver/imapwire"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 )
 
 // opTimeout bounds one command's store work.
 const opTimeout = 2 * time.Minute
 
-var (
-	_ imapserver.SessionIMAP4rev2   = (*session)(nil)
-	_ imapserver.SessionSASL        = (*session)(nil)
-	_ imapserver.SessionAppendLimit = (*session)(nil)
-)
-
-// session is one IMAP connection. The library calls its methods one at a time (IDLE's
-// goroutine runs while the connection waits for DONE, never beside another command).
+// session is one IMAP connection. The engine (conn.go) runs its commands one at a time;
+// IDLE's goroutine runs while the connection waits for DONE, never beside another command.
 type session struct {
-	srv    *Server
-	conn   *imapserver.Conn
-	client netip.Addr
-	user   *mailstore.User
-	sel    *selected
-	wire   *idleConn // nil when the connection is not one the Server accepted (tests)
-	id     string    // names the session in the log
+	srv      *Server
+	wire     *idleConn // the accepted connection
+	nc       net.Conn  // what the session reads and writes: wire, or TLS over it
+	dec      *imapwire.Decoder
+	enc      *imapwire.Encoder
+	state    connState
+	tls      bool // the connection is TLS (implicit or after STARTTLS)
+	loopback bool
+	rev2     bool // the client ENABLEd IMAP4rev2
+	client   netip.Addr
+	user     *mailstore.User
+	sel      *selected
+	id       string // names the session in the log
 }
 
 // cork gathers the responses of a long command into large writes; the returned function
 // writes them out.
 func (s *session) cork() func() {
-	if s.wire == nil {
-		return func() {}
-	}
 	s.wire.cork()
 	return func() { s.wire.uncork() }
-}
-
-func (s *Server) newSession(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-	sess := &session{srv: s, conn: c, wire: wireConn(c.NetConn()), id: newRef()}
-	if ap, err := netip.ParseAddrPort(c.NetConn().RemoteAddr().String()); err == nil {
-		sess.client = ap.Addr().Unmap()
-	}
-	return sess, nil, nil
 }
 
 func (s *session) ctx() (context.Context, context.CancelFunc) {
@@ -84,7 +71,7 @@ func (s *session) fail(err error) error {
 	case errors.Is(err, mailstore.ErrInboxDelete):
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "INBOX cannot be deleted"}
 	case errors.Is(err, auth.ErrInvalidCredentials):
-		return imapserver.ErrAuthFailed
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeAuthenticationFailed, Text: "Authentication failed"}
 	case errors.Is(err, auth.ErrThrottled):
 		// Not AUTHENTICATIONFAILED: clients take that as a wrong password and ask for another.
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable, Text: "Too many failed logins from your network, try again later"}
@@ -106,8 +93,6 @@ func newRef() string {
 	return hex.EncodeToString(b[:])
 }
 
-func (s *session) Close() error { return nil }
-
 func (s *session) Login(username, password string) error {
 	ctx, cancel := s.ctx()
 	defer cancel()
@@ -117,45 +102,27 @@ func (s *session) Login(username, password string) error {
 		return s.fail(err)
 	}
 	s.user = &u
-	if g := guardOf(s.conn.NetConn()); g != nil {
-		g.authenticated()
-	}
 	s.srv.log.Info("login", "protocol", "imap", "session", s.id, "client", s.client, "user", u.Address, "result", "ok")
 	return nil
 }
 
-func (s *session) AuthenticateMechanisms() []string { return []string{sasl.Plain} }
-
-func (s *session) Authenticate(mech string) (sasl.Server, error) {
-	if !strings.EqualFold(mech, sasl.Plain) {
-		return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Text: "Unsupported SASL mechanism"}
-	}
-	return sasl.NewPlainServer(func(identity, username, password string) error {
-		if identity != "" && !strings.EqualFold(identity, username) {
-			return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeAuthorizationFailed, Text: "SASL identity not supported"}
-		}
-		return s.Login(username, password)
-	}), nil
-}
-
 func (s *session) AppendLimit() uint32 { return uint32(s.srv.opts.MaxMessageSize) }
-
-func (s *session) Namespace() (*imap.NamespaceData, error) {
-	return &imap.NamespaceData{Personal: []imap.NamespaceDescriptor{{Prefix: "", Delim: delim}}}, nil
-}
 
 // changed wakes this user's other sessions after a change.
 func (s *session) changed() { s.srv.opts.Notifier.Changed(s.user.ID) }
 
 // Idle reports changes of the selected mailbox as they happen: at once for what this process
 // notices (deliveries, other sessions), within PollInterval for other processes.
-func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
+func (s *session) Idle(stop <-chan struct{}) error {
 	wake, cancel := s.srv.opts.Notifier.subscribe(s.user.ID)
 	defer cancel()
 	t := time.NewTicker(s.srv.opts.PollInterval)
 	defer t.Stop()
 	for {
-		if err := s.Poll(w, true); err != nil {
+		if err := s.Poll(true); err != nil {
+			return err
+		}
+		if err := s.enc.Flush(); err != nil {
 			return err
 		}
 		select {

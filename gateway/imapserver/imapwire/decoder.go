@@ -651,3 +651,6 @@ func (d *Decoder) skip(n int64) error {
 	}
 	return nil
 }
+
+// Err reports the error that ended reading, if any: after it the session is over.
+func (d *Decoder) Err() error { return d.err }

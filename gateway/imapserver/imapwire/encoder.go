@@ -137,7 +137,8 @@ func (e *Encoder) AString(s string) *Encoder {
 }
 
 // Mailbox writes a mailbox name: UTF-8 for a client that takes it, modified UTF-7 for the
-// others (RFC 9051 §5.1, RFC 3501 §5.1.3).
+// others (RFC 9051 §5.1, RFC 3501 §5.1.3). Names other than INBOX go out as strings, never
+// atoms, as most servers send them.
 func (e *Encoder) Mailbox(name string) *Encoder {
 	if strings.EqualFold(name, "INBOX") {
 		return e.Raw("INBOX")
@@ -145,7 +146,7 @@ func (e *Encoder) Mailbox(name string) *Encoder {
 	if !e.UTF8 {
 		name = EncodeMUTF7(name)
 	}
-	return e.AString(name)
+	return e.String(name)
 }
 
 // Literal writes b as a literal ("{n}" and the bytes).

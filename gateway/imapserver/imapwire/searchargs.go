@@ -60,8 +60,7 @@ func (d *Decoder) readSearchPrefix(s *Search) error {
 			return nil
 		}
 		// Both are atoms that might also start a key (CC): look at the whole word.
-		b, _ := d.br.Peek(8)
-		word := strings.ToUpper(string(b))
+		word := strings.ToUpper(string(d.peekWord(8)))
 		switch {
 		case strings.HasPrefix(word, "RETURN ") && !s.Extended && s.Charset == "":
 			d.ReadAtom() //nolint:errcheck // peeked
@@ -332,4 +331,21 @@ func laterOf(cur, t time.Time, before bool) time.Time {
 		return t
 	}
 	return cur
+}
+
+// peekWord returns up to max bytes ahead, stopping after a space or line end: it never
+// waits for bytes past the end of the command's line.
+func (d *Decoder) peekWord(max int) []byte {
+	var b []byte
+	for n := 1; n <= max; n++ {
+		p, err := d.br.Peek(n)
+		if err != nil {
+			break
+		}
+		b = p
+		if c := p[n-1]; c == ' ' || c == '\n' {
+			break
+		}
+	}
+	return b
 }

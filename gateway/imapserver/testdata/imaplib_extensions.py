@@ -348,7 +348,7 @@ def check_enable(m):
     lines = raw(m, "N2", "ENABLE IMAP4rev2")
     assert lines == [b"* ENABLED IMAP4rev2", b"N2 OK ENABLE completed"], lines
     lines = raw(m, "N3", "SELECT INBOX")
-    assert lines[0] == b"* 1 EXISTS" and not any(l.endswith(b" RECENT") for l in lines), lines
+    assert b"* 1 EXISTS" in lines and not any(l.endswith(b" RECENT") for l in lines), lines
     lines = raw(m, "N4", "FETCH 1 (FLAGS)")
     assert lines[0] == b"* 1 FETCH (FLAGS ())" or lines[0] == b"* 1 FETCH (UID 1 FLAGS ())", lines
     lines = raw(m, "N5", "SEARCH ALL")
