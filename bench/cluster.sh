@@ -62,33 +62,11 @@ imap_addr() { echo "127.0.0.1:$((13143 + 100 * $1))"; }
 node_config() { # DIR I
 	mkdir -p "$1"
 	chmod 700 "$1"
-	cat >"$1/sealgate.toml" <<-EOF
-		hostname = "gw.test"
-		domains = ["gw.test"]
-		[listen]
-		smtp = "$(smtp_addr "$2")"
-		submission = ""
-		submissions = ""
-		imap = "$(imap_addr "$2")"
-		imaps = ""
-		pop3 = ""
-		pop3s = ""
-		http = ""
-		[auth]
-		plaintext_on_loopback = true
-		[limits]
-		max_connections_per_ip = 1000
-		[dns]
-		# No DNS server here: SPF/DKIM/DMARC lookups fail at once.
-		resolver = "127.0.0.1:1"
-		[storage]
-		backend = "postgres"
-		dsn = "$BENCH_DSN"
-		[keys]
-		master_key_file = "$BENCH/master.key"
-		[log]
-		level = "warn"
-	EOF
+	bench_config "$(smtp_addr "$2")" "$(imap_addr "$2")" "" "[storage]
+backend = \"postgres\"
+dsn = \"$BENCH_DSN\"
+[keys]
+master_key_file = \"$BENCH/master.key\"" >"$1/sealgate.toml"
 }
 
 # cpu PID...: user+system CPU seconds the processes have used.

@@ -100,30 +100,7 @@ sg_fresh() {
 	rm -rf "$1" && mkdir -p "$1"
 	local storage=""
 	[ -n "${5:-}" ] && storage=$'[storage]\nbackend = "postgres"\ndsn = "'"$5"'"'
-	cat >"$1/sealgate.toml" <<-EOF
-		hostname = "gw.test"
-		domains = ["gw.test"]
-		$storage
-		[listen]
-		smtp = "${2:-$SG_SMTP}"
-		submission = ""
-		submissions = ""
-		imap = "${3:-$SG_IMAP}"
-		imaps = ""
-		pop3 = "${4:-$SG_POP3}"
-		pop3s = ""
-		http = ""
-		[auth]
-		plaintext_on_loopback = true
-		[limits]
-		max_connections_per_ip = 1000
-		max_message_size = "64MiB"
-		[dns]
-		# No DNS server here: SPF/DKIM/DMARC lookups fail at once (Postfix does none).
-		resolver = "127.0.0.1:1"
-		[log]
-		level = "warn"
-	EOF
+	bench_config "${2:-$SG_SMTP}" "${3:-$SG_IMAP}" "${4:-$SG_POP3}" "$storage" >"$1/sealgate.toml"
 	[ -n "${5:-}" ] && "$SG" --data "$1" db migrate >/dev/null
 	echo $PASS | "$SG" --data "$1" user add bench@gw.test --password-stdin >/dev/null
 }
