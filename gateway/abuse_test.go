@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
@@ -103,16 +102,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	}
 	c.Close()
 	// IMAP and POP3 logins.
-	ic, err := imapclient.DialInsecure(env.GW.Addr("imap"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ic.Login("bob@localhost", wrong).Wait()
-	ic.Close()
-	pc := dialFrom(t, "127.0.0.1", env.GW.Addr("pop3"))
-	fmt.Fprintf(pc, "USER bob@localhost\r\nPASS %s\r\nQUIT\r\n", wrong)
-	time.Sleep(100 * time.Millisecond)
-	pc.Close()
+	imapAndPOP3Logins(t, env, "bob@localhost", wrong)
 	// Mail that is encrypted at rest.
 	mustMX(t, env, "x@outside.test", "bob@localhost", []byte("Subject: s\r\n\r\n"+marker+"\r\n"))
 	logs := env.Log.String()

@@ -80,24 +80,7 @@ func TestMessageAndLoginLog(t *testing.T) {
 	}
 
 	// IMAP and POP3: wrong, then right.
-	for _, p := range []string{wrong, pw} {
-		ic, err := imapclient.DialInsecure(env.GW.Addr("imap"), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ic.Login("alice@localhost", p).Wait()
-		ic.Close()
-	}
-	pc := dialFrom(t, "127.0.0.1", env.GW.Addr("pop3"))
-	fmt.Fprintf(pc, "USER alice@localhost\r\nPASS %s\r\nUSER alice@localhost\r\nPASS %s\r\nQUIT\r\n", wrong, pw)
-	br := bufio.NewReader(pc)
-	for {
-		l, err := br.ReadString('\n')
-		if err != nil || strings.HasPrefix(l, "+OK") && strings.Contains(l, "signing off") || strings.Contains(l, "+OK maildrop") {
-			break
-		}
-	}
-	pc.Close()
+	imapAndPOP3Logins(t, env, "alice@localhost", wrong, pw)
 
 	logs := env.Log
 	deadline := time.Now().Add(10 * time.Second)
@@ -133,6 +116,33 @@ func TestMessageAndLoginLog(t *testing.T) {
 	for _, secret := range []string{pw, wrong} {
 		if strings.Contains(logs.String(), secret) {
 			t.Errorf("a password is in the log")
+		}
+	}
+}
+
+// imapAndPOP3Logins logs in as user with each password in turn over IMAP, and then over POP3 in
+// one session, and returns once the server has answered them all.
+func imapAndPOP3Logins(t *testing.T, env *gatewaytest.Env, user string, passwords ...string) {
+	t.Helper()
+	for _, p := range passwords {
+		ic, err := imapclient.DialInsecure(env.GW.Addr("imap"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ic.Login(user, p).Wait()
+		ic.Close()
+	}
+	pc := dialFrom(t, "127.0.0.1", env.GW.Addr("pop3"))
+	defer pc.Close()
+	for _, p := range passwords {
+		fmt.Fprintf(pc, "USER %s\r\nPASS %s\r\n", user, p)
+	}
+	fmt.Fprint(pc, "QUIT\r\n")
+	br := bufio.NewReader(pc)
+	for {
+		l, err := br.ReadString('\n')
+		if err != nil || strings.HasPrefix(l, "+OK") && strings.Contains(l, "signing off") || strings.Contains(l, "+OK maildrop") {
+			return
 		}
 	}
 }

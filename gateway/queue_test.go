@@ -1,21 +1,14 @@
 package gateway_test
 
 import (
-	"bytes"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-smtp"
 
-	"github.com/sealgate/sealgate/crypto/peertest"
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/delivery/deliverytest"
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
@@ -110,72 +103,4 @@ func TestRejectedRecipientBouncesToSenderInbox(t *testing.T) {
 		}
 	}
 	eventually(t, "empty queue", queueEmpty(t, env))
-}
-
-// TestDeliveryToPostfixSmtpSink delivers to Postfix's smtp-sink, an SMTP server nobody here
-// wrote, and finds the message in its dump file.
-func TestDeliveryToPostfixSmtpSink(t *testing.T) {
-	sink := findSmtpSink(t)
-	dump, err := os.MkdirTemp("", "sealgate-sink-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dump) })
-	os.Chmod(dump, 0o777) // smtp-sink drops root privileges to write there
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	args := []string{"-d", filepath.Join(dump, "msg.")}
-	if os.Geteuid() == 0 {
-		args = append(args, "-u", "nobody")
-	}
-	cmd := exec.Command(sink, append(args, addr, "16")...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	eventually(t, "smtp-sink listening", func() bool {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	})
-
-	env := gatewaytest.Start(t, func(c *config.Config) {
-		c.Outbound.Routes = map[string]string{"sink.test": addr}
-	})
-	env.AddUser("alice@localhost", alicePW)
-	const n = 5
-	for i := 0; i < n; i++ {
-		env.Submit("alice@localhost", alicePW, []string{"someone@sink.test"}, fmt.Sprintf("From: alice@localhost\r\nSubject: to the sink %d\r\n\r\nhi\r\n", i))
-	}
-	eventually(t, "empty queue", queueEmpty(t, env))
-	eventually(t, "dump files", func() bool {
-		files, _ := filepath.Glob(filepath.Join(dump, "msg.*"))
-		seen := 0
-		for i := 0; i < n; i++ {
-			for _, f := range files {
-				b, _ := os.ReadFile(f)
-				if bytes.Contains(b, []byte(fmt.Sprintf("Subject: to the sink %d", i))) {
-					seen++
-					break
-				}
-			}
-		}
-		return seen == n
-	})
-	if strings.Contains(metrics(t, env), `sealgate_queue_deliveries_total{result="deferred"} 0`) == false {
-		t.Fatalf("deferred deliveries to smtp-sink:\n%s", out.String())
-	}
-}
-
-func findSmtpSink(t *testing.T) string {
-	t.Helper()
-	return peertest.Require(t, "smtp-sink") // Debian package postfix
 }

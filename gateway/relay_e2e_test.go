@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -265,7 +264,7 @@ func dkimKey(t *testing.T, env *gatewaytest.Env, domain string) string {
 func dkimVerify(t *testing.T, msg []byte, name, record string) {
 	t.Helper()
 	py := "/usr/bin/python3"
-	if _, err := os.Stat(py); err != nil || exec.Command(py, "-c", "import dkim").Run() != nil {
+	if _, _, err := peertest.Run(t, nil, nil, py, "-c", "import dkim"); err != nil {
 		peertest.Missing(t, "python3-dkim (dkimpy)")
 	}
 	script := `import sys, dkim
@@ -275,12 +274,10 @@ def dns(name, timeout=5):
     return rec if name == sys.argv[3].encode() else None
 print(dkim.verify(msg, dnsfunc=dns))`
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "v.py"), []byte(script), 0o600)
-	os.WriteFile(filepath.Join(dir, "m.eml"), msg, 0o600)
-	os.WriteFile(filepath.Join(dir, "rec"), []byte(record), 0o600)
-	res, err := exec.Command(py, filepath.Join(dir, "v.py"), filepath.Join(dir, "m.eml"), filepath.Join(dir, "rec"), name).CombinedOutput()
+	res, errOut, err := peertest.Run(t, nil, nil, py, writeFile(t, dir, "v.py", []byte(script)), writeFile(t, dir, "m.eml", msg),
+		writeFile(t, dir, "rec", []byte(record)), name)
 	if err != nil || strings.TrimSpace(string(res)) != "True" {
-		t.Fatalf("dkimpy: %v %s\n%s", err, res, msg)
+		t.Fatalf("dkimpy: %v %s%s\n%s", err, res, errOut, msg)
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -448,10 +447,9 @@ func TestFetchmail(t *testing.T) {
 `, host, port, pw, filepath.Join(env.Dir, "tls", "cert.pem"), out)), 0o600)
 	run := func(args ...string) {
 		t.Helper()
-		cmd := exec.Command(fm, append([]string{"-f", rc, "--nosyslog"}, args...)...)
-		cmd.Env = append(os.Environ(), "FETCHMAILHOME="+home, "HOME="+home)
-		if b, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("fetchmail %v: %v\n%s", args, err, b)
+		env := []string{"FETCHMAILHOME=" + home, "HOME=" + home}
+		if _, errOut, err := peertest.Run(t, env, nil, fm, append([]string{"-f", rc, "--nosyslog"}, args...)...); err != nil {
+			t.Fatalf("fetchmail %v: %v\n%s", args, err, errOut)
 		}
 	}
 	run("--keep")
