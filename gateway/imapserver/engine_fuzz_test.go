@@ -23,10 +23,12 @@ func (c *fakeConn) Read(p []byte) (int, error) {
 	}
 	return c.in.Read(p)
 }
-func (c *fakeConn) Write(p []byte) (int, error)      { return c.out.Write(p) }
-func (c *fakeConn) Close() error                     { return nil }
-func (c *fakeConn) LocalAddr() net.Addr              { return &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 143} }
-func (c *fakeConn) RemoteAddr() net.Addr             { return &net.TCPAddr{IP: net.IPv4(192, 0, 2, 2), Port: 40000} }
+func (c *fakeConn) Write(p []byte) (int, error) { return c.out.Write(p) }
+func (c *fakeConn) Close() error                { return nil }
+func (c *fakeConn) LocalAddr() net.Addr         { return &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 143} }
+func (c *fakeConn) RemoteAddr() net.Addr {
+	return &net.TCPAddr{IP: net.IPv4(192, 0, 2, 2), Port: 40000}
+}
 func (c *fakeConn) SetDeadline(time.Time) error      { return nil }
 func (c *fakeConn) SetReadDeadline(time.Time) error  { return nil }
 func (c *fakeConn) SetWriteDeadline(time.Time) error { return nil }

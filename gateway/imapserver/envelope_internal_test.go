@@ -41,7 +41,6 @@ func encodeEnvelope(e *imap.Envelope) []byte {
 	return b
 }
 
-
 // TestStoredEnvelopeOldForm: an envelope stored in the earlier compact form goes on the wire
 // as one parsed now does (source routes aside, which that form never held).
 func TestStoredEnvelopeOldForm(t *testing.T) {
