@@ -217,7 +217,7 @@ func (s *session) capabilities() string {
 		return strings.Join(caps, " ")
 	}
 	caps = append(caps, "NAMESPACE", "UIDPLUS", "ESEARCH", "LIST-EXTENDED", "LIST-STATUS", "MOVE",
-		"STATUS=SIZE", "BINARY", "CHILDREN", "SPECIAL-USE", "CREATE-SPECIAL-USE", "UNSELECT", "ENABLE", "IDLE",
+		"STATUS=SIZE", "BINARY", "CHILDREN", "SPECIAL-USE", "UNSELECT", "ENABLE", "IDLE",
 		fmt.Sprintf("APPENDLIMIT=%d", s.srv.opts.MaxMessageSize), quotaCaps, sortCaps)
 	return strings.Join(caps, " ")
 }

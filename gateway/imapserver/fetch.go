@@ -458,11 +458,7 @@ func (s *session) fetchOne(seq uint32, msg *message, it fetchItem, f *imapwire.F
 		}
 	}
 	for _, sec := range options.BinarySection {
-		tree, src, err := msg.tree()
-		if err != nil {
-			return s.abortFetch(&rw, err)
-		}
-		buf, _, err := binaryBytes(tree, src, sec.Part)
+		buf, err := msg.binary(sec.Part)
 		if err != nil {
 			return s.abortFetch(&rw, err)
 		}
@@ -473,17 +469,23 @@ func (s *session) fetchOne(seq uint32, msg *message, it fetchItem, f *imapwire.F
 		rw.item(name).Literal8(partial(buf, sec.Partial))
 	}
 	for _, sec := range options.BinarySectionSize {
-		tree, src, err := msg.tree()
-		if err != nil {
-			return s.abortFetch(&rw, err)
-		}
-		buf, _, err := binaryBytes(tree, src, sec.Part)
+		buf, err := msg.binary(sec.Part)
 		if err != nil {
 			return s.abortFetch(&rw, err)
 		}
 		rw.item("BINARY.SIZE[" + imapwire.PartName(sec.Part) + "]").Number(uint32(len(buf)))
 	}
 	return rw.end()
+}
+
+// binary returns a part with its transfer encoding undone (BINARY, RFC 3516).
+func (msg *message) binary(part []int) ([]byte, error) {
+	tree, src, err := msg.tree()
+	if err != nil {
+		return nil, err
+	}
+	buf, _, err := binaryBytes(tree, src, part)
+	return buf, err
 }
 
 // sectionItem names a body section's data item in the response: BODY[…]<origin>, or the

@@ -171,7 +171,12 @@ func TestImaptestStress(t *testing.T) {
 }
 
 func imaptestStress(t *testing.T, kit string, storage *config.Storage) {
-	args := append(imaptestTarget(t, storage), "mbox="+filepath.Join(kit, "tests", "default.mbox"), "clients=10", "secs=15")
+	// SEALGATE_IMAPTEST_STRESS_SECS makes the run longer (a soak); 15 s by default.
+	secs := os.Getenv("SEALGATE_IMAPTEST_STRESS_SECS")
+	if secs == "" {
+		secs = "15"
+	}
+	args := append(imaptestTarget(t, storage), "mbox="+filepath.Join(kit, "tests", "default.mbox"), "clients=10", "secs="+secs)
 	stdout, stderr := runImaptest(t, kit, args)
 	judgeStress(t, stdout+stderr)
 }

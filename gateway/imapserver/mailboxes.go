@@ -2,6 +2,7 @@ package imapserver
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"os"
@@ -168,11 +169,7 @@ type listEntry struct {
 func (s *session) List(w listWriter, ref string, patterns []string, options *imap.ListOptions) error {
 	ctx, cancel := s.ctx()
 	defer cancel()
-	mbs, err := s.srv.opts.Store.Mailboxes(ctx, s.user.ID)
-	if err != nil {
-		return s.fail(err)
-	}
-	subNames, err := s.srv.opts.Store.SubscribedNames(ctx, s.user.ID)
+	mbs, subNames, err := s.mailboxesAndSubscriptions(ctx)
 	if err != nil {
 		return s.fail(err)
 	}
@@ -475,11 +472,7 @@ func matchList(name string, delimiter rune, ref, pattern string) bool {
 func (s *session) Lsub(w listWriter, ref string, patterns []string) error {
 	ctx, cancel := s.ctx()
 	defer cancel()
-	mbs, err := s.srv.opts.Store.Mailboxes(ctx, s.user.ID)
-	if err != nil {
-		return s.fail(err)
-	}
-	subNames, err := s.srv.opts.Store.SubscribedNames(ctx, s.user.ID)
+	mbs, subNames, err := s.mailboxesAndSubscriptions(ctx)
 	if err != nil {
 		return s.fail(err)
 	}
@@ -525,4 +518,15 @@ func (s *session) Lsub(w listWriter, ref string, patterns []string) error {
 		}
 	}
 	return nil
+}
+
+// mailboxesAndSubscriptions returns the account's mailboxes and the subscribed names that
+// have no mailbox.
+func (s *session) mailboxesAndSubscriptions(ctx context.Context) ([]mailstore.Mailbox, []string, error) {
+	mbs, err := s.srv.opts.Store.Mailboxes(ctx, s.user.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	subNames, err := s.srv.opts.Store.SubscribedNames(ctx, s.user.ID)
+	return mbs, subNames, err
 }

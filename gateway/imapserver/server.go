@@ -23,7 +23,9 @@
 // NAMESPACE, ESEARCH, LIST-EXTENDED, LIST-STATUS, UNSELECT, ENABLE, APPENDLIMIT (the gateway's
 // message size limit; a larger literal is refused before it is read), BINARY, CHILDREN,
 // LITERAL+ (RFC 7888; LITERAL- for IMAP4rev2 clients), SASL-IR, ID (RFC 2971; the client's
-// identification is logged).
+// identification is logged), QUOTA and QUOTA=RES-STORAGE (RFC 9208; the store's
+// per-account limit, quota.go), SORT, ESORT, THREAD=REFERENCES and THREAD=ORDEREDSUBJECT
+// (RFC 5256, RFC 5267; the sortthread package).
 //
 // Concurrency: every change goes to the store first. A session that has a mailbox selected
 // keeps the sequence of UIDs its client knows and catches up from the store's MODSEQ and
@@ -68,7 +70,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/netip"
 	"sync"
 	"time"
 
@@ -205,11 +206,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	return s.ln.Shutdown(ctx)
-}
-
-func isLoopback(a net.Addr) bool {
-	ap, err := netip.ParseAddrPort(a.String())
-	return err == nil && ap.Addr().Unmap().IsLoopback()
 }
 
 // idleConn is the accepted connection: every write has a deadline, and writes are gathered
