@@ -118,6 +118,9 @@ func (s *session) searchView(ctx context.Context, criteria *imap.SearchCriteria,
 			return err
 		}
 	}
+	if len(sr.pending) > 0 {
+		defer s.srv.opts.Index.Scanning()()
+	}
 	sr.needMsg = len(sr.pending) > 0 || needsRows(criteria)
 	for start := 0; start < v.msgs.len(); start += searchChunk {
 		end := min(start+searchChunk, v.msgs.len())

@@ -58,6 +58,8 @@ type Indexer struct {
 	// (Unindexed); guarded by covMu.
 	covMu   sync.Mutex
 	covered map[coverKey]uint32
+	// scans counts the searches reading pending texts themselves (Scanning).
+	scans atomic.Int32
 }
 
 // New returns an Indexer; Run starts its background work.
@@ -111,6 +113,9 @@ func (ix *Indexer) Run(ctx context.Context) error {
 			}
 		}
 		if ix.drain(pending) && !sleep(ctx, max(indexYield, cost*indexShare)) {
+			return nil
+		}
+		if !ix.waitForScans(ctx) {
 			return nil
 		}
 		t0 := time.Now()

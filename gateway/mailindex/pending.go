@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/sealgate/sealgate/gateway/mailstore"
 )
@@ -91,3 +92,31 @@ func (ix *Indexer) Texts(ctx context.Context, ids []int64, fn func(mailstore.Sea
 
 // textWorkers bounds the goroutines of one Texts call.
 const textWorkers = 4
+
+// While a search reads pending texts (Scanning), the background loop waits, scanYield at a time
+// and at most maxScanYield per round of batches: both would read and parse the same new
+// messages for the CPU, and the search is what a client waits for. The bound keeps a client
+// that searches without pause from holding the index back for good.
+const (
+	scanYield    = 50 * time.Millisecond
+	maxScanYield = 5 * time.Second
+)
+
+// Scanning tells the background loop that a search reads pending texts itself (Texts),
+// until the returned function is called.
+func (ix *Indexer) Scanning() (done func()) {
+	ix.scans.Add(1)
+	var once sync.Once
+	return func() { once.Do(func() { ix.scans.Add(-1) }) }
+}
+
+// waitForScans waits while searches read pending texts, up to maxScanYield; it reports false
+// when ctx ends.
+func (ix *Indexer) waitForScans(ctx context.Context) bool {
+	for waited := time.Duration(0); ix.scans.Load() > 0 && waited < maxScanYield; waited += scanYield {
+		if !sleep(ctx, scanYield) {
+			return false
+		}
+	}
+	return true
+}
