@@ -52,10 +52,10 @@ func EncodeParts(r io.Reader, parts []int) io.Reader {
 type walkState int
 
 const (
-	inHeader walkState = iota // reading an entity's header section into header
-	inLeaf                    // a leaf body kept as it is
-	inEncoded                 // a leaf body being encoded
-	inOther                   // a preamble, an epilogue, or the rest past the bounds
+	inHeader  walkState = iota // reading an entity's header section into header
+	inLeaf                     // a leaf body kept as it is
+	inEncoded                  // a leaf body being encoded
+	inOther                    // a preamble, an epilogue, or the rest past the bounds
 )
 
 type binaryFrame struct {
