@@ -81,3 +81,22 @@ func TestAppendBinaryPartStoredAsBase64(t *testing.T) {
 		})
 	}
 }
+
+// Mail received over SMTP is stored as it was sent, binary parts included: only APPEND
+// re-encodes, and the bytes a signature covers never change on delivery.
+func TestSMTPBinaryPartKeptAsSent(t *testing.T) {
+	env := start(t)
+	content := "\x00\x01binary\xff\r\n\x00"
+	msg := "From: user@example.org\r\nTo: alice@localhost\r\nSubject: smtp binary\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: multipart/mixed; boundary=sep\r\n\r\n--sep\r\nContent-Type: text/plain\r\n\r\nhi\r\n" +
+		"--sep\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n" +
+		content + "\r\n--sep--\r\n"
+	env.Deliver(t, "alice@localhost", msg)
+	c := login(t, env, "alice@localhost", alicePW)
+	mustSelect(t, c, "INBOX")
+	body := &imap.FetchItemBodySection{Part: []int{2}, Peek: true}
+	msgs := fetchAll(t, c, imap.SeqSetNum(1), &imap.FetchOptions{BodySection: []*imap.FetchItemBodySection{body}})
+	if got := string(msgs[0].FindBodySection(body)); got != content {
+		t.Fatalf("BODY[2] of the delivered message = %q, sent %q", got, content)
+	}
+}
