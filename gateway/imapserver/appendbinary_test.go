@@ -36,14 +36,7 @@ func TestAppendBinaryPartStoredAsBase64(t *testing.T) {
 			if out := r.cmd("a1", "LOGIN alice@localhost "+alicePW); !strings.HasPrefix(out[len(out)-1], "a1 OK") {
 				t.Fatalf("LOGIN: %v", out)
 			}
-			r.send(fmt.Sprintf("a2 APPEND INBOX ~{%d}", len(msg)))
-			if l := r.line(); !strings.HasPrefix(l, "+") {
-				t.Fatalf("want a continuation request, got %q", l)
-			}
-			r.conn.Write([]byte(msg + "\r\n"))
-			if l := r.line(); !strings.HasPrefix(l, "a2 OK") {
-				t.Fatalf("APPEND literal8: %q", l)
-			}
+			r.appendSync("a2", "INBOX", "~", msg)
 
 			c := login(t, env, "alice@localhost", alicePW)
 			mustSelect(t, c, "INBOX")
