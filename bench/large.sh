@@ -119,7 +119,8 @@ large_table() {
 # bench_imaptest: imaptest's stress mode (random commands from 10 clients with imaptest's own
 # tracking of what each must see, SECS=30, the kit's default.mbox) against an empty INBOX on
 # Sealgate (embedded store) and on Dovecot, alternately, REPEAT times; commands per second
-# and imaptest's error count for each. Needs the kit (bench/peers/imaptest/build.sh).
+# and imaptest's error count for each. Needs the kit: IMAPTEST_KIT, default /tmp/imaptest-kit, built by
+# shared/peers/imaptest/build.sh.
 bench_imaptest() {
 	local kit=${IMAPTEST_KIT:-/tmp/imaptest-kit} secs=${SECS:-30} out="$BENCH/imaptest.txt"
 	[ -x "$kit/imaptest" ] || { echo "no imaptest kit at $kit" >&2; return 2; }

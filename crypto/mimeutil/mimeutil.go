@@ -3,7 +3,8 @@
 // ReadHeaderSection, HeaderWatcher for a stream), header fields with their exact bytes
 // (ParseHeader, Header.Get, RemoveFields), Content-Type values (ParseContentType), the MIME
 // tree (ParseEntity), multipart splitting that keeps every byte of a part, CRLF
-// canonicalisation, transfer-encoding decoding, and what a reader is shown (text.go: encoded
+// canonicalisation, transfer-encoding decoding, binary parts re-encoded in base64 for storage
+// (binary.go: BinaryParts, EncodeParts), and what a reader is shown (text.go: encoded
 // words, address lists, Content-Disposition, text in UTF-8 from its charset). The classification of a message by its
 // OpenPGP or S/MIME protection is crypto/mimecrypt's, built on this package.
 //

@@ -185,3 +185,17 @@ func imapclientDialRaw(addr string) (net.Conn, error) {
 	}
 	return c, err
 }
+
+// appendSync APPENDs msg to mailbox with a synchronizing literal, its size after prefix ("" or
+// "~" for a literal8), and fails unless the server asks for the bytes and then answers OK.
+func (r *raw) appendSync(tag, mailbox, prefix, msg string) {
+	r.t.Helper()
+	r.send(fmt.Sprintf("%s APPEND %s %s{%d}", tag, mailbox, prefix, len(msg)))
+	if l := r.line(); !strings.HasPrefix(l, "+") {
+		r.t.Fatalf("want a continuation request, got %q", l)
+	}
+	r.conn.Write([]byte(msg + "\r\n"))
+	if l := r.line(); !strings.HasPrefix(l, tag+" OK") {
+		r.t.Fatalf("APPEND with a synchronizing %sliteral: %q", prefix, l)
+	}
+}

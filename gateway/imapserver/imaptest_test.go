@@ -27,11 +27,7 @@ import (
 // imaptestKnownFailures are the compliance groups that still fail, each with the reason.
 // A failing group that is not listed fails the test, and so does a listed group that
 // passes (take it off the list): the list only ever shrinks.
-var imaptestKnownFailures = map[string]string{
-	// A binary part appended with NUL bytes (literal8) is served by BODY[1] as stored; the
-	// script wants it converted (Dovecot stores such parts base64-encoded).
-	"append-binary": "BODY[n] of a binary part holding NUL",
-}
+var imaptestKnownFailures = map[string]string{}
 
 func imaptestKit(t *testing.T) string {
 	t.Helper()

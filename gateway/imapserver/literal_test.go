@@ -71,14 +71,7 @@ func TestRefusedLiteralIsNotParsedAsCommands(t *testing.T) {
 			if l := r.line(); !strings.HasPrefix(l, "f OK") {
 				t.Fatalf("APPEND with a small non-synchronizing literal: %q", l)
 			}
-			r.send(fmt.Sprintf("g APPEND INBOX {%d}", len(msg)))
-			if l := r.line(); !strings.HasPrefix(l, "+") {
-				t.Fatalf("want a continuation request, got %q", l)
-			}
-			r.conn.Write([]byte(msg + "\r\n"))
-			if l := r.line(); !strings.HasPrefix(l, "g OK") {
-				t.Fatalf("APPEND with a synchronizing literal: %q", l)
-			}
+			r.appendSync("g", "INBOX", "", msg)
 		})
 	}
 }

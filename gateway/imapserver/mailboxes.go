@@ -390,7 +390,7 @@ func (s *session) Append(name string, lit imapwire.Literal, options *imap.Append
 	ctx, cancel := s.ctx()
 	defer cancel()
 	uv, uid, err := s.srv.opts.Store.Append(ctx, mailstore.AppendRequest{
-		UserID: s.user.ID, MailboxID: mb.ID, Body: body, Flags: flags, Keywords: kw, InternalDate: options.Time,
+		UserID: s.user.ID, MailboxID: mb.ID, Body: storedForm(body), Flags: flags, Keywords: kw, InternalDate: options.Time,
 	})
 	if err != nil {
 		return nil, s.fail(err)
