@@ -98,6 +98,11 @@ func TestQResyncAfterAnotherSessionsChanges(t *testing.T) {
 		wantLines(t, "NOOP after another expunge", a.cmd("n", "NOOP"), "* VANISHED 5", "n OK NOOP completed")
 		wantLines(t, "UID FETCH VANISHED", a.cmd("v", "UID FETCH 1:* (FLAGS) (CHANGEDSINCE "+strconv.FormatUint(h, 10)+" VANISHED)"),
 			"* VANISHED (EARLIER) 1,4:5", fmt.Sprintf(`* 2 FETCH (UID 3 FLAGS (\Flagged) MODSEQ (%d))`, hb), "v OK UID FETCH completed")
+		// Once QRESYNC is on, every FETCH carries the UID (RFC 7162 §3.2.4), a STORE's too.
+		got = a.cmd("f", `STORE 1 +FLAGS (\Seen)`)
+		if len(got) != 2 || !regexp.MustCompile(`^\* 1 FETCH \(UID 2 FLAGS \(\\Seen\) MODSEQ \(\d+\)\)$`).MatchString(got[0]) {
+			t.Fatalf("STORE under QRESYNC: %q", got)
+		}
 	})
 }
 

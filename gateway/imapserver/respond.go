@@ -72,7 +72,7 @@ const envelopeDateLayout = "Mon, 02 Jan 2006 15:04:05 -0700"
 // MODSEQ alone (STORE .SILENT).
 func (s *session) writeMessageFlags(seq, uid uint32, withUID bool, flags []imap.Flag, modseq uint64) error {
 	r := s.fetchResp(seq)
-	if withUID {
+	if withUID || s.qresync { // RFC 7162 §3.2.4: UID in every FETCH once QRESYNC is on
 		r.item("UID").Number(uid)
 	}
 	if flags != nil {
