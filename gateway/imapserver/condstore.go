@@ -148,6 +148,12 @@ func (s *session) fetchModSeq(cmd *command, set imap.NumSet, f *imapwire.Fetch) 
 	return s.writeVanished(vanished, true)
 }
 
+// unchangedSince reports whether FETCH (CHANGEDSINCE n) leaves m out: it has not changed
+// since n (RFC 7162 §3.1.4).
+func unchangedSince(m *mailstore.Message, o *imap.FetchOptions) bool {
+	return o.ChangedSince != 0 && m.ModSeq <= o.ChangedSince
+}
+
 // storeUnchangedSince runs STORE (UNCHANGEDSINCE n) and returns the MODIFIED response code
 // naming the messages that changed since n and were left alone (RFC 7162 §3.1.3), or "".
 func (s *session) storeUnchangedSince(set imap.NumSet, uidCmd bool, flags *imap.StoreFlags, since uint64) (string, error) {

@@ -140,7 +140,7 @@ func (s *session) writeChunk(ctx context.Context, part []int, c *fetchChunk, dec
 	if setSeen && !v.readOnly {
 		var unseen []uint32
 		for _, p := range part {
-			if m := c.byUID[v.msgs.uid(p)]; m != nil && m.Flags&mailstore.FlagSeen == 0 {
+			if m := c.byUID[v.msgs.uid(p)]; m != nil && m.Flags&mailstore.FlagSeen == 0 && !unchangedSince(m, options) {
 				unseen = append(unseen, m.UID)
 			}
 		}
@@ -164,8 +164,8 @@ func (s *session) writeChunk(ctx context.Context, part []int, c *fetchChunk, dec
 		if m == nil {
 			continue // expunged by another session; the client learns it at the next chance
 		}
-		if options.ChangedSince != 0 && m.ModSeq <= options.ChangedSince {
-			continue // FETCH (CHANGEDSINCE n), RFC 7162 §3.1.4
+		if unchangedSince(m, options) {
+			continue
 		}
 		it := fetchItem{m: m, raw: c.raws[m.UID], seen: seenNow[m.UID]}
 		if options.Envelope {
