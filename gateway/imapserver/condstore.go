@@ -1,6 +1,7 @@
 package imapserver
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/emersion/go-imap/v2"
@@ -57,6 +58,28 @@ func (s *session) writeVanished(uids imap.UIDSet, earlier bool) error {
 	}
 	s.enc.Raw(uids.String()).CRLF()
 	return s.enc.Err()
+}
+
+// flushGone tells the client of every gone message of v: EXPUNGE responses, or once QRESYNC
+// is on one VANISHED with their UIDs (RFC 7162 §3.2.10).
+func (s *session) flushGone(v *selected) error {
+	if !s.qresync {
+		return v.flushExpunges(s.writeExpunge)
+	}
+	var gone []uint32
+	err := v.flushExpunges(func(seq uint32) error {
+		gone = append(gone, v.msgs.uid(int(seq-1))) // the view still holds seq until the flush ends
+		return nil
+	})
+	if err != nil || len(gone) == 0 {
+		return err
+	}
+	slices.Sort(gone)
+	var uids imap.UIDSet
+	for _, uid := range gone {
+		uids.AddNum(imap.UID(uid))
+	}
+	return s.writeVanished(uids, false)
 }
 
 // selectModSeq handles SELECT's and EXAMINE's CONDSTORE and QRESYNC parameters before the

@@ -103,6 +103,8 @@ func TestQResyncAfterAnotherSessionsChanges(t *testing.T) {
 		if len(got) != 2 || !regexp.MustCompile(`^\* 1 FETCH \(UID 2 FLAGS \(\\Seen\) MODSEQ \(\d+\)\)$`).MatchString(got[0]) {
 			t.Fatalf("STORE under QRESYNC: %q", got)
 		}
+		a.cmd("d", `STORE 1:2 +FLAGS.SILENT (\Deleted)`)
+		wantLines(t, "own EXPUNGE under QRESYNC", a.cmd("x", "EXPUNGE"), "* VANISHED 2:3", "x OK EXPUNGE completed")
 	})
 }
 

@@ -85,11 +85,6 @@ func (s *session) writeMessageFlags(seq, uid uint32, withUID bool, flags []imap.
 }
 
 func (s *session) writeExpunge(seq uint32) error {
-	if s.qresync {
-		// RFC 7162 §3.2.10: a QRESYNC client is told UIDs. The view still holds the message
-		// at seq (see flushExpunges).
-		return s.writeVanished(imap.UIDSet{imap.UIDRange{Start: imap.UID(s.sel.msgs.uid(int(seq - 1))), Stop: imap.UID(s.sel.msgs.uid(int(seq - 1)))}}, false)
-	}
 	s.enc.Untagged().Number(seq).Raw(" EXPUNGE").CRLF()
 	return s.enc.Err()
 }

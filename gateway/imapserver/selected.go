@@ -199,7 +199,7 @@ func (s *session) Poll(allowExpunge bool) error {
 		}
 		v.modseq = ch.HighestModSeq
 		if allowExpunge {
-			if err := v.flushExpunges(s.writeExpunge); err != nil {
+			if err := s.flushGone(v); err != nil {
 				return err
 			}
 		}
@@ -230,7 +230,7 @@ func (s *session) Poll(allowExpunge bool) error {
 		return nil
 	}
 	if allowExpunge {
-		return v.flushExpunges(s.writeExpunge)
+		return s.flushGone(v)
 	}
 	return nil
 }
@@ -377,7 +377,7 @@ func (s *session) Expunge(writeExpunge func(seq uint32) error, uids *imap.UIDSet
 	if writeExpunge == nil { // CLOSE: the client is not told
 		return nil
 	}
-	return v.flushExpunges(writeExpunge)
+	return s.flushGone(v)
 }
 
 // Store changes flags; with unchangedSince (STORE UNCHANGEDSINCE) only of the messages not
@@ -499,5 +499,5 @@ func (s *session) Move(numSet imap.NumSet, dest string) error {
 			v.gone[uid] = true
 		}
 	}
-	return v.flushExpunges(s.writeExpunge)
+	return s.flushGone(v)
 }
