@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/emersion/go-imap/v2"
+
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
 )
@@ -172,4 +174,37 @@ func TestCondStoreEnablingCommand(t *testing.T) {
 	b.cmd("d", `STORE 2 +FLAGS.SILENT (\Deleted)`)
 	b.cmd("x", "EXPUNGE")
 	wantLines(t, "expunge without QRESYNC", a.cmd("n", "NOOP"), "* 2 EXPUNGE", "n OK NOOP completed")
+}
+
+// go-imap's client, as a Go program using CONDSTORE would: SELECT (CONDSTORE) and STATUS
+// report the mailbox's HIGHESTMODSEQ, FETCH (CHANGEDSINCE) returns what changed since with
+// MODSEQ, and SEARCH MODSEQ answers with the highest MODSEQ of its result.
+func TestCondStoreWithImapclient(t *testing.T) {
+	env := start(t)
+	c := login(t, env, "alice@localhost", alicePW)
+	for i := range 3 {
+		appendMsg(t, c, "INBOX", simpleMsg(fmt.Sprint("cs", i), "x"), nil)
+	}
+	if !c.Caps().Has(imap.CapCondStore) || !c.Caps().Has(imap.CapQResync) {
+		t.Fatalf("capabilities: %v", c.Caps())
+	}
+	sel, err := c.Select("INBOX", &imap.SelectOptions{CondStore: true}).Wait()
+	if err != nil || sel.HighestModSeq == 0 {
+		t.Fatalf("SELECT (CONDSTORE): %+v %v", sel, err)
+	}
+	if err := c.Store(imap.UIDSetNum(2), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagFlagged}}, nil).Close(); err != nil {
+		t.Fatal(err)
+	}
+	got := fetchAll(t, c, imap.SeqSetNum(1, 2, 3), &imap.FetchOptions{UID: true, Flags: true, ChangedSince: sel.HighestModSeq})
+	if len(got) != 1 || got[0].UID != 2 || got[0].ModSeq <= sel.HighestModSeq {
+		t.Fatalf("FETCH (CHANGEDSINCE %d): %+v", sel.HighestModSeq, got)
+	}
+	st, err := c.Status("INBOX", &imap.StatusOptions{HighestModSeq: true}).Wait()
+	if err != nil || st.HighestModSeq != got[0].ModSeq {
+		t.Fatalf("STATUS HIGHESTMODSEQ: %+v %v, want %d", st, err, got[0].ModSeq)
+	}
+	res, err := c.UIDSearch(&imap.SearchCriteria{ModSeq: &imap.SearchCriteriaModSeq{ModSeq: sel.HighestModSeq + 1}}, nil).Wait()
+	if err != nil || !slices.Equal(res.AllUIDs(), []imap.UID{2}) || res.ModSeq != got[0].ModSeq {
+		t.Fatalf("UID SEARCH MODSEQ: %+v %v", res, err)
+	}
 }
