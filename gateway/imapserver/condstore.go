@@ -123,12 +123,13 @@ func (s *session) qresyncSelect(q *imapwire.QResync) error {
 		}
 	}
 	for _, m := range ch.Changed {
+		// The view holds the flags as of v.modseq; a later change is the next poll's.
 		i, ok := v.index(m.UID)
-		if !ok || m.ModSeq <= q.ModSeq {
+		if !ok || m.ModSeq <= q.ModSeq || m.ModSeq > v.modseq {
 			continue
 		}
 		f, kw := v.msgs.state(i)
-		if err := s.writeMessageFlags(uint32(i+1), m.UID, true, v.flags(m.UID, f, kw), max(m.ModSeq, 1)); err != nil {
+		if err := s.writeMessageFlags(uint32(i+1), m.UID, true, v.flags(m.UID, f, kw), m.ModSeq); err != nil {
 			return err
 		}
 	}

@@ -23,7 +23,8 @@ func onBothStores(t *testing.T, f func(t *testing.T, env *gatewaytest.Env)) {
 	})
 }
 
-// modSeqUser logs a raw session in as a fresh account with n messages in INBOX.
+// modSeqSessions gives a fresh account n messages in INBOX and returns a function that logs
+// a raw session in as that account.
 func modSeqSessions(t *testing.T, env *gatewaytest.Env, n int) func() *raw {
 	t.Helper()
 	const user, pw = "ms@localhost", "ms-secret-pw"
