@@ -25,6 +25,10 @@
 // LITERAL+ (RFC 7888; LITERAL- for IMAP4rev2 clients), SASL-IR, ID (RFC 2971; the client's
 // identification is logged).
 //
+// CONDSTORE and QRESYNC (RFC 7162, condstore.go) run on the store's MODSEQs and expunge log,
+// which every mailbox has; STORE (UNCHANGEDSINCE) is a compare-and-set in the store's
+// transaction (mailstore.FlagChange.UnchangedSince), so racing sessions cannot both win.
+//
 // Concurrency: every change goes to the store first. A session that has a mailbox selected
 // keeps the sequence of UIDs its client knows and catches up from the store's MODSEQ and
 // expunge log after each command and while idling, so it sees changes of other sessions and
