@@ -31,12 +31,13 @@ type session struct {
 	tls      bool // the connection is TLS (implicit or after STARTTLS)
 	loopback bool
 	rev2     bool // the client ENABLEd IMAP4rev2
+	client   netip.Addr
+	user     *mailstore.User
+	sel      *selected
+	id       string // names the session in the log
+
 	// condstore and qresync: the client turned on CONDSTORE or QRESYNC (condstore.go).
 	condstore, qresync bool
-	client             netip.Addr
-	user               *mailstore.User
-	sel                *selected
-	id                 string // names the session in the log
 }
 
 // cork gathers the responses of a long command into large writes; the returned function
