@@ -218,7 +218,7 @@ func (s *session) capabilities() string {
 	}
 	caps = append(caps, "NAMESPACE", "UIDPLUS", "ESEARCH", "LIST-EXTENDED", "LIST-STATUS", "MOVE",
 		"STATUS=SIZE", "BINARY", "CHILDREN", "SPECIAL-USE", "UNSELECT", "ENABLE", "IDLE",
-		fmt.Sprintf("APPENDLIMIT=%d", s.srv.opts.MaxMessageSize), quotaCaps, sortCaps)
+		fmt.Sprintf("APPENDLIMIT=%d", s.srv.opts.MaxMessageSize), quotaCaps, sortCaps, modSeqCaps)
 	return strings.Join(caps, " ")
 }
 

@@ -280,6 +280,9 @@ func (s *session) cmdEnable(cmd *command) error {
 			s.enc.UTF8 = true
 			s.enc.Raw(" IMAP4rev2")
 		}
+		if on := s.enableModSeq(n); on != "" {
+			s.enc.SP().Raw(on)
+		}
 	}
 	s.enc.CRLF()
 	return nil
@@ -313,7 +316,11 @@ func (s *session) cmdSelect(cmd *command) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.dec.ReadSelectParams(); err != nil {
+	params, err := s.dec.ReadSelectParams()
+	if err != nil {
+		return err
+	}
+	if err := s.selectModSeq(params); err != nil {
 		return err
 	}
 	if s.state == stateSelected {
@@ -341,7 +348,11 @@ func (s *session) cmdSelect(cmd *command) error {
 	writeFlags(e.Untagged().Raw("OK [PERMANENTFLAGS "), data.PermanentFlags)
 	e.Raw("] Flags permitted").CRLF()
 	e.Untagged().Raw("LIST () \"/\" ").Mailbox(s.sel.mb.Name).CRLF()
+	s.writeHighestModSeq(s.sel.modseq)
 	s.state = stateSelected
+	if err := s.qresyncSelect(params.QResync); err != nil {
+		return err
+	}
 	cmd.okCode, cmd.okText = "READ-WRITE", cmd.name+" completed"
 	if readOnly {
 		cmd.okCode = "READ-ONLY"
@@ -643,11 +654,13 @@ func (s *session) cmdFetch(cmd *command) error {
 	if err != nil {
 		return err
 	}
-	if f.Options.ModSeq || f.Vanished {
-		return &imapwire.CommandError{Msg: "CONDSTORE is not enabled"}
-	}
 	if cmd.kind == numUID {
 		f.Options.UID = true
+	}
+	if f.Options.ModSeq || f.Vanished {
+		if err := s.fetchModSeq(cmd, set, f); err != nil {
+			return err
+		}
 	}
 	return s.Fetch(set, f)
 }
@@ -665,9 +678,11 @@ func (s *session) cmdStore(cmd *command) error {
 		return err
 	}
 	if st.HasUnchanged {
-		return &imapwire.CommandError{Msg: "CONDSTORE is not enabled"}
+		cmd.okCode, err = s.storeUnchangedSince(set, cmd.kind == numUID, &st.Flags, st.UnchangedSince)
+		return err
 	}
-	return s.Store(set, cmd.kind == numUID, &st.Flags)
+	_, err = s.Store(set, cmd.kind == numUID, &st.Flags, 0)
+	return err
 }
 
 func (s *session) cmdCopy(cmd *command) error {

@@ -140,7 +140,7 @@ func (s *session) writeChunk(ctx context.Context, part []int, c *fetchChunk, dec
 	if setSeen && !v.readOnly {
 		var unseen []uint32
 		for _, p := range part {
-			if m := c.byUID[v.msgs.uid(p)]; m != nil && m.Flags&mailstore.FlagSeen == 0 {
+			if m := c.byUID[v.msgs.uid(p)]; m != nil && m.Flags&mailstore.FlagSeen == 0 && !unchangedSince(m, options) {
 				unseen = append(unseen, m.UID)
 			}
 		}
@@ -151,7 +151,7 @@ func (s *session) writeChunk(ctx context.Context, part []int, c *fetchChunk, dec
 			}
 			for _, m := range res {
 				if bm := c.byUID[m.UID]; bm != nil {
-					bm.Flags, bm.Keywords = m.Flags, m.Keywords
+					bm.Flags, bm.Keywords, bm.ModSeq = m.Flags, m.Keywords, m.ModSeq
 				}
 				seenNow[m.UID] = true
 			}
@@ -163,6 +163,9 @@ func (s *session) writeChunk(ctx context.Context, part []int, c *fetchChunk, dec
 		m := c.byUID[v.msgs.uid(p)]
 		if m == nil {
 			continue // expunged by another session; the client learns it at the next chance
+		}
+		if unchangedSince(m, options) {
+			continue
 		}
 		it := fetchItem{m: m, raw: c.raws[m.UID], seen: seenNow[m.UID]}
 		if options.Envelope {
@@ -412,6 +415,9 @@ func (s *session) fetchOne(seq uint32, msg *message, it fetchItem, f *imapwire.F
 	rw.item("UID").Number(m.UID)
 	if options.Flags || it.seen {
 		writeFlags(rw.item("FLAGS"), s.sel.flags(m.UID, m.Flags, m.Keywords))
+	}
+	if options.ModSeq || it.seen && s.condstore {
+		rw.item("MODSEQ").Raw("(").Number64(m.ModSeq).Raw(")")
 	}
 	if options.InternalDate {
 		rw.item("INTERNALDATE").String(internalDate(m.InternalDate))

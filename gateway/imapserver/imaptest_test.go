@@ -160,19 +160,25 @@ func TestImaptestCompliance(t *testing.T) {
 // failure on messages another client expunged).
 func TestImaptestStress(t *testing.T) {
 	kit := imaptestKit(t)
-	t.Run("embedded", func(t *testing.T) { imaptestStress(t, kit, nil) })
-	t.Run("postgres", func(t *testing.T) {
-		imaptestStress(t, kit, &config.Storage{Backend: config.BackendPostgres, DSN: gatewaytest.PostgresDSN(t)})
-	})
+	// With qresync, imaptest's clients ENABLE QRESYNC and resynchronise with SELECT (QRESYNC):
+	// it then checks MODSEQs, VANISHED and UIDs in every FETCH too.
+	for _, mode := range [][]string{nil, {"qresync"}} {
+		name := strings.Join(append([]string{""}, mode...), "-")
+		t.Run("embedded"+name, func(t *testing.T) { imaptestStress(t, kit, nil, mode...) })
+		t.Run("postgres"+name, func(t *testing.T) {
+			imaptestStress(t, kit, &config.Storage{Backend: config.BackendPostgres, DSN: gatewaytest.PostgresDSN(t)}, mode...)
+		})
+	}
 }
 
-func imaptestStress(t *testing.T, kit string, storage *config.Storage) {
+func imaptestStress(t *testing.T, kit string, storage *config.Storage, extra ...string) {
 	// SEALGATE_IMAPTEST_STRESS_SECS makes the run longer (a soak); 15 s by default.
 	secs := os.Getenv("SEALGATE_IMAPTEST_STRESS_SECS")
 	if secs == "" {
 		secs = "15"
 	}
 	args := append(imaptestTarget(t, storage), "mbox="+filepath.Join(kit, "tests", "default.mbox"), "clients=10", "secs="+secs)
+	args = append(args, extra...)
 	stdout, stderr := runImaptest(t, kit, args)
 	judgeStress(t, stdout+stderr)
 }

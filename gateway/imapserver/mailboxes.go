@@ -318,6 +318,10 @@ func (s *session) status(mb *mailstore.Mailbox, options *imap.StatusOptions) (*i
 	if options.Size {
 		data.Size = &c.Size
 	}
+	if options.HighestModSeq {
+		s.condStoreOn()
+		data.HighestModSeq = c.HighestModSeq
+	}
 	if options.AppendLimit {
 		n := s.AppendLimit()
 		data.AppendLimit = &n

@@ -68,12 +68,19 @@ const envelopeDateLayout = "Mon, 02 Jan 2006 15:04:05 -0700"
 
 // writeFlagsResp writes the messages' flags as an untagged FETCH (a STORE's answer or an
 // update of another session's change); uid adds UID for UID commands (RFC 9051 §6.4.9).
-func (s *session) writeMessageFlags(seq, uid uint32, withUID bool, flags []imap.Flag) error {
+// Once CONDSTORE is on, the message's MODSEQ goes with it (RFC 7162 §3.2); nil flags send
+// MODSEQ alone (STORE .SILENT).
+func (s *session) writeMessageFlags(seq, uid uint32, withUID bool, flags []imap.Flag, modseq uint64) error {
 	r := s.fetchResp(seq)
-	if withUID {
+	if withUID || s.qresync { // RFC 7162 §3.2.4: UID in every FETCH once QRESYNC is on
 		r.item("UID").Number(uid)
 	}
-	writeFlags(r.item("FLAGS"), flags)
+	if flags != nil {
+		writeFlags(r.item("FLAGS"), flags)
+	}
+	if s.condstore && modseq != 0 {
+		r.item("MODSEQ").Raw("(").Number64(modseq).Raw(")")
+	}
 	return r.end()
 }
 
@@ -405,6 +412,9 @@ func (s *session) writeSearch(tag string, kind numKind, data *imap.SearchData, r
 		for _, n := range nums {
 			e.SP().Number(n)
 		}
+		if data.ModSeq != 0 {
+			e.Raw(" (MODSEQ ").Number64(data.ModSeq).Raw(")")
+		}
 		e.CRLF()
 		return e.Err()
 	}
@@ -424,6 +434,9 @@ func (s *session) writeSearch(tag string, kind numKind, data *imap.SearchData, r
 	}
 	if ret.ReturnCount {
 		e.Raw(" COUNT ").Number(data.Count)
+	}
+	if data.ModSeq != 0 {
+		e.Raw(" MODSEQ ").Number64(data.ModSeq)
 	}
 	e.CRLF()
 	return e.Err()

@@ -51,7 +51,8 @@ func needsIndex(c *imap.SearchCriteria) bool {
 // SEARCH takes from the store's rows rather than from the session's view.
 func needsRows(c *imap.SearchCriteria) bool {
 	return anyCriteria(c, func(c *imap.SearchCriteria) bool {
-		return !c.Since.IsZero() || !c.Before.IsZero() || c.Larger != 0 || c.Smaller != 0 || len(c.Flag) > 0 || len(c.NotFlag) > 0
+		return !c.Since.IsZero() || !c.Before.IsZero() || c.Larger != 0 || c.Smaller != 0 || len(c.Flag) > 0 || len(c.NotFlag) > 0 ||
+			c.ModSeq != nil
 	})
 }
 
@@ -79,7 +80,8 @@ func (s *session) Search(kind numKind, criteria *imap.SearchCriteria, options *i
 	data := &imap.SearchData{}
 	var seqs imap.SeqSet
 	var uids imap.UIDSet
-	err := s.searchView(ctx, criteria, func(seq, uid uint32) {
+	var ms searchModSeq
+	err := s.searchView(ctx, criteria, func(seq, uid uint32, modseq uint64) {
 		num := seq
 		if kind == numUID {
 			num = uid
@@ -88,15 +90,20 @@ func (s *session) Search(kind numKind, criteria *imap.SearchCriteria, options *i
 			seqs.AddNum(num)
 		}
 		if data.Min == 0 || num < data.Min {
-			data.Min = num
+			data.Min, ms.min = num, modseq
 		}
 		if num > data.Max {
-			data.Max = num
+			data.Max, ms.max = num, modseq
 		}
+		ms.all = max(ms.all, modseq)
 		data.Count++
 	})
 	if err != nil {
 		return nil, s.fail(err)
+	}
+	if usesModSeq(criteria) {
+		s.condStoreOn()
+		data.ModSeq = ms.value(options)
 	}
 	if kind == numUID {
 		data.All = uids
@@ -108,7 +115,7 @@ func (s *session) Search(kind numKind, criteria *imap.SearchCriteria, options *i
 
 // searchView calls hit, in sequence order, for each message of the selected mailbox that
 // matches criteria.
-func (s *session) searchView(ctx context.Context, criteria *imap.SearchCriteria, hit func(seq, uid uint32)) error {
+func (s *session) searchView(ctx context.Context, criteria *imap.SearchCriteria, hit func(seq, uid uint32, modseq uint64)) error {
 	v := s.sel
 	sr := &searcher{s: s, ctx: ctx, v: v, texts: map[string]map[uint32]bool{}, maxUID: v.maxUID()}
 	if needsIndex(criteria) {
@@ -145,7 +152,7 @@ func (s *session) searchView(ctx context.Context, criteria *imap.SearchCriteria,
 				return err
 			}
 			if ok {
-				hit(uint32(i+1), uid)
+				hit(uint32(i+1), uid, m.ModSeq)
 			}
 		}
 	}
@@ -344,6 +351,9 @@ func (sr *searcher) match(c *imap.SearchCriteria, m *mailstore.Message, seq uint
 		if !inUIDSet(set, m.UID, sr.maxUID) {
 			return false, nil
 		}
+	}
+	if c.ModSeq != nil && m.ModSeq < c.ModSeq.ModSeq {
+		return false, nil
 	}
 	if !inDates(m.InternalDate.UTC(), c.Since, c.Before) {
 		return false, nil

@@ -189,7 +189,7 @@ func (s *session) Poll(allowExpunge bool) error {
 					if err := s.announce(m.Keywords); err != nil {
 						return err
 					}
-					if err := s.writeMessageFlags(uint32(i+1), m.UID, true, v.flags(m.UID, m.Flags, m.Keywords)); err != nil {
+					if err := s.writeMessageFlags(uint32(i+1), m.UID, true, v.flags(m.UID, m.Flags, m.Keywords), m.ModSeq); err != nil {
 						return err
 					}
 				}
@@ -199,7 +199,7 @@ func (s *session) Poll(allowExpunge bool) error {
 		}
 		v.modseq = ch.HighestModSeq
 		if allowExpunge {
-			if err := v.flushExpunges(s.writeExpunge); err != nil {
+			if err := s.flushGone(v); err != nil {
 				return err
 			}
 		}
@@ -230,7 +230,7 @@ func (s *session) Poll(allowExpunge bool) error {
 		return nil
 	}
 	if allowExpunge {
-		return v.flushExpunges(s.writeExpunge)
+		return s.flushGone(v)
 	}
 	return nil
 }
@@ -377,25 +377,27 @@ func (s *session) Expunge(writeExpunge func(seq uint32) error, uids *imap.UIDSet
 	if writeExpunge == nil { // CLOSE: the client is not told
 		return nil
 	}
-	return v.flushExpunges(writeExpunge)
+	return s.flushGone(v)
 }
 
-func (s *session) Store(numSet imap.NumSet, uidCmd bool, flags *imap.StoreFlags) error {
+// Store changes flags; with unchangedSince (STORE UNCHANGEDSINCE) only of the messages not
+// changed since, and it returns the UIDs of the others.
+func (s *session) Store(numSet imap.NumSet, uidCmd bool, flags *imap.StoreFlags, unchangedSince uint64) ([]uint32, error) {
 	v := s.sel
 	if v.readOnly {
-		return s.readOnlyErr()
+		return nil, s.readOnlyErr()
 	}
 	pos := v.resolve(numSet)
 	if len(pos) == 0 {
-		return nil
+		return nil, nil
 	}
 	f, kw := storeFlags(flags.Flags)
 	if flags.Op != imap.StoreFlagsDel {
 		if err := v.checkStoreKeywords(kw); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	ch := mailstore.FlagChange{Flags: f, Keywords: kw}
+	ch := mailstore.FlagChange{Flags: f, Keywords: kw, UnchangedSince: unchangedSince}
 	switch flags.Op {
 	case imap.StoreFlagsAdd:
 		ch.Op = mailstore.FlagsAdd
@@ -404,11 +406,12 @@ func (s *session) Store(numSet imap.NumSet, uidCmd bool, flags *imap.StoreFlags)
 	default:
 		ch.Op = mailstore.FlagsReplace
 	}
+	asked := v.uids(pos)
 	ctx, cancel := s.ctx()
 	defer cancel()
-	res, err := s.srv.opts.Store.UpdateFlags(ctx, v.mb.ID, v.uids(pos), ch)
+	res, err := s.srv.opts.Store.UpdateFlags(ctx, v.mb.ID, asked, ch)
 	if err != nil {
-		return s.fail(err)
+		return nil, s.fail(err)
 	}
 	s.changed()
 	for _, m := range res {
@@ -416,18 +419,27 @@ func (s *session) Store(numSet imap.NumSet, uidCmd bool, flags *imap.StoreFlags)
 		if !ok {
 			continue
 		}
+		f, kw := v.msgs.state(i)
+		changed := !sameFlags(f, kw, m.Flags, m.Keywords)
 		v.msgs.set(i, m.Flags, m.Keywords)
 		if err := s.announce(m.Keywords); err != nil {
-			return err
+			return nil, err
 		}
+		fl := v.flags(m.UID, m.Flags, m.Keywords)
 		if flags.Silent {
-			continue
+			if !s.condstore || !changed {
+				continue
+			}
+			fl = nil // RFC 7162 §3.1.3: the new MODSEQ even so
 		}
-		if err := s.writeMessageFlags(uint32(i+1), m.UID, uidCmd, v.flags(m.UID, m.Flags, m.Keywords)); err != nil {
-			return err
+		if err := s.writeMessageFlags(uint32(i+1), m.UID, uidCmd, fl, m.ModSeq); err != nil {
+			return nil, err
 		}
 	}
-	return nil
+	if unchangedSince == 0 {
+		return nil, nil
+	}
+	return unchangedFailed(asked, res), nil
 }
 
 func (s *session) copyTo(numSet imap.NumSet, dest string, move bool) (*imap.CopyData, []uint32, error) {
@@ -487,5 +499,5 @@ func (s *session) Move(numSet imap.NumSet, dest string) error {
 			v.gone[uid] = true
 		}
 	}
-	return v.flushExpunges(s.writeExpunge)
+	return s.flushGone(v)
 }

@@ -27,6 +27,10 @@
 // per-account limit, quota.go), SORT, ESORT, THREAD=REFERENCES and THREAD=ORDEREDSUBJECT
 // (RFC 5256, RFC 5267; the sortthread package).
 //
+// CONDSTORE and QRESYNC (RFC 7162, condstore.go) run on the store's MODSEQs and expunge log,
+// which every mailbox has; STORE (UNCHANGEDSINCE) is a compare-and-set in the store's
+// transaction (mailstore.FlagChange.UnchangedSince), so racing sessions cannot both win.
+//
 // Concurrency: every change goes to the store first. A session that has a mailbox selected
 // keeps the sequence of UIDs its client knows and catches up from the store's MODSEQ and
 // expunge log after each command and while idling, so it sees changes of other sessions and

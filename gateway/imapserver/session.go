@@ -35,6 +35,9 @@ type session struct {
 	user     *mailstore.User
 	sel      *selected
 	id       string // names the session in the log
+
+	// condstore and qresync: the client turned on CONDSTORE or QRESYNC (condstore.go).
+	condstore, qresync bool
 }
 
 // cork gathers the responses of a long command into large writes; the returned function

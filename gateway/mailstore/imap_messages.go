@@ -25,6 +25,16 @@ type FlagChange struct {
 	Op       FlagOp
 	Flags    Flags
 	Keywords []string // compared case-insensitively
+	// UnchangedSince, when not 0, makes the change conditional (STORE UNCHANGEDSINCE, RFC
+	// 7162 §3.1.3): a message whose MODSEQ is above it is left as it is and left out of
+	// UpdateFlags' result. The test and the change are one transaction.
+	UnchangedSince uint64
+}
+
+// Permits reports whether the change may touch m: it is unconditional, or m has not
+// changed since UnchangedSince.
+func (c FlagChange) Permits(m Message) bool {
+	return c.UnchangedSince == 0 || m.ModSeq <= c.UnchangedSince
 }
 
 // Apply returns the system flags and keywords a message has after the change, given the
@@ -106,7 +116,7 @@ func SameKeywords(a, b []string) bool {
 
 // UpdateFlags changes the flags of the given messages of a mailbox. Messages whose flags
 // change get a new MODSEQ. It returns the resulting state of every given message that
-// exists, in UID order.
+// exists and that ch permits (FlagChange.Permits), in UID order.
 func (s *Store) UpdateFlags(ctx context.Context, mailboxID int64, uids []uint32, ch FlagChange) ([]Message, error) {
 	var out []Message
 	err := s.write(ctx, func(tx *sql.Tx) error {
@@ -135,6 +145,9 @@ func (s *Store) UpdateFlags(ctx context.Context, mailboxID int64, uids []uint32,
 			}
 			if err != nil {
 				return err
+			}
+			if !ch.Permits(m) {
+				continue
 			}
 			m, changed := ch.ApplyTo(m, modseq)
 			if changed {

@@ -360,6 +360,109 @@ def check_enable(m):
     fresh.logout()
 
 
+def modseqs(lines):
+    """Maps the UID of each untagged FETCH in lines to its MODSEQ."""
+    out = {}
+    for l in lines:
+        mo = re.match(rb"\* \d+ FETCH \(.*UID (\d+).*MODSEQ \((\d+)\)", l)
+        if mo:
+            out[int(mo.group(1))] = int(mo.group(2))
+    return out
+
+
+def highestmodseq(lines):
+    for l in lines:
+        mo = re.match(rb"\* OK \[HIGHESTMODSEQ (\d+)\]", l)
+        if mo:
+            return int(mo.group(1))
+    raise AssertionError(("no HIGHESTMODSEQ", lines))
+
+
+def check_condstore(m):
+    """RFC 7162 §3.1: HIGHESTMODSEQ on SELECT (CONDSTORE) and STATUS, FETCH MODSEQ and
+    CHANGEDSINCE, MODSEQ with every flag update, STORE UNCHANGEDSINCE refusing what another
+    session changed ([MODIFIED]), and SEARCH MODSEQ."""
+    assert "CONDSTORE" in caps(m)
+    for i in range(3):
+        append(m, "INBOX", message(f"condstore {i}"))
+    lines = raw(m, "C1", "SELECT INBOX (CONDSTORE)")
+    assert lines[-1].startswith(b"C1 OK [READ-WRITE]"), lines
+    h0 = highestmodseq(lines)
+    lines = raw(m, "C2", "UID FETCH 1:* (MODSEQ)")
+    base = modseqs(lines)
+    assert sorted(base) == [1, 2, 3] and max(base.values()) <= h0, lines
+    lines = raw(m, "C3", "UID STORE 1 +FLAGS (\\Flagged)")
+    assert re.match(rb"\* 1 FETCH \(UID 1 FLAGS \((\\Recent )?\\Flagged\) MODSEQ \(\d+\)\)$", lines[0]), lines
+    m1 = modseqs(lines)[1]
+    assert m1 > h0, lines
+    other = connect()
+    ok(other.select("INBOX"))
+    ok(other.uid("STORE", "2", "+FLAGS.SILENT", "(\\Answered)"))
+    other.logout()
+    # Messages 1 and 2 changed since h0: only 3 is stored; 2's change comes with its MODSEQ.
+    lines = raw(m, "C4", f"STORE 1:3 (UNCHANGEDSINCE {h0}) +FLAGS.SILENT (\\Seen)")
+    assert lines[-1] == b"C4 OK [MODIFIED 1:2] STORE completed", lines
+    got = modseqs([l for l in lines if b"UID 2 " in l])
+    assert got and got[2] > m1, lines
+    assert any(re.match(rb"\* 3 FETCH \(MODSEQ \(\d+\)\)$", l) for l in lines), lines
+    lines = raw(m, "C5", "FETCH 1:3 (FLAGS)")
+    assert b"\\Seen" not in lines[0] + lines[1] and b"\\Seen" in lines[2], lines
+    # CHANGEDSINCE: only what changed after the MODSEQ, with MODSEQ.
+    lines = raw(m, "C6", f"UID FETCH 1:* (FLAGS) (CHANGEDSINCE {m1})")
+    changed = modseqs(lines)
+    assert sorted(changed) == [2, 3] and all(v > m1 for v in changed.values()), lines
+    lines = raw(m, "C7", f"SEARCH MODSEQ {m1 + 1}")
+    assert lines[0] == b"* SEARCH 2 3 (MODSEQ %d)" % max(changed.values()), lines
+    lines = raw(m, "C8", f"UID SEARCH RETURN (MIN) MODSEQ {m1 + 1}")
+    assert lines[0] == b'* ESEARCH (TAG "C8") UID MIN 2 MODSEQ %d' % changed[2], lines
+    st = status(m, "INBOX", ["HIGHESTMODSEQ"])
+    assert st["HIGHESTMODSEQ"] == max(changed.values()), st
+    # UNCHANGEDSINCE 0 changes nothing.
+    lines = raw(m, "C9", "STORE 1 (UNCHANGEDSINCE 0) +FLAGS (\\Draft)")
+    assert lines == [b"C9 OK [MODIFIED 1] STORE completed"], lines
+
+
+def check_qresync(m):
+    """RFC 7162 §3.2: after another session expunged and changed flags, SELECT (QRESYNC …)
+    answers VANISHED (EARLIER) with the expunged UIDs and FETCH with the changed flags;
+    expunges are then VANISHED, never EXPUNGE; UID FETCH (CHANGEDSINCE n VANISHED)."""
+    assert "QRESYNC" in caps(m)
+    lines = raw(m, "Q0", "SELECT INBOX (QRESYNC (1 1))")
+    assert lines[-1].startswith(b"Q0 BAD"), lines  # QRESYNC needs ENABLE first
+    lines = raw(m, "Q1", "ENABLE QRESYNC")
+    assert lines == [b"* ENABLED QRESYNC", b"Q1 OK ENABLE completed"], lines
+    for i in range(5):
+        append(m, "INBOX", message(f"qresync {i}"))
+    lines = raw(m, "Q2", "SELECT INBOX")
+    uv = int(re.search(rb"UIDVALIDITY (\d+)", b" ".join(lines)).group(1))
+    h = highestmodseq(lines)
+    assert raw(m, "Q2a", "UNSELECT")[-1].startswith(b"Q2a OK")
+    other = connect()
+    ok(other.select("INBOX"))
+    ok(other.uid("STORE", "2,4", "+FLAGS.SILENT", "(\\Deleted)"))
+    ok(other.expunge())
+    ok(other.uid("STORE", "3", "+FLAGS.SILENT", "($Work)"))
+    lines = raw(m, "Q3", f"SELECT INBOX (QRESYNC ({uv} {h} 1:5))")
+    assert lines[-1].startswith(b"Q3 OK [READ-WRITE]"), lines
+    assert b"* 3 EXISTS" in lines and b"* VANISHED (EARLIER) 2,4" in lines, lines
+    fetches = [l for l in lines if b" FETCH " in l]
+    assert len(fetches) == 1 and re.match(rb"\* 2 FETCH \(UID 3 FLAGS \(\$Work\) MODSEQ \(\d+\)\)$", fetches[0]), lines
+    # A SELECT that replaces the selected mailbox says CLOSED first.
+    lines = raw(m, "Q4", f"SELECT INBOX (QRESYNC ({uv} {h}))")
+    assert lines[0] == b"* OK [CLOSED] Previous mailbox is now closed", lines
+    # Another expunge: VANISHED, not EXPUNGE.
+    ok(other.uid("STORE", "5", "+FLAGS.SILENT", "(\\Deleted)"))
+    ok(other.expunge())
+    other.logout()
+    lines = raw(m, "Q5", "NOOP")
+    assert b"* VANISHED 5" in lines and not any(l.endswith(b" EXPUNGE") for l in lines), lines
+    lines = raw(m, "Q6", f"UID FETCH 1:* (FLAGS) (CHANGEDSINCE {h} VANISHED)")
+    assert lines[0] == b"* VANISHED (EARLIER) 2,4:5", lines
+    assert len(lines) == 3 and b"UID 3 " in lines[1], lines
+    lines = raw(m, "Q7", f"FETCH 1:* (FLAGS) (CHANGEDSINCE {h} VANISHED)")
+    assert lines[-1].startswith(b"Q7 BAD"), lines  # VANISHED needs UID FETCH
+
+
 def check_appendlimit(m):
     """RFC 7889: APPENDLIMIT=N; a message of N octets is taken, one octet more is refused
     with NO [TOOBIG] before its literal is sent, and the session goes on."""

@@ -253,7 +253,7 @@ func (s *Store) UpdateFlags(ctx context.Context, mailboxID int64, uids []uint32,
 		var chKw []string
 		for _, uid := range uids {
 			m, ok := cur[uid]
-			if !ok {
+			if !ok || !ch.Permits(m) {
 				continue
 			}
 			m, changed := ch.ApplyTo(m, modseq)

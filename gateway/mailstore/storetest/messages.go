@@ -407,3 +407,32 @@ func testEnvelopes(t *testing.T, s Store) {
 	}
 	bodyGone(t, s, msgs[0].BodyID, "expunged body")
 }
+
+// testUnchangedSince: a conditional change (STORE UNCHANGEDSINCE) leaves a message changed
+// after the given MODSEQ as it is and out of the result, and changes the others.
+func testUnchangedSince(t *testing.T, s Store) {
+	ctx := t.Context()
+	_, mb := threeMessages(t, s, "us@x.test")
+	base := mb.HighestModSeq
+	got, err := s.UpdateFlags(ctx, mb.ID, []uint32{2}, mailstore.FlagChange{Op: mailstore.FlagsAdd, Flags: mailstore.FlagFlagged})
+	if err != nil || len(got) != 1 || got[0].ModSeq <= base {
+		t.Fatalf("flag 2: %+v %v", got, err)
+	}
+	cond := mailstore.FlagChange{Op: mailstore.FlagsAdd, Flags: mailstore.FlagSeen, UnchangedSince: base}
+	got, err = s.UpdateFlags(ctx, mb.ID, []uint32{1, 2, 3}, cond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].UID != 1 || got[1].UID != 3 || got[0].Flags != mailstore.FlagSeen || got[0].ModSeq <= base {
+		t.Fatalf("conditional: %+v", got)
+	}
+	msgs, _ := s.Messages(ctx, mb.ID)
+	if msgs[1].Flags != mailstore.FlagFlagged {
+		t.Fatalf("message changed since was changed again: %+v", msgs[1])
+	}
+	// A message unchanged since exactly UnchangedSince passes; 0 is no condition.
+	got, err = s.UpdateFlags(ctx, mb.ID, []uint32{2}, mailstore.FlagChange{Op: mailstore.FlagsReplace, UnchangedSince: msgs[1].ModSeq})
+	if err != nil || len(got) != 1 || got[0].Flags != 0 {
+		t.Fatalf("at its own MODSEQ: %+v %v", got, err)
+	}
+}

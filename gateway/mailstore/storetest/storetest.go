@@ -59,6 +59,7 @@ func Run(t *testing.T, open Opener) {
 		{name: "RenameInbox", fresh: testRenameInbox},
 		{name: "RenameInboxWithHidden", fresh: testRenameInboxWithHidden},
 		{name: "Flags", fresh: testFlags},
+		{name: "UnchangedSince", fresh: testUnchangedSince},
 		{name: "CopyAndMove", fresh: testCopyAndMove},
 		{name: "CopyUIDSet", fresh: testCopyUIDSet},
 		{name: "Expunge", fresh: testExpunge},
