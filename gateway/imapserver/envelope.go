@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
+	"io"
 
 	"errors"
 	"mime"
@@ -57,6 +58,13 @@ func parseEnvelope(rawHeader []byte) envelope {
 	env := envelope{routes: map[string]string{}}
 	env.Envelope = envelopeOf(th, env.routes)
 	return env
+}
+
+// partEnvelope is the ENVELOPE of the message inside a message/rfc822 part, from its header
+// section (which lacks the empty line when the part ends inside its header).
+func partEnvelope(rawHeader []byte) *imap.Envelope {
+	th, _ := textproto.ReadHeader(bufio.NewReader(io.MultiReader(bytes.NewReader(rawHeader), strings.NewReader("\r\n"))))
+	return envelopeOf(th, nil)
 }
 
 // EncodeEnvelope returns the stored ENVELOPE of a raw header section (mailindex.Options.Envelope):

@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/sealgate/sealgate/crypto/mimelimit"
+	"github.com/sealgate/sealgate/crypto/mimeutil"
 	"github.com/sealgate/sealgate/gateway/mailindex"
 )
 
@@ -23,7 +24,7 @@ const flatContentType = "Content-Type: application/octet-stream\r\n"
 // tree returns the message's entity tree and a reader of the bytes its offsets refer to,
 // parsed once per FETCH of the message. A message served as one part is held in memory
 // flattened (such messages are rare, and nothing else reads them).
-func (msg *message) tree() (*mimePart, io.ReaderAt, error) {
+func (msg *message) tree() (*mimeutil.Part, io.ReaderAt, error) {
 	if msg.mime != nil {
 		return msg.mime, msg.mimeSrc, nil
 	}
@@ -48,7 +49,7 @@ func (msg *message) tree() (*mimePart, io.ReaderAt, error) {
 	default:
 		src = streamReaderAt{msg.openStored}
 	}
-	tree := parseMIME(rc)
+	tree := mimeutil.Scan(rc)
 	msg.mime, msg.mimeSrc = tree, src
 	return tree, src, nil
 }
