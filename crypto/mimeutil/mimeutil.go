@@ -43,10 +43,48 @@ func (f Field) Value() string {
 	if i < 0 {
 		return ""
 	}
-	v := string(f.Raw[i+1:])
-	v = strings.ReplaceAll(v, "\r\n", "")
-	v = strings.ReplaceAll(v, "\n", "")
-	return strings.TrimSpace(v)
+	return string(bytes.TrimSpace(unfold(nil, f.Raw[i+1:])))
+}
+
+// unfold appends v to dst without its line breaks (RFC 5322 §2.2.3: the white space after
+// them is kept).
+func unfold(dst, v []byte) []byte {
+	for len(v) > 0 {
+		i := bytes.IndexByte(v, '\n')
+		if i < 0 {
+			return append(dst, v...)
+		}
+		dst = append(dst, bytes.TrimSuffix(v[:i], []byte{'\r'})...)
+		v = v[i+1:]
+	}
+	return dst
+}
+
+// ScanFields calls fn for each field of the header section at the start of raw, up to its
+// first empty line, with its name and its value unfolded and trimmed as Field.Value gives
+// it; both are valid only during the call. Lines without a colon are skipped, as mail
+// readers do. It allocates only for a folded value, so that a caller reading a few fields
+// of many messages pays for nothing else.
+func ScanFields(raw []byte, fn func(name, value []byte)) {
+	var buf []byte
+	for len(raw) > 0 {
+		end := fieldEnd(raw)
+		field, first := raw[:end], raw[:lineEnd(raw)]
+		raw = raw[end:]
+		if len(bytes.TrimRight(first, "\r\n")) == 0 {
+			return
+		}
+		colon := bytes.IndexByte(first, ':')
+		if colon <= 0 {
+			continue
+		}
+		value := field[colon+1:]
+		if len(first) < len(field) {
+			buf = unfold(buf[:0], value)
+			value = buf
+		}
+		fn(bytes.TrimSpace(field[:colon]), bytes.TrimSpace(value))
+	}
 }
 
 // Header is a parsed header block that remembers its raw bytes.
