@@ -29,6 +29,10 @@ type Part struct {
 	Lines         int64   // lines of the body (of a leaf; of the embedded message for message/rfc822)
 	Parts         []*Part // of a multipart
 	Message       *Part   // the message inside a message/rfc822 or message/global part
+
+	// For ParseEntity: a multipart not followed for mimelimit's bounds, and one that ended
+	// before its close delimiter.
+	exceeded, unclosed bool
 }
 
 // MaxPartHeader bounds the header Scan keeps per entity; a longer one is cut there.
@@ -42,8 +46,11 @@ const MaxPartHeader = 256 << 10
 // the line end before a delimiter belongs to the delimiter. A read error ends the message
 // where it occurred.
 func Scan(rd io.Reader) *Part {
-	r := &scanner{br: bufio.NewReaderSize(rd, 16<<10), active: mimelimit.Boundaries{}}
-	return r.entity(0, "text/plain")
+	return newScanner(rd, true).entity(0, "text/plain")
+}
+
+func newScanner(rd io.Reader, messages bool) *scanner {
+	return &scanner{br: bufio.NewReaderSize(rd, 16<<10), active: mimelimit.Boundaries{}, messages: messages}
 }
 
 // Find returns the entity a section part number names (RFC 9051 §6.4.5): in a message that
@@ -77,9 +84,15 @@ type scanner struct {
 	peeked []byte
 	pOff   int64
 	err    error
-	parts  int
+	parts  int // entities below the top one
 	active mimelimit.Boundaries
 	open   int // multiparts open
+	// messages: follow message/rfc822 bodies; partsExceeded: mimelimit.MaxParts was reached.
+	messages, partsExceeded bool
+	// tail: the line last returned is the rest of a line longer than the buffer (pTail: of
+	// the line put back), which is neither a delimiter nor an empty line; cont: the next
+	// read continues such a line.
+	tail, pTail, cont bool
 	// eol and prevEOL are the lengths of the line ends of the last line returned and of
 	// the one before it: the line end before a delimiter belongs to the delimiter.
 	eol, prevEOL int
@@ -105,16 +118,16 @@ func (r *scanner) next() ([]byte, int64, bool) {
 	if r.peeked != nil {
 		l, o := r.peeked, r.pOff
 		r.peeked = nil
-		r.prevEOL, r.eol = r.eol, eolLen(l)
+		r.prevEOL, r.eol, r.tail = r.eol, eolLen(l), r.pTail
 		return l, o, true
 	}
 	if r.err != nil {
 		return nil, r.off, false
 	}
 	line, err := r.br.ReadSlice('\n')
-	if err == bufio.ErrBufferFull {
-		// A long line: its tail comes as further "lines", which is right for every use
-		// here (boundaries and header ends are short lines).
+	r.tail, r.cont = r.cont, err == bufio.ErrBufferFull
+	if r.cont {
+		// A long line: its rest comes as further "lines", marked as such.
 		err = nil
 	}
 	if err != nil {
@@ -133,14 +146,14 @@ func (r *scanner) next() ([]byte, int64, bool) {
 
 // unread puts back the line just read.
 func (r *scanner) unread(line []byte, off int64) {
-	r.peeked, r.pOff = line, off
+	r.peeked, r.pOff, r.pTail = line, off, r.tail
 	r.eol = r.prevEOL
 }
 
 // delimiter reports whether line is a delimiter of an open multipart: the index of that
 // multipart, and whether the line closes it.
 func (r *scanner) delimiter(line []byte) (idx int, closing, ok bool) {
-	if r.open == 0 || len(line) < 3 || line[0] != '-' || line[1] != '-' {
+	if r.open == 0 || r.tail || len(line) < 3 || line[0] != '-' || line[1] != '-' {
 		return 0, false, false
 	}
 	return r.active.Match(line)
@@ -150,7 +163,6 @@ func (r *scanner) delimiter(line []byte) (idx int, closing, ok bool) {
 // the end of input. defType is the type when none is given.
 func (r *scanner) entity(depth int, defType string) *Part {
 	p := &Part{}
-	r.parts++
 	var head bytes.Buffer
 	first := true
 	for {
@@ -168,7 +180,7 @@ func (r *scanner) entity(depth int, defType string) *Part {
 			p.BodyStart = off
 			break
 		}
-		if len(bytes.TrimRight(line, "\r\n")) == 0 {
+		if !r.tail && len(bytes.TrimRight(line, "\r\n")) == 0 {
 			p.BodyStart = off + int64(len(line))
 			head.Write(line)
 			break
@@ -182,10 +194,15 @@ func (r *scanner) entity(depth int, defType string) *Part {
 	p.Header = ParseHeader(h)
 	p.Type, p.Subtype, p.Params = partType(p.Header.Get("Content-Type"), defType)
 	deep := depth >= mimelimit.MaxDepth || r.parts >= mimelimit.MaxParts
+	multipart := p.Type == "multipart" && p.Params["boundary"] != ""
 	switch {
-	case p.Type == "multipart" && p.Params["boundary"] != "" && !deep:
+	case multipart && !deep:
 		r.multipart(p, depth)
-	case p.Type == "message" && (p.Subtype == "rfc822" || p.Subtype == "global") && !deep && !encoded(p.Header):
+	case multipart:
+		p.exceeded = true
+		r.leaf(p)
+	case r.messages && p.Type == "message" && (p.Subtype == "rfc822" || p.Subtype == "global") && !deep && !encoded(p.Header):
+		r.parts++
 		p.Message = r.entity(depth+1, "text/plain")
 		p.End = p.Message.End
 		p.Lines = p.Message.Lines + int64(bytes.Count(p.Message.RawHeader, []byte("\n")))
@@ -261,14 +278,16 @@ func (r *scanner) multipart(p *Part, depth int) {
 	for {
 		if inParts {
 			if r.parts >= mimelimit.MaxParts {
+				p.exceeded, r.partsExceeded = true, true
 				r.skip(p, own-1)
 				return
 			}
+			r.parts++
 			p.Parts = append(p.Parts, r.entity(depth+1, childType))
 		}
 		line, off, ok := r.next()
 		if !ok {
-			p.End = r.off
+			p.End, p.unclosed = r.off, inParts
 			return
 		}
 		idx, closing, isB := r.delimiter(line)
@@ -277,6 +296,7 @@ func (r *scanner) multipart(p *Part, depth int) {
 			continue // preamble
 		case idx != own:
 			p.End = r.cut(off, p.BodyStart) // an outer delimiter: this multipart is cut short
+			p.unclosed = inParts
 			r.unread(line, off)
 			return
 		case closing:

@@ -84,8 +84,22 @@ func TestScanBounds(t *testing.T) {
 	}
 	b.WriteString("--w--\r\n")
 	wide := Scan(strings.NewReader(b.String()))
-	if len(wide.Parts) >= mimelimit.MaxParts || wide.End != int64(b.Len()) {
+	if len(wide.Parts) != mimelimit.MaxParts || wide.End != int64(b.Len()) {
 		t.Errorf("%d parts, end %d of %d", len(wide.Parts), wide.End, b.Len())
+	}
+}
+
+// TestScanLongLine: the rest of a line longer than the read buffer is neither an empty line
+// nor a delimiter, wherever the buffer splits it.
+func TestScanLongLine(t *testing.T) {
+	long := "Subject: " + strings.Repeat("x", 16<<10-len("Subject: "))
+	msg := long + "\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\n" + strings.Repeat("y", 16<<10) + "--b\r\nz\r\n--b--\r\n"
+	tree := Scan(strings.NewReader(msg))
+	if tree.Type != "multipart" || len(tree.Parts) != 1 {
+		t.Fatalf("%s/%s with %d parts, want multipart/mixed with 1", tree.Type, tree.Subtype, len(tree.Parts))
+	}
+	if got := body(msg, tree.Parts[0]); !strings.HasSuffix(got, "y--b\r\nz") {
+		t.Errorf("part 1 body ends %q", got[max(len(got)-10, 0):])
 	}
 }
 
