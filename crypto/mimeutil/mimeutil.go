@@ -1,8 +1,10 @@
 // Package mimeutil is Sealgate's one header and MIME toolkit, used by the crypto packages and
 // the gateway alike: where a message's header section ends (HeaderEnd, SplitHeader,
 // ReadHeaderSection, HeaderWatcher for a stream), header fields with their exact bytes
-// (ParseHeader, Header.Get, RemoveFields), Content-Type values (ParseContentType), the MIME
-// tree (ParseEntity), multipart splitting that keeps every byte of a part, CRLF
+// (ParseHeader, Header.Get, ScanFields, RemoveFields), Content-Type values
+// (ParseContentType), the MIME tree (scan.go: Scan keeps offsets only, for a message read as
+// a stream; ParseEntity gives the bytes of each entity, built on the same scanner), multipart
+// splitting that keeps every byte of a part, CRLF
 // canonicalisation, transfer-encoding decoding, and what a reader is shown (text.go: encoded
 // words, address lists, Content-Disposition, text in UTF-8 from its charset). The classification of a message by its
 // OpenPGP or S/MIME protection is crypto/mimecrypt's, built on this package.
@@ -383,8 +385,8 @@ type Entity struct {
 }
 
 // ParseEntity parses b as a MIME entity without copying. Its multipart descendants are
-// found when Parts is first called, all in one pass over b, in time linear in its length
-// however deep they nest (see tree.go), down to mimelimit.MaxDepth levels and
+// found when Parts is first called, all in one pass over b by the scanner behind Scan, in time
+// linear in its length however deep they nest (see tree.go), down to mimelimit.MaxDepth levels and
 // mimelimit.MaxParts entities; beyond those bounds Parts fails with mimelimit.ErrExceeded.
 // message/rfc822 parts are not entered. An Entity is not safe for concurrent use.
 func ParseEntity(b []byte) *Entity {

@@ -46,11 +46,13 @@ const MaxPartHeader = 256 << 10
 // the line end before a delimiter belongs to the delimiter. A read error ends the message
 // where it occurred.
 func Scan(rd io.Reader) *Part {
-	return newScanner(rd, true).entity(0, "text/plain")
+	return newScanner(rd, 16<<10, true).entity(0, "text/plain")
 }
 
-func newScanner(rd io.Reader, messages bool) *scanner {
-	return &scanner{br: bufio.NewReaderSize(rd, 16<<10), active: mimelimit.Boundaries{}, messages: messages}
+// newScanner reads rd with a buffer of size bytes (a line longer than that is read in pieces),
+// following message/rfc822 bodies when messages is set.
+func newScanner(rd io.Reader, size int, messages bool) *scanner {
+	return &scanner{br: bufio.NewReaderSize(rd, size), active: mimelimit.Boundaries{}, messages: messages}
 }
 
 // Find returns the entity a section part number names (RFC 9051 §6.4.5): in a message that
@@ -176,8 +178,9 @@ func (r *scanner) entity(depth int, defType string) *Part {
 			break
 		}
 		if _, _, isB := r.delimiter(line); isB {
+			// The entity ends in its header, before the line break of the delimiter.
+			p.BodyStart = r.cut(off, p.HeaderStart)
 			r.unread(line, off)
-			p.BodyStart = off
 			break
 		}
 		if !r.tail && len(bytes.TrimRight(line, "\r\n")) == 0 {
@@ -200,6 +203,7 @@ func (r *scanner) entity(depth int, defType string) *Part {
 		r.multipart(p, depth)
 	case multipart:
 		p.exceeded = true
+		r.partsExceeded = r.partsExceeded || r.parts >= mimelimit.MaxParts
 		r.leaf(p)
 	case r.messages && p.Type == "message" && (p.Subtype == "rfc822" || p.Subtype == "global") && !deep && !encoded(p.Header):
 		r.parts++
