@@ -519,6 +519,30 @@ func (d *Decoder) ReadNString(maxLiteral int64) (s string, ok bool, err error) {
 	return s, err == nil, err
 }
 
+// readOptions reads a parenthesized list of options, atoms in any case: one named in flags
+// sets its bool; any other goes to arg (nil: there is none), which reads what follows the
+// option and reports whether it knows it. An unknown option is a syntax error that names what
+// was read ("STATUS item").
+func (d *Decoder) readOptions(what string, flags map[string]*bool, arg func(opt string) (bool, error)) error {
+	return d.ReadList(func() error {
+		opt, err := d.ReadAtom()
+		if err != nil {
+			return err
+		}
+		up := strings.ToUpper(opt)
+		if p, ok := flags[up]; ok {
+			*p = true
+			return nil
+		}
+		if arg != nil {
+			if known, err := arg(up); known || err != nil {
+				return err
+			}
+		}
+		return syntaxErr("unknown %s %s", what, opt)
+	})
+}
+
 // ReadList reads a parenthesized list, calling item for each element; elements are
 // separated by single spaces. An empty list "()" calls item never.
 func (d *Decoder) ReadList(item func() error) error {

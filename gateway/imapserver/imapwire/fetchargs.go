@@ -36,28 +36,16 @@ func (d *Decoder) ReadFetch() (*Fetch, error) {
 	if ok, err := d.Accept(' '); err != nil {
 		return nil, err
 	} else if ok {
-		err := d.ReadList(func() error {
-			name, err := d.ReadAtom()
-			if err != nil {
-				return err
+		err := d.readOptions("FETCH modifier", map[string]*bool{"VANISHED": &f.Vanished}, func(opt string) (bool, error) {
+			if opt != "CHANGEDSINCE" {
+				return false, nil
 			}
-			switch strings.ToUpper(name) {
-			case "CHANGEDSINCE":
-				if err := d.SP(); err != nil {
-					return err
-				}
-				n, err := d.ReadNumber64()
-				if err != nil {
-					return err
-				}
-				f.Options.ChangedSince = n
-				f.Options.ModSeq = true
-			case "VANISHED":
-				f.Vanished = true
-			default:
-				return syntaxErr("unknown FETCH modifier %s", name)
+			if err := d.SP(); err != nil {
+				return true, err
 			}
-			return nil
+			n, err := d.ReadNumber64()
+			f.Options.ChangedSince, f.Options.ModSeq = n, err == nil
+			return true, err
 		})
 		if err != nil {
 			return nil, err
