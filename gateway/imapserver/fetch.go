@@ -459,11 +459,7 @@ func (s *session) fetchOne(seq uint32, msg *message, it fetchItem, f *imapwire.F
 		}
 	}
 	for _, sec := range options.BinarySection {
-		tree, src, err := msg.tree()
-		if err != nil {
-			return s.abortFetch(&rw, err)
-		}
-		buf, _, err := binaryBytes(tree, src, sec.Part)
+		buf, err := msg.binary(sec.Part)
 		if err != nil {
 			return s.abortFetch(&rw, err)
 		}
@@ -474,11 +470,7 @@ func (s *session) fetchOne(seq uint32, msg *message, it fetchItem, f *imapwire.F
 		rw.item(name).Literal8(partial(buf, sec.Partial))
 	}
 	for _, sec := range options.BinarySectionSize {
-		tree, src, err := msg.tree()
-		if err != nil {
-			return s.abortFetch(&rw, err)
-		}
-		buf, _, err := binaryBytes(tree, src, sec.Part)
+		buf, err := msg.binary(sec.Part)
 		if err != nil {
 			return s.abortFetch(&rw, err)
 		}

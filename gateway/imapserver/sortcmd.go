@@ -31,8 +31,9 @@ func (s *session) readAtomList() ([]string, error) {
 	return items, err
 }
 
-// readCharsetAndKeys reads SORT's and THREAD's charset and search keys up to the line end.
-func (s *session) readCharsetAndKeys(cmd *command) (*imapwire.Search, error) {
+// readMatching reads SORT's and THREAD's charset and search keys up to the line end, and
+// returns the messages that match them (sortMessages).
+func (s *session) readMatching(cmd *command) ([]sortthread.Message, error) {
 	if err := s.args(); err != nil {
 		return nil, err
 	}
@@ -53,7 +54,7 @@ func (s *session) readCharsetAndKeys(cmd *command) (*imapwire.Search, error) {
 	if !strings.EqualFold(charset, "UTF-8") && !strings.EqualFold(charset, "US-ASCII") {
 		return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeBadCharset, Text: "Only UTF-8 is supported"}
 	}
-	return sa, nil
+	return s.sortMessages(&sa.Criteria)
 }
 
 // syntaxOf turns sortthread's parse errors into BAD.
@@ -104,11 +105,7 @@ func (s *session) cmdSort(cmd *command) error {
 	if err != nil {
 		return syntaxOf(err)
 	}
-	sa, err := s.readCharsetAndKeys(cmd)
-	if err != nil {
-		return err
-	}
-	msgs, err := s.sortMessages(&sa.Criteria)
+	msgs, err := s.readMatching(cmd)
 	if err != nil {
 		return err
 	}
@@ -144,11 +141,7 @@ func (s *session) cmdThread(cmd *command) error {
 	if err != nil {
 		return syntaxOf(err)
 	}
-	sa, err := s.readCharsetAndKeys(cmd)
-	if err != nil {
-		return err
-	}
-	msgs, err := s.sortMessages(&sa.Criteria)
+	msgs, err := s.readMatching(cmd)
 	if err != nil {
 		return err
 	}
