@@ -165,14 +165,20 @@ type listEntry struct {
 	subscribedName bool
 }
 
-func (s *session) List(w listWriter, ref string, patterns []string, options *imap.ListOptions) error {
+// mailboxNames returns the user's mailboxes and the names subscribed to, for LIST and LSUB.
+func (s *session) mailboxNames() ([]mailstore.Mailbox, []string, error) {
 	ctx, cancel := s.ctx()
 	defer cancel()
 	mbs, err := s.srv.opts.Store.Mailboxes(ctx, s.user.ID)
 	if err != nil {
-		return s.fail(err)
+		return nil, nil, err
 	}
 	subNames, err := s.srv.opts.Store.SubscribedNames(ctx, s.user.ID)
+	return mbs, subNames, err
+}
+
+func (s *session) List(w listWriter, ref string, patterns []string, options *imap.ListOptions) error {
+	mbs, subNames, err := s.mailboxNames()
 	if err != nil {
 		return s.fail(err)
 	}
@@ -473,13 +479,7 @@ func matchList(name string, delimiter rune, ref, pattern string) bool {
 // mailbox has them. Where "%" stops at a level above a subscription that is not subscribed
 // itself, that level is returned \Noselect.
 func (s *session) Lsub(w listWriter, ref string, patterns []string) error {
-	ctx, cancel := s.ctx()
-	defer cancel()
-	mbs, err := s.srv.opts.Store.Mailboxes(ctx, s.user.ID)
-	if err != nil {
-		return s.fail(err)
-	}
-	subNames, err := s.srv.opts.Store.SubscribedNames(ctx, s.user.ID)
+	mbs, subNames, err := s.mailboxNames()
 	if err != nil {
 		return s.fail(err)
 	}
