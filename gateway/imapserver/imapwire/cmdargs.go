@@ -19,18 +19,11 @@ func (d *Decoder) ReadStore() (*Store, error) {
 	if ok, err := d.atByte('('); err != nil {
 		return nil, err
 	} else if ok {
-		err := d.readOptions("STORE modifier", nil, func(opt string) (bool, error) {
-			if opt != "UNCHANGEDSINCE" {
-				return false, nil
-			}
-			if err := d.SP(); err != nil {
-				return true, err
-			}
-			var err error
+		err := d.readOptions("STORE modifier", nil, map[string]func() error{"UNCHANGEDSINCE": func() (err error) {
 			st.UnchangedSince, err = d.ReadNumber64()
 			st.HasUnchanged = true
-			return true, err
-		})
+			return err
+		}})
 		if err != nil {
 			return nil, err
 		}
@@ -167,17 +160,10 @@ func (d *Decoder) ReadListArgs() (*List, error) {
 			"SUBSCRIBED":  &l.Options.ReturnSubscribed,
 			"CHILDREN":    &l.Options.ReturnChildren,
 			"SPECIAL-USE": &l.Options.ReturnSpecialUse,
-		}, func(opt string) (bool, error) {
-			if opt != "STATUS" {
-				return false, nil
-			}
-			if err := d.SP(); err != nil {
-				return true, err
-			}
-			so, err := d.ReadStatusItems()
-			l.Options.ReturnStatus = so
-			return true, err
-		})
+		}, map[string]func() error{"STATUS": func() (err error) {
+			l.Options.ReturnStatus, err = d.ReadStatusItems()
+			return err
+		}})
 		if err != nil {
 			return nil, err
 		}
@@ -230,17 +216,10 @@ func (d *Decoder) ReadSelectParams() (*Select, error) {
 		}
 		return sp, d.CRLF()
 	}
-	err := d.readOptions("SELECT parameter", map[string]*bool{"CONDSTORE": &sp.CondStore}, func(opt string) (bool, error) {
-		if opt != "QRESYNC" {
-			return false, nil
-		}
-		if err := d.SP(); err != nil {
-			return true, err
-		}
-		q, err := d.readQResync()
-		sp.QResync = q
-		return true, err
-	})
+	err := d.readOptions("SELECT parameter", map[string]*bool{"CONDSTORE": &sp.CondStore}, map[string]func() error{"QRESYNC": func() (err error) {
+		sp.QResync, err = d.readQResync()
+		return err
+	}})
 	if err != nil {
 		return nil, err
 	}

@@ -520,10 +520,10 @@ func (d *Decoder) ReadNString(maxLiteral int64) (s string, ok bool, err error) {
 }
 
 // readOptions reads a parenthesized list of options, atoms in any case: one named in flags
-// sets its bool; any other goes to arg (nil: there is none), which reads what follows the
-// option and reports whether it knows it. An unknown option is a syntax error that names what
-// was read ("STATUS item").
-func (d *Decoder) readOptions(what string, flags map[string]*bool, arg func(opt string) (bool, error)) error {
+// sets its bool; one named in args is followed by a space and its argument, which the
+// function read. An unknown option is a syntax error that names what was read ("STATUS
+// item").
+func (d *Decoder) readOptions(what string, flags map[string]*bool, args map[string]func() error) error {
 	return d.ReadList(func() error {
 		opt, err := d.ReadAtom()
 		if err != nil {
@@ -534,12 +534,14 @@ func (d *Decoder) readOptions(what string, flags map[string]*bool, arg func(opt 
 			*p = true
 			return nil
 		}
-		if arg != nil {
-			if known, err := arg(up); known || err != nil {
-				return err
-			}
+		read, ok := args[up]
+		if !ok {
+			return syntaxErr("unknown %s %s", what, opt)
 		}
-		return syntaxErr("unknown %s %s", what, opt)
+		if err := d.SP(); err != nil {
+			return err
+		}
+		return read()
 	})
 }
 

@@ -36,17 +36,11 @@ func (d *Decoder) ReadFetch() (*Fetch, error) {
 	if ok, err := d.Accept(' '); err != nil {
 		return nil, err
 	} else if ok {
-		err := d.readOptions("FETCH modifier", map[string]*bool{"VANISHED": &f.Vanished}, func(opt string) (bool, error) {
-			if opt != "CHANGEDSINCE" {
-				return false, nil
-			}
-			if err := d.SP(); err != nil {
-				return true, err
-			}
-			n, err := d.ReadNumber64()
-			f.Options.ChangedSince, f.Options.ModSeq = n, err == nil
-			return true, err
-		})
+		err := d.readOptions("FETCH modifier", map[string]*bool{"VANISHED": &f.Vanished}, map[string]func() error{"CHANGEDSINCE": func() (err error) {
+			f.Options.ChangedSince, err = d.ReadNumber64()
+			f.Options.ModSeq = err == nil
+			return err
+		}})
 		if err != nil {
 			return nil, err
 		}
