@@ -36,6 +36,16 @@ start() { # BIN DIR IMAP
 	wait_port "$3" 300
 }
 dovecot_stop() { doveadm -c "$B/dovecot/dovecot.conf" stop 2>/dev/null || true; }
+# dovecot_fresh: Dovecot started again on a fresh copy of the pristine Maildir.
+dovecot_fresh() {
+	dovecot_stop
+	rm -rf "$B/mail/bench" && mkdir -p "$B/mail/bench"
+	cp -a "$B/maildir-pristine-$N" "$B/mail/bench/Maildir"
+	chown -R vmail:vmail "$B/mail"
+	sed "s#/srv/bench#$B#g; s#/run/dovecot-bench#/run/dovecot-bench-large#" "$PEERS/dovecot.conf" >"$B/dovecot/dovecot.conf"
+	dovecot -c "$B/dovecot/dovecot.conf"
+	wait_port 127.0.0.1:1143
+}
 
 case $1 in
 setup)
@@ -55,14 +65,8 @@ setup)
 	id vmail >/dev/null 2>&1 || useradd -r -s /usr/sbin/nologin vmail
 	[ -n "${NODOVECOT:-}" ] || { rm -rf "$B/maildir-pristine-$N" && cp -a "${MAILDIR:-/srv/bench/maildir-$N}" "$B/maildir-pristine-$N"; }
 	if [ -n "${DCFIRST:-}" ]; then
-		dovecot_stop
-		rm -rf "$B/mail/bench" && mkdir -p "$B/mail/bench"
-		cp -a "$B/maildir-pristine-$N" "$B/mail/bench/Maildir"
-		chown -R vmail:vmail "$B/mail"
-		sed "s#/srv/bench#$B#g; s#/run/dovecot-bench#/run/dovecot-bench-large#" "$PEERS/dovecot.conf" >"$B/dovecot/dovecot.conf"
-		dovecot -c "$B/dovecot/dovecot.conf"
-		wait_port 127.0.0.1:1143
-		"$MB" first -server "dovecot,127.0.0.1:1143,127.0.0.1:1110,bench,comm:dovecot+imap+pop3+imap-login+pop3-login+auth+config+anvil+log+indexer+indexer-worker+stats" -pass $PASS -n "$N" 2>&1 || true
+		dovecot_fresh
+		"$MB" first -server "dovecot,127.0.0.1:1143,127.0.0.1:1110,bench,$DOVECOT_PROCS" -pass $PASS -n "$N" 2>&1 || true
 		dovecot_stop
 	fi
 	du -sh "$PRIS"
@@ -73,18 +77,11 @@ steps)
 	dovecot_passwd "$PRIS" "$B/dovecot/passwd"
 	bench_config 127.0.0.1:14525 127.0.0.1:14143 127.0.0.1:14110 >"$B/before/sealgate.toml"
 	bench_config 127.0.0.1:17525 127.0.0.1:17143 127.0.0.1:17110 >"$B/after/sealgate.toml"
-	dovecot_stop
-	rm -rf "$B/mail/bench" && mkdir -p "$B/mail/bench"
-	cp -a "$B/maildir-pristine-$N" "$B/mail/bench/Maildir"
-	chown -R vmail:vmail "$B/mail"
-	sed "s#/srv/bench#$B#g; s#/run/dovecot-bench#/run/dovecot-bench-large#" "$PEERS/dovecot.conf" >"$B/dovecot/dovecot.conf"
-	dovecot -c "$B/dovecot/dovecot.conf"
-	wait_port 127.0.0.1:1143
+	dovecot_fresh
 	start "$B/bin/sealgate-before" "$B/before" 127.0.0.1:14143
 	BP=$LAST
 	start "$B/bin/sealgate-after" "$B/after" 127.0.0.1:17143
 	AP=$LAST
-	DOVECOT_PROCS=comm:dovecot+imap+pop3+imap-login+pop3-login+auth+config+anvil+log+indexer+indexer-worker+stats
 	log "steps"
 	"$MB" large -server "before,127.0.0.1:14143,127.0.0.1:14110,bench@gw.test,pid:$BP" \
 		-server "after,127.0.0.1:17143,127.0.0.1:17110,bench@gw.test,pid:$AP" \

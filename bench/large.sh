@@ -13,7 +13,6 @@
 # Sealgate instances: embedded on 12525/12143/12110, PostgreSQL on 13525/13143/13110.
 
 LARGE_PG_DSN=${PG_DSN:-postgres://postgres@127.0.0.1:55440/postgres?sslmode=disable}
-DOVECOT_PROCS=comm:dovecot+imap+pop3+imap-login+pop3-login+auth+config+anvil+log+indexer+indexer-worker+stats
 
 bench_large() {
 	local n=$1 md="$BENCH/maildir-$1" backends=${BACKENDS:-embedded postgres}

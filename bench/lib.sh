@@ -2,6 +2,9 @@
 
 log() { echo "== $*" >&2; }
 
+# DOVECOT_PROCS names Dovecot's processes for mailbench's memory and CPU figures.
+DOVECOT_PROCS=comm:dovecot+imap+pop3+imap-login+pop3-login+auth+config+anvil+log+indexer+indexer-worker+stats
+
 # wait_port HOST:PORT [TENTHS]: wait until something listens there, TENTHS tenths of a second
 # at the most (default 100).
 wait_port() {
