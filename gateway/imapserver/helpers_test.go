@@ -187,6 +187,22 @@ func (r *raw) until(tag string) []string {
 	}
 }
 
+// dialPlain connects to the plain IMAP listener, closed at the end of the test, and returns
+// the client with the capabilities it was offered.
+func dialPlain(t *testing.T, env *gatewaytest.Env) (*imapclient.Client, imap.CapSet) {
+	t.Helper()
+	c, err := imapclient.DialInsecure(env.GW.Addr("imap"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	caps, err := c.Capability().Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, caps
+}
+
 // storeUser returns the gateway's store and the account of addr.
 func storeUser(t testing.TB, env *gatewaytest.Env, addr string) (mailstore.Backend, mailstore.User) {
 	t.Helper()
