@@ -96,24 +96,16 @@ func (d *envelopeDecoder) decode(data []byte) (*imap.Envelope, error) {
 	s := string(data) // one allocation; every string of the envelope points into it
 	pos := 1
 	bad := false
-	uv := func() uint64 {
-		v, n := binary.Uvarint(data[pos:])
+	// step moves past a varint of n bytes; n <= 0 is a malformed one, whose value the
+	// binary package gives as 0.
+	step := func(n int) {
 		if n <= 0 {
-			bad = true
-			return 0
+			bad, n = true, 0
 		}
 		pos += n
-		return v
 	}
-	sv := func() int64 {
-		v, n := binary.Varint(data[pos:])
-		if n <= 0 {
-			bad = true
-			return 0
-		}
-		pos += n
-		return v
-	}
+	uv := func() uint64 { v, n := binary.Uvarint(data[pos:]); step(n); return v }
+	sv := func() int64 { v, n := binary.Varint(data[pos:]); step(n); return v }
 	str := func() string {
 		n := uv()
 		if bad || n > uint64(len(data)-pos) {
