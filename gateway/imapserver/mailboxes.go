@@ -165,20 +165,14 @@ type listEntry struct {
 	subscribedName bool
 }
 
-// mailboxNames returns the user's mailboxes and the names subscribed to, for LIST and LSUB.
-func (s *session) mailboxNames() ([]mailstore.Mailbox, []string, error) {
+func (s *session) List(w listWriter, ref string, patterns []string, options *imap.ListOptions) error {
 	ctx, cancel := s.ctx()
 	defer cancel()
 	mbs, err := s.srv.opts.Store.Mailboxes(ctx, s.user.ID)
 	if err != nil {
-		return nil, nil, err
+		return s.fail(err)
 	}
 	subNames, err := s.srv.opts.Store.SubscribedNames(ctx, s.user.ID)
-	return mbs, subNames, err
-}
-
-func (s *session) List(w listWriter, ref string, patterns []string, options *imap.ListOptions) error {
-	mbs, subNames, err := s.mailboxNames()
 	if err != nil {
 		return s.fail(err)
 	}
@@ -479,7 +473,13 @@ func matchList(name string, delimiter rune, ref, pattern string) bool {
 // mailbox has them. Where "%" stops at a level above a subscription that is not subscribed
 // itself, that level is returned \Noselect.
 func (s *session) Lsub(w listWriter, ref string, patterns []string) error {
-	mbs, subNames, err := s.mailboxNames()
+	ctx, cancel := s.ctx()
+	defer cancel()
+	mbs, err := s.srv.opts.Store.Mailboxes(ctx, s.user.ID)
+	if err != nil {
+		return s.fail(err)
+	}
+	subNames, err := s.srv.opts.Store.SubscribedNames(ctx, s.user.ID)
 	if err != nil {
 		return s.fail(err)
 	}

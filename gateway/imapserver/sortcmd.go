@@ -31,9 +31,8 @@ func (s *session) readAtomList() ([]string, error) {
 	return items, err
 }
 
-// readMatching reads SORT's and THREAD's charset and search keys up to the line end, and
-// returns the messages that match them (sortMessages).
-func (s *session) readMatching(cmd *command) ([]sortthread.Message, error) {
+// readCharsetAndKeys reads SORT's and THREAD's charset and search keys up to the line end.
+func (s *session) readCharsetAndKeys(cmd *command) (*imapwire.Search, error) {
 	if err := s.args(); err != nil {
 		return nil, err
 	}
@@ -54,7 +53,7 @@ func (s *session) readMatching(cmd *command) ([]sortthread.Message, error) {
 	if !strings.EqualFold(charset, "UTF-8") && !strings.EqualFold(charset, "US-ASCII") {
 		return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeBadCharset, Text: "Only UTF-8 is supported"}
 	}
-	return s.sortMessages(&sa.Criteria)
+	return sa, nil
 }
 
 // syntaxOf turns sortthread's parse errors into BAD.
@@ -105,7 +104,11 @@ func (s *session) cmdSort(cmd *command) error {
 	if err != nil {
 		return syntaxOf(err)
 	}
-	msgs, err := s.readMatching(cmd)
+	sa, err := s.readCharsetAndKeys(cmd)
+	if err != nil {
+		return err
+	}
+	msgs, err := s.sortMessages(&sa.Criteria)
 	if err != nil {
 		return err
 	}
@@ -141,7 +144,11 @@ func (s *session) cmdThread(cmd *command) error {
 	if err != nil {
 		return syntaxOf(err)
 	}
-	msgs, err := s.readMatching(cmd)
+	sa, err := s.readCharsetAndKeys(cmd)
+	if err != nil {
+		return err
+	}
+	msgs, err := s.sortMessages(&sa.Criteria)
 	if err != nil {
 		return err
 	}
