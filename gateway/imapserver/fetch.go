@@ -459,7 +459,11 @@ func (s *session) fetchOne(seq uint32, msg *message, it fetchItem, f *imapwire.F
 		}
 	}
 	for _, sec := range options.BinarySection {
-		buf, err := msg.binary(sec.Part)
+		tree, src, err := msg.tree()
+		if err != nil {
+			return s.abortFetch(&rw, err)
+		}
+		buf, _, err := binaryBytes(tree, src, sec.Part)
 		if err != nil {
 			return s.abortFetch(&rw, err)
 		}
@@ -470,7 +474,11 @@ func (s *session) fetchOne(seq uint32, msg *message, it fetchItem, f *imapwire.F
 		rw.item(name).Literal8(partial(buf, sec.Partial))
 	}
 	for _, sec := range options.BinarySectionSize {
-		buf, err := msg.binary(sec.Part)
+		tree, src, err := msg.tree()
+		if err != nil {
+			return s.abortFetch(&rw, err)
+		}
+		buf, _, err := binaryBytes(tree, src, sec.Part)
 		if err != nil {
 			return s.abortFetch(&rw, err)
 		}

@@ -185,16 +185,6 @@ func filterHeader(raw []byte, names []string, keep bool) []byte {
 // errUnknownCTE is a part whose Content-Transfer-Encoding BINARY cannot undo (RFC 3516 §4.3).
 var errUnknownCTE = &imap.Error{Type: imap.StatusResponseTypeNo, Code: "UNKNOWN-CTE", Text: "Unknown Content-Transfer-Encoding"}
 
-// binary returns the content of BINARY[part] of msg (binaryBytes on its entity tree).
-func (msg *message) binary(part []int) ([]byte, error) {
-	tree, src, err := msg.tree()
-	if err != nil {
-		return nil, err
-	}
-	buf, _, err := binaryBytes(tree, src, part)
-	return buf, err
-}
-
 // binaryBytes returns the decoded content of BINARY[part] (RFC 3516): the part's body with
 // its transfer encoding undone. ok is false for a part that does not exist or is not a
 // leaf.
