@@ -25,48 +25,7 @@ MB=$B/bin/mailbench
 PASS=benchpass
 N=${2:?N}
 PRIS=$B/pristine-$N
-log() { echo "== $(date -u +%T) $*" >&2; }
-wait_port() {
-	for _ in $(seq 300); do
-		if (exec 3<>"/dev/tcp/${1%:*}/${1#*:}") 2>/dev/null; then return 0; fi
-		sleep 0.1
-	done
-	echo "nothing listens on $1" >&2
-	return 1
-}
-wait_idle() {
-	local t0 t1
-	while :; do
-		t0=$(awk '{print $14 + $15}' "/proc/$1/stat")
-		sleep 3
-		t1=$(awk '{print $14 + $15}' "/proc/$1/stat")
-		[ $((t1 - t0)) -lt 15 ] && return 0
-	done
-}
-conf() { # DIR SMTP IMAP POP3
-	cat >"$1/sealgate.toml" <<-EOF
-		hostname = "gw.test"
-		domains = ["gw.test"]
-		[listen]
-		smtp = "$2"
-		submission = ""
-		submissions = ""
-		imap = "$3"
-		imaps = ""
-		pop3 = "$4"
-		pop3s = ""
-		http = ""
-		[auth]
-		plaintext_on_loopback = true
-		[limits]
-		max_connections_per_ip = 1000
-		max_message_size = "64MiB"
-		[dns]
-		resolver = "127.0.0.1:1"
-		[log]
-		level = "warn"
-	EOF
-}
+. "$REPO/bench/lib.sh"
 PIDS=
 stop_all() { local p; for p in $PIDS; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true; done; PIDS=; }
 trap stop_all EXIT
@@ -74,15 +33,25 @@ start() { # BIN DIR IMAP
 	"$1" --data "$2" serve >"$2/serve.log" 2>&1 &
 	LAST=$!
 	PIDS+=" $LAST"
-	wait_port "$3"
+	wait_port "$3" 300
 }
 dovecot_stop() { doveadm -c "$B/dovecot/dovecot.conf" stop 2>/dev/null || true; }
+# dovecot_fresh: Dovecot started again on a fresh copy of the pristine Maildir.
+dovecot_fresh() {
+	dovecot_stop
+	rm -rf "$B/mail/bench" && mkdir -p "$B/mail/bench"
+	cp -a "$B/maildir-pristine-$N" "$B/mail/bench/Maildir"
+	chown -R vmail:vmail "$B/mail"
+	sed "s#/srv/bench#$B#g; s#/run/dovecot-bench#/run/dovecot-bench-large#" "$PEERS/dovecot.conf" >"$B/dovecot/dovecot.conf"
+	dovecot -c "$B/dovecot/dovecot.conf"
+	wait_port 127.0.0.1:1143
+}
 
 case $1 in
 setup)
 	P=${P:-15}
 	rm -rf "$PRIS" && mkdir -p "$PRIS"
-	conf "$PRIS" 127.0.0.1:${P}525 127.0.0.1:${P}143 127.0.0.1:${P}110
+	bench_config 127.0.0.1:${P}525 127.0.0.1:${P}143 127.0.0.1:${P}110 >"$PRIS/sealgate.toml"
 	echo $PASS | "$B/bin/sealgate-after" --data "$PRIS" user add bench@gw.test --password-stdin >/dev/null
 	start "$B/bin/sealgate-after" "$PRIS" 127.0.0.1:${P}143
 	"$MB" deliver -addr 127.0.0.1:${P}525 -to bench@gw.test -maildir "${MAILDIR:-/srv/bench/maildir-$N}" -sessions 16 | sed "s/^/setup /"
@@ -92,23 +61,12 @@ setup)
 	stop_all
 	log "maildir for dovecot"
 	mkdir -p "$B/dovecot/state"
-	python3 - "$PRIS/mail.db" >"$B/dovecot/passwd" <<-'PY'
-		import sqlite3, sys
-		db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
-		(h,) = db.execute("SELECT password_hash FROM users WHERE address = 'bench@gw.test'").fetchone()
-		print("bench:{ARGON2ID}" + h)
-	PY
+	dovecot_passwd "$PRIS" "$B/dovecot/passwd"
 	id vmail >/dev/null 2>&1 || useradd -r -s /usr/sbin/nologin vmail
 	[ -n "${NODOVECOT:-}" ] || { rm -rf "$B/maildir-pristine-$N" && cp -a "${MAILDIR:-/srv/bench/maildir-$N}" "$B/maildir-pristine-$N"; }
 	if [ -n "${DCFIRST:-}" ]; then
-		dovecot_stop
-		rm -rf "$B/mail/bench" && mkdir -p "$B/mail/bench"
-		cp -a "$B/maildir-pristine-$N" "$B/mail/bench/Maildir"
-		chown -R vmail:vmail "$B/mail"
-		sed "s#/srv/bench#$B#g; s#/run/dovecot-bench#/run/dovecot-bench-large#" "$PEERS/dovecot.conf" >"$B/dovecot/dovecot.conf"
-		dovecot -c "$B/dovecot/dovecot.conf"
-		wait_port 127.0.0.1:1143
-		"$MB" first -server "dovecot,127.0.0.1:1143,127.0.0.1:1110,bench,comm:dovecot+imap+pop3+imap-login+pop3-login+auth+config+anvil+log+indexer+indexer-worker+stats" -pass $PASS -n "$N" 2>&1 || true
+		dovecot_fresh
+		"$MB" first -server "dovecot,127.0.0.1:1143,127.0.0.1:1110,bench,$DOVECOT_PROCS" -pass $PASS -n "$N" 2>&1 || true
 		dovecot_stop
 	fi
 	du -sh "$PRIS"
@@ -116,26 +74,14 @@ setup)
 steps)
 	EXP=${3:-0} RUNS=${4:-3}
 	for w in before after; do rm -rf "$B/$w" && cp -a "$PRIS" "$B/$w"; done
-	python3 - "$PRIS/mail.db" >"$B/dovecot/passwd" <<-'PY'
-		import sqlite3, sys
-		db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
-		(h,) = db.execute("SELECT password_hash FROM users WHERE address = 'bench@gw.test'").fetchone()
-		print("bench:{ARGON2ID}" + h)
-	PY
-	conf "$B/before" 127.0.0.1:14525 127.0.0.1:14143 127.0.0.1:14110
-	conf "$B/after" 127.0.0.1:17525 127.0.0.1:17143 127.0.0.1:17110
-	dovecot_stop
-	rm -rf "$B/mail/bench" && mkdir -p "$B/mail/bench"
-	cp -a "$B/maildir-pristine-$N" "$B/mail/bench/Maildir"
-	chown -R vmail:vmail "$B/mail"
-	sed "s#/srv/bench#$B#g; s#/run/dovecot-bench#/run/dovecot-bench-large#" "$PEERS/dovecot.conf" >"$B/dovecot/dovecot.conf"
-	dovecot -c "$B/dovecot/dovecot.conf"
-	wait_port 127.0.0.1:1143
+	dovecot_passwd "$PRIS" "$B/dovecot/passwd"
+	bench_config 127.0.0.1:14525 127.0.0.1:14143 127.0.0.1:14110 >"$B/before/sealgate.toml"
+	bench_config 127.0.0.1:17525 127.0.0.1:17143 127.0.0.1:17110 >"$B/after/sealgate.toml"
+	dovecot_fresh
 	start "$B/bin/sealgate-before" "$B/before" 127.0.0.1:14143
 	BP=$LAST
 	start "$B/bin/sealgate-after" "$B/after" 127.0.0.1:17143
 	AP=$LAST
-	DOVECOT_PROCS=comm:dovecot+imap+pop3+imap-login+pop3-login+auth+config+anvil+log+indexer+indexer-worker+stats
 	log "steps"
 	"$MB" large -server "before,127.0.0.1:14143,127.0.0.1:14110,bench@gw.test,pid:$BP" \
 		-server "after,127.0.0.1:17143,127.0.0.1:17110,bench@gw.test,pid:$AP" \

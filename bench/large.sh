@@ -13,19 +13,6 @@
 # Sealgate instances: embedded on 12525/12143/12110, PostgreSQL on 13525/13143/13110.
 
 LARGE_PG_DSN=${PG_DSN:-postgres://postgres@127.0.0.1:55440/postgres?sslmode=disable}
-DOVECOT_PROCS=comm:dovecot+imap+pop3+imap-login+pop3-login+auth+config+anvil+log+indexer+indexer-worker+stats
-
-# wait_idle PID: until the process uses under 5 % of a core over 3 s (the search indexer has
-# caught up with the delivery).
-wait_idle() {
-	local t0 t1
-	while :; do
-		t0=$(awk '{print $14 + $15}' "/proc/$1/stat")
-		sleep 3
-		t1=$(awk '{print $14 + $15}' "/proc/$1/stat")
-		[ $((t1 - t0)) -lt 15 ] && return 0
-	done
-}
 
 bench_large() {
 	local n=$1 md="$BENCH/maildir-$1" backends=${BACKENDS:-embedded postgres}

@@ -1,6 +1,9 @@
-# Shell functions the bench scripts share (sourced by run.sh and cluster.sh).
+# Shell functions the bench scripts share (sourced by run.sh, cluster.sh and large-ab.sh).
 
 log() { echo "== $*" >&2; }
+
+# DOVECOT_PROCS names Dovecot's processes for mailbench's memory and CPU figures.
+DOVECOT_PROCS=comm:dovecot+imap+pop3+imap-login+pop3-login+auth+config+anvil+log+indexer+indexer-worker+stats
 
 # wait_port HOST:PORT [TENTHS]: wait until something listens there, TENTHS tenths of a second
 # at the most (default 100).
@@ -41,4 +44,30 @@ bench_config() {
 		level = "warn"
 		${4:-}
 	EOF
+}
+
+# wait_idle PID: until the process uses under 5 % of a core over 3 s (the search indexer has
+# caught up with the delivery).
+wait_idle() {
+	local t0 t1
+	while :; do
+		t0=$(awk '{print $14 + $15}' "/proc/$1/stat")
+		sleep 3
+		t1=$(awk '{print $14 + $15}' "/proc/$1/stat")
+		[ $((t1 - t0)) -lt 15 ] && return 0
+	done
+}
+
+# dovecot_passwd DIR [OUT]: Dovecot's passwd file (OUT, default $BENCH/dovecot/passwd) giving
+# its bench user the Argon2id hash of the Sealgate account in data directory DIR, so that
+# logins cost both servers the same.
+dovecot_passwd() {
+	local out=${2:-$BENCH/dovecot/passwd}
+	python3 - "$1/mail.db" >"$out" <<-'PY'
+		import sqlite3, sys
+		db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
+		(h,) = db.execute("SELECT password_hash FROM users WHERE address = 'bench@gw.test'").fetchone()
+		print("bench:{ARGON2ID}" + h)
+	PY
+	chmod 0644 "$out"
 }

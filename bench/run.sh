@@ -79,19 +79,7 @@ setup() {
 	sg_start "$BENCH/sg-imap"
 	"$MB" append -addr $SG_IMAP -user bench@gw.test -pass $PASS -maildir "$BENCH/maildir"
 	sg_stop
-	dovecot_passwd
-}
-
-# dovecot_passwd gives Dovecot's bench user the Argon2id hash of Sealgate's account, so that
-# logins cost both servers the same.
-dovecot_passwd() {
-	python3 - "${1:-$BENCH/sg-imap}/mail.db" >"$BENCH/dovecot/passwd" <<-'PY'
-		import sqlite3, sys
-		db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
-		(h,) = db.execute("SELECT password_hash FROM users WHERE address = 'bench@gw.test'").fetchone()
-		print("bench:{ARGON2ID}" + h)
-	PY
-	chmod 0644 "$BENCH/dovecot/passwd"
+	dovecot_passwd "$BENCH/sg-imap"
 }
 
 # sg_fresh DIR [SMTP IMAP POP3 DSN]: a new data directory with a config on the bench ports (or

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sealgate/sealgate/crypto/fsutil"
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 	"github.com/sealgate/sealgate/keys"
@@ -201,12 +202,7 @@ func writeManifest(dir string, m BackupManifest) error {
 	if err := os.Remove(tmp); err != nil {
 		return err
 	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return fsutil.SyncPath(dir)
 }
 
 // ReadBackupManifest reads the manifest of the backup in dir; a directory without one is not

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/sealgate/sealgate/crypto/fsutil"
 )
 
 // Files keeps the small named files that every gateway node sharing a store must see alike:
@@ -103,7 +105,7 @@ func (d DirFiles) CreateFile(_ context.Context, name string, data []byte) error 
 		}
 		return err
 	}
-	return syncDir(dir)
+	return fsutil.SyncPath(dir)
 }
 
 // List implements Files.

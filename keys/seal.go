@@ -36,6 +36,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/sealgate/sealgate/crypto/fsutil"
 )
 
 // ErrSealBroken reports a sealed blob that does not open: wrong master key, wrong purpose, or
@@ -103,7 +105,7 @@ func createMasterKey(path string) ([]byte, error) {
 	if err := f.Close(); err != nil {
 		return nil, err
 	}
-	return text, syncDir(filepath.Dir(path))
+	return text, fsutil.SyncPath(filepath.Dir(path))
 }
 
 func newMasterKey(key []byte) (*MasterKey, error) {
@@ -173,7 +175,7 @@ func writeFileDurable(path string, data []byte, perm os.FileMode) error {
 	if err := os.Rename(tmp, path); err != nil {
 		return err
 	}
-	return syncDir(dir)
+	return fsutil.SyncPath(dir)
 }
 
 // writeTemp writes data to a new temporary file in dir with mode perm and syncs it; the
@@ -198,13 +200,4 @@ func writeTemp(dir string, data []byte, perm os.FileMode) (string, error) {
 		return "", err
 	}
 	return f.Name(), nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -1,10 +1,12 @@
 // Package mimeutil is Sealgate's one header and MIME toolkit, used by the crypto packages and
 // the gateway alike: where a message's header section ends (HeaderEnd, SplitHeader,
 // ReadHeaderSection, HeaderWatcher for a stream), header fields with their exact bytes
-// (ParseHeader, Header.Get, RemoveFields), Content-Type values (ParseContentType), the MIME
-// tree (ParseEntity), multipart splitting that keeps every byte of a part, CRLF
-// canonicalisation, transfer-encoding decoding, binary parts re-encoded in base64 for storage
-// (binary.go: BinaryParts, EncodeParts), and what a reader is shown (text.go: encoded
+// (ParseHeader, Header.Get, ScanFields, RemoveFields), Content-Type values
+// (ParseContentType), the MIME tree (scan.go: Scan keeps offsets only, for a message read as
+// a stream; ParseEntity gives the bytes of each entity, built on the same scanner), multipart
+// splitting that keeps every byte of a part, CRLF canonicalisation, transfer-encoding
+// decoding, binary parts re-encoded in base64 for storage (binary.go: BinaryParts,
+// EncodeParts), and what a reader is shown (text.go: encoded
 // words, address lists, Content-Disposition, text in UTF-8 from its charset). The classification of a message by its
 // OpenPGP or S/MIME protection is crypto/mimecrypt's, built on this package.
 //
@@ -44,10 +46,48 @@ func (f Field) Value() string {
 	if i < 0 {
 		return ""
 	}
-	v := string(f.Raw[i+1:])
-	v = strings.ReplaceAll(v, "\r\n", "")
-	v = strings.ReplaceAll(v, "\n", "")
-	return strings.TrimSpace(v)
+	return string(bytes.TrimSpace(unfold(nil, f.Raw[i+1:])))
+}
+
+// unfold appends v to dst without its line breaks (RFC 5322 §2.2.3: the white space after
+// them is kept).
+func unfold(dst, v []byte) []byte {
+	for len(v) > 0 {
+		i := bytes.IndexByte(v, '\n')
+		if i < 0 {
+			return append(dst, v...)
+		}
+		dst = append(dst, bytes.TrimSuffix(v[:i], []byte{'\r'})...)
+		v = v[i+1:]
+	}
+	return dst
+}
+
+// ScanFields calls fn for each field of the header section at the start of raw, up to its
+// first empty line, with its name and its value unfolded and trimmed as Field.Value gives
+// it; both are valid only during the call. Lines without a colon are skipped, as mail
+// readers do. It allocates only for a folded value, so that a caller reading a few fields
+// of many messages pays for nothing else.
+func ScanFields(raw []byte, fn func(name, value []byte)) {
+	var buf []byte
+	for len(raw) > 0 {
+		end := fieldEnd(raw)
+		field, first := raw[:end], raw[:lineEnd(raw)]
+		raw = raw[end:]
+		if len(bytes.TrimRight(first, "\r\n")) == 0 {
+			return
+		}
+		colon := bytes.IndexByte(first, ':')
+		if colon <= 0 {
+			continue
+		}
+		value := field[colon+1:]
+		if len(first) < len(field) {
+			buf = unfold(buf[:0], value)
+			value = buf
+		}
+		fn(bytes.TrimSpace(field[:colon]), bytes.TrimSpace(value))
+	}
 }
 
 // Header is a parsed header block that remembers its raw bytes.
@@ -346,8 +386,8 @@ type Entity struct {
 }
 
 // ParseEntity parses b as a MIME entity without copying. Its multipart descendants are
-// found when Parts is first called, all in one pass over b, in time linear in its length
-// however deep they nest (see tree.go), down to mimelimit.MaxDepth levels and
+// found when Parts is first called, all in one pass over b by the scanner behind Scan, in time
+// linear in its length however deep they nest (see tree.go), down to mimelimit.MaxDepth levels and
 // mimelimit.MaxParts entities; beyond those bounds Parts fails with mimelimit.ErrExceeded.
 // message/rfc822 parts are not entered. An Entity is not safe for concurrent use.
 func ParseEntity(b []byte) *Entity {

@@ -2,6 +2,7 @@ package mimeutil
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 )
 
@@ -35,5 +36,23 @@ func TestSplitMultipartKeepsBytes(t *testing.T) {
 	}
 	if _, err := SplitMultipart([]byte("no delimiters"), "b"); err == nil {
 		t.Fatal("no error")
+	}
+}
+
+// TestScanFields: fields in order with unfolded, trimmed values; a line without a colon is
+// skipped; the empty line ends the header section even when the body starts with white
+// space.
+func TestScanFields(t *testing.T) {
+	raw := "Subject:  a\r\n\tb \r\nno colon here\r\nX-Empty:\r\nTo: c\n\n d: not a field\r\n"
+	var got []string
+	ScanFields([]byte(raw), func(name, value []byte) {
+		got = append(got, string(name)+"="+string(value))
+	})
+	want := []string{"Subject=a\tb", "X-Empty=", "To=c"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("fields %q, want %q", got, want)
+	}
+	if v := ParseHeader([]byte("Subject:  a\r\n\tb \r\n")).Get("subject"); v != "a\tb" {
+		t.Errorf("Get %q: not the value ScanFields gives", v)
 	}
 }

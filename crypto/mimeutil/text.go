@@ -63,6 +63,9 @@ func wordDecoder() *mime.WordDecoder {
 // DecodeWords decodes the RFC 2047 encoded words of a header value; a value with a word
 // that does not decode is returned as it is.
 func DecodeWords(v string) string {
+	if !strings.Contains(v, "=?") {
+		return v
+	}
 	out, err := wordDecoder().DecodeHeader(v)
 	if err != nil {
 		return v

@@ -63,9 +63,17 @@ var treeSeeds = []string{
 	"Content-Type: multipart/signed; boundary=\"=-=\"\n\n--=-=\nContent-Type: text/plain\n\nsigned\n--=-=  \nContent-Type: application/pgp-signature\n\nsig\n--=-=--\n",
 }
 
+// longLines has lines longer than the scanner's buffer, split where their rest looks like a
+// delimiter or an empty line.
+var longLines = []string{
+	"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\n" + strings.Repeat("y", 16<<10) + "--b\r\nz\r\n--b--\r\n",
+	"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nX-Long: " + strings.Repeat("y", 16<<10-8) + "\r\nContent-Type: multipart/mixed; boundary=c\r\n\r\n--c\r\n\r\nin\r\n--c--\r\n--b--\r\n",
+}
+
 // ParseEntity gives the tree that splitting level by level gives.
 func TestParseEntityAsSplit(t *testing.T) {
-	for _, s := range append(treeSeeds, string(mimelimittest.NestedMessage(5)), string(mimelimittest.NestedMessage(mimelimit.MaxDepth+3))) {
+	cases := append(append([]string(nil), treeSeeds...), longLines...)
+	for _, s := range append(cases, string(mimelimittest.NestedMessage(5)), string(mimelimittest.NestedMessage(mimelimit.MaxDepth+3))) {
 		if got, want := describe([]byte(s), true), describe([]byte(s), false); got != want {
 			t.Errorf("%q:\ngot\n%s\nwant\n%s", s, got, want)
 		}

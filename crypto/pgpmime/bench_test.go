@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealgate/sealgate/crypto/bodytest"
 	"github.com/sealgate/sealgate/crypto/internal/cryptotest"
 )
 
@@ -25,22 +26,7 @@ func body(n int) []byte {
 // bigMessage streams a message with n bytes of body without holding it.
 func bigMessage(n int64) io.Reader {
 	line := []byte("The quick brown fox jumps over the lazy dog 0123456789 abcdefghij.\r\n")
-	return io.MultiReader(strings.NewReader(msgHeader), io.LimitReader(&repeater{line: line}, n))
-}
-
-type repeater struct {
-	line []byte
-	off  int
-}
-
-func (r *repeater) Read(p []byte) (int, error) {
-	n := 0
-	for n < len(p) {
-		c := copy(p[n:], r.line[r.off:])
-		n += c
-		r.off = (r.off + c) % len(r.line)
-	}
-	return n, nil
+	return io.MultiReader(strings.NewReader(msgHeader), io.LimitReader(bodytest.Repeat(line), n))
 }
 
 func benchKeys(b *testing.B) (x25519, rsa KeyRing, signer *Key) {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
+	"io"
 
 	"errors"
 	"mime"
@@ -59,6 +60,13 @@ func parseEnvelope(rawHeader []byte) envelope {
 	return env
 }
 
+// partEnvelope is the ENVELOPE of the message inside a message/rfc822 part, from its header
+// section (which lacks the empty line when the part ends inside its header).
+func partEnvelope(rawHeader []byte) *imap.Envelope {
+	th, _ := textproto.ReadHeader(bufio.NewReader(io.MultiReader(bytes.NewReader(rawHeader), strings.NewReader("\r\n"))))
+	return envelopeOf(th, nil)
+}
+
 // EncodeEnvelope returns the stored ENVELOPE of a raw header section (mailindex.Options.Envelope):
 // the ENVELOPE as it goes on the wire, which FETCH sends as it is.
 func EncodeEnvelope(rawHeader []byte) []byte { return appendEnvelope(nil, parseEnvelope(rawHeader)) }
@@ -88,24 +96,16 @@ func (d *envelopeDecoder) decode(data []byte) (*imap.Envelope, error) {
 	s := string(data) // one allocation; every string of the envelope points into it
 	pos := 1
 	bad := false
-	uv := func() uint64 {
-		v, n := binary.Uvarint(data[pos:])
+	// step moves past a varint of n bytes; n <= 0 is a malformed one, whose value the
+	// binary package gives as 0.
+	step := func(n int) {
 		if n <= 0 {
-			bad = true
-			return 0
+			bad, n = true, 0
 		}
 		pos += n
-		return v
 	}
-	sv := func() int64 {
-		v, n := binary.Varint(data[pos:])
-		if n <= 0 {
-			bad = true
-			return 0
-		}
-		pos += n
-		return v
-	}
+	uv := func() uint64 { v, n := binary.Uvarint(data[pos:]); step(n); return v }
+	sv := func() int64 { v, n := binary.Varint(data[pos:]); step(n); return v }
 	str := func() string {
 		n := uv()
 		if bad || n > uint64(len(data)-pos) {

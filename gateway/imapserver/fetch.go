@@ -10,6 +10,7 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 
+	"github.com/sealgate/sealgate/crypto/mimeutil"
 	"github.com/sealgate/sealgate/gateway/imapserver/imapwire"
 	"github.com/sealgate/sealgate/gateway/mailindex"
 	"github.com/sealgate/sealgate/gateway/mailstore"
@@ -313,7 +314,7 @@ type message struct {
 	flat   *bool // served as one part (limits.go); nil: not checked yet
 	// mime is the entity tree, parsed at the first need; mimeSrc reads the bytes it
 	// refers to.
-	mime    *mimePart
+	mime    *mimeutil.Part
 	mimeSrc io.ReaderAt
 }
 
@@ -456,7 +457,7 @@ func (s *session) fetchOne(seq uint32, msg *message, it fetchItem, f *imapwire.F
 		if bs.Extended {
 			name = "BODYSTRUCTURE"
 		}
-		writeBodyStructure(rw.item(name), tree.bodyStructure(bs.Extended), bs.Extended)
+		writeBodyStructure(rw.item(name), bodyStructure(tree, bs.Extended), bs.Extended)
 	}
 	for _, sec := range options.BodySection {
 		if err := s.writeSection(&rw, msg, sec, f.Labels[sec], header); err != nil {

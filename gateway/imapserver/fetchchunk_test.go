@@ -10,7 +10,6 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 
-	"github.com/sealgate/sealgate/crypto/address"
 	"github.com/sealgate/sealgate/gateway/imapserver"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 	"github.com/sealgate/sealgate/gateway/msgbuf"
@@ -23,12 +22,7 @@ import (
 func TestFetchAcrossChunks(t *testing.T) {
 	env := start(t)
 	ctx := context.Background()
-	st := env.GW.Store()
-	a, _ := address.Parse("alice@localhost")
-	u, err := st.UserByAddress(ctx, a)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, u := storeUser(t, env, "alice@localhost")
 	n := 2*imapserver.FetchChunkSize + 300
 	large := imapserver.FetchChunkSize + 500 // stored as a file
 	msg := func(i int) []byte {

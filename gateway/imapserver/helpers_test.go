@@ -2,6 +2,7 @@ package imapserver_test
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"fmt"
 	"net"
@@ -12,8 +13,10 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
+	"github.com/sealgate/sealgate/crypto/address"
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
+	"github.com/sealgate/sealgate/gateway/mailstore"
 )
 
 const (
@@ -168,6 +171,12 @@ func (r *raw) send(s string) {
 func (r *raw) cmd(tag, s string) []string {
 	r.t.Helper()
 	r.send(tag + " " + s)
+	return r.until(tag)
+}
+
+// until returns every line up to and including the tagged reply of tag.
+func (r *raw) until(tag string) []string {
+	r.t.Helper()
 	var out []string
 	for {
 		l := r.line()
@@ -176,6 +185,37 @@ func (r *raw) cmd(tag, s string) []string {
 			return out
 		}
 	}
+}
+
+// dialPlain connects to the plain IMAP listener, closed at the end of the test, and returns
+// the client with the capabilities it was offered.
+func dialPlain(t *testing.T, env *gatewaytest.Env) (*imapclient.Client, imap.CapSet) {
+	t.Helper()
+	c, err := imapclient.DialInsecure(env.GW.Addr("imap"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	caps, err := c.Capability().Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, caps
+}
+
+// storeUser returns the gateway's store and the account of addr.
+func storeUser(t testing.TB, env *gatewaytest.Env, addr string) (mailstore.Backend, mailstore.User) {
+	t.Helper()
+	a, err := address.Parse(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := env.GW.Store()
+	u, err := st.UserByAddress(context.Background(), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, u
 }
 
 func imapclientDialRaw(addr string) (net.Conn, error) {

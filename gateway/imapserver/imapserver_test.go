@@ -19,15 +19,7 @@ import (
 
 func TestLoginDisabledBeforeTLS(t *testing.T) {
 	env := start(t)
-	c, err := imapclient.DialInsecure(env.GW.Addr("imap"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	caps, err := c.Capability().Wait()
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, caps := dialPlain(t, env)
 	if !caps.Has(imap.CapLoginDisabled) || !caps.Has(imap.CapStartTLS) || caps.Has(imap.Cap("AUTH=PLAIN")) {
 		t.Fatalf("capabilities before TLS: %v", caps)
 	}
@@ -45,15 +37,7 @@ func TestLoginDisabledBeforeTLS(t *testing.T) {
 
 func TestPlaintextLoginOnLoopbackOnlyWhenAllowed(t *testing.T) {
 	env := start(t, func(c *config.Config) { c.Auth.PlaintextOnLoopback = true })
-	c, err := imapclient.DialInsecure(env.GW.Addr("imap"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	caps, err := c.Capability().Wait()
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, caps := dialPlain(t, env)
 	if caps.Has(imap.CapLoginDisabled) || !caps.Has(imap.Cap("AUTH=PLAIN")) {
 		t.Fatalf("capabilities on loopback with plaintext_on_loopback: %v", caps)
 	}

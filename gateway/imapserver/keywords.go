@@ -5,6 +5,7 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 
+	"github.com/sealgate/sealgate/gateway/imapserver/imapwire"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 )
 
@@ -90,25 +91,13 @@ func (k *keywords) permanentFlags(readOnly bool) []imap.Flag {
 	return out
 }
 
-// flagsResponse is the untagged FLAGS and PERMANENTFLAGS that announce new keywords.
-func (k *keywords) flagsResponse(readOnly bool) []byte {
-	var b strings.Builder
-	writeList := func(fl []imap.Flag) {
-		b.WriteByte('(')
-		for i, f := range fl {
-			if i > 0 {
-				b.WriteByte(' ')
-			}
-			b.WriteString(string(f))
-		}
-		b.WriteByte(')')
-	}
-	b.WriteString("* FLAGS ")
-	writeList(k.mailboxFlags())
-	b.WriteString("\r\n* OK [PERMANENTFLAGS ")
-	writeList(k.permanentFlags(readOnly))
-	b.WriteString("] Flags permitted\r\n")
-	return []byte(b.String())
+// writeFlagsResponse writes the untagged FLAGS and PERMANENTFLAGS that announce new keywords.
+func (k *keywords) writeFlagsResponse(e *imapwire.Encoder, readOnly bool) {
+	e.Raw("* FLAGS ")
+	writeFlags(e, k.mailboxFlags())
+	e.Raw("\r\n* OK [PERMANENTFLAGS ")
+	writeFlags(e, k.permanentFlags(readOnly))
+	e.Raw("] Flags permitted\r\n")
 }
 
 // announce makes sure the client has been told of the keywords in kw before a FETCH
@@ -118,7 +107,7 @@ func (s *session) announce(kw []string) error {
 	if len(kw) == 0 || !v.kw.add(kw) {
 		return nil
 	}
-	s.enc.Raw(string(v.kw.flagsResponse(v.readOnly)))
+	v.kw.writeFlagsResponse(s.enc, v.readOnly)
 	return s.enc.Err()
 }
 

@@ -17,7 +17,6 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 
-	"github.com/sealgate/sealgate/crypto/address"
 	"github.com/sealgate/sealgate/gateway/config"
 	"github.com/sealgate/sealgate/gateway/gatewaytest"
 	"github.com/sealgate/sealgate/gateway/imapserver"
@@ -36,14 +35,7 @@ func TestLiteralPlusAppend(t *testing.T) {
 	}
 	body := "From: x@example.org\r\nSubject: plus\r\n\r\n" + strings.Repeat("0123456789abcdef\r\n", 500)
 	r.send(fmt.Sprintf("b APPEND INBOX {%d+}\r\n%s\r\nc NOOP", len(body), body))
-	var lines []string
-	for {
-		l := r.line()
-		lines = append(lines, l)
-		if strings.HasPrefix(l, "c ") {
-			break
-		}
-	}
+	lines := r.until("c")
 	for _, l := range lines {
 		if strings.HasPrefix(l, "+") {
 			t.Errorf("continuation request for a non-synchronizing literal: %q", lines)
@@ -258,12 +250,7 @@ print("ok")
 func TestFetchSkipsMessageExpungedMeanwhile(t *testing.T) {
 	env := start(t)
 	ctx := context.Background()
-	st := env.GW.Store()
-	a, _ := address.Parse("alice@localhost")
-	u, err := st.UserByAddress(ctx, a)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, u := storeUser(t, env, "alice@localhost")
 	msg := func(subject string, size int) []byte {
 		// Not text: the search indexer leaves the bodies alone.
 		return fmt.Appendf(nil, "From: s@example.org\r\nSubject: %s\r\nContent-Type: application/octet-stream\r\n\r\n%s",
@@ -305,14 +292,7 @@ func TestFetchSkipsMessageExpungedMeanwhile(t *testing.T) {
 	if _, err := io.CopyN(io.Discard, r.r, 3<<20+int64(len(msg("big", 0)))); err != nil {
 		t.Fatal(err)
 	}
-	var rest []string
-	for {
-		l := r.line()
-		rest = append(rest, l)
-		if strings.HasPrefix(l, "d ") {
-			break
-		}
-	}
+	rest := r.until("d")
 	if last := rest[len(rest)-1]; !strings.HasPrefix(last, "d OK") {
 		t.Fatalf("FETCH after another session expunged a message it had listed: %q", rest)
 	}

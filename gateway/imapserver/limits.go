@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"strings"
 
 	"github.com/sealgate/sealgate/crypto/mimelimit"
+	"github.com/sealgate/sealgate/crypto/mimeutil"
 	"github.com/sealgate/sealgate/gateway/mailindex"
 )
 
@@ -23,7 +25,7 @@ const flatContentType = "Content-Type: application/octet-stream\r\n"
 // tree returns the message's entity tree and a reader of the bytes its offsets refer to,
 // parsed once per FETCH of the message. A message served as one part is held in memory
 // flattened (such messages are rare, and nothing else reads them).
-func (msg *message) tree() (*mimePart, io.ReaderAt, error) {
+func (msg *message) tree() (*mimeutil.Part, io.ReaderAt, error) {
 	if msg.mime != nil {
 		return msg.mime, msg.mimeSrc, nil
 	}
@@ -48,7 +50,7 @@ func (msg *message) tree() (*mimePart, io.ReaderAt, error) {
 	default:
 		src = streamReaderAt{msg.openStored}
 	}
-	tree := parseMIME(rc)
+	tree := mimeutil.Scan(rc)
 	msg.mime, msg.mimeSrc = tree, src
 	return tree, src, nil
 }
@@ -107,28 +109,12 @@ func flattened(rc io.ReadCloser) (io.ReadCloser, error) {
 		rc.Close()
 		return nil, err
 	}
-	var head bytes.Buffer
-	drop := false
-	for len(raw) > 0 {
-		line := raw
-		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
-			line = raw[:i+1]
-		}
-		raw = raw[len(line):]
-		if len(bytes.TrimRight(line, "\r\n")) == 0 {
-			break // the blank line that ends the header
-		}
-		if line[0] != ' ' && line[0] != '\t' {
-			name, _, _ := bytes.Cut(line, []byte(":"))
-			drop = bytes.EqualFold(bytes.TrimSpace(name), []byte("Content-Type"))
-		}
-		if !drop {
-			head.Write(line)
-		}
-	}
-	head.WriteString(flatContentType + "\r\n")
+	kept, _ := mimeutil.RemoveFields(raw, func(name, _ []byte) bool {
+		return bytes.EqualFold(name, []byte("Content-Type"))
+	})
+	fields, _ := mimeutil.SplitEntity(kept)
 	return struct {
 		io.Reader
 		io.Closer
-	}{io.MultiReader(&head, br), rc}, nil
+	}{io.MultiReader(bytes.NewReader(fields), strings.NewReader(flatContentType+"\r\n"), br), rc}, nil
 }

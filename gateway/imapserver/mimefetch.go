@@ -2,69 +2,68 @@ package imapserver
 
 import (
 	"bytes"
-	"encoding/base64"
 	"errors"
 	"io"
 	"mime"
-	"mime/quotedprintable"
 	"strings"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-message/textproto"
+
+	"github.com/sealgate/sealgate/crypto/mimeutil"
 )
 
 // bodyStructure builds BODYSTRUCTURE (extended) or BODY from the entity tree.
-func (p *mimePart) bodyStructure(extended bool) imap.BodyStructure {
-	if p.typ == "multipart" && len(p.children) > 0 {
-		mp := &imap.BodyStructureMultiPart{Subtype: p.subtype}
-		for _, c := range p.children {
-			mp.Children = append(mp.Children, c.bodyStructure(extended))
+func bodyStructure(p *mimeutil.Part, extended bool) imap.BodyStructure {
+	if p.Type == "multipart" && len(p.Parts) > 0 {
+		mp := &imap.BodyStructureMultiPart{Subtype: p.Subtype}
+		for _, c := range p.Parts {
+			mp.Children = append(mp.Children, bodyStructure(c, extended))
 		}
 		if extended {
 			mp.Extended = &imap.BodyStructureMultiPartExt{
-				Params:      p.params,
-				Disposition: disposition(p.header),
-				Language:    languages(p.header),
-				Location:    p.header.Get("Content-Location"),
+				Params:      p.Params,
+				Disposition: disposition(p.Header),
+				Language:    languages(p.Header),
+				Location:    p.Header.Get("Content-Location"),
 			}
 		}
 		return mp
 	}
-	typ, subtype, params := p.typ, p.subtype, p.params
+	typ, subtype, params := p.Type, p.Subtype, p.Params
 	if typ == "multipart" { // without parts: served as what it is, an opaque body
 		typ, subtype, params = "application", "octet-stream", map[string]string{}
 	}
 	sp := &imap.BodyStructureSinglePart{
 		Type: typ, Subtype: subtype, Params: params,
-		ID:          strings.TrimSpace(p.header.Get("Content-Id")),
-		Description: strings.TrimSpace(p.header.Get("Content-Description")),
-		Encoding:    strings.ToUpper(strings.TrimSpace(p.header.Get("Content-Transfer-Encoding"))),
-		Size:        uint32(min(p.end-p.bodyStart, 1<<32-1)),
+		ID:          strings.TrimSpace(p.Header.Get("Content-Id")),
+		Description: strings.TrimSpace(p.Header.Get("Content-Description")),
+		Encoding:    strings.ToUpper(strings.TrimSpace(p.Header.Get("Content-Transfer-Encoding"))),
+		Size:        uint32(min(p.End-p.BodyStart, 1<<32-1)),
 	}
 	if sp.Encoding == "" {
 		sp.Encoding = "7BIT"
 	}
 	switch {
-	case p.message != nil:
+	case p.Message != nil:
 		sp.MessageRFC822 = &imap.BodyStructureMessageRFC822{
-			Envelope:      envelopeOf(p.message.header, nil),
-			BodyStructure: p.message.bodyStructure(extended),
-			NumLines:      p.lines,
+			Envelope:      partEnvelope(p.Message.RawHeader),
+			BodyStructure: bodyStructure(p.Message, extended),
+			NumLines:      p.Lines,
 		}
 	case typ == "text":
-		sp.Text = &imap.BodyStructureText{NumLines: p.lines}
+		sp.Text = &imap.BodyStructureText{NumLines: p.Lines}
 	}
 	if extended {
 		sp.Extended = &imap.BodyStructureSinglePartExt{
-			Disposition: disposition(p.header),
-			Language:    languages(p.header),
-			Location:    p.header.Get("Content-Location"),
+			Disposition: disposition(p.Header),
+			Language:    languages(p.Header),
+			Location:    p.Header.Get("Content-Location"),
 		}
 	}
 	return sp
 }
 
-func disposition(h textproto.Header) *imap.BodyStructureDisposition {
+func disposition(h mimeutil.Header) *imap.BodyStructureDisposition {
 	v := h.Get("Content-Disposition")
 	if v == "" {
 		return nil
@@ -84,7 +83,7 @@ func disposition(h textproto.Header) *imap.BodyStructureDisposition {
 	return &imap.BodyStructureDisposition{Value: typ, Params: params}
 }
 
-func languages(h textproto.Header) []string {
+func languages(h mimeutil.Header) []string {
 	v := h.Get("Content-Language")
 	if v == "" {
 		return nil
@@ -101,36 +100,36 @@ func languages(h textproto.Header) []string {
 // sectionBytes returns what BODY[section] names, before any partial range (RFC 9051
 // §6.4.5). src reads the whole message; ok is false for a part that does not exist, which
 // is answered as an empty string.
-func sectionBytes(tree *mimePart, src io.ReaderAt, sec *imap.FetchItemBodySection) ([]byte, bool, error) {
+func sectionBytes(tree *mimeutil.Part, src io.ReaderAt, sec *imap.FetchItemBodySection) ([]byte, bool, error) {
 	target := tree
 	if len(sec.Part) > 0 {
-		if target = tree.find(sec.Part); target == nil {
+		if target = tree.Find(sec.Part); target == nil {
 			return nil, false, nil
 		}
 	}
 	// With a part number, HEADER and TEXT name the message inside a message/rfc822 part.
 	msg := target
-	if len(sec.Part) > 0 && target.message != nil && sec.Specifier != imap.PartSpecifierMIME && sec.Specifier != imap.PartSpecifierNone {
-		msg = target.message
+	if len(sec.Part) > 0 && target.Message != nil && sec.Specifier != imap.PartSpecifierMIME && sec.Specifier != imap.PartSpecifierNone {
+		msg = target.Message
 	}
 	switch sec.Specifier {
 	case imap.PartSpecifierNone:
 		if len(sec.Part) == 0 {
-			return readRange(src, 0, tree.end)
+			return readRange(src, 0, tree.End)
 		}
-		return readRange(src, target.bodyStart, target.end)
+		return readRange(src, target.BodyStart, target.End)
 	case imap.PartSpecifierMIME:
-		return target.rawHeader, true, nil
+		return target.RawHeader, true, nil
 	case imap.PartSpecifierText:
-		if len(sec.Part) > 0 && target.message == nil {
+		if len(sec.Part) > 0 && target.Message == nil {
 			return nil, false, nil
 		}
-		return readRange(src, msg.bodyStart, msg.end)
+		return readRange(src, msg.BodyStart, msg.End)
 	case imap.PartSpecifierHeader:
-		if len(sec.Part) > 0 && target.message == nil {
+		if len(sec.Part) > 0 && target.Message == nil {
 			return nil, false, nil
 		}
-		h := msg.rawHeader
+		h := msg.RawHeader
 		switch {
 		case len(sec.HeaderFields) > 0:
 			h = filterHeader(h, sec.HeaderFields, true)
@@ -189,58 +188,37 @@ var errUnknownCTE = &imap.Error{Type: imap.StatusResponseTypeNo, Code: "UNKNOWN-
 // binaryBytes returns the decoded content of BINARY[part] (RFC 3516): the part's body with
 // its transfer encoding undone. ok is false for a part that does not exist or is not a
 // leaf.
-func binaryBytes(tree *mimePart, src io.ReaderAt, part []int) ([]byte, bool, error) {
+func binaryBytes(tree *mimeutil.Part, src io.ReaderAt, part []int) ([]byte, bool, error) {
 	target := tree
 	if len(part) > 0 {
-		if target = tree.find(part); target == nil {
+		if target = tree.Find(part); target == nil {
 			return nil, false, nil
 		}
 	}
 	if len(part) == 0 {
-		b, _, err := readRange(src, 0, tree.end)
+		b, _, err := readRange(src, 0, tree.End)
 		return b, true, err
 	}
-	if target.typ == "multipart" && len(target.children) > 0 {
+	if target.Type == "multipart" && len(target.Parts) > 0 {
 		return nil, false, nil
 	}
-	raw, _, err := readRange(src, target.bodyStart, target.end)
+	raw, _, err := readRange(src, target.BodyStart, target.End)
 	if err != nil {
 		return nil, false, err
 	}
-	var r io.Reader
-	switch cte := strings.ToLower(strings.TrimSpace(target.header.Get("Content-Transfer-Encoding"))); cte {
+	cte := strings.ToLower(target.Header.Get("Content-Transfer-Encoding"))
+	switch cte {
 	case "", "7bit", "8bit", "binary":
 		return raw, true, nil
-	case "base64":
-		r = base64.NewDecoder(base64.StdEncoding, &base64Clean{r: bytes.NewReader(raw)})
-	case "quoted-printable":
-		r = quotedprintable.NewReader(bytes.NewReader(raw))
+	case "base64", "quoted-printable":
 	default:
 		return nil, false, errUnknownCTE
 	}
+	r := mimeutil.DecodeBody(bytes.NewReader(raw), cte)
 	out, err := io.ReadAll(r)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
 		// A broken encoding: what decoded so far, as other servers answer.
 		err = nil
 	}
 	return out, true, nil
-}
-
-// base64Clean drops what is not base64 alphabet (line ends, spaces) before decoding.
-type base64Clean struct{ r io.Reader }
-
-func (c *base64Clean) Read(p []byte) (int, error) {
-	for {
-		n, err := c.r.Read(p)
-		k := 0
-		for _, b := range p[:n] {
-			if b >= 'A' && b <= 'Z' || b >= 'a' && b <= 'z' || b >= '0' && b <= '9' || b == '+' || b == '/' || b == '=' {
-				p[k] = b
-				k++
-			}
-		}
-		if k > 0 || err != nil {
-			return k, err
-		}
-	}
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/sealgate/sealgate/crypto/address"
+	"github.com/sealgate/sealgate/gateway/gatewaytest"
 )
 
 // APPEND and COPY past the account's storage quota are refused with NO [OVERQUOTA]
@@ -15,13 +16,7 @@ func TestAppendAndCopyOverQuota(t *testing.T) {
 	env := start(t)
 	c := login(t, env, "alice@localhost", alicePW)
 	appendMsg(t, c, "INBOX", simpleMsg("first", "fits"), nil)
-	addr, err := address.Parse("alice@localhost")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := env.Embedded().SetQuota(context.Background(), addr, 10); err != nil {
-		t.Fatal(err)
-	}
+	setQuota(t, env, "alice@localhost", 10)
 	r := rawDial(t, env.GW.Addr("imaps"), env.TLSConfig())
 	r.cmd("a1", "LOGIN alice@localhost "+alicePW)
 	msg := "Subject: big\r\n\r\n" + strings.Repeat("x", 100) + "\r\n"
@@ -55,13 +50,7 @@ func TestGetQuota(t *testing.T) {
 	if out := r.cmd("a3", `GETQUOTA ""`); !strings.HasPrefix(out[len(out)-1], "a3 NO [NONEXISTENT]") {
 		t.Fatalf("GETQUOTA without a limit: %q", out)
 	}
-	addr, err := address.Parse("alice@localhost")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := env.Embedded().SetQuota(context.Background(), addr, 10<<20); err != nil {
-		t.Fatal(err)
-	}
+	setQuota(t, env, "alice@localhost", 10<<20)
 	msg := "Subject: q\r\n\r\n" + strings.Repeat("x", 3000) + "\r\n"
 	r.cmd("a4", "APPEND INBOX {"+strconv.Itoa(len(msg))+"+}\r\n"+msg)
 	out := joined(r.cmd("a5", "GETQUOTAROOT INBOX"))
@@ -73,5 +62,17 @@ func TestGetQuota(t *testing.T) {
 	}
 	if out := r.cmd("a7", `GETQUOTA "other"`); !strings.HasPrefix(out[len(out)-1], "a7 NO [NONEXISTENT]") {
 		t.Fatalf("GETQUOTA of an unknown root: %q", out)
+	}
+}
+
+// setQuota sets the storage quota of the account of addr, in bytes.
+func setQuota(t *testing.T, env *gatewaytest.Env, addr string, bytes int64) {
+	t.Helper()
+	a, err := address.Parse(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Embedded().SetQuota(context.Background(), a, bytes); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -62,24 +62,13 @@ func (s *session) fail(err error) error {
 	switch {
 	case errors.As(err, &ie):
 		return ie
-	case errors.Is(err, mailstore.ErrNotFound):
-		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeNonExistent, Text: "No such mailbox"}
-	case errors.Is(err, mailstore.ErrExists):
-		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeAlreadyExists, Text: "Mailbox already exists"}
-	case errors.Is(err, mailstore.ErrInvalidName):
-		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "Invalid mailbox name"}
-	case errors.Is(err, mailstore.ErrOverQuota):
-		// RFC 9208 §5: the client learns why, and that retrying will not help.
-		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: "OVERQUOTA", Text: "Over the account's storage quota"}
-	case errors.Is(err, mailstore.ErrInboxDelete):
-		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "INBOX cannot be deleted"}
-	case errors.Is(err, auth.ErrInvalidCredentials):
-		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeAuthenticationFailed, Text: "Authentication failed"}
-	case errors.Is(err, auth.ErrThrottled):
-		// Not AUTHENTICATIONFAILED: clients take that as a wrong password and ask for another.
-		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable, Text: "Too many failed logins from your network, try again later"}
 	case errors.Is(err, net.ErrClosed):
 		return err
+	}
+	for _, f := range failures {
+		if errors.Is(err, f.err) {
+			return &imap.Error{Type: imap.StatusResponseTypeNo, Code: f.code, Text: f.text}
+		}
 	}
 	ref := newRef()
 	log := s.srv.log.With("ref", ref, "client", s.client.String())
@@ -88,6 +77,23 @@ func (s *session) fail(err error) error {
 	}
 	log.Error("imap command failed", "err", err)
 	return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeServerBug, Text: "Internal error (ref " + ref + ")"}
+}
+
+// failures are the NO responses of the store's and auth's sentinel errors.
+var failures = [...]struct {
+	err  error
+	code imap.ResponseCode
+	text string
+}{
+	{mailstore.ErrNotFound, imap.ResponseCodeNonExistent, "No such mailbox"},
+	{mailstore.ErrExists, imap.ResponseCodeAlreadyExists, "Mailbox already exists"},
+	{mailstore.ErrInvalidName, imap.ResponseCodeCannot, "Invalid mailbox name"},
+	// RFC 9208 §5: the client learns why, and that retrying will not help.
+	{mailstore.ErrOverQuota, "OVERQUOTA", "Over the account's storage quota"},
+	{mailstore.ErrInboxDelete, imap.ResponseCodeCannot, "INBOX cannot be deleted"},
+	{auth.ErrInvalidCredentials, imap.ResponseCodeAuthenticationFailed, "Authentication failed"},
+	// Not AUTHENTICATIONFAILED: clients take that as a wrong password and ask for another.
+	{auth.ErrThrottled, imap.ResponseCodeUnavailable, "Too many failed logins from your network, try again later"},
 }
 
 func newRef() string {

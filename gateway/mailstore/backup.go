@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/sealgate/sealgate/crypto/fsutil"
 )
 
 // snapshotTries bounds Snapshot's attempts: each one that fails lost a race with a deletion
@@ -39,7 +41,7 @@ func SnapshotDB(ctx context.Context, src, dst string) error {
 	if err := os.Chmod(dst, 0o600); err != nil {
 		return err
 	}
-	return syncPath(dst)
+	return fsutil.SyncPath(dst)
 }
 
 // Snapshot copies the store in dir to dst (created 0700, empty or absent) while the store
@@ -138,6 +140,6 @@ func syncDirs(root string) error {
 		if err != nil || !d.IsDir() {
 			return err
 		}
-		return syncPath(path)
+		return fsutil.SyncPath(path)
 	})
 }

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/sealgate/sealgate/crypto/fsutil"
 	"github.com/sealgate/sealgate/crypto/mimeutil"
 )
 
@@ -237,7 +238,7 @@ func (s *Store) writeBlob(b Body) (string, int64, error) {
 		err = os.Rename(tmp, filepath.Join(s.dir, rel))
 	}
 	if err == nil {
-		err = syncPath(dir)
+		err = fsutil.SyncPath(dir)
 	}
 	if err != nil {
 		return "", 0, fmt.Errorf("mailstore: write body: %w", err)
@@ -257,14 +258,4 @@ func removeFile(dir, rel string) error {
 		return err
 	}
 	return nil
-}
-
-// syncPath fsyncs the file or directory at path.
-func syncPath(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return f.Sync()
 }

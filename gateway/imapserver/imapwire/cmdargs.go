@@ -19,21 +19,11 @@ func (d *Decoder) ReadStore() (*Store, error) {
 	if ok, err := d.atByte('('); err != nil {
 		return nil, err
 	} else if ok {
-		err := d.ReadList(func() error {
-			name, err := d.ReadAtom()
-			if err != nil {
-				return err
-			}
-			if !strings.EqualFold(name, "UNCHANGEDSINCE") {
-				return syntaxErr("unknown STORE modifier %s", name)
-			}
-			if err := d.SP(); err != nil {
-				return err
-			}
+		err := d.readOptions("STORE modifier", nil, map[string]func() error{"UNCHANGEDSINCE": func() (err error) {
 			st.UnchangedSince, err = d.ReadNumber64()
 			st.HasUnchanged = true
 			return err
-		})
+		}})
 		if err != nil {
 			return nil, err
 		}
@@ -99,25 +89,12 @@ func (d *Decoder) ReadListArgs() (*List, error) {
 		return nil, err
 	} else if ok {
 		l.Extended = true
-		err := d.ReadList(func() error {
-			opt, err := d.ReadAtom()
-			if err != nil {
-				return err
-			}
-			switch strings.ToUpper(opt) {
-			case "SUBSCRIBED":
-				l.Options.SelectSubscribed = true
-			case "REMOTE":
-				l.Options.SelectRemote = true
-			case "RECURSIVEMATCH":
-				l.Options.SelectRecursiveMatch = true
-			case "SPECIAL-USE":
-				l.Options.SelectSpecialUse = true
-			default:
-				return syntaxErr("unknown LIST selection option %s", opt)
-			}
-			return nil
-		})
+		err := d.readOptions("LIST selection option", map[string]*bool{
+			"SUBSCRIBED":     &l.Options.SelectSubscribed,
+			"REMOTE":         &l.Options.SelectRemote,
+			"RECURSIVEMATCH": &l.Options.SelectRecursiveMatch,
+			"SPECIAL-USE":    &l.Options.SelectSpecialUse,
+		}, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -179,32 +156,14 @@ func (d *Decoder) ReadListArgs() (*List, error) {
 			return nil, err
 		}
 		l.Extended = true
-		err = d.ReadList(func() error {
-			opt, err := d.ReadAtom()
-			if err != nil {
-				return err
-			}
-			switch strings.ToUpper(opt) {
-			case "SUBSCRIBED":
-				l.Options.ReturnSubscribed = true
-			case "CHILDREN":
-				l.Options.ReturnChildren = true
-			case "SPECIAL-USE":
-				l.Options.ReturnSpecialUse = true
-			case "STATUS":
-				if err := d.SP(); err != nil {
-					return err
-				}
-				so, err := d.ReadStatusItems()
-				if err != nil {
-					return err
-				}
-				l.Options.ReturnStatus = so
-			default:
-				return syntaxErr("unknown LIST return option %s", opt)
-			}
-			return nil
-		})
+		err = d.readOptions("LIST return option", map[string]*bool{
+			"SUBSCRIBED":  &l.Options.ReturnSubscribed,
+			"CHILDREN":    &l.Options.ReturnChildren,
+			"SPECIAL-USE": &l.Options.ReturnSpecialUse,
+		}, map[string]func() error{"STATUS": func() (err error) {
+			l.Options.ReturnStatus, err = d.ReadStatusItems()
+			return err
+		}})
 		if err != nil {
 			return nil, err
 		}
@@ -215,35 +174,17 @@ func (d *Decoder) ReadListArgs() (*List, error) {
 // ReadStatusItems reads STATUS's "(MESSAGES UIDNEXT …)".
 func (d *Decoder) ReadStatusItems() (*imap.StatusOptions, error) {
 	o := &imap.StatusOptions{}
-	err := d.ReadList(func() error {
-		item, err := d.ReadAtom()
-		if err != nil {
-			return err
-		}
-		switch strings.ToUpper(item) {
-		case "MESSAGES":
-			o.NumMessages = true
-		case "RECENT":
-			o.NumRecent = true
-		case "UIDNEXT":
-			o.UIDNext = true
-		case "UIDVALIDITY":
-			o.UIDValidity = true
-		case "UNSEEN":
-			o.NumUnseen = true
-		case "DELETED":
-			o.NumDeleted = true
-		case "SIZE":
-			o.Size = true
-		case "APPENDLIMIT":
-			o.AppendLimit = true
-		case "HIGHESTMODSEQ":
-			o.HighestModSeq = true
-		default:
-			return syntaxErr("unknown STATUS item %s", item)
-		}
-		return nil
-	})
+	err := d.readOptions("STATUS item", map[string]*bool{
+		"MESSAGES":      &o.NumMessages,
+		"RECENT":        &o.NumRecent,
+		"UIDNEXT":       &o.UIDNext,
+		"UIDVALIDITY":   &o.UIDValidity,
+		"UNSEEN":        &o.NumUnseen,
+		"DELETED":       &o.NumDeleted,
+		"SIZE":          &o.Size,
+		"APPENDLIMIT":   &o.AppendLimit,
+		"HIGHESTMODSEQ": &o.HighestModSeq,
+	}, nil)
 	if err == nil && *o == (imap.StatusOptions{}) {
 		err = syntaxErr("STATUS needs an item")
 	}
@@ -275,28 +216,10 @@ func (d *Decoder) ReadSelectParams() (*Select, error) {
 		}
 		return sp, d.CRLF()
 	}
-	err := d.ReadList(func() error {
-		name, err := d.ReadAtom()
-		if err != nil {
-			return err
-		}
-		switch strings.ToUpper(name) {
-		case "CONDSTORE":
-			sp.CondStore = true
-		case "QRESYNC":
-			if err := d.SP(); err != nil {
-				return err
-			}
-			q, err := d.readQResync()
-			if err != nil {
-				return err
-			}
-			sp.QResync = q
-		default:
-			return syntaxErr("unknown SELECT parameter %s", name)
-		}
-		return nil
-	})
+	err := d.readOptions("SELECT parameter", map[string]*bool{"CONDSTORE": &sp.CondStore}, map[string]func() error{"QRESYNC": func() (err error) {
+		sp.QResync, err = d.readQResync()
+		return err
+	}})
 	if err != nil {
 		return nil, err
 	}

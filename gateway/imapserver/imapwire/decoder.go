@@ -519,6 +519,32 @@ func (d *Decoder) ReadNString(maxLiteral int64) (s string, ok bool, err error) {
 	return s, err == nil, err
 }
 
+// readOptions reads a parenthesized list of options, atoms in any case: one named in flags
+// sets its bool; one named in args is followed by a space and its argument, which the
+// function read. An unknown option is a syntax error that names what was read ("STATUS
+// item").
+func (d *Decoder) readOptions(what string, flags map[string]*bool, args map[string]func() error) error {
+	return d.ReadList(func() error {
+		opt, err := d.ReadAtom()
+		if err != nil {
+			return err
+		}
+		up := strings.ToUpper(opt)
+		if p, ok := flags[up]; ok {
+			*p = true
+			return nil
+		}
+		read, ok := args[up]
+		if !ok {
+			return syntaxErr("unknown %s %s", what, opt)
+		}
+		if err := d.SP(); err != nil {
+			return err
+		}
+		return read()
+	})
+}
+
 // ReadList reads a parenthesized list, calling item for each element; elements are
 // separated by single spaces. An empty list "()" calls item never.
 func (d *Decoder) ReadList(item func() error) error {

@@ -36,29 +36,11 @@ func (d *Decoder) ReadFetch() (*Fetch, error) {
 	if ok, err := d.Accept(' '); err != nil {
 		return nil, err
 	} else if ok {
-		err := d.ReadList(func() error {
-			name, err := d.ReadAtom()
-			if err != nil {
-				return err
-			}
-			switch strings.ToUpper(name) {
-			case "CHANGEDSINCE":
-				if err := d.SP(); err != nil {
-					return err
-				}
-				n, err := d.ReadNumber64()
-				if err != nil {
-					return err
-				}
-				f.Options.ChangedSince = n
-				f.Options.ModSeq = true
-			case "VANISHED":
-				f.Vanished = true
-			default:
-				return syntaxErr("unknown FETCH modifier %s", name)
-			}
-			return nil
-		})
+		err := d.readOptions("FETCH modifier", map[string]*bool{"VANISHED": &f.Vanished}, map[string]func() error{"CHANGEDSINCE": func() (err error) {
+			f.Options.ChangedSince, err = d.ReadNumber64()
+			f.Options.ModSeq = err == nil
+			return err
+		}})
 		if err != nil {
 			return nil, err
 		}

@@ -68,27 +68,13 @@ func (d *Decoder) readSearchPrefix(s *Search) error {
 				return err
 			}
 			s.Extended = true
-			err := d.ReadList(func() error {
-				opt, err := d.ReadAtom()
-				if err != nil {
-					return err
-				}
-				switch strings.ToUpper(opt) {
-				case "MIN":
-					s.Return.ReturnMin = true
-				case "MAX":
-					s.Return.ReturnMax = true
-				case "ALL":
-					s.Return.ReturnAll = true
-				case "COUNT":
-					s.Return.ReturnCount = true
-				case "SAVE":
-					s.Return.ReturnSave = true
-				default:
-					return syntaxErr("unknown RETURN option %s", opt)
-				}
-				return nil
-			})
+			err := d.readOptions("RETURN option", map[string]*bool{
+				"MIN":   &s.Return.ReturnMin,
+				"MAX":   &s.Return.ReturnMax,
+				"ALL":   &s.Return.ReturnAll,
+				"COUNT": &s.Return.ReturnCount,
+				"SAVE":  &s.Return.ReturnSave,
+			}, nil)
 			if err != nil {
 				return err
 			}

@@ -1,6 +1,10 @@
 package sortthread
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/sealgate/sealgate/crypto/mimeutil"
+)
 
 // MissingDomain is the host of an address written without one ("From: root"), as Dovecot's
 // ENVELOPE gives it; DISPLAYFROM and DISPLAYTO sort such an address as root@MISSING_DOMAIN.
@@ -19,7 +23,7 @@ type Address struct {
 // Display is the RFC 5957 DISPLAYFROM/DISPLAYTO sort key before case mapping: the decoded
 // display name, else mailbox@host, else the mailbox (a group name).
 func (a Address) Display() string {
-	if n := strings.TrimSpace(decodeWords(a.Name)); n != "" {
+	if n := strings.TrimSpace(mimeutil.DecodeWords(a.Name)); n != "" {
 		return n
 	}
 	if a.Host != "" {

@@ -1,10 +1,11 @@
 package sortthread
 
 import (
-	"bytes"
 	"errors"
 	"strings"
 	"time"
+
+	"github.com/sealgate/sealgate/crypto/mimeutil"
 )
 
 // ErrSyntax is wrapped by every parse error of this package: a SORT criteria list, a THREAD
@@ -81,7 +82,7 @@ func (k NumKind) Of(m *Message) uint32 {
 // empty.
 func (m *Message) ParseHeader(raw []byte) {
 	var seen [len(headerFields)]bool
-	scanHeader(raw, func(name, raw []byte) {
+	mimeutil.ScanFields(raw, func(name, raw []byte) {
 		i := fieldIndex(name)
 		if i < 0 || seen[i] {
 			return
@@ -120,45 +121,6 @@ func fieldIndex(name []byte) int {
 		}
 	}
 	return -1
-}
-
-// scanHeader calls fn for each field of a header section with its unfolded value (line
-// breaks before continuation lines removed, the whitespace kept); both are only valid
-// during the call. Lines without a colon are skipped, as mail readers do.
-func scanHeader(raw []byte, fn func(name, value []byte)) {
-	var name, value []byte
-	flush := func() {
-		if name != nil {
-			fn(name, value)
-		}
-		name, value = nil, value[:0]
-	}
-	for len(raw) > 0 {
-		line := raw
-		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
-			line, raw = raw[:i], raw[i+1:]
-		} else {
-			raw = nil
-		}
-		line = bytes.TrimSuffix(line, []byte{'\r'})
-		if len(line) == 0 {
-			break
-		}
-		if line[0] == ' ' || line[0] == '\t' {
-			if name != nil {
-				value = append(value, line...)
-			}
-			continue
-		}
-		flush()
-		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 {
-			continue
-		}
-		name = bytes.TrimRight(line[:colon], " \t")
-		value = append(value, bytes.TrimLeft(line[colon+1:], " \t")...)
-	}
-	flush()
 }
 
 // nextMsgID returns the first valid message ID in s and the text after it, with Dovecot's

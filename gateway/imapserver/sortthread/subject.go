@@ -1,11 +1,10 @@
 package sortthread
 
 import (
-	"mime"
 	"strings"
 	"unicode/utf8"
 
-	"github.com/emersion/go-message/charset"
+	"github.com/sealgate/sealgate/crypto/mimeutil"
 )
 
 // BaseSubject returns the base subject of a raw Subject header value (RFC 5256 section
@@ -29,7 +28,7 @@ func normalizeSubject(raw string) string {
 	if len(raw) > maxRawSubject {
 		raw = raw[:maxRawSubject]
 	}
-	s := decodeWords(raw)
+	s := mimeutil.DecodeWords(raw)
 	var b strings.Builder
 	b.Grow(min(len(s), MaxSubjectBytes))
 	space := false
@@ -55,19 +54,6 @@ func normalizeSubject(raw string) string {
 		b.WriteByte(' ')
 	}
 	return b.String()
-}
-
-// decodeWords decodes RFC 2047 encoded words; text it cannot decode (an unknown charset)
-// stays as it is.
-func decodeWords(s string) string {
-	if !strings.Contains(s, "=?") {
-		return s
-	}
-	dec := mime.WordDecoder{CharsetReader: charset.Reader}
-	if d, err := dec.DecodeHeader(s); err == nil {
-		return d
-	}
-	return s
 }
 
 // baseSubject is steps 2 to 7 on a normalised subject. Every step only shortens s, so the

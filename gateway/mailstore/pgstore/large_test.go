@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/sealgate/sealgate/crypto/bodytest"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 	"github.com/sealgate/sealgate/gateway/mailstore/pgstore"
 )
@@ -23,23 +24,8 @@ func (g generated) Size() int64 { return g.size }
 func (g generated) NewReader() io.Reader {
 	head := "Subject: large\r\n\r\n"
 	line := []byte("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ+/0123456789\r\n")
-	body := &repeater{line: line}
+	body := bodytest.Repeat(line)
 	return io.LimitReader(io.MultiReader(bytes.NewReader([]byte(head)), body), g.size)
-}
-
-type repeater struct {
-	line []byte
-	off  int
-}
-
-func (r *repeater) Read(p []byte) (int, error) {
-	n := 0
-	for n < len(p) {
-		c := copy(p[n:], r.line[r.off:])
-		n += c
-		r.off = (r.off + c) % len(r.line)
-	}
-	return n, nil
 }
 
 // TestFiftyMiBMessage: a 50 MiB message is stored in ChunkSize rows and read back whole.
