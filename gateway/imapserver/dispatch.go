@@ -278,6 +278,9 @@ func (s *session) cmdEnable(cmd *command) error {
 		if strings.EqualFold(n, "IMAP4rev2") && !s.rev2 {
 			s.rev2 = true
 			s.enc.UTF8 = true
+			if s.sel != nil {
+				s.sel.recent = nil // IMAP4rev2 has no \Recent
+			}
 			s.enc.Raw(" IMAP4rev2")
 		}
 	}

@@ -199,7 +199,12 @@ func (s *session) Poll(allowExpunge bool) error {
 		}
 		v.modseq = ch.HighestModSeq
 		if allowExpunge {
-			if err := v.flushExpunges(s.writeExpunge); err != nil {
+			// With new messages the RECENT count follows their EXISTS.
+			tell := s.tellExpunges
+			if len(added) > 0 {
+				tell = func() error { return v.flushExpunges(s.writeExpunge) }
+			}
+			if err := tell(); err != nil {
 				return err
 			}
 		}
@@ -230,7 +235,22 @@ func (s *session) Poll(allowExpunge bool) error {
 		return nil
 	}
 	if allowExpunge {
-		return v.flushExpunges(s.writeExpunge)
+		return s.tellExpunges()
+	}
+	return nil
+}
+
+// tellExpunges sends the EXPUNGEs of the gone messages and, to an IMAP4rev1 client whose
+// recent count they lowered, the new RECENT count: RFC 3501 §7.3.2 has RECENT sent whenever
+// the count changes, and clients that track it (imaptest among them) rely on it.
+func (s *session) tellExpunges() error {
+	v := s.sel
+	before := len(v.recent)
+	if err := v.flushExpunges(s.writeExpunge); err != nil {
+		return err
+	}
+	if v.recent != nil && len(v.recent) != before {
+		return s.writeRecent(uint32(len(v.recent)))
 	}
 	return nil
 }
@@ -308,6 +328,23 @@ func (v *selected) resolve(numSet imap.NumSet) []int {
 	return dedup(out)
 }
 
+// checkSeqs refuses a sequence set that names a message past the last one: there is no such
+// message, and RFC 9051 §9 makes such a number invalid (Dovecot answers BAD too). "*" is
+// always valid; UID sets may name UIDs that do not exist.
+func (v *selected) checkSeqs(numSet imap.NumSet) error {
+	set, ok := numSet.(imap.SeqSet)
+	if !ok {
+		return nil
+	}
+	n := uint32(v.msgs.len())
+	for _, r := range set {
+		if r.Start > n || r.Stop > n {
+			return badState("Invalid sequence number: past the last message")
+		}
+	}
+	return nil
+}
+
 func staticRange(start, stop, max uint32) (uint32, uint32) {
 	if start == 0 {
 		start = max
@@ -377,7 +414,7 @@ func (s *session) Expunge(writeExpunge func(seq uint32) error, uids *imap.UIDSet
 	if writeExpunge == nil { // CLOSE: the client is not told
 		return nil
 	}
-	return v.flushExpunges(writeExpunge)
+	return s.tellExpunges()
 }
 
 func (s *session) Store(numSet imap.NumSet, uidCmd bool, flags *imap.StoreFlags) error {
@@ -442,6 +479,9 @@ func (s *session) copyTo(numSet imap.NumSet, dest string, move bool) (*imap.Copy
 	if err != nil {
 		return nil, nil, s.fail(err)
 	}
+	if err := v.checkSeqs(numSet); err != nil {
+		return nil, nil, err
+	}
 	pos := v.resolve(numSet)
 	if len(pos) == 0 {
 		return nil, nil, nil
@@ -487,5 +527,5 @@ func (s *session) Move(numSet imap.NumSet, dest string) error {
 			v.gone[uid] = true
 		}
 	}
-	return v.flushExpunges(s.writeExpunge)
+	return s.tellExpunges()
 }
