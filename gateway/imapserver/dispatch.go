@@ -522,54 +522,6 @@ func (s *session) cmdStatus(cmd *command) error {
 	return s.writeStatus(data)
 }
 
-// cmdAppend reads APPEND's mailbox, flags and date; Append takes the literal.
-func (s *session) cmdAppend(cmd *command) error {
-	name, err := s.readMailboxArg()
-	if err != nil {
-		return err
-	}
-	if err := s.args(); err != nil {
-		return err
-	}
-	var opts imap.AppendOptions
-	if c, err := s.dec.Peek(); err != nil {
-		return err
-	} else if c == '(' {
-		if opts.Flags, err = s.dec.ReadFlagList(); err != nil {
-			return err
-		}
-		for _, f := range opts.Flags {
-			if f == `\*` || strings.EqualFold(string(f), `\Recent`) {
-				return &imapwire.CommandError{Msg: string(f) + " cannot be appended"}
-			}
-		}
-		if err := s.args(); err != nil {
-			return err
-		}
-	}
-	if c, err := s.dec.Peek(); err != nil {
-		return err
-	} else if c == '"' {
-		if opts.Time, err = s.dec.ReadDateTime(); err != nil {
-			return err
-		}
-		if err := s.args(); err != nil {
-			return err
-		}
-	}
-	lit, err := s.dec.ReadLiteralHeader()
-	if err != nil {
-		return err
-	}
-	data, err := s.Append(name, lit, &opts)
-	if err != nil {
-		return err
-	}
-	cmd.okCode = "APPENDUID " + uitoa(uint64(data.UIDValidity)) + " " + uitoa(uint64(data.UID))
-	cmd.okText = "APPEND completed"
-	return nil
-}
-
 func uitoa(n uint64) string { return string(appendUint(nil, n)) }
 
 // readNumSet reads the space and the sequence set after a command's name. "$" (SEARCHRES)

@@ -31,7 +31,7 @@ func TestPythonImaplibExtensions(t *testing.T) {
 	for _, ext := range []string{
 		"literal-plus", "idle", "uidplus", "move", "esearch", "list-extended", "namespace",
 		"unselect", "enable", "appendlimit", "binary", "status-size", "children", "overquota",
-		"copy-nothing", "search-expunged",
+		"copy-nothing", "search-expunged", "multiappend",
 	} {
 		t.Run(ext, func(t *testing.T) {
 			user, pw := ext+"@localhost", ext+"-secret-pw"

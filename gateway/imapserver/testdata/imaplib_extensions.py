@@ -196,14 +196,16 @@ def check_uidplus(m):
 
 def check_move(m):
     """RFC 6851: MOVE sends COPYUID in an untagged OK before the EXPUNGEs of the moved
-    messages, then the tagged OK; the messages are in the destination and gone here."""
+    messages, then the tagged OK; the messages are in the destination and gone here. The
+    session is IMAP4rev1: the EXPUNGEs of recent messages lower the RECENT count, which is
+    sent after them (RFC 3501 §7.3.2)."""
     assert "MOVE" in caps(m)
     src = [append(m, "INBOX", message(f"move {i}"))[1] for i in range(3)]
     ok(m.create("Moved"))
     dest = status(m, "Moved", ["UIDVALIDITY", "UIDNEXT"])
     ok(m.select("INBOX"))
     lines = raw(m, "M1", f"UID MOVE {src[0]}:{src[1]} Moved")
-    assert len(lines) == 4, lines
+    assert len(lines) == 5 and lines[3] == b"* 1 RECENT", lines
     mo = re.fullmatch(rb"\* OK \[COPYUID (\d+) (\S+) (\S+)\].*", lines[0])
     assert mo, lines
     assert int(mo.group(1)) == dest["UIDVALIDITY"], (dest, lines)
@@ -216,13 +218,13 @@ def check_move(m):
         assert e, lines
         del view[int(e.group(1)) - 1]
     assert view == [src[2]], (view, lines)
-    assert lines[3].startswith(b"M1 OK"), lines
+    assert lines[4].startswith(b"M1 OK"), lines
     assert uids_of(m) == [src[2]]
     assert status(m, "Moved", ["MESSAGES"])["MESSAGES"] == 2
     # A sequence-number MOVE of the last message empties the mailbox.
     lines = raw(m, "M2", "MOVE 1 Moved")
     assert re.fullmatch(rb"\* OK \[COPYUID \d+ %d %d\].*" % (src[2], dest["UIDNEXT"] + 2), lines[0]), lines
-    assert lines[1:] == [b"* 1 EXPUNGE", b"M2 OK MOVE completed"], lines
+    assert lines[1:] == [b"* 1 EXPUNGE", b"* 0 RECENT", b"M2 OK MOVE completed"], lines
 
 
 def esearch(lines, tag, uid=False):
@@ -495,6 +497,25 @@ def check_search_expunged(m):
     assert not any(l.endswith(b" EXPUNGE") for l in lines), lines
     assert lines[-1].startswith(b"S1 OK"), lines
     assert b"* SEARCH 1 2" in lines or lines[-1].startswith(b"S1 OK [EXPUNGEISSUED]"), lines
+
+
+def check_multiappend(m):
+    """RFC 3502: one APPEND with several messages stores them all and answers APPENDUID with
+    their UID set; one whose second message is refused stores neither."""
+    assert "MULTIAPPEND" in caps(m)
+    a, b = message("first"), message("second")
+    m.send(f"M1 APPEND INBOX (\\Seen) {{{len(a)}+}}\r\n".encode() + a + f" {{{len(b)}+}}\r\n".encode() + b + b"\r\n")
+    lines = read_until(m, "M1")
+    mo = re.match(rb"M1 OK \[APPENDUID (\d+) (\S+)\] ", lines[-1])
+    assert len(lines) == 1 and mo, lines
+    assert seqset(mo.group(2).decode()) == [1, 2], lines
+    m.send(f"M2 APPEND INBOX {{{len(a)}+}}\r\n".encode() + a + f" (\\Recent) {{{len(b)}+}}\r\n".encode() + b + b"\r\n")
+    lines = read_until(m, "M2")
+    assert lines[-1].startswith(b"M2 BAD"), lines
+    assert status(m, "INBOX", ["MESSAGES"]) == {"MESSAGES": 2}
+    ok(m.select("INBOX"))
+    got = ok(m.fetch("1:2", "(FLAGS)"))
+    assert len(got) == 2 and b"\\Seen" in got[0] and b"\\Seen" not in got[1], got
 
 
 m = connect()
