@@ -524,8 +524,8 @@ func (s *session) cmdStatus(cmd *command) error {
 
 func uitoa(n uint64) string { return string(appendUint(nil, n)) }
 
-// readNumSet reads the space and the sequence set after a command's name. "$" (SEARCHRES)
-// is not offered.
+// readNumSet reads the space and the sequence set after a command's name; "$" is the saved
+// search result (SEARCHRES).
 func (s *session) readNumSet(cmd *command) (imap.NumSet, error) {
 	if err := s.args(); err != nil {
 		return nil, err
@@ -534,10 +534,7 @@ func (s *session) readNumSet(cmd *command) (imap.NumSet, error) {
 	if err != nil {
 		return nil, err
 	}
-	if set.Saved {
-		return nil, &imapwire.CommandError{Msg: "no saved search result"}
-	}
-	return set.Set, nil
+	return s.sel.numSet(set), nil
 }
 
 func (s *session) cmdExpunge(cmd *command) error {
@@ -564,14 +561,15 @@ func (s *session) cmdSearch(cmd *command) error {
 	if err != nil {
 		return err
 	}
-	if sa.SavedRef || sa.Return.ReturnSave {
-		return &imapwire.CommandError{Msg: "SEARCHRES is not offered"}
-	}
+	s.sel.useSaved(&sa.Criteria)
 	if sa.Charset != "" && !strings.EqualFold(sa.Charset, "UTF-8") && !strings.EqualFold(sa.Charset, "US-ASCII") {
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeBadCharset, Text: "Only UTF-8 is supported"}
 	}
 	data, err := s.Search(cmd.kind, &sa.Criteria, &sa.Return)
-	if err != nil {
+	if sa.Return.ReturnSave {
+		s.sel.save(cmd.kind, data, &sa.Return)
+	}
+	if err != nil || onlySave(&sa.Return) {
 		return err
 	}
 	var ret *imap.SearchOptions

@@ -24,6 +24,8 @@ type selected struct {
 	// §2.3.2): those it was first to see, or with EXAMINE those nobody has claimed yet.
 	// Nil for a client that enabled IMAP4rev2, which has no \Recent.
 	recent map[uint32]bool
+	// saved is the result of the last SEARCH RETURN (SAVE), "$" (searchres.go).
+	saved imap.UIDSet
 }
 
 // flags is a message's flags as this session shows them.

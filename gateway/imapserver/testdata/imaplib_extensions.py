@@ -518,6 +518,25 @@ def check_multiappend(m):
     assert len(got) == 2 and b"\\Seen" in got[0] and b"\\Seen" not in got[1], got
 
 
+def check_searchres(m):
+    """RFC 5182: SEARCH RETURN (SAVE) answers only OK; "$" is its result in later commands,
+    follows expunges, and is empty again after SELECT."""
+    assert "SEARCHRES" in caps(m)
+    for i in range(3):
+        append(m, "INBOX", message(f"res {i}"))
+    ok(m.select("INBOX"))
+    ok(m.store("2:3", "+FLAGS.SILENT", "(\\Flagged)"))
+    lines = raw(m, "R1", "SEARCH RETURN (SAVE) FLAGGED")
+    assert len(lines) == 1 and lines[0].startswith(b"R1 OK"), lines
+    lines = raw(m, "R2", "UID FETCH $ (FLAGS)")
+    assert [l.split()[1] for l in lines[:-1]] == [b"2", b"3"] and lines[-1].startswith(b"R2 OK"), lines
+    ok(m.store("2", "+FLAGS.SILENT", "(\\Deleted)"))
+    ok(m.expunge())
+    assert raw(m, "R3", "SEARCH $")[0] == b"* SEARCH 2"
+    ok(m.select("INBOX"))
+    assert raw(m, "R4", "SEARCH $")[0] == b"* SEARCH"
+
+
 m = connect()
 globals()["check_" + ext.replace("-", "_")](m)
 m.logout()
