@@ -537,6 +537,19 @@ def check_searchres(m):
     assert raw(m, "R4", "SEARCH $")[0] == b"* SEARCH"
 
 
+def check_within(m):
+    """RFC 5032: OLDER and YOUNGER n match internal dates n seconds back from now."""
+    assert "WITHIN" in caps(m)
+    ok(m.append("INBOX", None, '"01-Jan-2020 12:00:00 +0000"', message("old")))
+    append(m, "INBOX", message("new"))
+    ok(m.select("INBOX"))
+    assert ok(m.search(None, "YOUNGER", "3600")) == [b"2"]
+    assert ok(m.search(None, "OLDER", "3600")) == [b"1"]
+    assert ok(m.search(None, "OR", "OLDER", "86400", "YOUNGER", "86400")) == [b"1 2"]
+    lines = raw(m, "W1", "SEARCH YOUNGER 0")
+    assert lines[-1].startswith(b"W1 BAD"), lines
+
+
 m = connect()
 globals()["check_" + ext.replace("-", "_")](m)
 m.logout()
