@@ -32,6 +32,7 @@ var commands = map[string]commandSpec{
 	"LOGIN":        {run: (*session).cmdLogin, notAuthOnly: true},
 	"AUTHENTICATE": {run: (*session).cmdAuthenticate, notAuthOnly: true},
 	"ENABLE":       {run: (*session).cmdEnable, in: stateAuthenticated},
+	"COMPRESS":     {run: (*session).cmdCompress, in: stateAuthenticated},
 	"SELECT":       {run: (*session).cmdSelect, in: stateAuthenticated},
 	"EXAMINE":      {run: (*session).cmdSelect, in: stateAuthenticated},
 	"CREATE":       {run: (*session).cmdCreate, in: stateAuthenticated},
