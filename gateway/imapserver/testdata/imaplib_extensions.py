@@ -11,6 +11,7 @@ import imaplib
 import re
 import ssl
 import sys
+import zlib
 
 if not __debug__:
     sys.exit("the checks are asserts: run without -O or PYTHONOPTIMIZE")
@@ -548,6 +549,54 @@ def check_within(m):
     assert ok(m.search(None, "OR", "OLDER", "86400", "YOUNGER", "86400")) == [b"1 2"]
     lines = raw(m, "W1", "SEARCH YOUNGER 0")
     assert lines[-1].startswith(b"W1 BAD"), lines
+
+
+def check_compress(m):
+    """RFC 4978: after COMPRESS DEFLATE's OK both directions are raw deflate (zlib with
+    wbits=-15, each side flushing with Z_SYNC_FLUSH); a second COMPRESS answers
+    NO [COMPRESSIONACTIVE]. imaplib has no COMPRESS: its SSL socket is used directly."""
+    assert "COMPRESS=DEFLATE" in caps(m)
+    append(m, "INBOX", message("deflated", body="line of text\r\n" * 500))
+    lines = raw(m, "Z1", "COMPRESS DEFLATE")
+    assert lines == [b"Z1 OK DEFLATE active"], lines
+    out, inflate = zlib.compressobj(wbits=-15), zlib.decompressobj(wbits=-15)
+    pending = b""
+
+    def fill(enough):
+        nonlocal pending
+        while not enough():
+            chunk = m.sock.recv(65536)
+            assert chunk, "connection closed"
+            pending += inflate.decompress(chunk)
+
+    def response_line():
+        """One response line, the bytes of its literals included."""
+        nonlocal pending
+        fill(lambda: b"\r\n" in pending)
+        line, pending = pending.split(b"\r\n", 1)
+        mo = re.search(rb"\{(\d+)\}$", line)
+        if not mo:
+            return line
+        n = int(mo.group(1))
+        fill(lambda: len(pending) >= n)
+        literal, pending = pending[:n], pending[n:]
+        return line + literal + response_line()
+
+    def cmd(tag, line):
+        m.sock.sendall(out.compress(f"{tag} {line}\r\n".encode()) + out.flush(zlib.Z_SYNC_FLUSH))
+        got = [response_line()]
+        while not got[-1].startswith(tag.encode() + b" "):
+            got.append(response_line())
+        return got
+
+    assert cmd("Z2", "SELECT INBOX")[-1].startswith(b"Z2 OK")
+    got = cmd("Z3", "FETCH 1 BODY.PEEK[TEXT]")
+    assert got[-1].startswith(b"Z3 OK") and got[0].count(b"line of text") == 500, got
+    got = cmd("Z4", "COMPRESS DEFLATE")
+    assert got == [b"Z4 NO [COMPRESSIONACTIVE] DEFLATE is already active"], got
+    assert cmd("Z5", "LOGOUT")[-1].startswith(b"Z5 OK")
+    sys.stdout.write("ok\n")
+    sys.exit(0)
 
 
 m = connect()
