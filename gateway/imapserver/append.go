@@ -114,43 +114,86 @@ func (b *appendBatch) readMessage(name string) error {
 			return err
 		}
 	}
-	lit, err := s.dec.ReadLiteralHeader()
-	if err != nil {
-		return err
-	}
-	if b.mb == nil {
-		mb, err := s.mailbox(name)
-		if err == mailstore.ErrNotFound {
-			return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeTryCreate, Text: "No such mailbox"}
-		}
-		if err != nil {
-			return s.fail(err)
-		}
-		b.mb = &mb
-	}
 	flags, kw := storeFlags(opts.Flags)
-	if len(kw) > 0 {
-		b.kw = append(b.kw, kw...)
-		if err := s.checkAppendKeywords(b.mb.ID, b.kw); err != nil {
+	var body mailstore.Body
+	if c, err := s.dec.Peek(); err != nil {
+		return err
+	} else if c != '{' && c != '~' {
+		if word, err := s.dec.ReadAtom(); err != nil {
+			return err
+		} else if !strings.EqualFold(word, "CATENATE") {
+			return &imapwire.CommandError{Msg: "expected a literal or CATENATE"}
+		}
+		r, size, err := b.readCatenate(name)
+		if err != nil {
 			return err
 		}
-	}
-	limit := s.srv.opts.MaxMessageSize
-	if left := appendTotalFactor*s.srv.opts.MaxMessageSize - b.total; left < limit {
-		limit = left
-	}
-	r, err := s.dec.AcceptLiteral(lit, limit)
-	if err != nil {
-		return err
-	}
-	body, err := b.take(r, lit.Size)
-	if err != nil {
-		return err
+		if err := b.lookup(name); err != nil { // CATENATE () has no part that looked it up
+			return err
+		}
+		if b.total+size > appendTotalFactor*s.srv.opts.MaxMessageSize {
+			return &imapwire.CommandError{Msg: "APPEND over the size limit", TooBig: true}
+		}
+		if err := b.checkKeywords(kw); err != nil {
+			return err
+		}
+		if body, err = b.take(r, size); err != nil {
+			return err
+		}
+	} else {
+		lit, err := s.dec.ReadLiteralHeader()
+		if err != nil {
+			return err
+		}
+		if err := b.lookup(name); err != nil {
+			return err
+		}
+		if err := b.checkKeywords(kw); err != nil {
+			return err
+		}
+		limit := s.srv.opts.MaxMessageSize
+		if left := appendTotalFactor*s.srv.opts.MaxMessageSize - b.total; left < limit {
+			limit = left
+		}
+		r, err := s.dec.AcceptLiteral(lit, limit)
+		if err != nil {
+			return err
+		}
+		if body, err = b.take(r, lit.Size); err != nil {
+			return err
+		}
 	}
 	b.reqs = append(b.reqs, mailstore.AppendRequest{
 		UserID: s.user.ID, MailboxID: b.mb.ID, Body: body, Flags: flags, Keywords: kw, InternalDate: opts.Time,
 	})
 	return nil
+}
+
+// lookup finds the APPEND's mailbox, once: at the first literal's header (before its bytes)
+// or CATENATE part.
+func (b *appendBatch) lookup(name string) error {
+	if b.mb != nil {
+		return nil
+	}
+	mb, err := b.s.mailbox(name)
+	if err == mailstore.ErrNotFound {
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeTryCreate, Text: "No such mailbox"}
+	}
+	if err != nil {
+		return b.s.fail(err)
+	}
+	b.mb = &mb
+	return nil
+}
+
+// checkKeywords refuses keywords that would take the mailbox past its keyword limit, counting
+// those of the batch's earlier messages.
+func (b *appendBatch) checkKeywords(kw []string) error {
+	if len(kw) == 0 {
+		return nil
+	}
+	b.kw = append(b.kw, kw...)
+	return b.s.checkAppendKeywords(b.mb.ID, b.kw)
 }
 
 // take reads a literal's size bytes: into memory while the batch's memory allows, else onto

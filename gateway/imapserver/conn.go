@@ -219,7 +219,7 @@ func (s *session) capabilities() string {
 	caps = append(caps, "NAMESPACE", "UIDPLUS", "ESEARCH", "LIST-EXTENDED", "LIST-STATUS", "MOVE",
 		"STATUS=SIZE", "BINARY", "CHILDREN", "SPECIAL-USE", "CREATE-SPECIAL-USE", "UNSELECT", "ENABLE", "IDLE",
 		fmt.Sprintf("APPENDLIMIT=%d", s.srv.opts.MaxMessageSize), quotaCaps, sortCaps)
-	caps = append(caps, "MULTIAPPEND", "SEARCHRES", "WITHIN", "COMPRESS=DEFLATE")
+	caps = append(caps, "MULTIAPPEND", "SEARCHRES", "WITHIN", "COMPRESS=DEFLATE", "CATENATE")
 	return strings.Join(caps, " ")
 }
 

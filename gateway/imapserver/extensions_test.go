@@ -204,3 +204,39 @@ func rawAdvertising(t *testing.T, env *gatewaytest.Env, capability string) *raw 
 	}
 	return r
 }
+
+// CATENATE (RFC 4469): a message made of TEXT literals and IMAP URL parts (a section, a
+// partial range) of the user's own messages; a URL that names nothing refuses the APPEND
+// with NO [BADURL] and its remaining literal is dropped, not run.
+func TestCatenate(t *testing.T) {
+	env := start(t)
+	r := rawAdvertising(t, env, "CATENATE")
+	src := "From: foo@example.com\r\nSubject: source\r\n\r\nHello world body\r\n"
+	r.cmd("a", fmt.Sprintf("APPEND INBOX {%d+}\r\n%s", len(src), src))
+	out := r.cmd("s", "SELECT INBOX")
+	uidValidity := ""
+	for _, l := range out {
+		if _, v, ok := strings.Cut(l, "[UIDVALIDITY "); ok {
+			uidValidity, _, _ = strings.Cut(v, "]")
+		}
+	}
+	body := "New body\r\n"
+	out = r.cmd("c", fmt.Sprintf(`APPEND INBOX (\Seen) CATENATE (URL "/INBOX;UIDVALIDITY=%s/;UID=1/;SECTION=HEADER" TEXT {%d+}`+"\r\n%s"+
+		` URL "imap://alice@localhost/INBOX/;UID=1/;PARTIAL=23.15")`, uidValidity, len(body), body))
+	if last := out[len(out)-1]; !strings.HasPrefix(last, "c OK [APPENDUID ") {
+		t.Fatalf("CATENATE: %q", out)
+	}
+	want := "From: foo@example.com\r\nSubject: source\r\n\r\nNew body\r\nSubject: source"
+	if got := strings.Join(r.cmd("f", "FETCH 2 BODY.PEEK[]"), "\n"); !strings.Contains(got, fmt.Sprintf("{%d}\n%s", len(want), strings.ReplaceAll(want, "\r\n", "\n"))) {
+		t.Fatalf("catenated message:\n%s\nwant %q", got, want)
+	}
+	for _, bad := range []string{"/INBOX;UIDVALIDITY=12345/;UID=1", "/INBOX/;UID=99", "/Nope/;UID=1", "/INBOX/;UID=1/;SECTION=5", "INBOX/;UID=1"} {
+		out := r.cmd("b", fmt.Sprintf(`APPEND INBOX CATENATE (URL "%s" TEXT {4+}`+"\r\nx y )", bad))
+		if last := out[len(out)-1]; !strings.HasPrefix(last, "b NO [BADURL ") {
+			t.Errorf("URL %s: %q", bad, out)
+		}
+	}
+	if got := r.cmd("n", "STATUS INBOX (MESSAGES)"); len(got) != 2 || !strings.Contains(got[0], "(MESSAGES 2)") {
+		t.Fatalf("after refused CATENATEs: %q", got)
+	}
+}

@@ -32,7 +32,7 @@ func TestPythonImaplibExtensions(t *testing.T) {
 		"literal-plus", "idle", "uidplus", "move", "esearch", "list-extended", "namespace",
 		"unselect", "enable", "appendlimit", "binary", "status-size", "children", "overquota",
 		"copy-nothing", "search-expunged", "multiappend",
-		"searchres", "within", "compress",
+		"searchres", "within", "compress", "catenate",
 	} {
 		t.Run(ext, func(t *testing.T) {
 			user, pw := ext+"@localhost", ext+"-secret-pw"

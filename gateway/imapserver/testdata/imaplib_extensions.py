@@ -551,6 +551,24 @@ def check_within(m):
     assert lines[-1].startswith(b"W1 BAD"), lines
 
 
+def check_catenate(m):
+    """RFC 4469: APPEND CATENATE joins TEXT literals and IMAP URL parts of the user's own
+    messages; a URL naming no message answers NO [BADURL] and stores nothing."""
+    assert "CATENATE" in caps(m)
+    append(m, "INBOX", message("source", body="kept body"))
+    ok(m.select("INBOX"))
+    text = b"\r\nnew body\r\n"
+    m.send(b'T1 APPEND INBOX CATENATE (URL "/INBOX/;UID=1/;SECTION=HEADER.FIELDS%20(SUBJECT)" TEXT {'
+           + str(len(text)).encode() + b"+}\r\n" + text + b")\r\n")
+    lines = read_until(m, "T1")
+    assert lines[-1].startswith(b"T1 OK [APPENDUID "), lines
+    got = ok(m.fetch("2", "(BODY.PEEK[])"))
+    assert got[0][1] == b"Subject: source\r\n\r\n" + text, got
+    lines = raw(m, "T2", 'APPEND INBOX CATENATE (URL "/INBOX/;UID=7")')
+    assert lines[-1].startswith(b"T2 NO [BADURL /INBOX/;UID=7]"), lines
+    assert status(m, "INBOX", ["MESSAGES"]) == {"MESSAGES": 2}
+
+
 def check_compress(m):
     """RFC 4978: after COMPRESS DEFLATE's OK both directions are raw deflate (zlib with
     wbits=-15, each side flushing with Z_SYNC_FLUSH); a second COMPRESS answers
