@@ -563,11 +563,13 @@ func (s *session) cmdSearch(cmd *command) error {
 		return err
 	}
 	s.sel.useSaved(&sa.Criteria)
+	var data *imap.SearchData
 	if sa.Charset != "" && !strings.EqualFold(sa.Charset, "UTF-8") && !strings.EqualFold(sa.Charset, "US-ASCII") {
-		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeBadCharset, Text: "Only UTF-8 is supported"}
+		err = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeBadCharset, Text: "Only UTF-8 is supported"}
+	} else {
+		data, err = s.Search(cmd.kind, &sa.Criteria, &sa.Return)
 	}
-	data, err := s.Search(cmd.kind, &sa.Criteria, &sa.Return)
-	if sa.Return.ReturnSave {
+	if sa.Return.ReturnSave { // a failed SEARCH saves the empty set (RFC 5182 §2.1)
 		s.sel.save(cmd.kind, data, &sa.Return)
 	}
 	if err != nil || onlySave(&sa.Return) {

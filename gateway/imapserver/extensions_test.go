@@ -103,6 +103,12 @@ func TestSearchRes(t *testing.T) {
 	}
 	check("m", "UID SEARCH RETURN (MIN MAX SAVE) UID 1:*", "* ESEARCH (TAG \"m\") UID MIN 1 MAX 7")
 	check("n", "SEARCH $", "* SEARCH 1 6")
+	// A SEARCH ... RETURN (SAVE) that fails saves the empty set.
+	if out := r.cmd("q", "SEARCH RETURN (SAVE) CHARSET KOI8-R ALL"); !strings.HasPrefix(out[0], "q NO [BADCHARSET]") {
+		t.Fatalf("SEARCH CHARSET KOI8-R: %q", out)
+	}
+	check("r", "SEARCH $", "* SEARCH")
+	check("t", "SEARCH RETURN (SAVE) ALL")
 	r.cmd("o", "SELECT INBOX")
 	check("p", "SEARCH $", "* SEARCH")
 }
