@@ -219,6 +219,7 @@ func (s *session) capabilities() string {
 	caps = append(caps, "NAMESPACE", "UIDPLUS", "ESEARCH", "LIST-EXTENDED", "LIST-STATUS", "MOVE",
 		"STATUS=SIZE", "BINARY", "CHILDREN", "SPECIAL-USE", "UNSELECT", "ENABLE", "IDLE",
 		fmt.Sprintf("APPENDLIMIT=%d", s.srv.opts.MaxMessageSize), quotaCaps, sortCaps, modSeqCaps)
+	caps = append(caps, "MULTIAPPEND", "SEARCHRES", "WITHIN", "COMPRESS=DEFLATE", "CATENATE")
 	return strings.Join(caps, " ")
 }
 

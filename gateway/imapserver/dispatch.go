@@ -32,6 +32,7 @@ var commands = map[string]commandSpec{
 	"LOGIN":        {run: (*session).cmdLogin, notAuthOnly: true},
 	"AUTHENTICATE": {run: (*session).cmdAuthenticate, notAuthOnly: true},
 	"ENABLE":       {run: (*session).cmdEnable, in: stateAuthenticated},
+	"COMPRESS":     {run: (*session).cmdCompress, in: stateAuthenticated},
 	"SELECT":       {run: (*session).cmdSelect, in: stateAuthenticated},
 	"EXAMINE":      {run: (*session).cmdSelect, in: stateAuthenticated},
 	"CREATE":       {run: (*session).cmdCreate, in: stateAuthenticated},
@@ -278,6 +279,9 @@ func (s *session) cmdEnable(cmd *command) error {
 		if strings.EqualFold(n, "IMAP4rev2") && !s.rev2 {
 			s.rev2 = true
 			s.enc.UTF8 = true
+			if s.sel != nil {
+				s.sel.recent = nil // IMAP4rev2 has no \Recent
+			}
 			s.enc.Raw(" IMAP4rev2")
 		}
 		if on := s.enableModSeq(n); on != "" {
@@ -530,58 +534,10 @@ func (s *session) cmdStatus(cmd *command) error {
 	return s.writeStatus(data)
 }
 
-// cmdAppend reads APPEND's mailbox, flags and date; Append takes the literal.
-func (s *session) cmdAppend(cmd *command) error {
-	name, err := s.readMailboxArg()
-	if err != nil {
-		return err
-	}
-	if err := s.args(); err != nil {
-		return err
-	}
-	var opts imap.AppendOptions
-	if c, err := s.dec.Peek(); err != nil {
-		return err
-	} else if c == '(' {
-		if opts.Flags, err = s.dec.ReadFlagList(); err != nil {
-			return err
-		}
-		for _, f := range opts.Flags {
-			if f == `\*` || strings.EqualFold(string(f), `\Recent`) {
-				return &imapwire.CommandError{Msg: string(f) + " cannot be appended"}
-			}
-		}
-		if err := s.args(); err != nil {
-			return err
-		}
-	}
-	if c, err := s.dec.Peek(); err != nil {
-		return err
-	} else if c == '"' {
-		if opts.Time, err = s.dec.ReadDateTime(); err != nil {
-			return err
-		}
-		if err := s.args(); err != nil {
-			return err
-		}
-	}
-	lit, err := s.dec.ReadLiteralHeader()
-	if err != nil {
-		return err
-	}
-	data, err := s.Append(name, lit, &opts)
-	if err != nil {
-		return err
-	}
-	cmd.okCode = "APPENDUID " + uitoa(uint64(data.UIDValidity)) + " " + uitoa(uint64(data.UID))
-	cmd.okText = "APPEND completed"
-	return nil
-}
-
 func uitoa(n uint64) string { return string(appendUint(nil, n)) }
 
-// readNumSet reads the space and the sequence set after a command's name. "$" (SEARCHRES)
-// is not offered.
+// readNumSet reads the space and the sequence set after a command's name; "$" is the saved
+// search result (SEARCHRES).
 func (s *session) readNumSet(cmd *command) (imap.NumSet, error) {
 	if err := s.args(); err != nil {
 		return nil, err
@@ -590,10 +546,7 @@ func (s *session) readNumSet(cmd *command) (imap.NumSet, error) {
 	if err != nil {
 		return nil, err
 	}
-	if set.Saved {
-		return nil, &imapwire.CommandError{Msg: "no saved search result"}
-	}
-	return set.Set, nil
+	return s.sel.numSet(set), nil
 }
 
 func (s *session) cmdExpunge(cmd *command) error {
@@ -620,14 +573,17 @@ func (s *session) cmdSearch(cmd *command) error {
 	if err != nil {
 		return err
 	}
-	if sa.SavedRef || sa.Return.ReturnSave {
-		return &imapwire.CommandError{Msg: "SEARCHRES is not offered"}
-	}
+	s.sel.useSaved(&sa.Criteria)
+	var data *imap.SearchData
 	if sa.Charset != "" && !strings.EqualFold(sa.Charset, "UTF-8") && !strings.EqualFold(sa.Charset, "US-ASCII") {
-		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeBadCharset, Text: "Only UTF-8 is supported"}
+		err = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeBadCharset, Text: "Only UTF-8 is supported"}
+	} else {
+		data, err = s.Search(cmd.kind, &sa.Criteria, &sa.Return)
 	}
-	data, err := s.Search(cmd.kind, &sa.Criteria, &sa.Return)
-	if err != nil {
+	if sa.Return.ReturnSave { // a failed SEARCH saves the empty set (RFC 5182 §2.1)
+		s.sel.save(cmd.kind, data, &sa.Return)
+	}
+	if err != nil || onlySave(&sa.Return) {
 		return err
 	}
 	var ret *imap.SearchOptions

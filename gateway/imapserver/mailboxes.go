@@ -1,17 +1,13 @@
 package imapserver
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"io"
-	"os"
 	"sort"
 	"strings"
 
 	"github.com/emersion/go-imap/v2"
 
-	"github.com/sealgate/sealgate/gateway/imapserver/imapwire"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 )
 
@@ -346,77 +342,6 @@ func (s *session) status(mb *mailstore.Mailbox, options *imap.StatusOptions) (*i
 	}
 	return data, nil
 }
-
-// Append stores a message whose literal header has been read: the mailbox and keywords are
-// checked before the literal is taken, so a refused synchronizing literal is never sent.
-// Bodies up to the store's inline limit stay in memory; larger ones go through a temporary
-// file in SpoolDir, so memory stays bounded.
-func (s *session) Append(name string, lit imapwire.Literal, options *imap.AppendOptions) (*imap.AppendData, error) {
-	mb, err := s.mailbox(name)
-	if err != nil {
-		if err == mailstore.ErrNotFound {
-			return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeTryCreate, Text: "No such mailbox"}
-		}
-		return nil, s.fail(err)
-	}
-	flags, kw := storeFlags(options.Flags)
-	if err := s.checkAppendKeywords(mb.ID, kw); err != nil {
-		return nil, err
-	}
-	r, err := s.dec.AcceptLiteral(lit, s.srv.opts.MaxMessageSize)
-	if err != nil {
-		return nil, err
-	}
-	size := lit.Size
-	var body mailstore.Body
-	if size <= mailstore.InlineLimit {
-		data := make([]byte, size)
-		if _, err := io.ReadFull(r, data); err != nil {
-			return nil, err
-		}
-		body = memBody(data)
-	} else {
-		f, err := os.CreateTemp(s.srv.opts.SpoolDir, ".append-*")
-		if err != nil {
-			return nil, s.fail(err)
-		}
-		defer os.Remove(f.Name())
-		defer f.Close()
-		os.Remove(f.Name()) // unlinked at once: nothing is left behind on a crash
-		if n, err := io.Copy(f, r); err != nil || n != size {
-			return nil, errors.Join(err, io.ErrUnexpectedEOF)
-		}
-		body = fileBody{f: f, size: size}
-	}
-	if err := s.dec.CRLF(); err != nil {
-		return nil, err
-	}
-	ctx, cancel := s.ctx()
-	defer cancel()
-	uv, uid, err := s.srv.opts.Store.Append(ctx, mailstore.AppendRequest{
-		UserID: s.user.ID, MailboxID: mb.ID, Body: storedForm(body), Flags: flags, Keywords: kw, InternalDate: options.Time,
-	})
-	if err != nil {
-		return nil, s.fail(err)
-	}
-	s.changed()
-	s.srv.opts.Index.Added(mb.ID)
-	return &imap.AppendData{UIDValidity: uv, UID: imap.UID(uid)}, nil
-}
-
-type memBody []byte
-
-func (b memBody) Size() int64           { return int64(len(b)) }
-func (b memBody) NewReader() io.Reader  { return bytes.NewReader(b) }
-func (b memBody) Bytes() ([]byte, bool) { return b, true }
-
-type fileBody struct {
-	f    *os.File
-	size int64
-}
-
-func (b fileBody) Size() int64          { return b.size }
-func (b fileBody) NewReader() io.Reader { return io.NewSectionReader(b.f, 0, b.size) }
 
 // maxPatternLen bounds a LIST pattern: matching costs its length times a name's.
 const maxPatternLen = 1024

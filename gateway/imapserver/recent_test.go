@@ -62,3 +62,26 @@ func TestRecentForIMAP4rev1Clients(t *testing.T) {
 		t.Fatalf("CLOSE after EXAMINE: %q", out)
 	}
 }
+
+// An expunge that lowers an IMAP4rev1 session's recent count is followed by the new RECENT
+// count; once the session enables IMAP4rev2 while selected, \Recent is gone from its FETCH.
+func TestRecentAfterExpungeAndEnable(t *testing.T) {
+	env := start(t)
+	c := login(t, env, "alice@localhost", alicePW)
+	appendMsg(t, c, "INBOX", simpleMsg("one", "1"), nil)
+	appendMsg(t, c, "INBOX", simpleMsg("two", "2"), nil)
+	r := rawDial(t, env.GW.Addr("imaps"), env.TLSConfig())
+	r.cmd("l", "LOGIN alice@localhost "+alicePW)
+	all := func(lines []string) string { return strings.Join(lines, "\n") }
+	if out := all(r.cmd("s", "SELECT INBOX")); !strings.Contains(out, "* 2 RECENT") {
+		t.Fatalf("SELECT:\n%s", out)
+	}
+	r.cmd("d", `STORE 1 +FLAGS.SILENT (\Deleted)`)
+	if out := all(r.cmd("x", "EXPUNGE")); !strings.Contains(out, "* 1 EXPUNGE\n* 1 RECENT") {
+		t.Fatalf("EXPUNGE of a recent message:\n%s", out)
+	}
+	r.cmd("e", "ENABLE IMAP4rev2")
+	if out := all(r.cmd("f", "FETCH 1 FLAGS")); strings.Contains(out, `\Recent`) {
+		t.Fatalf("\\Recent shown after ENABLE IMAP4rev2:\n%s", out)
+	}
+}

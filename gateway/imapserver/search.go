@@ -319,9 +319,17 @@ func dateOnly(t time.Time) time.Time {
 	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
 }
 
+// inDates reports whether t's date (in t's own zone) is in [since, before): SENTSINCE and
+// SENTBEFORE.
 func inDates(t, since, before time.Time) bool {
-	d := dateOnly(t)
-	return (since.IsZero() || !d.Before(since)) && (before.IsZero() || d.Before(before))
+	return inInterval(dateOnly(t), since, before)
+}
+
+// inInterval reports whether t is in [since, before). SINCE and BEFORE are dates at midnight
+// UTC and the internal date is compared in UTC, so a date and an instant of WITHIN (RFC 5032)
+// bound it alike.
+func inInterval(t, since, before time.Time) bool {
+	return (since.IsZero() || !t.Before(since)) && (before.IsZero() || t.Before(before))
 }
 
 func (sr *searcher) hasFlag(m *mailstore.Message, fl imap.Flag) bool {
@@ -355,7 +363,7 @@ func (sr *searcher) match(c *imap.SearchCriteria, m *mailstore.Message, seq uint
 	if c.ModSeq != nil && m.ModSeq < c.ModSeq.ModSeq {
 		return false, nil
 	}
-	if !inDates(m.InternalDate.UTC(), c.Since, c.Before) {
+	if !inInterval(m.InternalDate, c.Since, c.Before) {
 		return false, nil
 	}
 	for _, fl := range c.Flag {

@@ -24,6 +24,8 @@ type selected struct {
 	// §2.3.2): those it was first to see, or with EXAMINE those nobody has claimed yet.
 	// Nil for a client that enabled IMAP4rev2, which has no \Recent.
 	recent map[uint32]bool
+	// saved is the result of the last SEARCH RETURN (SAVE), "$" (searchres.go).
+	saved imap.UIDSet
 }
 
 // flags is a message's flags as this session shows them.
@@ -199,7 +201,12 @@ func (s *session) Poll(allowExpunge bool) error {
 		}
 		v.modseq = ch.HighestModSeq
 		if allowExpunge {
-			if err := s.flushGone(v); err != nil {
+			// With new messages the RECENT count follows their EXISTS.
+			tell := s.tellExpunges
+			if len(added) > 0 {
+				tell = func() error { return s.flushGone(v) }
+			}
+			if err := tell(); err != nil {
 				return err
 			}
 		}
@@ -230,7 +237,22 @@ func (s *session) Poll(allowExpunge bool) error {
 		return nil
 	}
 	if allowExpunge {
-		return s.flushGone(v)
+		return s.tellExpunges()
+	}
+	return nil
+}
+
+// tellExpunges sends the EXPUNGEs of the gone messages and, to an IMAP4rev1 client whose
+// recent count they lowered, the new RECENT count: RFC 3501 §7.3.2 has RECENT sent whenever
+// the count changes, and clients that track it (imaptest among them) rely on it.
+func (s *session) tellExpunges() error {
+	v := s.sel
+	before := len(v.recent)
+	if err := s.flushGone(v); err != nil {
+		return err
+	}
+	if v.recent != nil && len(v.recent) != before {
+		return s.writeRecent(uint32(len(v.recent)))
 	}
 	return nil
 }
@@ -308,6 +330,23 @@ func (v *selected) resolve(numSet imap.NumSet) []int {
 	return dedup(out)
 }
 
+// checkSeqs refuses a sequence set that names a message past the last one: there is no such
+// message, and RFC 9051 §9 makes such a number invalid (Dovecot answers BAD too). "*" is
+// always valid; UID sets may name UIDs that do not exist.
+func (v *selected) checkSeqs(numSet imap.NumSet) error {
+	set, ok := numSet.(imap.SeqSet)
+	if !ok {
+		return nil
+	}
+	n := uint32(v.msgs.len())
+	for _, r := range set {
+		if r.Start > n || r.Stop > n {
+			return badState("Invalid sequence number: past the last message")
+		}
+	}
+	return nil
+}
+
 func staticRange(start, stop, max uint32) (uint32, uint32) {
 	if start == 0 {
 		start = max
@@ -377,7 +416,7 @@ func (s *session) Expunge(writeExpunge func(seq uint32) error, uids *imap.UIDSet
 	if writeExpunge == nil { // CLOSE: the client is not told
 		return nil
 	}
-	return s.flushGone(v)
+	return s.tellExpunges()
 }
 
 // Store changes flags; with unchangedSince (STORE UNCHANGEDSINCE) only of the messages not
@@ -454,6 +493,9 @@ func (s *session) copyTo(numSet imap.NumSet, dest string, move bool) (*imap.Copy
 	if err != nil {
 		return nil, nil, s.fail(err)
 	}
+	if err := v.checkSeqs(numSet); err != nil {
+		return nil, nil, err
+	}
 	pos := v.resolve(numSet)
 	if len(pos) == 0 {
 		return nil, nil, nil
@@ -499,5 +541,5 @@ func (s *session) Move(numSet imap.NumSet, dest string) error {
 			v.gone[uid] = true
 		}
 	}
-	return s.flushGone(v)
+	return s.tellExpunges()
 }

@@ -48,9 +48,10 @@ func (s *session) readSortMessages(cmd *command) ([]sortthread.Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	if sa.SavedRef || sa.Extended || sa.Charset != "" {
-		return nil, &imapwire.CommandError{Msg: "unexpected RETURN, CHARSET or $ in the search keys"}
+	if sa.Extended || sa.Charset != "" {
+		return nil, &imapwire.CommandError{Msg: "unexpected RETURN or CHARSET in the search keys"}
 	}
+	s.sel.useSaved(&sa.Criteria)
 	if !strings.EqualFold(charset, "UTF-8") && !strings.EqualFold(charset, "US-ASCII") {
 		return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeBadCharset, Text: "Only UTF-8 is supported"}
 	}

@@ -72,6 +72,7 @@ type MessageReader interface {
 // MessageWriter changes the messages of a mailbox as a mail client does.
 type MessageWriter interface {
 	Append(ctx context.Context, r AppendRequest) (uint32, uint32, error)
+	AppendAll(ctx context.Context, rs []AppendRequest) (uint32, []uint32, error)
 	UpdateFlags(ctx context.Context, mailboxID int64, uids []uint32, ch FlagChange) ([]Message, error)
 	CopyMessages(ctx context.Context, srcID, dstID int64, uids []uint32, move bool) (CopyResult, error)
 	ExpungeDeleted(ctx context.Context, mailboxID int64, only []uint32) ([]uint32, error)

@@ -299,61 +299,106 @@ type AppendRequest struct {
 // Append stores a message in a mailbox durably and returns the mailbox's UIDVALIDITY and the
 // message's UID.
 func (s *Store) Append(ctx context.Context, r AppendRequest) (uint32, uint32, error) {
-	if r.InternalDate.IsZero() {
-		r.InternalDate = s.opts.Now()
-	}
-	size := r.Body.Size()
-	var data []byte
-	var path string
-	var hs int64
-	if size <= InlineLimit {
-		var err error
-		if data, err = ReadBody(r.Body); err != nil {
-			return 0, 0, err
-		}
-		if int64(len(data)) != size {
-			return 0, 0, fmt.Errorf("mailstore: append: body is %d bytes, not %d", len(data), size)
-		}
-		hs = HeaderSize(data)
-	} else {
-		var err error
-		if path, hs, err = s.writeBlob(r.Body); err != nil {
-			return 0, 0, err
-		}
-	}
-	var uidValidity, uid uint32
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		var pathArg any
-		if path != "" {
-			pathArg = path
-		}
-		res, err := tx.Exec(`INSERT INTO bodies(size, header_size, data, path, refs) VALUES (?, ?, ?, ?, 1)`, size, hs, data, pathArg)
-		if err != nil {
-			return err
-		}
-		bodyID, _ := res.LastInsertId()
-		var modseq uint64
-		err = tx.QueryRow(`UPDATE mailboxes SET uidnext = uidnext + 1, highest_modseq = highest_modseq + 1
-			WHERE id = ? AND user_id = ? RETURNING uidvalidity, uidnext - 1, highest_modseq`, r.MailboxID, r.UserID).
-			Scan(&uidValidity, &uid, &modseq)
-		if err != nil {
-			return notFound(err)
-		}
-		_, err = tx.Exec(`INSERT INTO messages(mailbox_id, uid, body_id, flags, keywords, internal_date, size, modseq)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, r.MailboxID, uid, bodyID, r.Flags, KeywordsColumn(r.Keywords),
-			r.InternalDate.UnixMilli(), size, modseq)
-		if err != nil {
-			return err
-		}
-		return overQuota(s.overQuotaTx(tx, []int64{r.UserID}))
-	})
+	uv, uids, err := s.AppendAll(ctx, []AppendRequest{r})
 	if err != nil {
-		if path != "" {
-			removeFile(s.dir, path)
-		}
 		return 0, 0, err
 	}
-	return uidValidity, uid, nil
+	return uv, uids[0], nil
+}
+
+// AppendAll stores messages in one mailbox in one transaction (IMAP MULTIAPPEND): all of
+// them or, on any error (over quota among them), none. It returns the mailbox's UIDVALIDITY
+// and the messages' UIDs, in order.
+func (s *Store) AppendAll(ctx context.Context, rs []AppendRequest) (uint32, []uint32, error) {
+	if err := CheckAppendAll(rs); err != nil {
+		return 0, nil, err
+	}
+	type prepared struct {
+		data []byte
+		path any // the blob's path, nil when the body is inline
+		hs   int64
+	}
+	ps := make([]prepared, len(rs))
+	removeBlobs := func() {
+		for _, p := range ps {
+			if p.path != nil {
+				removeFile(s.dir, p.path.(string))
+			}
+		}
+	}
+	for i, r := range rs {
+		size := r.Body.Size()
+		if size > InlineLimit {
+			path, hs, err := s.writeBlob(r.Body)
+			if err != nil {
+				removeBlobs()
+				return 0, nil, err
+			}
+			ps[i].path, ps[i].hs = path, hs
+			continue
+		}
+		data, err := ReadBody(r.Body)
+		if err == nil && int64(len(data)) != size {
+			err = fmt.Errorf("mailstore: append: body is %d bytes, not %d", len(data), size)
+		}
+		if err != nil {
+			removeBlobs()
+			return 0, nil, err
+		}
+		ps[i].data, ps[i].hs = data, HeaderSize(data)
+	}
+	var uidValidity uint32
+	var uids []uint32
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		uids = uids[:0]
+		for i, r := range rs {
+			date := r.InternalDate
+			if date.IsZero() {
+				date = s.opts.Now()
+			}
+			size := r.Body.Size()
+			res, err := tx.Exec(`INSERT INTO bodies(size, header_size, data, path, refs) VALUES (?, ?, ?, ?, 1)`, size, ps[i].hs, ps[i].data, ps[i].path)
+			if err != nil {
+				return err
+			}
+			bodyID, _ := res.LastInsertId()
+			var uid uint32
+			var modseq uint64
+			err = tx.QueryRow(`UPDATE mailboxes SET uidnext = uidnext + 1, highest_modseq = highest_modseq + 1
+				WHERE id = ? AND user_id = ? RETURNING uidvalidity, uidnext - 1, highest_modseq`, r.MailboxID, r.UserID).
+				Scan(&uidValidity, &uid, &modseq)
+			if err != nil {
+				return notFound(err)
+			}
+			_, err = tx.Exec(`INSERT INTO messages(mailbox_id, uid, body_id, flags, keywords, internal_date, size, modseq)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, r.MailboxID, uid, bodyID, r.Flags, KeywordsColumn(r.Keywords),
+				date.UnixMilli(), size, modseq)
+			if err != nil {
+				return err
+			}
+			uids = append(uids, uid)
+		}
+		return overQuota(s.overQuotaTx(tx, []int64{rs[0].UserID}))
+	})
+	if err != nil {
+		removeBlobs()
+		return 0, nil, err
+	}
+	return uidValidity, uids, nil
+}
+
+// CheckAppendAll refuses an AppendAll that has no message or spans mailboxes: UIDPLUS
+// reports one UIDVALIDITY for the batch.
+func CheckAppendAll(rs []AppendRequest) error {
+	if len(rs) == 0 {
+		return errors.New("mailstore: append: no message")
+	}
+	for _, r := range rs[1:] {
+		if r.UserID != rs[0].UserID || r.MailboxID != rs[0].MailboxID {
+			return errors.New("mailstore: append: messages for more than one mailbox")
+		}
+	}
+	return nil
 }
 
 // MailboxSnapshot is a consistent view of a mailbox: its state and every message's flags.

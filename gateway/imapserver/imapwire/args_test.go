@@ -3,6 +3,7 @@ package imapwire
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 )
@@ -97,4 +98,29 @@ func FuzzArgs(f *testing.F) {
 			t.Fatalf("%v", err)
 		}
 	})
+}
+
+// WITHIN (RFC 5032): OLDER and YOUNGER become instants counted back from the decoder's
+// clock, joined with SINCE/BEFORE as the later or earlier bound; a zero is refused.
+func TestReadSearchWithin(t *testing.T) {
+	now := time.Date(2024, 3, 10, 12, 0, 0, 0, time.UTC)
+	d, _ := newTestDecoder("OLDER 3600 YOUNGER 86400 SINCE 1-Mar-2024 BEFORE 1-Apr-2024\r\n", Options{Now: func() time.Time { return now }})
+	s, err := d.ReadSearch(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := s.Criteria
+	// OLDER 3600 takes 11:00:00 itself: the bound, exclusive, is just after it.
+	if want := now.Add(-time.Hour); !c.Before.After(want) || c.Before.After(want.Add(time.Millisecond)) {
+		t.Errorf("OLDER: before %v", c.Before)
+	}
+	if want := now.Add(-24 * time.Hour); !c.Since.Equal(want) {
+		t.Errorf("YOUNGER: since %v, want %v", c.Since, want)
+	}
+	for _, bad := range []string{"OLDER 0\r\n", "YOUNGER\r\n", "YOUNGER -5\r\n"} {
+		d, _ := newTestDecoder(bad, Options{Now: func() time.Time { return now }})
+		if _, err := d.ReadSearch(false); !IsCommandError(err) {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
 }

@@ -26,6 +26,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // ErrLiteralTooLarge ends a session whose refused non-synchronizing literal is larger than
@@ -64,6 +65,8 @@ type Options struct {
 	// calls it when the caller accepts a synchronizing literal. Nil: such literals are
 	// refused.
 	Continue func() error
+	// Now is the clock WITHIN's OLDER and YOUNGER (RFC 5032) count back from [time.Now].
+	Now func() time.Time
 }
 
 const (

@@ -223,6 +223,22 @@ func (d *Decoder) readSearchKey(s *Search, c *imap.SearchCriteria, uid bool, dep
 			*since = laterOf(*since, t, false)
 			*before = laterOf(*before, t.AddDate(0, 0, 1), true)
 		}
+	case "OLDER", "YOUNGER":
+		// RFC 5032: the internal date is at least (OLDER) or at most (YOUNGER) n seconds
+		// before now; bounds in time, so they join SINCE and BEFORE.
+		n, err := number()
+		if err != nil {
+			return err
+		}
+		if n < 1 {
+			return syntaxErr("%s needs a positive number", key)
+		}
+		at := d.now().Add(-time.Duration(min(n, maxWithin)) * time.Second)
+		if key == "OLDER" {
+			c.Before = laterOf(c.Before, at.Add(time.Nanosecond), true)
+		} else {
+			c.Since = laterOf(c.Since, at, false)
+		}
 	case "LARGER", "SMALLER":
 		n, err := number()
 		if err != nil {
@@ -312,6 +328,17 @@ func (d *Decoder) readSearchKey(s *Search, c *imap.SearchCriteria, uid bool, dep
 }
 
 // laterOf narrows a date bound: the earlier of two BEFOREs, the later of two SINCEs.
+// maxWithin bounds OLDER and YOUNGER's seconds (a thousand years) so that they stay a
+// time.Duration.
+const maxWithin = 1000 * 366 * 24 * 3600
+
+func (d *Decoder) now() time.Time {
+	if d.opts.Now != nil {
+		return d.opts.Now()
+	}
+	return time.Now()
+}
+
 func laterOf(cur, t time.Time, before bool) time.Time {
 	if cur.IsZero() || before && t.Before(cur) || !before && t.After(cur) {
 		return t

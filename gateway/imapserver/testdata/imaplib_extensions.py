@@ -11,6 +11,7 @@ import imaplib
 import re
 import ssl
 import sys
+import zlib
 
 if not __debug__:
     sys.exit("the checks are asserts: run without -O or PYTHONOPTIMIZE")
@@ -196,14 +197,16 @@ def check_uidplus(m):
 
 def check_move(m):
     """RFC 6851: MOVE sends COPYUID in an untagged OK before the EXPUNGEs of the moved
-    messages, then the tagged OK; the messages are in the destination and gone here."""
+    messages, then the tagged OK; the messages are in the destination and gone here. The
+    session is IMAP4rev1: the EXPUNGEs of recent messages lower the RECENT count, which is
+    sent after them (RFC 3501 §7.3.2)."""
     assert "MOVE" in caps(m)
     src = [append(m, "INBOX", message(f"move {i}"))[1] for i in range(3)]
     ok(m.create("Moved"))
     dest = status(m, "Moved", ["UIDVALIDITY", "UIDNEXT"])
     ok(m.select("INBOX"))
     lines = raw(m, "M1", f"UID MOVE {src[0]}:{src[1]} Moved")
-    assert len(lines) == 4, lines
+    assert len(lines) == 5 and lines[3] == b"* 1 RECENT", lines
     mo = re.fullmatch(rb"\* OK \[COPYUID (\d+) (\S+) (\S+)\].*", lines[0])
     assert mo, lines
     assert int(mo.group(1)) == dest["UIDVALIDITY"], (dest, lines)
@@ -216,13 +219,13 @@ def check_move(m):
         assert e, lines
         del view[int(e.group(1)) - 1]
     assert view == [src[2]], (view, lines)
-    assert lines[3].startswith(b"M1 OK"), lines
+    assert lines[4].startswith(b"M1 OK"), lines
     assert uids_of(m) == [src[2]]
     assert status(m, "Moved", ["MESSAGES"])["MESSAGES"] == 2
     # A sequence-number MOVE of the last message empties the mailbox.
     lines = raw(m, "M2", "MOVE 1 Moved")
     assert re.fullmatch(rb"\* OK \[COPYUID \d+ %d %d\].*" % (src[2], dest["UIDNEXT"] + 2), lines[0]), lines
-    assert lines[1:] == [b"* 1 EXPUNGE", b"M2 OK MOVE completed"], lines
+    assert lines[1:] == [b"* 1 EXPUNGE", b"* 0 RECENT", b"M2 OK MOVE completed"], lines
 
 
 def esearch(lines, tag, uid=False):
@@ -598,6 +601,123 @@ def check_search_expunged(m):
     assert not any(l.endswith(b" EXPUNGE") for l in lines), lines
     assert lines[-1].startswith(b"S1 OK"), lines
     assert b"* SEARCH 1 2" in lines or lines[-1].startswith(b"S1 OK [EXPUNGEISSUED]"), lines
+
+
+def check_multiappend(m):
+    """RFC 3502: one APPEND with several messages stores them all and answers APPENDUID with
+    their UID set; one whose second message is refused stores neither."""
+    assert "MULTIAPPEND" in caps(m)
+    a, b = message("first"), message("second")
+    m.send(f"M1 APPEND INBOX (\\Seen) {{{len(a)}+}}\r\n".encode() + a + f" {{{len(b)}+}}\r\n".encode() + b + b"\r\n")
+    lines = read_until(m, "M1")
+    mo = re.match(rb"M1 OK \[APPENDUID (\d+) (\S+)\] ", lines[-1])
+    assert len(lines) == 1 and mo, lines
+    assert seqset(mo.group(2).decode()) == [1, 2], lines
+    m.send(f"M2 APPEND INBOX {{{len(a)}+}}\r\n".encode() + a + f" (\\Recent) {{{len(b)}+}}\r\n".encode() + b + b"\r\n")
+    lines = read_until(m, "M2")
+    assert lines[-1].startswith(b"M2 BAD"), lines
+    assert status(m, "INBOX", ["MESSAGES"]) == {"MESSAGES": 2}
+    ok(m.select("INBOX"))
+    got = ok(m.fetch("1:2", "(FLAGS)"))
+    assert len(got) == 2 and b"\\Seen" in got[0] and b"\\Seen" not in got[1], got
+
+
+def check_searchres(m):
+    """RFC 5182: SEARCH RETURN (SAVE) answers only OK; "$" is its result in later commands,
+    follows expunges, and is empty again after SELECT."""
+    assert "SEARCHRES" in caps(m)
+    for i in range(3):
+        append(m, "INBOX", message(f"res {i}"))
+    ok(m.select("INBOX"))
+    ok(m.store("2:3", "+FLAGS.SILENT", "(\\Flagged)"))
+    lines = raw(m, "R1", "SEARCH RETURN (SAVE) FLAGGED")
+    assert len(lines) == 1 and lines[0].startswith(b"R1 OK"), lines
+    lines = raw(m, "R2", "UID FETCH $ (FLAGS)")
+    assert [l.split()[1] for l in lines[:-1]] == [b"2", b"3"] and lines[-1].startswith(b"R2 OK"), lines
+    ok(m.store("2", "+FLAGS.SILENT", "(\\Deleted)"))
+    ok(m.expunge())
+    assert raw(m, "R3", "SEARCH $")[0] == b"* SEARCH 2"
+    ok(m.select("INBOX"))
+    assert raw(m, "R4", "SEARCH $")[0] == b"* SEARCH"
+
+
+def check_within(m):
+    """RFC 5032: OLDER and YOUNGER n match internal dates n seconds back from now."""
+    assert "WITHIN" in caps(m)
+    ok(m.append("INBOX", None, '"01-Jan-2020 12:00:00 +0000"', message("old")))
+    append(m, "INBOX", message("new"))
+    ok(m.select("INBOX"))
+    assert ok(m.search(None, "YOUNGER", "3600")) == [b"2"]
+    assert ok(m.search(None, "OLDER", "3600")) == [b"1"]
+    assert ok(m.search(None, "OR", "OLDER", "86400", "YOUNGER", "86400")) == [b"1 2"]
+    lines = raw(m, "W1", "SEARCH YOUNGER 0")
+    assert lines[-1].startswith(b"W1 BAD"), lines
+
+
+def check_catenate(m):
+    """RFC 4469: APPEND CATENATE joins TEXT literals and IMAP URL parts of the user's own
+    messages; a URL naming no message answers NO [BADURL] and stores nothing."""
+    assert "CATENATE" in caps(m)
+    append(m, "INBOX", message("source", body="kept body"))
+    ok(m.select("INBOX"))
+    text = b"\r\nnew body\r\n"
+    m.send(b'T1 APPEND INBOX CATENATE (URL "/INBOX/;UID=1/;SECTION=HEADER.FIELDS%20(SUBJECT)" TEXT {'
+           + str(len(text)).encode() + b"+}\r\n" + text + b")\r\n")
+    lines = read_until(m, "T1")
+    assert lines[-1].startswith(b"T1 OK [APPENDUID "), lines
+    got = ok(m.fetch("2", "(BODY.PEEK[])"))
+    assert got[0][1] == b"Subject: source\r\n\r\n" + text, got
+    lines = raw(m, "T2", 'APPEND INBOX CATENATE (URL "/INBOX/;UID=7")')
+    assert lines[-1].startswith(b"T2 NO [BADURL /INBOX/;UID=7]"), lines
+    assert status(m, "INBOX", ["MESSAGES"]) == {"MESSAGES": 2}
+
+
+def check_compress(m):
+    """RFC 4978: after COMPRESS DEFLATE's OK both directions are raw deflate (zlib with
+    wbits=-15, each side flushing with Z_SYNC_FLUSH); a second COMPRESS answers
+    NO [COMPRESSIONACTIVE]. imaplib has no COMPRESS: its SSL socket is used directly."""
+    assert "COMPRESS=DEFLATE" in caps(m)
+    append(m, "INBOX", message("deflated", body="line of text\r\n" * 500))
+    lines = raw(m, "Z1", "COMPRESS DEFLATE")
+    assert lines == [b"Z1 OK DEFLATE active"], lines
+    out, inflate = zlib.compressobj(wbits=-15), zlib.decompressobj(wbits=-15)
+    pending = b""
+
+    def fill(enough):
+        nonlocal pending
+        while not enough():
+            chunk = m.sock.recv(65536)
+            assert chunk, "connection closed"
+            pending += inflate.decompress(chunk)
+
+    def response_line():
+        """One response line, the bytes of its literals included."""
+        nonlocal pending
+        fill(lambda: b"\r\n" in pending)
+        line, pending = pending.split(b"\r\n", 1)
+        mo = re.search(rb"\{(\d+)\}$", line)
+        if not mo:
+            return line
+        n = int(mo.group(1))
+        fill(lambda: len(pending) >= n)
+        literal, pending = pending[:n], pending[n:]
+        return line + literal + response_line()
+
+    def cmd(tag, line):
+        m.sock.sendall(out.compress(f"{tag} {line}\r\n".encode()) + out.flush(zlib.Z_SYNC_FLUSH))
+        got = [response_line()]
+        while not got[-1].startswith(tag.encode() + b" "):
+            got.append(response_line())
+        return got
+
+    assert cmd("Z2", "SELECT INBOX")[-1].startswith(b"Z2 OK")
+    got = cmd("Z3", "FETCH 1 BODY.PEEK[TEXT]")
+    assert got[-1].startswith(b"Z3 OK") and got[0].count(b"line of text") == 500, got
+    got = cmd("Z4", "COMPRESS DEFLATE")
+    assert got == [b"Z4 NO [COMPRESSIONACTIVE] DEFLATE is already active"], got
+    assert cmd("Z5", "LOGOUT")[-1].startswith(b"Z5 OK")
+    sys.stdout.write("ok\n")
+    sys.exit(0)
 
 
 m = connect()

@@ -310,38 +310,64 @@ func missingMailbox(err error, what string) error {
 // Append stores a message in a mailbox durably and returns the mailbox's UIDVALIDITY and the
 // message's UID.
 func (s *Store) Append(ctx context.Context, r mailstore.AppendRequest) (uint32, uint32, error) {
-	if r.InternalDate.IsZero() {
-		r.InternalDate = s.opts.Now()
+	uv, uids, err := s.AppendAll(ctx, []mailstore.AppendRequest{r})
+	if err != nil {
+		return 0, 0, err
 	}
-	var uidValidity, uid int64
+	return uv, uids[0], nil
+}
+
+// AppendAll stores messages in one mailbox in one transaction (IMAP MULTIAPPEND): all of
+// them or, on any error (over quota among them), none. It returns the mailbox's UIDVALIDITY
+// and the messages' UIDs, in order.
+func (s *Store) AppendAll(ctx context.Context, rs []mailstore.AppendRequest) (uint32, []uint32, error) {
+	if err := mailstore.CheckAppendAll(rs); err != nil {
+		return 0, nil, err
+	}
+	var uidValidity int64
+	uids := make([]uint32, len(rs))
+	bodies := make([]mailstore.Body, len(rs))
+	for i, r := range rs {
+		bodies[i] = r.Body
+	}
 	build := func(bt *pgx.Batch, sb []storedBody) {
-		queueBody(bt, sb[0], 1)
-		bt.Queue(`WITH mb AS (UPDATE mailboxes SET uidnext = uidnext + 1, highest_modseq = highest_modseq + 1
-				WHERE id = $1 AND user_id = $2 RETURNING uidvalidity, uidnext - 1 AS uid, highest_modseq)
-			INSERT INTO messages(mailbox_id, uid, body_id, flags, keywords, internal_date, size, modseq)
-			SELECT $1, mb.uid, `+fmt.Sprintf(bodyIDExpr, "$3")+`, $4, $5, $6, $7, mb.highest_modseq
-			FROM (VALUES (1)) v LEFT JOIN mb ON true
-			RETURNING (SELECT uidvalidity FROM mb), uid`,
-			r.MailboxID, r.UserID, sb[0].bodyIDArg(), int(r.Flags), mailstore.KeywordsColumn(r.Keywords),
-			r.InternalDate.UnixMilli(), sb[0].size)
-		bt.Queue(sqlCheckQuota, []int64{r.UserID}, s.opts.DefaultQuota)
+		for i, r := range rs {
+			date := r.InternalDate
+			if date.IsZero() {
+				date = s.opts.Now()
+			}
+			queueBody(bt, sb[i], 1)
+			bt.Queue(`WITH mb AS (UPDATE mailboxes SET uidnext = uidnext + 1, highest_modseq = highest_modseq + 1
+					WHERE id = $1 AND user_id = $2 RETURNING uidvalidity, uidnext - 1 AS uid, highest_modseq)
+				INSERT INTO messages(mailbox_id, uid, body_id, flags, keywords, internal_date, size, modseq)
+				SELECT $1, mb.uid, `+fmt.Sprintf(bodyIDExpr, "$3")+`, $4, $5, $6, $7, mb.highest_modseq
+				FROM (VALUES (1)) v LEFT JOIN mb ON true
+				RETURNING (SELECT uidvalidity FROM mb), uid`,
+				r.MailboxID, r.UserID, sb[i].bodyIDArg(), int(r.Flags), mailstore.KeywordsColumn(r.Keywords),
+				date.UnixMilli(), sb[i].size)
+		}
+		bt.Queue(sqlCheckQuota, []int64{rs[0].UserID}, s.opts.DefaultQuota)
 	}
 	read := func(br pgx.BatchResults) error {
-		if _, err := br.Exec(); err != nil {
-			return err
-		}
-		if err := missingMailbox(br.QueryRow().Scan(&uidValidity, &uid), "append: no such mailbox"); err != nil {
-			return err
+		for i := range rs {
+			if _, err := br.Exec(); err != nil {
+				return err
+			}
+			var uid int64
+			if err := missingMailbox(br.QueryRow().Scan(&uidValidity, &uid), "append: no such mailbox"); err != nil {
+				return err
+			}
+			uids[i] = uint32(uid)
 		}
 		if _, err := br.Exec(); err != nil {
 			return overQuota(err)
 		}
 		return nil
 	}
-	if err := s.store(ctx, []mailstore.Body{r.Body}, build, read); err != nil {
-		return 0, 0, err
+	if err := s.store(ctx, bodies, build, read); err != nil {
+		return 0, nil, err
 	}
-	return uint32(uidValidity), uint32(uid), nil
+	return uint32(uidValidity), uids, nil
 }
 
 // OpenBody returns a reader over a stored body and its size. A large body is read one chunk

@@ -86,6 +86,7 @@ func Run(t *testing.T, open Opener) {
 		{name: "QuotaLimits", opens: testQuotaLimits},
 		{name: "QuotaRefusals", opens: testQuotaRefusals},
 		{name: "QuotaConcurrent", opens: testQuotaConcurrent},
+		{name: "AppendAll", opens: testAppendAll},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
