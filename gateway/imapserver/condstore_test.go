@@ -209,3 +209,24 @@ func TestCondStoreWithImapclient(t *testing.T) {
 		t.Fatalf("UID SEARCH MODSEQ: %+v %v", res, err)
 	}
 }
+
+// SORT and ESORT with a MODSEQ search key end with the highest MODSEQ of what they return
+// (RFC 7162 §3.1.5 and its sort-data grammar), as SEARCH does; without one, nothing is added.
+func TestSortWithModSeq(t *testing.T) {
+	env := start(t)
+	dial := modSeqSessions(t, env, 3)
+	a := dial()
+	h := highestModSeq(t, a.cmd("s", "SELECT INBOX (CONDSTORE)"))
+	a.cmd("f", `STORE 2 +FLAGS.SILENT (\Flagged)`)
+	got := a.cmd("o", "SORT (ARRIVAL) UTF-8 MODSEQ "+strconv.FormatUint(h+1, 10))
+	changed := regexp.MustCompile(`^\* SORT 2 \(MODSEQ (\d+)\)$`).FindStringSubmatch(got[0])
+	if len(got) != 2 || changed == nil {
+		t.Fatalf("SORT with MODSEQ: %q", got)
+	}
+	if n, _ := strconv.ParseUint(changed[1], 10, 64); n <= h {
+		t.Fatalf("SORT's MODSEQ %d, not above %d", n, h)
+	}
+	wantLines(t, "ESORT with MODSEQ", a.cmd("e", "SORT RETURN (COUNT) (ARRIVAL) UTF-8 MODSEQ "+strconv.FormatUint(h+1, 10)),
+		`* ESEARCH (TAG "e") COUNT 1 MODSEQ `+changed[1], "e OK SORT completed")
+	wantLines(t, "SORT without MODSEQ", a.cmd("p", "SORT (ARRIVAL) UTF-8 ALL"), "* SORT 1 2 3", "p OK SORT completed")
+}

@@ -32,28 +32,29 @@ func (s *session) readAtomList() ([]string, error) {
 }
 
 // readSortMessages reads SORT's and THREAD's charset and search keys up to the line end,
-// and returns the messages that match.
-func (s *session) readSortMessages(cmd *command) ([]sortthread.Message, error) {
+// and returns the messages that match and, when the keys use MODSEQ, the highest MODSEQ
+// among them (RFC 7162 §3.1.5), else 0.
+func (s *session) readSortMessages(cmd *command) ([]sortthread.Message, uint64, error) {
 	if err := s.args(); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	charset, err := s.dec.ReadAString(imapwire.MaxSmallLiteral)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if err := s.args(); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	sa, err := s.dec.ReadSearch(cmd.kind == numUID)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if sa.Extended || sa.Charset != "" {
-		return nil, &imapwire.CommandError{Msg: "unexpected RETURN or CHARSET in the search keys"}
+		return nil, 0, &imapwire.CommandError{Msg: "unexpected RETURN or CHARSET in the search keys"}
 	}
 	s.sel.useSaved(&sa.Criteria)
 	if !strings.EqualFold(charset, "UTF-8") && !strings.EqualFold(charset, "US-ASCII") {
-		return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeBadCharset, Text: "Only UTF-8 is supported"}
+		return nil, 0, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeBadCharset, Text: "Only UTF-8 is supported"}
 	}
 	return s.sortMessages(&sa.Criteria)
 }
@@ -106,7 +107,7 @@ func (s *session) cmdSort(cmd *command) error {
 	if err != nil {
 		return syntaxOf(err)
 	}
-	msgs, err := s.readSortMessages(cmd)
+	msgs, modseq, err := s.readSortMessages(cmd)
 	if err != nil {
 		return err
 	}
@@ -118,6 +119,10 @@ func (s *session) cmdSort(cmd *command) error {
 			b = append(b, ' ')
 			b = appendUint(b, uint64(n))
 		}
+		if modseq > 0 && len(nums) > 0 {
+			b = appendUint(append(b, " (MODSEQ "...), modseq)
+			b = append(b, ')')
+		}
 	} else {
 		b = appendString(append(b, "* ESEARCH (TAG "...), cmd.tag)
 		b = append(b, ')')
@@ -125,6 +130,9 @@ func (s *session) cmdSort(cmd *command) error {
 			b = append(b, " UID"...)
 		}
 		b = ret.AppendData(b, nums)
+		if modseq > 0 && len(nums) > 0 {
+			b = appendUint(append(b, " MODSEQ "...), modseq)
+		}
 	}
 	s.enc.Raw(string(b)).CRLF()
 	return s.enc.Err()
@@ -142,7 +150,7 @@ func (s *session) cmdThread(cmd *command) error {
 	if err != nil {
 		return syntaxOf(err)
 	}
-	msgs, err := s.readSortMessages(cmd)
+	msgs, _, err := s.readSortMessages(cmd)
 	if err != nil {
 		return err
 	}
@@ -153,15 +161,15 @@ func (s *session) cmdThread(cmd *command) error {
 
 // sortMessages returns the messages of the selected mailbox that match criteria, in
 // mailbox order, with what SORT and THREAD compare.
-func (s *session) sortMessages(criteria *imap.SearchCriteria) ([]sortthread.Message, error) {
+func (s *session) sortMessages(criteria *imap.SearchCriteria) ([]sortthread.Message, uint64, error) {
 	data, err := s.Search(numSeq, criteria, &imap.SearchOptions{})
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	set, _ := data.All.(imap.SeqSet)
 	seqs, _ := set.Nums()
 	if len(seqs) == 0 {
-		return nil, nil
+		return nil, 0, nil
 	}
 	v := s.sel
 	lo, hi := v.msgs.uid(int(seqs[0]-1)), v.msgs.uid(int(seqs[len(seqs)-1]-1))
@@ -169,11 +177,11 @@ func (s *session) sortMessages(criteria *imap.SearchCriteria) ([]sortthread.Mess
 	defer cancel()
 	list, err := s.srv.opts.Store.MessagesInRange(ctx, v.mb.ID, lo, hi)
 	if err != nil {
-		return nil, s.fail(err)
+		return nil, 0, s.fail(err)
 	}
 	raws, err := s.srv.opts.Store.RawHeaders(ctx, v.mb.ID, lo, hi)
 	if err != nil {
-		return nil, s.fail(err)
+		return nil, 0, s.fail(err)
 	}
 	byUID := make(map[uint32]int, len(list))
 	for i := range list {
@@ -191,14 +199,14 @@ func (s *session) sortMessages(criteria *imap.SearchCriteria) ([]sortthread.Mess
 			if raw, err = s.rawHeader(&list[i]); errors.Is(err, mailstore.ErrNotFound) {
 				continue
 			} else if err != nil {
-				return nil, s.fail(err)
+				return nil, 0, s.fail(err)
 			}
 		}
 		m := sortthread.Message{Seq: seq, UID: uid, InternalDate: list[i].InternalDate, Size: list[i].Size}
 		m.ParseHeader(raw)
 		msgs = append(msgs, m)
 	}
-	return msgs, nil
+	return msgs, data.ModSeq, nil
 }
 
 // rawHeader reads a message's header section from its body.
