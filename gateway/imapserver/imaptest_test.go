@@ -172,10 +172,10 @@ func TestImaptestStress(t *testing.T) {
 }
 
 func imaptestStress(t *testing.T, kit string, storage *config.Storage, extra ...string) {
-	// SEALGATE_IMAPTEST_STRESS_SECS makes the run longer (a soak); 15 s by default.
+	// SEALGATE_IMAPTEST_STRESS_SECS makes the run longer (a soak); 30 s (10 clients) by default, as the stress is quoted.
 	secs := os.Getenv("SEALGATE_IMAPTEST_STRESS_SECS")
 	if secs == "" {
-		secs = "15"
+		secs = "30"
 	}
 	args := append(imaptestTarget(t, storage), "mbox="+filepath.Join(kit, "tests", "default.mbox"), "clients=10", "secs="+secs)
 	args = append(args, extra...)
