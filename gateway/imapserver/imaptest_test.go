@@ -172,7 +172,7 @@ func TestImaptestStress(t *testing.T) {
 }
 
 func imaptestStress(t *testing.T, kit string, storage *config.Storage, extra ...string) {
-	// SEALGATE_IMAPTEST_STRESS_SECS makes the run longer (a soak); 30 s (10 clients) by default, as the stress is quoted.
+	// 30 s by default; SEALGATE_IMAPTEST_STRESS_SECS makes the run longer (a soak).
 	secs := os.Getenv("SEALGATE_IMAPTEST_STRESS_SECS")
 	if secs == "" {
 		secs = "30"
