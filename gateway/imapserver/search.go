@@ -121,7 +121,7 @@ func (s *session) searchView(ctx context.Context, criteria *imap.SearchCriteria,
 	if len(sr.pending) > 0 {
 		defer s.srv.opts.Index.Scanning()()
 	}
-	sr.needMsg = len(sr.pending) > 0 || needsRows(criteria)
+	sr.needMsg = len(sr.pending) > 0 || s.searchNeedsRows(ctx, criteria)
 	for start := 0; start < v.msgs.len(); start += searchChunk {
 		end := min(start+searchChunk, v.msgs.len())
 		if err := sr.readChunk(v.msgs.uid(start), v.msgs.uid(end-1)); err != nil {
