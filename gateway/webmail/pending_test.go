@@ -50,15 +50,7 @@ func TestSearchLargeUnindexed(t *testing.T) {
 		}
 	}
 	ix := mailindex.New(st, mailindex.Options{})
-	wm, err := webmail.New(webmail.Options{Store: st, Index: ix, Auth: auth.New(auth.Options{Accounts: st}), Keys: e.GW.Keyring(),
-		Pipeline: nopPipeline{}, IsLocalDomain: e.Config.IsLocalDomain, PlaintextAuthOnLoopback: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(wm)
-	defer srv.Close()
-	b := e.browser(t)
-	b.base = srv.URL
+	b := e.browserOn(t, webmail.Options{Store: st, Index: ix, Auth: auth.New(auth.Options{Accounts: st})})
 	b.mustLogin(alice, alicePW)
 	if got := rowRE.FindAllStringSubmatch(b.get("/mail/?box=INBOX&q=pineapple").body, -1); len(got) != 1 || got[0][1] != fmt.Sprint(n) {
 		t.Fatalf("search pineapple = %v", got)
@@ -74,4 +66,20 @@ func TestSearchLargeUnindexed(t *testing.T) {
 	if ids, err := ix.Unindexed(ctx, inbox.ID, inbox.UIDValidity); err != nil || len(ids) != n {
 		t.Fatalf("after the listings %d of %d messages are unindexed (%v): the listing indexed in the foreground", len(ids), n, err)
 	}
+}
+
+// browserOn is a browser on a web mail server of its own, built from opts: what opts leaves
+// out (Keys, Pipeline, IsLocalDomain) is the test gateway's, or does nothing.
+func (e *env) browserOn(t *testing.T, opts webmail.Options) *browser {
+	t.Helper()
+	opts.Keys, opts.Pipeline, opts.IsLocalDomain, opts.PlaintextAuthOnLoopback = e.GW.Keyring(), nopPipeline{}, e.Config.IsLocalDomain, true
+	wm, err := webmail.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(wm)
+	t.Cleanup(srv.Close)
+	b := e.browser(t)
+	b.base = srv.URL
+	return b
 }
