@@ -160,6 +160,7 @@ func (s *session) writeChunk(ctx context.Context, part []int, c *fetchChunk, dec
 		}
 	}
 	envs := c.envs
+	msg := new(message) // one for the chunk, reset per message: a flags resync allocates none
 	for i, p := range part {
 		m := c.byUID[v.msgs.uid(p)]
 		if m == nil {
@@ -183,7 +184,7 @@ func (s *session) writeChunk(ctx context.Context, part []int, c *fetchChunk, dec
 				return s.fail(err)
 			}
 		}
-		msg := &message{s: s, m: m, data: it.body}
+		*msg = message{s: s, m: m, data: it.body}
 		if needsBody(it, options) {
 			// The body is read (or opened) before the response starts: another session
 			// may have expunged the message since the chunk was read, and then it is

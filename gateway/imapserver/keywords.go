@@ -51,9 +51,9 @@ func (k *keywords) has(w string) bool {
 	return ok
 }
 
-// flags returns a message's flags for the client, its keywords in their announced spelling.
-func (k *keywords) flags(f mailstore.Flags, kw []string) []imap.Flag {
-	out := make([]imap.Flag, 0, 2+len(kw))
+// appendFlags appends a message's flags for the client to out, its keywords in their announced
+// spelling.
+func (k *keywords) appendFlags(out []imap.Flag, f mailstore.Flags, kw []string) []imap.Flag {
 	for _, fl := range systemFlags {
 		if f&flagBits[fl] != 0 {
 			out = append(out, fl)

@@ -26,15 +26,19 @@ type selected struct {
 	recent map[uint32]bool
 	// saved is the result of the last SEARCH RETURN (SAVE), "$" (searchres.go).
 	saved imap.UIDSet
+	// flagBuf holds what flags returned last: a response per message needs no allocation.
+	flagBuf []imap.Flag
 }
 
-// flags is a message's flags as this session shows them.
+// flags is a message's flags as this session shows them, valid until the next call: each
+// caller writes them out at once.
 func (v *selected) flags(uid uint32, f mailstore.Flags, kw []string) []imap.Flag {
-	fl := v.kw.flags(f, kw)
+	fl := v.flagBuf[:0]
 	if v.recent[uid] {
-		fl = append([]imap.Flag{`\Recent`}, fl...)
+		fl = append(fl, `\Recent`)
 	}
-	return fl
+	v.flagBuf = v.kw.appendFlags(fl, f, kw)
+	return v.flagBuf
 }
 
 // rev1 reports whether the client speaks IMAP4rev1 (it did not ENABLE IMAP4rev2): only such

@@ -8,9 +8,9 @@
 // new messages of a mailbox in small batches, each one short transaction, pausing between
 // batches while deliveries keep arriving so that they go first. During a burst the index may
 // still lag behind; a search must see every message, indexed or not, so it reads the index for
-// what it covers and scans the rest itself, without waiting for the index: IMAP SEARCH asks
-// which bodies are not indexed (Unindexed) and reads their text as it goes (Texts); web mail
-// takes them as one map (Pending).
+// what it covers and scans the rest itself, without waiting for the index: IMAP SEARCH and
+// web mail ask which bodies are not indexed (Unindexed) and read their text as they go
+// (Texts).
 package mailindex
 
 import (
@@ -194,64 +194,6 @@ func (ix *Indexer) indexNew(ctx context.Context, mailboxID int64) (bool, error) 
 	}
 	ix.after[mailboxID] = last
 	return false, nil
-}
-
-// Pending holds at most maxPendingText of search text and maxPendingScan messages in memory;
-// beyond either, it indexes the rest.
-const (
-	maxPendingText = 64 << 20
-	maxPendingScan = 100_000
-)
-
-// Pending returns the search text of the messages of a mailbox the index does not cover yet,
-// by body id, read from the messages now: a search matches these itself and asks the index
-// about the rest. Every message committed before the call and not in the result is in the index.
-func (ix *Indexer) Pending(ctx context.Context, mailboxID int64) (map[int64]mailstore.SearchText, error) {
-	ids, err := ix.store.UnindexedBodies(ctx, mailboxID, maxPendingScan)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[int64]mailstore.SearchText, len(ids))
-	size, i := 0, 0
-	for ; i < len(ids) && size <= maxPendingText; i++ {
-		st, err := ix.extract(ctx, ids[i], ix.opts.Envelope)
-		if err == mailstore.ErrNotFound {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		out[ids[i]] = st
-		size += len(st.Header) + len(st.Text)
-	}
-	// Too much to hold: index the rest, and only the rest (the texts read so far are the
-	// caller's), as the background would.
-	if err := ix.indexBodies(ctx, ids[i:]); err != nil {
-		return nil, err
-	}
-	if len(ids) == maxPendingScan {
-		if err := ix.IndexMailbox(ctx, mailboxID, 0); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
-}
-
-// indexBodies indexes the given bodies, indexBatch per transaction.
-func (ix *Indexer) indexBodies(ctx context.Context, ids []int64) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	ix.mu.Lock()
-	defer ix.mu.Unlock()
-	for len(ids) > 0 {
-		part := ids[:min(len(ids), indexBatch)]
-		ids = ids[len(part):]
-		if _, err := ix.put(ctx, part); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // IndexMailbox puts the messages of a mailbox (every mailbox for 0) that have no search text

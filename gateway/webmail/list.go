@@ -129,11 +129,14 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	sortBy := q.Get("sort")
 	desc := q.Get("order") != "asc"
 	// A search and a sort by sender or subject read the index for the messages it covers and
-	// the messages themselves for the rest (mailindex.Indexer.Pending), read first: every
-	// message not pending is in the index then.
-	var pending map[int64]mailstore.SearchText
+	// the messages themselves for the rest (pending).
+	var pending map[int64]pendingMsg
 	if query != "" || sortBy == "from" || sortBy == "subject" {
-		if pending, err = s.opts.Index.Pending(ctx, mb.ID); err != nil {
+		sortField := ""
+		if sortBy == "from" || sortBy == "subject" {
+			sortField = sortBy
+		}
+		if pending, err = s.pending(ctx, mb, query, sortField); err != nil {
 			s.internal(w, r, "index", err)
 			return
 		}
@@ -144,10 +147,9 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 			s.internal(w, r, "search", err)
 			return
 		}
-		lower := strings.ToLower(query)
 		msgs = slices.DeleteFunc(msgs, func(m mailstore.Message) bool {
 			if p, ok := pending[m.BodyID]; ok {
-				return !mailstore.TextContains(mailstore.FieldText, p.Header, p.Text, lower)
+				return !p.match
 			}
 			return !hits[m.UID]
 		})
@@ -207,7 +209,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 
 // sortMessages orders msgs by date (the arrival time), size, sender or subject.
 // Headers come from the index, or from pending for the messages it does not cover yet.
-func (s *Server) sortMessages(ctx context.Context, mailboxID int64, msgs []mailstore.Message, pending map[int64]mailstore.SearchText, by string, desc bool) error {
+func (s *Server) sortMessages(ctx context.Context, mailboxID int64, msgs []mailstore.Message, pending map[int64]pendingMsg, by string, desc bool) error {
 	var cmp func(a, b mailstore.Message) int
 	switch by {
 	case "size":
@@ -218,13 +220,12 @@ func (s *Server) sortMessages(ctx context.Context, mailboxID int64, msgs []mails
 			return err
 		}
 		key := map[uint32]string{}
-		field := map[string]string{"from": "from", "subject": "subject"}[by]
 		for uid, h := range hdrs {
-			key[uid] = strings.ToLower(headerLine(h, field))
+			key[uid] = strings.ToLower(headerLine(h, by))
 		}
 		for _, m := range msgs {
 			if p, ok := pending[m.BodyID]; ok {
-				key[m.UID] = strings.ToLower(headerLine(p.Header, field))
+				key[m.UID] = p.key
 			}
 		}
 		cmp = func(a, b mailstore.Message) int { return strings.Compare(key[a.UID], key[b.UID]) }

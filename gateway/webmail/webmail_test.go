@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -124,15 +123,7 @@ func TestLoginThrottled(t *testing.T) {
 	e := start(t)
 	authn := auth.New(auth.Options{Accounts: e.GW.Store(), Throttle: auth.NewThrottle(auth.ThrottleOptions{
 		FreeFailures: 1, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond, AccountFailures: 3})})
-	wm, err := webmail.New(webmail.Options{Store: e.GW.Store(), Index: e.GW.Index(), Auth: authn, Keys: e.GW.Keyring(), Pipeline: nopPipeline{},
-		IsLocalDomain: e.Config.IsLocalDomain, PlaintextAuthOnLoopback: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(wm)
-	defer srv.Close()
-	b := e.browser(t)
-	b.base = srv.URL
+	b := e.browserOn(t, webmail.Options{Store: e.GW.Store(), Index: e.GW.Index(), Auth: authn})
 	for i := range 3 {
 		if r := b.login(alice, "guess"+fmt.Sprint(i)); r.StatusCode != http.StatusUnauthorized {
 			t.Fatalf("attempt %d: %d", i, r.StatusCode)

@@ -71,8 +71,9 @@ func (e *Encoder) Number(n uint32) *Encoder { return e.Number64(uint64(n)) }
 // Number64 writes a decimal number64.
 func (e *Encoder) Number64(n uint64) *Encoder {
 	if e.err == nil {
-		var buf [20]byte
-		_, e.err = e.bw.Write(strconv.AppendUint(buf[:0], n, 10))
+		// Appended to the writer's own free space: a local array would escape to the heap
+		// through Write, one allocation per number.
+		_, e.err = e.bw.Write(strconv.AppendUint(e.bw.AvailableBuffer(), n, 10))
 	}
 	return e
 }
