@@ -12,6 +12,7 @@ import (
 
 	"github.com/sealgate/sealgate/crypto/changecount"
 	"github.com/sealgate/sealgate/crypto/sqlitefile"
+	"github.com/sealgate/sealgate/crypto/sqlrows"
 )
 
 // Backend stores records, the audit log and pending changes. The embedded implementation is
@@ -265,7 +266,7 @@ func queryAll[T any](tx *sql.Tx, scan func(Row) (T, error), query string, args .
 		return nil, err
 	}
 	defer rows.Close()
-	return ScanAll(rows, scan)
+	return sqlrows.All(rows, scan)
 }
 
 func (t sqliteTx) fill(r *Record) error {

@@ -1,18 +1,20 @@
 package keys
 
-import "time"
+import (
+	"time"
+
+	"github.com/sealgate/sealgate/crypto/sqlrows"
+)
 
 // The functions below read and write keyring rows the same way for every SQL backend (the
 // embedded SQLite one and keys/pgkeys): times as Unix nanoseconds, 0 for the zero time;
 // scheme and trust as text.
 
-// Rows is the part of a query result (*sql.Rows, pgx.Rows) the row readers use. The caller
-// still closes it.
-type Rows interface {
-	Next() bool
-	Scan(dest ...any) error
-	Err() error
-}
+// Rows and Row are the shared row interfaces (crypto/sqlrows) the keyring's scanners read.
+type (
+	Rows = sqlrows.Rows
+	Row  = sqlrows.Row
+)
 
 // UnixNanos is t as stored: Unix nanoseconds, 0 for the zero time.
 func UnixNanos(t time.Time) int64 {
@@ -55,24 +57,6 @@ func ScanRecord(row Row, more ...any) (Record, error) {
 	r.Added, r.Updated = FromUnixNanos(added), FromUnixNanos(updated)
 	r.Secret = r.Sealed != nil
 	return r, nil
-}
-
-// Row is the current row of a query result, or a single-row result (*sql.Row, pgx.Row).
-type Row interface {
-	Scan(dest ...any) error
-}
-
-// ScanAll reads every row of rows with scan, in order.
-func ScanAll[T any](rows Rows, scan func(Row) (T, error)) ([]T, error) {
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
 }
 
 // ScanString reads a row of one text column.

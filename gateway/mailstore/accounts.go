@@ -11,6 +11,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/sealgate/sealgate/crypto/address"
+	"github.com/sealgate/sealgate/crypto/sqlrows"
 )
 
 // User is an account.
@@ -75,7 +76,7 @@ func (s *Store) readUser(ctx context.Context, key string) (User, error) {
 // Users lists every account, ordered by address.
 func (s *Store) Users(ctx context.Context) ([]User, error) {
 	rows, err := s.rdb.QueryContext(ctx, `SELECT id, address, created FROM users ORDER BY address_key`)
-	return Read(rows, err, ScanUsers)
+	return sqlrows.Read(rows, err, ScanUsers)
 }
 
 // SetPasswordHash replaces an account's password hash.
@@ -100,7 +101,7 @@ func (s *Store) removeDeadFiles(ctx context.Context) error {
 	var dead []string
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		var err error
-		dead, err = CollectColumn[string](tx.Query(`DELETE FROM dead_files RETURNING path`))
+		dead, err = sqlrows.CollectColumn[string](tx.Query(`DELETE FROM dead_files RETURNING path`))
 		return err
 	})
 	if err != nil {

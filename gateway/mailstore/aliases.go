@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"time"
+
+	"github.com/sealgate/sealgate/crypto/sqlrows"
 )
 
 // schemaAliases: alias → targets. The key "@domain" is the domain's catch-all.
@@ -71,7 +73,7 @@ func (s *Store) Aliases(ctx context.Context) (map[string]Alias, error) {
 
 func aliasesTx(tx *sql.Tx) (map[string]Alias, error) {
 	rows, err := tx.Query(`SELECT address_key, address, targets FROM aliases`)
-	return Read(rows, err, ScanAliases)
+	return sqlrows.Read(rows, err, ScanAliases)
 }
 
 // FirstUser returns the account created first, or ErrNotFound.

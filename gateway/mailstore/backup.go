@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/sealgate/sealgate/crypto/fsutil"
+	"github.com/sealgate/sealgate/crypto/sqlrows"
 )
 
 // snapshotTries bounds Snapshot's attempts: each one that fails lost a race with a deletion
@@ -107,7 +108,7 @@ func bodyPaths(ctx context.Context, path string) ([]string, error) {
 	}
 	defer db.Close()
 	rows, err := db.QueryContext(ctx, `SELECT path FROM bodies WHERE path IS NOT NULL`)
-	return CollectColumn[string](rows, err)
+	return sqlrows.CollectColumn[string](rows, err)
 }
 
 // CopyFile copies the file src to dst (mode 0600, parents created 0700) and fsyncs it.

@@ -3,6 +3,8 @@ package mailstore
 import (
 	"context"
 	"database/sql"
+
+	"github.com/sealgate/sealgate/crypto/sqlrows"
 )
 
 // Envelope is the stored ENVELOPE of one message (see imap_envelope in schemaIMAP).
@@ -38,7 +40,7 @@ func (s *Store) HeadersWithoutEnvelope(ctx context.Context, limit int) ([]Header
 	rows, err := s.rdb.QueryContext(ctx, `SELECT s.id, s.c2 FROM imap_search_content s
 		WHERE NOT EXISTS (SELECT 1 FROM imap_envelope e WHERE e.body_id = s.id)
 		AND NOT EXISTS (SELECT 1 FROM imap_search_dead d WHERE d.id = s.id) LIMIT ?`, limit)
-	return Collect(rows, err, ScanHeaderWithoutEnvelope)
+	return sqlrows.Collect(rows, err, ScanHeaderWithoutEnvelope)
 }
 
 // BodyEnvelope is the encoded envelope of one body.

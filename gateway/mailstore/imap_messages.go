@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/sealgate/sealgate/crypto/sqlrows"
 )
 
 // FlagOp says how UpdateFlags combines the given flags with a message's flags.
@@ -260,7 +262,7 @@ func (s *Store) ExpungeDeleted(ctx context.Context, mailboxID int64, only []uint
 		if only != nil {
 			return expungeOnlyTx(tx, mailboxID, only, &out)
 		}
-		gone, err := CollectColumn[uint32](tx.Query(`DELETE FROM messages WHERE mailbox_id = ? AND flags & ? != 0 RETURNING uid`,
+		gone, err := sqlrows.CollectColumn[uint32](tx.Query(`DELETE FROM messages WHERE mailbox_id = ? AND flags & ? != 0 RETURNING uid`,
 			mailboxID, FlagDeleted))
 		out = append(out, gone...)
 		return err
@@ -457,7 +459,7 @@ func (s *Store) ChangesSince(ctx context.Context, mailboxID int64, modseq uint64
 	if err != nil {
 		return c, err
 	}
-	c.Expunged, err = CollectColumn[uint32](tx.Query(`SELECT uid FROM imap_expunged WHERE mailbox_id = ? AND modseq >= ?`,
+	c.Expunged, err = sqlrows.CollectColumn[uint32](tx.Query(`SELECT uid FROM imap_expunged WHERE mailbox_id = ? AND modseq >= ?`,
 		mailboxID, modseq))
 	return c, err
 }

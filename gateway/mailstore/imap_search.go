@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"strings"
+
+	"github.com/sealgate/sealgate/crypto/sqlrows"
 )
 
 // SearchText is the searchable form of one body, made by the IMAP server: decoded header
@@ -33,7 +35,7 @@ func (s *Store) UnindexedBodies(ctx context.Context, mailboxID int64, limit int)
 		args = args[1:]
 	}
 	rows, err := s.rdb.QueryContext(ctx, q, args...)
-	return CollectColumn[int64](rows, err)
+	return sqlrows.CollectColumn[int64](rows, err)
 }
 
 // PutSearchText stores search texts in one transaction. A body deleted meanwhile is skipped.
@@ -138,7 +140,7 @@ func (s *Store) SearchTextUIDs(ctx context.Context, mailboxID int64, field TextF
 func (s *Store) SearchHeaders(ctx context.Context, mailboxID int64, lo, hi uint32) (map[uint32]string, error) {
 	rows, err := s.rdb.QueryContext(ctx, `SELECT m.uid, s.c0 FROM messages m
 		JOIN imap_search_content s ON s.id = m.body_id WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ?`, mailboxID, lo, hi)
-	return Read(rows, err, ScanUIDValues[string])
+	return sqlrows.Read(rows, err, ScanUIDValues[string])
 }
 
 // RawHeaders returns the raw header sections of a mailbox's indexed messages with
@@ -146,5 +148,5 @@ func (s *Store) SearchHeaders(ctx context.Context, mailboxID int64, lo, hi uint3
 func (s *Store) RawHeaders(ctx context.Context, mailboxID int64, lo, hi uint32) (map[uint32][]byte, error) {
 	rows, err := s.rdb.QueryContext(ctx, `SELECT m.uid, s.c2 FROM messages m
 		JOIN imap_search_content s ON s.id = m.body_id WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ?`, mailboxID, lo, hi)
-	return Read(rows, err, ScanUIDValues[[]byte])
+	return sqlrows.Read(rows, err, ScanUIDValues[[]byte])
 }

@@ -3,6 +3,8 @@ package mailstore
 import (
 	"context"
 	"database/sql"
+
+	"github.com/sealgate/sealgate/crypto/sqlrows"
 )
 
 // schemaIMAPSubscriptions: subscriptions to names that have no mailbox (RFC 9051 §6.3.7: a
@@ -20,7 +22,7 @@ CREATE TABLE IF NOT EXISTS imap_subscriptions (
 // SubscribedNames returns the user's subscriptions to names without a mailbox, sorted.
 func (s *Store) SubscribedNames(ctx context.Context, userID int64) ([]string, error) {
 	rows, err := s.rdb.QueryContext(ctx, `SELECT name FROM imap_subscriptions WHERE user_id = ? ORDER BY name`, userID)
-	return CollectColumn[string](rows, err)
+	return sqlrows.CollectColumn[string](rows, err)
 }
 
 // SetSubscribedName adds or removes a subscription to a name without a mailbox.

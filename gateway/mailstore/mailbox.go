@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/sealgate/sealgate/crypto/sqlrows"
 )
 
 // Mailbox is a folder of one user.
@@ -51,7 +53,7 @@ type Message struct {
 // Mailboxes lists a user's mailboxes ordered by name.
 func (s *Store) Mailboxes(ctx context.Context, userID int64) ([]Mailbox, error) {
 	rows, err := s.rdb.QueryContext(ctx, `SELECT `+MailboxColumns+` FROM mailboxes WHERE user_id = ? ORDER BY name`, userID)
-	return Collect(rows, err, ScanMailbox)
+	return sqlrows.Collect(rows, err, ScanMailbox)
 }
 
 // MailboxByName finds a user's mailbox; INBOX matches in any case, as a name and as the first
@@ -88,7 +90,7 @@ func (s *Store) Messages(ctx context.Context, mailboxID int64) ([]Message, error
 
 // collectMessages reads a result of MessageColumns as messages of mailboxID.
 func collectMessages(rows Rows, err error, mailboxID int64) ([]Message, error) {
-	return Collect(rows, err, func(r Row) (Message, error) { return ScanMessage(r, mailboxID) })
+	return sqlrows.Collect(rows, err, func(r Row) (Message, error) { return ScanMessage(r, mailboxID) })
 }
 
 // OpenBody returns a reader over a stored body and its size.

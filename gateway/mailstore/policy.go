@@ -3,6 +3,8 @@ package mailstore
 import (
 	"context"
 	"database/sql"
+
+	"github.com/sealgate/sealgate/crypto/sqlrows"
 )
 
 // schemaPolicy: operators' policy settings (see package policy), KEY=VALUE per scope.
@@ -36,5 +38,5 @@ func (s *Store) SetPolicy(ctx context.Context, scope string, kv map[string]strin
 
 func (s *Store) readPolicySettings(ctx context.Context) (map[string]map[string]string, error) {
 	rows, err := s.rdb.QueryContext(ctx, `SELECT scope, key, value FROM policy_settings`)
-	return Read(rows, err, ScanPolicySettings)
+	return sqlrows.Read(rows, err, ScanPolicySettings)
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/sealgate/sealgate/crypto/sqlrows"
 )
 
 // The outbound spool. An entry is one copy of a message and the remote recipients it still
@@ -75,7 +77,7 @@ type rowQuerier interface {
 
 func queryQueue(ctx context.Context, db rowQuerier, where string, args ...any) ([]QueueEntry, error) {
 	rows, err := db.QueryContext(ctx, QueueSelect+" "+where+" ORDER BY q.id, r.rcpt", args...)
-	return Read(rows, err, ScanQueueEntries)
+	return sqlrows.Read(rows, err, ScanQueueEntries)
 }
 
 // QueueEntries lists the outbound spool, oldest first.
@@ -100,7 +102,7 @@ func (s *Store) QueueEntry(ctx context.Context, id int64) (QueueEntry, error) {
 func (s *Store) QueueDue(ctx context.Context, now time.Time, limit int) ([]int64, error) {
 	rows, err := s.rdb.QueryContext(ctx, `SELECT id FROM queue WHERE held = 0 AND next_attempt <= ?
 		ORDER BY next_attempt, id LIMIT ?`, now.Unix(), limit)
-	return CollectColumn[int64](rows, err)
+	return sqlrows.CollectColumn[int64](rows, err)
 }
 
 // QueueLen counts the spool entries.

@@ -3,69 +3,16 @@ package mailstore
 import (
 	"strings"
 	"time"
+
+	"github.com/sealgate/sealgate/crypto/sqlrows"
 )
 
-// Rows is the part of a query result (*sql.Rows, pgx.Rows) that the row readers below use.
-// The caller still closes the result, except with Read, Collect and CollectColumn.
-type Rows interface {
-	Next() bool
-	Scan(dest ...any) error
-	Err() error
-}
-
-// Row is one row of a result: *sql.Row, pgx.Row, or the current row of Rows.
-type Row interface {
-	Scan(dest ...any) error
-}
-
-// Collect reads every row of a query's result with scan and closes the result; err is the
-// query's error, so that a backend passes a query's two results straight on. Both drivers'
-// results close themselves when Next runs out; the close in Read is for a scan that fails
-// first.
-func Collect[T any](rows Rows, err error, scan func(Row) (T, error)) ([]T, error) {
-	return Read(rows, err, func(rows Rows) ([]T, error) {
-		var out []T
-		for rows.Next() {
-			v, err := scan(rows)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, v)
-		}
-		return out, rows.Err()
-	})
-}
-
-// Read is read (one of the Scan functions) over a query's result, which it then closes; err
-// is the query's error.
-func Read[R any](rows Rows, err error, read func(Rows) (R, error)) (R, error) {
-	if err != nil {
-		var zero R
-		return zero, err
-	}
-	defer closeRows(rows)
-	return read(rows)
-}
-
-// CollectColumn is Collect for a result of one column.
-func CollectColumn[T any](rows Rows, err error) ([]T, error) {
-	return Collect(rows, err, func(r Row) (T, error) {
-		var v T
-		err := r.Scan(&v)
-		return v, err
-	})
-}
-
-// closeRows closes a result of either driver: *sql.Rows returns an error from Close (a
-// close after reading has nothing left to report), pgx.Rows returns nothing.
-func closeRows(rows Rows) {
-	switch r := rows.(type) {
-	case interface{ Close() error }:
-		r.Close()
-	case interface{ Close() }:
-		r.Close()
-	}
-}
+// Rows and Row are the shared row interfaces (crypto/sqlrows); the scanners below read the
+// store's tables through them, for both backends.
+type (
+	Rows = sqlrows.Rows
+	Row  = sqlrows.Row
+)
 
 // MailboxColumns are the columns of the mailboxes table ScanMailbox reads, in its order.
 const MailboxColumns = `id, user_id, name, special_use, uidvalidity, uidnext, highest_modseq, subscribed`

@@ -18,6 +18,7 @@ import (
 
 	"github.com/sealgate/sealgate/crypto/changecount"
 	"github.com/sealgate/sealgate/crypto/sqlitefile"
+	"github.com/sealgate/sealgate/crypto/sqlrows"
 )
 
 // Errors callers test with errors.Is.
@@ -349,7 +350,7 @@ func (s *Store) migrate() error {
 // sweepOrphanBlobs removes body files that no committed row references (a crash between the
 // file's rename and the transaction) and files whose rows were deleted.
 func (s *Store) sweepOrphanBlobs() error {
-	dead, err := CollectColumn[string](s.wdb.Query(`SELECT path FROM dead_files`))
+	dead, err := sqlrows.CollectColumn[string](s.wdb.Query(`SELECT path FROM dead_files`))
 	if err != nil {
 		return err
 	}

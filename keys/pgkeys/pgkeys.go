@@ -34,6 +34,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/sealgate/sealgate/crypto/sqlrows"
 	"github.com/sealgate/sealgate/keys"
 )
 
@@ -332,7 +333,7 @@ func queryAll[T any](t pgTx, scan func(keys.Row) (T, error), query string, args 
 		return nil, err
 	}
 	defer rows.Close()
-	return keys.ScanAll(rows, scan)
+	return sqlrows.All(rows, scan)
 }
 
 // Put replaces the record, its addresses and key ids in one round trip.

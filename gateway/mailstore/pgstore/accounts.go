@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sealgate/sealgate/crypto/address"
+	"github.com/sealgate/sealgate/crypto/sqlrows"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 )
 
@@ -61,7 +62,7 @@ func (s *Store) UserByAddress(ctx context.Context, addr address.Address) (mailst
 // Users lists every account, ordered by address.
 func (s *Store) Users(ctx context.Context) ([]mailstore.User, error) {
 	rows, err := s.pool.Query(ctx, `SELECT id, address, created FROM users ORDER BY address_key COLLATE "C"`)
-	return mailstore.Read(rows, err, mailstore.ScanUsers)
+	return sqlrows.Read(rows, err, mailstore.ScanUsers)
 }
 
 // FirstUser returns the account created first, or mailstore.ErrNotFound.
@@ -157,7 +158,7 @@ type querier interface {
 
 func aliases(ctx context.Context, q querier) (map[string]mailstore.Alias, error) {
 	rows, err := q.Query(ctx, `SELECT address_key, address, targets FROM aliases`)
-	return mailstore.Read(rows, err, mailstore.ScanAliases)
+	return sqlrows.Read(rows, err, mailstore.ScanAliases)
 }
 
 // policyCache holds the settings read at one policy_version.
@@ -207,7 +208,7 @@ func (s *Store) PolicySettings(ctx context.Context) (map[string]map[string]strin
 	}
 	// Read after the version: a change in between makes the next call read again.
 	rows, err := s.pool.Query(ctx, `SELECT scope, key, value FROM policy_settings`)
-	out, err := mailstore.Read(rows, err, mailstore.ScanPolicySettings)
+	out, err := sqlrows.Read(rows, err, mailstore.ScanPolicySettings)
 	if err != nil {
 		return nil, err
 	}

@@ -9,13 +9,14 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/sealgate/sealgate/crypto/sqlrows"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 )
 
 // Mailboxes lists a user's mailboxes ordered by name (byte order, as the embedded store).
 func (s *Store) Mailboxes(ctx context.Context, userID int64) ([]mailstore.Mailbox, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+mailstore.MailboxColumns+` FROM mailboxes WHERE user_id = $1 ORDER BY name COLLATE "C"`, userID)
-	return mailstore.Collect(rows, err, mailstore.ScanMailbox)
+	return sqlrows.Collect(rows, err, mailstore.ScanMailbox)
 }
 
 // MailboxByName finds a user's mailbox; INBOX matches in any case, as a name and as the first
@@ -188,7 +189,7 @@ func (s *Store) Messages(ctx context.Context, mailboxID int64) ([]mailstore.Mess
 func (s *Store) MessagesInRange(ctx context.Context, mailboxID int64, lo, hi uint32) ([]mailstore.Message, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+mailstore.MessageColumns+` FROM messages m
 		WHERE m.mailbox_id = $1 AND m.uid BETWEEN $2 AND $3 ORDER BY m.uid`, mailboxID, int64(lo), int64(hi))
-	return mailstore.Collect(rows, err, func(r mailstore.Row) (mailstore.Message, error) { return mailstore.ScanMessage(r, mailboxID) })
+	return sqlrows.Collect(rows, err, func(r mailstore.Row) (mailstore.Message, error) { return mailstore.ScanMessage(r, mailboxID) })
 }
 
 // bumpModSeq raises a mailbox's MODSEQ and returns the new value.

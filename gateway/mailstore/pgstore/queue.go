@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/sealgate/sealgate/crypto/sqlrows"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 )
 
@@ -25,7 +26,7 @@ var ErrLeaseLost = errors.New("pgstore: the queue entry is leased to another nod
 
 func (s *Store) queryQueue(ctx context.Context, where string, args ...any) ([]mailstore.QueueEntry, error) {
 	rows, err := s.pool.Query(ctx, mailstore.QueueSelect+" "+where+` ORDER BY q.id, r.rcpt COLLATE "C"`, args...)
-	return mailstore.Read(rows, err, mailstore.ScanQueueEntries)
+	return sqlrows.Read(rows, err, mailstore.ScanQueueEntries)
 }
 
 // QueueEntries lists the outbound spool, oldest first.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/sealgate/sealgate/crypto/sqlrows"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 )
 
@@ -114,7 +115,7 @@ func (s *Store) SearchHeaders(ctx context.Context, mailboxID int64, lo, hi uint3
 	rows, err := s.pool.Query(ctx, `SELECT m.uid, s.header FROM messages m
 		JOIN imap_search s ON s.body_id = m.body_id WHERE m.mailbox_id = $1 AND m.uid BETWEEN $2 AND $3`,
 		mailboxID, int64(lo), int64(hi))
-	return mailstore.Read(rows, err, mailstore.ScanUIDValues[string])
+	return sqlrows.Read(rows, err, mailstore.ScanUIDValues[string])
 }
 
 // RawHeaders returns the raw header sections of a mailbox's indexed messages with
@@ -123,7 +124,7 @@ func (s *Store) RawHeaders(ctx context.Context, mailboxID int64, lo, hi uint32) 
 	rows, err := s.pool.Query(ctx, `SELECT m.uid, s.raw_header FROM messages m
 		JOIN imap_search s ON s.body_id = m.body_id WHERE m.mailbox_id = $1 AND m.uid BETWEEN $2 AND $3`,
 		mailboxID, int64(lo), int64(hi))
-	return mailstore.Read(rows, err, mailstore.ScanUIDValues[[]byte])
+	return sqlrows.Read(rows, err, mailstore.ScanUIDValues[[]byte])
 }
 
 // MessagesWithEnvelopes is MessagesInRange with the stored envelopes of those messages, in
@@ -144,7 +145,7 @@ func (s *Store) MessagesWithEnvelopes(ctx context.Context, mailboxID int64, lo, 
 func (s *Store) HeadersWithoutEnvelope(ctx context.Context, limit int) ([]mailstore.HeaderWithoutEnvelope, error) {
 	rows, err := s.pool.Query(ctx, `SELECT s.body_id, s.raw_header FROM imap_search s
 		WHERE NOT EXISTS (SELECT 1 FROM imap_envelope e WHERE e.body_id = s.body_id) LIMIT $1`, limit)
-	return mailstore.Collect(rows, err, mailstore.ScanHeaderWithoutEnvelope)
+	return sqlrows.Collect(rows, err, mailstore.ScanHeaderWithoutEnvelope)
 }
 
 // PutEnvelopes stores envelopes in one transaction. A body deleted meanwhile is skipped.

@@ -3,6 +3,7 @@ package pgstore
 import (
 	"context"
 
+	"github.com/sealgate/sealgate/crypto/sqlrows"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 )
 
@@ -18,7 +19,7 @@ CREATE TABLE imap_subscriptions (
 // SubscribedNames returns the user's subscriptions to names without a mailbox, sorted.
 func (s *Store) SubscribedNames(ctx context.Context, userID int64) ([]string, error) {
 	rows, err := s.pool.Query(ctx, `SELECT name FROM imap_subscriptions WHERE user_id = $1 ORDER BY name`, userID)
-	return mailstore.CollectColumn[string](rows, err)
+	return sqlrows.CollectColumn[string](rows, err)
 }
 
 // SetSubscribedName adds or removes a subscription to a name without a mailbox.
