@@ -172,12 +172,8 @@ func TestImaptestStress(t *testing.T) {
 }
 
 func imaptestStress(t *testing.T, kit string, storage *config.Storage, extra ...string) {
-	// 30 s by default; SEALGATE_IMAPTEST_STRESS_SECS makes the run longer (a soak).
-	secs := os.Getenv("SEALGATE_IMAPTEST_STRESS_SECS")
-	if secs == "" {
-		secs = "30"
-	}
-	args := append(imaptestTarget(t, storage), "mbox="+filepath.Join(kit, "tests", "default.mbox"), "clients=10", "secs="+secs)
+	// 30 s; TestImaptestStressLong is the soak.
+	args := append(imaptestTarget(t, storage), stressRun{clients: 10, secs: 30}.args(kit)...)
 	args = append(args, extra...)
 	stdout, stderr := runImaptest(t, kit, args)
 	judgeStress(t, stdout+stderr)
