@@ -36,6 +36,8 @@ type searcher struct {
 	chunkTexts  map[int64]mailstore.SearchText
 	headers     map[uint32]string
 	headersRead bool
+	// fields: the store's answers for header fields it keeps apart, by (field, string).
+	fields map[[2]string]mailstore.FieldMatches
 }
 
 // searchChunk is how many messages of the view a SEARCH reads from the store at a time.
@@ -208,7 +210,7 @@ func (sr *searcher) contains(m *mailstore.Message, body bool, needle string) (bo
 }
 
 func (sr *searcher) text(field mailstore.TextField, needle string) (map[uint32]bool, error) {
-	key := map[mailstore.TextField]string{mailstore.FieldBody: "B", mailstore.FieldText: "T", mailstore.FieldHeader: "H"}[field] + needle
+	key := string("BTH"[field]) + needle
 	if set, ok := sr.texts[key]; ok {
 		return set, nil
 	}
@@ -236,18 +238,75 @@ func (sr *searcher) header(m *mailstore.Message) (string, error) {
 	return sr.headers[m.UID], nil
 }
 
+// headerMatch reports whether message m has header field key with a value that contains
+// value (mailstore.HeaderFieldMatch): a pending message by its text; an indexed one by the
+// store's kept text of the field when the store keeps it (mailstore.SearchFieldColumn), else
+// by its header text where the index names it as a candidate. A message indexed before the
+// store kept its fields is compared by its header text.
+func (sr *searcher) headerMatch(m *mailstore.Message, key, value string) (bool, error) {
+	if p, ok := sr.chunkTexts[m.BodyID]; ok {
+		return fieldMatch(p.Header, key, value), nil
+	}
+	if _, kept := mailstore.SearchFieldColumn(key); kept {
+		fm, err := sr.fieldMatches(key, value)
+		if err != nil || fm.Hits[m.UID] || !fm.Unknown[m.UID] {
+			return fm.Hits[m.UID], err
+		}
+	} else if ok, err := sr.mayHaveHeader(m, key, value); err != nil || !ok {
+		return false, err
+	}
+	h, err := sr.header(m)
+	if err != nil {
+		return false, err
+	}
+	return fieldMatch(h, key, value), nil
+}
+
+// fieldMatch reports whether a decoded header text has field key with a value containing
+// value.
+func fieldMatch(header, key, value string) bool {
+	text, ok := mailstore.HeaderFieldText(header, key)
+	return ok && mailstore.HeaderFieldMatch(text, value)
+}
+
+// fieldMatches asks the store, once per search, which messages' field key contains value.
+func (sr *searcher) fieldMatches(key, value string) (mailstore.FieldMatches, error) {
+	k := [2]string{strings.ToLower(key), value}
+	if fm, ok := sr.fields[k]; ok {
+		return fm, nil
+	}
+	fm, err := sr.s.srv.opts.Store.SearchFieldUIDs(sr.ctx, sr.v.mb.ID, key, value)
+	if err != nil {
+		return fm, err
+	}
+	if sr.fields == nil {
+		sr.fields = map[[2]string]mailstore.FieldMatches{}
+	}
+	sr.fields[k] = fm
+	return fm, nil
+}
+
 // mayHaveHeader reports whether an indexed message may hold a header field whose value
 // contains value, by the index's header text: when it says no, the field need not be read.
 // The index is asked only where its answer is exact enough: an ASCII value of three
 // characters or more (what trigrams find, case-folded as strings.ToLower does), and not for
 // address fields, whose values are matched without their comments as well
-// (withoutComments), a string the header text need not contain.
+// (mimeutil.WithoutComments), a string the header text need not contain.
 func (sr *searcher) mayHaveHeader(m *mailstore.Message, key, value string) (bool, error) {
-	if _, pending := sr.chunkTexts[m.BodyID]; pending || len(value) < 3 || addressField[strings.ToLower(key)] || !isASCII(value) {
+	if len(value) < 3 || addressField(key) || !isASCII(value) {
 		return true, nil
 	}
 	set, err := sr.text(mailstore.FieldHeader, value)
 	return set[m.UID], err
+}
+
+// addressField reports whether header field key holds addresses.
+func addressField(key string) bool {
+	switch strings.ToLower(key) {
+	case "from", "sender", "reply-to", "to", "cc", "bcc":
+		return true
+	}
+	return false
 }
 
 func isASCII(s string) bool {
@@ -257,62 +316,6 @@ func isASCII(s string) bool {
 		}
 	}
 	return true
-}
-
-// headerValues returns the decoded values of the named field in an indexed header text.
-func headerValues(h, key string) []string {
-	var out []string
-	for line := range strings.SplitSeq(h, "\n") {
-		k, val, ok := strings.Cut(line, ": ")
-		if ok && strings.EqualFold(k, key) {
-			out = append(out, val)
-		}
-	}
-	return out
-}
-
-// addressField lists the header fields that hold addresses.
-var addressField = map[string]bool{"from": true, "sender": true, "reply-to": true, "to": true, "cc": true, "bcc": true}
-
-// withoutComments returns an address field's value without RFC 5322 comments and without
-// the folding white space around "@" and ".", so that SEARCH FROM user@example.org finds
-// "<user (comment) @ example.org>". Quoted strings are kept as they are; an unbalanced
-// comment runs to the end. Linear in the length of v.
-func withoutComments(v string) string {
-	if !strings.ContainsAny(v, "()") && !strings.Contains(v, " @") && !strings.Contains(v, "@ ") {
-		return v
-	}
-	var b strings.Builder
-	depth, quoted, escaped := 0, false, false
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		switch {
-		case escaped:
-			escaped = false
-		case c == '\\' && (quoted || depth > 0):
-			escaped = true
-		case quoted:
-			quoted = c != '"'
-		case c == '(':
-			depth++
-			continue
-		case c == ')' && depth > 0:
-			depth--
-			continue
-		case depth > 0:
-		case c == '"':
-			quoted = true
-		}
-		if depth == 0 {
-			b.WriteByte(c)
-		}
-	}
-	out := strings.Join(strings.Fields(b.String()), " ")
-	for _, sep := range []string{"@", "."} {
-		out = strings.ReplaceAll(out, " "+sep, sep)
-		out = strings.ReplaceAll(out, sep+" ", sep)
-	}
-	return out
 }
 
 func dateOnly(t time.Time) time.Time {
@@ -393,37 +396,22 @@ func (sr *searcher) match(c *imap.SearchCriteria, m *mailstore.Message, seq uint
 		}
 	}
 	for _, hf := range c.Header {
-		if ok, err := sr.mayHaveHeader(m, hf.Key, hf.Value); err != nil || !ok {
+		if ok, err := sr.headerMatch(m, hf.Key, hf.Value); err != nil || !ok {
 			return false, err
 		}
 	}
-	if len(c.Header) > 0 || !c.SentSince.IsZero() || !c.SentBefore.IsZero() {
+	if !c.SentSince.IsZero() || !c.SentBefore.IsZero() {
 		h, err := sr.header(m)
 		if err != nil {
 			return false, err
 		}
-		for _, hf := range c.Header {
-			vals := headerValues(h, hf.Key)
-			if addressField[strings.ToLower(hf.Key)] {
-				for _, v := range vals {
-					if a := withoutComments(v); a != v {
-						vals = append(vals, a)
-					}
-				}
-			}
-			if !matchValues(vals, hf.Value) {
-				return false, nil
-			}
+		vals := mailstore.HeaderValues(h, "Date")
+		if len(vals) == 0 {
+			return false, nil
 		}
-		if !c.SentSince.IsZero() || !c.SentBefore.IsZero() {
-			vals := headerValues(h, "Date")
-			if len(vals) == 0 {
-				return false, nil
-			}
-			t, err := mail.ParseDate(vals[0])
-			if err != nil || !inDates(t, c.SentSince, c.SentBefore) {
-				return false, nil
-			}
+		t, err := mail.ParseDate(vals[0])
+		if err != nil || !inDates(t, c.SentSince, c.SentBefore) {
+			return false, nil
 		}
 	}
 	for i := range c.Not {
@@ -446,19 +434,6 @@ func (sr *searcher) match(c *imap.SearchCriteria, m *mailstore.Message, seq uint
 		}
 	}
 	return true, nil
-}
-
-func matchValues(vals []string, pattern string) bool {
-	if pattern == "" {
-		return len(vals) > 0
-	}
-	pattern = strings.ToLower(pattern)
-	for _, v := range vals {
-		if strings.Contains(strings.ToLower(v), pattern) {
-			return true
-		}
-	}
-	return false
 }
 
 func inSet(set imap.SeqSet, num, max uint32) bool {

@@ -101,6 +101,9 @@ func (ix *Indexer) Run(ctx context.Context) error {
 	if err := ix.addMissingEnvelopes(ctx); err != nil && ctx.Err() == nil {
 		ix.log.Warn("search index: envelopes", "err", err)
 	}
+	if err := ix.fillSearchFields(ctx); err != nil && ctx.Err() == nil {
+		ix.log.Warn("search index: header fields", "err", err)
+	}
 	pending := map[int64]bool{}
 	var cost time.Duration // of the last round of batches
 	for {
@@ -312,5 +315,21 @@ func (ix *Indexer) addMissingEnvelopes(ctx context.Context) error {
 		if len(envs) == 0 {
 			return nil
 		}
+	}
+}
+
+// fillSearchFields has the store keep the header fields of bodies indexed before it kept
+// them (mailstore.FillSearchFields), a batch per transaction; searches compare those bodies'
+// header text meanwhile.
+func (ix *Indexer) fillSearchFields(ctx context.Context) error {
+	var after int64
+	for {
+		ix.mu.Lock()
+		last, err := ix.store.FillSearchFields(ctx, after, indexBatch)
+		ix.mu.Unlock()
+		if err != nil || last == after {
+			return err
+		}
+		after = last
 	}
 }

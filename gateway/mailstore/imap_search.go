@@ -57,6 +57,9 @@ func (s *Store) PutSearchText(ctx context.Context, texts []SearchText) error {
 				continue
 			}
 			live = append(live, t)
+			if err := putSearchFieldsTx(tx, t.BodyID, t.Header); err != nil {
+				return err
+			}
 			if t.Envelope != nil {
 				if err := putEnvelopeTx(tx, t.BodyID, t.Envelope); err != nil {
 					return err
