@@ -36,8 +36,9 @@ type searcher struct {
 	chunkTexts  map[int64]mailstore.SearchText
 	headers     map[uint32]string
 	headersRead bool
-	// fields: the store's answers for header fields it keeps apart, by (field, string).
-	fields map[[2]string]mailstore.FieldMatches
+	// fields: for each header criterion, whether the store keeps its field apart and, if so,
+	// the store's answer, asked at the first need.
+	fields map[*imap.SearchCriteriaHeaderField]keptField
 }
 
 // searchChunk is how many messages of the view a SEARCH reads from the store at a time.
@@ -131,6 +132,7 @@ func (s *session) searchView(ctx context.Context, criteria *imap.SearchCriteria,
 		defer s.srv.opts.Index.Scanning()()
 	}
 	sr.needMsg = len(sr.pending) > 0 || s.searchNeedsRows(ctx, criteria)
+	var fromView mailstore.Message // a message known by the view alone, one at a time
 	for start := 0; start < v.msgs.len(); start += searchChunk {
 		end := min(start+searchChunk, v.msgs.len())
 		if err := sr.readChunk(v.msgs.uid(start), v.msgs.uid(end-1)); err != nil {
@@ -147,7 +149,8 @@ func (s *session) searchView(ctx context.Context, criteria *imap.SearchCriteria,
 			}
 			if m == nil {
 				f, kw := v.msgs.state(i)
-				m = &mailstore.Message{UID: uid, Flags: f, Keywords: kw}
+				fromView = mailstore.Message{UID: uid, Flags: f, Keywords: kw}
+				m = &fromView
 			}
 			ok, err := sr.match(criteria, m, uint32(i+1))
 			if err != nil {
@@ -238,28 +241,31 @@ func (sr *searcher) header(m *mailstore.Message) (string, error) {
 	return sr.headers[m.UID], nil
 }
 
-// headerMatch reports whether message m has header field key with a value that contains
-// value (mailstore.HeaderFieldMatch): a pending message by its text; an indexed one by the
-// store's kept text of the field when the store keeps it (mailstore.SearchFieldColumn), else
-// by its header text where the index names it as a candidate. A message indexed before the
-// store kept its fields is compared by its header text.
-func (sr *searcher) headerMatch(m *mailstore.Message, key, value string) (bool, error) {
+// headerMatch reports whether message m has the header field of hf with a value that
+// contains hf's (mailstore.HeaderFieldMatch): a pending message by its text; an indexed one by
+// the store's kept text of the field when the store keeps it (mailstore.SearchFieldColumn),
+// else by its header text where the index names it as a candidate. A message indexed before
+// the store kept its fields is compared by its header text.
+func (sr *searcher) headerMatch(m *mailstore.Message, hf *imap.SearchCriteriaHeaderField) (bool, error) {
 	if p, ok := sr.chunkTexts[m.BodyID]; ok {
-		return fieldMatch(p.Header, key, value), nil
+		return fieldMatch(p.Header, hf.Key, hf.Value), nil
 	}
-	if _, kept := mailstore.SearchFieldColumn(key); kept {
-		fm, err := sr.fieldMatches(key, value)
-		if err != nil || fm.Hits[m.UID] || !fm.Unknown[m.UID] {
-			return fm.Hits[m.UID], err
+	kf, err := sr.keptField(hf)
+	if err != nil {
+		return false, err
+	}
+	if kf.kept {
+		if hit := kf.fm.Hits[m.UID]; hit || !kf.fm.Unknown[m.UID] {
+			return hit, nil
 		}
-	} else if ok, err := sr.mayHaveHeader(m, key, value); err != nil || !ok {
+	} else if ok, err := sr.mayHaveHeader(m, hf.Key, hf.Value); err != nil || !ok {
 		return false, err
 	}
 	h, err := sr.header(m)
 	if err != nil {
 		return false, err
 	}
-	return fieldMatch(h, key, value), nil
+	return fieldMatch(h, hf.Key, hf.Value), nil
 }
 
 // fieldMatch reports whether a decoded header text has field key with a value containing
@@ -269,21 +275,31 @@ func fieldMatch(header, key, value string) bool {
 	return ok && mailstore.HeaderFieldMatch(text, value)
 }
 
-// fieldMatches asks the store, once per search, which messages' field key contains value.
-func (sr *searcher) fieldMatches(key, value string) (mailstore.FieldMatches, error) {
-	k := [2]string{strings.ToLower(key), value}
-	if fm, ok := sr.fields[k]; ok {
-		return fm, nil
+// keptField is what a search knows of one header criterion's field: whether the store keeps
+// it apart and, if so, the store's answer.
+type keptField struct {
+	kept bool
+	fm   mailstore.FieldMatches
+}
+
+// keptField asks the store, once per search and criterion, which messages' field holds the
+// criterion's string, when the store keeps that field apart.
+func (sr *searcher) keptField(hf *imap.SearchCriteriaHeaderField) (keptField, error) {
+	if kf, ok := sr.fields[hf]; ok {
+		return kf, nil
 	}
-	fm, err := sr.s.srv.opts.Store.SearchFieldUIDs(sr.ctx, sr.v.mb.ID, key, value)
-	if err != nil {
-		return fm, err
+	var kf keptField
+	if _, kf.kept = mailstore.SearchFieldColumn(hf.Key); kf.kept {
+		var err error
+		if kf.fm, err = sr.s.srv.opts.Store.SearchFieldUIDs(sr.ctx, sr.v.mb.ID, hf.Key, hf.Value); err != nil {
+			return kf, err
+		}
 	}
 	if sr.fields == nil {
-		sr.fields = map[[2]string]mailstore.FieldMatches{}
+		sr.fields = map[*imap.SearchCriteriaHeaderField]keptField{}
 	}
-	sr.fields[k] = fm
-	return fm, nil
+	sr.fields[hf] = kf
+	return kf, nil
 }
 
 // mayHaveHeader reports whether an indexed message may hold a header field whose value
@@ -395,8 +411,8 @@ func (sr *searcher) match(c *imap.SearchCriteria, m *mailstore.Message, seq uint
 			return false, err
 		}
 	}
-	for _, hf := range c.Header {
-		if ok, err := sr.headerMatch(m, hf.Key, hf.Value); err != nil || !ok {
+	for i := range c.Header {
+		if ok, err := sr.headerMatch(m, &c.Header[i]); err != nil || !ok {
 			return false, err
 		}
 	}
