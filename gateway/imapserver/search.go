@@ -255,7 +255,7 @@ func (sr *searcher) headerMatch(m *mailstore.Message, hf *imap.SearchCriteriaHea
 		return false, err
 	}
 	if kf.kept {
-		if hit := kf.fm.Hits[m.UID]; hit || !kf.fm.Unknown[m.UID] {
+		if hit := kf.fm.Hit(m.UID); hit || !kf.fm.IsUnknown(m.UID) {
 			return hit, nil
 		}
 	} else if ok, err := sr.mayHaveHeader(m, hf.Key, hf.Value); err != nil || !ok {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/sealgate/sealgate/crypto/mimeutil"
@@ -127,16 +128,29 @@ func HeaderFieldMatch(text, needle string) bool {
 	return ok && strings.Contains(text, n)
 }
 
-// FieldMatches is what SearchFieldUIDs found in a mailbox: the UIDs of the indexed messages
-// whose field matched, and of those whose field texts are not stored yet (indexed before they
-// were kept, until FillSearchFields reaches them), which the caller compares itself.
+// FieldMatches is what SearchFieldUIDs found in a mailbox, as ascending UIDs: the messages
+// whose field matched, and those whose field texts are not stored (not indexed yet, or
+// indexed before the fields were kept, until FillSearchFields reaches them), which the caller
+// compares itself. Slices, not sets: a search of a large mailbox may match every message.
 type FieldMatches struct {
-	Hits, Unknown map[uint32]bool
+	Hits, Unknown []uint32
 }
 
-// ScanFieldMatches reads rows of (uid, unknown) into a FieldMatches.
+// Hit reports whether message uid's field matched.
+func (fm FieldMatches) Hit(uid uint32) bool {
+	_, ok := slices.BinarySearch(fm.Hits, uid)
+	return ok
+}
+
+// IsUnknown reports whether message uid's field text is not stored.
+func (fm FieldMatches) IsUnknown(uid uint32) bool {
+	_, ok := slices.BinarySearch(fm.Unknown, uid)
+	return ok
+}
+
+// ScanFieldMatches reads rows of (uid, unknown), in UID order, into a FieldMatches.
 func ScanFieldMatches(rows Rows) (FieldMatches, error) {
-	fm := FieldMatches{Hits: map[uint32]bool{}, Unknown: map[uint32]bool{}}
+	var fm FieldMatches
 	for rows.Next() {
 		var uid int64
 		var unknown bool
@@ -144,27 +158,27 @@ func ScanFieldMatches(rows Rows) (FieldMatches, error) {
 			return fm, err
 		}
 		if unknown {
-			fm.Unknown[uint32(uid)] = true
+			fm.Unknown = append(fm.Unknown, uint32(uid))
 		} else {
-			fm.Hits[uint32(uid)] = true
+			fm.Hits = append(fm.Hits, uint32(uid))
 		}
 	}
 	return fm, rows.Err()
 }
 
 // SearchFieldUIDs compares needle with header field name (one SearchFieldColumn knows) of a
-// mailbox's indexed messages, as HeaderFieldMatch does. Messages not indexed are in neither set.
+// mailbox's messages, as HeaderFieldMatch does.
 func (s *Store) SearchFieldUIDs(ctx context.Context, mailboxID int64, name, needle string) (FieldMatches, error) {
 	col, ok := SearchFieldColumn(name)
 	if !ok {
 		return FieldMatches{}, fmt.Errorf("mailstore: header field %q is not kept for search", name)
 	}
 	n, can := HeaderFieldNeedle(needle)
-	// instr on text compares characters of valid UTF-8, which FieldText and HeaderFieldNeedle make.
+	// instr compares characters of valid UTF-8 text, which HeaderFieldText and
+	// HeaderFieldNeedle make.
 	rows, err := s.rdb.QueryContext(ctx, `SELECT m.uid, f.id IS NULL FROM messages m
-		LEFT JOIN imap_search_fields f ON f.id = m.body_id WHERE m.mailbox_id = ?
-		AND (f.id IS NULL AND EXISTS (SELECT 1 FROM imap_search_content s WHERE s.id = m.body_id)
-			OR ? AND instr(f.`+col+`, ?) > 0)`, mailboxID, can, n)
+		LEFT JOIN imap_search_fields f ON f.id = m.body_id
+		WHERE m.mailbox_id = ? AND (f.id IS NULL OR ? AND instr(f.`+col+`, ?) > 0) ORDER BY m.uid`, mailboxID, can, n)
 	return sqlrows.Read(rows, err, ScanFieldMatches)
 }
 

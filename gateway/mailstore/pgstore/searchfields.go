@@ -36,8 +36,7 @@ func queueSearchFields(bt *pgx.Batch, bodyID int64, header string) {
 }
 
 // SearchFieldUIDs compares needle with header field name (one mailstore.SearchFieldColumn
-// knows) of a mailbox's indexed messages, as mailstore.HeaderFieldMatch does. Messages not
-// indexed are in neither set.
+// knows) of a mailbox's messages, as mailstore.HeaderFieldMatch does.
 func (s *Store) SearchFieldUIDs(ctx context.Context, mailboxID int64, name, needle string) (mailstore.FieldMatches, error) {
 	col, ok := mailstore.SearchFieldColumn(name)
 	if !ok {
@@ -48,9 +47,9 @@ func (s *Store) SearchFieldUIDs(ctx context.Context, mailboxID int64, name, need
 		n = "" // not compared; PostgreSQL's text takes no NUL
 	}
 	rows, err := s.pool.Query(ctx, `SELECT m.uid, f.body_id IS NULL FROM messages m
-		LEFT JOIN imap_search_fields f ON f.body_id = m.body_id WHERE m.mailbox_id = $1
-		AND (f.body_id IS NULL AND EXISTS (SELECT 1 FROM imap_search s WHERE s.body_id = m.body_id)
-			OR $2::boolean AND strpos(f.`+col+`, $3) > 0)`, mailboxID, can, n)
+		LEFT JOIN imap_search_fields f ON f.body_id = m.body_id
+		WHERE m.mailbox_id = $1 AND (f.body_id IS NULL OR $2::boolean AND strpos(f.`+col+`, $3) > 0)
+		ORDER BY m.uid`, mailboxID, can, n)
 	return sqlrows.Read(rows, err, mailstore.ScanFieldMatches)
 }
 
