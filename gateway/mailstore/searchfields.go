@@ -182,6 +182,13 @@ func (s *Store) SearchFieldUIDs(ctx context.Context, mailboxID int64, name, need
 	return sqlrows.Read(rows, err, ScanFieldMatches)
 }
 
+// fieldsMissingQuery finds indexed bodies without kept fields by walking imap_search_docsize,
+// FTS5's narrow table of one row per indexed body, not the content table, which holds each
+// body's text: the indexer runs it at every start, mostly to find none.
+const fieldsMissingQuery = `SELECT d.id FROM imap_search_docsize d
+	WHERE d.id > ? AND NOT EXISTS (SELECT 1 FROM imap_search_fields f WHERE f.id = d.id)
+	AND NOT EXISTS (SELECT 1 FROM imap_search_dead x WHERE x.id = d.id) ORDER BY d.id LIMIT ?`
+
 // putSearchFieldsTx stores the kept fields of one body from its decoded header text.
 func putSearchFieldsTx(tx *sql.Tx, bodyID int64, header string) error {
 	_, err := tx.Exec(`INSERT OR REPLACE INTO imap_search_fields(id, `+SearchFieldColumns("")+`)
@@ -194,11 +201,7 @@ func putSearchFieldsTx(tx *sql.Tx, bodyID int64, header string) error {
 // with an id above after, in id order, up to limit of those lacking them. It returns the
 // highest id it filled (after when none is left).
 func (s *Store) FillSearchFields(ctx context.Context, after int64, limit int) (int64, error) {
-	// imap_search_docsize is FTS5's narrow table of one row per indexed body: walking it
-	// finds the missing ones without reading each body's text.
-	ids, err := sqlrows.CollectColumn[int64](s.rdb.QueryContext(ctx, `SELECT d.id FROM imap_search_docsize d
-		WHERE d.id > ? AND NOT EXISTS (SELECT 1 FROM imap_search_fields f WHERE f.id = d.id)
-		AND NOT EXISTS (SELECT 1 FROM imap_search_dead x WHERE x.id = d.id) ORDER BY d.id LIMIT ?`, after, limit))
+	ids, err := sqlrows.CollectColumn[int64](s.rdb.QueryContext(ctx, fieldsMissingQuery, after, limit))
 	if err != nil || len(ids) == 0 {
 		return after, err
 	}
