@@ -10,22 +10,6 @@ import (
 	"github.com/sealgate/sealgate/gateway/mailstore"
 )
 
-// schemaV8 keeps the header fields SEARCH looks at most apart from the search text
-// (mailstore's searchfields.go): one narrow row per indexed body, written with its search
-// text, so that SEARCH FROM reads this table instead of every message's header text. Bodies
-// indexed before it get their rows from the indexer (FillSearchFields).
-const schemaV8 = `
-CREATE TABLE imap_search_fields (
-	body_id        bigint PRIMARY KEY REFERENCES bodies(id) ON DELETE CASCADE,
-	hdr_from       text,
-	hdr_to         text,
-	hdr_cc         text,
-	hdr_bcc        text,
-	hdr_subject    text,
-	hdr_message_id text
-);
-`
-
 // queueSearchFields queues the storing of a body's kept fields from its decoded header text;
 // a body deleted meanwhile is skipped.
 func queueSearchFields(bt *pgx.Batch, bodyID int64, header string) {
@@ -86,3 +70,19 @@ func (s *Store) FillSearchFields(ctx context.Context, after int64, limit int) (i
 	}
 	return ids[len(ids)-1], s.batch(ctx, bt, execAll(bt.Len()))
 }
+
+// schemaV8 keeps the header fields SEARCH looks at most apart from the search text
+// (mailstore's searchfields.go): one narrow row per indexed body, written with its search
+// text, so that SEARCH FROM reads this table instead of every message's header text. Bodies
+// indexed before it get their rows from the indexer (FillSearchFields).
+const schemaV8 = `
+CREATE TABLE imap_search_fields (
+	body_id        bigint PRIMARY KEY REFERENCES bodies(id) ON DELETE CASCADE,
+	hdr_from       text,
+	hdr_to         text,
+	hdr_cc         text,
+	hdr_bcc        text,
+	hdr_subject    text,
+	hdr_message_id text
+);
+`
