@@ -208,18 +208,35 @@ func (ix *Indexer) IndexMailbox(ctx context.Context, mailboxID int64, maxRounds 
 	if mailboxID != 0 {
 		return ix.indexFrom(ctx, mailboxID, maxRounds)
 	}
-	for round := 0; maxRounds <= 0 || round < maxRounds; round++ {
-		ids, err := ix.store.UnindexedBodies(ctx, mailboxID, indexBatch)
+	for round := 0; maxRounds <= 0 || round < maxRounds; {
+		// Each call walks the messages from the start, past every one indexed before: asking
+		// for one batch at a time made the catch-up quadratic (a restart with 76,000 of
+		// 1,000,000 messages not indexed took 12 minutes).
+		ids, err := ix.store.UnindexedBodies(ctx, mailboxID, indexBatch*catchUpBatches)
 		if err != nil || len(ids) == 0 {
 			return err
 		}
-		n, err := ix.put(ctx, ids)
-		if err != nil || n == 0 {
-			return err
+		stored := 0
+		for len(ids) > 0 && (maxRounds <= 0 || round < maxRounds) {
+			part := ids[:min(indexBatch, len(ids))]
+			ids = ids[len(part):]
+			n, err := ix.put(ctx, part)
+			if err != nil {
+				return err
+			}
+			stored += n
+			round++
+		}
+		if stored == 0 {
+			return nil // every body found was deleted meanwhile
 		}
 	}
 	return nil
 }
+
+// catchUpBatches is how many batches of bodies IndexMailbox looks for in one walk over every
+// mailbox's messages.
+const catchUpBatches = 64
 
 // indexFrom indexes one mailbox in UID order from its lowest UID, indexBatch messages looked
 // at per round. Asking for "the next unindexed bodies" each round instead made every round
