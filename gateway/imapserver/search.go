@@ -309,20 +309,11 @@ func (sr *searcher) keptField(hf *imap.SearchCriteriaHeaderField) (keptField, er
 // address fields, whose values are matched without their comments as well
 // (mimeutil.WithoutComments), a string the header text need not contain.
 func (sr *searcher) mayHaveHeader(m *mailstore.Message, key, value string) (bool, error) {
-	if len(value) < 3 || addressField(key) || !isASCII(value) {
+	if len(value) < 3 || mailstore.IsAddressField(key) || !isASCII(value) {
 		return true, nil
 	}
 	set, err := sr.text(mailstore.FieldHeader, value)
 	return set[m.UID], err
-}
-
-// addressField reports whether header field key holds addresses.
-func addressField(key string) bool {
-	switch strings.ToLower(key) {
-	case "from", "sender", "reply-to", "to", "cc", "bcc":
-		return true
-	}
-	return false
 }
 
 func isASCII(s string) bool {

@@ -16,13 +16,13 @@ import (
 // SEARCH FROM, TO, CC, BCC, SUBJECT and HEADER Message-ID look at one header field of every
 // message. Read from the search text, each message costs its whole decoded header, and the
 // index's row holding it also holds the body text (a page of its own per message). So both
-// stores also keep the text of these fields (HeaderFieldText) in a narrow table, one row per indexed
-// body and a few dozen bytes each, written with the search text (PutSearchText) and filled for
-// bodies indexed before the table existed (FillSearchFields); SearchFieldUIDs compares a
-// needle with it in the database and returns only the hits.
+// stores also keep the text of these fields (HeaderFieldText) in a narrow table, one row per
+// indexed body and a few dozen bytes each, written with the search text (PutSearchText) and
+// filled for bodies indexed before the table existed (FillSearchFields); SearchFieldUIDs
+// compares a string with it in the database and returns only the hits.
 //
 // Every path compares alike: the store's rows, a pending message's text and a header text
-// read from the index all go through FieldText and HeaderFieldMatch.
+// read from the index all go through HeaderFieldText and HeaderFieldMatch.
 
 // searchField is one header field kept apart and the column that holds its text.
 type searchField struct{ name, column string }
@@ -69,8 +69,8 @@ func SearchFieldValues(header string) []any {
 	return out
 }
 
-// isAddressField reports whether header field name holds addresses.
-func isAddressField(name string) bool {
+// IsAddressField reports whether header field name holds addresses.
+func IsAddressField(name string) bool {
 	switch strings.ToLower(name) {
 	case "from", "sender", "reply-to", "to", "cc", "bcc":
 		return true
@@ -102,7 +102,7 @@ func HeaderFieldText(header, name string) (string, bool) {
 	if len(vals) == 0 {
 		return "", false
 	}
-	if isAddressField(name) {
+	if IsAddressField(name) {
 		for _, v := range vals {
 			if a := mimeutil.WithoutComments(v); a != v {
 				vals = append(vals, a)
@@ -112,17 +112,17 @@ func HeaderFieldText(header, name string) (string, bool) {
 	return strings.ReplaceAll(strings.ToLower(strings.Join(vals, "\n")), "\x00", ""), true
 }
 
-// HeaderFieldNeedle returns a SEARCH string as it is compared with field texts (HeaderFieldText), and
-// whether it can match at all: no value holds a line break or a NUL, and in a field's text a
-// line break separates two values.
+// HeaderFieldNeedle returns a SEARCH string as it is compared with field texts
+// (HeaderFieldText), and whether it can match at all: no value holds a line break or a NUL,
+// and in a field's text a line break separates two values.
 func HeaderFieldNeedle(needle string) (string, bool) {
 	n := strings.ToLower(needle)
 	return n, !strings.ContainsAny(n, "\n\x00")
 }
 
-// HeaderFieldMatch reports whether a field's text (HeaderFieldText) has a value that contains needle,
-// compared case-insensitively as strings.ToLower folds both: the match of SEARCH FROM, TO,
-// CC, BCC, SUBJECT and HEADER. The empty string matches every field the header has.
+// HeaderFieldMatch reports whether a field's text (HeaderFieldText) has a value that contains
+// needle, compared case-insensitively as strings.ToLower folds both: the match of SEARCH
+// FROM, TO, CC, BCC, SUBJECT and HEADER. The empty string matches every field the header has.
 func HeaderFieldMatch(text, needle string) bool {
 	n, ok := HeaderFieldNeedle(needle)
 	return ok && strings.Contains(text, n)
