@@ -16,6 +16,8 @@ import (
 	gomessage "github.com/emersion/go-message"
 	"github.com/emersion/go-message/mail"
 	"github.com/emersion/go-message/textproto"
+
+	"github.com/sealgate/sealgate/crypto/mimeutil"
 )
 
 // ENVELOPE is parsed from a message's header once, when the search indexer reads the
@@ -204,13 +206,13 @@ func envelopeAddresses(mh mail.Header, k string, routes map[string]string) []ima
 			out = append(out, addresses(mail.ParseAddressList(it.text))...)
 			continue
 		}
-		name := strings.TrimSpace(withoutComments(it.name))
+		name := strings.TrimSpace(mimeutil.WithoutComments(it.name))
 		if dec, err := (&mime.WordDecoder{}).DecodeHeader(name); err == nil {
 			name = dec
 		}
 		name = strings.Trim(name, `"`)
 		out = append(out, imap.Address{Mailbox: name})
-		if strings.TrimSpace(withoutComments(it.text)) != "" {
+		if strings.TrimSpace(mimeutil.WithoutComments(it.text)) != "" {
 			out = append(out, addresses(mail.ParseAddressList(it.text))...)
 		}
 		out = append(out, imap.Address{})

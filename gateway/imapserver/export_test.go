@@ -10,9 +10,6 @@ import (
 // FetchChunkSize is how many messages FETCH reads from the store at a time.
 const FetchChunkSize = fetchChunkSize
 
-// WithoutComments is withoutComments, for its table test and fuzz target.
-var WithoutComments = withoutComments
-
 // BodyStructureOf is the extended BODYSTRUCTURE of a message, as FETCH builds it.
 func BodyStructureOf(msg []byte) imap.BodyStructure {
 	return bodyStructure(mimeutil.Scan(bytes.NewReader(msg)), true)

@@ -36,6 +36,9 @@ type searcher struct {
 	chunkTexts  map[int64]mailstore.SearchText
 	headers     map[uint32]string
 	headersRead bool
+	// fields: for each header criterion, whether the store keeps its field apart and, if so,
+	// the store's answer, asked at the first need.
+	fields map[*imap.SearchCriteriaHeaderField]keptField
 }
 
 // searchChunk is how many messages of the view a SEARCH reads from the store at a time.
@@ -129,6 +132,7 @@ func (s *session) searchView(ctx context.Context, criteria *imap.SearchCriteria,
 		defer s.srv.opts.Index.Scanning()()
 	}
 	sr.needMsg = len(sr.pending) > 0 || s.searchNeedsRows(ctx, criteria)
+	var fromView mailstore.Message // a message known by the view alone, one at a time
 	for start := 0; start < v.msgs.len(); start += searchChunk {
 		end := min(start+searchChunk, v.msgs.len())
 		if err := sr.readChunk(v.msgs.uid(start), v.msgs.uid(end-1)); err != nil {
@@ -145,7 +149,8 @@ func (s *session) searchView(ctx context.Context, criteria *imap.SearchCriteria,
 			}
 			if m == nil {
 				f, kw := v.msgs.state(i)
-				m = &mailstore.Message{UID: uid, Flags: f, Keywords: kw}
+				fromView = mailstore.Message{UID: uid, Flags: f, Keywords: kw}
+				m = &fromView
 			}
 			ok, err := sr.match(criteria, m, uint32(i+1))
 			if err != nil {
@@ -208,7 +213,7 @@ func (sr *searcher) contains(m *mailstore.Message, body bool, needle string) (bo
 }
 
 func (sr *searcher) text(field mailstore.TextField, needle string) (map[uint32]bool, error) {
-	key := map[mailstore.TextField]string{mailstore.FieldBody: "B", mailstore.FieldText: "T", mailstore.FieldHeader: "H"}[field] + needle
+	key := string("BTH"[field]) + needle
 	if set, ok := sr.texts[key]; ok {
 		return set, nil
 	}
@@ -236,14 +241,75 @@ func (sr *searcher) header(m *mailstore.Message) (string, error) {
 	return sr.headers[m.UID], nil
 }
 
+// headerMatch reports whether message m has the header field of hf with a value that
+// contains hf's (mailstore.HeaderFieldMatch): a pending message by its text; an indexed one by
+// the store's kept text of the field when the store keeps it (mailstore.SearchFieldColumn),
+// else by its header text where the index names it as a candidate. A message indexed before
+// the store kept its fields is compared by its header text.
+func (sr *searcher) headerMatch(m *mailstore.Message, hf *imap.SearchCriteriaHeaderField) (bool, error) {
+	if p, ok := sr.chunkTexts[m.BodyID]; ok {
+		return fieldMatch(p.Header, hf.Key, hf.Value), nil
+	}
+	kf, err := sr.keptField(hf)
+	if err != nil {
+		return false, err
+	}
+	if kf.kept {
+		if hit := kf.fm.Hit(m.UID); hit || !kf.fm.IsUnknown(m.UID) {
+			return hit, nil
+		}
+	} else if ok, err := sr.mayHaveHeader(m, hf.Key, hf.Value); err != nil || !ok {
+		return false, err
+	}
+	h, err := sr.header(m)
+	if err != nil {
+		return false, err
+	}
+	return fieldMatch(h, hf.Key, hf.Value), nil
+}
+
+// fieldMatch reports whether a decoded header text has field key with a value containing
+// value.
+func fieldMatch(header, key, value string) bool {
+	text, ok := mailstore.HeaderFieldText(header, key)
+	return ok && mailstore.HeaderFieldMatch(text, value)
+}
+
+// keptField is what a search knows of one header criterion's field: whether the store keeps
+// it apart and, if so, the store's answer.
+type keptField struct {
+	kept bool
+	fm   mailstore.FieldMatches
+}
+
+// keptField asks the store, once per search and criterion, which messages' field holds the
+// criterion's string, when the store keeps that field apart.
+func (sr *searcher) keptField(hf *imap.SearchCriteriaHeaderField) (keptField, error) {
+	if kf, ok := sr.fields[hf]; ok {
+		return kf, nil
+	}
+	var kf keptField
+	if _, kf.kept = mailstore.SearchFieldColumn(hf.Key); kf.kept {
+		var err error
+		if kf.fm, err = sr.s.srv.opts.Store.SearchFieldUIDs(sr.ctx, sr.v.mb.ID, hf.Key, hf.Value); err != nil {
+			return kf, err
+		}
+	}
+	if sr.fields == nil {
+		sr.fields = map[*imap.SearchCriteriaHeaderField]keptField{}
+	}
+	sr.fields[hf] = kf
+	return kf, nil
+}
+
 // mayHaveHeader reports whether an indexed message may hold a header field whose value
 // contains value, by the index's header text: when it says no, the field need not be read.
 // The index is asked only where its answer is exact enough: an ASCII value of three
 // characters or more (what trigrams find, case-folded as strings.ToLower does), and not for
 // address fields, whose values are matched without their comments as well
-// (withoutComments), a string the header text need not contain.
+// (mimeutil.WithoutComments), a string the header text need not contain.
 func (sr *searcher) mayHaveHeader(m *mailstore.Message, key, value string) (bool, error) {
-	if _, pending := sr.chunkTexts[m.BodyID]; pending || len(value) < 3 || addressField[strings.ToLower(key)] || !isASCII(value) {
+	if len(value) < 3 || mailstore.IsAddressField(key) || !isASCII(value) {
 		return true, nil
 	}
 	set, err := sr.text(mailstore.FieldHeader, value)
@@ -257,62 +323,6 @@ func isASCII(s string) bool {
 		}
 	}
 	return true
-}
-
-// headerValues returns the decoded values of the named field in an indexed header text.
-func headerValues(h, key string) []string {
-	var out []string
-	for line := range strings.SplitSeq(h, "\n") {
-		k, val, ok := strings.Cut(line, ": ")
-		if ok && strings.EqualFold(k, key) {
-			out = append(out, val)
-		}
-	}
-	return out
-}
-
-// addressField lists the header fields that hold addresses.
-var addressField = map[string]bool{"from": true, "sender": true, "reply-to": true, "to": true, "cc": true, "bcc": true}
-
-// withoutComments returns an address field's value without RFC 5322 comments and without
-// the folding white space around "@" and ".", so that SEARCH FROM user@example.org finds
-// "<user (comment) @ example.org>". Quoted strings are kept as they are; an unbalanced
-// comment runs to the end. Linear in the length of v.
-func withoutComments(v string) string {
-	if !strings.ContainsAny(v, "()") && !strings.Contains(v, " @") && !strings.Contains(v, "@ ") {
-		return v
-	}
-	var b strings.Builder
-	depth, quoted, escaped := 0, false, false
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		switch {
-		case escaped:
-			escaped = false
-		case c == '\\' && (quoted || depth > 0):
-			escaped = true
-		case quoted:
-			quoted = c != '"'
-		case c == '(':
-			depth++
-			continue
-		case c == ')' && depth > 0:
-			depth--
-			continue
-		case depth > 0:
-		case c == '"':
-			quoted = true
-		}
-		if depth == 0 {
-			b.WriteByte(c)
-		}
-	}
-	out := strings.Join(strings.Fields(b.String()), " ")
-	for _, sep := range []string{"@", "."} {
-		out = strings.ReplaceAll(out, " "+sep, sep)
-		out = strings.ReplaceAll(out, sep+" ", sep)
-	}
-	return out
 }
 
 func dateOnly(t time.Time) time.Time {
@@ -392,38 +402,23 @@ func (sr *searcher) match(c *imap.SearchCriteria, m *mailstore.Message, seq uint
 			return false, err
 		}
 	}
-	for _, hf := range c.Header {
-		if ok, err := sr.mayHaveHeader(m, hf.Key, hf.Value); err != nil || !ok {
+	for i := range c.Header {
+		if ok, err := sr.headerMatch(m, &c.Header[i]); err != nil || !ok {
 			return false, err
 		}
 	}
-	if len(c.Header) > 0 || !c.SentSince.IsZero() || !c.SentBefore.IsZero() {
+	if !c.SentSince.IsZero() || !c.SentBefore.IsZero() {
 		h, err := sr.header(m)
 		if err != nil {
 			return false, err
 		}
-		for _, hf := range c.Header {
-			vals := headerValues(h, hf.Key)
-			if addressField[strings.ToLower(hf.Key)] {
-				for _, v := range vals {
-					if a := withoutComments(v); a != v {
-						vals = append(vals, a)
-					}
-				}
-			}
-			if !matchValues(vals, hf.Value) {
-				return false, nil
-			}
+		vals := mailstore.HeaderValues(h, "Date")
+		if len(vals) == 0 {
+			return false, nil
 		}
-		if !c.SentSince.IsZero() || !c.SentBefore.IsZero() {
-			vals := headerValues(h, "Date")
-			if len(vals) == 0 {
-				return false, nil
-			}
-			t, err := mail.ParseDate(vals[0])
-			if err != nil || !inDates(t, c.SentSince, c.SentBefore) {
-				return false, nil
-			}
+		t, err := mail.ParseDate(vals[0])
+		if err != nil || !inDates(t, c.SentSince, c.SentBefore) {
+			return false, nil
 		}
 	}
 	for i := range c.Not {
@@ -446,19 +441,6 @@ func (sr *searcher) match(c *imap.SearchCriteria, m *mailstore.Message, seq uint
 		}
 	}
 	return true, nil
-}
-
-func matchValues(vals []string, pattern string) bool {
-	if pattern == "" {
-		return len(vals) > 0
-	}
-	pattern = strings.ToLower(pattern)
-	for _, v := range vals {
-		if strings.Contains(strings.ToLower(v), pattern) {
-			return true
-		}
-	}
-	return false
 }
 
 func inSet(set imap.SeqSet, num, max uint32) bool {

@@ -101,6 +101,9 @@ func (ix *Indexer) Run(ctx context.Context) error {
 	if err := ix.addMissingEnvelopes(ctx); err != nil && ctx.Err() == nil {
 		ix.log.Warn("search index: envelopes", "err", err)
 	}
+	if err := ix.fillSearchFields(ctx); err != nil && ctx.Err() == nil {
+		ix.log.Warn("search index: header fields", "err", err)
+	}
 	pending := map[int64]bool{}
 	var cost time.Duration // of the last round of batches
 	for {
@@ -205,18 +208,35 @@ func (ix *Indexer) IndexMailbox(ctx context.Context, mailboxID int64, maxRounds 
 	if mailboxID != 0 {
 		return ix.indexFrom(ctx, mailboxID, maxRounds)
 	}
-	for round := 0; maxRounds <= 0 || round < maxRounds; round++ {
-		ids, err := ix.store.UnindexedBodies(ctx, mailboxID, indexBatch)
+	for round := 0; maxRounds <= 0 || round < maxRounds; {
+		// Each call walks the messages from the start, past every one indexed before: asking
+		// for one batch at a time made the catch-up quadratic (a restart with 76,000 of
+		// 1,000,000 messages not indexed took 12 minutes).
+		ids, err := ix.store.UnindexedBodies(ctx, mailboxID, indexBatch*catchUpBatches)
 		if err != nil || len(ids) == 0 {
 			return err
 		}
-		n, err := ix.put(ctx, ids)
-		if err != nil || n == 0 {
-			return err
+		stored := 0
+		for len(ids) > 0 && (maxRounds <= 0 || round < maxRounds) {
+			part := ids[:min(indexBatch, len(ids))]
+			ids = ids[len(part):]
+			n, err := ix.put(ctx, part)
+			if err != nil {
+				return err
+			}
+			stored += n
+			round++
+		}
+		if stored == 0 {
+			return nil // every body found was deleted meanwhile
 		}
 	}
 	return nil
 }
+
+// catchUpBatches is how many batches of bodies IndexMailbox looks for in one walk over every
+// mailbox's messages.
+const catchUpBatches = 64
 
 // indexFrom indexes one mailbox in UID order from its lowest UID, indexBatch messages looked
 // at per round. Asking for "the next unindexed bodies" each round instead made every round
@@ -312,5 +332,21 @@ func (ix *Indexer) addMissingEnvelopes(ctx context.Context) error {
 		if len(envs) == 0 {
 			return nil
 		}
+	}
+}
+
+// fillSearchFields has the store keep the header fields of bodies indexed before it kept
+// them (mailstore.FillSearchFields), a batch per transaction; searches compare those bodies'
+// header text meanwhile.
+func (ix *Indexer) fillSearchFields(ctx context.Context) error {
+	var after int64
+	for {
+		ix.mu.Lock()
+		last, err := ix.store.FillSearchFields(ctx, after, indexBatch)
+		ix.mu.Unlock()
+		if err != nil || last == after {
+			return err
+		}
+		after = last
 	}
 }

@@ -67,6 +67,7 @@ type MessageReader interface {
 	RawHeaders(ctx context.Context, mailboxID int64, lo, hi uint32) (map[uint32][]byte, error)
 	SearchHeaders(ctx context.Context, mailboxID int64, lo, hi uint32) (map[uint32]string, error)
 	SearchTextUIDs(ctx context.Context, mailboxID int64, field TextField, needle string) (map[uint32]bool, error)
+	SearchFieldUIDs(ctx context.Context, mailboxID int64, name, needle string) (FieldMatches, error)
 }
 
 // MessageWriter changes the messages of a mailbox as a mail client does.
@@ -119,6 +120,7 @@ type SearchIndex interface {
 	PutSearchText(ctx context.Context, texts []SearchText) error
 	HeadersWithoutEnvelope(ctx context.Context, limit int) ([]HeaderWithoutEnvelope, error)
 	PutEnvelopes(ctx context.Context, envs []BodyEnvelope) error
+	FillSearchFields(ctx context.Context, after int64, limit int) (int64, error)
 }
 
 // SpoolBounces is what settling a spool entry with a notification needs.

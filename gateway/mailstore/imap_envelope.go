@@ -37,11 +37,20 @@ type HeaderWithoutEnvelope struct {
 // HeadersWithoutEnvelope returns up to limit indexed bodies that have no stored envelope:
 // those indexed before the envelope table existed.
 func (s *Store) HeadersWithoutEnvelope(ctx context.Context, limit int) ([]HeaderWithoutEnvelope, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT s.id, s.c2 FROM imap_search_content s
-		WHERE NOT EXISTS (SELECT 1 FROM imap_envelope e WHERE e.body_id = s.id)
-		AND NOT EXISTS (SELECT 1 FROM imap_search_dead d WHERE d.id = s.id) LIMIT ?`, limit)
+	rows, err := s.rdb.QueryContext(ctx, headersWithoutEnvelopeQuery, limit)
 	return sqlrows.Collect(rows, err, ScanHeaderWithoutEnvelope)
 }
+
+// headersWithoutEnvelopeQuery walks imap_search_docsize, FTS5's narrow table of one row per
+// indexed body, and reads the raw header only of the bodies it returns. The indexer runs it
+// at every start, mostly to find none: walking the content table instead, which holds each
+// body's text, read every page of the index (0.5 s at 100,000 messages; at 1,000,000 the
+// index is gigabytes). CROSS JOIN keeps SQLite from choosing the content table as the outer
+// loop.
+const headersWithoutEnvelopeQuery = `SELECT s.id, s.c2 FROM imap_search_docsize d
+	CROSS JOIN imap_search_content s ON s.id = d.id
+	WHERE NOT EXISTS (SELECT 1 FROM imap_envelope e WHERE e.body_id = d.id)
+	AND NOT EXISTS (SELECT 1 FROM imap_search_dead x WHERE x.id = d.id) LIMIT ?`
 
 // BodyEnvelope is the encoded envelope of one body.
 type BodyEnvelope struct {

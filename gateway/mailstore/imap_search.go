@@ -26,17 +26,27 @@ type SearchText struct {
 // UnindexedBodies returns up to limit bodies of a mailbox's messages (every mailbox when
 // mailboxID is 0) that have no search text yet.
 func (s *Store) UnindexedBodies(ctx context.Context, mailboxID int64, limit int) ([]int64, error) {
-	q := `SELECT DISTINCT m.body_id FROM messages m WHERE m.mailbox_id = ?
-		AND NOT EXISTS (SELECT 1 FROM imap_search_content s WHERE s.id = m.body_id) LIMIT ?`
-	args := []any{mailboxID, limit}
+	q, args := unindexedInMailboxQuery, []any{mailboxID, limit}
 	if mailboxID == 0 {
-		q = `SELECT DISTINCT m.body_id FROM messages m
-			WHERE NOT EXISTS (SELECT 1 FROM imap_search_content s WHERE s.id = m.body_id) LIMIT ?`
-		args = args[1:]
+		q, args = unindexedQuery, args[1:]
 	}
 	rows, err := s.rdb.QueryContext(ctx, q, args...)
 	return sqlrows.CollectColumn[int64](rows, err)
 }
+
+// The walks over a mailbox's messages that ask whether each body is indexed look in
+// imap_search_docsize, FTS5's narrow table of one row per indexed body (it and the content
+// table gain and lose their rows together): a look-up in the content table, which holds each
+// body's text, reads a page per message, the whole index for a mailbox of 1,000,000 (at every
+// start of the indexer, and at the first search of a mailbox).
+const (
+	unindexedInMailboxQuery = `SELECT DISTINCT m.body_id FROM messages m WHERE m.mailbox_id = ?
+		AND NOT EXISTS (SELECT 1 FROM imap_search_docsize WHERE id = m.body_id) LIMIT ?`
+	unindexedQuery = `SELECT DISTINCT m.body_id FROM messages m
+		WHERE NOT EXISTS (SELECT 1 FROM imap_search_docsize WHERE id = m.body_id) LIMIT ?`
+	unindexedSinceQuery = `SELECT m.uid, m.body_id, EXISTS (SELECT 1 FROM imap_search_docsize WHERE id = m.body_id)
+		FROM messages m WHERE m.mailbox_id = ? AND m.uid > ? ORDER BY m.uid LIMIT ?`
+)
 
 // PutSearchText stores search texts in one transaction. A body deleted meanwhile is skipped.
 //
@@ -57,6 +67,9 @@ func (s *Store) PutSearchText(ctx context.Context, texts []SearchText) error {
 				continue
 			}
 			live = append(live, t)
+			if err := putSearchFieldsTx(tx, t.BodyID, t.Header); err != nil {
+				return err
+			}
 			if t.Envelope != nil {
 				if err := putEnvelopeTx(tx, t.BodyID, t.Envelope); err != nil {
 					return err

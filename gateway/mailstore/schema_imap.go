@@ -12,6 +12,11 @@ package mailstore
 //     header fields and text parts in an FTS5 trigram index, so SEARCH BODY/TEXT finds
 //     substrings without reading message bodies, plus the raw header section (not indexed)
 //     for ENVELOPE and header searches. A body's row goes after the body (imap_search_dead).
+//   - imap_search_fields keeps the text of the header fields SEARCH looks at most (from, to,
+//     cc, bcc, subject, message-id; see searchfields.go), one narrow row per indexed body,
+//     written with its search text. A body's row goes with the body; bodies indexed before
+//     this table get theirs from the indexer (FillSearchFields), and a search compares the
+//     header text of those itself until then.
 //   - imap_envelope holds each body's ENVELOPE, parsed once by the search indexer and encoded
 //     by the IMAP server (the store treats it as opaque bytes), so FETCH ENVELOPE of a whole
 //     mailbox is one query and no header parsing. A body's row goes with the body; a data
@@ -51,6 +56,19 @@ CREATE TRIGGER IF NOT EXISTS imap_search_reuse AFTER INSERT ON bodies
 	WHEN EXISTS (SELECT 1 FROM imap_search_dead WHERE id = NEW.id) BEGIN
 	DELETE FROM imap_search WHERE rowid = NEW.id;
 	DELETE FROM imap_search_dead WHERE id = NEW.id;
+END;
+
+CREATE TABLE IF NOT EXISTS imap_search_fields (
+	id             INTEGER PRIMARY KEY, -- bodies.id
+	hdr_from       TEXT,
+	hdr_to         TEXT,
+	hdr_cc         TEXT,
+	hdr_bcc        TEXT,
+	hdr_subject    TEXT,
+	hdr_message_id TEXT
+) STRICT;
+CREATE TRIGGER IF NOT EXISTS imap_search_fields_gc AFTER DELETE ON bodies BEGIN
+	DELETE FROM imap_search_fields WHERE id = OLD.id;
 END;
 
 CREATE TABLE IF NOT EXISTS imap_envelope (

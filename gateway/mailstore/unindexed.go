@@ -7,9 +7,7 @@ import "context"
 // it looked at (after when there is none). The background indexer keeps that UID, so during
 // an ingest it reads only new messages instead of the whole mailbox each round.
 func (s *Store) UnindexedSince(ctx context.Context, mailboxID int64, after uint32, limit int) ([]int64, uint32, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT m.uid, m.body_id,
-		EXISTS (SELECT 1 FROM imap_search_content s WHERE s.id = m.body_id)
-		FROM messages m WHERE m.mailbox_id = ? AND m.uid > ? ORDER BY m.uid LIMIT ?`, mailboxID, after, limit)
+	rows, err := s.rdb.QueryContext(ctx, unindexedSinceQuery, mailboxID, after, limit)
 	if err != nil {
 		return nil, after, err
 	}

@@ -48,6 +48,7 @@ func (s *Store) PutSearchText(ctx context.Context, texts []mailstore.SearchText)
 		bt.Queue(`INSERT INTO imap_search(body_id, header, body, raw_header) SELECT id, $2, $3, $4 `+liveBody+`
 			ON CONFLICT (body_id) DO UPDATE SET header = excluded.header, body = excluded.body, raw_header = excluded.raw_header`,
 			t.BodyID, noNUL(t.Header), noNUL(t.Text), t.RawHeader)
+		queueSearchFields(bt, t.BodyID, t.Header)
 		if t.Envelope != nil {
 			queueEnvelope(bt, t.BodyID, t.Envelope)
 		}

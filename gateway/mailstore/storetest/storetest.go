@@ -69,6 +69,7 @@ func Run(t *testing.T, open Opener) {
 		{name: "SubscribedNames", fresh: testSubscribedNames},
 		{name: "Search", fresh: testSearch},
 		{name: "SearchLargeBatch", fresh: testSearchLargeBatch},
+		{name: "SearchFields", fresh: testSearchFields},
 		{name: "Envelopes", fresh: testEnvelopes},
 		{name: "Maildrop", fresh: testMaildrop},
 		{name: "MaildropLock", fresh: testMaildropLock},

@@ -1,10 +1,6 @@
-package imapserver_test
+package mimeutil
 
-import (
-	"testing"
-
-	"github.com/sealgate/sealgate/gateway/imapserver"
-)
+import "testing"
 
 func TestWithoutComments(t *testing.T) {
 	for in, want := range map[string]string{
@@ -14,8 +10,8 @@ func TestWithoutComments(t *testing.T) {
 		"x (unbalanced":                               "x",
 		"plain@example.org":                           "plain@example.org",
 	} {
-		if got := imapserver.WithoutComments(in); got != want {
-			t.Errorf("withoutComments(%q) = %q, want %q", in, got, want)
+		if got := WithoutComments(in); got != want {
+			t.Errorf("WithoutComments(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
@@ -24,7 +20,7 @@ func FuzzWithoutComments(f *testing.F) {
 	f.Add("<user-from (comment)@ (comment) domain.org>")
 	f.Add(`"q\"(" (c\)(d)) x @ y`)
 	f.Fuzz(func(t *testing.T, v string) {
-		if out := imapserver.WithoutComments(v); len(out) > len(v) {
+		if out := WithoutComments(v); len(out) > len(v) {
 			t.Fatalf("%q grew to %q", v, out)
 		}
 	})
