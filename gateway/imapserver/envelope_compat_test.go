@@ -79,7 +79,8 @@ func envelopeInputs(t *testing.T) map[string][]byte {
 
 // TestEnvelopeCompat pins the ENVELOPE of every input, of a message and of a message/rfc822
 // part, to testdata/envelope-compat.golden: envelopes are stored as they go on the wire, so
-// the builder must give the bytes it gave when they were stored.
+// the builder must give the bytes it gave when they were stored. The golden file was made
+// by the go-message builder this one replaced, and the two agreed on every input.
 func TestEnvelopeCompat(t *testing.T) {
 	in := envelopeInputs(t)
 	const golden = "testdata/envelope-compat.golden"
@@ -126,21 +127,5 @@ func TestEnvelopeCompat(t *testing.T) {
 	}
 	if checked != len(in) {
 		t.Errorf("golden file has %d of %d inputs; run with -update", checked, len(in))
-	}
-}
-
-// TestEnvelopeSameAsGoMessage compares the builder with the go-message one it replaced.
-func TestEnvelopeSameAsGoMessage(t *testing.T) {
-	in := envelopeInputs(t)
-	t.Logf("%d inputs", len(in))
-	for n, raw := range in {
-		w1, p1 := imapserver.EnvelopeWire(raw)
-		w2, p2 := imapserver.OldEnvelopeWire(raw)
-		if !bytes.Equal(w1, w2) {
-			t.Errorf("%s: ENVELOPE\n new %q\n old %q", n, w1, w2)
-		}
-		if !bytes.Equal(p1, p2) {
-			t.Errorf("%s: part ENVELOPE\n new %q\n old %q", n, p1, p2)
-		}
 	}
 }

@@ -23,9 +23,5 @@ func FuzzEnvelope(f *testing.F) {
 				t.Fatalf("ENVELOPE %q of %q is not a list", env, raw)
 			}
 		}
-		oldWhole, oldPart := imapserver.OldEnvelopeWire(raw)
-		if !bytes.Equal(whole, oldWhole) || !bytes.Equal(part, oldPart) {
-			t.Fatalf("%q:\n new %q %q\n old %q %q", raw, whole, part, oldWhole, oldPart)
-		}
 	})
 }
