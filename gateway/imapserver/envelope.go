@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+
+	"github.com/sealgate/sealgate/crypto/mimeutil"
 )
 
 // ENVELOPE is parsed from a message's header once, when the search indexer reads the
@@ -158,12 +160,8 @@ func envelopeOf(f envelopeFields, routes map[string]string) *imap.Envelope {
 	if v := f[fieldDate]; v != "" {
 		date, _ = mail.ParseDate(v)
 	}
-	inReplyTo, _ := msgIDList(f[fieldInReplyTo])
-	var messageID string
-	if v := f[fieldMessageID]; v != "" {
-		p := msgIDParser{v}
-		messageID, _ = p.msgID()
-	}
+	inReplyTo, _ := mimeutil.MsgIDList(f[fieldInReplyTo])
+	messageID, _ := mimeutil.MsgID(f[fieldMessageID])
 	return &imap.Envelope{
 		Date:      date,
 		Subject:   decodeEnvelopeWords(f[fieldSubject]),
