@@ -8,7 +8,7 @@
 // decoding, binary parts re-encoded in base64 for storage (binary.go: BinaryParts,
 // EncodeParts), and what a reader is shown (text.go: encoded
 // words, address lists, Content-Disposition, text in UTF-8 from its charset), message
-// identifiers (msgid.go: MsgID, MsgIDList). The classification of a message by its
+// identifiers (MsgID, MsgIDList). The classification of a message by its
 // OpenPGP or S/MIME protection is crypto/mimecrypt's, built on this package.
 //
 // Nothing here rewrites a part it does not have to: SplitMultipart and

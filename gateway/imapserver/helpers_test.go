@@ -151,6 +151,13 @@ func rawDial(t *testing.T, addr string, tlsConf *tls.Config) *raw {
 	return r
 }
 
+// overTLS starts TLS on r's connection, after the server said OK to STARTTLS.
+func (r *raw) overTLS(tlsConf *tls.Config) *raw {
+	tc := tls.Client(r.conn, tlsConf)
+	tc.SetDeadline(time.Now().Add(30 * time.Second))
+	return &raw{t: r.t, conn: tc, r: bufio.NewReader(tc)}
+}
+
 func (r *raw) line() string {
 	r.t.Helper()
 	l, err := r.r.ReadString('\n')

@@ -1,12 +1,10 @@
 package imapserver_test
 
 import (
-	"bufio"
 	"crypto/tls"
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/sealgate/sealgate/gateway/config"
 )
@@ -20,13 +18,6 @@ func startTLSRaw(t *testing.T, addr string, tlsConf *tls.Config) *raw {
 		t.Fatalf("STARTTLS: %v", out)
 	}
 	return pr.overTLS(tlsConf)
-}
-
-// overTLS starts TLS on r's connection, after the server said OK to STARTTLS.
-func (r *raw) overTLS(tlsConf *tls.Config) *raw {
-	tc := tls.Client(r.conn, tlsConf)
-	tc.SetDeadline(time.Now().Add(30 * time.Second))
-	return &raw{t: r.t, conn: tc, r: bufio.NewReader(tc)}
 }
 
 // A refused non-synchronizing literal is dropped with the rest of its command: its bytes are
