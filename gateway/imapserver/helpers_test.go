@@ -78,6 +78,14 @@ func appendMsg(t testing.TB, c *imapclient.Client, mailbox, msg string, opts *im
 	return data
 }
 
+// aliceInbox logs alice in and selects her INBOX.
+func aliceInbox(t testing.TB, env *gatewaytest.Env) *imapclient.Client {
+	t.Helper()
+	c := login(t, env, "alice@localhost", alicePW)
+	mustSelect(t, c, "INBOX")
+	return c
+}
+
 func mustSelect(t testing.TB, c *imapclient.Client, mailbox string) *imap.SelectData {
 	t.Helper()
 	d, err := c.Select(mailbox, nil).Wait()
