@@ -7,7 +7,8 @@
 // splitting that keeps every byte of a part, CRLF canonicalisation, transfer-encoding
 // decoding, binary parts re-encoded in base64 for storage (binary.go: BinaryParts,
 // EncodeParts), and what a reader is shown (text.go: encoded
-// words, address lists, Content-Disposition, text in UTF-8 from its charset). The classification of a message by its
+// words, address lists, message identifiers, Content-Disposition, text in UTF-8 from its
+// charset). The classification of a message by its
 // OpenPGP or S/MIME protection is crypto/mimecrypt's, built on this package.
 //
 // Nothing here rewrites a part it does not have to: SplitMultipart and

@@ -23,6 +23,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/sealgate/sealgate/gateway/internal/dnsask"
 )
 
 // TLSA certificate usages, selectors and matching types (RFC 6698 §2.1, RFC 7218 names).
@@ -69,16 +71,7 @@ func (r *Resolver) ask(ctx context.Context, name string, qtype uint16) (*dns.Msg
 	m.SetQuestion(dns.Fqdn(name), qtype)
 	m.AuthenticatedData = true
 	m.SetEdns0(4096, true)
-	timeout := r.Timeout
-	if timeout == 0 {
-		timeout = 5 * time.Second
-	}
-	c := &dns.Client{Timeout: timeout}
-	resp, _, err := c.ExchangeContext(ctx, m, r.Server)
-	if err == nil && resp.Truncated {
-		c.Net = "tcp"
-		resp, _, err = c.ExchangeContext(ctx, m, r.Server)
-	}
+	resp, err := dnsask.Exchange(ctx, m, r.Server, r.Timeout)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s %s: %v", ErrTemporary, name, dns.TypeToString[qtype], err)
 	}

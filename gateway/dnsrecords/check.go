@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/sealgate/sealgate/gateway/internal/dnsask"
 )
 
 // Querier answers one DNS question with the record values in Record.Value's form.
@@ -115,19 +117,10 @@ func (r Resolver) Query(ctx context.Context, name, typ string) ([]string, error)
 	if !ok {
 		return nil, fmt.Errorf("dnsrecords: unknown type %s", typ)
 	}
-	timeout := r.Timeout
-	if timeout == 0 {
-		timeout = 5 * time.Second
-	}
 	m := new(dns.Msg)
 	m.SetQuestion(dns.Fqdn(name), qt)
 	m.RecursionDesired = true
-	c := &dns.Client{Timeout: timeout}
-	in, _, err := c.ExchangeContext(ctx, m, r.Server)
-	if err == nil && in.Truncated {
-		c.Net = "tcp"
-		in, _, err = c.ExchangeContext(ctx, m, r.Server)
-	}
+	in, err := dnsask.Exchange(ctx, m, r.Server, r.Timeout)
 	if err != nil {
 		return nil, fmt.Errorf("dnsrecords: %s %s: %w", name, typ, err)
 	}

@@ -38,8 +38,7 @@ func TestAppendBinaryPartStoredAsBase64(t *testing.T) {
 			}
 			r.appendSync("a2", "INBOX", "~", msg)
 
-			c := login(t, env, "alice@localhost", alicePW)
-			mustSelect(t, c, "INBOX")
+			c := aliceInbox(t, env)
 			crit := &imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: "Subject", Value: "binary " + fmt.Sprint(size)}}}
 			seqs := searchSeqs(t, c, crit)
 			if len(seqs) != 1 {
@@ -85,8 +84,7 @@ func TestSMTPBinaryPartKeptAsSent(t *testing.T) {
 		"--sep\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n" +
 		content + "\r\n--sep--\r\n"
 	env.Deliver(t, "alice@localhost", msg)
-	c := login(t, env, "alice@localhost", alicePW)
-	mustSelect(t, c, "INBOX")
+	c := aliceInbox(t, env)
 	body := &imap.FetchItemBodySection{Part: []int{2}, Peek: true}
 	msgs := fetchAll(t, c, imap.SeqSetNum(1), &imap.FetchOptions{BodySection: []*imap.FetchItemBodySection{body}})
 	if got := string(msgs[0].FindBodySection(body)); got != content {

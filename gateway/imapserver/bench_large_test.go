@@ -16,16 +16,10 @@ import (
 // indexed mailbox.
 func BenchmarkIMAP100kView(b *testing.B) {
 	const n = 100_000
-	env := start(b)
-	inbox := env.DeliverMany(b, "alice@localhost", n, func(i int) string {
+	env, c := indexedInbox(b, n, func(i int) string {
 		return fmt.Sprintf("From: Sender %d <s%d@example.org>\r\nTo: alice@localhost\r\nSubject: message %d\r\n"+
 			"Message-ID: <%d@example.org>\r\n\r\nbody %d\r\n", i, i, i, i, i)
 	})
-	if err := env.GW.Index().IndexMailbox(b.Context(), inbox.ID, 0); err != nil {
-		b.Fatal(err)
-	}
-	c := login(b, env, "alice@localhost", alicePW)
-	mustSelect(b, c, "INBOX")
 	// The FETCH responses are read as lines, not parsed: what is measured is the server.
 	conn, err := tls.Dial("tcp", env.GW.Addr("imaps"), env.TLSConfig())
 	if err != nil {

@@ -1,13 +1,15 @@
 package imapserver_test
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/sealgate/sealgate/gateway/gatewaytest"
 )
 
 // BenchmarkIMAP10kOps measures the design's IMAP targets on a 10,000-message INBOX of about
@@ -16,10 +18,8 @@ import (
 // that takes is logged).
 func BenchmarkIMAP10kOps(b *testing.B) {
 	const n = 10000
-	benchEnv := start(b)
-	ctx := context.Background()
 	filler := strings.Repeat("lorem ipsum dolor sit amet consectetur adipiscing elit\r\n", 70)
-	inbox := benchEnv.DeliverMany(b, "alice@localhost", n, func(i int) string {
+	_, c := indexedInbox(b, n, func(i int) string {
 		word := "haystack"
 		if i%100 == 0 {
 			word = "needle"
@@ -27,15 +27,6 @@ func BenchmarkIMAP10kOps(b *testing.B) {
 		return fmt.Sprintf("From: Sender %d <s%d@example.org>\r\nTo: alice@localhost\r\nSubject: message %d\r\n"+
 			"Date: Mon, 02 Jan 2023 15:04:05 +0000\r\nMessage-ID: <%d@example.org>\r\n\r\n%s%s\r\n", i, i, i, i, filler, word)
 	})
-	// The operations run on an indexed mailbox, as a server's would be once its background
-	// indexer has caught up after a delivery burst.
-	t0 := time.Now()
-	if err := benchEnv.GW.Index().IndexMailbox(ctx, inbox.ID, 0); err != nil {
-		b.Fatal(err)
-	}
-	b.Logf("search index: %d messages indexed in %v", n, time.Since(t0).Round(time.Millisecond))
-	c := login(b, benchEnv, "alice@localhost", alicePW)
-	mustSelect(b, c, "INBOX")
 	all := imap.SeqSet{{Start: 1, Stop: 0}}
 	b.Run("FetchFlagsEnvelope", func(b *testing.B) {
 		for b.Loop() {
@@ -68,4 +59,21 @@ func BenchmarkIMAP10kOps(b *testing.B) {
 			}
 		}
 	})
+}
+
+// indexedInbox starts a gateway whose alice@localhost INBOX holds n messages made by msg,
+// indexed as a server's would be once its background indexer has caught up after a delivery
+// burst (the time that takes is logged), and returns it with a client that has INBOX
+// selected.
+func indexedInbox(b *testing.B, n int, msg func(i int) string) (*gatewaytest.Env, *imapclient.Client) {
+	env := start(b)
+	inbox := env.DeliverMany(b, "alice@localhost", n, msg)
+	t0 := time.Now()
+	if err := env.GW.Index().IndexMailbox(b.Context(), inbox.ID, 0); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("search index: %d messages indexed in %v", n, time.Since(t0).Round(time.Millisecond))
+	c := login(b, env, "alice@localhost", alicePW)
+	mustSelect(b, c, "INBOX")
+	return env, c
 }

@@ -1,21 +1,15 @@
 package imapserver
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/binary"
-	"io"
-
 	"errors"
 	"mime"
+	"net/mail"
 	"regexp"
 	"strings"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
-	gomessage "github.com/emersion/go-message"
-	"github.com/emersion/go-message/mail"
-	"github.com/emersion/go-message/textproto"
 
 	"github.com/sealgate/sealgate/crypto/mimeutil"
 )
@@ -56,17 +50,15 @@ func (e envelope) route(a imap.Address) string {
 
 // parseEnvelope builds the envelope of a raw header section the way FETCH always has.
 func parseEnvelope(rawHeader []byte) envelope {
-	th, _ := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(rawHeader)))
 	env := envelope{routes: map[string]string{}}
-	env.Envelope = envelopeOf(th, env.routes)
+	env.Envelope = envelopeOf(readEnvelopeFields(rawHeader), env.routes)
 	return env
 }
 
 // partEnvelope is the ENVELOPE of the message inside a message/rfc822 part, from its header
-// section (which lacks the empty line when the part ends inside its header).
+// section (which may lack the empty line when the part ends inside its header).
 func partEnvelope(rawHeader []byte) *imap.Envelope {
-	th, _ := textproto.ReadHeader(bufio.NewReader(io.MultiReader(bytes.NewReader(rawHeader), strings.NewReader("\r\n"))))
-	return envelopeOf(th, nil)
+	return envelopeOf(readEnvelopeFields(rawHeader), nil)
 }
 
 // EncodeEnvelope returns the stored ENVELOPE of a raw header section (mailindex.Options.Envelope):
@@ -160,32 +152,47 @@ func (d *envelopeDecoder) decode(data []byte) (*imap.Envelope, error) {
 
 // envelopeOf builds the ENVELOPE of a header (RFC 9051 §7.5.2). Address groups (RFC 5322
 // §3.4) are kept as the group start and end markers the ENVELOPE grammar has for them.
-// The source routes of its addresses go to routes when it is not nil.
-func envelopeOf(h textproto.Header, routes map[string]string) *imap.Envelope {
-	mh := mail.Header{Header: gomessage.Header{Header: h}}
-	date, _ := mh.Date()
-	subject, _ := mh.Subject()
-	inReplyTo, _ := mh.MsgIDList("In-Reply-To")
-	messageID, _ := mh.MessageID()
+// The source routes of its addresses go to routes when it is not nil. What does not parse
+// is left out: a Date that does not parse is no date, a Message-ID or In-Reply-To keeps the
+// identifiers before the first malformed one, an address list the addresses before it.
+func envelopeOf(f envelopeFields, routes map[string]string) *imap.Envelope {
+	var date time.Time
+	if v := f[fieldDate]; v != "" {
+		date, _ = mail.ParseDate(v)
+	}
+	inReplyTo, _ := mimeutil.MsgIDList(f[fieldInReplyTo])
+	messageID, _ := mimeutil.MsgID(f[fieldMessageID])
 	return &imap.Envelope{
 		Date:      date,
-		Subject:   subject,
-		From:      envelopeAddresses(mh, "From", routes),
-		Sender:    envelopeAddresses(mh, "Sender", routes),
-		ReplyTo:   envelopeAddresses(mh, "Reply-To", routes),
-		To:        envelopeAddresses(mh, "To", routes),
-		Cc:        envelopeAddresses(mh, "Cc", routes),
-		Bcc:       envelopeAddresses(mh, "Bcc", routes),
+		Subject:   decodeEnvelopeWords(f[fieldSubject]),
+		From:      envelopeAddresses(f[fieldFrom], routes),
+		Sender:    envelopeAddresses(f[fieldSender], routes),
+		ReplyTo:   envelopeAddresses(f[fieldReplyTo], routes),
+		To:        envelopeAddresses(f[fieldTo], routes),
+		Cc:        envelopeAddresses(f[fieldCc], routes),
+		Bcc:       envelopeAddresses(f[fieldBcc], routes),
 		InReplyTo: inReplyTo,
 		MessageID: messageID,
 	}
 }
 
-// envelopeAddresses parses an address list field. Without groups it is what mail.Header
+// envelopeWords decodes the encoded words (RFC 2047) of ENVELOPE's subject and display
+// names. It knows UTF-8, US-ASCII and ISO-8859-1 only: a word in another charset stays
+// encoded on the wire, for the client to decode, as in every envelope stored so far.
+func envelopeWords() *mime.WordDecoder { return &mime.WordDecoder{} }
+
+// decodeEnvelopeWords decodes the subject; one word in an unknown charset leaves it as it is.
+func decodeEnvelopeWords(v string) string {
+	if dec, err := envelopeWords().DecodeHeader(v); err == nil {
+		return dec
+	}
+	return v
+}
+
+// envelopeAddresses parses an address list field. Without groups it is what net/mail
 // parses; a group becomes its start marker (the name as Mailbox), its members and an end
 // marker.
-func envelopeAddresses(mh mail.Header, k string, routes map[string]string) []imap.Address {
-	v := mh.Get(k)
+func envelopeAddresses(v string, routes map[string]string) []imap.Address {
 	if strings.Contains(v, "<") && strings.Contains(v, "@") {
 		v = stripRoutes(v, routes)
 	}
@@ -198,29 +205,32 @@ func envelopeAddresses(mh mail.Header, k string, routes map[string]string) []ima
 		if v == "" {
 			return nil
 		}
-		return addresses(mail.ParseAddressList(v))
+		return addresses(v)
 	}
 	var out []imap.Address
 	for _, it := range items {
 		if !it.group {
-			out = append(out, addresses(mail.ParseAddressList(it.text))...)
+			out = append(out, addresses(it.text)...)
 			continue
 		}
 		name := strings.TrimSpace(mimeutil.WithoutComments(it.name))
-		if dec, err := (&mime.WordDecoder{}).DecodeHeader(name); err == nil {
+		if dec, err := envelopeWords().DecodeHeader(name); err == nil {
 			name = dec
 		}
 		name = strings.Trim(name, `"`)
 		out = append(out, imap.Address{Mailbox: name})
 		if strings.TrimSpace(mimeutil.WithoutComments(it.text)) != "" {
-			out = append(out, addresses(mail.ParseAddressList(it.text))...)
+			out = append(out, addresses(it.text)...)
 		}
 		out = append(out, imap.Address{})
 	}
 	return out
 }
 
-func addresses(list []*mail.Address, err error) []imap.Address {
+// addresses parses a list without groups; a list that does not parse gives none.
+func addresses(v string) []imap.Address {
+	p := mail.AddressParser{WordDecoder: envelopeWords()}
+	list, _ := p.ParseList(v)
 	var l []imap.Address
 	for _, a := range list {
 		mailbox, host, ok := strings.Cut(a.Address, "@")

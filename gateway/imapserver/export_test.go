@@ -17,3 +17,9 @@ func BodyStructureOf(msg []byte) imap.BodyStructure {
 
 // SearchChunk is how many messages SEARCH reads from the store at a time.
 const SearchChunk = searchChunk
+
+// EnvelopeWire is the ENVELOPE FETCH sends for a message's header section (whole) and for
+// the same header inside a message/rfc822 part (part).
+func EnvelopeWire(raw []byte) (whole, part []byte) {
+	return EncodeEnvelope(raw), appendEnvelope(nil, envelope{Envelope: partEnvelope(raw)})
+}

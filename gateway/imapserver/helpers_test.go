@@ -78,6 +78,14 @@ func appendMsg(t testing.TB, c *imapclient.Client, mailbox, msg string, opts *im
 	return data
 }
 
+// aliceInbox logs alice in and selects her INBOX.
+func aliceInbox(t testing.TB, env *gatewaytest.Env) *imapclient.Client {
+	t.Helper()
+	c := login(t, env, "alice@localhost", alicePW)
+	mustSelect(t, c, "INBOX")
+	return c
+}
+
 func mustSelect(t testing.TB, c *imapclient.Client, mailbox string) *imap.SelectData {
 	t.Helper()
 	d, err := c.Select(mailbox, nil).Wait()
@@ -149,6 +157,13 @@ func rawDial(t *testing.T, addr string, tlsConf *tls.Config) *raw {
 	r := &raw{t: t, conn: conn, r: bufio.NewReader(conn)}
 	r.line() // greeting
 	return r
+}
+
+// overTLS starts TLS on r's connection, after the server said OK to STARTTLS.
+func (r *raw) overTLS(tlsConf *tls.Config) *raw {
+	tc := tls.Client(r.conn, tlsConf)
+	tc.SetDeadline(time.Now().Add(30 * time.Second))
+	return &raw{t: r.t, conn: tc, r: bufio.NewReader(tc)}
 }
 
 func (r *raw) line() string {

@@ -101,8 +101,7 @@ AAECAwQF
 func TestFetchHeadersStructurePartialBinary(t *testing.T) {
 	env := start(t)
 	deliver(t, env, "alice@localhost", multipartMsg)
-	c := login(t, env, "alice@localhost", alicePW)
-	mustSelect(t, c, "INBOX")
+	c := aliceInbox(t, env)
 
 	hdrSec := &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, Peek: true}
 	subjSec := &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, HeaderFields: []string{"Subject"}, Peek: true}
@@ -163,8 +162,7 @@ func TestSearchUsesIndex(t *testing.T) {
 	deliver(t, env, "alice@localhost", simpleMsg("lunch plans", "Shall we meet at noon? The needle is here."))
 	deliver(t, env, "alice@localhost", strings.Replace(simpleMsg("report", "Quarterly numbers attached."+strings.Repeat(" filler", 500)),
 		"Date: Mon, 02 Jan 2023", "Date: Fri, 10 Mar 2023", 1))
-	c := login(t, env, "alice@localhost", alicePW)
-	mustSelect(t, c, "INBOX")
+	c := aliceInbox(t, env)
 	if err := c.Store(imap.SeqSetNum(2), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagSeen, "$Important"}}, nil).Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -369,8 +367,7 @@ func TestConcurrentSessionsKeepSequenceNumbers(t *testing.T) {
 	for _, s := range []string{"a", "b", "c"} {
 		deliver(t, env, "alice@localhost", simpleMsg("msg "+s, s))
 	}
-	a := login(t, env, "alice@localhost", alicePW)
-	mustSelect(t, a, "INBOX")
+	a := aliceInbox(t, env)
 
 	r := rawDial(t, env.GW.Addr("imaps"), env.TLSConfig())
 	r.cmd("b1", "LOGIN alice@localhost "+alicePW)
@@ -544,8 +541,7 @@ func TestInternalErrorsAreGeneric(t *testing.T) {
 	if err := os.Remove(files[0]); err != nil {
 		t.Fatal(err)
 	}
-	c := login(t, env, "alice@localhost", alicePW)
-	mustSelect(t, c, "INBOX")
+	c := aliceInbox(t, env)
 	_, err := c.Fetch(imap.SeqSetNum(1), &imap.FetchOptions{BodySection: []*imap.FetchItemBodySection{{Peek: true}}}).Collect()
 	var ie *imap.Error
 	if !asIMAPError(err, &ie) || ie.Code != imap.ResponseCodeServerBug || !strings.Contains(ie.Text, "ref ") ||

@@ -106,8 +106,7 @@ func TestKeywordsAnnounced(t *testing.T) {
 	env := start(t)
 	deliver(t, env, "alice@localhost", simpleMsg("one", "1"))
 	deliver(t, env, "alice@localhost", simpleMsg("two", "2"))
-	other := login(t, env, "alice@localhost", alicePW)
-	mustSelect(t, other, "INBOX")
+	other := aliceInbox(t, env)
 
 	r := rawDial(t, env.GW.Addr("imaps"), env.TLSConfig())
 	var k keywordsSeen
@@ -180,8 +179,7 @@ func TestKeywordLimit(t *testing.T) {
 	env := start(t)
 	deliver(t, env, "alice@localhost", simpleMsg("one", "1"))
 	deliver(t, env, "alice@localhost", simpleMsg("two", "2"))
-	c := login(t, env, "alice@localhost", alicePW)
-	mustSelect(t, c, "INBOX")
+	c := aliceInbox(t, env)
 	var kw []imap.Flag
 	for i := range imapserver.MaxMailboxKeywords {
 		kw = append(kw, imap.Flag(fmt.Sprintf("k%d", i)))
@@ -311,8 +309,7 @@ func TestFetchLargeBody(t *testing.T) {
 			env.AddUser("alice@localhost", alicePW)
 			big := simpleMsg("big", strings.Repeat("0123456789abcdef0123456789abcdef0123456789abcdef\n", (3<<20)/49))
 			deliver(t, env, "alice@localhost", big)
-			c := login(t, env, "alice@localhost", alicePW)
-			mustSelect(t, c, "INBOX")
+			c := aliceInbox(t, env)
 			msgs := fetchAll(t, c, imap.SeqSetNum(1), &imap.FetchOptions{BodySection: []*imap.FetchItemBodySection{{Peek: true}}})
 			// The gateway adds trace header fields; the body must come back whole.
 			want := strings.ReplaceAll(big[strings.Index(big, "\n\n"):], "\n", "\r\n")

@@ -1,13 +1,10 @@
 package imapserver_test
 
 import (
-	"bufio"
 	"crypto/tls"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/sealgate/sealgate/gateway/config"
 )
@@ -16,20 +13,11 @@ import (
 // a raw session over it.
 func startTLSRaw(t *testing.T, addr string, tlsConf *tls.Config) *raw {
 	t.Helper()
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	conn.SetDeadline(time.Now().Add(30 * time.Second))
-	pr := &raw{t: t, conn: conn, r: bufio.NewReader(conn)}
-	pr.line() // greeting
+	pr := rawDial(t, addr, nil)
 	if out := pr.cmd("s1", "STARTTLS"); !strings.HasPrefix(out[len(out)-1], "s1 OK") {
 		t.Fatalf("STARTTLS: %v", out)
 	}
-	tc := tls.Client(conn, tlsConf)
-	tc.SetDeadline(time.Now().Add(30 * time.Second))
-	return &raw{t: t, conn: tc, r: bufio.NewReader(tc)}
+	return pr.overTLS(tlsConf)
 }
 
 // A refused non-synchronizing literal is dropped with the rest of its command: its bytes are
@@ -101,20 +89,12 @@ func TestRefusedLiteralOverLimitEndsSession(t *testing.T) {
 // inside the TLS session.
 func TestStartTLSDropsPipelinedCommands(t *testing.T) {
 	env := start(t)
-	conn, err := net.Dial("tcp", env.GW.Addr("imap"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(30 * time.Second))
-	br := bufio.NewReader(conn)
-	br.ReadString('\n') // greeting
-	conn.Write([]byte("s1 STARTTLS\r\nz1 LOGIN alice@localhost " + alicePW + "\r\nz2 CREATE Injected\r\n"))
-	if l, _ := br.ReadString('\n'); !strings.HasPrefix(l, "s1 OK") {
+	clear := rawDial(t, env.GW.Addr("imap"), nil)
+	clear.send("s1 STARTTLS\r\nz1 LOGIN alice@localhost " + alicePW + "\r\nz2 CREATE Injected")
+	if l := clear.line(); !strings.HasPrefix(l, "s1 OK") {
 		t.Fatalf("STARTTLS: %q", l)
 	}
-	tc := tls.Client(conn, env.TLSConfig())
-	r := &raw{t: t, conn: tc, r: bufio.NewReader(tc)}
+	r := clear.overTLS(env.TLSConfig())
 	if out := r.cmd("a1", "LOGIN alice@localhost "+alicePW); !strings.HasPrefix(out[len(out)-1], "a1 OK") {
 		t.Fatalf("LOGIN inside TLS: %v", out)
 	}

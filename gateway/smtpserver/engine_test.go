@@ -48,6 +48,13 @@ func greet(t *testing.T, addr string) *rawSession {
 	return s
 }
 
+// startGreeted starts a gateway and greets its MX listener (greet).
+func startGreeted(t *testing.T) (*gatewaytest.Env, *rawSession) {
+	t.Helper()
+	env := start(t)
+	return env, greet(t, env.GW.Addr("smtp"))
+}
+
 func TestGreetingAndEHLO(t *testing.T) {
 	env := start(t, func(c *config.Config) { c.Limits.MaxRecipients = 77 })
 	s := rawDial(t, env.GW.Addr("smtp"))
@@ -122,8 +129,7 @@ func TestParameters(t *testing.T) {
 }
 
 func TestTooManyErrors(t *testing.T) {
-	env := start(t)
-	s := greet(t, env.GW.Addr("smtp"))
+	_, s := startGreeted(t)
 	// Errors in a row end the session; a good command in between starts the count again.
 	s.send(strings.Repeat("FROB\r\n", 9) + "NOOP\r\n" + strings.Repeat("FROB\r\n", 9))
 	for range 9 {
@@ -157,8 +163,7 @@ func TestLongLines(t *testing.T) {
 }
 
 func TestDataDotsAndEmptyMessage(t *testing.T) {
-	env := start(t)
-	s := greet(t, env.GW.Addr("smtp"))
+	env, s := startGreeted(t)
 	s.send("MAIL FROM:<x@example.org>\r\nRCPT TO:<alice@localhost>\r\nDATA\r\n")
 	s.expect("250", "250", "354")
 	// Lines beginning with a dot arrive with it stuffed; the message keeps one dot.
@@ -180,8 +185,7 @@ func TestDataDotsAndEmptyMessage(t *testing.T) {
 // "LF . CRLF" (SMTP smuggling): only CRLF . CRLF ends a message, so one message is stored
 // with the would-be commands as text, and no second one.
 func TestNoSmuggling(t *testing.T) {
-	env := start(t)
-	s := greet(t, env.GW.Addr("smtp"))
+	env, s := startGreeted(t)
 	for _, end := range []string{"\n.\n", "\n.\r\n", "\r.\r\n", "\r\n.\n"} {
 		s.send("MAIL FROM:<x@example.org>\r\nRCPT TO:<alice@localhost>\r\nDATA\r\n")
 		s.expect("250", "250", "354")
@@ -402,8 +406,7 @@ func TestIdleInsideData(t *testing.T) {
 }
 
 func TestSTARTTLSHandshakeFailure(t *testing.T) {
-	env := start(t)
-	s := greet(t, env.GW.Addr("smtp"))
+	_, s := startGreeted(t)
 	s.send("STARTTLS\r\n")
 	s.expect("220 2.0.0")
 	// Plaintext where the TLS ClientHello belongs: the session ends, nothing more is said.

@@ -397,8 +397,7 @@ func TestEHLOCapabilities(t *testing.T) {
 }
 
 func TestPipelining(t *testing.T) {
-	env := start(t)
-	s := greet(t, env.GW.Addr("smtp"))
+	env, s := startGreeted(t)
 	// One write with the whole envelope, as a pipelining client sends it (RFC 2920).
 	s.send("MAIL FROM:<x@example.org>\r\nRCPT TO:<alice@localhost>\r\nRCPT TO:<nobody@localhost>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n")
 	s.expect("250 2.0.0", "250 2.0.0", "550 5.1.1", "250 2.0.0", "354")
@@ -413,8 +412,7 @@ func TestPipelining(t *testing.T) {
 }
 
 func TestBDAT(t *testing.T) {
-	env := start(t)
-	s := greet(t, env.GW.Addr("smtp"))
+	env, s := startGreeted(t)
 	s.send("MAIL FROM:<x@example.org>\r\nRCPT TO:<alice@localhost>\r\n")
 	s.expect("250", "250")
 	part1, part2 := "Subject: chunked\r\n\r\n", "no dot-stuffing here\r\n.\r\n"
