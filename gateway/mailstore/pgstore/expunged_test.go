@@ -4,6 +4,8 @@ import (
 	"context"
 	"slices"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // TestExpungeTriggerPerStatement: after the migration to schemaV8, removing messages writes
@@ -32,45 +34,31 @@ func TestExpungeTriggerPerStatement(t *testing.T) {
 	if !slices.Equal(ch.Expunged, []uint32{1, 2}) || ch.HighestModSeq != 6 {
 		t.Errorf("tombstones %v, MODSEQ %d, want [1 2], 6", ch.Expunged, ch.HighestModSeq)
 	}
-	var bodies, chunks []int64
-	for q, out := range map[string]*[]int64{
-		`SELECT id * 10 + refs FROM bodies ORDER BY id`:              &bodies,
-		`SELECT DISTINCT body_id FROM body_chunks ORDER BY body_id`: &chunks,
-	} {
-		rows, err := s.pool.Query(ctx, q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for rows.Next() {
-			var v int64
-			if err := rows.Scan(&v); err != nil {
-				t.Fatal(err)
-			}
-			*out = append(*out, v)
-		}
-		rows.Close()
-	}
+	bodies := column[int64](t, s, `SELECT id * 10 + refs FROM bodies ORDER BY id`)
+	chunks := column[int64](t, s, `SELECT DISTINCT body_id FROM body_chunks ORDER BY body_id`)
 	if !slices.Equal(bodies, []int64{11, 31}) || !slices.Equal(chunks, []int64{1, 3}) {
 		t.Errorf("bodies (id*10+refs) %v with chunks %v, want [11 31] and [1 3]", bodies, chunks)
 	}
 	if probs, err := s.Check(ctx); err != nil || len(probs) != 0 {
 		t.Errorf("check: %v %v", probs, err)
 	}
-	var perRow []string
-	rows, err := s.pool.Query(ctx, `SELECT tgname FROM pg_trigger
+	perRow := column[string](t, s, `SELECT tgname FROM pg_trigger
 		WHERE tgrelid = 'messages'::regclass AND NOT tgisinternal AND tgtype & 1 = 1 ORDER BY tgname`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			t.Fatal(err)
-		}
-		perRow = append(perRow, name)
-	}
-	rows.Close()
 	if len(perRow) != 0 {
 		t.Errorf("row triggers on messages: %v", perRow)
 	}
+}
+
+// column returns the single column of query q's rows.
+func column[T any](t *testing.T, s *Store, q string) []T {
+	t.Helper()
+	rows, err := s.pool.Query(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := pgx.CollectRows(rows, pgx.RowTo[T])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
