@@ -39,8 +39,8 @@ storage() {
 }
 # pg_copy FROM TO: database TO made again as a copy of FROM.
 pg_copy() { psql "$PG_DSN" -qc "DROP DATABASE IF EXISTS $2" -c "CREATE DATABASE $2${1:+ TEMPLATE $1}"; }
-# passwd DIR: Dovecot's passwd file for the bench account of the build in DIR.
-passwd() {
+# bench_passwd DIR: Dovecot's passwd file for the bench account of the build in DIR.
+bench_passwd() {
 	if [ "$STORE" != postgres ]; then dovecot_passwd "$1" "$B/dovecot/passwd"; return; fi
 	local dsn
 	dsn=$(storage "$DB" | sed -n 's/^dsn = "\(.*\)"$/\1/p')
@@ -86,7 +86,7 @@ setup)
 	stop_all
 	log "maildir for dovecot"
 	mkdir -p "$B/dovecot/state"
-	passwd "$PRIS"
+	bench_passwd "$PRIS"
 	id vmail >/dev/null 2>&1 || useradd -r -s /usr/sbin/nologin vmail
 	[ -n "${NODOVECOT:-}" ] || { rm -rf "$B/maildir-pristine-$N" && cp -a "${MAILDIR:-/srv/bench/maildir-$N}" "$B/maildir-pristine-$N"; }
 	if [ -n "${DCFIRST:-}" ]; then
@@ -102,7 +102,7 @@ steps)
 		rm -rf "$B/$w" && cp -a "$PRIS" "$B/$w"
 		[ "$STORE" != postgres ] || pg_copy "$DB" "${DB}_$w"
 	done
-	passwd "$PRIS"
+	bench_passwd "$PRIS"
 	bench_config 127.0.0.1:14525 127.0.0.1:14143 127.0.0.1:14110 "$(storage "${DB}_before")" >"$B/before/sealgate.toml"
 	bench_config 127.0.0.1:17525 127.0.0.1:17143 127.0.0.1:17110 "$(storage "${DB}_after")" >"$B/after/sealgate.toml"
 	# A build with a newer schema migrates its copy (the database stays the setup build's).
