@@ -1,6 +1,6 @@
 package pgstore
 
-// schemaV8 replaces the row trigger that released an expunged message's body and wrote its
+// schemaV9 replaces the row trigger that released an expunged message's body and wrote its
 // tombstone (sealgate_messages_deleted, schemaV1) with a statement trigger. The row trigger
 // ran three statements per message: an EXPUNGE of 10,000 messages of a 100,000-message
 // mailbox spent 590 of its 740 ms in it. The statement trigger writes every tombstone in one
@@ -10,7 +10,7 @@ package pgstore
 // by "refs <= 0" let the planner, whose statistics say no body has that count, join the
 // bodies to the removed rows in a nested loop, 30 s for 10,000. A mailbox deleted as a whole is gone already when its messages go, and
 // gets no tombstones, as before.
-var schemaV8 = `
+var schemaV9 = `
 DROP TRIGGER messages_deleted ON messages;
 DROP FUNCTION sealgate_messages_deleted();
 

@@ -8,7 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// TestExpungeTriggerPerStatement: after the migration to schemaV8, removing messages writes
+// TestExpungeTriggerPerStatement: after the migration to schemaV9, removing messages writes
 // their tombstones, releases each body once per message (a body
 // another mailbox still holds stays, with its count lowered) and deletes the bodies left
 // without a reference, with their chunks; and no trigger on messages runs per row, so an
