@@ -166,13 +166,16 @@ func (s *Store) SetFlags(ctx context.Context, mailboxID int64, uids []uint32, fl
 // Expunge removes the given messages from a mailbox. Bodies no longer referenced are deleted.
 func (s *Store) Expunge(ctx context.Context, mailboxID int64, uids []uint32) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
+		// The MODSEQ goes up first, so the tombstones carry a value no session has seen yet.
+		if _, err := tx.Exec(`UPDATE mailboxes SET highest_modseq = highest_modseq + 1 WHERE id = ?`, mailboxID); err != nil {
+			return err
+		}
 		for _, uid := range uids {
 			if _, err := tx.Exec(`DELETE FROM messages WHERE mailbox_id = ? AND uid = ?`, mailboxID, uid); err != nil {
 				return err
 			}
 		}
-		_, err := tx.Exec(`UPDATE mailboxes SET highest_modseq = highest_modseq + 1 WHERE id = ?`, mailboxID)
-		return err
+		return nil
 	})
 	if err != nil {
 		return err

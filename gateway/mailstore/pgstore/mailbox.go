@@ -216,10 +216,11 @@ func (s *Store) SetFlags(ctx context.Context, mailboxID int64, uids []uint32, fl
 // Expunge removes the given messages from a mailbox. Bodies no longer referenced are deleted.
 func (s *Store) Expunge(ctx context.Context, mailboxID int64, uids []uint32) error {
 	return s.tx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `DELETE FROM messages WHERE mailbox_id = $1 AND uid = ANY($2)`, mailboxID, uid32s(uids)); err != nil {
+		// The MODSEQ goes up first, so the tombstones carry a value no session has seen yet.
+		if _, err := tx.Exec(ctx, `UPDATE mailboxes SET highest_modseq = highest_modseq + 1 WHERE id = $1`, mailboxID); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `UPDATE mailboxes SET highest_modseq = highest_modseq + 1 WHERE id = $1`, mailboxID)
+		_, err := tx.Exec(ctx, `DELETE FROM messages WHERE mailbox_id = $1 AND uid = ANY($2)`, mailboxID, uid32s(uids))
 		return err
 	})
 }

@@ -307,9 +307,15 @@ func testMaildrop(t *testing.T, s Store) {
 	if fmt.Sprint(uids(msgs)) != "[1 2]" || msgs[0].Flags != mailstore.FlagSeen || msgs[1].Flags != mailstore.FlagSeen || msgs[0].ModSeq <= before {
 		t.Fatalf("IMAP sees %+v", msgs)
 	}
-	// A hidden message expunged over IMAP is gone for both.
+	// A hidden message expunged over IMAP is gone for both, and a client that saw the
+	// HIGHESTMODSEQ before the expunge learns of it (QRESYNC's VANISHED; ChangesSince
+	// includes its MODSEQ, so a client that has seen seen asks from seen+1).
+	seen, _ := s.HighestModSeq(ctx, mb.ID)
 	if err := s.Expunge(ctx, mb.ID, []uint32{2}); err != nil {
 		t.Fatal(err)
+	}
+	if ch, err := s.ChangesSince(ctx, mb.ID, seen+1); err != nil || fmt.Sprint(ch.Expunged) != "[2]" || ch.HighestModSeq <= seen {
+		t.Fatalf("changes since %d after expunging 2: %+v, %v", seen, ch, err)
 	}
 	deliver(t, s, "new\r\n\r\n", mailstore.Target{UserID: u.ID})
 	if d, _ := s.Maildrop(ctx, u.ID); fmt.Sprint(maildropUIDs(d)) != "[1 4]" {
