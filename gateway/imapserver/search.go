@@ -9,6 +9,7 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 
+	"github.com/sealgate/sealgate/gateway/mailindex"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 )
 
@@ -24,8 +25,10 @@ type searcher struct {
 	v      *selected
 	maxUID uint32
 	texts  map[string]map[uint32]bool // "B"+needle, "T"+needle, "H"+needle: hits in the index
-	// pending lists the bodies the index did not cover when the search began, ascending.
+	// pending lists the bodies the index did not cover when the search began, ascending;
+	// want is what of their text the criteria look at.
 	pending []int64
+	want    mailindex.Parts
 	// needMsg: the criteria look at what only the store's message rows hold (dates, sizes,
 	// the current flags) or pending is not empty (a message's body id says whether it is).
 	needMsg bool
@@ -45,6 +48,22 @@ func needsIndex(c *imap.SearchCriteria) bool {
 	return anyCriteria(c, func(c *imap.SearchCriteria) bool {
 		return len(c.Body) > 0 || len(c.Text) > 0 || len(c.Header) > 0 || !c.SentSince.IsZero() || !c.SentBefore.IsZero()
 	})
+}
+
+// pendingParts returns what a search with criteria c reads of a message the index does not
+// cover: BODY its text parts, HEADER and SENTSINCE/SENTBEFORE its header, TEXT both.
+func pendingParts(c *imap.SearchCriteria) mailindex.Parts {
+	var want mailindex.Parts
+	anyCriteria(c, func(c *imap.SearchCriteria) bool {
+		if len(c.Body) > 0 || len(c.Text) > 0 {
+			want |= mailindex.PartText
+		}
+		if len(c.Text) > 0 || len(c.Header) > 0 || !c.SentSince.IsZero() || !c.SentBefore.IsZero() {
+			want |= mailindex.PartHeader
+		}
+		return false
+	})
+	return want
 }
 
 // needsRows reports whether the criteria look at a message's date, size or flags, which a
@@ -124,6 +143,7 @@ func (s *session) searchView(ctx context.Context, criteria *imap.SearchCriteria,
 		if sr.pending, err = s.srv.opts.Index.Unindexed(ctx, v.mb.ID, v.mb.UIDValidity); err != nil {
 			return err
 		}
+		sr.want = pendingParts(criteria)
 	}
 	if len(sr.pending) > 0 {
 		defer s.srv.opts.Index.Scanning()()
@@ -183,7 +203,7 @@ func (sr *searcher) readChunk(lo, hi uint32) error {
 		return nil
 	}
 	sr.chunkTexts = make(map[int64]mailstore.SearchText, len(ids))
-	return sr.s.srv.opts.Index.Texts(sr.ctx, ids, func(t mailstore.SearchText) error {
+	return sr.s.srv.opts.Index.Texts(sr.ctx, ids, sr.want, func(t mailstore.SearchText) error {
 		t.RawHeader, t.Envelope = nil, nil // only the decoded text is matched
 		sr.chunkTexts[t.BodyID] = t
 		return nil

@@ -64,7 +64,7 @@ func TestUnindexedAboveCovered(t *testing.T) {
 		t.Fatalf("after three more: %v %v, want %v", ids, err, later)
 	}
 	var got []int64
-	err = ix.Texts(ctx, append(ids, 987654321), func(st mailstore.SearchText) error {
+	err = ix.Texts(ctx, append(ids, 987654321), mailindex.AllParts, func(st mailstore.SearchText) error {
 		got = append(got, st.BodyID)
 		return nil
 	})

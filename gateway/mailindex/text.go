@@ -64,7 +64,7 @@ func extract(r io.Reader, envelope func(rawHeader []byte) []byte, want Parts) (m
 	if want&PartText == 0 {
 		return st, nil
 	}
-	var text bytes.Buffer
+	var text strings.Builder
 	mimeutil.Leaves(io.MultiReader(bytes.NewReader(raw), br), func(p *mimeutil.Part, body io.Reader) {
 		collectText(&text, p, body)
 	})
@@ -89,7 +89,7 @@ func (e *errReader) Read(p []byte) (int, error) {
 
 // collectText appends the decoded text of a leaf of type text/* or message/* to b, within
 // maxIndexedText. Text in a charset that does not convert is given as it is.
-func collectText(b *bytes.Buffer, p *mimeutil.Part, body io.Reader) {
+func collectText(b *strings.Builder, p *mimeutil.Part, body io.Reader) {
 	room := maxIndexedText - b.Len()
 	if p.Type != "text" && p.Type != "message" || room <= 0 {
 		return
@@ -100,7 +100,17 @@ func collectText(b *bytes.Buffer, p *mimeutil.Part, body io.Reader) {
 			r = cr
 		}
 	}
-	_, _ = b.ReadFrom(io.LimitReader(r, int64(room))) // a part that does not decode is indexed up to its error
+	// Read through a buffer of its own: strings.Builder grows by what is written, not by
+	// bytes.Buffer's 512-byte steps. A part that does not decode is indexed up to its error.
+	var buf [4096]byte
+	for room > 0 {
+		n, err := r.Read(buf[:min(room, len(buf))])
+		b.Write(buf[:n])
+		room -= n
+		if err != nil {
+			break
+		}
+	}
 	b.WriteByte('\n')
 }
 
