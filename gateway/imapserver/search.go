@@ -94,13 +94,13 @@ func anyCriteria(c *imap.SearchCriteria, f func(*imap.SearchCriteria) bool) bool
 }
 
 func (s *session) Search(kind numKind, criteria *imap.SearchCriteria, options *imap.SearchOptions) (*imap.SearchData, error) {
-	ctx, cancel := s.ctx()
+	ctx, progress, cancel := searchCtx()
 	defer cancel()
 	data := &imap.SearchData{}
 	var seqs imap.SeqSet
 	var uids imap.UIDSet
 	var ms searchModSeq
-	err := s.searchView(ctx, criteria, func(seq, uid uint32, modseq uint64) {
+	err := s.searchView(ctx, progress, criteria, func(seq, uid uint32, modseq uint64) {
 		num := seq
 		if kind == numUID {
 			num = uid
@@ -118,6 +118,9 @@ func (s *session) Search(kind numKind, criteria *imap.SearchCriteria, options *i
 		data.Count++
 	})
 	if err != nil {
+		if cause := context.Cause(ctx); cause != nil {
+			err = cause // a store call cut short says so in its own words
+		}
 		return nil, s.fail(err)
 	}
 	if usesModSeq(criteria) {
@@ -132,9 +135,20 @@ func (s *session) Search(kind numKind, criteria *imap.SearchCriteria, options *i
 	return data, nil
 }
 
+// searchCtx bounds a search's store work as session.ctx bounds a command's, but chunk by chunk:
+// progress, called after each chunk of the mailbox, gives the search another opTimeout. A
+// search that reads the texts of many messages the index lacks (the first after a large
+// delivery: minutes for a million messages) takes what it needs, and one that stalls ends.
+// The context's cause is context.DeadlineExceeded when it ran out.
+func searchCtx() (ctx context.Context, progress func(), cancel func()) {
+	ctx, stop := context.WithCancelCause(context.Background())
+	t := time.AfterFunc(opTimeout, func() { stop(context.DeadlineExceeded) })
+	return ctx, func() { t.Reset(opTimeout) }, func() { t.Stop(); stop(context.Canceled) }
+}
+
 // searchView calls hit, in sequence order, for each message of the selected mailbox that
-// matches criteria.
-func (s *session) searchView(ctx context.Context, criteria *imap.SearchCriteria, hit func(seq, uid uint32, modseq uint64)) error {
+// matches criteria; progress is called after each chunk.
+func (s *session) searchView(ctx context.Context, progress func(), criteria *imap.SearchCriteria, hit func(seq, uid uint32, modseq uint64)) error {
 	v := s.sel
 	sr := &searcher{s: s, ctx: ctx, v: v, texts: map[string]map[uint32]bool{}, maxUID: v.maxUID()}
 	if needsIndex(criteria) {
@@ -175,6 +189,7 @@ func (s *session) searchView(ctx context.Context, criteria *imap.SearchCriteria,
 				hit(uint32(i+1), uid, m.ModSeq)
 			}
 		}
+		progress()
 	}
 	return nil
 }
