@@ -10,7 +10,10 @@
 // still lag behind; a search must see every message, indexed or not, so it reads the index for
 // what it covers and scans the rest itself, without waiting for the index: IMAP SEARCH and
 // web mail ask which bodies are not indexed (Unindexed) and read their text as they go
-// (Texts).
+// (Texts), only the parts of it their criteria look at (Parts: a BODY search reads no
+// header). Indexer and scan read the same way: the bodies of a batch in one query, the
+// message parsed in one pass with crypto/mimeutil (Extract), text parts streamed, nothing but
+// the text kept.
 package mailindex
 
 import (
