@@ -7,8 +7,6 @@
 #                               new data directory with the "after" build, time the first
 #                               search (DCFIRST=1: Dovecot's too, on a fresh copy of the Maildir),
 #                               wait for the indexer, keep the directory as pristine-N
-#                               (PG_DSN=DSN of an empty database: the after build on the
-#                               PostgreSQL store, and Dovecot left out)
 #   bench/large-ab.sh steps N [EXPUNGE] [RUNS]
 #                               copy pristine-N for each build, start both and Dovecot, and run
 #                               mailbench large over the three (REPEAT=RUNS, default 3; STEPS=
@@ -53,10 +51,7 @@ case $1 in
 setup)
 	P=${P:-15}
 	rm -rf "$PRIS" && mkdir -p "$PRIS"
-	storage=
-	[ -n "${PG_DSN:-}" ] && storage=$'[storage]\nbackend = "postgres"\ndsn = "'"$PG_DSN"'"'
-	bench_config 127.0.0.1:${P}525 127.0.0.1:${P}143 127.0.0.1:${P}110 "$storage" >"$PRIS/sealgate.toml"
-	[ -z "${PG_DSN:-}" ] || "$B/bin/sealgate-after" --data "$PRIS" db migrate >/dev/null
+	bench_config 127.0.0.1:${P}525 127.0.0.1:${P}143 127.0.0.1:${P}110 >"$PRIS/sealgate.toml"
 	echo $PASS | "$B/bin/sealgate-after" --data "$PRIS" user add bench@gw.test --password-stdin >/dev/null
 	start "$B/bin/sealgate-after" "$PRIS" 127.0.0.1:${P}143
 	"$MB" deliver -addr 127.0.0.1:${P}525 -to bench@gw.test -maildir "${MAILDIR:-/srv/bench/maildir-$N}" -sessions 16 | sed "s/^/setup /"
@@ -64,7 +59,6 @@ setup)
 	log "waiting for the indexer"
 	wait_idle "$LAST"
 	stop_all
-	[ -z "${PG_DSN:-}" ] || exit 0
 	log "maildir for dovecot"
 	mkdir -p "$B/dovecot/state"
 	dovecot_passwd "$PRIS" "$B/dovecot/passwd"
