@@ -3,7 +3,8 @@
 // ReadHeaderSection, HeaderWatcher for a stream), header fields with their exact bytes
 // (ParseHeader, Header.Get, ScanFields, RemoveFields), Content-Type values
 // (ParseContentType), the MIME tree (scan.go: Scan keeps offsets only, for a message read as
-// a stream; ParseEntity gives the bytes of each entity, built on the same scanner), multipart
+// a stream; Leaves, in the same pass, hands each leaf's body to its caller as it streams by;
+// ParseEntity gives the bytes of each entity, built on the same scanner), multipart
 // splitting that keeps every byte of a part, CRLF canonicalisation, transfer-encoding
 // decoding, binary parts re-encoded in base64 for storage (binary.go: BinaryParts,
 // EncodeParts), and what a reader is shown (text.go: encoded

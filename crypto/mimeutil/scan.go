@@ -98,6 +98,8 @@ type scanner struct {
 	// eol and prevEOL are the lengths of the line ends of the last line returned and of
 	// the one before it: the line end before a delimiter belongs to the delimiter.
 	eol, prevEOL int
+	// body, when set, is given each leaf as it is reached (Leaves).
+	body func(p *Part, body io.Reader)
 }
 
 func eolLen(line []byte) int {
@@ -239,29 +241,17 @@ func encoded(h Header) bool {
 	return cte == "base64" || cte == "quoted-printable"
 }
 
-// leaf reads a body up to a delimiter of an open multipart.
+// leaf reads a body up to a delimiter of an open multipart, giving it to the scanner's body
+// function first when it has one (Leaves).
 func (r *scanner) leaf(p *Part) {
-	var lines int64
-	for {
-		line, off, ok := r.next()
-		if !ok {
-			p.End = r.off
-			break
-		}
-		if _, _, isB := r.delimiter(line); isB {
-			p.End = r.cut(off, p.BodyStart)
-			if r.prevEOL > 0 && off > p.BodyStart {
-				lines--
-			}
-			r.unread(line, off)
-			break
-		}
-		if r.eol > 0 {
-			lines++
-		}
+	lb := &leafBody{r: r, p: p}
+	if r.body != nil {
+		r.body(p, lb)
 	}
-	p.End = max(p.End, p.BodyStart)
-	p.Lines = max(lines, 0)
+	for lb.line() {
+	}
+	p.End = max(lb.end, p.BodyStart)
+	p.Lines = max(lb.lines, 0)
 }
 
 // multipart reads the preamble, parts and epilogue of a multipart. A delimiter of an

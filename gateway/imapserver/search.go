@@ -9,6 +9,7 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 
+	"github.com/sealgate/sealgate/gateway/mailindex"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 )
 
@@ -24,8 +25,10 @@ type searcher struct {
 	v      *selected
 	maxUID uint32
 	texts  map[string]map[uint32]bool // "B"+needle, "T"+needle, "H"+needle: hits in the index
-	// pending lists the bodies the index did not cover when the search began, ascending.
+	// pending lists the bodies the index did not cover when the search began, ascending;
+	// want is what of their text the criteria look at.
 	pending []int64
+	want    mailindex.Parts
 	// needMsg: the criteria look at what only the store's message rows hold (dates, sizes,
 	// the current flags) or pending is not empty (a message's body id says whether it is).
 	needMsg bool
@@ -48,6 +51,22 @@ func needsIndex(c *imap.SearchCriteria) bool {
 	return anyCriteria(c, func(c *imap.SearchCriteria) bool {
 		return len(c.Body) > 0 || len(c.Text) > 0 || len(c.Header) > 0 || !c.SentSince.IsZero() || !c.SentBefore.IsZero()
 	})
+}
+
+// pendingParts returns what a search with criteria c reads of a message the index does not
+// cover: BODY its text parts, HEADER and SENTSINCE/SENTBEFORE its header, TEXT both.
+func pendingParts(c *imap.SearchCriteria) mailindex.Parts {
+	var want mailindex.Parts
+	anyCriteria(c, func(c *imap.SearchCriteria) bool {
+		if len(c.Body) > 0 || len(c.Text) > 0 {
+			want |= mailindex.PartText
+		}
+		if len(c.Text) > 0 || len(c.Header) > 0 || !c.SentSince.IsZero() || !c.SentBefore.IsZero() {
+			want |= mailindex.PartHeader
+		}
+		return false
+	})
+	return want
 }
 
 // needsRows reports whether the criteria look at a message's date, size or flags, which a
@@ -78,13 +97,13 @@ func anyCriteria(c *imap.SearchCriteria, f func(*imap.SearchCriteria) bool) bool
 }
 
 func (s *session) Search(kind numKind, criteria *imap.SearchCriteria, options *imap.SearchOptions) (*imap.SearchData, error) {
-	ctx, cancel := s.ctx()
+	ctx, progress, cancel := searchCtx()
 	defer cancel()
 	data := &imap.SearchData{}
 	var seqs imap.SeqSet
 	var uids imap.UIDSet
 	var ms searchModSeq
-	err := s.searchView(ctx, criteria, func(seq, uid uint32, modseq uint64) {
+	err := s.searchView(ctx, progress, criteria, func(seq, uid uint32, modseq uint64) {
 		num := seq
 		if kind == numUID {
 			num = uid
@@ -102,6 +121,9 @@ func (s *session) Search(kind numKind, criteria *imap.SearchCriteria, options *i
 		data.Count++
 	})
 	if err != nil {
+		if cause := context.Cause(ctx); cause != nil {
+			err = cause // a store call cut short says so in its own words
+		}
 		return nil, s.fail(err)
 	}
 	if usesModSeq(criteria) {
@@ -116,9 +138,20 @@ func (s *session) Search(kind numKind, criteria *imap.SearchCriteria, options *i
 	return data, nil
 }
 
+// searchCtx bounds a search's store work as session.ctx bounds a command's, but chunk by chunk:
+// progress, called after each chunk of the mailbox, gives the search another opTimeout. A
+// search that reads the texts of many messages the index lacks (the first after a large
+// delivery: minutes for a million messages) takes what it needs, and one that stalls ends.
+// The context's cause is context.DeadlineExceeded when it ran out.
+func searchCtx() (ctx context.Context, progress func(), cancel func()) {
+	ctx, stop := context.WithCancelCause(context.Background())
+	t := time.AfterFunc(opTimeout, func() { stop(context.DeadlineExceeded) })
+	return ctx, func() { t.Reset(opTimeout) }, func() { t.Stop(); stop(context.Canceled) }
+}
+
 // searchView calls hit, in sequence order, for each message of the selected mailbox that
-// matches criteria.
-func (s *session) searchView(ctx context.Context, criteria *imap.SearchCriteria, hit func(seq, uid uint32, modseq uint64)) error {
+// matches criteria; progress is called after each chunk.
+func (s *session) searchView(ctx context.Context, progress func(), criteria *imap.SearchCriteria, hit func(seq, uid uint32, modseq uint64)) error {
 	v := s.sel
 	sr := &searcher{s: s, ctx: ctx, v: v, texts: map[string]map[uint32]bool{}, maxUID: v.maxUID()}
 	if needsIndex(criteria) {
@@ -127,6 +160,7 @@ func (s *session) searchView(ctx context.Context, criteria *imap.SearchCriteria,
 		if sr.pending, err = s.srv.opts.Index.Unindexed(ctx, v.mb.ID, v.mb.UIDValidity); err != nil {
 			return err
 		}
+		sr.want = pendingParts(criteria)
 	}
 	if len(sr.pending) > 0 {
 		defer s.srv.opts.Index.Scanning()()
@@ -160,6 +194,7 @@ func (s *session) searchView(ctx context.Context, criteria *imap.SearchCriteria,
 				hit(uint32(i+1), uid, m.ModSeq)
 			}
 		}
+		progress()
 	}
 	return nil
 }
@@ -188,7 +223,7 @@ func (sr *searcher) readChunk(lo, hi uint32) error {
 		return nil
 	}
 	sr.chunkTexts = make(map[int64]mailstore.SearchText, len(ids))
-	return sr.s.srv.opts.Index.Texts(sr.ctx, ids, func(t mailstore.SearchText) error {
+	return sr.s.srv.opts.Index.Texts(sr.ctx, ids, sr.want, func(t mailstore.SearchText) error {
 		t.RawHeader, t.Envelope = nil, nil // only the decoded text is matched
 		sr.chunkTexts[t.BodyID] = t
 		return nil

@@ -94,6 +94,8 @@ var failures = [...]struct {
 	{auth.ErrInvalidCredentials, imap.ResponseCodeAuthenticationFailed, "Authentication failed"},
 	// Not AUTHENTICATIONFAILED: clients take that as a wrong password and ask for another.
 	{auth.ErrThrottled, imap.ResponseCodeUnavailable, "Too many failed logins from your network, try again later"},
+	// A command whose store work ran past its time (opTimeout): the store is busy, not broken.
+	{context.DeadlineExceeded, imap.ResponseCodeUnavailable, "The command took too long, try again later"},
 }
 
 func newRef() string {

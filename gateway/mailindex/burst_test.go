@@ -106,6 +106,9 @@ func TestSearchRightAfterBurst(t *testing.T) {
 				{"header", imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: "Subject", Value: "report"}}}, n / 10},
 				{"not body", imap.SearchCriteria{Not: []imap.SearchCriteria{{Body: []string{"haystack"}}}}, n / 100},
 				{"short needle", imap.SearchCriteria{Body: []string{"ne"}}, n / 100},
+				{"sent on", imap.SearchCriteria{SentSince: sentOn, SentBefore: sentOn.AddDate(0, 0, 1)}, n},
+				{"body or header", imap.SearchCriteria{Or: [][2]imap.SearchCriteria{{{Body: []string{"needle"}},
+					{Header: []imap.SearchCriteriaHeaderField{{Key: "Subject", Value: "report"}}}}}}, n / 10},
 			}
 			first := map[string][]imap.UID{}
 			for _, tc := range cases {
@@ -126,6 +129,9 @@ func TestSearchRightAfterBurst(t *testing.T) {
 		})
 	}
 }
+
+// sentOn is the date of every burst message.
+var sentOn = time.Date(2023, 1, 2, 0, 0, 0, 0, time.UTC)
 
 // countText counts the burst messages whose header or body contains s, case-insensitively.
 func countText(n int, s string) int {

@@ -10,13 +10,18 @@
 // still lag behind; a search must see every message, indexed or not, so it reads the index for
 // what it covers and scans the rest itself, without waiting for the index: IMAP SEARCH and
 // web mail ask which bodies are not indexed (Unindexed) and read their text as they go
-// (Texts).
+// (Texts), only the parts of it their criteria look at (Parts: a BODY search reads no
+// header). Indexer and scan read the same way: the bodies of a batch in one query, the
+// message parsed in one pass with crypto/mimeutil (Extract), text parts streamed, nothing but
+// the text kept.
 package mailindex
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -265,30 +270,30 @@ func (ix *Indexer) indexFrom(ctx context.Context, mailboxID int64, maxRounds int
 // deleted meanwhile are skipped.
 func (ix *Indexer) put(ctx context.Context, ids []int64) (int, error) {
 	texts := make([]mailstore.SearchText, 0, len(ids))
-	for _, id := range ids {
-		st, err := ix.extract(ctx, id, ix.opts.Envelope)
-		if err == mailstore.ErrNotFound {
-			continue
-		}
-		if err != nil {
-			return 0, err
-		}
+	err := ix.texts(ctx, ids, ix.opts.Envelope, AllParts, func(st mailstore.SearchText) error {
 		texts = append(texts, st)
-	}
-	if len(texts) == 0 {
-		return 0, nil
+		return nil
+	})
+	if err != nil || len(texts) == 0 {
+		return 0, err
 	}
 	return len(texts), ix.store.PutSearchText(ctx, texts)
 }
 
-// extract reads the search text of one body; envelope may be nil (see Extract).
-func (ix *Indexer) extract(ctx context.Context, bodyID int64, envelope func([]byte) []byte) (mailstore.SearchText, error) {
-	rc, _, err := ix.store.OpenBody(ctx, bodyID)
-	if err != nil {
-		return mailstore.SearchText{}, err
+// extract reads the parts of the search text of one body that want selects, from data when
+// it is not nil (the body read already), else from the store; envelope may be nil (see
+// Extract).
+func (ix *Indexer) extract(ctx context.Context, bodyID int64, data []byte, envelope func([]byte) []byte, want Parts) (mailstore.SearchText, error) {
+	var r io.Reader = bytes.NewReader(data)
+	if data == nil {
+		rc, _, err := ix.store.OpenBody(ctx, bodyID)
+		if err != nil {
+			return mailstore.SearchText{}, err
+		}
+		defer rc.Close()
+		r = rc
 	}
-	defer rc.Close()
-	st, err := Extract(rc, envelope)
+	st, err := extract(r, envelope, want)
 	st.BodyID = bodyID
 	return st, err
 }

@@ -52,12 +52,35 @@ func (ix *Indexer) Unindexed(ctx context.Context, mailboxID int64, uidValidity u
 	return ids, nil
 }
 
-// Texts calls fn with the search text of each of the given bodies (without envelope), read
-// from the message now, in no particular order; bodies deleted meanwhile are skipped. The
-// texts are read by up to textWorkers goroutines and fn is called by one at a time. Nothing
-// is kept and nothing is indexed: a scan of any size holds a few messages' text at a time,
-// and leaves the index to the background.
-func (ix *Indexer) Texts(ctx context.Context, ids []int64, fn func(mailstore.SearchText) error) error {
+// Texts calls fn with the search text of each of the given bodies, the parts of it that want
+// selects (the envelope never), read from the message now, in no particular order; bodies
+// deleted meanwhile are skipped. Nothing is kept and nothing is indexed: a scan of any size
+// holds a batch of messages at a time, and leaves the index to the background.
+func (ix *Indexer) Texts(ctx context.Context, ids []int64, want Parts, fn func(mailstore.SearchText) error) error {
+	return ix.texts(ctx, ids, nil, want, fn)
+}
+
+// texts reads the search texts of bodies (with envelope(raw header) when envelope is not
+// nil), textBatch at a time: the bodies kept inside the database in one query, the others
+// opened one by one. Up to textWorkers goroutines extract them; fn is called by one at a time.
+func (ix *Indexer) texts(ctx context.Context, ids []int64, envelope func([]byte) []byte, want Parts, fn func(mailstore.SearchText) error) error {
+	for len(ids) > 0 {
+		batch := ids[:min(len(ids), textBatch)]
+		ids = ids[len(batch):]
+		inline, err := ix.store.InlineBodies(ctx, batch)
+		if err != nil {
+			return err
+		}
+		if err := ix.extractAll(ctx, batch, inline, envelope, want, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// extractAll is one batch of texts; inline holds the bodies of ids that were read already.
+func (ix *Indexer) extractAll(ctx context.Context, ids []int64, inline map[int64][]byte, envelope func([]byte) []byte,
+	want Parts, fn func(mailstore.SearchText) error) error {
 	var (
 		mu   sync.Mutex
 		next atomic.Int64
@@ -71,7 +94,7 @@ func (ix *Indexer) Texts(ctx context.Context, ids []int64, fn func(mailstore.Sea
 				if i >= len(ids) {
 					return
 				}
-				st, err := ix.extract(ctx, ids[i], nil)
+				st, err := ix.extract(ctx, ids[i], inline[ids[i]], envelope, want)
 				mu.Lock()
 				if fail == nil && err != mailstore.ErrNotFound {
 					if fail = err; err == nil {
@@ -89,6 +112,10 @@ func (ix *Indexer) Texts(ctx context.Context, ids []int64, fn func(mailstore.Sea
 	wg.Wait()
 	return fail
 }
+
+// textBatch is how many bodies texts reads in one query: a few hundred kilobytes of small
+// messages, and one round trip instead of one per message.
+const textBatch = 128
 
 // textWorkers bounds the goroutines of one Texts call.
 const textWorkers = 4

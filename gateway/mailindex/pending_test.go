@@ -64,11 +64,23 @@ func TestUnindexedAboveCovered(t *testing.T) {
 		t.Fatalf("after three more: %v %v, want %v", ids, err, later)
 	}
 	var got []int64
-	err = ix.Texts(ctx, append(ids, 987654321), func(st mailstore.SearchText) error {
+	err = ix.Texts(ctx, append(ids, 987654321), mailindex.AllParts, func(st mailstore.SearchText) error {
 		got = append(got, st.BodyID)
 		return nil
 	})
 	if slices.Sort(got); err != nil || fmt.Sprint(got) != fmt.Sprint(later) {
 		t.Fatalf("texts of %v: %v %v", ids, got, err)
+	}
+	// A scan reads only what its criteria look at.
+	for _, want := range []mailindex.Parts{mailindex.PartHeader, mailindex.PartText} {
+		err := ix.Texts(ctx, ids, want, func(st mailstore.SearchText) error {
+			if (st.Header != "") != (want == mailindex.PartHeader) || (st.Text != "") != (want == mailindex.PartText) || st.Envelope != nil {
+				t.Errorf("parts %d: header %d bytes, text %d bytes, envelope %v", want, len(st.Header), len(st.Text), st.Envelope != nil)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -5,11 +5,8 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"mime"
+	"net/textproto"
 	"strings"
-
-	gomessage "github.com/emersion/go-message"
-	"github.com/emersion/go-message/textproto"
 
 	"github.com/sealgate/sealgate/crypto/mimeutil"
 	"github.com/sealgate/sealgate/gateway/mailstore"
@@ -19,12 +16,35 @@ import (
 // larger text part does not find them. Attachments that are not text are never indexed.
 const maxIndexedText = 4 << 20
 
+// Parts selects what Texts reads of a message's search text: a search reads only what its
+// criteria look at.
+type Parts uint8
+
+const (
+	// PartHeader is SearchText.Header, the decoded header fields.
+	PartHeader Parts = 1 << iota
+	// PartText is SearchText.Text, the decoded text parts.
+	PartText
+	// AllParts is every part of the search text but the envelope.
+	AllParts = PartHeader | PartText
+)
+
 // Extract reads a message once and returns its searchable form: decoded header fields as
-// "Name: value" lines, the decoded text of its text parts, the raw header and, when envelope
-// is not nil, envelope(raw header).
+// "Name: value" lines (names in canonical form, values unfolded, their encoded words decoded
+// and their white space collapsed), the decoded text of its text parts (each converted from
+// its charset to UTF-8 and followed by a line end; a message/rfc822 part as it is), the raw
+// header and, when envelope is not nil, envelope(raw header). A header section that does not
+// parse (a line that is not a field) is indexed with the whole message as text.
 func Extract(r io.Reader, envelope func(rawHeader []byte) []byte) (mailstore.SearchText, error) {
+	return extract(r, envelope, AllParts)
+}
+
+// extract is Extract reading only the parts of the search text that want selects.
+func extract(r io.Reader, envelope func(rawHeader []byte) []byte, want Parts) (mailstore.SearchText, error) {
 	var st mailstore.SearchText
-	br := bufio.NewReader(r)
+	er := &errReader{r: r}
+	br := mimeutil.GetReader(er)
+	defer mimeutil.PutReader(br)
 	raw, err := ReadRawHeader(br)
 	if err != nil {
 		return st, err
@@ -32,25 +52,66 @@ func Extract(r io.Reader, envelope func(rawHeader []byte) []byte) (mailstore.Sea
 	if envelope != nil {
 		st.Envelope = envelope(raw)
 	}
-	hdr, herr := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(raw)))
-	if herr != nil {
-		// Not a parsable header: index the whole thing as text.
+	if !parsableHeader(raw) {
 		rest, err := io.ReadAll(io.LimitReader(io.MultiReader(bytes.NewReader(raw), br), maxIndexedText))
 		st.Text = string(rest)
 		return st, err
 	}
 	st.RawHeader = raw
-	st.Header = headerText(hdr)
+	if want&PartHeader != 0 {
+		st.Header = headerText(raw)
+	}
+	if want&PartText == 0 {
+		return st, nil
+	}
 	var text strings.Builder
-	ent, err := gomessage.New(gomessage.Header{Header: hdr}, br)
-	if err == nil || gomessage.IsUnknownCharset(err) || gomessage.IsUnknownEncoding(err) {
-		collectText(ent, &text, 0)
-	}
-	if _, err := io.Copy(io.Discard, br); err != nil {
-		return st, err
-	}
+	mimeutil.Leaves(io.MultiReader(bytes.NewReader(raw), br), func(p *mimeutil.Part, body io.Reader) {
+		collectText(&text, p, body)
+	})
 	st.Text = text.String()
-	return st, nil
+	return st, er.err
+}
+
+// errReader keeps the first error other than io.EOF of the reader it wraps: the MIME scanner
+// ends the message at a read error without one.
+type errReader struct {
+	r   io.Reader
+	err error
+}
+
+func (e *errReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF && e.err == nil {
+		e.err = err
+	}
+	return n, err
+}
+
+// collectText appends the decoded text of a leaf of type text/* or message/* to b, within
+// maxIndexedText. Text in a charset that does not convert is given as it is.
+func collectText(b *strings.Builder, p *mimeutil.Part, body io.Reader) {
+	room := maxIndexedText - b.Len()
+	if p.Type != "text" && p.Type != "message" || room <= 0 {
+		return
+	}
+	r := mimeutil.DecodeBody(body, p.Header.Get("Content-Transfer-Encoding"))
+	if p.Type == "text" {
+		if cr, err := mimeutil.CharsetReader(p.Params["charset"], r); err == nil {
+			r = cr
+		}
+	}
+	// Read through a buffer of its own: strings.Builder grows by what is written, not by
+	// bytes.Buffer's 512-byte steps. A part that does not decode is indexed up to its error.
+	var buf [4096]byte
+	for room > 0 {
+		n, err := r.Read(buf[:min(room, len(buf))])
+		b.Write(buf[:n])
+		room -= n
+		if err != nil {
+			break
+		}
+	}
+	b.WriteByte('\n')
 }
 
 // maxRawHeader bounds the header section kept for ENVELOPE and header searches.
@@ -66,52 +127,56 @@ func ReadRawHeader(br *bufio.Reader) ([]byte, error) {
 	return raw, err
 }
 
-func headerText(h textproto.Header) string {
-	var b strings.Builder
-	dec := mime.WordDecoder{}
-	fields := h.Fields()
-	for fields.Next() {
-		v := fields.Value()
-		if d, err := dec.DecodeHeader(v); err == nil {
-			v = d
-		}
-		v = strings.Join(strings.Fields(v), " ")
-		b.WriteString(fields.Key())
-		b.WriteString(": ")
-		b.WriteString(v)
-		b.WriteByte('\n')
+// parsableHeader reports whether a header section is a list of fields: it does not begin
+// with white space, and every line up to the blank line is a field (a name of printable
+// ASCII before a colon, white space around it allowed) or the continuation of one.
+func parsableHeader(raw []byte) bool {
+	if len(raw) > 0 && (raw[0] == ' ' || raw[0] == '\t') {
+		return false
 	}
-	return b.String()
+	for len(raw) > 0 {
+		line := raw
+		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+			line, raw = raw[:i], raw[i+1:]
+		} else {
+			raw = nil
+		}
+		line = bytes.TrimSuffix(line, []byte{'\r'})
+		if len(line) == 0 {
+			return true
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			continue
+		}
+		colon := bytes.IndexByte(line, ':')
+		if colon < 0 {
+			return false
+		}
+		for _, c := range bytes.Trim(line[:colon], " \t") {
+			if c < '!' || c > '~' {
+				return false
+			}
+		}
+	}
+	return true
 }
 
-func collectText(e *gomessage.Entity, b *strings.Builder, depth int) {
-	if depth > 20 {
-		return
-	}
-	if mr := e.MultipartReader(); mr != nil {
-		for {
-			p, err := mr.NextPart()
-			if err != nil && !gomessage.IsUnknownCharset(err) && !gomessage.IsUnknownEncoding(err) {
-				return
-			}
-			if p == nil {
-				return
-			}
-			collectText(p, b, depth+1)
+// headerText is the header of SearchText: one "Name: value" line per field, in order.
+func headerText(raw []byte) string {
+	var b strings.Builder
+	mimeutil.ScanFields(raw, func(name, value []byte) {
+		if len(name) == 0 {
+			return
 		}
-	}
-	t, _, _ := e.Header.ContentType()
-	if t == "" {
-		t = "text/plain"
-	}
-	if !strings.HasPrefix(t, "text/") && !strings.HasPrefix(t, "message/") {
-		return
-	}
-	room := maxIndexedText - b.Len()
-	if room <= 0 {
-		return
-	}
-	data, _ := io.ReadAll(io.LimitReader(e.Body, int64(room)))
-	b.Write(data)
-	b.WriteByte('\n')
+		b.WriteString(textproto.CanonicalMIMEHeaderKey(string(name)))
+		b.WriteString(": ")
+		for i, w := range strings.Fields(mimeutil.DecodeWords(string(value))) {
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(w)
+		}
+		b.WriteByte('\n')
+	})
+	return b.String()
 }

@@ -115,6 +115,7 @@ type Maildrops interface {
 // SearchIndex is what the search indexer needs.
 type SearchIndex interface {
 	BodyOpener
+	InlineBodies(ctx context.Context, ids []int64) (map[int64][]byte, error)
 	UnindexedBodies(ctx context.Context, mailboxID int64, limit int) ([]int64, error)
 	UnindexedSince(ctx context.Context, mailboxID int64, after uint32, limit int) ([]int64, uint32, error)
 	PutSearchText(ctx context.Context, texts []SearchText) error

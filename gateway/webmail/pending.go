@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 
+	"github.com/sealgate/sealgate/gateway/mailindex"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 )
 
@@ -26,8 +27,15 @@ func (s *Server) pending(ctx context.Context, mb mailstore.Mailbox, query, sortF
 	}
 	defer s.opts.Index.Scanning()()
 	lower := strings.ToLower(query)
+	var want mailindex.Parts
+	if query != "" {
+		want = mailindex.AllParts
+	}
+	if sortField != "" {
+		want |= mailindex.PartHeader
+	}
 	out := make(map[int64]pendingMsg, len(ids))
-	err = s.opts.Index.Texts(ctx, ids, func(t mailstore.SearchText) error {
+	err = s.opts.Index.Texts(ctx, ids, want, func(t mailstore.SearchText) error {
 		p := pendingMsg{match: lower == "" || mailstore.TextContains(mailstore.FieldText, t.Header, t.Text, lower)}
 		if sortField != "" {
 			p.key = strings.ToLower(headerLine(t.Header, sortField))
