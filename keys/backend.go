@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
-
 	"github.com/sealgate/sealgate/crypto/changecount"
 	"github.com/sealgate/sealgate/crypto/sqlitefile"
 	"github.com/sealgate/sealgate/crypto/sqlrows"
@@ -119,21 +117,11 @@ type sqliteBackend struct {
 
 func openSQLite(dir string) (*sqliteBackend, error) {
 	path := filepath.Join(dir, "keys.db")
-	if err := sqlitefile.PrepareOwnerOnly(path); err != nil {
-		return nil, err
-	}
-	dsn := "file:" + path + "?_pragma=busy_timeout(15000)&_pragma=journal_mode(WAL)" +
-		"&_pragma=synchronous(FULL)&_pragma=foreign_keys(ON)"
-	wdb, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
+	db, err := sqlitefile.Open(path, sqlitefile.Options{})
 	if err != nil {
 		return nil, err
 	}
-	wdb.SetMaxOpenConns(1)
-	rdb, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		wdb.Close()
-		return nil, err
-	}
+	wdb, rdb := db.Writer, db.Reader
 	changes, err := changecount.Open(filepath.Join(dir, "keys.changes"))
 	if err != nil {
 		wdb.Close()

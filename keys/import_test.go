@@ -3,11 +3,8 @@ package keys_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
 	"math/big"
@@ -17,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sealgate/sealgate/crypto/address"
+	"github.com/sealgate/sealgate/crypto/certtest"
 	"github.com/sealgate/sealgate/keys"
 )
 
@@ -223,28 +221,7 @@ func TestImportRefusesBadInput(t *testing.T) {
 // with its PEM private key.
 func makeCert(t testing.TB, addr string, notBefore, notAfter time.Time) (certPEM, keyPEM []byte) {
 	t.Helper()
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:   big.NewInt(time.Now().UnixNano()),
-		Subject:        pkix.Name{CommonName: addr},
-		NotBefore:      notBefore,
-		NotAfter:       notAfter,
-		KeyUsage:       x509.KeyUsageDigitalSignature | x509.KeyUsageKeyAgreement,
-		ExtKeyUsage:    []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection},
-		EmailAddresses: []string{addr},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})
+	return certtest.New(t, certtest.Options{Emails: []string{addr}, NotBefore: notBefore, NotAfter: notAfter}).PEM(t)
 }
 
 func parseCertPEM(t testing.TB, b []byte) *x509.Certificate {

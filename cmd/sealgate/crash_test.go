@@ -271,19 +271,10 @@ func sendOne(c *smtp.Client, id string, submit bool) error {
 	if submit {
 		from, to = "alice@localhost", "bob@remote.example"
 	}
-	if err := c.Mail(from, nil); err != nil {
-		return err
-	}
-	if err := c.Rcpt(to, nil); err != nil {
-		return err
-	}
-	w, err := c.Data()
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(w, "From: %s\r\nSubject: crash test\r\nX-Test-Id: %s\r\n\r\n", from, id)
-	w.Write(bytes.Repeat([]byte("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\r\n"), 160))
-	return w.Close()
+	var msg bytes.Buffer
+	fmt.Fprintf(&msg, "From: %s\r\nSubject: crash test\r\nX-Test-Id: %s\r\n\r\n", from, id)
+	msg.Write(bytes.Repeat([]byte("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\r\n"), 160))
+	return c.SendMail(from, []string{to}, &msg)
 }
 
 // expungeSome logs in over IMAP, marks the first message of alice's INBOX \Deleted and

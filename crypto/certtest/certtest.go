@@ -1,6 +1,6 @@
-// Package certtest makes self-signed TLS server certificates for tests: for a listener of the
-// gateway, a peer standing in for another server, or a certificate that a renewal hook
-// replaces. It is imported by tests only.
+// Package certtest makes self-signed certificates for tests: TLS server certificates for a
+// listener of the gateway, a peer standing in for another server, or a certificate that a
+// renewal hook replaces; and S/MIME certificates for an address. It is imported by tests only.
 package certtest
 
 import (
@@ -26,9 +26,15 @@ type Options struct {
 	// CA makes it its own issuer that clients can trust as a root (as a peer's certificate in
 	// a test's pool of roots must be).
 	CA bool
+	// Emails makes it an S/MIME certificate (email protection, signing and key agreement) for
+	// these addresses instead of a TLS server certificate; the first is its common name.
+	Emails []string
+	// NotBefore and NotAfter, when set, replace the validity from an hour ago for a day.
+	NotBefore, NotAfter time.Time
 }
 
-// Cert is a self-signed certificate with its P-256 key, valid from an hour ago for a day.
+// Cert is a self-signed certificate with its P-256 key, valid from an hour ago for a day
+// unless Options say otherwise.
 type Cert struct {
 	Leaf *x509.Certificate
 	Key  *ecdsa.PrivateKey
@@ -50,6 +56,8 @@ func New(t testing.TB, o Options) Cert {
 		cn = o.Names[0]
 	} else if len(o.IPs) > 0 {
 		cn = o.IPs[0].String()
+	} else if len(o.Emails) > 0 {
+		cn = o.Emails[0]
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: serial,
@@ -60,6 +68,17 @@ func New(t testing.TB, o Options) Cert {
 		NotAfter:     time.Now().Add(24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	if len(o.Emails) > 0 {
+		tmpl.EmailAddresses = o.Emails
+		tmpl.KeyUsage = x509.KeyUsageDigitalSignature | x509.KeyUsageKeyAgreement
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection}
+	}
+	if !o.NotBefore.IsZero() {
+		tmpl.NotBefore = o.NotBefore
+	}
+	if !o.NotAfter.IsZero() {
+		tmpl.NotAfter = o.NotAfter
 	}
 	if o.CA {
 		tmpl.IsCA, tmpl.BasicConstraintsValid = true, true

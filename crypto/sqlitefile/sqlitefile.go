@@ -1,5 +1,6 @@
 // Package sqlitefile prepares the files of an embedded SQLite database (mail.db, keys.db) so
-// that they are readable by their owner only, whatever the process umask.
+// that they are readable by their owner only, whatever the process umask, and opens the
+// database with the settings both embedded stores share (Open).
 //
 // SQLite creates a database's -wal, -shm and -journal files with the permission bits of the
 // database file itself (unix VFS, findCreateFileMode), so creating the database file 0600

@@ -1,6 +1,7 @@
 package sqlitefile
 
 import (
+	"database/sql"
 	"os"
 	"path/filepath"
 	"testing"
@@ -37,5 +38,52 @@ func TestPrepareOwnerOnly(t *testing.T) {
 	}
 	if _, err := os.Stat(old + "-journal"); err == nil {
 		t.Error("a missing companion was created")
+	}
+}
+
+// TestOpen: both pools run in WAL mode with foreign keys on and the store's own parameters;
+// the writer is one connection; the database file is its owner's only.
+func TestOpen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.db")
+	db, err := Open(path, Options{WriterParams: "&_pragma=cache_size(-4000)", ReaderParams: "&_pragma=cache_size(-3000)"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Writer.Close()
+	defer db.Reader.Close()
+	if _, err := db.Writer.Exec(`CREATE TABLE t (x INTEGER)`); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name   string
+		db     *sql.DB
+		pragma string
+		want   string
+	}{
+		{"writer", db.Writer, "journal_mode", "wal"},
+		{"writer", db.Writer, "foreign_keys", "1"},
+		{"writer", db.Writer, "synchronous", "2"},
+		{"writer", db.Writer, "cache_size", "-4000"},
+		{"reader", db.Reader, "journal_mode", "wal"},
+		{"reader", db.Reader, "foreign_keys", "1"},
+		{"reader", db.Reader, "cache_size", "-3000"},
+	} {
+		var got string
+		if err := c.db.QueryRow("PRAGMA " + c.pragma).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != c.want {
+			t.Errorf("%s: %s = %s, want %s", c.name, c.pragma, got, c.want)
+		}
+	}
+	if n := db.Writer.Stats().MaxOpenConnections; n != 1 {
+		t.Errorf("writer pool of %d connections", n)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("database file is %v, want 0600", fi.Mode().Perm())
 	}
 }

@@ -10,20 +10,14 @@ import (
 	"github.com/sealgate/sealgate/gateway/imapserver"
 
 	"github.com/sealgate/sealgate/crypto/mimelimit"
+	"github.com/sealgate/sealgate/crypto/mimelimit/mimelimittest"
 )
 
-// nestedMsg is a message of depth nested multipart/mixed entities around a text part.
+// nestedMsg is mimelimittest's message of depth nested multipart/mixed entities around a text
+// part, with LF line ends as this package's tests write messages (appendMsg sends CRLF).
 func nestedMsg(depth int) string {
-	var b strings.Builder
-	b.WriteString("From: Sender <sender@example.org>\nTo: alice@localhost\nSubject: nested\n")
-	for i := 0; i < depth; i++ {
-		fmt.Fprintf(&b, "Content-Type: multipart/mixed; boundary=\"b%d\"\n\n--b%d\n", i, i)
-	}
-	b.WriteString("Content-Type: text/plain\n\ninnermost\n")
-	for i := depth - 1; i >= 0; i-- {
-		fmt.Fprintf(&b, "--b%d--\n", i)
-	}
-	return b.String()
+	msg := mimelimittest.Nested("From: Sender <sender@example.org>\r\nTo: alice@localhost\r\nSubject: nested\r\n", depth)
+	return strings.ReplaceAll(string(msg), "\r\n", "\n")
 }
 
 // A stored message beyond the structure bounds (APPEND does not refuse it) is served as one

@@ -107,28 +107,20 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	path := filepath.Join(dir, "mail.db")
-	if err := sqlitefile.PrepareOwnerOnly(path); err != nil {
-		return nil, err
-	}
-	dsn := "file:" + path + "?_pragma=busy_timeout(15000)&_pragma=journal_mode(WAL)" +
-		"&_pragma=synchronous(FULL)&_pragma=foreign_keys(ON)"
-	// The writer does not checkpoint the WAL at every commit once it is large (the default),
-	// which would put copying pages into the database file and its fsync inside a group
-	// commit; checkpointLoop does it beside the writer. The limit is a safety net.
-	wdb, err := sql.Open("sqlite", dsn+"&_txlock=immediate&_pragma=wal_autocheckpoint(16384)")
+	db, err := sqlitefile.Open(path, sqlitefile.Options{
+		// The writer does not checkpoint the WAL at every commit once it is large (the
+		// default), which would put copying pages into the database file and its fsync inside
+		// a group commit; checkpointLoop does it beside the writer. The limit is a safety net.
+		WriterParams: "&_pragma=wal_autocheckpoint(16384)",
+		// Readers map the database file instead of copying pages with a system call each: a
+		// FETCH of a whole mailbox reads tens of MiB of bodies, far more than SQLite's page
+		// cache holds.
+		ReaderParams: "&_pragma=mmap_size(268435456)",
+	})
 	if err != nil {
 		return nil, err
 	}
-	wdb.SetMaxOpenConns(1)
-	wdb.SetMaxIdleConns(1)
-	wdb.SetConnMaxLifetime(0)
-	// Readers map the database file instead of copying pages with a system call each: a FETCH
-	// of a whole mailbox reads tens of MiB of bodies, far more than SQLite's page cache holds.
-	rdbConn, err := sql.Open("sqlite", dsn+"&_pragma=mmap_size(268435456)")
-	if err != nil {
-		wdb.Close()
-		return nil, err
-	}
+	dsn, wdb, rdbConn := db.DSN, db.Writer, db.Reader
 	changes, err := changecount.Open(filepath.Join(dir, "mail.changes"))
 	if err != nil {
 		wdb.Close()

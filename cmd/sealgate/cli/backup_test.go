@@ -66,7 +66,7 @@ func TestBackupRestoreUnderLoad(t *testing.T) {
 						return
 					}
 				}
-				if err := send(c, rcpt, "Subject: "+subject+"\r\n\r\n"+body); err != nil {
+				if err := c.SendMail("sender@example.org", []string{rcpt}, strings.NewReader("Subject: "+subject+"\r\n\r\n"+body)); err != nil {
 					errs <- fmt.Errorf("%s: %w", subject, err)
 					return
 				}
@@ -237,24 +237,6 @@ func TestBackupMasterKeyKeptApart(t *testing.T) {
 func TestBackupPostgresSaysPgDump(t *testing.T) {
 	dir := dataDir(t, "[storage]\nbackend = \"postgres\"\ndsn = \"postgres://nobody@127.0.0.1:1/none\"\n")
 	wantError(t, run(t, "", nil, "--data", dir, "backup", filepath.Join(t.TempDir(), "b")), "pg_dump")
-}
-
-// send delivers one message on an open SMTP connection.
-func send(c *smtp.Client, rcpt, msg string) error {
-	if err := c.Mail("sender@example.org", nil); err != nil {
-		return err
-	}
-	if err := c.Rcpt(rcpt, nil); err != nil {
-		return err
-	}
-	w, err := c.Data()
-	if err != nil {
-		return err
-	}
-	if _, err := w.Write([]byte(msg)); err != nil {
-		return err
-	}
-	return w.Close()
 }
 
 // TestCheckFindsAWrongMasterKey: `sealgate check` reports sealed keys (TLS, DKIM) that the
