@@ -123,9 +123,11 @@ func (s *session) qresyncSelect(q *imapwire.QResync) error {
 		}
 	}
 	for _, m := range ch.Changed {
-		// The view holds the flags as of v.modseq; a later change is the next poll's.
+		// The view holds the flags as of v.modseq; a later change is the next poll's. A client
+		// that named the UIDs it knows hears only of those (RFC 7162 §3.2.5.2): the rest are
+		// messages it learns of from EXISTS, as in a plain SELECT.
 		i, ok := v.index(m.UID)
-		if !ok || m.ModSeq <= q.ModSeq || m.ModSeq > v.modseq {
+		if !ok || m.ModSeq <= q.ModSeq || m.ModSeq > v.modseq || q.KnownUIDs != nil && !q.KnownUIDs.Contains(imap.UID(m.UID)) {
 			continue
 		}
 		f, kw := v.msgs.state(i)

@@ -70,7 +70,8 @@ func wantLines(t *testing.T, what string, got []string, want ...string) {
 
 // A QRESYNC client that was away while another session expunged messages and changed
 // flags learns exactly that on SELECT: the expunged UIDs as VANISHED (EARLIER), the
-// changed message's flags with its MODSEQ, nothing about the rest; later expunges come as
+// changed message's flags with its MODSEQ, nothing about the rest nor about messages outside
+// the UIDs it says it knows (imaptest's cached views count on that); later expunges come as
 // VANISHED, never EXPUNGE.
 func TestQResyncAfterAnotherSessionsChanges(t *testing.T) {
 	onBothStores(t, func(t *testing.T, env *gatewaytest.Env) {
@@ -85,10 +86,10 @@ func TestQResyncAfterAnotherSessionsChanges(t *testing.T) {
 		b.cmd("s", "SELECT INBOX")
 		b.cmd("d", `UID STORE 1,4 +FLAGS.SILENT (\Deleted)`)
 		b.cmd("x", "EXPUNGE")
-		b.cmd("f", `UID STORE 3 +FLAGS.SILENT (\Flagged)`)
+		b.cmd("f", `UID STORE 3,5 +FLAGS.SILENT (\Flagged)`)
 		hb := highestModSeq(t, b.cmd("t", "SELECT INBOX"))
 
-		got := a.cmd("q", "SELECT INBOX (QRESYNC ("+uv+" "+strconv.FormatUint(h, 10)+" 1:5))")
+		got := a.cmd("q", "SELECT INBOX (QRESYNC ("+uv+" "+strconv.FormatUint(h, 10)+" 1:4))")
 		if highestModSeq(t, got) != hb || !slices.Contains(got, "* 3 EXISTS") {
 			t.Fatalf("QRESYNC SELECT: %q (HIGHESTMODSEQ %d)", got, hb)
 		}
