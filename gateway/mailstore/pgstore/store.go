@@ -177,6 +177,9 @@ func (s *Store) batch(ctx context.Context, b *pgx.Batch, read func(br pgx.BatchR
 		return mailstore.ErrClosed
 	}
 	for attempt := 1; ; attempt++ {
+		if attempt > 1 {
+			b = requeued(b)
+		}
 		br := s.pool.SendBatch(ctx, b)
 		err := read(br)
 		if cerr := br.Close(); err == nil {
@@ -187,6 +190,17 @@ func (s *Store) batch(ctx context.Context, b *pgx.Batch, read func(br pgx.BatchR
 		}
 		return s.pool.closedErr(err)
 	}
+}
+
+// requeued is a new Batch of b's statements. pgx keeps the prepared statement of each queued
+// query on the Batch and deallocates the statements of a batch that failed; sending the same
+// Batch again would name statements the server no longer has (SQLSTATE 26000).
+func requeued(b *pgx.Batch) *pgx.Batch {
+	nb := &pgx.Batch{}
+	for _, q := range b.QueuedQueries {
+		nb.Queue(q.SQL, q.Arguments...)
+	}
+	return nb
 }
 
 // closablePool is the Store's pool: once the Store is closed, what it runs fails with

@@ -1,0 +1,37 @@
+package pgstore
+
+import (
+	"context"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// TestBatchRetriedAfterDeadlock: a batch that loses a deadlock is sent again and succeeds.
+// pgx deallocates the prepared statements of a failed batch and remembers them on the
+// Batch itself, so the retry must not resend the same Batch: it would name statements the
+// server no longer has (SQLSTATE 26000), which is what two nodes' indexers writing the same
+// bodies met.
+func TestBatchRetriedAfterDeadlock(t *testing.T) {
+	s := upgraded(t, len(migrations), Options{},
+		`CREATE SEQUENCE lose_once_seq`,
+		`CREATE FUNCTION lose_once(n int) RETURNS int LANGUAGE plpgsql AS $$
+		BEGIN
+			IF nextval('lose_once_seq') = 1 THEN
+				RAISE EXCEPTION 'deadlock, as if' USING ERRCODE = '40P01';
+			END IF;
+			RETURN n;
+		END $$`,
+		`CREATE TABLE batch_rows (n int)`)
+	ctx := context.Background()
+	bt := &pgx.Batch{}
+	bt.Queue(`INSERT INTO batch_rows VALUES ($1)`, 1)
+	bt.Queue(`SELECT lose_once($1)`, 2)
+	bt.Queue(`INSERT INTO batch_rows VALUES ($1)`, 3)
+	if err := s.batch(ctx, bt, execAll(bt.Len())); err != nil {
+		t.Fatalf("batch after a lost deadlock: %v", err)
+	}
+	if got := column[int32](t, s, `SELECT n FROM batch_rows ORDER BY n`); len(got) != 2 || got[0] != 1 || got[1] != 3 {
+		t.Fatalf("rows %v, want [1 3] once", got)
+	}
+}
