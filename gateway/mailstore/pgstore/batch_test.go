@@ -35,3 +35,17 @@ func TestBatchRetriedAfterDeadlock(t *testing.T) {
 		t.Fatalf("rows %v, want [1 3] once", got)
 	}
 }
+
+// column reads the one column of q's rows.
+func column[T any](t *testing.T, s *Store, q string) []T {
+	t.Helper()
+	rows, err := s.pool.Query(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := pgx.CollectRows(rows, pgx.RowTo[T])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}

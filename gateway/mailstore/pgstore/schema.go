@@ -15,7 +15,7 @@ import (
 // migrations are applied in order by Migrate, each in the transaction that records its
 // number in schema_version; the schema version is the number of migrations applied. A
 // released migration is never changed: a change to the schema is a new one at the end.
-var migrations = []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV7, schemaV8, schemaV9}
+var migrations = []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV7, schemaV8}
 
 // SchemaVersion is the schema version this Sealgate reads and writes.
 var SchemaVersion = len(migrations)

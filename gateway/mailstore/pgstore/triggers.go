@@ -37,18 +37,8 @@ func onEveryChange(table string) []trigger {
 // statementTriggers is the SQL that creates the trigger function fn, which runs body (lines
 // indented by one tab) and returns NULL, and the triggers that run it.
 func statementTriggers(fn, body string, triggers ...trigger) string {
-	return statementTriggersDeclaring(fn, "", body, triggers...)
-}
-
-// statementTriggersDeclaring is statementTriggers for a function with variables: declare is
-// their DECLARE section's lines (indented by one tab).
-func statementTriggersDeclaring(fn, declare, body string, triggers ...trigger) string {
 	var b strings.Builder
-	b.WriteString("CREATE FUNCTION " + fn + "() RETURNS trigger LANGUAGE plpgsql AS $$\n")
-	if declare != "" {
-		b.WriteString("DECLARE\n" + declare)
-	}
-	b.WriteString("BEGIN\n")
+	b.WriteString("CREATE FUNCTION " + fn + "() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n")
 	b.WriteString(body)
 	b.WriteString("\tRETURN NULL;\nEND $$;\n")
 	for _, t := range triggers {
