@@ -280,7 +280,7 @@ func MatchSearchText(rows Rows, field TextField, needle string, out map[uint32]b
 // (FieldHeader) or either (FieldText): the match SearchTextUIDs makes, for text not in the
 // index.
 func TextContains(field TextField, header, body, lowerNeedle string) bool {
-	in := func(s string) bool { return strings.Contains(strings.ToLower(s), lowerNeedle) }
+	in := func(s string) bool { return containsLower(s, lowerNeedle) }
 	switch field {
 	case FieldHeader:
 		return in(header)
