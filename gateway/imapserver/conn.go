@@ -122,6 +122,7 @@ var errSessionOver = errors.New("imapserver: session over")
 // whether the session goes on.
 func (s *session) finish(cmd *command, err error) bool {
 	defer func() {
+		s.readModSeq = 0
 		if s.enc.Err() == nil {
 			s.enc.Flush()
 		}

@@ -82,6 +82,11 @@ func (s *session) Fetch(numSet imap.NumSet, f *imapwire.Fetch) error {
 		if err != nil {
 			return err
 		}
+		// A FETCH of one chunk that sets no flag has read the mailbox's state no earlier than
+		// the poll would: the poll takes it (a change after the read is the next poll's).
+		if len(pos) <= fetchChunkSize && !(setSeen && !v.readOnly) && c.modseq != 0 {
+			s.readModSeq = c.modseq
+		}
 	}
 	return nil
 }
@@ -93,6 +98,7 @@ const fetchChunkSize = 1000
 type fetchChunk struct {
 	byUID  map[uint32]*mailstore.Message // expunged messages are missing
 	envs   []mailstore.Envelope          // stored envelopes, in UID order
+	modseq uint64                        // the mailbox's HIGHESTMODSEQ read with them, or 0
 	raws   map[uint32][]byte             // raw header sections, when needed
 	bodies *bodyLoader                   // small bodies, when needed
 	err    error
@@ -105,7 +111,7 @@ func (s *session) readChunk(ctx context.Context, mailboxID int64, uids []uint32,
 	c := &fetchChunk{}
 	var list []mailstore.Message
 	if envelope {
-		list, c.envs, c.err = st.MessagesWithEnvelopes(ctx, mailboxID, lo, hi)
+		list, c.envs, c.modseq, c.err = st.MessagesWithEnvelopes(ctx, mailboxID, lo, hi)
 	} else {
 		list, c.err = st.MessagesInRange(ctx, mailboxID, lo, hi)
 	}

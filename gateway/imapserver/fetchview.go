@@ -16,11 +16,16 @@ func flagsOnly(o *imap.FetchOptions) bool {
 }
 
 // viewCurrent reports whether the view holds the store's flags now: nothing changed in the
-// mailbox since the view caught up (one read of HIGHESTMODSEQ). A change, even this
-// session's own, sends FETCH to the store until the next poll catches up.
+// mailbox since the view caught up (one read of HIGHESTMODSEQ, which the poll ending the
+// command then takes). A change, even this session's own, sends FETCH to the store until the
+// next poll catches up.
 func (s *session) viewCurrent(ctx context.Context) bool {
 	hm, err := s.srv.opts.Store.HighestModSeq(ctx, s.sel.mb.ID)
-	return err == nil && hm == s.sel.modseq
+	if err != nil || hm != s.sel.modseq {
+		return false
+	}
+	s.readModSeq = hm
+	return true
 }
 
 // viewChunk is readChunk for a flags-only FETCH answered from the view.

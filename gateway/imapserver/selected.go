@@ -167,7 +167,11 @@ func (s *session) Poll(allowExpunge bool) error {
 	}
 	ctx, cancel := s.ctx()
 	defer cancel()
-	hm, err := s.srv.opts.Store.HighestModSeq(ctx, v.mb.ID)
+	hm, err := s.readModSeq, error(nil)
+	s.readModSeq = 0
+	if hm == 0 {
+		hm, err = s.srv.opts.Store.HighestModSeq(ctx, v.mb.ID)
+	}
 	if err == mailstore.ErrNotFound {
 		return nil // deleted under us; nothing more will change
 	}

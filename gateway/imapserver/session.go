@@ -38,6 +38,11 @@ type session struct {
 
 	// condstore and qresync: the client turned on CONDSTORE or QRESYNC (condstore.go).
 	condstore, qresync bool
+
+	// readModSeq is the selected mailbox's HIGHESTMODSEQ as the running command read it with
+	// the messages it answered for, when it changed nothing itself (0 otherwise): the poll
+	// that ends the command takes it instead of reading it again. finish clears it.
+	readModSeq uint64
 }
 
 // cork gathers the responses of a long command into large writes; the returned function

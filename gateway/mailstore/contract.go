@@ -92,7 +92,7 @@ type IMAP interface {
 	MessageReader
 	MessageWriter
 	MailboxSync
-	MessagesWithEnvelopes(ctx context.Context, mailboxID int64, lo, hi uint32) ([]Message, []Envelope, error)
+	MessagesWithEnvelopes(ctx context.Context, mailboxID int64, lo, hi uint32) ([]Message, []Envelope, uint64, error)
 	InlineBodies(ctx context.Context, ids []int64) (map[int64][]byte, error)
 	// The \Recent mark of IMAP4rev1: the first session to select a mailbox claims its new
 	// messages.

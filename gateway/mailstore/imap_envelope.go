@@ -15,13 +15,12 @@ type Envelope struct {
 
 // MessagesWithEnvelopes is MessagesInRange with the stored envelopes of those messages, in
 // the same query: the envelopes are in UID order, and messages whose envelope is not stored
-// yet have none.
-func (s *Store) MessagesWithEnvelopes(ctx context.Context, mailboxID int64, lo, hi uint32) ([]Message, []Envelope, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT `+MessageColumns+`, e.data
-		FROM messages m LEFT JOIN imap_envelope e ON e.body_id = m.body_id
-		WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid`, mailboxID, lo, hi)
+// yet have none. The query also reads the mailbox's HIGHESTMODSEQ as it saw the messages (0
+// when the range holds none), which spares the poll after a FETCH its own read.
+func (s *Store) MessagesWithEnvelopes(ctx context.Context, mailboxID int64, lo, hi uint32) ([]Message, []Envelope, uint64, error) {
+	rows, err := s.rdb.QueryContext(ctx, MessagesWithEnvelopesQuery("?", "?", "?"), mailboxID, lo, hi)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	defer rows.Close()
 	return ScanMessagesWithEnvelopes(rows, mailboxID)

@@ -206,23 +206,33 @@ func ScanFlagState(row Row, mailboxID int64) (Message, error) {
 		Keywords: Keywords(kw), ModSeq: uint64(modseq)}, err
 }
 
-// ScanMessagesWithEnvelopes reads rows of MessageColumns and an envelope (NULL when none is
-// stored) for MessagesWithEnvelopes.
-func ScanMessagesWithEnvelopes(rows Rows, mailboxID int64) ([]Message, []Envelope, error) {
+// MessagesWithEnvelopesQuery is MessagesWithEnvelopes's query on both stores, with their
+// placeholders for the mailbox id and the UID range: each message row with its stored
+// envelope and, from the same snapshot, the mailbox's HIGHESTMODSEQ.
+func MessagesWithEnvelopesQuery(mailboxID, lo, hi string) string {
+	return `SELECT ` + MessageColumns + `, e.data, mb.highest_modseq
+		FROM mailboxes mb JOIN messages m ON m.mailbox_id = mb.id
+		LEFT JOIN imap_envelope e ON e.body_id = m.body_id
+		WHERE mb.id = ` + mailboxID + ` AND m.uid BETWEEN ` + lo + ` AND ` + hi + ` ORDER BY m.uid`
+}
+
+// ScanMessagesWithEnvelopes reads the rows of MessagesWithEnvelopesQuery.
+func ScanMessagesWithEnvelopes(rows Rows, mailboxID int64) ([]Message, []Envelope, uint64, error) {
 	var msgs []Message
 	var envs []Envelope
+	var modseq int64
 	for rows.Next() {
 		var env []byte
-		m, err := ScanMessage(rows, mailboxID, &env)
+		m, err := ScanMessage(rows, mailboxID, &env, &modseq)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, 0, err
 		}
 		msgs = append(msgs, m)
 		if env != nil {
 			envs = append(envs, Envelope{UID: m.UID, Data: env})
 		}
 	}
-	return msgs, envs, rows.Err()
+	return msgs, envs, uint64(modseq), rows.Err()
 }
 
 // ScanHeaderWithoutEnvelope reads a row of (body id, raw header).

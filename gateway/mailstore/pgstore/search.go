@@ -128,15 +128,12 @@ func (s *Store) RawHeaders(ctx context.Context, mailboxID int64, lo, hi uint32) 
 	return sqlrows.Read(rows, err, mailstore.ScanUIDValues[[]byte])
 }
 
-// MessagesWithEnvelopes is MessagesInRange with the stored envelopes of those messages, in
-// the same query: the envelopes are in UID order, and messages whose envelope is not stored
-// yet have none.
-func (s *Store) MessagesWithEnvelopes(ctx context.Context, mailboxID int64, lo, hi uint32) ([]mailstore.Message, []mailstore.Envelope, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+mailstore.MessageColumns+`, e.data
-		FROM messages m LEFT JOIN imap_envelope e ON e.body_id = m.body_id
-		WHERE m.mailbox_id = $1 AND m.uid BETWEEN $2 AND $3 ORDER BY m.uid`, mailboxID, int64(lo), int64(hi))
+// MessagesWithEnvelopes is MessagesInRange with the stored envelopes of those messages and
+// the mailbox's HIGHESTMODSEQ, in one statement (mailstore.MessagesWithEnvelopesQuery).
+func (s *Store) MessagesWithEnvelopes(ctx context.Context, mailboxID int64, lo, hi uint32) ([]mailstore.Message, []mailstore.Envelope, uint64, error) {
+	rows, err := s.pool.Query(ctx, mailstore.MessagesWithEnvelopesQuery("$1", "$2", "$3"), mailboxID, int64(lo), int64(hi))
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	defer rows.Close()
 	return mailstore.ScanMessagesWithEnvelopes(rows, mailboxID)

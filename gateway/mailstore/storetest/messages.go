@@ -380,9 +380,22 @@ func testEnvelopes(t *testing.T, s Store) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	got, envs, err := s.MessagesWithEnvelopes(ctx, mb.ID, 1, 3)
+	got, envs, modseq, err := s.MessagesWithEnvelopes(ctx, mb.ID, 1, 3)
 	if err != nil || len(got) != 3 || len(envs) != 1 || envs[0].UID != 1 || string(envs[0].Data) != "env1" || got[2].BodyID != msgs[2].BodyID {
 		t.Fatalf("with envelopes: %+v %+v %v", got, envs, err)
+	}
+	// The mailbox's HIGHESTMODSEQ comes with the rows, and follows a flag change.
+	if hm, err := s.HighestModSeq(ctx, mb.ID); err != nil || modseq != hm || modseq == 0 {
+		t.Fatalf("with envelopes: HIGHESTMODSEQ %d, the mailbox's %d (%v)", modseq, hm, err)
+	}
+	if _, err := s.UpdateFlags(ctx, mb.ID, []uint32{3}, mailstore.FlagChange{Op: mailstore.FlagsAdd, Flags: mailstore.FlagFlagged}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, after, _ := s.MessagesWithEnvelopes(ctx, mb.ID, 1, 1); after <= modseq {
+		t.Fatalf("with envelopes after a flag change: HIGHESTMODSEQ %d, before %d", after, modseq)
+	}
+	if _, _, none, err := s.MessagesWithEnvelopes(ctx, mb.ID, 50, 60); err != nil || none != 0 {
+		t.Fatalf("with envelopes of an empty range: HIGHESTMODSEQ %d (%v)", none, err)
 	}
 	missing, err := s.HeadersWithoutEnvelope(ctx, 10)
 	if err != nil || len(missing) != 1 || missing[0].BodyID != msgs[1].BodyID || string(missing[0].RawHeader) != "B: 2\r\n\r\n" {
@@ -394,7 +407,7 @@ func testEnvelopes(t *testing.T, s Store) {
 	if missing, _ := s.HeadersWithoutEnvelope(ctx, 10); len(missing) != 0 {
 		t.Fatalf("still missing: %+v", missing)
 	}
-	_, envs, _ = s.MessagesWithEnvelopes(ctx, mb.ID, 2, 3)
+	_, envs, _, _ = s.MessagesWithEnvelopes(ctx, mb.ID, 2, 3)
 	if len(envs) != 1 || envs[0].UID != 2 || string(envs[0].Data) != "env2" {
 		t.Fatalf("envelopes 2:3 %+v", envs)
 	}
