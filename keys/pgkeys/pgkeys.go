@@ -34,6 +34,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/sealgate/sealgate/crypto/pgmigrate"
 	"github.com/sealgate/sealgate/crypto/sqlrows"
 	"github.com/sealgate/sealgate/keys"
 )
@@ -121,42 +122,20 @@ const migrateLock = 0x53474b4d49475254 // "SGKMIGRT"
 // SchemaVersion. It is safe to run again and from several nodes at once. A database written
 // by a newer Sealgate is refused with keys.ErrSchemaVersion.
 func Migrate(ctx context.Context, dsn string) error {
-	conn, err := pgx.Connect(ctx, dsn)
+	err := pgmigrate.Apply(ctx, dsn, pgmigrate.Plan{
+		Lock:       migrateLock,
+		Migrations: migrations[:],
+		Setup:      meta + `; INSERT INTO keyring_meta (schema_version, changes) VALUES (0, 0) ON CONFLICT DO NOTHING`,
+		Version: func(ctx context.Context, tx pgx.Tx) (int, error) {
+			return pgmigrate.ScanVersion(tx.QueryRow(ctx, `SELECT schema_version FROM keyring_meta`))
+		},
+		Record: func(ctx context.Context, tx pgx.Tx, v int) error {
+			_, err := tx.Exec(ctx, `UPDATE keyring_meta SET schema_version = $1`, v)
+			return err
+		},
+		Newer: keys.ErrSchemaVersion,
+	})
 	if err != nil {
-		return fmt.Errorf("pgkeys: %w", err)
-	}
-	defer conn.Close(context.Background())
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("pgkeys: %w", err)
-	}
-	defer tx.Rollback(context.Background())
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrateLock)); err != nil {
-		return fmt.Errorf("pgkeys: migrate: %w", err)
-	}
-	if _, err := tx.Exec(ctx, meta); err != nil {
-		return fmt.Errorf("pgkeys: migrate: %w", err)
-	}
-	var v int
-	err = tx.QueryRow(ctx, `SELECT schema_version FROM keyring_meta`).Scan(&v)
-	if errors.Is(err, pgx.ErrNoRows) {
-		_, err = tx.Exec(ctx, `INSERT INTO keyring_meta (schema_version, changes) VALUES (0, 0)`)
-	}
-	if err != nil {
-		return fmt.Errorf("pgkeys: migrate: %w", err)
-	}
-	if v > SchemaVersion {
-		return keys.ErrSchemaVersion
-	}
-	for ; v < SchemaVersion; v++ {
-		if _, err := tx.Exec(ctx, migrations[v]); err != nil {
-			return fmt.Errorf("pgkeys: migrate to version %d: %w", v+1, err)
-		}
-	}
-	if _, err := tx.Exec(ctx, `UPDATE keyring_meta SET schema_version = $1`, SchemaVersion); err != nil {
-		return fmt.Errorf("pgkeys: migrate: %w", err)
-	}
-	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("pgkeys: migrate: %w", err)
 	}
 	return nil

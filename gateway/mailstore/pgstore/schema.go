@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/sealgate/sealgate/crypto/pgmigrate"
 	"github.com/sealgate/sealgate/gateway/mailstore"
 )
 
@@ -31,49 +32,32 @@ const migrateLock = 0x5365616c67617465 // "Sealgate"
 // SchemaVersion. It refuses (mailstore.ErrSchemaVersion) a database written by a newer
 // Sealgate. Several nodes may call it at once.
 func Migrate(ctx context.Context, dsn string) error {
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		return fmt.Errorf("pgstore: migrate: %w", err)
-	}
-	defer conn.Close(context.Background())
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("pgstore: migrate: %w", err)
-	}
-	defer tx.Rollback(context.Background())
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrateLock)); err != nil {
-		return fmt.Errorf("pgstore: migrate: %w", err)
-	}
-	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_version (
-		one     boolean PRIMARY KEY DEFAULT true CHECK (one),
-		version integer NOT NULL)`); err != nil {
-		return fmt.Errorf("pgstore: migrate: %w", err)
-	}
-	var v int
-	err = tx.QueryRow(ctx, `SELECT version FROM schema_version`).Scan(&v)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("pgstore: migrate: %w", err)
-	}
-	if v > SchemaVersion {
-		return fmt.Errorf("pgstore: schema version %d, this Sealgate knows %d: %w", v, SchemaVersion, mailstore.ErrSchemaVersion)
-	}
-	for i := v; i < len(migrations); i++ {
-		if _, err := tx.Exec(ctx, migrations[i]); err != nil {
-			return fmt.Errorf("pgstore: migrate to version %d: %w", i+1, err)
-		}
-	}
-	if v == 0 {
+	err := pgmigrate.Apply(ctx, dsn, pgmigrate.Plan{
+		Lock:       migrateLock,
+		Migrations: migrations,
+		Setup: `CREATE TABLE IF NOT EXISTS schema_version (
+			one     boolean PRIMARY KEY DEFAULT true CHECK (one),
+			version integer NOT NULL)`,
+		Version: func(ctx context.Context, tx pgx.Tx) (int, error) {
+			return pgmigrate.ScanVersion(tx.QueryRow(ctx, `SELECT version FROM schema_version`))
+		},
+		Record: func(ctx context.Context, tx pgx.Tx, v int) error {
+			_, err := tx.Exec(ctx, `INSERT INTO schema_version(version) VALUES ($1)
+				ON CONFLICT (one) DO UPDATE SET version = excluded.version`, v)
+			return err
+		},
 		// UIDVALIDITY values start at the current time, as in the embedded store, so a
 		// database recreated from scratch does not hand out values clients have cached.
-		if _, err := tx.Exec(ctx, `SELECT setval('uidvalidity_seq', $1, false)`, time.Now().Unix()); err != nil {
-			return fmt.Errorf("pgstore: migrate: %w", err)
-		}
-	}
-	if _, err := tx.Exec(ctx, `INSERT INTO schema_version(version) VALUES ($1)
-		ON CONFLICT (one) DO UPDATE SET version = excluded.version`, SchemaVersion); err != nil {
+		Created: func(ctx context.Context, tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, `SELECT setval('uidvalidity_seq', $1, false)`, time.Now().Unix())
+			return err
+		},
+		Newer: mailstore.ErrSchemaVersion,
+	})
+	if err != nil {
 		return fmt.Errorf("pgstore: migrate: %w", err)
 	}
-	return tx.Commit(ctx)
+	return nil
 }
 
 // checkVersion returns nil when the database has exactly SchemaVersion.
