@@ -62,16 +62,35 @@ func (ix *Indexer) Texts(ctx context.Context, ids []int64, want Parts, fn func(m
 
 // texts reads the search texts of bodies (with envelope(raw header) when envelope is not
 // nil), textBatch at a time: the bodies kept inside the database in one query, the others
-// opened one by one. Up to textWorkers goroutines extract them; fn is called by one at a time.
+// opened one by one. The next batch is read while this one is extracted, so the database's
+// time (a round trip and more on PostgreSQL) overlaps the parsing. Up to textWorkers
+// goroutines extract them; fn is called by one at a time.
 func (ix *Indexer) texts(ctx context.Context, ids []int64, envelope func([]byte) []byte, want Parts, fn func(mailstore.SearchText) error) error {
-	for len(ids) > 0 {
-		batch := ids[:min(len(ids), textBatch)]
-		ids = ids[len(batch):]
-		inline, err := ix.store.InlineBodies(ctx, batch)
-		if err != nil {
-			return err
+	type batch struct {
+		ids    []int64
+		inline map[int64][]byte
+		err    error
+	}
+	readNext := func() chan batch {
+		if len(ids) == 0 {
+			return nil
 		}
-		if err := ix.extractAll(ctx, batch, inline, envelope, want, fn); err != nil {
+		b := batch{ids: ids[:min(len(ids), textBatch)]}
+		ids = ids[len(b.ids):]
+		ch := make(chan batch, 1)
+		go func() {
+			b.inline, b.err = ix.store.InlineBodies(ctx, b.ids)
+			ch <- b
+		}()
+		return ch
+	}
+	for next := readNext(); next != nil; {
+		b := <-next
+		if b.err != nil {
+			return b.err
+		}
+		next = readNext()
+		if err := ix.extractAll(ctx, b.ids, b.inline, envelope, want, fn); err != nil {
 			return err
 		}
 	}
