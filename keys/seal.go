@@ -26,9 +26,11 @@ package keys
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -144,6 +146,21 @@ func (m *MasterKey) Open(purpose string, sealed []byte) ([]byte, error) {
 		return nil, ErrSealBroken
 	}
 	return pt, nil
+}
+
+// ParseSigner reads a private key in PKCS#8 DER, as a sealed key holds it once opened, as a
+// signer: the gateway's DKIM and ACME account keys. A key that cannot sign (X25519) is an
+// error.
+func ParseSigner(der []byte) (crypto.Signer, error) {
+	k, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		return nil, err
+	}
+	s, ok := k.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("keys: a %T private key cannot sign", k)
+	}
+	return s, nil
 }
 
 // WriteSealedFile seals plaintext and writes it to path durably (temp file, fsync, rename,

@@ -2,6 +2,11 @@ package keys
 
 import (
 	"bytes"
+	"crypto"
+	"crypto/ecdh"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
 	"errors"
 	"os"
 	"path/filepath"
@@ -61,5 +66,52 @@ func TestMasterKeyOtherFileCannotOpen(t *testing.T) {
 	sealed, _ := a.Seal("x", []byte("k"))
 	if _, err := b.Open("x", sealed); !errors.Is(err, ErrSealBroken) {
 		t.Fatalf("got %v, want ErrSealBroken", err)
+	}
+}
+
+// TestParseSigner: a sealed PKCS#8 key opens as a signer whose signature its public key
+// verifies; an X25519 key, which cannot sign, and bytes that are no key are errors.
+func TestParseSigner(t *testing.T) {
+	mk, err := LoadOrCreateMasterKey(filepath.Join(t.TempDir(), "master.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := mk.Seal("test key", der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened, err := mk.Open("test key", sealed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ParseSigner(opened)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := s.Sign(rand.Reader, []byte("message"), crypto.Hash(0))
+	if err != nil || !ed25519.Verify(pub, []byte("message"), sig) {
+		t.Fatalf("signature from the parsed key does not verify (%v)", err)
+	}
+	x, err := ecdh.X25519().GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	xder, err := x509.MarshalPKCS8PrivateKey(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ParseSigner(xder); err == nil {
+		t.Fatal("an X25519 key parsed as a signer")
+	}
+	if _, err := ParseSigner([]byte("not a key")); err == nil {
+		t.Fatal("garbage parsed as a signer")
 	}
 }

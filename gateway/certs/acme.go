@@ -239,15 +239,7 @@ func (a *acmeIssuer) accountKey(ctx context.Context) (crypto.Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	k, err := x509.ParsePKCS8PrivateKey(der)
-	if err != nil {
-		return nil, err
-	}
-	signer, ok := k.(crypto.Signer)
-	if !ok {
-		return nil, fmt.Errorf("account key is a %T", k)
-	}
-	return signer, nil
+	return keys.ParseSigner(der)
 }
 
 // obtain runs one order (RFC 8555 §7.4): authorize every name, finalize with a new key,

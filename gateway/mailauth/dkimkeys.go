@@ -235,13 +235,8 @@ func (k *DKIMKeys) signer(dir, sel string) (crypto.Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	priv, err := x509.ParsePKCS8PrivateKey(der)
-	if err != nil {
+	if s, err = keys.ParseSigner(der); err != nil {
 		return nil, err
-	}
-	s, ok = priv.(crypto.Signer)
-	if !ok {
-		return nil, fmt.Errorf("a %T cannot sign", priv)
 	}
 	k.mu.Lock()
 	if k.signers == nil {
