@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/sealgate/sealgate/gateway/internal/pgtest"
 )
 
 // TestBatchRetriedAfterDeadlock: a batch that loses a deadlock is sent again and succeeds.
@@ -48,4 +50,25 @@ func column[T any](t *testing.T, s *Store, q string) []T {
 		t.Fatal(err)
 	}
 	return v
+}
+
+// TestGenericPlans: the store's connections run prepared statements with generic plans, and
+// a DSN that names plan_cache_mode keeps it.
+func TestGenericPlans(t *testing.T) {
+	s := upgraded(t, len(migrations), Options{})
+	if got := column[string](t, s, `SHOW plan_cache_mode`); len(got) != 1 || got[0] != "force_generic_plan" {
+		t.Fatalf("plan_cache_mode %v, want force_generic_plan", got)
+	}
+	dsn := pgtest.DSN(t)
+	if err := Migrate(context.Background(), dsn); err != nil {
+		t.Fatal(err)
+	}
+	own, err := Open(context.Background(), dsn+"&plan_cache_mode=auto", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer own.Close()
+	if got := column[string](t, own, `SHOW plan_cache_mode`); len(got) != 1 || got[0] != "auto" {
+		t.Fatalf("plan_cache_mode %v with the DSN's auto", got)
+	}
 }
