@@ -368,10 +368,10 @@ func printSamples(server, step string, ss []sample) {
 	}
 	all := make([]string, len(ms))
 	for i, m := range ms {
-		all[i] = strconv.FormatFloat(m, 'f', 1, 64)
+		all[i] = strconv.FormatFloat(m, 'f', 2, 64)
 	}
 	slices.Sort(ms)
-	fmt.Printf("%s %s %.1f %d %s\n", server, step, ms[len(ms)/2], peak, strings.Join(all, ","))
+	fmt.Printf("%s %s %.2f %d %s\n", server, step, ms[len(ms)/2], peak, strings.Join(all, ","))
 }
 
 // firstSearch logs in, selects INBOX and runs UID SEARCH BODY "needle" once; it prints the time
