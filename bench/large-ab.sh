@@ -32,19 +32,19 @@ PRIS=$B/pristine-$N
 STORE=${STORE:-embedded}
 PG_DSN=${PG_DSN:-postgres://postgres@127.0.0.1:55440/postgres?sslmode=disable}
 DB=sgab_$(basename "$B" | tr -c 'a-z0-9\n' _)_$N
+# db_dsn DB: the DSN of database DB of the cluster (PostgreSQL only; nothing on the embedded store).
+db_dsn() { [ "$STORE" != postgres ] || echo "${PG_DSN%%/postgres\?*}/$1?${PG_DSN#*\?}"; }
 # storage DB: the [storage] table of a build's configuration on database DB (PostgreSQL only).
 storage() {
 	[ "$STORE" = postgres ] || return 0
-	printf '[storage]\nbackend = "postgres"\ndsn = "%s"\n' "${PG_DSN%%/postgres\?*}/$1?${PG_DSN#*\?}"
+	printf '[storage]\nbackend = "postgres"\ndsn = "%s"\n' "$(db_dsn "$1")"
 }
 # pg_copy FROM TO: database TO made again as a copy of FROM.
 pg_copy() { psql "$PG_DSN" -qc "DROP DATABASE IF EXISTS $2" -c "CREATE DATABASE $2${1:+ TEMPLATE $1}"; }
 # bench_passwd DIR: Dovecot's passwd file for the bench account of the build in DIR.
 bench_passwd() {
 	if [ "$STORE" != postgres ]; then dovecot_passwd "$1" "$B/dovecot/passwd"; return; fi
-	local dsn
-	dsn=$(storage "$DB" | sed -n 's/^dsn = "\(.*\)"$/\1/p')
-	echo "bench:{ARGON2ID}$(psql "$dsn" -Atc "SELECT password_hash FROM users WHERE address = 'bench@gw.test'")" >"$B/dovecot/passwd"
+	echo "bench:{ARGON2ID}$(psql "$(db_dsn "$DB")" -Atc "SELECT password_hash FROM users WHERE address = 'bench@gw.test'")" >"$B/dovecot/passwd"
 	chmod 0644 "$B/dovecot/passwd"
 }
 PIDS=
@@ -82,7 +82,7 @@ setup)
 	"$MB" deliver -addr 127.0.0.1:${P}525 -to bench@gw.test -maildir "${MAILDIR:-/srv/bench/maildir-$N}" -sessions 16 | sed "s/^/setup /"
 	"$MB" first -server "after,127.0.0.1:${P}143,127.0.0.1:${P}110,bench@gw.test,pid:$LAST" -pass $PASS -n "$N" 2>&1 || true
 	log "waiting for the indexer"
-	wait_idle "$LAST"
+	wait_idle "$LAST" "$(db_dsn "$DB")"
 	stop_all
 	log "maildir for dovecot"
 	mkdir -p "$B/dovecot/state"

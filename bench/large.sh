@@ -49,7 +49,7 @@ bench_large() {
 		# A failed first search (the server's command timeout) is recorded, not fatal.
 		"$MB" first -server "sealgate-$b,$imap,$pop3,bench@gw.test,pid:$SG_PID" -pass $PASS -n "$n" 2>&1 | tee -a "$out" || true
 		log "sealgate ($b): waiting for the indexer to finish"
-		wait_idle "$SG_PID"
+		wait_idle "$SG_PID" "$dsn"
 		echo "sealgate-$b rss_after_delivery_kib $(vm "$SG_PID" VmRSS)" | tee -a "$out"
 		servers+=(-server "sealgate-$b,$imap,$pop3,bench@gw.test,pid:$SG_PID")
 		[ "$b" = embedded ] && dovecot_passwd "$dir"

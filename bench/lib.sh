@@ -46,15 +46,19 @@ bench_config() {
 	EOF
 }
 
-# wait_idle PID: until the process uses under 5 % of a core over 3 s (the search indexer has
-# caught up with the delivery).
+# wait_idle PID [DSN]: until the process uses under 5 % of a core over 3 s (the search indexer has
+# caught up with the delivery). With DSN (the PostgreSQL store), the database's server processes
+# count too: there the indexer's work is mostly the database's, not the process's.
 wait_idle() {
-	local t0 t1
+	local pids t
 	while :; do
-		t0=$(awk '{print $14 + $15}' "/proc/$1/stat")
+		pids=$1
+		[ -z "${2:-}" ] || pids+=" $(psql "$2" -Atc 'SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()')"
+		t=$(for p in $pids; do awk -v p="$p" '{print p, $14 + $15}' "/proc/$p/stat" 2>/dev/null; done)
 		sleep 3
-		t1=$(awk '{print $14 + $15}' "/proc/$1/stat")
-		[ $((t1 - t0)) -lt 15 ] && return 0
+		t=$(for p in $pids; do awk -v p="$p" '{print p, $14 + $15}' "/proc/$p/stat" 2>/dev/null; done |
+			awk 'NR == FNR {t0[$1] = $2; next} $1 in t0 {d += $2 - t0[$1]} END {print d + 0}' <(echo "$t") -)
+		[ "$t" -lt 15 ] && return 0
 	done
 }
 

@@ -2,11 +2,14 @@ package pgstore
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sealgate/sealgate/gateway/internal/pgtest"
+	"github.com/sealgate/sealgate/gateway/mailstore"
 )
 
 // TestBatchRetriedAfterDeadlock: a batch that loses a deadlock is sent again and succeeds.
@@ -52,12 +55,42 @@ func column[T any](t *testing.T, s *Store, q string) []T {
 	return v
 }
 
-// TestGenericPlans: the store's connections run prepared statements with generic plans, and
-// a DSN that names plan_cache_mode keeps it.
+// TestGenericPlans: the store's connections run prepared statements with generic plans and
+// plan no parallel query, and a DSN that names plan_cache_mode keeps it. The FETCH statement
+// is planned with parallel query forced wherever the connection allows it (as the generic
+// plan's estimate for a UID range did on its own at 1,000,000 messages): it stays serial.
 func TestGenericPlans(t *testing.T) {
 	s := upgraded(t, len(migrations), Options{})
 	if got := column[string](t, s, `SHOW plan_cache_mode`); len(got) != 1 || got[0] != "force_generic_plan" {
 		t.Fatalf("plan_cache_mode %v, want force_generic_plan", got)
+	}
+	ctx := context.Background()
+	err := s.pool.AcquireFunc(ctx, func(c *pgxpool.Conn) error {
+		// debug_parallel_query since PostgreSQL 16, force_parallel_mode before.
+		if _, err := c.Exec(ctx, "SET debug_parallel_query = on"); err != nil {
+			if _, err := c.Exec(ctx, "SET force_parallel_mode = on"); err != nil {
+				return err
+			}
+		}
+		if _, err := c.Exec(ctx, "PREPARE fetch_plan(bigint, bigint, bigint) AS "+
+			mailstore.MessagesWithEnvelopesQuery("$1", "$2", "$3")); err != nil {
+			return err
+		}
+		rows, err := c.Query(ctx, "EXPLAIN EXECUTE fetch_plan(1, 1, 50)")
+		if err != nil {
+			return err
+		}
+		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		if plan := strings.Join(lines, "\n"); strings.Contains(plan, "Gather") {
+			t.Errorf("the FETCH statement plans a parallel query:\n%s", plan)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	dsn := pgtest.DSN(t)
 	if err := Migrate(context.Background(), dsn); err != nil {
