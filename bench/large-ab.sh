@@ -12,7 +12,8 @@
 #                               mailbench large over the three (REPEAT=RUNS, default 3; STEPS=
 #                               a comma-separated subset), then EXPUNGE messages RUNS times
 #   bench/large-ab.sh solo N [EXPUNGE] [RUNS]
-#                               the "after" build alone on pristine-N (1,000,000 messages)
+#                               the "after" build alone on pristine-N (1,000,000 messages),
+#                               which the EXPUNGE runs change: COUNT= the messages it holds now
 #
 # Builds: BENCH/bin/sealgate-before and BENCH/bin/sealgate-after (go build ./cmd/sealgate at
 # the two commits), BENCH/bin/mailbench. BENCH defaults to /srv/bench-large; ports 14xxx
@@ -126,7 +127,7 @@ solo)
 	start "$B/bin/sealgate-after" "$PRIS" 127.0.0.1:15143
 	AP=$LAST
 	"$MB" large -server "after,127.0.0.1:15143,127.0.0.1:15110,bench@gw.test,pid:$AP" \
-		-pass $PASS -n "$N" -runs "$RUNS" -expunge "$EXP" ${STEPS:+-steps "$STEPS"}
+		-pass $PASS -n "${COUNT:-$N}" -runs "$RUNS" -expunge "$EXP" ${STEPS:+-steps "$STEPS"}
 	stop_all
 	;;
 esac

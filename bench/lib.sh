@@ -54,12 +54,17 @@ wait_idle() {
 	while :; do
 		pids=$1
 		[ -z "${2:-}" ] || pids+=" $(psql "$2" -Atc 'SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()')"
-		t=$(for p in $pids; do awk -v p="$p" '{print p, $14 + $15}' "/proc/$p/stat" 2>/dev/null; done)
+		t=$(cpu_ticks $pids)
 		sleep 3
-		t=$(for p in $pids; do awk -v p="$p" '{print p, $14 + $15}' "/proc/$p/stat" 2>/dev/null; done |
-			awk 'NR == FNR {t0[$1] = $2; next} $1 in t0 {d += $2 - t0[$1]} END {print d + 0}' <(echo "$t") -)
+		t=$(cpu_ticks $pids | awk 'NR == FNR {t0[$1] = $2; next} $1 in t0 {d += $2 - t0[$1]} END {print d + 0}' <(echo "$t") -)
 		[ "$t" -lt 15 ] && return 0
 	done
+}
+
+# cpu_ticks PID...: "PID TICKS" a line for each process that still runs (user and system time).
+cpu_ticks() {
+	local p
+	for p; do awk -v p="$p" '{print p, $14 + $15}' "/proc/$p/stat" 2>/dev/null || true; done
 }
 
 # dovecot_passwd DIR [OUT]: Dovecot's passwd file (OUT, default $BENCH/dovecot/passwd) giving

@@ -105,3 +105,31 @@ func TestGenericPlans(t *testing.T) {
 		t.Fatalf("plan_cache_mode %v with the DSN's auto", got)
 	}
 }
+
+// TestTextSearchCustomPlans: the trigram text search is planned for its pattern, not with
+// the generic plan the store's other statements use (what the connection's prepared
+// statement counters say after two searches).
+func TestTextSearchCustomPlans(t *testing.T) {
+	s := upgraded(t, len(migrations), Options{})
+	ctx := context.Background()
+	for _, needle := range []string{"needle", "haystack"} {
+		if _, err := s.SearchTextUIDs(ctx, 1, mailstore.FieldBody, needle); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var generic, custom int64
+	for _, c := range s.pool.AcquireAllIdle(ctx) {
+		var g, cu int64
+		err := c.QueryRow(ctx, `SELECT coalesce(sum(generic_plans), 0), coalesce(sum(custom_plans), 0)
+			FROM pg_prepared_statements
+			WHERE statement LIKE '%ILIKE%' AND statement NOT LIKE '%pg_prepared_statements%'`).Scan(&g, &cu)
+		c.Release()
+		if err != nil {
+			t.Fatal(err)
+		}
+		generic, custom = generic+g, custom+cu
+	}
+	if generic != 0 || custom != 2 {
+		t.Errorf("the text search ran with %d generic and %d custom plans, want 0 and 2", generic, custom)
+	}
+}

@@ -102,12 +102,33 @@ func (s *Store) SearchTextUIDs(ctx context.Context, mailboxID int64, field mails
 		mailstore.FieldText: "(s.body ILIKE $2 OR s.header ILIKE $2)", mailstore.FieldHeader: "s.header ILIKE $2"}[field]
 	q := `SELECT m.uid FROM imap_search s JOIN messages m ON m.body_id = s.body_id
 		WHERE m.mailbox_id = $1 AND ` + cond
-	rows, err := s.pool.Query(ctx, q, mailboxID, likePattern(needle))
+	err := s.customPlanned(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, q, mailboxID, likePattern(needle))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		return mailstore.ScanUIDSet(rows, out)
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	return out, mailstore.ScanUIDSet(rows, out)
+	return out, nil
+}
+
+// customPlanned runs fn in a read-only transaction whose statements PostgreSQL plans for
+// their parameters' values. The store's connections use generic plans (Open), which suit
+// look-ups by key; how many rows a trigram pattern matches depends on the pattern, and the
+// generic plan of the text search, which assumes a fixed share, joined a hash of the hits
+// with every message row of the database (1.2 s instead of 0.7 at 1,000,000 messages). The
+// two more round trips cost less than planning wrongly.
+func (s *Store) customPlanned(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SET LOCAL plan_cache_mode = force_custom_plan`); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
 }
 
 // SearchHeaders returns the decoded header text of a mailbox's indexed messages with
