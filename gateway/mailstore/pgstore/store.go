@@ -94,7 +94,8 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	// Every statement is prepared once per connection and run with generic plans: a mail
 	// store's statements look up rows by key (a mailbox's UID range, a body id), where the
 	// custom plan PostgreSQL otherwise makes at every execution comes out the same and its
-	// planning cost more than running it (0.15–0.18 ms of a 0.25 ms FETCH of 50 messages).
+	// planning cost more than running it (0.15–0.18 ms of a 0.25 ms FETCH of 50 messages);
+	// the text search, whose plan depends on its pattern, is the exception (customPlanned).
 	// A generic plan does not know the range a statement asks for and estimates a fixed share
 	// of the table (0.5 % for a UID range), which grows with the mailbox: at 1,000,000 messages
 	// PostgreSQL chose a parallel bitmap scan for the 50 newest (95 ms instead of 0.2, worker
